@@ -1,0 +1,65 @@
+// The `tendril` command line. Exit status: 0 ok, 1 the operation failed, 2 bad usage or settings.
+import { Command, CommanderError } from 'commander'
+import { ConfigError, loadConfig, describeConfig, type Config } from '../core/config.ts'
+import { TendrilError } from '../core/errors.ts'
+import { version } from '../core/version.ts'
+import { givenFlags, withStorageOptions } from './options.ts'
+import { registerAdminCommands } from './admin.ts'
+import { serve } from './serve.ts'
+
+export class UsageError extends Error {}
+
+export function configFor(cmd: Command): Config {
+  return loadConfig({ flags: givenFlags(cmd), env: process.env, configFile: cmd.opts().config })
+}
+
+function buildProgram(): Command {
+  const program = new Command('tendril')
+    .description('Tendril IoT data platform')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError(false)
+
+  withStorageOptions(program.command('serve').description('run the server (HTTP API and web UI)'))
+    .option('--port <port>', 'HTTP port [8080]')
+    .option('--host <address>', 'address to listen on [0.0.0.0]')
+    .option('--shutdown-timeout <ms>', 'drain time on SIGTERM [5000]')
+    .option('--dev', 'development mode: prints a ready admin login')
+    .action(async (_opts, cmd: Command) => serve(configFor(cmd)))
+
+  withStorageOptions(program.command('config').description('print the effective settings, secrets redacted'))
+    .option('--port <port>', 'HTTP port')
+    .option('--host <address>', 'address to listen on')
+    .option('--shutdown-timeout <ms>', 'drain time on SIGTERM')
+    .option('--dev', 'development mode')
+    .action((_opts, cmd: Command) => {
+      process.stdout.write(JSON.stringify(describeConfig(configFor(cmd)), null, 2) + '\n')
+    })
+
+  registerAdminCommands(program)
+  for (const cmd of program.commands) cmd.exitOverride()
+  return program
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message; help and --version are not errors
+      return err.exitCode === 0 ? 0 : 2
+    }
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`tendril: ${err.message}\n`)
+      return 2
+    }
+    if (err instanceof TendrilError) {
+      process.stderr.write(`tendril: ${err.message}\n`)
+      return 1
+    }
+    process.stderr.write(`tendril: ${(err as Error)?.message ?? String(err)}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,44 @@
+// `tendril serve`: open the core, listen, and shut down cleanly on SIGTERM/SIGINT.
+import { randomBytes } from 'node:crypto'
+import type { Config } from '../core/config.ts'
+import { openCore, type Core } from '../core/index.ts'
+import { createLogger } from '../core/log.ts'
+import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
+import { createTendrilServer } from '../http/server.ts'
+
+export async function serve(config: Config): Promise<void> {
+  const started = performance.now()
+  const log = createLogger(config)
+  const core = await openCore(config, log)
+  const server = createTendrilServer(core)
+  const port = await server.listen(config.port, config.host)
+  log.info({ port, host: config.host, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  if (config.dev) await announceDevLogin(core, port)
+
+  await new Promise<void>((resolve) => {
+    let stopping = false
+    const stop = async (signal: string) => {
+      if (stopping) process.exit(1) // a second signal means "now"
+      stopping = true
+      log.info({ signal }, 'shutting down')
+      const deadline = setTimeout(() => {
+        log.error('shutdown took too long; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs + 1000)
+      deadline.unref()
+      await server.close()
+      await core.close()
+      log.info('stopped')
+      resolve()
+    }
+    process.once('SIGTERM', () => void stop('SIGTERM'))
+    process.once('SIGINT', () => void stop('SIGINT'))
+  })
+}
+
+async function announceDevLogin(core: Core, port: number) {
+  const password = randomBytes(12).toString('base64url')
+  const email = await ensureDevAdmin(core, password)
+  // printed on purpose: --dev exists to hand a developer a working login
+  process.stderr.write(`\nTendril dev mode: http://localhost:${port}/\n  admin login: ${email}\n  password:    ${password}\n\n`)
+}

@@ -1,0 +1,102 @@
+// API keys: a prefix and 50 random [A-Z0-9] characters, shown once at creation. The database keeps
+// only a keyed hash plus key_part (first and last 3 characters of the random part) to find the row.
+import type { CoreContext } from '../context.ts'
+import type { DbClient } from '../db/index.ts'
+import { invalid, notFound } from '../errors.ts'
+import type { Principal } from '../resources/permissions.ts'
+import { ResourceType } from '../resources/types.ts'
+import { hashesEqual, keyedHash, randomAlphanumeric } from './hashing.ts'
+import { membershipsOf } from './organizations.ts'
+import { isSystemAdmin } from './users.ts'
+
+export const KEY_PREFIX = 'tdl_'
+const KEY_BODY_LENGTH = 50
+/** lastUsedAt is a hint, not an audit log: refresh it at most this often to spare a write per request. */
+const LAST_USED_RESOLUTION_MS = 60_000
+
+function keyBody(key: string): string {
+  return key.startsWith(KEY_PREFIX) ? key.slice(KEY_PREFIX.length) : key
+}
+
+export function keyPartOf(key: string): string {
+  const body = keyBody(key)
+  return body.slice(0, 3) + body.slice(-3)
+}
+
+export type KeyOwner = { userId: number } | { controllerId: number }
+
+export interface NewKey {
+  organizationId: number
+  owner: KeyOwner
+  createdById?: number
+}
+
+/** Creates a key and returns it in clear text: the only time it is ever visible. */
+export async function createKey(db: DbClient, secret: string, input: NewKey): Promise<{ id: number; key: string }> {
+  const key = KEY_PREFIX + randomAlphanumeric(KEY_BODY_LENGTH)
+  const row = await db.key.create({
+    data: {
+      organizationId: input.organizationId,
+      accessAsUserId: 'userId' in input.owner ? input.owner.userId : null,
+      accessAsControllerId: 'controllerId' in input.owner ? input.owner.controllerId : null,
+      keyPart: keyPartOf(key),
+      keyHash: keyedHash(secret, keyBody(key)),
+      createdById: input.createdById ?? null,
+    },
+  })
+  return { id: row.id, key }
+}
+
+/** Creates a key that acts as a user inside one organization the user belongs to. */
+export async function createUserKey(db: DbClient, secret: string, userId: number, organizationId: number, createdById?: number) {
+  const user = await db.user.findUnique({ where: { id: userId } })
+  if (!user || user.deleted) throw notFound('user not found')
+  const member = await db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId } } })
+  if (!member && !isSystemAdmin(user)) throw invalid('the user is not a member of that organization')
+  return createKey(db, secret, { organizationId, owner: { userId }, createdById })
+}
+
+/** Finds the principal a key acts as, or null for an unknown, revoked or orphaned key. */
+export async function authenticateKey(ctx: CoreContext, key: string): Promise<Principal | null> {
+  const body = keyBody(key)
+  if (body.length !== KEY_BODY_LENGTH) return null
+  const hash = keyedHash(ctx.secret, body)
+  const candidates = await ctx.db.key.findMany({ where: { keyPart: keyPartOf(key), revokedAt: null } })
+  const row = candidates.find((c) => hashesEqual(c.keyHash, hash))
+  if (!row) return null
+  const principal = await principalForKey(ctx.db, row)
+  if (principal && (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS)) {
+    await ctx.db.key.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } })
+  }
+  return principal
+}
+
+async function principalForKey(
+  db: DbClient,
+  row: { id: number; organizationId: number; accessAsUserId: number | null; accessAsControllerId: number | null },
+): Promise<Principal | null> {
+  if (row.accessAsControllerId !== null) {
+    const controller = await db.resource.findUnique({ where: { id: row.accessAsControllerId } })
+    if (!controller || controller.deleted || controller.type !== ResourceType.controllerFolder) return null
+    return { kind: 'controller', controllerId: controller.id, organizationId: row.organizationId, keyId: row.id }
+  }
+  if (row.accessAsUserId === null) return null
+  const user = await db.user.findUnique({ where: { id: row.accessAsUserId } })
+  if (!user || user.deleted) return null
+  const memberships = await membershipsOf(db, user.id)
+  return {
+    kind: 'user',
+    userId: user.id,
+    systemAdmin: isSystemAdmin(user),
+    organizationIds: memberships.map((m) => m.organizationId).filter((id) => id === row.organizationId),
+    scopeOrganizationId: row.organizationId,
+    keyId: row.id,
+  }
+}
+
+export async function revokeKey(db: DbClient, keyId: number, revokedById?: number) {
+  const row = await db.key.findUnique({ where: { id: keyId } })
+  if (!row) throw notFound('key not found')
+  if (row.revokedAt) return row
+  return db.key.update({ where: { id: keyId }, data: { revokedAt: new Date(), revokedById: revokedById ?? null } })
+}

@@ -1,0 +1,39 @@
+// Browser sessions: a random token in an HTTP-only cookie, stored as a keyed hash with its CSRF token.
+// Kept in the database (not in memory) so any instance behind a load balancer can serve any request.
+import type { CoreContext } from '../context.ts'
+import type { Principal } from '../resources/permissions.ts'
+import { keyedHash, randomToken } from './hashing.ts'
+import { membershipsOf } from './organizations.ts'
+import { isSystemAdmin } from './users.ts'
+
+export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000
+
+export async function createSession(ctx: CoreContext, userId: number, ttlMs = SESSION_TTL_MS) {
+  const token = randomToken()
+  const csrfToken = randomToken()
+  const expiresAt = new Date(Date.now() + ttlMs)
+  await ctx.db.session.create({ data: { tokenHash: keyedHash(ctx.secret, token), csrfToken, userId, expiresAt } })
+  return { token, csrfToken, expiresAt }
+}
+
+/** The session's user as a principal, or null when the token is unknown, expired or its user deleted. */
+export async function findSession(ctx: CoreContext, token: string) {
+  const session = await ctx.db.session.findUnique({ where: { tokenHash: keyedHash(ctx.secret, token) }, include: { user: true } })
+  if (!session || session.expiresAt.getTime() <= Date.now() || session.user.deleted) return null
+  const memberships = await membershipsOf(ctx.db, session.userId)
+  const principal: Principal = {
+    kind: 'user',
+    userId: session.userId,
+    systemAdmin: isSystemAdmin(session.user),
+    organizationIds: memberships.map((m) => m.organizationId),
+  }
+  return { principal, csrfToken: session.csrfToken, user: session.user }
+}
+
+export async function deleteSession(ctx: CoreContext, token: string) {
+  await ctx.db.session.deleteMany({ where: { tokenHash: keyedHash(ctx.secret, token) } })
+}
+
+export async function deleteExpiredSessions(ctx: CoreContext) {
+  return ctx.db.session.deleteMany({ where: { expiresAt: { lt: new Date() } } })
+}

@@ -1,0 +1,190 @@
+// One typed configuration object, parsed once at start-up and passed down.
+// Precedence: command-line flag > TENDRIL_* environment variable > config file > default.
+import { readFileSync } from 'node:fs'
+import { isAbsolute, join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+
+const port = z.coerce.number().int().min(0).max(65535)
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))])
+
+/** Every setting, keyed by its flag name; each has a TENDRIL_<FLAG> variable and a config-file key. */
+export const settingsSchema = z.object({
+  port: port.default(8080).describe('HTTP port (REST, web UI); 0 picks a free port'),
+  host: z.string().min(1).default('0.0.0.0').describe('address to listen on'),
+  'data-dir': z.string().min(1).default('./data').describe('where the embedded database and blobs live'),
+  db: z.string().optional().describe('database URL: file:PATH (SQLite) or postgresql://… (default: SQLite in the data dir)'),
+  secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),
+  'bcrypt-cost': z.coerce.number().int().min(4).max(15).default(12).describe('bcrypt cost factor for passwords'),
+  'password-min-length': z.coerce.number().int().min(6).max(128).default(10).describe('minimum password length'),
+  'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
+  'log-format': z.enum(['json', 'pretty']).default('json').describe('pino JSON or human-readable logs'),
+  'shutdown-timeout': z.coerce.number().int().min(100).max(60000).default(5000).describe('ms to drain connections on SIGTERM before closing'),
+  dev: bool.default(false).describe('development mode: embedded everything and a printed admin login'),
+})
+
+export type SettingName = keyof typeof settingsSchema.shape
+export const settingNames = Object.keys(settingsSchema.shape) as SettingName[]
+const secretSettings: SettingName[] = ['secret']
+
+export type DatabaseConfig = { provider: 'sqlite'; url: string; file: string } | { provider: 'postgresql'; url: string }
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  database: DatabaseConfig
+  secret?: string
+  bcryptCost: number
+  passwordMinLength: number
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  logFormat: 'json' | 'pretty'
+  shutdownTimeoutMs: number
+  dev: boolean
+}
+
+/** A setting that failed validation; the CLI prints it and exits with status 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+export interface ConfigSources {
+  /** only the flags the user actually gave */
+  flags?: Partial<Record<SettingName, unknown>>
+  env?: NodeJS.ProcessEnv
+  /** path of a YAML or JSON config file */
+  configFile?: string
+  cwd?: string
+}
+
+export function envName(setting: SettingName): string {
+  return 'TENDRIL_' + setting.toUpperCase().replace(/-/g, '_')
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`)
+  }
+  let data: unknown
+  try {
+    data = parseYaml(text) // YAML is a superset of JSON, so one parser reads both
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${(err as Error).message}`)
+  }
+  if (data === null || data === undefined) return {}
+  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config file ${path} must hold a mapping of settings`)
+  for (const key of Object.keys(data)) {
+    if (!settingNames.includes(key as SettingName)) throw new ConfigError(`config file ${path}: unknown setting "${key}"`)
+  }
+  return data as Record<string, unknown>
+}
+
+/** Merges the sources by precedence and remembers where each value came from, for error messages. */
+function mergeSources(sources: ConfigSources) {
+  const env = sources.env ?? {}
+  const file = sources.configFile ? readConfigFile(sources.configFile) : {}
+  const raw: Record<string, unknown> = {}
+  const origin: Record<string, string> = {}
+  for (const name of settingNames) {
+    const flag = sources.flags?.[name]
+    if (flag !== undefined) {
+      raw[name] = flag
+      origin[name] = `--${name}`
+    } else if (env[envName(name)] !== undefined && env[envName(name)] !== '') {
+      raw[name] = env[envName(name)]
+      origin[name] = envName(name)
+    } else if (file[name] !== undefined) {
+      raw[name] = file[name]
+      origin[name] = `"${name}" in ${sources.configFile}`
+    }
+  }
+  return { raw, origin }
+}
+
+export function parseDatabaseUrl(url: string, cwd: string): DatabaseConfig {
+  if (url.startsWith('file:') || url.startsWith('sqlite:')) {
+    const path = url.replace(/^(file|sqlite):(\/\/)?/, '')
+    if (!path) throw new Error('a SQLite URL needs a file path, e.g. file:./data/tendril.db')
+    const file = isAbsolute(path) ? path : resolve(cwd, path)
+    return { provider: 'sqlite', url: `file:${file}`, file }
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new Error('not a valid URL')
+    }
+    if (!parsed.hostname) throw new Error('a PostgreSQL URL needs a host, e.g. postgresql://user:pass@localhost:5432/tendril')
+    if (parsed.pathname.length <= 1) throw new Error('a PostgreSQL URL needs a database name, e.g. postgresql://user:pass@localhost:5432/tendril')
+    return { provider: 'postgresql', url }
+  }
+  throw new Error('must start with file: (SQLite) or postgresql:// (PostgreSQL)')
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const cwd = sources.cwd ?? process.cwd()
+  const { raw, origin } = mergeSources(sources)
+  const result = settingsSchema.safeParse(raw)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const name = String(issue.path[0]) as SettingName
+    throw new ConfigError(`invalid setting ${origin[name] ?? name}: ${issue.message}`)
+  }
+  const s = result.data
+  const dataDir = isAbsolute(s['data-dir']) ? s['data-dir'] : resolve(cwd, s['data-dir'])
+  let database: DatabaseConfig
+  try {
+    database = parseDatabaseUrl(s.db ?? `file:${join(dataDir, 'tendril.db')}`, cwd)
+  } catch (err) {
+    throw new ConfigError(`invalid setting ${origin.db ?? 'db'}: ${(err as Error).message}`)
+  }
+  return {
+    port: s.port,
+    host: s.host,
+    dataDir,
+    database,
+    secret: s.secret,
+    bcryptCost: s['bcrypt-cost'],
+    passwordMinLength: s['password-min-length'],
+    logLevel: s['log-level'],
+    logFormat: s['log-format'],
+    shutdownTimeoutMs: s['shutdown-timeout'],
+    dev: s.dev,
+  }
+}
+
+/** Replaces the password of a URL, so it can be shown or logged. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '*****'
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
+/** The effective settings for `tendril config`, with secrets redacted. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    port: config.port,
+    host: config.host,
+    'data-dir': config.dataDir,
+    db: redactUrl(config.database.url),
+    secret: config.secret ? '*****' : '(generated, kept in the database)',
+    'bcrypt-cost': config.bcryptCost,
+    'password-min-length': config.passwordMinLength,
+    'log-level': config.logLevel,
+    'log-format': config.logFormat,
+    'shutdown-timeout': config.shutdownTimeoutMs,
+    dev: config.dev,
+  }
+}
+export { secretSettings }

@@ -1,0 +1,11 @@
+// What every core function needs: the parsed config, the database, the logger and the server secret.
+import type { Config } from './config.ts'
+import type { Db } from './db/index.ts'
+import type { Logger } from './log.ts'
+
+export interface CoreContext {
+  config: Config
+  db: Db
+  log: Logger
+  secret: string
+}

@@ -1,0 +1,34 @@
+// The only way into the database. Both providers share one data model, so the SQLite client's
+// types describe the PostgreSQL client too; only the driver adapter differs.
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient as SqliteClient, Prisma } from '../../generated/sqlite/client.ts'
+import { PrismaClient as PostgresClient } from '../../generated/postgresql/client.ts'
+import type { DatabaseConfig } from '../config.ts'
+
+export type Db = SqliteClient
+/** A client or an open interactive transaction: core functions that take part in a caller's transaction accept either. */
+export type DbClient = Db | Prisma.TransactionClient
+export { Prisma }
+
+/** How long a SQLite writer waits for another process (e.g. an admin command beside a running server). */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+export function openDatabase(database: DatabaseConfig): Db {
+  if (database.provider === 'sqlite') {
+    const adapter = new PrismaBetterSqlite3({ url: database.url, timeout: SQLITE_BUSY_TIMEOUT_MS })
+    return new SqliteClient({ adapter })
+  }
+  const adapter = new PrismaPg({ connectionString: database.url, max: 10 })
+  return new PostgresClient({ adapter }) as unknown as Db
+}
+
+/** Runs fn in one transaction, so a multi-step creation never leaves anything half-made. */
+export function inTransaction<T>(db: Db, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  return db.$transaction(fn, { timeout: 20_000, maxWait: SQLITE_BUSY_TIMEOUT_MS })
+}
+
+/** True when err is a unique-constraint violation (Prisma P2002). */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002'
+}

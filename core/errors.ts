@@ -1,0 +1,32 @@
+// Typed domain errors. Transports map them to HTTP statuses or MQTT refusals in one place each.
+export type ErrorCode = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'rate_limited'
+
+const statusByCode: Record<ErrorCode, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+}
+
+export class TendrilError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string) {
+    super(message)
+    this.name = 'TendrilError'
+    this.code = code
+  }
+  get status(): number {
+    return statusByCode[this.code]
+  }
+}
+
+export const invalid = (message: string) => new TendrilError('invalid', message)
+export const unauthorized = (message = 'authentication required') => new TendrilError('unauthorized', message)
+export const forbidden = (message = 'permission denied') => new TendrilError('forbidden', message)
+export const notFound = (message = 'not found') => new TendrilError('not_found', message)
+export const conflict = (message: string) => new TendrilError('conflict', message)
+export const tooLarge = (message: string) => new TendrilError('too_large', message)
+export const rateLimited = (message = 'too many requests') => new TendrilError('rate_limited', message)

@@ -1,0 +1,27 @@
+// Opens the core: brings the database schema up to date, connects, and loads the server secret.
+import type { Config } from './config.ts'
+import type { CoreContext } from './context.ts'
+import { openDatabase } from './db/index.ts'
+import { migrate } from './db/migrate.ts'
+import type { Logger } from './log.ts'
+import { loadServerSecret } from './accounts/secret.ts'
+
+export type { CoreContext }
+
+export interface Core extends CoreContext {
+  close(): Promise<void>
+}
+
+export async function openCore(config: Config, log: Logger): Promise<Core> {
+  const { applied, unknown } = await migrate(config.database)
+  if (applied.length) log.info({ migrations: applied }, 'applied database migrations')
+  if (unknown.length) log.warn({ migrations: unknown }, 'the database has migrations this version does not know; was it used by a newer Tendril?')
+  const db = openDatabase(config.database)
+  try {
+    const secret = await loadServerSecret(db, config.secret)
+    return { config, db, log, secret, close: () => db.$disconnect() }
+  } catch (err) {
+    await db.$disconnect()
+    throw err
+  }
+}

@@ -1,0 +1,112 @@
+// Who may read or write a resource: the one home of the rule (REST, MQTT and the JSON websocket all call it).
+// rhizo's rule: system admins always write; otherwise the nearest resource (itself or an ancestor)
+// that has a permission list decides, and the level is the maximum over its matching entries.
+import { z } from 'zod'
+import type { DbClient } from '../db/index.ts'
+import { AccessLevel, PermissionType, type AccessLevelNumber } from './types.ts'
+
+export type Principal =
+  | { kind: 'anonymous' }
+  | {
+      kind: 'user'
+      userId: number
+      systemAdmin: boolean
+      /** organizations the user is a member of */
+      organizationIds: number[]
+      /** a key acts only inside its own organization */
+      scopeOrganizationId?: number
+      keyId?: number
+    }
+  | { kind: 'controller'; controllerId: number; organizationId: number; keyId: number }
+
+export const anonymous: Principal = { kind: 'anonymous' }
+
+export type PermissionEntry = [type: number, principal: number | null, level: number]
+
+const entrySchema = z.tuple([
+  z.union([z.literal(100), z.literal(110), z.literal(120), z.literal(130), z.literal(140)]),
+  z.number().int().nullable(),
+  z.union([z.literal(0), z.literal(10), z.literal(20)]),
+])
+export const permissionListSchema = z.array(entrySchema).max(100)
+
+/** Validates a permission list before it is stored; null means "inherit from the parent". */
+export function parsePermissions(value: unknown): PermissionEntry[] | null {
+  if (value === null) return null
+  return permissionListSchema.parse(value)
+}
+
+export function defaultOrganizationPermissions(organizationId: number): PermissionEntry[] {
+  return [
+    [PermissionType.orgUsers, organizationId, AccessLevel.write],
+    [PermissionType.orgControllers, organizationId, AccessLevel.write],
+  ]
+}
+
+function entryMatches(principal: Principal, [type, id]: PermissionEntry): boolean {
+  switch (type) {
+    case PermissionType.public:
+      return true
+    case PermissionType.orgUsers:
+      return principal.kind === 'user' && principal.organizationIds.includes(id as number)
+    case PermissionType.orgControllers:
+      return principal.kind === 'controller' && principal.organizationId === id
+    case PermissionType.user:
+      return principal.kind === 'user' && principal.userId === id
+    case PermissionType.controller:
+      return principal.kind === 'controller' && principal.controllerId === id
+    default:
+      return false
+  }
+}
+
+export interface ChainLink {
+  organizationId: number | null
+  permissions: unknown
+}
+
+/**
+ * The access level of principal on the resource whose chain is given, nearest first
+ * (the resource itself, then its parent, … up to its organization).
+ */
+export function effectiveLevel(principal: Principal, chain: ChainLink[]): AccessLevelNumber {
+  if (chain.length === 0) return AccessLevel.none
+  const organizationId = chain[0]!.organizationId
+  if (principal.kind === 'user' && principal.scopeOrganizationId !== undefined && principal.scopeOrganizationId !== organizationId) {
+    return AccessLevel.none
+  }
+  if (principal.kind === 'user' && principal.systemAdmin) return AccessLevel.write
+  const decider = chain.find((link) => Array.isArray(link.permissions))
+  if (!decider) return AccessLevel.none
+  const parsed = permissionListSchema.safeParse(decider.permissions)
+  if (!parsed.success) return AccessLevel.none // a malformed list grants nothing
+  let level: number = AccessLevel.none
+  for (const entry of parsed.data) {
+    if (entry[2] > level && entryMatches(principal, entry)) level = entry[2]
+  }
+  return level as AccessLevelNumber
+}
+
+/** Loads the chain of a resource (itself first, then each ancestor). */
+export async function loadChain(db: DbClient, resourceId: number): Promise<ChainLink[]> {
+  const chain: ChainLink[] = []
+  let id: number | null = resourceId
+  while (id !== null) {
+    const link: { parentId: number | null; organizationId: number | null; permissions: unknown } | null = await db.resource.findUnique({
+      where: { id },
+      select: { parentId: true, organizationId: true, permissions: true },
+    })
+    if (!link) break
+    chain.push(link)
+    if (Array.isArray(link.permissions)) break // the nearest list decides; no need to read further up
+    id = link.parentId
+  }
+  return chain
+}
+
+export async function resolveAccess(db: DbClient, principal: Principal, resourceId: number): Promise<AccessLevelNumber> {
+  return effectiveLevel(principal, await loadChain(db, resourceId))
+}
+
+export const canRead = (level: number) => level >= AccessLevel.read
+export const canWrite = (level: number) => level >= AccessLevel.write

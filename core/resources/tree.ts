@@ -1,0 +1,112 @@
+// The resource tree: finding resources by path and creating folders, sequences and controllers.
+// A live resource's liveKey is "<parentId or 0>/<name>"; its unique index is what makes names
+// unique per parent (and lets a deleted resource's name be reused, since deleted rows hold null).
+import type { DbClient } from '../db/index.ts'
+import { isUniqueViolation } from '../db/index.ts'
+import { conflict, invalid, notFound } from '../errors.ts'
+import { checkName, joinPath, splitPath } from './paths.ts'
+import { isFolderType, ResourceType, SequenceDataType } from './types.ts'
+
+export const liveKey = (parentId: number | null, name: string) => `${parentId ?? 0}/${name}`
+
+export interface NewResource {
+  parentId: number | null
+  organizationId: number | null
+  name: string
+  type: number
+  permissions?: unknown
+  systemAttributes?: Record<string, unknown>
+}
+
+export async function createResource(db: DbClient, input: NewResource) {
+  checkName(input.name)
+  try {
+    return await db.resource.create({
+      data: {
+        parentId: input.parentId,
+        organizationId: input.organizationId,
+        name: input.name,
+        type: input.type,
+        liveKey: liveKey(input.parentId, input.name),
+        permissions: input.permissions ?? undefined,
+        systemAttributes: input.systemAttributes ?? undefined,
+      },
+    })
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict(`a resource named ${JSON.stringify(input.name)} already exists there`)
+    throw err
+  }
+}
+
+/** The live resources along a path, root first; null where a name is missing. */
+export async function findPath(db: DbClient, path: string) {
+  const names = splitPath(path)
+  const found = []
+  let parentId: number | null = null
+  for (const name of names) {
+    const resource = await db.resource.findUnique({ where: { liveKey: liveKey(parentId, name) } })
+    if (!resource) return null
+    found.push(resource)
+    parentId = resource.id
+  }
+  return found
+}
+
+export async function findOrganization(db: DbClient, name: string) {
+  const org = await db.resource.findUnique({ where: { liveKey: liveKey(null, name) } })
+  return org && org.type === ResourceType.organizationFolder ? org : null
+}
+
+/** Walks a path from its organization, creating missing basic folders; the organization must exist. */
+export async function ensureFolders(db: DbClient, names: string[]) {
+  const [orgName, ...rest] = names
+  const org = await findOrganization(db, orgName!)
+  if (!org) throw notFound(`organization ${JSON.stringify(orgName)} not found`)
+  let parent = org
+  for (const name of rest) {
+    const existing = await db.resource.findUnique({ where: { liveKey: liveKey(parent.id, name) } })
+    if (existing && !isFolderType(existing.type)) throw conflict(`${JSON.stringify(name)} exists and is not a folder`)
+    parent = existing ?? (await createResource(db, { parentId: parent.id, organizationId: org.id, name, type: ResourceType.basicFolder }))
+  }
+  return parent
+}
+
+export interface SequenceSettings {
+  dataType: (typeof SequenceDataType)[keyof typeof SequenceDataType]
+  units?: string
+  decimalPlaces?: number
+  maxHistory?: number
+  minStorageInterval?: number
+}
+
+export function createSequence(db: DbClient, parent: { id: number; organizationId: number | null }, name: string, settings: SequenceSettings) {
+  const systemAttributes: Record<string, unknown> = { data_type: settings.dataType }
+  if (settings.units !== undefined) systemAttributes.units = settings.units
+  if (settings.decimalPlaces !== undefined) systemAttributes.decimal_places = settings.decimalPlaces
+  if (settings.maxHistory !== undefined) systemAttributes.max_history = settings.maxHistory
+  if (settings.minStorageInterval !== undefined) systemAttributes.min_storage_interval = settings.minStorageInterval
+  return createResource(db, { parentId: parent.id, organizationId: parent.organizationId, name, type: ResourceType.sequence, systemAttributes })
+}
+
+/** What rhizo creates inside every controller folder: its log and the status sequences its client reports. */
+const CONTROLLER_HISTORY = 10_000
+
+export async function createControllerFolder(db: DbClient, path: string) {
+  const names = splitPath(path)
+  if (names.length < 2) throw invalid('a controller path needs an organization and a name, e.g. acme/greenhouse/pi-1')
+  const parent = await ensureFolders(db, names.slice(0, -1))
+  const controller = await createResource(db, {
+    parentId: parent.id,
+    organizationId: parent.organizationId,
+    name: names.at(-1)!,
+    type: ResourceType.controllerFolder,
+  })
+  await createSequence(db, controller, 'log', { dataType: SequenceDataType.text, maxHistory: CONTROLLER_HISTORY })
+  const status = await createResource(db, { parentId: controller.id, organizationId: controller.organizationId, name: 'status', type: ResourceType.basicFolder })
+  const numeric = SequenceDataType.numeric
+  await createSequence(db, status, 'free_disk_space', { dataType: numeric, units: 'bytes', maxHistory: CONTROLLER_HISTORY })
+  await createSequence(db, status, 'processor_usage', { dataType: numeric, units: 'percent', decimalPlaces: 1, maxHistory: CONTROLLER_HISTORY })
+  await createSequence(db, status, 'messages_sent', { dataType: numeric, maxHistory: CONTROLLER_HISTORY })
+  await db.controllerStatus.create({ data: { controllerId: controller.id } })
+  return { controller, path: joinPath(names) }
+}

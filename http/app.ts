@@ -1,0 +1,21 @@
+// The Express app, built without listening (tests and `serve` attach to it the same way).
+import express from 'express'
+import helmet from 'helmet'
+import type { Core } from '../core/index.ts'
+import { version } from '../core/version.ts'
+import { errorHandler, notFoundHandler } from './errors.ts'
+
+export function createApp(core: Core): express.Express {
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('trust proxy', 'loopback') // a local reverse proxy (nginx, caddy) may terminate TLS
+  app.use(helmet())
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', version })
+  })
+
+  app.use(notFoundHandler)
+  app.use(errorHandler(core.log))
+  return app
+}
