@@ -6,16 +6,11 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { postgresSchemaText } from './postgres-schema.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const source = join(root, 'prisma', 'schema.prisma')
 const pgSchema = join(root, 'generated', 'postgresql.prisma')
-
-export function postgresSchemaText(sqliteText) {
-  return sqliteText
-    .replace(/provider\s*=\s*"sqlite"/, 'provider = "postgresql"')
-    .replace('output       = "../generated/sqlite"', 'output       = "./postgresql"')
-}
 
 mkdirSync(dirname(pgSchema), { recursive: true })
 writeFileSync(pgSchema, postgresSchemaText(readFileSync(source, 'utf8')))

@@ -10,6 +10,7 @@ export type Db = SqliteClient
 /** A client or an open interactive transaction: core functions that take part in a caller's transaction accept either. */
 export type DbClient = Db | Prisma.TransactionClient
 export { Prisma }
+export type { Resource, User, Key } from '../../generated/sqlite/client.ts'
 
 /** How long a SQLite writer waits for another process (e.g. an admin command beside a running server). */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000

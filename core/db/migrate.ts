@@ -89,6 +89,11 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrationResult {
   try {
     conn.pragma('journal_mode = WAL') // readers never block the writer; kept by the file from now on
     conn.exec(migrationsTable.sqlite)
+    // Prisma rebuilds a SQLite table to change a column (create new, copy, DROP old, rename) and relies
+    // on `PRAGMA foreign_keys=OFF`, which is a no-op inside a transaction: with keys on, dropping the old
+    // table would fire ON DELETE CASCADE on the rows that point at it. So keys go off for the whole run
+    // (the pragma must precede BEGIN) and integrity is checked before the commit instead.
+    conn.pragma('foreign_keys = OFF')
     // IMMEDIATE takes the write lock up front, so two processes starting together migrate one at a time.
     const run = conn.transaction(() => {
       const rows = conn.prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations').all() as AppliedRow[]
@@ -101,6 +106,8 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrationResult {
         conn.exec(m.sql)
         record.run(randomUUID(), m.checksum, Date.now(), m.name, started)
       }
+      const broken = conn.pragma('foreign_key_check') as unknown[]
+      if (broken.length) throw new Error(`migrations would leave ${broken.length} rows with dangling foreign keys; nothing was applied`)
       return { applied: pending.map((m) => m.name), unknown }
     })
     return run.immediate()

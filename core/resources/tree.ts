@@ -1,8 +1,7 @@
 // The resource tree: finding resources by path and creating folders, sequences and controllers.
 // A live resource's liveKey is "<parentId or 0>/<name>"; its unique index is what makes names
 // unique per parent (and lets a deleted resource's name be reused, since deleted rows hold null).
-import type { DbClient } from '../db/index.ts'
-import { isUniqueViolation } from '../db/index.ts'
+import { isUniqueViolation, Prisma, type DbClient, type Resource } from '../db/index.ts'
 import { conflict, invalid, notFound } from '../errors.ts'
 import { checkName, joinPath, splitPath } from './paths.ts'
 import { isFolderType, ResourceType, SequenceDataType } from './types.ts'
@@ -14,8 +13,8 @@ export interface NewResource {
   organizationId: number | null
   name: string
   type: number
-  permissions?: unknown
-  systemAttributes?: Record<string, unknown>
+  permissions?: Prisma.InputJsonValue
+  systemAttributes?: Prisma.InputJsonObject
 }
 
 export async function createResource(db: DbClient, input: NewResource) {
@@ -41,10 +40,10 @@ export async function createResource(db: DbClient, input: NewResource) {
 /** The live resources along a path, root first; null where a name is missing. */
 export async function findPath(db: DbClient, path: string) {
   const names = splitPath(path)
-  const found = []
+  const found: Resource[] = []
   let parentId: number | null = null
   for (const name of names) {
-    const resource = await db.resource.findUnique({ where: { liveKey: liveKey(parentId, name) } })
+    const resource: Resource | null = await db.resource.findUnique({ where: { liveKey: liveKey(parentId, name) } })
     if (!resource) return null
     found.push(resource)
     parentId = resource.id
@@ -80,7 +79,7 @@ export interface SequenceSettings {
 }
 
 export function createSequence(db: DbClient, parent: { id: number; organizationId: number | null }, name: string, settings: SequenceSettings) {
-  const systemAttributes: Record<string, unknown> = { data_type: settings.dataType }
+  const systemAttributes: Record<string, string | number> = { data_type: settings.dataType }
   if (settings.units !== undefined) systemAttributes.units = settings.units
   if (settings.decimalPlaces !== undefined) systemAttributes.decimal_places = settings.decimalPlaces
   if (settings.maxHistory !== undefined) systemAttributes.max_history = settings.maxHistory

@@ -1,0 +1,1 @@
+export function postgresSchemaText(sqliteText: string): string

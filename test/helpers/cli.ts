@@ -1,0 +1,79 @@
+// Runs the real `tendril` command as a child process, as a user or script would.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const tendrilBin = fileURLToPath(new URL('../../bin/tendril.js', import.meta.url))
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [tendrilBin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+export async function runJson<T = Record<string, unknown>>(args: string[], env?: NodeJS.ProcessEnv): Promise<T> {
+  const result = await runCli([...args, '--json'], env)
+  if (result.code !== 0) throw new Error(`tendril ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
+  return JSON.parse(result.stdout) as T
+}
+
+export interface RunningServer {
+  port: number
+  url: string
+  child: ChildProcess
+  output(): string
+  /** sends SIGTERM and resolves with the exit code and how long the shutdown took */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>
+}
+
+/** Starts `tendril serve --port 0` and waits for its "listening" log line to learn the port. */
+export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+  const child = spawn(process.execPath, [tendrilBin, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`server did not start in time:\n${output}`))
+    }, 20_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk
+      const match = /"port":(\d+)[^\n]*"msg":"tendril listening"/.exec(output)
+      if (!match) return
+      clearTimeout(timer)
+      const port = Number(match[1])
+      resolve({
+        port,
+        url: `http://127.0.0.1:${port}`,
+        child,
+        output: () => output,
+        async stop(signal = 'SIGTERM') {
+          const started = Date.now()
+          if (child.exitCode === null) child.kill(signal)
+          const code = await exited
+          return { code, ms: Date.now() - started }
+        },
+      })
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code} before listening:\n${output}`))
+    })
+  })
+}

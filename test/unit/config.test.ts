@@ -1,0 +1,67 @@
+// Settings: precedence, validation with the setting named, and redaction.
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { ConfigError, describeConfig, loadConfig } from '../../core/config.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'tendril-config-'))
+function file(name: string, text: string) {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+describe('configuration', () => {
+  test('defaults give an embedded SQLite database under ./data', () => {
+    const config = loadConfig({ env: {}, cwd: '/srv/app' })
+    assert.equal(config.port, 8080)
+    assert.equal(config.dataDir, '/srv/app/data')
+    assert.deepEqual(config.database, { provider: 'sqlite', url: 'file:/srv/app/data/tendril.db', file: '/srv/app/data/tendril.db' })
+    assert.equal(config.bcryptCost, 12)
+  })
+
+  test('a flag beats the environment, which beats the file, which beats the default', () => {
+    const configFile = file('all.yaml', 'port: 7000\nhost: 127.0.0.2\nlog-level: debug\n')
+    const env = { TENDRIL_PORT: '7100', TENDRIL_HOST: '127.0.0.3' }
+    const config = loadConfig({ flags: { port: '7200' }, env, configFile })
+    assert.equal(config.port, 7200)
+    assert.equal(config.host, '127.0.0.3')
+    assert.equal(config.logLevel, 'debug')
+    assert.equal(config.logFormat, 'json')
+  })
+
+  test('JSON config files are read too', () => {
+    const config = loadConfig({ env: {}, configFile: file('c.json', '{"db": "postgresql://u:p@db.local:5432/tendril", "bcrypt-cost": 10}') })
+    assert.equal(config.database.provider, 'postgresql')
+    assert.equal(config.bcryptCost, 10)
+  })
+
+  test('a bad port is refused, naming the setting and where it came from', () => {
+    assert.throws(() => loadConfig({ flags: { port: '70000' }, env: {} }), (e: Error) => e instanceof ConfigError && /--port/.test(e.message))
+    assert.throws(() => loadConfig({ env: { TENDRIL_PORT: 'eighty' } }), /TENDRIL_PORT/)
+  })
+
+  test('a malformed database URL is refused with what would be right', () => {
+    assert.throws(() => loadConfig({ flags: { db: 'mysql://x/y' }, env: {} }), /--db: must start with file: .* or postgresql:\/\//)
+    assert.throws(() => loadConfig({ env: { TENDRIL_DB: 'postgresql://host-only' } }), /TENDRIL_DB: .*database name/)
+  })
+
+  test('unknown settings in a config file are refused rather than ignored', () => {
+    assert.throws(() => loadConfig({ env: {}, configFile: file('typo.yaml', 'prot: 80\n') }), /unknown setting "prot"/)
+  })
+
+  test('an unreadable or malformed config file is a clear error', () => {
+    assert.throws(() => loadConfig({ env: {}, configFile: join(dir, 'missing.yaml') }), /cannot read config file/)
+    assert.throws(() => loadConfig({ env: {}, configFile: file('bad.yaml', 'port: [1,\n') }), /not valid YAML/)
+  })
+
+  test('describeConfig redacts the database password and the secret', () => {
+    const config = loadConfig({ flags: { db: 'postgresql://tendril:hunter22@db:5432/t', secret: 's'.repeat(40) }, env: {} })
+    const text = JSON.stringify(describeConfig(config))
+    assert.doesNotMatch(text, /hunter22/)
+    assert.doesNotMatch(text, /s{40}/)
+    assert.match(text, /postgresql:\/\/tendril:\*{5}@db:5432\/t/)
+  })
+})
