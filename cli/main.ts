@@ -24,6 +24,7 @@ function buildProgram(): Command {
   withStorageOptions(program.command('serve').description('run the server (HTTP API and web UI)'))
     .option('--port <port>', 'HTTP port [8080]')
     .option('--host <address>', 'address to listen on [0.0.0.0]')
+    .option('--mqtt-port <port>', 'MQTT over TCP port; 0 disables [1883]')
     .option('--shutdown-timeout <ms>', 'drain time on SIGTERM [5000]')
     .option('--dev', 'development mode: prints a ready admin login')
     .action(async (_opts, cmd: Command) => serve(configFor(cmd)))
@@ -31,6 +32,7 @@ function buildProgram(): Command {
   withStorageOptions(program.command('config').description('print the effective settings, secrets redacted'))
     .option('--port <port>', 'HTTP port')
     .option('--host <address>', 'address to listen on')
+    .option('--mqtt-port <port>', 'MQTT over TCP port')
     .option('--shutdown-timeout <ms>', 'drain time on SIGTERM')
     .option('--dev', 'development mode')
     .action((_opts, cmd: Command) => {

@@ -4,15 +4,15 @@ import type { Config } from '../core/config.ts'
 import { openCore, type Core } from '../core/index.ts'
 import { createLogger } from '../core/log.ts'
 import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
-import { createTendrilServer } from '../http/server.ts'
+import { createTendril } from '../server.ts'
 
 export async function serve(config: Config): Promise<void> {
   const started = performance.now()
   const log = createLogger(config)
   const core = await openCore(config, log)
-  const server = createTendrilServer(core)
-  const port = await server.listen(config.port, config.host)
-  log.info({ port, host: config.host, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  const server = await createTendril(core)
+  const { port, mqttPort } = await server.listen({ port: config.port, host: config.host, mqttPort: config.mqttPort })
+  log.info({ port, mqttPort, host: config.host, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
   if (config.dev) await announceDevLogin(core, port)
 
   await new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no
 export const settingsSchema = z.object({
   port: port.default(8080).describe('HTTP port (REST, web UI); 0 picks a free port'),
   host: z.string().min(1).default('0.0.0.0').describe('address to listen on'),
+  'mqtt-port': port.default(1883).describe('MQTT over TCP port; 0 disables it (MQTT over WebSocket stays on /mqtt)'),
   'data-dir': z.string().min(1).default('./data').describe('where the embedded database and blobs live'),
   db: z.string().optional().describe('database URL: file:PATH (SQLite) or postgresql://… (default: SQLite in the data dir)'),
   secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),
@@ -32,6 +33,7 @@ export type DatabaseConfig = { provider: 'sqlite'; url: string; file: string } |
 export interface Config {
   port: number
   host: string
+  mqttPort: number
   dataDir: string
   database: DatabaseConfig
   secret?: string
@@ -148,6 +150,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   return {
     port: s.port,
     host: s.host,
+    mqttPort: s['mqtt-port'],
     dataDir,
     database,
     secret: s.secret,
@@ -176,6 +179,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     port: config.port,
     host: config.host,
+    'mqtt-port': config.mqttPort,
     'data-dir': config.dataDir,
     db: redactUrl(config.database.url),
     secret: config.secret ? '*****' : '(generated, kept in the database)',

@@ -1,19 +1,29 @@
 // Listening and graceful shutdown: stop accepting, let requests in flight finish, then close.
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Core } from '../core/index.ts'
 import { createApp } from './app.ts'
 
-export interface TendrilServer {
+/** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
+
+export interface HttpServer {
   http: Server
   /** resolves to the bound port (useful with port 0) */
   listen(port: number, host: string): Promise<number>
   close(): Promise<void>
 }
 
-export function createTendrilServer(core: Core): TendrilServer {
+export function createHttpServer(core: Core, upgrades: UpgradeHandler[] = []): HttpServer {
   const http = createServer(createApp(core))
   http.keepAliveTimeout = 65_000 // longer than common load balancers' idle timeout, so they close first
+  http.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy())
+    if (!upgrades.some((handle) => handle(req, socket, head))) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    }
+  })
   return {
     http,
     listen(port, host) {

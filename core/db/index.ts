@@ -15,10 +15,14 @@ export type { Resource, User, Key } from '../../generated/sqlite/client.ts'
 /** How long a SQLite writer waits for another process (e.g. an admin command beside a running server). */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+const sqliteClients = new WeakSet<Db>()
+
 export function openDatabase(database: DatabaseConfig): Db {
   if (database.provider === 'sqlite') {
     const adapter = new PrismaBetterSqlite3({ url: database.url, timeout: SQLITE_BUSY_TIMEOUT_MS })
-    return new SqliteClient({ adapter })
+    const client = new SqliteClient({ adapter })
+    sqliteClients.add(client)
+    return client
   }
   const adapter = new PrismaPg({ connectionString: database.url, max: 10 })
   return new PostgresClient({ adapter }) as unknown as Db
@@ -26,7 +30,18 @@ export function openDatabase(database: DatabaseConfig): Db {
 
 /** Runs fn in one transaction, so a multi-step creation never leaves anything half-made. */
 export function inTransaction<T>(db: Db, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-  return db.$transaction(fn, { timeout: 20_000, maxWait: SQLITE_BUSY_TIMEOUT_MS })
+  const sqlite = sqliteClients.has(db)
+  return db.$transaction(
+    async (tx) => {
+      // The adapter opens SQLite transactions with a plain (deferred) BEGIN: one that reads first and
+      // writes later fails at once with SQLITE_BUSY when another process wrote meanwhile, since
+      // SQLite cannot upgrade a stale snapshot. A write as the first statement takes the write lock
+      // up front, waiting on the busy timeout like BEGIN IMMEDIATE would.
+      if (sqlite) await tx.$executeRawUnsafe('DELETE FROM "ServerSetting" WHERE 0')
+      return fn(tx)
+    },
+    { timeout: 20_000, maxWait: SQLITE_BUSY_TIMEOUT_MS },
+  )
 }
 
 /** True when err is a unique-constraint violation (Prisma P2002). */

@@ -39,7 +39,7 @@ export interface RunningServer {
 
 /** Starts `tendril serve --port 0` and waits for its "listening" log line to learn the port. */
 export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, [tendrilBin, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, [tendrilBin, 'serve', '--port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

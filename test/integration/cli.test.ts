@@ -122,8 +122,8 @@ describe('tendril serve', () => {
       assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'not_found')
       // several admin commands at once, while the server holds the database open
       await runJson(['create-org', 'live', '--data-dir', db.dataDir])
-      const results = await Promise.all([1, 2, 3].map((n) => runJson(['create-controller', `live/pi-${n}`, '--data-dir', db.dataDir])))
-      assert.equal(new Set(results.map((r) => r.id)).size, 3)
+      const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => runJson(['create-controller', `live/pi-${n}`, '--data-dir', db.dataDir])))
+      assert.equal(new Set(results.map((r) => r.id)).size, 6)
     } finally {
       const { code, ms } = await server.stop()
       assert.equal(code, 0)

@@ -1,0 +1,77 @@
+// Authorization of PUBLISH, SUBSCRIBE and forwarding, all through the core's permission rules.
+// Publishing needs write; subscribing needs read of every topic the filter can match; forwarding
+// re-checks read so that a permission change reaches live sessions (shared/DESIGN.md, MQTT).
+import type { Aedes, AedesOptions, Client } from 'aedes'
+import type { Core } from '../core/index.ts'
+import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
+import { canRead, canWrite } from '../core/resources/permissions.ts'
+import { sessionOf, type ClientSession } from './clients.ts'
+import { filterShape, topicToPath } from './topics.ts'
+
+type Hooks = Pick<Required<AedesOptions>, 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>
+
+/** How long a cached access decision is trusted before it is checked again. */
+export const ACCESS_TTL_MS = 1000
+
+const NEGATIVE_SUBACK = null // aedes answers a null subscription with SUBACK 0x80
+
+export function createAclHooks(core: Core, _aedes: Aedes): Hooks {
+  const levelFor = async (session: ClientSession, topic: string): Promise<number> => {
+    const cached = session.access.get(topic)
+    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return cached.level
+    let level = 0
+    try {
+      level = await accessToPath(core.db, session.principal, topicToPath(topic))
+    } catch {
+      level = 0 // a topic that is not a valid path (empty level, bad name) can be reached by no one
+    }
+    session.access.set(topic, { level, checkedAt: Date.now() })
+    return level
+  }
+
+  const authorizePublish: Hooks['authorizePublish'] = (client, packet, callback) => {
+    const session = sessionOf(client)
+    if (!session) return callback(new Error('not authenticated'))
+    if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
+    levelFor(session, packet.topic)
+      .then((level) => {
+        if (canWrite(level)) return callback(null)
+        core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: no write access')
+        callback(new Error('no write access to ' + packet.topic)) // [MQTT-3.3.5-2]: the connection is closed
+      })
+      .catch(callback)
+  }
+
+  const authorizeSubscribe: Hooks['authorizeSubscribe'] = (client, subscription, callback) => {
+    const session = sessionOf(client)
+    if (!session) return callback(new Error('not authenticated'))
+    const shape = filterShape(subscription.topic)
+    const principal = session.principal
+    const unscopedAdmin = principal.kind === 'user' && principal.systemAdmin && principal.scopeOrganizationId === undefined
+    const check = async (): Promise<boolean> => {
+      if (shape.system || shape.prefixPath === '') return unscopedAdmin // $SYS/#, #, +/… match every organization
+      if (!shape.wildcard) return canRead(await levelFor(session, subscription.topic))
+      return canReadSubtree(core.db, principal, shape.prefixPath)
+    }
+    check()
+      .catch(() => false)
+      .then((allowed) => {
+        if (allowed) return callback(null, subscription)
+        core.log.info({ clientId: client.id, filter: subscription.topic }, 'mqtt subscription refused')
+        callback(null, NEGATIVE_SUBACK)
+      })
+  }
+
+  // Synchronous by Aedes' contract: answer from the cache and refresh it in the background. A topic
+  // first seen here was covered by the subscription check that let its filter in.
+  const authorizeForward: Hooks['authorizeForward'] = (client: Client, packet) => {
+    const session = sessionOf(client)
+    if (!session) return null
+    const cached = session.access.get(packet.topic)
+    if (!cached || Date.now() - cached.checkedAt >= ACCESS_TTL_MS) void levelFor(session, packet.topic).catch(() => {})
+    if (cached && !canRead(cached.level)) return null
+    return packet
+  }
+
+  return { authorizePublish, authorizeSubscribe, authorizeForward }
+}

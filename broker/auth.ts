@@ -1,0 +1,59 @@
+// CONNECT: username "key" + an API key as password. Refusals use MQTT 3.1.1 CONNACK codes and a log line.
+import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
+import { authenticateKey } from '../core/accounts/keys.ts'
+import type { Core } from '../core/index.ts'
+import { attach, principalKey, sessionOf } from './clients.ts'
+
+type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
+type AuthenticateHandler = NonNullable<AedesOptions['authenticate']>
+
+const IDENTIFIER_REJECTED = 2
+const BAD_USERNAME_OR_PASSWORD = 4
+
+function refusal(returnCode: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError
+}
+
+export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
+  // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
+  // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
+  const emptyIdPersistent = new WeakSet<Client>()
+
+  const preConnect: PreConnectHandler = (client, packet, callback) => {
+    if (!packet.clientId && packet.clean === false) emptyIdPersistent.add(client)
+    callback(null, true)
+  }
+
+  const authenticate: AuthenticateHandler = (client, username, password, callback) => {
+    const refuse = (code: number, reason: string) => {
+      core.log.info({ clientId: client.id, remote: remoteOf(client.conn), reason }, 'mqtt connection refused')
+      callback(refusal(code, reason), false)
+    }
+    if (emptyIdPersistent.has(client)) return refuse(IDENTIFIER_REJECTED, 'an empty client id needs a clean session')
+    if (username !== 'key' || !password) return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" and an API key as password')
+    authenticateKey(core, password.toString('utf8'))
+      .then((principal) => {
+        if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, 'unknown or revoked key')
+        const holder = sessionOf(connectedClients(aedes)[client.id])
+        if (holder && principalKey(holder.principal) !== principalKey(principal)) {
+          return refuse(IDENTIFIER_REJECTED, 'client id in use by another principal')
+        }
+        attach(client, principal)
+        callback(null, true)
+      })
+      .catch((err: Error) => {
+        core.log.error({ err, clientId: client.id }, 'mqtt authentication failed')
+        callback(refusal(BAD_USERNAME_OR_PASSWORD, 'authentication failed'), false)
+      })
+  }
+  return { preConnect, authenticate }
+}
+
+/** Aedes keeps its connected clients by id; its type declarations do not list the map. */
+function connectedClients(aedes: Aedes): Record<string, Client | undefined> {
+  return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
+}
+
+function remoteOf(conn: Connection | undefined): string | undefined {
+  return (conn as { remoteAddress?: string } | undefined)?.remoteAddress
+}

@@ -1,0 +1,33 @@
+// What the broker knows about each connected client: the principal its credentials resolved to.
+import type { Client } from 'aedes'
+import type { Principal } from '../core/resources/permissions.ts'
+
+export interface ClientSession {
+  principal: Principal
+  /** topic -> [level, time checked]: forwarding must answer synchronously, so it reads this cache */
+  access: Map<string, { level: number; checkedAt: number }>
+}
+
+const sessions = new WeakMap<Client, ClientSession>()
+
+export function attach(client: Client, principal: Principal): ClientSession {
+  const session = { principal, access: new Map() }
+  sessions.set(client, session)
+  return session
+}
+
+export function sessionOf(client: Client | null | undefined): ClientSession | undefined {
+  return client ? sessions.get(client) : undefined
+}
+
+/** Identity used to stop one principal from taking over another's client id. */
+export function principalKey(principal: Principal): string {
+  switch (principal.kind) {
+    case 'controller':
+      return `controller:${principal.controllerId}`
+    case 'user':
+      return `user:${principal.userId}`
+    default:
+      return 'anonymous'
+  }
+}

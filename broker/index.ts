@@ -1,0 +1,63 @@
+// The embedded Aedes broker and its transports: MQTT over TCP, and over WebSocket on the HTTP
+// server's /mqtt path (subprotocol "mqtt").
+import { createServer, type Server } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { Aedes } from 'aedes'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import type { Core } from '../core/index.ts'
+import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
+import { createAclHooks } from './acl.ts'
+import { createConnectHooks } from './auth.ts'
+
+/** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
+const DRAIN_TIMEOUT_MS = 10_000
+const CONNECT_TIMEOUT_MS = 10_000
+
+export interface TendrilBroker {
+  aedes: Aedes
+  /** routes an HTTP upgrade for /mqtt; returns false for other paths */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  listenTcp(port: number, host: string): Promise<number>
+  close(): Promise<void>
+}
+
+export async function createBroker(core: Core): Promise<TendrilBroker> {
+  const aedes = new Aedes({ drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS, maxTopicLevels: MAX_PATH_DEPTH })
+  Object.assign(aedes, createConnectHooks(core, aedes), createAclHooks(core, aedes))
+  await aedes.listen()
+  aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
+  aedes.on('connectionError', (client, err) => core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  })
+  let tcp: Server | undefined
+
+  return {
+    aedes,
+    handleUpgrade(req, socket, head) {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') return false
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws)
+        stream.on('error', () => ws.terminate()) // a broken socket must not become an unhandled error
+        aedes.handle(stream)
+      })
+      return true
+    },
+    listenTcp(port, host) {
+      tcp = createServer(aedes.handle)
+      return new Promise((resolve, reject) => {
+        tcp!.once('error', reject)
+        tcp!.listen(port, host, () => resolve((tcp!.address() as AddressInfo).port))
+      })
+    },
+    async close() {
+      tcp?.close()
+      for (const ws of wss.clients) ws.terminate()
+      await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    },
+  }
+}

@@ -1,0 +1,69 @@
+// Access to paths that may not exist yet: an MQTT topic or a REST path is governed by its nearest
+// existing resource, so sub-topics below a folder inherit the folder's access (shared/DESIGN.md, MQTT).
+import { Prisma, type DbClient, type Resource } from '../db/index.ts'
+import { splitPath } from './paths.ts'
+import { effectiveLevel, loadChain, type Principal } from './permissions.ts'
+import { liveKey } from './tree.ts'
+import { AccessLevel, type AccessLevelNumber } from './types.ts'
+
+/** The deepest live resource along names and how many names it covers (null when not even the organization exists). */
+export async function findNearest(db: DbClient, names: string[]): Promise<{ resource: Resource; depth: number } | null> {
+  let nearest = null as Resource | null
+  let depth = 0
+  for (const name of names) {
+    const next: Resource | null = await db.resource.findUnique({ where: { liveKey: liveKey(nearest?.id ?? null, name) } })
+    if (!next) break
+    nearest = next
+    depth++
+  }
+  return nearest && { resource: nearest, depth }
+}
+
+/** A system admin acting without an organization scope may reach paths that do not exist yet anywhere. */
+const unscopedAdmin = (p: Principal) => p.kind === 'user' && p.systemAdmin && p.scopeOrganizationId === undefined
+
+export async function accessToPath(db: DbClient, principal: Principal, path: string): Promise<AccessLevelNumber> {
+  const nearest = await findNearest(db, splitPath(path))
+  if (!nearest) return unscopedAdmin(principal) ? AccessLevel.write : AccessLevel.none
+  return effectiveLevel(principal, await loadChain(db, nearest.resource.id))
+}
+
+/**
+ * Whether principal may read everything at and below path: the path itself and every live resource
+ * beneath it that carries its own permission list (only those can change the inherited answer).
+ */
+export async function canReadSubtree(db: DbClient, principal: Principal, path: string): Promise<boolean> {
+  const names = splitPath(path)
+  const found = await findNearest(db, names)
+  if (!found) return unscopedAdmin(principal)
+  const nearest = found.resource
+  if (effectiveLevel(principal, await loadChain(db, nearest.id)) < AccessLevel.read) return false
+  // below a path that does not fully exist yet there is nothing with a list of its own
+  if (found.depth < names.length || nearest.organizationId === null) return true
+  const withLists = await db.resource.findMany({
+    where: { organizationId: nearest.organizationId, deleted: false, permissions: { not: Prisma.DbNull } },
+    select: { id: true },
+  })
+  for (const { id } of withLists) {
+    if (id === nearest.id) continue
+    const chain = await loadChainWithIds(db, id)
+    if (!chain.some((link) => link.id === nearest.id)) continue // not below path
+    if (effectiveLevel(principal, chain) < AccessLevel.read) return false
+  }
+  return true
+}
+
+async function loadChainWithIds(db: DbClient, resourceId: number) {
+  const chain: { id: number; organizationId: number | null; permissions: unknown }[] = []
+  let id: number | null = resourceId
+  while (id !== null) {
+    const link: { id: number; parentId: number | null; organizationId: number | null; permissions: unknown } | null = await db.resource.findUnique({
+      where: { id },
+      select: { id: true, parentId: true, organizationId: true, permissions: true },
+    })
+    if (!link) break
+    chain.push(link)
+    id = link.parentId
+  }
+  return chain
+}

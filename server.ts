@@ -1,0 +1,33 @@
+// One Tendril instance: the HTTP server (REST, web UI, /mqtt WebSocket) and the MQTT broker over
+// one core. Built without listening, so `tendril serve` and the tests start it the same way.
+import type { Core } from './core/index.ts'
+import { createBroker } from './broker/index.ts'
+import { createHttpServer } from './http/server.ts'
+
+export interface Listening {
+  port: number
+  /** null when MQTT over TCP is disabled (--mqtt-port 0) */
+  mqttPort: number | null
+}
+
+export interface Tendril {
+  listen(options: { port: number; host: string; mqttPort: number }): Promise<Listening>
+  close(): Promise<void>
+}
+
+export async function createTendril(core: Core): Promise<Tendril> {
+  const broker = await createBroker(core)
+  const http = createHttpServer(core, [broker.handleUpgrade])
+  return {
+    async listen({ port, host, mqttPort }) {
+      const boundPort = await http.listen(port, host)
+      const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host)
+      return { port: boundPort, mqttPort: boundMqtt }
+    },
+    async close() {
+      // the broker first: its clients are long-lived and would otherwise hold the drain open
+      await broker.close()
+      await http.close()
+    },
+  }
+}

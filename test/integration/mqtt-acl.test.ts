@@ -1,0 +1,203 @@
+// MQTT authentication and authorization with real MQTT.js clients over TCP and WebSocket,
+// on SQLite and PostgreSQL.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import net from 'node:net'
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
+import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { findPath } from '../../core/resources/tree.ts'
+import { providers } from '../helpers/core.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const clients: MqttClient[] = []
+
+function connect(url: string, key: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, ...options })
+    clients.push(client)
+    client.once('connect', () => resolve(client))
+    client.once('error', (err) => reject(err))
+  })
+}
+
+/** The CONNACK return code a connection attempt is refused with. */
+async function refusalCode(url: string, key: string, options: IClientOptions = {}): Promise<number | undefined> {
+  try {
+    const client = await connect(url, key, options)
+    client.end(true)
+    return 0
+  } catch (err) {
+    return (err as { code?: number }).code
+  }
+}
+
+/** Sends one CONNECT packet over TCP and returns the CONNACK return code. */
+function rawConnackCode(url: string, key: string, connect: { clientId: string; clean: boolean }): Promise<number> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname)
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    parser.on('packet', (packet) => {
+      socket.destroy()
+      if (packet.cmd === 'connack') resolve(packet.returnCode!)
+      else reject(new Error(`expected CONNACK, got ${packet.cmd}`))
+    })
+    socket.on('data', (data) => parser.parse(data))
+    socket.on('error', reject)
+    // mqtt-packet refuses to encode an empty id without a clean session, so the flag is set by hand
+    const bytes = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive: 30, username: 'key', password: Buffer.from(key), clientId: connect.clientId, clean: true })
+    let flags = 1
+    while (bytes[flags]! & 0x80) flags++ // skip the remaining-length varint
+    flags += 1 + 6 + 1 // its last byte, protocol name "MQTT" with its length, protocol level
+    if (!connect.clean) bytes[flags] = bytes[flags]! & ~0x02
+    socket.write(bytes)
+  })
+}
+
+function granted(client: MqttClient, filter: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(filter, { qos: 0 }, (err, grants) => {
+      // MQTT.js reports a SUBACK failure (0x80) as an error that carries the packet
+      const refused = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted?.[0]
+      if (refused !== undefined) return resolve(refused)
+      return err ? reject(err) : resolve(grants![0]!.qos)
+    })
+  })
+}
+
+function nextMessage(client: MqttClient, ms = 2000): Promise<{ topic: string; payload: string } | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('message', onMessage)
+      resolve(null)
+    }, ms)
+    const onMessage = (topic: string, payload: Buffer) => {
+      clearTimeout(timer)
+      client.off('message', onMessage)
+      resolve({ topic, payload: payload.toString() })
+    }
+    client.on('message', onMessage)
+  })
+}
+
+function closed(client: MqttClient, ms = 3000): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (!client.connected) return resolve(true)
+    const timer = setTimeout(() => resolve(false), ms)
+    client.once('close', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+for (const provider of providers) {
+  describe(`MQTT access on ${provider}`, () => {
+    let server: TestServer
+    let pi1: string
+    let pi2: string
+    let betaPi: string
+    let memberKey: string
+
+    before(async () => {
+      server = await startTestServer(provider)
+      const core = server.core
+      await createOrg(core, 'acme')
+      await createOrg(core, 'beta')
+      pi1 = (await createController(core, 'acme/greenhouse/pi-1')).key
+      pi2 = (await createController(core, 'acme/greenhouse/pi-2')).key
+      betaPi = (await createController(core, 'beta/pi-b')).key
+      await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
+      memberKey = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
+      // a folder only its own controller may see
+      await createController(core, 'acme/private/pi-p')
+      const folder = (await findPath(core.db, '/acme/private'))!.at(-1)!
+      const controller = (await findPath(core.db, '/acme/private/pi-p'))!.at(-1)!
+      await core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[140, controller.id, 20]] } })
+    })
+    after(async () => {
+      for (const client of clients.splice(0)) client.end(true)
+      await server.close()
+    })
+
+    test('a controller connects with username "key" and its API key, over TCP and WebSocket', async () => {
+      const tcp = await connect(server.mqttUrl, pi1)
+      const ws = await connect(server.wsUrl, pi2)
+      assert.ok(tcp.connected && ws.connected)
+    })
+
+    test('a wrong key, a revoked-looking key or another username is refused with CONNACK 4', async () => {
+      assert.equal(await refusalCode(server.mqttUrl, pi1.slice(0, -1) + (pi1.endsWith('A') ? 'B' : 'A')), 4)
+      assert.equal(await refusalCode(server.mqttUrl, 'nonsense'), 4)
+      assert.equal(await refusalCode(server.mqttUrl, pi1, { username: 'admin' }), 4)
+      assert.equal(await refusalCode(server.wsUrl, ''), 4)
+    })
+
+    test('a message published on one door reaches subscribers on the other', async () => {
+      const subscriber = await connect(server.mqttUrl, pi1)
+      assert.equal(await granted(subscriber, 'acme/greenhouse/pi-1'), 0)
+      const publisher = await connect(server.wsUrl, memberKey)
+      const received = nextMessage(subscriber)
+      publisher.publish('acme/greenhouse/pi-1', JSON.stringify({ set_interval: { seconds: 5 } }))
+      assert.deepEqual(await received, { topic: 'acme/greenhouse/pi-1', payload: '{"set_interval":{"seconds":5}}' })
+    })
+
+    test('a sub-topic below a folder is reachable with the folder\'s access', async () => {
+      const subscriber = await connect(server.mqttUrl, pi1)
+      assert.equal(await granted(subscriber, 'acme/greenhouse/pi-1/commands/led'), 0)
+      const publisher = await connect(server.mqttUrl, pi2)
+      const received = nextMessage(subscriber)
+      publisher.publish('acme/greenhouse/pi-1/commands/led', 'on')
+      assert.equal((await received)?.payload, 'on')
+    })
+
+    test('a controller cannot subscribe to another organization, with or without wildcards', async () => {
+      const outsider = await connect(server.mqttUrl, betaPi)
+      for (const filter of ['acme/greenhouse/pi-1', 'acme/#', 'acme/+/pi-1', '#', '+/greenhouse/#', '+', '$SYS/#']) {
+        assert.equal(await granted(outsider, filter), 128, filter)
+      }
+      assert.equal(await granted(outsider, 'beta/#'), 0, 'its own organization stays open')
+    })
+
+    test('a wildcard filter is refused when a folder below it is closed to the subscriber', async () => {
+      const member = await connect(server.mqttUrl, memberKey)
+      assert.equal(await granted(member, 'acme/#'), 128)
+      assert.equal(await granted(member, 'acme/private/#'), 128)
+      assert.equal(await granted(member, 'acme/greenhouse/#'), 0)
+      assert.equal(await granted(member, 'acme/greenhouse/+/log'), 0)
+    })
+
+    test('publishing to another organization closes the connection and delivers nothing', async () => {
+      const subscriber = await connect(server.mqttUrl, pi1)
+      await granted(subscriber, 'acme/greenhouse/pi-1')
+      const outsider = await connect(server.mqttUrl, betaPi)
+      const received = nextMessage(subscriber, 1000)
+      outsider.publish('acme/greenhouse/pi-1', 'intrusion')
+      assert.equal(await closed(outsider), true)
+      assert.equal(await received, null)
+    })
+
+    test('publishing to $SYS is refused', async () => {
+      const client = await connect(server.mqttUrl, pi1)
+      client.publish('$SYS/broker/fake', 'x')
+      assert.equal(await closed(client), true)
+    })
+
+    test("a client id in use by another principal cannot be taken over", async () => {
+      const owner = await connect(server.mqttUrl, pi1, { clientId: 'greenhouse-pi-1' })
+      assert.equal(await refusalCode(server.mqttUrl, pi2, { clientId: 'greenhouse-pi-1' }), 2)
+      assert.equal(owner.connected, true)
+      // the same controller reconnecting (e.g. after a network drop) takes its session back
+      const again = await connect(server.mqttUrl, pi1, { clientId: 'greenhouse-pi-1' })
+      assert.equal(again.connected, true)
+    })
+
+    test('an empty client id is given one with a clean session and refused with a persistent one', async () => {
+      const clean = await connect(server.mqttUrl, pi1, { clientId: '', clean: true })
+      assert.equal(clean.connected, true)
+      // MQTT.js will not send this CONNECT, so it goes out as raw bytes
+      assert.equal(await rawConnackCode(server.mqttUrl, pi1, { clientId: '', clean: false }), 2)
+    })
+  })
+}
