@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Aedes } from 'aedes'
+import { Aedes, type AedesOptions } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Core } from '../core/index.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
@@ -23,8 +23,15 @@ export interface TendrilBroker {
   close(): Promise<void>
 }
 
-export async function createBroker(core: Core): Promise<TendrilBroker> {
-  const aedes = new Aedes({ drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS, maxTopicLevels: MAX_PATH_DEPTH })
+/** Shared state for several instances (Redis); omitted, Aedes keeps it in memory. */
+export interface BrokerParts {
+  persistence?: AedesOptions['persistence']
+  mq?: AedesOptions['mq']
+  id?: string
+}
+
+export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
+  const aedes = new Aedes({ ...parts, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS, maxTopicLevels: MAX_PATH_DEPTH })
   Object.assign(aedes, createConnectHooks(core, aedes), createAclHooks(core, aedes))
   await aedes.listen()
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))

@@ -25,6 +25,8 @@ function buildProgram(): Command {
     .option('--port <port>', 'HTTP port [8080]')
     .option('--host <address>', 'address to listen on [0.0.0.0]')
     .option('--mqtt-port <port>', 'MQTT over TCP port; 0 disables [1883]')
+    .option('--redis <url>', 'Redis for shared broker state across instances')
+    .option('--broker-id <id>', 'stable id of this instance')
     .option('--shutdown-timeout <ms>', 'drain time on SIGTERM [5000]')
     .option('--dev', 'development mode: prints a ready admin login')
     .action(async (_opts, cmd: Command) => serve(configFor(cmd)))
@@ -33,6 +35,8 @@ function buildProgram(): Command {
     .option('--port <port>', 'HTTP port')
     .option('--host <address>', 'address to listen on')
     .option('--mqtt-port <port>', 'MQTT over TCP port')
+    .option('--redis <url>', 'Redis URL')
+    .option('--broker-id <id>', 'instance id')
     .option('--shutdown-timeout <ms>', 'drain time on SIGTERM')
     .option('--dev', 'development mode')
     .action((_opts, cmd: Command) => {

@@ -20,6 +20,8 @@ export function withStorageOptions(cmd: Command): Command {
     .option('--config <file>', 'YAML or JSON config file')
     .option('--data-dir <dir>', 'data directory (embedded database, blobs) [./data]')
     .option('--db <url>', 'database URL: file:PATH or postgresql://…')
+    .option('--blobstore <spec>', 'bulk storage: fs[:DIR], s3://bucket?endpoint=…, memory:, mirror:A,B [fs]')
+    .option('--inline-bytes <n>', 'revisions up to this size stay in the database [1000]')
     .option('--secret <secret>', 'server secret (default: generated and kept in the database)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent [info]')
     .option('--log-format <format>', 'json|pretty [json]')

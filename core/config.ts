@@ -15,6 +15,10 @@ export const settingsSchema = z.object({
   'mqtt-port': port.default(1883).describe('MQTT over TCP port; 0 disables it (MQTT over WebSocket stays on /mqtt)'),
   'data-dir': z.string().min(1).default('./data').describe('where the embedded database and blobs live'),
   db: z.string().optional().describe('database URL: file:PATH (SQLite) or postgresql://… (default: SQLite in the data dir)'),
+  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional().describe('Redis URL: shared broker state and messages across instances (default: in-memory, one instance)'),
+  'broker-id': z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional().describe('stable id of this instance among several (default: the host name and port)'),
+  blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
+  'inline-bytes': z.coerce.number().int().min(0).max(1 << 20).default(1000).describe('revisions up to this size stay in the database; larger ones go to the blob store'),
   secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),
   'bcrypt-cost': z.coerce.number().int().min(4).max(15).default(12).describe('bcrypt cost factor for passwords'),
   'password-min-length': z.coerce.number().int().min(6).max(128).default(10).describe('minimum password length'),
@@ -36,6 +40,10 @@ export interface Config {
   mqttPort: number
   dataDir: string
   database: DatabaseConfig
+  redis?: string
+  brokerId?: string
+  blobstore: string
+  inlineBytes: number
   secret?: string
   bcryptCost: number
   passwordMinLength: number
@@ -153,6 +161,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     mqttPort: s['mqtt-port'],
     dataDir,
     database,
+    redis: s.redis,
+    brokerId: s['broker-id'],
+    blobstore: s.blobstore,
+    inlineBytes: s['inline-bytes'],
     secret: s.secret,
     bcryptCost: s['bcrypt-cost'],
     passwordMinLength: s['password-min-length'],
@@ -182,6 +194,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-port': config.mqttPort,
     'data-dir': config.dataDir,
     db: redactUrl(config.database.url),
+    redis: config.redis ? redactUrl(config.redis) : '(none: in-memory broker state)',
+    'broker-id': config.brokerId ?? '(default)',
+    blobstore: redactUrl(config.blobstore),
+    'inline-bytes': config.inlineBytes,
     secret: config.secret ? '*****' : '(generated, kept in the database)',
     'bcrypt-cost': config.bcryptCost,
     'password-min-length': config.passwordMinLength,
