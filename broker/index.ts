@@ -10,6 +10,9 @@ import type { Core } from '../core/index.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
+import { createIngest } from './ingest.ts'
+import { trackPresence } from './presence.ts'
+import { createPathResolver } from '../core/resources/resolver.ts'
 
 /** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
 const DRAIN_TIMEOUT_MS = 10_000
@@ -32,7 +35,19 @@ export interface BrokerParts {
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const aedes = new Aedes({ ...parts, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS, maxTopicLevels: MAX_PATH_DEPTH })
-  Object.assign(aedes, createConnectHooks(core, aedes), createAclHooks(core, aedes))
+  const resolver = createPathResolver(core.db)
+  const ingest = createIngest(core, resolver)
+  const acl = createAclHooks(core, aedes)
+  Object.assign(aedes, createConnectHooks(core, aedes), acl, {
+    // authorized first, then stored, then acknowledged and relayed by Aedes
+    authorizePublish: ((client, packet, callback) => {
+      acl.authorizePublish(client, packet, (err) => {
+        if (err || !client) return callback(err)
+        ingest.accept(client, packet).then(() => callback(null), callback)
+      })
+    }) satisfies AedesOptions['authorizePublish'],
+  })
+  trackPresence(core, aedes)
   await aedes.listen()
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
   aedes.on('connectionError', (client, err) => core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
@@ -65,6 +80,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       tcp?.close()
       for (const ws of wss.clients) ws.terminate()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
+      await ingest.flush() // what was accepted before the close is stored
     },
   }
 }

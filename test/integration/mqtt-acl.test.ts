@@ -2,95 +2,11 @@
 // on SQLite and PostgreSQL.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import net from 'node:net'
-import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
-import mqttPacket from 'mqtt-packet'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { closed, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-
-const clients: MqttClient[] = []
-
-function connect(url: string, key: string, options: IClientOptions = {}): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, ...options })
-    clients.push(client)
-    client.once('connect', () => resolve(client))
-    client.once('error', (err) => reject(err))
-  })
-}
-
-/** The CONNACK return code a connection attempt is refused with. */
-async function refusalCode(url: string, key: string, options: IClientOptions = {}): Promise<number | undefined> {
-  try {
-    const client = await connect(url, key, options)
-    client.end(true)
-    return 0
-  } catch (err) {
-    return (err as { code?: number }).code
-  }
-}
-
-/** Sends one CONNECT packet over TCP and returns the CONNACK return code. */
-function rawConnackCode(url: string, key: string, connect: { clientId: string; clean: boolean }): Promise<number> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname)
-    const parser = mqttPacket.parser({ protocolVersion: 4 })
-    parser.on('packet', (packet) => {
-      socket.destroy()
-      if (packet.cmd === 'connack') resolve(packet.returnCode!)
-      else reject(new Error(`expected CONNACK, got ${packet.cmd}`))
-    })
-    socket.on('data', (data) => parser.parse(data))
-    socket.on('error', reject)
-    // mqtt-packet refuses to encode an empty id without a clean session, so the flag is set by hand
-    const bytes = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive: 30, username: 'key', password: Buffer.from(key), clientId: connect.clientId, clean: true })
-    let flags = 1
-    while (bytes[flags]! & 0x80) flags++ // skip the remaining-length varint
-    flags += 1 + 6 + 1 // its last byte, protocol name "MQTT" with its length, protocol level
-    if (!connect.clean) bytes[flags] = bytes[flags]! & ~0x02
-    socket.write(bytes)
-  })
-}
-
-function granted(client: MqttClient, filter: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    client.subscribe(filter, { qos: 0 }, (err, grants) => {
-      // MQTT.js reports a SUBACK failure (0x80) as an error that carries the packet
-      const refused = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted?.[0]
-      if (refused !== undefined) return resolve(refused)
-      return err ? reject(err) : resolve(grants![0]!.qos)
-    })
-  })
-}
-
-function nextMessage(client: MqttClient, ms = 2000): Promise<{ topic: string; payload: string } | null> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      client.off('message', onMessage)
-      resolve(null)
-    }, ms)
-    const onMessage = (topic: string, payload: Buffer) => {
-      clearTimeout(timer)
-      client.off('message', onMessage)
-      resolve({ topic, payload: payload.toString() })
-    }
-    client.on('message', onMessage)
-  })
-}
-
-function closed(client: MqttClient, ms = 3000): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (!client.connected) return resolve(true)
-    const timer = setTimeout(() => resolve(false), ms)
-    client.once('close', () => {
-      clearTimeout(timer)
-      resolve(true)
-    })
-  })
-}
 
 for (const provider of providers) {
   describe(`MQTT access on ${provider}`, () => {
@@ -117,7 +33,7 @@ for (const provider of providers) {
       await core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[140, controller.id, 20]] } })
     })
     after(async () => {
-      for (const client of clients.splice(0)) client.end(true)
+      endAll()
       await server.close()
     })
 

@@ -1,0 +1,108 @@
+// PUBLISH -> core: decode the payload of a message to a folder and hand it to the core in batches
+// (one transaction per batch, not per message). It runs as the last step of authorizing a PUBLISH,
+// because Aedes sends a QoS 1 PUBACK right after that: so a PUBACK goes out only once what the
+// message carried is stored, and a failure closes the connection instead (the client resends).
+// QoS 0 messages are queued without waiting.
+import { createHash } from 'node:crypto'
+import type { Client, PublishPacket } from 'aedes'
+import type { Core } from '../core/index.ts'
+import { decodeFolderPayload } from '../core/messages/codecs.ts'
+import { acceptInbound, type InboundItem } from '../core/messages/inbound.ts'
+import { isFolderType } from '../core/resources/types.ts'
+import type { PathResolver } from '../core/resources/resolver.ts'
+import { sessionOf } from './clients.ts'
+import { topicToPath } from './topics.ts'
+
+const BATCH_MAX = 500
+const BATCH_DELAY_MS = 10
+
+/** How long a stored QoS 1/2 message id is remembered, to store a DUP retransmission only once. */
+const DUP_WINDOW_MS = 10 * 60_000
+const DUP_MAX_ENTRIES = 100_000
+
+export interface Ingest {
+  /** resolves once the message is stored (QoS > 0) or queued (QoS 0) */
+  accept(client: Client, packet: PublishPacket): Promise<void>
+  /** waits for everything accepted so far to be stored */
+  flush(): Promise<void>
+}
+
+export function createIngest(core: Core, resolver: PathResolver): Ingest {
+  let pending: { item: InboundItem; done: (err?: Error) => void }[] = []
+  let timer: NodeJS.Timeout | undefined
+  let inFlight: Promise<void> = Promise.resolve()
+
+  const runBatch = () => {
+    timer = undefined
+    const batch = pending
+    pending = []
+    if (batch.length === 0) return inFlight
+    // batches are stored one after another, so messages keep their order
+    inFlight = inFlight.then(async () => {
+      try {
+        await acceptInbound(core, batch.map((b) => b.item))
+        for (const b of batch) b.done()
+      } catch (err) {
+        core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
+        for (const b of batch) b.done(err as Error)
+      }
+    })
+    return inFlight
+  }
+
+  const enqueue = (item: InboundItem) =>
+    new Promise<void>((resolve, reject) => {
+      pending.push({ item, done: (err) => (err ? reject(err) : resolve()) })
+      if (pending.length >= BATCH_MAX) void runBatch()
+      else timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
+    })
+
+  const decode = async (client: Client, packet: PublishPacket): Promise<InboundItem | null> => {
+    const session = sessionOf(client)
+    if (!session || packet.topic.startsWith('$')) return null
+    const resource = await resolver.resolve(topicToPath(packet.topic)).catch(() => null)
+    // sub-topics below a folder and unknown topics are only relayed
+    if (!resource || !isFolderType(resource.type)) return null
+    try {
+      return { principal: session.principal, folder: resource, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt: new Date() }
+    } catch (err) {
+      // relayed all the same: generic MQTT devices may publish any payload to their folder
+      core.log.warn({ clientId: client.id, topic: packet.topic, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')
+      return null
+    }
+  }
+
+  // A client that lost a PUBACK resends the message with DUP set, maybe on a new connection, so
+  // stored ids are remembered by client id (with the payload's hash: ids are reused after a PUBACK).
+  const stored = new Map<string, { hash: string; at: number }>()
+  const dupKey = (client: Client, packet: PublishPacket) => `${client.id}\u0000${packet.messageId}`
+  const payloadHash = (packet: PublishPacket) => createHash('sha1').update(packet.topic).update(packet.payload as Buffer).digest('base64')
+  const isRetransmission = (client: Client, packet: PublishPacket) => {
+    if (!packet.dup || packet.qos === 0) return false
+    const seen = stored.get(dupKey(client, packet))
+    return !!seen && Date.now() - seen.at < DUP_WINDOW_MS && seen.hash === payloadHash(packet)
+  }
+  const remember = (client: Client, packet: PublishPacket) => {
+    if (packet.qos === 0) return
+    if (stored.size >= DUP_MAX_ENTRIES) stored.delete(stored.keys().next().value!)
+    const key = dupKey(client, packet)
+    stored.delete(key) // re-insert so the map stays in time order
+    stored.set(key, { hash: payloadHash(packet), at: Date.now() })
+  }
+
+  return {
+    async accept(client, packet) {
+      if (isRetransmission(client, packet)) return
+      const item = await decode(client, packet)
+      if (!item) return
+      const done = enqueue(item)
+      if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
+      await done
+      remember(client, packet)
+    },
+    async flush() {
+      if (timer) clearTimeout(timer)
+      await runBatch()
+    },
+  }
+}

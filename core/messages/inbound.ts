@@ -1,0 +1,53 @@
+// What a message sent to a folder does, whichever door it came through (MQTT, JSON websocket, REST).
+// Server-handled types act here; every other type is kept in the folder's history (and relayed to
+// subscribers by the transport).
+import type { CoreContext } from '../context.ts'
+import type { Resource } from '../db/index.ts'
+import type { Principal } from '../resources/permissions.ts'
+import { recordWatchdog } from '../resources/controller-status.ts'
+import { ResourceType } from '../resources/types.ts'
+import { SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
+import { recordMessages, type HistoryEntry } from './history.ts'
+
+/** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
+export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
+
+export interface InboundItem {
+  principal: Principal
+  /** the live folder the message was addressed to */
+  folder: Resource
+  messages: InboundMessage[]
+  receivedAt: Date
+}
+
+function sender(principal: Principal) {
+  return {
+    senderControllerId: principal.kind === 'controller' ? principal.controllerId : null,
+    senderUserId: principal.kind === 'user' ? principal.userId : null,
+  }
+}
+
+/** The controller a watchdog speaks for: the folder it was sent to, or else the sending controller. */
+function watchdogController(item: InboundItem): number | null {
+  if (item.folder.type === ResourceType.controllerFolder) return item.folder.id
+  return item.principal.kind === 'controller' ? item.principal.controllerId : null
+}
+
+export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Promise<void> {
+  const history: HistoryEntry[] = []
+  const watchdogs = new Map<number, Date>()
+  for (const item of items) {
+    for (const message of item.messages) {
+      if (message.kind !== 'message') continue // sequence values are stored by the sequence ingestion
+      if (message.type === 'watchdog') {
+        const controllerId = watchdogController(item)
+        if (controllerId !== null) watchdogs.set(controllerId, item.receivedAt)
+        continue
+      }
+      if (SERVER_HANDLED_TYPES.has(message.type)) continue
+      history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal) })
+    }
+  }
+  await recordMessages(ctx.db, history)
+  for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
+}

@@ -1,0 +1,28 @@
+// Path -> live resource with a short-lived cache: the broker resolves a topic for every message,
+// and paths change rarely. Anything that renames, moves or deletes calls invalidate().
+import type { Db, Resource } from '../db/index.ts'
+import { splitPath } from './paths.ts'
+import { findNearest } from './access.ts'
+
+export interface PathResolver {
+  /** the live resource at exactly this path, or null */
+  resolve(path: string): Promise<Resource | null>
+  invalidate(): void
+}
+
+export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
+  const cache = new Map<string, { resource: Resource | null; at: number }>()
+  return {
+    async resolve(path) {
+      const hit = cache.get(path)
+      if (hit && Date.now() - hit.at < ttlMs) return hit.resource
+      const names = splitPath(path)
+      const found = await findNearest(db, names)
+      const resource = found && found.depth === names.length ? found.resource : null
+      if (cache.size >= maxEntries) cache.clear() // crude bound; a busy broker refills what it uses
+      cache.set(path, { resource, at: Date.now() })
+      return resource
+    },
+    invalidate: () => cache.clear(),
+  }
+}

@@ -1,0 +1,129 @@
+// Messages to folders over MQTT: relayed to subscribers, kept in the folder's history, watchdogs
+// and presence recorded — with real MQTT.js clients, on SQLite and PostgreSQL.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createController, createOrg } from '../../core/admin.ts'
+import { folderMessages } from '../../core/messages/history.ts'
+import { findPath } from '../../core/resources/tree.ts'
+import { providers } from '../helpers/core.ts'
+import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const until = async (check: () => Promise<boolean>, ms = 3000) => {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return false
+}
+
+for (const provider of providers) {
+  describe(`MQTT messages on ${provider}`, () => {
+    let server: TestServer
+    let piKey: string
+    let pi: { id: number }
+    let labKey: string
+
+    before(async () => {
+      server = await startTestServer(provider)
+      await createOrg(server.core, 'acme')
+      const created = await createController(server.core, 'acme/lab/pi-1')
+      piKey = created.key
+      pi = { id: created.id }
+      labKey = (await createController(server.core, 'acme/lab/pi-2')).key
+    })
+    after(async () => {
+      endAll()
+      await server.close()
+    })
+
+    const history = async (path: string) => folderMessages(server.core.db, (await findPath(server.core.db, path))!.at(-1)!.id)
+
+    test('a message of any other type is relayed to subscribers and kept in the folder history', async () => {
+      const subscriber = await connect(server.mqttUrl, piKey)
+      await granted(subscriber, 'acme/lab/pi-1')
+      const sender = await connect(server.wsUrl, labKey)
+      const received = nextMessage(subscriber)
+      sender.publish('acme/lab/pi-1', '{"set_interval": {"seconds": 10}}')
+      assert.equal((await received)?.payload, '{"set_interval": {"seconds": 10}}')
+      assert.ok(await until(async () => (await history('/acme/lab/pi-1')).length === 1))
+      const [kept] = await history('/acme/lab/pi-1')
+      assert.equal(kept!.type, 'set_interval')
+      assert.deepEqual(kept!.parameters, { seconds: 10 })
+      assert.ok(kept!.senderControllerId !== null)
+    })
+
+    test('the websocket form {"type", "parameters"} is understood too', async () => {
+      const sender = await connect(server.mqttUrl, labKey)
+      await new Promise<void>((resolve, reject) => sender.publish('acme/lab', JSON.stringify({ type: 'note', parameters: { text: 'hi' } }), { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      const kept = await history('/acme/lab')
+      assert.deepEqual(kept.map((m) => [m.type, m.parameters]), [['note', { text: 'hi' }]])
+    })
+
+    test('when a QoS 1 PUBACK arrives, the message is already stored', async () => {
+      const sender = await connect(server.mqttUrl, piKey)
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve, reject) => sender.publish('acme/lab/pi-2', JSON.stringify({ tick: { i } }), { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      }
+      const kept = await history('/acme/lab/pi-2')
+      assert.deepEqual(kept.map((m) => (m.parameters as { i: number }).i), [...Array(20).keys()])
+    })
+
+    test('a QoS 1 message resent with DUP after a lost PUBACK is stored once, even on a new connection', async () => {
+      const topic = 'acme/lab'
+      const publish = { cmd: 'publish', topic, payload: Buffer.from('{"dup_check": {"n": 1}}'), qos: 1, messageId: 7, retain: false } as const
+      const first = await rawSession(server.mqttUrl, labKey, 'dup-tester')
+      first.send({ ...publish, dup: false })
+      await first.next('puback')
+      first.close() // as if the PUBACK had been lost with the connection
+      const second = await rawSession(server.mqttUrl, labKey, 'dup-tester')
+      second.send({ ...publish, dup: true })
+      await second.next('puback')
+      second.close()
+      assert.equal((await history('/acme/lab')).filter((m) => m.type === 'dup_check').length, 1)
+    })
+
+    test('a watchdog message records the controller as alive and is not kept as history', async () => {
+      const client = await connect(server.mqttUrl, piKey)
+      const before = (await history('/acme/lab/pi-1')).length
+      await new Promise<void>((resolve, reject) => client.publish('acme/lab/pi-1', '{"watchdog": {}}', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      const status = await server.core.db.controllerStatus.findUniqueOrThrow({ where: { controllerId: pi.id } })
+      assert.ok(status.lastWatchdogAt && Date.now() - status.lastWatchdogAt.getTime() < 5000)
+      assert.equal((await history('/acme/lab/pi-1')).length, before)
+    })
+
+    test('a controller is shown connected while its session is open, and disconnected after', async () => {
+      const status = () => server.core.db.controllerStatus.findUniqueOrThrow({ where: { controllerId: pi.id } })
+      endAll()
+      assert.ok(await until(async () => !(await status()).connected))
+      const client = await connect(server.mqttUrl, piKey)
+      assert.ok(await until(async () => (await status()).connected))
+      assert.ok((await status()).lastConnectAt)
+      client.end()
+      assert.ok(await until(async () => !(await status()).connected))
+    })
+
+    test('a payload that is not a rhizo message is relayed but not stored, and the client stays connected', async () => {
+      const subscriber = await connect(server.mqttUrl, labKey)
+      await granted(subscriber, 'acme/lab/pi-1')
+      const sender = await connect(server.mqttUrl, piKey)
+      const before = (await history('/acme/lab/pi-1')).length
+      const received = nextMessage(subscriber)
+      await new Promise<void>((resolve, reject) => sender.publish('acme/lab/pi-1', 'x,not,csv', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      assert.equal((await received)?.payload, 'x,not,csv')
+      assert.equal((await history('/acme/lab/pi-1')).length, before)
+      assert.equal(await closed(sender, 300), false)
+    })
+
+    test('messages to a sub-topic below a folder are relayed only', async () => {
+      const subscriber = await connect(server.mqttUrl, labKey)
+      await granted(subscriber, 'acme/lab/pi-1/led')
+      const sender = await connect(server.mqttUrl, piKey)
+      const received = nextMessage(subscriber)
+      sender.publish('acme/lab/pi-1/led', '{"on": {}}')
+      assert.equal((await received)?.payload, '{"on": {}}')
+      assert.equal(await findPath(server.core.db, '/acme/lab/pi-1/led'), null)
+    })
+  })
+}
