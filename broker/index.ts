@@ -12,6 +12,7 @@ import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
 import { trackPresence } from './presence.ts'
+import { startRevalidation } from './revalidate.ts'
 import { createPathResolver } from '../core/resources/resolver.ts'
 
 /** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
@@ -48,6 +49,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     }) satisfies AedesOptions['authorizePublish'],
   })
   trackPresence(core, aedes)
+  const stopRevalidation = startRevalidation(core, aedes)
   await aedes.listen()
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
   aedes.on('connectionError', (client, err) => core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
@@ -77,6 +79,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       })
     },
     async close() {
+      stopRevalidation()
       tcp?.close()
       for (const ws of wss.clients) ws.terminate()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))

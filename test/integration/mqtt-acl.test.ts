@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
+import { revokeKey } from '../../core/accounts/keys.ts'
 import { providers } from '../helpers/core.ts'
 import { closed, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -107,6 +108,22 @@ for (const provider of providers) {
       // the same controller reconnecting (e.g. after a network drop) takes its session back
       const again = await connect(server.mqttUrl, pi1, { clientId: 'greenhouse-pi-1' })
       assert.equal(again.connected, true)
+    })
+
+    test('revoking a key, deleting its controller or removing its user from the organization closes live sessions within about a second', async () => {
+      const revoked = await createController(server.core, 'acme/greenhouse/pi-revoked')
+      const deleted = await createController(server.core, 'acme/greenhouse/pi-deleted')
+      await createOrgUser(server.core, 'leaver@example.com', 'long enough pw', 'acme', false)
+      const leaverKey = (await createKeyForUser(server.core, 'leaver@example.com', 'acme')).key
+      const clients = await Promise.all([revoked.key, deleted.key, leaverKey, pi1].map((key) => connect(server.mqttUrl, key)))
+      const started = Date.now()
+      await revokeKey(server.core.db, (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: revoked.id } })).id)
+      await server.core.db.resource.update({ where: { id: deleted.id }, data: { deleted: true, liveKey: null } })
+      await server.core.db.organizationUser.deleteMany({ where: { user: { email: 'leaver@example.com' } } })
+      assert.deepEqual(await Promise.all(clients.slice(0, 3).map((c) => closed(c, 2500))), [true, true, true])
+      assert.ok(Date.now() - started < 2500)
+      assert.equal(clients[3]!.connected, true, 'other sessions are left alone')
+      assert.equal(await refusalCode(server.mqttUrl, revoked.key), 4)
     })
 
     test('an empty client id is given one with a clean session and refused with a persistent one', async () => {
