@@ -3,6 +3,7 @@ import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 
 import { authenticateKey } from '../core/accounts/keys.ts'
 import type { Core } from '../core/index.ts'
 import { attach, principalKey, sessionOf } from './clients.ts'
+import { countSessionsByKey } from './limits.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
 type AuthenticateHandler = NonNullable<AedesOptions['authenticate']>
@@ -14,7 +15,10 @@ function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
 
+const NOT_AUTHORIZED = 5
+
 export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
+  const sessionsOfKey = countSessionsByKey(aedes)
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
   // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
   const emptyIdPersistent = new WeakSet<Client>()
@@ -37,6 +41,9 @@ export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreC
         const holder = sessionOf(connectedClients(aedes)[client.id])
         if (holder && principalKey(holder.principal) !== principalKey(principal)) {
           return refuse(IDENTIFIER_REJECTED, 'client id in use by another principal')
+        }
+        if (principal.kind !== 'anonymous' && principal.keyId !== undefined && sessionsOfKey(principal.keyId) >= core.config.mqtt.connectionsPerKey) {
+          return refuse(NOT_AUTHORIZED, `the key already holds ${core.config.mqtt.connectionsPerKey} sessions`)
         }
         attach(client, principal)
         callback(null, true)

@@ -12,12 +12,12 @@ import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
 import { trackPresence } from './presence.ts'
+import { createPublishRateLimit, limitPacketSize } from './limits.ts'
 import { startRevalidation } from './revalidate.ts'
 import { createPathResolver } from '../core/resources/resolver.ts'
 
 /** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
 const DRAIN_TIMEOUT_MS = 10_000
-const CONNECT_TIMEOUT_MS = 10_000
 
 export interface TendrilBroker {
   aedes: Aedes
@@ -35,13 +35,20 @@ export interface BrokerParts {
 }
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
-  const aedes = new Aedes({ ...parts, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS, maxTopicLevels: MAX_PATH_DEPTH })
+  const limits = core.config.mqtt
+  const aedes = new Aedes({ ...parts, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
+  const withinRate = createPublishRateLimit(limits)
+  const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = createPathResolver(core.db)
   const ingest = createIngest(core, resolver)
   const acl = createAclHooks(core, aedes)
   Object.assign(aedes, createConnectHooks(core, aedes), acl, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
+      if (client && !withinRate(client)) {
+        core.log.info({ clientId: client.id, limit: limits.publishRate }, 'mqtt connection closed: publish rate exceeded')
+        return callback(new Error('publish rate exceeded'))
+      }
       acl.authorizePublish(client, packet, (err) => {
         if (err || !client) return callback(err)
         ingest.accept(client, packet).then(() => callback(null), callback)
@@ -67,12 +74,12 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws)
         stream.on('error', () => ws.terminate()) // a broken socket must not become an unhandled error
-        aedes.handle(stream)
+        handle(stream)
       })
       return true
     },
     listenTcp(port, host) {
-      tcp = createServer(aedes.handle)
+      tcp = createServer(handle)
       return new Promise((resolve, reject) => {
         tcp!.once('error', reject)
         tcp!.listen(port, host, () => resolve((tcp!.address() as AddressInfo).port))

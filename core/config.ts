@@ -15,6 +15,10 @@ export const settingsSchema = z.object({
   'mqtt-port': port.default(1883).describe('MQTT over TCP port; 0 disables it (MQTT over WebSocket stays on /mqtt)'),
   'data-dir': z.string().min(1).default('./data').describe('where the embedded database and blobs live'),
   db: z.string().optional().describe('database URL: file:PATH (SQLite) or postgresql://… (default: SQLite in the data dir)'),
+  'mqtt-max-packet-size': z.coerce.number().int().min(1024).max(256 << 20).default(1 << 20).describe('largest MQTT packet accepted, in bytes; a larger one closes the connection'),
+  'mqtt-publish-rate': z.coerce.number().int().min(0).default(2000).describe('PUBLISH packets per second one client may send (bursts of twice that); 0 = unlimited'),
+  'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold on an instance'),
+  'mqtt-connect-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a new connection has to send CONNECT'),
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional().describe('Redis URL: shared broker state and messages across instances (default: in-memory, one instance)'),
   'broker-id': z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional().describe('stable id of this instance among several (default: the host name and port)'),
   blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
@@ -40,6 +44,7 @@ export interface Config {
   mqttPort: number
   dataDir: string
   database: DatabaseConfig
+  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number }
   redis?: string
   brokerId?: string
   blobstore: string
@@ -161,6 +166,12 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     mqttPort: s['mqtt-port'],
     dataDir,
     database,
+    mqtt: {
+      maxPacketSize: s['mqtt-max-packet-size'],
+      publishRate: s['mqtt-publish-rate'],
+      connectionsPerKey: s['mqtt-connections-per-key'],
+      connectTimeoutMs: s['mqtt-connect-timeout'],
+    },
     redis: s.redis,
     brokerId: s['broker-id'],
     blobstore: s.blobstore,
@@ -194,6 +205,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-port': config.mqttPort,
     'data-dir': config.dataDir,
     db: redactUrl(config.database.url),
+    'mqtt-max-packet-size': config.mqtt.maxPacketSize,
+    'mqtt-publish-rate': config.mqtt.publishRate,
+    'mqtt-connections-per-key': config.mqtt.connectionsPerKey,
+    'mqtt-connect-timeout': config.mqtt.connectTimeoutMs,
     redis: config.redis ? redactUrl(config.redis) : '(none: in-memory broker state)',
     'broker-id': config.brokerId ?? '(default)',
     blobstore: redactUrl(config.blobstore),
