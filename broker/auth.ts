@@ -1,6 +1,7 @@
 // CONNECT: username "key" + an API key as password. Refusals use MQTT 3.1.1 CONNACK codes and a log line.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
 import { authenticateKey } from '../core/accounts/keys.ts'
+import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
 import { attach, principalKey, sessionOf } from './clients.ts'
 import { countSessionsByKey } from './limits.ts'
@@ -34,10 +35,13 @@ export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreC
       callback(refusal(code, reason), false)
     }
     if (emptyIdPersistent.has(client)) return refuse(IDENTIFIER_REJECTED, 'an empty client id needs a clean session')
-    if (username !== 'key' || !password) return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" and an API key as password')
-    authenticateKey(core, password.toString('utf8'))
+    if ((username !== 'key' && username !== 'token') || !password) {
+      return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info')
+    }
+    const credential = password.toString('utf8')
+    ;(username === 'key' ? authenticateKey(core, credential) : authenticateToken(core, credential))
       .then((principal) => {
-        if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, 'unknown or revoked key')
+        if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
         const holder = sessionOf(connectedClients(aedes)[client.id])
         if (holder && principalKey(holder.principal) !== principalKey(principal)) {
           return refuse(IDENTIFIER_REJECTED, 'client id in use by another principal')

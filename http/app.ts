@@ -3,7 +3,10 @@ import express from 'express'
 import helmet from 'helmet'
 import type { Core } from '../core/index.ts'
 import { version } from '../core/version.ts'
+import { authenticate } from './auth.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
+import { mqttInfoRoutes } from './routes/mqtt-info.ts'
+import { sessionRoutes } from './routes/sessions.ts'
 
 export function createApp(core: Core): express.Express {
   const app = express()
@@ -14,6 +17,11 @@ export function createApp(core: Core): express.Express {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', version })
   })
+
+  app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }))
+  app.use(authenticate(core))
+  app.use(sessionRoutes(core))
+  app.use(mqttInfoRoutes(core))
 
   app.use(notFoundHandler)
   app.use(errorHandler(core.log))

@@ -1,0 +1,64 @@
+// Who is calling: HTTP Basic whose password is an API key (the username is the client's version,
+// as rhizo's client sends it, and is ignored), or a session cookie. Session requests that change
+// state must carry the session's CSRF token; key requests need none (no ambient credential).
+import type { RequestHandler, Response } from 'express'
+import { parse as parseCookies } from 'cookie'
+import { authenticateKey } from '../core/accounts/keys.ts'
+import { findSession } from '../core/accounts/sessions.ts'
+import type { Core } from '../core/index.ts'
+import { forbidden, unauthorized } from '../core/errors.ts'
+import { anonymous, type Principal } from '../core/resources/permissions.ts'
+
+export const SESSION_COOKIE = 'tendril_session'
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      principal: Principal
+      /** set when the caller authenticated with a session cookie */
+      session?: { token: string; csrfToken: string }
+    }
+  }
+}
+
+function basicPassword(header: string | undefined): string | undefined {
+  if (!header?.startsWith('Basic ')) return undefined
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon === -1 ? undefined : decoded.slice(colon + 1)
+}
+
+export function authenticate(core: Core): RequestHandler {
+  return (req, res, next) => {
+    const resolve = async () => {
+      res.locals.principal = anonymous
+      const key = basicPassword(req.headers.authorization)
+      if (key !== undefined) {
+        const principal = await authenticateKey(core, key)
+        if (!principal) throw unauthorized('unknown or revoked key')
+        res.locals.principal = principal
+        return
+      }
+      const token = parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE]
+      if (!token) return
+      const session = await findSession(core, token)
+      if (!session) return // an expired cookie is simply no session
+      res.locals.principal = session.principal
+      res.locals.session = { token, csrfToken: session.csrfToken }
+      if (!SAFE_METHODS.has(req.method)) {
+        const sent = req.get('x-csrf-token') ?? (req.body as Record<string, unknown> | undefined)?.csrf_token
+        if (sent !== session.csrfToken) throw forbidden('missing or wrong CSRF token')
+      }
+    }
+    resolve().then(() => next(), next)
+  }
+}
+
+export function requireUser(res: Response): Extract<Principal, { kind: 'user' }> {
+  const principal = res.locals.principal
+  if (principal.kind === 'anonymous') throw unauthorized()
+  if (principal.kind !== 'user') throw forbidden('this needs a user, not a controller')
+  return principal
+}

@@ -1,0 +1,51 @@
+// POST /sign-in and /sign-out (rhizo's form fields), with failed attempts limited per account and address.
+import { Router } from 'express'
+import { z } from 'zod'
+import { createSession, deleteSession, SESSION_TTL_MS } from '../../core/accounts/sessions.ts'
+import { createThrottle, SIGN_IN_LIMITS } from '../../core/accounts/throttle.ts'
+import { checkCredentials } from '../../core/accounts/users.ts'
+import type { Core } from '../../core/index.ts'
+import { invalid, rateLimited, unauthorized } from '../../core/errors.ts'
+import { SESSION_COOKIE } from '../auth.ts'
+
+const signInBody = z.object({ email_address: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
+
+export function sessionRoutes(core: Core): Router {
+  const router = Router()
+  const perAccount = createThrottle(SIGN_IN_LIMITS.perAccount)
+  const perAddress = createThrottle(SIGN_IN_LIMITS.perAddress)
+
+  router.post('/sign-in', async (req, res) => {
+    const parsed = signInBody.safeParse(req.body)
+    if (!parsed.success) throw invalid('email_address and password are required')
+    const email = parsed.data.email_address.trim().toLowerCase()
+    const address = req.ip ?? 'unknown'
+    if (!perAccount.allowed(email) || !perAddress.allowed(address)) throw rateLimited('too many failed sign-ins; try again later')
+    const user = await checkCredentials(core, email, parsed.data.password)
+    if (!user) {
+      perAccount.fail(email)
+      perAddress.fail(address)
+      core.log.info({ address }, 'sign-in failed')
+      throw unauthorized('wrong email address or password')
+    }
+    perAccount.reset(email)
+    const session = await createSession(core, user.id)
+    res.cookie(SESSION_COOKIE, session.token, {
+      httpOnly: true,
+      sameSite: 'lax',
+      // Secure only over HTTPS: a greenhouse server on a LAN address often has no certificate
+      secure: req.secure,
+      maxAge: SESSION_TTL_MS,
+      path: '/',
+    })
+    res.json({ status: 'ok', user: { id: user.id, email: user.email, full_name: user.fullName }, csrf_token: session.csrfToken })
+  })
+
+  router.post('/sign-out', async (_req, res) => {
+    if (res.locals.session) await deleteSession(core, res.locals.session.token)
+    res.clearCookie(SESSION_COOKIE, { path: '/' })
+    res.json({ status: 'ok' })
+  })
+
+  return router
+}

@@ -1,0 +1,114 @@
+// Signing in, sessions with CSRF, API keys over HTTP Basic, and MQTT tokens for browsers.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { issueToken } from '../../core/accounts/tokens.ts'
+import { providers } from '../helpers/core.ts'
+import { connect, endAll, granted, refusalCode } from '../helpers/mqtt.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const basic = (key: string) => ({ authorization: 'Basic ' + Buffer.from(`rhizo-client-0.1:${key}`).toString('base64') })
+
+for (const provider of providers) {
+  describe(`HTTP authentication on ${provider}`, () => {
+    let server: TestServer
+    let controllerKey: string
+    let userKey: string
+
+    before(async () => {
+      server = await startTestServer(provider)
+      await createOrg(server.core, 'acme')
+      await createOrg(server.core, 'beta')
+      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
+      await createOrgUser(server.core, 'target@example.com', 'long enough pw', 'acme', false)
+      controllerKey = (await createController(server.core, 'acme/pi-1')).key
+      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+    })
+    after(async () => {
+      endAll()
+      await server.close()
+    })
+
+    async function signIn(email: string, password: string) {
+      return fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email_address: email, password }),
+      })
+    }
+
+    test('signing in sets an HTTP-only session cookie and returns a CSRF token', async () => {
+      const res = await signIn('ann@example.com', 'long enough pw')
+      assert.equal(res.status, 200)
+      const cookie = res.headers.get('set-cookie')!
+      assert.match(cookie, /tendril_session=[^;]+; Max-Age=\d+; Path=\/; .*HttpOnly/)
+      assert.match(cookie, /SameSite=Lax/)
+      const body = (await res.json()) as { status: string; csrf_token: string }
+      assert.equal(body.status, 'ok')
+      assert.ok(body.csrf_token.length > 20)
+    })
+
+    test('a wrong password is a 401 with rhizo\'s keys and an error code', async () => {
+      const res = await signIn('ann@example.com', 'wrong password!')
+      assert.equal(res.status, 401)
+      assert.deepEqual(await res.json(), {
+        status: 'error',
+        message: 'wrong email address or password',
+        error: { code: 'unauthorized', message: 'wrong email address or password' },
+      })
+    })
+
+    test('repeated failed sign-ins for one account are refused with 429, even with the right password', async () => {
+      for (let i = 0; i < 10; i++) assert.equal((await signIn('target@example.com', `guess number ${i}`)).status, 401)
+      assert.equal((await signIn('target@example.com', 'long enough pw')).status, 429)
+      assert.equal((await signIn('ann@example.com', 'long enough pw')).status, 200, 'other accounts are not locked out')
+    })
+
+    test('malformed bodies get a 400 with a JSON error', async () => {
+      const res = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email_address": ' })
+      assert.equal(res.status, 400)
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid')
+      const missing = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      assert.equal(missing.status, 400)
+    })
+
+    test('a session request that changes state needs the CSRF token', async () => {
+      const res = await signIn('ann@example.com', 'long enough pw')
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!
+      const { csrf_token } = (await res.json()) as { csrf_token: string }
+      const without = await fetch(`${server.url}/sign-out`, { method: 'POST', headers: { cookie } })
+      assert.equal(without.status, 403)
+      const withToken = await fetch(`${server.url}/sign-out`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf_token } })
+      assert.equal(withToken.status, 200)
+      const after = await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie } })
+      assert.equal(after.status, 401, 'the session ended with sign-out')
+    })
+
+    test('API keys authenticate as the HTTP Basic password; a bad key is a 401', async () => {
+      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: basic(userKey) })).status, 200)
+      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: basic(controllerKey) })).status, 403)
+      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: basic('tdl_' + 'X'.repeat(50)) })).status, 401)
+      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`)).status, 401)
+    })
+
+    test('a signed-in browser gets a token that opens MQTT over the /mqtt WebSocket with its user\'s access', async () => {
+      const res = await signIn('ann@example.com', 'long enough pw')
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!
+      const info = (await (await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie } })).json()) as Record<string, string | number>
+      assert.equal(info.path, '/mqtt')
+      assert.equal(info.port, Number(new URL(server.url).port))
+      const client = await connect(`ws://${info.host}:${info.port}${info.path}`, String(info.token), { username: 'token', clientId: String(info.clientId) })
+      assert.equal(await granted(client, 'acme/#'), 0)
+      assert.equal(await granted(client, 'beta/#'), 128)
+    })
+
+    test('a forged or expired token is refused with CONNACK 4', async () => {
+      const user = await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })
+      const good = issueToken(server.core, user.id)
+      const forged = good.slice(0, -2) + (good.endsWith('00') ? '11' : '00')
+      assert.equal(await refusalCode(server.wsUrl, forged, { username: 'token' }), 4)
+      assert.equal(await refusalCode(server.wsUrl, issueToken(server.core, user.id, -1000), { username: 'token' }), 4)
+      assert.equal(await refusalCode(server.wsUrl, good, { username: 'token' }), 0)
+    })
+  })
+}
