@@ -11,6 +11,7 @@ import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
+import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize } from './limits.ts'
 import { startRevalidation } from './revalidate.ts'
@@ -55,7 +56,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       })
     }) satisfies AedesOptions['authorizePublish'],
   })
-  trackPresence(core, aedes)
+  const presence = trackPresence(core, aedes)
   const stopRevalidation = startRevalidation(core, aedes)
   await aedes.listen()
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
@@ -63,19 +64,37 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
 
   const wss = new WebSocketServer({
     noServer: true,
+    maxPayload: limits.maxPacketSize,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
   })
+  const jsonWss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPacketSize })
   let tcp: Server | undefined
 
   return {
     aedes,
     handleUpgrade(req, socket, head) {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') return false
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const stream = createWebSocketStream(ws)
-        stream.on('error', () => ws.terminate()) // a broken socket must not become an unhandled error
-        handle(stream)
-      })
+      const path = new URL(req.url ?? '/', 'http://x').pathname
+      if (path === '/mqtt') {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const stream = createWebSocketStream(ws)
+          stream.on('error', () => ws.terminate()) // a broken socket must not become an unhandled error
+          handle(stream)
+        })
+        return true
+      }
+      if (path !== '/api/v1/websocket') return false
+      principalOfUpgrade(core, req)
+        .then((caller) => {
+          if (!caller) {
+            core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
+            return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+          }
+          jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, resolver, presence, ws, caller.principal, caller.clientVersion))
+        })
+        .catch((err: Error) => {
+          core.log.error({ err }, 'json websocket upgrade failed')
+          socket.destroy()
+        })
       return true
     },
     listenTcp(port, host) {
@@ -88,7 +107,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     async close() {
       stopRevalidation()
       tcp?.close()
-      for (const ws of wss.clients) ws.terminate()
+      for (const ws of [...wss.clients, ...jsonWss.clients]) ws.terminate()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
       await ingest.flush() // what was accepted before the close is stored
     },

@@ -2,14 +2,14 @@
 // as rhizo's client sends it, and is ignored), or a session cookie. Session requests that change
 // state must carry the session's CSRF token; key requests need none (no ambient credential).
 import type { RequestHandler, Response } from 'express'
-import { parse as parseCookies } from 'cookie'
 import { authenticateKey } from '../core/accounts/keys.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
 import { forbidden, unauthorized } from '../core/errors.ts'
 import { anonymous, type Principal } from '../core/resources/permissions.ts'
+import { readCredentials, SESSION_COOKIE } from './credentials.ts'
 
-export const SESSION_COOKIE = 'tendril_session'
+export { SESSION_COOKIE }
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 declare global {
@@ -23,25 +23,17 @@ declare global {
   }
 }
 
-function basicPassword(header: string | undefined): string | undefined {
-  if (!header?.startsWith('Basic ')) return undefined
-  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  return colon === -1 ? undefined : decoded.slice(colon + 1)
-}
-
 export function authenticate(core: Core): RequestHandler {
   return (req, res, next) => {
     const resolve = async () => {
       res.locals.principal = anonymous
-      const key = basicPassword(req.headers.authorization)
+      const { key, sessionToken: token } = readCredentials(req.headers)
       if (key !== undefined) {
         const principal = await authenticateKey(core, key)
         if (!principal) throw unauthorized('unknown or revoked key')
         res.locals.principal = principal
         return
       }
-      const token = parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE]
       if (!token) return
       const session = await findSession(core, token)
       if (!session) return // an expired cookie is simply no session

@@ -109,3 +109,16 @@ export async function createControllerFolder(db: DbClient, path: string) {
   await db.controllerStatus.create({ data: { controllerId: controller.id } })
   return { controller, path: joinPath(names) }
 }
+
+/** The path of a resource, "/org/folder/name". */
+export async function pathOf(db: DbClient, resourceId: number): Promise<string> {
+  const names: string[] = []
+  let id: number | null = resourceId
+  while (id !== null) {
+    const link: { name: string; parentId: number | null } | null = await db.resource.findUnique({ where: { id }, select: { name: true, parentId: true } })
+    if (!link) break
+    names.unshift(link.name)
+    id = link.parentId
+  }
+  return joinPath(names)
+}

@@ -1,0 +1,129 @@
+// rhizo's JSON websocket at /api/v1/websocket: a second door onto the same routing as MQTT.
+// Frames in: {"type", "parameters"[, "folder"]}; out: {"type", "timestamp", "parameters"}.
+// A message sent here is published into the broker, so MQTT subscribers get it, and websocket
+// subscriptions are broker subscriptions, so messages sent over MQTT arrive here too.
+// Behaviour follows rhizo-server main/messages/socket_receiver.py and socket_sender.py.
+import type { IncomingMessage } from 'node:http'
+import type { Aedes, AedesPublishPacket } from 'aedes'
+import type { WebSocket } from 'ws'
+import { authenticateKey } from '../core/accounts/keys.ts'
+import { findSession } from '../core/accounts/sessions.ts'
+import type { Core } from '../core/index.ts'
+import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type InboundMessage } from '../core/messages/codecs.ts'
+import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
+import { canRead, canWrite, type Principal } from '../core/resources/permissions.ts'
+import type { PathResolver } from '../core/resources/resolver.ts'
+import { isFolderType } from '../core/resources/types.ts'
+import { pathOf } from '../core/resources/tree.ts'
+import { acceptInbound } from '../core/messages/inbound.ts'
+import { readCredentials } from '../http/credentials.ts'
+import { pathToTopic } from './topics.ts'
+import type { Presence } from './presence.ts'
+
+const MAX_SUBSCRIPTIONS = 100
+const ACCESS_TTL_MS = 1000
+
+type Deliver = (packet: AedesPublishPacket, callback: () => void) => void
+
+/** The principal of an upgrade request: HTTP Basic with a key (username = client version) or a session cookie. */
+export async function principalOfUpgrade(core: Core, req: IncomingMessage): Promise<{ principal: Principal; clientVersion?: string } | null> {
+  const { key, clientVersion, sessionToken } = readCredentials(req.headers)
+  if (key !== undefined) {
+    const principal = await authenticateKey(core, key)
+    return principal && { principal, clientVersion }
+  }
+  const session = sessionToken ? await findSession(core, sessionToken) : null
+  return session && { principal: session.principal }
+}
+
+export function serveJsonWebSocket(core: Core, aedes: Aedes, resolver: PathResolver, presence: Presence, ws: WebSocket, principal: Principal, clientVersion?: string) {
+  const connectionId = `ws:${Math.random().toString(36).slice(2)}`
+  const subscriptions: { filter: string; deliver: Deliver }[] = []
+  const access = new Map<string, { level: number; at: number }>()
+  presence.opened(principal, clientVersion)
+
+  const send = (type: string, parameters: Record<string, unknown>, timestamp = new Date()) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, timestamp: formatTimestamp(timestamp), parameters }))
+  }
+  const sendError = (message: string) => send('error', { message })
+  const ownFolder = async () => (principal.kind === 'controller' ? core.db.resource.findUnique({ where: { id: principal.controllerId } }) : null)
+  const folderPathOf = async (given: string | undefined): Promise<string | null> => {
+    if (given === undefined || given === 'self' || given === '[self]') {
+      const own = await ownFolder()
+      return own ? pathOf(core.db, own.id) : null
+    }
+    return given.startsWith('/') ? given : '/' + given
+  }
+
+  const readable = async (topic: string) => {
+    const hit = access.get(topic)
+    if (hit && Date.now() - hit.at < ACCESS_TTL_MS) return canRead(hit.level)
+    const level = await accessToPath(core.db, principal, '/' + topic).catch(() => 0)
+    access.set(topic, { level, at: Date.now() })
+    return canRead(level)
+  }
+
+  async function subscribe(parameters: Record<string, unknown>) {
+    const list = Array.isArray(parameters.subscriptions) ? parameters.subscriptions : []
+    for (const entry of list as Record<string, unknown>[]) {
+      if (subscriptions.length >= MAX_SUBSCRIPTIONS) return sendError(`at most ${MAX_SUBSCRIPTIONS} subscriptions`)
+      const path = await folderPathOf(typeof entry.folder === 'string' ? entry.folder : undefined)
+      const messageType = typeof entry.message_type === 'string' ? entry.message_type : null
+      const children = entry.include_children === true
+      if (!path) return sendError('subscribe needs a folder path')
+      const allowed = children ? await canReadSubtree(core.db, principal, path).catch(() => false) : canRead(await accessToPath(core.db, principal, path).catch(() => 0))
+      if (!allowed) {
+        sendError(`permission error: ${path}`)
+        continue
+      }
+      const topic = pathToTopic(path)
+      const deliver: Deliver = (packet, callback) => {
+        callback() // never hold up the broker for one websocket
+        if ((packet as { clientId?: string }).clientId === connectionId) return // rhizo does not bounce a message back to its sender
+        void forward(packet, messageType)
+      }
+      for (const filter of children ? [topic, topic + '/#'] : [topic]) {
+        subscriptions.push({ filter, deliver })
+        aedes.subscribe(filter, deliver, () => {})
+      }
+    }
+  }
+
+  async function forward(packet: AedesPublishPacket, messageType: string | null) {
+    if (!(await readable(packet.topic))) return
+    let messages: InboundMessage[]
+    try {
+      messages = decodeFolderPayload(packet.payload as Buffer)
+    } catch {
+      return // not a rhizo message: only MQTT clients see it
+    }
+    for (const m of messages) {
+      if (m.kind === 'message' && (messageType === null || m.type === messageType)) send(m.type, m.parameters)
+    }
+  }
+
+  async function handle(frame: Buffer | string) {
+    const { folder, message } = decodeWebSocketMessage(frame)
+    if (message.kind !== 'message') return sendError('sequence updates over this websocket are not supported yet; use MQTT or REST')
+    if (message.type === 'ping') return
+    if (message.type === 'subscribe') return subscribe(message.parameters)
+    const path = await folderPathOf(folder)
+    if (!path) return sendError(`message (${message.type}) without folder`)
+    const resource = await resolver.resolve(path)
+    if (!resource || !isFolderType(resource.type)) return sendError(`folder not found: ${path}`)
+    if (!canWrite(await accessToPath(core.db, principal, path))) return sendError(`permission error: ${path}`)
+    await acceptInbound(core, [{ principal, folder: resource, messages: [message], receivedAt: new Date() }])
+    const payload = Buffer.from(JSON.stringify({ [message.type]: message.parameters }))
+    aedes.publish({ cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, clientId: connectionId } as never, () => {})
+  }
+
+  // frames are handled one at a time, in order
+  let queue = Promise.resolve()
+  ws.on('message', (data: Buffer) => {
+    queue = queue.then(() => handle(data)).catch((err: Error) => sendError(err.message))
+  })
+  ws.on('close', () => {
+    for (const { filter, deliver } of subscriptions) aedes.unsubscribe(filter, deliver, () => {})
+    presence.closed(principal)
+  })
+}
