@@ -17,7 +17,7 @@ export interface Tendril {
 
 export async function createTendril(core: Core): Promise<Tendril> {
   const broker = await createBroker(core)
-  const http = createHttpServer(core, [broker.handleUpgrade])
+  const http = createHttpServer(core, { bus: broker.bus }, [broker.handleUpgrade])
   return {
     async listen({ port, host, mqttPort }) {
       const boundPort = await http.listen(port, host)

@@ -11,6 +11,8 @@ import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
+import type { MessageBus } from '../core/messages/send.ts'
+import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize } from './limits.ts'
@@ -22,6 +24,7 @@ const DRAIN_TIMEOUT_MS = 10_000
 
 export interface TendrilBroker {
   aedes: Aedes
+  bus: MessageBus
   /** routes an HTTP upgrade for /mqtt; returns false for other paths */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
   listenTcp(port: number, host: string): Promise<number>
@@ -69,9 +72,16 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   })
   const jsonWss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPacketSize })
   let tcp: Server | undefined
+  const bus: MessageBus = {
+    publishToFolder(path, payload, origin) {
+      const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, ...(origin ? { clientId: origin } : {}) }
+      aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
+    },
+  }
 
   return {
     aedes,
+    bus,
     handleUpgrade(req, socket, head) {
       const path = new URL(req.url ?? '/', 'http://x').pathname
       if (path === '/mqtt') {
@@ -89,7 +99,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
             core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
             return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
           }
-          jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, resolver, presence, ws, caller.principal, caller.clientVersion))
+          jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, ws, caller.principal, caller.clientVersion))
         })
         .catch((err: Error) => {
           core.log.error({ err }, 'json websocket upgrade failed')

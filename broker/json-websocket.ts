@@ -11,11 +11,9 @@ import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
 import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type InboundMessage } from '../core/messages/codecs.ts'
 import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
-import { canRead, canWrite, type Principal } from '../core/resources/permissions.ts'
-import type { PathResolver } from '../core/resources/resolver.ts'
-import { isFolderType } from '../core/resources/types.ts'
+import { canRead, type Principal } from '../core/resources/permissions.ts'
 import { pathOf } from '../core/resources/tree.ts'
-import { acceptInbound } from '../core/messages/inbound.ts'
+import { folderFor, sendFolderMessage, type MessageBus } from '../core/messages/send.ts'
 import { readCredentials } from '../http/credentials.ts'
 import { pathToTopic } from './topics.ts'
 import type { Presence } from './presence.ts'
@@ -36,7 +34,7 @@ export async function principalOfUpgrade(core: Core, req: IncomingMessage): Prom
   return session && { principal: session.principal }
 }
 
-export function serveJsonWebSocket(core: Core, aedes: Aedes, resolver: PathResolver, presence: Presence, ws: WebSocket, principal: Principal, clientVersion?: string) {
+export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, presence: Presence, ws: WebSocket, principal: Principal, clientVersion?: string) {
   const connectionId = `ws:${Math.random().toString(36).slice(2)}`
   const subscriptions: { filter: string; deliver: Deliver }[] = []
   const access = new Map<string, { level: number; at: number }>()
@@ -71,9 +69,11 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, resolver: PathResol
       const messageType = typeof entry.message_type === 'string' ? entry.message_type : null
       const children = entry.include_children === true
       if (!path) return sendError('subscribe needs a folder path')
-      const allowed = children ? await canReadSubtree(core.db, principal, path).catch(() => false) : canRead(await accessToPath(core.db, principal, path).catch(() => 0))
-      if (!allowed) {
-        sendError(`permission error: ${path}`)
+      try {
+        await folderFor(core, principal, path, 'read')
+        if (children && !(await canReadSubtree(core.db, principal, path))) throw new Error(`permission error: ${path} (a folder below it is closed to you)`)
+      } catch (err) {
+        sendError((err as Error).message)
         continue
       }
       const topic = pathToTopic(path)
@@ -109,12 +109,7 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, resolver: PathResol
     if (message.type === 'subscribe') return subscribe(message.parameters)
     const path = await folderPathOf(folder)
     if (!path) return sendError(`message (${message.type}) without folder`)
-    const resource = await resolver.resolve(path)
-    if (!resource || !isFolderType(resource.type)) return sendError(`folder not found: ${path}`)
-    if (!canWrite(await accessToPath(core.db, principal, path))) return sendError(`permission error: ${path}`)
-    await acceptInbound(core, [{ principal, folder: resource, messages: [message], receivedAt: new Date() }])
-    const payload = Buffer.from(JSON.stringify({ [message.type]: message.parameters }))
-    aedes.publish({ cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, clientId: connectionId } as never, () => {})
+    await sendFolderMessage(core, bus, principal, path, message, connectionId)
   }
 
   // frames are handled one at a time, in order

@@ -2,13 +2,20 @@
 import express from 'express'
 import helmet from 'helmet'
 import type { Core } from '../core/index.ts'
+import type { MessageBus } from '../core/messages/send.ts'
 import { version } from '../core/version.ts'
 import { authenticate } from './auth.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
+import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 
-export function createApp(core: Core): express.Express {
+export interface AppDependencies {
+  /** delivers messages sent through REST to the broker's subscribers */
+  bus: MessageBus
+}
+
+export function createApp(core: Core, deps: AppDependencies): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('trust proxy', 'loopback') // a local reverse proxy (nginx, caddy) may terminate TLS
@@ -22,6 +29,7 @@ export function createApp(core: Core): express.Express {
   app.use(authenticate(core))
   app.use(sessionRoutes(core))
   app.use(mqttInfoRoutes(core))
+  app.use(messageRoutes(core, deps.bus))
 
   app.use(notFoundHandler)
   app.use(errorHandler(core.log))

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Core } from '../core/index.ts'
-import { createApp } from './app.ts'
+import { createApp, type AppDependencies } from './app.ts'
 
 /** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
@@ -15,8 +15,8 @@ export interface HttpServer {
   close(): Promise<void>
 }
 
-export function createHttpServer(core: Core, upgrades: UpgradeHandler[] = []): HttpServer {
-  const http = createServer(createApp(core))
+export function createHttpServer(core: Core, deps: AppDependencies, upgrades: UpgradeHandler[] = []): HttpServer {
+  const http = createServer(createApp(core, deps))
   http.keepAliveTimeout = 65_000 // longer than common load balancers' idle timeout, so they close first
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy())

@@ -117,9 +117,10 @@ for (const provider of providers) {
     test('another organization\'s folders can be neither subscribed to nor written', async () => {
       const outsider = await openSocket(server.url, betaKey)
       send(outsider, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab', include_children: true }] } })
-      assert.deepEqual((await outsider.next())?.parameters, { message: 'permission error: /acme/lab' })
+      // no hint that the folder exists: the same answer as for a folder that does not
+      assert.deepEqual((await outsider.next())?.parameters, { message: 'folder not found: /acme/lab' })
       send(outsider, { type: 'intrusion', folder: '/acme/lab', parameters: {} })
-      assert.deepEqual((await outsider.next())?.parameters, { message: 'permission error: /acme/lab' })
+      assert.deepEqual((await outsider.next())?.parameters, { message: 'folder not found: /acme/lab' })
       send(outsider, { type: 'x', folder: '/nowhere/at/all', parameters: {} })
       assert.equal((await outsider.next())?.type, 'error')
     })

@@ -1,0 +1,58 @@
+// /api/v1/messages: read a folder's message history, or send a message to a folder (rhizo's form
+// fields folder_path, type, parameters), reaching MQTT and websocket subscribers like any other.
+import { Router } from 'express'
+import { z } from 'zod'
+import type { Core } from '../../core/index.ts'
+import { invalid } from '../../core/errors.ts'
+import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
+import { folderMessages } from '../../core/messages/history.ts'
+import { folderFor, sendFolderMessage, type MessageBus } from '../../core/messages/send.ts'
+
+const readQuery = z.object({
+  folder_path: z.string().min(1),
+  count: z.coerce.number().int().min(1).max(1000).default(100),
+  type: z.string().min(1).max(40).optional(),
+})
+const sendBody = z.object({ folder_path: z.string().min(1), type: z.string(), parameters: z.unknown().optional() })
+
+/** Form-encoded bodies carry parameters as a JSON string (as rhizo's client sends them). */
+function parametersOf(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw ?? {}
+  try {
+    return JSON.parse(raw)
+  } catch {
+    throw invalid('parameters must be a JSON object')
+  }
+}
+
+export function messageRoutes(core: Core, bus: MessageBus): Router {
+  const router = Router()
+
+  router.get('/api/v1/messages', async (req, res) => {
+    const query = readQuery.safeParse(req.query)
+    if (!query.success) throw invalid('expected folder_path, and optionally count (1 to 1000) and type')
+    const folder = await folderFor(core, res.locals.principal, query.data.folder_path, 'read')
+    const messages = await folderMessages(core.db, folder.id, { count: query.data.count, type: query.data.type })
+    res.json(
+      messages.map((m) => ({
+        id: m.id,
+        type: m.type,
+        timestamp: formatTimestamp(m.timestamp),
+        parameters: m.parameters,
+        sender_controller_id: m.senderControllerId,
+        sender_user_id: m.senderUserId,
+      })),
+    )
+  })
+
+  router.post('/api/v1/messages', async (req, res) => {
+    const body = sendBody.safeParse(req.body)
+    if (!body.success) throw invalid('expected folder_path, type and parameters')
+    const message = decodeMessage(body.data.type, parametersOf(body.data.parameters))
+    if (message.kind !== 'message') throw invalid('sequence values are written through the resources API or MQTT')
+    await sendFolderMessage(core, bus, res.locals.principal, body.data.folder_path, message)
+    res.json({ status: 'ok' })
+  })
+
+  return router
+}

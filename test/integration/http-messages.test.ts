@@ -1,0 +1,95 @@
+// REST /api/v1/messages: the folder history, and messages sent over HTTP reaching MQTT subscribers.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { findPath } from '../../core/resources/tree.ts'
+import { providers } from '../helpers/core.ts'
+import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const basic = (key: string) => 'Basic ' + Buffer.from(`x:${key}`).toString('base64')
+
+for (const provider of providers) {
+  describe(`REST messages on ${provider}`, () => {
+    let server: TestServer
+    let piKey: string
+    let userKey: string
+    let betaKey: string
+
+    before(async () => {
+      server = await startTestServer(provider)
+      await createOrg(server.core, 'acme')
+      await createOrg(server.core, 'beta')
+      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
+      betaKey = (await createController(server.core, 'beta/pi-b')).key
+      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
+      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      // a folder acme's users may only read
+      await createController(server.core, 'acme/readonly/pi-r')
+      const folder = (await findPath(server.core.db, '/acme/readonly'))!.at(-1)!
+      await server.core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[110, folder.organizationId, 10]] } })
+    })
+    after(async () => {
+      endAll()
+      await server.close()
+    })
+
+    const post = (key: string, body: Record<string, string>, form = true) =>
+      fetch(`${server.url}/api/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: basic(key), 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+        body: form ? new URLSearchParams(body) : JSON.stringify(body),
+      })
+    const get = (key: string, query: string) => fetch(`${server.url}/api/v1/messages?${query}`, { headers: { authorization: basic(key) } })
+
+    test('a message posted over REST reaches MQTT subscribers and the folder history', async () => {
+      const subscriber = await connect(server.mqttUrl, piKey)
+      await granted(subscriber, 'acme/lab/pi-1')
+      const received = nextMessage(subscriber)
+      const res = await post(userKey, { folder_path: '/acme/lab/pi-1', type: 'set_interval', parameters: '{"seconds": 15}' })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { status: 'ok' })
+      assert.deepEqual(JSON.parse((await received)!.payload), { set_interval: { seconds: 15 } })
+      const history = (await (await get(piKey, 'folder_path=/acme/lab/pi-1&count=10')).json()) as { type: string; parameters: unknown; timestamp: string }[]
+      assert.deepEqual(history.map((m) => [m.type, m.parameters]), [['set_interval', { seconds: 15 }]])
+      assert.match(history[0]!.timestamp, /Z$/)
+    })
+
+    test('JSON bodies work too, and count returns the newest messages in time order', async () => {
+      for (const n of [1, 2, 3]) assert.equal((await post(userKey, { folder_path: '/acme/lab', type: 'step', parameters: { n } } as never, false)).status, 200)
+      const history = (await (await get(userKey, 'folder_path=/acme/lab&count=2&type=step')).json()) as { parameters: { n: number } }[]
+      assert.deepEqual(history.map((m) => m.parameters.n), [2, 3])
+    })
+
+    test('another organization\'s folders answer 404, like folders that do not exist', async () => {
+      const read = await get(betaKey, 'folder_path=/acme/lab')
+      assert.equal(read.status, 404)
+      assert.equal(((await read.json()) as { message: string }).message, 'folder not found: /acme/lab')
+      assert.equal((await post(betaKey, { folder_path: '/acme/lab', type: 'x', parameters: '{}' })).status, 404)
+      assert.equal((await get(userKey, 'folder_path=/acme/no-such-folder')).status, 404)
+    })
+
+    test('read access allows reading the history but not sending (403)', async () => {
+      assert.equal((await get(userKey, 'folder_path=/acme/readonly')).status, 200)
+      assert.equal((await post(userKey, { folder_path: '/acme/readonly', type: 'x', parameters: '{}' })).status, 403)
+    })
+
+    test('bad input is a 400 and stores nothing', async () => {
+      const bad: Record<string, string>[] = [
+        { type: 'x', parameters: '{}' },
+        { folder_path: '/acme/lab', type: 'x'.repeat(41), parameters: '{}' },
+        { folder_path: '/acme/lab', type: 'x', parameters: '{not json' },
+        { folder_path: '/acme/lab', type: 'x', parameters: '[1,2]' },
+        { folder_path: '/acme/lab', type: 'update_sequence', parameters: '{"sequence": "t", "value": "1"}' },
+      ]
+      const before = await server.core.db.message.count()
+      for (const body of bad) assert.equal((await post(userKey, body)).status, 400, JSON.stringify(body))
+      assert.equal((await get(userKey, 'folder_path=/acme/lab&count=0')).status, 400)
+      assert.equal(await server.core.db.message.count(), before)
+    })
+
+    test('without credentials the history is not readable', async () => {
+      assert.equal((await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab`)).status, 404)
+    })
+  })
+}
