@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { decodeFolderPayload } from '../core/messages/codecs.ts'
-import { acceptInbound, type InboundItem } from '../core/messages/inbound.ts'
+import { acceptInbound, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
+import { sendOutgoing } from '../core/messages/outgoing.ts'
 import { isFolderType } from '../core/resources/types.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
@@ -40,14 +41,26 @@ export function createIngest(core: Core, resolver: PathResolver): Ingest {
     // batches are stored one after another, so messages keep their order
     inFlight = inFlight.then(async () => {
       try {
-        await acceptInbound(core, batch.map((b) => b.item))
+        const outgoing = await acceptInbound(core, batch.map((b) => b.item))
         for (const b of batch) b.done()
+        sendInBackground(outgoing)
       } catch (err) {
         core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
         for (const b of batch) b.done(err as Error)
       }
     })
     return inFlight
+  }
+
+  // Emails and text messages go out one at a time after their batch is stored: a slow SMTP server
+  // must not hold up PUBACKs. MQTT has no way to report a refusal, so it is logged.
+  let sending: Promise<void> = Promise.resolve()
+  const sendInBackground = (requests: OutgoingRequest[]) => {
+    for (const r of requests) {
+      sending = sending
+        .then(() => sendOutgoing(core, core.outbox, r.principal, r.type, r.parameters))
+        .catch((err: Error) => core.log.warn({ type: r.type, reason: err.message }, 'outgoing message not sent'))
+    }
   }
 
   const enqueue = (item: InboundItem) =>
@@ -103,6 +116,7 @@ export function createIngest(core: Core, resolver: PathResolver): Ingest {
     async flush() {
       if (timer) clearTimeout(timer)
       await runBatch()
+      await sending
     },
   }
 }

@@ -5,6 +5,7 @@ import { openCore, type Core } from '../core/index.ts'
 import { createLogger } from '../core/log.ts'
 import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
 import { createTendril } from '../server.ts'
+import { startJobs } from '../core/jobs.ts'
 
 export async function serve(config: Config): Promise<void> {
   const started = performance.now()
@@ -13,6 +14,7 @@ export async function serve(config: Config): Promise<void> {
   const server = await createTendril(core)
   const { port, mqttPort } = await server.listen({ port: config.port, host: config.host, mqttPort: config.mqttPort })
   log.info({ port, mqttPort, host: config.host, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  const stopJobs = startJobs(core)
   if (config.dev) await announceDevLogin(core, port)
 
   await new Promise<void>((resolve) => {
@@ -27,6 +29,7 @@ export async function serve(config: Config): Promise<void> {
       }, config.shutdownTimeoutMs + 1000)
       deadline.unref()
       await server.close()
+      await stopJobs()
       await core.close()
       log.info('stopped')
       resolve()

@@ -19,6 +19,11 @@ export const settingsSchema = z.object({
   'mqtt-publish-rate': z.coerce.number().int().min(0).default(2000).describe('PUBLISH packets per second one client may send (bursts of twice that); 0 = unlimited'),
   'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold on an instance'),
   'mqtt-connect-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a new connection has to send CONNECT'),
+  'message-history-count': z.coerce.number().int().min(1).max(1_000_000).default(1000).describe('messages kept per folder'),
+  'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
+  'smtp-url': z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional().describe('SMTP server for send_email and watchdog notices, e.g. smtp://user:pass@mail.example.com:587'),
+  'email-from': z.string().min(3).default('tendril@localhost').describe('sender address of the emails Tendril sends'),
+  'sms-webhook': z.url({ protocol: /^https?$/ }).optional().describe('URL that receives POST {"to", "message"} for send_sms/send_text_message'),
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional().describe('Redis URL: shared broker state and messages across instances (default: in-memory, one instance)'),
   'broker-id': z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional().describe('stable id of this instance among several (default: the host name and port)'),
   blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
@@ -45,6 +50,8 @@ export interface Config {
   dataDir: string
   database: DatabaseConfig
   mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number }
+  messageHistory: { count: number; days: number }
+  outgoing: { smtpUrl?: string; emailFrom: string; smsWebhook?: string }
   redis?: string
   brokerId?: string
   blobstore: string
@@ -172,6 +179,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       connectionsPerKey: s['mqtt-connections-per-key'],
       connectTimeoutMs: s['mqtt-connect-timeout'],
     },
+    messageHistory: { count: s['message-history-count'], days: s['message-history-days'] },
+    outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
     brokerId: s['broker-id'],
     blobstore: s.blobstore,
@@ -209,6 +218,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-publish-rate': config.mqtt.publishRate,
     'mqtt-connections-per-key': config.mqtt.connectionsPerKey,
     'mqtt-connect-timeout': config.mqtt.connectTimeoutMs,
+    'message-history-count': config.messageHistory.count,
+    'message-history-days': config.messageHistory.days,
+    'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',
+    'email-from': config.outgoing.emailFrom,
+    'sms-webhook': config.outgoing.smsWebhook ? redactUrl(config.outgoing.smsWebhook) : '(none: text messages are not sent)',
     redis: config.redis ? redactUrl(config.redis) : '(none: in-memory broker state)',
     'broker-id': config.brokerId ?? '(default)',
     blobstore: redactUrl(config.blobstore),

@@ -2,10 +2,13 @@
 import type { Config } from './config.ts'
 import type { Db } from './db/index.ts'
 import type { Logger } from './log.ts'
+import type { Outbox } from './messages/outgoing.ts'
 
 export interface CoreContext {
   config: Config
   db: Db
   log: Logger
   secret: string
+  /** email and text message delivery */
+  outbox: Outbox
 }

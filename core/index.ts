@@ -5,6 +5,7 @@ import { openDatabase } from './db/index.ts'
 import { migrate } from './db/migrate.ts'
 import type { Logger } from './log.ts'
 import { loadServerSecret } from './accounts/secret.ts'
+import { createOutbox } from './messages/outgoing.ts'
 
 export type { CoreContext }
 
@@ -19,7 +20,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const db = openDatabase(config.database)
   try {
     const secret = await loadServerSecret(db, config.secret)
-    return { config, db, log, secret, close: () => db.$disconnect() }
+    return { config, db, log, secret, outbox: createOutbox(config.outgoing), close: () => db.$disconnect() }
   } catch (err) {
     await db.$disconnect()
     throw err

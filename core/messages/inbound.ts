@@ -8,6 +8,7 @@ import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
 import { SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
 import { recordMessages, type HistoryEntry } from './history.ts'
+import { OUTGOING_TYPES } from './outgoing.ts'
 
 /** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
 export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
@@ -33,8 +34,17 @@ function watchdogController(item: InboundItem): number | null {
   return item.principal.kind === 'controller' ? item.principal.controllerId : null
 }
 
-export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Promise<void> {
+/** An email or text message a message asked for; the caller decides whether to wait for it. */
+export interface OutgoingRequest {
+  principal: Principal
+  type: string
+  parameters: Record<string, unknown>
+}
+
+/** Stores what the messages carry; returns the emails and text messages they ask to send. */
+export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Promise<OutgoingRequest[]> {
   const history: HistoryEntry[] = []
+  const outgoing: OutgoingRequest[] = []
   const watchdogs = new Map<number, Date>()
   for (const item of items) {
     for (const message of item.messages) {
@@ -44,10 +54,15 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Pro
         if (controllerId !== null) watchdogs.set(controllerId, item.receivedAt)
         continue
       }
+      if (OUTGOING_TYPES.has(message.type)) {
+        outgoing.push({ principal: item.principal, type: message.type, parameters: message.parameters })
+        continue
+      }
       if (SERVER_HANDLED_TYPES.has(message.type)) continue
       history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal) })
     }
   }
   await recordMessages(ctx.db, history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
+  return outgoing
 }

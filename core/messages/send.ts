@@ -8,6 +8,7 @@ import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
 import { isFolderType } from '../resources/types.ts'
 import type { FolderMessage } from './codecs.ts'
 import { acceptInbound } from './inbound.ts'
+import { sendOutgoing } from './outgoing.ts'
 
 /** Delivers a payload to a folder's subscribers; the broker implements it. */
 export interface MessageBus {
@@ -31,6 +32,8 @@ export async function folderFor(ctx: CoreContext, principal: Principal, path: st
 
 export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: FolderMessage, origin?: string) {
   const folder = await folderFor(ctx, principal, path, 'write')
-  await acceptInbound(ctx, [{ principal, folder, messages: [message], receivedAt: new Date() }])
+  const outgoing = await acceptInbound(ctx, [{ principal, folder, messages: [message], receivedAt: new Date() }])
+  // the sender waits for its email or text message, and hears of a refusal (throttle, bad address)
+  for (const request of outgoing) await sendOutgoing(ctx, ctx.outbox, request.principal, request.type, request.parameters)
   bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)
 }

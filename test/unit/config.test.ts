@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { ConfigError, describeConfig, loadConfig } from '../../core/config.ts'
+import { ConfigError, describeConfig, loadConfig, settingNames } from '../../core/config.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'tendril-config-'))
 function file(name: string, text: string) {
@@ -57,10 +57,18 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ env: {}, configFile: file('bad.yaml', 'port: [1,\n') }), /not valid YAML/)
   })
 
+  test('`tendril config` shows every setting there is', () => {
+    const shown = Object.keys(describeConfig(loadConfig({ env: {} }))).sort()
+    assert.deepEqual(shown, [...settingNames].sort())
+  })
+
   test('describeConfig redacts the database password and the secret', () => {
-    const config = loadConfig({ flags: { db: 'postgresql://tendril:hunter22@db:5432/t', secret: 's'.repeat(40) }, env: {} })
+    const config = loadConfig({
+      flags: { db: 'postgresql://tendril:hunter22@db:5432/t', secret: 's'.repeat(40), 'smtp-url': 'smtp://mailer:mailpass9@mail:587', redis: 'redis://:redispass7@cache:6379' },
+      env: {},
+    })
     const text = JSON.stringify(describeConfig(config))
-    assert.doesNotMatch(text, /hunter22/)
+    assert.doesNotMatch(text, /hunter22|mailpass9|redispass7/)
     assert.doesNotMatch(text, /s{40}/)
     assert.match(text, /postgresql:\/\/tendril:\*{5}@db:5432\/t/)
   })
