@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { ConfigError, loadConfig, describeConfig, type Config } from '../core/config.ts'
 import { TendrilError } from '../core/errors.ts'
 import { version } from '../core/version.ts'
-import { givenFlags, withStorageOptions } from './options.ts'
+import { givenFlags, withAllOptions } from './options.ts'
 import { registerAdminCommands } from './admin.ts'
 import { serve } from './serve.ts'
 
@@ -21,33 +21,10 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false)
 
-  withStorageOptions(program.command('serve').description('run the server (HTTP API and web UI)'))
-    .option('--port <port>', 'HTTP port [8080]')
-    .option('--host <address>', 'address to listen on [0.0.0.0]')
-    .option('--mqtt-port <port>', 'MQTT over TCP port; 0 disables [1883]')
-    .option('--mqtt-max-packet-size <bytes>', 'largest MQTT packet accepted [1048576]')
-    .option('--mqtt-publish-rate <n>', 'PUBLISH packets per second per client; 0 = unlimited [2000]')
-    .option('--mqtt-connections-per-key <n>', 'MQTT sessions one key may hold [20]')
-    .option('--mqtt-connect-timeout <ms>', 'time allowed to send CONNECT [10000]')
-    .option('--message-history-count <n>', 'messages kept per folder [1000]')
-    .option('--message-history-days <days>', 'days messages are kept [30]')
-    .option('--smtp-url <url>', 'SMTP server for emails, smtp://user:pass@host:587')
-    .option('--email-from <address>', 'sender of the emails Tendril sends [tendril@localhost]')
-    .option('--sms-webhook <url>', 'URL receiving POST {to, message} for text messages')
-    .option('--redis <url>', 'Redis for shared broker state across instances')
-    .option('--broker-id <id>', 'stable id of this instance')
-    .option('--shutdown-timeout <ms>', 'drain time on SIGTERM [5000]')
-    .option('--dev', 'development mode: prints a ready admin login')
+  withAllOptions(program.command('serve').description('run the server: HTTP (REST, /mqtt, /api/v1/websocket) and MQTT over TCP'))
     .action(async (_opts, cmd: Command) => serve(configFor(cmd)))
 
-  withStorageOptions(program.command('config').description('print the effective settings, secrets redacted'))
-    .option('--port <port>', 'HTTP port')
-    .option('--host <address>', 'address to listen on')
-    .option('--mqtt-port <port>', 'MQTT over TCP port')
-    .option('--redis <url>', 'Redis URL')
-    .option('--broker-id <id>', 'instance id')
-    .option('--shutdown-timeout <ms>', 'drain time on SIGTERM')
-    .option('--dev', 'development mode')
+  withAllOptions(program.command('config').description('print the effective settings, secrets redacted'))
     .action((_opts, cmd: Command) => {
       process.stdout.write(JSON.stringify(describeConfig(configFor(cmd)), null, 2) + '\n')
     })

@@ -1,8 +1,13 @@
-// Turns commander's parsed options into the config sources, keeping only the flags actually given.
+// Command-line flags, made from the settings schema so that every setting has its flag, and the
+// translation of commander's parsed options into config sources (only the flags actually given).
 import type { Command } from 'commander'
-import { settingNames, type SettingName } from '../core/config.ts'
+import { settingNames, settingsSchema, type SettingName } from '../core/config.ts'
 
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/** Settings every command needs: where the data is, how to log, how to hash. */
+const STORAGE_SETTINGS: SettingName[] = ['data-dir', 'db', 'blobstore', 'inline-bytes', 'secret', 'bcrypt-cost', 'password-min-length', 'log-level', 'log-format']
+const SERVER_SETTINGS = settingNames.filter((name) => !STORAGE_SETTINGS.includes(name))
 
 export function givenFlags(cmd: Command): Partial<Record<SettingName, unknown>> {
   const opts = cmd.opts()
@@ -14,17 +19,22 @@ export function givenFlags(cmd: Command): Partial<Record<SettingName, unknown>> 
   return flags
 }
 
-/** Options every command takes: where the data is and how to log. */
-export function withStorageOptions(cmd: Command): Command {
+function addSettingFlags(cmd: Command, names: SettingName[]): Command {
+  for (const name of names) {
+    const schema = settingsSchema.shape[name]
+    const parsed = schema.safeParse(undefined)
+    const fallback = parsed.success && parsed.data !== undefined ? ` [${String(parsed.data)}]` : ''
+    const boolean = parsed.success && typeof parsed.data === 'boolean'
+    cmd.option(boolean ? `--${name}` : `--${name} <value>`, (schema.description ?? '') + (boolean ? '' : fallback))
+  }
   return cmd
-    .option('--config <file>', 'YAML or JSON config file')
-    .option('--data-dir <dir>', 'data directory (embedded database, blobs) [./data]')
-    .option('--db <url>', 'database URL: file:PATH or postgresql://…')
-    .option('--blobstore <spec>', 'bulk storage: fs[:DIR], s3://bucket?endpoint=…, memory:, mirror:A,B [fs]')
-    .option('--inline-bytes <n>', 'revisions up to this size stay in the database [1000]')
-    .option('--secret <secret>', 'server secret (default: generated and kept in the database)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent [info]')
-    .option('--log-format <format>', 'json|pretty [json]')
-    .option('--bcrypt-cost <n>', 'bcrypt cost for passwords [12]')
-    .option('--password-min-length <n>', 'minimum password length [10]')
+}
+
+export function withStorageOptions(cmd: Command): Command {
+  return addSettingFlags(cmd.option('--config <file>', 'YAML or JSON config file'), STORAGE_SETTINGS)
+}
+
+/** Storage settings plus everything a running server uses (ports, limits, mail, Redis, …). */
+export function withAllOptions(cmd: Command): Command {
+  return addSettingFlags(withStorageOptions(cmd), SERVER_SETTINGS)
 }
