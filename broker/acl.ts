@@ -1,7 +1,7 @@
 // Authorization of PUBLISH, SUBSCRIBE and forwarding, all through the core's permission rules.
 // Publishing needs write; subscribing needs read of every topic the filter can match; forwarding
 // re-checks read so that a permission change reaches live sessions (shared/DESIGN.md, MQTT).
-import type { Aedes, AedesOptions, Client } from 'aedes'
+import type { AedesOptions, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
 import { canRead, canWrite } from '../core/resources/permissions.ts'
@@ -10,15 +10,18 @@ import { filterShape, topicToPath } from './topics.ts'
 
 type Hooks = Pick<Required<AedesOptions>, 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>
 
+export interface Acl extends Hooks {
+  /** re-checks every cached access answer of the given sessions (after access rules changed) */
+  recheck(sessions: ClientSession[]): Promise<void>
+}
+
 /** How long a cached access decision is trusted before it is checked again. */
 export const ACCESS_TTL_MS = 1000
 
 const NEGATIVE_SUBACK = null // aedes answers a null subscription with SUBACK 0x80
 
-export function createAclHooks(core: Core, _aedes: Aedes): Hooks {
-  const levelFor = async (session: ClientSession, topic: string): Promise<number> => {
-    const cached = session.access.get(topic)
-    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return cached.level
+export function createAclHooks(core: Core): Acl {
+  const check = async (session: ClientSession, topic: string): Promise<number> => {
     let level = 0
     try {
       level = await accessToPath(core.db, session.principal, topicToPath(topic))
@@ -27,6 +30,11 @@ export function createAclHooks(core: Core, _aedes: Aedes): Hooks {
     }
     session.access.set(topic, { level, checkedAt: Date.now() })
     return level
+  }
+  const levelFor = async (session: ClientSession, topic: string): Promise<number> => {
+    const cached = session.access.get(topic)
+    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return cached.level
+    return check(session, topic)
   }
 
   const authorizePublish: Hooks['authorizePublish'] = (client, packet, callback) => {
@@ -73,5 +81,12 @@ export function createAclHooks(core: Core, _aedes: Aedes): Hooks {
     return packet
   }
 
-  return { authorizePublish, authorizeSubscribe, authorizeForward }
+  // Old answers stay in place until their replacements are known, so delivery never runs on a gap.
+  const recheck = async (sessions: ClientSession[]) => {
+    for (const session of sessions) {
+      for (const topic of [...session.access.keys()]) await check(session, topic)
+    }
+  }
+
+  return { authorizePublish, authorizeSubscribe, authorizeForward, recheck }
 }

@@ -3,7 +3,7 @@ import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 
 import { authenticateKey } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
-import { attach, principalKey, sessionOf } from './clients.ts'
+import { attach, clientsById, principalKey, sessionOf } from './clients.ts'
 import { countSessionsByKey } from './limits.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
@@ -42,7 +42,7 @@ export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreC
     ;(username === 'key' ? authenticateKey(core, credential) : authenticateToken(core, credential))
       .then((principal) => {
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
-        const holder = sessionOf(connectedClients(aedes)[client.id])
+        const holder = sessionOf(clientsById(aedes)[client.id])
         if (holder && principalKey(holder.principal) !== principalKey(principal)) {
           return refuse(IDENTIFIER_REJECTED, 'client id in use by another principal')
         }
@@ -58,11 +58,6 @@ export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreC
       })
   }
   return { preConnect, authenticate }
-}
-
-/** Aedes keeps its connected clients by id; its type declarations do not list the map. */
-function connectedClients(aedes: Aedes): Record<string, Client | undefined> {
-  return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
 }
 
 function remoteOf(conn: Connection | undefined): string | undefined {

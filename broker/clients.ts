@@ -1,5 +1,5 @@
 // What the broker knows about each connected client: the principal its credentials resolved to.
-import type { Client } from 'aedes'
+import type { Aedes, Client } from 'aedes'
 import type { Principal } from '../core/resources/permissions.ts'
 
 export interface ClientSession {
@@ -30,4 +30,9 @@ export function principalKey(principal: Principal): string {
     default:
       return 'anonymous'
   }
+}
+
+/** Aedes keeps its connected clients by id; its type declarations do not list the map. */
+export function clientsById(aedes: Aedes): Record<string, Client | undefined> {
+  return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
 }

@@ -45,8 +45,8 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = createPathResolver(core.db)
   const ingest = createIngest(core, resolver)
-  const acl = createAclHooks(core, aedes)
-  Object.assign(aedes, createConnectHooks(core, aedes), acl, {
+  const acl = createAclHooks(core)
+  Object.assign(aedes, createConnectHooks(core, aedes), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       if (client && !withinRate(client)) {
@@ -60,7 +60,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     }) satisfies AedesOptions['authorizePublish'],
   })
   const presence = trackPresence(core, aedes)
-  const stopRevalidation = startRevalidation(core, aedes)
+  const stopRevalidation = startRevalidation(core, aedes, acl)
   await aedes.listen()
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
   aedes.on('connectionError', (client, err) => core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))

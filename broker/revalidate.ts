@@ -1,21 +1,28 @@
 // Live sessions follow changes made anywhere (a REST call, an admin command, another instance):
 // every second the credentials behind connected clients are checked again, and a client whose key
 // was revoked, whose controller or user was deleted, or whose user left the key's organization is
-// disconnected. Permission edits reach sessions through the access cache's one-second lifetime.
+// disconnected; and when access rules changed (the access version moved), every cached access
+// answer of every session is checked again.
 import type { Aedes, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
-import { sessionOf } from './clients.ts'
+import { readAccessVersion } from '../core/resources/access-version.ts'
+import type { Acl } from './acl.ts'
+import { clientsById, sessionOf } from './clients.ts'
 
 export const REVALIDATE_INTERVAL_MS = 1000
 
-export function startRevalidation(core: Core, aedes: Aedes): () => void {
+export function startRevalidation(core: Core, aedes: Aedes, acl: Acl): () => void {
   let running = false
+  let version: string | undefined
   const tick = async () => {
     if (running) return // a slow database must not pile up checks
     running = true
     try {
       await revalidate(core, aedes)
+      const current = await readAccessVersion(core.db)
+      if (version !== undefined && current !== version) await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
+      version = current
     } catch (err) {
       core.log.error({ err }, 'revalidating mqtt sessions failed')
     } finally {
@@ -27,8 +34,12 @@ export function startRevalidation(core: Core, aedes: Aedes): () => void {
   return () => clearInterval(timer)
 }
 
+function connectedClients(aedes: Aedes): Client[] {
+  return Object.values(clientsById(aedes)).filter((c) => c !== undefined)
+}
+
 async function revalidate(core: Core, aedes: Aedes) {
-  const clients = Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)
+  const clients = connectedClients(aedes)
   const byKey = new Map<number, Client[]>()
   for (const client of clients) {
     const principal = sessionOf(client)?.principal

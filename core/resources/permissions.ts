@@ -2,7 +2,8 @@
 // rhizo's rule: system admins always write; otherwise the nearest resource (itself or an ancestor)
 // that has a permission list decides, and the level is the maximum over its matching entries.
 import { z } from 'zod'
-import type { DbClient } from '../db/index.ts'
+import { Prisma, type DbClient } from '../db/index.ts'
+import { bumpAccessVersion } from './access-version.ts'
 import { AccessLevel, PermissionType, type AccessLevelNumber } from './types.ts'
 
 export type Principal =
@@ -110,3 +111,10 @@ export async function resolveAccess(db: DbClient, principal: Principal, resource
 
 export const canRead = (level: number) => level >= AccessLevel.read
 export const canWrite = (level: number) => level >= AccessLevel.write
+
+/** Replaces a resource's permission list (null = inherit) and tells live sessions to re-check. */
+export async function setPermissions(db: DbClient, resourceId: number, value: unknown): Promise<void> {
+  const permissions = parsePermissions(value)
+  await db.resource.update({ where: { id: resourceId }, data: { permissions: permissions ?? Prisma.DbNull } })
+  await bumpAccessVersion(db)
+}

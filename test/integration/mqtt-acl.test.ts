@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
+import { setPermissions } from '../../core/resources/permissions.ts'
 import { providers } from '../helpers/core.ts'
 import { closed, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -124,6 +125,22 @@ for (const provider of providers) {
       assert.ok(Date.now() - started < 2500)
       assert.equal(clients[3]!.connected, true, 'other sessions are left alone')
       assert.equal(await refusalCode(server.mqttUrl, revoked.key), 4)
+    })
+
+    test('a permission change reaches live subscriptions within about a second', async () => {
+      const member = await connect(server.mqttUrl, memberKey)
+      assert.equal(await granted(member, 'acme/greenhouse/pi-2'), 0)
+      const publisher = await connect(server.mqttUrl, pi2)
+      const first = nextMessage(member)
+      publisher.publish('acme/greenhouse/pi-2', 'before')
+      assert.equal((await first)?.payload, 'before')
+      const folder = (await findPath(server.core.db, '/acme/greenhouse/pi-2'))!.at(-1)!
+      await setPermissions(server.core.db, folder.id, [[140, folder.id, 20]]) // only the controller itself
+      await new Promise((r) => setTimeout(r, 1500))
+      const after = nextMessage(member, 1000)
+      publisher.publish('acme/greenhouse/pi-2', 'after')
+      assert.equal(await after, null)
+      await setPermissions(server.core.db, folder.id, null)
     })
 
     test('an empty client id is given one with a clean session and refused with a persistent one', async () => {
