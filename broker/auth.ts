@@ -3,7 +3,8 @@ import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 
 import { authenticateKey } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
-import { attach, clientsById, principalKey, sessionOf } from './clients.ts'
+import { principalKey } from '../core/resources/permissions.ts'
+import { attach, clientsById, sessionOf } from './clients.ts'
 import { countSessionsByKey } from './limits.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>

@@ -20,18 +20,6 @@ export function sessionOf(client: Client | null | undefined): ClientSession | un
   return client ? sessions.get(client) : undefined
 }
 
-/** Identity used to stop one principal from taking over another's client id. */
-export function principalKey(principal: Principal): string {
-  switch (principal.kind) {
-    case 'controller':
-      return `controller:${principal.controllerId}`
-    case 'user':
-      return `user:${principal.userId}`
-    default:
-      return 'anonymous'
-  }
-}
-
 /** Aedes keeps its connected clients by id; its type declarations do not list the map. */
 export function clientsById(aedes: Aedes): Record<string, Client | undefined> {
   return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients

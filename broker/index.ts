@@ -44,7 +44,13 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = createPathResolver(core.db)
-  const ingest = createIngest(core, resolver)
+  const bus: MessageBus = {
+    publishToFolder(path, payload, origin) {
+      const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, ...(origin ? { clientId: origin } : {}) }
+      aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
+    },
+  }
+  const ingest = createIngest(core, resolver, bus)
   const acl = createAclHooks(core)
   Object.assign(aedes, createConnectHooks(core, aedes), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
@@ -72,12 +78,6 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   })
   const jsonWss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPacketSize })
   let tcp: Server | undefined
-  const bus: MessageBus = {
-    publishToFolder(path, payload, origin) {
-      const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, ...(origin ? { clientId: origin } : {}) }
-      aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
-    },
-  }
 
   return {
     aedes,

@@ -6,10 +6,12 @@
 import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Core } from '../core/index.ts'
-import { decodeFolderPayload } from '../core/messages/codecs.ts'
+import { decodeFolderPayload, decodeSequencePayload, encodeDisplay } from '../core/messages/codecs.ts'
+import type { MessageBus } from '../core/messages/send.ts'
+import type { AnnouncedValue } from '../core/messages/values.ts'
 import { acceptInbound, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
-import { isFolderType } from '../core/resources/types.ts'
+import { isFolderType, ResourceType } from '../core/resources/types.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
 import { topicToPath } from './topics.ts'
@@ -28,7 +30,7 @@ export interface Ingest {
   flush(): Promise<void>
 }
 
-export function createIngest(core: Core, resolver: PathResolver): Ingest {
+export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus): Ingest {
   let pending: { item: InboundItem; done: (err?: Error) => void }[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
@@ -41,15 +43,28 @@ export function createIngest(core: Core, resolver: PathResolver): Ingest {
     // batches are stored one after another, so messages keep their order
     inFlight = inFlight.then(async () => {
       try {
-        const outgoing = await acceptInbound(core, batch.map((b) => b.item))
+        const outcome = await acceptInbound(core, batch.map((b) => b.item))
         for (const b of batch) b.done()
-        sendInBackground(outgoing)
+        announce(outcome.values.stored)
+        for (const { request, reason } of outcome.values.refused) {
+          // acknowledged all the same: a device resending a value it cannot fix would loop forever
+          core.log.warn({ folder: request.folderPath, sequence: request.sequence, reason }, 'mqtt sequence value not stored')
+        }
+        sendInBackground(outcome.outgoing)
       } catch (err) {
         core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
         for (const b of batch) b.done(err as Error)
       }
     })
     return inFlight
+  }
+
+  // Browsers watching a folder see each stored value as rhizo announced it: "d,<name>,<timestamp>,<value>".
+  const announce = (values: AnnouncedValue[]) => {
+    for (const v of values) {
+      if (v.value === null) continue // images are announced by their thumbnails, not their bytes
+      bus.publishToFolder(v.folderPath, Buffer.from(encodeDisplay(v.name, v.timestamp, v.value)))
+    }
   }
 
   // Emails and text messages go out one at a time after their batch is stored: a slow SMTP server
@@ -73,11 +88,21 @@ export function createIngest(core: Core, resolver: PathResolver): Ingest {
   const decode = async (client: Client, packet: PublishPacket): Promise<InboundItem | null> => {
     const session = sessionOf(client)
     if (!session || packet.topic.startsWith('$')) return null
-    const resource = await resolver.resolve(topicToPath(packet.topic)).catch(() => null)
-    // sub-topics below a folder and unknown topics are only relayed
-    if (!resource || !isFolderType(resource.type)) return null
+    const path = topicToPath(packet.topic)
+    const resource = await resolver.resolve(path).catch(() => null)
+    if (!resource) return null // sub-topics below a folder and unknown topics are only relayed
+    const receivedAt = new Date()
     try {
-      return { principal: session.principal, folder: resource, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt: new Date() }
+      if (isFolderType(resource.type)) {
+        return { principal: session.principal, folder: resource, folderPath: path, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt }
+      }
+      if (resource.type !== ResourceType.sequence) return null
+      // a raw value published to a sequence's own topic stores it
+      const folderPath = path.slice(0, path.lastIndexOf('/'))
+      const folder = await resolver.resolve(folderPath)
+      if (!folder) return null
+      const { value } = decodeSequencePayload(packet.payload as Buffer)
+      return { principal: session.principal, folder, folderPath, messages: [{ kind: 'store', sequence: resource.name, value }], receivedAt }
     } catch (err) {
       // relayed all the same: generic MQTT devices may publish any payload to their folder
       core.log.warn({ clientId: client.id, topic: packet.topic, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')

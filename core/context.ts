@@ -3,6 +3,7 @@ import type { Config } from './config.ts'
 import type { Db } from './db/index.ts'
 import type { Logger } from './log.ts'
 import type { Outbox } from './messages/outgoing.ts'
+import type { BlobStore } from './blobs/index.ts'
 
 export interface CoreContext {
   config: Config
@@ -11,4 +12,6 @@ export interface CoreContext {
   secret: string
   /** email and text message delivery */
   outbox: Outbox
+  /** bulk storage for large revisions */
+  blobs: BlobStore
 }

@@ -6,6 +6,7 @@ import { migrate } from './db/migrate.ts'
 import type { Logger } from './log.ts'
 import { loadServerSecret } from './accounts/secret.ts'
 import { createOutbox } from './messages/outgoing.ts'
+import { createBlobStore } from './blobs/index.ts'
 
 export type { CoreContext }
 
@@ -20,7 +21,19 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const db = openDatabase(config.database)
   try {
     const secret = await loadServerSecret(db, config.secret)
-    return { config, db, log, secret, outbox: createOutbox(config.outgoing), close: () => db.$disconnect() }
+    const blobs = createBlobStore(config.blobstore, config.dataDir)
+    return {
+      config,
+      db,
+      log,
+      secret,
+      outbox: createOutbox(config.outgoing),
+      blobs,
+      async close() {
+        await blobs.close?.()
+        await db.$disconnect()
+      },
+    }
   } catch (err) {
     await db.$disconnect()
     throw err

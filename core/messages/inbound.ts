@@ -6,17 +6,19 @@ import type { Resource } from '../db/index.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
-import { SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
+import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
 import { recordMessages, type HistoryEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
+import { storeValueRequests, type ValueOutcome, type ValueRequest } from './values.ts'
 
 /** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
 export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
 
 export interface InboundItem {
   principal: Principal
-  /** the live folder the message was addressed to */
+  /** the live folder the message was addressed to, and its path */
   folder: Resource
+  folderPath: string
   messages: InboundMessage[]
   receivedAt: Date
 }
@@ -41,14 +43,33 @@ export interface OutgoingRequest {
   parameters: Record<string, unknown>
 }
 
-/** Stores what the messages carry; returns the emails and text messages they ask to send. */
-export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Promise<OutgoingRequest[]> {
+export interface InboundOutcome {
+  /** emails and text messages the messages ask to send */
+  outgoing: OutgoingRequest[]
+  /** sequence values stored (to announce) and refused (to report or log) */
+  values: ValueOutcome
+}
+
+/** Stores what the messages carry: sequence values, history, watchdogs. */
+export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Promise<InboundOutcome> {
   const history: HistoryEntry[] = []
   const outgoing: OutgoingRequest[] = []
+  const values: ValueRequest[] = []
   const watchdogs = new Map<number, Date>()
   for (const item of items) {
     for (const message of item.messages) {
-      if (message.kind !== 'message') continue // sequence values are stored by the sequence ingestion
+      const value = (sequence: string, text: string | Buffer, timestamp?: Date) =>
+        values.push({ principal: item.principal, folderPath: item.folderPath, sequence, value: text, timestamp: timestamp ?? item.receivedAt })
+      if (message.kind === 'display') continue // shown to subscribers, never stored (rhizo's d, lines)
+      if (message.kind === 'store') {
+        value(message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp)
+        continue
+      }
+      if (message.type === 'update') {
+        const update = expandUpdate(message.parameters)
+        for (const v of update.values) value(v.sequence, v.value, update.timestamp)
+        continue
+      }
       if (message.type === 'watchdog') {
         const controllerId = watchdogController(item)
         if (controllerId !== null) watchdogs.set(controllerId, item.receivedAt)
@@ -62,7 +83,8 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Pro
       history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal) })
     }
   }
+  const stored = await storeValueRequests(ctx, values)
   await recordMessages(ctx.db, history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
-  return outgoing
+  return { outgoing, values: stored }
 }

@@ -32,7 +32,7 @@ export async function folderFor(ctx: CoreContext, principal: Principal, path: st
 
 export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: FolderMessage, origin?: string) {
   const folder = await folderFor(ctx, principal, path, 'write')
-  const outgoing = await acceptInbound(ctx, [{ principal, folder, messages: [message], receivedAt: new Date() }])
+  const { outgoing } = await acceptInbound(ctx, [{ principal, folder, folderPath: path, messages: [message], receivedAt: new Date() }])
   // the sender waits for its email or text message, and hears of a refusal (throttle, bad address)
   for (const request of outgoing) await sendOutgoing(ctx, ctx.outbox, request.principal, request.type, request.parameters)
   bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)

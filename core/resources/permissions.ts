@@ -109,6 +109,18 @@ export async function resolveAccess(db: DbClient, principal: Principal, resource
   return effectiveLevel(principal, await loadChain(db, resourceId))
 }
 
+/** A stable identity for a principal, e.g. to stop one from taking over another's MQTT client id. */
+export function principalKey(principal: Principal): string {
+  switch (principal.kind) {
+    case 'controller':
+      return `controller:${principal.controllerId}`
+    case 'user':
+      return `user:${principal.userId}:${principal.scopeOrganizationId ?? '*'}`
+    default:
+      return 'anonymous'
+  }
+}
+
 export const canRead = (level: number) => level >= AccessLevel.read
 export const canWrite = (level: number) => level >= AccessLevel.write
 

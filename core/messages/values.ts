@@ -1,0 +1,103 @@
+// Sequence values carried by messages (CSV "s," lines, update, update_sequence, a raw value on a
+// sequence's topic): resolve each name to a live sequence the sender may write, then store them
+// all through storeSequenceValues — one transaction for a whole batch of messages.
+import type { CoreContext } from '../context.ts'
+import type { Resource } from '../db/index.ts'
+import { TendrilError } from '../errors.ts'
+import { accessToPath } from '../resources/access.ts'
+import { canWrite, principalKey, type Principal } from '../resources/permissions.ts'
+import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
+import { findPath } from '../resources/tree.ts'
+import { ResourceType } from '../resources/types.ts'
+
+export interface ValueRequest {
+  principal: Principal
+  /** the folder the message was sent to: relative names are below it */
+  folderPath: string
+  /** a name relative to the folder ("temp", "status/cpu") or an absolute path */
+  sequence: string
+  value: string | Buffer
+  timestamp?: Date
+}
+
+export interface AnnouncedValue extends StoredValue {
+  /** the sequence's folder and its name in it: announced as "d,<name>,<timestamp>,<value>" on the folder */
+  folderPath: string
+  name: string
+}
+
+export interface ValueOutcome {
+  stored: AnnouncedValue[]
+  /** requests refused, each with why (unknown sequence, no write access, bad value) */
+  refused: { request: ValueRequest; reason: string }[]
+}
+
+const absolute = (r: ValueRequest) => (r.sequence.startsWith('/') ? r.sequence : `${r.folderPath}/${r.sequence}`)
+
+export async function storeValueRequests(ctx: CoreContext, requests: ValueRequest[]): Promise<ValueOutcome> {
+  const refused: ValueOutcome['refused'] = []
+  const sequences = new Map<string, Resource | null>()
+  const access = new Map<string, boolean>()
+  const accepted: { request: ValueRequest; sequence: Resource; path: string }[] = []
+  for (const request of requests) {
+    const path = absolute(request)
+    if (!sequences.has(path)) sequences.set(path, await findPath(ctx.db, path).then((found) => found?.at(-1) ?? null, () => null))
+    const sequence = sequences.get(path)
+    if (!sequence || sequence.type !== ResourceType.sequence) {
+      refused.push({ request, reason: `sequence not found: ${path}` })
+      continue
+    }
+    const key = `${principalKey(request.principal)}|${path}`
+    if (!access.has(key)) access.set(key, canWrite(await accessToPath(ctx.db, request.principal, path)))
+    if (!access.get(key)) {
+      refused.push({ request, reason: `no write access to ${path}` })
+      continue
+    }
+    accepted.push({ request, sequence, path })
+  }
+  const stored = await storeIsolatingBadValues(ctx, accepted, refused)
+  return { stored, refused }
+}
+
+/**
+ * storeSequenceValues refuses a whole batch for one bad value. A batch here mixes messages from many
+ * clients, so on refusal each request is stored on its own, and only the bad ones are refused.
+ */
+async function storeIsolatingBadValues(
+  ctx: CoreContext,
+  accepted: { request: ValueRequest; sequence: Resource; path: string }[],
+  refused: ValueOutcome['refused'],
+): Promise<AnnouncedValue[]> {
+  const toInput = (a: (typeof accepted)[number]): SequenceValueInput => ({ sequenceId: a.sequence.id, value: a.request.value, timestamp: a.request.timestamp })
+  const announce = async (values: StoredValue[]) => {
+    const byId = new Map(accepted.map((a) => [a.sequence.id, a]))
+    const out: AnnouncedValue[] = []
+    for (const value of values) {
+      const a = byId.get(value.sequenceId)!
+      const slash = a.path.lastIndexOf('/')
+      out.push({ ...value, folderPath: a.path.slice(0, slash), name: a.path.slice(slash + 1) })
+    }
+    return out
+  }
+  if (accepted.length === 0) return []
+  try {
+    return announce((await storeSequenceValues(ctx, ctx.blobs, accepted.map(toInput))).stored)
+  } catch (err) {
+    if (!(err instanceof TendrilError) || accepted.length === 1) {
+      if (err instanceof TendrilError) refused.push({ request: accepted[0]!.request, reason: err.message })
+      else throw err
+      return []
+    }
+  }
+  const stored: StoredValue[] = []
+  for (const a of accepted) {
+    try {
+      stored.push(...(await storeSequenceValues(ctx, ctx.blobs, [toInput(a)])).stored)
+    } catch (err) {
+      if (!(err instanceof TendrilError)) throw err
+      refused.push({ request: a.request, reason: err.message })
+    }
+  }
+  return announce(stored)
+}
+
