@@ -6,6 +6,7 @@ import { createLogger } from '../core/log.ts'
 import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
 import { createTendril } from '../server.ts'
 import { startJobs } from '../core/jobs.ts'
+import { startRetentionJob } from '../core/resources/retention.ts'
 
 export async function serve(config: Config): Promise<void> {
   const started = performance.now()
@@ -15,6 +16,7 @@ export async function serve(config: Config): Promise<void> {
   const { port, mqttPort } = await server.listen({ port: config.port, host: config.host, mqttPort: config.mqttPort })
   log.info({ port, mqttPort, host: config.host, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
   const stopJobs = startJobs(core)
+  const stopRetention = startRetentionJob(core, core.blobs)
   if (config.dev) await announceDevLogin(core, port)
 
   await new Promise<void>((resolve) => {
@@ -30,6 +32,7 @@ export async function serve(config: Config): Promise<void> {
       deadline.unref()
       await server.close()
       await stopJobs()
+      await stopRetention()
       await core.close()
       log.info('stopped')
       resolve()
