@@ -2,6 +2,7 @@
 // one core. Built without listening, so `tendril serve` and the tests start it the same way.
 import type { Core } from './core/index.ts'
 import { createBroker } from './broker/index.ts'
+import { brokerName, createClusterParts } from './broker/cluster.ts'
 import { createHttpServer } from './http/server.ts'
 
 export interface Listening {
@@ -16,7 +17,12 @@ export interface Tendril {
 }
 
 export async function createTendril(core: Core): Promise<Tendril> {
-  const broker = await createBroker(core)
+  // with --redis, broker state is shared with the other instances on the same Redis
+  const cluster = core.config.redis ? await createClusterParts(core.config.redis, brokerName(core.config), core.log) : undefined
+  const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id }).catch(async (err: unknown) => {
+    await cluster?.close()
+    throw err
+  })
   const http = createHttpServer(core, { bus: broker.bus }, [broker.handleUpgrade])
   return {
     async listen({ port, host, mqttPort }) {
@@ -28,6 +34,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
       // the broker first: its clients are long-lived and would otherwise hold the drain open
       await broker.close()
       await http.close()
+      await cluster?.close() // after the broker, which still writes sessions while its clients close
     },
   }
 }

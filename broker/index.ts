@@ -68,6 +68,8 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const presence = trackPresence(core, aedes)
   const stopRevalidation = startRevalidation(core, aedes, acl)
   await aedes.listen()
+  // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
+  ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
   aedes.on('connectionError', (client, err) => core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
 

@@ -91,7 +91,7 @@ export function endAll(): void {
 }
 
 /** A bare MQTT 3.1.1 connection for packets MQTT.js would not send as a test needs them (e.g. a DUP resend). */
-export async function rawSession(url: string, key: string, clientId: string) {
+export async function rawSession(url: string, key: string, clientId: string, keepalive = 30) {
   const { hostname, port } = new URL(url)
   const socket = net.connect(Number(port), hostname)
   const parser = mqttPacket.parser({ protocolVersion: 4 })
@@ -115,7 +115,8 @@ export async function rawSession(url: string, key: string, clientId: string) {
     }
   }
   const send = (packet: mqttPacket.Packet) => socket.write(mqttPacket.generate(packet))
-  send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive: 30, clean: false, clientId, username: 'key', password: Buffer.from(key) })
+  send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive, clean: false, clientId, username: 'key', password: Buffer.from(key) })
   await next('connack')
-  return { send, next, close: () => socket.destroy() }
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  return { send, next, close: () => socket.destroy(), closed: () => closed }
 }

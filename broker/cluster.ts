@@ -1,0 +1,186 @@
+// Broker state shared by several Tendril instances through one Redis (shared/DESIGN.md, "Scaling
+// out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
+// and retained messages; mqemitter-redis carries every publish to every instance.
+import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { hostname } from 'node:os'
+import type { Redis as RedisConnection } from 'ioredis'
+import MQEmitterRedis from 'mqemitter-redis'
+import { redactUrl, type Config } from '../core/config.ts'
+import type { Logger } from '../core/log.ts'
+
+/** Every key the broker writes starts with this, so Redis can hold other state beside it. */
+export const KEY_PREFIX = 'tendril:mqtt:'
+
+/** How long start-up waits for Redis before it gives up. */
+const CONNECT_TIMEOUT_MS = 10_000
+
+/** How long closing waits for Redis to answer before it drops the connections. */
+const CLOSE_WAIT_MS = 1000
+
+/** Aedes' own default for its in-memory emitter, kept for the shared one. */
+const EMITTER_CONCURRENCY = 100
+
+type Message = { topic: string } & Record<string, unknown>
+type Listener = (message: Message, done: () => void) => void
+
+/** What Aedes calls on its `mq`: the mqemitter interface. */
+export interface ClusterEmitter {
+  on(topic: string, listener: Listener, done?: () => void): unknown
+  removeListener(topic: string, listener: Listener, done?: () => void): unknown
+  emit(message: Message, done?: (err?: Error) => void): void
+  close(done: () => void): void
+}
+
+/** aedes-persistence-redis, as far as Tendril touches it; Aedes drives the rest. */
+interface RedisPersistence {
+  destroy(): Promise<void>
+}
+
+export interface ClusterParts {
+  persistence: RedisPersistence
+  mq: ClusterEmitter
+  /** the Aedes broker id: this instance's name plus a suffix new at every start (see brokerName) */
+  id: string
+  /** ends every Redis connection */
+  close(): Promise<void>
+}
+
+// aedes-persistence-redis ships no types. The Redis client both libraries are built on (ioredis) is
+// loaded from where they load it: the connections Tendril opens are the ones they expect.
+const requireHere = createRequire(import.meta.url)
+const createRedisPersistence = requireHere('aedes-persistence-redis') as (options: { conn: RedisConnection }) => RedisPersistence
+const Redis = createRequire(requireHere.resolve('aedes-persistence-redis'))('ioredis') as typeof RedisConnection
+
+/**
+ * The name an instance goes by among several: --broker-id, else the host name and HTTP port, which
+ * no two instances on one host share while both listen (with --port 0, set --broker-id).
+ *
+ * Aedes gets this name plus a suffix new at every start, not the bare name. Persistent sessions
+ * live under their client id, not the broker's, so they survive a restart either way; but
+ * aedes-persistence-redis stores each queued message under `packet:<broker id>:<counter>` and Aedes
+ * restarts the counter at 0, so a restarted instance with the same id would overwrite messages
+ * still queued for offline clients with new ones, possibly on topics those clients may not read.
+ * A new id per start also lets the other instances publish the wills of clients the previous
+ * process held, which they skip while a broker of that id sends heartbeats.
+ */
+export function brokerName(config: Pick<Config, 'brokerId' | 'port'>): string {
+  return config.brokerId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${config.port}`
+}
+
+/** `name.<start time><random>`: '.' because the persistence splits its keys at ':'. */
+function brokerIdForThisStart(name: string): string {
+  return `${name}.${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+}
+
+export async function createClusterParts(redisUrl: string, name: string, log: Logger): Promise<ClusterParts> {
+  const where = redactUrl(redisUrl)
+  const options = { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS }
+  const data = new Redis(redisUrl, { ...options, keyPrefix: KEY_PREFIX })
+  const pub = new Redis(redisUrl, { ...options, enableAutoPipelining: true }) // what mqemitter-redis sets for its own
+  const sub = new Redis(redisUrl, options)
+  const connections = [data, pub, sub]
+  try {
+    await connectAll(connections, where)
+  } catch (err) {
+    for (const connection of connections) connection.disconnect()
+    throw err
+  }
+  for (const [role, connection] of [['data', data], ['publish', pub], ['subscribe', sub]] as const) reportOutages(connection, role, where, log)
+
+  const redisMq = MQEmitterRedis({ pubConn: pub, subConn: sub, concurrency: EMITTER_CONCURRENCY, matchEmptyLevels: true })
+  // mqemitter-redis re-emits connection errors here, and an 'error' without a listener would throw;
+  // reportOutages already logs them
+  ;(redisMq as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
+  const mq = onChannelsUnder(`${KEY_PREFIX}${data.options.db ?? 0}/`, redisMq as unknown as ClusterEmitter, (done) => {
+    // mqemitter-redis closes with QUIT, whose reply never comes while Redis is away: then Aedes'
+    // close would wait forever, so the connections are dropped instead
+    const quit = pub.status === 'ready' && sub.status === 'ready' ? new Promise<void>((resolve) => redisMq.close(resolve)) : undefined
+    void within(CLOSE_WAIT_MS, quit).then(() => {
+      for (const connection of [pub, sub]) if (connection.status !== 'end') connection.disconnect()
+      done()
+    })
+  })
+  const persistence = createRedisPersistence({ conn: data })
+  const id = brokerIdForThisStart(name)
+  log.info({ brokerId: id, redis: where }, 'mqtt broker state shared through redis')
+
+  let closing: Promise<void> | undefined
+  const close = async () => {
+    // The persistence unsubscribes from the emitter, then drops its connection; Aedes closed the
+    // emitter when it closed, unless it never started. While Redis is away neither finishes (ioredis
+    // keeps the commands for a reconnection), so each gets a moment and what is left is dropped.
+    await within(CLOSE_WAIT_MS, persistence.destroy().catch((err: Error) => log.debug({ err }, 'closing the redis persistence')))
+    await new Promise<void>((resolve) => mq.close(resolve))
+    // (a second disconnect of a closed connection would hold the process for 2 s)
+    for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
+  }
+  return { persistence, mq, id, close: () => (closing ??= close()) }
+}
+
+/** Connects every connection or none, with the reason Redis could not be reached. */
+async function connectAll(connections: RedisConnection[], where: string): Promise<void> {
+  let reason: Error | undefined
+  const remember = (err: Error) => (reason ??= err)
+  for (const connection of connections) connection.on('error', remember)
+  try {
+    await Promise.all(connections.map((connection) => connection.connect()))
+  } catch (err) {
+    throw new Error(`cannot reach Redis at ${where}: ${(reason ?? (err as Error)).message}`)
+  } finally {
+    for (const connection of connections) connection.off('error', remember)
+  }
+}
+
+/** One log line when a connection drops and one when it is back; ioredis retries meanwhile. */
+function reportOutages(connection: RedisConnection, role: string, where: string, log: Logger): void {
+  let down = false
+  connection.on('error', (err: Error) => {
+    if (!down) log.warn({ err, redis: where, connection: role }, 'redis connection lost; retrying')
+    down = true
+  })
+  connection.on('ready', () => {
+    if (down) log.info({ redis: where, connection: role }, 'redis connection restored')
+    down = false
+  })
+}
+
+/**
+ * Redis pub/sub channels ignore the logical database, so two deployments (or test runs) on one
+ * Redis server would hear each other's messages; every channel is put under `prefix`, which names
+ * the database. The prefix ends with '/' so that a filter's leading '+' or '#' stays a level of its
+ * own. (mqemitter-redis' MQEmitterRedisPrefix does the same, but keeps one wrapper per listener
+ * function, and Tendril subscribes one function to several filters: json-websocket.ts.)
+ */
+function onChannelsUnder(prefix: string, mq: ClusterEmitter, close: ClusterEmitter['close']): ClusterEmitter {
+  const wrappers = new Map<Listener, Map<string, Listener[]>>()
+  return {
+    on(topic, listener, done) {
+      const wrapper: Listener = (message, callback) => listener({ ...message, topic: message.topic.slice(prefix.length) }, callback)
+      const byTopic = wrappers.get(listener) ?? new Map<string, Listener[]>()
+      wrappers.set(listener, byTopic)
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), wrapper])
+      return mq.on(prefix + topic, wrapper, done)
+    },
+    removeListener(topic, listener, done) {
+      const byTopic = wrappers.get(listener)
+      const wrapper = byTopic?.get(topic)?.pop()
+      if (!byTopic || !wrapper) return done?.()
+      if (byTopic.get(topic)!.length === 0) byTopic.delete(topic)
+      if (byTopic.size === 0) wrappers.delete(listener)
+      return mq.removeListener(prefix + topic, wrapper, done)
+    },
+    emit(message, done) {
+      mq.emit({ ...message, topic: prefix + message.topic }, done)
+    },
+    close,
+  }
+}
+
+/** Waits for `promise`, but at most `ms`. */
+function within(ms: number, promise: Promise<unknown> | undefined): Promise<void> {
+  if (!promise) return Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  return Promise.race([promise.then(() => {}), timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,210 @@
+// Two Tendril instances as one deployment: one PostgreSQL database and one Redis, each instance on
+// its own ports. A client may land on either, and sees what clients of the other one do
+// (shared/DESIGN.md, "Scaling out").
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
+import { createController, createOrg } from '../../core/admin.ts'
+import { sharedRedis } from '../harness/redis.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+describe('two instances on one Redis and one PostgreSQL database', () => {
+  let redis: string
+  let a: TestServer | undefined
+  let b: TestServer | undefined
+  let pi1: string
+  let pi2: string
+  const instance = (brokerId: string, databaseUrl?: string) => startTestServer('postgresql', { config: { redis, 'broker-id': brokerId }, databaseUrl })
+
+  before(async () => {
+    redis = await freshRedisDatabase() // no skip: without Redis this fails, as a broken cluster would
+    a = await instance('a')
+    b = await instance('b', a.databaseUrl)
+    await createOrg(a.core, 'acme')
+    pi1 = (await createController(a.core, 'acme/greenhouse/pi-1')).key
+    pi2 = (await createController(a.core, 'acme/greenhouse/pi-2')).key
+  })
+  after(async () => {
+    endAll()
+    await b?.close()
+    await a?.close()
+  })
+
+  test('a key created through one instance is accepted by the other', async () => {
+    const { client } = await open(b!.mqttUrl, pi1)
+    assert.equal(client.connected, true)
+  })
+
+  test('a message published on one instance reaches a subscriber on the other, at QoS 0 and at QoS 1', async () => {
+    const subscriber = await open(b!.mqttUrl, pi1)
+    assert.equal(await subscribe(subscriber.client, 'acme/greenhouse/pi-1/commands/#', 1), 1)
+    const publisher = await open(a!.mqttUrl, pi2)
+    await publish(publisher.client, 'acme/greenhouse/pi-1/commands/led', 'on', { qos: 0 })
+    await publish(publisher.client, 'acme/greenhouse/pi-1/commands/fan', 'off', { qos: 1 }) // resolves on PUBACK
+    assert.deepEqual(await subscriber.take(2), [
+      { topic: 'acme/greenhouse/pi-1/commands/led', payload: 'on', qos: 0, retain: false },
+      { topic: 'acme/greenhouse/pi-1/commands/fan', payload: 'off', qos: 1, retain: false },
+    ])
+    assert.deepEqual(await subscriber.take(1, 500), [], 'each message arrives once')
+  })
+
+  test('a persistent session left on one instance resumes on the other with the QoS 1 messages sent meanwhile', async () => {
+    const session = { clientId: 'pi-1-resumes', clean: false }
+    const first = await open(a!.mqttUrl, pi1, session)
+    assert.equal(await subscribe(first.client, 'acme/greenhouse/pi-1/commands/#', 1), 1)
+    await disconnect(first.client)
+
+    const publisher = await open(b!.mqttUrl, pi2)
+    await publish(publisher.client, 'acme/greenhouse/pi-1/commands/led', 'on', { qos: 1 })
+    await publish(publisher.client, 'acme/greenhouse/pi-1/commands/fan', 'off', { qos: 1 })
+
+    const resumed = await open(b!.mqttUrl, pi1, session)
+    assert.equal(resumed.sessionPresent, true)
+    assert.deepEqual((await resumed.take(2)).map(({ topic, payload, qos }) => ({ topic, payload, qos })), [
+      { topic: 'acme/greenhouse/pi-1/commands/led', payload: 'on', qos: 1 },
+      { topic: 'acme/greenhouse/pi-1/commands/fan', payload: 'off', qos: 1 },
+    ])
+    // the subscription moved with the session: the first instance's publishers still reach it
+    const other = await open(a!.mqttUrl, pi2)
+    await publish(other.client, 'acme/greenhouse/pi-1/commands/led', 'off', { qos: 1 })
+    assert.deepEqual((await resumed.take(1)).map((m) => m.payload), ['off'])
+
+    // acknowledged messages are not delivered again on the next reconnect
+    await disconnect(resumed.client)
+    const again = await open(a!.mqttUrl, pi1, session)
+    assert.equal(again.sessionPresent, true)
+    assert.deepEqual(await again.take(1, 500), [])
+  })
+
+  test('a retained message set on one instance is delivered to a new subscriber on the other, and cleared from either', async () => {
+    const publisher = await open(a!.mqttUrl, pi2)
+    await publish(publisher.client, 'acme/greenhouse/pi-1/config', '{"interval":5}', { qos: 1, retain: true })
+    const subscriber = await open(b!.mqttUrl, pi1)
+    assert.equal(await subscribe(subscriber.client, 'acme/greenhouse/pi-1/config', 0), 0)
+    assert.deepEqual(await subscriber.take(1), [{ topic: 'acme/greenhouse/pi-1/config', payload: '{"interval":5}', qos: 0, retain: true }])
+
+    const other = await open(b!.mqttUrl, pi2)
+    await publish(other.client, 'acme/greenhouse/pi-1/config', '', { qos: 1, retain: true }) // [MQTT-3.3.1-10]
+    const late = await open(a!.mqttUrl, pi1)
+    assert.equal(await subscribe(late.client, 'acme/greenhouse/pi-1/config', 0), 0)
+    assert.deepEqual(await late.take(1, 500), [])
+  })
+
+  test('messages queued for an offline session survive restarts of the instance that queued them', async () => {
+    const session = { clientId: 'pi-1-offline', clean: false }
+    const offline = await open(a!.mqttUrl, pi1, session)
+    assert.equal(await subscribe(offline.client, 'acme/greenhouse/pi-1/alarms', 1), 1)
+    await disconnect(offline.client)
+
+    // An instance numbers the messages it handles from zero at every start, so the same steps after
+    // two starts number a message the same: one queued before a restart meets one queued after it.
+    for (const payload of ['queued before a restart', 'queued after it']) {
+      await b!.close()
+      b = undefined
+      b = await instance('b', a!.databaseUrl) // the same --broker-id over the same data
+      const publisher = await open(b.mqttUrl, pi2)
+      await publish(publisher.client, 'acme/greenhouse/pi-1/alarms', payload, { qos: 1 })
+    }
+
+    const back = await open(a!.mqttUrl, pi1, session)
+    assert.deepEqual((await back.take(2)).map((m) => m.payload), ['queued before a restart', 'queued after it'])
+  })
+})
+
+interface Delivery {
+  topic: string
+  payload: string
+  qos: number
+  retain: boolean
+}
+
+interface Connection {
+  client: MqttClient
+  /** CONNACK's session-present flag */
+  sessionPresent: boolean
+  /** the next `count` messages, or those that arrived within `ms` */
+  take(count: number, ms?: number): Promise<Delivery[]>
+}
+
+const opened: MqttClient[] = []
+
+function endAll(): void {
+  for (const client of opened.splice(0)) client.end(true)
+}
+
+/** An MQTT.js client that collects its messages from the start: a resumed session's queue may arrive with the CONNACK. */
+function open(url: string, key: string, options: IClientOptions = {}): Promise<Connection> {
+  const inbox: Delivery[] = []
+  const waiters = new Set<() => void>()
+  const client = mqtt.connect(url, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, ...options })
+  opened.push(client)
+  client.on('message', (topic, payload, packet) => {
+    inbox.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain })
+    for (const wake of waiters) wake()
+  })
+  const take = (count: number, ms = 3000) =>
+    new Promise<Delivery[]>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        waiters.delete(check)
+        resolve(inbox.splice(0, count))
+      }
+      const check = () => inbox.length >= count && done()
+      const timer = setTimeout(done, ms)
+      waiters.add(check)
+      check()
+    })
+  return new Promise((resolve, reject) => {
+    client.once('connect', (connack) => resolve({ client, sessionPresent: connack.sessionPresent, take }))
+    client.once('error', reject)
+  })
+}
+
+function subscribe(client: MqttClient, filter: string, qos: 0 | 1): Promise<number> {
+  return new Promise((resolve, reject) => client.subscribe(filter, { qos }, (err, granted) => (err ? reject(err) : resolve(granted![0]!.qos))))
+}
+
+function publish(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
+  return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())))
+}
+
+/** A clean DISCONNECT: the session stays on the broker. */
+function disconnect(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.end(false, {}, () => resolve()))
+}
+
+/**
+ * A logical database of the shared Redis that no other test file of the run uses, emptied: a counter
+ * in database 0 hands them out. Broker state lives in the database, and the broker's pub/sub
+ * channels are named after it, so test files on one Redis server do not hear each other.
+ */
+async function freshRedisDatabase(): Promise<string> {
+  const { url } = await sharedRedis()
+  const handedOut = Number(await redisCommand(url, ['INCR', 'tendril-test:databases']))
+  const database = `${url}/${1 + ((handedOut - 1) % 15)}`
+  await redisCommand(database, ['FLUSHDB'])
+  return database
+}
+
+/** One command over RESP, in the URL's database; the reply's first line. */
+function redisCommand(url: string, command: string[]): Promise<string> {
+  const { hostname, port, pathname } = new URL(url)
+  const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
+  const commands = pathname.length > 1 ? [['SELECT', pathname.slice(1)], command] : [command]
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname)
+    let received = ''
+    socket.on('error', reject)
+    socket.on('data', (data) => {
+      received += data.toString()
+      const replies = received.split('\r\n').slice(0, -1)
+      if (replies.length < commands.length) return
+      socket.destroy()
+      const failed = replies.find((reply) => reply.startsWith('-'))
+      if (failed) reject(new Error(`redis: ${failed.slice(1)}`))
+      else resolve(replies.at(-1)!.slice(1))
+    })
+    socket.write(commands.map(encode).join(''))
+  })
+}
