@@ -6,6 +6,7 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
 import { createController, createOrg } from '../../core/admin.ts'
+import { revokeKey } from '../../core/accounts/keys.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -75,6 +76,16 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const again = await open(a!.mqttUrl, pi1, session)
     assert.equal(again.sessionPresent, true)
     assert.deepEqual(await again.take(1, 500), [])
+  })
+
+  test('revoking a key through one instance closes its session on the other within about a second', async () => {
+    const doomed = await createController(a!.core, 'acme/greenhouse/pi-doomed')
+    const session = await open(b!.mqttUrl, doomed.key)
+    const closedAt = new Promise<number>((resolve) => session.client.once('close', () => resolve(Date.now())))
+    const keyRow = await a!.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: doomed.id } })
+    const started = Date.now()
+    await revokeKey(a!.core.db, keyRow.id)
+    assert.ok((await closedAt) - started < 2500)
   })
 
   test('a retained message set on one instance is delivered to a new subscriber on the other, and cleared from either', async () => {
