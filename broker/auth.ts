@@ -6,6 +6,7 @@ import type { Core } from '../core/index.ts'
 import { principalKey } from '../core/resources/permissions.ts'
 import { attach, clientsById, sessionOf } from './clients.ts'
 import { countSessionsByKey } from './limits.ts'
+import type { ClientIdOwners } from './client-ids.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
 type AuthenticateHandler = NonNullable<AedesOptions['authenticate']>
@@ -19,7 +20,7 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 
 const NOT_AUTHORIZED = 5
 
-export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
+export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
   const sessionsOfKey = countSessionsByKey(aedes)
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
   // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
@@ -41,11 +42,12 @@ export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreC
     }
     const credential = password.toString('utf8')
     ;(username === 'key' ? authenticateKey(core, credential) : authenticateToken(core, credential))
-      .then((principal) => {
+      .then(async (principal) => {
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
+        const owner = principalKey(principal)
         const holder = sessionOf(clientsById(aedes)[client.id])
-        if (holder && principalKey(holder.principal) !== principalKey(principal)) {
-          return refuse(IDENTIFIER_REJECTED, 'client id in use by another principal')
+        if ((holder && principalKey(holder.principal) !== owner) || !(await clientIds.claim(client.id, owner))) {
+          return refuse(IDENTIFIER_REJECTED, 'client id belongs to another principal')
         }
         if (principal.kind !== 'anonymous' && principal.keyId !== undefined && sessionsOfKey(principal.keyId) >= core.config.mqtt.connectionsPerKey) {
           return refuse(NOT_AUTHORIZED, `the key already holds ${core.config.mqtt.connectionsPerKey} sessions`)
@@ -58,6 +60,12 @@ export function createConnectHooks(core: Core, aedes: Aedes): { preConnect: PreC
         callback(refusal(BAD_USERNAME_OR_PASSWORD, 'authentication failed'), false)
       })
   }
+  // a clean session ends with its connection, and so does the claim on its id
+  aedes.on('clientDisconnect', (client) => {
+    const principal = sessionOf(client)?.principal
+    if (principal && client.clean) clientIds.release(client.id, principalKey(principal)).catch(() => {})
+  })
+
   return { preConnect, authenticate }
 }
 

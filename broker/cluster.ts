@@ -8,6 +8,7 @@ import type { Redis as RedisConnection } from 'ioredis'
 import MQEmitterRedis from 'mqemitter-redis'
 import { redactUrl, type Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
+import { redisClientIdOwners, type ClientIdOwners } from './client-ids.ts'
 
 /** Every key the broker writes starts with this, so Redis can hold other state beside it. */
 export const KEY_PREFIX = 'tendril:mqtt:'
@@ -42,6 +43,8 @@ export interface ClusterParts {
   mq: ClusterEmitter
   /** the Aedes broker id: this instance's name plus a suffix new at every start (see brokerName) */
   id: string
+  /** who owns each client id, shared by the instances */
+  clientIds: ClientIdOwners
   /** ends every Redis connection */
   close(): Promise<void>
 }
@@ -115,7 +118,7 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     // (a second disconnect of a closed connection would hold the process for 2 s)
     for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
   }
-  return { persistence, mq, id, close: () => (closing ??= close()) }
+  return { persistence, mq, id, clientIds: redisClientIdOwners(data), close: () => (closing ??= close()) }
 }
 
 /** Connects every connection or none, with the reason Redis could not be reached. */

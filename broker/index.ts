@@ -11,6 +11,7 @@ import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
+import { memoryClientIdOwners, type ClientIdOwners } from './client-ids.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
@@ -36,11 +37,14 @@ export interface BrokerParts {
   persistence?: AedesOptions['persistence']
   mq?: AedesOptions['mq']
   id?: string
+  /** client id ownership shared with the other instances (default: this process only) */
+  clientIds?: ClientIdOwners
 }
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const aedes = new Aedes({ ...parts, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
+  const { clientIds = memoryClientIdOwners(), ...shared } = parts
+  const aedes = new Aedes({ ...shared, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = createPathResolver(core.db)
@@ -52,7 +56,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   }
   const ingest = createIngest(core, resolver, bus)
   const acl = createAclHooks(core)
-  Object.assign(aedes, createConnectHooks(core, aedes), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
+  Object.assign(aedes, createConnectHooks(core, aedes, clientIds), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       if (client && !withinRate(client)) {

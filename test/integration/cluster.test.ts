@@ -78,6 +78,13 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     assert.deepEqual(await again.take(1, 500), [])
   })
 
+  test('a client id held on one instance cannot be taken over through the other by another principal', async () => {
+    const outsider = (await createController(a!.core, 'acme/greenhouse/pi-outsider')).key
+    const owner = await open(a!.mqttUrl, pi1, { clientId: 'held-on-a' })
+    await assert.rejects(open(b!.mqttUrl, outsider, { clientId: 'held-on-a' }), (err: { code?: number }) => err.code === 2)
+    assert.equal(owner.client.connected, true)
+  })
+
   test('revoking a key through one instance closes its session on the other within about a second', async () => {
     const doomed = await createController(a!.core, 'acme/greenhouse/pi-doomed')
     const session = await open(b!.mqttUrl, doomed.key)

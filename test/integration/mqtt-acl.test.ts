@@ -143,6 +143,15 @@ for (const provider of providers) {
       await setPermissions(server.core.db, folder.id, null)
     })
 
+    test("an offline persistent session's client id cannot be taken by another principal", async () => {
+      const owner = await connect(server.mqttUrl, pi1, { clientId: 'pi-1-persistent', clean: false })
+      await granted(owner, 'acme/greenhouse/pi-1')
+      await new Promise<void>((resolve) => owner.end(false, {}, () => resolve()))
+      assert.equal(await refusalCode(server.mqttUrl, betaPi, { clientId: 'pi-1-persistent', clean: false }), 2)
+      assert.equal(await refusalCode(server.mqttUrl, betaPi, { clientId: 'pi-1-persistent', clean: true }), 2)
+      assert.equal(await refusalCode(server.mqttUrl, pi1, { clientId: 'pi-1-persistent', clean: false }), 0)
+    })
+
     test('an empty client id is given one with a clean session and refused with a persistent one', async () => {
       const clean = await connect(server.mqttUrl, pi1, { clientId: '', clean: true })
       assert.equal(clean.connected, true)
