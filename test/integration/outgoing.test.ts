@@ -103,7 +103,12 @@ for (const provider of providers) {
       assert.match(smtp.mails[0]!.data, /Subject: Too hot/)
       assert.match(smtp.mails[0]!.data, /From: lab@example.com/)
       assert.match(smtp.mails[0]!.data, /Greenhouse at 41 C/)
-      const logged = await core.db.outgoingMessage.findMany({ where: { kind: 'email' } })
+      // the log entry is written once the SMTP exchange has completed, just after the server saw the mail
+      let logged = await core.db.outgoingMessage.findMany({ where: { kind: 'email' } })
+      for (let i = 0; i < 100 && logged.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20))
+        logged = await core.db.outgoingMessage.findMany({ where: { kind: 'email' } })
+      }
       assert.equal(logged.length, 1)
       assert.equal(logged[0]!.senderControllerId, piId)
     })
