@@ -121,6 +121,10 @@ for (const provider of providers) {
       assert.deepEqual(Buffer.from(row!.data!), Buffer.from(value, 'utf8'))
       assert.equal(row!.numericValue, null)
       await assert.rejects(storeSequenceValues(core, blobs, [{ sequenceId: id, value: Buffer.from([0xff, 0xfe]) }]), isCode('invalid', /UTF-8/))
+      const empty = await sequence({ dataType: text })
+      await storeSequenceValues(core, blobs, [{ sequenceId: empty, value: '' }])
+      assert.equal((await bytesOf((await latestValue(core, blobs, empty))!.body)).length, 0)
+      assert.deepEqual((await sequenceHistory(core.db, empty)).values, [''])
     })
 
     test('image bytes are kept exactly, inline or in bulk storage', async () => {
@@ -209,6 +213,17 @@ for (const provider of providers) {
       const mixed = await storeSequenceValues(core, blobs, [{ sequenceId: id, value: '200', timestamp: sec(200) }, { sequenceId: id, value: '150', timestamp: sec(150) }])
       assert.equal((await core.db.resource.findUniqueOrThrow({ where: { id } })).lastRevisionId, mixed.stored[0]!.revisionId)
       assert.deepEqual((await sequenceHistory(core.db, id)).values, ['1', '2', '10', '150', '200'])
+    })
+
+    test('concurrent batches for one sequence leave the latest value pointing at the latest timestamp', async () => {
+      const id = await sequence({ dataType: numeric })
+      const seconds = Array.from({ length: 40 }, (_, i) => (i * 37) % 40) // a shuffled 0..39
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, b) => storeSequenceValues(core, blobs, seconds.slice(b * 5, b * 5 + 5).map((s) => ({ sequenceId: id, value: String(s), timestamp: sec(s) })))),
+      )
+      const newest = results.flatMap((r) => r.stored).find((s) => s.value === '39')!
+      assert.equal((await core.db.resource.findUniqueOrThrow({ where: { id } })).lastRevisionId, newest.revisionId)
+      assert.equal((await sequenceHistory(core.db, id)).values.length, 40)
     })
 
     test('timestamps default to now', async () => {
