@@ -15,8 +15,12 @@ export interface Acl extends Hooks {
   recheck(sessions: ClientSession[]): Promise<void>
 }
 
-/** How long a cached access decision is trusted before it is checked again. */
-export const ACCESS_TTL_MS = 1000
+/**
+ * How long a cached access decision is trusted before it is checked again. Changes made through
+ * Tendril move the access version, which re-checks every cached answer within a second
+ * (revalidate.ts); this bound is for changes made behind Tendril's back (direct database edits).
+ */
+export const ACCESS_TTL_MS = 30_000
 
 const NEGATIVE_SUBACK = null // aedes answers a null subscription with SUBACK 0x80
 

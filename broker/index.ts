@@ -70,7 +70,10 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     }) satisfies AedesOptions['authorizePublish'],
   })
   const presence = trackPresence(core, aedes)
-  const stopRevalidation = startRevalidation(core, aedes, acl)
+  const stopRevalidation = startRevalidation(core, aedes, acl, () => {
+    ingest.accessChanged()
+    resolver.invalidate() // renames, moves and deletes move the version too
+  })
   await aedes.listen()
   // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))

@@ -12,6 +12,8 @@ import type { AnnouncedValue } from '../core/messages/values.ts'
 import { acceptInbound, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
 import { isFolderType, ResourceType } from '../core/resources/types.ts'
+import { createAccessCache } from '../core/resources/access-cache.ts'
+import { ACCESS_TTL_MS } from './acl.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
 import { topicToPath } from './topics.ts'
@@ -28,9 +30,13 @@ export interface Ingest {
   accept(client: Client, packet: PublishPacket): Promise<void>
   /** waits for everything accepted so far to be stored */
   flush(): Promise<void>
+  /** forgets cached access answers (access rules changed) */
+  accessChanged(): void
 }
 
 export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus): Ingest {
+  // long-lived answers: the broker clears them when the access version moves (revalidate.ts)
+  const lookups = { resolver, access: createAccessCache(core.db, ACCESS_TTL_MS) }
   let pending: { item: InboundItem; done: (err?: Error) => void }[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
@@ -43,7 +49,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     // batches are stored one after another, so messages keep their order
     inFlight = inFlight.then(async () => {
       try {
-        const outcome = await acceptInbound(core, batch.map((b) => b.item))
+        const outcome = await acceptInbound(core, batch.map((b) => b.item), lookups)
         for (const b of batch) b.done()
         announce(outcome.values.stored)
         for (const { request, reason } of outcome.values.refused) {
@@ -138,6 +144,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
       await done
       remember(client, packet)
     },
+    accessChanged: () => lookups.access.clear(),
     async flush() {
       if (timer) clearTimeout(timer)
       await runBatch()

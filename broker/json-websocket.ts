@@ -19,6 +19,7 @@ import { pathToTopic } from './topics.ts'
 import type { Presence } from './presence.ts'
 
 const MAX_SUBSCRIPTIONS = 100
+/** websocket traffic is light: answers are simply re-checked after a second */
 const ACCESS_TTL_MS = 1000
 
 type Deliver = (packet: AedesPublishPacket, callback: () => void) => void

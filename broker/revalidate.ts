@@ -12,7 +12,7 @@ import { clientsById, sessionOf } from './clients.ts'
 
 export const REVALIDATE_INTERVAL_MS = 1000
 
-export function startRevalidation(core: Core, aedes: Aedes, acl: Acl): () => void {
+export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}): () => void {
   let running = false
   let version: string | undefined
   const tick = async () => {
@@ -21,7 +21,10 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl): () => voi
     try {
       await revalidate(core, aedes)
       const current = await readAccessVersion(core.db)
-      if (version !== undefined && current !== version) await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
+      if (version !== undefined && current !== version) {
+        onAccessChange()
+        await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
+      }
       version = current
     } catch (err) {
       core.log.error({ err }, 'revalidating mqtt sessions failed')

@@ -9,7 +9,7 @@ import { ResourceType } from '../resources/types.ts'
 import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
 import { recordMessages, type HistoryEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
-import { storeValueRequests, type ValueOutcome, type ValueRequest } from './values.ts'
+import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
 
 /** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
 export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
@@ -51,7 +51,7 @@ export interface InboundOutcome {
 }
 
 /** Stores what the messages carry: sequence values, history, watchdogs. */
-export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Promise<InboundOutcome> {
+export async function acceptInbound(ctx: CoreContext, items: InboundItem[], lookups?: ValueLookups): Promise<InboundOutcome> {
   const history: HistoryEntry[] = []
   const outgoing: OutgoingRequest[] = []
   const values: ValueRequest[] = []
@@ -83,7 +83,7 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[]): Pro
       history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal) })
     }
   }
-  const stored = await storeValueRequests(ctx, values)
+  const stored = await storeValueRequests(ctx, values, lookups)
   await recordMessages(ctx.db, history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }

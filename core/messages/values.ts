@@ -4,10 +4,10 @@
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
 import { TendrilError } from '../errors.ts'
-import { accessToPath } from '../resources/access.ts'
-import { canWrite, principalKey, type Principal } from '../resources/permissions.ts'
+import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
+import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
+import { canWrite, type Principal } from '../resources/permissions.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
-import { findPath } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 
 export interface ValueRequest {
@@ -34,22 +34,24 @@ export interface ValueOutcome {
 
 const absolute = (r: ValueRequest) => (r.sequence.startsWith('/') ? r.sequence : `${r.folderPath}/${r.sequence}`)
 
-export async function storeValueRequests(ctx: CoreContext, requests: ValueRequest[]): Promise<ValueOutcome> {
+/** How names and access are looked up; the broker passes caches that live across batches. */
+export interface ValueLookups {
+  resolver: PathResolver
+  access: AccessCache
+}
+
+export async function storeValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups?: ValueLookups): Promise<ValueOutcome> {
+  const { resolver, access } = lookups ?? { resolver: createPathResolver(ctx.db), access: createAccessCache(ctx.db) }
   const refused: ValueOutcome['refused'] = []
-  const sequences = new Map<string, Resource | null>()
-  const access = new Map<string, boolean>()
   const accepted: { request: ValueRequest; sequence: Resource; path: string }[] = []
   for (const request of requests) {
     const path = absolute(request)
-    if (!sequences.has(path)) sequences.set(path, await findPath(ctx.db, path).then((found) => found?.at(-1) ?? null, () => null))
-    const sequence = sequences.get(path)
+    const sequence = await resolver.resolve(path).catch(() => null)
     if (!sequence || sequence.type !== ResourceType.sequence) {
       refused.push({ request, reason: `sequence not found: ${path}` })
       continue
     }
-    const key = `${principalKey(request.principal)}|${path}`
-    if (!access.has(key)) access.set(key, canWrite(await accessToPath(ctx.db, request.principal, path)))
-    if (!access.get(key)) {
+    if (!canWrite(await access.level(request.principal, path))) {
       refused.push({ request, reason: `no write access to ${path}` })
       continue
     }

@@ -1,0 +1,112 @@
+// QoS 0 relay throughput: Tendril (authenticated controller key, on the controller's folder topic,
+// which is also stored in the folder's message history, and on a sub-topic below it, which is only
+// relayed) over TCP and WebSocket, against bare Aedes and Mosquitto, measured in the same run with
+// the rounds interleaved. The client load (MQTT.js) runs in a child process. Each case sends a fixed
+// count, or what it can in 10 s when slower than that.
+//   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT] [--count-queries [--callers]]
+// --only keeps the cases whose "name/transport" contains TEXT (the references are always run).
+import { parseArgs } from 'node:util'
+import { startBareAedes, startMosquitto, startTendril, type RunningBroker } from './lib/brokers.ts'
+import { seedControllers } from './lib/seed.ts'
+import { fmt, machine, median, printTable, ratio, sleep } from './lib/stats.ts'
+import type { ThroughputJob, ThroughputResult } from './lib/throughput-worker.ts'
+import { startWorker } from './lib/worker.ts'
+
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, messages: { type: 'string', default: '40000' }, publishers: { type: 'string', default: '4' }, only: { type: 'string' }, 'count-queries': { type: 'boolean', default: false }, callers: { type: 'boolean', default: false } } })
+const ROUNDS = Number(args.rounds)
+const MESSAGES = Number(args.messages)
+const PUBLISHERS = Number(args.publishers)
+const PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse-north-0001' } }) // 64 bytes
+
+interface Case {
+  name: string
+  transport: 'tcp' | 'ws'
+  url: string
+  topic: string
+  auth?: ThroughputJob['auth']
+  /** the Aedes case this one is compared with */
+  reference?: string
+  /** counts the messages stored so far, for cases whose messages go into the history */
+  stored?: () => Promise<number>
+  results: ThroughputResult[]
+  storeLagMs: number[]
+}
+
+const started: RunningBroker[] = []
+const worker = startWorker<ThroughputJob, ThroughputResult>(new URL('./lib/throughput-worker.ts', import.meta.url))
+try {
+  const aedes = await startBareAedes()
+  started.push(aedes)
+  const mosquitto = await startMosquitto()
+  if (mosquitto) started.push(mosquitto)
+  // the per-client publish rate limit (default 2000/s) would close a publisher sending flat out
+  const tendril = await startTendril('sqlite', { 'mqtt-publish-rate': 0 }, { countQueries: args['count-queries'], callers: args.callers })
+  started.push(tendril)
+  const [pi] = await seedControllers(tendril.core, 1)
+  const auth = { username: 'key', password: pi!.key }
+  const stored = () => tendril.core.db.message.count({ where: { folderId: pi!.id } })
+
+  const make = (c: Omit<Case, 'results' | 'storeLagMs'>): Case => ({ ...c, results: [], storeLagMs: [] })
+  const all: Case[] = [
+    make({ name: 'bare Aedes', transport: 'tcp', url: aedes.tcpUrl, topic: pi!.topic }),
+    make({ name: 'bare Aedes', transport: 'ws', url: aedes.wsUrl!, topic: pi!.topic }),
+    ...(mosquitto ? [make({ name: 'Mosquitto 2', transport: 'tcp', url: mosquitto.tcpUrl, topic: pi!.topic, reference: 'bare Aedes/tcp' })] : []),
+    make({ name: 'Tendril folder (stored)', transport: 'tcp', url: tendril.tcpUrl, topic: pi!.topic, auth, reference: 'bare Aedes/tcp', stored }),
+    make({ name: 'Tendril sub-topic (relay)', transport: 'tcp', url: tendril.tcpUrl, topic: `${pi!.topic}/raw`, auth, reference: 'bare Aedes/tcp' }),
+    make({ name: 'Tendril folder (stored)', transport: 'ws', url: tendril.wsUrl, topic: pi!.topic, auth, reference: 'bare Aedes/ws', stored }),
+    make({ name: 'Tendril sub-topic (relay)', transport: 'ws', url: tendril.wsUrl, topic: `${pi!.topic}/raw`, auth, reference: 'bare Aedes/ws' }),
+  ]
+  const cases = all.filter((c) => c.name === 'bare Aedes' || !args.only || `${c.name}/${c.transport}`.includes(args.only))
+  const job = (c: Case, messages: number): ThroughputJob => ({ url: c.url, topic: c.topic, auth: c.auth, publishers: PUBLISHERS, messages, payload: PAYLOAD, maxMs: 10_000, idleMs: 10_000 })
+
+  /** After a stored case: how long until everything that was relayed is also in the history. */
+  const waitStored = async (c: Case, before: number, expected: number) => {
+    const t0 = performance.now()
+    while ((await c.stored!()) < before + expected && performance.now() - t0 < 60_000) await sleep(20)
+    return performance.now() - t0
+  }
+
+  console.log(machine())
+  console.log(`warm-up, then ${ROUNDS} rounds × ${cases.length} cases; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber`)
+  for (const c of cases) await worker.run(job(c, Math.min(MESSAGES, 10_000)), 120_000)
+  for (let round = 0; round < ROUNDS; round++) {
+    // a different order each round, so drift in the machine's load spreads over every case
+    const order = cases.map((_, i) => cases[(i + round) % cases.length]!)
+    for (const c of order) {
+      const before = c.stored ? await c.stored() : 0
+      tendril.queries?.reset()
+      const result = await worker.run(job(c, MESSAGES), 180_000)
+      if (tendril.queries && c.auth) console.log(`  ${c.name}/${c.transport}: ${fmt(result.perSecond)} msg/s; Tendril database calls: ${tendril.queries.summary().replaceAll(', ', '\n      ')}`)
+      c.results.push(result)
+      if (c.stored) c.storeLagMs.push(await waitStored(c, before, result.sent))
+      await sleep(200)
+    }
+    process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`)
+  }
+
+  const medianRate = (c: Case) => median(c.results.map((r) => r.perSecond))
+  const byKey = new Map(cases.map((c) => [`${c.name}/${c.transport}`, c]))
+  console.log()
+  printTable(
+    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'delivered', 'stored +ms'],
+    cases.map((c) => {
+      const rates = c.results.map((r) => r.perSecond)
+      const reference = byKey.get(c.reference ?? `bare Aedes/${c.transport}`)!
+      const delivered = c.results.reduce((n, r) => n + r.received, 0) / c.results.reduce((n, r) => n + r.sent, 0)
+      return [
+        c.name,
+        c.transport,
+        fmt(medianRate(c)),
+        fmt(Math.min(...rates)),
+        fmt(Math.max(...rates)),
+        c === reference ? '1.00×' : ratio(medianRate(c), medianRate(reference)),
+        (delivered * 100).toFixed(1) + '%',
+        c.stored ? fmt(median(c.storeLagMs)) : '-',
+      ]
+    }),
+  )
+  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "stored +ms": after the last message was relayed, how long until all were in the history (median).')
+} finally {
+  await worker.stop()
+  for (const b of started.reverse()) await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))
+}
