@@ -82,7 +82,13 @@ export class S3BlobStore implements BlobStore {
       const blob = meter.result()
       const Key = this.keyOf(blob.hash)
       if (!(await this.#exists(Key))) {
-        await this.#client.send(new CopyObjectCommand({ Bucket, Key, CopySource: copySource(Bucket, temp) }))
+        try {
+          await this.#client.send(new CopyObjectCommand({ Bucket, Key, CopySource: copySource(Bucket, temp) }))
+        } catch (err) {
+          // Writers of the same content race to the same key; if another one's copy landed, the
+          // content is there (it is addressed by its hash), whatever this copy's error was.
+          if (!(await this.#exists(Key))) throw err
+        }
       }
       return blob
     } finally {
