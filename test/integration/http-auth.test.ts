@@ -6,8 +6,9 @@ import { issueToken } from '../../core/accounts/tokens.ts'
 import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { basicAuth } from '../helpers/http.ts'
 
-const basic = (key: string) => ({ authorization: 'Basic ' + Buffer.from(`rhizo-client-0.1:${key}`).toString('base64') })
+const basic = (key: string) => ({ authorization: basicAuth(key, 'rhizo-client-0.1') })
 
 for (const provider of providers) {
   describe(`HTTP authentication on ${provider}`, () => {

@@ -6,8 +6,8 @@ import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { basicAuth } from '../helpers/http.ts'
 
-const basic = (key: string) => 'Basic ' + Buffer.from(`x:${key}`).toString('base64')
 
 for (const provider of providers) {
   describe(`REST messages on ${provider}`, () => {
@@ -37,10 +37,10 @@ for (const provider of providers) {
     const post = (key: string, body: Record<string, string>, form = true) =>
       fetch(`${server.url}/api/v1/messages`, {
         method: 'POST',
-        headers: { authorization: basic(key), 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+        headers: { authorization: basicAuth(key), 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
         body: form ? new URLSearchParams(body) : JSON.stringify(body),
       })
-    const get = (key: string, query: string) => fetch(`${server.url}/api/v1/messages?${query}`, { headers: { authorization: basic(key) } })
+    const get = (key: string, query: string) => fetch(`${server.url}/api/v1/messages?${query}`, { headers: { authorization: basicAuth(key) } })
 
     test('a message posted over REST reaches MQTT subscribers and the folder history', async () => {
       const subscriber = await connect(server.mqttUrl, piKey)

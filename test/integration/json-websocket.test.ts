@@ -8,6 +8,7 @@ import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { basicAuth } from '../helpers/http.ts'
 
 interface Frame {
   type: string
@@ -19,7 +20,7 @@ const sockets: WebSocket[] = []
 
 /** Opens the JSON websocket as rhizo's client does: HTTP Basic, username = client version, password = key. */
 function openSocket(url: string, key?: string): Promise<WebSocket & { frames: Frame[]; next(ms?: number): Promise<Frame | null> }> {
-  const headers = key ? { authorization: 'Basic ' + Buffer.from(`0.3.7:${key}`).toString('base64') } : {}
+  const headers = key ? { authorization: basicAuth(key, '0.3.7') } : {}
   const ws = new WebSocket(url.replace('http', 'ws') + '/api/v1/websocket', { headers }) as WebSocket & { frames: Frame[]; next(ms?: number): Promise<Frame | null> }
   sockets.push(ws)
   ws.frames = []

@@ -8,15 +8,8 @@ import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { eventually } from '../helpers/http.ts'
 
-const until = async (check: () => Promise<boolean>, ms = 3000) => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  return false
-}
 
 for (const provider of providers) {
   describe(`MQTT messages on ${provider}`, () => {
@@ -47,7 +40,7 @@ for (const provider of providers) {
       const received = nextMessage(subscriber)
       sender.publish('acme/lab/pi-1', '{"set_interval": {"seconds": 10}}')
       assert.equal((await received)?.payload, '{"set_interval": {"seconds": 10}}')
-      assert.ok(await until(async () => (await history('/acme/lab/pi-1')).length === 1))
+      assert.ok(await eventually(async () => (await history('/acme/lab/pi-1')).length === 1))
       const [kept] = await history('/acme/lab/pi-1')
       assert.equal(kept!.type, 'set_interval')
       assert.deepEqual(kept!.parameters, { seconds: 10 })
@@ -96,12 +89,12 @@ for (const provider of providers) {
     test('a controller is shown connected while its session is open, and disconnected after', async () => {
       const status = () => server.core.db.controllerStatus.findUniqueOrThrow({ where: { controllerId: pi.id } })
       endAll()
-      assert.ok(await until(async () => !(await status()).connected))
+      assert.ok(await eventually(async () => !(await status()).connected))
       const client = await connect(server.mqttUrl, piKey)
-      assert.ok(await until(async () => (await status()).connected))
+      assert.ok(await eventually(async () => (await status()).connected))
       assert.ok((await status()).lastConnectAt)
       client.end()
-      assert.ok(await until(async () => !(await status()).connected))
+      assert.ok(await eventually(async () => !(await status()).connected))
     })
 
     test('a payload that is not a rhizo message is relayed but not stored, and the client stays connected', async () => {

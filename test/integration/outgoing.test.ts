@@ -12,6 +12,7 @@ import { createTendril, type Tendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
+import { basicAuth, eventually } from '../helpers/http.ts'
 
 interface Mail {
   to: string[]
@@ -48,10 +49,6 @@ function startWebhook(): Promise<{ server: Server; url: string; received: unknow
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sms`, received })))
 }
 
-const until = async (check: () => boolean, ms = 3000) => {
-  for (const deadline = Date.now() + ms; !check() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 25))
-  return check()
-}
 
 for (const provider of providers) {
   describe(`outgoing email and text messages on ${provider}`, () => {
@@ -91,14 +88,14 @@ for (const provider of providers) {
     const postMessage = (type: string, parameters: unknown) =>
       fetch(`${url}/api/v1/messages`, {
         method: 'POST',
-        headers: { authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'), 'content-type': 'application/json' },
+        headers: { authorization: basicAuth(userKey), 'content-type': 'application/json' },
         body: JSON.stringify({ folder_path: '/acme/greenhouse', type, parameters }),
       })
 
     test('send_email published by a controller over MQTT is delivered by SMTP and logged', async () => {
       const client = await connect(mqttUrl, piKey)
       client.publish('acme/greenhouse/pi-1', JSON.stringify({ send_email: { email_address: 'keeper@example.com', subject: 'Too hot', body: 'Greenhouse at 41 C' } }))
-      assert.ok(await until(() => smtp.mails.length === 1))
+      assert.ok(await eventually(() => smtp.mails.length === 1))
       assert.deepEqual(smtp.mails[0]!.to, ['keeper@example.com'])
       assert.match(smtp.mails[0]!.data, /Subject: Too hot/)
       assert.match(smtp.mails[0]!.data, /From: lab@example.com/)
@@ -163,7 +160,7 @@ describe('outgoing messages without configuration', () => {
       const key = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/messages`, {
         method: 'POST',
-        headers: { authorization: 'Basic ' + Buffer.from(`x:${key}`).toString('base64'), 'content-type': 'application/json' },
+        headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
         body: JSON.stringify({ folder_path: '/acme', type: 'send_email', parameters: { email_address: 'a@example.com', subject: 's', body: 'b' } }),
       })
       assert.equal(res.status, 400)
