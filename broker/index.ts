@@ -44,7 +44,12 @@ export interface BrokerParts {
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
   const { clientIds = memoryClientIdOwners(), ...shared } = parts
-  const aedes = new Aedes({ ...shared, drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
+  const aedes = new Aedes({
+    // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
+    // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
+    concurrency: 0,
+    ...shared,
+    drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = createPathResolver(core.db)
