@@ -1,13 +1,16 @@
 // Where a Tendril MQTT connection spends its time: each database step of CONNECT + SUBSCRIBE timed on
 // its own (sequential calls over distinct controllers, µs per call, median of rounds), with raw
 // better-sqlite3 statements beside them to separate Prisma's cost from SQLite's.
-//   node --import tsx bench/auth-path.ts [--calls 2000] [--rounds 5] [--pg]
+// Also: the cost per connection of the same work batched over the CONNECTs of one tick, and of one
+// session-revalidation tick (broker/revalidate.ts) with --sessions connected keys.
+//   node --import tsx bench/auth-path.ts [--calls 2000] [--sessions 10000] [--rounds 5] [--pg]
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
-import { authenticateKey } from '../core/accounts/keys.ts'
+import { authenticateKey, keyPartOf } from '../core/accounts/keys.ts'
 import { accessToPath } from '../core/resources/access.ts'
 import { markConnected, markDisconnected } from '../core/resources/controller-status.ts'
+import { liveKey } from '../core/resources/tree.ts'
 import type { Principal } from '../core/resources/permissions.ts'
 import type { PostgresServer } from '../test/harness/postgres.ts'
 import { openTestCore, type Provider, type TestCore } from '../test/helpers/core.ts'
@@ -15,16 +18,23 @@ import { startBenchPostgres } from './lib/postgres.ts'
 import { seedControllers, type SeededController } from './lib/seed.ts'
 import { fmt, machine, median, printTable } from './lib/stats.ts'
 
-const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '5' }, pg: { type: 'boolean', default: false } } })
+const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '2000' }, sessions: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '5' }, pg: { type: 'boolean', default: false } } })
 const CALLS = Number(args.calls)
 const ROUNDS = Number(args.rounds)
+const BATCH = 200
+const SESSIONS = Math.max(Number(args.sessions), CALLS)
 
 type Step = { name: string; run: (c: SeededController, i: number) => unknown; before?: () => Promise<unknown> }
 
 async function measure(provider: Provider): Promise<[string, number][]> {
   const core: TestCore = await openTestCore(provider)
+  let raw: Database.Database | undefined
   try {
-    const controllers = await seedControllers(core, CALLS, { lean: true, batch: 500 })
+    const all = await seedControllers(core, SESSIONS, { lean: true, batch: 500 })
+    const controllers = all.slice(0, CALLS)
+    await core.db.controllerStatus.createMany({ data: all.map((c) => ({ controllerId: c.id })) })
+    const keyIds = (await core.db.key.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((k) => k.id)
+    const orgId = (await core.db.resource.findFirstOrThrow({ where: { parentId: null } })).id
     const principals: Principal[] = controllers.map((c) => ({ kind: 'controller', controllerId: c.id, organizationId: 0, keyId: 0 }))
     for (let i = 0; i < controllers.length; i++) principals[i] = (await authenticateKey(core, controllers[i]!.key))!
     const steps: Step[] = [
@@ -34,17 +44,23 @@ async function measure(provider: Provider): Promise<[string, number][]> {
       { name: 'markConnected (1 upsert)', run: (c) => markConnected(core.db, c.id) },
       { name: 'markDisconnected (1 updateMany)', run: (c) => markDisconnected(core.db, c.id) },
       { name: 'one Prisma read by primary key (resource.findUnique)', run: (c) => core.db.resource.findUnique({ where: { id: c.id } }) },
+      { name: 'the key lookup as Prisma $queryRawUnsafe', run: (c) => core.db.$queryRawUnsafe(`SELECT * FROM "Key" WHERE "keyPart" = ${provider === 'sqlite' ? '?' : '$1'} AND "revokedAt" IS NULL`, keyPartOf(c.key)) },
+      // what batching the CONNECTs of one tick would cost, per connection
+      { name: `batched: keys + controllers of ${BATCH} CONNECTs in one findMany`, run: (_, i) => i % BATCH === 0 && core.db.key.findMany({ where: { keyPart: { in: controllers.slice(i, i + BATCH).map((c) => keyPartOf(c.key)) }, revokedAt: null }, include: { accessAsController: true } }) },
+      { name: `batched: lastUsedAt of ${BATCH} keys in one updateMany`, run: (_, i) => i % BATCH === 0 && core.db.key.updateMany({ where: { id: { in: keyIds.slice(i, i + BATCH) } }, data: { lastUsedAt: new Date() } }) },
+      { name: `batched: presence of ${BATCH} controllers in one updateMany`, run: (_, i) => i % BATCH === 0 && core.db.controllerStatus.updateMany({ where: { controllerId: { in: controllers.slice(i, i + BATCH).map((c) => c.id) } }, data: { connected: true, lastConnectAt: new Date() } }) },
+      { name: `batched: ${BATCH} folders by liveKey in one findMany`, run: (_, i) => i % BATCH === 0 && core.db.resource.findMany({ where: { liveKey: { in: controllers.slice(i, i + BATCH).map((c) => liveKey(orgId, c.topic.split('/')[1]!)) } } }) },
     ]
     if (provider === 'sqlite') {
-      const raw = new Database(join(core.config.dataDir, 'tendril.db'))
-      const byKeyPart = raw.prepare('SELECT * FROM "Key" WHERE "keyPart" = ? AND "revokedAt" IS NULL')
-      const byId = raw.prepare('SELECT * FROM "Resource" WHERE "id" = ?')
-      const touch = raw.prepare('UPDATE "Key" SET "lastUsedAt" = ? WHERE "id" = ?')
+      const db = (raw = new Database(join(core.config.dataDir, 'tendril.db')))
+      const byKeyPart = db.prepare('SELECT * FROM "Key" WHERE "keyPart" = ? AND "revokedAt" IS NULL')
+      const byId = db.prepare('SELECT * FROM "Resource" WHERE "id" = ?')
+      const touch = db.prepare('UPDATE "Key" SET "lastUsedAt" = ? WHERE "id" = ?')
+      db.pragma('synchronous = NORMAL') // as on Tendril's own connection (WAL)
       steps.push(
-        { name: 'raw better-sqlite3: key lookup by keyPart (prepared once)', run: (c) => byKeyPart.all(c.key.slice(4, 7) + c.key.slice(-3)) },
+        { name: 'raw better-sqlite3: key lookup by keyPart (prepared once)', run: (c) => byKeyPart.all(keyPartOf(c.key)) },
         { name: 'raw better-sqlite3: resource by id (prepared once)', run: (c) => byId.get(c.id) },
-        { name: 'raw better-sqlite3: one-row UPDATE, autocommit (WAL, synchronous=FULL)', run: (_, i) => touch.run(Date.now(), principals[i]!.kind === 'controller' ? principals[i]!.keyId : 0) },
-        { name: 'raw better-sqlite3: same UPDATE with synchronous=NORMAL', before: async () => raw.pragma('synchronous = NORMAL'), run: (_, i) => touch.run(Date.now(), principals[i]!.kind === 'controller' ? principals[i]!.keyId : 0) },
+        { name: 'raw better-sqlite3: one-row UPDATE, autocommit (WAL, synchronous=NORMAL)', run: (_, i) => touch.run(Date.now(), principals[i]!.kind === 'controller' ? principals[i]!.keyId : 0) },
       )
     }
     const samples = new Map<string, number[]>(steps.map((s) => [s.name, []]))
@@ -56,8 +72,19 @@ async function measure(provider: Provider): Promise<[string, number][]> {
         samples.get(step.name)!.push(((performance.now() - t0) * 1000) / controllers.length)
       }
     }
-    return steps.map((s) => [s.name, median(samples.get(s.name)!)])
+    // broker/revalidate.ts, every second: every connected session's key, with its owner
+    const tick: number[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      const t0 = performance.now()
+      await core.db.key.findMany({
+        where: { id: { in: keyIds } },
+        select: { id: true, organizationId: true, revokedAt: true, accessAsController: { select: { deleted: true } }, accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } } },
+      })
+      tick.push((performance.now() - t0) * 1000)
+    }
+    return [...steps.map((s): [string, number] => [s.name, median(samples.get(s.name)!)]), [`revalidation tick with ${SESSIONS} sessions (µs per tick, not per call)`, median(tick)]]
   } finally {
+    raw?.close()
     await core.cleanup()
   }
 }

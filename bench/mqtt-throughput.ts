@@ -30,6 +30,8 @@ interface Case {
   stored?: () => Promise<number>
   results: ThroughputResult[]
   storeLagMs: number[]
+  /** CPU of this (the brokers') process during each run, % of one core */
+  brokerCpu: number[]
 }
 
 const started: RunningBroker[] = []
@@ -46,7 +48,7 @@ try {
   const auth = { username: 'key', password: pi!.key }
   const stored = () => tendril.core.db.message.count({ where: { folderId: pi!.id } })
 
-  const make = (c: Omit<Case, 'results' | 'storeLagMs'>): Case => ({ ...c, results: [], storeLagMs: [] })
+  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'brokerCpu'>): Case => ({ ...c, results: [], storeLagMs: [], brokerCpu: [] })
   const all: Case[] = [
     make({ name: 'bare Aedes', transport: 'tcp', url: aedes.tcpUrl, topic: pi!.topic }),
     make({ name: 'bare Aedes', transport: 'ws', url: aedes.wsUrl!, topic: pi!.topic }),
@@ -75,7 +77,11 @@ try {
     for (const c of order) {
       const before = c.stored ? await c.stored() : 0
       tendril.queries?.reset()
+      const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
       const result = await worker.run(job(c, MESSAGES), 180_000)
+      const cpu = process.cpuUsage(cpu0)
+      c.brokerCpu.push((cpu.user + cpu.system) / 10 / (performance.now() - t0))
       if (tendril.queries && c.auth) console.log(`  ${c.name}/${c.transport}: ${fmt(result.perSecond)} msg/s; Tendril database calls: ${tendril.queries.summary().replaceAll(', ', '\n      ')}`)
       c.results.push(result)
       if (c.stored) c.storeLagMs.push(await waitStored(c, before, result.sent))
@@ -88,7 +94,7 @@ try {
   const byKey = new Map(cases.map((c) => [`${c.name}/${c.transport}`, c]))
   console.log()
   printTable(
-    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'delivered', 'stored +ms'],
+    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'delivered', 'stored +ms', 'broker CPU', 'client CPU'],
     cases.map((c) => {
       const rates = c.results.map((r) => r.perSecond)
       const reference = byKey.get(c.reference ?? `bare Aedes/${c.transport}`)!
@@ -102,10 +108,12 @@ try {
         c === reference ? '1.00×' : ratio(medianRate(c), medianRate(reference)),
         (delivered * 100).toFixed(1) + '%',
         c.stored ? fmt(median(c.storeLagMs)) : '-',
+        fmt(median(c.brokerCpu), 0) + '%',
+        fmt(median(c.results.map((r) => r.clientCpu)), 0) + '%',
       ]
     }),
   )
-  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "stored +ms": after the last message was relayed, how long until all were in the history (median).')
+  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "stored +ms": after the last message was relayed, how long until all were in the history (median). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator.')
 } finally {
   await worker.stop()
   for (const b of started.reverse()) await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))

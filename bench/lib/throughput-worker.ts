@@ -24,6 +24,8 @@ export interface ThroughputResult {
   /** from the first publish to the last message received */
   ms: number
   perSecond: number
+  /** CPU used by this load generator while publishing and receiving, % of one core */
+  clientCpu: number
 }
 
 function connect(url: string, options: IClientOptions): Promise<MqttClient> {
@@ -60,6 +62,7 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
     let received = 0
     let last = 0
     const start = performance.now()
+    const cpu0 = process.cpuUsage()
     let idle: NodeJS.Timeout | undefined
     let allIn = () => {}
     const arrived = new Promise<void>((resolve) => {
@@ -85,7 +88,8 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
     await arrived
     clearInterval(idle)
     const ms = last - start
-    return { sent, received, ms, perSecond: ms > 0 ? (received / ms) * 1000 : 0 }
+    const cpu = process.cpuUsage(cpu0)
+    return { sent, received, ms, perSecond: ms > 0 ? (received / ms) * 1000 : 0, clientCpu: ((cpu.user + cpu.system) / 10 / (performance.now() - start)) }
   } finally {
     // publishers first: a subscriber that leaves while the broker still queues messages for it is what
     // sets off mqemitter's recursive drain (see the report in bench/README.md)
