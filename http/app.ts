@@ -6,9 +6,14 @@ import type { MessageBus } from '../core/messages/send.ts'
 import { version } from '../core/version.ts'
 import { authenticate } from './auth.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
+import { keyRoutes } from './routes/keys.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
+import { organizationRoutes } from './routes/organizations.ts'
+import { pinRoutes } from './routes/pins.ts'
 import { sessionRoutes } from './routes/sessions.ts'
+import { systemRoutes } from './routes/system.ts'
+import { userRoutes } from './routes/users.ts'
 
 export interface AppDependencies {
   /** delivers messages sent through REST to the broker's subscribers */
@@ -30,6 +35,11 @@ export function createApp(core: Core, deps: AppDependencies): express.Express {
   app.use(sessionRoutes(core))
   app.use(mqttInfoRoutes(core))
   app.use(messageRoutes(core, deps.bus))
+  app.use(keyRoutes(core))
+  app.use(organizationRoutes(core))
+  app.use(userRoutes(core))
+  app.use(pinRoutes(core))
+  app.use(systemRoutes(core))
 
   app.use(notFoundHandler)
   app.use(errorHandler(core.log))

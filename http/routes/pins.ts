@@ -1,0 +1,76 @@
+// /api/v1/pins: controller provisioning by PIN, rhizo's contract (main/api/pins.py) kept exactly:
+// POST (anonymous) → {status, pin, pin_code}; GET /<pin>?pin_code= → {status} or, once,
+// {status, controller_path, secret_key}; PUT /<pin> with controller=<path> by a signed-in user.
+// Expired PINs answer 410 with rhizo's message.
+import { Router, type Response } from 'express'
+import { z } from 'zod'
+import { enterPin, pollPin, requestPin } from '../../core/accounts/pins.ts'
+import { asUser } from '../../core/accounts/roles.ts'
+import { createThrottle } from '../../core/accounts/throttle.ts'
+import type { Core } from '../../core/index.ts'
+import { invalid, rateLimited, TendrilError } from '../../core/errors.ts'
+import { errorBody } from '../errors.ts'
+
+/** PIN requests per address (each stores a row), and failed PIN entries per user (guessing). */
+export const PIN_LIMITS = {
+  requestsPerAddress: { max: 30, windowMs: 10 * 60_000 },
+  failedEntriesPerUser: { max: 10, windowMs: 15 * 60_000 },
+}
+
+const pinParam = z.coerce.number().int().min(0).max(99_999_999)
+const pollQuery = z.object({ pin_code: z.string().min(1).max(200) })
+const enterBody = z.object({ controller: z.string().min(1).max(4000) })
+
+const expired = (res: Response) => res.status(410).json(errorBody('expired', 'PIN has expired.'))
+
+function parsePin(raw: unknown): number {
+  const pin = pinParam.safeParse(raw)
+  if (!pin.success) throw invalid('a PIN is a number')
+  return pin.data
+}
+
+export function pinRoutes(core: Core): Router {
+  const router = Router()
+  const requests = createThrottle(PIN_LIMITS.requestsPerAddress)
+  const failedEntries = createThrottle(PIN_LIMITS.failedEntriesPerUser)
+
+  router.post('/api/v1/pins', async (req, res) => {
+    const address = req.ip ?? 'unknown'
+    if (!requests.allowed(address)) throw rateLimited('too many PIN requests; try again later')
+    requests.fail(address) // every request counts: each one stores a row
+    const { pin, pinCode } = await requestPin(core)
+    res.json({ status: 'ok', pin, pin_code: pinCode })
+  })
+
+  router.get('/api/v1/pins/:pin', async (req, res) => {
+    const pin = parsePin(req.params.pin)
+    const query = pollQuery.safeParse(req.query)
+    if (!query.success) throw invalid('pin_code is required')
+    const result = await pollPin(core, pin, query.data.pin_code)
+    if (result.state === 'expired') return expired(res)
+    if (result.state === 'waiting') return res.json({ status: 'ok' })
+    res.json({ status: 'ok', controller_path: result.controllerPath, secret_key: result.secretKey })
+  })
+
+  router.put('/api/v1/pins/:pin', async (req, res) => {
+    const user = asUser(res.locals.principal)
+    const pin = parsePin(req.params.pin)
+    const body = enterBody.safeParse({ ...(req.query as object), ...(req.body as object) })
+    if (!body.success) throw invalid('controller (the controller folder path) is required')
+    if (!failedEntries.allowed(String(user.userId))) throw rateLimited('too many failed PIN entries; try again later')
+    try {
+      const result = await enterPin(core, user, pin, body.data.controller)
+      if (result.state === 'expired') {
+        failedEntries.fail(String(user.userId))
+        return expired(res)
+      }
+      res.json({ status: 'ok' })
+    } catch (err) {
+      // a wrong PIN, and a controller path that is not there, count against the user; a refusal for a path they can see does not
+      if (err instanceof TendrilError && (err.code === 'not_found' || err.code === 'conflict')) failedEntries.fail(String(user.userId))
+      throw err
+    }
+  })
+
+  return router
+}
