@@ -66,6 +66,7 @@ async function describeAll(db: DbClient, keys: Key[]) {
 }
 
 async function administeredOrganizations(db: DbClient, user: UserPrincipal): Promise<number[]> {
+  if (user.systemAdmin && user.scopeOrganizationId !== undefined) return [user.scopeOrganizationId]
   const rows = await db.organizationUser.findMany({ where: { userId: user.userId, isAdmin: true }, select: { organizationId: true } })
   return rows.map((r) => r.organizationId).filter((id) => user.scopeOrganizationId === undefined || id === user.scopeOrganizationId)
 }
