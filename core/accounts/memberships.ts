@@ -7,6 +7,7 @@ import { conflict, forbidden, notFound } from '../errors.ts'
 import { bumpAccessVersion } from '../resources/access-version.ts'
 import { checkName } from '../resources/paths.ts'
 import type { Principal } from '../resources/permissions.ts'
+import { liveKey } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
 import { addMember, createOrganization } from './organizations.ts'
@@ -28,7 +29,7 @@ export function describeOrganization(org: Resource) {
 /** The organization, if the caller may see it; otherwise 404 whether or not it exists. */
 export async function organizationFor(db: DbClient, principal: Principal, ref: OrganizationRef) {
   const user = asUser(principal)
-  const where = typeof ref === 'number' ? { id: ref } : { liveKey: `0/${ref}` }
+  const where = typeof ref === 'number' ? { id: ref } : { liveKey: liveKey(null, ref) }
   const org = await db.resource.findFirst({ where: { ...where, type: ResourceType.organizationFolder, deleted: false } })
   if (!org || !canSeeOrganization(user, org.id)) throw notFound('organization not found')
   return org
