@@ -58,9 +58,12 @@ export function describeKey(key: Key, controllerPath?: string) {
 }
 
 async function describeAll(db: DbClient, keys: Key[]) {
+  const paths = new Map<number, string>() // a controller usually has several keys: find each path once
   const described = []
   for (const key of keys) {
-    described.push(describeKey(key, key.accessAsControllerId !== null ? await pathOf(db, key.accessAsControllerId) : undefined))
+    const controllerId = key.accessAsControllerId
+    if (controllerId !== null && !paths.has(controllerId)) paths.set(controllerId, await pathOf(db, controllerId))
+    described.push(describeKey(key, controllerId !== null ? paths.get(controllerId) : undefined))
   }
   return described
 }

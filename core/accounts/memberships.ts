@@ -111,13 +111,15 @@ export async function setMemberAdminAs(ctx: CoreContext, principal: Principal, r
   return describeMember(updated)
 }
 
-/** Removing a member cuts their access at once: sessions re-read memberships per request, MQTT sessions re-check. */
+/** Removing a member cuts their access at once: sessions re-read memberships per request, MQTT sessions re-check, their keys here are revoked. */
 export async function removeMemberAs(ctx: CoreContext, principal: Principal, ref: OrganizationRef, userId: number) {
   const org = await adminOrganizationFor(ctx.db, principal, ref)
   await inTransaction(ctx.db, async (tx) => {
     const member = await membershipOf(tx, org.id, userId)
     if (member.isAdmin) await requireAnotherAdmin(tx, org.id, userId)
     await tx.organizationUser.delete({ where: { id: member.id } })
+    // their keys for this organization end too, so re-adding them later does not revive old keys
+    await tx.key.updateMany({ where: { organizationId: org.id, accessAsUserId: userId, revokedAt: null }, data: { revokedAt: new Date(), revokedById: asUser(principal).userId } })
     await bumpAccessVersion(tx)
   })
 }

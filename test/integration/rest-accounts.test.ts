@@ -144,6 +144,10 @@ for (const provider of providers) {
         assert.equal(await canReadAcmeLab({ key: carolKey }), false)
         assert.equal(await closed(client, 2500), true)
         assert.equal((await call('DELETE', `/api/v1/organizations/acme/users/${carolId}`, ann)).status, 404)
+        // coming back does not revive the old key
+        assert.equal((await call('POST', '/api/v1/organizations/acme/users', ann, { user_id: carolId })).status, 200)
+        assert.equal(await canReadAcmeLab(carol), true)
+        assert.equal((await call('GET', '/api/v1/users/current', { key: carolKey })).status, 401)
       })
 
       test('making a member admin lets them manage; the last admin cannot leave or be demoted (409)', async () => {
