@@ -82,8 +82,11 @@ export async function addMemberAs(ctx: CoreContext, principal: Principal, ref: O
   const org = await adminOrganizationFor(ctx.db, principal, ref)
   const user = who.email !== undefined ? await findUserByEmail(ctx.db, who.email) : await ctx.db.user.findFirst({ where: { id: who.userId, deleted: false } })
   if (!user) throw notFound('no user with that email address or id')
-  const member = await addMember(ctx.db, org.id, user.id, isAdmin)
-  await bumpAccessVersion(ctx.db)
+  const member = await inTransaction(ctx.db, async (tx) => {
+    const row = await addMember(tx, org.id, user.id, isAdmin)
+    await bumpAccessVersion(tx)
+    return row
+  })
   return describeMember({ ...member, user })
 }
 
