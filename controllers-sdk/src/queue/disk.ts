@@ -1,0 +1,230 @@
+// The on-disk queue (Node only): store-and-forward that survives a process restart or a crash.
+//
+// Layout of the queue directory:
+//   queue.log  append-only, one JSON entry per line, written in batches and fsync'd before
+//              append() resolves; a torn last line (crash mid-write) is cut off on open
+//   committed  the id below which every entry is acknowledged (or dropped), replaced atomically
+//              (write a temporary file, fsync, rename) after acknowledgements
+//   lock       the pid of the process using the queue: two processes must not replay one queue
+// The log is emptied when nothing is pending, and rewritten when it is mostly acknowledged entries.
+//
+// Delivery is at least once: an entry is committed only after its PUBACK, which the server sends
+// once the values are stored. A crash between that PUBACK and the commit (a few ms) replays those
+// entries, and the server stores such a value again (same sequence, timestamp and value).
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync, unlinkSync } from 'node:fs'
+import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ValidationError } from '../errors.ts'
+import { MemoryQueue } from './memory.ts'
+import type { QueueEntry, QueueItem, QueueLimits } from './types.ts'
+
+const EMPTY_WHEN_OVER = 1 << 20 // bytes: an all-acknowledged log larger than this is emptied
+const REWRITE_WHEN_OVER = 64 << 20 // bytes: a larger log is rewritten with only its pending entries
+
+export class DiskQueue extends MemoryQueue {
+  private log!: FileHandle
+  private logBytes = 0
+  private chain: Promise<void> = Promise.resolve()
+  private batch: { lines: string[]; entries: QueueEntry[]; waiters: { resolve: () => void; reject: (e: Error) => void }[] } | null = null
+  private commitScheduled = false
+  private lastCommitted = 0
+  private closed = false
+
+  private constructor(
+    private readonly dir: string,
+    limits: QueueLimits,
+  ) {
+    super(limits)
+  }
+
+  static async open(dir: string, limits: QueueLimits = {}): Promise<DiskQueue> {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const queue = new DiskQueue(dir, limits)
+    queue.lock()
+    try {
+      await queue.load()
+    } catch (err) {
+      queue.unlock()
+      throw err
+    }
+    return queue
+  }
+
+  override async append(items: QueueItem[]): Promise<void> {
+    if (this.closed) throw new ValidationError('the queue is closed')
+    if (items.length === 0) return
+    const entries = this.number(items)
+    // every append in this tick goes to disk in one write and one fsync
+    if (!this.batch) {
+      this.batch = { lines: [], entries: [], waiters: [] }
+      queueMicrotask(() => this.writeBatch())
+    }
+    const batch = this.batch
+    for (const e of entries) {
+      batch.lines.push(JSON.stringify(e))
+      batch.entries.push(e)
+    }
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }))
+  }
+
+  override ack(ids: number[]): void {
+    super.ack(ids)
+    this.scheduleCommit()
+  }
+
+  override async flush(): Promise<void> {
+    this.scheduleCommit()
+    await this.chain
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return
+    await this.flush()
+    this.closed = true
+    await this.log.close()
+    this.unlock()
+  }
+
+  private writeBatch(): void {
+    const batch = this.batch!
+    this.batch = null
+    const bytes = Buffer.from(batch.lines.join('\n') + '\n')
+    this.enqueue(async () => {
+      await this.log.write(bytes, 0, bytes.length, this.logBytes)
+      await this.log.datasync()
+      this.logBytes += bytes.length
+    }).then(
+      () => {
+        // visible to the sender only once on disk, so nothing is sent that a crash could forget
+        this.accept(batch.entries)
+        for (const w of batch.waiters) w.resolve()
+      },
+      (err: Error) => {
+        for (const w of batch.waiters) w.reject(err)
+      },
+    )
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitScheduled || this.closed) return
+    this.commitScheduled = true
+    void this.enqueue(async () => {
+      this.commitScheduled = false
+      const committed = this.committedId
+      if (committed === this.lastCommitted) return
+      const tmp = join(this.dir, 'committed.tmp')
+      const fh = await open(tmp, 'w', 0o600)
+      await fh.writeFile(String(committed))
+      await fh.datasync()
+      await fh.close()
+      await rename(tmp, join(this.dir, 'committed'))
+      this.lastCommitted = committed
+      await this.compact()
+    }).catch(() => {
+      this.commitScheduled = false // retried with the next acknowledgement
+    })
+  }
+
+  // Runs only inside the chain, right after a commit, so no write is under way.
+  private async compact(): Promise<void> {
+    if (this.pending.length === 0 && this.logBytes > EMPTY_WHEN_OVER) {
+      await this.log.truncate(0)
+      this.logBytes = 0
+      return
+    }
+    if (this.logBytes <= REWRITE_WHEN_OVER) return
+    const live = this.after(this.committedId, Number.MAX_SAFE_INTEGER)
+    const text = live.map((e) => JSON.stringify(e) + '\n').join('')
+    const tmp = join(this.dir, 'queue.log.tmp')
+    await writeFile(tmp, text, { mode: 0o600, flush: true })
+    await this.log.close()
+    await rename(tmp, join(this.dir, 'queue.log'))
+    this.log = await open(join(this.dir, 'queue.log'), 'r+')
+    this.logBytes = Buffer.byteLength(text)
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(step)
+    this.chain = run.catch(() => {})
+    return run
+  }
+
+  private async load(): Promise<void> {
+    const committed = readNumber(join(this.dir, 'committed'))
+    this.lastCommitted = committed
+    const path = join(this.dir, 'queue.log')
+    this.log = await open(path, 'a+').then(async (fh) => {
+      await fh.close()
+      return open(path, 'r+')
+    })
+    const text = (await this.log.readFile()).toString('utf8')
+    let good = 0 // bytes of whole, parseable lines
+    let maxId = committed
+    const entries: QueueEntry[] = []
+    for (let start = 0; start < text.length; ) {
+      const end = text.indexOf('\n', start)
+      if (end < 0) break // torn last line: never acknowledged to anyone, so cut it off
+      let entry: QueueEntry
+      try {
+        entry = JSON.parse(text.slice(start, end)) as QueueEntry
+      } catch {
+        break
+      }
+      good = Buffer.byteLength(text.slice(0, end + 1))
+      start = end + 1
+      maxId = Math.max(maxId, entry.id)
+      if (entry.id > committed) entries.push(entry)
+    }
+    if (good < Buffer.byteLength(text)) await this.log.truncate(good)
+    this.logBytes = good
+    this.nextId = maxId + 1
+    this.lastAccepted = maxId
+    this.pending = entries
+  }
+
+  private lock(): void {
+    const path = join(this.dir, 'lock')
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(path, 'wx', 0o600)
+        writeSync(fd, String(process.pid))
+        closeSync(fd)
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const owner = readNumber(path)
+        if (owner > 0 && owner !== process.pid && isAlive(owner)) {
+          throw new ValidationError(`the queue directory ${this.dir} is in use by process ${owner}`)
+        }
+        unlinkSync(path) // left behind by a process that died
+      }
+    }
+    throw new ValidationError(`cannot lock the queue directory ${this.dir}`)
+  }
+
+  private unlock(): void {
+    try {
+      if (readNumber(join(this.dir, 'lock')) === process.pid) unlinkSync(join(this.dir, 'lock'))
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function readNumber(path: string): number {
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim())
+    return Number.isSafeInteger(n) && n > 0 ? n : 0
+  } catch {
+    return 0
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
