@@ -84,7 +84,7 @@ export class TendrilClient {
   private inFlight = new Set<Publish>()
   private refusals = new Map<number, number>()
   private subscriptions = new Set<Registered>()
-  private topicCounts = new Map<string, number>()
+  private subscribed = new Set<string>()
   private drainWaiters: (() => void)[] = []
   private listeners: { [E in keyof ClientEvents]?: ClientEvents[E][] } = {}
   private readonly rest: RestOptions
@@ -176,10 +176,13 @@ export class TendrilClient {
     return this
   }
 
-  /** Subscribes to messages sent to a folder (a path relative to the controller's folder, or absolute). */
+  /**
+   * Subscribes to messages sent to a folder: a path relative to the controller's folder, absolute,
+   * or "" for the controller's folder itself.
+   */
   subscribe(folder: string, options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    resolvePath('/', folder) // syntax only; relative paths resolve once the own folder is known
-    return this.register({ folder, options, handler })
+    if (folder !== '') resolvePath('/', folder) // syntax only; relative paths resolve once the own folder is known
+    return this.register({ folder: folder === '' ? null : folder, options, handler })
   }
 
   /** Resolves once everything queued so far is stored by the server (or rejects after timeoutMs). */
@@ -291,8 +294,8 @@ export class TendrilClient {
     this.attempt = 0
     this.cursor = 0 // everything unacknowledged is sent again, oldest first
     this.inFlight.clear()
-    this.topicCounts.clear()
-    for (const sub of this.subscriptions) this.addTopics(sub).catch((err: TendrilSdkError) => this.emit('error', err))
+    this.subscribed.clear()
+    this.syncTopics().catch((err: TendrilSdkError) => this.emit('error', err))
     this.startWatchdog()
     this.emit('connect')
     this.pump()
@@ -393,58 +396,62 @@ export class TendrilClient {
     const subscription = { unsubscribe: () => this.unregister(sub) }
     if (!this.connected) return subscription // subscribed when the connection comes
     try {
-      await this.addTopics(sub)
+      await this.syncTopics()
     } catch (err) {
       this.subscriptions.delete(sub)
+      await this.syncTopics().catch(() => {})
       throw err
     }
     return subscription
   }
 
   private async unregister(sub: Registered): Promise<void> {
-    if (!this.subscriptions.delete(sub)) return
-    const client = this.mqtt
-    if (!this.connected || !client) return
-    const drop = this.topicsOf(sub).filter((t) => {
-      const left = (this.topicCounts.get(t) ?? 1) - 1
-      if (left > 0) this.topicCounts.set(t, left)
-      else this.topicCounts.delete(t)
-      return left <= 0
-    })
-    if (drop.length > 0) await client.unsubscribeAsync(drop)
+    if (this.subscriptions.delete(sub) && this.connected) await this.syncTopics()
   }
 
   private folderOf(sub: Registered): string {
     return sub.folder === null ? this.controllerPath! : resolvePath(this.controllerPath!, sub.folder)
   }
 
-  private topicsOf(sub: Registered): string[] {
-    const topic = pathToTopic(this.folderOf(sub))
-    return sub.options.includeChildren ? [topic, `${topic}/#`] : [topic]
+  // The topic filters the subscriptions need, without those a "<folder>/#" filter already covers:
+  // overlapping MQTT subscriptions would deliver a message once per filter [MQTT-3.3.5-1].
+  private wantedTopics(): Set<string> {
+    const wanted = new Set<string>()
+    for (const sub of this.subscriptions) {
+      const topic = pathToTopic(this.folderOf(sub))
+      wanted.add(topic)
+      if (sub.options.includeChildren) wanted.add(`${topic}/#`)
+    }
+    const wide = [...wanted].filter((t) => t.endsWith('/#')).map((t) => t.slice(0, -2))
+    const covered = (t: string) => wide.some((w) => t !== `${w}/#` && (t === w || t.startsWith(w + '/')))
+    return new Set([...wanted].filter((t) => !covered(t)))
   }
 
-  private async addTopics(sub: Registered): Promise<void> {
-    const client = this.mqtt!
-    const fresh = this.topicsOf(sub).filter((t) => {
-      const count = this.topicCounts.get(t) ?? 0
-      this.topicCounts.set(t, count + 1)
-      return count === 0
-    })
-    if (fresh.length === 0) return
-    let granted: { topic: string; qos: number }[]
-    try {
-      granted = await client.subscribeAsync(fresh, { qos: 0 })
-    } catch (err) {
-      // MQTT.js reports a SUBACK 0x80 as an error carrying the packet
-      const codes = (err as { packet?: { granted?: number[] } }).packet?.granted
-      for (const t of fresh) this.topicCounts.delete(t)
-      if (codes) throw new PermissionError(`no read access to ${this.folderOf(sub)}`, 0x80)
-      throw new ConnectionError((err as Error).message)
+  private async syncTopics(): Promise<void> {
+    const client = this.mqtt
+    if (!client) return
+    const wanted = this.wantedTopics()
+    const add = [...wanted].filter((t) => !this.subscribed.has(t))
+    const remove = [...this.subscribed].filter((t) => !wanted.has(t))
+    for (const t of add) this.subscribed.add(t)
+    for (const t of remove) this.subscribed.delete(t)
+    if (add.length > 0) {
+      let granted: { topic: string; qos: number }[]
+      try {
+        granted = await client.subscribeAsync(add, { qos: 0 })
+      } catch (err) {
+        for (const t of add) this.subscribed.delete(t)
+        // MQTT.js reports a SUBACK 0x80 as an error carrying the packet
+        if ((err as { packet?: { granted?: number[] } }).packet?.granted) throw new PermissionError(`no read access to /${add.join(', /')}`, 0x80)
+        throw new ConnectionError((err as Error).message)
+      }
+      const refused = granted.filter((g) => g.qos === 0x80).map((g) => g.topic)
+      if (refused.length > 0) {
+        for (const t of refused) this.subscribed.delete(t)
+        throw new PermissionError(`no read access to /${refused.join(', /')}`, 0x80)
+      }
     }
-    if (granted.some((g) => g.qos === 0x80)) {
-      for (const t of fresh) this.topicCounts.delete(t)
-      throw new PermissionError(`no read access to ${this.folderOf(sub)}`, 0x80)
-    }
+    if (remove.length > 0) await client.unsubscribeAsync(remove)
   }
 
   private dispatch(topic: string, payload: Uint8Array): void {

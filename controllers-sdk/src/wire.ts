@@ -5,7 +5,7 @@
 // - a value the CSV form cannot carry (a line break in it, a comma in its name) goes alone as
 //   {"update": {"$t": timestamp, "<name>": value}};
 // - a message goes alone as {"<type>": {parameters}} (rhizo's MQTT form).
-import { pathToTopic } from './paths.ts'
+import { pathToTopic, resolvePath } from './paths.ts'
 import type { QueueEntry } from './queue/types.ts'
 
 /** The server's MAX_CSV_RECORDS is 1,000; half keeps a payload well under the packet size limit. */
@@ -25,7 +25,8 @@ const csvSafe = (e: QueueEntry & { kind: 'value' }) => !/[,\r\n]/.test(e.name) &
 /** The next publish from the head of `entries` (which must not be empty) and how many entries it takes. */
 export function nextPublish(entries: QueueEntry[], ownFolder: string): { publish: Publish; taken: number } {
   const first = entries[0]!
-  const folder = first.folder ?? ownFolder
+  const folderOf = (e: QueueEntry) => (e.folder === null ? ownFolder : resolvePath(ownFolder, e.folder))
+  const folder = folderOf(first)
   const topic = pathToTopic(folder)
   const foreign = folder !== ownFolder
   if (first.kind === 'message') {
@@ -39,7 +40,7 @@ export function nextPublish(entries: QueueEntry[], ownFolder: string): { publish
   const ids: number[] = []
   let bytes = 0
   for (const e of entries) {
-    if (e.kind !== 'value' || (e.folder ?? ownFolder) !== folder || !csvSafe(e)) break
+    if (e.kind !== 'value' || folderOf(e) !== folder || !csvSafe(e)) break
     const line = `s,${e.name},${e.t},${e.value}`
     if (lines.length === MAX_RECORDS_PER_PUBLISH || (lines.length > 0 && bytes + line.length > MAX_BYTES_PER_PUBLISH)) break
     lines.push(line)
@@ -57,8 +58,9 @@ export interface InboundMessage {
 }
 
 /**
- * A payload received on a subscribed topic, as messages: JSON in either form, and stored values
- * announced as "d,<name>,<timestamp>,<value>" (or relayed "s," lines) as type "sequence_update".
+ * A payload received on a subscribed topic, as messages: JSON in either form, and values announced
+ * as "d,<name>,<timestamp>,<value>" as type "sequence_update". Relayed "s," lines are left out: they
+ * ask for a value to be stored, and the server announces the value it stored with a "d," line.
  */
 export function decodeInbound(topic: string, payload: Uint8Array): InboundMessage[] {
   const folder = '/' + topic
@@ -75,10 +77,10 @@ export function decodeInbound(topic: string, payload: Uint8Array): InboundMessag
     if (typeof parsed.type === 'string') return [{ folder, type: parsed.type, parameters: asParams(parsed.parameters) }]
     return Object.entries(parsed).map(([type, parameters]) => ({ folder, type, parameters: asParams(parameters) }))
   }
-  if (/^[sd],/.test(text)) {
+  if (text.startsWith('d,')) {
     const out: InboundMessage[] = []
     for (const line of text.split('\n')) {
-      const m = /^[sd],([^,]*),([^,]*),(.*)$/.exec(line)
+      const m = /^d,([^,]*),([^,]*),(.*)$/.exec(line)
       if (m) out.push({ folder, type: 'sequence_update', parameters: { name: m[1], timestamp: m[2], value: m[3] } })
       else if (out.length > 0) out[out.length - 1]!.parameters.value += '\n' + line // a multi-line value
     }
