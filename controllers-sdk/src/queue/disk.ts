@@ -13,10 +13,13 @@
 // entries, and the server stores such a value again (same sequence, timestamp and value).
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync, unlinkSync } from 'node:fs'
 import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { ValidationError } from '../errors.ts'
 import { MemoryQueue } from './memory.ts'
 import type { QueueEntry, QueueItem, QueueLimits } from './types.ts'
+
+/** Queue directories open in this process (a lock file with our own pid does not say whether). */
+const openHere = new Set<string>()
 
 const EMPTY_WHEN_OVER = 1 << 20 // bytes: an all-acknowledged log larger than this is emptied
 const REWRITE_WHEN_OVER = 64 << 20 // bytes: a larger log is rewritten with only its pending entries
@@ -184,11 +187,13 @@ export class DiskQueue extends MemoryQueue {
 
   private lock(): void {
     const path = join(this.dir, 'lock')
+    if (openHere.has(resolve(this.dir))) throw new ValidationError(`the queue directory ${this.dir} is in use by process ${process.pid}`)
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(path, 'wx', 0o600)
         writeSync(fd, String(process.pid))
         closeSync(fd)
+        openHere.add(resolve(this.dir))
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
@@ -203,6 +208,7 @@ export class DiskQueue extends MemoryQueue {
   }
 
   private unlock(): void {
+    openHere.delete(resolve(this.dir))
     try {
       if (readNumber(join(this.dir, 'lock')) === process.pid) unlinkSync(join(this.dir, 'lock'))
     } catch {
