@@ -16,6 +16,8 @@ export type SdkBenchJob =
 export interface SdkBenchResult {
   sent: number
   ms: number
+  /** CPU time this (client) process used, ms */
+  cpuMs?: number
   /** resident set size of this process, MB: before and after queueing (kind 'queued') */
   rssBeforeMb?: number
   rssAfterMb?: number
@@ -31,6 +33,7 @@ async function sdk(job: Extract<SdkBenchJob, { kind: 'sdk' }>): Promise<SdkBench
   const client = await connect({ server: job.url, mqttUrl: job.mqttUrl, key: job.key, controllerPath: job.controllerPath, queueDir: job.queue === 'disk' ? join(dir, 'q') : false, watchdogSeconds: 0 })
   try {
     const started = performance.now()
+    const cpu = process.cpuUsage()
     // the way a program producing fast would call it: without awaiting each update
     const CHUNK = 1000
     for (let from = 0; from < job.values; from += CHUNK) {
@@ -39,7 +42,8 @@ async function sdk(job: Extract<SdkBenchJob, { kind: 'sdk' }>): Promise<SdkBench
       await Promise.all(writes)
     }
     await client.flush(600_000)
-    return { sent: job.values, ms: performance.now() - started }
+    const used = process.cpuUsage(cpu)
+    return { sent: job.values, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 }
   } finally {
     await client.close()
     rmSync(dir, { recursive: true, force: true })
@@ -51,6 +55,7 @@ async function raw(job: Extract<SdkBenchJob, { kind: 'raw' }>): Promise<SdkBench
   const messages = Math.ceil(job.values / job.perMessage)
   let next = 0
   const started = performance.now()
+  const cpu = process.cpuUsage()
   const lane = async () => {
     while (next < messages) {
       const m = next++
@@ -63,8 +68,9 @@ async function raw(job: Extract<SdkBenchJob, { kind: 'raw' }>): Promise<SdkBench
   }
   await Promise.all(Array.from({ length: job.window }, lane))
   const ms = performance.now() - started
+  const used = process.cpuUsage(cpu)
   await client.endAsync()
-  return { sent: job.values, ms }
+  return { sent: job.values, ms, cpuMs: (used.user + used.system) / 1000 }
 }
 
 // Offline from the start (nothing listens on port 9 of loopback): everything stays queued.

@@ -48,7 +48,7 @@ try {
         const stored = (await tendril.core.db.resourceRevision.count()) - before
         if (stored !== result.sent) complete = false
         rates[name]!.push((stored / result.ms) * 1000)
-        console.log(`round ${round + 1}, ${name}: sent ${result.sent}, stored ${stored}, ${fmt(result.ms / 1000, 2)} s`)
+        console.log(`round ${round + 1}, ${name}: sent ${result.sent}, stored ${stored}, ${fmt(result.ms / 1000, 2)} s, client CPU ${fmt(result.cpuMs! / 1000, 2)} s`)
       } finally {
         await tendril.stop()
       }
