@@ -89,12 +89,13 @@ export class TendrilClient {
   private listeners: { [E in keyof ClientEvents]?: ClientEvents[E][] } = {}
   private readonly rest: RestOptions
 
+  // The calls below are async so that bad arguments reject (ValidationError) like everything else.
   readonly sequences = {
     /** Stores a value in a sequence (queued until the server has it); resolves once queued. */
-    update: (path: string, value: SequenceValue, options: { timestamp?: Date | string } = {}) =>
+    update: async (path: string, value: SequenceValue, options: { timestamp?: Date | string } = {}): Promise<void> =>
       this.enqueue([this.valueItem(path, value, stamp(options.timestamp))]),
     /** Stores several values, all with one timestamp: `{ temperature: 21.5, 'status/processor_usage': 12 }`. */
-    updateMany: (values: Record<string, SequenceValue>, options: { timestamp?: Date | string } = {}) => {
+    updateMany: async (values: Record<string, SequenceValue>, options: { timestamp?: Date | string } = {}): Promise<void> => {
       const t = stamp(options.timestamp)
       return this.enqueue(Object.entries(values).map(([path, value]) => this.valueItem(path, value, t)))
     },
@@ -102,7 +103,7 @@ export class TendrilClient {
 
   readonly messages = {
     /** Sends a message to a folder (default: the controller's own); queued like values. */
-    send: (type: string, parameters: Record<string, unknown> = {}, options: { folder?: string } = {}) => {
+    send: async (type: string, parameters: Record<string, unknown> = {}, options: { folder?: string } = {}): Promise<void> => {
       checkMessageType(type)
       if (options.folder !== undefined) resolvePath('/', options.folder)
       return this.enqueue([{ kind: 'message', folder: options.folder ?? null, type, parameters }])
@@ -117,7 +118,7 @@ export class TendrilClient {
      * status/free_disk_space, …): `status.set({ processor_usage: 12.5 })`. Names without a sequence
      * are refused by the server (logged there), as any unknown sequence is.
      */
-    set: (values: Record<string, SequenceValue>, options: { timestamp?: Date | string } = {}) => {
+    set: async (values: Record<string, SequenceValue>, options: { timestamp?: Date | string } = {}): Promise<void> => {
       const t = stamp(options.timestamp)
       return this.enqueue(Object.entries(values).map(([name, value]) => this.valueItem(`status/${name}`, value, t)))
     },
@@ -375,6 +376,10 @@ export class TendrilClient {
       const entries = this.queue.after(this.cursor, 1000)
       if (entries.length === 0) break
       const { publish, taken } = nextPublish(entries, own)
+      // A publish to another folder goes alone: if the key may not write there, the server closes
+      // the connection, and nothing else should be in flight to be resent (and maybe stored twice).
+      if (publish.foreign && this.inFlight.size > 0) break
+      if ([...this.inFlight].some((p) => p.foreign)) break
       this.cursor = entries[taken - 1]!.id
       this.queue.protectThrough(this.cursor)
       this.inFlight.add(publish)

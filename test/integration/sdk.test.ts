@@ -22,7 +22,6 @@ for (const provider of providers) {
   describe(`controllers SDK on ${provider}`, () => {
     let server: RestartableServer
     let piKey: string
-    let betaKey: string
     let dir: string
     const clients: TendrilClient[] = []
 
@@ -32,7 +31,7 @@ for (const provider of providers) {
       await createOrg(server.core, 'acme')
       await createOrg(server.core, 'beta')
       piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      betaKey = (await createController(server.core, 'beta/pi-b')).key
+      await createController(server.core, 'beta/pi-b')
       const pi = (await findPath(server.core.db, PI))!.at(-1)!
       for (const name of ['temperature', 'humidity', 'restart', 'offline', 'bounded']) {
         await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.numeric })
@@ -164,10 +163,9 @@ for (const provider of providers) {
     test('a wrong key is refused with AuthError; bad arguments with ValidationError', async () => {
       await assert.rejects(open({ key: 'tdl_' + 'X'.repeat(50) }), AuthError)
       const client = await open()
-      assert.throws(() => client.sequences.update('temperature', Number.NaN), ValidationError)
-      assert.throws(() => client.sequences.update('../x', 1), ValidationError)
-      assert.throws(() => client.messages.send('x'.repeat(41)), ValidationError)
-      assert.equal(betaKey.length > 0, true)
+      await assert.rejects(client.sequences.update('temperature', Number.NaN), ValidationError)
+      await assert.rejects(client.sequences.update('../x', 1), ValidationError)
+      await assert.rejects(client.messages.send('x'.repeat(41)), ValidationError)
     })
 
     test('the watchdog heartbeat marks the controller alive', async () => {
