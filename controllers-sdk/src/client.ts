@@ -88,6 +88,7 @@ export class TendrilClient {
   private drainWaiters: (() => void)[] = []
   private listeners: { [E in keyof ClientEvents]?: ClientEvents[E][] } = {}
   private readonly rest: RestOptions
+  private readonly mqttOnly: boolean
 
   // The calls below are async so that bad arguments reject (ValidationError) like everything else.
   readonly sequences = {
@@ -157,7 +158,9 @@ export class TendrilClient {
     readonly queue: OutboundQueue,
   ) {
     if (!options.key) throw new ValidationError('a key is required (see provision() for getting one)')
-    this.rest = { base: options.server.replace(/\/+$/, ''), key: options.key }
+    // `server` may itself be an MQTT URL (mqtt://host:1883): then there is no REST (files, /self)
+    this.mqttOnly = /^(mqtts?|wss?):/i.test(options.server)
+    this.rest = { base: this.mqttOnly ? '' : options.server.replace(/\/+$/, ''), key: options.key }
     this.controllerPath = options.controllerPath ? resolvePath('/', options.controllerPath) : null
     queue.onDrop = (count) => this.emit('drop', count)
   }
@@ -173,7 +176,8 @@ export class TendrilClient {
 
   off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this {
     const list = this.listeners[event] as ClientEvents[E][] | undefined
-    if (list) list.splice(list.indexOf(listener), 1)
+    const at = list ? list.indexOf(listener) : -1
+    if (at >= 0) list!.splice(at, 1)
     return this
   }
 
@@ -247,6 +251,7 @@ export class TendrilClient {
 
   private mqttUrl(): string {
     if (this.options.mqttUrl) return this.options.mqttUrl
+    if (this.mqttOnly) return this.options.server
     const url = new URL(this.rest.base)
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
     url.pathname = url.pathname.replace(/\/+$/, '') + '/mqtt'

@@ -15,6 +15,7 @@ export interface RestOptions {
 }
 
 export async function request(options: RestOptions, method: string, url: string, body?: unknown, query?: Record<string, string>): Promise<Response> {
+  if (!options.base) throw new ConnectionError('this call needs REST: give `server` as the HTTP(S) URL of Tendril (and the MQTT URL as `mqttUrl`)')
   const headers: Record<string, string> = { accept: 'application/json, */*' }
   if (options.key) headers.authorization = 'Basic ' + toBase64(new TextEncoder().encode(`${CLIENT_NAME}:${options.key}`))
   if (body !== undefined) headers['content-type'] = 'application/json'

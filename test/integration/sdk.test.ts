@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { AuthError, connect, PermissionError, ValidationError, type Message, type TendrilClient } from '@tendril/controllers-sdk'
+import { AuthError, connect, ConnectionError, PermissionError, ValidationError, type Message, type TendrilClient } from '@tendril/controllers-sdk'
 import { createController, createOrg } from '../../core/admin.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
@@ -94,6 +94,14 @@ for (const provider of providers) {
       await client.sequences.update('humidity', 60, { timestamp: '2026-11-20T10:00:00Z' })
       await client.flush()
       assert.equal((await history(`${PI}/humidity`)).values.at(-1), '60')
+    })
+
+    test('server may be given as an MQTT URL: values go over TCP, REST calls say what is missing', async () => {
+      const client = await open({ server: server.mqttUrl, mqttUrl: undefined })
+      await client.sequences.update('humidity', 61, { timestamp: '2026-11-20T11:00:00Z' })
+      await client.flush()
+      assert.equal((await history(`${PI}/humidity`)).values.at(-1), '61')
+      await assert.rejects(client.files.read('config.json'), ConnectionError)
     })
 
     test('status.set stores values in the status/ sequences', async () => {

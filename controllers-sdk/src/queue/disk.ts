@@ -27,7 +27,10 @@ const REWRITE_WHEN_OVER = 64 << 20 // bytes: a larger log is rewritten with only
 export class DiskQueue extends MemoryQueue {
   private log!: FileHandle
   private logBytes = 0
-  private chain: Promise<void> = Promise.resolve()
+  /** log appends and compaction, one after another */
+  private writes: Promise<void> = Promise.resolve()
+  /** writes of the committed file, one after another */
+  private commits: Promise<void> = Promise.resolve()
   private batch: { lines: string[]; entries: QueueEntry[]; waiters: { resolve: () => void; reject: (e: Error) => void }[] } | null = null
   private commitScheduled = false
   private lastCommitted = 0
@@ -57,10 +60,11 @@ export class DiskQueue extends MemoryQueue {
     if (this.closed) throw new ValidationError('the queue is closed')
     if (items.length === 0) return
     const entries = this.number(items)
-    // every append in this tick goes to disk in one write and one fsync
+    // Appends made while a write is under way wait for it together: one write and one fsync for
+    // all of them, however many calls made them.
     if (!this.batch) {
       this.batch = { lines: [], entries: [], waiters: [] }
-      queueMicrotask(() => this.writeBatch())
+      void this.onWrites(() => this.writeBatch())
     }
     const batch = this.batch
     for (const e of entries) {
@@ -77,7 +81,9 @@ export class DiskQueue extends MemoryQueue {
 
   override async flush(): Promise<void> {
     this.scheduleCommit()
-    await this.chain
+    await this.writes
+    await this.commits
+    await this.writes // a compaction the commit may have started
   }
 
   override async close(): Promise<void> {
@@ -88,30 +94,29 @@ export class DiskQueue extends MemoryQueue {
     this.unlock()
   }
 
-  private writeBatch(): void {
+  private async writeBatch(): Promise<void> {
     const batch = this.batch!
     this.batch = null
     const bytes = Buffer.from(batch.lines.join('\n') + '\n')
-    this.enqueue(async () => {
+    try {
       await this.log.write(bytes, 0, bytes.length, this.logBytes)
       await this.log.datasync()
       this.logBytes += bytes.length
-    }).then(
-      () => {
-        // visible to the sender only once on disk, so nothing is sent that a crash could forget
-        this.accept(batch.entries)
-        for (const w of batch.waiters) w.resolve()
-      },
-      (err: Error) => {
-        for (const w of batch.waiters) w.reject(err)
-      },
-    )
+    } catch (err) {
+      for (const w of batch.waiters) w.reject(err as Error)
+      return
+    }
+    // visible to the sender only once on disk, so nothing is sent that a crash could forget
+    this.accept(batch.entries)
+    for (const w of batch.waiters) w.resolve()
   }
 
+  // Commits run on their own chain (another file), so appends never wait for them; acknowledgements
+  // that arrive during a commit are folded into the next one.
   private scheduleCommit(): void {
     if (this.commitScheduled || this.closed) return
     this.commitScheduled = true
-    void this.enqueue(async () => {
+    const run = this.commits.then(async () => {
       this.commitScheduled = false
       const committed = this.committedId
       if (committed === this.lastCommitted) return
@@ -122,21 +127,22 @@ export class DiskQueue extends MemoryQueue {
       await fh.close()
       await rename(tmp, join(this.dir, 'committed'))
       this.lastCommitted = committed
-      await this.compact()
-    }).catch(() => {
+      if (this.logBytes > EMPTY_WHEN_OVER) void this.onWrites(() => this.compact())
+    })
+    this.commits = run.catch(() => {
       this.commitScheduled = false // retried with the next acknowledgement
     })
   }
 
-  // Runs only inside the chain, right after a commit, so no write is under way.
+  // Runs on the write chain, so no append is under way. Only what the committed file covers goes.
   private async compact(): Promise<void> {
-    if (this.pending.length === 0 && this.logBytes > EMPTY_WHEN_OVER) {
+    if (this.pending.length === 0 && this.lastCommitted >= this.lastAccepted && this.logBytes > EMPTY_WHEN_OVER) {
       await this.log.truncate(0)
       this.logBytes = 0
       return
     }
     if (this.logBytes <= REWRITE_WHEN_OVER) return
-    const live = this.after(this.committedId, Number.MAX_SAFE_INTEGER)
+    const live = this.after(this.lastCommitted, Number.MAX_SAFE_INTEGER)
     const text = live.map((e) => JSON.stringify(e) + '\n').join('')
     const tmp = join(this.dir, 'queue.log.tmp')
     await writeFile(tmp, text, { mode: 0o600, flush: true })
@@ -146,9 +152,9 @@ export class DiskQueue extends MemoryQueue {
     this.logBytes = Buffer.byteLength(text)
   }
 
-  private enqueue(step: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(step)
-    this.chain = run.catch(() => {})
+  private onWrites(step: () => Promise<void>): Promise<void> {
+    const run = this.writes.then(step)
+    this.writes = run.catch(() => {})
     return run
   }
 
