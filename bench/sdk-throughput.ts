@@ -66,10 +66,10 @@ try {
     // a fresh process each, so "RSS before" is a new SDK process's
     const fresh = startWorker<SdkBenchJob, SdkBenchResult>(new URL('./sdk-throughput-worker.ts', import.meta.url))
     const r = await fresh.run({ kind: 'queued', values: Number(args.queued), queue }, 600_000).finally(() => fresh.stop())
-    rows.push([`${queue} queue`, fmt(r.sent, 0), fmt(r.rssBeforeMb!, 0), fmt(r.rssAfterMb!, 0), fmt(r.heapAfterMb!, 0), fmt((r.sent / r.ms) * 1000, 0)])
+    rows.push([`${queue} queue`, fmt(r.sent, 0), fmt(r.rssBeforeMb!, 0), fmt(r.rssAfterMb!, 0), fmt(r.heapBeforeMb!, 0), fmt(r.heapAfterMb!, 0), fmt((r.sent / r.ms) * 1000, 0)])
   }
   console.log(`\nSDK process memory with ${fmt(Number(args.queued), 0)} updates queued while offline`)
-  printTable(['queue', 'queued', 'RSS before MB', 'RSS after MB', 'heap MB', 'queued/s'], rows)
+  printTable(['queue', 'queued', 'RSS before MB', 'RSS after MB', 'heap before MB', 'heap after MB', 'queued/s'], rows)
 } finally {
   await worker.stop()
   await pg?.stop()

@@ -2,7 +2,8 @@
 // queue, without surviving a restart. The disk queue extends it with persistence.
 import type { OutboundQueue, QueueEntry, QueueItem, QueueLimits } from './types.ts'
 
-export const DEFAULT_MAX_ENTRIES = 1_000_000
+/** About 100 MB of heap (a queued value takes about half a kilobyte: bench/sdk-throughput.ts). */
+export const DEFAULT_MAX_ENTRIES = 200_000
 
 export class MemoryQueue implements OutboundQueue {
   protected pending: QueueEntry[] = []

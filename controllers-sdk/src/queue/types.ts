@@ -9,7 +9,7 @@ export type QueueItem =
 export type QueueEntry = QueueItem & { id: number }
 
 export interface QueueLimits {
-  /** entries kept at most; beyond it the oldest not yet in flight are dropped (default 1,000,000) */
+  /** entries kept at most; beyond it the oldest not yet in flight are dropped (default 200,000) */
   maxEntries?: number
 }
 
