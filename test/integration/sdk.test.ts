@@ -33,7 +33,7 @@ for (const provider of providers) {
       piKey = (await createController(server.core, 'acme/lab/pi-1')).key
       await createController(server.core, 'beta/pi-b')
       const pi = (await findPath(server.core.db, PI))!.at(-1)!
-      for (const name of ['temperature', 'humidity', 'restart', 'offline', 'bounded']) {
+      for (const name of ['temperature', 'humidity', 'restart', 'offline', 'bounded', 'midway']) {
         await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.numeric })
       }
       await createSequence(server.core.db, pi, 'note', { dataType: SequenceDataType.text })
@@ -198,6 +198,22 @@ for (const provider of providers) {
       assert.equal(h.values.length, 1000)
       assert.deepEqual(h.values, Array.from({ length: 1000 }, (_, i) => String(i)))
       assert.deepEqual(h.timestamps.map((t) => t.getTime()), Array.from({ length: 1000 }, (_, i) => t0 + i * 1000))
+    })
+
+    test('a server restart in the middle of sending loses no value (delivery is at least once)', async () => {
+      const client = await open({ maxInFlight: 2 })
+      const t0 = Date.parse('2026-11-22T14:00:00Z')
+      const writes = Array.from({ length: 5000 }, (_, i) => client.sequences.update('midway', i, { timestamp: new Date(t0 + i * 1000) }))
+      await Promise.all(writes)
+      const unsent = client.queue.size
+      await server.stop()
+      assert.ok(unsent > 1000, `the restart came while values were still to be sent (${unsent})`)
+      await server.start()
+      await client.flush(30_000)
+      const h = await history(`${PI}/midway`)
+      const distinct = new Set(h.values)
+      assert.equal(distinct.size, 5000, 'every value stored')
+      assert.ok(h.values.length < 5000 + 1000, `at most the publishes in flight at the restart stored twice (${h.values.length - 5000})`)
     })
 
     test('connect resolves offline, and a queue survives the SDK process being killed', async () => {
