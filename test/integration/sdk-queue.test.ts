@@ -29,6 +29,18 @@ describe('SDK disk queue', () => {
     await again.close()
   })
 
+  test('a backlog of 100,000 entries is read back whole and in order', async () => {
+    const d = dir()
+    const q = await DiskQueue.open(d)
+    for (let from = 0; from < 100_000; from += 10_000) await q.append(values(10_000, from))
+    await q.close()
+    const again = await DiskQueue.open(d)
+    assert.equal(again.size, 100_000)
+    const all = again.after(0, 100_000)
+    assert.deepEqual([all[0]!.id, all[99_999]!.id], [1, 100_000])
+    await again.close()
+  })
+
   test('a torn last line from a crash mid-write is cut off; the whole lines before it are kept', async () => {
     const d = dir()
     const q = await DiskQueue.open(d)

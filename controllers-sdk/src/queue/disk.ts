@@ -27,6 +27,8 @@ const REWRITE_WHEN_OVER = 64 << 20 // bytes: a larger log is rewritten with only
 export class DiskQueue extends MemoryQueue {
   private log!: FileHandle
   private logBytes = 0
+  /** lines in the log, acknowledged or not */
+  private logLines = 0
   /** log appends and compaction, one after another */
   private writes: Promise<void> = Promise.resolve()
   /** writes of the committed file, one after another */
@@ -102,6 +104,7 @@ export class DiskQueue extends MemoryQueue {
       await this.log.write(bytes, 0, bytes.length, this.logBytes)
       await this.log.datasync()
       this.logBytes += bytes.length
+      this.logLines += batch.lines.length
     } catch (err) {
       for (const w of batch.waiters) w.reject(err as Error)
       return
@@ -139,9 +142,11 @@ export class DiskQueue extends MemoryQueue {
     if (this.pending.length === 0 && this.lastCommitted >= this.lastAccepted && this.logBytes > EMPTY_WHEN_OVER) {
       await this.log.truncate(0)
       this.logBytes = 0
+      this.logLines = 0
       return
     }
-    if (this.logBytes <= REWRITE_WHEN_OVER) return
+    // rewriting costs the live entries' bytes: worth it only when they are under half the log
+    if (this.logBytes <= REWRITE_WHEN_OVER || this.size * 2 > this.logLines) return
     const live = this.after(this.lastCommitted, Number.MAX_SAFE_INTEGER)
     const text = live.map((e) => JSON.stringify(e) + '\n').join('')
     const tmp = join(this.dir, 'queue.log.tmp')
@@ -150,6 +155,7 @@ export class DiskQueue extends MemoryQueue {
     await rename(tmp, join(this.dir, 'queue.log'))
     this.log = await open(join(this.dir, 'queue.log'), 'r+')
     this.logBytes = Buffer.byteLength(text)
+    this.logLines = live.length
   }
 
   private onWrites(step: () => Promise<void>): Promise<void> {
@@ -166,25 +172,25 @@ export class DiskQueue extends MemoryQueue {
       await fh.close()
       return open(path, 'r+')
     })
-    const text = (await this.log.readFile()).toString('utf8')
+    const bytes = await this.log.readFile()
     let good = 0 // bytes of whole, parseable lines
     let maxId = committed
     const entries: QueueEntry[] = []
-    for (let start = 0; start < text.length; ) {
-      const end = text.indexOf('\n', start)
+    for (let start = 0; start < bytes.length; ) {
+      const end = bytes.indexOf(0x0a, start)
       if (end < 0) break // torn last line: never acknowledged to anyone, so cut it off
       let entry: QueueEntry
       try {
-        entry = JSON.parse(text.slice(start, end)) as QueueEntry
+        entry = JSON.parse(bytes.toString('utf8', start, end)) as QueueEntry
       } catch {
         break
       }
-      good = Buffer.byteLength(text.slice(0, end + 1))
-      start = end + 1
+      start = good = end + 1
+      this.logLines++
       maxId = Math.max(maxId, entry.id)
       if (entry.id > committed) entries.push(entry)
     }
-    if (good < Buffer.byteLength(text)) await this.log.truncate(good)
+    if (good < bytes.length) await this.log.truncate(good)
     this.logBytes = good
     this.nextId = maxId + 1
     this.lastAccepted = maxId
