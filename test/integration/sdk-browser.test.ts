@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
-import { build } from 'esbuild' // tsx's bundler, already installed with it
+import { build } from 'esbuild'
 
 const entry = fileURLToPath(new URL('../../controllers-sdk/src/browser.ts', import.meta.url))
 
