@@ -1,0 +1,64 @@
+// PUT /api/v1/resources/<path>: every change a request asks for, applied in ONE transaction, so a
+// request that fails halfway (a name taken, a bad setting) changes nothing.
+import type { Core } from '../../../core/index.ts'
+import { inTransaction, type Prisma, type Resource } from '../../../core/db/index.ts'
+import { invalid } from '../../../core/errors.ts'
+import { mergeSequenceSettings } from '../../../core/resources/attributes.ts'
+import { addFileRevision } from '../../../core/resources/files.ts'
+import type { Found } from '../../../core/resources/lookup.ts'
+import { relocate } from '../../../core/resources/moves.ts'
+import { setPermissions } from '../../../core/resources/permissions.ts'
+import type { RevisionContent } from '../../../core/resources/revisions.ts'
+import { ResourceType } from '../../../core/resources/types.ts'
+
+export interface ResourceUpdate {
+  name?: string
+  parent?: Resource
+  systemAttributes?: Record<string, unknown>
+  userAttributes?: Record<string, unknown>
+  /** an organization's full name (rhizo's full_name) */
+  fullName?: string
+  /** a permission list, or null to inherit */
+  permissions?: unknown
+  /** a controller's reported status (ControllerStatus attributes) */
+  status?: Record<string, unknown>
+  /** a file's new revision */
+  content?: RevisionContent
+  revisionTimestamp?: Date
+}
+
+export async function applyUpdate(core: Core, found: Found, update: ResourceUpdate): Promise<{ revisionId: number | null }> {
+  const resource = found.resource
+  if (update.status !== undefined && resource.type !== ResourceType.controllerFolder) throw invalid('only a controller folder has a status')
+  if (update.fullName !== undefined && resource.type !== ResourceType.organizationFolder) throw invalid('only an organization has a full_name')
+  const systemAttributes = update.systemAttributes && nextSystemAttributes(resource, update.systemAttributes)
+  return inTransaction(core.db, async (tx) => {
+    if (update.name !== undefined || update.parent) await relocate(tx, resource, { name: update.name, parent: update.parent })
+    const data: Prisma.ResourceUpdateInput = {}
+    if (systemAttributes) data.systemAttributes = systemAttributes as Prisma.InputJsonObject
+    if (update.fullName) data.systemAttributes = { ...(resource.systemAttributes as object | null), full_name: update.fullName }
+    if (update.userAttributes) data.userAttributes = update.userAttributes as Prisma.InputJsonObject
+    if (Object.keys(data).length) await tx.resource.update({ where: { id: resource.id }, data: { ...data, modifiedAt: new Date() } })
+    if (update.permissions !== undefined) {
+      try {
+        await setPermissions(tx, resource.id, update.permissions)
+      } catch (err) {
+        if ((err as { name?: string }).name === 'ZodError') throw invalid('permissions must be a list of [type, id, level] entries (types 100-140, levels 0, 10, 20), or null to inherit')
+        throw err
+      }
+    }
+    if (update.status) {
+      const attributes = update.status as Prisma.InputJsonObject
+      await tx.controllerStatus.upsert({ where: { controllerId: resource.id }, create: { controllerId: resource.id, attributes }, update: { attributes } })
+    }
+    const revisionId = update.content ? await addFileRevision(tx, core.blobs, resource, update.content, update.revisionTimestamp) : null
+    return { revisionId }
+  })
+}
+
+/** Sequences merge checked settings into what they have; other resources take the object as given (rhizo). */
+function nextSystemAttributes(resource: Resource, given: Record<string, unknown>): Record<string, unknown> {
+  if (resource.type === ResourceType.sequence) return mergeSequenceSettings(resource.systemAttributes, given)
+  if (resource.type === ResourceType.organizationFolder) throw invalid('an organization\'s attributes are set through /api/v1/organizations (or full_name)')
+  return given
+}
