@@ -25,18 +25,23 @@ import { getSequence, sequenceValueRoutes, writeSequence } from './sequences.ts'
 
 const ROOT = '/api/v1/resources'
 
-/** The path in the URL, "/org/folder/name"; "self[/…]" is the calling controller's folder (rhizo). */
-async function locate(core: Core, req: Request, res: Response, need: 'read' | 'write'): Promise<Found> {
+/** The path in the URL, "/org/folder/name"; "self[/…]" stands for the calling controller's folder (rhizo). */
+async function urlPath(core: Core, req: Request, res: Response): Promise<{ path: string; selfId?: number }> {
   const segments = (req.params as { path?: string[] }).path ?? []
   const principal = res.locals.principal
-  if (segments[0] === 'self') {
-    if (principal.kind === 'anonymous') throw unauthorized()
-    if (principal.kind !== 'controller') throw forbidden('self means the calling controller; use a controller key')
-    const own = await pathOf(core.db, principal.controllerId)
-    if (segments.length === 1) return resourceById(core.db, principal, principal.controllerId, own, need)
-    return resourceFor(core.db, principal, `${own}/${segments.slice(1).join('/')}`, need)
-  }
-  return resourceFor(core.db, principal, segments.join('/'), need)
+  if (segments[0] !== 'self') return { path: segments.join('/') }
+  if (principal.kind === 'anonymous') throw unauthorized()
+  if (principal.kind !== 'controller') throw forbidden('self means the calling controller; use a controller key')
+  const own = await pathOf(core.db, principal.controllerId)
+  if (segments.length === 1) return { path: own, selfId: principal.controllerId }
+  return { path: `${own}/${segments.slice(1).join('/')}` }
+}
+
+async function locate(core: Core, req: Request, res: Response, need: 'read' | 'write'): Promise<Found> {
+  const { path, selfId } = await urlPath(core, req, res)
+  // the controller's own folder by id, so a deleted controller's key finds nothing rather than a namesake
+  if (selfId !== undefined) return resourceById(core.db, res.locals.principal, selfId, path, need)
+  return resourceFor(core.db, res.locals.principal, path, need)
 }
 
 /** A file's new bytes from a JSON or form body: base64 `data` (or, as rhizo's POST took it, base64 `contents`). */
@@ -122,10 +127,10 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
   // rhizo's legacy write: a new revision of the file (or value of the sequence) at the path, creating it and missing folders when needed
   router.post(`${ROOT}/*path`, async (req, res) => {
     const principal = res.locals.principal
-    const segments = (req.params as { path: string[] }).path
+    const { path: target } = await urlPath(core, req, res)
     const existing = await locate(core, req, res, 'write').catch(async (err: unknown) => {
-      if ((err as { code?: string }).code !== 'not_found' || segments[0] === 'self') throw err
-      await requireWriteAt(core.db, principal, segments.join('/'))
+      if ((err as { code?: string }).code !== 'not_found') throw err
+      await requireWriteAt(core.db, principal, target)
       return null
     })
     if (existing?.resource.type === ResourceType.sequence) return writeSequence(core, bus, req, res, { sequence: existing.resource, path: existing.path })
@@ -140,7 +145,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         if (update.revisionId !== null) await afterFileRevision(core, core.blobs, existing.resource, update.revisionId)
         return void res.json({ status: 'ok', id: existing.resource.id })
       }
-      const names = splitPath(segments.join('/'))
+      const names = splitPath(target)
       const created = await createFromRequest(core, core.blobs, { parentPath: joinPath(names.slice(0, -1)), name: names.at(-1)!, type: ResourceType.file, content, createdAt: at })
       if (created.revisionId !== null) await afterFileRevision(core, core.blobs, created.resource, created.revisionId)
       res.json({ status: 'ok', id: created.resource.id })

@@ -169,6 +169,8 @@ for (const provider of providers) {
       assert.equal(revisions.length, 2)
       assert.ok(revisions.some((r) => r.timestamp === '2024-05-01T12:00:00.500Z'))
       assert.equal((await pi.send('POST', '/acme/lab/pi-1/images', { data: b64('x') })).status, 400, 'a folder takes no data')
+      assert.equal((await pi.send('POST', '/self/config/settings.json', { data: b64('{"rate": 5}') })).status, 200, 'self works for new paths too')
+      assert.equal(await (await pi.get('/acme/lab/pi-1/config/settings.json')).text(), '{"rate": 5}')
     })
 
     test('PUT renames and moves; a move into its own subtree or onto a taken name changes nothing', async () => {
