@@ -4,15 +4,24 @@
 import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, type Resource } from '../db/index.ts'
+import { forbidden } from '../errors.ts'
 import { bumpAccessVersion } from './access-version.ts'
+import { canWrite, effectiveLevel, type Principal } from './permissions.ts'
 import { collectUnreferencedBlobs, lockBlobCollection } from './revisions.ts'
 
-/** Soft-deletes resource and its live subtree in one transaction; returns how many resources were deleted. */
-export async function deleteSubtree(ctx: CoreContext, resource: Resource): Promise<number> {
+/**
+ * Soft-deletes resource and its live subtree in one transaction; returns how many resources were deleted.
+ * Write access to the resource is checked by the caller; a part of the subtree whose own permission
+ * list refuses principal write access stops the whole delete (rhizo did not look below).
+ */
+export async function deleteSubtree(ctx: CoreContext, principal: Principal, resource: Resource): Promise<number> {
   return inTransaction(ctx.db, async (tx) => {
     const ids = [resource.id]
     for (let level = [resource.id]; level.length > 0; ) {
-      const children = await tx.resource.findMany({ where: { parentId: { in: level }, deleted: false }, select: { id: true } })
+      const children = await tx.resource.findMany({ where: { parentId: { in: level }, deleted: false }, select: { id: true, organizationId: true, permissions: true } })
+      for (const child of children) {
+        if (Array.isArray(child.permissions) && !canWrite(effectiveLevel(principal, [child]))) throw forbidden('part of this folder is protected from you; nothing was deleted')
+      }
       level = children.map((c) => c.id)
       ids.push(...level)
     }

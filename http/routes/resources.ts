@@ -141,7 +141,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     try {
       const at = timestamp(values, 'modification_timestamp', 'modificationTimestamp', 'creation_timestamp', 'creationTimestamp')
       if (existing) {
-        const update = await applyUpdate(core, existing, { content, revisionTimestamp: at })
+        const update = await applyUpdate(core, principal, existing, { content, revisionTimestamp: at })
         if (update.revisionId !== null) await afterFileRevision(core, core.blobs, existing.resource, update.revisionId)
         return void res.json({ status: 'ok', id: existing.resource.id })
       }
@@ -168,7 +168,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         if (encoded) content = await receiveContent(core, core.blobs, encoded, limit())
       }
       if (content && found.resource.type !== ResourceType.file) throw invalid('only a file takes data, contents or an uploaded file')
-      const update = await applyUpdate(core, found, await updateOf(core, res, values, found, content))
+      const update = await applyUpdate(core, res.locals.principal, found, await updateOf(core, res, values, found, content))
       if (update.revisionId !== null) await afterFileRevision(core, core.blobs, found.resource, update.revisionId)
     } catch (err) {
       await discardContent(core, core.blobs, content)
@@ -189,7 +189,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     else {
       const admin = principal.kind === 'user' && principal.systemAdmin
       if (found.resource.type === ResourceType.organizationFolder && !admin) throw forbidden('only a system admin can delete an organization')
-      await deleteSubtree(core, found.resource)
+      await deleteSubtree(core, principal, found.resource)
     }
     res.json({ status: 'ok', id: found.resource.id })
   })

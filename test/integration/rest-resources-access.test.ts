@@ -97,7 +97,7 @@ for (const provider of providers) {
       }
     }
 
-    test('a child with its own list is hidden from listings of callers it refuses', async () => {
+    test('a child with its own list is hidden from listings and downloads of callers it refuses, and protects its folder from their deletes', async () => {
       await as.admin.send('POST', '', { path: '/acme/mixed', name: 'open.txt', type: '20', data: b64('o') })
       await as.admin.send('POST', '', { path: '/acme/mixed/private', name: 'secret.txt', type: '20', data: b64('s') })
       await as.admin.send('PUT', '/acme/mixed/private', { permissions: JSON.stringify([[130, ids.ann, 20]]) })
@@ -105,6 +105,12 @@ for (const provider of providers) {
       assert.deepEqual((await as.ann.json<{ name: string }[]>('/acme/mixed', { recursive: 1 })).map((i) => i.name), ['open.txt', 'private', 'secret.txt'])
       const zip = await as.bob.get('/acme/mixed', { download: 1, ids: String(await idAt('/acme/mixed/private')) })
       assert.equal(zip.status, 404)
+      // deleting the folder would delete what bob may not touch: refused, and nothing goes
+      assert.equal((await as.bob.send('DELETE', '/acme/mixed')).status, 403)
+      assert.equal(await (await as.ann.get('/acme/mixed/private/secret.txt')).text(), 's')
+      assert.equal(await (await as.bob.get('/acme/mixed/open.txt')).text(), 'o')
+      assert.equal((await as.ann.send('DELETE', '/acme/mixed')).status, 200)
+      assert.equal((await as.ann.get('/acme/mixed/private/secret.txt')).status, 404)
     })
 
     test('another organization\'s paths answer 404 to every method, exactly like paths that do not exist, and nothing changes', async () => {

@@ -2,12 +2,12 @@
 // request that fails halfway (a name taken, a bad setting) changes nothing.
 import type { Core } from '../../../core/index.ts'
 import { inTransaction, type Prisma, type Resource } from '../../../core/db/index.ts'
-import { invalid } from '../../../core/errors.ts'
+import { forbidden, invalid } from '../../../core/errors.ts'
 import { mergeSequenceSettings } from '../../../core/resources/attributes.ts'
 import { addFileRevision } from '../../../core/resources/files.ts'
 import type { Found } from '../../../core/resources/lookup.ts'
 import { relocate } from '../../../core/resources/moves.ts'
-import { setPermissions } from '../../../core/resources/permissions.ts'
+import { setPermissions, type Principal } from '../../../core/resources/permissions.ts'
 import type { RevisionContent } from '../../../core/resources/revisions.ts'
 import { ResourceType } from '../../../core/resources/types.ts'
 
@@ -27,8 +27,9 @@ export interface ResourceUpdate {
   revisionTimestamp?: Date
 }
 
-export async function applyUpdate(core: Core, found: Found, update: ResourceUpdate): Promise<{ revisionId: number | null }> {
+export async function applyUpdate(core: Core, principal: Principal, found: Found, update: ResourceUpdate): Promise<{ revisionId: number | null }> {
   const resource = found.resource
+  if (update.permissions !== undefined) await checkMayGrant(core, principal, resource)
   if (update.status !== undefined && resource.type !== ResourceType.controllerFolder) throw invalid('only a controller folder has a status')
   if (update.fullName !== undefined && resource.type !== ResourceType.organizationFolder) throw invalid('only an organization has a full_name')
   const systemAttributes = update.systemAttributes && nextSystemAttributes(resource, update.systemAttributes)
@@ -61,4 +62,16 @@ function nextSystemAttributes(resource: Resource, given: Record<string, unknown>
   if (resource.type === ResourceType.sequence) return mergeSequenceSettings(resource.systemAttributes, given)
   if (resource.type === ResourceType.organizationFolder) throw invalid('an organization\'s attributes are set through /api/v1/organizations (or full_name)')
   return given
+}
+
+/**
+ * Who may change a permission list: a user with write access (a controller's key never: org controllers
+ * write everywhere by default, and a device must not lock its people out); on an organization itself,
+ * only its admins and system admins.
+ */
+async function checkMayGrant(core: Core, principal: Principal, resource: Resource): Promise<void> {
+  if (principal.kind !== 'user') throw forbidden('only users change permissions')
+  if (resource.type !== ResourceType.organizationFolder || principal.systemAdmin) return
+  const membership = await core.db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId: resource.id, userId: principal.userId } } })
+  if (!membership?.isAdmin) throw forbidden('only organization admins change the organization\'s permissions')
 }
