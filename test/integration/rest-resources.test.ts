@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import type { FsBlobStore } from '../../core/blobs/index.ts'
 import { readAccessVersion } from '../../core/resources/access-version.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
@@ -158,6 +159,40 @@ for (const provider of providers) {
       const rows = await server.core.db.resourceRevision.findMany({ where: { resourceId: id }, orderBy: { id: 'asc' } })
       assert.deepEqual(rows.map((r) => [r.size, r.data === null, r.blobHash !== null]), [[8, false, false], [big.length, true, true]])
       assert.equal(await (await ann.get('/acme/uploads/photo.png', { rev: rows[0]!.id })).text(), 'tiny png')
+      // a newer large revision leaves the older one readable by rev=
+      const newer = randomBytes(2 * 1024 * 1024)
+      assert.equal((await ann.upload('PUT', '/acme/uploads/photo.png', {}, { name: 'x', bytes: newer })).status, 200)
+      assert.ok(Buffer.from(await (await ann.get('/acme/uploads/photo.png')).arrayBuffer()).equals(newer))
+      assert.ok(Buffer.from(await (await ann.get('/acme/uploads/photo.png', { rev: rows[1]!.id })).arrayBuffer()).equals(big))
+    })
+
+    test('a blob that rotted on disk is never served as if it were whole: the download is cut off', async () => {
+      const bytes = randomBytes(100_000)
+      await ann.upload('POST', '', { path: '/acme/rot' }, { name: 'data.bin', bytes })
+      const row = (await server.core.db.resourceRevision.findFirst({ where: { resourceId: await idAt('/acme/rot/data.bin') } }))!
+      const store = server.core.blobs as FsBlobStore
+      writeFileSync(store.pathOf(row.blobHash!), randomBytes(bytes.length))
+      const res = await ann.get('/acme/rot/data.bin')
+      await assert.rejects(res.arrayBuffer(), 'the body ends in an error, not in complete-looking bytes')
+      assert.equal((await fetch(`${server.url}/health`)).status, 200)
+    })
+
+    test('a signed-in browser uploads with its session and CSRF token; without the token it is refused', async () => {
+      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }) })
+      assert.equal(signIn.status, 200)
+      const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!
+      const csrf = ((await signIn.json()) as { csrf_token: string }).csrf_token
+      const form = () => {
+        const f = new FormData()
+        f.append('path', '/acme/browser')
+        f.append('file', new Blob([new Uint8Array(Buffer.from('from the browser'))]), 'note.txt')
+        return f
+      }
+      const refused = await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { cookie }, body: form() })
+      assert.equal(refused.status, 403)
+      const ok = await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf }, body: form() })
+      assert.equal(ok.status, 200)
+      assert.equal(await (await ann.get('/acme/browser/note.txt')).text(), 'from the browser')
     })
 
     test('rhizo\'s legacy POST to a path creates the file (and folders), then adds revisions', async () => {

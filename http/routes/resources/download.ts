@@ -2,6 +2,7 @@
 // go: a corrupt blob aborts the response rather than completing it), never buffered whole.
 import { once } from 'node:events'
 import { extname } from 'node:path'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Response } from 'express'
 import { ZipArchive } from 'archiver'
@@ -40,11 +41,30 @@ export async function sendFileRevision(core: Core, res: Response, file: Resource
   const body = await readRevision(core, core.blobs, revision)
   if (Buffer.isBuffer(body)) return void res.end(body)
   try {
-    await pipeline(body, res)
+    await pipeline(body, holdLastChunk(), res)
   } catch (err) {
     core.log.warn({ err, fileId: file.id }, 'file download aborted')
     res.destroy()
   }
+}
+
+/**
+ * Passes chunks on one behind, and the last only once the source ended cleanly: a blob store stream
+ * reports a hash mismatch at its very end, and with Content-Length set, sending every byte first
+ * would let the client take the corrupt bytes for a complete response.
+ */
+function holdLastChunk(): Transform {
+  let held: Buffer | undefined
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const previous = held
+      held = chunk
+      done(null, previous)
+    },
+    flush(done) {
+      done(null, held)
+    },
+  })
 }
 
 export async function sendZip(core: Core, res: Response, folder: Resource, entries: DownloadEntry[]) {
