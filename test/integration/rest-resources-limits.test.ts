@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
-import { basicAuth } from '../helpers/http.ts'
+import { basicAuth, eventually } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -177,6 +177,24 @@ for (const provider of providers) {
       const fits = randomBytes(LIMIT - 1)
       assert.equal((await ann.upload('PUT', '/acme/files/target.bin', {}, { name: 'x', bytes: fits })).status, 200)
       assert.ok(Buffer.from(await (await ann.get('/acme/files/target.bin')).arrayBuffer()).equals(fits))
+    })
+
+    test('a client that goes away midway leaves nothing behind: no revision, no blob, no temp file', async () => {
+      const before = await counts()
+      const blobsBefore = filesUnder(blobDir()).length
+      const boundary = 'gone-midway'
+      const req = request(`${server.url}/api/v1/resources/acme/files/target.bin`, {
+        method: 'PUT',
+        headers: { authorization: basicAuth(annKey), 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(LIMIT - 100) },
+      })
+      req.on('error', () => {})
+      req.write(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="x.bin"\r\n\r\n`)
+      req.write(randomBytes(20_000)) // more than inline-bytes: this one is on its way into the blob store
+      await new Promise((r) => setTimeout(r, 300))
+      req.destroy()
+      assert.ok(await eventually(() => filesUnder(blobDir()).length === blobsBefore), 'the partial blob was removed')
+      assert.ok(await healthy())
+      assert.deepEqual(await counts(), before)
     })
 
     test('a base64 body over the limit is 413 too, and so is a zip download that would pass it', async () => {

@@ -2,6 +2,7 @@
 // blob), never held whole in memory. The declared Content-Length is checked before anything is read;
 // bytes are counted as they stream, and past the limit the upload is abandoned (413) and the
 // connection closed rather than drained.
+import type { Readable } from 'node:stream'
 import type { Request, Response } from 'express'
 import busboy from 'busboy'
 import type { Core } from '../../../core/index.ts'
@@ -43,12 +44,14 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
     throw invalid('malformed multipart body')
   }
   let file: Promise<Multipart['file']> | undefined
+  let fileStream: Readable | undefined
   const parsed = new Promise<void>((resolve, reject) => {
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) return reject(invalid(`the field ${name} is longer than ${MAX_FIELD_BYTES} bytes`))
       fields[name] = value
     })
     parser.on('file', (name, stream, info) => {
+      fileStream = stream
       const receive = async () => {
         await beforeFile?.({ ...fields })
         return { filename: info.filename ?? name, content: await receiveContent(core, core.blobs, stream, maxBytes) }
@@ -63,7 +66,9 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
     parser.on('partsLimit', () => reject(invalid('too many parts in the multipart body')))
     parser.on('error', () => reject(invalid('malformed multipart body')))
     parser.on('close', () => resolve())
-    req.on('aborted', () => reject(invalid('the upload was interrupted')))
+    req.on('close', () => {
+      if (!req.complete) reject(invalid('the upload was interrupted'))
+    })
   })
   req.pipe(parser)
   try {
@@ -73,6 +78,8 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
     // the body will not be read further: stop, and close the connection after the error response
     req.unpipe(parser)
     res.set('connection', 'close')
+    // a file part cut off midway would otherwise wait forever for its end
+    if (fileStream && !fileStream.readableEnded) fileStream.destroy(invalid('the upload was abandoned'))
     const received = await file?.catch((fileErr: unknown) => {
       throw fileErr // the file's own failure (e.g. too_large) is the better answer
     })
