@@ -18,8 +18,6 @@ export interface ListOptions {
   extended?: boolean
 }
 
-type Node = Resource & { readable: boolean }
-
 export async function listFolder(db: DbClient, principal: Principal, folder: Resource, folderPath: string, options: ListOptions = {}) {
   const matches = options.filter ? nameMatcher(options.filter) : () => true
   const byParent = await loadSubtree(db, principal, folder, options.recursive ?? false)
@@ -46,7 +44,7 @@ export async function listFolder(db: DbClient, principal: Principal, folder: Res
 
 /** Readable live descendants by parent id, each list sorted by name; one query per level. */
 async function loadSubtree(db: DbClient, principal: Principal, folder: Resource, recursive: boolean) {
-  const byParent = new Map<number, Node[]>()
+  const byParent = new Map<number, Resource[]>()
   let level: number[] = [folder.id]
   let seen = 0
   while (level.length > 0) {
@@ -56,10 +54,9 @@ async function loadSubtree(db: DbClient, principal: Principal, folder: Resource,
     const next: number[] = []
     for (const row of rows) {
       // a child without a list inherits what the caller has on the folder (readable, or it would not be listed)
-      const readable = !Array.isArray(row.permissions) || canRead(effectiveLevel(principal, [row]))
-      if (!readable) continue
+      if (Array.isArray(row.permissions) && !canRead(effectiveLevel(principal, [row]))) continue
       const list = byParent.get(row.parentId!) ?? byParent.set(row.parentId!, []).get(row.parentId!)!
-      list.push({ ...row, readable })
+      list.push(row)
       if (recursive && isFolderType(row.type)) next.push(row.id)
     }
     level = next

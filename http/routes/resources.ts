@@ -14,10 +14,10 @@ import { listFolder } from '../../core/resources/listing.ts'
 import { requireWriteAt, resourceById, resourceFor, type Found } from '../../core/resources/lookup.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
 import { describeResource } from '../../core/resources/resource-json.ts'
+import { applyUpdate, type ResourceUpdate } from '../../core/resources/updates.ts'
 import type { RevisionContent } from '../../core/resources/revisions.ts'
 import { pathOf } from '../../core/resources/tree.ts'
 import { isFolderType, ResourceType } from '../../core/resources/types.ts'
-import { applyUpdate, type ResourceUpdate } from './resources/changes.ts'
 import { sendFileRevision, sendZip } from './resources/download.ts'
 import { base64Bytes, flag, requestValues, text, timestamp, wholeNumber, type Values } from './resources/params.ts'
 import { isMultipart, readMultipart } from './resources/uploads.ts'
@@ -141,7 +141,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     try {
       const at = timestamp(values, 'modification_timestamp', 'modificationTimestamp', 'creation_timestamp', 'creationTimestamp')
       if (existing) {
-        const update = await applyUpdate(core, principal, existing, { content, revisionTimestamp: at })
+        const update = await applyUpdate(core, core.blobs, principal, existing, { content, revisionTimestamp: at })
         if (update.revisionId !== null) await afterFileRevision(core, core.blobs, existing.resource, update.revisionId)
         return void res.json({ status: 'ok', id: existing.resource.id })
       }
@@ -168,7 +168,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         if (encoded) content = await receiveContent(core, core.blobs, encoded, limit())
       }
       if (content && found.resource.type !== ResourceType.file) throw invalid('only a file takes data, contents or an uploaded file')
-      const update = await applyUpdate(core, res.locals.principal, found, await updateOf(core, res, values, found, content))
+      const update = await applyUpdate(core, core.blobs, res.locals.principal, found, await updateOf(core, res, values, found, content))
       if (update.revisionId !== null) await afterFileRevision(core, core.blobs, found.resource, update.revisionId)
     } catch (err) {
       await discardContent(core, core.blobs, content)

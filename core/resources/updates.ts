@@ -1,15 +1,16 @@
-// PUT /api/v1/resources/<path>: every change a request asks for, applied in ONE transaction, so a
-// request that fails halfway (a name taken, a bad setting) changes nothing.
-import type { Core } from '../../../core/index.ts'
-import { inTransaction, type Prisma, type Resource } from '../../../core/db/index.ts'
-import { forbidden, invalid } from '../../../core/errors.ts'
-import { mergeSequenceSettings } from '../../../core/resources/attributes.ts'
-import { addFileRevision } from '../../../core/resources/files.ts'
-import type { Found } from '../../../core/resources/lookup.ts'
-import { relocate } from '../../../core/resources/moves.ts'
-import { setPermissions, type Principal } from '../../../core/resources/permissions.ts'
-import type { RevisionContent } from '../../../core/resources/revisions.ts'
-import { ResourceType } from '../../../core/resources/types.ts'
+// Changing a resource (REST PUT /api/v1/resources/<path>): every change a request asks for, applied
+// in ONE transaction, so a request that fails halfway (a name taken, a bad setting) changes nothing.
+import type { CoreContext } from '../context.ts'
+import type { BlobStore } from '../blobs/index.ts'
+import { inTransaction, type Prisma, type Resource } from '../db/index.ts'
+import { forbidden, invalid } from '../errors.ts'
+import { mergeSequenceSettings } from './attributes.ts'
+import { addFileRevision } from './files.ts'
+import type { Found } from './lookup.ts'
+import { relocate } from './moves.ts'
+import { setPermissions, type Principal } from './permissions.ts'
+import type { RevisionContent } from './revisions.ts'
+import { ResourceType } from './types.ts'
 
 export interface ResourceUpdate {
   name?: string
@@ -27,7 +28,7 @@ export interface ResourceUpdate {
   revisionTimestamp?: Date
 }
 
-export async function applyUpdate(core: Core, principal: Principal, found: Found, update: ResourceUpdate): Promise<{ revisionId: number | null }> {
+export async function applyUpdate(core: CoreContext, blobs: BlobStore, principal: Principal, found: Found, update: ResourceUpdate): Promise<{ revisionId: number | null }> {
   const resource = found.resource
   if (update.permissions !== undefined) await checkMayGrant(core, principal, resource)
   if (update.status !== undefined && resource.type !== ResourceType.controllerFolder) throw invalid('only a controller folder has a status')
@@ -52,7 +53,7 @@ export async function applyUpdate(core: Core, principal: Principal, found: Found
       const attributes = update.status as Prisma.InputJsonObject
       await tx.controllerStatus.upsert({ where: { controllerId: resource.id }, create: { controllerId: resource.id, attributes }, update: { attributes } })
     }
-    const revisionId = update.content ? await addFileRevision(tx, core.blobs, resource, update.content, update.revisionTimestamp) : null
+    const revisionId = update.content ? await addFileRevision(tx, blobs, resource, update.content, update.revisionTimestamp) : null
     return { revisionId }
   })
 }
@@ -69,7 +70,7 @@ function nextSystemAttributes(resource: Resource, given: Record<string, unknown>
  * write everywhere by default, and a device must not lock its people out); on an organization itself,
  * only its admins and system admins.
  */
-async function checkMayGrant(core: Core, principal: Principal, resource: Resource): Promise<void> {
+async function checkMayGrant(core: CoreContext, principal: Principal, resource: Resource): Promise<void> {
   if (principal.kind !== 'user') throw forbidden('only users change permissions')
   if (resource.type !== ResourceType.organizationFolder || principal.systemAdmin) return
   const membership = await core.db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId: resource.id, userId: principal.userId } } })
