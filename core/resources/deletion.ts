@@ -8,13 +8,17 @@ import { forbidden } from '../errors.ts'
 import { bumpAccessVersion } from './access-version.ts'
 import { canWrite, effectiveLevel, type Principal } from './permissions.ts'
 import { collectUnreferencedBlobs, lockBlobCollection } from './revisions.ts'
+import { ResourceType } from './types.ts'
 
 /**
  * Soft-deletes resource and its live subtree in one transaction; returns how many resources were deleted.
- * Write access to the resource is checked by the caller; a part of the subtree whose own permission
- * list refuses principal write access stops the whole delete (rhizo did not look below).
+ * Write access to the resource is checked by the caller. An organization needs a system admin, and a
+ * part of the subtree whose own permission list refuses principal write access stops the whole delete
+ * (rhizo did not look below).
  */
 export async function deleteSubtree(ctx: CoreContext, principal: Principal, resource: Resource): Promise<number> {
+  const admin = principal.kind === 'user' && principal.systemAdmin
+  if (resource.type === ResourceType.organizationFolder && !admin) throw forbidden('only a system admin can delete an organization')
   return inTransaction(ctx.db, async (tx) => {
     const ids = [resource.id]
     for (let level = [resource.id]; level.length > 0; ) {

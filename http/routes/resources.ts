@@ -184,13 +184,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
   router.delete(`${ROOT}/*path`, async (req, res) => {
     const found = await locate(core, req, res, 'write')
     const values = requestValues(req)
-    const principal = res.locals.principal
     if (flag(values.data_only)) await deleteRevisions(core, core.blobs, found.resource)
-    else {
-      const admin = principal.kind === 'user' && principal.systemAdmin
-      if (found.resource.type === ResourceType.organizationFolder && !admin) throw forbidden('only a system admin can delete an organization')
-      await deleteSubtree(core, principal, found.resource)
-    }
+    else await deleteSubtree(core, res.locals.principal, found.resource)
     res.json({ status: 'ok', id: found.resource.id })
   })
 
