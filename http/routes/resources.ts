@@ -202,7 +202,8 @@ function systemAttributesOf(values: Values, type: number): Record<string, unknow
 }
 
 async function updateOf(core: Core, res: Response, values: Values, found: Found, content: RevisionContent | undefined): Promise<ResourceUpdate> {
-  const update: ResourceUpdate = { content }
+  // rhizo's client sends the file's own modification time with a new version
+  const update: ResourceUpdate = { content, revisionTimestamp: content ? timestamp(values, 'modification_timestamp', 'modificationTimestamp') : undefined }
   if (values.name !== undefined) update.name = text(values.name, 'name')
   if (values.parent !== undefined) {
     const parentPath = text(values.parent, 'parent')!
