@@ -64,9 +64,33 @@ async function loadSubtree(db: DbClient, principal: Principal, folder: Resource,
   return byParent
 }
 
-function nameMatcher(filter: string): (name: string) => boolean {
+/**
+ * rhizo's LIKE-style filter without a regular expression: a pattern of many "*" would make a
+ * backtracking regex take exponential time on a long name. Greedy wildcard matching with one
+ * backtrack point is O(name × pattern) at worst.
+ */
+export function nameMatcher(filter: string): (name: string) => boolean {
   if (filter.length > 200) throw invalid('a filter must be at most 200 characters')
-  const pattern = [...filter].map((c) => (c === '*' || c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
-  const regex = new RegExp(`^${pattern}$`, 'is')
-  return (name) => regex.test(name)
+  const pattern = [...filter.toLowerCase()].map((c) => (c === '%' ? '*' : c))
+  return (rawName) => {
+    const name = [...rawName.toLowerCase()]
+    let p = 0
+    let n = 0
+    let star = -1 // pattern index just after the last "*"
+    let resume = 0 // where in name that "*" would take one more character from
+    while (n < name.length) {
+      if (p < pattern.length && pattern[p] !== '*' && (pattern[p] === '_' || pattern[p] === name[n])) {
+        p++
+        n++
+      } else if (p < pattern.length && pattern[p] === '*') {
+        star = ++p
+        resume = n
+      } else if (star !== -1) {
+        p = star
+        n = ++resume
+      } else return false
+    }
+    while (pattern[p] === '*') p++
+    return p === pattern.length
+  }
 }
