@@ -23,7 +23,7 @@ export function parseIds(value: unknown): number[] {
   const ids = String(value ?? '').split(',').map((s) => s.trim()).filter(Boolean)
   if (ids.length === 0 || ids.length > MAX_IDS) throw invalid(`ids must list 1 to ${MAX_IDS} resource ids, separated by commas`)
   return ids.map((id) => {
-    if (!/^\d+$/.test(id)) throw invalid(`${JSON.stringify(id)} is not a resource id`)
+    if (!/^\d{1,10}$/.test(id) || Number(id) > 2 ** 31 - 1) throw invalid(`${JSON.stringify(id)} is not a resource id`)
     return Number(id)
   })
 }

@@ -147,7 +147,7 @@ for (const provider of providers) {
       for (const body of [{ data: 'not base64!' }, { permissions: '{"no": "list"}' }, { user_attributes: 'null' }, { system_attributes: '"text"' }, { status: '{}' }]) {
         assert.equal((await ann.send('PUT', '/acme/files/target.bin', body)).status, 400, JSON.stringify(body))
       }
-      const badQueries: [string, Record<string, string>][] = [['/acme/files/target.bin', { rev: 'abc' }], ['/acme/files/target.bin', { rev: '-1' }], ['/acme/files', { type: 'nonsense' }]]
+      const badQueries: [string, Record<string, string>][] = [['/acme/files/target.bin', { rev: 'abc' }], ['/acme/files/target.bin', { rev: '-1' }], ['/acme/files/target.bin', { rev: '99999999999' }], ['/acme/files', { download: '1', ids: '99999999999' }], ['/acme/files', { type: 'nonsense' }]]
       for (const [path, query] of badQueries) assert.equal((await ann.get(path, query)).status, 400, JSON.stringify(query))
       assert.deepEqual(await counts(), before)
       assert.equal(await (await ann.get('/acme/files/target.bin')).text(), 'original')

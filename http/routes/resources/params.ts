@@ -6,6 +6,8 @@ import { parseTimestamp } from '../../../core/messages/timestamps.ts'
 
 export type Values = Record<string, unknown>
 
+export const MAX_ID = 2 ** 31 - 1
+
 export function requestValues(req: Request): Values {
   const merged: Values = {}
   for (const [key, value] of Object.entries(req.query)) merged[key] = Array.isArray(value) ? value[0] : value
@@ -30,7 +32,8 @@ export function text(value: unknown, name: string): string | undefined {
 export function wholeNumber(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined
   const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 0) throw invalid(`${name} must be a whole number`)
+  // ids are 32-bit in the database; a larger number is no id at all (and PostgreSQL would refuse it)
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ID) throw invalid(`${name} must be a whole number up to ${MAX_ID}`)
   return n
 }
 
