@@ -12,6 +12,7 @@ import type { FsBlobStore } from '../../core/blobs/index.ts'
 import { readAccessVersion } from '../../core/resources/access-version.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { basicAuth } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -37,6 +38,7 @@ for (const provider of providers) {
     let ann: ResourceClient // acme user
     let pi: ResourceClient // acme controller at /acme/lab/pi-1
     let piId: number
+    let annKey: string
 
     before(async () => {
       server = await startTestServer(provider)
@@ -44,7 +46,8 @@ for (const provider of providers) {
       const controller = await createController(server.core, 'acme/lab/pi-1')
       piId = controller.id
       await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      ann = resourceClient(server.url, (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key)
+      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      ann = resourceClient(server.url, annKey)
       pi = resourceClient(server.url, controller.key)
     })
     after(() => server.close())
@@ -156,6 +159,9 @@ for (const provider of providers) {
       const download = await ann.get('/acme/uploads/photo.png')
       assert.equal(download.headers.get('content-type'), 'image/png')
       assert.equal(download.headers.get('content-length'), String(big.length))
+      const head = await fetch(`${server.url}/api/v1/resources/acme/uploads/photo.png`, { method: 'HEAD', headers: { authorization: basicAuth(annKey) } })
+      assert.equal(head.status, 200)
+      assert.equal(head.headers.get('content-length'), String(big.length))
       assert.ok(Buffer.from(await download.arrayBuffer()).equals(big), 'the bytes come back identical')
       const rows = await server.core.db.resourceRevision.findMany({ where: { resourceId: id }, orderBy: { id: 'asc' } })
       assert.deepEqual(rows.map((r) => [r.size, r.data === null, r.blobHash !== null]), [[8, false, false], [big.length, true, true]])

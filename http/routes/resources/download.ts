@@ -38,6 +38,7 @@ export async function sendFileRevision(core: Core, res: Response, file: Resource
   if (revision) res.set('x-revision-id', String(revision.id))
   if (!revision) return void res.status(200).end()
   res.set('content-length', String(revision.size))
+  if (res.req.method === 'HEAD') return void res.end() // the headers say it all; the blob stays unread
   const body = await readRevision(core, core.blobs, revision)
   if (Buffer.isBuffer(body)) return void res.end(body)
   try {
