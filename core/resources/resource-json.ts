@@ -11,8 +11,6 @@ export interface ResourceSummary {
   type: number
 }
 
-export const summarize = (r: Pick<Resource, 'id' | 'name' | 'type'>): ResourceSummary => ({ id: r.id, name: r.name, type: r.type })
-
 const iso = (d: Date | null | undefined) => (d ? formatTimestamp(d) : null)
 const objectOr = (value: unknown, fallback: unknown) => (value !== null && value !== undefined ? value : fallback)
 
