@@ -28,6 +28,7 @@ export const settingsSchema = z.object({
   'broker-id': z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional().describe('stable id of this instance among several (default: the host name and port)'),
   blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
   'inline-bytes': z.coerce.number().int().min(0).max(1 << 20).default(1000).describe('revisions up to this size stay in the database; larger ones go to the blob store'),
+  'upload-limit': z.coerce.number().int().min(1024).max(2 ** 40).default(64 << 20).describe('largest file upload or zip download through REST, in bytes (413 above it)'),
   secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),
   'bcrypt-cost': z.coerce.number().int().min(4).max(15).default(12).describe('bcrypt cost factor for passwords'),
   'password-min-length': z.coerce.number().int().min(6).max(128).default(10).describe('minimum password length'),
@@ -56,6 +57,8 @@ export interface Config {
   brokerId?: string
   blobstore: string
   inlineBytes: number
+  /** largest REST upload (and zip download), in bytes */
+  uploadLimit: number
   secret?: string
   bcryptCost: number
   passwordMinLength: number
@@ -185,6 +188,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     brokerId: s['broker-id'],
     blobstore: s.blobstore,
     inlineBytes: s['inline-bytes'],
+    uploadLimit: s['upload-limit'],
     secret: s.secret,
     bcryptCost: s['bcrypt-cost'],
     passwordMinLength: s['password-min-length'],
@@ -227,6 +231,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'broker-id': config.brokerId ?? '(default)',
     blobstore: redactUrl(config.blobstore),
     'inline-bytes': config.inlineBytes,
+    'upload-limit': config.uploadLimit,
     secret: config.secret ? '*****' : '(generated, kept in the database)',
     'bcrypt-cost': config.bcryptCost,
     'password-min-length': config.passwordMinLength,

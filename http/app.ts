@@ -11,6 +11,8 @@ import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
 import { organizationRoutes } from './routes/organizations.ts'
 import { pinRoutes } from './routes/pins.ts'
+import { resourceRoutes } from './routes/resources.ts'
+import { encodedBodyLimit } from './routes/resources/params.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 import { systemRoutes } from './routes/system.ts'
 import { userRoutes } from './routes/users.ts'
@@ -30,6 +32,11 @@ export function createApp(core: Core, deps: AppDependencies): express.Express {
     res.json({ status: 'ok', version })
   })
 
+  // the resources API takes base64 uploads in JSON and form bodies, up to the upload limit; multipart
+  // bodies are not parsed here but streamed by the routes themselves (http/routes/resources/uploads.ts).
+  // Every other route keeps small bodies. A body parsed once is not parsed again.
+  const encodedLimit = encodedBodyLimit(core.config.uploadLimit)
+  app.use('/api/v1/resources', express.urlencoded({ extended: false, limit: encodedLimit }), express.json({ limit: encodedLimit }))
   app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }))
   app.use(authenticate(core))
   app.use(sessionRoutes(core))
@@ -40,6 +47,7 @@ export function createApp(core: Core, deps: AppDependencies): express.Express {
   app.use(userRoutes(core))
   app.use(pinRoutes(core))
   app.use(systemRoutes(core))
+  app.use(resourceRoutes(core, deps.bus))
 
   app.use(notFoundHandler)
   app.use(errorHandler(core.log))

@@ -1,0 +1,53 @@
+// Finding a resource by path on behalf of a caller. A path the caller cannot read answers exactly
+// like a path that does not exist (404), so nothing leaks about other organizations; a path the
+// caller can read but not change is a 403.
+import type { DbClient, Resource } from '../db/index.ts'
+import { forbidden, notFound } from '../errors.ts'
+import { accessToPath } from './access.ts'
+import { joinPath, splitPath } from './paths.ts'
+import { canRead, canWrite, effectiveLevel, loadChain, type Principal } from './permissions.ts'
+import { findPath } from './tree.ts'
+import type { AccessLevelNumber } from './types.ts'
+
+export interface Found {
+  resource: Resource
+  /** "/org/folder/name" */
+  path: string
+  level: AccessLevelNumber
+}
+
+export const notFoundAt = (path: string) => notFound(`resource not found: ${path}`)
+
+/** The live resource at path if principal may read it (and write it, when need is 'write'). */
+export async function resourceFor(db: DbClient, principal: Principal, path: string, need: 'read' | 'write'): Promise<Found> {
+  const names = splitPath(path)
+  const shown = joinPath(names)
+  const chain = await findPath(db, shown)
+  if (!chain) throw notFoundAt(shown)
+  const resource = chain.at(-1)!
+  return checked(db, principal, resource, shown, need)
+}
+
+/** The live resource with this id (e.g. a controller's own folder), with the same checks. */
+export async function resourceById(db: DbClient, principal: Principal, id: number, path: string, need: 'read' | 'write'): Promise<Found> {
+  const resource = await db.resource.findUnique({ where: { id } })
+  if (!resource || resource.deleted) throw notFoundAt(path)
+  return checked(db, principal, resource, path, need)
+}
+
+async function checked(db: DbClient, principal: Principal, resource: Resource, path: string, need: 'read' | 'write'): Promise<Found> {
+  const level = effectiveLevel(principal, await loadChain(db, resource.id))
+  if (!canRead(level)) throw notFoundAt(path)
+  if (need === 'write' && !canWrite(level)) throw forbidden(`permission denied: ${path}`)
+  return { resource, path, level }
+}
+
+/**
+ * Access to a place that may not exist yet (a parent folder to be created on the way): governed by
+ * its nearest existing resource, as MQTT topics are.
+ */
+export async function requireWriteAt(db: DbClient, principal: Principal, path: string): Promise<void> {
+  const level = await accessToPath(db, principal, path)
+  if (!canRead(level)) throw notFoundAt(joinPath(splitPath(path)))
+  if (!canWrite(level)) throw forbidden(`permission denied: ${joinPath(splitPath(path))}`)
+}

@@ -1,0 +1,59 @@
+// Reading rhizo-style request values: query string and body merged (rhizo read Flask's
+// request.values, and its Python client sends form bodies even on GET), with lenient flags.
+import type { Request } from 'express'
+import { invalid, tooLarge } from '../../../core/errors.ts'
+import { parseTimestamp } from '../../../core/messages/timestamps.ts'
+
+export type Values = Record<string, unknown>
+
+export const MAX_ID = 2 ** 31 - 1
+
+export function requestValues(req: Request): Values {
+  const merged: Values = {}
+  for (const [key, value] of Object.entries(req.query)) merged[key] = Array.isArray(value) ? value[0] : value
+  const body = req.body as unknown
+  if (body && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body)) Object.assign(merged, body)
+  return merged
+}
+
+/** "1", "true", "yes" or any other non-empty value are on; absent, "", "0", "false", "no", "off" are off. */
+export function flag(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false
+  return !['', '0', 'false', 'no', 'off'].includes(String(value).trim().toLowerCase())
+}
+
+export function text(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === 'string') return value
+  if (typeof value === 'number') return String(value)
+  throw invalid(`${name} must be text`)
+}
+
+export function wholeNumber(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined
+  const n = Number(value)
+  // ids are 32-bit in the database; a larger number is no id at all (and PostgreSQL would refuse it)
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ID) throw invalid(`${name} must be a whole number up to ${MAX_ID}`)
+  return n
+}
+
+export function timestamp(values: Values, ...names: string[]): Date | undefined {
+  for (const name of names) if (values[name] !== undefined && values[name] !== '') return parseTimestamp(values[name])
+  return undefined
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+
+/** Strict base64 (standard or URL-safe alphabet, white space ignored), refused past maxBytes decoded. */
+export function base64Bytes(value: unknown, name: string, maxBytes: number): Buffer {
+  if (typeof value !== 'string') throw invalid(`${name} must be base64 text`)
+  const compact = value.replace(/\s+/g, '')
+  if (!BASE64.test(compact) || compact.length % 4 === 1) throw invalid(`${name} is not valid base64`)
+  if (Math.floor((compact.length * 3) / 4) - 2 > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
+  const bytes = Buffer.from(compact, 'base64')
+  if (bytes.length > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
+  return bytes
+}
+
+/** The body limit for JSON and form requests: a base64 upload of uploadLimit bytes plus room for the other fields. */
+export const encodedBodyLimit = (uploadLimit: number) => Math.ceil(uploadLimit / 3) * 4 + 64 * 1024

@@ -1,0 +1,89 @@
+// multipart/form-data uploads, streamed with busboy straight into the revision store (inline or
+// blob), never held whole in memory. The declared Content-Length is checked before anything is read;
+// bytes are counted as they stream, and past the limit the upload is abandoned (413) and the
+// connection closed rather than drained.
+import type { Readable } from 'node:stream'
+import type { Request, Response } from 'express'
+import busboy from 'busboy'
+import type { Core } from '../../../core/index.ts'
+import { invalid, tooLarge } from '../../../core/errors.ts'
+import { discardContent, receiveContent } from '../../../core/resources/files.ts'
+import type { RevisionContent } from '../../../core/resources/revisions.ts'
+
+/** Room for the multipart framing and the small fields beside the file. */
+const MULTIPART_OVERHEAD = 64 * 1024
+const MAX_FIELD_BYTES = 64 * 1024
+
+export interface Multipart {
+  fields: Record<string, string>
+  file?: { filename: string; content: RevisionContent }
+}
+
+export const isMultipart = (req: Request) => (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')
+
+/** Refuses a body whose declared length is over the limit before reading any of it. */
+export function checkDeclaredLength(req: Request, res: Response, maxBytes: number): void {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_OVERHEAD) {
+    res.set('connection', 'close')
+    throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
+  }
+}
+
+/**
+ * Parses a multipart body: small fields, and at most one file, which is stored as it arrives.
+ * beforeFile runs when the file part starts, with the fields seen so far (e.g. to check access first).
+ */
+export async function readMultipart(core: Core, req: Request, res: Response, maxBytes: number, beforeFile?: (fields: Record<string, string>) => Promise<void>): Promise<Multipart> {
+  checkDeclaredLength(req, res, maxBytes)
+  const fields: Record<string, string> = {}
+  let parser: busboy.Busboy
+  try {
+    parser = busboy({ headers: req.headers, limits: { files: 1, fields: 100, fieldSize: MAX_FIELD_BYTES, parts: 101 } })
+  } catch {
+    throw invalid('malformed multipart body')
+  }
+  let file: Promise<Multipart['file']> | undefined
+  let fileStream: Readable | undefined
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('field', (name, value, info) => {
+      if (info.valueTruncated) return reject(invalid(`the field ${name} is longer than ${MAX_FIELD_BYTES} bytes`))
+      fields[name] = value
+    })
+    parser.on('file', (name, stream, info) => {
+      fileStream = stream
+      const receive = async () => {
+        await beforeFile?.({ ...fields })
+        return { filename: info.filename ?? name, content: await receiveContent(core, core.blobs, stream, maxBytes) }
+      }
+      file = receive()
+      file.catch(() => {
+        stream.resume() // let busboy finish the part; the request itself is abandoned below
+        reject(new Error('upload failed'))
+      })
+    })
+    parser.on('filesLimit', () => reject(invalid('send one file per request')))
+    parser.on('partsLimit', () => reject(invalid('too many parts in the multipart body')))
+    parser.on('error', () => reject(invalid('malformed multipart body')))
+    parser.on('close', () => resolve())
+    req.on('close', () => {
+      if (!req.complete) reject(invalid('the upload was interrupted'))
+    })
+  })
+  req.pipe(parser)
+  try {
+    await parsed
+    return { fields, file: file ? await file : undefined }
+  } catch (err) {
+    // the body will not be read further: stop, and close the connection after the error response
+    req.unpipe(parser)
+    res.set('connection', 'close')
+    // a file part cut off midway would otherwise wait forever for its end
+    if (fileStream && !fileStream.readableEnded) fileStream.destroy(invalid('the upload was abandoned'))
+    const received = await file?.catch((fileErr: unknown) => {
+      throw fileErr // the file's own failure (e.g. too_large) is the better answer
+    })
+    if (received) await discardContent(core, core.blobs, received.content)
+    throw err
+  }
+}
