@@ -9,6 +9,8 @@ import { errorHandler, notFoundHandler } from './errors.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
 import { sessionRoutes } from './routes/sessions.ts'
+import { sequencePathRoutes } from './routes/sequence-paths.ts'
+import { sequenceValueRoutes } from './routes/sequences.ts'
 
 export interface AppDependencies {
   /** delivers messages sent through REST to the broker's subscribers */
@@ -30,6 +32,8 @@ export function createApp(core: Core, deps: AppDependencies): express.Express {
   app.use(sessionRoutes(core))
   app.use(mqttInfoRoutes(core))
   app.use(messageRoutes(core, deps.bus))
+  app.use(sequenceValueRoutes(core, deps.bus))
+  app.use(sequencePathRoutes(core, deps.bus)) // temporary: replaced by the resources router at merge
 
   app.use(notFoundHandler)
   app.use(errorHandler(core.log))
