@@ -6,7 +6,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { TendrilError } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
 import type { MessageBus } from '../../core/messages/send.ts'
-import { findSequenceFor } from '../../core/resources/sequence-access.ts'
+import { findSequenceFor, sequenceLookupFor } from '../../core/resources/sequence-access.ts'
 import { getSequence, writeSequence } from './sequences.ts'
 
 const PREFIX = '/api/v1/resources/'
@@ -25,7 +25,7 @@ export function sequencePathRoutes(core: Core, bus: MessageBus): Router {
   const handle = (need: 'read' | 'write') => async (req: Request, res: Response, next: NextFunction) => {
     const path = pathOf(req)
     // not a sequence, not readable, or not even a valid path: the next router answers; read-only → 403
-    const target = path === null ? null : await findSequenceFor(core, res.locals.principal, path, need).catch((err: unknown) => {
+    const target = path === null ? null : await findSequenceFor(core, res.locals.principal, path, need, sequenceLookupFor(core)).catch((err: unknown) => {
       if (err instanceof TendrilError && err.code === 'invalid') return null
       throw err
     })
