@@ -4,6 +4,8 @@
 //  - GET ?buckets=500 over the whole 100,000-value sequence, over HTTP and the core call alone;
 // with, on SQLite, the same latest-10,000 read as a raw better-sqlite3 statement for reference.
 //   node --import tsx bench/rest-sequences.ts [--rounds 3] [--writes 5000] [--reads 15]
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
@@ -39,6 +41,23 @@ async function timeIt(n: number, fn: () => Promise<unknown>): Promise<number> {
   return median(samples)
 }
 
+/** The same client against a bare node:http server that reads each body and answers 200: the HTTP floor. */
+async function bareHttpRate(): Promise<number> {
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => res.end('{"status":"ok"}'))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const { port } = server.address() as AddressInfo
+    const result = await worker.run({ url: `http://127.0.0.1:${port}`, key: 'x', path: '/x', values: WRITES }, 600_000)
+    return (result.sent / result.ms) * 1000
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
+
 console.log(machine())
 const pg = await startBenchPostgres()
 const worker = startWorker<WriteJob, WriteResult>(new URL('./lib/rest-writer.ts', import.meta.url))
@@ -66,6 +85,7 @@ try {
         rates.push((stored / result.ms) * 1000)
         console.log(`${provider} writes round ${round + 1}: ${stored} stored in ${fmt(result.ms / 1000, 2)} s`)
       }
+      if (provider === 'sqlite') rows.push([provider, '  reference: bare node:http server, same client (writes/s)', fmt(await bareHttpRate(), 0), '', ''])
       rows.push([provider, `REST writes/s, 1 keep-alive client (${WRITES} per round)`, fmt(median(rates), 0), failed === 0 ? 'all stored' : `${failed} LOST`, '≥ 2,000/s'])
 
       // a 100,000-point numeric sequence, seeded through the core in batches
@@ -80,14 +100,20 @@ try {
         if (res.status !== 200) throw new Error(`GET ${query}: ${res.status} ${await res.text()}`)
         return res.json()
       }
+      // timed: the whole response received, not parsed (the client shares this process with the server)
+      const fetchBody = async (query: string) => {
+        const res = await fetch(`${url}?${query}`, { headers })
+        if (res.status !== 200) throw new Error(`GET ${query}: ${res.status}`)
+        return res.arrayBuffer()
+      }
       const latest = (await fetchJson('count=10000')) as { values: string[] }
       if (latest.values.length !== 10_000) throw new Error('expected 10,000 values')
-      rows.push([provider, 'GET ?count=10000 of 100,000, HTTP + JSON (ms)', fmt(await timeIt(READS, () => fetchJson('count=10000')), 1), '', '< 50 ms'])
+      rows.push([provider, 'GET ?count=10000 of 100,000, HTTP, body received (ms)', fmt(await timeIt(READS, () => fetchBody('count=10000')), 1), '', '< 50 ms'])
       rows.push([provider, '  sequenceHistory(count 10000) alone (ms)', fmt(await timeIt(READS, () => sequenceHistory(core.db, big.id, { count: 10_000 })), 1), '', ''])
       const end = new Date(T0 + (POINTS - 1) * 1000).toISOString()
       const bucketed = (await fetchJson('buckets=500')) as { buckets: { count: number }[] }
       if (bucketed.buckets.length !== 500 || bucketed.buckets.reduce((a, b) => a + b.count, 0) !== POINTS) throw new Error('expected 500 buckets holding every point')
-      rows.push([provider, 'GET ?buckets=500 of 100,000, HTTP + JSON (ms)', fmt(await timeIt(READS, () => fetchJson('buckets=500')), 1), '', '< 100 ms'])
+      rows.push([provider, 'GET ?buckets=500 of 100,000, HTTP, body received (ms)', fmt(await timeIt(READS, () => fetchBody('buckets=500')), 1), '', '< 100 ms'])
       rows.push([provider, '  downsampleHistory(500) alone (ms)', fmt(await timeIt(READS, () => downsampleHistory(core.db, big.id, { start: new Date(T0), end: new Date(end), buckets: 500 })), 1), '', ''])
       if (provider === 'sqlite') {
         const raw = new Database(join(core.config.dataDir, 'tendril.db'), { readonly: true })

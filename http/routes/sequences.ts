@@ -8,7 +8,7 @@ import { z } from 'zod'
 import type { Resource } from '../../core/db/index.ts'
 import { invalid, notFound } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
-import { makeSequenceThumbnail } from '../../core/images/thumbnails.ts'
+import { makeSequenceThumbnail, THUMBNAIL_SEQUENCE_NAME } from '../../core/images/thumbnails.ts'
 import { queueThumbnail } from '../../core/images/queue.ts'
 import { formatTimestamp, parseTimestamp } from '../../core/messages/timestamps.ts'
 import type { MessageBus } from '../../core/messages/send.ts'
@@ -192,6 +192,7 @@ function queueImageThumbnails(core: Core, sequences: Resource[], stored: { seque
     if (i < 0) continue
     const sequence = sequences[i]!
     const image = images[i]!
+    if (sequence.name === THUMBNAIL_SEQUENCE_NAME) continue // a thumbnail has no thumbnail of its own
     queueThumbnail(core, `sequence ${sequence.id} revision ${s.revisionId}`, () => makeSequenceThumbnail(core, core.blobs, sequence, image, s.timestamp))
   }
 }

@@ -74,6 +74,11 @@ for (const provider of providers) {
       const viaRest = await fetch(`${server.url}/api/v1/resources${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, { headers: { authorization: basicAuth(piKey) } })
       assert.equal(viaRest.headers.get('content-type'), 'image/jpeg')
       assert.equal((await sharp(Buffer.from(await viaRest.arrayBuffer())).metadata()).width, 240)
+      // a value written to the thumbnail sequence itself gets no thumbnail of its own
+      const child = await server.core.db.resource.findFirstOrThrow({ where: { parentId: seq.id, name: THUMBNAIL_SEQUENCE_NAME } })
+      assert.equal((await put(`${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, { data: (await photo(100, 100)).toString('base64') })).status, 200)
+      await drainThumbnails(server.core)
+      assert.equal(await server.core.db.resource.count({ where: { parentId: child.id } }), 0)
     })
 
     test('each value gets its own thumbnail in the one child sequence, also through PUT /api/v1/resources', async () => {
