@@ -106,25 +106,21 @@ async function sendHistory(core: Core, res: Response, target: SequenceTarget, qu
 }
 
 async function sendBuckets(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
-  // without bounds the buckets span the sequence's own first and last values
-  let start = query.start_timestamp
-  let end = query.end_timestamp
+  const rules = sequenceRules(target.sequence.systemAttributes)
+  if (rules.dataType !== SequenceDataType.numeric) throw invalid('only a numeric sequence can be downsampled')
+  const base = { name: target.sequence.name, path: target.path, units: rules.units ?? null }
+  let { start_timestamp: start, end_timestamp: end, buckets } = query
   if (!start || !end) {
+    // without bounds the buckets span the sequence's own first and last values
     const range = await sequenceTimeRange(core.db, target.sequence.id)
-    start ??= range?.first
-    end ??= range?.last
+    if (!range) return void res.json({ ...base, buckets: [] })
+    start ??= range.first
+    end ??= range.last
+    // every value at one instant: one bucket one millisecond wide holds them
+    if (start.getTime() === end.getTime()) [end, buckets] = [new Date(end.getTime() + 1), 1]
   }
-  const base = { name: target.sequence.name, path: target.path, units: sequenceRules(target.sequence.systemAttributes).units ?? null }
-  if (!start || !end || start.getTime() === end.getTime()) {
-    // nothing to cut into slices: no values, or all at one instant
-    const history = start && end ? await sequenceHistory(core.db, target.sequence.id, { start, end, blobs: core.blobs }) : { timestamps: [], values: [] }
-    const numbers = history.values.map(Number)
-    const one = numbers.length ? [{ start: formatTimestamp(start!), count: numbers.length, min: Math.min(...numbers), mean: numbers.reduce((a, b) => a + b, 0) / numbers.length, max: Math.max(...numbers) }] : []
-    res.json({ ...base, buckets: one })
-    return
-  }
-  const buckets = await downsampleHistory(core.db, target.sequence.id, { start, end, buckets: query.buckets! })
-  res.json({ ...base, buckets: buckets.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })) })
+  const slices = await downsampleHistory(core.db, target.sequence.id, { start, end, buckets: buckets! })
+  res.json({ ...base, buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })) })
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */

@@ -194,6 +194,13 @@ for (const provider of providers) {
       // without bounds the buckets span the first to the last value
       const whole = (await (await get(userKey, seq.path, 'buckets=2')).json()) as { buckets: { count: number }[] }
       assert.deepEqual(whole.buckets.map((b) => b.count), [50, 50])
+      // a sequence with one value has one bucket; an empty one none
+      const single = await sequence({ dataType: numeric })
+      await store(single.id, [[5, '42']])
+      assert.deepEqual(((await (await get(userKey, single.path, 'buckets=10')).json()) as { buckets: unknown[] }).buckets, [{ start: iso(5), count: 1, min: 42, mean: 42, max: 42 }])
+      const empty = await sequence({ dataType: numeric })
+      assert.deepEqual(((await (await get(userKey, empty.path, 'buckets=10')).json()) as { buckets: unknown[] }).buckets, [])
+      assert.equal((await get(userKey, single.path, `buckets=2&start_timestamp=${iso(9)}&end_timestamp=${iso(1)}`)).status, 400)
       const textSeq = await sequence({ dataType: text })
       await store(textSeq.id, [[0, 'a'], [1, 'b']])
       assert.equal((await get(userKey, textSeq.path, 'buckets=2')).status, 400)
