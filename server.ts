@@ -4,6 +4,7 @@ import type { Core } from './core/index.ts'
 import { createBroker } from './broker/index.ts'
 import { brokerName, createClusterParts } from './broker/cluster.ts'
 import { createHttpServer } from './http/server.ts'
+import { drainThumbnails } from './core/images/queue.ts'
 
 export interface Listening {
   port: number
@@ -34,6 +35,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
       // the broker first: its clients are long-lived and would otherwise hold the drain open
       await broker.close()
       await http.close()
+      await drainThumbnails(core) // thumbnails of images already stored are made before the database closes
       await cluster?.close() // after the broker, which still writes sessions while its clients close
     },
   }

@@ -9,6 +9,8 @@ import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
 import { canWrite, type Principal } from '../resources/permissions.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType } from '../resources/types.ts'
+import { encodeDisplay } from './codecs.ts'
+import type { MessageBus } from './send.ts'
 
 export interface ValueRequest {
   principal: Principal
@@ -103,3 +105,43 @@ async function storeIsolatingBadValues(
   return announce(stored)
 }
 
+
+/** A value for a sequence already found and access-checked by the caller (REST). */
+export interface ResolvedValue {
+  sequenceId: number
+  /** the sequence's path, "/org/folder/name" */
+  path: string
+  value: string | Buffer
+  timestamp?: Date
+}
+
+/**
+ * Stores values whose sequences the caller has already resolved and checked, all or nothing (one bad
+ * value refuses the batch), and returns what was stored in the form announceValues takes, plus what
+ * min_storage_interval skipped.
+ */
+export async function storeResolvedValues(ctx: CoreContext, values: ResolvedValue[]) {
+  const result = await storeSequenceValues(
+    ctx,
+    ctx.blobs,
+    values.map((v) => ({ sequenceId: v.sequenceId, value: v.value, timestamp: v.timestamp })),
+  )
+  const pathOf = new Map(values.map((v) => [v.sequenceId, v.path]))
+  const stored: AnnouncedValue[] = result.stored.map((s) => {
+    const path = pathOf.get(s.sequenceId)!
+    const slash = path.lastIndexOf('/')
+    return { ...s, folderPath: path.slice(0, slash), name: path.slice(slash + 1) }
+  })
+  return { stored, skipped: result.skipped }
+}
+
+/**
+ * Browsers watching a folder see each stored value as rhizo announced it, "d,<name>,<timestamp>,<value>"
+ * on the sequence's folder. Image values are not announced (rhizo sent no image bytes in its updates).
+ */
+export function announceValues(bus: MessageBus, values: AnnouncedValue[]): void {
+  for (const v of values) {
+    if (v.value === null) continue
+    bus.publishToFolder(v.folderPath, Buffer.from(encodeDisplay(v.name, v.timestamp, v.value)))
+  }
+}

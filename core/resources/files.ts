@@ -14,6 +14,8 @@ import { conflict, invalid, notFound, tooLarge } from '../errors.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
 import { collectUnreferencedBlobs, holdBlobReferences, insertRevisionRows, lockBlobCollection, type RevisionContent } from './revisions.ts'
 import { ResourceType } from './types.ts'
+import { queueThumbnail } from '../images/queue.ts'
+import { makeFileThumbnail } from '../images/thumbnails.ts'
 
 /**
  * Where the bytes of one upload went: inline (read whole, at most inlineBytes) or into the blob store,
@@ -77,9 +79,20 @@ export async function addFileRevision(tx: DbClient, blobs: BlobStore, file: Pick
   return revisionId!
 }
 
-/** Where a png/jpg file's 120 px thumbnail is made once a revision is stored. */
-// MERGE HOOK: wired to the sequences work's core/images thumbnail code at merge; a no-op until then.
-export async function afterFileRevision(_ctx: CoreContext, _blobs: BlobStore, _file: Pick<Resource, 'id' | 'name'>, _revisionId: number): Promise<void> {}
+const THUMBNAILED = /\.(png|jpe?g)$/i
+
+/** Queues the 120 px thumbnail of a png/jpg file's new revision; it is made after the response (core/images/queue.ts). */
+export async function afterFileRevision(ctx: CoreContext, blobs: BlobStore, file: Pick<Resource, 'id' | 'name'>, revisionId: number): Promise<void> {
+  if (!THUMBNAILED.test(file.name)) return
+  queueThumbnail(ctx, `file ${file.id} revision ${revisionId}`, () => makeFileThumbnail(ctx, blobs, file.id, revisionId))
+}
+
+/** thumbnail=1: the 120 px JPEG of a file revision, once it has been made. */
+export async function fileThumbnail(db: DbClient, fileId: number, revisionId: number) {
+  const thumbnail = await db.thumbnail.findFirst({ where: { resourceId: fileId, revisionId }, orderBy: { id: 'desc' }, select: { data: true, format: true } })
+  if (!thumbnail) throw notFound('no thumbnail for this revision (only png and jpg files get one, shortly after upload)')
+  return thumbnail
+}
 
 /** revisions=1: a file's revisions, oldest first. */
 export async function listRevisions(db: DbClient, fileId: number) {

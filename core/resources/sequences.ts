@@ -308,7 +308,7 @@ async function readLarge(blobs: BlobStore | undefined, row: RevisionContent): Pr
   return readRevisionBytes(blobs, row)
 }
 
-async function liveSequenceRules(db: DbClient, sequenceId: number): Promise<SequenceRules> {
+export async function liveSequenceRules(db: DbClient, sequenceId: number): Promise<SequenceRules> {
   const sequence = await db.resource.findUnique({ where: { id: sequenceId }, select: { type: true, deleted: true, systemAttributes: true } })
   if (!sequence || sequence.deleted || sequence.type !== ResourceType.sequence) throw sequenceNotFound(sequenceId)
   return sequenceRules(sequence.systemAttributes)

@@ -3,13 +3,13 @@
 // function; sequence values are handed to sequences.ts so their rules stay in one place.
 import { Router, type Request, type Response } from 'express'
 import type { Core } from '../../core/index.ts'
-import { forbidden, invalid, unauthorized } from '../../core/errors.ts'
+import { forbidden, invalid, notFound, unauthorized } from '../../core/errors.ts'
 import type { MessageBus } from '../../core/messages/send.ts'
 import { jsonObject, SEQUENCE_SETTINGS } from '../../core/resources/attributes.ts'
 import { createFromRequest, parseResourceType } from '../../core/resources/creation.ts'
 import { deleteRevisions, deleteSubtree } from '../../core/resources/deletion.ts'
 import { collectDownload, parseIds } from '../../core/resources/downloads.ts'
-import { afterFileRevision, discardContent, fileRevision, listRevisions, receiveContent } from '../../core/resources/files.ts'
+import { afterFileRevision, discardContent, fileRevision, fileThumbnail, listRevisions, receiveContent } from '../../core/resources/files.ts'
 import { listFolder } from '../../core/resources/listing.ts'
 import { requireWriteAt, resourceById, resourceFor, type Found } from '../../core/resources/lookup.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
@@ -86,6 +86,11 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     if (resource.type !== ResourceType.file) return void res.json(await describeResource(core.db, resource, path))
     if (flag(values.revisions)) return void res.json(await listRevisions(core.db, resource.id))
     const revision = await fileRevision(core.db, resource, wholeNumber(values.rev, 'rev'))
+    if (flag(values.thumbnail)) {
+      if (!revision) throw notFound('the file has no content yet')
+      const thumbnail = await fileThumbnail(core.db, resource.id, revision.id)
+      return void res.type('image/jpeg').send(Buffer.from(thumbnail.data))
+    }
     return sendFileRevision(core, res, resource, revision, flag(values.download))
   })
 

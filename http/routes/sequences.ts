@@ -1,11 +1,27 @@
 // Sequences over REST: reading a sequence's latest value or history, writing values, and the
 // multi-sequence PUT /api/v1/resources. The resources router (resources.ts) finds the resource,
-// checks access and calls these for sequences, so sequence rules stay in one place.
-// (Placeholder signatures agreed between the resources and sequences work; filled in next.)
+// checks access and calls these for sequences, so sequence rules stay in one place (the core).
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { Router, type Request, type Response } from 'express'
+import { z } from 'zod'
 import type { Resource } from '../../core/db/index.ts'
+import { invalid, notFound } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
+import { makeSequenceThumbnail, THUMBNAIL_SEQUENCE_NAME } from '../../core/images/thumbnails.ts'
+import { queueThumbnail } from '../../core/images/queue.ts'
+import { formatTimestamp, parseTimestamp } from '../../core/messages/timestamps.ts'
 import type { MessageBus } from '../../core/messages/send.ts'
+import { announceValues, storeResolvedValues, type ResolvedValue } from '../../core/messages/values.ts'
+import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
+import { revisionBody, latestValue, type RevisionBody } from '../../core/resources/revisions.ts'
+import { sequenceLookupFor } from '../../core/resources/sequence-access.ts'
+import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
+import { sequenceRules } from '../../core/resources/sequence-values.ts'
+import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistory } from '../../core/resources/sequences.ts'
+import { pathOf } from '../../core/resources/tree.ts'
+import { SequenceDataType } from '../../core/resources/types.ts'
+import type { Principal } from '../../core/resources/permissions.ts'
 
 export interface SequenceTarget {
   /** the live sequence resource */
@@ -14,17 +30,237 @@ export interface SequenceTarget {
   path: string
 }
 
+// ---- reading ----
+
+const wholeNumber = (name: string, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, `${name} must be from 1 to ${max}`)
+const timestamp = (name: string) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return parseTimestamp(text)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${name}: ${(err as Error).message}` })
+      return z.NEVER
+    }
+  })
+const flag = z.string().optional().transform((v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false')
+
+const readQuery = z.object({
+  count: wholeNumber('count', Number.MAX_SAFE_INTEGER).optional(),
+  start_timestamp: timestamp('start_timestamp').optional(),
+  end_timestamp: timestamp('end_timestamp').optional(),
+  buckets: wholeNumber('buckets', 10_000).optional(),
+  rev: wholeNumber('rev', Number.MAX_SAFE_INTEGER).optional(),
+  download: flag,
+})
+type ReadQuery = z.infer<typeof readQuery>
+
+/** Query values arrive as strings (arrays when repeated: the last one counts); zod errors become one 400 message. */
+function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  const flat = Object.fromEntries(Object.entries((query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]))
+  const parsed = schema.safeParse(flat)
+  if (!parsed.success) throw invalid(parsed.error.issues.map((i) => i.message).join('; '))
+  return parsed.data
+}
+
 /** GET /api/v1/resources/<path> on a sequence (read access already checked; meta=1 is answered by the resources router). */
-export async function getSequence(_core: Core, _req: Request, _res: Response, _target: SequenceTarget): Promise<void> {
-  throw new Error('not implemented yet')
+export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
+  const query = parseQuery(readQuery, req.query)
+  const rules = sequenceRules(target.sequence.systemAttributes)
+  if (query.rev !== undefined) return sendValue(res, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
+  if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
+  if (query.download) return sendCsv(core, res, target, query)
+  // rhizo: a range or a count above 1 asks for history; otherwise the latest value
+  if (query.start_timestamp || query.end_timestamp || (query.count ?? 1) > 1) return sendHistory(core, res, target, query)
+  return sendValue(res, rules.dataType, await latestValue(core, core.blobs, target.sequence.id), 'the sequence has no value yet')
+}
+
+async function sendValue(res: Response, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
+  if (!value) throw notFound(missing)
+  res.type(dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
+  res.set('Last-Modified', value.timestamp.toUTCString())
+  if (Buffer.isBuffer(value.body)) {
+    res.send(value.body)
+    return
+  }
+  res.set('Content-Length', String(value.size))
+  await pipeline(value.body, res)
+}
+
+async function sendHistory(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
+  const count = query.count ?? MAX_HISTORY_VALUES
+  if (count > MAX_HISTORY_VALUES) throw invalid(`count must be from 1 to ${MAX_HISTORY_VALUES} (download=1 streams any length as CSV)`)
+  const history = await sequenceHistory(core.db, target.sequence.id, { count, start: query.start_timestamp, end: query.end_timestamp, blobs: core.blobs })
+  // rhizo's keys; values stay the text stored (as rhizo returned them), timestamps are ISO 8601 UTC
+  res.json({
+    name: target.sequence.name,
+    path: target.path,
+    units: sequenceRules(target.sequence.systemAttributes).units ?? null,
+    timestamps: history.timestamps.map(formatTimestamp),
+    values: history.values,
+  })
+}
+
+async function sendBuckets(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
+  const rules = sequenceRules(target.sequence.systemAttributes)
+  if (rules.dataType !== SequenceDataType.numeric) throw invalid('only a numeric sequence can be downsampled')
+  const base = { name: target.sequence.name, path: target.path, units: rules.units ?? null }
+  let { start_timestamp: start, end_timestamp: end, buckets } = query
+  if (!start || !end) {
+    // without bounds the buckets span the sequence's own first and last values
+    const range = await sequenceTimeRange(core.db, target.sequence.id)
+    if (!range) return void res.json({ ...base, buckets: [] })
+    start ??= range.first
+    end ??= range.last
+    // every value at one instant: one bucket one millisecond wide holds them
+    if (start.getTime() === end.getTime()) [end, buckets] = [new Date(end.getTime() + 1), 1]
+  }
+  const slices = await downsampleHistory(core.db, target.sequence.id, { start, end, buckets: buckets! })
+  res.json({ ...base, buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })) })
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
+const csvField = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text)
+
+async function sendCsv(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
+  const pages = historyPages(core.db, core.blobs, target.sequence.id, { start: query.start_timestamp, end: query.end_timestamp, count: query.count })
+  // the first page is read before the headers go, so a refusal (an image sequence) is still a clean 400
+  const first = await pages.next()
+  res.type('text/csv; charset=utf-8')
+  res.attachment(`${target.sequence.name}.csv`)
+  const lines = async function* () {
+    yield 'utc_timestamp,value\n'
+    for (let page = first; !page.done; page = await pages.next()) {
+      const { timestamps, values } = page.value
+      yield timestamps.map((t, i) => `${formatTimestamp(t)},${csvField(values[i]!)}\n`).join('')
+    }
+  }
+  await pipeline(Readable.from(lines()), res)
+}
+
+// ---- writing ----
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+
+/** rhizo's client sends a sequence value as base64 `data`; `contents` (legacy) and `value` carry it as is. */
+function valueFrom(body: Record<string, unknown>): string | Buffer {
+  if (typeof body.data === 'string') {
+    const compact = body.data.replace(/\s+/g, '')
+    if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) throw invalid('data must be base64 (use value for plain text)')
+    return Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64')
+  }
+  for (const key of ['value', 'contents'] as const) {
+    const v = body[key]
+    if (typeof v === 'string') return v
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+  }
+  throw invalid('expected the value as data (base64), value or contents')
+}
+
+/** A value for an image sequence given as text (value, or a JSON/form field) is base64 of the JPEG bytes. */
+function imageBytes(value: string | Buffer): Buffer {
+  if (Buffer.isBuffer(value)) return value
+  const compact = value.replace(/\s+/g, '')
+  if (!BASE64.test(compact) || compact.length === 0) throw invalid('an image value must be base64 of the image bytes')
+  return Buffer.from(compact, 'base64')
 }
 
 /** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
-export async function writeSequence(_core: Core, _bus: MessageBus, _req: Request, _res: Response, _target: SequenceTarget): Promise<void> {
-  throw new Error('not implemented yet')
+export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
+  const body = (req.body ?? {}) as Record<string, unknown>
+  const rules = sequenceRules(target.sequence.systemAttributes)
+  let value = valueFrom(body)
+  if (rules.dataType === SequenceDataType.image) value = imageBytes(value)
+  const at = body.timestamp === undefined || body.timestamp === '' ? undefined : parseTimestamp(body.timestamp)
+  const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at }])
+  announceValues(bus, stored)
+  if (rules.dataType === SequenceDataType.image) queueImageThumbnails(core, [target.sequence], stored, [value as Buffer])
+  res.json({ status: 'ok', id: target.sequence.id, stored: stored.length > 0 })
+}
+
+function queueImageThumbnails(core: Core, sequences: Resource[], stored: { sequenceId: number; timestamp: Date; revisionId: number }[], images: Buffer[]) {
+  for (const s of stored) {
+    const i = sequences.findIndex((q) => q.id === s.sequenceId)
+    if (i < 0) continue
+    const sequence = sequences[i]!
+    const image = images[i]!
+    if (sequence.name === THUMBNAIL_SEQUENCE_NAME) continue // a thumbnail has no thumbnail of its own
+    queueThumbnail(core, `sequence ${sequence.id} revision ${s.revisionId}`, () => makeSequenceThumbnail(core, core.blobs, sequence, image, s.timestamp))
+  }
+}
+
+// ---- several sequences at once ----
+
+const MAX_VALUES_PER_PUT = 1000
+
+const multiBody = z.object({
+  values: z.union([z.string(), z.record(z.string(), z.unknown())]),
+  timestamp: z.union([z.string(), z.number()]).optional(),
+})
+
+function valuesOf(raw: string | Record<string, unknown>): Record<string, unknown> {
+  let values: unknown = raw
+  if (typeof raw === 'string') {
+    try {
+      values = JSON.parse(raw)
+    } catch {
+      throw invalid('values must be a JSON object of {path: value}')
+    }
+  }
+  if (!values || typeof values !== 'object' || Array.isArray(values)) throw invalid('values must be a JSON object of {path: value}')
+  const entries = Object.keys(values)
+  if (entries.length > MAX_VALUES_PER_PUT) throw invalid(`at most ${MAX_VALUES_PER_PUT} values per request`)
+  return values as Record<string, unknown>
 }
 
 /** PUT /api/v1/resources with `values` ({path: value}) and `timestamp`: several sequences at once. */
-export function sequenceValueRoutes(_core: Core, _bus: MessageBus): Router {
-  return Router()
+export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
+  const router = Router()
+
+  router.put('/api/v1/resources', async (req, res) => {
+    const body = multiBody.safeParse(req.body ?? {})
+    if (!body.success) throw invalid('expected values (a JSON object of {path: value}) and optionally timestamp')
+    const principal = res.locals.principal
+    const values = valuesOf(body.data.values)
+    const given = body.data.timestamp === undefined || body.data.timestamp === '' ? new Date() : parseTimestamp(body.data.timestamp)
+    // every path is found and checked, and every value encoded, before anything is stored
+    const writes: ResolvedValue[] = []
+    const sequences: Resource[] = []
+    const images: Buffer[] = []
+    const resolvePath = relativeTo(core, principal)
+    for (const [name, raw] of Object.entries(values)) {
+      const path = await resolvePath(name)
+      const { sequence, path: shown } = await sequenceLookupFor(core).find(principal, path, 'write')
+      if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
+      let value: string | Buffer = String(raw)
+      if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) {
+        value = imageBytes(value)
+        sequences.push(sequence)
+        images.push(value)
+      }
+      writes.push({ sequenceId: sequence.id, path: shown, value })
+    }
+    const timestamp = await correctControllerTimestamp(core.db, principal, given)
+    const { stored, skipped } = await storeResolvedValues(core, writes.map((w) => ({ ...w, timestamp })))
+    announceValues(bus, stored)
+    queueImageThumbnails(core, sequences, stored, images)
+    res.json({ status: 'ok', stored: stored.length, skipped: skipped.length, timestamp: formatTimestamp(timestamp) })
+  })
+
+  return router
+}
+
+/** rhizo's client sends absolute paths; a controller may also name sequences relative to its own folder. */
+function relativeTo(core: Core, principal: Principal): (name: string) => Promise<string> {
+  let controllerPath: Promise<string> | undefined
+  return async (name) => {
+    if (name.startsWith('/')) return name
+    if (principal.kind !== 'controller') throw invalid(`${JSON.stringify(name)}: a relative path needs a controller key; use /org/folder/sequence`)
+    controllerPath ??= pathOf(core.db, principal.controllerId)
+    return `${await controllerPath}/${name}`
+  }
 }

@@ -1,0 +1,92 @@
+// Finding the sequence at a path for a principal about to read or write it: the one rule that the
+// REST routers (and anything else addressing a sequence by path) share. A path the principal cannot
+// read is "not found" whether or not it exists, so nothing leaks about other organizations.
+import type { CoreContext } from '../context.ts'
+import type { Resource } from '../db/index.ts'
+import { forbidden, notFound, TendrilError } from '../errors.ts'
+import { findNearest } from './access.ts'
+import { splitPath } from './paths.ts'
+import { canRead, canWrite, principalKey, resolveAccess, type Principal } from './permissions.ts'
+import { ResourceType } from './types.ts'
+
+export interface SequenceAtPath {
+  sequence: Resource
+  /** "/org/folder/name" */
+  path: string
+}
+
+interface Resolved {
+  /** null when no live sequence is at the path */
+  found: SequenceAtPath | null
+  level: number
+  /** the path as names joined, "/org/folder/name" */
+  shown: string
+}
+
+async function resolveSequence(ctx: CoreContext, principal: Principal, path: string): Promise<Resolved> {
+  const names = splitPath(path)
+  const shown = '/' + names.join('/')
+  const nearest = await findNearest(ctx.db, names)
+  if (!nearest || nearest.depth !== names.length || nearest.resource.type !== ResourceType.sequence) return { found: null, level: 0, shown }
+  return { found: { sequence: nearest.resource, path: shown }, level: await resolveAccess(ctx.db, principal, nearest.resource.id), shown }
+}
+
+function decide({ found, level, shown }: Resolved, need: 'read' | 'write'): SequenceAtPath {
+  if (!found || !canRead(level)) throw notFound(`sequence not found: ${shown}`)
+  if (need === 'write' && !canWrite(level)) throw forbidden(`permission error: ${shown}`)
+  return found
+}
+
+/** The live sequence at path; not_found when absent or unreadable, forbidden when read-only and need is write. */
+export async function sequenceFor(ctx: CoreContext, principal: Principal, path: string, need: 'read' | 'write'): Promise<SequenceAtPath> {
+  return decide(await resolveSequence(ctx, principal, path), need)
+}
+
+/** Like sequenceFor, but null (instead of not_found) when the path names no live sequence the principal may read. */
+export async function findSequenceFor(ctx: CoreContext, principal: Principal, path: string, need: 'read' | 'write', lookup?: SequenceLookup): Promise<SequenceAtPath | null> {
+  try {
+    return await (lookup ? lookup.find(principal, path, need) : sequenceFor(ctx, principal, path, need))
+  } catch (err) {
+    if (err instanceof TendrilError && err.code === 'not_found') return null
+    throw err
+  }
+}
+
+/**
+ * sequenceFor with answers kept for ttlMs per (principal, path): a controller writing a value every
+ * few milliseconds would otherwise walk the path and its permission chain (a query per level, twice)
+ * on every request. An answer may be up to ttlMs old — the broker's caches accept longer — and
+ * storing re-checks that the sequence is still live, so a deleted sequence is never written.
+ */
+export interface SequenceLookup {
+  find(principal: Principal, path: string, need: 'read' | 'write'): Promise<SequenceAtPath>
+  clear(): void
+}
+
+export const SEQUENCE_LOOKUP_TTL_MS = 1000
+
+export function createSequenceLookup(ctx: CoreContext, ttlMs = SEQUENCE_LOOKUP_TTL_MS, maxEntries = 50_000): SequenceLookup {
+  const cache = new Map<string, Resolved & { at: number }>()
+  return {
+    async find(principal, path, need) {
+      const key = `${principalKey(principal)}|${path}`
+      let hit = cache.get(key)
+      if (!hit || Date.now() - hit.at >= ttlMs) {
+        hit = { ...(await resolveSequence(ctx, principal, path)), at: Date.now() }
+        if (cache.size >= maxEntries) cache.clear() // crude bound; busy writers refill what they use
+        cache.set(key, hit)
+      }
+      return decide(hit, need)
+    },
+    clear: () => cache.clear(),
+  }
+}
+
+const lookups = new WeakMap<CoreContext, SequenceLookup>()
+
+/** The shared lookup of an open core. */
+export function sequenceLookupFor(ctx: CoreContext): SequenceLookup {
+  let lookup = lookups.get(ctx)
+  if (!lookup) lookups.set(ctx, (lookup = createSequenceLookup(ctx)))
+  return lookup
+}
