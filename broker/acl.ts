@@ -35,10 +35,22 @@ export function createAclHooks(core: Core): Acl {
     session.access.set(topic, { level, checkedAt: Date.now() })
     return level
   }
+  // One socket read can carry a thousand PUBLISHes to one topic: while its first check is still
+  // waiting for the database, the others wait for that same check instead of each running their own.
+  const pending = new WeakMap<ClientSession, Map<string, Promise<number>>>()
+  const shared = (session: ClientSession, topic: string): Promise<number> => {
+    let byTopic = pending.get(session)
+    if (!byTopic) pending.set(session, (byTopic = new Map()))
+    const running = byTopic.get(topic)
+    if (running) return running
+    const started = check(session, topic).finally(() => byTopic.delete(topic))
+    byTopic.set(topic, started)
+    return started
+  }
   const levelFor = async (session: ClientSession, topic: string): Promise<number> => {
     const cached = session.access.get(topic)
     if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return cached.level
-    return check(session, topic)
+    return shared(session, topic)
   }
 
   const authorizePublish: Hooks['authorizePublish'] = (client, packet, callback) => {

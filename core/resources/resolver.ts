@@ -12,17 +12,33 @@ export interface PathResolver {
 
 export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
   const cache = new Map<string, { resource: Resource | null; at: number }>()
+  // concurrent misses on one path (a burst of messages to a new topic) share one lookup
+  const pending = new Map<string, Promise<Resource | null>>()
+  let generation = 0
+  const lookUp = async (path: string) => {
+    const started = generation
+    const names = splitPath(path)
+    const found = await findNearest(db, names)
+    const resource = found && found.depth === names.length ? found.resource : null
+    if (started !== generation) return resource // invalidated meanwhile: the answer may be stale, do not keep it
+    if (cache.size >= maxEntries) cache.clear() // crude bound; a busy broker refills what it uses
+    cache.set(path, { resource, at: Date.now() })
+    return resource
+  }
   return {
-    async resolve(path) {
+    resolve(path) {
       const hit = cache.get(path)
-      if (hit && Date.now() - hit.at < ttlMs) return hit.resource
-      const names = splitPath(path)
-      const found = await findNearest(db, names)
-      const resource = found && found.depth === names.length ? found.resource : null
-      if (cache.size >= maxEntries) cache.clear() // crude bound; a busy broker refills what it uses
-      cache.set(path, { resource, at: Date.now() })
-      return resource
+      if (hit && Date.now() - hit.at < ttlMs) return Promise.resolve(hit.resource)
+      const running = pending.get(path)
+      if (running) return running
+      const started = lookUp(path).finally(() => pending.delete(path))
+      pending.set(path, started)
+      return started
     },
-    invalidate: () => cache.clear(),
+    invalidate: () => {
+      generation++
+      cache.clear()
+      pending.clear()
+    },
   }
 }
