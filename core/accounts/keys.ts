@@ -5,6 +5,7 @@ import type { DbClient } from '../db/index.ts'
 import { invalid, notFound } from '../errors.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { ResourceType } from '../resources/types.ts'
+import { bumpCredentialsVersion } from './credentials-version.ts'
 import { hashesEqual, keyedHash, randomAlphanumeric } from './hashing.ts'
 import { membershipsOf } from './organizations.ts'
 import { isSystemAdmin } from './users.ts'
@@ -98,5 +99,7 @@ export async function revokeKey(db: DbClient, keyId: number, revokedById?: numbe
   const row = await db.key.findUnique({ where: { id: keyId } })
   if (!row) throw notFound('key not found')
   if (row.revokedAt) return row
-  return db.key.update({ where: { id: keyId }, data: { revokedAt: new Date(), revokedById: revokedById ?? null } })
+  const revoked = await db.key.update({ where: { id: keyId }, data: { revokedAt: new Date(), revokedById: revokedById ?? null } })
+  await bumpCredentialsVersion(db) // live MQTT sessions of the key close within a second
+  return revoked
 }
