@@ -5,6 +5,7 @@ import type { AedesOptions, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
 import { canRead, canWrite } from '../core/resources/permissions.ts'
+import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf, type ClientSession } from './clients.ts'
 import { filterShape, topicToPath } from './topics.ts'
 
@@ -24,11 +25,11 @@ export const ACCESS_TTL_MS = 30_000
 
 const NEGATIVE_SUBACK = null // aedes answers a null subscription with SUBACK 0x80
 
-export function createAclHooks(core: Core): Acl {
+export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   const check = async (session: ClientSession, topic: string): Promise<number> => {
     let level = 0
     try {
-      level = await accessToPath(core.db, session.principal, topicToPath(topic))
+      level = await accessToPath(core.db, session.principal, topicToPath(topic), resolver.findLive)
     } catch {
       level = 0 // a topic that is not a valid path (empty level, bad name) can be reached by no one
     }
@@ -75,7 +76,7 @@ export function createAclHooks(core: Core): Acl {
     const check = async (): Promise<boolean> => {
       if (shape.system || shape.prefixPath === '') return unscopedAdmin // $SYS/#, #, +/… match every organization
       if (!shape.wildcard) return canRead(await levelFor(session, subscription.topic))
-      return canReadSubtree(core.db, principal, shape.prefixPath)
+      return canReadSubtree(core.db, principal, shape.prefixPath, resolver.findLive)
     }
     check()
       .catch(() => false)

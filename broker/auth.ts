@@ -1,12 +1,13 @@
 // CONNECT: username "key" + an API key as password. Refusals use MQTT 3.1.1 CONNACK codes and a log line.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
-import { authenticateKey } from '../core/accounts/keys.ts'
+import { authenticateKeyWithOwner } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
 import { principalKey } from '../core/resources/permissions.ts'
 import { attach, clientsById, sessionOf } from './clients.ts'
 import { countSessionsByKey } from './limits.ts'
 import type { ClientIdOwners } from './client-ids.ts'
+import type { PathResolver } from '../core/resources/resolver.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
 type AuthenticateHandler = NonNullable<AedesOptions['authenticate']>
@@ -20,7 +21,7 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 
 const NOT_AUTHORIZED = 5
 
-export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
+export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners, resolver: PathResolver): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
   const sessionsOfKey = countSessionsByKey(aedes)
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
   // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
@@ -41,7 +42,13 @@ export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientId
       return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info')
     }
     const credential = password.toString('utf8')
-    ;(username === 'key' ? authenticateKey(core, credential) : authenticateToken(core, credential))
+    // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
+    const withOwner = async () => {
+      const found = await authenticateKeyWithOwner(core, credential)
+      if (found?.controller) resolver.remember(found.controller)
+      return found?.principal ?? null
+    }
+    ;(username === 'key' ? withOwner() : authenticateToken(core, credential))
       .then(async (principal) => {
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
         const owner = principalKey(principal)

@@ -7,16 +7,19 @@ import { liveKey } from './tree.ts'
 import { AccessLevel, type AccessLevelNumber } from './types.ts'
 
 /** The deepest live resource along names and how many names it covers (null when not even the organization exists). */
-export async function findNearest(db: DbClient, names: string[]): Promise<{ resource: Resource; depth: number } | null> {
-  const found = await walk(db, names)
+/** Looks a live resource up by its liveKey ("parentId/name"); the broker passes a cached one. */
+export type FindLive = (liveKey: string) => Promise<Resource | null>
+
+export async function findNearest(db: DbClient, names: string[], find?: FindLive): Promise<{ resource: Resource; depth: number } | null> {
+  const found = await walk(db, names, find)
   return found.length === 0 ? null : { resource: found[found.length - 1]!, depth: found.length }
 }
 
 /** The live resources along names from the organization down, as far as they exist. */
-async function walk(db: DbClient, names: string[]): Promise<Resource[]> {
+async function walk(db: DbClient, names: string[], find: FindLive = (key) => db.resource.findUnique({ where: { liveKey: key } })): Promise<Resource[]> {
   const found: Resource[] = []
   for (const name of names) {
-    const next: Resource | null = await db.resource.findUnique({ where: { liveKey: liveKey(found[found.length - 1]?.id ?? null, name) } })
+    const next: Resource | null = await find(liveKey(found[found.length - 1]?.id ?? null, name))
     if (!next) break
     found.push(next)
   }
@@ -36,8 +39,8 @@ function chainOf(along: Resource[]): ChainLink[] {
 /** A system admin acting without an organization scope may reach paths that do not exist yet anywhere. */
 const unscopedAdmin = (p: Principal) => p.kind === 'user' && p.systemAdmin && p.scopeOrganizationId === undefined
 
-export async function accessToPath(db: DbClient, principal: Principal, path: string): Promise<AccessLevelNumber> {
-  const along = await walk(db, splitPath(path))
+export async function accessToPath(db: DbClient, principal: Principal, path: string, find?: FindLive): Promise<AccessLevelNumber> {
+  const along = await walk(db, splitPath(path), find)
   if (along.length === 0) return unscopedAdmin(principal) ? AccessLevel.write : AccessLevel.none
   return effectiveLevel(principal, chainOf(along))
 }
@@ -46,9 +49,9 @@ export async function accessToPath(db: DbClient, principal: Principal, path: str
  * Whether principal may read everything at and below path: the path itself and every live resource
  * beneath it that carries its own permission list (only those can change the inherited answer).
  */
-export async function canReadSubtree(db: DbClient, principal: Principal, path: string): Promise<boolean> {
+export async function canReadSubtree(db: DbClient, principal: Principal, path: string, find?: FindLive): Promise<boolean> {
   const names = splitPath(path)
-  const along = await walk(db, names)
+  const along = await walk(db, names, find)
   const nearest = along[along.length - 1]
   if (!nearest) return unscopedAdmin(principal)
   if (effectiveLevel(principal, chainOf(along)) < AccessLevel.read) return false

@@ -1,44 +1,83 @@
 // Path -> live resource with a short-lived cache: the broker resolves a topic for every message,
-// and paths change rarely. Anything that renames, moves or deletes calls invalidate().
+// and paths change rarely. Anything that renames, moves or deletes calls invalidate() (the broker
+// does when the access version moves, which such changes move).
+// Beneath the paths, the rows themselves are cached by liveKey, so that walking a path (access
+// checks) reads an organization or a folder shared by thousands of controllers once.
 import type { Db, Resource } from '../db/index.ts'
 import { splitPath } from './paths.ts'
-import { findNearest } from './access.ts'
+import { findNearest, type FindLive } from './access.ts'
 
 export interface PathResolver {
   /** the live resource at exactly this path, or null */
   resolve(path: string): Promise<Resource | null>
+  /** the live resource with this liveKey ("parentId/name"), or null: for access.ts' walks */
+  findLive: FindLive
+  /** keeps a live row loaded elsewhere (a controller's folder at authentication) */
+  remember(resource: Resource): void
   invalidate(): void
 }
 
-export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
-  const cache = new Map<string, { resource: Resource | null; at: number }>()
-  // concurrent misses on one path (a burst of messages to a new topic) share one lookup
-  const pending = new Map<string, Promise<Resource | null>>()
+interface Cached<T> {
+  get(key: string, load: () => Promise<T>): Promise<T>
+  set(key: string, value: T): void
+  clear(): void
+}
+
+/** A TTL cache whose concurrent misses on one key share one load, and which drops loads started before a clear(). */
+function cached<T>(ttlMs: number, maxEntries: number, keep: (value: T) => boolean = () => true): Cached<T> {
+  const entries = new Map<string, { value: T; at: number }>()
+  const pending = new Map<string, Promise<T>>()
   let generation = 0
-  const lookUp = async (path: string) => {
-    const started = generation
-    const names = splitPath(path)
-    const found = await findNearest(db, names)
-    const resource = found && found.depth === names.length ? found.resource : null
-    if (started !== generation) return resource // invalidated meanwhile: the answer may be stale, do not keep it
-    if (cache.size >= maxEntries) cache.clear() // crude bound; a busy broker refills what it uses
-    cache.set(path, { resource, at: Date.now() })
-    return resource
+  const set = (key: string, value: T) => {
+    if (entries.size >= maxEntries) entries.clear() // crude bound; a busy broker refills what it uses
+    entries.set(key, { value, at: Date.now() })
   }
   return {
-    resolve(path) {
-      const hit = cache.get(path)
-      if (hit && Date.now() - hit.at < ttlMs) return Promise.resolve(hit.resource)
-      const running = pending.get(path)
+    get(key, load) {
+      const hit = entries.get(key)
+      if (hit && Date.now() - hit.at < ttlMs) return Promise.resolve(hit.value)
+      const running = pending.get(key)
       if (running) return running
-      const started = lookUp(path).finally(() => pending.delete(path))
-      pending.set(path, started)
-      return started
+      const started = generation
+      const loading = load()
+        .then((value) => {
+          if (started === generation && keep(value)) set(key, value) // else invalidated meanwhile: may be stale, do not keep it
+          return value
+        })
+        .finally(() => {
+          if (pending.get(key) === loading) pending.delete(key)
+        })
+      pending.set(key, loading)
+      return loading
     },
-    invalidate: () => {
+    set,
+    clear() {
       generation++
-      cache.clear()
+      entries.clear()
       pending.clear()
+    },
+  }
+}
+
+export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
+  const paths = cached<Resource | null>(ttlMs, maxEntries)
+  // only rows that exist: a name looked up before it was created must be found once it is
+  const rows = cached<Resource | null>(ttlMs, maxEntries, (row) => row !== null)
+  const findLive: FindLive = (liveKey) => rows.get(liveKey, () => db.resource.findUnique({ where: { liveKey } }))
+  return {
+    resolve: (path) =>
+      paths.get(path, async () => {
+        const names = splitPath(path)
+        const found = await findNearest(db, names, findLive)
+        return found && found.depth === names.length ? found.resource : null
+      }),
+    findLive,
+    remember(resource) {
+      if (resource.liveKey && !resource.deleted) rows.set(resource.liveKey, resource)
+    },
+    invalidate() {
+      paths.clear()
+      rows.clear()
     },
   }
 }
