@@ -58,13 +58,15 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
     const session = sessionOf(client)
     if (!session) return callback(new Error('not authenticated'))
     if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
-    levelFor(session, packet.topic)
-      .then((level) => {
-        if (canWrite(level)) return callback(null)
-        core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: no write access')
-        callback(new Error('no write access to ' + packet.topic)) // [MQTT-3.3.5-2]: the connection is closed
-      })
-      .catch(callback)
+    const decide = (level: number) => {
+      if (canWrite(level)) return callback(null)
+      core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: no write access')
+      callback(new Error('no write access to ' + packet.topic)) // [MQTT-3.3.5-2]: the connection is closed
+    }
+    // the common case answers at once: no promise per message on the relay path
+    const cached = session.access.get(packet.topic)
+    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return decide(cached.level)
+    levelFor(session, packet.topic).then(decide).catch(callback)
   }
 
   const authorizeSubscribe: Hooks['authorizeSubscribe'] = (client, subscription, callback) => {

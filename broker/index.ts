@@ -70,7 +70,9 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       }
       acl.authorizePublish(client, packet, (err) => {
         if (err || !client) return callback(err)
-        ingest.accept(client, packet).then(() => callback(null), callback)
+        const storing = ingest.accept(client, packet)
+        if (!storing) return callback(null)
+        storing.then(() => callback(null), callback)
       })
     }) satisfies AedesOptions['authorizePublish'],
   })

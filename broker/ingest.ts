@@ -26,8 +26,11 @@ const DUP_WINDOW_MS = 10 * 60_000
 const DUP_MAX_ENTRIES = 100_000
 
 export interface Ingest {
-  /** resolves once the message is stored (QoS > 0) or queued (QoS 0) */
-  accept(client: Client, packet: PublishPacket): Promise<void>
+  /**
+   * resolves once the message is stored (QoS > 0) or queued (QoS 0); undefined when it is known at
+   * once that there is nothing to store (a sub-topic, a retransmission), so relaying needs no promise
+   */
+  accept(client: Client, packet: PublishPacket): Promise<void> | undefined
   /** waits for everything accepted so far to be stored */
   flush(): Promise<void>
   /** forgets cached access answers (access rules changed) */
@@ -135,14 +138,17 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
   }
 
   return {
-    async accept(client, packet) {
-      if (isRetransmission(client, packet)) return
-      const item = await decode(client, packet)
-      if (!item) return
-      const done = enqueue(item)
-      if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
-      await done
-      remember(client, packet)
+    accept(client, packet) {
+      if (isRetransmission(client, packet)) return undefined
+      if (packet.topic.startsWith('$') || resolver.peek(topicToPath(packet.topic)) === null) return undefined // only relayed
+      return (async () => {
+        const item = await decode(client, packet)
+        if (!item) return
+        const done = enqueue(item)
+        if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
+        await done
+        remember(client, packet)
+      })()
     },
     accessChanged: () => lookups.access.clear(),
     async flush() {

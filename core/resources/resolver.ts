@@ -10,6 +10,8 @@ import { findNearest, type FindLive } from './access.ts'
 export interface PathResolver {
   /** the live resource at exactly this path, or null */
   resolve(path: string): Promise<Resource | null>
+  /** resolve's cached answer without waiting: undefined when it would have to look */
+  peek(path: string): Resource | null | undefined
   /** the live resource with this liveKey ("parentId/name"), or null: for access.ts' walks */
   findLive: FindLive
   /** keeps a live row loaded elsewhere (a controller's folder at authentication) */
@@ -20,6 +22,7 @@ export interface PathResolver {
 interface Cached<T> {
   get(key: string, load: () => Promise<T>): Promise<T>
   set(key: string, value: T): void
+  peek(key: string): T | undefined
   clear(): void
 }
 
@@ -51,6 +54,10 @@ function cached<T>(ttlMs: number, maxEntries: number, keep: (value: T) => boolea
       return loading
     },
     set,
+    peek(key) {
+      const hit = entries.get(key)
+      return hit && Date.now() - hit.at < ttlMs ? hit.value : undefined
+    },
     clear() {
       generation++
       entries.clear()
@@ -71,6 +78,7 @@ export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): P
         const found = await findNearest(db, names, findLive)
         return found && found.depth === names.length ? found.resource : null
       }),
+    peek: (path) => paths.peek(path),
     findLive,
     remember(resource) {
       if (resource.liveKey && !resource.deleted) rows.set(resource.liveKey, resource)
