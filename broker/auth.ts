@@ -1,6 +1,6 @@
 // CONNECT: username "key" + an API key as password. Refusals use MQTT 3.1.1 CONNACK codes and a log line.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
-import { authenticateKeyWithOwner } from '../core/accounts/keys.ts'
+import { authenticateKeysWithOwner, type KeyOwnerMatch } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
 import { principalKey } from '../core/resources/permissions.ts'
@@ -20,9 +20,30 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 }
 
 const NOT_AUTHORIZED = 5
+/** keys per batched lookup: well inside SQLite's bound-parameter limit */
+const MAX_KEYS_PER_LOOKUP = 200
 
 export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners, resolver: PathResolver): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
   const sessionsOfKey = countSessionsByKey(aedes)
+  // The keys of the CONNECTs that arrive in one event-loop turn are looked up together: one query
+  // for a burst of controllers instead of one each.
+  let waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
+  const lookUpWaiting = () => {
+    const batch = waiting
+    if (batch.length === 0) return
+    waiting = []
+    authenticateKeysWithOwner(core, batch.map((w) => w.key)).then(
+      (matches) => batch.forEach((w, i) => w.resolve(matches[i] ?? null)),
+      (err: Error) => batch.forEach((w) => w.reject(err)),
+    )
+  }
+  const findKey = (key: string) =>
+    new Promise<KeyOwnerMatch | null>((resolve, reject) => {
+      if (waiting.length === 0) setImmediate(lookUpWaiting)
+      waiting.push({ key, resolve, reject })
+      if (waiting.length >= MAX_KEYS_PER_LOOKUP) lookUpWaiting() // the pending setImmediate then finds none or a new batch
+    })
+
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
   // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
   const emptyIdPersistent = new WeakSet<Client>()
@@ -44,7 +65,7 @@ export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientId
     const credential = password.toString('utf8')
     // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
     const withOwner = async () => {
-      const found = await authenticateKeyWithOwner(core, credential)
+      const found = await findKey(credential)
       if (found?.controller) resolver.remember(found.controller)
       return found?.principal ?? null
     }

@@ -62,22 +62,38 @@ export async function authenticateKey(ctx: CoreContext, key: string): Promise<Pr
   return (await authenticateKeyWithOwner(ctx, key))?.principal ?? null
 }
 
+export type KeyOwnerMatch = { principal: Principal; controller: Resource | null }
+
 /**
  * authenticateKey, also handing back the controller folder row a controller key acts as (already
  * loaded): the broker keeps it so that the controller's own folder needs no query to authorize.
  */
-export async function authenticateKeyWithOwner(ctx: CoreContext, key: string): Promise<{ principal: Principal; controller: Resource | null } | null> {
-  const body = keyBody(key)
-  if (body.length !== KEY_BODY_LENGTH) return null
-  const hash = keyedHash(ctx.secret, body)
-  // the controller comes with the key: one query for what 10,000 controllers connecting at once need
-  const candidates = await ctx.db.key.findMany({ where: { keyPart: keyPartOf(key), revokedAt: null }, include: { accessAsController: true } })
-  const row = candidates.find((c) => hashesEqual(c.keyHash, hash))
-  if (!row) return null
-  const principal = await principalForKey(ctx.db, row)
-  if (!principal) return null
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) touchLastUsed(ctx, row.id)
-  return { principal, controller: principal.kind === 'controller' ? row.accessAsController : null }
+export async function authenticateKeyWithOwner(ctx: CoreContext, key: string): Promise<KeyOwnerMatch | null> {
+  return (await authenticateKeysWithOwner(ctx, [key]))[0] ?? null
+}
+
+/**
+ * authenticateKeyWithOwner for many keys in one query (the CONNECTs of one event-loop turn in a
+ * storm), with each key's controller: the answers are in the order of keys.
+ */
+export async function authenticateKeysWithOwner(ctx: CoreContext, keys: string[]): Promise<(KeyOwnerMatch | null)[]> {
+  const wellFormed = keys.map((key) => keyBody(key).length === KEY_BODY_LENGTH)
+  const parts = [...new Set(keys.filter((_, i) => wellFormed[i]).map(keyPartOf))]
+  if (parts.length === 0) return keys.map(() => null)
+  const candidates = await ctx.db.key.findMany({ where: { keyPart: { in: parts }, revokedAt: null }, include: { accessAsController: true } })
+  return Promise.all(
+    keys.map(async (key, i) => {
+      if (!wellFormed[i]) return null
+      const hash = keyedHash(ctx.secret, keyBody(key))
+      const part = keyPartOf(key)
+      const row = candidates.find((c) => c.keyPart === part && hashesEqual(c.keyHash, hash))
+      if (!row) return null
+      const principal = await principalForKey(ctx.db, row)
+      if (!principal) return null
+      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) touchLastUsed(ctx, row.id)
+      return { principal, controller: principal.kind === 'controller' ? row.accessAsController : null }
+    }),
+  )
 }
 
 /** lastUsedAt writes wait this long, so that keys used together (a CONNECT storm) take one UPDATE. */
