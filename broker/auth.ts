@@ -22,26 +22,34 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 const NOT_AUTHORIZED = 5
 /** keys per batched lookup: well inside SQLite's bound-parameter limit */
 const MAX_KEYS_PER_LOOKUP = 200
+/** how long the first CONNECT of a burst waits for others to join its key lookup */
+const GATHER_MS = 5
 
 export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners, resolver: PathResolver): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
   const sessionsOfKey = countSessionsByKey(aedes)
-  // The keys of the CONNECTs that arrive in one event-loop turn are looked up together: one query
-  // for a burst of controllers instead of one each.
-  let waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
+  // Key lookups are batched like a group commit: the first CONNECT waits GATHER_MS for others, and
+  // while one lookup runs, the CONNECTs that arrive wait for it and are then looked up together —
+  // one query for a burst of controllers instead of one each.
+  const waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
+  let lookingUp = false
   const lookUpWaiting = () => {
-    const batch = waiting
+    const batch = waiting.splice(0, MAX_KEYS_PER_LOOKUP)
     if (batch.length === 0) return
-    waiting = []
-    authenticateKeysWithOwner(core, batch.map((w) => w.key)).then(
-      (matches) => batch.forEach((w, i) => w.resolve(matches[i] ?? null)),
-      (err: Error) => batch.forEach((w) => w.reject(err)),
-    )
+    lookingUp = true
+    authenticateKeysWithOwner(core, batch.map((w) => w.key))
+      .then(
+        (matches) => batch.forEach((w, i) => w.resolve(matches[i] ?? null)),
+        (err: Error) => batch.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        lookingUp = false
+        if (waiting.length > 0) lookUpWaiting()
+      })
   }
   const findKey = (key: string) =>
     new Promise<KeyOwnerMatch | null>((resolve, reject) => {
-      if (waiting.length === 0) setImmediate(lookUpWaiting)
       waiting.push({ key, resolve, reject })
-      if (waiting.length >= MAX_KEYS_PER_LOOKUP) lookUpWaiting() // the pending setImmediate then finds none or a new batch
+      if (!lookingUp && waiting.length === 1) setTimeout(() => lookingUp || lookUpWaiting(), GATHER_MS)
     })
 
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
