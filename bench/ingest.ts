@@ -35,7 +35,7 @@ async function measure(provider: Provider): Promise<Map<string, number>> {
     const steps: { name: string; run: () => Promise<void> | void }[] = [
       { name: 'decodeFolderPayload only', run: () => void decodeFolderPayload(PAYLOAD) },
       {
-        name: 'ingest.accept, QoS 0, until stored (Prisma createMany, batches of ≤500)',
+        name: 'ingest.accept, QoS 0, until stored (one raw INSERT per batch of ≤500)',
         run: async () => {
           for (let i = 0; i < MESSAGES; i++) await ingest.accept(client, packet)
           await ingest.flush()

@@ -5,6 +5,7 @@ import type { AedesOptions, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
 import { canRead, canWrite } from '../core/resources/permissions.ts'
+import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf, type ClientSession } from './clients.ts'
 import { filterShape, topicToPath } from './topics.ts'
 
@@ -24,34 +25,48 @@ export const ACCESS_TTL_MS = 30_000
 
 const NEGATIVE_SUBACK = null // aedes answers a null subscription with SUBACK 0x80
 
-export function createAclHooks(core: Core): Acl {
+export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   const check = async (session: ClientSession, topic: string): Promise<number> => {
     let level = 0
     try {
-      level = await accessToPath(core.db, session.principal, topicToPath(topic))
+      level = await accessToPath(core.db, session.principal, topicToPath(topic), resolver.findLive)
     } catch {
       level = 0 // a topic that is not a valid path (empty level, bad name) can be reached by no one
     }
     session.access.set(topic, { level, checkedAt: Date.now() })
     return level
   }
+  // One socket read can carry a thousand PUBLISHes to one topic: while its first check is still
+  // waiting for the database, the others wait for that same check instead of each running their own.
+  const pending = new WeakMap<ClientSession, Map<string, Promise<number>>>()
+  const shared = (session: ClientSession, topic: string): Promise<number> => {
+    let byTopic = pending.get(session)
+    if (!byTopic) pending.set(session, (byTopic = new Map()))
+    const running = byTopic.get(topic)
+    if (running) return running
+    const started = check(session, topic).finally(() => byTopic.delete(topic))
+    byTopic.set(topic, started)
+    return started
+  }
   const levelFor = async (session: ClientSession, topic: string): Promise<number> => {
     const cached = session.access.get(topic)
     if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return cached.level
-    return check(session, topic)
+    return shared(session, topic)
   }
 
   const authorizePublish: Hooks['authorizePublish'] = (client, packet, callback) => {
     const session = sessionOf(client)
     if (!session) return callback(new Error('not authenticated'))
     if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
-    levelFor(session, packet.topic)
-      .then((level) => {
-        if (canWrite(level)) return callback(null)
-        core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: no write access')
-        callback(new Error('no write access to ' + packet.topic)) // [MQTT-3.3.5-2]: the connection is closed
-      })
-      .catch(callback)
+    const decide = (level: number) => {
+      if (canWrite(level)) return callback(null)
+      core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: no write access')
+      callback(new Error('no write access to ' + packet.topic)) // [MQTT-3.3.5-2]: the connection is closed
+    }
+    // the common case answers at once: no promise per message on the relay path
+    const cached = session.access.get(packet.topic)
+    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return decide(cached.level)
+    levelFor(session, packet.topic).then(decide).catch(callback)
   }
 
   const authorizeSubscribe: Hooks['authorizeSubscribe'] = (client, subscription, callback) => {
@@ -63,7 +78,7 @@ export function createAclHooks(core: Core): Acl {
     const check = async (): Promise<boolean> => {
       if (shape.system || shape.prefixPath === '') return unscopedAdmin // $SYS/#, #, +/… match every organization
       if (!shape.wildcard) return canRead(await levelFor(session, subscription.topic))
-      return canReadSubtree(core.db, principal, shape.prefixPath)
+      return canReadSubtree(core.db, principal, shape.prefixPath, resolver.findLive)
     }
     check()
       .catch(() => false)

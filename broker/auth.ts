@@ -1,12 +1,13 @@
 // CONNECT: username "key" + an API key as password. Refusals use MQTT 3.1.1 CONNACK codes and a log line.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
-import { authenticateKey } from '../core/accounts/keys.ts'
+import { authenticateKeysWithOwner, type KeyOwnerMatch } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
 import { principalKey } from '../core/resources/permissions.ts'
 import { attach, clientsById, sessionOf } from './clients.ts'
 import { countSessionsByKey } from './limits.ts'
 import type { ClientIdOwners } from './client-ids.ts'
+import type { PathResolver } from '../core/resources/resolver.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
 type AuthenticateHandler = NonNullable<AedesOptions['authenticate']>
@@ -19,9 +20,38 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 }
 
 const NOT_AUTHORIZED = 5
+/** keys per batched lookup: well inside SQLite's bound-parameter limit */
+const MAX_KEYS_PER_LOOKUP = 200
+/** how long the first CONNECT of a burst waits for others to join its key lookup */
+const GATHER_MS = 5
 
-export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
+export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners, resolver: PathResolver): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
   const sessionsOfKey = countSessionsByKey(aedes)
+  // Key lookups are batched like a group commit: the first CONNECT waits GATHER_MS for others, and
+  // while one lookup runs, the CONNECTs that arrive wait for it and are then looked up together —
+  // one query for a burst of controllers instead of one each.
+  const waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
+  let lookingUp = false
+  const lookUpWaiting = () => {
+    const batch = waiting.splice(0, MAX_KEYS_PER_LOOKUP)
+    if (batch.length === 0) return
+    lookingUp = true
+    authenticateKeysWithOwner(core, batch.map((w) => w.key))
+      .then(
+        (matches) => batch.forEach((w, i) => w.resolve(matches[i] ?? null)),
+        (err: Error) => batch.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        lookingUp = false
+        if (waiting.length > 0) lookUpWaiting()
+      })
+  }
+  const findKey = (key: string) =>
+    new Promise<KeyOwnerMatch | null>((resolve, reject) => {
+      waiting.push({ key, resolve, reject })
+      if (!lookingUp && waiting.length === 1) setTimeout(() => lookingUp || lookUpWaiting(), GATHER_MS)
+    })
+
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
   // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
   const emptyIdPersistent = new WeakSet<Client>()
@@ -41,7 +71,13 @@ export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientId
       return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info')
     }
     const credential = password.toString('utf8')
-    ;(username === 'key' ? authenticateKey(core, credential) : authenticateToken(core, credential))
+    // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
+    const withOwner = async () => {
+      const found = await findKey(credential)
+      if (found?.controller) resolver.remember(found.controller)
+      return found?.principal ?? null
+    }
+    ;(username === 'key' ? withOwner() : authenticateToken(core, credential))
       .then(async (principal) => {
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
         const owner = principalKey(principal)

@@ -19,8 +19,12 @@ const CONNECT_TIMEOUT_MS = 10_000
 /** How long closing waits for Redis to answer before it drops the connections. */
 const CLOSE_WAIT_MS = 1000
 
-/** Aedes' own default for its in-memory emitter, kept for the shared one. */
-const EMITTER_CONCURRENCY = 100
+/**
+ * No queue, as for the in-memory emitter (index.ts): mqemitter's bounded queue drains itself
+ * recursively once its messages lose their subscriber, which overflowed the stack when a subscriber
+ * stopped reading under load. With 0 every message arriving from Redis is delivered at once.
+ */
+const EMITTER_CONCURRENCY = 0
 
 type Message = { topic: string } & Record<string, unknown>
 type Listener = (message: Message, done: () => void) => void

@@ -60,8 +60,8 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     },
   }
   const ingest = createIngest(core, resolver, bus)
-  const acl = createAclHooks(core)
-  Object.assign(aedes, createConnectHooks(core, aedes, clientIds), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
+  const acl = createAclHooks(core, resolver)
+  Object.assign(aedes, createConnectHooks(core, aedes, clientIds, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       if (client && !withinRate(client)) {
@@ -70,7 +70,9 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       }
       acl.authorizePublish(client, packet, (err) => {
         if (err || !client) return callback(err)
-        ingest.accept(client, packet).then(() => callback(null), callback)
+        const storing = ingest.accept(client, packet)
+        if (!storing) return callback(null)
+        storing.then(() => callback(null), callback)
       })
     }) satisfies AedesOptions['authorizePublish'],
   })
@@ -134,6 +136,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       for (const ws of [...wss.clients, ...jsonWss.clients]) ws.terminate()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
       await ingest.flush() // what was accepted before the close is stored
+      await presence.flush()
     },
   }
 }

@@ -19,15 +19,23 @@ import { sessionOf } from './clients.ts'
 import { topicToPath } from './topics.ts'
 
 const BATCH_MAX = 500
-const BATCH_DELAY_MS = 10
+/**
+ * With nothing being stored, the first message waits this long for others to join its batch. While
+ * a batch is being stored, what arrives meanwhile becomes the next batch, stored as soon as that one
+ * is done (a group commit): waiting longer then would only leave the database idle.
+ */
+const BATCH_DELAY_MS = 5
 
 /** How long a stored QoS 1/2 message id is remembered, to store a DUP retransmission only once. */
 const DUP_WINDOW_MS = 10 * 60_000
 const DUP_MAX_ENTRIES = 100_000
 
 export interface Ingest {
-  /** resolves once the message is stored (QoS > 0) or queued (QoS 0) */
-  accept(client: Client, packet: PublishPacket): Promise<void>
+  /**
+   * resolves once the message is stored (QoS > 0) or queued (QoS 0); undefined when it is known at
+   * once that there is nothing to store (a sub-topic, a retransmission), so relaying needs no promise
+   */
+  accept(client: Client, packet: PublishPacket): Promise<void> | undefined
   /** waits for everything accepted so far to be stored */
   flush(): Promise<void>
   /** forgets cached access answers (access rules changed) */
@@ -40,12 +48,15 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
   let pending: { item: InboundItem; done: (err?: Error) => void }[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
+  let storing = 0 // batches started and not yet finished
 
   const runBatch = () => {
+    if (timer) clearTimeout(timer)
     timer = undefined
     const batch = pending
     pending = []
     if (batch.length === 0) return inFlight
+    storing++
     // batches are stored one after another, so messages keep their order
     inFlight = inFlight.then(async () => {
       try {
@@ -60,6 +71,9 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
       } catch (err) {
         core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
         for (const b of batch) b.done(err as Error)
+      } finally {
+        // the last batch in line hands over to what arrived while it was stored
+        if (--storing === 0 && pending.length > 0) void runBatch()
       }
     })
     return inFlight
@@ -88,7 +102,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     new Promise<void>((resolve, reject) => {
       pending.push({ item, done: (err) => (err ? reject(err) : resolve()) })
       if (pending.length >= BATCH_MAX) void runBatch()
-      else timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
+      else if (storing === 0) timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
     })
 
   const decode = async (client: Client, packet: PublishPacket): Promise<InboundItem | null> => {
@@ -135,19 +149,22 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
   }
 
   return {
-    async accept(client, packet) {
-      if (isRetransmission(client, packet)) return
-      const item = await decode(client, packet)
-      if (!item) return
-      const done = enqueue(item)
-      if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
-      await done
-      remember(client, packet)
+    accept(client, packet) {
+      if (isRetransmission(client, packet)) return undefined
+      if (packet.topic.startsWith('$') || resolver.peek(topicToPath(packet.topic)) === null) return undefined // only relayed
+      return (async () => {
+        const item = await decode(client, packet)
+        if (!item) return
+        const done = enqueue(item)
+        if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
+        await done
+        remember(client, packet)
+      })()
     },
     accessChanged: () => lookups.access.clear(),
     async flush() {
-      if (timer) clearTimeout(timer)
-      await runBatch()
+      do await runBatch()
+      while (pending.length > 0 || storing > 0)
       await sending
     },
   }

@@ -1,31 +1,63 @@
-// Live sessions follow changes made anywhere (a REST call, an admin command, another instance):
-// every second the credentials behind connected clients are checked again, and a client whose key
-// was revoked, whose controller or user was deleted, or whose user left the key's organization is
-// disconnected; and when access rules changed (the access version moved), every cached access
-// answer of every session is checked again.
+// Live sessions follow changes made anywhere (a REST call, an admin command, another instance).
+// Every second one query reads two markers kept in the database: the credentials version (moved by
+// key revocation, deleted controllers and users, removed memberships) and the access version (moved
+// by permission changes). When the credentials version moved, the keys of every connected client are
+// checked again and a client whose key lost its power is disconnected; when the access version
+// moved, every cached access answer of every session is checked again. A slow sweep also checks a
+// slice of the sessions' keys each second, so all of them are checked every SWEEP_PERIOD_MS even if
+// a change was made behind Tendril's back (a direct database edit) and moved no marker.
 import type { Aedes, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
-import { readAccessVersion } from '../core/resources/access-version.ts'
+import { CREDENTIALS_VERSION_SETTING } from '../core/accounts/credentials-version.ts'
 import type { Acl } from './acl.ts'
 import { clientsById, sessionOf } from './clients.ts'
 
 export const REVALIDATE_INTERVAL_MS = 1000
+/** Every connected key is checked at least this often, marker or not. */
+export const SWEEP_PERIOD_MS = 30_000
+/** Keys per query when re-checking them all, so a full check never holds the event loop for long. */
+const KEYS_PER_QUERY = 1000
+const ACCESS_VERSION_SETTING = 'access_version' // core/resources/access-version.ts
 
 export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}): () => void {
   let running = false
-  let version: string | undefined
+  let versions: { credentials: string; access: string } | undefined
+  let sweepPosition = 0
+  let known = new Set<number>()
   const tick = async () => {
     if (running) return // a slow database must not pile up checks
     running = true
     try {
-      await revalidate(core, aedes)
-      const current = await readAccessVersion(core.db)
-      if (version !== undefined && current !== version) {
+      const rows = await core.db.serverSetting.findMany({ where: { name: { in: [CREDENTIALS_VERSION_SETTING, ACCESS_VERSION_SETTING] } } })
+      const current = {
+        credentials: rows.find((r) => r.name === CREDENTIALS_VERSION_SETTING)?.value ?? '',
+        access: rows.find((r) => r.name === ACCESS_VERSION_SETTING)?.value ?? '',
+      }
+      const previous = versions
+      versions = current
+      const byKey = sessionsByKey(aedes)
+      // keys new since the last tick: one may have been revoked after it authenticated but before
+      // the marker read above, which then shows no change for it
+      const fresh = [...byKey.keys()].filter((id) => !known.has(id))
+      known = new Set(byKey.keys())
+      if (previous && previous.credentials !== current.credentials) {
+        await closeInvalid(core, byKey, [...byKey.keys()])
+      } else if (byKey.size > 0) {
+        if (previous) await closeInvalid(core, byKey, fresh)
+        // the safety net: the next slice of keys, in id order, wrapping around
+        const ids = [...byKey.keys()].sort((a, b) => a - b)
+        const slice = Math.ceil(ids.length / (SWEEP_PERIOD_MS / REVALIDATE_INTERVAL_MS))
+        const from = ids.findIndex((id) => id >= sweepPosition)
+        const start = from < 0 ? 0 : from
+        const chosen = ids.slice(start, start + slice)
+        sweepPosition = start + slice < ids.length ? ids[start + slice]! : 0
+        await closeInvalid(core, byKey, chosen)
+      }
+      if (previous && previous.access !== current.access) {
         onAccessChange()
         await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
       }
-      version = current
     } catch (err) {
       core.log.error({ err }, 'revalidating mqtt sessions failed')
     } finally {
@@ -41,37 +73,45 @@ function connectedClients(aedes: Aedes): Client[] {
   return Object.values(clientsById(aedes)).filter((c) => c !== undefined)
 }
 
-async function revalidate(core: Core, aedes: Aedes) {
-  const clients = connectedClients(aedes)
+function sessionsByKey(aedes: Aedes): Map<number, Client[]> {
   const byKey = new Map<number, Client[]>()
-  for (const client of clients) {
+  for (const client of connectedClients(aedes)) {
     const principal = sessionOf(client)?.principal
     if (!principal || principal.kind === 'anonymous' || principal.keyId === undefined) continue
-    byKey.set(principal.keyId, [...(byKey.get(principal.keyId) ?? []), client])
+    const holders = byKey.get(principal.keyId)
+    if (holders) holders.push(client)
+    else byKey.set(principal.keyId, [client])
   }
-  if (byKey.size === 0) return
-  const keys = await core.db.key.findMany({
-    where: { id: { in: [...byKey.keys()] } },
-    select: {
-      id: true,
-      organizationId: true,
-      revokedAt: true,
-      accessAsController: { select: { deleted: true } },
-      accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } },
-    },
-  })
-  const valid = new Set(
-    keys
-      .filter((k) => !k.revokedAt)
-      .filter((k) => (k.accessAsController ? !k.accessAsController.deleted : true))
-      .filter((k) => (k.accessAsUser ? !k.accessAsUser.deleted && (isSystemAdmin(k.accessAsUser) || k.accessAsUser.memberships.some((m) => m.organizationId === k.organizationId)) : true))
-      .map((k) => k.id),
-  )
-  for (const [keyId, holders] of byKey) {
-    if (valid.has(keyId)) continue
-    for (const client of holders) {
-      core.log.info({ clientId: client.id, keyId }, 'mqtt session closed: its key is no longer valid')
-      client.close()
+  return byKey
+}
+
+/** Disconnects the clients of every key among keyIds that was revoked or lost its controller, user or membership. */
+async function closeInvalid(core: Core, byKey: Map<number, Client[]>, keyIds: number[]) {
+  for (let i = 0; i < keyIds.length; i += KEYS_PER_QUERY) {
+    const chunk = keyIds.slice(i, i + KEYS_PER_QUERY)
+    const keys = await core.db.key.findMany({
+      where: { id: { in: chunk } },
+      select: {
+        id: true,
+        organizationId: true,
+        revokedAt: true,
+        accessAsController: { select: { deleted: true } },
+        accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } },
+      },
+    })
+    const valid = new Set(
+      keys
+        .filter((k) => !k.revokedAt)
+        .filter((k) => (k.accessAsController ? !k.accessAsController.deleted : true))
+        .filter((k) => (k.accessAsUser ? !k.accessAsUser.deleted && (isSystemAdmin(k.accessAsUser) || k.accessAsUser.memberships.some((m) => m.organizationId === k.organizationId)) : true))
+        .map((k) => k.id),
+    )
+    for (const keyId of chunk) {
+      if (valid.has(keyId)) continue
+      for (const client of byKey.get(keyId) ?? []) {
+        core.log.info({ clientId: client.id, keyId }, 'mqtt session closed: its key is no longer valid')
+        client.close()
+      }
     }
   }
 }

@@ -1,10 +1,11 @@
 // API keys: a prefix and 50 random [A-Z0-9] characters, shown once at creation. The database keeps
 // only a keyed hash plus key_part (first and last 3 characters of the random part) to find the row.
 import type { CoreContext } from '../context.ts'
-import type { DbClient } from '../db/index.ts'
+import type { DbClient, Resource } from '../db/index.ts'
 import { invalid, notFound } from '../errors.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { ResourceType } from '../resources/types.ts'
+import { bumpCredentialsVersion } from './credentials-version.ts'
 import { hashesEqual, keyedHash, randomAlphanumeric } from './hashing.ts'
 import { membershipsOf } from './organizations.ts'
 import { isSystemAdmin } from './users.ts'
@@ -58,25 +59,67 @@ export async function createUserKey(db: DbClient, secret: string, userId: number
 
 /** Finds the principal a key acts as, or null for an unknown, revoked or orphaned key. */
 export async function authenticateKey(ctx: CoreContext, key: string): Promise<Principal | null> {
-  const body = keyBody(key)
-  if (body.length !== KEY_BODY_LENGTH) return null
-  const hash = keyedHash(ctx.secret, body)
-  const candidates = await ctx.db.key.findMany({ where: { keyPart: keyPartOf(key), revokedAt: null } })
-  const row = candidates.find((c) => hashesEqual(c.keyHash, hash))
-  if (!row) return null
-  const principal = await principalForKey(ctx.db, row)
-  if (principal && (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS)) {
-    await ctx.db.key.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } })
+  return (await authenticateKeyWithOwner(ctx, key))?.principal ?? null
+}
+
+export type KeyOwnerMatch = { principal: Principal; controller: Resource | null }
+
+/**
+ * authenticateKey, also handing back the controller folder row a controller key acts as (already
+ * loaded): the broker keeps it so that the controller's own folder needs no query to authorize.
+ */
+export async function authenticateKeyWithOwner(ctx: CoreContext, key: string): Promise<KeyOwnerMatch | null> {
+  return (await authenticateKeysWithOwner(ctx, [key]))[0] ?? null
+}
+
+/**
+ * authenticateKeyWithOwner for many keys in one query (the CONNECTs of one event-loop turn in a
+ * storm), with each key's controller: the answers are in the order of keys.
+ */
+export async function authenticateKeysWithOwner(ctx: CoreContext, keys: string[]): Promise<(KeyOwnerMatch | null)[]> {
+  const wellFormed = keys.map((key) => keyBody(key).length === KEY_BODY_LENGTH)
+  const parts = [...new Set(keys.filter((_, i) => wellFormed[i]).map(keyPartOf))]
+  if (parts.length === 0) return keys.map(() => null)
+  const candidates = await ctx.db.key.findMany({ where: { keyPart: { in: parts }, revokedAt: null }, include: { accessAsController: true } })
+  return Promise.all(
+    keys.map(async (key, i) => {
+      if (!wellFormed[i]) return null
+      const hash = keyedHash(ctx.secret, keyBody(key))
+      const part = keyPartOf(key)
+      const row = candidates.find((c) => c.keyPart === part && hashesEqual(c.keyHash, hash))
+      if (!row) return null
+      const principal = await principalForKey(ctx.db, row)
+      if (!principal) return null
+      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) touchLastUsed(ctx, row.id)
+      return { principal, controller: principal.kind === 'controller' ? row.accessAsController : null }
+    }),
+  )
+}
+
+/** lastUsedAt writes wait this long, so that keys used together (a CONNECT storm) take one UPDATE. */
+const LAST_USED_WRITE_DELAY_MS = 200
+const lastUsedQueues = new WeakMap<DbClient, Set<number>>()
+
+/** Records the use of a key in the next batch of lastUsedAt writes (a hint: a failed write is only logged). */
+function touchLastUsed(ctx: CoreContext, keyId: number) {
+  let queued = lastUsedQueues.get(ctx.db)
+  if (!queued) {
+    const ids = (queued = new Set<number>())
+    lastUsedQueues.set(ctx.db, ids)
+    setTimeout(() => {
+      lastUsedQueues.delete(ctx.db)
+      ctx.db.key.updateMany({ where: { id: { in: [...ids] } }, data: { lastUsedAt: new Date() } }).catch((err: Error) => ctx.log.warn({ err }, 'recording key use failed'))
+    }, LAST_USED_WRITE_DELAY_MS).unref()
   }
-  return principal
+  queued.add(keyId)
 }
 
 async function principalForKey(
   db: DbClient,
-  row: { id: number; organizationId: number; accessAsUserId: number | null; accessAsControllerId: number | null },
+  row: { id: number; organizationId: number; accessAsUserId: number | null; accessAsControllerId: number | null; accessAsController: Resource | null },
 ): Promise<Principal | null> {
   if (row.accessAsControllerId !== null) {
-    const controller = await db.resource.findUnique({ where: { id: row.accessAsControllerId } })
+    const controller = row.accessAsController
     if (!controller || controller.deleted || controller.type !== ResourceType.controllerFolder) return null
     return { kind: 'controller', controllerId: controller.id, organizationId: row.organizationId, keyId: row.id }
   }
@@ -98,5 +141,7 @@ export async function revokeKey(db: DbClient, keyId: number, revokedById?: numbe
   const row = await db.key.findUnique({ where: { id: keyId } })
   if (!row) throw notFound('key not found')
   if (row.revokedAt) return row
-  return db.key.update({ where: { id: keyId }, data: { revokedAt: new Date(), revokedById: revokedById ?? null } })
+  const revoked = await db.key.update({ where: { id: keyId }, data: { revokedAt: new Date(), revokedById: revokedById ?? null } })
+  await bumpCredentialsVersion(db) // live MQTT sessions of the key close within a second
+  return revoked
 }

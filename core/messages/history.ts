@@ -2,6 +2,7 @@
 // readable through REST. Bounds: a count per folder and an age, enforced by a periodic trim.
 import type { DbClient } from '../db/index.ts'
 import { invalid } from '../errors.ts'
+import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
 
 export interface HistoryEntry {
   folderId: number
@@ -14,18 +15,38 @@ export interface HistoryEntry {
 
 export const MAX_HISTORY_READ = 1000
 
+/** Rows per INSERT: one JSON parameter each, well inside either database's limits. */
+const INSERT_CHUNK = 1000
+
+/**
+ * One INSERT per chunk with the rows in a JSON parameter: Prisma's createMany cost ~150 µs of CPU a
+ * row, and the broker writes a history row for every relayed message to a folder.
+ */
 export async function recordMessages(db: DbClient, entries: HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return
-  await db.message.createMany({
-    data: entries.map((e) => ({
-      folderId: e.folderId,
-      type: e.type,
-      parameters: e.parameters as object,
-      timestamp: e.timestamp,
-      senderControllerId: e.senderControllerId ?? null,
-      senderUserId: e.senderUserId ?? null,
-    })),
-  })
+  const provider = providerOf(db)
+  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+    const chunk = entries.slice(i, i + INSERT_CHUNK)
+    // parameters go in as the text Prisma would store
+    if (provider === 'sqlite') {
+      // rows as arrays: SQLite reads `value ->> 0` faster than a key lookup (~8 against ~12 µs a row)
+      const json = JSON.stringify(chunk.map((e) => [e.folderId, e.type, JSON.stringify(e.parameters), sqlTimestamp(provider, e.timestamp), e.senderControllerId ?? null, e.senderUserId ?? null]))
+      await db.$executeRaw`
+        INSERT INTO "Message" ("folderId", "type", "parameters", "timestamp", "senderControllerId", "senderUserId")
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+        FROM json_each(${json}) ORDER BY key`
+    } else {
+      const json = JSON.stringify(
+        chunk.map((e) => ({ f: e.folderId, y: e.type, p: JSON.stringify(e.parameters), t: sqlTimestamp(provider, e.timestamp), c: e.senderControllerId ?? null, u: e.senderUserId ?? null })),
+      )
+      await db.$executeRaw`
+        INSERT INTO "Message" ("folderId", "type", "parameters", "timestamp", "senderControllerId", "senderUserId")
+        SELECT x.f, x.y, x.p::jsonb, x.t, x.c, x.u
+        FROM ROWS FROM (json_to_recordset(${json}::json) AS (f int, y text, p text, t timestamp(3), c int, u int))
+             WITH ORDINALITY AS x(f, y, p, t, c, u, o)
+        ORDER BY x.o`
+    }
+  }
 }
 
 /** The newest `count` messages of a folder, oldest first, optionally of one type. */

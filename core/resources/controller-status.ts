@@ -14,6 +14,28 @@ export async function markDisconnected(db: DbClient, controllerId: number) {
   await db.controllerStatus.updateMany({ where: { controllerId }, data: { connected: false } })
 }
 
+/**
+ * markConnected for many controllers at once (a connection storm): three statements whatever the
+ * count. A row another writer created meanwhile makes the insert fail; then each is upserted alone.
+ */
+export async function markManyConnected(db: DbClient, controllerIds: number[], at = new Date()) {
+  if (controllerIds.length === 0) return
+  const existing = new Set((await db.controllerStatus.findMany({ where: { controllerId: { in: controllerIds } }, select: { controllerId: true } })).map((r) => r.controllerId))
+  const missing = controllerIds.filter((id) => !existing.has(id))
+  if (existing.size > 0) await db.controllerStatus.updateMany({ where: { controllerId: { in: [...existing] } }, data: { connected: true, lastConnectAt: at } })
+  if (missing.length === 0) return
+  try {
+    await db.controllerStatus.createMany({ data: missing.map((controllerId) => ({ controllerId, connected: true, lastConnectAt: at })) })
+  } catch {
+    for (const id of missing) await markConnected(db, id)
+  }
+}
+
+export async function markManyDisconnected(db: DbClient, controllerIds: number[]) {
+  if (controllerIds.length === 0) return
+  await db.controllerStatus.updateMany({ where: { controllerId: { in: controllerIds } }, data: { connected: false } })
+}
+
 /** A watchdog message proves the controller alive and re-arms the one notification per outage. */
 export async function recordWatchdog(db: DbClient, controllerId: number, at = new Date()) {
   await db.controllerStatus.upsert({
