@@ -17,7 +17,7 @@ import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize } from './limits.ts'
-import { startRevalidation } from './revalidate.ts'
+import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { createPathResolver } from '../core/resources/resolver.ts'
 
 /** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
@@ -77,10 +77,17 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     }) satisfies AedesOptions['authorizePublish'],
   })
   const presence = trackPresence(core, aedes)
-  const stopRevalidation = startRevalidation(core, aedes, acl, () => {
-    ingest.accessChanged()
-    resolver.invalidate() // renames, moves and deletes move the version too
-  })
+  const jsonSessions: LiveSessions = new Set()
+  const stopRevalidation = startRevalidation(
+    core,
+    aedes,
+    acl,
+    () => {
+      ingest.accessChanged()
+      resolver.invalidate() // renames, moves and deletes move the version too
+    },
+    jsonSessions,
+  )
   await aedes.listen()
   // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
@@ -115,7 +122,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
             core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
             return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
           }
-          jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, ws, caller.principal, caller.clientVersion))
+          jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion))
         })
         .catch((err: Error) => {
           core.log.error({ err }, 'json websocket upgrade failed')

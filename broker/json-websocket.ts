@@ -17,6 +17,7 @@ import { folderFor, sendFolderMessage, type MessageBus } from '../core/messages/
 import { readCredentials } from '../http/credentials.ts'
 import { pathToTopic } from './topics.ts'
 import type { Presence } from './presence.ts'
+import type { LiveSession, LiveSessions } from './revalidate.ts'
 
 const MAX_SUBSCRIPTIONS = 100
 /** websocket traffic is light: answers are simply re-checked after a second */
@@ -35,8 +36,11 @@ export async function principalOfUpgrade(core: Core, req: IncomingMessage): Prom
   return session && { principal: session.principal }
 }
 
-export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, presence: Presence, ws: WebSocket, principal: Principal, clientVersion?: string) {
+export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, presence: Presence, live: LiveSessions, ws: WebSocket, principal: Principal, clientVersion?: string) {
   const connectionId = `ws:${Math.random().toString(36).slice(2)}`
+  // revalidation closes it when its key is revoked or its user deleted (broker/revalidate.ts)
+  const session: LiveSession = { id: connectionId, principal, close: () => ws.close(4001, 'credentials no longer valid') }
+  live.add(session)
   const subscriptions: { filter: string; deliver: Deliver }[] = []
   const access = new Map<string, { level: number; at: number }>()
   presence.opened(principal, clientVersion)
@@ -119,6 +123,7 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
     queue = queue.then(() => handle(data)).catch((err: Error) => sendError(err.message))
   })
   ws.on('close', () => {
+    live.delete(session)
     for (const { filter, deliver } of subscriptions) aedes.unsubscribe(filter, deliver, () => {})
     presence.closed(principal)
   })

@@ -6,8 +6,13 @@
 // moved, every cached access answer of every session is checked again. A slow sweep also checks a
 // slice of the sessions' keys each second, so all of them are checked every SWEEP_PERIOD_MS even if
 // a change was made behind Tendril's back (a direct database edit) and moved no marker.
-import type { Aedes, Client } from 'aedes'
+// Sessions without a key (a browser's token, a websocket's session cookie) are checked the same way
+// by user: a deleted user, or a user whose memberships or role changed, is disconnected (the
+// browser reconnects with a fresh token that carries the new memberships).
+// The JSON websocket's connections are live sessions too, registered in a LiveSessions set.
+import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
+import type { Principal } from '../core/resources/permissions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { CREDENTIALS_VERSION_SETTING } from '../core/accounts/credentials-version.ts'
 import type { Acl } from './acl.ts'
@@ -20,7 +25,17 @@ export const SWEEP_PERIOD_MS = 30_000
 const KEYS_PER_QUERY = 1000
 const ACCESS_VERSION_SETTING = 'access_version' // core/resources/access-version.ts
 
-export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}): () => void {
+/** A connection that acts as a principal and can be closed: an MQTT client or a JSON websocket. */
+export interface LiveSession {
+  id: string
+  principal: Principal
+  close(): void
+}
+export type LiveSessions = Set<LiveSession>
+
+type UserPrincipal = Extract<Principal, { kind: 'user' }>
+
+export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}, others: LiveSessions = new Set()): () => void {
   let running = false
   let versions: { credentials: string; access: string } | undefined
   let sweepPosition = 0
@@ -36,14 +51,19 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
       }
       const previous = versions
       versions = current
-      const byKey = sessionsByKey(aedes)
+      const live = liveSessions(aedes, others)
+      const byKey = sessionsByKey(live)
+      const byUser = keylessUserSessions(live)
       // keys new since the last tick: one may have been revoked after it authenticated but before
       // the marker read above, which then shows no change for it
       const fresh = [...byKey.keys()].filter((id) => !known.has(id))
       known = new Set(byKey.keys())
       if (previous && previous.credentials !== current.credentials) {
         await closeInvalid(core, byKey, [...byKey.keys()])
-      } else if (byKey.size > 0) {
+        await closeChangedUsers(core, byUser)
+      } else if (byKey.size > 0 || byUser.size > 0) {
+        // keyless sessions are few (browsers): all of them are part of every sweep slice's tick at its start
+        if (previous && sweepPosition === 0) await closeChangedUsers(core, byUser)
         if (previous) await closeInvalid(core, byKey, fresh)
         // the safety net: the next slice of keys, in id order, wrapping around
         const ids = [...byKey.keys()].sort((a, b) => a - b)
@@ -69,24 +89,67 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
   return () => clearInterval(timer)
 }
 
-function connectedClients(aedes: Aedes): Client[] {
+function connectedClients(aedes: Aedes) {
   return Object.values(clientsById(aedes)).filter((c) => c !== undefined)
 }
 
-function sessionsByKey(aedes: Aedes): Map<number, Client[]> {
-  const byKey = new Map<number, Client[]>()
+function liveSessions(aedes: Aedes, others: LiveSessions): LiveSession[] {
+  const live: LiveSession[] = [...others]
   for (const client of connectedClients(aedes)) {
     const principal = sessionOf(client)?.principal
-    if (!principal || principal.kind === 'anonymous' || principal.keyId === undefined) continue
+    if (principal) live.push({ id: client.id, principal, close: () => client.close() })
+  }
+  return live
+}
+
+function sessionsByKey(live: LiveSession[]): Map<number, LiveSession[]> {
+  const byKey = new Map<number, LiveSession[]>()
+  for (const session of live) {
+    const principal = session.principal
+    if (principal.kind === 'anonymous' || principal.keyId === undefined) continue
     const holders = byKey.get(principal.keyId)
-    if (holders) holders.push(client)
-    else byKey.set(principal.keyId, [client])
+    if (holders) holders.push(session)
+    else byKey.set(principal.keyId, [session])
   }
   return byKey
 }
 
+function keylessUserSessions(live: LiveSession[]): Map<number, { session: LiveSession; principal: UserPrincipal }[]> {
+  const byUser = new Map<number, { session: LiveSession; principal: UserPrincipal }[]>()
+  for (const session of live) {
+    const principal = session.principal
+    if (principal.kind !== 'user' || principal.keyId !== undefined) continue
+    const holders = byUser.get(principal.userId) ?? []
+    holders.push({ session, principal })
+    byUser.set(principal.userId, holders)
+  }
+  return byUser
+}
+
+const sameOrganizations = (a: number[], b: number[]) => a.length === b.length && [...a].sort((x, y) => x - y).every((id, i) => id === [...b].sort((x, y) => x - y)[i])
+
+/** Disconnects keyless sessions whose user was deleted, or whose role or memberships changed since they connected. */
+async function closeChangedUsers(core: Core, byUser: Map<number, { session: LiveSession; principal: UserPrincipal }[]>) {
+  const ids = [...byUser.keys()]
+  for (let i = 0; i < ids.length; i += KEYS_PER_QUERY) {
+    const chunk = ids.slice(i, i + KEYS_PER_QUERY)
+    const users = await core.db.user.findMany({ where: { id: { in: chunk } }, select: { id: true, deleted: true, role: true, memberships: { select: { organizationId: true } } } })
+    const current = new Map(users.map((u) => [u.id, u]))
+    for (const userId of chunk) {
+      const user = current.get(userId)
+      for (const { session, principal } of byUser.get(userId) ?? []) {
+        const unchanged =
+          user && !user.deleted && isSystemAdmin(user) === principal.systemAdmin && sameOrganizations(user.memberships.map((m) => m.organizationId), principal.organizationIds)
+        if (unchanged) continue
+        core.log.info({ clientId: session.id, userId }, 'session closed: its user was deleted or their memberships changed')
+        session.close()
+      }
+    }
+  }
+}
+
 /** Disconnects the clients of every key among keyIds that was revoked or lost its controller, user or membership. */
-async function closeInvalid(core: Core, byKey: Map<number, Client[]>, keyIds: number[]) {
+async function closeInvalid(core: Core, byKey: Map<number, LiveSession[]>, keyIds: number[]) {
   for (let i = 0; i < keyIds.length; i += KEYS_PER_QUERY) {
     const chunk = keyIds.slice(i, i + KEYS_PER_QUERY)
     const keys = await core.db.key.findMany({
@@ -108,9 +171,9 @@ async function closeInvalid(core: Core, byKey: Map<number, Client[]>, keyIds: nu
     )
     for (const keyId of chunk) {
       if (valid.has(keyId)) continue
-      for (const client of byKey.get(keyId) ?? []) {
-        core.log.info({ clientId: client.id, keyId }, 'mqtt session closed: its key is no longer valid')
-        client.close()
+      for (const session of byKey.get(keyId) ?? []) {
+        core.log.info({ clientId: session.id, keyId }, 'session closed: its key is no longer valid')
+        session.close()
       }
     }
   }

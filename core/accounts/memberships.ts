@@ -1,6 +1,7 @@
 // Organizations and their members on behalf of a caller (rhizo's main/api/organizations.py).
 // Every membership change moves the access version, so live MQTT sessions re-check what they may
 // read and write (broker/revalidate.ts), and key sessions of a removed member are closed.
+import { bumpCredentialsVersion } from './credentials-version.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, type DbClient, type Resource } from '../db/index.ts'
 import { conflict, forbidden, notFound } from '../errors.ts'
@@ -124,5 +125,6 @@ export async function removeMemberAs(ctx: CoreContext, principal: Principal, ref
     // their keys for this organization end too, so re-adding them later does not revive old keys
     await tx.key.updateMany({ where: { organizationId: org.id, accessAsUserId: userId, revokedAt: null }, data: { revokedAt: new Date(), revokedById: asUser(principal).userId } })
     await bumpAccessVersion(tx)
+    await bumpCredentialsVersion(tx) // live MQTT sessions of these credentials close within a second
   })
 }

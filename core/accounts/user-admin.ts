@@ -1,6 +1,7 @@
 // Users on behalf of a caller (rhizo's main/api/users.py): system admins create, list and delete
 // users; everyone reads and updates their own account. Deleting a user is soft (rhizo's deleted flag)
 // and ends everything that acted as them: sessions are removed and keys revoked at once.
+import { bumpCredentialsVersion } from './credentials-version.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, type User } from '../db/index.ts'
 import { forbidden, invalid, notFound, TendrilError } from '../errors.ts'
@@ -108,5 +109,6 @@ export async function deleteUserAs(ctx: CoreContext, principal: Principal, userI
     await tx.session.deleteMany({ where: { userId } })
     await tx.key.updateMany({ where: { accessAsUserId: userId, revokedAt: null }, data: { revokedAt: new Date(), revokedById: caller.userId } })
     await bumpAccessVersion(tx)
+    await bumpCredentialsVersion(tx) // live MQTT sessions of these credentials close within a second
   })
 }

@@ -1,6 +1,7 @@
 // DELETE /api/v1/resources/<path>: a soft delete of the resource and everything below it (rows stay,
 // marked deleted, with liveKey cleared so the names can be used again), or with data_only only its
 // revisions go (and the blobs nothing else refers to), keeping the resource.
+import { bumpCredentialsVersion } from '../accounts/credentials-version.ts'
 import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, type Resource } from '../db/index.ts'
@@ -35,6 +36,7 @@ export async function deleteSubtree(ctx: CoreContext, principal: Principal, reso
     }
     // keys of deleted controllers stop working at once (authenticateKey checks), live sessions re-check
     await bumpAccessVersion(tx)
+    await bumpCredentialsVersion(tx) // live MQTT sessions of these credentials close within a second
     return ids.length
   })
 }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import WebSocket from 'ws'
 import { createController, createOrg } from '../../core/admin.ts'
 import { folderMessages } from '../../core/messages/history.ts'
+import { revokeKey } from '../../core/accounts/keys.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
@@ -124,6 +125,17 @@ for (const provider of providers) {
       assert.deepEqual((await outsider.next())?.parameters, { message: 'folder not found: /acme/lab' })
       send(outsider, { type: 'x', folder: '/nowhere/at/all', parameters: {} })
       assert.equal((await outsider.next())?.type, 'error')
+    })
+
+    test('revoking the key of a live websocket closes it within about a second', async () => {
+      const { key, id } = await createController(server.core, 'acme/lab/pi-revoked')
+      const ws = await openSocket(server.url, key)
+      const other = await openSocket(server.url, otherKey)
+      const closedWith = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+      await revokeKey(server.core.db, (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: id } })).id)
+      const code = await Promise.race([closedWith, new Promise<null>((r) => setTimeout(() => r(null), 2500))])
+      assert.equal(code, 4001, 'closed with the credentials code')
+      assert.equal(other.readyState, WebSocket.OPEN, 'other connections stay open')
     })
 
     test('malformed frames get an error frame and the connection stays open', async () => {

@@ -2,7 +2,10 @@
 // on SQLite and PostgreSQL.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { removeMemberAs } from '../../core/accounts/memberships.ts'
+import { issueToken } from '../../core/accounts/tokens.ts'
+import { deleteUserAs } from '../../core/accounts/user-admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { bumpCredentialsVersion } from '../../core/accounts/credentials-version.ts'
@@ -129,6 +132,20 @@ for (const provider of providers) {
       assert.ok(Date.now() - started < 2500)
       assert.equal(clients[3]!.connected, true, 'other sessions are left alone')
       assert.equal(await refusalCode(server.mqttUrl, revoked.key), 4)
+    })
+
+    test("a browser's token session closes when its user leaves the organization or is deleted, within about a second", async () => {
+      const admin = await createAdmin(server.core, 'root-token@example.com', 'long enough pw')
+      const asAdmin = { kind: 'user' as const, userId: admin.id, systemAdmin: true, organizationIds: [] }
+      const leaver = await createOrgUser(server.core, 'token-leaver@example.com', 'long enough pw', 'acme', false)
+      const deleted = await createOrgUser(server.core, 'token-deleted@example.com', 'long enough pw', 'acme', false)
+      const stayer = await createOrgUser(server.core, 'token-stayer@example.com', 'long enough pw', 'acme', false)
+      const [a, b, c] = await Promise.all([leaver, deleted, stayer].map((u) => connect(server.mqttUrl, issueToken(server.core, u.id), { username: 'token' })))
+      assert.equal(await granted(a!, 'acme/greenhouse/pi-1'), 0, 'a member reads the organization')
+      await removeMemberAs(server.core, asAdmin, 'acme', leaver.id)
+      await deleteUserAs(server.core, asAdmin, deleted.id)
+      assert.deepEqual(await Promise.all([closed(a!, 2500), closed(b!, 2500)]), [true, true])
+      assert.equal(c!.connected, true, 'other users stay connected')
     })
 
     test('a permission change reaches live subscriptions within about a second', async () => {
