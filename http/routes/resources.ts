@@ -173,7 +173,10 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         if (encoded) content = await receiveContent(core, core.blobs, encoded, limit())
       }
       if (content && found.resource.type !== ResourceType.file) throw invalid('only a file takes data, contents or an uploaded file')
-      const update = await applyUpdate(core, core.blobs, res.locals.principal, found, await updateOf(core, res, values, found, content))
+      const changes = await updateOf(core, res, values, found, content)
+      const givesValue = isSequence && (values.data !== undefined || values.contents !== undefined || values.value !== undefined)
+      if (!givesValue && Object.values(changes).every((v) => v === undefined)) throw invalid('nothing to change: send a new name, parent, attributes, permissions, status or content')
+      const update = await applyUpdate(core, core.blobs, res.locals.principal, found, changes)
       if (update.revisionId !== null) await afterFileRevision(core, core.blobs, found.resource, update.revisionId)
     } catch (err) {
       await discardContent(core, core.blobs, content)
