@@ -35,16 +35,14 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
         access: rows.find((r) => r.name === ACCESS_VERSION_SETTING)?.value ?? '',
       }
       const previous = versions
-      versions = current
       const byKey = sessionsByKey(aedes)
       // keys new since the last tick: one may have been revoked after it authenticated but before
       // the marker read above, which then shows no change for it
       const fresh = [...byKey.keys()].filter((id) => !known.has(id))
-      known = new Set(byKey.keys())
-      if (previous && previous.credentials !== current.credentials) {
-        await closeInvalid(core, byKey, [...byKey.keys()])
+      if (!previous || previous.credentials !== current.credentials) {
+        await closeInvalid(core, byKey, [...byKey.keys()]) // (the first tick has nothing to compare with)
       } else if (byKey.size > 0) {
-        if (previous) await closeInvalid(core, byKey, fresh)
+        await closeInvalid(core, byKey, fresh)
         // the safety net: the next slice of keys, in id order, wrapping around
         const ids = [...byKey.keys()].sort((a, b) => a - b)
         const slice = Math.ceil(ids.length / (SWEEP_PERIOD_MS / REVALIDATE_INTERVAL_MS))
@@ -58,6 +56,9 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
         onAccessChange()
         await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
       }
+      // only once everything above went through: after a failure the next tick sees the same changes
+      versions = current
+      known = new Set(byKey.keys())
     } catch (err) {
       core.log.error({ err }, 'revalidating mqtt sessions failed')
     } finally {
