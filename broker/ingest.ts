@@ -5,6 +5,7 @@
 // QoS 0 messages are queued without waiting.
 import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
+import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
 import { decodeFolderPayload, decodeSequencePayload, encodeDisplay } from '../core/messages/codecs.ts'
 import type { MessageBus } from '../core/messages/send.ts'
@@ -98,12 +99,26 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     }
   }
 
-  const enqueue = (item: InboundItem) =>
-    new Promise<void>((resolve, reject) => {
-      pending.push({ item, done: (err) => (err ? reject(err) : resolve()) })
-      if (pending.length >= BATCH_MAX) void runBatch()
-      else if (storing === 0) timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
-    })
+  const enqueueWith = (item: InboundItem, done: (err?: Error) => void) => {
+    pending.push({ item, done })
+    if (pending.length >= BATCH_MAX) void runBatch()
+    else if (storing === 0) timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
+  }
+  const enqueue = (item: InboundItem) => new Promise<void>((resolve, reject) => enqueueWith(item, (err) => (err ? reject(err) : resolve())))
+  const ignore = () => {} // QoS 0: a failed batch is logged by runBatch; nobody waits for it
+
+  /** A message to a folder whose row is at hand; null when its payload is not understood (then only relayed). */
+  const folderItem = (client: Client, principal: InboundItem['principal'], folder: Resource, path: string, packet: PublishPacket): InboundItem | null => {
+    try {
+      return { principal, folder, folderPath: path, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt: new Date() }
+    } catch (err) {
+      notUnderstood(client, packet, err as Error)
+      return null
+    }
+  }
+  // relayed all the same: generic MQTT devices may publish any payload to their folder
+  const notUnderstood = (client: Client, packet: PublishPacket, err: Error) =>
+    core.log.warn({ clientId: client.id, topic: packet.topic, reason: err.message }, 'mqtt payload not understood; relayed, not stored')
 
   const decode = async (client: Client, packet: PublishPacket): Promise<InboundItem | null> => {
     const session = sessionOf(client)
@@ -111,11 +126,9 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     const path = topicToPath(packet.topic)
     const resource = await resolver.resolve(path).catch(() => null)
     if (!resource) return null // sub-topics below a folder and unknown topics are only relayed
+    if (isFolderType(resource.type)) return folderItem(client, session.principal, resource, path, packet)
     const receivedAt = new Date()
     try {
-      if (isFolderType(resource.type)) {
-        return { principal: session.principal, folder: resource, folderPath: path, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt }
-      }
       if (resource.type !== ResourceType.sequence) return null
       // a raw value published to a sequence's own topic stores it
       const folderPath = path.slice(0, path.lastIndexOf('/'))
@@ -124,8 +137,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
       const { value } = decodeSequencePayload(packet.payload as Buffer)
       return { principal: session.principal, folder, folderPath, messages: [{ kind: 'store', sequence: resource.name, value }], receivedAt }
     } catch (err) {
-      // relayed all the same: generic MQTT devices may publish any payload to their folder
-      core.log.warn({ clientId: client.id, topic: packet.topic, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')
+      notUnderstood(client, packet, err as Error)
       return null
     }
   }
@@ -151,7 +163,17 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
   return {
     accept(client, packet) {
       if (isRetransmission(client, packet)) return undefined
-      if (packet.topic.startsWith('$') || resolver.peek(topicToPath(packet.topic)) === null) return undefined // only relayed
+      if (packet.topic.startsWith('$')) return undefined
+      const path = topicToPath(packet.topic)
+      const known = resolver.peek(path)
+      if (known === null) return undefined // a sub-topic or unknown topic: only relayed
+      // the common QoS 0 case, a folder already resolved, is queued without a promise per message
+      const session = packet.qos === 0 && known && isFolderType(known.type) ? sessionOf(client) : undefined
+      if (session && known) {
+        const item = folderItem(client, session.principal, known, path, packet)
+        if (item) enqueueWith(item, ignore)
+        return undefined
+      }
       return (async () => {
         const item = await decode(client, packet)
         if (!item) return

@@ -50,21 +50,20 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
         access: rows.find((r) => r.name === ACCESS_VERSION_SETTING)?.value ?? '',
       }
       const previous = versions
-      versions = current
       const live = liveSessions(aedes, others)
       const byKey = sessionsByKey(live)
       const byUser = keylessUserSessions(live)
       // keys new since the last tick: one may have been revoked after it authenticated but before
       // the marker read above, which then shows no change for it
       const fresh = [...byKey.keys()].filter((id) => !known.has(id))
-      known = new Set(byKey.keys())
-      if (previous && previous.credentials !== current.credentials) {
+      if (!previous || previous.credentials !== current.credentials) {
+        // (the first tick has nothing to compare with)
         await closeInvalid(core, byKey, [...byKey.keys()])
         await closeChangedUsers(core, byUser)
       } else if (byKey.size > 0 || byUser.size > 0) {
-        // keyless sessions are few (browsers): all of them are part of every sweep slice's tick at its start
-        if (previous && sweepPosition === 0) await closeChangedUsers(core, byUser)
-        if (previous) await closeInvalid(core, byKey, fresh)
+        // keyless sessions are few (browsers): all of them are checked at the start of each sweep
+        if (sweepPosition === 0) await closeChangedUsers(core, byUser)
+        await closeInvalid(core, byKey, fresh)
         // the safety net: the next slice of keys, in id order, wrapping around
         const ids = [...byKey.keys()].sort((a, b) => a - b)
         const slice = Math.ceil(ids.length / (SWEEP_PERIOD_MS / REVALIDATE_INTERVAL_MS))
@@ -78,6 +77,9 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
         onAccessChange()
         await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
       }
+      // only once everything above went through: after a failure the next tick sees the same changes
+      versions = current
+      known = new Set(byKey.keys())
     } catch (err) {
       core.log.error({ err }, 'revalidating mqtt sessions failed')
     } finally {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
+import mqttPacket from 'mqtt-packet'
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
 import { createController, createOrg } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
@@ -93,6 +94,30 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const started = Date.now()
     await revokeKey(a!.core.db, keyRow.id)
     assert.ok((await closedAt) - started < 2500)
+  })
+
+  // mqemitter drains a full queue recursively once its messages lose their subscriber; with the
+  // Redis emitter's queue (concurrency 100) this overflowed the stack and took the process down
+  test('a subscriber that stops reading under a burst, then goes, leaves the instance running', async () => {
+    const stalled = net.connect(Number(new URL(b!.mqttUrl).port), '127.0.0.1')
+    stalled.on('error', () => {})
+    stalled.write(mqttPacket.generate({ cmd: 'connect', clientId: 'stalled-reader', protocolVersion: 4, clean: true, keepalive: 0, username: 'key', password: Buffer.from(pi1) }))
+    stalled.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'acme/greenhouse/pi-1/raw', qos: 0 }] }))
+    await new Promise((r) => setTimeout(r, 300))
+    stalled.pause() // reads nothing more: the broker's writes to it back up
+    const publishers = await Promise.all(Array.from({ length: 7 }, () => open(b!.mqttUrl, pi2)))
+    const payload = Buffer.alloc(200, 'x')
+    for (const { client } of publishers) for (let i = 0; i < 3900; i++) client.publish('acme/greenhouse/pi-1/raw', payload, { qos: 0 })
+    // a QoS 1 message after each burst: its PUBACK means the broker has taken the whole burst
+    await Promise.all(publishers.map(({ client }) => publish(client, 'acme/greenhouse/pi-1/raw', 'end', { qos: 1 })))
+    await new Promise((r) => setTimeout(r, 1000))
+    stalled.destroy()
+    await new Promise((r) => setTimeout(r, 2000))
+    const after = await open(b!.mqttUrl, pi1)
+    assert.equal(await subscribe(after.client, 'acme/greenhouse/pi-1/raw', 0), 0)
+    const publisher = await open(b!.mqttUrl, pi2)
+    await publish(publisher.client, 'acme/greenhouse/pi-1/raw', 'still here', { qos: 1 })
+    assert.deepEqual((await after.take(1)).map((m) => m.payload), ['still here'])
   })
 
   test('a retained message set on one instance is delivered to a new subscriber on the other, and cleared from either', async () => {
