@@ -178,7 +178,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     // an image value sent as multipart is the sequence rules' to read
     if (isSequence && isMultipart(req)) return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path })
     // a controller's value, many a second: nothing of the resource itself changes, so no fresh row is needed
-    if (isSequence && hasSequenceValue(requestValues(req)) && isValueOnly(requestValues(req))) {
+    // (a PUT with nothing at all goes the same way, to be refused for want of a value)
+    if (isSequence && !isMultipart(req) && isValueOnly(requestValues(req))) {
       return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path })
     }
     const found = await freshFound(core, res.locals.principal, cached, 'write')
