@@ -58,6 +58,14 @@ interface LoadedSequence {
 
 export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, batch: SequenceValueInput[]): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
+  // the usual case, values that stay inline (a number, a short text): one transaction does it all
+  if (batch.every((v) => byteLength(v.value) <= ctx.config.inlineBytes)) {
+    try {
+      return await inTransaction(ctx.db, (tx) => storeInline(ctx, tx, batch))
+    } catch (err) {
+      if (err !== NEEDS_BLOB_STORE) throw err // else an encoded value grew past the inline limit: the long way
+    }
+  }
   const sequences = await loadSequences(ctx.db, batch.map((v) => v.sequenceId))
   const candidates = encodeBatch(batch, sequences, new Date())
   const { keep, skipped } = await dropTooFrequent(ctx.db, candidates, sequences)
@@ -67,12 +75,38 @@ export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, ba
   return { stored, skipped }
 }
 
+const byteLength = (value: string | Buffer) => (typeof value === 'string' ? Buffer.byteLength(value) : value.length)
+const NEEDS_BLOB_STORE = new Error('a value needs the blob store')
+
+/**
+ * Values whose bytes all stay in the row, inside the caller's transaction: the sequences are read
+ * (locked) once, and what they say about their newest value is current, since nothing can store
+ * between this read and the insert. Throws NEEDS_BLOB_STORE, before writing anything, if an encoded
+ * value is larger than its input suggested: blobs are put before a transaction, never inside one.
+ */
+async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch: SequenceValueInput[]): Promise<StoreResult> {
+  const ids = [...new Set(batch.map((v) => v.sequenceId))].sort((a, b) => a - b)
+  const sequences = await loadSequences(tx, ids, true)
+  const candidates = encodeBatch(batch, sequences, new Date())
+  if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
+  const { keep, skipped } = await dropTooFrequent(tx, candidates, sequences)
+  for (const c of keep) c.content = { data: c.encoded.bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: c.encoded.bytes.length }
+  if (keep.length === 0) return { stored: [], skipped }
+  const revisionIds = await insertRevisionRows(
+    tx,
+    keep.map((c) => ({ resourceId: c.sequenceId, timestamp: c.timestamp, content: c.content!, numericValue: c.encoded.numericValue })),
+  )
+  const stored = keep.map((c, i) => ({ sequenceId: c.sequenceId, revisionId: revisionIds[i]!, timestamp: c.timestamp, value: c.encoded.text, size: c.content!.size }))
+  await moveLastRevisions(tx, stored, new Map([...sequences].map(([id, s]) => [id, s.latest])))
+  return { stored, skipped }
+}
+
 const sequenceNotFound = (id: number) => notFound(`sequence ${id} not found`)
 
-async function loadSequences(db: DbClient, ids: number[]): Promise<Map<number, LoadedSequence>> {
+async function loadSequences(db: DbClient, ids: number[], lock = false): Promise<Map<number, LoadedSequence>> {
   const unique = [...new Set(ids)]
   for (const id of unique) if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
-  const rows = await readSequences(db, unique, false)
+  const rows = await readSequences(db, lock ? unique.sort((a, b) => a - b) : unique, lock)
   const sequences = new Map<number, LoadedSequence>()
   for (const row of rows.values()) {
     if (row.type !== ResourceType.sequence) throw invalid(`resource ${row.id} is not a sequence`)
