@@ -18,6 +18,12 @@ export interface SequenceValueInput {
   value: string | Buffer
   /** when the value was measured; default now. Older than stored values is fine (controllers replay queues). */
   timestamp?: Date
+  /**
+   * The sequence's systemAttributes as the caller last saw them (REST's path cache): a single value
+   * then goes in one short transaction that stores it only if the sequence is live and its settings
+   * are still exactly these (else it is stored the usual way, which reads them afresh).
+   */
+  known?: { systemAttributes: unknown }
 }
 
 /** What the broker needs to announce a stored value ("d,<path>,<timestamp>,<value>"). */
@@ -58,6 +64,10 @@ interface LoadedSequence {
 
 export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, batch: SequenceValueInput[]): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
+  if (batch.length === 1 && batch[0]!.known) {
+    const stored = await storeKnownValue(ctx, batch[0]!, batch[0]!.known)
+    if (stored) return { stored: [stored], skipped: [] }
+  }
   // the usual case, values that stay inline (a number, a short text): one transaction does it all
   if (batch.every((v) => byteLength(v.value) <= ctx.config.inlineBytes)) {
     try {
@@ -99,6 +109,50 @@ async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch
   const stored = keep.map((c, i) => ({ sequenceId: c.sequenceId, revisionId: revisionIds[i]!, timestamp: c.timestamp, value: c.encoded.text, size: c.content!.size }))
   await moveLastRevisions(tx, stored, new Map([...sequences].map(([id, s]) => [id, s.latest])))
   return { stored, skipped }
+}
+
+/**
+ * One value for a sequence whose settings the caller knows, in one batch transaction of three
+ * statements (PostgreSQL: the row lock, the insert, the lastRevisionId move; SQLite: the insert, which
+ * takes the write lock, and the move) instead of an interactive one of six plus a read before it. The insert and the move
+ * happen only if the sequence is live with exactly the settings the value was encoded by; null when
+ * they did not (or min_storage_interval, or a value too large to stay inline, needs the long way).
+ * After the lock every statement sees what was committed before it, so lastRevisionId is recomputed
+ * from the index as what it means: the value with the latest timestamp, ties to the one stored last.
+ */
+async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, known: { systemAttributes: unknown }): Promise<StoredValue | null> {
+  const rules = sequenceRules(known.systemAttributes)
+  if (rules.minStorageIntervalMs > 0 || known.systemAttributes === null) return null
+  const [candidate] = encodeBatch([input], new Map([[input.sequenceId, { rules, latest: null }]]), new Date())
+  const { encoded, timestamp } = candidate!
+  if (encoded.bytes.length > ctx.config.inlineBytes) return null
+  const id = input.sequenceId
+  if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
+  const provider = providerOf(ctx.db)
+  const hex = encoded.bytes.toString('hex')
+  const attributes = JSON.stringify(known.systemAttributes)
+  const at = sqlTimestamp(provider, timestamp)
+  const now = new Date()
+  const latestId = Prisma.sql`(SELECT id FROM "ResourceRevision" WHERE "resourceId" = ${id} ORDER BY "timestamp" DESC, id DESC LIMIT 1)`
+  if (provider === 'sqlite') {
+    const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND deleted = 0 AND type = ${ResourceType.sequence} AND json("systemAttributes") = json(${attributes}))`
+    const [inserted] = await ctx.db.$transaction([
+      ctx.db.$queryRaw<{ id: number | bigint }[]>`
+        INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
+        SELECT ${id}, ${at}, unhex(${hex}), NULL, ${encoded.bytes.length}, ${encoded.numericValue} WHERE ${unchanged} RETURNING id`,
+      ctx.db.$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
+    ])
+    return inserted.length === 1 ? { sequenceId: id, revisionId: Number(inserted[0]!.id), timestamp, value: encoded.text, size: encoded.bytes.length } : null
+  }
+  const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND NOT deleted AND type = ${ResourceType.sequence} AND "systemAttributes" = ${attributes}::jsonb)`
+  const [, inserted] = await ctx.db.$transaction([
+    ctx.db.$executeRaw`SELECT id FROM "Resource" WHERE id = ${id} FOR UPDATE`,
+    ctx.db.$queryRaw<{ id: number | bigint }[]>`
+      INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
+      SELECT ${id}, ${at}::timestamp(3), decode(${hex}, 'hex'), NULL, ${encoded.bytes.length}, ${encoded.numericValue}::float8 WHERE ${unchanged} RETURNING id`,
+    ctx.db.$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
+  ])
+  return inserted.length === 1 ? { sequenceId: id, revisionId: Number(inserted[0]!.id), timestamp, value: encoded.text, size: encoded.bytes.length } : null
 }
 
 const sequenceNotFound = (id: number) => notFound(`sequence ${id} not found`)
