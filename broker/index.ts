@@ -18,7 +18,7 @@ import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize } from './limits.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
-import { createPathResolver } from '../core/resources/resolver.ts'
+import { pathResolverFor } from '../core/resources/resolver.ts'
 
 /** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
 const DRAIN_TIMEOUT_MS = 10_000
@@ -52,7 +52,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
-  const resolver = createPathResolver(core.db)
+  const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
   const bus: MessageBus = {
     publishToFolder(path, payload, origin) {
       const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, ...(origin ? { clientId: origin } : {}) }

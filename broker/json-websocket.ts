@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Aedes, AedesPublishPacket } from 'aedes'
 import type { WebSocket } from 'ws'
-import { authenticateKey } from '../core/accounts/keys.ts'
+import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
 import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type InboundMessage } from '../core/messages/codecs.ts'
@@ -29,7 +29,7 @@ type Deliver = (packet: AedesPublishPacket, callback: () => void) => void
 export async function principalOfUpgrade(core: Core, req: IncomingMessage): Promise<{ principal: Principal; clientVersion?: string } | null> {
   const { key, clientVersion, sessionToken } = readCredentials(req.headers)
   if (key !== undefined) {
-    const principal = await authenticateKey(core, key)
+    const principal = await authenticateKeyCached(core, key)
     return principal && { principal, clientVersion }
   }
   const session = sessionToken ? await findSession(core, sessionToken) : null

@@ -1,5 +1,5 @@
 // Live sessions follow changes made anywhere (a REST call, an admin command, another instance).
-// Every second one query reads two markers kept in the database: the credentials version (moved by
+// Every second one query (core/change-markers.ts) reads two markers kept in the database: the credentials version (moved by
 // key revocation, deleted controllers and users, removed memberships) and the access version (moved
 // by permission changes). When the credentials version moved, the keys of every connected client are
 // checked again and a client whose key lost its power is disconnected; when the access version
@@ -14,7 +14,7 @@ import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
 import type { Principal } from '../core/resources/permissions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
-import { CREDENTIALS_VERSION_SETTING } from '../core/accounts/credentials-version.ts'
+import { markerReaderFor } from '../core/change-markers.ts'
 import type { Acl } from './acl.ts'
 import { clientsById, sessionOf } from './clients.ts'
 
@@ -23,7 +23,6 @@ export const REVALIDATE_INTERVAL_MS = 1000
 export const SWEEP_PERIOD_MS = 30_000
 /** Keys per query when re-checking them all, so a full check never holds the event loop for long. */
 const KEYS_PER_QUERY = 1000
-const ACCESS_VERSION_SETTING = 'access_version' // core/resources/access-version.ts
 
 /** A connection that acts as a principal and can be closed: an MQTT client or a JSON websocket. */
 export interface LiveSession {
@@ -44,11 +43,8 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
     if (running) return // a slow database must not pile up checks
     running = true
     try {
-      const rows = await core.db.serverSetting.findMany({ where: { name: { in: [CREDENTIALS_VERSION_SETTING, ACCESS_VERSION_SETTING] } } })
-      const current = {
-        credentials: rows.find((r) => r.name === CREDENTIALS_VERSION_SETTING)?.value ?? '',
-        access: rows.find((r) => r.name === ACCESS_VERSION_SETTING)?.value ?? '',
-      }
+      // a fresh read, shared with the core's other caches (REST's key and path caches reuse it)
+      const current = await markerReaderFor(core).current(0)
       const previous = versions
       const live = liveSessions(aedes, others)
       const byKey = sessionsByKey(live)

@@ -2,7 +2,7 @@
 // as rhizo's client sends it, and is ignored), or a session cookie. Session requests that change
 // state must carry the session's CSRF token; key requests need none (no ambient credential).
 import type { RequestHandler, Response } from 'express'
-import { authenticateKey } from '../core/accounts/keys.ts'
+import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
 import { forbidden, unauthorized } from '../core/errors.ts'
@@ -29,7 +29,7 @@ export function authenticate(core: Core): RequestHandler {
       res.locals.principal = anonymous
       const { key, sessionToken: token } = readCredentials(req.headers)
       if (key !== undefined) {
-        const principal = await authenticateKey(core, key)
+        const principal = await authenticateKeyCached(core, key)
         if (!principal) throw unauthorized('unknown or revoked key')
         res.locals.principal = principal
         return

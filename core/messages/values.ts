@@ -113,6 +113,8 @@ export interface ResolvedValue {
   path: string
   value: string | Buffer
   timestamp?: Date
+  /** the sequence's settings as the caller found them (see SequenceValueInput.known) */
+  known?: { systemAttributes: unknown }
 }
 
 /**
@@ -124,7 +126,7 @@ export async function storeResolvedValues(ctx: CoreContext, values: ResolvedValu
   const result = await storeSequenceValues(
     ctx,
     ctx.blobs,
-    values.map((v) => ({ sequenceId: v.sequenceId, value: v.value, timestamp: v.timestamp })),
+    values.map((v) => ({ sequenceId: v.sequenceId, value: v.value, timestamp: v.timestamp, known: v.known })),
   )
   const pathOf = new Map(values.map((v) => [v.sequenceId, v.path]))
   const stored: AnnouncedValue[] = result.stored.map((s) => {

@@ -3,6 +3,8 @@
 // does when the access version moves, which such changes move).
 // Beneath the paths, the rows themselves are cached by liveKey, so that walking a path (access
 // checks) reads an organization or a folder shared by thousands of controllers once.
+import { markerReaderFor } from '../change-markers.ts'
+import type { CoreContext } from '../context.ts'
 import type { Db, Resource } from '../db/index.ts'
 import { splitPath } from './paths.ts'
 import { findNearest, type FindLive } from './access.ts'
@@ -88,4 +90,29 @@ export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): P
       rows.clear()
     },
   }
+}
+
+const shared = new WeakMap<CoreContext, { resolver: PathResolver; marker?: string }>()
+
+/** The open core's one path resolver: the broker and REST share it. */
+export function pathResolverFor(ctx: CoreContext): PathResolver {
+  let entry = shared.get(ctx)
+  if (!entry) shared.set(ctx, (entry = { resolver: createPathResolver(ctx.db) }))
+  return entry.resolver
+}
+
+/**
+ * The shared resolver, first emptied if the access marker moved since it was last asked (renames,
+ * moves, deletes and permission changes move it): at once for changes made by this process, within a
+ * second for those of other instances (core/change-markers.ts reads the marker at most once a second).
+ */
+export async function currentPathResolver(ctx: CoreContext): Promise<PathResolver> {
+  const resolver = pathResolverFor(ctx)
+  const entry = shared.get(ctx)!
+  const { access } = await markerReaderFor(ctx).current()
+  if (entry.marker !== access) {
+    resolver.invalidate() // (also the first time: what was loaded before any marker was seen is not trusted)
+    entry.marker = access
+  }
+  return resolver
 }

@@ -4,9 +4,10 @@
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
 import { forbidden, notFound, TendrilError } from '../errors.ts'
-import { findNearest } from './access.ts'
+import { accessToPath, findNearest } from './access.ts'
+import { currentPathResolver } from './resolver.ts'
 import { splitPath } from './paths.ts'
-import { canRead, canWrite, principalKey, resolveAccess, type Principal } from './permissions.ts'
+import { canRead, canWrite, resolveAccess, type Principal } from './permissions.ts'
 import { ResourceType } from './types.ts'
 
 export interface SequenceAtPath {
@@ -53,32 +54,27 @@ export async function findSequenceFor(ctx: CoreContext, principal: Principal, pa
 }
 
 /**
- * sequenceFor with answers kept for ttlMs per (principal, path): a controller writing a value every
- * few milliseconds would otherwise walk the path and its permission chain (a query per level, twice)
- * on every request. An answer may be up to ttlMs old — the broker's caches accept longer — and
- * storing re-checks that the sequence is still live, so a deleted sequence is never written.
+ * sequenceFor through the core's shared path resolver (resolver.ts, also the broker's): a controller
+ * writing a value every few milliseconds would otherwise walk the path and its permission chain (a
+ * query per level) on every request. Renames, moves, deletes and permission changes empty the
+ * resolver (at once on this instance, within a second from others), and storing re-checks that the
+ * sequence is still live, so a deleted sequence is never written. A path the resolver does not know is
+ * looked up the uncached way, so a sequence created a moment ago is found at once.
  */
 export interface SequenceLookup {
   find(principal: Principal, path: string, need: 'read' | 'write'): Promise<SequenceAtPath>
-  clear(): void
 }
 
-export const SEQUENCE_LOOKUP_TTL_MS = 1000
-
-export function createSequenceLookup(ctx: CoreContext, ttlMs = SEQUENCE_LOOKUP_TTL_MS, maxEntries = 50_000): SequenceLookup {
-  const cache = new Map<string, Resolved & { at: number }>()
+export function createSequenceLookup(ctx: CoreContext): SequenceLookup {
   return {
     async find(principal, path, need) {
-      const key = `${principalKey(principal)}|${path}`
-      let hit = cache.get(key)
-      if (!hit || Date.now() - hit.at >= ttlMs) {
-        hit = { ...(await resolveSequence(ctx, principal, path)), at: Date.now() }
-        if (cache.size >= maxEntries) cache.clear() // crude bound; busy writers refill what they use
-        cache.set(key, hit)
-      }
-      return decide(hit, need)
+      const shown = '/' + splitPath(path).join('/')
+      const resolver = await currentPathResolver(ctx)
+      const resource = await resolver.resolve(shown)
+      if (!resource) return sequenceFor(ctx, principal, path, need)
+      const found = resource.type === ResourceType.sequence ? { sequence: resource, path: shown } : null
+      return decide({ found, level: found ? await accessToPath(ctx.db, principal, shown, resolver.findLive) : 0, shown }, need)
     },
-    clear: () => cache.clear(),
   }
 }
 

@@ -18,6 +18,12 @@ export interface SequenceValueInput {
   value: string | Buffer
   /** when the value was measured; default now. Older than stored values is fine (controllers replay queues). */
   timestamp?: Date
+  /**
+   * The sequence's systemAttributes as the caller last saw them (REST's path cache): a single value
+   * then goes in one short transaction that stores it only if the sequence is live and its settings
+   * are still exactly these (else it is stored the usual way, which reads them afresh).
+   */
+  known?: { systemAttributes: unknown }
 }
 
 /** What the broker needs to announce a stored value ("d,<path>,<timestamp>,<value>"). */
@@ -58,6 +64,18 @@ interface LoadedSequence {
 
 export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, batch: SequenceValueInput[]): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
+  if (batch.length === 1 && batch[0]!.known) {
+    const stored = await storeKnownValue(ctx, batch[0]!, batch[0]!.known)
+    if (stored) return { stored: [stored], skipped: [] }
+  }
+  // the usual case, values that stay inline (a number, a short text): one transaction does it all
+  if (batch.every((v) => byteLength(v.value) <= ctx.config.inlineBytes)) {
+    try {
+      return await inTransaction(ctx.db, (tx) => storeInline(ctx, tx, batch))
+    } catch (err) {
+      if (err !== NEEDS_BLOB_STORE) throw err // else an encoded value grew past the inline limit: the long way
+    }
+  }
   const sequences = await loadSequences(ctx.db, batch.map((v) => v.sequenceId))
   const candidates = encodeBatch(batch, sequences, new Date())
   const { keep, skipped } = await dropTooFrequent(ctx.db, candidates, sequences)
@@ -67,12 +85,82 @@ export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, ba
   return { stored, skipped }
 }
 
+const byteLength = (value: string | Buffer) => (typeof value === 'string' ? Buffer.byteLength(value) : value.length)
+const NEEDS_BLOB_STORE = new Error('a value needs the blob store')
+
+/**
+ * Values whose bytes all stay in the row, inside the caller's transaction: the sequences are read
+ * (locked) once, and what they say about their newest value is current, since nothing can store
+ * between this read and the insert. Throws NEEDS_BLOB_STORE, before writing anything, if an encoded
+ * value is larger than its input suggested: blobs are put before a transaction, never inside one.
+ */
+async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch: SequenceValueInput[]): Promise<StoreResult> {
+  const ids = [...new Set(batch.map((v) => v.sequenceId))].sort((a, b) => a - b)
+  const sequences = await loadSequences(tx, ids, true)
+  const candidates = encodeBatch(batch, sequences, new Date())
+  if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
+  const { keep, skipped } = await dropTooFrequent(tx, candidates, sequences)
+  for (const c of keep) c.content = { data: c.encoded.bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: c.encoded.bytes.length }
+  if (keep.length === 0) return { stored: [], skipped }
+  const revisionIds = await insertRevisionRows(
+    tx,
+    keep.map((c) => ({ resourceId: c.sequenceId, timestamp: c.timestamp, content: c.content!, numericValue: c.encoded.numericValue })),
+  )
+  const stored = keep.map((c, i) => ({ sequenceId: c.sequenceId, revisionId: revisionIds[i]!, timestamp: c.timestamp, value: c.encoded.text, size: c.content!.size }))
+  await moveLastRevisions(tx, stored, new Map([...sequences].map(([id, s]) => [id, s.latest])))
+  return { stored, skipped }
+}
+
+/**
+ * One value for a sequence whose settings the caller knows, in one batch transaction of three
+ * statements (PostgreSQL: the row lock, the insert, the lastRevisionId move; SQLite: the insert, which
+ * takes the write lock, and the move) instead of an interactive one of six plus a read before it. The insert and the move
+ * happen only if the sequence is live with exactly the settings the value was encoded by; null when
+ * they did not (or min_storage_interval, or a value too large to stay inline, needs the long way).
+ * After the lock every statement sees what was committed before it, so lastRevisionId is recomputed
+ * from the index as what it means: the value with the latest timestamp, ties to the one stored last.
+ */
+async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, known: { systemAttributes: unknown }): Promise<StoredValue | null> {
+  const rules = sequenceRules(known.systemAttributes)
+  if (rules.minStorageIntervalMs > 0 || known.systemAttributes === null) return null
+  const [candidate] = encodeBatch([input], new Map([[input.sequenceId, { rules, latest: null }]]), new Date())
+  const { encoded, timestamp } = candidate!
+  if (encoded.bytes.length > ctx.config.inlineBytes) return null
+  const id = input.sequenceId
+  if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
+  const provider = providerOf(ctx.db)
+  const hex = encoded.bytes.toString('hex')
+  const attributes = JSON.stringify(known.systemAttributes)
+  const at = sqlTimestamp(provider, timestamp)
+  const now = new Date()
+  const latestId = Prisma.sql`(SELECT id FROM "ResourceRevision" WHERE "resourceId" = ${id} ORDER BY "timestamp" DESC, id DESC LIMIT 1)`
+  if (provider === 'sqlite') {
+    const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND deleted = 0 AND type = ${ResourceType.sequence} AND json("systemAttributes") = json(${attributes}))`
+    const [inserted] = await ctx.db.$transaction([
+      ctx.db.$queryRaw<{ id: number | bigint }[]>`
+        INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
+        SELECT ${id}, ${at}, unhex(${hex}), NULL, ${encoded.bytes.length}, ${encoded.numericValue} WHERE ${unchanged} RETURNING id`,
+      ctx.db.$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
+    ])
+    return inserted.length === 1 ? { sequenceId: id, revisionId: Number(inserted[0]!.id), timestamp, value: encoded.text, size: encoded.bytes.length } : null
+  }
+  const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND NOT deleted AND type = ${ResourceType.sequence} AND "systemAttributes" = ${attributes}::jsonb)`
+  const [, inserted] = await ctx.db.$transaction([
+    ctx.db.$executeRaw`SELECT id FROM "Resource" WHERE id = ${id} FOR UPDATE`,
+    ctx.db.$queryRaw<{ id: number | bigint }[]>`
+      INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
+      SELECT ${id}, ${at}::timestamp(3), decode(${hex}, 'hex'), NULL, ${encoded.bytes.length}, ${encoded.numericValue}::float8 WHERE ${unchanged} RETURNING id`,
+    ctx.db.$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
+  ])
+  return inserted.length === 1 ? { sequenceId: id, revisionId: Number(inserted[0]!.id), timestamp, value: encoded.text, size: encoded.bytes.length } : null
+}
+
 const sequenceNotFound = (id: number) => notFound(`sequence ${id} not found`)
 
-async function loadSequences(db: DbClient, ids: number[]): Promise<Map<number, LoadedSequence>> {
+async function loadSequences(db: DbClient, ids: number[], lock = false): Promise<Map<number, LoadedSequence>> {
   const unique = [...new Set(ids)]
   for (const id of unique) if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
-  const rows = await readSequences(db, unique, false)
+  const rows = await readSequences(db, lock ? unique.sort((a, b) => a - b) : unique, lock)
   const sequences = new Map<number, LoadedSequence>()
   for (const row of rows.values()) {
     if (row.type !== ResourceType.sequence) throw invalid(`resource ${row.id} is not a sequence`)

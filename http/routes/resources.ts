@@ -11,7 +11,7 @@ import { deleteRevisions, deleteSubtree } from '../../core/resources/deletion.ts
 import { collectDownload, parseIds } from '../../core/resources/downloads.ts'
 import { afterFileRevision, discardContent, fileRevision, fileThumbnail, listRevisions, receiveContent } from '../../core/resources/files.ts'
 import { listFolder } from '../../core/resources/listing.ts'
-import { requireWriteAt, resourceById, resourceFor, type Found } from '../../core/resources/lookup.ts'
+import { freshFound, requireWriteAt, resourceById, resourceFor, resourceForCached, type Found } from '../../core/resources/lookup.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
 import { describeResource } from '../../core/resources/resource-json.ts'
 import { applyUpdate, type ResourceUpdate } from '../../core/resources/updates.ts'
@@ -37,12 +37,24 @@ async function urlPath(core: Core, req: Request, res: Response): Promise<{ path:
   return { path: `${own}/${segments.slice(1).join('/')}` }
 }
 
-async function locate(core: Core, req: Request, res: Response, need: 'read' | 'write'): Promise<Found> {
+/**
+ * The resource at the URL's path, access checked. With fresh false the row may come from the shared
+ * path cache (only a sequence value write takes that: storing reads the sequence again in its
+ * transaction); otherwise its row is read again, so what is shown or changed is current.
+ */
+async function locate(core: Core, req: Request, res: Response, need: 'read' | 'write', fresh = true): Promise<Found> {
   const { path, selfId } = await urlPath(core, req, res)
   // the controller's own folder by id, so a deleted controller's key finds nothing rather than a namesake
   if (selfId !== undefined) return resourceById(core.db, res.locals.principal, selfId, path, need)
-  return resourceFor(core.db, res.locals.principal, path, need)
+  const found = await resourceForCached(core, res.locals.principal, path, need)
+  return fresh ? freshFound(core, res.locals.principal, found, need) : found
 }
+
+/** Fields of a PUT that change the resource itself (see updateOf); a sequence value alone changes none. */
+const CHANGE_FIELDS = ['name', 'parent', 'user_attributes', 'system_attributes', 'full_name', 'permissions', 'status', ...SEQUENCE_SETTINGS] as const
+const isValueOnly = (values: Values) => CHANGE_FIELDS.every((k) => values[k] === undefined)
+
+const hasSequenceValue = (values: Values) => values.data !== undefined || values.contents !== undefined || values.value !== undefined
 
 /** A file's new bytes from a JSON or form body: base64 `data` (or, as rhizo's POST took it, base64 `contents`). */
 function encodedContent(values: Values, maxBytes: number, contentsIsText: boolean): Buffer | undefined {
@@ -161,10 +173,16 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
   })
 
   router.put(`${ROOT}/*path`, async (req, res) => {
-    const found = await locate(core, req, res, 'write') // before reading an upload
-    const isSequence = found.resource.type === ResourceType.sequence
+    const cached = await locate(core, req, res, 'write', false) // before reading an upload
+    const isSequence = cached.resource.type === ResourceType.sequence
     // an image value sent as multipart is the sequence rules' to read
-    if (isSequence && isMultipart(req)) return writeSequence(core, bus, req, res, { sequence: found.resource, path: found.path })
+    if (isSequence && isMultipart(req)) return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path })
+    // a controller's value, many a second: nothing of the resource itself changes, so no fresh row is needed
+    // (a PUT with nothing at all goes the same way, to be refused for want of a value)
+    if (isSequence && !isMultipart(req) && isValueOnly(requestValues(req))) {
+      return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path })
+    }
+    const found = await freshFound(core, res.locals.principal, cached, 'write')
     const { values, upload } = await readBody(core, req, res)
     let content = upload?.content
     try {
@@ -175,15 +193,17 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
       if (content && found.resource.type !== ResourceType.file) throw invalid('only a file takes data, contents or an uploaded file')
       const changes = await updateOf(core, res, values, found, content)
       const givesValue = isSequence && (values.data !== undefined || values.contents !== undefined || values.value !== undefined)
-      if (!givesValue && Object.values(changes).every((v) => v === undefined)) throw invalid('nothing to change: send a new name, parent, attributes, permissions, status or content')
-      const update = await applyUpdate(core, core.blobs, res.locals.principal, found, changes)
+      const nothing = Object.values(changes).every((v) => v === undefined)
+      if (nothing && !givesValue) throw invalid('nothing to change: send a new name, parent, attributes, permissions, status or content')
+      // a sequence value alone changes nothing of the resource: no empty transaction
+      const update = nothing ? { revisionId: null } : await applyUpdate(core, core.blobs, res.locals.principal, found, changes)
       if (update.revisionId !== null) await afterFileRevision(core, core.blobs, found.resource, update.revisionId)
     } catch (err) {
       await discardContent(core, core.blobs, content)
       throw err
     }
     // a sequence's new value goes through the sequence rules, which answer the request themselves
-    if (isSequence && (values.data !== undefined || values.contents !== undefined || values.value !== undefined)) {
+    if (isSequence && hasSequenceValue(values)) {
       return writeSequence(core, bus, req, res, { sequence: found.resource, path: found.path })
     }
     res.json({ status: 'ok', id: found.resource.id })

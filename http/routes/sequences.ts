@@ -176,7 +176,8 @@ export async function writeSequence(core: Core, bus: MessageBus, req: Request, r
   let value = valueFrom(body)
   if (rules.dataType === SequenceDataType.image) value = imageBytes(value)
   const at = body.timestamp === undefined || body.timestamp === '' ? undefined : parseTimestamp(body.timestamp)
-  const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at }])
+  const known = { systemAttributes: target.sequence.systemAttributes }
+  const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at, known }])
   announceValues(bus, stored)
   if (rules.dataType === SequenceDataType.image) queueImageThumbnails(core, [target.sequence], stored, [value as Buffer])
   res.json({ status: 'ok', id: target.sequence.id, stored: stored.length > 0 })
