@@ -20,7 +20,7 @@ import { fmt, machine, median, printTable } from './lib/stats.ts'
 import { startWorker } from './lib/worker.ts'
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, writes: { type: 'string', default: '5000' }, reads: { type: 'string', default: '15' }, points: { type: 'string', default: '100000' } },
+  options: { rounds: { type: 'string', default: '3' }, writes: { type: 'string', default: '5000' }, reads: { type: 'string', default: '15' }, points: { type: 'string', default: '100000' }, 'sqlite-synchronous': { type: 'string', default: 'full' } },
 })
 const ROUNDS = Number(args.rounds)
 const WRITES = Number(args.writes)
@@ -64,7 +64,7 @@ const worker = startWorker<WriteJob, WriteResult>(new URL('./lib/rest-writer.ts'
 const rows: string[][] = []
 try {
   for (const provider of ['sqlite', 'postgresql'] as const) {
-    const tendril = await startTendril(provider)
+    const tendril = await startTendril(provider, { 'sqlite-synchronous': args['sqlite-synchronous'] })
     try {
       const core = tendril.core
       await createOrg(core, 'bench')
