@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
-import { decodeFolderPayload, decodeSequencePayload, encodeDisplay } from '../core/messages/codecs.ts'
+import { decodeFolderPayload, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { MessageBus } from '../core/messages/send.ts'
-import type { AnnouncedValue } from '../core/messages/values.ts'
+import { announceValues } from '../core/messages/values.ts'
 import { acceptInbound, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
 import { isFolderType, ResourceType } from '../core/resources/types.ts'
@@ -63,7 +63,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
       try {
         const outcome = await acceptInbound(core, batch.map((b) => b.item), lookups)
         for (const b of batch) b.done()
-        announce(outcome.values.stored)
+        announceValues(bus, outcome.values.stored)
         for (const { request, reason } of outcome.values.refused) {
           // acknowledged all the same: a device resending a value it cannot fix would loop forever
           core.log.warn({ folder: request.folderPath, sequence: request.sequence, reason }, 'mqtt sequence value not stored')
@@ -78,14 +78,6 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
       }
     })
     return inFlight
-  }
-
-  // Browsers watching a folder see each stored value as rhizo announced it: "d,<name>,<timestamp>,<value>".
-  const announce = (values: AnnouncedValue[]) => {
-    for (const v of values) {
-      if (v.value === null) continue // images are announced by their thumbnails, not their bytes
-      bus.publishToFolder(v.folderPath, Buffer.from(encodeDisplay(v.name, v.timestamp, v.value)))
-    }
   }
 
   // Emails and text messages go out one at a time after their batch is stored: a slow SMTP server

@@ -4,6 +4,7 @@
 // core that depends on them (the broker's session revalidation, REST's key and path caches) asks this
 // one reader, so the database sees at most one read of the markers a second however many ask.
 // A change made by this process is seen at once: bumping a marker also moves a local counter here.
+import { randomUUID } from 'node:crypto'
 import type { CoreContext } from './context.ts'
 import type { DbClient } from './db/index.ts'
 
@@ -21,10 +22,14 @@ export interface Markers {
 }
 
 const local = { credentials: 0, access: 0 }
+const SETTINGS = { credentials: CREDENTIALS_VERSION_SETTING, access: ACCESS_VERSION_SETTING } as const
 
-/** Called by the bump functions: every reader of this process treats its last read as stale. */
-export function noteLocalChange(marker: keyof typeof local): void {
-  local[marker]++
+/** Moves a marker: every instance's caches that trust it forget within a second, this process's at once. */
+export async function bumpMarker(db: DbClient, marker: keyof typeof SETTINGS): Promise<void> {
+  const name = SETTINGS[marker]
+  const value = randomUUID()
+  local[marker]++ // this process's readers treat their last read as stale, even before the caller's transaction commits
+  await db.serverSetting.upsert({ where: { name }, create: { name, value }, update: { value } })
 }
 
 export interface MarkerReader {

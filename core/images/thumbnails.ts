@@ -11,9 +11,10 @@ import type { CoreContext } from '../context.ts'
 import { isUniqueViolation, type Resource } from '../db/index.ts'
 import { notFound } from '../errors.ts'
 import { readRevision } from '../resources/revisions.ts'
-import { storeSequenceValues } from '../resources/sequences.ts'
+import { storeSequenceValues, type StoredValue } from '../resources/sequences.ts'
 import { createSequence, liveKey } from '../resources/tree.ts'
 import { SequenceDataType } from '../resources/types.ts'
+import { queueThumbnail } from './queue.ts'
 
 export const FILE_THUMBNAIL_SIZE = 120
 export const SEQUENCE_THUMBNAIL_SIZE = 240
@@ -81,4 +82,20 @@ export async function makeSequenceThumbnail(ctx: CoreContext, blobs: BlobStore, 
   const child = await thumbnailSequence(ctx, sequence)
   const { stored } = await storeSequenceValues(ctx, blobs, [{ sequenceId: child.id, value: thumbnail.data, timestamp }])
   return { sequenceId: child.id, revisionId: stored[0]?.revisionId ?? null, width: thumbnail.width, height: thumbnail.height }
+}
+
+/**
+ * Queues the 240 px thumbnail of each stored image value (made after the response, core/images/queue.ts).
+ * sequences[i] is the image sequence images[i] was written to; values min_storage_interval skipped
+ * are not among stored, and a thumbnail sequence gets no thumbnail of its own.
+ */
+export function queueSequenceThumbnails(ctx: CoreContext, sequences: Resource[], stored: Pick<StoredValue, 'sequenceId' | 'timestamp' | 'revisionId'>[], images: Buffer[]): void {
+  for (const s of stored) {
+    const i = sequences.findIndex((q) => q.id === s.sequenceId)
+    if (i < 0) continue
+    const sequence = sequences[i]!
+    const image = images[i]!
+    if (sequence.name === THUMBNAIL_SEQUENCE_NAME) continue
+    queueThumbnail(ctx, `sequence ${sequence.id} revision ${s.revisionId}`, () => makeSequenceThumbnail(ctx, ctx.blobs, sequence, image, s.timestamp))
+  }
 }

@@ -73,19 +73,11 @@ async function storeIsolatingBadValues(
   refused: ValueOutcome['refused'],
 ): Promise<AnnouncedValue[]> {
   const toInput = (a: (typeof accepted)[number]): SequenceValueInput => ({ sequenceId: a.sequence.id, value: a.request.value, timestamp: a.request.timestamp })
-  const announce = async (values: StoredValue[]) => {
-    const byId = new Map(accepted.map((a) => [a.sequence.id, a]))
-    const out: AnnouncedValue[] = []
-    for (const value of values) {
-      const a = byId.get(value.sequenceId)!
-      const slash = a.path.lastIndexOf('/')
-      out.push({ ...value, folderPath: a.path.slice(0, slash), name: a.path.slice(slash + 1) })
-    }
-    return out
-  }
+  const pathOf = new Map(accepted.map((a) => [a.sequence.id, a.path]))
+  const located = (values: StoredValue[]) => values.map((v) => inFolder(v, pathOf.get(v.sequenceId)!))
   if (accepted.length === 0) return []
   try {
-    return announce((await storeSequenceValues(ctx, ctx.blobs, accepted.map(toInput))).stored)
+    return located((await storeSequenceValues(ctx, ctx.blobs, accepted.map(toInput))).stored)
   } catch (err) {
     if (!(err instanceof TendrilError) || accepted.length === 1) {
       if (err instanceof TendrilError) refused.push({ request: accepted[0]!.request, reason: err.message })
@@ -102,7 +94,13 @@ async function storeIsolatingBadValues(
       refused.push({ request: a.request, reason: err.message })
     }
   }
-  return announce(stored)
+  return located(stored)
+}
+
+/** A stored value with its sequence's folder and name there, as announcements need them. */
+function inFolder(value: StoredValue, path: string): AnnouncedValue {
+  const slash = path.lastIndexOf('/')
+  return { ...value, folderPath: path.slice(0, slash), name: path.slice(slash + 1) }
 }
 
 
@@ -129,12 +127,7 @@ export async function storeResolvedValues(ctx: CoreContext, values: ResolvedValu
     values.map((v) => ({ sequenceId: v.sequenceId, value: v.value, timestamp: v.timestamp, known: v.known })),
   )
   const pathOf = new Map(values.map((v) => [v.sequenceId, v.path]))
-  const stored: AnnouncedValue[] = result.stored.map((s) => {
-    const path = pathOf.get(s.sequenceId)!
-    const slash = path.lastIndexOf('/')
-    return { ...s, folderPath: path.slice(0, slash), name: path.slice(slash + 1) }
-  })
-  return { stored, skipped: result.skipped }
+  return { stored: result.stored.map((s) => inFolder(s, pathOf.get(s.sequenceId)!)), skipped: result.skipped }
 }
 
 /**

@@ -8,8 +8,7 @@ import { z } from 'zod'
 import type { Resource } from '../../core/db/index.ts'
 import { invalid, notFound } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
-import { makeSequenceThumbnail, THUMBNAIL_SEQUENCE_NAME } from '../../core/images/thumbnails.ts'
-import { queueThumbnail } from '../../core/images/queue.ts'
+import { queueSequenceThumbnails } from '../../core/images/thumbnails.ts'
 import { formatTimestamp, parseTimestamp } from '../../core/messages/timestamps.ts'
 import type { MessageBus } from '../../core/messages/send.ts'
 import { announceValues, storeResolvedValues, type ResolvedValue } from '../../core/messages/values.ts'
@@ -179,19 +178,8 @@ export async function writeSequence(core: Core, bus: MessageBus, req: Request, r
   const known = { systemAttributes: target.sequence.systemAttributes }
   const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at, known }])
   announceValues(bus, stored)
-  if (rules.dataType === SequenceDataType.image) queueImageThumbnails(core, [target.sequence], stored, [value as Buffer])
+  if (rules.dataType === SequenceDataType.image) queueSequenceThumbnails(core, [target.sequence], stored, [value as Buffer])
   res.json({ status: 'ok', id: target.sequence.id, stored: stored.length > 0 })
-}
-
-function queueImageThumbnails(core: Core, sequences: Resource[], stored: { sequenceId: number; timestamp: Date; revisionId: number }[], images: Buffer[]) {
-  for (const s of stored) {
-    const i = sequences.findIndex((q) => q.id === s.sequenceId)
-    if (i < 0) continue
-    const sequence = sequences[i]!
-    const image = images[i]!
-    if (sequence.name === THUMBNAIL_SEQUENCE_NAME) continue // a thumbnail has no thumbnail of its own
-    queueThumbnail(core, `sequence ${sequence.id} revision ${s.revisionId}`, () => makeSequenceThumbnail(core, core.blobs, sequence, image, s.timestamp))
-  }
 }
 
 // ---- several sequences at once ----
@@ -248,7 +236,7 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     const timestamp = await correctControllerTimestamp(core.db, principal, given)
     const { stored, skipped } = await storeResolvedValues(core, writes.map((w) => ({ ...w, timestamp })))
     announceValues(bus, stored)
-    queueImageThumbnails(core, sequences, stored, images)
+    queueSequenceThumbnails(core, sequences, stored, images)
     res.json({ status: 'ok', stored: stored.length, skipped: skipped.length, timestamp: formatTimestamp(timestamp) })
   })
 
