@@ -14,7 +14,7 @@ import type { MessageBus } from '../../core/messages/send.ts'
 import { announceValues, storeResolvedValues, type ResolvedValue } from '../../core/messages/values.ts'
 import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
 import { revisionBody, latestValue, type RevisionBody } from '../../core/resources/revisions.ts'
-import { sequenceLookupFor } from '../../core/resources/sequence-access.ts'
+import { sequenceAt } from '../../core/resources/sequence-access.ts'
 import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
 import { sequenceRules } from '../../core/resources/sequence-values.ts'
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistory } from '../../core/resources/sequences.ts'
@@ -223,7 +223,7 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     const resolvePath = relativeTo(core, principal)
     for (const [name, raw] of Object.entries(values)) {
       const path = await resolvePath(name)
-      const { sequence, path: shown } = await sequenceLookupFor(core).find(principal, path, 'write')
+      const { sequence, path: shown } = await sequenceAt(core, principal, path, 'write')
       if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
       let value: string | Buffer = String(raw)
       if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) {
