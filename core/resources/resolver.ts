@@ -6,6 +6,7 @@
 import { markerReaderFor } from '../change-markers.ts'
 import type { CoreContext } from '../context.ts'
 import type { Db, Resource } from '../db/index.ts'
+import { ttlCache } from '../ttl-cache.ts'
 import { splitPath } from './paths.ts'
 import { findNearest, type FindLive } from './access.ts'
 
@@ -21,57 +22,10 @@ export interface PathResolver {
   invalidate(): void
 }
 
-interface Cached<T> {
-  get(key: string, load: () => Promise<T>): Promise<T>
-  set(key: string, value: T): void
-  peek(key: string): T | undefined
-  clear(): void
-}
-
-/** A TTL cache whose concurrent misses on one key share one load, and which drops loads started before a clear(). */
-function cached<T>(ttlMs: number, maxEntries: number, keep: (value: T) => boolean = () => true): Cached<T> {
-  const entries = new Map<string, { value: T; at: number }>()
-  const pending = new Map<string, Promise<T>>()
-  let generation = 0
-  const set = (key: string, value: T) => {
-    if (entries.size >= maxEntries) entries.clear() // crude bound; a busy broker refills what it uses
-    entries.set(key, { value, at: Date.now() })
-  }
-  return {
-    get(key, load) {
-      const hit = entries.get(key)
-      if (hit && Date.now() - hit.at < ttlMs) return Promise.resolve(hit.value)
-      const running = pending.get(key)
-      if (running) return running
-      const started = generation
-      const loading = load()
-        .then((value) => {
-          if (started === generation && keep(value)) set(key, value) // else invalidated meanwhile: may be stale, do not keep it
-          return value
-        })
-        .finally(() => {
-          if (pending.get(key) === loading) pending.delete(key)
-        })
-      pending.set(key, loading)
-      return loading
-    },
-    set,
-    peek(key) {
-      const hit = entries.get(key)
-      return hit && Date.now() - hit.at < ttlMs ? hit.value : undefined
-    },
-    clear() {
-      generation++
-      entries.clear()
-      pending.clear()
-    },
-  }
-}
-
 export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
-  const paths = cached<Resource | null>(ttlMs, maxEntries)
+  const paths = ttlCache<Resource | null>(ttlMs, maxEntries)
   // only rows that exist: a name looked up before it was created must be found once it is
-  const rows = cached<Resource | null>(ttlMs, maxEntries, (row) => row !== null)
+  const rows = ttlCache<Resource | null>(ttlMs, maxEntries, (row) => row !== null)
   const findLive: FindLive = (liveKey) => rows.get(liveKey, () => db.resource.findUnique({ where: { liveKey } }))
   return {
     resolve: (path) =>
