@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient as SqliteClient, Prisma } from '../../generated/sqlite/client.ts'
 import { PrismaClient as PostgresClient } from '../../generated/postgresql/client.ts'
 import type { DatabaseConfig } from '../config.ts'
+import { shareSqliteConnection } from './sqlite-connection.ts'
 
 export type Db = SqliteClient
 /** A client or an open interactive transaction: core functions that take part in a caller's transaction accept either. */
@@ -20,6 +21,9 @@ const sqliteClients = new WeakSet<Db>()
 export function openDatabase(database: DatabaseConfig): Db {
   if (database.provider === 'sqlite') {
     const adapter = new PrismaBetterSqlite3({ url: database.url, timeout: SQLITE_BUSY_TIMEOUT_MS })
+    // the adapter opens its one connection on the client's first query (see sqlite-connection.ts)
+    const connect = adapter.connect.bind(adapter)
+    adapter.connect = async () => shareSqliteConnection(client, await connect())
     const client = new SqliteClient({ adapter })
     sqliteClients.add(client)
     return client

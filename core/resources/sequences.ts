@@ -7,6 +7,7 @@
 import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, Prisma, type Db, type DbClient } from '../db/index.ts'
+import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid, notFound, TendrilError } from '../errors.ts'
 import { parseTimestamp } from '../messages/timestamps.ts'
 import { ensureBlobsKept, holdBlobReferences, insertRevisionRows, placeRevisionBytes, providerOf, readRevisionBytes, sqlTimestamp, type Provider, type RevisionContent } from './revisions.ts'
@@ -111,6 +112,14 @@ async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch
   return { stored, skipped }
 }
 
+// storeKnownValue on SQLite: the insert and the lastRevisionId move, each only while the sequence is live with the settings the value was encoded by
+const SQLITE_SEQUENCE_UNCHANGED = `EXISTS (SELECT 1 FROM "Resource" WHERE id = ? AND deleted = 0 AND type = ? AND json("systemAttributes") = json(?))`
+const SQLITE_INSERT_KNOWN = `INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
+  SELECT ?, ?, unhex(?), NULL, ?, ? WHERE ${SQLITE_SEQUENCE_UNCHANGED} RETURNING id`
+const SQLITE_MOVE_KNOWN = `UPDATE "Resource" SET "modifiedAt" = ?,
+  "lastRevisionId" = (SELECT id FROM "ResourceRevision" WHERE "resourceId" = ? ORDER BY "timestamp" DESC, id DESC LIMIT 1)
+  WHERE id = ? AND ${SQLITE_SEQUENCE_UNCHANGED}`
+
 /**
  * One value for a sequence whose settings the caller knows, in one batch transaction of three
  * statements (PostgreSQL: the row lock, the insert, the lastRevisionId move; SQLite: the insert, which
@@ -133,17 +142,25 @@ async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, know
   const attributes = JSON.stringify(known.systemAttributes)
   const at = sqlTimestamp(provider, timestamp)
   const now = new Date()
-  const latestId = Prisma.sql`(SELECT id FROM "ResourceRevision" WHERE "resourceId" = ${id} ORDER BY "timestamp" DESC, id DESC LIMIT 1)`
   if (provider === 'sqlite') {
-    const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND deleted = 0 AND type = ${ResourceType.sequence} AND json("systemAttributes") = json(${attributes}))`
+    const stored = (revisionId: number | bigint | undefined): StoredValue | null =>
+      revisionId === undefined ? null : { sequenceId: id, revisionId: Number(revisionId), timestamp, value: encoded.text, size: encoded.bytes.length }
+    const insertArgs = [id, at, hex, encoded.bytes.length, encoded.numericValue, id, ResourceType.sequence, attributes]
+    const moveArgs = [sqlTimestamp(provider, now), id, id, id, ResourceType.sequence, attributes]
+    // on the adapter's connection with prepared statements when it is free; else through Prisma, queued behind its transaction
+    const direct = inDirectSqliteTransaction(ctx.db, (sqlite) => {
+      const row = sqlite.statement(SQLITE_INSERT_KNOWN).get(...insertArgs) as { id: bigint } | undefined
+      if (row) sqlite.statement(SQLITE_MOVE_KNOWN).run(...moveArgs)
+      return row?.id
+    })
+    if (direct) return stored(direct.result)
     const [inserted] = await ctx.db.$transaction([
-      ctx.db.$queryRaw<{ id: number | bigint }[]>`
-        INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
-        SELECT ${id}, ${at}, unhex(${hex}), NULL, ${encoded.bytes.length}, ${encoded.numericValue} WHERE ${unchanged} RETURNING id`,
-      ctx.db.$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
+      ctx.db.$queryRawUnsafe<{ id: number | bigint }[]>(SQLITE_INSERT_KNOWN, ...insertArgs),
+      ctx.db.$executeRawUnsafe(SQLITE_MOVE_KNOWN, ...moveArgs),
     ])
-    return inserted.length === 1 ? { sequenceId: id, revisionId: Number(inserted[0]!.id), timestamp, value: encoded.text, size: encoded.bytes.length } : null
+    return stored(inserted[0]?.id)
   }
+  const latestId = Prisma.sql`(SELECT id FROM "ResourceRevision" WHERE "resourceId" = ${id} ORDER BY "timestamp" DESC, id DESC LIMIT 1)`
   const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND NOT deleted AND type = ${ResourceType.sequence} AND "systemAttributes" = ${attributes}::jsonb)`
   const [, inserted] = await ctx.db.$transaction([
     ctx.db.$executeRaw`SELECT id FROM "Resource" WHERE id = ${id} FOR UPDATE`,
