@@ -1,0 +1,44 @@
+// SQLite WAL checkpoints on a thread of their own. By default the connection that commits the
+// 1000th page of the WAL copies the WAL back into the database file then and there, fsync included:
+// on the event loop, inside a request or an ingest batch, every few hundred commits (measured: half
+// the cost of a small transaction on average, in stalls of one fsync). The server's connection turns
+// that off, and a worker thread with its own connection checkpoints a few times a second instead.
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { Logger } from '../log.ts'
+import type { Db } from './index.ts'
+
+const WORKER = fileURLToPath(new URL('./checkpoint-worker.mjs', import.meta.url))
+/** SQLite's own default: what the committing connection goes back to if the thread dies */
+const AUTOCHECKPOINT_PAGES = 1000
+/** the WAL size past which the thread empties the file (about SQLite's default 1000 pages) */
+const WAL_LIMIT_BYTES = 4 * 1024 * 1024
+
+export interface Checkpointer {
+  stop(): Promise<void>
+}
+
+export async function startCheckpointer(db: Db, file: string, log: Logger, intervalMs = 200): Promise<Checkpointer> {
+  const worker = new Worker(WORKER, { workerData: { file, intervalMs, walLimitBytes: WAL_LIMIT_BYTES } })
+  worker.unref()
+  let stopping = false
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  worker.on('message', (message: { error?: string }) => {
+    if (message.error) log.warn({ err: message.error }, 'WAL checkpoint failed; retrying')
+  })
+  worker.once('error', (err) => log.error({ err }, 'the WAL checkpoint thread failed'))
+  void exited.then(async () => {
+    if (stopping) return
+    log.error('the WAL checkpoint thread stopped; the server checkpoints on its own connection again')
+    await db.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`).catch(() => undefined)
+  })
+  await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0')
+  return {
+    async stop() {
+      stopping = true
+      worker.ref() // waited for now: keep the process alive until it has exited
+      worker.postMessage('stop')
+      await exited
+    },
+  }
+}

@@ -1,0 +1,102 @@
+// The SQLite connection a core holds is shared by every request, the broker and background jobs:
+// what one of them does must not land inside another's open transaction (nor be rolled back with
+// it), and hot paths that use the connection directly must wait for such a transaction too.
+// Also: WAL checkpoints run on their own thread, and the WAL still stays bounded.
+import assert from 'node:assert/strict'
+import { statSync } from 'node:fs'
+import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createOrg } from '../../core/admin.ts'
+import { inTransaction } from '../../core/db/index.ts'
+import { folderMessages, recordMessages } from '../../core/messages/history.ts'
+import { storeSequenceValues } from '../../core/resources/sequences.ts'
+import { createResource, createSequence } from '../../core/resources/tree.ts'
+import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
+import { openTestCore, type TestCore } from '../helpers/core.ts'
+
+describe('the shared SQLite connection', () => {
+  let core: TestCore
+  let folder: { id: number; organizationId: number | null }
+
+  before(async () => {
+    core = await openTestCore('sqlite')
+    const org = await createOrg(core, 'acme')
+    folder = await createResource(core.db, { parentId: org.id, organizationId: org.id, name: 'greenhouse', type: ResourceType.basicFolder })
+  })
+  after(() => core.cleanup())
+
+  /** an interactive transaction that writes, holds the connection until released, then fails */
+  function failingTransaction(write: (tx: Parameters<Parameters<typeof inTransaction>[1]>[0]) => Promise<unknown>) {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let started!: () => void
+    const open = new Promise<void>((resolve) => (started = resolve))
+    const done = inTransaction(core.db, async (tx) => {
+      await write(tx)
+      started()
+      await gate
+      throw new Error('this transaction fails')
+    }).then(
+      () => assert.fail('the transaction should have failed'),
+      (err: Error) => assert.match(err.message, /this transaction fails/),
+    )
+    return { open, release, done }
+  }
+
+  test('a write made while another transaction is open is kept when that transaction rolls back', async () => {
+    const tx = failingTransaction((t) => t.message.create({ data: { folderId: folder.id, type: 'rolled-back', parameters: {}, timestamp: new Date() } }))
+    await tx.open
+    // a plain write and a write through the hot path, both from outside the transaction
+    const plain = core.db.message.create({ data: { folderId: folder.id, type: 'plain', parameters: {}, timestamp: new Date() } })
+    const recorded = recordMessages(core.db, [{ folderId: folder.id, type: 'recorded', parameters: { n: 1 }, timestamp: new Date() }])
+    tx.release()
+    await Promise.all([tx.done, plain, recorded])
+    const types = (await folderMessages(core.db, folder.id, { count: 10 })).map((m) => m.type).sort()
+    assert.deepEqual(types, ['plain', 'recorded'])
+  })
+
+  test('a read made while another transaction is open does not see what it has not committed', async () => {
+    const tx = failingTransaction((t) => t.message.create({ data: { folderId: folder.id, type: 'uncommitted', parameters: {}, timestamp: new Date() } }))
+    await tx.open
+    const read = core.db.message.findMany({ where: { type: 'uncommitted' } })
+    tx.release()
+    await tx.done
+    assert.deepEqual(await read, [])
+  })
+
+  test('a single sequence value sent while a transaction holds the connection waits for it and is stored once', async () => {
+    const sequence = await createSequence(core.db, folder, 'temperature', { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
+    const tx = failingTransaction((t) => t.resource.update({ where: { id: sequence.id }, data: { name: 'renamed-then-rolled-back' } }))
+    await tx.open
+    const storing = storeSequenceValues(core, core.blobs, [{ sequenceId: sequence.id, value: '21.46', timestamp: new Date(Date.UTC(2024, 0, 1)), known: { systemAttributes: sequence.systemAttributes } }])
+    tx.release()
+    const [, result] = await Promise.all([tx.done, storing])
+    assert.deepEqual(result.stored.map((s) => s.value), ['21.5'])
+    const rows = await core.db.resourceRevision.findMany({ where: { resourceId: sequence.id } })
+    assert.equal(rows.length, 1)
+    const row = await core.db.resource.findUniqueOrThrow({ where: { id: sequence.id } })
+    assert.equal(row.name, 'temperature')
+    assert.equal(row.lastRevisionId, rows[0]!.id)
+  })
+
+  test('the WAL is checkpointed away from the server connection, and kept under its limit while and after it writes', async () => {
+    const [setting] = await core.db.$queryRawUnsafe<{ wal_autocheckpoint: bigint }[]>('PRAGMA wal_autocheckpoint')
+    assert.equal(Number(setting!.wal_autocheckpoint), 0, 'the server connection leaves checkpoints to the thread')
+    const wal = `${core.config.database.provider === 'sqlite' ? core.config.database.file : ''}-wal`
+    const parameters = { text: 'x'.repeat(2000) }
+    const sizes: number[] = []
+    // ~24 MB of history in batches over ~2 s: without checkpoints the WAL would hold all of it
+    for (let batch = 0; batch < 40; batch++) {
+      await recordMessages(core.db, Array.from({ length: 300 }, () => ({ folderId: folder.id, type: 'bulk', parameters, timestamp: new Date() })))
+      sizes.push(statSync(wal).size)
+      await sleep(50)
+    }
+    assert.ok(sizes.some((size, i) => i > 0 && size < sizes[i - 1]!), `the WAL was never emptied while writing: ${sizes.join(' ')}`)
+    assert.ok(Math.max(...sizes) < 24 * 1024 * 1024, `the WAL grew to ${Math.max(...sizes)} bytes`)
+    // once writes stop, what is over the limit (4 MiB, checkpointer.ts) goes
+    const quietSince = Date.now()
+    while (statSync(wal).size > 4 * 1024 * 1024 && Date.now() - quietSince < 3000) await sleep(50)
+    assert.ok(statSync(wal).size <= 4 * 1024 * 1024, `the WAL still holds ${statSync(wal).size} bytes`)
+    assert.equal(await core.db.message.count({ where: { type: 'bulk' } }), 12_000)
+  })
+})
