@@ -22,21 +22,35 @@ export interface AppDependencies {
   bus: MessageBus
 }
 
-export function createApp(core: Core, deps: AppDependencies): express.Express {
+/** What the app shares with the value lane (http/value-lane.ts), so that both answer alike. */
+export interface AppParts {
+  securityHeaders: express.RequestHandler
+  /** form and JSON parsers for /api/v1/resources */
+  resourceBodyParsers: express.RequestHandler[]
+}
+
+export function appParts(core: Core): AppParts {
+  // the resources API takes base64 uploads in JSON and form bodies, up to the upload limit; multipart
+  // bodies are not parsed here but streamed by the routes themselves (http/routes/resources/uploads.ts)
+  const encodedLimit = encodedBodyLimit(core.config.uploadLimit)
+  return {
+    securityHeaders: helmet(),
+    resourceBodyParsers: [express.urlencoded({ extended: false, limit: encodedLimit }), express.json({ limit: encodedLimit })],
+  }
+}
+
+export function createApp(core: Core, deps: AppDependencies, parts = appParts(core)): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('trust proxy', 'loopback') // a local reverse proxy (nginx, caddy) may terminate TLS
-  app.use(helmet())
+  app.use(parts.securityHeaders)
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', version })
   })
 
-  // the resources API takes base64 uploads in JSON and form bodies, up to the upload limit; multipart
-  // bodies are not parsed here but streamed by the routes themselves (http/routes/resources/uploads.ts).
-  // Every other route keeps small bodies. A body parsed once is not parsed again.
-  const encodedLimit = encodedBodyLimit(core.config.uploadLimit)
-  app.use('/api/v1/resources', express.urlencoded({ extended: false, limit: encodedLimit }), express.json({ limit: encodedLimit }))
+  // every route but the resources API keeps small bodies; a body parsed once is not parsed again
+  app.use('/api/v1/resources', ...parts.resourceBodyParsers)
   app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }))
   app.use(authenticate(core))
   app.use(sessionRoutes(core))

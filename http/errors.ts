@@ -1,5 +1,6 @@
 // The one place where errors become HTTP responses. Bodies keep rhizo's keys ("status", "message")
 // and add a machine-readable {error: {code, message}}.
+import type { IncomingMessage } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { TendrilError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
@@ -15,18 +16,20 @@ export const notFoundHandler: RequestHandler = (_req, res) => {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err)
-    if (err instanceof TendrilError) {
-      res.status(err.status).json(errorBody(err.code, err.message))
-      return
-    }
-    // body-parser and similar middleware mark client errors with a 4xx status
-    const status = typeof err?.status === 'number' ? err.status : 500
-    if (status >= 400 && status < 500) {
-      const code = status === 413 ? 'too_large' : 'invalid'
-      res.status(status).json(errorBody(code, status === 413 ? 'request body too large' : 'malformed request body'))
-      return
-    }
-    log.error({ err, method: req.method, url: req.originalUrl }, 'request failed')
-    res.status(500).json(errorBody('internal', 'internal server error'))
+    const { status, body } = errorResponse(err, log, req)
+    res.status(status).json(body)
   }
+}
+
+/** The status and body an error is answered with; an unexpected one is logged (no request body, no credentials). */
+export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & { originalUrl?: string }) {
+  if (err instanceof TendrilError) return { status: err.status, body: errorBody(err.code, err.message) }
+  // body-parser and similar middleware mark client errors with a 4xx status
+  const marked = (err as { status?: unknown } | null)?.status
+  const status = typeof marked === 'number' ? marked : 500
+  if (status >= 400 && status < 500) {
+    return status === 413 ? { status, body: errorBody('too_large', 'request body too large') } : { status, body: errorBody('invalid', 'malformed request body') }
+  }
+  log.error({ err, method: req.method, url: req.originalUrl ?? req.url }, 'request failed')
+  return { status: 500, body: errorBody('internal', 'internal server error') }
 }

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Core } from '../core/index.ts'
-import { createApp, type AppDependencies } from './app.ts'
+import { appParts, createApp, type AppDependencies } from './app.ts'
+import { withValueLane } from './value-lane.ts'
 
 /** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
@@ -16,7 +17,8 @@ export interface HttpServer {
 }
 
 export function createHttpServer(core: Core, deps: AppDependencies, upgrades: UpgradeHandler[] = []): HttpServer {
-  const http = createServer(createApp(core, deps))
+  const parts = appParts(core)
+  const http = createServer(withValueLane(core, deps.bus, parts, createApp(core, deps, parts)))
   http.keepAliveTimeout = 65_000 // longer than common load balancers' idle timeout, so they close first
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy())

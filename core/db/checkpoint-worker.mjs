@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 
 const { file, intervalMs, walLimitBytes } = workerData
 const db = new Database(file)
-db.pragma('busy_timeout = 0') // never wait for the server's connection: try again next time
+db.pragma('busy_timeout = 0') // PASSIVE never waits anyway; nothing here should
 
 const walSize = () => {
   try {
@@ -17,21 +17,15 @@ const walSize = () => {
   }
 }
 
+let waiting = false // for the server connection to empty the WAL
 function checkpoint() {
+  if (waiting) return
   try {
     // PASSIVE never waits for the writer or readers: it copies what is committed and leaves the rest
     db.pragma('wal_checkpoint(PASSIVE)')
-    // The server starts the WAL over only if it begins a write with every frame copied, which a
-    // steady writer can keep missing while the WAL grows. Past the limit, a TRUNCATE empties the
-    // file: it waits (up to 200 ms) for a moment between the server's writes, then holds the write
-    // lock while it copies the last few frames and syncs, so a write may wait that long, rarely.
     if (walSize() > walLimitBytes) {
-      db.pragma('busy_timeout = 200')
-      try {
-        db.pragma('wal_checkpoint(TRUNCATE)')
-      } finally {
-        db.pragma('busy_timeout = 0')
-      }
+      waiting = true
+      parentPort.postMessage({ walOverLimit: true })
     }
   } catch (err) {
     parentPort.postMessage({ error: String(err?.message ?? err) })
@@ -40,8 +34,13 @@ function checkpoint() {
 
 const timer = setInterval(checkpoint, intervalMs)
 parentPort.on('message', (message) => {
+  if (message === 'emptied') {
+    waiting = false
+    return
+  }
   if (message !== 'stop') return
   clearInterval(timer)
+  waiting = false
   checkpoint()
   db.close()
   parentPort.close()

@@ -2,7 +2,12 @@
 // 1000th page of the WAL copies the WAL back into the database file then and there, fsync included:
 // on the event loop, inside a request or an ingest batch, every few hundred commits (measured: half
 // the cost of a small transaction on average, in stalls of one fsync). The server's connection turns
-// that off, and a worker thread with its own connection checkpoints a few times a second instead.
+// that off, and a worker thread with its own connection copies frames (PASSIVE) five times a second.
+//
+// A steady writer keeps missing the moment when every frame is copied, the only one at which SQLite
+// starts the WAL over, so past a limit the server's own connection empties it (TRUNCATE: the few
+// frames left, one fsync, while the thread waits). From another connection a TRUNCATE made the
+// server's writes fail at once with SQLITE_BUSY.
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../log.ts'
@@ -23,8 +28,12 @@ export async function startCheckpointer(db: Db, file: string, log: Logger, inter
   worker.unref()
   let stopping = false
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-  worker.on('message', (message: { error?: string }) => {
+  worker.on('message', (message: { error?: string; walOverLimit?: boolean }) => {
     if (message.error) log.warn({ err: message.error }, 'WAL checkpoint failed; retrying')
+    if (!message.walOverLimit) return
+    db.$queryRawUnsafe('PRAGMA wal_checkpoint(TRUNCATE)')
+      .catch((err: Error) => log.warn({ err }, 'emptying the WAL failed; retrying'))
+      .finally(() => !stopping && worker.postMessage('emptied'))
   })
   worker.once('error', (err) => log.error({ err }, 'the WAL checkpoint thread failed'))
   void exited.then(async () => {

@@ -41,7 +41,9 @@ type Transaction = Awaited<ReturnType<SqlDriverAdapter['startTransaction']>>
 interface Connection {
   database: Database
   lock: ConnectionLock
-  statements: Map<string, Statement>
+  direct: DirectSqlite
+  /** BEGIN IMMEDIATE, the function, COMMIT (or ROLLBACK if it throws); made once, it is not cheap */
+  transaction: ((fn: (direct: DirectSqlite) => unknown) => unknown) & { immediate(fn: (direct: DirectSqlite) => unknown): unknown }
 }
 
 const connections = new WeakMap<object, Connection>()
@@ -50,7 +52,16 @@ const connections = new WeakMap<object, Connection>()
 export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter): SqlDriverAdapter {
   const database = (adapter as unknown as { client: Database }).client
   const lock = new ConnectionLock()
-  connections.set(client, { database, lock, statements: new Map() })
+  const statements = new Map<string, Statement>()
+  const direct: DirectSqlite = {
+    statement(sql) {
+      let statement = statements.get(sql)
+      if (!statement) statements.set(sql, (statement = database.prepare(sql)))
+      return statement
+    },
+  }
+  const transaction = database.transaction((fn: (direct: DirectSqlite) => unknown) => fn(direct))
+  connections.set(client, { database, lock, direct, transaction })
   const queryRaw = adapter.queryRaw.bind(adapter)
   const executeRaw = adapter.executeRaw.bind(adapter)
   const executeScript = adapter.executeScript.bind(adapter)
@@ -99,13 +110,5 @@ export interface DirectSqlite {
 export function inDirectSqliteTransaction<T>(db: object, fn: (direct: DirectSqlite) => T): { result: T } | undefined {
   const connection = connections.get(db)
   if (!connection || !connection.lock.free || connection.database.inTransaction || !connection.database.open) return undefined
-  const { database, statements } = connection
-  const direct: DirectSqlite = {
-    statement(sql) {
-      let statement = statements.get(sql)
-      if (!statement) statements.set(sql, (statement = database.prepare(sql)))
-      return statement
-    },
-  }
-  return { result: database.transaction(() => fn(direct)).immediate() }
+  return { result: connection.transaction.immediate(fn) as T }
 }

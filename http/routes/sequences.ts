@@ -170,7 +170,11 @@ function imageBytes(value: string | Buffer): Buffer {
 
 /** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
 export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  const body = (req.body ?? {}) as Record<string, unknown>
+  res.json(await writeSequenceValue(core, bus, target, (req.body ?? {}) as Record<string, unknown>))
+}
+
+/** The value of a request body (data, value or contents, and timestamp) stored, announced and answered; shared with http/value-lane.ts. */
+export async function writeSequenceValue(core: Core, bus: MessageBus, target: SequenceTarget, body: Record<string, unknown>) {
   const rules = sequenceRules(target.sequence.systemAttributes)
   let value = valueFrom(body)
   if (rules.dataType === SequenceDataType.image) value = imageBytes(value)
@@ -179,7 +183,7 @@ export async function writeSequence(core: Core, bus: MessageBus, req: Request, r
   const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at, known }])
   announceValues(bus, stored)
   if (rules.dataType === SequenceDataType.image) queueSequenceThumbnails(core, [target.sequence], stored, [value as Buffer])
-  res.json({ status: 'ok', id: target.sequence.id, stored: stored.length > 0 })
+  return { status: 'ok', id: target.sequence.id, stored: stored.length > 0 }
 }
 
 // ---- several sequences at once ----
