@@ -390,20 +390,16 @@ async function latestRows(db: DbClient, sequenceId: number, count: number, start
  * ignore the index order are switched off for this one statement's transaction.
  */
 async function postgresLatestRows(db: DbClient, where: Prisma.Sql, count: number): Promise<HistoryRow[]> {
-  const query = async (tx: DbClient) => {
-    const [result] = await tx.$queryRaw<{ rows: string | null }[]>`
-      SELECT json_agg(json_build_array(round(date_part('epoch', "timestamp") * 1000)::bigint, convert_from("data", 'UTF8'), "blobHash", size) ORDER BY "timestamp", id)::text AS rows
-      FROM (SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE ${where}
-            ORDER BY "timestamp" DESC, id DESC LIMIT ${count}) AS latest`
-    return result?.rows ? (JSON.parse(result.rows) as HistoryRow[]) : []
-  }
-  // inside a caller's transaction the settings would outlive this query: plan as PostgreSQL likes
-  if (!isClient(db)) return query(db)
-  return inTransaction(db, async (tx) => {
-    await tx.$executeRawUnsafe('SET LOCAL enable_bitmapscan = off')
-    await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off')
-    return query(tx)
-  })
+  const query = (client: DbClient) => client.$queryRaw<{ rows: string | null }[]>`
+    SELECT json_agg(json_build_array(round(date_part('epoch', "timestamp") * 1000)::bigint, convert_from("data", 'UTF8'), "blobHash", size) ORDER BY "timestamp", id)::text AS rows
+    FROM (SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE ${where}
+          ORDER BY "timestamp" DESC, id DESC LIMIT ${count}) AS latest`
+  // inside a caller's transaction the settings would outlive this query: plan as PostgreSQL likes;
+  // else one batch transaction (cheaper than an interactive one: no round trips between its statements)
+  const [result] = !isClient(db)
+    ? await query(db)
+    : (await db.$transaction([db.$executeRawUnsafe('SET LOCAL enable_bitmapscan = off'), db.$executeRawUnsafe('SET LOCAL enable_seqscan = off'), query(db)]))[2]
+  return result?.rows ? (JSON.parse(result.rows) as HistoryRow[]) : []
 }
 
 const isClient = (db: DbClient): db is Db => '$transaction' in db
