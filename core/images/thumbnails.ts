@@ -10,7 +10,8 @@ import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { isUniqueViolation, type Resource } from '../db/index.ts'
 import { notFound } from '../errors.ts'
-import { readRevision } from '../resources/revisions.ts'
+import { readRevision, readRevisionBytes } from '../resources/revisions.ts'
+import { sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type StoredValue } from '../resources/sequences.ts'
 import { createSequence, liveKey } from '../resources/tree.ts'
 import { SequenceDataType } from '../resources/types.ts'
@@ -85,17 +86,24 @@ export async function makeSequenceThumbnail(ctx: CoreContext, blobs: BlobStore, 
 }
 
 /**
- * Queues the 240 px thumbnail of each stored image value (made after the response, core/images/queue.ts).
- * sequences[i] is the image sequence images[i] was written to; values min_storage_interval skipped
- * are not among stored, and a thumbnail sequence gets no thumbnail of its own.
+ * Queues the 240 px thumbnail of each stored image value (made after the response or PUBACK,
+ * core/images/queue.ts), from the bytes as stored: values come in batches whose order need not pair
+ * with what was stored (min_storage_interval skips some). `sequences` are those the values were
+ * written to; values of other types, and of a thumbnail sequence, get none.
  */
-export function queueSequenceThumbnails(ctx: CoreContext, sequences: Resource[], stored: Pick<StoredValue, 'sequenceId' | 'timestamp' | 'revisionId'>[], images: Buffer[]): void {
+export function queueSequenceThumbnails(ctx: CoreContext, sequences: Resource[], stored: Pick<StoredValue, 'sequenceId' | 'timestamp' | 'revisionId'>[]): void {
+  if (stored.length === 0) return
+  const byId = new Map(sequences.map((q) => [q.id, q]))
+  const isImage = new Map<number, boolean>() // settings read once per sequence: an MQTT batch holds hundreds of values
   for (const s of stored) {
-    const i = sequences.findIndex((q) => q.id === s.sequenceId)
-    if (i < 0) continue
-    const sequence = sequences[i]!
-    const image = images[i]!
-    if (sequence.name === THUMBNAIL_SEQUENCE_NAME) continue
-    queueThumbnail(ctx, `sequence ${sequence.id} revision ${s.revisionId}`, () => makeSequenceThumbnail(ctx, ctx.blobs, sequence, image, s.timestamp))
+    const sequence = byId.get(s.sequenceId)
+    if (!sequence) continue
+    if (!isImage.has(sequence.id)) isImage.set(sequence.id, sequence.name !== THUMBNAIL_SEQUENCE_NAME && sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image)
+    if (!isImage.get(sequence.id)) continue
+    queueThumbnail(ctx, `sequence ${sequence.id} revision ${s.revisionId}`, async () => {
+      const revision = await ctx.db.resourceRevision.findUnique({ where: { id: s.revisionId } })
+      if (!revision) return // deleted meanwhile
+      return makeSequenceThumbnail(ctx, ctx.blobs, sequence, await readRevisionBytes(ctx.blobs, revision), s.timestamp)
+    })
   }
 }

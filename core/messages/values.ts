@@ -4,6 +4,7 @@
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
 import { TendrilError } from '../errors.ts'
+import { queueSequenceThumbnails } from '../images/thumbnails.ts'
 import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
 import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
 import { canWrite, type Principal } from '../resources/permissions.ts'
@@ -60,6 +61,7 @@ export async function storeValueRequests(ctx: CoreContext, requests: ValueReques
     accepted.push({ request, sequence, path })
   }
   const stored = await storeIsolatingBadValues(ctx, accepted, refused)
+  queueSequenceThumbnails(ctx, accepted.map((a) => a.sequence), stored)
   return { stored, refused }
 }
 

@@ -182,7 +182,7 @@ export async function writeSequenceValue(core: Core, bus: MessageBus, target: Se
   const known = { systemAttributes: target.sequence.systemAttributes }
   const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at, known }])
   announceValues(bus, stored)
-  if (rules.dataType === SequenceDataType.image) queueSequenceThumbnails(core, [target.sequence], stored, [value as Buffer])
+  queueSequenceThumbnails(core, [target.sequence], stored)
   return { status: 'ok', id: target.sequence.id, stored: stored.length > 0 }
 }
 
@@ -223,24 +223,20 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     // every path is found and checked, and every value encoded, before anything is stored
     const writes: ResolvedValue[] = []
     const sequences: Resource[] = []
-    const images: Buffer[] = []
     const resolvePath = relativeTo(core, principal)
     for (const [name, raw] of Object.entries(values)) {
       const path = await resolvePath(name)
       const { sequence, path: shown } = await sequenceAt(core, principal, path, 'write')
       if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
       let value: string | Buffer = String(raw)
-      if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) {
-        value = imageBytes(value)
-        sequences.push(sequence)
-        images.push(value)
-      }
+      if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) value = imageBytes(value)
+      sequences.push(sequence)
       writes.push({ sequenceId: sequence.id, path: shown, value })
     }
     const timestamp = await correctControllerTimestamp(core.db, principal, given)
     const { stored, skipped } = await storeResolvedValues(core, writes.map((w) => ({ ...w, timestamp })))
     announceValues(bus, stored)
-    queueSequenceThumbnails(core, sequences, stored, images)
+    queueSequenceThumbnails(core, sequences, stored)
     res.json({ status: 'ok', stored: stored.length, skipped: skipped.length, timestamp: formatTimestamp(timestamp) })
   })
 

@@ -1,4 +1,4 @@
-// Image sequences over REST and thumbnails, on SQLite and PostgreSQL: JPEG bytes are kept exactly
+// Image sequences over REST (and one over MQTT) and thumbnails, on SQLite and PostgreSQL: JPEG bytes are kept exactly
 // (inline or in the blob store), each value gets a 240 px thumbnail in the child sequence
 // "thumbnail-240-x" with the same timestamp, made after the response; png/jpg file revisions get a
 // 120 px thumbnail in the Thumbnail table (makeFileThumbnail, which the resources router calls).
@@ -14,6 +14,7 @@ import { createResource, createSequence, findPath } from '../../core/resources/t
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
+import { connect } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 /** A noisy image, so its JPEG is large (blob store) and not trivially compressible. */
@@ -95,6 +96,23 @@ for (const provider of providers) {
       const sizes = await Promise.all(thumbs.map(async (t) => (await sharp(await readRevisionBytes(server.core.blobs, t)).metadata()).height))
       assert.deepEqual(sizes, [180, 240])
       assert.equal(await server.core.db.resource.count({ where: { parentId: seq.id } }), 1)
+    })
+
+    test('an image value sent over MQTT (update_sequence, encoded) is kept byte for byte and gets its thumbnail too', async () => {
+      const seq = await imageSequence()
+      const jpeg = await photo(640, 480)
+      const client = await connect(server.mqttUrl, piKey)
+      try {
+        const message = JSON.stringify({ update_sequence: { sequence: seq.path.split('/').at(-1), value: jpeg.toString('base64'), encoded: true } })
+        await new Promise<void>((resolve, reject) => client.publish('acme/lab/cam-1', message, { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      } finally {
+        client.end()
+      }
+      const back = await fetch(`${server.url}/api/v1/resources${seq.path}`, { headers: { authorization: basicAuth(piKey) } })
+      assert.ok(Buffer.from(await back.arrayBuffer()).equals(jpeg), 'the same bytes')
+      assert.ok(await eventually(async () => (await thumbnailsOf(seq.id)).length === 1), 'a thumbnail is made')
+      const [thumb] = await thumbnailsOf(seq.id)
+      assert.equal((await sharp(await readRevisionBytes(server.core.blobs, thumb!)).metadata()).width, 240)
     })
 
     test('bytes that are not an image are stored as sent; no thumbnail is made and the server carries on', async () => {
