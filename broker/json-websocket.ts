@@ -32,7 +32,7 @@ export async function principalOfUpgrade(core: Core, req: IncomingMessage): Prom
     const principal = await authenticateKeyCached(core, key)
     return principal && { principal, clientVersion }
   }
-  const session = sessionToken ? await findSession(core, sessionToken) : null
+  const session = sessionToken ? await findSession(core, sessionToken) : null // its principal names the session, which ends the websocket at sign-out
   return session && { principal: session.principal }
 }
 

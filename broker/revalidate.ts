@@ -13,6 +13,7 @@
 import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
 import type { Principal } from '../core/resources/permissions.ts'
+import { liveSessionIds } from '../core/accounts/sessions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { markerReaderFor } from '../core/change-markers.ts'
 import type { Acl } from './acl.ts'
@@ -126,20 +127,27 @@ function keylessUserSessions(live: LiveSession[]): Map<number, { session: LiveSe
 
 const sameOrganizations = (a: number[], b: number[]) => a.length === b.length && [...a].sort((x, y) => x - y).every((id, i) => id === [...b].sort((x, y) => x - y)[i])
 
-/** Disconnects keyless sessions whose user was deleted, or whose role or memberships changed since they connected. */
+/**
+ * Disconnects keyless sessions whose user was deleted, or whose role or memberships changed since
+ * they connected, or whose browser session ended (signed out or expired).
+ */
 async function closeChangedUsers(core: Core, byUser: Map<number, { session: LiveSession; principal: UserPrincipal }[]>) {
   const ids = [...byUser.keys()]
   for (let i = 0; i < ids.length; i += KEYS_PER_QUERY) {
     const chunk = ids.slice(i, i + KEYS_PER_QUERY)
     const users = await core.db.user.findMany({ where: { id: { in: chunk } }, select: { id: true, deleted: true, role: true, memberships: { select: { organizationId: true } } } })
     const current = new Map(users.map((u) => [u.id, u]))
+    const sessionIds = chunk.flatMap((userId) => (byUser.get(userId) ?? []).flatMap(({ principal }) => (principal.sessionId === undefined ? [] : [principal.sessionId])))
+    const signedIn = await liveSessionIds(core, sessionIds)
     for (const userId of chunk) {
       const user = current.get(userId)
       for (const { session, principal } of byUser.get(userId) ?? []) {
         const unchanged =
           user && !user.deleted && isSystemAdmin(user) === principal.systemAdmin && sameOrganizations(user.memberships.map((m) => m.organizationId), principal.organizationIds)
-        if (unchanged) continue
-        core.log.info({ clientId: session.id, userId }, 'session closed: its user was deleted or their memberships changed')
+        const ended = principal.sessionId !== undefined && !signedIn.has(principal.sessionId)
+        if (unchanged && !ended) continue
+        const why = ended ? 'its browser session ended' : 'its user was deleted or their memberships changed'
+        core.log.info({ clientId: session.id, userId }, `session closed: ${why}`)
         session.close()
       }
     }

@@ -1,6 +1,7 @@
 // Browser sessions: a random token in an HTTP-only cookie, stored as a keyed hash with its CSRF token.
 // Kept in the database (not in memory) so any instance behind a load balancer can serve any request.
 import type { CoreContext } from '../context.ts'
+import { bumpMarker } from '../change-markers.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { keyedHash, randomToken } from './hashing.ts'
 import { membershipsOf } from './organizations.ts'
@@ -26,12 +27,22 @@ export async function findSession(ctx: CoreContext, token: string) {
     userId: session.userId,
     systemAdmin: isSystemAdmin(session.user),
     organizationIds: memberships.map((m) => m.organizationId),
+    sessionId: session.id,
   }
   return { principal, csrfToken: session.csrfToken, user: session.user }
 }
 
+/** Signs out: the session goes, and the connections it opened (websockets, MQTT) close within a second (broker/revalidate.ts). */
 export async function deleteSession(ctx: CoreContext, token: string) {
-  await ctx.db.session.deleteMany({ where: { tokenHash: keyedHash(ctx.secret, token) } })
+  const { count } = await ctx.db.session.deleteMany({ where: { tokenHash: keyedHash(ctx.secret, token) } })
+  if (count > 0) await bumpMarker(ctx.db, 'credentials')
+}
+
+/** Of these session ids, those still signed in (not deleted, not expired). */
+export async function liveSessionIds(ctx: CoreContext, ids: number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set()
+  const rows = await ctx.db.session.findMany({ where: { id: { in: ids }, expiresAt: { gt: new Date() } }, select: { id: true } })
+  return new Set(rows.map((r) => r.id))
 }
 
 export async function deleteExpiredSessions(ctx: CoreContext) {

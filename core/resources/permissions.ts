@@ -17,6 +17,8 @@ export type Principal =
       /** a key acts only inside its own organization */
       scopeOrganizationId?: number
       keyId?: number
+      /** the browser session it signed in with (a session cookie, or an MQTT token issued for one): its connections end with it */
+      sessionId?: number
     }
   | { kind: 'controller'; controllerId: number; organizationId: number; keyId: number }
 

@@ -16,7 +16,7 @@ export function mqttInfoRoutes(core: Core): Router {
       port: Number(req.get('host')?.split(':')[1] ?? (secure ? 443 : 80)),
       path: '/mqtt',
       protocol: secure ? 'wss' : 'ws',
-      token: issueToken(core, user.userId),
+      token: issueToken(core, user.userId, { sessionId: user.sessionId }),
       expires_in: Math.floor(TOKEN_TTL_MS / 1000),
       clientId: `web-${user.userId}-${randomBytes(6).toString('hex')}`,
     })

@@ -1,10 +1,11 @@
 // Signing in, sessions with CSRF, API keys over HTTP Basic, and MQTT tokens for browsers.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { WebSocket } from 'ws'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { issueToken } from '../../core/accounts/tokens.ts'
 import { providers } from '../helpers/core.ts'
-import { connect, endAll, granted, refusalCode } from '../helpers/mqtt.ts'
+import { closed, connect, endAll, granted, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { basicAuth } from '../helpers/http.ts'
 
@@ -103,12 +104,37 @@ for (const provider of providers) {
       assert.equal(await granted(client, 'beta/#'), 128)
     })
 
+    test('signing out closes the browser\'s MQTT and websocket connections within a second or two, and its token opens no new one', async () => {
+      const res = await signIn('ann@example.com', 'long enough pw')
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!
+      const { csrf_token: csrf } = (await res.json()) as { csrf_token: string }
+      const info = (await (await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie } })).json()) as Record<string, string | number>
+      const mqttClient = await connect(server.wsUrl, String(info.token), { username: 'token', clientId: String(info.clientId) })
+      const mqttClosed = closed(mqttClient)
+      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v1/websocket`, { headers: { cookie } })
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+      const wsClosed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+      // another browser of the same user stays
+      const other = await signIn('ann@example.com', 'long enough pw')
+      const otherToken = (await (await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie: other.headers.get('set-cookie')!.split(';')[0]! } })).json()) as Record<string, string>
+      const stayer = await connect(server.wsUrl, otherToken.token!, { username: 'token', clientId: otherToken.clientId! })
+
+      const signedOutAt = Date.now()
+      const out = await fetch(`${server.url}/sign-out`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })
+      assert.equal(out.status, 200)
+      assert.equal(await Promise.race([wsClosed, new Promise((resolve) => setTimeout(resolve, 5000, 'still open'))]), 4001)
+      assert.equal(await mqttClosed, true, 'the MQTT connection is closed')
+      assert.ok(Date.now() - signedOutAt < 3000, `closed after ${Date.now() - signedOutAt} ms`)
+      assert.equal(await refusalCode(server.wsUrl, String(info.token), { username: 'token' }), 4)
+      assert.ok(stayer.connected, 'the other browser session keeps its connection')
+    })
+
     test('a forged or expired token is refused with CONNACK 4', async () => {
       const user = await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })
       const good = issueToken(server.core, user.id)
       const forged = good.slice(0, -2) + (good.endsWith('00') ? '11' : '00')
       assert.equal(await refusalCode(server.wsUrl, forged, { username: 'token' }), 4)
-      assert.equal(await refusalCode(server.wsUrl, issueToken(server.core, user.id, -1000), { username: 'token' }), 4)
+      assert.equal(await refusalCode(server.wsUrl, issueToken(server.core, user.id, { ttlMs: -1000 }), { username: 'token' }), 4)
       assert.equal(await refusalCode(server.wsUrl, good, { username: 'token' }), 0)
     })
   })
