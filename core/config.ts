@@ -27,7 +27,7 @@ export const settingsSchema = z.object({
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional().describe('Redis URL: shared broker state and messages across instances (default: in-memory, one instance)'),
   'broker-id': z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional().describe('stable id of this instance among several (default: the host name and port)'),
   blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
-  'sqlite-synchronous': z.enum(['full', 'normal']).default('full').describe('SQLite commit durability: full waits for the disk on every commit; normal is faster (WAL) but a power cut or OS crash may lose the last commits'),
+  'sqlite-synchronous': z.enum(['full', 'normal']).default('full').describe('SQLite commit durability: full answers a write once it is on disk (flushed off the event loop, one flush shared by concurrent writes); normal answers at once, and a power cut or OS crash may lose the last ~200 ms of writes'),
   'inline-bytes': z.coerce.number().int().min(0).max(1 << 20).default(1000).describe('revisions up to this size stay in the database; larger ones go to the blob store'),
   'upload-limit': z.coerce.number().int().min(1024).max(2 ** 40).default(64 << 20).describe('largest file upload or zip download through REST, in bytes (413 above it)'),
   secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),

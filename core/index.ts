@@ -2,6 +2,7 @@
 import type { Config } from './config.ts'
 import type { CoreContext } from './context.ts'
 import { openDatabase } from './db/index.ts'
+import { syncSqliteCommits } from './db/sqlite-connection.ts'
 import { migrate } from './db/migrate.ts'
 import { startCheckpointer, type Checkpointer } from './db/checkpointer.ts'
 import type { Logger } from './log.ts'
@@ -22,11 +23,15 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const db = openDatabase(config.database)
   let checkpointer: Checkpointer | undefined
   try {
-    // A PUBACK or a 200 means "stored", so by default every commit waits for the disk (FULL). NORMAL
-    // (with WAL) skips that fsync — measured 6-30 ms per commit on a shared disk, which capped one REST
-    // client at 30-150 writes/s — keeping the database consistent but able to lose the last commits
-    // to a power cut or OS crash (not to a process crash). The adapter keeps one connection per client.
-    if (config.database.provider === 'sqlite') await db.$executeRawUnsafe(`PRAGMA synchronous = ${config.sqliteSynchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    // A PUBACK or a 200 means "stored": by default (full) a commit counts as done once the WAL is on
+    // disk, flushed on the threadpool and shared by concurrent commits (db/sqlite-connection.ts), not
+    // by an fsync inside the commit, which held the event loop 6-30 ms each on a shared disk. The
+    // connection itself runs NORMAL, which WAL keeps consistent. With normal nothing waits for the
+    // disk: a power cut or OS crash may lose the commits since the last checkpoint (~200 ms).
+    if (config.database.provider === 'sqlite') {
+      syncSqliteCommits(db, config.sqliteSynchronous === 'full')
+      await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL')
+    }
     checkpointer = config.database.provider === 'sqlite' ? await startCheckpointer(db, config.database.file, log) : undefined
     const secret = await loadServerSecret(db, config.secret)
     const blobs = createBlobStore(config.blobstore, config.dataDir)

@@ -1,13 +1,15 @@
 // The SQLite connection a core holds is shared by every request, the broker and background jobs:
 // what one of them does must not land inside another's open transaction (nor be rolled back with
 // it), and hot paths that use the connection directly must wait for such a transaction too.
-// Also: WAL checkpoints run on their own thread, and the WAL still stays bounded.
+// Also: a write is done once the WAL is on disk (one flush shared by concurrent writes), WAL
+// checkpoints run on their own thread, and the WAL still stays bounded.
 import assert from 'node:assert/strict'
 import { statSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createOrg } from '../../core/admin.ts'
 import { inTransaction } from '../../core/db/index.ts'
+import { sqliteWalFlushes } from '../../core/db/sqlite-connection.ts'
 import { folderMessages, recordMessages } from '../../core/messages/history.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createResource, createSequence } from '../../core/resources/tree.ts'
@@ -79,7 +81,34 @@ describe('the shared SQLite connection', () => {
     assert.equal(row.lastRevisionId, rows[0]!.id)
   })
 
-  test('the WAL is checkpointed away from the server connection, and kept under its limit while and after it writes', async () => {
+  test('a write counts as done once the WAL is flushed, one flush shared by the writes made meanwhile', async () => {
+    const sequences = await Promise.all(Array.from({ length: 40 }, (_, i) => createSequence(core.db, folder, `flushed-${i}`, { dataType: SequenceDataType.numeric })))
+    const write = (db: TestCore) =>
+      Promise.all(sequences.map((q) => storeSequenceValues(db, db.blobs, [{ sequenceId: q.id, value: '1', timestamp: new Date(), known: { systemAttributes: q.systemAttributes } }])))
+    const before = sqliteWalFlushes(core.db)
+    const results = await write(core)
+    const flushes = sqliteWalFlushes(core.db) - before
+    assert.equal(results.filter((r) => r.stored.length === 1).length, 40)
+    assert.ok(flushes >= 1 && flushes <= 3, `${flushes} flushes for 40 concurrent writes`)
+    // one write at a time: one flush each
+    const one = sqliteWalFlushes(core.db)
+    await recordMessages(core.db, [{ folderId: folder.id, type: 'one', parameters: {}, timestamp: new Date() }])
+    await core.db.message.deleteMany({ where: { type: 'one' } })
+    assert.equal(sqliteWalFlushes(core.db) - one, 2)
+    // with --sqlite-synchronous normal nothing waits for the disk
+    const fast = await openTestCore('sqlite', { 'sqlite-synchronous': 'normal' })
+    try {
+      const org = await createOrg(fast, 'fast')
+      const seq = await createSequence(fast.db, { id: org.id, organizationId: org.id }, 'x', { dataType: SequenceDataType.numeric })
+      await storeSequenceValues(fast, fast.blobs, [{ sequenceId: seq.id, value: '2', timestamp: new Date(), known: { systemAttributes: seq.systemAttributes } }])
+      await recordMessages(fast.db, [{ folderId: org.id, type: 'x', parameters: {}, timestamp: new Date() }])
+      assert.equal(sqliteWalFlushes(fast.db), 0)
+    } finally {
+      await fast.cleanup()
+    }
+  })
+
+  test('the WAL is checkpointed away from the server connection, and stays bounded while and after it writes', async () => {
     const [setting] = await core.db.$queryRawUnsafe<{ wal_autocheckpoint: bigint }[]>('PRAGMA wal_autocheckpoint')
     assert.equal(Number(setting!.wal_autocheckpoint), 0, 'the server connection leaves checkpoints to the thread')
     const wal = `${core.config.database.provider === 'sqlite' ? core.config.database.file : ''}-wal`
@@ -91,8 +120,8 @@ describe('the shared SQLite connection', () => {
       sizes.push(statSync(wal).size)
       await sleep(50)
     }
-    assert.ok(sizes.some((size, i) => i > 0 && size < sizes[i - 1]!), `the WAL was never emptied while writing: ${sizes.join(' ')}`)
-    assert.ok(Math.max(...sizes) < 24 * 1024 * 1024, `the WAL grew to ${Math.max(...sizes)} bytes`)
+    // started over (its size stays) or emptied: either way far below the 24 MB written
+    assert.ok(Math.max(...sizes) < 16 * 1024 * 1024, `the WAL grew to ${Math.max(...sizes)} bytes: ${sizes.join(' ')}`)
     // once writes stop, what is over the limit (4 MiB, checkpointer.ts) goes
     const quietSince = Date.now()
     while (statSync(wal).size > 4 * 1024 * 1024 && Date.now() - quietSince < 3000) await sleep(50)
