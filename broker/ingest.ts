@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
+import { committedToDisk, withoutDiskWait } from '../core/db/sqlite-connection.ts'
 import { decodeFolderPayload, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { announceValues } from '../core/messages/values.ts'
@@ -50,6 +51,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
   let storing = 0 // batches started and not yet finished
+  let lastOnDisk: Promise<void> = Promise.resolve() // the newest batch's WAL flush
 
   const runBatch = () => {
     if (timer) clearTimeout(timer)
@@ -61,14 +63,26 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     // batches are stored one after another, so messages keep their order
     inFlight = inFlight.then(async () => {
       try {
-        const outcome = await acceptInbound(core, batch.map((b) => b.item), lookups)
-        for (const b of batch) b.done()
-        announceValues(bus, outcome.values.stored)
-        for (const { request, reason } of outcome.values.refused) {
-          // acknowledged all the same: a device resending a value it cannot fix would loop forever
-          core.log.warn({ folder: request.folderPath, sequence: request.sequence, reason }, 'mqtt sequence value not stored')
-        }
-        sendInBackground(outcome.outgoing)
+        // committed here; the next batch goes on while this one's WAL flush runs, and what waits for
+        // the batch (PUBACKs, announcements, emails) waits for the flush too
+        const outcome = await withoutDiskWait(() => acceptInbound(core, batch.map((b) => b.item), lookups))
+        const onDisk = committedToDisk(core.db)
+        lastOnDisk = onDisk.catch(() => {})
+        onDisk.then(
+          () => {
+            for (const b of batch) b.done()
+            announceValues(bus, outcome.values.stored)
+            for (const { request, reason } of outcome.values.refused) {
+              // acknowledged all the same: a device resending a value it cannot fix would loop forever
+              core.log.warn({ folder: request.folderPath, sequence: request.sequence, reason }, 'mqtt sequence value not stored')
+            }
+            sendInBackground(outcome.outgoing)
+          },
+          (err: Error) => {
+            core.log.error({ err, messages: batch.length }, 'flushing stored mqtt messages to disk failed')
+            for (const b of batch) b.done(err)
+          },
+        )
       } catch (err) {
         core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
         for (const b of batch) b.done(err as Error)
@@ -179,6 +193,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     async flush() {
       do await runBatch()
       while (pending.length > 0 || storing > 0)
+      await lastOnDisk
       await sending
     },
   }

@@ -17,6 +17,7 @@
 // COMMIT without an await) cannot interleave with anything. The few hot paths (a controller's
 // single value, the message history) run so with prepared statements when the connection is free,
 // skipping Prisma's per-call cost (interpreting the query, preparing every statement afresh).
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { open, type FileHandle } from 'node:fs/promises'
 import type { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import type { Database, Statement } from 'better-sqlite3'
@@ -105,6 +106,8 @@ interface Connection {
 }
 
 const connections = new WeakMap<object, Connection>()
+/** set inside withoutDiskWait: commits there do not wait for the flush (the caller waits once, after) */
+const deferred = new AsyncLocalStorage<true>()
 /** syncSqliteCommits's choice, made before or after the client connects */
 const commitSync = new WeakMap<object, boolean>()
 
@@ -123,7 +126,7 @@ export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter)
   const transaction = database.transaction((fn: (direct: DirectSqlite) => unknown) => fn(direct))
   const connection: Connection = { database, lock, wal: new WalSync(`${database.name}-wal`), syncCommits: commitSync.get(client) ?? true, direct, transaction }
   connections.set(client, connection)
-  const durable = <T>(result: T): Promise<T> | T => (connection.syncCommits ? connection.wal.sync().then(() => result) : result)
+  const durable = <T>(result: T): Promise<T> | T => (connection.syncCommits && !deferred.getStore() ? connection.wal.sync().then(() => result) : result)
   const queryRaw = adapter.queryRaw.bind(adapter)
   const executeRaw = adapter.executeRaw.bind(adapter)
   const executeScript = adapter.executeScript.bind(adapter)
@@ -171,10 +174,21 @@ export function syncSqliteCommits(client: object, sync: boolean): void {
   if (connection) connection.syncCommits = sync
 }
 
-/** Resolves once what the client has committed is on disk (at once with --sqlite-synchronous normal, or for PostgreSQL). */
+/**
+ * Resolves once what the client has committed is on disk (at once with --sqlite-synchronous normal,
+ * for PostgreSQL, and inside withoutDiskWait).
+ */
 export async function committedToDisk(client: object): Promise<void> {
   const connection = connections.get(client)
-  if (connection?.syncCommits) await connection.wal.sync()
+  if (connection?.syncCommits && !deferred.getStore()) await connection.wal.sync()
+}
+
+/**
+ * Runs fn with its commits not waiting for the disk, for a caller that pipelines batches: it awaits
+ * committedToDisk itself, once, after fn, before it reports anything done.
+ */
+export function withoutDiskWait<T>(fn: () => Promise<T>): Promise<T> {
+  return deferred.run(true, fn)
 }
 
 /** How many times the client's WAL was flushed for commits so far (0 for PostgreSQL). */

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createOrg } from '../../core/admin.ts'
 import { inTransaction } from '../../core/db/index.ts'
-import { sqliteWalFlushes } from '../../core/db/sqlite-connection.ts'
+import { committedToDisk, sqliteWalFlushes, withoutDiskWait } from '../../core/db/sqlite-connection.ts'
 import { folderMessages, recordMessages } from '../../core/messages/history.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createResource, createSequence } from '../../core/resources/tree.ts'
@@ -95,6 +95,12 @@ describe('the shared SQLite connection', () => {
     await recordMessages(core.db, [{ folderId: folder.id, type: 'one', parameters: {}, timestamp: new Date() }])
     await core.db.message.deleteMany({ where: { type: 'one' } })
     assert.equal(sqliteWalFlushes(core.db) - one, 2)
+    // a pipelining caller (the MQTT ingest) lets its batch commit without waiting, then waits once
+    const deferredFrom = sqliteWalFlushes(core.db)
+    await withoutDiskWait(() => write(core))
+    assert.equal(sqliteWalFlushes(core.db) - deferredFrom, 0)
+    await committedToDisk(core.db)
+    assert.equal(sqliteWalFlushes(core.db) - deferredFrom, 1)
     // with --sqlite-synchronous normal nothing waits for the disk
     const fast = await openTestCore('sqlite', { 'sqlite-synchronous': 'normal' })
     try {
