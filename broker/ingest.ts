@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
-import { committedToDisk, withoutDiskWait } from '../core/db/sqlite-connection.ts'
+import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import { decodeFolderPayload, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { announceValues } from '../core/messages/values.ts'
@@ -65,7 +65,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
       try {
         // committed here; the next batch goes on while this one's WAL flush runs, and what waits for
         // the batch (PUBACKs, announcements, emails) waits for the flush too
-        const outcome = await withoutDiskWait(() => acceptInbound(core, batch.map((b) => b.item), lookups))
+        const outcome = await acceptInbound(core, batch.map((b) => b.item), lookups)
         const onDisk = committedToDisk(core.db)
         lastOnDisk = onDisk.catch(() => {})
         onDisk.then(

@@ -6,6 +6,7 @@ import type { MessageBus } from '../core/messages/send.ts'
 import { version } from '../core/version.ts'
 import { authenticate } from './auth.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
+import { answerOnceOnDisk } from './on-disk.ts'
 import { keyRoutes } from './routes/keys.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
@@ -44,6 +45,7 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   app.disable('x-powered-by')
   app.set('trust proxy', 'loopback') // a local reverse proxy (nginx, caddy) may terminate TLS
   app.use(parts.securityHeaders)
+  app.use(answerOnceOnDisk(core))
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', version })

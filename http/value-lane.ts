@@ -12,6 +12,7 @@ import type { RequestHandler } from 'express'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import type { Core } from '../core/index.ts'
 import type { MessageBus } from '../core/messages/send.ts'
+import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import { resourceForCached } from '../core/resources/lookup.ts'
 import { ResourceType } from '../core/resources/types.ts'
 import type { AppParts } from './app.ts'
@@ -68,7 +69,9 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
     const found = await resourceForCached(core, principal, path, 'write').catch(() => undefined)
     if (!found || found.resource.type !== ResourceType.sequence) return app(req, res)
     try {
-      answer(res, 200, await writeSequenceValue(core, bus, { sequence: found.resource, path: found.path }, body as Body))
+      const written = await writeSequenceValue(core, bus, { sequence: found.resource, path: found.path }, body as Body)
+      await committedToDisk(core.db) // acknowledged once on disk, as the app does (http/on-disk.ts)
+      answer(res, 200, written)
     } catch (err) {
       const { status, body: error } = errorResponse(err, core.log, req)
       answer(res, status, error)

@@ -8,16 +8,15 @@
 // holds the connection until it ends, and other statements wait for it, in arrival order.
 //
 // Durable without blocking: the connection commits with synchronous=NORMAL (WAL frames written, not
-// flushed), and a commit is reported done only after an fdatasync of the WAL file, run on libuv's
-// threadpool and shared by every commit that came before it started. So an acknowledged write is on
-// disk as with synchronous=FULL, but no fsync holds the event loop, and concurrent writers share one
-// (a group commit). `--sqlite-synchronous normal` skips that wait.
+// flushed), and the transports acknowledge a write (a 200, a PUBACK) only after committedToDisk: an
+// fdatasync of the WAL file on libuv's threadpool, shared by every commit made before it started. So
+// an acknowledged write is on disk as with synchronous=FULL, but no fsync holds the event loop, and
+// concurrent writers share one (a group commit). `--sqlite-synchronous normal` skips that wait.
 //
 // Direct: better-sqlite3 is synchronous, so a transaction run in one go (BEGIN IMMEDIATE …
 // COMMIT without an await) cannot interleave with anything. The few hot paths (a controller's
 // single value, the message history) run so with prepared statements when the connection is free,
 // skipping Prisma's per-call cost (interpreting the query, preparing every statement afresh).
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { open, type FileHandle } from 'node:fs/promises'
 import type { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import type { Database, Statement } from 'better-sqlite3'
@@ -47,6 +46,11 @@ class ConnectionLock {
 class WalSync {
   /** how many flushes ran (diagnostics: commits per flush) */
   flushes = 0
+  /** commits made so far on the connection, and how many of them the last finished flush covered */
+  commits = 0
+  #flushed = 0
+  /** the commits the running flush covers (-1 until it has started) */
+  #runningUpTo = -1
   #file: string
   #handle: Promise<FileHandle | null> | undefined
   #running: Promise<void> | undefined
@@ -55,6 +59,8 @@ class WalSync {
     this.#file = file
   }
   sync(): Promise<void> {
+    if (this.#flushed >= this.commits) return Promise.resolve() // nothing new since the last flush
+    if (this.#running && this.#runningUpTo >= this.commits) return this.#running
     if (!this.#running) return (this.#running = this.#run().finally(() => (this.#running = undefined)))
     // the sync under way may have started before the caller's commit: the next one covers it
     return (this.#next ??= this.#running
@@ -82,7 +88,13 @@ class WalSync {
       return
     }
     this.flushes++
-    await handle.datasync()
+    const upTo = (this.#runningUpTo = this.commits)
+    try {
+      await handle.datasync()
+    } finally {
+      this.#runningUpTo = -1
+    }
+    this.#flushed = Math.max(this.#flushed, upTo)
   }
   async close(): Promise<void> {
     const handle = await this.#handle?.catch(() => null)
@@ -106,8 +118,6 @@ interface Connection {
 }
 
 const connections = new WeakMap<object, Connection>()
-/** set inside withoutDiskWait: commits there do not wait for the flush (the caller waits once, after) */
-const deferred = new AsyncLocalStorage<true>()
 /** syncSqliteCommits's choice, made before or after the client connects */
 const commitSync = new WeakMap<object, boolean>()
 
@@ -126,7 +136,10 @@ export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter)
   const transaction = database.transaction((fn: (direct: DirectSqlite) => unknown) => fn(direct))
   const connection: Connection = { database, lock, wal: new WalSync(`${database.name}-wal`), syncCommits: commitSync.get(client) ?? true, direct, transaction }
   connections.set(client, connection)
-  const durable = <T>(result: T): Promise<T> | T => (connection.syncCommits && !deferred.getStore() ? connection.wal.sync().then(() => result) : result)
+  const committed = <T>(result: T): T => {
+    connection.wal.commits++
+    return result
+  }
   const queryRaw = adapter.queryRaw.bind(adapter)
   const executeRaw = adapter.executeRaw.bind(adapter)
   const executeScript = adapter.executeScript.bind(adapter)
@@ -141,10 +154,10 @@ export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter)
       release()
     }
   }
-  // a statement outside a transaction commits on its own; a read has nothing to make durable
-  adapter.queryRaw = (query) => alone(() => queryRaw(query)).then((result) => (READS.test(query.sql) ? result : durable(result)))
-  adapter.executeRaw = (query) => alone(() => executeRaw(query)).then(durable)
-  adapter.executeScript = (script) => alone(() => executeScript(script)).then(durable)
+  // a statement outside a transaction commits on its own (a read commits nothing)
+  adapter.queryRaw = (query) => alone(() => queryRaw(query)).then((result) => (READS.test(query.sql) ? result : committed(result)))
+  adapter.executeRaw = (query) => alone(() => executeRaw(query)).then(committed)
+  adapter.executeScript = (script) => alone(() => executeScript(script)).then(committed)
   adapter.dispose = () => connection.wal.close().then(dispose)
   adapter.startTransaction = async (isolationLevel) => {
     const release = await lock.acquire()
@@ -157,7 +170,7 @@ export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter)
     }
     const commit = transaction.commit.bind(transaction)
     const rollback = transaction.rollback.bind(transaction)
-    transaction.commit = () => commit().finally(release).then(durable)
+    transaction.commit = () => commit().finally(release).then(committed)
     transaction.rollback = () => rollback().finally(release)
     return transaction
   }
@@ -175,20 +188,13 @@ export function syncSqliteCommits(client: object, sync: boolean): void {
 }
 
 /**
- * Resolves once what the client has committed is on disk (at once with --sqlite-synchronous normal,
- * for PostgreSQL, and inside withoutDiskWait).
+ * Resolves once everything the client has committed so far is on disk: what a transport awaits
+ * before it acknowledges a write. At once when nothing was committed since the last flush, with
+ * --sqlite-synchronous normal, and for PostgreSQL (which flushes in its own commit).
  */
 export async function committedToDisk(client: object): Promise<void> {
   const connection = connections.get(client)
-  if (connection?.syncCommits && !deferred.getStore()) await connection.wal.sync()
-}
-
-/**
- * Runs fn with its commits not waiting for the disk, for a caller that pipelines batches: it awaits
- * committedToDisk itself, once, after fn, before it reports anything done.
- */
-export function withoutDiskWait<T>(fn: () => Promise<T>): Promise<T> {
-  return deferred.run(true, fn)
+  if (connection?.syncCommits) await connection.wal.sync()
 }
 
 /** How many times the client's WAL was flushed for commits so far (0 for PostgreSQL). */
@@ -202,8 +208,7 @@ export interface DirectSqlite {
 }
 
 /**
- * Runs fn in one BEGIN IMMEDIATE … COMMIT on the client's connection (rolled back if fn throws; the
- * caller awaits committedToDisk before reporting it done), or
+ * Runs fn in one BEGIN IMMEDIATE … COMMIT on the client's connection (rolled back if fn throws), or
  * returns undefined without running it when there is no such connection to use now: a PostgreSQL
  * client or a transaction client, a client that has not connected yet, or a connection that a
  * transaction holds (the caller then goes Prisma's way, which waits its turn).
@@ -211,5 +216,7 @@ export interface DirectSqlite {
 export function inDirectSqliteTransaction<T>(db: object, fn: (direct: DirectSqlite) => T): { result: T } | undefined {
   const connection = connections.get(db)
   if (!connection || !connection.lock.free || connection.database.inTransaction || !connection.database.open) return undefined
-  return { result: connection.transaction.immediate(fn) as T }
+  const result = connection.transaction.immediate(fn) as T
+  connection.wal.commits++
+  return { result }
 }

@@ -1,7 +1,7 @@
 // A bounded history of the messages sent to each folder (replacing rhizo's one-hour message table),
 // readable through REST. Bounds: a count per folder and an age, enforced by a periodic trim.
 import type { DbClient } from '../db/index.ts'
-import { committedToDisk, inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
+import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
 import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
 
@@ -38,7 +38,7 @@ export async function recordMessages(db: DbClient, entries: HistoryEntry[]): Pro
       const insert = sqlite.statement(SQLITE_INSERT_ROW)
       for (const e of entries) insert.run(...row(e))
     })
-    if (direct) return committedToDisk(db)
+    if (direct) return
   }
   for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
     const chunk = entries.slice(i, i + INSERT_CHUNK)

@@ -7,7 +7,7 @@
 import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, Prisma, type Db, type DbClient } from '../db/index.ts'
-import { committedToDisk, inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
+import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid, notFound, TendrilError } from '../errors.ts'
 import { parseTimestamp } from '../messages/timestamps.ts'
 import { ensureBlobsKept, holdBlobReferences, insertRevisionRows, placeRevisionBytes, providerOf, readRevisionBytes, sqlTimestamp, type Provider, type RevisionContent } from './revisions.ts'
@@ -153,10 +153,7 @@ async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, know
       if (row) sqlite.statement(SQLITE_MOVE_KNOWN).run(...moveArgs)
       return row?.id
     })
-    if (direct) {
-      await committedToDisk(ctx.db)
-      return stored(direct.result)
-    }
+    if (direct) return stored(direct.result)
     const [inserted] = await ctx.db.$transaction([
       ctx.db.$queryRawUnsafe<{ id: number | bigint }[]>(SQLITE_INSERT_KNOWN, ...insertArgs),
       ctx.db.$executeRawUnsafe(SQLITE_MOVE_KNOWN, ...moveArgs),

@@ -1,10 +1,12 @@
 // A controller's single value (PUT /api/v1/resources/<sequence> with a key and a value) is answered
 // before Express (http/value-lane.ts). It must answer exactly as the app's route does — the same
 // status, body and security headers, the same refusals — and hand everything else to the app.
-// The route itself is reached with a query string, which the lane leaves to the app.
+// The route itself is reached with a query string, which the lane leaves to the app. Both answer a
+// write once it is on disk.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
+import { sqliteWalFlushes } from '../../core/db/sqlite-connection.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -60,8 +62,11 @@ for (const provider of providers) {
 
     test('a value is answered as the route answers it: status, body and security headers', async () => {
       const { path, id } = await sequence()
+      const flushesBefore = sqliteWalFlushes(server.core.db)
       const lane = await answer(await put(path, `data=${encodeURIComponent(b64('21.46'))}`))
       const app = await answer(await put(path, `data=${encodeURIComponent(b64('21.44'))}`, { viaApp: true }))
+      // each was answered once on disk: a WAL flush each on SQLite (PostgreSQL flushes in its commit)
+      assert.equal(sqliteWalFlushes(server.core.db) - flushesBefore, provider === 'sqlite' ? 2 : 0)
       assert.deepEqual(lane, app)
       assert.deepEqual(lane.body, { status: 'ok', id, stored: true })
       assert.equal(lane.headers['x-content-type-options'], 'nosniff')

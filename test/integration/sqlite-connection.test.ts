@@ -1,7 +1,7 @@
 // The SQLite connection a core holds is shared by every request, the broker and background jobs:
 // what one of them does must not land inside another's open transaction (nor be rolled back with
 // it), and hot paths that use the connection directly must wait for such a transaction too.
-// Also: a write is done once the WAL is on disk (one flush shared by concurrent writes), WAL
+// Also: acknowledgements wait for the WAL on disk (one flush shared by concurrent writes), WAL
 // checkpoints run on their own thread, and the WAL still stays bounded.
 import assert from 'node:assert/strict'
 import { statSync } from 'node:fs'
@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createOrg } from '../../core/admin.ts'
 import { inTransaction } from '../../core/db/index.ts'
-import { committedToDisk, sqliteWalFlushes, withoutDiskWait } from '../../core/db/sqlite-connection.ts'
+import { committedToDisk, sqliteWalFlushes } from '../../core/db/sqlite-connection.ts'
 import { folderMessages, recordMessages } from '../../core/messages/history.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createResource, createSequence } from '../../core/resources/tree.ts'
@@ -81,33 +81,28 @@ describe('the shared SQLite connection', () => {
     assert.equal(row.lastRevisionId, rows[0]!.id)
   })
 
-  test('a write counts as done once the WAL is flushed, one flush shared by the writes made meanwhile', async () => {
+  test('committedToDisk flushes the WAL once for every write made before it, and not when nothing is new', async () => {
     const sequences = await Promise.all(Array.from({ length: 40 }, (_, i) => createSequence(core.db, folder, `flushed-${i}`, { dataType: SequenceDataType.numeric })))
     const write = (db: TestCore) =>
       Promise.all(sequences.map((q) => storeSequenceValues(db, db.blobs, [{ sequenceId: q.id, value: '1', timestamp: new Date(), known: { systemAttributes: q.systemAttributes } }])))
-    const before = sqliteWalFlushes(core.db)
-    const results = await write(core)
-    const flushes = sqliteWalFlushes(core.db) - before
-    assert.equal(results.filter((r) => r.stored.length === 1).length, 40)
-    assert.ok(flushes >= 1 && flushes <= 3, `${flushes} flushes for 40 concurrent writes`)
-    // one write at a time: one flush each
-    const one = sqliteWalFlushes(core.db)
-    await recordMessages(core.db, [{ folderId: folder.id, type: 'one', parameters: {}, timestamp: new Date() }])
-    await core.db.message.deleteMany({ where: { type: 'one' } })
-    assert.equal(sqliteWalFlushes(core.db) - one, 2)
-    // a pipelining caller (the MQTT ingest) lets its batch commit without waiting, then waits once
-    const deferredFrom = sqliteWalFlushes(core.db)
-    await withoutDiskWait(() => write(core))
-    assert.equal(sqliteWalFlushes(core.db) - deferredFrom, 0)
     await committedToDisk(core.db)
-    assert.equal(sqliteWalFlushes(core.db) - deferredFrom, 1)
+    const before = sqliteWalFlushes(core.db)
+    // 40 concurrent writers, each waiting for the disk as a transport does before it acknowledges
+    const results = await Promise.all((await write(core)).map(async (r) => (await committedToDisk(core.db), r)))
+    assert.equal(results.filter((r) => r.stored.length === 1).length, 40)
+    assert.equal(sqliteWalFlushes(core.db) - before, 1, 'one flush for all of them')
+    // nothing new: no flush; one more write (through Prisma this time): one more
+    await committedToDisk(core.db)
+    assert.equal(sqliteWalFlushes(core.db) - before, 1)
+    await core.db.message.create({ data: { folderId: folder.id, type: 'one', parameters: {}, timestamp: new Date() } })
+    await Promise.all([committedToDisk(core.db), committedToDisk(core.db)])
+    assert.equal(sqliteWalFlushes(core.db) - before, 2)
     // with --sqlite-synchronous normal nothing waits for the disk
     const fast = await openTestCore('sqlite', { 'sqlite-synchronous': 'normal' })
     try {
       const org = await createOrg(fast, 'fast')
-      const seq = await createSequence(fast.db, { id: org.id, organizationId: org.id }, 'x', { dataType: SequenceDataType.numeric })
-      await storeSequenceValues(fast, fast.blobs, [{ sequenceId: seq.id, value: '2', timestamp: new Date(), known: { systemAttributes: seq.systemAttributes } }])
       await recordMessages(fast.db, [{ folderId: org.id, type: 'x', parameters: {}, timestamp: new Date() }])
+      await committedToDisk(fast.db)
       assert.equal(sqliteWalFlushes(fast.db), 0)
     } finally {
       await fast.cleanup()
