@@ -10,6 +10,7 @@ import { createThrottle } from '../../core/accounts/throttle.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited, TendrilError } from '../../core/errors.ts'
 import { errorBody } from '../errors.ts'
+import { committedToDisk } from '../../core/db/sqlite-connection.ts'
 
 /** PIN requests per address (each stores a row), and failed PIN entries per user (guessing). */
 export const PIN_LIMITS = {
@@ -49,6 +50,8 @@ export function pinRoutes(core: Core): Router {
     const result = await pollPin(core, pin, query.data.pin_code)
     if (result.state === 'expired') return expired(res)
     if (result.state === 'waiting') return res.json({ status: 'ok' })
+    // a GET that hands out a key made just now: on disk first, as for any write (http/on-disk.ts)
+    await committedToDisk(core.db)
     res.json({ status: 'ok', controller_path: result.controllerPath, secret_key: result.secretKey })
   })
 
