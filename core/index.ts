@@ -23,11 +23,11 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const db = openDatabase(config.database)
   let checkpointer: Checkpointer | undefined
   try {
-    // A PUBACK or a 200 means "stored": by default (full) a commit counts as done once the WAL is on
-    // disk, flushed on the threadpool and shared by concurrent commits (db/sqlite-connection.ts), not
-    // by an fsync inside the commit, which held the event loop 6-30 ms each on a shared disk. The
-    // connection itself runs NORMAL, which WAL keeps consistent. With normal nothing waits for the
-    // disk: a power cut or OS crash may lose the commits since the last checkpoint (~200 ms).
+    // A PUBACK or a 200 means "stored": by default (full) they go out once the WAL is on disk, flushed
+    // on the threadpool and shared by concurrent writes (db/sqlite-connection.ts), not by an fsync
+    // inside each commit, which held the event loop 6-30 ms each on a shared disk. The connection
+    // itself runs NORMAL, which WAL keeps consistent. With normal nothing waits for the disk: a power
+    // cut or OS crash may lose the commits since the last checkpoint (~200 ms).
     if (config.database.provider === 'sqlite') {
       syncSqliteCommits(db, config.sqliteSynchronous === 'full')
       await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL')

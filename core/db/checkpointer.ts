@@ -16,7 +16,7 @@ import type { Db } from './index.ts'
 const WORKER = fileURLToPath(new URL('./checkpoint-worker.mjs', import.meta.url))
 /** SQLite's own default: what the committing connection goes back to if the thread dies */
 const AUTOCHECKPOINT_PAGES = 1000
-/** the WAL size past which the thread empties the file (about SQLite's default 1000 pages) */
+/** the WAL size past which the server's connection empties the file (about SQLite's default 1000 pages) */
 const WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
 export interface Checkpointer {
