@@ -18,11 +18,10 @@ import { ResourceType } from '../core/resources/types.ts'
 import type { AppParts } from './app.ts'
 import { readCredentials } from './credentials.ts'
 import { errorResponse } from './errors.ts'
+import { isValueOnly } from './routes/resources/params.ts'
 import { writeSequenceValue } from './routes/sequences.ts'
 
 const PREFIX = '/api/v1/resources/'
-/** what a value write may carry; any other field (a rename, new settings…) is the route's */
-const VALUE_FIELDS = new Set(['data', 'value', 'contents', 'timestamp'])
 /** bodies the lane reads itself; an image or anything larger goes to the app */
 const MAX_LANE_BODY = 64 * 1024
 
@@ -63,7 +62,8 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
       return answer(res, status, body)
     }
     const body = (req as { body?: unknown }).body
-    if (!body || typeof body !== 'object' || Array.isArray(body) || !Object.keys(body).every((k) => VALUE_FIELDS.has(k))) return app(req, res)
+    // a field that changes the resource (a rename, new settings…) is the route's, as it decides
+    if (!body || typeof body !== 'object' || Array.isArray(body) || !isValueOnly(body as Body)) return app(req, res)
     const principal = await authenticateKeyCached(core, key)
     if (!principal) return app(req, res) // refused by the app, in its words
     const found = await resourceForCached(core, principal, path, 'write').catch(() => undefined)

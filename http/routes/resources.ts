@@ -19,7 +19,7 @@ import type { RevisionContent } from '../../core/resources/revisions.ts'
 import { pathOf } from '../../core/resources/tree.ts'
 import { isFolderType, ResourceType } from '../../core/resources/types.ts'
 import { sendFileRevision, sendZip } from './resources/download.ts'
-import { base64Bytes, flag, requestValues, text, timestamp, wholeNumber, type Values } from './resources/params.ts'
+import { base64Bytes, flag, isValueOnly, requestValues, text, timestamp, wholeNumber, type Values } from './resources/params.ts'
 import { isMultipart, readMultipart } from './resources/uploads.ts'
 import { getSequence, sequenceValueRoutes, writeSequence } from './sequences.ts'
 
@@ -49,10 +49,6 @@ async function locate(core: Core, req: Request, res: Response, need: 'read' | 'w
   const found = await resourceForCached(core, res.locals.principal, path, need)
   return fresh ? freshFound(core, res.locals.principal, found, need) : found
 }
-
-/** Fields of a PUT that change the resource itself (see updateOf); a sequence value alone changes none. */
-const CHANGE_FIELDS = ['name', 'parent', 'user_attributes', 'system_attributes', 'full_name', 'permissions', 'status', ...SEQUENCE_SETTINGS] as const
-const isValueOnly = (values: Values) => CHANGE_FIELDS.every((k) => values[k] === undefined)
 
 const hasSequenceValue = (values: Values) => values.data !== undefined || values.contents !== undefined || values.value !== undefined
 

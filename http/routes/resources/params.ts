@@ -2,11 +2,18 @@
 // request.values, and its Python client sends form bodies even on GET), with lenient flags.
 import type { Request } from 'express'
 import { invalid, tooLarge } from '../../../core/errors.ts'
+import { SEQUENCE_SETTINGS } from '../../../core/resources/attributes.ts'
 import { parseTimestamp } from '../../../core/messages/timestamps.ts'
 
 export type Values = Record<string, unknown>
 
 export const MAX_ID = 2 ** 31 - 1
+
+/** Fields of a PUT that change the resource itself (see updateOf in resources.ts); a sequence value alone changes none. */
+const CHANGE_FIELDS = ['name', 'parent', 'user_attributes', 'system_attributes', 'full_name', 'permissions', 'status', ...SEQUENCE_SETTINGS] as const
+
+/** True when a PUT to a sequence only sends it a value (also the value lane's test, http/value-lane.ts). */
+export const isValueOnly = (values: Values) => CHANGE_FIELDS.every((k) => values[k] === undefined)
 
 export function requestValues(req: Request): Values {
   const merged: Values = {}
