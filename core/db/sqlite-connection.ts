@@ -207,6 +207,22 @@ export interface DirectSqlite {
   statement(sql: string): Statement
 }
 
+/** Whether the client's connection can be used directly now (see inDirectSqliteTransaction). */
+function freeConnection(db: object): Connection | undefined {
+  const connection = connections.get(db)
+  if (!connection || !connection.lock.free || connection.database.inTransaction || !connection.database.open) return undefined
+  return connection
+}
+
+/**
+ * Runs fn, which only reads, on the client's connection outside any transaction (each statement sees
+ * what is committed), or returns undefined under the same conditions as inDirectSqliteTransaction.
+ */
+export function readDirectSqlite<T>(db: object, fn: (direct: DirectSqlite) => T): { result: T } | undefined {
+  const connection = freeConnection(db)
+  return connection ? { result: fn(connection.direct) } : undefined
+}
+
 /**
  * Runs fn in one BEGIN IMMEDIATE … COMMIT on the client's connection (rolled back if fn throws), or
  * returns undefined without running it when there is no such connection to use now: a PostgreSQL
@@ -214,8 +230,8 @@ export interface DirectSqlite {
  * transaction holds (the caller then goes Prisma's way, which waits its turn).
  */
 export function inDirectSqliteTransaction<T>(db: object, fn: (direct: DirectSqlite) => T): { result: T } | undefined {
-  const connection = connections.get(db)
-  if (!connection || !connection.lock.free || connection.database.inTransaction || !connection.database.open) return undefined
+  const connection = freeConnection(db)
+  if (!connection) return undefined
   const result = connection.transaction.immediate(fn) as T
   connection.wal.commits++
   return { result }

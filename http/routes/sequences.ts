@@ -17,7 +17,7 @@ import { revisionBody, latestValue, type RevisionBody } from '../../core/resourc
 import { sequenceAt } from '../../core/resources/sequence-access.ts'
 import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
 import { sequenceRules } from '../../core/resources/sequence-values.ts'
-import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistory } from '../../core/resources/sequences.ts'
+import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
 import { pathOf } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import type { Principal } from '../../core/resources/permissions.ts'
@@ -93,13 +93,13 @@ async function sendValue(res: Response, dataType: number, value: RevisionBody | 
 async function sendHistory(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
   const count = query.count ?? MAX_HISTORY_VALUES
   if (count > MAX_HISTORY_VALUES) throw invalid(`count must be from 1 to ${MAX_HISTORY_VALUES} (download=1 streams any length as CSV)`)
-  const history = await sequenceHistory(core.db, target.sequence.id, { count, start: query.start_timestamp, end: query.end_timestamp, blobs: core.blobs })
+  const history = await sequenceHistoryText(core.db, target.sequence.id, { count, start: query.start_timestamp, end: query.end_timestamp, blobs: core.blobs })
   // rhizo's keys; values stay the text stored (as rhizo returned them), timestamps are ISO 8601 UTC
   res.json({
     name: target.sequence.name,
     path: target.path,
     units: sequenceRules(target.sequence.systemAttributes).units ?? null,
-    timestamps: history.timestamps.map(formatTimestamp),
+    timestamps: history.timestamps,
     values: history.values,
   })
 }

@@ -9,7 +9,7 @@ import { MemoryBlobStore, type BlobStore } from '../../core/blobs/index.ts'
 import { TendrilError } from '../../core/errors.ts'
 import { enforceRetention, startRetentionJob } from '../../core/resources/retention.ts'
 import { latestValue, readRevision } from '../../core/resources/revisions.ts'
-import { downsampleHistory, sequenceHistory, storeSequenceValues } from '../../core/resources/sequences.ts'
+import { downsampleHistory, sequenceHistory, sequenceHistoryText, storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createResource, createSequence, type SequenceSettings } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
@@ -273,6 +273,41 @@ for (const provider of providers) {
       assert.equal((await sequenceHistory(core.db, id)).values.length, 50)
       for (const count of [0, -1, 1.5, 1_000_001]) await assert.rejects(sequenceHistory(core.db, id, { count }), isCode('invalid'))
       await assert.rejects(sequenceHistory(core.db, id, { start: sec(2), end: sec(1) }), isCode('invalid'))
+    })
+
+    test('history keeps any text, milliseconds, ties in storing order, and values in the blob store', async () => {
+      const id = await sequence({ dataType: text })
+      const odd = ['a,b', '"quoted"\n\tline', 'ünïcødé 😀', '', '[1,2]', 'null', '\\']
+      const times = ['2024-05-01T00:00:00.000Z', '2024-05-01T00:00:00.500Z', '2024-05-01T00:00:00.050Z', '2024-05-01T00:00:00.007Z', '2024-05-01T00:00:01.120Z', '2024-05-01T00:00:01.120Z', '2024-05-01T00:00:01.120Z']
+      await storeSequenceValues(core, blobs, odd.map((value, i) => ({ sequenceId: id, value, timestamp: at(times[i]!) })))
+      const inOrder = [0, 3, 2, 1, 4, 5, 6] // by time, then (same time) as stored
+      const history = await sequenceHistory(core.db, id)
+      assert.deepEqual(history.values, inOrder.map((i) => odd[i]))
+      assert.deepEqual(history.timestamps.map((t) => t.toISOString()), inOrder.map((i) => times[i]))
+      assert.deepEqual((await sequenceHistoryText(core.db, id, { count: 2 })).timestamps, ['2024-05-01T00:00:01.120Z', '2024-05-01T00:00:01.120Z'])
+
+      // one value past the inline limit goes to the blob store: the same history, read row by row
+      const large = 'x'.repeat(core.config.inlineBytes + 1)
+      await storeSequenceValues(core, blobs, [{ sequenceId: id, value: large, timestamp: at('2024-05-01T00:00:00.250Z') }])
+      const withLarge = await sequenceHistoryText(core.db, id, { blobs })
+      assert.deepEqual(withLarge.values, [odd[0], odd[3], odd[2], large, odd[1], odd[4], odd[5], odd[6]])
+      assert.equal(withLarge.timestamps[3], '2024-05-01T00:00:00.250Z')
+      assert.deepEqual((await sequenceHistoryText(core.db, id, { start: at('2024-05-01T00:00:00.500Z'), blobs })).values, [odd[1], odd[4], odd[5], odd[6]])
+      assert.deepEqual(await sequenceHistoryText(core.db, id, { end: at('2024-04-30T00:00:00.000Z') }), { timestamps: [], values: [] })
+
+      // read while a transaction holds the connection (SQLite's connection is shared): committed values only
+      let release!: () => void
+      const held = new Promise<void>((resolve) => (release = resolve))
+      const tx = core.db.$transaction(async (t) => {
+        await t.resourceRevision.create({ data: { resourceId: id, timestamp: at('2024-06-01T00:00:00.000Z'), data: Buffer.from('uncommitted'), size: 11 } })
+        await held
+        throw new Error('rolled back')
+      })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const during = sequenceHistoryText(core.db, id, { blobs })
+      release()
+      await assert.rejects(tx, /rolled back/)
+      assert.deepEqual((await during).values, withLarge.values)
     })
 
     test('downsampling returns count, min, mean and max per bucket', async () => {
