@@ -84,8 +84,32 @@ function relabelCharFields<T>(result: T): T {
 }
 
 function adapterFactoryFor(provider: Provider, url: string): SqlMigrationAwareDriverAdapterFactory {
-  if (provider === 'sqlite') return new PrismaBetterSqlite3({ url, fileMustExist: true })
+  if (provider === 'sqlite') return singleQuotedIndexNames(new PrismaBetterSqlite3({ url, fileMustExist: true }))
   return new PrismaPg({ connectionString: url, max: 2, Client: CharAsTextClient })
+}
+
+/**
+ * The engine reads a partial index's WHERE clause with `… AND name = \"<index>\";` (the name in
+ * double quotes, each escaped with a backslash): not valid SQL, and a double-quoted string besides,
+ * which better-sqlite3's build (SQLITE_DQS=0) refuses. The name is passed as a parameter instead.
+ */
+function singleQuotedIndexNames(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
+  const INDEX_SQL = /^(SELECT sql FROM sqlite_master WHERE type = 'index' AND name = )\\?"(.*?)\\?";?$/
+  const fixed = <A extends SqlDriverAdapter>(adapter: A): A => {
+    const queryRaw = adapter.queryRaw.bind(adapter)
+    adapter.queryRaw = (query) => {
+      const match = INDEX_SQL.exec(query.sql.trim())
+      if (!match) return queryRaw(query)
+      return queryRaw({ ...query, sql: `${match[1]}?`, args: [match[2]], argTypes: [{ scalarType: 'string', arity: 'scalar' }] })
+    }
+    return adapter
+  }
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => fixed(await factory.connect()),
+    connectToShadowDb: async () => fixed(await factory.connectToShadowDb()),
+  }
 }
 
 /**
