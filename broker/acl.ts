@@ -54,19 +54,22 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
     return shared(session, topic)
   }
 
+  // not a closure per PUBLISH: tsx names every function it creates, which costs on this path
+  const decide = (client: Client | null, topic: string, callback: (error?: Error | null) => void, level: number) => {
+    if (canWrite(level)) return callback(null)
+    core.log.info({ clientId: client?.id, topic }, 'mqtt publish refused: no write access')
+    callback(new Error('no write access to ' + topic)) // [MQTT-3.3.5-2]: the connection is closed
+  }
   const authorizePublish: Hooks['authorizePublish'] = (client, packet, callback) => {
     const session = sessionOf(client)
     if (!session) return callback(new Error('not authenticated'))
     if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
-    const decide = (level: number) => {
-      if (canWrite(level)) return callback(null)
-      core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: no write access')
-      callback(new Error('no write access to ' + packet.topic)) // [MQTT-3.3.5-2]: the connection is closed
-    }
     // the common case answers at once: no promise per message on the relay path
     const cached = session.access.get(packet.topic)
-    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return decide(cached.level)
-    levelFor(session, packet.topic).then(decide).catch(callback)
+    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return decide(client, packet.topic, callback, cached.level)
+    levelFor(session, packet.topic)
+      .then((level) => decide(client, packet.topic, callback, level))
+      .catch(callback)
   }
 
   const authorizeSubscribe: Hooks['authorizeSubscribe'] = (client, subscription, callback) => {

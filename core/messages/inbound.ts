@@ -50,6 +50,11 @@ export interface InboundOutcome {
   values: ValueOutcome
 }
 
+// (module-level, not a closure per message: tsx names every function it creates, at a cost per message)
+function valueRequest(item: InboundItem, sequence: string, value: string | Buffer, timestamp: Date | undefined): ValueRequest {
+  return { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt }
+}
+
 /** Stores what the messages carry: sequence values, history, watchdogs. */
 export async function acceptInbound(ctx: CoreContext, items: InboundItem[], lookups?: ValueLookups): Promise<InboundOutcome> {
   const history: HistoryEntry[] = []
@@ -58,16 +63,14 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
   const watchdogs = new Map<number, Date>()
   for (const item of items) {
     for (const message of item.messages) {
-      const value = (sequence: string, text: string | Buffer, timestamp?: Date) =>
-        values.push({ principal: item.principal, folderPath: item.folderPath, sequence, value: text, timestamp: timestamp ?? item.receivedAt })
       if (message.kind === 'display') continue // shown to subscribers, never stored (rhizo's d, lines)
       if (message.kind === 'store') {
-        value(message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp)
+        values.push(valueRequest(item, message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp))
         continue
       }
       if (message.type === 'update') {
         const update = expandUpdate(message.parameters)
-        for (const v of update.values) value(v.sequence, v.value, update.timestamp)
+        for (const v of update.values) values.push(valueRequest(item, v.sequence, v.value, update.timestamp))
         continue
       }
       if (message.type === 'watchdog') {

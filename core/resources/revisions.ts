@@ -42,9 +42,17 @@ export function providerOf(db: DbClient): Provider {
  * compare and sort alike as text. PostgreSQL: timestamp(3) without time zone, in UTC.
  */
 export function sqlTimestamp(provider: Provider, d: Date): string {
+  // the broker writes a row per message, many within one millisecond: the last answer is kept
+  const ms = d.getTime()
+  const last = lastTimestamp[provider]
+  if (last.ms === ms) return last.text
   const iso = d.toISOString()
-  return provider === 'sqlite' ? iso.replace('Z', '+00:00') : iso.slice(0, -1)
+  const text = provider === 'sqlite' ? iso.slice(0, -1) + '+00:00' : iso.slice(0, -1)
+  lastTimestamp[provider] = { ms, text }
+  return text
 }
+
+const lastTimestamp: Record<Provider, { ms: number; text: string }> = { sqlite: { ms: NaN, text: '' }, postgresql: { ms: NaN, text: '' } }
 
 /** Any 64-bit number no other module uses as an advisory lock key ("tendril blob refs"). */
 const BLOB_REFERENCE_LOCK = 0x7465_6e64_626c_6f62n

@@ -143,8 +143,6 @@ async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, know
   const at = sqlTimestamp(provider, timestamp)
   const now = new Date()
   if (provider === 'sqlite') {
-    const stored = (revisionId: number | bigint | undefined): StoredValue | null =>
-      revisionId === undefined ? null : { sequenceId: id, revisionId: Number(revisionId), timestamp, value: encoded.text, size: encoded.bytes.length }
     const insertArgs = [id, at, hex, encoded.bytes.length, encoded.numericValue, id, ResourceType.sequence, attributes]
     const moveArgs = [sqlTimestamp(provider, now), id, id, id, ResourceType.sequence, attributes]
     // on the adapter's connection with prepared statements when it is free; else through Prisma, queued behind its transaction
@@ -153,12 +151,10 @@ async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, know
       if (row) sqlite.statement(SQLITE_MOVE_KNOWN).run(...moveArgs)
       return row?.id
     })
-    if (direct) return stored(direct.result)
-    const [inserted] = await ctx.db.$transaction([
-      ctx.db.$queryRawUnsafe<{ id: number | bigint }[]>(SQLITE_INSERT_KNOWN, ...insertArgs),
-      ctx.db.$executeRawUnsafe(SQLITE_MOVE_KNOWN, ...moveArgs),
-    ])
-    return stored(inserted[0]?.id)
+    const revisionId = direct
+      ? direct.result
+      : (await ctx.db.$transaction([ctx.db.$queryRawUnsafe<{ id: number | bigint }[]>(SQLITE_INSERT_KNOWN, ...insertArgs), ctx.db.$executeRawUnsafe(SQLITE_MOVE_KNOWN, ...moveArgs)]))[0][0]?.id
+    return revisionId === undefined ? null : { sequenceId: id, revisionId: Number(revisionId), timestamp, value: encoded.text, size: encoded.bytes.length }
   }
   const latestId = Prisma.sql`(SELECT id FROM "ResourceRevision" WHERE "resourceId" = ${id} ORDER BY "timestamp" DESC, id DESC LIMIT 1)`
   const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND NOT deleted AND type = ${ResourceType.sequence} AND "systemAttributes" = ${attributes}::jsonb)`
