@@ -4,6 +4,7 @@
 // Also: the cost per connection of the same work batched over the CONNECTs of one tick, and of one
 // session-revalidation tick (broker/revalidate.ts) with --sessions connected keys.
 //   node --import tsx bench/auth-path.ts [--calls 2000] [--sessions 10000] [--rounds 5] [--pg]
+import './lib/as-served.ts'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'

@@ -4,6 +4,7 @@
 // broker process's event-loop delay (monitorEventLoopDelay) and CPU use during the storm, and
 // then for IDLE_MS with every client still connected and silent (what holding N sessions costs).
 //   node --import tsx bench/connection-storm.ts [--clients 10000] [--rounds 5] [--concurrency 200] [--pg] [--count-queries]
+import './lib/as-served.ts'
 import { execSync } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'

@@ -3,6 +3,7 @@
 // batch, store in the history) of QoS 0 messages, next to raw better-sqlite3 inserts of the same rows.
 // Compare with the relay budget: bare Aedes relays a message in 1e6 / (its msg/s) µs.
 //   node --import tsx bench/ingest.ts [--messages 50000] [--rounds 5] [--pg]
+import './lib/as-served.ts'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Client, PublishPacket } from 'aedes'

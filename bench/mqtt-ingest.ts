@@ -5,6 +5,7 @@
 // sub-topic, a second child process) idle and while the ingestion runs, and their ratio (issue 4's
 // target: relay under ingestion >= 0.5x idle).
 //   node --import tsx bench/mqtt-ingest.ts [--rounds 3] [--values 60000] [--controllers 10] [--per-message 10] [--window 8] [--with-relay] [--only sqlite|postgresql]
+import './lib/as-served.ts'
 import { parseArgs } from 'node:util'
 import { createController, createOrg } from '../core/admin.ts'
 import { createSequence, findPath } from '../core/resources/tree.ts'

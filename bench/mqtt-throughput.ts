@@ -5,6 +5,7 @@
 // count, or what it can in 10 s when slower than that.
 //   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT] [--count-queries [--callers]]
 // --only keeps the cases whose "name/transport" contains TEXT (the references are always run).
+import './lib/as-served.ts'
 import { parseArgs } from 'node:util'
 import { startBareAedes, startMosquitto, startTendril, type RunningBroker } from './lib/brokers.ts'
 import { seedControllers } from './lib/seed.ts'

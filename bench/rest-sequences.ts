@@ -4,6 +4,7 @@
 //  - GET ?buckets=500 over the whole 100,000-value sequence, over HTTP and the core call alone;
 // with, on SQLite, the same latest-10,000 read as a raw better-sqlite3 statement for reference.
 //   node --import tsx bench/rest-sequences.ts [--rounds 3] [--seconds 5] [--reads 15] [--sqlite-synchronous normal]
+import './lib/as-served.ts'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'

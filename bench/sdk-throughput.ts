@@ -3,6 +3,7 @@
 // payloads (500 per publish, 8 in flight) in the same run; and the memory of an SDK process holding
 // 100,000 queued updates (offline). The client runs in a child process; Tendril in this one.
 //   node --import tsx bench/sdk-throughput.ts [--rounds 3] [--values 50000] [--queued 100000] [--provider sqlite|postgresql]
+import './lib/as-served.ts'
 import { parseArgs } from 'node:util'
 import { createController, createOrg } from '../core/admin.ts'
 import { createSequence, findPath } from '../core/resources/tree.ts'

@@ -32,5 +32,6 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** One line about the machine, for the record: cores, CPU, Node, load average (other processes count too). */
 export function machine(): string {
   const cpus = os.cpus()
-  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`
+  const flags = process.execArgv.filter((a) => a.startsWith('--max-'))
+  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), node ${process.version}${flags.length ? ` ${flags.join(' ')}` : ''}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`
 }

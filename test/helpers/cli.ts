@@ -1,6 +1,7 @@
 // Runs the real `tendril` command as a child process, as a user or script would.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { SERVER_NODE_FLAGS } from '../../cli/node-flags.ts'
 
 export const tendrilBin = fileURLToPath(new URL('../../bin/tendril.js', import.meta.url))
 
@@ -37,9 +38,9 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>
 }
 
-/** Starts `tendril serve --port 0` and waits for its "listening" log line to learn the port. */
+/** Starts `tendril serve --port 0` (with node's flags as `npm start` has them) and waits for its "listening" log line to learn the port. */
 export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, [tendrilBin, 'serve', '--port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, tendrilBin, 'serve', '--port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
