@@ -1,29 +1,22 @@
 // The SQLite checkpointer's thread (see checkpointer.ts): its own connection to the database file
 // copies committed WAL frames into the file, and waits for the disk, away from the event loop.
 // Plain JavaScript so that it loads in a worker thread without the TypeScript loader.
-import { statSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 
 const { file, intervalMs, walLimitBytes } = workerData
 const db = new Database(file)
 db.pragma('busy_timeout = 0') // PASSIVE never waits anyway; nothing here should
+const pageSize = db.pragma('page_size', { simple: true })
 
-const walSize = () => {
-  try {
-    return statSync(`${file}-wal`).size
-  } catch {
-    return 0
-  }
-}
-
-let waiting = false // for the server connection to empty the WAL
+let waiting = false // for the server connection to start the WAL over
 function checkpoint() {
   if (waiting) return
   try {
     // PASSIVE never waits for the writer or readers: it copies what is committed and leaves the rest
-    db.pragma('wal_checkpoint(PASSIVE)')
-    if (walSize() > walLimitBytes) {
+    const [{ log }] = db.pragma('wal_checkpoint(PASSIVE)')
+    // what the WAL holds since it last started over (the file itself keeps its largest size)
+    if (log * (pageSize + 24) > walLimitBytes) {
       waiting = true
       parentPort.postMessage({ walOverLimit: true })
     }
@@ -33,8 +26,9 @@ function checkpoint() {
 }
 
 const timer = setInterval(checkpoint, intervalMs)
+parentPort.postMessage({ ready: true })
 parentPort.on('message', (message) => {
-  if (message === 'emptied') {
+  if (message === 'restarted') {
     waiting = false
     return
   }

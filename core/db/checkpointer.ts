@@ -5,9 +5,11 @@
 // that off, and a worker thread with its own connection copies frames (PASSIVE) five times a second.
 //
 // A steady writer keeps missing the moment when every frame is copied, the only one at which SQLite
-// starts the WAL over, so past a limit the server's own connection empties it (TRUNCATE: the few
-// frames left and the fsyncs, while the thread waits). From another connection a TRUNCATE made the
-// server's writes fail at once with SQLITE_BUSY.
+// starts the WAL over, so past a limit the server's own connection makes it start over (RESTART: the
+// few frames left and an fsync, while the thread waits; 1-8 ms measured). From another connection
+// that made the server's writes fail at once with SQLITE_BUSY. TRUNCATE, which also shrinks the file,
+// held the event loop 11-22 ms for a 4 MiB WAL and 85 ms for 64 MiB: the file keeps its largest
+// size instead, written over from the start.
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../log.ts'
@@ -17,10 +19,9 @@ const WORKER = fileURLToPath(new URL('./checkpoint-worker.mjs', import.meta.url)
 /** SQLite's own default: what the committing connection goes back to if the thread dies */
 const AUTOCHECKPOINT_PAGES = 1000
 /**
- * The WAL size past which the server's connection empties the file. Emptying it holds the event loop
- * for two or three fsyncs (11-22 ms measured), so not often: at 4 MiB (SQLite's own 1000 pages) one
- * client writing values one by one over REST caused it twice a second, 5% of the server's time. A
- * larger WAL costs readers little (its index grows by 32 KiB per 4,096 frames).
+ * What the WAL may hold before the server's connection starts it over: also the file's size on
+ * disk. At 4 MiB (SQLite's own 1000 pages) one client writing values one by one over REST caused a
+ * restart twice a second; a larger WAL costs readers little (its index grows by 32 KiB per 4,096 frames).
  */
 export const WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
@@ -33,12 +34,16 @@ export async function startCheckpointer(db: Db, file: string, log: Logger, { int
   worker.unref()
   let stopping = false
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-  worker.on('message', (message: { error?: string; walOverLimit?: boolean }) => {
+  let started!: (running: boolean) => void
+  const running = new Promise<boolean>((resolve) => (started = resolve))
+  void exited.then(() => started(false))
+  worker.on('message', (message: { ready?: boolean; error?: string; walOverLimit?: boolean }) => {
+    if (message.ready) return started(true)
     if (message.error) log.warn({ err: message.error }, 'WAL checkpoint failed; retrying')
     if (!message.walOverLimit) return
-    db.$queryRawUnsafe('PRAGMA wal_checkpoint(TRUNCATE)')
-      .catch((err: Error) => log.warn({ err }, 'emptying the WAL failed; retrying'))
-      .finally(() => !stopping && worker.postMessage('emptied'))
+    db.$queryRawUnsafe('PRAGMA wal_checkpoint(RESTART)')
+      .catch((err: Error) => log.warn({ err }, 'starting the WAL over failed; retrying'))
+      .finally(() => !stopping && worker.postMessage('restarted'))
   })
   worker.once('error', (err) => log.error({ err }, 'the WAL checkpoint thread failed'))
   void exited.then(async () => {
@@ -46,7 +51,8 @@ export async function startCheckpointer(db: Db, file: string, log: Logger, { int
     log.error('the WAL checkpoint thread stopped; the server checkpoints on its own connection again')
     await db.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`).catch(() => undefined)
   })
-  await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0')
+  // the server connection stops checkpointing once the thread has its own connection open
+  if (await running) await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0')
   return {
     async stop() {
       stopping = true
