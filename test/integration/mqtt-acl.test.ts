@@ -115,22 +115,29 @@ for (const provider of providers) {
       assert.equal(again.connected, true)
     })
 
-    test('revoking a key, deleting its controller or removing its user from the organization closes live sessions within about a second', async () => {
+    test('revoking a key, deleting its controller or user, or removing its user from the organization closes live sessions within about a second', async () => {
       const revoked = await createController(server.core, 'acme/greenhouse/pi-revoked')
       const deleted = await createController(server.core, 'acme/greenhouse/pi-deleted')
       await createOrgUser(server.core, 'leaver@example.com', 'long enough pw', 'acme', false)
       const leaverKey = (await createKeyForUser(server.core, 'leaver@example.com', 'acme')).key
-      const clients = await Promise.all([revoked.key, deleted.key, leaverKey, pi1].map((key) => connect(server.mqttUrl, key)))
+      await createOrgUser(server.core, 'gone@example.com', 'long enough pw', 'acme', false)
+      const goneKey = (await createKeyForUser(server.core, 'gone@example.com', 'acme')).key
+      // a system admin's key needs no membership of the organization it is for
+      await createAdmin(server.core, 'root-key@example.com', 'long enough pw')
+      const adminKey = (await createKeyForUser(server.core, 'root-key@example.com', 'acme')).key
+      const clients = await Promise.all([revoked.key, deleted.key, leaverKey, goneKey, pi1, adminKey].map((key) => connect(server.mqttUrl, key)))
       const started = Date.now()
       await revokeKey(server.core.db, (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: revoked.id } })).id)
       // no core function deletes a controller or removes a member yet: these edits do what they will,
       // including moving the credentials version
       await server.core.db.resource.update({ where: { id: deleted.id }, data: { deleted: true, liveKey: null } })
       await server.core.db.organizationUser.deleteMany({ where: { user: { email: 'leaver@example.com' } } })
+      await server.core.db.user.update({ where: { email: 'gone@example.com' }, data: { deleted: true } })
       await bumpCredentialsVersion(server.core.db)
-      assert.deepEqual(await Promise.all(clients.slice(0, 3).map((c) => closed(c, 2500))), [true, true, true])
+      assert.deepEqual(await Promise.all(clients.slice(0, 4).map((c) => closed(c, 2500))), [true, true, true, true])
       assert.ok(Date.now() - started < 2500)
-      assert.equal(clients[3]!.connected, true, 'other sessions are left alone')
+      assert.equal(clients[4]!.connected, true, 'other sessions are left alone')
+      assert.equal(clients[5]!.connected, true, "a system admin's key stays valid without a membership")
       assert.equal(await refusalCode(server.mqttUrl, revoked.key), 4)
     })
 
