@@ -95,7 +95,7 @@ try {
   const byKey = new Map(cases.map((c) => [`${c.name}/${c.transport}`, c]))
   console.log()
   printTable(
-    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'delivered', 'stored +ms', 'broker CPU', 'client CPU'],
+    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'same round', 'delivered', 'stored +ms', 'broker CPU', 'client CPU'],
     cases.map((c) => {
       const rates = c.results.map((r) => r.perSecond)
       const reference = byKey.get(c.reference ?? `bare Aedes/${c.transport}`)!
@@ -107,6 +107,8 @@ try {
         fmt(Math.min(...rates)),
         fmt(Math.max(...rates)),
         c === reference ? '1.00×' : ratio(medianRate(c), medianRate(reference)),
+        // each round runs every case once, so a round's ratio is free of the machine's drift between rounds
+        c === reference ? '' : `${median(c.results.map((r, i) => r.perSecond / reference.results[i]!.perSecond)).toFixed(2)}×`,
         (delivered * 100).toFixed(1) + '%',
         c.stored ? fmt(median(c.storeLagMs)) : '-',
         fmt(median(c.brokerCpu), 0) + '%',
@@ -114,7 +116,7 @@ try {
       ]
     }),
   )
-  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "stored +ms": after the last message was relayed, how long until all were in the history (median). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator.')
+  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until all were in the history (median). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator.')
 } finally {
   await worker.stop()
   for (const b of started.reverse()) await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))
