@@ -31,7 +31,6 @@ export interface Checkpointer {
 
 export async function startCheckpointer(db: Db, file: string, log: Logger, { intervalMs = 200, walLimitBytes = WAL_LIMIT_BYTES } = {}): Promise<Checkpointer> {
   const worker = new Worker(WORKER, { workerData: { file, intervalMs, walLimitBytes } })
-  worker.unref()
   let stopping = false
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
   let started!: (running: boolean) => void
@@ -51,8 +50,11 @@ export async function startCheckpointer(db: Db, file: string, log: Logger, { int
     log.error('the WAL checkpoint thread stopped; the server checkpoints on its own connection again')
     await db.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`).catch(() => undefined)
   })
-  // the server connection stops checkpointing once the thread has its own connection open
-  if (await running) await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0')
+  // the server connection stops checkpointing once the thread has its own connection open (the
+  // thread keeps the process alive until then: a short script's openCore must not end while waiting)
+  const isRunning = await running
+  worker.unref()
+  if (isRunning) await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0')
   return {
     async stop() {
       stopping = true
