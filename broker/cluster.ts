@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { hostname } from 'node:os'
 import type { Redis as RedisConnection } from 'ioredis'
-import MQEmitterRedis from 'mqemitter-redis'
 import { redactUrl, type Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { redisClientIdOwners, type ClientIdOwners } from './client-ids.ts'
@@ -53,11 +52,18 @@ export interface ClusterParts {
   close(): Promise<void>
 }
 
-// aedes-persistence-redis ships no types. The Redis client both libraries are built on (ioredis) is
-// loaded from where they load it: the connections Tendril opens are the ones they expect.
-const requireHere = createRequire(import.meta.url)
-const createRedisPersistence = requireHere('aedes-persistence-redis') as (options: { conn: RedisConnection }) => RedisPersistence
-const Redis = createRequire(requireHere.resolve('aedes-persistence-redis'))('ioredis') as typeof RedisConnection
+// Loaded only with --redis: an instance on the embedded defaults never needs them.
+// aedes-persistence-redis ships no types. The Redis client both libraries
+// are built on (ioredis) is loaded from where they load it: the connections Tendril opens are the
+// ones they expect.
+async function redisLibraries() {
+  const requireHere = createRequire(import.meta.url)
+  return {
+    createRedisPersistence: requireHere('aedes-persistence-redis') as (options: { conn: RedisConnection }) => RedisPersistence,
+    Redis: createRequire(requireHere.resolve('aedes-persistence-redis'))('ioredis') as typeof RedisConnection,
+    MQEmitterRedis: (await import('mqemitter-redis')).default,
+  }
+}
 
 /**
  * The name an instance goes by among several: --broker-id, else the host name and HTTP port, which
@@ -81,6 +87,7 @@ function brokerIdForThisStart(name: string): string {
 }
 
 export async function createClusterParts(redisUrl: string, name: string, log: Logger): Promise<ClusterParts> {
+  const { createRedisPersistence, Redis, MQEmitterRedis } = await redisLibraries()
   const where = redactUrl(redisUrl)
   const options = { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS }
   const data = new Redis(redisUrl, { ...options, keyPrefix: KEY_PREFIX })
