@@ -35,7 +35,6 @@ export async function startCheckpointer(db: Db, file: string, log: Logger, { int
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
   let started!: (running: boolean) => void
   const running = new Promise<boolean>((resolve) => (started = resolve))
-  void exited.then(() => started(false))
   worker.on('message', (message: { ready?: boolean; error?: string; walOverLimit?: boolean }) => {
     if (message.ready) return started(true)
     if (message.error) log.warn({ err: message.error }, 'WAL checkpoint failed; retrying')
@@ -46,6 +45,7 @@ export async function startCheckpointer(db: Db, file: string, log: Logger, { int
   })
   worker.once('error', (err) => log.error({ err }, 'the WAL checkpoint thread failed'))
   void exited.then(async () => {
+    started(false) // if it never got going
     if (stopping) return
     log.error('the WAL checkpoint thread stopped; the server checkpoints on its own connection again')
     await db.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`).catch(() => undefined)

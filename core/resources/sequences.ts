@@ -366,9 +366,9 @@ export async function sequenceHistoryText(db: DbClient, sequenceId: number, opti
   // some value is in the blob store: row by row
   const timestamps: string[] = []
   const values: string[] = []
-  for (const [stored, value, blobHash, size] of (await latestRows(db, range)).reverse()) {
-    timestamps.push(isoTimestamp(stored))
-    values.push(value ?? (await readLarge(options.blobs, { data: null, blobHash, size })).toString('utf8'))
+  for (const { timestamp, value, blobHash, size } of (await latestRows(db, range)).reverse()) {
+    timestamps.push(isoTimestamp(timestamp))
+    values.push(value ?? (await readLarge(options.blobs, { data: null, blobHash, size: Number(size) })).toString('utf8'))
   }
   return { timestamps, values }
 }
@@ -412,14 +412,13 @@ async function latestInline(db: DbClient, range: HistoryRange): Promise<HistoryT
   return { timestamps, values: (JSON.parse(result.values!) as string[]).reverse() }
 }
 
-/** The rows of latestInline with their blob references, newest first. */
+/** The rows of latestInline with their blob references, newest first (timestamps as text, as there: a column Prisma knows as a DateTime would come back as a Date). */
 async function latestRows(db: DbClient, range: HistoryRange): Promise<HistoryRow[]> {
   const provider = providerOf(db)
   const query = Prisma.sql`
-    SELECT ${provider === 'postgresql' ? Prisma.sql`"timestamp"::text AS "timestamp", convert_from("data", 'UTF8')` : Prisma.sql`"timestamp", CAST("data" AS TEXT)`} AS value, "blobHash", size
+    SELECT ${provider === 'postgresql' ? Prisma.sql`"timestamp"::text AS "timestamp", convert_from("data", 'UTF8')` : Prisma.sql`CAST("timestamp" AS TEXT) AS "timestamp", CAST("data" AS TEXT)`} AS value, "blobHash", size
     FROM (${latestSubquery(provider, range)}) AS latest`
-  const rows = provider === 'postgresql' ? await postgresLatest<HistoryRowObject>(db, query) : await db.$queryRaw<HistoryRowObject[]>(query)
-  return rows.map((r) => [r.timestamp, r.value, r.blobHash, Number(r.size)])
+  return provider === 'postgresql' ? postgresLatest<HistoryRow>(db, query) : db.$queryRaw<HistoryRow[]>(query)
 }
 
 function latestSubquery(provider: Provider, { sequenceId, count, start, end }: HistoryRange): Prisma.Sql {
@@ -429,10 +428,10 @@ function latestSubquery(provider: Provider, { sequenceId, count, start, end }: H
     ORDER BY "timestamp" DESC, id DESC LIMIT ${count}`
 }
 
-/** [timestamp as the database prints it, value text or null when in the blob store, blobHash, size] */
-type HistoryRow = [string, string | null, string | null, number]
-interface HistoryRowObject {
+interface HistoryRow {
+  /** as the database prints it (isoTimestamp) */
   timestamp: string
+  /** null when the value is in the blob store */
   value: string | null
   blobHash: string | null
   size: number | bigint
