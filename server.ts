@@ -24,7 +24,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
     await cluster?.close()
     throw err
   })
-  const http = createHttpServer(core, { bus: broker.bus }, [broker.handleUpgrade])
+  const http = createHttpServer(core, { bus: broker.bus, throttles: cluster?.throttles }, [broker.handleUpgrade])
   return {
     async listen({ port, host, mqttPort }) {
       const boundPort = await http.listen(port, host)

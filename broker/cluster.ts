@@ -1,16 +1,22 @@
 // Broker state shared by several Tendril instances through one Redis (shared/DESIGN.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
-// and retained messages; mqemitter-redis carries every publish to every instance.
+// and retained messages; mqemitter-redis carries every publish to every instance. The instances
+// also count rate limits there together (core/accounts/throttle-redis.ts).
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { hostname } from 'node:os'
 import type { Redis as RedisConnection } from 'ioredis'
 import { redactUrl, type Config } from '../core/config.ts'
+import { redisThrottles } from '../core/accounts/throttle-redis.ts'
+import type { Throttles } from '../core/accounts/throttle.ts'
 import type { Logger } from '../core/log.ts'
 import { redisClientIdOwners, type ClientIdOwners } from './client-ids.ts'
 
 /** Every key the broker writes starts with this, so Redis can hold other state beside it. */
 export const KEY_PREFIX = 'tendril:mqtt:'
+
+/** The rate-limit counters shared by the instances (core/accounts/throttle-redis.ts). */
+export const THROTTLE_KEY_PREFIX = 'tendril:throttle:'
 
 /** How long start-up waits for Redis before it gives up. */
 const CONNECT_TIMEOUT_MS = 10_000
@@ -48,6 +54,8 @@ export interface ClusterParts {
   id: string
   /** who owns each client id, shared by the instances */
   clientIds: ClientIdOwners
+  /** rate limits (failed sign-ins, PIN guesses) counted together by the instances */
+  throttles: Throttles
   /** ends every Redis connection */
   close(): Promise<void>
 }
@@ -93,14 +101,15 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
   const data = new Redis(redisUrl, { ...options, keyPrefix: KEY_PREFIX })
   const pub = new Redis(redisUrl, { ...options, enableAutoPipelining: true }) // what mqemitter-redis sets for its own
   const sub = new Redis(redisUrl, options)
-  const connections = [data, pub, sub]
+  const limits = new Redis(redisUrl, { ...options, keyPrefix: THROTTLE_KEY_PREFIX })
+  const connections = [data, pub, sub, limits]
   try {
     await connectAll(connections, where)
   } catch (err) {
     for (const connection of connections) connection.disconnect()
     throw err
   }
-  for (const [role, connection] of [['data', data], ['publish', pub], ['subscribe', sub]] as const) reportOutages(connection, role, where, log)
+  for (const [role, connection] of [['data', data], ['publish', pub], ['subscribe', sub], ['rate limits', limits]] as const) reportOutages(connection, role, where, log)
 
   const redisMq = MQEmitterRedis({ pubConn: pub, subConn: sub, concurrency: EMITTER_CONCURRENCY, matchEmptyLevels: true })
   // mqemitter-redis re-emits connection errors here, and an 'error' without a listener would throw;
@@ -129,7 +138,7 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     // (a second disconnect of a closed connection would hold the process for 2 s)
     for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
   }
-  return { persistence, mq, id, clientIds: redisClientIdOwners(data), close: () => (closing ??= close()) }
+  return { persistence, mq, id, clientIds: redisClientIdOwners(data), throttles: redisThrottles(limits, log), close: () => (closing ??= close()) }
 }
 
 /** Connects every connection or none, with the reason Redis could not be reached. */

@@ -1,6 +1,7 @@
 // The Express app, built without listening (tests and `serve` attach to it the same way).
 import express from 'express'
 import helmet from 'helmet'
+import { memoryThrottles, type Throttles } from '../core/accounts/throttle.ts'
 import type { Core } from '../core/index.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { version } from '../core/version.ts'
@@ -21,6 +22,8 @@ import { userRoutes } from './routes/users.ts'
 export interface AppDependencies {
   /** delivers messages sent through REST to the broker's subscribers */
   bus: MessageBus
+  /** where rate limits count attempts: shared with the other instances through Redis, or this process's own */
+  throttles?: Throttles
 }
 
 /** What the app shares with the value lane (http/value-lane.ts), so that both answer alike. */
@@ -42,6 +45,7 @@ export function appParts(core: Core): AppParts {
 
 export function createApp(core: Core, deps: AppDependencies, parts = appParts(core)): express.Express {
   const app = express()
+  const throttles = deps.throttles ?? memoryThrottles()
   app.disable('x-powered-by')
   app.set('trust proxy', 'loopback') // a local reverse proxy (nginx, caddy) may terminate TLS
   app.use(parts.securityHeaders)
@@ -55,13 +59,13 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   app.use('/api/v1/resources', ...parts.resourceBodyParsers)
   app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }))
   app.use(authenticate(core))
-  app.use(sessionRoutes(core))
+  app.use(sessionRoutes(core, throttles))
   app.use(mqttInfoRoutes(core))
   app.use(messageRoutes(core, deps.bus))
   app.use(keyRoutes(core))
   app.use(organizationRoutes(core))
-  app.use(userRoutes(core))
-  app.use(pinRoutes(core))
+  app.use(userRoutes(core, throttles))
+  app.use(pinRoutes(core, throttles))
   app.use(systemRoutes(core))
   app.use(resourceRoutes(core, deps.bus))
 

@@ -1,11 +1,36 @@
-// Failed sign-in counting, per account and per address, in fixed windows. In memory: each instance
-// counts its own share (behind a load balancer an attacker's budget is multiplied by the instances).
+// Attempt counters in fixed windows: failed sign-ins per account and address, PIN guesses, wrong old
+// passwords. An attempt is counted before it is checked and given back if it turned out fine, so a
+// burst of concurrent guesses gets no more than the limit through (counting failures afterwards let
+// every request of a burst pass the check while the first ones were still hashing their password).
+//
+// In memory, each instance counts its own share. Instances that share a Redis (--redis) count
+// together (throttle-redis.ts): behind a load balancer an attacker's budget is not multiplied by the
+// number of instances.
 export interface ThrottleRule {
   max: number
   windowMs: number
 }
 
-export function createThrottle(rule: ThrottleRule, maxKeys = 100_000) {
+export interface Throttle {
+  /** counts one attempt for key; false when it is over the limit in the current window (refuse it) */
+  attempt(key: string): Promise<boolean>
+  /** gives back one attempt that turned out fine (a right password), so it does not count */
+  refund(key: string): Promise<void>
+  /** forgets the key's attempts (a successful sign-in clears its account's failures) */
+  reset(key: string): Promise<void>
+}
+
+/** Makes the throttles; `name` keeps the counters of different limits apart. */
+export interface Throttles {
+  limit(name: string, rule: ThrottleRule): Throttle
+}
+
+/** Counters in this process, for one instance (or a fallback while Redis is away). */
+export function memoryThrottles(maxKeys = 100_000): Throttles {
+  return { limit: (_name, rule) => memoryThrottle(rule, maxKeys) }
+}
+
+export function memoryThrottle(rule: ThrottleRule, maxKeys = 100_000): Throttle {
   const windows = new Map<string, { count: number; start: number }>()
   const current = (key: string, now: number) => {
     const entry = windows.get(key)
@@ -13,19 +38,20 @@ export function createThrottle(rule: ThrottleRule, maxKeys = 100_000) {
     return entry
   }
   return {
-    /** true while key may try again */
-    allowed(key: string, now = Date.now()): boolean {
-      return (current(key, now)?.count ?? 0) < rule.max
-    },
-    fail(key: string, now = Date.now()): void {
-      const entry = current(key, now)
-      if (entry) entry.count++
-      else {
-        if (windows.size >= maxKeys) windows.clear()
-        windows.set(key, { count: 1, start: now })
+    async attempt(key) {
+      const now = Date.now()
+      let entry = current(key, now)
+      if (!entry) {
+        if (windows.size >= maxKeys) windows.clear() // bounded memory: a flood of addresses starts every count over
+        windows.set(key, (entry = { count: 0, start: now }))
       }
+      return ++entry.count <= rule.max
     },
-    reset(key: string): void {
+    async refund(key) {
+      const entry = current(key, Date.now())
+      if (entry && entry.count > 0) entry.count--
+    },
+    async reset(key) {
       windows.delete(key)
     },
   }

@@ -6,7 +6,7 @@ import { Router, type Response } from 'express'
 import { z } from 'zod'
 import { enterPin, pollPin, requestPin } from '../../core/accounts/pins.ts'
 import { asUser } from '../../core/accounts/roles.ts'
-import { createThrottle } from '../../core/accounts/throttle.ts'
+import type { Throttles } from '../../core/accounts/throttle.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited, TendrilError } from '../../core/errors.ts'
 import { errorBody } from '../errors.ts'
@@ -30,15 +30,14 @@ function parsePin(raw: unknown): number {
   return pin.data
 }
 
-export function pinRoutes(core: Core): Router {
+export function pinRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()
-  const requests = createThrottle(PIN_LIMITS.requestsPerAddress)
-  const failedEntries = createThrottle(PIN_LIMITS.failedEntriesPerUser)
+  const requests = throttles.limit('pin-request', PIN_LIMITS.requestsPerAddress)
+  const failedEntries = throttles.limit('pin-entry', PIN_LIMITS.failedEntriesPerUser)
 
   router.post('/api/v1/pins', async (req, res) => {
     const address = req.ip ?? 'unknown'
-    if (!requests.allowed(address)) throw rateLimited('too many PIN requests; try again later')
-    requests.fail(address) // every request counts: each one stores a row
+    if (!(await requests.attempt(address))) throw rateLimited('too many PIN requests; try again later') // every request counts: each one stores a row
     const { pin, pinCode } = await requestPin(core)
     res.json({ status: 'ok', pin, pin_code: pinCode })
   })
@@ -60,17 +59,16 @@ export function pinRoutes(core: Core): Router {
     const pin = parsePin(req.params.pin)
     const body = enterBody.safeParse({ ...(req.query as object), ...(req.body as object) })
     if (!body.success) throw invalid('controller (the controller folder path) is required')
-    if (!failedEntries.allowed(String(user.userId))) throw rateLimited('too many failed PIN entries; try again later')
+    const entrant = String(user.userId)
+    if (!(await failedEntries.attempt(entrant))) throw rateLimited('too many failed PIN entries; try again later')
     try {
       const result = await enterPin(core, user, pin, body.data.controller)
-      if (result.state === 'expired') {
-        failedEntries.fail(String(user.userId))
-        return expired(res)
-      }
+      if (result.state === 'expired') return expired(res) // counted: guessing finds expired PINs too
+      await failedEntries.refund(entrant)
       res.json({ status: 'ok' })
     } catch (err) {
       // a wrong PIN, and a controller path that is not there, count against the user; a refusal for a path they can see does not
-      if (err instanceof TendrilError && (err.code === 'not_found' || err.code === 'conflict')) failedEntries.fail(String(user.userId))
+      if (!(err instanceof TendrilError && (err.code === 'not_found' || err.code === 'conflict'))) await failedEntries.refund(entrant)
       throw err
     }
   })

@@ -2,7 +2,7 @@
 import { Router } from 'express'
 import { z } from 'zod'
 import { createSession, deleteSession, SESSION_TTL_MS } from '../../core/accounts/sessions.ts'
-import { createThrottle, SIGN_IN_LIMITS } from '../../core/accounts/throttle.ts'
+import { SIGN_IN_LIMITS, type Throttles } from '../../core/accounts/throttle.ts'
 import { checkCredentials } from '../../core/accounts/users.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited, unauthorized } from '../../core/errors.ts'
@@ -10,25 +10,29 @@ import { SESSION_COOKIE } from '../auth.ts'
 
 const signInBody = z.object({ email_address: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
 
-export function sessionRoutes(core: Core): Router {
+export function sessionRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()
-  const perAccount = createThrottle(SIGN_IN_LIMITS.perAccount)
-  const perAddress = createThrottle(SIGN_IN_LIMITS.perAddress)
+  const perAccount = throttles.limit('sign-in-account', SIGN_IN_LIMITS.perAccount)
+  const perAddress = throttles.limit('sign-in-address', SIGN_IN_LIMITS.perAddress)
 
   router.post('/sign-in', async (req, res) => {
     const parsed = signInBody.safeParse(req.body)
     if (!parsed.success) throw invalid('email_address and password are required')
     const email = parsed.data.email_address.trim().toLowerCase()
     const address = req.ip ?? 'unknown'
-    if (!perAccount.allowed(email) || !perAddress.allowed(address)) throw rateLimited('too many failed sign-ins; try again later')
+    // counted before the password is checked, so a burst of guesses in parallel gets no more than the limit through
+    const [accountOk, addressOk] = await Promise.all([perAccount.attempt(email), perAddress.attempt(address)])
+    if (!accountOk || !addressOk) {
+      core.log.info({ address }, 'sign-in refused: too many failed attempts')
+      throw rateLimited('too many failed sign-ins; try again later')
+    }
     const user = await checkCredentials(core, email, parsed.data.password)
     if (!user) {
-      perAccount.fail(email)
-      perAddress.fail(address)
       core.log.info({ address }, 'sign-in failed')
       throw unauthorized('wrong email address or password')
     }
-    perAccount.reset(email)
+    // only failures count: a class signing in from one school address is not throttled
+    await Promise.all([perAccount.reset(email), perAddress.refund(address)])
     const session = await createSession(core, user.id)
     res.cookie(SESSION_COOKIE, session.token, {
       httpOnly: true,

@@ -3,7 +3,7 @@
 // /api/v1/users/current (or their id): full_name, and password with old_password.
 import { Router } from 'express'
 import { z } from 'zod'
-import { createThrottle } from '../../core/accounts/throttle.ts'
+import type { Throttles } from '../../core/accounts/throttle.ts'
 import { createUserAs, deleteUserAs, getUserAs, listUsersAs, updateUserAs, WrongPassword, type UserRef } from '../../core/accounts/user-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited } from '../../core/errors.ts'
@@ -31,9 +31,9 @@ function userRef(raw: unknown): UserRef {
   return id.data
 }
 
-export function userRoutes(core: Core): Router {
+export function userRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()
-  const wrongOldPasswords = createThrottle(OLD_PASSWORD_LIMIT)
+  const wrongOldPasswords = throttles.limit('old-password', OLD_PASSWORD_LIMIT)
 
   router.get('/api/v1/users', async (_req, res) => {
     const users = await listUsersAs(core, res.locals.principal)
@@ -62,7 +62,8 @@ export function userRoutes(core: Core): Router {
     if (!body.success) throw invalid('expected full_name, or password with old_password')
     const caller = res.locals.principal
     const throttleKey = caller.kind === 'user' ? String(caller.userId) : 'anonymous'
-    if (body.data.password !== undefined && !wrongOldPasswords.allowed(throttleKey)) throw rateLimited('too many wrong passwords; try again later')
+    const changingPassword = body.data.password !== undefined
+    if (changingPassword && !(await wrongOldPasswords.attempt(throttleKey))) throw rateLimited('too many wrong passwords; try again later')
     try {
       const user = await updateUserAs(core, caller, ref, {
         fullName: body.data.full_name,
@@ -70,9 +71,11 @@ export function userRoutes(core: Core): Router {
         oldPassword: body.data.old_password,
         keepSessionToken: res.locals.session?.token,
       })
+      if (changingPassword) await wrongOldPasswords.refund(throttleKey)
       res.json({ status: 'ok', user })
     } catch (err) {
-      if (err instanceof WrongPassword) wrongOldPasswords.fail(throttleKey)
+      // only a wrong old password counts
+      if (changingPassword && !(err instanceof WrongPassword)) await wrongOldPasswords.refund(throttleKey)
       throw err
     }
   })

@@ -6,7 +6,7 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import mqttPacket from 'mqtt-packet'
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
-import { createController, createOrg } from '../../core/admin.ts'
+import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -132,6 +132,15 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const late = await open(a!.mqttUrl, pi1)
     assert.equal(await subscribe(late.client, 'acme/greenhouse/pi-1/config', 0), 0)
     assert.deepEqual(await late.take(1, 500), [])
+  })
+
+  test('failed sign-ins count on every instance together: guesses spread over both are refused at the limit', async () => {
+    await createOrgUser(a!.core, 'ann@example.com', 'long enough pw', 'acme', false)
+    const signIn = (server: TestServer, password: string) =>
+      fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'ann@example.com', password }) }).then((r) => r.status)
+    for (let i = 0; i < 10; i++) assert.equal(await signIn(i % 2 ? b! : a!, `guess ${i}`), 401)
+    assert.equal(await signIn(a!, 'long enough pw'), 429, 'five guesses on each instance are ten for the account')
+    assert.equal(await signIn(b!, 'long enough pw'), 429)
   })
 
   test('messages queued for an offline session survive restarts of the instance that queued them', async () => {

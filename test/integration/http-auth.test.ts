@@ -66,6 +66,19 @@ for (const provider of providers) {
       assert.equal((await signIn('ann@example.com', 'long enough pw')).status, 200, 'other accounts are not locked out')
     })
 
+    test('a burst of parallel guesses gets no more than the limit through to the password check', async () => {
+      await createOrgUser(server.core, 'burst@example.com', 'long enough pw', 'acme', false)
+      const statuses = await Promise.all(Array.from({ length: 25 }, (_, i) => signIn('burst@example.com', `parallel guess ${i}`).then((r) => r.status)))
+      assert.equal(statuses.filter((s) => s === 401).length, 10, 'ten wrong passwords were checked')
+      assert.equal(statuses.filter((s) => s === 429).length, 15, 'the rest were refused unchecked')
+    })
+
+    test('successful sign-ins from one address do not count toward its limit', async () => {
+      // the address limit is 50 failures in 15 minutes; a class signing in from one school network must not hit it
+      for (let i = 0; i < 8; i++) assert.equal((await signIn('nobody@example.com', `no such account ${i}`)).status, 401)
+      for (let i = 0; i < 45; i++) assert.equal((await signIn('ann@example.com', 'long enough pw')).status, 200, `sign-in ${i + 1}`)
+    })
+
     test('malformed bodies get a 400 with a JSON error', async () => {
       const res = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email_address": ' })
       assert.equal(res.status, 400)

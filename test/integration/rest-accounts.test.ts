@@ -209,6 +209,15 @@ for (const provider of providers) {
         assert.equal((await call('PUT', `/api/v1/users/${await userId('bob@example.com')}`, here, { full_name: 'Not Bob' })).status, 403)
       })
 
+      test('guessing one\'s old password is limited: after 10 wrong ones the right one is refused with 429', async () => {
+        await createUser(server.core, { email: 'gus@example.com', password: PASSWORD })
+        const here = await signIn('gus@example.com')
+        const change = (old: string) => call('PUT', '/api/v1/users/current', here, { password: 'a new long password', old_password: old })
+        const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => change(`wrong guess ${i}`).then((r) => r.status)))
+        assert.deepEqual(statuses.sort(), [...Array(10).fill(403), 429, 429], 'parallel guesses: ten are checked')
+        assert.equal((await change(PASSWORD)).status, 429)
+      })
+
       test('a system admin deletes a user (soft): their sessions, keys and MQTT sessions stop working', async () => {
         await createOrgUser(server.core, 'gil@example.com', PASSWORD, 'acme', false)
         const gilId = await userId('gil@example.com')
