@@ -12,6 +12,7 @@ import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
 import { memoryClientIdOwners, type ClientIdOwners } from './client-ids.ts'
+import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
@@ -39,11 +40,13 @@ export interface BrokerParts {
   id?: string
   /** client id ownership shared with the other instances (default: this process only) */
   clientIds?: ClientIdOwners
+  /** the queue lengths of the shared persistence (default: counted beside the in-memory one) */
+  queueLengths?: (aedes: Aedes) => QueueLength
 }
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const { clientIds = memoryClientIdOwners(), ...shared } = parts
+  const { clientIds = memoryClientIdOwners(), queueLengths, ...shared } = parts
   const aedes = new Aedes({
     // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
@@ -89,6 +92,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     jsonSessions,
   )
   await aedes.listen()
+  limitOfflineQueues(aedes, limits.maxQueued, core.log, queueLengths?.(aedes)) // the persistence exists from listen() on
   // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))

@@ -19,6 +19,7 @@ export const settingsSchema = z.object({
   'mqtt-publish-rate': z.coerce.number().int().min(0).default(2000).describe('PUBLISH packets per second one client may send (bursts of twice that); 0 = unlimited'),
   'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold on an instance'),
   'mqtt-connect-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a new connection has to send CONNECT'),
+  'mqtt-max-queued': z.coerce.number().int().min(1).default(1000).describe('QoS 1/2 messages kept for a persistent session while its client is away; newer ones are dropped'),
   'message-history-count': z.coerce.number().int().min(1).max(1_000_000).default(1000).describe('messages kept per folder'),
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
   'smtp-url': z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional().describe('SMTP server for send_email and watchdog notices, e.g. smtp://user:pass@mail.example.com:587'),
@@ -51,7 +52,7 @@ export interface Config {
   mqttPort: number
   dataDir: string
   database: DatabaseConfig
-  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number }
+  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; maxQueued: number }
   messageHistory: { count: number; days: number }
   outgoing: { smtpUrl?: string; emailFrom: string; smsWebhook?: string }
   redis?: string
@@ -184,6 +185,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       publishRate: s['mqtt-publish-rate'],
       connectionsPerKey: s['mqtt-connections-per-key'],
       connectTimeoutMs: s['mqtt-connect-timeout'],
+      maxQueued: s['mqtt-max-queued'],
     },
     messageHistory: { count: s['message-history-count'], days: s['message-history-days'] },
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
@@ -226,6 +228,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-publish-rate': config.mqtt.publishRate,
     'mqtt-connections-per-key': config.mqtt.connectionsPerKey,
     'mqtt-connect-timeout': config.mqtt.connectTimeoutMs,
+    'mqtt-max-queued': config.mqtt.maxQueued,
     'message-history-count': config.messageHistory.count,
     'message-history-days': config.messageHistory.days,
     'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',

@@ -6,6 +6,7 @@ import { createController, createOrg } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
+import mqtt, { type MqttClient } from 'mqtt'
 import { closed, connect, endAll, granted, nextMessage, refusalCode } from '../helpers/mqtt.ts'
 
 /** A socket's fate: resolves true when the server closes it within ms. */
@@ -99,3 +100,75 @@ for (const provider of providers) {
     })
   })
 }
+
+// The queue is broker state (in memory here; Redis in cluster.test.ts), the same on either database.
+describe('MQTT queue of a persistent session whose client is away', () => {
+  const LIMIT = 5
+  let core: TestCore
+  let tendril: Tendril
+  let url: string
+  let pi1: string
+  let pi2: string
+
+  before(async () => {
+    core = await openTestCore('sqlite', { 'mqtt-max-queued': LIMIT })
+    tendril = await createTendril(core)
+    url = `mqtt://127.0.0.1:${(await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })).mqttPort!}`
+    await createOrg(core, 'acme')
+    pi1 = (await createController(core, 'acme/pi-1')).key
+    pi2 = (await createController(core, 'acme/pi-2')).key
+  })
+  const opened: MqttClient[] = []
+  after(async () => {
+    for (const client of opened) client.end(true)
+    endAll()
+    await tendril.close()
+    await core.cleanup()
+  })
+
+  /** Connects with pi-1's key, collecting messages from the start (a resumed queue comes with the CONNACK). */
+  const session = (clientId: string) =>
+    new Promise<{ client: MqttClient; payloads: string[] }>((resolve, reject) => {
+      const payloads: string[] = []
+      const client = mqtt.connect(url, { username: 'key', password: pi1, clientId, clean: false, reconnectPeriod: 0 })
+      opened.push(client)
+      client.on('message', (_topic, payload) => payloads.push(payload.toString()))
+      client.once('connect', () => resolve({ client, payloads }))
+      client.once('error', reject)
+    })
+  const subscribed = (client: MqttClient) => new Promise<void>((resolve, reject) => client.subscribe('acme/pi-1/commands', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+  const away = (client: MqttClient) => new Promise<void>((resolve) => client.end(false, {}, () => resolve()))
+  const sendAll = async (publisher: MqttClient, payloads: string[]) => {
+    for (const p of payloads) await publisher.publishAsync('acme/pi-1/commands', p, { qos: 1 })
+  }
+  const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  test('keeps the oldest messages up to the limit, and has room again once its client has taken them', async () => {
+    const first = await session('pi-1-away')
+    await subscribed(first.client)
+    await away(first.client)
+    const publisher = await connect(url, pi2)
+    await sendAll(publisher, ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'])
+
+    const back = await session('pi-1-away')
+    await settle(500)
+    assert.deepEqual(back.payloads, ['m0', 'm1', 'm2', 'm3', 'm4'], 'what came after the limit was dropped')
+    await away(back.client)
+
+    await sendAll(publisher, ['n0', 'n1', 'n2'])
+    const again = await session('pi-1-away')
+    await settle(500)
+    assert.deepEqual(again.payloads, ['n0', 'n1', 'n2'])
+  })
+
+  test('does not limit a client that is online: it takes every message as it comes', async () => {
+    const online = await session('pi-1-online')
+    await subscribed(online.client)
+    const publisher = await connect(url, pi2)
+    const sent = Array.from({ length: 4 * LIMIT }, (_, i) => `live ${i}`)
+    await Promise.all(sent.map((p) => publisher.publishAsync('acme/pi-1/commands', p, { qos: 1 }))) // in flight together
+    for (let i = 0; i < 50 && online.payloads.length < sent.length; i++) await settle(20)
+    assert.deepEqual(online.payloads, sent)
+    assert.equal(online.client.connected, true)
+  })
+})
