@@ -6,6 +6,7 @@ import { createController, createOrg } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
 import mqtt, { type MqttClient } from 'mqtt'
 import { closed, connect, endAll, granted, nextMessage, refusalCode } from '../helpers/mqtt.ts'
 
@@ -104,26 +105,23 @@ for (const provider of providers) {
 // The queue is broker state (in memory here; Redis in cluster.test.ts), the same on either database.
 describe('MQTT queue of a persistent session whose client is away', () => {
   const LIMIT = 5
-  let core: TestCore
-  let tendril: Tendril
+  let server: TestServer
   let url: string
   let pi1: string
   let pi2: string
 
   before(async () => {
-    core = await openTestCore('sqlite', { 'mqtt-max-queued': LIMIT })
-    tendril = await createTendril(core)
-    url = `mqtt://127.0.0.1:${(await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })).mqttPort!}`
-    await createOrg(core, 'acme')
-    pi1 = (await createController(core, 'acme/pi-1')).key
-    pi2 = (await createController(core, 'acme/pi-2')).key
+    server = await startTestServer('sqlite', { config: { 'mqtt-max-queued': LIMIT } })
+    url = server.mqttUrl
+    await createOrg(server.core, 'acme')
+    pi1 = (await createController(server.core, 'acme/pi-1')).key
+    pi2 = (await createController(server.core, 'acme/pi-2')).key
   })
   const opened: MqttClient[] = []
   after(async () => {
     for (const client of opened) client.end(true)
     endAll()
-    await tendril.close()
-    await core.cleanup()
+    await server.close()
   })
 
   /** Connects with pi-1's key, collecting messages from the start (a resumed queue comes with the CONNACK). */
