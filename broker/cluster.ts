@@ -12,7 +12,9 @@ import { redisThrottles } from '../core/accounts/throttle-redis.ts'
 import type { Throttles } from '../core/accounts/throttle.ts'
 import type { Logger } from '../core/log.ts'
 import { redisClientIdOwners, type ClientIdOwners } from './client-ids.ts'
+import { awayQueueLengths, sharedPresence, startHeartbeat } from './instances.ts'
 import type { QueueLength } from './offline-queue.ts'
+import type { SharedPresence } from './presence.ts'
 
 /** Every key the broker writes starts with this, so Redis can hold other state beside it. */
 export const KEY_PREFIX = 'tendril:mqtt:'
@@ -60,6 +62,8 @@ export interface ClusterParts {
   throttles: Throttles
   /** what a client connected to no instance has queued (offline-queue.ts), once given the broker */
   queueLengths(aedes: Aedes): QueueLength
+  /** which instance holds which controller (presence.ts) */
+  presence: SharedPresence
   /** ends every Redis connection */
   close(): Promise<void>
 }
@@ -131,6 +135,7 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
   const persistence = createRedisPersistence({ conn: data })
   const id = brokerIdForThisStart(name)
   log.info({ brokerId: id, redis: where }, 'mqtt broker state shared through redis')
+  const heartbeat = startHeartbeat(data, id, log)
 
   let closing: Promise<void> | undefined
   const close = async () => {
@@ -139,39 +144,11 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     // keeps the commands for a reconnection), so each gets a moment and what is left is dropped.
     await within(CLOSE_WAIT_MS, persistence.destroy().catch((err: Error) => log.debug({ err }, 'closing the redis persistence')))
     await new Promise<void>((resolve) => mq.close(resolve))
+    await within(CLOSE_WAIT_MS, heartbeat.stop())
     // (a second disconnect of a closed connection would hold the process for 2 s)
     for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
   }
-  return { persistence, mq, id, clientIds: redisClientIdOwners(data), throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), close: () => (closing ??= close()) }
-}
-
-/** Hash: client id → the broker id of the instance the client is connected to. */
-const CONNECTED = 'connected'
-/** `alive:<broker id>` exists while that instance runs: refreshed often, gone soon after a crash. */
-const ALIVE_EVERY_MS = 10_000
-const ALIVE_FOR_S = 30
-const RELEASE_CONNECTED = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
-// 0 when a running instance holds the client, else the length of the list aedes-persistence-redis
-// keeps its queue in (ARGV[2]: the key prefix, which ioredis adds to KEYS only)
-const AWAY_QUEUE = `local holder = redis.call('HGET', KEYS[1], ARGV[1])
-if holder and redis.call('EXISTS', ARGV[2] .. 'alive:' .. holder) == 1 then return 0 end
-return redis.call('LLEN', KEYS[2])`
-
-/**
- * The queue length of a client that no instance holds; 0 for one connected anywhere. The queue of a
- * client online elsewhere holds what it has not acknowledged yet, and must not be cut there: QoS 1
- * redelivers those when it resumes. Each instance records the clients it holds; the records of an
- * instance that crashed stop counting once its `alive` key expires.
- */
-function awayQueueLengths(data: RedisConnection, aedes: Aedes, log: Logger): QueueLength {
-  const failed = (err: Error) => log.warn({ err }, 'recording an mqtt connection in redis failed')
-  const alive = () => void data.set(`alive:${aedes.id}`, '1', 'EX', ALIVE_FOR_S).catch(failed)
-  alive()
-  const heartbeat = setInterval(alive, ALIVE_EVERY_MS).unref()
-  aedes.on('closed', () => clearInterval(heartbeat))
-  aedes.on('client', (client) => void data.hset(CONNECTED, client.id, aedes.id).catch(failed))
-  aedes.on('clientDisconnect', (client) => void data.eval(RELEASE_CONNECTED, 1, CONNECTED, client.id, aedes.id).catch(failed))
-  return async (clientId) => Number(await data.eval(AWAY_QUEUE, 2, CONNECTED, `outgoing:${encodeURIComponent(clientId)}`, clientId, KEY_PREFIX))
+  return { persistence, mq, id, clientIds: redisClientIdOwners(data), throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), presence: sharedPresence(data, id), close: () => (closing ??= close()) }
 }
 
 /** Connects every connection or none, with the reason Redis could not be reached. */

@@ -16,7 +16,7 @@ import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
-import { trackPresence } from './presence.ts'
+import { trackPresence, type SharedPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize } from './limits.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
@@ -42,11 +42,13 @@ export interface BrokerParts {
   clientIds?: ClientIdOwners
   /** the queue lengths of the shared persistence (default: counted beside the in-memory one) */
   queueLengths?: (aedes: Aedes) => QueueLength
+  /** which instance holds which controller (default: this instance alone) */
+  presence?: SharedPresence
 }
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const { clientIds = memoryClientIdOwners(), queueLengths, ...shared } = parts
+  const { clientIds = memoryClientIdOwners(), queueLengths, presence: sharedPresence, ...shared } = parts
   const aedes = new Aedes({
     // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
@@ -79,7 +81,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       })
     }) satisfies AedesOptions['authorizePublish'],
   })
-  const presence = trackPresence(core, aedes)
+  const presence = trackPresence(core, aedes, sharedPresence)
   const jsonSessions: LiveSessions = new Set()
   const stopRevalidation = startRevalidation(
     core,
@@ -147,7 +149,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       for (const ws of [...wss.clients, ...jsonWss.clients]) ws.terminate()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
       await ingest.flush() // what was accepted before the close is stored
-      await presence.flush()
+      await presence.close()
     },
   }
 }

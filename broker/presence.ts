@@ -1,57 +1,111 @@
 // Controller presence: a controller is connected while at least one of its sessions is open,
-// on MQTT or on rhizo's JSON websocket. Status writes are gathered for a short while and written
-// together (10,000 controllers connecting at once make a handful of statements, not 10,000), in
-// the order the changes happened.
+// on MQTT or on rhizo's JSON websocket, on any instance. Status writes are gathered for a short while
+// and written together (10,000 controllers connecting at once make a handful of statements, not
+// 10,000), in the order the changes happened.
+//
+// A reconciliation pass also runs at start and then every half minute: a controller shown connected
+// that no running instance holds is shown disconnected (a crash or power cut left it so), and one this
+// instance holds is shown connected. Instances sharing a Redis tell each other whom they hold
+// (SharedPresence, cluster.ts), so a controller that moves from one instance to another is not shown
+// disconnected by the one it left.
 import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
-import { markConnected, markManyConnected, markManyDisconnected } from '../core/resources/controller-status.ts'
+import { connectedControllerIds, markConnected, markManyConnected, markManyDisconnected } from '../core/resources/controller-status.ts'
 import type { Principal } from '../core/resources/permissions.ts'
 import { sessionOf } from './clients.ts'
 
 /** How long status changes are gathered before they are written. */
 const WRITE_DELAY_MS = 100
+/** How often the shown status is reconciled with the sessions held. */
+const RECONCILE_EVERY_MS = 30_000
 
 export interface Presence {
   opened(principal: Principal | undefined, clientVersion?: string): void
   closed(principal: Principal | undefined): void
-  /** writes the changes still gathered (closing) */
-  flush(): Promise<void>
+  /** stops reconciling and writes the changes still gathered (closing) */
+  close(): Promise<void>
 }
+
+/** Which instance holds sessions of which controllers, shared by the instances on one Redis. */
+export interface SharedPresence {
+  /** records that this instance holds sessions of these controllers */
+  hold(ids: number[]): Promise<void>
+  /** forgets this instance's hold of these */
+  release(ids: number[]): Promise<void>
+  /** those of ids that a running instance holds */
+  held(ids: number[]): Promise<number[]>
+}
+
+/** Alone, no other instance holds anything. */
+const alone: SharedPresence = { hold: async () => {}, release: async () => {}, held: async () => [] }
 
 type Change = { connected: true; clientVersion?: string } | { connected: false }
 
-export function trackPresence(core: Core, aedes: Aedes): Presence {
+export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPresence = alone): Presence {
   const sessions = new Map<number, number>()
   const fail = (err: unknown) => core.log.error({ err }, 'updating controller status failed')
+  // while Redis is away each instance goes by its own sessions (cluster.ts logs the outage)
+  const unshared = (err: unknown) => core.log.debug({ err }, 'sharing controller presence through redis failed')
+  const shared: SharedPresence = {
+    hold: (ids) => sharedPresence.hold(ids).catch(unshared),
+    release: (ids) => sharedPresence.release(ids).catch(unshared),
+    held: (ids) => sharedPresence.held(ids).catch((err: unknown) => (unshared(err), [])),
+  }
   // the latest wanted state of each controller whose status changed since the last write
   let changes = new Map<number, Change>()
   let timer: NodeJS.Timeout | undefined
   let writing: Promise<void> = Promise.resolve()
+  /** one write after another, so a later change never lands before an earlier one */
+  const inTurn = (step: () => Promise<void>) => (writing = writing.then(step).catch(fail))
+
+  /** Shows these disconnected unless another instance holds them, then rechecks: a session opened there meanwhile may have been written first. */
+  const showGone = async (ids: number[]) => {
+    const elsewhere = new Set(await shared.held(ids))
+    const gone = ids.filter((id) => !elsewhere.has(id))
+    if (gone.length === 0) return
+    await markManyDisconnected(core.db, gone).catch(fail)
+    await markManyConnected(core.db, await shared.held(gone)).catch(fail)
+  }
 
   const write = () => {
     timer = undefined
     const batch = changes
     changes = new Map()
     if (batch.size === 0) return writing
-    // one write after another, so a later change never lands before an earlier one
-    writing = writing.then(async () => {
+    return inTurn(async () => {
       const connected: number[] = []
+      const versions: [number, string][] = []
       const disconnected: number[] = []
       for (const [id, change] of batch) {
         if (!change.connected) disconnected.push(id)
-        else if (change.clientVersion) await markConnected(core.db, id, change.clientVersion).catch(fail)
+        else if (change.clientVersion) versions.push([id, change.clientVersion])
         else connected.push(id)
       }
+      // held first, so an instance that sees a session end here finds it before this write lands
+      await shared.hold([...connected, ...versions.map(([id]) => id)])
+      for (const [id, clientVersion] of versions) await markConnected(core.db, id, clientVersion).catch(fail)
       await markManyConnected(core.db, connected).catch(fail)
-      await markManyDisconnected(core.db, disconnected).catch(fail)
+      await shared.release(disconnected)
+      await showGone(disconnected)
     })
-    return writing
   }
   const change = (id: number, next: Change) => {
     changes.delete(id) // re-inserted last
     changes.set(id, next)
     timer ??= setTimeout(write, WRITE_DELAY_MS)
   }
+
+  const reconcile = () =>
+    inTurn(async () => {
+      const shown = new Set(await connectedControllerIds(core.db))
+      const settled = (id: number) => !changes.has(id) // a change on its way is written in its turn
+      const here = [...sessions.keys()].filter(settled)
+      await shared.hold(here) // again: Redis may have lost it
+      await markManyConnected(core.db, here.filter((id) => !shown.has(id)))
+      await showGone([...shown].filter((id) => !sessions.has(id) && settled(id)))
+    })
+  void reconcile()
+  const reconciling = setInterval(reconcile, RECONCILE_EVERY_MS).unref()
 
   const presence: Presence = {
     opened(principal, clientVersion) {
@@ -68,7 +122,8 @@ export function trackPresence(core: Core, aedes: Aedes): Presence {
       sessions.delete(id)
       change(id, { connected: false })
     },
-    flush() {
+    close() {
+      clearInterval(reconciling)
       if (timer) clearTimeout(timer)
       return write()
     },

@@ -36,6 +36,12 @@ export async function markManyDisconnected(db: DbClient, controllerIds: number[]
   await db.controllerStatus.updateMany({ where: { controllerId: { in: controllerIds } }, data: { connected: false } })
 }
 
+/** The controllers shown connected. */
+export async function connectedControllerIds(db: DbClient): Promise<number[]> {
+  const rows = await db.controllerStatus.findMany({ where: { connected: true }, select: { controllerId: true } })
+  return rows.map((r) => r.controllerId)
+}
+
 /** A watchdog message proves the controller alive and re-arms the one notification per outage. */
 export async function recordWatchdog(db: DbClient, controllerId: number, at = new Date()) {
   await db.controllerStatus.upsert({

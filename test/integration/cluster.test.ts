@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient 
 import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { sharedRedis } from '../harness/redis.ts'
+import { eventually } from '../helpers/http.ts'
 import { rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -79,6 +80,18 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const again = await open(a!.mqttUrl, pi1, session)
     assert.equal(again.sessionPresent, true)
     assert.deepEqual(await again.take(1, 500), [])
+  })
+
+  test('a controller with a session on the other instance stays shown connected when its session here ends', async () => {
+    const pi = await createController(a!.core, 'acme/greenhouse/pi-roaming')
+    const shown = async () => (await a!.core.db.controllerStatus.findUnique({ where: { controllerId: pi.id } }))?.connected
+    const onA = await open(a!.mqttUrl, pi.key)
+    await open(b!.mqttUrl, pi.key) // e.g. reconnected through the load balancer before the old session timed out
+    assert.ok(await eventually(async () => (await shown()) === true))
+    await new Promise((resolve) => setTimeout(resolve, 300)) // both instances have written what they saw
+    onA.client.end(true)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    assert.equal(await shown(), true)
   })
 
   test('a client id held on one instance cannot be taken over through the other by another principal', async () => {

@@ -5,7 +5,9 @@ import { after, before, describe, test } from 'node:test'
 import { createController, createOrg } from '../../core/admin.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { findPath } from '../../core/resources/tree.ts'
-import { providers } from '../helpers/core.ts'
+import { createTendril } from '../../server.ts'
+import { freePort } from '../harness/ports.ts'
+import { openTestCore, providers } from '../helpers/core.ts'
 import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { eventually } from '../helpers/http.ts'
@@ -95,6 +97,30 @@ for (const provider of providers) {
       assert.ok((await status()).lastConnectAt)
       client.end()
       assert.ok(await eventually(async () => !(await status()).connected))
+    })
+
+    test('a controller left shown connected by a crash or power cut is shown disconnected once the server is back', async () => {
+      const core = await openTestCore(provider)
+      await createOrg(core, 'acme')
+      const gone = await createController(core, 'acme/lab/pi-gone')
+      const back = await createController(core, 'acme/lab/pi-back')
+      // what a server that lost power with both connected left in the database
+      for (const { id } of [gone, back]) {
+        await core.db.controllerStatus.upsert({ where: { controllerId: id }, create: { controllerId: id, connected: true }, update: { connected: true } })
+      }
+      const tendril = await createTendril(core)
+      try {
+        const { mqttPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+        await connect(`mqtt://127.0.0.1:${mqttPort}`, back.key) // reconnects at once
+        const shown = async (id: number) => (await core.db.controllerStatus.findUniqueOrThrow({ where: { controllerId: id } })).connected
+        assert.ok(await eventually(async () => !(await shown(gone.id))), 'the one that did not come back')
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        assert.equal(await shown(back.id), true, 'the one that did')
+      } finally {
+        endAll()
+        await tendril.close()
+        await core.cleanup()
+      }
     })
 
     test('a payload that is not a rhizo message is relayed but not stored, and the client stays connected', async () => {
