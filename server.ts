@@ -5,6 +5,7 @@ import { createBroker } from './broker/index.ts'
 import { brokerName, createClusterParts } from './broker/cluster.ts'
 import { createHttpServer } from './http/server.ts'
 import { drainThumbnails } from './core/images/queue.ts'
+import { readTlsFiles } from './core/tls.ts'
 
 export interface Listening {
   port: number
@@ -15,6 +16,8 @@ export interface Listening {
 export interface Tendril {
   listen(options: { port: number; host: string; mqttPort: number }): Promise<Listening>
   close(): Promise<void>
+  /** reads --tls-cert/--tls-key again and serves them to new connections; false without TLS (throws on unusable files, keeping the old ones) */
+  reloadTls(): boolean
 }
 
 export async function createTendril(core: Core): Promise<Tendril> {
@@ -30,6 +33,12 @@ export async function createTendril(core: Core): Promise<Tendril> {
       const boundPort = await http.listen(port, host)
       const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host)
       return { port: boundPort, mqttPort: boundMqtt }
+    },
+    reloadTls() {
+      if (!core.config.tls) return false
+      const certificate = readTlsFiles(core.config.tls)
+      for (const server of [http.secure, broker.secureServer()]) server?.setSecureContext(certificate)
+      return true
     },
     async close() {
       // the broker first: its clients are long-lived and would otherwise hold the drain open

@@ -1,12 +1,14 @@
 // The embedded Aedes broker and its transports: MQTT over TCP, and over WebSocket on the HTTP
 // server's /mqtt path (subprotocol "mqtt").
 import { createServer, type Server } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Core } from '../core/index.ts'
+import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
@@ -30,6 +32,8 @@ export interface TendrilBroker {
   /** routes an HTTP upgrade for /mqtt; returns false for other paths */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
   listenTcp(port: number, host: string): Promise<number>
+  /** the MQTT-over-TLS listener, to take a renewed certificate (none without --tls-cert) */
+  secureServer(): SecureServer | undefined
   close(): Promise<void>
 }
 
@@ -137,11 +141,17 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       return true
     },
     listenTcp(port, host) {
-      tcp = createServer(handle)
+      const tls = core.config.tls
+      // a handshake that never finishes is closed like a CONNECT that never comes
+      tcp = tls ? createTlsServer({ ...readTlsFiles(tls), handshakeTimeout: limits.connectTimeoutMs }, handle) : createServer(handle)
+      if (tls) tcp.on('tlsClientError', (err: Error) => core.log.debug({ err: err.message }, 'mqtt tls handshake failed'))
       return new Promise((resolve, reject) => {
         tcp!.once('error', reject)
         tcp!.listen(port, host, () => resolve((tcp!.address() as AddressInfo).port))
       })
+    },
+    secureServer() {
+      return core.config.tls ? (tcp as SecureServer | undefined) : undefined
     },
     async close() {
       stopRevalidation()

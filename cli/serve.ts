@@ -1,4 +1,5 @@
-// `tendril serve`: open the core, listen, and shut down cleanly on SIGTERM/SIGINT.
+// `tendril serve`: open the core, listen, reload the TLS certificate on SIGHUP, and shut down
+// cleanly on SIGTERM/SIGINT.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../core/config.ts'
 import { openCore, type Core } from '../core/index.ts'
@@ -14,7 +15,16 @@ export async function serve(config: Config): Promise<void> {
   const core = await openCore(config, log)
   const server = await createTendril(core)
   const { port, mqttPort } = await server.listen({ port: config.port, host: config.host, mqttPort: config.mqttPort })
-  log.info({ port, mqttPort, host: config.host, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  log.info({ port, mqttPort, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  // a renewed certificate (certbot's deploy hook: systemctl reload tendril) without dropping anyone
+  const reloadTls = () => {
+    try {
+      if (server.reloadTls()) log.info({ cert: config.tls!.certFile }, 'tls certificate reloaded')
+    } catch (err) {
+      log.error({ err }, 'tls certificate not reloaded; still serving the previous one')
+    }
+  }
+  if (config.tls) process.on('SIGHUP', reloadTls)
   const stopJobs = startJobs(core)
   const stopRetention = startRetentionJob(core, core.blobs)
   if (config.dev) await announceDevLogin(core, port)

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { readTlsFiles, type TlsFiles } from './tls.ts'
 
 const port = z.coerce.number().int().min(0).max(65535)
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))])
@@ -15,6 +16,8 @@ export const settingsSchema = z.object({
   'mqtt-port': port.default(1883).describe('MQTT over TCP port; 0 disables it (MQTT over WebSocket stays on /mqtt)'),
   'data-dir': z.string().min(1).default('./data').describe('where the embedded database and blobs live'),
   db: z.string().optional().describe('database URL: file:PATH (SQLite) or postgresql://… (default: SQLite in the data dir)'),
+  'tls-cert': z.string().min(1).optional().describe('PEM certificate (chain) file: HTTPS on --port and MQTT over TLS on --mqtt-port; needs --tls-key'),
+  'tls-key': z.string().min(1).optional().describe('PEM private key file of --tls-cert'),
   'mqtt-max-packet-size': z.coerce.number().int().min(1024).max(256 << 20).default(1 << 20).describe('largest MQTT packet accepted, in bytes; a larger one closes the connection'),
   'mqtt-publish-rate': z.coerce.number().int().min(0).default(2000).describe('PUBLISH packets per second one client may send (bursts of twice that); 0 = unlimited'),
   'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold on an instance'),
@@ -50,6 +53,8 @@ export interface Config {
   port: number
   host: string
   mqttPort: number
+  /** served on both listeners when set */
+  tls?: TlsFiles
   dataDir: string
   database: DatabaseConfig
   mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; maxQueued: number }
@@ -157,6 +162,19 @@ export function parseDatabaseUrl(url: string, cwd: string): DatabaseConfig {
   throw new Error('must start with file: (SQLite) or postgresql:// (PostgreSQL)')
 }
 
+/** Both TLS files or neither, readable and a matching pair: a mistake shows at start, not at the first handshake. */
+function tlsFiles(cert: string | undefined, key: string | undefined, origin: Record<string, string>, cwd: string): { tls?: TlsFiles } {
+  if (cert === undefined && key === undefined) return {}
+  if (cert === undefined || key === undefined) throw new ConfigError(`${origin['tls-cert'] ?? origin['tls-key']} needs ${cert === undefined ? '--tls-cert' : '--tls-key'} as well`)
+  const tls = { certFile: resolve(cwd, cert), keyFile: resolve(cwd, key) }
+  try {
+    readTlsFiles(tls)
+  } catch (err) {
+    throw new ConfigError(`invalid setting ${origin['tls-cert']}: ${(err as Error).message}`)
+  }
+  return { tls }
+}
+
 export function loadConfig(sources: ConfigSources = {}): Config {
   const cwd = sources.cwd ?? process.cwd()
   const { raw, origin } = mergeSources(sources)
@@ -178,6 +196,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     port: s.port,
     host: s.host,
     mqttPort: s['mqtt-port'],
+    ...tlsFiles(s['tls-cert'], s['tls-key'], origin, cwd),
     dataDir,
     database,
     mqtt: {
@@ -222,6 +241,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     port: config.port,
     host: config.host,
     'mqtt-port': config.mqttPort,
+    'tls-cert': config.tls?.certFile ?? '(none: plain HTTP and MQTT)',
+    'tls-key': config.tls?.keyFile ?? '(none)',
     'data-dir': config.dataDir,
     db: redactUrl(config.database.url),
     'mqtt-max-packet-size': config.mqtt.maxPacketSize,

@@ -1,16 +1,24 @@
 // Listening and graceful shutdown: stop accepting, let requests in flight finish, then close.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Core } from '../core/index.ts'
+import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { appParts, createApp, type AppDependencies } from './app.ts'
 import { withValueLane } from './value-lane.ts'
+
+/** A TLS handshake that has not finished by then is dropped (node's default waits two minutes). */
+const HANDSHAKE_TIMEOUT_MS = 10_000
 
 /** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
 
 export interface HttpServer {
+  /** node:http's server, or node:https' with --tls-cert (the same interface for everything here) */
   http: Server
+  /** set when serving HTTPS: takes a renewed certificate */
+  secure?: SecureServer
   /** resolves to the bound port (useful with port 0) */
   listen(port: number, host: string): Promise<number>
   close(): Promise<void>
@@ -18,7 +26,10 @@ export interface HttpServer {
 
 export function createHttpServer(core: Core, deps: AppDependencies, upgrades: UpgradeHandler[] = []): HttpServer {
   const parts = appParts(core)
-  const http = createServer(withValueLane(core, deps.bus, parts, createApp(core, deps, parts)))
+  const handler = withValueLane(core, deps.bus, parts, createApp(core, deps, parts))
+  const tls = core.config.tls
+  // https.Server is an http.Server that speaks TLS first; its types do not say so
+  const http = tls ? (createHttpsServer({ ...readTlsFiles(tls), handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler) as unknown as Server) : createServer(handler)
   http.keepAliveTimeout = 65_000 // longer than common load balancers' idle timeout, so they close first
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy())
@@ -28,6 +39,7 @@ export function createHttpServer(core: Core, deps: AppDependencies, upgrades: Up
   })
   return {
     http,
+    ...(tls ? { secure: http as unknown as SecureServer } : {}),
     listen(port, host) {
       return new Promise((resolve, reject) => {
         http.once('error', reject)

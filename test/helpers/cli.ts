@@ -31,6 +31,8 @@ export async function runJson<T = Record<string, unknown>>(args: string[], env?:
 
 export interface RunningServer {
   port: number
+  /** null with --mqtt-port 0 */
+  mqttPort: number | null
   url: string
   child: ChildProcess
   output(): string
@@ -57,8 +59,10 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
       if (!match) return
       clearTimeout(timer)
       const port = Number(match[1])
+      const mqttPort = /"mqttPort":(\d+)/.exec(output)
       resolve({
         port,
+        mqttPort: mqttPort ? Number(mqttPort[1]) : null,
         url: `http://127.0.0.1:${port}`,
         child,
         output: () => output,
