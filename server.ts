@@ -1,4 +1,4 @@
-// One Tendril instance: the HTTP server (REST, web UI, /mqtt WebSocket) and the MQTT broker over
+// One Tendril instance: the HTTP server (REST, /mqtt and rhizo's WebSocket) and the MQTT broker over
 // one core. Built without listening, so `tendril serve` and the tests start it the same way.
 import type { Core } from './core/index.ts'
 import { createBroker } from './broker/index.ts'

@@ -11,7 +11,7 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no
 
 /** Every setting, keyed by its flag name; each has a TENDRIL_<FLAG> variable and a config-file key. */
 export const settingsSchema = z.object({
-  port: port.default(8080).describe('HTTP port (REST, web UI); 0 picks a free port'),
+  port: port.default(8080).describe('HTTP port (REST API, MQTT over WebSocket, the JSON websocket); 0 picks a free port'),
   host: z.string().min(1).default('0.0.0.0').describe('address to listen on'),
   'mqtt-port': port.default(1883).describe('MQTT over TCP port; 0 disables it (MQTT over WebSocket stays on /mqtt)'),
   'data-dir': z.string().min(1).default('./data').describe('where the embedded database and blobs live'),
