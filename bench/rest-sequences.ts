@@ -1,10 +1,12 @@
 // Sequences through REST on SQLite and PostgreSQL:
-//  - writes/s from one keep-alive client (a child process) sending values one request at a time;
+//  - writes/s from one keep-alive client (a child process) sending values one request at a time,
+//    after a warm-up round, with the disk's own append + fdatasync rate for reference;
 //  - GET ?count=10000 (the latest 10,000 of a 100,000-value sequence), over HTTP and the core call alone;
 //  - GET ?buckets=500 over the whole 100,000-value sequence, over HTTP and the core call alone;
 // with, on SQLite, the same latest-10,000 read as a raw better-sqlite3 statement for reference.
 //   node --import tsx bench/rest-sequences.ts [--rounds 3] [--seconds 5] [--reads 15] [--sqlite-synchronous normal]
 import './lib/as-served.ts'
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -59,6 +61,28 @@ async function bareHttpRate(): Promise<number> {
   }
 }
 
+/**
+ * The disk's floor for one client writing serially with --sqlite-synchronous full: appends of a
+ * commit's size (~9 KiB of WAL) each followed by fdatasync, in the data directory, per second.
+ */
+function fdatasyncRate(dir: string): number {
+  const file = join(dir, 'fdatasync-probe')
+  const fd = openSync(file, 'w')
+  const page = Buffer.alloc(9 * 1024, 1)
+  try {
+    const started = performance.now()
+    let n = 0
+    for (; performance.now() - started < 2000; n++) {
+      writeSync(fd, page)
+      fdatasyncSync(fd)
+    }
+    return (n / (performance.now() - started)) * 1000
+  } finally {
+    closeSync(fd)
+    rmSync(file, { force: true })
+  }
+}
+
 console.log(machine())
 const pg = await startBenchPostgres()
 const worker = startWorker<WriteJob, WriteResult>(new URL('./lib/rest-writer.ts', import.meta.url))
@@ -74,7 +98,11 @@ try {
       const userKey = (await createKeyForUser(core, 'reader@example.com', 'bench')).key
       const folder = (await findPath(core.db, path))!.at(-1)!
 
-      // writes through REST, one keep-alive client, one value per request
+      // writes through REST, one keep-alive client, one value per request; after a warm-up round not
+      // counted (the server's code paths compile, the WAL file grows to its working size), as a
+      // server that has been running a while answers
+      const warmUp = await createSequence(core.db, folder, 'warm-up', { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
+      await worker.run({ url: httpUrl(tendril), key, path: `${path}/${warmUp.name}`, seconds: SECONDS }, 600_000)
       const rates: number[] = []
       let failed = 0
       for (let round = 0; round < ROUNDS; round++) {
@@ -87,7 +115,10 @@ try {
         rates.push((result.ok / result.ms) * 1000)
         console.log(`${provider} writes round ${round + 1}: ${stored} stored in ${fmt(result.ms / 1000, 2)} s`)
       }
-      if (provider === 'sqlite') rows.push([provider, '  reference: bare node:http server, same client (writes/s)', fmt(await bareHttpRate(), 0), '', ''])
+      if (provider === 'sqlite') {
+        rows.push([provider, '  reference: bare node:http server, same client (writes/s)', fmt(await bareHttpRate(), 0), '', ''])
+        rows.push([provider, '  reference: this disk, 9 KiB append + fdatasync (per s)', fmt(fdatasyncRate(core.config.dataDir), 0), '', ''])
+      }
       rows.push([provider, `REST writes/s, 1 keep-alive client (${SECONDS} s per round)`, fmt(median(rates), 0), failed === 0 ? 'all stored' : `${failed} LOST`, '≥ 2,000/s'])
 
       // a 100,000-point numeric sequence, seeded through the core in batches
