@@ -97,8 +97,10 @@ for (const provider of providers) {
         { to: '+15551230001', message: 'Frost warning' },
         { to: '+15551230002', message: 'Frost warning' },
       ])
-      const logged = await core.db.outgoingMessage.findMany({ where: { kind: 'sms', senderControllerId: c.id } })
-      assert.deepEqual(logged.map((m) => [m.recipients, m.body]), [['+15551230001,+15551230002', 'Frost warning']])
+      // logged once the webhook has answered, just after it saw the request
+      const logged = () => core.db.outgoingMessage.findMany({ where: { kind: 'sms', senderControllerId: c.id } })
+      assert.ok(await eventually(async () => (await logged()).length === 1))
+      assert.deepEqual((await logged()).map((m) => [m.recipients, m.body]), [['+15551230001,+15551230002', 'Frost warning']])
     })
 
     test('send_sms over MQTT is the same as send_text_message', async () => {
