@@ -25,6 +25,8 @@ export const settingsSchema = z.object({
   'mqtt-max-queued': z.coerce.number().int().min(1).default(1000).describe('QoS 1/2 messages kept for a persistent session while its client is away; newer ones are dropped'),
   'message-history-count': z.coerce.number().int().min(1).max(1_000_000).default(1000).describe('messages kept per folder'),
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
+  'message-history-trim-interval': z.coerce.number().int().min(100).max(86_400_000).default(600_000).describe('ms between the trims that hold each folder to those bounds'),
+  'watchdog-interval': z.coerce.number().int().min(100).max(3_600_000).default(60_000).describe('ms between checks for controllers whose watchdog went stale (notices due, failed ones retried)'),
   'smtp-url': z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional().describe('SMTP server for send_email and watchdog notices, e.g. smtp://user:pass@mail.example.com:587'),
   'email-from': z.string().min(3).default('tendril@localhost').describe('sender address of the emails Tendril sends'),
   'sms-webhook': z.url({ protocol: /^https?$/ }).optional().describe('URL that receives POST {"to", "message"} for send_sms/send_text_message'),
@@ -58,7 +60,9 @@ export interface Config {
   dataDir: string
   database: DatabaseConfig
   mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; maxQueued: number }
-  messageHistory: { count: number; days: number }
+  messageHistory: { count: number; days: number; trimIntervalMs: number }
+  /** how often stale watchdogs are looked for (rhizo's worker: every minute) */
+  watchdogIntervalMs: number
   outgoing: { smtpUrl?: string; emailFrom: string; smsWebhook?: string }
   redis?: string
   brokerId?: string
@@ -206,7 +210,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       connectTimeoutMs: s['mqtt-connect-timeout'],
       maxQueued: s['mqtt-max-queued'],
     },
-    messageHistory: { count: s['message-history-count'], days: s['message-history-days'] },
+    messageHistory: { count: s['message-history-count'], days: s['message-history-days'], trimIntervalMs: s['message-history-trim-interval'] },
+    watchdogIntervalMs: s['watchdog-interval'],
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
     brokerId: s['broker-id'],
@@ -252,6 +257,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-max-queued': config.mqtt.maxQueued,
     'message-history-count': config.messageHistory.count,
     'message-history-days': config.messageHistory.days,
+    'message-history-trim-interval': config.messageHistory.trimIntervalMs,
+    'watchdog-interval': config.watchdogIntervalMs,
     'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',
     'email-from': config.outgoing.emailFrom,
     'sms-webhook': config.outgoing.smsWebhook ? redactUrl(config.outgoing.smsWebhook) : '(none: text messages are not sent)',

@@ -1,5 +1,6 @@
-// Periodic upkeep while the server runs: watchdog notices and message history bounds. Every
-// instance runs them; each job is safe to run concurrently (claims, idempotent deletes).
+// Periodic upkeep while the server runs (`tendril serve`): watchdog notices and message history
+// bounds, every --watchdog-interval and --message-history-trim-interval. Every instance runs them;
+// each job is safe to run concurrently (claims, idempotent deletes).
 import type { CoreContext } from './context.ts'
 import { trimHistory } from './messages/history.ts'
 import { notifyStaleWatchdogs } from './resources/watchdog.ts'
@@ -12,10 +13,10 @@ interface Job {
 
 export function standardJobs(ctx: CoreContext): Job[] {
   return [
-    { name: 'watchdog notices', everyMs: 30_000, run: notifyStaleWatchdogs },
+    { name: 'watchdog notices', everyMs: ctx.config.watchdogIntervalMs, run: notifyStaleWatchdogs },
     {
       name: 'message history',
-      everyMs: 10 * 60_000,
+      everyMs: ctx.config.messageHistory.trimIntervalMs,
       run: () => trimHistory(ctx.db, { maxPerFolder: ctx.config.messageHistory.count, maxAgeMs: ctx.config.messageHistory.days * 86_400_000 }),
     },
   ]

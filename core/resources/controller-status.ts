@@ -46,11 +46,8 @@ export async function connectedControllerIds(db: DbClient): Promise<number[]> {
   return rows.map((r) => r.controllerId)
 }
 
-/** A watchdog message proves the controller alive and re-arms the one notification per outage. */
+/** A watchdog message proves the controller alive and re-arms the one notification per outage (watchdog.ts). */
 export async function recordWatchdog(db: DbClient, controllerId: number, at = new Date()) {
-  await db.controllerStatus.upsert({
-    where: { controllerId },
-    create: { controllerId, lastWatchdogAt: at, watchdogNotificationSent: false },
-    update: { lastWatchdogAt: at, watchdogNotificationSent: false },
-  })
+  const rearmed = { lastWatchdogAt: at, watchdogNotificationSent: false, watchdogNoticeSentTo: null, watchdogNoticeClaimedUntil: null }
+  await db.controllerStatus.upsert({ where: { controllerId }, create: { controllerId, ...rearmed }, update: rearmed })
 }

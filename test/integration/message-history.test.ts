@@ -1,0 +1,74 @@
+// The bounded message history of each folder (replacing rhizo's one-hour message table): at most
+// --message-history-count messages per folder and none older than --message-history-days, enforced by
+// trimHistory, which `tendril serve` runs every --message-history-trim-interval.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createController, createOrg } from '../../core/admin.ts'
+import { recordMessages, trimHistory, type HistoryEntry } from '../../core/messages/history.ts'
+import { startServer } from '../helpers/cli.ts'
+import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
+import { basicAuth, eventually } from '../helpers/http.ts'
+import { connect, endAll } from '../helpers/mqtt.ts'
+
+const DAY = 86_400_000
+
+for (const provider of providers) {
+  describe(`message history bounds on ${provider}`, () => {
+    let core: TestCore
+    let folders: number[]
+
+    before(async () => {
+      core = await openTestCore(provider)
+      await createOrg(core, 'acme')
+      folders = [(await createController(core, 'acme/a')).id, (await createController(core, 'acme/b')).id, (await createController(core, 'acme/c')).id]
+    })
+    after(async () => {
+      endAll()
+      await core?.cleanup()
+    })
+
+    const kept = async (folderId: number) => (await core.db.message.findMany({ where: { folderId }, orderBy: { id: 'asc' } })).map((m) => (m.parameters as { n: string }).n)
+    const entry = (folderId: number, n: string, timestamp: Date): HistoryEntry => ({ folderId, type: 'note', parameters: { n }, timestamp })
+
+    test('each folder keeps its newest messages up to the count, ties in time broken by arrival', async () => {
+      const [a, b] = folders as [number, number]
+      const t = new Date(Date.now() - 1000)
+      const earlier = new Date(t.getTime() - 60_000)
+      // a: two older messages, then four that arrived in the same millisecond; b: under the bound
+      await recordMessages(core.db, [entry(a, 'a1', earlier), entry(a, 'a2', earlier), ...['a3', 'a4', 'a5', 'a6'].map((n) => entry(a, n, t)), entry(b, 'b1', t), entry(b, 'b2', t)])
+      assert.equal(await trimHistory(core.db, { maxPerFolder: 3, maxAgeMs: DAY }), 3)
+      assert.deepEqual(await kept(a), ['a4', 'a5', 'a6'])
+      assert.deepEqual(await kept(b), ['b1', 'b2'])
+      assert.equal(await trimHistory(core.db, { maxPerFolder: 3, maxAgeMs: DAY }), 0, 'nothing more to trim')
+    })
+
+    test('messages older than the age bound go from every folder, however few it holds', async () => {
+      const c = folders[2]!
+      const now = new Date()
+      await recordMessages(core.db, [entry(c, 'old', new Date(now.getTime() - 2 * DAY)), entry(c, 'day-old', new Date(now.getTime() - DAY + 60_000)), entry(c, 'new', new Date(now.getTime() + 10_000))])
+      assert.equal(await trimHistory(core.db, { maxPerFolder: 1000, maxAgeMs: DAY }, now), 1)
+      assert.deepEqual(await kept(c), ['day-old', 'new'])
+      // a day later only the newest is young enough, here and in the other folders (3 + 2 messages from before)
+      assert.equal(await trimHistory(core.db, { maxPerFolder: 1000, maxAgeMs: DAY }, new Date(now.getTime() + DAY)), 6)
+      assert.deepEqual(await kept(c), ['new'])
+      assert.deepEqual(await kept(folders[0]!), [])
+    })
+
+    test('`tendril serve` trims every --message-history-trim-interval: a folder keeps its last --message-history-count messages', async () => {
+      const { key } = await createController(core, 'acme/served')
+      const server = await startServer(['--db', core.config.database.url, '--data-dir', core.config.dataDir, '--message-history-count', '3', '--message-history-trim-interval', '200'])
+      try {
+        const client = await connect(`ws://127.0.0.1:${server.port}/mqtt`, key)
+        for (let i = 0; i < 6; i++) client.publish('acme/served', JSON.stringify({ note: { n: `m${i}` } }), { qos: 1 })
+        const history = async () => {
+          const res = await fetch(`${server.url}/api/v1/messages?folder_path=/acme/served`, { headers: { authorization: basicAuth(key) } })
+          return ((await res.json()) as { parameters: { n: string } }[]).map((m) => m.parameters.n)
+        }
+        assert.ok(await eventually(async () => (await history()).join() === 'm3,m4,m5', 20_000), `history: ${(await history()).join()}\n${server.output()}`)
+        client.end(true)
+      } finally {
+        assert.equal((await server.stop()).code, 0)
+      }
+    })
+  })
+}
