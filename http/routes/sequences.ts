@@ -21,6 +21,7 @@ import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../.
 import { pathOf } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import type { Principal } from '../../core/resources/permissions.ts'
+import { flag, requestValues, type Values } from '../request-values.ts'
 
 export interface SequenceTarget {
   /** the live sequence resource */
@@ -46,7 +47,6 @@ const timestamp = (name: string) =>
       return z.NEVER
     }
   })
-const flag = z.string().optional().transform((v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false')
 
 const readQuery = z.object({
   count: wholeNumber('count', Number.MAX_SAFE_INTEGER).optional(),
@@ -54,21 +54,21 @@ const readQuery = z.object({
   end_timestamp: timestamp('end_timestamp').optional(),
   buckets: wholeNumber('buckets', 10_000).optional(),
   rev: wholeNumber('rev', Number.MAX_SAFE_INTEGER).optional(),
-  download: flag,
+  download: z.unknown().transform(flag).optional(),
 })
 type ReadQuery = z.infer<typeof readQuery>
 
-/** Query values arrive as strings (arrays when repeated: the last one counts); zod errors become one 400 message. */
-function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
-  const flat = Object.fromEntries(Object.entries((query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]))
-  const parsed = schema.safeParse(flat)
+/** The request's values (query string and form body: rhizo's client sends them in the body of its GETs) as text; zod errors become one 400 message. */
+function parseValues<T extends z.ZodType>(schema: T, values: Values): z.infer<T> {
+  const asText = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]))
+  const parsed = schema.safeParse(asText)
   if (!parsed.success) throw invalid(parsed.error.issues.map((i) => i.message).join('; '))
   return parsed.data
 }
 
 /** GET /api/v1/resources/<path> on a sequence (read access already checked; meta=1 is answered by the resources router). */
 export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  const query = parseQuery(readQuery, req.query)
+  const query = parseValues(readQuery, requestValues(req))
   const rules = sequenceRules(target.sequence.systemAttributes)
   if (query.rev !== undefined) return sendValue(res, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
   if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
@@ -170,7 +170,7 @@ function imageBytes(value: string | Buffer): Buffer {
 
 /** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
 export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  res.json(await writeSequenceValue(core, bus, target, (req.body ?? {}) as Record<string, unknown>))
+  res.json(await writeSequenceValue(core, bus, target, requestValues(req)))
 }
 
 /** The value of a request body (data, value or contents, and timestamp) stored, announced and answered; shared with http/value-lane.ts. */
@@ -215,7 +215,7 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
   const router = Router()
 
   router.put('/api/v1/resources', async (req, res) => {
-    const body = multiBody.safeParse(req.body ?? {})
+    const body = multiBody.safeParse(requestValues(req))
     if (!body.success) throw invalid('expected values (a JSON object of {path: value}) and optionally timestamp')
     const principal = res.locals.principal
     const values = valuesOf(body.data.values)
