@@ -18,9 +18,7 @@ import { sequenceAt } from '../../core/resources/sequence-access.ts'
 import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
 import { sequenceRules } from '../../core/resources/sequence-values.ts'
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
-import { pathOf } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
-import type { Principal } from '../../core/resources/permissions.ts'
 import { flag, requestValues, type Values } from '../request-values.ts'
 
 export interface SequenceTarget {
@@ -223,9 +221,8 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     // every path is found and checked, and every value encoded, before anything is stored
     const writes: ResolvedValue[] = []
     const sequences: Resource[] = []
-    const resolvePath = relativeTo(core, principal)
-    for (const [name, raw] of Object.entries(values)) {
-      const path = await resolvePath(name)
+    for (const [path, raw] of Object.entries(values)) {
+      // every path is absolute, with or without its leading slash (rhizo's find_resource stripped slashes)
       const { sequence, path: shown } = await sequenceAt(core, principal, path, 'write')
       if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
       let value: string | Buffer = String(raw)
@@ -241,15 +238,4 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
   })
 
   return router
-}
-
-/** rhizo's client sends absolute paths; a controller may also name sequences relative to its own folder. */
-function relativeTo(core: Core, principal: Principal): (name: string) => Promise<string> {
-  let controllerPath: Promise<string> | undefined
-  return async (name) => {
-    if (name.startsWith('/')) return name
-    if (principal.kind !== 'controller') throw invalid(`${JSON.stringify(name)}: a relative path needs a controller key; use /org/folder/sequence`)
-    controllerPath ??= pathOf(core.db, principal.controllerId)
-    return `${await controllerPath}/${name}`
-  }
 }
