@@ -73,12 +73,19 @@ export async function getSequence(core: Core, req: Request, res: Response, targe
   if (query.download) return sendCsv(core, res, target, query)
   // rhizo: a range or a count above 1 asks for history; otherwise the latest value
   if (query.start_timestamp || query.end_timestamp || (query.count ?? 1) > 1) return sendHistory(core, res, target, query)
-  return sendValue(res, rules.dataType, await latestValue(core, core.blobs, target.sequence.id), 'the sequence has no value yet')
+  const latest = await latestValue(core, core.blobs, target.sequence.id)
+  // no value yet: an empty 200, not 404. rhizo's client writes a value as GET, then PUT if the GET
+  // succeeded, else POST to create a file (rhizo/resources.py FileClient.write), which a sequence
+  // that exists refuses; rhizo-server failed on an empty sequence too (a 500, retried for minutes).
+  if (!latest) return void res.type(contentType(rules.dataType)).send(Buffer.alloc(0))
+  return sendValue(res, rules.dataType, latest, 'the sequence has no value yet')
 }
+
+const contentType = (dataType: number) => (dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
 
 async function sendValue(res: Response, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
   if (!value) throw notFound(missing)
-  res.type(dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
+  res.type(contentType(dataType))
   res.set('Last-Modified', value.timestamp.toUTCString())
   if (Buffer.isBuffer(value.body)) {
     res.send(value.body)

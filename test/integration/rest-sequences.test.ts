@@ -103,9 +103,10 @@ for (const provider of providers) {
       assert.deepEqual(((await (await get(userKey, seq.path, `start_timestamp=${rhizoForm}`)).json()) as HistoryBody).values, ['11.5', '-2'])
     })
 
-    test('a text value is kept as is, and an empty sequence answers 404', async () => {
+    test('a text value is kept as is, and an empty sequence answers an empty 200', async () => {
       const seq = await sequence({ dataType: text })
-      assert.equal((await get(piKey, seq.path)).status, 404)
+      const empty = await get(piKey, seq.path)
+      assert.deepEqual([empty.status, await empty.text()], [200, ''])
       assert.equal((await send('PUT', piKey, seq.path, { data: b64('door open, 3 °C') })).status, 200)
       assert.equal(await (await get(piKey, seq.path)).text(), 'door open, 3 °C')
     })
