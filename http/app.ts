@@ -12,7 +12,7 @@ import { keyRoutes } from './routes/keys.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
 import { organizationRoutes } from './routes/organizations.ts'
-import { pinRoutes } from './routes/pins.ts'
+import { pinEntryRoutes, pinRequestRoutes } from './routes/pins.ts'
 import { resourceRoutes } from './routes/resources.ts'
 import { encodedBodyLimit } from './routes/resources/params.ts'
 import { sessionRoutes } from './routes/sessions.ts'
@@ -58,6 +58,8 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   // every route but the resources API keeps small bodies; a body parsed once is not parsed again
   app.use('/api/v1/resources', ...parts.resourceBodyParsers)
   app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }))
+  // the only routes that take no credentials, and so never refuse a caller for the ones it sent
+  app.use(pinRequestRoutes(core, throttles))
   app.use(authenticate(core))
   app.use(sessionRoutes(core, throttles))
   app.use(mqttInfoRoutes(core))
@@ -65,7 +67,7 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   app.use(keyRoutes(core))
   app.use(organizationRoutes(core))
   app.use(userRoutes(core, throttles))
-  app.use(pinRoutes(core, throttles))
+  app.use(pinEntryRoutes(core, throttles))
   app.use(systemRoutes(core))
   app.use(resourceRoutes(core, deps.bus))
 

@@ -7,13 +7,14 @@
 //     correction. Either way the value lands at timestamp + correction, near the server clock, so a
 //     controller whose clock is hours off (no RTC, no NTP yet) still records in the right place.
 //   - only controllers are corrected: a user key sending a timestamp means it (e.g. a backfill).
-import type { DbClient, Prisma } from '../db/index.ts'
+import { inTransaction, type Db } from '../db/index.ts'
+import { mergeStatusAttributes } from './controller-status.ts'
 import type { Principal } from './permissions.ts'
 
 export const DRIFT_TOLERANCE_S = 30
 export const RECORRECT_S = 100
 
-export async function correctControllerTimestamp(db: DbClient, principal: Principal, timestamp: Date, now = new Date()): Promise<Date> {
+export async function correctControllerTimestamp(db: Db, principal: Principal, timestamp: Date, now = new Date()): Promise<Date> {
   if (principal.kind !== 'controller') return timestamp
   const drift = (now.getTime() - timestamp.getTime()) / 1000
   if (Math.abs(drift) <= DRIFT_TOLERANCE_S) return timestamp
@@ -22,12 +23,8 @@ export async function correctControllerTimestamp(db: DbClient, principal: Princi
   let correction = typeof attributes.timestamp_correction === 'number' && Number.isFinite(attributes.timestamp_correction) ? attributes.timestamp_correction : 0
   if (Math.abs(correction - drift) > RECORRECT_S) {
     correction = drift
-    const updated = { ...attributes, timestamp_correction: drift } as Prisma.InputJsonObject
-    await db.controllerStatus.upsert({
-      where: { controllerId: principal.controllerId },
-      create: { controllerId: principal.controllerId, attributes: updated },
-      update: { attributes: updated },
-    })
+    // merged, not written whole: the status the controller reported stays beside it
+    await inTransaction(db, (tx) => mergeStatusAttributes(tx, principal.controllerId, { timestamp_correction: drift }))
   }
   return new Date(timestamp.getTime() + correction * 1000)
 }

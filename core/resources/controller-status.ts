@@ -1,6 +1,9 @@
-// Controller presence: connect, disconnect and watchdog keep ControllerStatus current.
-import type { DbClient } from '../db/index.ts'
+// Controller presence: connect, disconnect and watchdog keep ControllerStatus current; and the
+// status attributes a controller reports, beside Tendril's own (timestamp_correction).
+import type { DbClient, Prisma } from '../db/index.ts'
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
+import { invalid } from '../errors.ts'
+import { providerOf } from './revisions.ts'
 
 export async function markConnected(db: DbClient, controllerId: number, clientVersion?: string) {
   const now = new Date()
@@ -50,4 +53,21 @@ export async function connectedControllerIds(db: DbClient): Promise<number[]> {
 export async function recordWatchdog(db: DbClient, controllerId: number, at = new Date()) {
   const rearmed = { lastWatchdogAt: at, watchdogNotificationSent: false, watchdogNoticeSentTo: null, watchdogNoticeClaimedUntil: null }
   await db.controllerStatus.upsert({ where: { controllerId }, create: { controllerId, ...rearmed }, update: rearmed })
+}
+
+/**
+ * Merges keys into a controller's status attributes and returns the result. rhizo merged a reported
+ * status into the one stored (main/api/resources.py: status.update(new); no key is ever removed),
+ * and Tendril keeps its clock-drift correction there too (clock-drift.ts), so neither may replace
+ * the whole. Runs in the caller's transaction; on PostgreSQL the row is locked before it is read, so
+ * two merges at once both land (SQLite's transaction already holds the write lock).
+ */
+export async function mergeStatusAttributes(tx: Prisma.TransactionClient, controllerId: number, patch: Record<string, unknown>, maxBytes = Infinity) {
+  if (providerOf(tx) === 'postgresql') await tx.$executeRaw`SELECT id FROM "ControllerStatus" WHERE "controllerId" = ${controllerId} FOR UPDATE`
+  const row = await tx.controllerStatus.findUnique({ where: { controllerId }, select: { attributes: true } })
+  const stored = row?.attributes
+  const merged = { ...(stored && typeof stored === 'object' && !Array.isArray(stored) ? stored : {}), ...patch } as Prisma.InputJsonObject
+  if (JSON.stringify(merged).length > maxBytes) throw invalid(`the controller's status would be larger than ${maxBytes} bytes of JSON`)
+  await tx.controllerStatus.upsert({ where: { controllerId }, create: { controllerId, attributes: merged }, update: { attributes: merged } })
+  return merged as Record<string, unknown>
 }

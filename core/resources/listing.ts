@@ -28,7 +28,8 @@ export async function listFolder(db: DbClient, principal: Principal, folder: Res
     for (const child of children) {
       if ((options.type === undefined || child.type === options.type) && matches(child.name)) {
         const item: ResourceSummary & Record<string, unknown> = { id: child.id, name: child.name, type: child.type }
-        if (options.recursive) item.fullPath = `${parentPath}/${child.name}`
+        // rhizo named the path twice in recursive listings: path, and fullPath (marked for removal there, still read by old clients)
+        if (options.recursive) item.path = item.fullPath = `${parentPath}/${child.name}`
         listed.push(item)
         shown.push(child)
         if (listed.length > MAX_LISTING) throw invalid(`the listing has more than ${MAX_LISTING} entries; narrow it with type or filter`)

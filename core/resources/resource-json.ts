@@ -14,14 +14,14 @@ export interface ResourceSummary {
 const iso = (d: Date | null | undefined) => (d ? formatTimestamp(d) : null)
 const objectOr = (value: unknown, fallback: unknown) => (value !== null && value !== undefined ? value : fallback)
 
-/** Everything a caller with read access may know about a resource (meta=1). */
-export async function describeResource(db: DbClient, resource: Resource, path: string): Promise<Record<string, unknown>> {
+/**
+ * The meta fields of rhizo's Resource.as_dict(extended=True), shared by meta=1 and extended listings;
+ * rhizo's internal storage_path and its SHA-1 hash of files are not kept.
+ */
+function metaFields(resource: Resource): Record<string, unknown> {
   const systemAttributes = objectOr(resource.systemAttributes, {})
-  const described: Record<string, unknown> = {
-    id: resource.id,
-    name: resource.name,
-    type: resource.type,
-    path,
+  const modified = resource.modifiedAt ?? resource.createdAt
+  return {
     parent_id: resource.parentId,
     system_attributes: systemAttributes,
     settings: systemAttributes,
@@ -29,20 +29,29 @@ export async function describeResource(db: DbClient, resource: Resource, path: s
     permissions: objectOr(resource.permissions, []),
     creation_timestamp: iso(resource.createdAt),
     creationTimestamp: iso(resource.createdAt),
-    modification_timestamp: iso(resource.modifiedAt ?? resource.createdAt),
-    modificationTimestamp: iso(resource.modifiedAt ?? resource.createdAt),
+    modification_timestamp: iso(modified),
+    modificationTimestamp: iso(modified),
     last_revision_id: resource.lastRevisionId,
     lastRevisionId: resource.lastRevisionId,
   }
-  if (resource.type === ResourceType.file) described.size = await fileSize(db, resource.lastRevisionId)
+}
+
+/** Everything a caller with read access may know about a resource (meta=1). */
+export async function describeResource(db: DbClient, resource: Resource, path: string): Promise<Record<string, unknown>> {
+  const described: Record<string, unknown> = { id: resource.id, name: resource.name, type: resource.type, path, ...metaFields(resource) }
+  if (resource.type === ResourceType.file) described.size = (await fileSizes(db, [resource])).get(resource.id) ?? 0
   if (resource.type === ResourceType.controllerFolder) Object.assign(described, await controllerStatusFields(db, resource.id))
   return described
 }
 
-async function fileSize(db: DbClient, lastRevisionId: number | null): Promise<number> {
-  if (lastRevisionId === null) return 0
-  const revision = await db.resourceRevision.findUnique({ where: { id: lastRevisionId }, select: { size: true } })
-  return revision?.size ?? 0
+/** The size of each file's latest revision (0 for a file without one), in one query. */
+async function fileSizes(db: DbClient, files: Resource[]): Promise<Map<number, number>> {
+  const latest = new Map(files.filter((f) => f.lastRevisionId !== null).map((f) => [f.lastRevisionId!, f.id]))
+  const sizes = new Map(files.map((f) => [f.id, 0]))
+  if (latest.size === 0) return sizes
+  const revisions = await db.resourceRevision.findMany({ where: { id: { in: [...latest.keys()] } }, select: { id: true, size: true } })
+  for (const revision of revisions) sizes.set(latest.get(revision.id)!, revision.size)
+  return sizes
 }
 
 export type StatusRow = {
@@ -69,22 +78,14 @@ export async function controllerStatusFields(db: DbClient, controllerId: number)
   return statusFields(await db.controllerStatus.findUnique({ where: { controllerId } }))
 }
 
-/** extended=1 in a listing: each entry gets the meta fields (and controllers their status), in two queries. */
+/** extended=1 in a listing: each entry gets the meta fields (files their size, controllers their status), in three queries. */
 export async function describeListed(db: DbClient, resources: Resource[], listed: Record<string, unknown>[]): Promise<void> {
   const controllers = resources.filter((r) => r.type === ResourceType.controllerFolder).map((r) => r.id)
   const statuses = new Map((await db.controllerStatus.findMany({ where: { controllerId: { in: controllers } } })).map((s) => [s.controllerId, s]))
+  const sizes = await fileSizes(db, resources.filter((r) => r.type === ResourceType.file))
   resources.forEach((resource, i) => {
-    const systemAttributes = objectOr(resource.systemAttributes, {})
-    Object.assign(listed[i]!, {
-      parent_id: resource.parentId,
-      system_attributes: systemAttributes,
-      user_attributes: objectOr(resource.userAttributes, {}),
-      permissions: objectOr(resource.permissions, []),
-      creation_timestamp: iso(resource.createdAt),
-      modification_timestamp: iso(resource.modifiedAt ?? resource.createdAt),
-      last_revision_id: resource.lastRevisionId,
-      lastRevisionId: resource.lastRevisionId,
-    })
+    Object.assign(listed[i]!, metaFields(resource))
+    if (resource.type === ResourceType.file) listed[i]!.size = sizes.get(resource.id) ?? 0
     if (resource.type === ResourceType.controllerFolder) Object.assign(listed[i]!, statusFields(statuses.get(resource.id) ?? null))
   })
 }

@@ -87,8 +87,22 @@ export function createSequence(db: DbClient, parent: { id: number; organizationI
   return createResource(db, { parentId: parent.id, organizationId: parent.organizationId, name, type: ResourceType.sequence, systemAttributes })
 }
 
-/** What rhizo creates inside every controller folder: its log and the status sequences its client reports. */
 const CONTROLLER_HISTORY = 10_000
+
+/**
+ * What rhizo-server created inside every controller folder (main/api/resources.py, ResourceList.post):
+ * its log and these status sequences; plus disk_usage, which rhizo's client reports every 30 minutes
+ * with processor_usage in one PUT /api/v1/resources (rhizo/controller.py system_monitor). rhizo-server
+ * skipped the missing one; Tendril stores a batch whole or not at all, so it has to exist.
+ */
+const STATUS_SEQUENCES: [name: string, settings: Omit<SequenceSettings, 'dataType' | 'maxHistory'>][] = [
+  ['free_disk_space', { units: 'bytes' }],
+  ['processor_usage', { units: 'percent', decimalPlaces: 1 }],
+  ['disk_usage', { units: 'percent', decimalPlaces: 1 }],
+  ['messages_sent', {}],
+  ['messages_received', {}],
+  ['serial_errors', {}],
+]
 
 export async function createControllerFolder(db: DbClient, path: string) {
   const names = splitPath(path)
@@ -102,10 +116,9 @@ export async function createControllerFolder(db: DbClient, path: string) {
   })
   await createSequence(db, controller, 'log', { dataType: SequenceDataType.text, maxHistory: CONTROLLER_HISTORY })
   const status = await createResource(db, { parentId: controller.id, organizationId: controller.organizationId, name: 'status', type: ResourceType.basicFolder })
-  const numeric = SequenceDataType.numeric
-  await createSequence(db, status, 'free_disk_space', { dataType: numeric, units: 'bytes', maxHistory: CONTROLLER_HISTORY })
-  await createSequence(db, status, 'processor_usage', { dataType: numeric, units: 'percent', decimalPlaces: 1, maxHistory: CONTROLLER_HISTORY })
-  await createSequence(db, status, 'messages_sent', { dataType: numeric, maxHistory: CONTROLLER_HISTORY })
+  for (const [name, settings] of STATUS_SEQUENCES) {
+    await createSequence(db, status, name, { dataType: SequenceDataType.numeric, maxHistory: CONTROLLER_HISTORY, ...settings })
+  }
   await db.controllerStatus.create({ data: { controllerId: controller.id } })
   return { controller, path: joinPath(names) }
 }

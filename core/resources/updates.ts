@@ -4,7 +4,8 @@ import type { CoreContext } from '../context.ts'
 import type { BlobStore } from '../blobs/index.ts'
 import { inTransaction, type Prisma, type Resource } from '../db/index.ts'
 import { forbidden, invalid } from '../errors.ts'
-import { mergeSequenceSettings } from './attributes.ts'
+import { MAX_ATTRIBUTES_BYTES, mergeSequenceSettings } from './attributes.ts'
+import { mergeStatusAttributes } from './controller-status.ts'
 import { addFileRevision } from './files.ts'
 import type { Found } from './lookup.ts'
 import { relocate } from './moves.ts'
@@ -21,7 +22,7 @@ export interface ResourceUpdate {
   fullName?: string
   /** a permission list, or null to inherit */
   permissions?: unknown
-  /** a controller's reported status (ControllerStatus attributes) */
+  /** keys of a controller's reported status, merged into the stored ones (ControllerStatus attributes) */
   status?: Record<string, unknown>
   /** a file's new revision */
   content?: RevisionContent
@@ -49,20 +50,32 @@ export async function applyUpdate(core: CoreContext, blobs: BlobStore, principal
         throw err
       }
     }
-    if (update.status) {
-      const attributes = update.status as Prisma.InputJsonObject
-      await tx.controllerStatus.upsert({ where: { controllerId: resource.id }, create: { controllerId: resource.id, attributes }, update: { attributes } })
-    }
+    if (update.status) await mergeStatusAttributes(tx, resource.id, update.status, MAX_ATTRIBUTES_BYTES)
     const revisionId = update.content ? await addFileRevision(tx, blobs, resource, update.content, update.revisionTimestamp) : null
     return { revisionId }
   })
 }
 
-/** Sequences merge checked settings into what they have; other resources take the object as given (rhizo). */
+/**
+ * Sequences merge checked settings into what they have; controller folders merge the keys given
+ * (rhizo merged watchdog_recipients and watchdog_minutes into the rest; Tendril takes any key, and
+ * null removes one); other resources take the object as given (rhizo: "this will overwrite").
+ */
 function nextSystemAttributes(resource: Resource, given: Record<string, unknown>): Record<string, unknown> {
   if (resource.type === ResourceType.sequence) return mergeSequenceSettings(resource.systemAttributes, given)
+  if (resource.type === ResourceType.controllerFolder) return mergeKeys(resource.systemAttributes, given)
   if (resource.type === ResourceType.organizationFolder) throw invalid('an organization\'s attributes are set through /api/v1/organizations (or full_name)')
   return given
+}
+
+function mergeKeys(existing: unknown, given: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...(existing && typeof existing === 'object' && !Array.isArray(existing) ? existing : {}) }
+  for (const [key, value] of Object.entries(given)) {
+    if (value === null) delete merged[key]
+    else merged[key] = value
+  }
+  if (JSON.stringify(merged).length > MAX_ATTRIBUTES_BYTES) throw invalid(`system_attributes would be larger than ${MAX_ATTRIBUTES_BYTES} bytes of JSON`)
+  return merged
 }
 
 /**

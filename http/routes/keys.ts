@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { createControllerKeyAs, createUserKeyAs, listKeys, revokeKeyAs, type ControllerRef } from '../../core/accounts/key-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
+import { requestValues } from '../request-values.ts'
 
 const id = z.coerce.number().int().positive()
 const keyQuery = z.object({ access_as_controller_id: id.optional(), controller_path: z.string().min(1).max(4000).optional() })
@@ -21,14 +22,14 @@ export function keyRoutes(core: Core): Router {
   const router = Router()
 
   router.get('/api/v1/keys', async (req, res) => {
-    const query = keyQuery.safeParse(req.query)
+    const query = keyQuery.safeParse(requestValues(req))
     if (!query.success) throw invalid('access_as_controller_id must be a resource id')
     const keys = await listKeys(core.db, res.locals.principal, { controller: controllerRef(query.data) })
     res.json(Object.fromEntries(keys.map((k) => [k.id, k])))
   })
 
   router.post('/api/v1/keys', async (req, res) => {
-    const body = createBody.safeParse({ ...(req.query as object), ...(req.body as object) })
+    const body = createBody.safeParse(requestValues(req))
     if (!body.success) throw invalid('expected access_as_controller_id or controller_path, or access_as_user_id and organization_id')
     const controller = controllerRef(body.data)
     const created = controller

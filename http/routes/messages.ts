@@ -1,12 +1,15 @@
 // /api/v1/messages: read a folder's message history, or send a message to a folder (rhizo's form
 // fields folder_path, type, parameters), reaching MQTT and websocket subscribers like any other.
-import { Router } from 'express'
+// Fields may come in the query string or the body, and folderPath is rhizo's other name for
+// folder_path (main/api/messages.py read request.values.get('folderPath', …'folder_path')).
+import { Router, type Request } from 'express'
 import { z } from 'zod'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
 import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { folderFor, sendFolderMessage, type MessageBus } from '../../core/messages/send.ts'
+import { requestValues } from '../request-values.ts'
 
 const readQuery = z.object({
   folder_path: z.string().min(1),
@@ -14,6 +17,13 @@ const readQuery = z.object({
   type: z.string().min(1).max(40).optional(),
 })
 const sendBody = z.object({ folder_path: z.string().min(1), type: z.string(), parameters: z.unknown().optional() })
+
+/** The request's fields, folderPath standing for folder_path when that is not given. */
+function fieldsOf(req: Request) {
+  const values = requestValues(req)
+  if (values.folder_path === undefined && values.folderPath !== undefined) values.folder_path = values.folderPath
+  return values
+}
 
 /** Form-encoded bodies carry parameters as a JSON string (as rhizo's client sends them). */
 function parametersOf(raw: unknown): unknown {
@@ -29,7 +39,7 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
   const router = Router()
 
   router.get('/api/v1/messages', async (req, res) => {
-    const query = readQuery.safeParse(req.query)
+    const query = readQuery.safeParse(fieldsOf(req))
     if (!query.success) throw invalid('expected folder_path, and optionally count (1 to 1000) and type')
     const folder = await folderFor(core, res.locals.principal, query.data.folder_path, 'read')
     const messages = await folderMessages(core.db, folder.id, { count: query.data.count, type: query.data.type })
@@ -46,7 +56,7 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
   })
 
   router.post('/api/v1/messages', async (req, res) => {
-    const body = sendBody.safeParse(req.body)
+    const body = sendBody.safeParse(fieldsOf(req))
     if (!body.success) throw invalid('expected folder_path, type and parameters')
     const message = decodeMessage(body.data.type, parametersOf(body.data.parameters))
     if (message.kind !== 'message') throw invalid('sequence values are written through the resources API or MQTT')

@@ -5,17 +5,16 @@ import { z } from 'zod'
 import { addMemberAs, createOrganizationAs, listMembers, listOrganizations, organizationFor, describeOrganization, removeMemberAs, setMemberAdminAs, updateOrganizationAs, type OrganizationRef } from '../../core/accounts/memberships.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
+import { requestValues, strictFlag } from '../request-values.ts'
 
 const id = z.coerce.number().int().positive()
-/** rhizo's forms send is_admin as 0/1; JSON may send a boolean */
-const flag = z.union([z.boolean(), z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true'), z.literal(0).transform(() => false), z.literal(1).transform(() => true)])
 const fullName = z.string().trim().min(1).max(200)
 const createBody = z.object({ folder_name: z.string().min(1).max(100).optional(), name: z.string().min(1).max(100).optional(), full_name: fullName.optional() })
 const updateBody = z.object({ full_name: fullName.optional() })
-const addBody = z.object({ email_address: z.string().min(1).max(320).optional(), user_id: id.optional(), is_admin: flag.default(false) })
-const memberBody = z.object({ is_admin: flag })
+const addBody = z.object({ email_address: z.string().min(1).max(320).optional(), user_id: id.optional(), is_admin: strictFlag.default(false) })
+const memberBody = z.object({ is_admin: strictFlag })
 
-const bodyOf = (req: Request) => ({ ...(req.body as object | undefined) })
+const bodyOf = (req: Request) => requestValues(req)
 const orgRef = (raw: unknown): OrganizationRef => (typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : String(raw))
 function userIdParam(raw: unknown): number {
   const parsed = id.safeParse(raw)

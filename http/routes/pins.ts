@@ -2,6 +2,9 @@
 // POST (anonymous) → {status, pin, pin_code}; GET /<pin>?pin_code= → {status} or, once,
 // {status, controller_path, secret_key}; PUT /<pin> with controller=<path> by a signed-in user.
 // Expired PINs answer 410 with rhizo's message.
+// Asking for a PIN and polling it need no credentials, so those two routes do not read any: rhizo's
+// client, having no key yet, sends HTTP Basic with the password "x" (rhizo/resources.py FileClient),
+// which rhizo-server took for no key at all. They are mounted before authentication (http/app.ts).
 import { Router, type Response } from 'express'
 import { z } from 'zod'
 import { enterPin, pollPin, requestPin } from '../../core/accounts/pins.ts'
@@ -10,6 +13,7 @@ import type { Throttles } from '../../core/accounts/throttle.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited, TendrilError } from '../../core/errors.ts'
 import { errorBody } from '../errors.ts'
+import { requestValues } from '../request-values.ts'
 import { committedToDisk } from '../../core/db/sqlite-connection.ts'
 
 /** PIN requests per address (each stores a row), and failed PIN entries per user (guessing). */
@@ -30,10 +34,10 @@ function parsePin(raw: unknown): number {
   return pin.data
 }
 
-export function pinRoutes(core: Core, throttles: Throttles): Router {
+/** POST /api/v1/pins and GET /api/v1/pins/<pin>: a controller without a key asks and polls. */
+export function pinRequestRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()
   const requests = throttles.limit('pin-request', PIN_LIMITS.requestsPerAddress)
-  const failedEntries = throttles.limit('pin-entry', PIN_LIMITS.failedEntriesPerUser)
 
   router.post('/api/v1/pins', async (req, res) => {
     const address = req.ip ?? 'unknown'
@@ -44,7 +48,7 @@ export function pinRoutes(core: Core, throttles: Throttles): Router {
 
   router.get('/api/v1/pins/:pin', async (req, res) => {
     const pin = parsePin(req.params.pin)
-    const query = pollQuery.safeParse(req.query)
+    const query = pollQuery.safeParse(requestValues(req))
     if (!query.success) throw invalid('pin_code is required')
     const result = await pollPin(core, pin, query.data.pin_code)
     if (result.state === 'expired') return expired(res)
@@ -54,10 +58,18 @@ export function pinRoutes(core: Core, throttles: Throttles): Router {
     res.json({ status: 'ok', controller_path: result.controllerPath, secret_key: result.secretKey })
   })
 
+  return router
+}
+
+/** PUT /api/v1/pins/<pin>: a signed-in user enters a PIN for a controller folder. */
+export function pinEntryRoutes(core: Core, throttles: Throttles): Router {
+  const router = Router()
+  const failedEntries = throttles.limit('pin-entry', PIN_LIMITS.failedEntriesPerUser)
+
   router.put('/api/v1/pins/:pin', async (req, res) => {
     const user = asUser(res.locals.principal)
     const pin = parsePin(req.params.pin)
-    const body = enterBody.safeParse({ ...(req.query as object), ...(req.body as object) })
+    const body = enterBody.safeParse(requestValues(req))
     if (!body.success) throw invalid('controller (the controller folder path) is required')
     const entrant = String(user.userId)
     if (!(await failedEntries.attempt(entrant))) throw rateLimited('too many failed PIN entries; try again later')

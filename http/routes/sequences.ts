@@ -18,9 +18,8 @@ import { sequenceAt } from '../../core/resources/sequence-access.ts'
 import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
 import { sequenceRules } from '../../core/resources/sequence-values.ts'
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
-import { pathOf } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
-import type { Principal } from '../../core/resources/permissions.ts'
+import { flag, requestValues, type Values } from '../request-values.ts'
 
 export interface SequenceTarget {
   /** the live sequence resource */
@@ -46,7 +45,6 @@ const timestamp = (name: string) =>
       return z.NEVER
     }
   })
-const flag = z.string().optional().transform((v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false')
 
 const readQuery = z.object({
   count: wholeNumber('count', Number.MAX_SAFE_INTEGER).optional(),
@@ -54,33 +52,40 @@ const readQuery = z.object({
   end_timestamp: timestamp('end_timestamp').optional(),
   buckets: wholeNumber('buckets', 10_000).optional(),
   rev: wholeNumber('rev', Number.MAX_SAFE_INTEGER).optional(),
-  download: flag,
+  download: z.unknown().transform(flag).optional(),
 })
 type ReadQuery = z.infer<typeof readQuery>
 
-/** Query values arrive as strings (arrays when repeated: the last one counts); zod errors become one 400 message. */
-function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
-  const flat = Object.fromEntries(Object.entries((query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]))
-  const parsed = schema.safeParse(flat)
+/** The request's values (query string and form body: rhizo's client sends them in the body of its GETs) as text; zod errors become one 400 message. */
+function parseValues<T extends z.ZodType>(schema: T, values: Values): z.infer<T> {
+  const asText = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]))
+  const parsed = schema.safeParse(asText)
   if (!parsed.success) throw invalid(parsed.error.issues.map((i) => i.message).join('; '))
   return parsed.data
 }
 
 /** GET /api/v1/resources/<path> on a sequence (read access already checked; meta=1 is answered by the resources router). */
 export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  const query = parseQuery(readQuery, req.query)
+  const query = parseValues(readQuery, requestValues(req))
   const rules = sequenceRules(target.sequence.systemAttributes)
   if (query.rev !== undefined) return sendValue(res, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
   if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
   if (query.download) return sendCsv(core, res, target, query)
   // rhizo: a range or a count above 1 asks for history; otherwise the latest value
   if (query.start_timestamp || query.end_timestamp || (query.count ?? 1) > 1) return sendHistory(core, res, target, query)
-  return sendValue(res, rules.dataType, await latestValue(core, core.blobs, target.sequence.id), 'the sequence has no value yet')
+  const latest = await latestValue(core, core.blobs, target.sequence.id)
+  // no value yet: an empty 200, not 404. rhizo's client writes a value as GET, then PUT if the GET
+  // succeeded, else POST to create a file (rhizo/resources.py FileClient.write), which a sequence
+  // that exists refuses; rhizo-server failed on an empty sequence too (a 500, retried for minutes).
+  if (!latest) return void res.type(contentType(rules.dataType)).send(Buffer.alloc(0))
+  return sendValue(res, rules.dataType, latest, 'the sequence has no value yet')
 }
+
+const contentType = (dataType: number) => (dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
 
 async function sendValue(res: Response, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
   if (!value) throw notFound(missing)
-  res.type(dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
+  res.type(contentType(dataType))
   res.set('Last-Modified', value.timestamp.toUTCString())
   if (Buffer.isBuffer(value.body)) {
     res.send(value.body)
@@ -170,7 +175,7 @@ function imageBytes(value: string | Buffer): Buffer {
 
 /** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
 export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  res.json(await writeSequenceValue(core, bus, target, (req.body ?? {}) as Record<string, unknown>))
+  res.json(await writeSequenceValue(core, bus, target, requestValues(req)))
 }
 
 /** The value of a request body (data, value or contents, and timestamp) stored, announced and answered; shared with http/value-lane.ts. */
@@ -215,7 +220,7 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
   const router = Router()
 
   router.put('/api/v1/resources', async (req, res) => {
-    const body = multiBody.safeParse(req.body ?? {})
+    const body = multiBody.safeParse(requestValues(req))
     if (!body.success) throw invalid('expected values (a JSON object of {path: value}) and optionally timestamp')
     const principal = res.locals.principal
     const values = valuesOf(body.data.values)
@@ -223,9 +228,8 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     // every path is found and checked, and every value encoded, before anything is stored
     const writes: ResolvedValue[] = []
     const sequences: Resource[] = []
-    const resolvePath = relativeTo(core, principal)
-    for (const [name, raw] of Object.entries(values)) {
-      const path = await resolvePath(name)
+    for (const [path, raw] of Object.entries(values)) {
+      // every path is absolute, with or without its leading slash (rhizo's find_resource stripped slashes)
       const { sequence, path: shown } = await sequenceAt(core, principal, path, 'write')
       if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
       let value: string | Buffer = String(raw)
@@ -241,15 +245,4 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
   })
 
   return router
-}
-
-/** rhizo's client sends absolute paths; a controller may also name sequences relative to its own folder. */
-function relativeTo(core: Core, principal: Principal): (name: string) => Promise<string> {
-  let controllerPath: Promise<string> | undefined
-  return async (name) => {
-    if (name.startsWith('/')) return name
-    if (principal.kind !== 'controller') throw invalid(`${JSON.stringify(name)}: a relative path needs a controller key; use /org/folder/sequence`)
-    controllerPath ??= pathOf(core.db, principal.controllerId)
-    return `${await controllerPath}/${name}`
-  }
 }

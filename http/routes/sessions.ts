@@ -16,7 +16,7 @@ export function sessionRoutes(core: Core, throttles: Throttles): Router {
   const perAddress = throttles.limit('sign-in-address', SIGN_IN_LIMITS.perAddress)
 
   router.post('/sign-in', async (req, res) => {
-    const parsed = signInBody.safeParse(req.body)
+    const parsed = signInBody.safeParse(req.body) // the body only: a password in a query string would reach access logs
     if (!parsed.success) throw invalid('email_address and password are required')
     const email = parsed.data.email_address.trim().toLowerCase()
     const address = req.ip ?? 'unknown'

@@ -7,19 +7,22 @@ import type { Throttles } from '../../core/accounts/throttle.ts'
 import { createUserAs, deleteUserAs, getUserAs, listUsersAs, updateUserAs, WrongPassword, type UserRef } from '../../core/accounts/user-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited } from '../../core/errors.ts'
+import { strictFlag } from '../request-values.ts'
 
-const flag = z.union([z.boolean(), z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true')])
 const createBody = z.object({
   email_address: z.string().min(1).max(320),
   password: z.string().min(1).max(1024),
   full_name: z.string().trim().max(200).optional(),
-  system_admin: flag.optional(),
+  system_admin: strictFlag.optional(),
 })
 const updateBody = z.object({
   full_name: z.string().trim().min(1).max(200).optional(),
   password: z.string().min(1).max(1024).optional(),
   old_password: z.string().max(1024).optional(),
 })
+
+// Unlike other routes (http/request-values.ts) these read the body only: they carry passwords, and
+// a query string ends up in access logs.
 
 /** wrong old passwords per user, like failed sign-ins */
 const OLD_PASSWORD_LIMIT = { max: 10, windowMs: 15 * 60_000 }

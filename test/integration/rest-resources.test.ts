@@ -71,7 +71,8 @@ for (const provider of providers) {
       res = await ann.send('POST', '', { path: '/acme/lab', name: 'pi-9', type: 'controller_folder' })
       assert.equal(res.status, 200)
       const inside = await ann.json<Item[]>('/acme/lab/pi-9', { recursive: 1 })
-      assert.deepEqual(inside.map((i) => i.fullPath), ['/acme/lab/pi-9/log', '/acme/lab/pi-9/status', '/acme/lab/pi-9/status/free_disk_space', '/acme/lab/pi-9/status/messages_sent', '/acme/lab/pi-9/status/processor_usage'])
+      const status = ['disk_usage', 'free_disk_space', 'messages_received', 'messages_sent', 'processor_usage', 'serial_errors'].map((n) => `/acme/lab/pi-9/status/${n}`)
+      assert.deepEqual(inside.map((i) => i.fullPath), ['/acme/lab/pi-9/log', '/acme/lab/pi-9/status', ...status], 'rhizo-server\'s status sequences, and the disk_usage its client reports')
       // a name already in use is a conflict, and nothing is replaced
       res = await ann.send('POST', '', { path: '/acme/data/runs', name: 'notes.txt', type: '20', data: b64('other') })
       assert.equal(res.status, 409)
@@ -261,7 +262,7 @@ for (const provider of providers) {
       const self = await pi.json<Meta>('/self', { meta: 1 })
       assert.equal(self.id, piId)
       assert.equal(self.path, '/acme/lab/pi-1')
-      assert.deepEqual((await pi.json<Item[]>('/self/status')).map((i) => i.name), ['free_disk_space', 'messages_sent', 'processor_usage'])
+      assert.deepEqual((await pi.json<Item[]>('/self/status')).map((i) => i.name), ['disk_usage', 'free_disk_space', 'messages_received', 'messages_sent', 'processor_usage', 'serial_errors'])
       assert.equal((await ann.get('/self', { meta: 1 })).status, 403)
       assert.equal((await resourceClient(server.url).get('/self')).status, 401)
     })
@@ -269,7 +270,8 @@ for (const provider of providers) {
     test('a sequence\'s value is read through the sequence routes; its meta and listing come from here', async () => {
       const meta = await pi.json<Meta>('/self/log', { meta: 1 })
       assert.deepEqual(meta.system_attributes, { data_type: 2, max_history: 10000 })
-      assert.equal((await pi.get('/self/log')).status, 404, 'no value yet')
+      const empty = await pi.get('/self/log')
+      assert.deepEqual([empty.status, await empty.text()], [200, ''], 'no value yet: empty')
       assert.equal((await pi.send('PUT', '/self/log', { value: 'started' }, 'json')).status, 200)
       const res = await pi.get('/self/log')
       assert.equal(res.status, 200)

@@ -103,9 +103,10 @@ for (const provider of providers) {
       assert.deepEqual(((await (await get(userKey, seq.path, `start_timestamp=${rhizoForm}`)).json()) as HistoryBody).values, ['11.5', '-2'])
     })
 
-    test('a text value is kept as is, and an empty sequence answers 404', async () => {
+    test('a text value is kept as is, and an empty sequence answers an empty 200', async () => {
       const seq = await sequence({ dataType: text })
-      assert.equal((await get(piKey, seq.path)).status, 404)
+      const empty = await get(piKey, seq.path)
+      assert.deepEqual([empty.status, await empty.text()], [200, ''])
       assert.equal((await send('PUT', piKey, seq.path, { data: b64('door open, 3 °C') })).status, 200)
       assert.equal(await (await get(piKey, seq.path)).text(), 'door open, 3 °C')
     })
@@ -206,18 +207,20 @@ for (const provider of providers) {
       assert.equal((await get(userKey, textSeq.path, 'buckets=2')).status, 400)
     })
 
-    test('PUT /api/v1/resources stores several sequences at once, absolute or relative to the controller', async () => {
+    test('PUT /api/v1/resources stores several sequences at once; a path is absolute with or without its leading slash (rhizo)', async () => {
       const a = await sequence({ dataType: numeric, decimalPlaces: 2 })
       const b = await sequence({ dataType: text })
-      const res = await putMany(piKey, { values: JSON.stringify({ [a.path]: '3.14159', [b.name]: 'ok' }), timestamp: new Date().toISOString().replace('Z', ' Z') })
+      const res = await putMany(piKey, { values: JSON.stringify({ [a.path]: '3.14159', [b.path.slice(1)]: 'ok' }), timestamp: new Date().toISOString().replace('Z', ' Z') })
       assert.equal(res.status, 200)
       assert.equal(((await res.json()) as { stored: number }).stored, 2)
       assert.equal(await (await get(piKey, a.path)).text(), '3.14')
       assert.equal(await (await get(piKey, b.path)).text(), 'ok')
-      // JSON bodies with numbers work too; a user key must use absolute paths
-      assert.equal((await putMany(userKey, { values: { [a.path]: 2.5 } }, true)).status, 200)
+      // JSON bodies with numbers work too
+      assert.equal((await putMany(userKey, { values: { [a.path.slice(1)]: 2.5 } }, true)).status, 200)
       assert.equal(await (await get(piKey, a.path)).text(), '2.50')
-      assert.equal((await putMany(userKey, { values: { [a.name]: 1 } }, true)).status, 400)
+      // a bare name is not taken relative to the controller (rhizo never did): it names nothing, and nothing is stored
+      assert.equal((await putMany(piKey, { values: JSON.stringify({ [a.path]: '9', [b.name]: 'no' }) })).status, 404)
+      assert.equal(await (await get(piKey, a.path)).text(), '2.50')
     })
 
     test('PUT /api/v1/resources is all or nothing: a bad value, unknown path or refused path stores nothing', async () => {

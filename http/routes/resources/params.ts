@@ -1,11 +1,11 @@
-// Reading rhizo-style request values: query string and body merged (rhizo read Flask's
-// request.values, and its Python client sends form bodies even on GET), with lenient flags.
-import type { Request } from 'express'
+// Reading the resources API's values (merged by http/request-values.ts): text, ids, timestamps,
+// base64 uploads, and which fields of a PUT change the resource itself.
 import { invalid, tooLarge } from '../../../core/errors.ts'
 import { SEQUENCE_SETTINGS } from '../../../core/resources/attributes.ts'
 import { parseTimestamp } from '../../../core/messages/timestamps.ts'
+import type { Values } from '../../request-values.ts'
 
-export type Values = Record<string, unknown>
+export type { Values }
 
 export const MAX_ID = 2 ** 31 - 1
 
@@ -14,20 +14,6 @@ const CHANGE_FIELDS = ['name', 'parent', 'user_attributes', 'system_attributes',
 
 /** True when a PUT to a sequence only sends it a value (also the value lane's test, http/value-lane.ts). */
 export const isValueOnly = (values: Values) => CHANGE_FIELDS.every((k) => values[k] === undefined)
-
-export function requestValues(req: Request): Values {
-  const merged: Values = {}
-  for (const [key, value] of Object.entries(req.query)) merged[key] = Array.isArray(value) ? value[0] : value
-  const body = req.body as unknown
-  if (body && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body)) Object.assign(merged, body)
-  return merged
-}
-
-/** "1", "true", "yes" or any other non-empty value are on; absent, "", "0", "false", "no", "off" are off. */
-export function flag(value: unknown): boolean {
-  if (value === undefined || value === null || value === false) return false
-  return !['', '0', 'false', 'no', 'off'].includes(String(value).trim().toLowerCase())
-}
 
 export function text(value: unknown, name: string): string | undefined {
   if (value === undefined || value === null) return undefined

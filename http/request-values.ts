@@ -1,0 +1,39 @@
+// The one place a route reads its request's parameters. rhizo-server read Flask's request.values
+// (query string and form body together) for every method, and rhizo's Python client sends its
+// parameters as an application/x-www-form-urlencoded body on every request, GET included
+// (rhizo/resources.py send_request). So a GET's form body counts like its query string; a field
+// given in both is taken from the body. JSON bodies merge the same way.
+import type { Request } from 'express'
+import { z } from 'zod'
+
+export type Values = Record<string, unknown>
+
+export function requestValues(req: Request): Values {
+  const merged: Values = {}
+  // a repeated query field counts once, by its first value (as Flask's request.values.get)
+  for (const [key, value] of Object.entries(req.query)) merged[key] = Array.isArray(value) ? value[0] : value
+  const body = req.body as unknown
+  if (body && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body)) Object.assign(merged, body)
+  return merged
+}
+
+const OFF = ['', '0', 'false', 'no', 'off']
+const ON = ['1', 'true', 'yes', 'on']
+const word = (value: unknown) => String(value).trim().toLowerCase()
+
+/** A yes/no option (recursive, meta, download…): absent, "", "0", "false", "no", "off" are off; any other value is on, as rhizo read them. */
+export function flag(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false
+  return !OFF.includes(word(value))
+}
+
+/** A yes/no field that grants something (is_admin, system_admin): only the known words and booleans, so a typo grants nothing. */
+export const strictFlag = z.unknown().transform((value, ctx) => {
+  if (typeof value === 'boolean') return value
+  if ((typeof value === 'string' || typeof value === 'number') && value !== '') {
+    if (ON.includes(word(value))) return true
+    if (OFF.includes(word(value))) return false
+  }
+  ctx.addIssue({ code: 'custom', message: 'expected 1 or 0 (true or false)' })
+  return z.NEVER
+})
