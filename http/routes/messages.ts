@@ -1,5 +1,6 @@
 // /api/v1/messages: read a folder's message history, or send a message to a folder (rhizo's form
 // fields folder_path, type, parameters), reaching MQTT and websocket subscribers like any other.
+// Sequence values it carries (update, update_sequence) are stored and announced as MQTT's are.
 import { Router } from 'express'
 import { z } from 'zod'
 import type { Core } from '../../core/index.ts'
@@ -7,6 +8,7 @@ import { invalid } from '../../core/errors.ts'
 import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { folderFor, sendFolderMessage, type MessageBus } from '../../core/messages/send.ts'
+import { describeRefusals } from '../../core/messages/values.ts'
 
 const readQuery = z.object({
   folder_path: z.string().min(1),
@@ -49,8 +51,9 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const body = sendBody.safeParse(req.body)
     if (!body.success) throw invalid('expected folder_path, type and parameters')
     const message = decodeMessage(body.data.type, parametersOf(body.data.parameters))
-    if (message.kind !== 'message') throw invalid('sequence values are written through the resources API or MQTT')
-    await sendFolderMessage(core, bus, res.locals.principal, body.data.folder_path, message)
+    const refused = await sendFolderMessage(core, bus, res.locals.principal, body.data.folder_path, message)
+    // values beside a refused one are stored all the same (as over MQTT); the answer says which were not
+    if (refused.length > 0) throw invalid(describeRefusals(refused))
     res.json({ status: 'ok' })
   })
 
