@@ -8,6 +8,7 @@ import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { basicAuth } from '../helpers/http.ts'
+import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 
 
@@ -32,6 +33,7 @@ for (const provider of providers) {
       await server.core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[110, folder.organizationId, 10]] } })
     })
     after(async () => {
+      closeSockets()
       endAll()
       await server.close()
     })
@@ -94,15 +96,22 @@ for (const provider of providers) {
       assert.equal(await server.core.db.message.count(), before)
     })
 
-    test("an update posted over REST is stored and announced to the folder's MQTT subscribers", async () => {
+    test("an update posted over REST is stored and announced to the folder's MQTT and websocket subscribers", async () => {
       const mqtt = await connect(server.mqttUrl, piKey)
       await granted(mqtt, 'acme/lab/pi-1/status')
       const announced = nextMessage(mqtt, 5000)
+      const watcher = await openSocket(server.url, piKey)
+      sendRhizo(watcher, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab/pi-1/status' }] } })
+      await settled(watcher)
       const res = await post(userKey, { folder_path: '/acme/lab/pi-1/status', type: 'update', parameters: '{"$t": "2026-12-03T17:00:00.123456 Z", "processor_usage": "12.34"}' })
       assert.equal(res.status, 200)
       assert.deepEqual(await res.json(), { status: 'ok' })
       assert.deepEqual((await processorUsage()).values, ['12.3'])
       assert.equal((await announced)?.payload, 'd,processor_usage,2026-12-03T17:00:00.123Z,12.3')
+      const update = await watcher.next(5000, 'sequence_update')
+      assert.deepEqual(update?.parameters, { id: update?.parameters.id, name: '/acme/lab/pi-1/status/processor_usage', timestamp: '2026-12-03T17:00:00.123Z', value: '12.3' })
+      // the update message itself is relayed too, as over MQTT
+      assert.deepEqual((await watcher.next(5000, 'update'))?.parameters, { $t: '2026-12-03T17:00:00.123456 Z', processor_usage: '12.34' })
     })
 
     test('a value a numeric sequence cannot take is answered 400 with why, and nothing is stored', async () => {
