@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
+import { TendrilError } from '../core/errors.ts'
 import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type DisplayValue, type InboundMessage } from '../core/messages/codecs.ts'
 import { describeRefusals } from '../core/messages/values.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
@@ -156,10 +157,17 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
     if (refused.length > 0) sendError(describeRefusals(refused))
   }
 
+  // a refusal says why; anything else (the database away) is logged, and the sender told only that it failed
+  const answerFailure = (err: Error) => {
+    if (err instanceof TendrilError) return sendError(err.message)
+    core.log.error({ err, connection: connectionId }, 'json websocket frame failed')
+    sendError('internal error: the message was not handled')
+  }
+
   // frames are handled one at a time, in order
   let queue = Promise.resolve()
   ws.on('message', (data: Buffer) => {
-    queue = queue.then(() => handle(data)).catch((err: Error) => sendError(err.message))
+    queue = queue.then(() => handle(data)).catch(answerFailure)
   })
   ws.on('close', () => {
     live.delete(session)
