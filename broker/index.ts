@@ -15,7 +15,7 @@ import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
 import { memoryClientIdOwners, type ClientIdOwners } from './client-ids.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
-import type { MessageBus } from '../core/messages/send.ts'
+import type { FolderPublisher, MessageBus } from '../core/messages/send.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence, type SharedPresence } from './presence.ts'
@@ -62,13 +62,15 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
-  const bus: MessageBus = {
+  const publisher: FolderPublisher = {
     publishToFolder(path, payload, origin) {
       const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, ...(origin ? { clientId: origin } : {}) }
       aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
     },
   }
-  const ingest = createIngest(core, resolver, bus)
+  const ingest = createIngest(core, resolver, publisher)
+  // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
+  const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)
   Object.assign(aedes, createConnectHooks(core, aedes, clientIds, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes

@@ -2,14 +2,15 @@
 // (one transaction per batch, not per message). It runs as the last step of authorizing a PUBLISH,
 // because Aedes sends a QoS 1 PUBACK right after that: so a PUBACK goes out only once what the
 // message carried is stored, and a failure closes the connection instead (the client resends).
-// QoS 0 messages are queued without waiting.
+// QoS 0 messages are queued without waiting. Messages sent through REST and the JSON websocket join
+// the same batches (submit), and hear which of their values were refused.
 import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import { decodeFolderPayload, decodeSequencePayload } from '../core/messages/codecs.ts'
-import type { MessageBus } from '../core/messages/send.ts'
+import type { FolderPublisher, ItemOutcome } from '../core/messages/send.ts'
 import { announceValues } from '../core/messages/values.ts'
 import { acceptInbound, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
@@ -38,16 +39,28 @@ export interface Ingest {
    * once that there is nothing to store (a sub-topic, a retransmission), so relaying needs no promise
    */
   accept(client: Client, packet: PublishPacket): Promise<void> | undefined
+  /**
+   * Stores a message sent through another door (REST, the JSON websocket) in the next batch; resolves
+   * once it is on disk and its values announced, with what its sender should hear of.
+   */
+  submit(item: InboundItem): Promise<ItemOutcome>
   /** waits for everything accepted so far to be stored */
   flush(): Promise<void>
   /** forgets cached access answers (access rules changed) */
   accessChanged(): void
 }
 
-export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus): Ingest {
+/** One message waiting for its batch: done when stored; answer, when its sender waits to hear what became of it. */
+interface Pending {
+  item: InboundItem
+  done: (err?: Error) => void
+  answer?: (outcome: ItemOutcome) => void
+}
+
+export function createIngest(core: Core, resolver: PathResolver, bus: FolderPublisher): Ingest {
   // long-lived answers: the broker clears them when the access version moves (revalidate.ts)
   const lookups = { resolver, access: createAccessCache(core.db, ACCESS_TTL_MS) }
-  let pending: { item: InboundItem; done: (err?: Error) => void }[] = []
+  let pending: Pending[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
   let storing = 0 // batches started and not yet finished
@@ -70,13 +83,13 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
         lastOnDisk = onDisk.catch(() => {})
         onDisk.then(
           () => {
-            for (const b of batch) b.done()
+            // every value a message carried is announced here, whichever door the message came through
             announceValues(bus, outcome.values.stored)
-            for (const { request, reason } of outcome.values.refused) {
-              // acknowledged all the same: a device resending a value it cannot fix would loop forever
-              core.log.warn({ folder: request.folderPath, sequence: request.sequence, reason }, 'mqtt sequence value not stored')
+            const answers = answersFor(batch, outcome)
+            for (const b of batch) {
+              b.done()
+              b.answer?.(answers.get(b.item) ?? { refused: [], outgoing: [] })
             }
-            sendInBackground(outcome.outgoing)
           },
           (err: Error) => {
             core.log.error({ err, messages: batch.length }, 'flushing stored mqtt messages to disk failed')
@@ -94,6 +107,28 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     return inFlight
   }
 
+  // What a waiting sender hears (its refused values, its emails to send); what nobody waits for, MQTT's,
+  // is logged or sent here
+  const answersFor = (batch: Pending[], outcome: Awaited<ReturnType<typeof acceptInbound>>) => {
+    const answers = new Map<InboundItem, ItemOutcome>()
+    if (outcome.values.refused.length === 0 && outcome.outgoing.length === 0) return answers
+    const waiting = new Set(batch.filter((b) => b.answer).map((b) => b.item))
+    const answerOf = (item: InboundItem) => answers.get(item) ?? answers.set(item, { refused: [], outgoing: [] }).get(item)!
+    for (const refusal of outcome.values.refused) {
+      const item = refusal.request.origin as InboundItem
+      if (waiting.has(item)) answerOf(item).refused.push(refusal)
+      // acknowledged all the same: a device resending a value it cannot fix would loop forever
+      else core.log.warn({ folder: refusal.request.folderPath, sequence: refusal.request.sequence, reason: refusal.reason }, 'mqtt sequence value not stored')
+    }
+    const background: OutgoingRequest[] = []
+    for (const request of outcome.outgoing) {
+      if (waiting.has(request.origin)) answerOf(request.origin).outgoing.push(request)
+      else background.push(request)
+    }
+    sendInBackground(background)
+    return answers
+  }
+
   // Emails and text messages go out one at a time after their batch is stored: a slow SMTP server
   // must not hold up PUBACKs. MQTT has no way to report a refusal, so it is logged.
   let sending: Promise<void> = Promise.resolve()
@@ -105,8 +140,8 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     }
   }
 
-  const enqueueWith = (item: InboundItem, done: (err?: Error) => void) => {
-    pending.push({ item, done })
+  const enqueueWith = (item: InboundItem, done: (err?: Error) => void, answer?: (outcome: ItemOutcome) => void) => {
+    pending.push({ item, done, answer })
     if (pending.length >= BATCH_MAX) void runBatch()
     else if (storing === 0) timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
   }
@@ -189,6 +224,10 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
         remember(client, packet)
       })()
     },
+    submit: (item) =>
+      new Promise<ItemOutcome>((resolve, reject) =>
+        enqueueWith(item, (err) => err && reject(err), resolve),
+      ),
     accessChanged: () => lookups.access.clear(),
     async flush() {
       do await runBatch()

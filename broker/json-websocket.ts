@@ -1,7 +1,9 @@
 // rhizo's JSON websocket at /api/v1/websocket: a second door onto the same routing as MQTT.
 // Frames in: {"type", "parameters"[, "folder"]}; out: {"type", "timestamp", "parameters"}.
 // A message sent here is published into the broker, so MQTT subscribers get it, and websocket
-// subscriptions are broker subscriptions, so messages sent over MQTT arrive here too.
+// subscriptions are broker subscriptions, so messages sent over MQTT arrive here too. Sequence values
+// (update_sequence, write_resource, update) are stored in MQTT's batches and announced to the folder;
+// a subscriber here sees each announcement as rhizo's `sequence_update` message.
 // Behaviour follows rhizo-server main/messages/socket_receiver.py and socket_sender.py.
 import type { IncomingMessage } from 'node:http'
 import type { Aedes, AedesPublishPacket } from 'aedes'
@@ -9,7 +11,11 @@ import type { WebSocket } from 'ws'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
-import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type InboundMessage } from '../core/messages/codecs.ts'
+import { TendrilError } from '../core/errors.ts'
+import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type DisplayValue, type InboundMessage } from '../core/messages/codecs.ts'
+import { describeRefusals } from '../core/messages/values.ts'
+import { pathResolverFor } from '../core/resources/resolver.ts'
+import { ResourceType } from '../core/resources/types.ts'
 import { accessToPath, canReadSubtree } from '../core/resources/access.ts'
 import { canRead, type Principal } from '../core/resources/permissions.ts'
 import { pathOf } from '../core/resources/tree.ts'
@@ -20,6 +26,7 @@ import type { Presence } from './presence.ts'
 import type { LiveSession, LiveSessions } from './revalidate.ts'
 
 const MAX_SUBSCRIPTIONS = 100
+const SEQUENCE_UPDATE = 'sequence_update'
 /** websocket traffic is light: answers are simply re-checked after a second */
 const ACCESS_TTL_MS = 1000
 
@@ -49,13 +56,32 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, timestamp: formatTimestamp(timestamp), parameters }))
   }
   const sendError = (message: string) => send('error', { message })
-  const ownFolder = async () => (principal.kind === 'controller' ? core.db.resource.findUnique({ where: { id: principal.controllerId } }) : null)
-  const folderPathOf = async (given: string | undefined): Promise<string | null> => {
-    if (given === undefined || given === 'self' || given === '[self]') {
-      const own = await ownFolder()
+  const resolver = pathResolverFor(core)
+  let ownPath: Promise<string | null> | undefined // a controller's folder path, looked up once
+  const ownFolderPath = () =>
+    (ownPath ??= (async () => {
+      if (principal.kind !== 'controller') return null
+      const own = await core.db.resource.findUnique({ where: { id: principal.controllerId } })
       return own ? pathOf(core.db, own.id) : null
-    }
-    return given.startsWith('/') ? given : '/' + given
+    })())
+  const folderPathOf = async (given: string | undefined): Promise<string | null> => {
+    if (given === undefined || given === 'self' || given === '[self]') return ownFolderPath()
+    if (given.startsWith('/')) return given
+    // rhizo's client drops the leading slash ('acme/pi-1/status', update_multiple) and sends a folder
+    // relative to the controller as it is ('status'): the absolute reading first, then the relative one
+    const absolute = '/' + given
+    const own = await ownFolderPath()
+    if (!own) return absolute
+    return folderFor(core, principal, absolute, 'read').then(
+      () => absolute,
+      () => `${own}/${given}`,
+    )
+  }
+  /** A sequence value with no folder given: below the controller's folder, or at its absolute path. */
+  const valueFolderPathOf = async (given: string | undefined, sequence: string): Promise<string | null> => {
+    const path = await folderPathOf(given)
+    if (path || !sequence.startsWith('/')) return path
+    return sequence.slice(0, sequence.lastIndexOf('/')) || null
   }
 
   const readable = async (topic: string) => {
@@ -89,7 +115,8 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
       }
       for (const filter of children ? [topic, topic + '/#'] : [topic]) {
         subscriptions.push({ filter, deliver })
-        aedes.subscribe(filter, deliver, () => {})
+        // awaited, so a frame after the subscribe sees its messages (with Redis it takes a round trip)
+        await new Promise<void>((resolve) => aedes.subscribe(filter, deliver, () => resolve()))
       }
     }
   }
@@ -104,23 +131,43 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
     }
     for (const m of messages) {
       if (m.kind === 'message' && (messageType === null || m.type === messageType)) send(m.type, m.parameters)
+      // a value announced on the folder (or a controller's display-only "d," line); "s," lines are
+      // announced once stored, so they are not shown twice
+      if (m.kind === 'display' && (messageType === null || messageType === SEQUENCE_UPDATE)) await sendSequenceUpdate(packet.topic, m)
     }
+  }
+
+  // rhizo-server resource_util.update_sequence_value: {id, name (the sequence path), timestamp, value}
+  // sent to the sequence's folder as `sequence_update`, timestamped with the value's time
+  async function sendSequenceUpdate(topic: string, display: DisplayValue) {
+    const path = `/${topic}/${display.sequence}`
+    const timestamp = display.timestamp ?? new Date()
+    const sequence = await resolver.resolve(path).catch(() => null)
+    const id = sequence?.type === ResourceType.sequence ? { id: sequence.id } : {}
+    send(SEQUENCE_UPDATE, { ...id, name: path, timestamp: formatTimestamp(timestamp), value: display.value }, timestamp)
   }
 
   async function handle(frame: Buffer | string) {
     const { folder, message } = decodeWebSocketMessage(frame)
-    if (message.kind !== 'message') return sendError('sequence updates over this websocket are not supported yet; use MQTT or REST')
-    if (message.type === 'ping') return
-    if (message.type === 'subscribe') return subscribe(message.parameters)
-    const path = await folderPathOf(folder)
-    if (!path) return sendError(`message (${message.type}) without folder`)
-    await sendFolderMessage(core, bus, principal, path, message, connectionId)
+    if (message.kind === 'message' && message.type === 'ping') return
+    if (message.kind === 'message' && message.type === 'subscribe') return subscribe(message.parameters)
+    const path = message.kind === 'message' ? await folderPathOf(folder) : await valueFolderPathOf(folder, message.sequence)
+    if (!path) return sendError(message.kind === 'message' ? `message (${message.type}) without folder` : `sequence value without folder: ${message.sequence}`)
+    const refused = await sendFolderMessage(core, bus, principal, path, message, connectionId)
+    if (refused.length > 0) sendError(describeRefusals(refused))
+  }
+
+  // a refusal says why; anything else (the database away) is logged, and the sender told only that it failed
+  const answerFailure = (err: Error) => {
+    if (err instanceof TendrilError) return sendError(err.message)
+    core.log.error({ err, connection: connectionId }, 'json websocket frame failed')
+    sendError('internal error: the message was not handled')
   }
 
   // frames are handled one at a time, in order
   let queue = Promise.resolve()
   ws.on('message', (data: Buffer) => {
-    queue = queue.then(() => handle(data)).catch((err: Error) => sendError(err.message))
+    queue = queue.then(() => handle(data)).catch(answerFailure)
   })
   ws.on('close', () => {
     live.delete(session)

@@ -13,8 +13,8 @@ const statusByCode: Record<ErrorCode, number> = {
 
 export class TendrilError extends Error {
   readonly code: ErrorCode
-  constructor(code: ErrorCode, message: string) {
-    super(message)
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
     this.name = 'TendrilError'
     this.code = code
   }

@@ -75,12 +75,13 @@ export function decodeWebSocketMessage(payload: Buffer | string): { folder?: str
 
 /**
  * One message given as type + parameters (either JSON form, REST /api/v1/messages). update_sequence
- * becomes a store; `update` stays a message (it is relayed as-is) but is validated here.
+ * and write_resource become stores; `update` stays a message (it is relayed as-is) but is validated here.
  */
 export function decodeMessage(type: unknown, parameters: unknown): InboundMessage {
   const checkedType = checkMessageType(type)
   const params = checkParameters(checkedType, parameters)
   if (SEQUENCE_UPDATE_TYPES.has(checkedType)) return storeFromUpdateSequence(checkedType, params)
+  if (checkedType === 'write_resource') return storeFromWriteResource(params)
   if (checkedType === 'update') expandUpdate(params)
   return { kind: 'message', type: checkedType, parameters: params }
 }
@@ -176,6 +177,13 @@ function storeFromUpdateSequence(type: string, params: Record<string, unknown>):
     store.encoding = 'base64'
   }
   return store
+}
+
+// socket_receiver.py: {"path": sequence path (a leading slash added if missing), "data": value}, stored now.
+function storeFromWriteResource(params: Record<string, unknown>): StoreValue {
+  const { path, data } = params
+  if (typeof path !== 'string' || path === '' || data === undefined) throw invalid('expected data and path parameters for write_resource message')
+  return { kind: 'store', sequence: path.startsWith('/') ? path : '/' + path, value: scalarText(data, 'write_resource "data"') }
 }
 
 // rhizo-client sends numbers (sequences.update(name, 21.5)) and str()s update values; rhizo-server str()s them.

@@ -41,6 +41,8 @@ export interface OutgoingRequest {
   principal: Principal
   type: string
   parameters: Record<string, unknown>
+  /** the inbound item that asked for it */
+  origin: InboundItem
 }
 
 export interface InboundOutcome {
@@ -52,7 +54,7 @@ export interface InboundOutcome {
 
 // (module-level, not a closure per message: tsx names every function it creates, at a cost per message)
 function valueRequest(item: InboundItem, sequence: string, value: string | Buffer, timestamp: Date | undefined): ValueRequest {
-  return { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt }
+  return { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt, origin: item }
 }
 
 /** Stores what the messages carry: sequence values, history, watchdogs. */
@@ -79,7 +81,7 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
         continue
       }
       if (OUTGOING_TYPES.has(message.type)) {
-        outgoing.push({ principal: item.principal, type: message.type, parameters: message.parameters })
+        outgoing.push({ principal: item.principal, type: message.type, parameters: message.parameters, origin: item })
         continue
       }
       if (SERVER_HANDLED_TYPES.has(message.type)) continue

@@ -1,19 +1,38 @@
 // Sending a message to a folder from REST or the JSON websocket: the same checks and effects as a
-// PUBLISH over MQTT (history, server-handled types), then out to every subscriber through the bus.
+// PUBLISH over MQTT (values, history, server-handled types, stored in the broker's batches), then
+// out to every subscriber through the bus.
 import type { CoreContext } from '../context.ts'
 import { forbidden, notFound } from '../errors.ts'
 import { accessToPath, findNearest } from '../resources/access.ts'
 import { splitPath } from '../resources/paths.ts'
 import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
 import { isFolderType } from '../resources/types.ts'
-import type { FolderMessage } from './codecs.ts'
-import { acceptInbound } from './inbound.ts'
+import type { InboundMessage } from './codecs.ts'
+import type { InboundItem, OutgoingRequest } from './inbound.ts'
 import { sendOutgoing } from './outgoing.ts'
+import type { ValueOutcome } from './values.ts'
 
-/** Delivers a payload to a folder's subscribers; the broker implements it. */
-export interface MessageBus {
+/** Delivers a payload to a folder's subscribers (MQTT and JSON websocket alike). */
+export interface FolderPublisher {
   /** origin: an id of the sending connection, so it is not sent back its own message */
   publishToFolder(path: string, payload: Buffer, origin?: string): void
+}
+
+/** What one inbound item came to, for its sender. */
+export interface ItemOutcome {
+  /** its sequence values that were not stored, each with why */
+  refused: ValueOutcome['refused']
+  /** emails and text messages it asks to send; the sender sends them (and hears of a refusal) */
+  outgoing: OutgoingRequest[]
+}
+
+/** The broker's side of every door: delivery to subscribers, and storing through MQTT's batches. */
+export interface MessageBus extends FolderPublisher {
+  /**
+   * Stores what an item carries in the next batch of broker/ingest.ts (one transaction with the
+   * MQTT messages beside it) and announces its stored values; resolves once that is on disk.
+   */
+  accept(item: InboundItem): Promise<ItemOutcome>
 }
 
 /**
@@ -30,10 +49,16 @@ export async function folderFor(ctx: CoreContext, principal: Principal, path: st
   return found.resource
 }
 
-export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: FolderMessage, origin?: string) {
+/**
+ * Sends a message to a folder and returns its values that were refused, for the caller to report.
+ * Messages are relayed to subscribers as {"<type>": {params}}; a sequence value is relayed as its
+ * announcement ("d,…"), made when it is stored.
+ */
+export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: InboundMessage, origin?: string) {
   const folder = await folderFor(ctx, principal, path, 'write')
-  const { outgoing } = await acceptInbound(ctx, [{ principal, folder, folderPath: path, messages: [message], receivedAt: new Date() }])
+  const { refused, outgoing } = await bus.accept({ principal, folder, folderPath: path, messages: [message], receivedAt: new Date() })
   // the sender waits for its email or text message, and hears of a refusal (throttle, bad address)
   for (const request of outgoing) await sendOutgoing(ctx, ctx.outbox, request.principal, request.type, request.parameters)
-  bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)
+  if (message.kind === 'message') bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)
+  return refused
 }

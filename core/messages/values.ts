@@ -1,17 +1,18 @@
-// Sequence values carried by messages (CSV "s," lines, update, update_sequence, a raw value on a
-// sequence's topic): resolve each name to a live sequence the sender may write, then store them
-// all through storeSequenceValues — one transaction for a whole batch of messages.
+// Sequence values carried by messages (CSV "s," lines, update, update_sequence, write_resource, a raw
+// value on a sequence's topic): resolve each name to a live sequence the sender may write, then store
+// them all through storeSequenceValues — one transaction for a whole batch of messages.
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
 import { TendrilError } from '../errors.ts'
 import { queueSequenceThumbnails } from '../images/thumbnails.ts'
 import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
 import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
-import { canWrite, type Principal } from '../resources/permissions.ts'
+import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
+import { imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
-import { ResourceType } from '../resources/types.ts'
+import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay } from './codecs.ts'
-import type { MessageBus } from './send.ts'
+import type { FolderPublisher } from './send.ts'
 
 export interface ValueRequest {
   principal: Principal
@@ -21,6 +22,8 @@ export interface ValueRequest {
   sequence: string
   value: string | Buffer
   timestamp?: Date
+  /** what the request came from (its inbound message), so a refusal can be told to its sender */
+  origin?: object
 }
 
 export interface AnnouncedValue extends StoredValue {
@@ -46,23 +49,43 @@ export interface ValueLookups {
 export async function storeValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups?: ValueLookups): Promise<ValueOutcome> {
   const { resolver, access } = lookups ?? { resolver: createPathResolver(ctx.db), access: createAccessCache(ctx.db) }
   const refused: ValueOutcome['refused'] = []
-  const accepted: { request: ValueRequest; sequence: Resource; path: string }[] = []
+  const accepted: Accepted[] = []
   for (const request of requests) {
     const path = absolute(request)
     const sequence = await resolver.resolve(path).catch(() => null)
-    if (!sequence || sequence.type !== ResourceType.sequence) {
+    const level = await access.level(request.principal, path)
+    // refusals reach the sender (websocket, REST): what it may not read is "not found", existing or not
+    if (!sequence || sequence.type !== ResourceType.sequence || !canRead(level)) {
       refused.push({ request, reason: `sequence not found: ${path}` })
       continue
     }
-    if (!canWrite(await access.level(request.principal, path))) {
+    if (!canWrite(level)) {
       refused.push({ request, reason: `no write access to ${path}` })
       continue
     }
-    accepted.push({ request, sequence, path })
+    try {
+      accepted.push({ request, sequence, path, value: valueFor(sequence, request.value) })
+    } catch (err) {
+      if (!(err instanceof TendrilError)) throw err
+      refused.push({ request, reason: `${path}: ${err.message}` })
+    }
   }
   const stored = await storeIsolatingBadValues(ctx, accepted, refused)
   queueSequenceThumbnails(ctx, accepted.map((a) => a.sequence), stored)
   return { stored, refused }
+}
+
+interface Accepted {
+  request: ValueRequest
+  sequence: Resource
+  path: string
+  value: string | Buffer
+}
+
+/** A text value for an image sequence is base64 of its bytes (core/resources/sequence-values.ts). */
+function valueFor(sequence: Resource, value: string | Buffer): string | Buffer {
+  if (typeof value !== 'string') return value
+  return sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image ? imageValueBytes(value) : value
 }
 
 /**
@@ -71,10 +94,10 @@ export async function storeValueRequests(ctx: CoreContext, requests: ValueReques
  */
 async function storeIsolatingBadValues(
   ctx: CoreContext,
-  accepted: { request: ValueRequest; sequence: Resource; path: string }[],
+  accepted: Accepted[],
   refused: ValueOutcome['refused'],
 ): Promise<AnnouncedValue[]> {
-  const toInput = (a: (typeof accepted)[number]): SequenceValueInput => ({ sequenceId: a.sequence.id, value: a.request.value, timestamp: a.request.timestamp })
+  const toInput = (a: Accepted): SequenceValueInput => ({ sequenceId: a.sequence.id, value: a.value, timestamp: a.request.timestamp })
   const pathOf = new Map(accepted.map((a) => [a.sequence.id, a.path]))
   const located = (values: StoredValue[]) => values.map((v) => inFolder(v, pathOf.get(v.sequenceId)!))
   if (accepted.length === 0) return []
@@ -82,7 +105,7 @@ async function storeIsolatingBadValues(
     return located((await storeSequenceValues(ctx, ctx.blobs, accepted.map(toInput))).stored)
   } catch (err) {
     if (!(err instanceof TendrilError) || accepted.length === 1) {
-      if (err instanceof TendrilError) refused.push({ request: accepted[0]!.request, reason: err.message })
+      if (err instanceof TendrilError) refused.push({ request: accepted[0]!.request, reason: `${accepted[0]!.path}: ${whyRefused(err)}` })
       else throw err
       return []
     }
@@ -93,11 +116,23 @@ async function storeIsolatingBadValues(
       stored.push(...(await storeSequenceValues(ctx, ctx.blobs, [toInput(a)])).stored)
     } catch (err) {
       if (!(err instanceof TendrilError)) throw err
-      refused.push({ request: a.request, reason: err.message })
+      refused.push({ request: a.request, reason: `${a.path}: ${whyRefused(err)}` })
     }
   }
   return located(stored)
 }
+
+const REFUSALS_SHOWN = 10
+
+/** Refused values as one line for their sender (an error frame, a 400), the first few named. */
+export function describeRefusals(refused: ValueOutcome['refused']): string {
+  const shown = refused.slice(0, REFUSALS_SHOWN).map((r) => r.reason)
+  const more = refused.length - shown.length
+  return `not stored: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`
+}
+
+/** What was wrong with the one value, without storeSequenceValues' words about its batch. */
+const whyRefused = (err: TendrilError) => (err.cause instanceof TendrilError ? err.cause.message : err.message)
 
 /** A stored value with its sequence's folder and name there, as announcements need them. */
 function inFolder(value: StoredValue, path: string): AnnouncedValue {
@@ -136,7 +171,7 @@ export async function storeResolvedValues(ctx: CoreContext, values: ResolvedValu
  * Browsers watching a folder see each stored value as rhizo announced it, "d,<name>,<timestamp>,<value>"
  * on the sequence's folder. Image values are not announced (rhizo sent no image bytes in its updates).
  */
-export function announceValues(bus: MessageBus, values: AnnouncedValue[]): void {
+export function announceValues(bus: FolderPublisher, values: AnnouncedValue[]): void {
   for (const v of values) {
     if (v.value === null) continue
     bus.publishToFolder(v.folderPath, Buffer.from(encodeDisplay(v.name, v.timestamp, v.value)))

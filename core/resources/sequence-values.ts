@@ -79,6 +79,18 @@ export function encodeSequenceValue(rules: SequenceRules, value: string | Buffer
   }
 }
 
+/**
+ * An image value given as text is base64 of the image bytes, whichever door it came through (REST's
+ * `value`, update_sequence, a CSV line), as rhizo-server's socket_receiver.py b64decoded it.
+ */
+export function imageValueBytes(value: string | Buffer): Buffer {
+  if (Buffer.isBuffer(value)) return value
+  const compact = value.replace(/\s+/g, '')
+  if (!BASE64.test(compact) || compact.length === 0) throw invalid('an image value must be base64 of the image bytes')
+  return Buffer.from(compact, 'base64')
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function asText(value: string | Buffer): string {

@@ -225,7 +225,7 @@ function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedS
     } catch (err) {
       if (!(err instanceof TendrilError)) throw err
       const where = batch.length > 1 ? `value ${i + 1} of ${batch.length} (sequence ${input.sequenceId})` : `sequence ${input.sequenceId}`
-      throw new TendrilError(err.code, `${where}: ${err.message}; nothing was stored`)
+      throw new TendrilError(err.code, `${where}: ${err.message}; nothing was stored`, { cause: err })
     }
   })
 }

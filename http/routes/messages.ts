@@ -2,6 +2,7 @@
 // fields folder_path, type, parameters), reaching MQTT and websocket subscribers like any other.
 // Fields may come in the query string or the body, and folderPath is rhizo's other name for
 // folder_path (main/api/messages.py read request.values.get('folderPath', …'folder_path')).
+// Sequence values it carries (update, update_sequence) are stored and announced as MQTT's are.
 import { Router, type Request } from 'express'
 import { z } from 'zod'
 import type { Core } from '../../core/index.ts'
@@ -9,6 +10,7 @@ import { invalid } from '../../core/errors.ts'
 import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { folderFor, sendFolderMessage, type MessageBus } from '../../core/messages/send.ts'
+import { describeRefusals } from '../../core/messages/values.ts'
 import { requestValues } from '../request-values.ts'
 
 const readQuery = z.object({
@@ -59,8 +61,9 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const body = sendBody.safeParse(fieldsOf(req))
     if (!body.success) throw invalid('expected folder_path, type and parameters')
     const message = decodeMessage(body.data.type, parametersOf(body.data.parameters))
-    if (message.kind !== 'message') throw invalid('sequence values are written through the resources API or MQTT')
-    await sendFolderMessage(core, bus, res.locals.principal, body.data.folder_path, message)
+    const refused = await sendFolderMessage(core, bus, res.locals.principal, body.data.folder_path, message)
+    // values beside a refused one are stored all the same (as over MQTT); the answer says which were not
+    if (refused.length > 0) throw invalid(describeRefusals(refused))
     res.json({ status: 'ok' })
   })
 

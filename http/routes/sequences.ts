@@ -16,7 +16,7 @@ import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
 import { revisionBody, latestValue, type RevisionBody } from '../../core/resources/revisions.ts'
 import { sequenceAt } from '../../core/resources/sequence-access.ts'
 import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
-import { sequenceRules } from '../../core/resources/sequence-values.ts'
+import { imageValueBytes, sequenceRules } from '../../core/resources/sequence-values.ts'
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { flag, requestValues, type Values } from '../request-values.ts'
@@ -165,14 +165,6 @@ function valueFrom(body: Record<string, unknown>): string | Buffer {
   throw invalid('expected the value as data (base64), value or contents')
 }
 
-/** A value for an image sequence given as text (value, or a JSON/form field) is base64 of the JPEG bytes. */
-function imageBytes(value: string | Buffer): Buffer {
-  if (Buffer.isBuffer(value)) return value
-  const compact = value.replace(/\s+/g, '')
-  if (!BASE64.test(compact) || compact.length === 0) throw invalid('an image value must be base64 of the image bytes')
-  return Buffer.from(compact, 'base64')
-}
-
 /** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
 export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
   res.json(await writeSequenceValue(core, bus, target, requestValues(req)))
@@ -182,7 +174,7 @@ export async function writeSequence(core: Core, bus: MessageBus, req: Request, r
 export async function writeSequenceValue(core: Core, bus: MessageBus, target: SequenceTarget, body: Record<string, unknown>) {
   const rules = sequenceRules(target.sequence.systemAttributes)
   let value = valueFrom(body)
-  if (rules.dataType === SequenceDataType.image) value = imageBytes(value)
+  if (rules.dataType === SequenceDataType.image) value = imageValueBytes(value)
   const at = body.timestamp === undefined || body.timestamp === '' ? undefined : parseTimestamp(body.timestamp)
   const known = { systemAttributes: target.sequence.systemAttributes }
   const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at, known }])
@@ -233,7 +225,7 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
       const { sequence, path: shown } = await sequenceAt(core, principal, path, 'write')
       if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
       let value: string | Buffer = String(raw)
-      if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) value = imageBytes(value)
+      if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) value = imageValueBytes(value)
       sequences.push(sequence)
       writes.push({ sequenceId: sequence.id, path: shown, value })
     }

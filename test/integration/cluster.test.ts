@@ -10,6 +10,7 @@ import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { eventually } from '../helpers/http.ts'
+import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -31,6 +32,7 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     pi2 = (await createController(a.core, 'acme/greenhouse/pi-2')).key
   })
   after(async () => {
+    closeSockets()
     endAll()
     await b?.close()
     await a?.close()
@@ -52,6 +54,16 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
       { topic: 'acme/greenhouse/pi-1/commands/fan', payload: 'off', qos: 1, retain: false },
     ])
     assert.deepEqual(await subscriber.take(1, 500), [], 'each message arrives once')
+  })
+
+  test("a value sent on one instance's JSON websocket is stored and reaches a websocket subscriber on the other as sequence_update", async () => {
+    const watcher = await openSocket(b!.url, pi2)
+    sendRhizo(watcher, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/greenhouse/pi-1' }] } })
+    await settled(watcher)
+    const pi = await openSocket(a!.url, pi1, { protocols: ['http-only'] })
+    sendRhizo(pi, { type: 'update_sequence', parameters: { sequence: 'log', value: 'from instance a' } })
+    const update = await watcher.next(5000, 'sequence_update')
+    assert.deepEqual([update?.parameters.name, update?.parameters.value], ['/acme/greenhouse/pi-1/log', 'from instance a'])
   })
 
   test('a persistent session left on one instance resumes on the other with the QoS 1 messages sent meanwhile', async () => {

@@ -1,4 +1,5 @@
-// REST /api/v1/messages: the folder history, and messages sent over HTTP reaching MQTT subscribers.
+// REST /api/v1/messages: the folder history, and messages sent over HTTP reaching MQTT subscribers;
+// sequence values they carry are stored and announced as over MQTT.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
@@ -7,6 +8,8 @@ import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { basicAuth } from '../helpers/http.ts'
+import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
+import { sequenceHistory } from '../../core/resources/sequences.ts'
 
 
 for (const provider of providers) {
@@ -30,6 +33,7 @@ for (const provider of providers) {
       await server.core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[110, folder.organizationId, 10]] } })
     })
     after(async () => {
+      closeSockets()
       endAll()
       await server.close()
     })
@@ -40,6 +44,10 @@ for (const provider of providers) {
         headers: { authorization: basicAuth(key), 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
         body: form ? new URLSearchParams(body) : JSON.stringify(body),
       })
+    const processorUsage = async () => {
+      const sequence = (await findPath(server.core.db, '/acme/lab/pi-1/status/processor_usage'))!.at(-1)!
+      return sequenceHistory(server.core.db, sequence.id, { count: 1000 })
+    }
     const get = (key: string, query: string) => fetch(`${server.url}/api/v1/messages?${query}`, { headers: { authorization: basicAuth(key) } })
 
     test('a message posted over REST reaches MQTT subscribers and the folder history', async () => {
@@ -86,6 +94,40 @@ for (const provider of providers) {
       for (const body of bad) assert.equal((await post(userKey, body)).status, 400, JSON.stringify(body))
       assert.equal((await get(userKey, 'folder_path=/acme/lab&count=0')).status, 400)
       assert.equal(await server.core.db.message.count(), before)
+    })
+
+    test("an update posted over REST is stored and announced to the folder's MQTT and websocket subscribers", async () => {
+      const mqtt = await connect(server.mqttUrl, piKey)
+      await granted(mqtt, 'acme/lab/pi-1/status')
+      const announced = nextMessage(mqtt, 5000)
+      const watcher = await openSocket(server.url, piKey)
+      sendRhizo(watcher, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab/pi-1/status' }] } })
+      await settled(watcher)
+      const res = await post(userKey, { folder_path: '/acme/lab/pi-1/status', type: 'update', parameters: '{"$t": "2026-12-03T17:00:00.123456 Z", "processor_usage": "12.34"}' })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { status: 'ok' })
+      assert.deepEqual((await processorUsage()).values, ['12.3'])
+      assert.equal((await announced)?.payload, 'd,processor_usage,2026-12-03T17:00:00.123Z,12.3')
+      const update = await watcher.next(5000, 'sequence_update')
+      assert.deepEqual(update?.parameters, { id: update?.parameters.id, name: '/acme/lab/pi-1/status/processor_usage', timestamp: '2026-12-03T17:00:00.123Z', value: '12.3' })
+      // the update message itself is relayed too, as over MQTT
+      assert.deepEqual((await watcher.next(5000, 'update'))?.parameters, { $t: '2026-12-03T17:00:00.123456 Z', processor_usage: '12.34' })
+    })
+
+    test('a value a numeric sequence cannot take is answered 400 with why, and nothing is stored', async () => {
+      const before = (await processorUsage()).values.length
+      const res = await post(userKey, { folder_path: '/acme/lab/pi-1/status', type: 'update', parameters: '{"processor_usage": "busy"}' })
+      assert.equal(res.status, 400)
+      assert.match(((await res.json()) as { message: string }).message, /not stored: \/acme\/lab\/pi-1\/status\/processor_usage: "busy" is not a number/)
+      const single = await post(userKey, { folder_path: '/acme/lab/pi-1', type: 'update_sequence', parameters: '{"sequence": "status/processor_usage", "value": "idle"}' })
+      assert.equal(single.status, 400)
+      assert.equal((await processorUsage()).values.length, before)
+    })
+
+    test('update_sequence over REST stores a value relative to the folder', async () => {
+      const res = await post(piKey, { folder_path: '/acme/lab/pi-1', type: 'update_sequence', parameters: '{"sequence": "status/processor_usage", "value": 55.55}' })
+      assert.equal(res.status, 200)
+      assert.equal((await processorUsage()).values.at(-1), '55.6')
     })
 
     test('without credentials the history is not readable', async () => {

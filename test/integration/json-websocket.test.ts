@@ -9,45 +9,9 @@ import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { basicAuth } from '../helpers/http.ts'
-
-interface Frame {
-  type: string
-  timestamp: string
-  parameters: Record<string, unknown>
-}
-
-const sockets: WebSocket[] = []
-
-/** Opens the JSON websocket as rhizo's client does: HTTP Basic, username = client version, password = key. */
-function openSocket(url: string, key?: string): Promise<WebSocket & { frames: Frame[]; next(ms?: number): Promise<Frame | null> }> {
-  const headers = key ? { authorization: basicAuth(key, '0.3.7') } : {}
-  const ws = new WebSocket(url.replace('http', 'ws') + '/api/v1/websocket', { headers }) as WebSocket & { frames: Frame[]; next(ms?: number): Promise<Frame | null> }
-  sockets.push(ws)
-  ws.frames = []
-  const waiters: (() => void)[] = []
-  ws.on('message', (data: Buffer) => {
-    ws.frames.push(JSON.parse(data.toString()))
-    waiters.splice(0).forEach((w) => w())
-  })
-  ws.next = async (ms = 2000) => {
-    const deadline = Date.now() + ms
-    while (ws.frames.length === 0 && Date.now() < deadline) await new Promise<void>((r) => (waiters.push(r), setTimeout(r, 50)))
-    return ws.frames.shift() ?? null
-  }
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws))
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error('refused'), { status: res.statusCode })))
-    ws.once('error', reject)
-  })
-}
+import { closeSockets, openSocket, settled } from '../helpers/json-websocket.ts'
 
 const send = (ws: WebSocket, frame: Record<string, unknown>) => ws.send(JSON.stringify(frame))
-/** A ping round trip proves every frame sent before it was handled (frames are handled in order). */
-async function settled(ws: WebSocket & { next(ms?: number): Promise<Frame | null> }) {
-  send(ws, { type: 'ping', parameters: {} })
-  await new Promise((r) => setTimeout(r, 100))
-}
 
 for (const provider of providers) {
   describe(`JSON websocket on ${provider}`, () => {
@@ -68,7 +32,7 @@ for (const provider of providers) {
       betaKey = (await createController(server.core, 'beta/pi-b')).key
     })
     after(async () => {
-      for (const ws of sockets.splice(0)) ws.terminate()
+      closeSockets()
       endAll()
       await server.close()
     })
@@ -148,7 +112,7 @@ for (const provider of providers) {
     })
 
     test('watchdog and presence over the websocket update the controller status, with the client version', async () => {
-      for (const ws of sockets.splice(0)) ws.close()
+      closeSockets()
       endAll()
       const status = () => server.core.db.controllerStatus.findUniqueOrThrow({ where: { controllerId: piId } })
       const until = async (check: (s: Awaited<ReturnType<typeof status>>) => boolean) => {

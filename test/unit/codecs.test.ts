@@ -222,6 +222,13 @@ describe('JSON messages on a folder topic', () => {
     assertInvalid(() => decodeMessage('update_sequence', { sequence: 'image', value: 'not base64!', encoded: 1 }), /not base64/)
   })
 
+  test("write_resource (rhizo's socket_receiver.py) stores data at a path, adding the leading slash it may lack", () => {
+    assert.deepEqual(decodeMessage('write_resource', { path: 'acme/pi/note', data: 'hello' }), { kind: 'store', sequence: '/acme/pi/note', value: 'hello' })
+    assert.deepEqual(decodeMessage('write_resource', { path: '/acme/pi/t', data: 21.5 }), { kind: 'store', sequence: '/acme/pi/t', value: '21.5' })
+    assertInvalid(() => decodeMessage('write_resource', { data: 'x' }), /expected data and path parameters for write_resource message/)
+    assertInvalid(() => decodeMessage('write_resource', { path: '/acme/pi/t' }), /expected data and path parameters/)
+  })
+
   test('JSON that is not an object, or not JSON at all, is refused', () => {
     assertInvalid(() => decodeFolderPayload('[1, 2]'), /must be an object/)
     assertInvalid(() => decodeFolderPayload('{"watchdog": '), /not valid JSON/)
