@@ -57,6 +57,22 @@ function valueRequest(item: InboundItem, sequence: string, value: string | Buffe
   return { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt, origin: item }
 }
 
+/** Whether a message sets sequence values (a CSV "s," line, update_sequence, update). */
+export function carriesValues(message: InboundMessage): boolean {
+  return message.kind === 'store' || (message.kind === 'message' && message.type === 'update')
+}
+
+/** The sequence values one message of an item sets, appended to `into`. */
+export function valueRequestsOf(item: InboundItem, message: InboundMessage, into: ValueRequest[] = []): ValueRequest[] {
+  if (message.kind === 'store') {
+    into.push(valueRequest(item, message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp))
+  } else if (message.kind === 'message' && message.type === 'update') {
+    const update = expandUpdate(message.parameters)
+    for (const v of update.values) into.push(valueRequest(item, v.sequence, v.value, update.timestamp))
+  }
+  return into
+}
+
 /** Stores what the messages carry: sequence values, history, watchdogs. */
 export async function acceptInbound(ctx: CoreContext, items: InboundItem[], lookups?: ValueLookups): Promise<InboundOutcome> {
   const history: HistoryEntry[] = []
@@ -66,15 +82,11 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
   for (const item of items) {
     for (const message of item.messages) {
       if (message.kind === 'display') continue // shown to subscribers, never stored (rhizo's d, lines)
-      if (message.kind === 'store') {
-        values.push(valueRequest(item, message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp))
+      if (carriesValues(message)) {
+        valueRequestsOf(item, message, values)
         continue
       }
-      if (message.type === 'update') {
-        const update = expandUpdate(message.parameters)
-        for (const v of update.values) values.push(valueRequest(item, v.sequence, v.value, update.timestamp))
-        continue
-      }
+      if (message.kind !== 'message') continue
       if (message.type === 'watchdog') {
         const controllerId = watchdogController(item)
         if (controllerId !== null) watchdogs.set(controllerId, item.receivedAt)

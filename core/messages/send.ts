@@ -8,9 +8,9 @@ import { splitPath } from '../resources/paths.ts'
 import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
 import { isFolderType } from '../resources/types.ts'
 import type { InboundMessage } from './codecs.ts'
-import type { InboundItem, OutgoingRequest } from './inbound.ts'
+import { carriesValues, valueRequestsOf, type InboundItem, type OutgoingRequest } from './inbound.ts'
 import { sendOutgoing } from './outgoing.ts'
-import type { ValueOutcome } from './values.ts'
+import { announceValues, storeValueRequestsAtomically, type ValueOutcome } from './values.ts'
 
 /** Delivers a payload to a folder's subscribers (MQTT and JSON websocket alike). */
 export interface FolderPublisher {
@@ -57,8 +57,27 @@ export async function folderFor(ctx: CoreContext, principal: Principal, path: st
 export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: InboundMessage, origin?: string) {
   const folder = await folderFor(ctx, principal, path, 'write')
   const { refused, outgoing } = await bus.accept({ principal, folder, folderPath: path, messages: [message], receivedAt: new Date() })
+  await sendAndRelay(ctx, bus, path, message, outgoing, origin)
+  return refused
+}
+
+/**
+ * sendFolderMessage for a request that must store all its values or none (REST: a refused value is
+ * a 400 and nothing is stored). Values are stored in a transaction of their own, not MQTT's batches.
+ */
+export async function sendFolderMessageAtomically(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: InboundMessage): Promise<void> {
+  if (!carriesValues(message)) {
+    await sendFolderMessage(ctx, bus, principal, path, message) // only values are ever refused
+    return
+  }
+  const folder = await folderFor(ctx, principal, path, 'write')
+  const item = { principal, folder, folderPath: path, messages: [message], receivedAt: new Date() }
+  announceValues(bus, await storeValueRequestsAtomically(ctx, valueRequestsOf(item, message)))
+  await sendAndRelay(ctx, bus, path, message, [])
+}
+
+async function sendAndRelay(ctx: CoreContext, bus: MessageBus, path: string, message: InboundMessage, outgoing: OutgoingRequest[], origin?: string) {
   // the sender waits for its email or text message, and hears of a refusal (throttle, bad address)
   for (const request of outgoing) await sendOutgoing(ctx, ctx.outbox, request.principal, request.type, request.parameters)
   if (message.kind === 'message') bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)
-  return refused
 }

@@ -3,12 +3,12 @@
 // them all through storeSequenceValues — one transaction for a whole batch of messages.
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
-import { TendrilError } from '../errors.ts'
+import { invalid, TendrilError } from '../errors.ts'
 import { queueSequenceThumbnails } from '../images/thumbnails.ts'
 import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
 import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
 import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
-import { imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
+import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay } from './codecs.ts'
@@ -46,7 +46,41 @@ export interface ValueLookups {
   access: AccessCache
 }
 
+/** Stores every request it can, and refuses the others, each with why (messages from many senders share a batch). */
 export async function storeValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups?: ValueLookups): Promise<ValueOutcome> {
+  const { accepted, refused } = await checkValueRequests(ctx, requests, lookups)
+  const stored = await storeIsolatingBadValues(ctx, accepted, refused)
+  queueSequenceThumbnails(ctx, accepted.map((a) => a.sequence), stored)
+  return { stored, refused }
+}
+
+/**
+ * Stores all the requests or none (one sender's request over REST): any refusal is a TendrilError
+ * 'invalid' naming the values refused, and nothing is stored.
+ */
+export async function storeValueRequestsAtomically(ctx: CoreContext, requests: ValueRequest[]): Promise<AnnouncedValue[]> {
+  const { accepted, refused } = await checkValueRequests(ctx, requests)
+  for (const a of accepted) {
+    // each value encoded once beforehand, so that a refusal names its path (storing encodes it again)
+    try {
+      encodeSequenceValue(sequenceRules(a.sequence.systemAttributes), a.value)
+    } catch (err) {
+      if (!(err instanceof TendrilError)) throw err
+      refused.push({ request: a.request, reason: `${a.path}: ${err.message}` })
+    }
+  }
+  if (refused.length > 0) throw invalid(`${describeRefusals(refused)}; nothing was stored`)
+  if (accepted.length === 0) return []
+  const stored = await storeResolvedValues(
+    ctx,
+    accepted.map((a) => ({ sequenceId: a.sequence.id, path: a.path, value: a.value, timestamp: a.request.timestamp })),
+  )
+  queueSequenceThumbnails(ctx, accepted.map((a) => a.sequence), stored.stored)
+  return stored.stored
+}
+
+/** Each request's sequence found, its access and its value checked: accepted to store, or refused with why. */
+async function checkValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups?: ValueLookups) {
   const { resolver, access } = lookups ?? { resolver: createPathResolver(ctx.db), access: createAccessCache(ctx.db) }
   const refused: ValueOutcome['refused'] = []
   const accepted: Accepted[] = []
@@ -70,9 +104,7 @@ export async function storeValueRequests(ctx: CoreContext, requests: ValueReques
       refused.push({ request, reason: `${path}: ${err.message}` })
     }
   }
-  const stored = await storeIsolatingBadValues(ctx, accepted, refused)
-  queueSequenceThumbnails(ctx, accepted.map((a) => a.sequence), stored)
-  return { stored, refused }
+  return { accepted, refused }
 }
 
 interface Accepted {

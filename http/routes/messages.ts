@@ -9,8 +9,7 @@ import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
 import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
 import { folderMessages } from '../../core/messages/history.ts'
-import { folderFor, sendFolderMessage, type MessageBus } from '../../core/messages/send.ts'
-import { describeRefusals } from '../../core/messages/values.ts'
+import { folderFor, sendFolderMessageAtomically, type MessageBus } from '../../core/messages/send.ts'
 import { requestValues } from '../request-values.ts'
 
 const readQuery = z.object({
@@ -61,9 +60,8 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const body = sendBody.safeParse(fieldsOf(req))
     if (!body.success) throw invalid('expected folder_path, type and parameters')
     const message = decodeMessage(body.data.type, parametersOf(body.data.parameters))
-    const refused = await sendFolderMessage(core, bus, res.locals.principal, body.data.folder_path, message)
-    // values beside a refused one are stored all the same (as over MQTT); the answer says which were not
-    if (refused.length > 0) throw invalid(describeRefusals(refused))
+    // all its values or none: a refused one is a 400 naming it, and nothing is stored
+    await sendFolderMessageAtomically(core, bus, res.locals.principal, body.data.folder_path, message)
     res.json({ status: 'ok' })
   })
 

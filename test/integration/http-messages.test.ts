@@ -114,11 +114,12 @@ for (const provider of providers) {
       assert.deepEqual((await watcher.next(5000, 'update'))?.parameters, { $t: '2026-12-03T17:00:00.123456 Z', processor_usage: '12.34' })
     })
 
-    test('a value a numeric sequence cannot take is answered 400 with why, and nothing is stored', async () => {
+    test('a value a numeric sequence cannot take is answered 400 with why, and nothing of the message is stored', async () => {
       const before = (await processorUsage()).values.length
-      const res = await post(userKey, { folder_path: '/acme/lab/pi-1/status', type: 'update', parameters: '{"processor_usage": "busy"}' })
+      const res = await post(userKey, { folder_path: '/acme/lab/pi-1/status', type: 'update', parameters: '{"processor_usage": "12", "disk_usage": "busy"}' })
       assert.equal(res.status, 400)
-      assert.match(((await res.json()) as { message: string }).message, /not stored: \/acme\/lab\/pi-1\/status\/processor_usage: "busy" is not a number/)
+      assert.match(((await res.json()) as { message: string }).message, /not stored: \/acme\/lab\/pi-1\/status\/disk_usage: "busy" is not a number.*; nothing was stored$/)
+      assert.equal((await processorUsage()).values.length, before, 'the good value beside the bad one is not stored either')
       const single = await post(userKey, { folder_path: '/acme/lab/pi-1', type: 'update_sequence', parameters: '{"sequence": "status/processor_usage", "value": "idle"}' })
       assert.equal(single.status, 400)
       assert.equal((await processorUsage()).values.length, before)
