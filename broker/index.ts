@@ -87,7 +87,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   })
   const presence = trackPresence(core, aedes, sharedPresence)
   const jsonSessions: LiveSessions = new Set()
-  const stopRevalidation = startRevalidation(
+  const stopRevalidation = await startRevalidation(
     core,
     aedes,
     acl,
