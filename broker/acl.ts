@@ -11,7 +11,7 @@ import type { PathResolver } from '../core/resources/resolver.ts'
 import { AccessLevel } from '../core/resources/types.ts'
 import { ttlCache } from '../core/ttl-cache.ts'
 import { sessionOf, type ClientSession } from './clients.ts'
-import { admits, mayForward, type ReadGrant } from './grants.ts'
+import { admits, type ReadGrant } from './grants.ts'
 import { filterShape, topicToPath } from './topics.ts'
 
 type Hooks = Pick<Required<AedesOptions>, 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>
@@ -156,7 +156,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   // Synchronous by Aedes' contract, so it decides from the grants alone: a topic none covers is dropped, never forwarded while a check runs.
   const authorizeForward: Hooks['authorizeForward'] = (client: Client, packet) => {
     const session = sessionOf(client)
-    return session && mayForward(session.grants, packet.topic) ? packet : null
+    return session?.grants.mayForward(packet.topic) ? packet : null
   }
 
   const unsubscribed = (client: Client, filters: string[]) => {
@@ -189,7 +189,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
         } catch {} // (no one may reach it: it stays at none)
         work.push({ session, topic, entry, key: names && need(names, false) })
       }
-      for (const [filter, grant] of session.grants) {
+      for (const [filter, grant] of session.grants.entries()) {
         const basis = basisOf(filter)
         if (basis !== null && !('principal' in basis)) work.push({ session, filter, grant, basis, key: need(basis.names, basis.wildcard) })
       }

@@ -2,11 +2,16 @@
 // and what it says about each.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { admits, mayForward, type ReadGrant } from '../../broker/grants.ts'
+import { admits, SessionGrants, type ReadGrant } from '../../broker/grants.ts'
 import { AccessLevel as L } from '../../core/resources/types.ts'
 
 const grant = (prefix: string, level: number, below: ReadGrant['below'] = [], exact = false): ReadGrant => ({ prefix, exact, level, below })
-const holding = (...grants: [string, ReadGrant][]) => new Map(grants)
+const holding = (...grants: [string, ReadGrant][]) => {
+  const held = new SessionGrants()
+  for (const [filter, g] of grants) held.set(filter, g)
+  return held
+}
+const mayForward = (grants: SessionGrants, topic: string) => grants.mayForward(topic)
 
 describe('forwarding from subscription grants', () => {
   test('a wildcard grant covers its prefix and everything below, not a sibling whose name starts the same', () => {
@@ -24,7 +29,7 @@ describe('forwarding from subscription grants', () => {
   })
 
   test('a topic no grant covers is not forwarded', () => {
-    assert.equal(mayForward(new Map(), 'acme/pi-1'), false)
+    assert.equal(mayForward(new SessionGrants(), 'acme/pi-1'), false)
   })
 
   test('below a closed folder nothing is forwarded, except below a folder opened again inside it', () => {
@@ -39,6 +44,14 @@ describe('forwarding from subscription grants', () => {
     assert.equal(mayForward(grants, 'acme/private/shared/x'), true)
     assert.equal(mayForward(grants, 'acme/privateer'), true)
     assert.equal(admits(g), false, 'such a filter is refused when subscribed anew')
+  })
+
+  test('after an unsubscribe its grant covers nothing', () => {
+    const grants = holding(['acme/pi-1', grant('acme/pi-1', L.read, [], true)], ['acme/wild/#', grant('acme/wild', L.read)])
+    grants.delete('acme/pi-1')
+    grants.delete('acme/wild/#')
+    assert.equal(mayForward(grants, 'acme/pi-1'), false)
+    assert.equal(mayForward(grants, 'acme/wild/x'), false)
   })
 
   test('grants that disagree about a topic (made either side of a change) withhold it', () => {
