@@ -71,13 +71,18 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   // Moves when a re-check starts: an answer whose reads began before then may predate the change that
   // started it, so it is worked out again rather than kept. keep() runs in the same turn as the
   // test, so no re-check can start between them and miss the answer.
+  // The sessions that kept an answer since the last re-check started are re-checked by the next one
+  // even if Aedes does not list them yet (a persistent session restores its subscriptions before
+  // it is registered).
   let generation = 0
-  const settle = async <T>(work: () => Promise<T>, keep: (result: T) => void): Promise<T> => {
+  let touched = new Set<ClientSession>()
+  const settle = async <T>(session: ClientSession, work: () => Promise<T>, keep: (result: T) => void): Promise<T> => {
     for (;;) {
       const started = generation
       const result = await work()
       if (started !== generation) continue
       keep(result)
+      touched.add(session)
       return result
     }
   }
@@ -87,7 +92,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   const check = async (session: ClientSession, topic: string): Promise<number> => {
     // a topic that is not a valid path (empty level, bad name) can be reached by no one
     const look = () => accessToPath(core.db, session.principal, topicToPath(topic), resolver.findLive).catch(() => 0)
-    return settle(look, (level) => session.access.set(topic, { level, checkedAt: Date.now() }))
+    return settle(session, look, (level) => session.access.set(topic, { level, checkedAt: Date.now() }))
   }
   // One socket read can carry a thousand PUBLISHes to one topic: while its first check is still
   // waiting for the database, the others wait for that same check instead of each running their own.
@@ -141,7 +146,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
       // a refused filter that was subscribed before goes on (Aedes keeps it), narrowed to what may still be read
       if (admits(grant) || session.grants.has(filter)) session.grants.set(filter, grant)
     }
-    settle(() => grantOf(session.principal, filter), keep)
+    settle(session, () => grantOf(session.principal, filter), keep)
       .catch((err: Error) => {
         core.log.error({ err, clientId: client.id, filter }, 'mqtt subscription check failed')
         return grantFrom(session.principal, filter, null) // reads nothing
@@ -167,8 +172,10 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   // Every path any session asked about is read once for all of them, in a few queries (core's
   // pathFactsOf); the answers are then worked out in memory. Old answers stay in place until their
   // replacements are known, so delivery never runs on a gap; one replaced meanwhile is newer and stays.
-  const recheckNow = async (sessions: ClientSession[]) => {
+  const recheckNow = async (given: ClientSession[]) => {
     generation++
+    const sessions = new Set([...given, ...touched])
+    touched = new Set()
     listed.clear()
     const started = Date.now()
     const requests = new Map<string, { names: string[]; below: boolean }>()
@@ -195,7 +202,10 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
       }
     }
     const keys = [...requests.keys()]
-    const loaded = await pathFactsOf(core.db, [...requests.values()])
+    const loaded = await pathFactsOf(core.db, [...requests.values()]).catch((err: unknown) => {
+      for (const session of sessions) touched.add(session) // the next re-check takes them all again
+      throw err
+    })
     const facts = new Map(keys.map((key, i) => [key, loaded[i]!]))
     const now = Date.now()
     for (let i = 0; i < work.length; i++) {
@@ -210,7 +220,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
         session.grants.set(item.filter, grantFrom(session.principal, item.filter, item.basis, facts.get(item.key)))
       }
     }
-    core.log.debug({ sessions: sessions.length, answers: work.length, paths: keys.length, ms: Date.now() - started }, 'mqtt access re-checked')
+    core.log.debug({ sessions: sessions.size, answers: work.length, paths: keys.length, ms: Date.now() - started }, 'mqtt access re-checked')
   }
   // one at a time: a later re-check's answers must not be overwritten by an earlier one's
   let last: Promise<void> = Promise.resolve()
