@@ -1,17 +1,20 @@
 // What the broker knows about each connected client: the principal its credentials resolved to.
 import type { Aedes, Client } from 'aedes'
 import type { Principal } from '../core/resources/permissions.ts'
+import { SessionGrants } from './grants.ts'
 
 export interface ClientSession {
   principal: Principal
-  /** topic -> [level, time checked]: forwarding must answer synchronously, so it reads this cache */
+  /** topic -> [level, time checked]: what publishing to a topic found, so the next PUBLISH need not ask again */
   access: Map<string, { level: number; checkedAt: number }>
+  /** filter -> what the subscription may read: forwarding must answer synchronously, so it reads these */
+  grants: SessionGrants
 }
 
 const sessions = new WeakMap<Client, ClientSession>()
 
 export function attach(client: Client, principal: Principal): ClientSession {
-  const session = { principal, access: new Map() }
+  const session: ClientSession = { principal, access: new Map(), grants: new SessionGrants() }
   sessions.set(client, session)
   return session
 }

@@ -87,9 +87,10 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       })
     }) satisfies AedesOptions['authorizePublish'],
   })
+  aedes.on('unsubscribe', (filters, client) => acl.unsubscribed(client, filters))
   const presence = trackPresence(core, aedes, sharedPresence)
   const jsonSessions: LiveSessions = new Set()
-  const stopRevalidation = startRevalidation(
+  const stopRevalidation = await startRevalidation(
     core,
     aedes,
     acl,

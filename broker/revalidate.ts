@@ -1,11 +1,14 @@
 // Live sessions follow changes made anywhere (a REST call, an admin command, another instance).
-// Every second one query (core/change-markers.ts) reads two markers kept in the database: the credentials version (moved by
-// key revocation, deleted controllers and users, removed memberships) and the access version (moved
-// by permission changes). When the credentials version moved, the keys of every connected client are
-// checked again and a client whose key lost its power is disconnected; when the access version
-// moved, every cached access answer of every session is checked again. A slow sweep also checks a
-// slice of the sessions' keys each second, so all of them are checked every SWEEP_PERIOD_MS even if
-// a change was made behind Tendril's back (a direct database edit) and moved no marker.
+// Every second one query (core/change-markers.ts) reads two markers kept in the database: the
+// credentials version (moved by key revocation, deleted controllers and users, removed memberships)
+// and the access version (moved by permission changes, renames, moves and deletes). When the
+// credentials version moved, the keys of every connected client are checked again and a client whose
+// key lost its power is disconnected; when the access version moved, every access answer and
+// subscription grant of every session is re-decided (acl.ts, a few queries shared by all sessions),
+// apart from the key checks, so a long re-check never holds up a revocation. A slow sweep also
+// checks a slice of the sessions' keys each second, and all access answers are re-decided every
+// ACCESS_TTL_MS, so changes made behind Tendril's back (a direct database edit) that moved no
+// marker take effect too.
 // Sessions without a key (a browser's token, a websocket's session cookie) are checked the same way
 // by user: a deleted user, or a user whose memberships or role changed, is disconnected (the
 // browser reconnects with a fresh token that carries the new memberships).
@@ -17,7 +20,7 @@ import { stillValidKeyIds } from '../core/accounts/keys.ts'
 import { liveSessionIds } from '../core/accounts/sessions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { markerReaderFor } from '../core/change-markers.ts'
-import type { Acl } from './acl.ts'
+import { ACCESS_TTL_MS, type Acl } from './acl.ts'
 import { clientsById, sessionOf } from './clients.ts'
 
 export const REVALIDATE_INTERVAL_MS = 1000
@@ -36,26 +39,61 @@ export type LiveSessions = Set<LiveSession>
 
 type UserPrincipal = Extract<Principal, { kind: 'user' }>
 
-export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}, others: LiveSessions = new Set()): () => void {
+/**
+ * Starts the checks; resolves once the markers were read a first time, so that a change made while
+ * the broker starts is not taken for the state its sessions were checked against.
+ */
+export async function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}, others: LiveSessions = new Set()): Promise<() => void> {
+  const markers = markerReaderFor(core)
   let running = false
-  let versions: { credentials: string; access: string } | undefined
+  let credentialsSeen: string | undefined
   let sweepPosition = 0
   let known = new Set<number>()
+  // the access re-check runs beside the ticks: accessSeen is the version it last completed for
+  let accessSeen: string | undefined
+  let accessWanted: string | undefined
+  let rechecking = false
+  let lastRecheck = Date.now()
+  let stopped = false
+  const recheckAccess = async () => {
+    rechecking = true
+    try {
+      while (!stopped && accessWanted !== undefined && (accessWanted !== accessSeen || Date.now() - lastRecheck >= ACCESS_TTL_MS)) {
+        const version = accessWanted
+        if (version !== accessSeen) onAccessChange()
+        lastRecheck = Date.now()
+        await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
+        accessSeen = version // only once it went through: after a failure the next tick tries again
+      }
+    } catch (err) {
+      core.log.error({ err }, 're-checking mqtt access failed')
+    } finally {
+      rechecking = false
+    }
+  }
+  try {
+    const first = await markers.current(0)
+    credentialsSeen = first.credentials
+    accessSeen = first.access
+  } catch (err) {
+    core.log.error({ err }, 'reading the change markers failed; the first check treats everything as changed')
+  }
+
   const tick = async () => {
     if (running) return // a slow database must not pile up checks
     running = true
     try {
       // a fresh read, shared with the core's other caches (REST's key and path caches reuse it)
-      const current = await markerReaderFor(core).current(0)
-      const previous = versions
+      const current = await markers.current(0)
+      accessWanted = current.access
+      if (!rechecking) void recheckAccess()
       const live = liveSessions(aedes, others)
       const byKey = sessionsByKey(live)
       const byUser = keylessUserSessions(live)
       // keys new since the last tick: one may have been revoked after it authenticated but before
       // the marker read above, which then shows no change for it
       const fresh = [...byKey.keys()].filter((id) => !known.has(id))
-      if (!previous || previous.credentials !== current.credentials) {
-        // (the first tick has nothing to compare with)
+      if (credentialsSeen !== current.credentials) {
         await closeInvalid(core, byKey, [...byKey.keys()])
         await closeChangedUsers(core, byUser)
       } else if (byKey.size > 0 || byUser.size > 0) {
@@ -71,12 +109,8 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
         sweepPosition = start + slice < ids.length ? ids[start + slice]! : 0
         await closeInvalid(core, byKey, chosen)
       }
-      if (previous && previous.access !== current.access) {
-        onAccessChange()
-        await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
-      }
       // only once everything above went through: after a failure the next tick sees the same changes
-      versions = current
+      credentialsSeen = current.credentials
       known = new Set(byKey.keys())
     } catch (err) {
       core.log.error({ err }, 'revalidating mqtt sessions failed')
@@ -86,7 +120,10 @@ export function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessCh
   }
   const timer = setInterval(() => void tick(), REVALIDATE_INTERVAL_MS)
   timer.unref()
-  return () => clearInterval(timer)
+  return () => {
+    stopped = true
+    clearInterval(timer)
+  }
 }
 
 function connectedClients(aedes: Aedes) {

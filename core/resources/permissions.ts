@@ -68,6 +68,18 @@ export interface ChainLink {
   permissions: unknown
 }
 
+/** Lists as parsed, by the list loaded: re-checking thousands of sessions asks about one row's list again and again. */
+const parsedLists = new WeakMap<unknown[], PermissionEntry[] | null>()
+
+function parsedList(list: unknown[]): PermissionEntry[] | null {
+  let entries = parsedLists.get(list)
+  if (entries === undefined) {
+    const parsed = permissionListSchema.safeParse(list)
+    parsedLists.set(list, (entries = parsed.success ? parsed.data : null))
+  }
+  return entries
+}
+
 /**
  * The access level of principal on the resource whose chain is given, nearest first
  * (the resource itself, then its parent, … up to its organization).
@@ -81,10 +93,10 @@ export function effectiveLevel(principal: Principal, chain: ChainLink[]): Access
   if (principal.kind === 'user' && principal.systemAdmin) return AccessLevel.write
   const decider = chain.find((link) => Array.isArray(link.permissions))
   if (!decider) return AccessLevel.none
-  const parsed = permissionListSchema.safeParse(decider.permissions)
-  if (!parsed.success) return AccessLevel.none // a malformed list grants nothing
+  const entries = parsedList(decider.permissions as unknown[])
+  if (!entries) return AccessLevel.none // a malformed list grants nothing
   let level: number = AccessLevel.none
-  for (const entry of parsed.data) {
+  for (const entry of entries) {
     if (entry[2] > level && entryMatches(principal, entry)) level = entry[2]
   }
   return level as AccessLevelNumber

@@ -48,9 +48,9 @@ export function rawConnackCode(url: string, key: string, connect: { clientId: st
   })
 }
 
-export function granted(client: MqttClient, filter: string): Promise<number> {
+export function granted(client: MqttClient, filter: string, qos: 0 | 1 = 0): Promise<number> {
   return new Promise((resolve, reject) => {
-    client.subscribe(filter, { qos: 0 }, (err, grants) => {
+    client.subscribe(filter, { qos }, (err, grants) => {
       // MQTT.js reports a SUBACK failure (0x80) as an error that carries the packet
       const refused = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted?.[0]
       if (refused !== undefined) return resolve(refused)
@@ -72,6 +72,43 @@ export function nextMessage(client: MqttClient, ms = 2000): Promise<{ topic: str
     }
     client.on('message', onMessage)
   })
+}
+
+/** Every message the client receives during the next ms. */
+export function collect(client: MqttClient, ms: number): Promise<{ topic: string; payload: string }[]> {
+  const received: { topic: string; payload: string }[] = []
+  const onMessage = (topic: string, payload: Buffer) => received.push({ topic, payload: payload.toString() })
+  client.on('message', onMessage)
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      client.off('message', onMessage)
+      resolve(received)
+    }, ms),
+  )
+}
+
+/**
+ * Publishes a probe to topic every 100 ms until subscriber has received none for quietMs, and
+ * answers when the last one arrived (ms since the epoch; the start if none did). Throws if the
+ * probes still arrive after deadlineMs.
+ */
+export async function deliveryStops(subscriber: MqttClient, publisher: MqttClient, topic: string, deadlineMs = 6000, quietMs = 700): Promise<number> {
+  const started = Date.now()
+  let last = started
+  const onMessage = (received: string) => {
+    if (received === topic) last = Date.now()
+  }
+  subscriber.on('message', onMessage)
+  try {
+    for (let n = 0; Date.now() - last < quietMs; n++) {
+      if (Date.now() - started > deadlineMs) throw new Error(`messages on ${topic} still arrive after ${deadlineMs} ms`)
+      publisher.publish(topic, `probe ${n}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return last
+  } finally {
+    subscriber.off('message', onMessage)
+  }
 }
 
 export function closed(client: MqttClient, ms = 3000): Promise<boolean> {

@@ -6,12 +6,13 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import mqttPacket from 'mqtt-packet'
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
-import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
+import { setPermissions } from '../../core/resources/permissions.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
-import { rawSession } from '../helpers/mqtt.ts'
+import { deliveryStops, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 describe('two instances on one Redis and one PostgreSQL database', () => {
@@ -121,6 +122,25 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const started = Date.now()
     await revokeKey(a!.core.db, keyRow.id)
     assert.ok((await closedAt) - started < 2500)
+  })
+
+  test('a permission change made through one instance cuts forwarding on the other within about a second', async () => {
+    const guarded = await createController(a!.core, 'acme/greenhouse/pi-guarded')
+    await createOrgUser(a!.core, 'watcher@example.com', 'long enough pw', 'acme', false)
+    const watcherKey = (await createKeyForUser(a!.core, 'watcher@example.com', 'acme')).key
+    const watcher = await open(b!.mqttUrl, watcherKey)
+    assert.equal(await subscribe(watcher.client, 'acme/greenhouse/pi-guarded/#', 0), 0)
+    const publisher = await open(a!.mqttUrl, guarded.key)
+    await publish(publisher.client, 'acme/greenhouse/pi-guarded/reading', 'before', { qos: 1 })
+    assert.deepEqual((await watcher.take(1)).map((m) => m.payload), ['before'])
+
+    await setPermissions(a!.core.db, guarded.id, [[140, guarded.id, 20]]) // only the controller itself
+    const changed = Date.now()
+    const lastDelivered = await deliveryStops(watcher.client, publisher.client, 'acme/greenhouse/pi-guarded/reading')
+    assert.ok(lastDelivered - changed < 2500, `delivered ${lastDelivered - changed} ms after the change`)
+    await watcher.take(100, 0) // the probes that came before the cut
+    await publish(publisher.client, 'acme/greenhouse/pi-guarded/never-seen', 'secret', { qos: 1 })
+    assert.deepEqual(await watcher.take(1, 1000), [])
   })
 
   // mqemitter drains a full queue recursively once its messages lose their subscriber; with the

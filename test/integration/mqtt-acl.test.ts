@@ -1,7 +1,9 @@
 // MQTT authentication and authorization with real MQTT.js clients over TCP and WebSocket,
 // on SQLite and PostgreSQL.
 import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
+import { promisify } from 'node:util'
 import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { removeMemberAs } from '../../core/accounts/memberships.ts'
 import { issueToken } from '../../core/accounts/tokens.ts'
@@ -11,8 +13,10 @@ import { revokeKey } from '../../core/accounts/keys.ts'
 import { bumpCredentialsVersion } from '../../core/accounts/credentials-version.ts'
 import { setPermissions } from '../../core/resources/permissions.ts'
 import { providers } from '../helpers/core.ts'
-import { closed, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
+import { closed, collect, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const run = promisify(execFile)
 
 for (const provider of providers) {
   describe(`MQTT access on ${provider}`, () => {
@@ -37,6 +41,11 @@ for (const provider of providers) {
       const folder = (await findPath(core.db, '/acme/private'))!.at(-1)!
       const controller = (await findPath(core.db, '/acme/private/pi-p'))!.at(-1)!
       await core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[140, controller.id, 20]] } })
+      // a notice board: the organization's users read it, its controllers write it
+      await createController(core, 'acme/notices/pi-n')
+      const acme = (await findPath(core.db, '/acme'))!.at(-1)!
+      const notices = (await findPath(core.db, '/acme/notices'))!.at(-1)!
+      await core.db.resource.update({ where: { id: notices.id }, data: { permissions: [[110, acme.id, 10], [120, acme.id, 20]] } })
     })
     after(async () => {
       endAll()
@@ -98,6 +107,50 @@ for (const provider of providers) {
       outsider.publish('acme/greenhouse/pi-1', 'intrusion')
       assert.equal(await closed(outsider), true)
       assert.equal(await received, null)
+    })
+
+    test('a principal that may only read a folder is disconnected when it publishes there, and nothing is delivered', async () => {
+      const subscriber = await connect(server.mqttUrl, pi1)
+      assert.equal(await granted(subscriber, 'acme/notices/#'), 0)
+      const reader = await connect(server.mqttUrl, memberKey)
+      assert.equal(await granted(reader, 'acme/notices/#'), 0, 'it may read')
+      const received = collect(subscriber, 1500)
+      reader.publish('acme/notices/board', 'graffiti') // MQTT 3.1.1 has no negative PUBACK: the connection is closed
+      assert.equal(await closed(reader), true)
+      // mosquitto_pub at QoS 1 never gets its PUBACK: the connection closes and the command fails
+      const { hostname, port } = new URL(server.mqttUrl)
+      await assert.rejects(run('mosquitto_pub', ['-h', hostname, '-p', port, '-u', 'key', '-P', memberKey, '-t', 'acme/notices/board', '-m', 'more graffiti', '-q', '1']))
+      assert.deepEqual(await received, [])
+    })
+
+    test('a system admin may subscribe to "#" but receives no $SYS topics', async () => {
+      const admin = await createAdmin(server.core, 'root-hash@example.com', 'long enough pw')
+      const token = issueToken(server.core, admin.id)
+      const { hostname, port } = new URL(server.mqttUrl)
+      const everything = spawn('mosquitto_sub', ['-h', hostname, '-p', port, '-u', 'token', '-P', token, '-t', '#', '-v', '-W', '3'])
+      let lines = ''
+      everything.stdout.on('data', (d) => (lines += d))
+      const exited = new Promise((resolve) => everything.on('close', resolve))
+      // an admin watching $SYS/# shows that the broker announced new clients and subscriptions meanwhile
+      const watcher = await connect(server.mqttUrl, token, { username: 'token' })
+      assert.equal(await granted(watcher, '$SYS/#'), 0)
+      const announced = collect(watcher, 2500)
+      const publisher = await connect(server.mqttUrl, pi1)
+      const timer = setInterval(() => publisher.publish('acme/greenhouse/pi-1/hello', 'hi'), 200)
+      await exited
+      clearInterval(timer)
+      const topics = lines.trim().split('\n').map((line) => line.split(' ')[0]!)
+      assert.ok(topics.includes('acme/greenhouse/pi-1/hello'), 'it receives the organizations\' topics')
+      assert.deepEqual(topics.filter((t) => t.startsWith('$')), [])
+      assert.ok((await announced).some((m) => m.topic.startsWith('$SYS/')), 'there was $SYS traffic to withhold')
+    })
+
+    test('a SUBSCRIBE deeper than the 32-level limit is refused by closing the connection', async () => {
+      const levels = (n: number) => ['acme', 'greenhouse', 'pi-1', ...Array.from({ length: n - 3 }, (_, i) => `l${i}`)].join('/')
+      const client = await connect(server.mqttUrl, pi1)
+      assert.equal(await granted(client, levels(32)), 0, '32 levels are allowed')
+      client.subscribe(levels(33))
+      assert.equal(await closed(client), true)
     })
 
     test('publishing to $SYS is refused', async () => {
