@@ -3,7 +3,6 @@
 // because Aedes sends a QoS 1 PUBACK right after that: so a PUBACK goes out only once what the
 // message carried is stored, and a failure closes the connection instead (the client resends).
 // QoS 0 messages are queued without waiting.
-import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
@@ -19,6 +18,7 @@ import { ACCESS_TTL_MS } from './acl.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
 import { topicToPath } from './topics.ts'
+import { storeOnce, type SharedStoredIds } from './retransmissions.ts'
 
 const BATCH_MAX = 500
 /**
@@ -27,10 +27,6 @@ const BATCH_MAX = 500
  * is done (a group commit): waiting longer then would only leave the database idle.
  */
 const BATCH_DELAY_MS = 5
-
-/** How long a stored QoS 1/2 message id is remembered, to store a DUP retransmission only once. */
-const DUP_WINDOW_MS = 10 * 60_000
-const DUP_MAX_ENTRIES = 100_000
 
 export interface Ingest {
   /**
@@ -44,7 +40,9 @@ export interface Ingest {
   accessChanged(): void
 }
 
-export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus): Ingest {
+/** `storedIds`: the stored QoS 1/2 message ids of every instance (Redis); else this one's alone. */
+export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus, storedIds?: SharedStoredIds): Ingest {
+  const once = storeOnce(storedIds)
   // long-lived answers: the broker clears them when the access version moves (revalidate.ts)
   const lookups = { resolver, access: createAccessCache(core.db, ACCESS_TTL_MS) }
   let pending: { item: InboundItem; done: (err?: Error) => void }[] = []
@@ -148,51 +146,46 @@ export function createIngest(core: Core, resolver: PathResolver, bus: MessageBus
     }
   }
 
-  // A client that lost a PUBACK resends the message with DUP set, maybe on a new connection, so
-  // stored ids are remembered by client id (with the payload's hash: ids are reused after a PUBACK).
-  const stored = new Map<string, { hash: string; at: number }>()
-  const dupKey = (client: Client, packet: PublishPacket) => `${client.id}\u0000${packet.messageId}`
-  const payloadHash = (packet: PublishPacket) => createHash('sha1').update(packet.topic).update(packet.payload as Buffer).digest('base64')
-  const isRetransmission = (client: Client, packet: PublishPacket) => {
-    if (!packet.dup || packet.qos === 0) return false
-    const seen = stored.get(dupKey(client, packet))
-    return !!seen && Date.now() - seen.at < DUP_WINDOW_MS && seen.hash === payloadHash(packet)
+  // what is being decoded: a clean shutdown waits for it to be queued, then stored
+  const accepting = new Set<Promise<void>>()
+  const tracked = (accepted: Promise<void>) => {
+    accepting.add(accepted)
+    void accepted.catch(() => {}).finally(() => accepting.delete(accepted))
+    return accepted
   }
-  const remember = (client: Client, packet: PublishPacket) => {
-    if (packet.qos === 0) return
-    if (stored.size >= DUP_MAX_ENTRIES) stored.delete(stored.keys().next().value!)
-    const key = dupKey(client, packet)
-    stored.delete(key) // re-insert so the map stays in time order
-    stored.set(key, { hash: payloadHash(packet), at: Date.now() })
+  const store = async (client: Client, packet: PublishPacket) => {
+    const item = await decode(client, packet)
+    if (item) await enqueue(item)
   }
 
   return {
     accept(client, packet) {
-      if (isRetransmission(client, packet)) return undefined
       if (packet.topic.startsWith('$')) return undefined
       const path = topicToPath(packet.topic)
       const known = resolver.peek(path)
       if (known === null) return undefined // a sub-topic or unknown topic: only relayed
+      if (packet.qos > 0) return once.run(client, packet, () => tracked(store(client, packet)))
       // the common QoS 0 case, a folder already resolved, is queued without a promise per message
-      const session = packet.qos === 0 && known && isFolderType(known.type) ? sessionOf(client) : undefined
+      const session = known && isFolderType(known.type) ? sessionOf(client) : undefined
       if (session && known) {
         const item = folderItem(client, session.principal, known, path, packet)
         if (item) enqueueWith(item, ignore)
         return undefined
       }
-      return (async () => {
-        const item = await decode(client, packet)
-        if (!item) return
-        const done = enqueue(item)
-        if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
-        await done
-        remember(client, packet)
-      })()
+      // relayed once queued; a failed batch is logged by runBatch
+      return tracked(
+        (async () => {
+          const item = await decode(client, packet)
+          if (item) enqueueWith(item, ignore)
+        })(),
+      )
     },
     accessChanged: () => lookups.access.clear(),
     async flush() {
-      do await runBatch()
-      while (pending.length > 0 || storing > 0)
+      do {
+        await Promise.allSettled(accepting)
+        await runBatch()
+      } while (accepting.size > 0 || pending.length > 0 || storing > 0)
       await lastOnDisk
       await sending
     },
