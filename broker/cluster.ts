@@ -1,7 +1,9 @@
 // Broker state shared by several Tendril instances through one Redis (shared/DESIGN.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
 // and retained messages; mqemitter-redis carries every publish to every instance. The instances
-// also count rate limits there together (core/accounts/throttle-redis.ts).
+// also keep there who owns each client id (client-ids.ts), the MQTT sessions of each key
+// (instances.ts), the QoS 1/2 message ids stored lately (retransmissions.ts) and rate-limit counts
+// (core/accounts/throttle-redis.ts).
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { hostname } from 'node:os'

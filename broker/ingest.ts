@@ -1,8 +1,9 @@
 // PUBLISH -> core: decode the payload of a message to a folder and hand it to the core in batches
 // (one transaction per batch, not per message). It runs as the last step of authorizing a PUBLISH,
 // because Aedes sends a QoS 1 PUBACK right after that: so a PUBACK goes out only once what the
-// message carried is stored, and a failure closes the connection instead (the client resends).
-// QoS 0 messages are queued without waiting.
+// message carried is stored, and a failure closes the connection instead (the client resends; a
+// resend is stored once: retransmissions.ts). QoS 0 messages are queued without waiting. Closing
+// waits until everything accepted is stored.
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'

@@ -110,6 +110,8 @@ export function sharedKeySessions(redis: Redis, brokerId: string): SharedKeySess
   const mine = `key-sessions:${brokerId}`
   return {
     async take(keyId, limit) {
+      // during an outage a CONNECT does not wait for Redis: the instance counts on its own
+      if (redis.status !== 'ready') throw new Error(`redis is ${redis.status}`)
       return Number(await redis.eval(TAKE_KEY_SESSION, 2, 'instances', mine, prefixOf(redis), brokerId, String(keyId), String(limit))) === 1
     },
     async give(keyId) {

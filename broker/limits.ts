@@ -84,19 +84,29 @@ export function limitSessionsPerKey(limit: number, log: Logger, shared?: SharedK
     if (n > 0) here.set(keyId, n)
     else here.delete(keyId)
   }
-  const unshared = (err: unknown) => log.warn({ err }, 'counting mqtt sessions per key through redis failed; this instance counts its own')
+  let degraded = false // one log line per Redis outage, not one per CONNECT
+  const unshared = (err: unknown) => {
+    if (!degraded) log.warn({ err }, 'mqtt sessions per key are not counted through redis; each instance counts its own until they are')
+    degraded = true
+  }
+  const sharedAgain = () => {
+    if (degraded) log.info('mqtt sessions per key are counted through redis again')
+    degraded = false
+  }
   return {
     async admit(client, keyId, replacing) {
       const allowed = limit + (replacing ? 1 : 0)
       if ((here.get(keyId) ?? 0) >= allowed) return false
       count(keyId, 1) // at once: the next CONNECT of a burst sees it
       const taken = shared?.take(keyId, allowed)
-      const answer = await within(SHARED_COUNT_WAIT_MS, taken?.catch((err: unknown) => (unshared(err), undefined)))
-      const giveBack = () => {
-        count(keyId, -1)
-        // an answer that came too late still took a session there
-        void taken?.then((took) => (took ? shared!.give(keyId) : undefined), () => undefined).catch(unshared)
-      }
+      const answer = await within(
+        SHARED_COUNT_WAIT_MS,
+        taken?.catch((err: unknown) => {
+          unshared(err)
+          return undefined
+        }),
+      )
+      if (answer !== undefined) sharedAgain()
       if (answer === false) {
         count(keyId, -1)
         return false
@@ -105,7 +115,9 @@ export function limitSessionsPerKey(limit: number, log: Logger, shared?: SharedK
       const leave = () => {
         if (left) return
         left = true
-        giveBack()
+        count(keyId, -1)
+        // also an answer that came too late took a session there
+        void taken?.then((took) => (took ? shared!.give(keyId) : undefined), () => undefined).catch(unshared)
       }
       // closed while counted: Aedes ignores what authentication answers then
       if (client.closed) {
