@@ -3,9 +3,9 @@ import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 
 import { authenticateKeysWithOwner, type KeyOwnerMatch } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
-import { principalKey } from '../core/resources/permissions.ts'
+import { principalKey, type Principal } from '../core/resources/permissions.ts'
 import { attach, clientsById, sessionOf } from './clients.ts'
-import { countSessionsByKey } from './limits.ts'
+import type { SessionsPerKey } from './limits.ts'
 import type { ClientIdOwners } from './client-ids.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 
@@ -25,8 +25,21 @@ const MAX_KEYS_PER_LOOKUP = 200
 /** how long the first CONNECT of a burst waits for others to join its key lookup */
 const GATHER_MS = 5
 
-export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientIdOwners, resolver: PathResolver): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
-  const sessionsOfKey = countSessionsByKey(aedes)
+export function createConnectHooks(
+  core: Core,
+  aedes: Aedes,
+  clientIds: ClientIdOwners,
+  sessionsPerKey: SessionsPerKey,
+  resolver: PathResolver,
+): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
+  // which connection holds a claimed client id (client-ids.ts): unique among instances, as Aedes' id is
+  const connections = new WeakMap<Client, string>()
+  let connectionCount = 0
+  const connectionOf = (client: Client) => {
+    let connection = connections.get(client)
+    if (connection === undefined) connections.set(client, (connection = `${aedes.id}/${++connectionCount}`))
+    return connection
+  }
   // Key lookups are batched like a group commit: the first CONNECT waits GATHER_MS for others, and
   // while one lookup runs, the CONNECTs that arrive wait for it and are then looked up together —
   // one query for a burst of controllers instead of one each.
@@ -82,27 +95,38 @@ export function createConnectHooks(core: Core, aedes: Aedes, clientIds: ClientId
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
         const owner = principalKey(principal)
         const holder = sessionOf(clientsById(aedes)[client.id])
-        if ((holder && principalKey(holder.principal) !== owner) || !(await clientIds.claim(client.id, owner))) {
-          return refuse(IDENTIFIER_REJECTED, 'client id belongs to another principal')
-        }
-        if (principal.kind !== 'anonymous' && principal.keyId !== undefined && sessionsOfKey(principal.keyId) >= core.config.mqtt.connectionsPerKey) {
+        if (holder && principalKey(holder.principal) !== owner) return refuse(IDENTIFIER_REJECTED, 'client id belongs to another principal')
+        const keyId = keyOf(principal)
+        // a reconnection with the same key and id closes the old session: it takes no room of its own
+        const replacing = holder !== undefined && keyOf(holder.principal) === keyId
+        if (keyId !== undefined && !(await sessionsPerKey.admit(client, keyId, replacing))) {
           return refuse(NOT_AUTHORIZED, `the key already holds ${core.config.mqtt.connectionsPerKey} sessions`)
+        }
+        if (!(await clientIds.claim(client.id, owner, connectionOf(client)))) {
+          sessionsPerKey.leave(client)
+          return refuse(IDENTIFIER_REJECTED, 'client id belongs to another principal')
         }
         attach(client, principal)
         callback(null, true)
       })
       .catch((err: Error) => {
+        sessionsPerKey.leave(client)
         core.log.error({ err, clientId: client.id }, 'mqtt authentication failed')
         callback(refusal(BAD_USERNAME_OR_PASSWORD, 'authentication failed'), false)
       })
   }
-  // a clean session ends with its connection, and so does the claim on its id
+  // a clean session ends with its connection, and so does the claim on its id, unless a new
+  // connection of the owner took the id over (the old one is closed after the new one claimed it)
   aedes.on('clientDisconnect', (client) => {
     const principal = sessionOf(client)?.principal
-    if (principal && client.clean) clientIds.release(client.id, principalKey(principal)).catch(() => {})
+    if (principal && client.clean) clientIds.release(client.id, principalKey(principal), connectionOf(client)).catch(() => {})
   })
 
   return { preConnect, authenticate }
+}
+
+function keyOf(principal: Principal): number | undefined {
+  return principal.kind === 'anonymous' ? undefined : principal.keyId
 }
 
 function remoteOf(conn: Connection | undefined): string | undefined {

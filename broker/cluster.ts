@@ -1,7 +1,9 @@
 // Broker state shared by several Tendril instances through one Redis (shared/DESIGN.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
 // and retained messages; mqemitter-redis carries every publish to every instance. The instances
-// also count rate limits there together (core/accounts/throttle-redis.ts).
+// also keep there who owns each client id (client-ids.ts), the MQTT sessions of each key
+// (instances.ts), the QoS 1/2 message ids stored lately (retransmissions.ts) and rate-limit counts
+// (core/accounts/throttle-redis.ts).
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { hostname } from 'node:os'
@@ -12,9 +14,12 @@ import { redisThrottles } from '../core/accounts/throttle-redis.ts'
 import type { Throttles } from '../core/accounts/throttle.ts'
 import type { Logger } from '../core/log.ts'
 import { redisClientIdOwners, type ClientIdOwners } from './client-ids.ts'
-import { awayQueueLengths, sharedPresence, startHeartbeat } from './instances.ts'
+import { awayQueueLengths, sharedKeySessions, sharedPresence, startHeartbeat } from './instances.ts'
+import { within } from './bounded-wait.ts'
 import type { QueueLength } from './offline-queue.ts'
 import type { SharedPresence } from './presence.ts'
+import type { SharedKeySessions } from './limits.ts'
+import { redisStoredIds, type SharedStoredIds } from './retransmissions.ts'
 
 /** Every key the broker writes starts with this, so Redis can hold other state beside it. */
 export const KEY_PREFIX = 'tendril:mqtt:'
@@ -64,6 +69,10 @@ export interface ClusterParts {
   queueLengths(aedes: Aedes): QueueLength
   /** which instance holds which controller (presence.ts) */
   presence: SharedPresence
+  /** stored QoS 1/2 message ids, so a resend through another instance is stored once (retransmissions.ts) */
+  storedIds: SharedStoredIds
+  /** MQTT sessions per key on all instances (limits.ts) */
+  keySessions: SharedKeySessions
   /** ends every Redis connection */
   close(): Promise<void>
 }
@@ -148,7 +157,7 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     // (a second disconnect of a closed connection would hold the process for 2 s)
     for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
   }
-  return { persistence, mq, id, clientIds: redisClientIdOwners(data), throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), presence: sharedPresence(data, id), close: () => (closing ??= close()) }
+  return { persistence, mq, id, clientIds: redisClientIdOwners(data), throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), presence: sharedPresence(data, id), storedIds: redisStoredIds(data), keySessions: sharedKeySessions(data, id), close: () => (closing ??= close()) }
 }
 
 /** Connects every connection or none, with the reason Redis could not be reached. */
@@ -208,12 +217,4 @@ function onChannelsUnder(prefix: string, mq: ClusterEmitter, close: ClusterEmitt
     },
     close,
   }
-}
-
-/** Waits for `promise`, but at most `ms`. */
-function within(ms: number, promise: Promise<unknown> | undefined): Promise<void> {
-  if (!promise) return Promise.resolve()
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
-  return Promise.race([promise.then(() => {}), timeout]).finally(() => clearTimeout(timer))
 }

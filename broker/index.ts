@@ -19,12 +19,10 @@ import type { FolderPublisher, MessageBus } from '../core/messages/send.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence, type SharedPresence } from './presence.ts'
-import { createPublishRateLimit, limitPacketSize } from './limits.ts'
+import { createPublishRateLimit, limitPacketSize, limitSessionsPerKey, type SharedKeySessions } from './limits.ts'
+import type { SharedStoredIds } from './retransmissions.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
-
-/** Disconnect a subscriber whose socket has not drained for this long, so it cannot stall delivery to others. */
-const DRAIN_TIMEOUT_MS = 10_000
 
 export interface TendrilBroker {
   aedes: Aedes
@@ -48,17 +46,22 @@ export interface BrokerParts {
   queueLengths?: (aedes: Aedes) => QueueLength
   /** which instance holds which controller (default: this instance alone) */
   presence?: SharedPresence
+  /** the stored QoS 1/2 message ids of every instance, so a resend through another one is stored once (default: this one's) */
+  storedIds?: SharedStoredIds
+  /** the MQTT sessions of each key on every instance (default: counted here) */
+  keySessions?: SharedKeySessions
 }
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const { clientIds = memoryClientIdOwners(), queueLengths, presence: sharedPresence, ...shared } = parts
+  const { clientIds = memoryClientIdOwners(), queueLengths, presence: sharedPresence, storedIds, keySessions, ...shared } = parts
   const aedes = new Aedes({
     // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
     concurrency: 0,
     ...shared,
-    drainTimeout: DRAIN_TIMEOUT_MS, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
+    // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
+    drainTimeout: limits.drainTimeoutMs, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
@@ -68,11 +71,11 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
     },
   }
-  const ingest = createIngest(core, resolver, publisher)
+  const ingest = createIngest(core, resolver, publisher, storedIds)
   // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
   const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)
-  Object.assign(aedes, createConnectHooks(core, aedes, clientIds, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
+  Object.assign(aedes, createConnectHooks(core, aedes, clientIds, limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions), resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       if (client && !withinRate(client)) {

@@ -1,10 +1,10 @@
 // PUBLISH -> core: decode the payload of a message to a folder and hand it to the core in batches
 // (one transaction per batch, not per message). It runs as the last step of authorizing a PUBLISH,
 // because Aedes sends a QoS 1 PUBACK right after that: so a PUBACK goes out only once what the
-// message carried is stored, and a failure closes the connection instead (the client resends).
-// QoS 0 messages are queued without waiting. Messages sent through REST and the JSON websocket join
+// message carried is stored, and a failure closes the connection instead (the client resends; a
+// resend is stored once: retransmissions.ts). QoS 0 messages are queued without waiting. Closing
+// waits until everything accepted is stored. Messages sent through REST and the JSON websocket join
 // the same batches (submit), and hear which of their values were refused.
-import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
@@ -20,6 +20,7 @@ import { ACCESS_TTL_MS } from './acl.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
 import { topicToPath } from './topics.ts'
+import { storeOnce, type SharedStoredIds } from './retransmissions.ts'
 
 const BATCH_MAX = 500
 /**
@@ -28,10 +29,6 @@ const BATCH_MAX = 500
  * is done (a group commit): waiting longer then would only leave the database idle.
  */
 const BATCH_DELAY_MS = 5
-
-/** How long a stored QoS 1/2 message id is remembered, to store a DUP retransmission only once. */
-const DUP_WINDOW_MS = 10 * 60_000
-const DUP_MAX_ENTRIES = 100_000
 
 export interface Ingest {
   /**
@@ -57,7 +54,9 @@ interface Pending {
   answer?: (outcome: ItemOutcome) => void
 }
 
-export function createIngest(core: Core, resolver: PathResolver, bus: FolderPublisher): Ingest {
+/** `storedIds`: the stored QoS 1/2 message ids of every instance (Redis); else this one's alone. */
+export function createIngest(core: Core, resolver: PathResolver, bus: FolderPublisher, storedIds?: SharedStoredIds): Ingest {
+  const once = storeOnce(storedIds)
   // long-lived answers: the broker clears them when the access version moves (revalidate.ts)
   const lookups = { resolver, access: createAccessCache(core.db, ACCESS_TTL_MS) }
   let pending: Pending[] = []
@@ -107,6 +106,17 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     return inFlight
   }
 
+  // Emails and text messages go out one at a time after their batch is stored: a slow SMTP server
+  // must not hold up PUBACKs. MQTT has no way to report a refusal, so it is logged.
+  let sending: Promise<void> = Promise.resolve()
+  const sendInBackground = (requests: OutgoingRequest[]) => {
+    for (const r of requests) {
+      sending = sending
+        .then(() => sendOutgoing(core, core.outbox, r.principal, r.type, r.parameters))
+        .catch((err: Error) => core.log.warn({ type: r.type, reason: err.message }, 'outgoing message not sent'))
+    }
+  }
+
   // What a waiting sender hears (its refused values, its emails to send); what nobody waits for, MQTT's,
   // is logged or sent here
   const answersFor = (batch: Pending[], outcome: Awaited<ReturnType<typeof acceptInbound>>) => {
@@ -127,17 +137,6 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     }
     sendInBackground(background)
     return answers
-  }
-
-  // Emails and text messages go out one at a time after their batch is stored: a slow SMTP server
-  // must not hold up PUBACKs. MQTT has no way to report a refusal, so it is logged.
-  let sending: Promise<void> = Promise.resolve()
-  const sendInBackground = (requests: OutgoingRequest[]) => {
-    for (const r of requests) {
-      sending = sending
-        .then(() => sendOutgoing(core, core.outbox, r.principal, r.type, r.parameters))
-        .catch((err: Error) => core.log.warn({ type: r.type, reason: err.message }, 'outgoing message not sent'))
-    }
   }
 
   const enqueueWith = (item: InboundItem, done: (err?: Error) => void, answer?: (outcome: ItemOutcome) => void) => {
@@ -183,55 +182,47 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     }
   }
 
-  // A client that lost a PUBACK resends the message with DUP set, maybe on a new connection, so
-  // stored ids are remembered by client id (with the payload's hash: ids are reused after a PUBACK).
-  const stored = new Map<string, { hash: string; at: number }>()
-  const dupKey = (client: Client, packet: PublishPacket) => `${client.id}\u0000${packet.messageId}`
-  const payloadHash = (packet: PublishPacket) => createHash('sha1').update(packet.topic).update(packet.payload as Buffer).digest('base64')
-  const isRetransmission = (client: Client, packet: PublishPacket) => {
-    if (!packet.dup || packet.qos === 0) return false
-    const seen = stored.get(dupKey(client, packet))
-    return !!seen && Date.now() - seen.at < DUP_WINDOW_MS && seen.hash === payloadHash(packet)
+  // what is being decoded: a clean shutdown waits for it to be queued, then stored
+  const accepting = new Set<Promise<void>>()
+  const tracked = (accepted: Promise<void>) => {
+    accepting.add(accepted)
+    void accepted.catch(() => {}).finally(() => accepting.delete(accepted))
+    return accepted
   }
-  const remember = (client: Client, packet: PublishPacket) => {
-    if (packet.qos === 0) return
-    if (stored.size >= DUP_MAX_ENTRIES) stored.delete(stored.keys().next().value!)
-    const key = dupKey(client, packet)
-    stored.delete(key) // re-insert so the map stays in time order
-    stored.set(key, { hash: payloadHash(packet), at: Date.now() })
+  const store = async (client: Client, packet: PublishPacket) => {
+    const item = await decode(client, packet)
+    if (item) await enqueue(item)
   }
 
   return {
     accept(client, packet) {
-      if (isRetransmission(client, packet)) return undefined
       if (packet.topic.startsWith('$')) return undefined
       const path = topicToPath(packet.topic)
       const known = resolver.peek(path)
       if (known === null) return undefined // a sub-topic or unknown topic: only relayed
+      if (packet.qos > 0) return once.run(client, packet, () => tracked(store(client, packet)))
       // the common QoS 0 case, a folder already resolved, is queued without a promise per message
-      const session = packet.qos === 0 && known && isFolderType(known.type) ? sessionOf(client) : undefined
+      const session = known && isFolderType(known.type) ? sessionOf(client) : undefined
       if (session && known) {
         const item = folderItem(client, session.principal, known, path, packet)
         if (item) enqueueWith(item, ignore)
         return undefined
       }
-      return (async () => {
-        const item = await decode(client, packet)
-        if (!item) return
-        const done = enqueue(item)
-        if (packet.qos === 0) return void done.catch(() => {}) // logged by runBatch
-        await done
-        remember(client, packet)
-      })()
+      // relayed once queued; a failed batch is logged by runBatch
+      return tracked(
+        (async () => {
+          const item = await decode(client, packet)
+          if (item) enqueueWith(item, ignore)
+        })(),
+      )
     },
-    submit: (item) =>
-      new Promise<ItemOutcome>((resolve, reject) =>
-        enqueueWith(item, (err) => err && reject(err), resolve),
-      ),
+    submit: (item) => new Promise<ItemOutcome>((resolve, reject) => enqueueWith(item, (err) => err && reject(err), resolve)),
     accessChanged: () => lookups.access.clear(),
     async flush() {
-      do await runBatch()
-      while (pending.length > 0 || storing > 0)
+      do {
+        await Promise.allSettled(accepting)
+        await runBatch()
+      } while (accepting.size > 0 || pending.length > 0 || storing > 0)
       await lastOnDisk
       await sending
     },

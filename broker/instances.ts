@@ -4,13 +4,15 @@
 //   alive:<broker id>  exists while that instance runs: refreshed often, gone soon after a crash
 //   connected          hash: client id → broker id of the instance the client is connected to
 //   held:<broker id>   set of controller ids with a session on that instance
-// A crashed instance's records stop counting once its `alive` key expires; its `held` set expires
-// a day later (an instance cut off from Redis for a while finds its own again).
+//   key-sessions:<broker id>  hash: key id → MQTT sessions of that key on that instance
+// A crashed instance's records stop counting once its `alive` key expires; its `held` set and
+// `key-sessions` expire a day later (an instance cut off from Redis for a while finds its own again).
 import type { Aedes } from 'aedes'
 import type { Redis } from 'ioredis'
 import type { Logger } from '../core/log.ts'
 import type { QueueLength } from './offline-queue.ts'
 import type { SharedPresence } from './presence.ts'
+import type { SharedKeySessions } from './limits.ts'
 
 const ALIVE_EVERY_MS = 10_000
 const ALIVE_FOR_S = 30
@@ -24,6 +26,7 @@ export function startHeartbeat(redis: Redis, brokerId: string, log: Logger): { s
       .sadd('instances', brokerId)
       .set(`alive:${brokerId}`, '1', 'EX', ALIVE_FOR_S)
       .expire(`held:${brokerId}`, HELD_FOR_S)
+      .expire(`key-sessions:${brokerId}`, HELD_FOR_S)
       .exec()
       .catch((err: Error) => log.debug({ err }, 'redis heartbeat failed'))
   beat()
@@ -32,7 +35,7 @@ export function startHeartbeat(redis: Redis, brokerId: string, log: Logger): { s
     async stop() {
       clearInterval(timer)
       // a clean stop: the others need not wait for the key to expire
-      await redis.multi().del(`alive:${brokerId}`, `held:${brokerId}`).srem('instances', brokerId).exec().catch(() => undefined)
+      await redis.multi().del(`alive:${brokerId}`, `held:${brokerId}`, `key-sessions:${brokerId}`).srem('instances', brokerId).exec().catch(() => undefined)
     },
   }
 }
@@ -85,6 +88,34 @@ export function sharedPresence(redis: Redis, brokerId: string): SharedPresence {
       if (ids.length === 0) return []
       const found = (await redis.eval(HELD, 1, 'instances', prefixOf(redis), ...ids.map(String))) as string[]
       return found.map(Number)
+    },
+  }
+}
+
+// KEYS[1]: instances, KEYS[2]: this instance's key-sessions; ARGV: key prefix, this broker id, key
+// id, limit. Counts the key's sessions on every running instance, and takes one if there is room.
+const TAKE_KEY_SESSION = `local total = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
+for _, b in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if b ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'alive:' .. b) == 1 then
+    total = total + tonumber(redis.call('HGET', ARGV[1] .. 'key-sessions:' .. b, ARGV[3]) or '0')
+  end
+end
+if total >= tonumber(ARGV[4]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+return 1`
+const GIVE_KEY_SESSION = "if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+
+/** MQTT sessions per key, counted by every instance together (limits.ts). */
+export function sharedKeySessions(redis: Redis, brokerId: string): SharedKeySessions {
+  const mine = `key-sessions:${brokerId}`
+  return {
+    async take(keyId, limit) {
+      // during an outage a CONNECT does not wait for Redis: the instance counts on its own
+      if (redis.status !== 'ready') throw new Error(`redis is ${redis.status}`)
+      return Number(await redis.eval(TAKE_KEY_SESSION, 2, 'instances', mine, prefixOf(redis), brokerId, String(keyId), String(limit))) === 1
+    },
+    async give(keyId) {
+      await redis.eval(GIVE_KEY_SESSION, 1, mine, String(keyId))
     },
   }
 }

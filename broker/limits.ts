@@ -1,9 +1,9 @@
 // Per-connection limits, so a faulty or hostile client affects only its own connection: packet
 // size (checked from the fixed header, before the body is buffered), publish rate, and sessions per key.
-import type { Aedes, Client } from 'aedes'
+import type { Client } from 'aedes'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
-import { sessionOf } from './clients.ts'
+import { within } from './bounded-wait.ts'
 
 interface ParserInternals {
   packet: { length: number }
@@ -48,23 +48,88 @@ export function createPublishRateLimit(config: Config['mqtt']) {
   }
 }
 
-/** Counts the live sessions of each key on this instance, kept current by the broker's events. */
-export function countSessionsByKey(aedes: Aedes): (keyId: number) => number {
-  const counts = new Map<number, number>()
-  const keyOf = (client: Client) => {
-    const principal = sessionOf(client)?.principal
-    return principal && principal.kind !== 'anonymous' ? principal.keyId : undefined
+/** Sessions of each key held on all instances together (Redis): counted from authentication to the connection's end. */
+export interface SharedKeySessions {
+  /** takes one of the key's sessions unless `limit` are held; false when they are */
+  take(keyId: number, limit: number): Promise<boolean>
+  /** gives back one taken */
+  give(keyId: number): Promise<void>
+}
+
+/** How long a CONNECT waits for Redis to count its key's sessions; then this instance's count decides. */
+const SHARED_COUNT_WAIT_MS = 1000
+
+export interface SessionsPerKey {
+  /**
+   * Counts the client, being authenticated with the key, as one of the key's sessions until its
+   * connection ends; false (and not counted) when the key holds `limit` already. `replacing`: the
+   * client takes over a session of the same key and id, which is closed for it, so it needs no
+   * room of its own.
+   */
+  admit(client: Client, keyId: number, replacing: boolean): Promise<boolean>
+  /** stops counting a client admitted and then refused for another reason */
+  leave(client: Client): void
+}
+
+/**
+ * `--mqtt-connections-per-key`. A session counts from the moment its key is found, not from its
+ * CONNACK: a burst of CONNECTs with one key cannot all pass before the first of them registers.
+ * With `shared`, the sessions on every instance count; while Redis does not answer, this one's do.
+ */
+export function limitSessionsPerKey(limit: number, log: Logger, shared?: SharedKeySessions): SessionsPerKey {
+  const here = new Map<number, number>()
+  const leaving = new WeakMap<Client, () => void>()
+  const count = (keyId: number, by: number) => {
+    const n = (here.get(keyId) ?? 0) + by
+    if (n > 0) here.set(keyId, n)
+    else here.delete(keyId)
   }
-  aedes.on('client', (client) => {
-    const keyId = keyOf(client)
-    if (keyId !== undefined) counts.set(keyId, (counts.get(keyId) ?? 0) + 1)
-  })
-  aedes.on('clientDisconnect', (client) => {
-    const keyId = keyOf(client)
-    if (keyId === undefined) return
-    const left = (counts.get(keyId) ?? 1) - 1
-    if (left > 0) counts.set(keyId, left)
-    else counts.delete(keyId)
-  })
-  return (keyId) => counts.get(keyId) ?? 0
+  let degraded = false // one log line per Redis outage, not one per CONNECT
+  const unshared = (err: unknown) => {
+    if (!degraded) log.warn({ err }, 'mqtt sessions per key are not counted through redis; each instance counts its own until they are')
+    degraded = true
+  }
+  const sharedAgain = () => {
+    if (degraded) log.info('mqtt sessions per key are counted through redis again')
+    degraded = false
+  }
+  return {
+    async admit(client, keyId, replacing) {
+      const allowed = limit + (replacing ? 1 : 0)
+      if ((here.get(keyId) ?? 0) >= allowed) return false
+      count(keyId, 1) // at once: the next CONNECT of a burst sees it
+      const taken = shared?.take(keyId, allowed)
+      const answer = await within(
+        SHARED_COUNT_WAIT_MS,
+        taken?.catch((err: unknown) => {
+          unshared(err)
+          return undefined
+        }),
+      )
+      if (answer !== undefined) sharedAgain()
+      if (answer === false) {
+        count(keyId, -1)
+        return false
+      }
+      let left = false
+      const leave = () => {
+        if (left) return
+        left = true
+        count(keyId, -1)
+        // also an answer that came too late took a session there
+        void taken?.then((took) => (took ? shared!.give(keyId) : undefined), () => undefined).catch(unshared)
+      }
+      // closed while counted: Aedes ignores what authentication answers then
+      if (client.closed) {
+        leave()
+        return true
+      }
+      client.conn.once('close', leave)
+      leaving.set(client, leave)
+      return true
+    },
+    leave(client) {
+      leaving.get(client)?.()
+    },
+  }
 }

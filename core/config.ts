@@ -20,8 +20,9 @@ export const settingsSchema = z.object({
   'tls-key': z.string().min(1).optional().describe('PEM private key file of --tls-cert'),
   'mqtt-max-packet-size': z.coerce.number().int().min(1024).max(256 << 20).default(1 << 20).describe('largest MQTT packet accepted, in bytes; a larger one closes the connection'),
   'mqtt-publish-rate': z.coerce.number().int().min(0).default(2000).describe('PUBLISH packets per second one client may send (bursts of twice that); 0 = unlimited'),
-  'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold on an instance'),
+  'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold (on all instances together with --redis)'),
   'mqtt-connect-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a new connection has to send CONNECT'),
+  'mqtt-drain-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a subscriber may leave its connection backed up (not reading what it is sent) before it is closed'),
   'mqtt-max-queued': z.coerce.number().int().min(1).default(1000).describe('QoS 1/2 messages kept for a persistent session while its client is away; newer ones are dropped'),
   'message-history-count': z.coerce.number().int().min(1).max(1_000_000).default(1000).describe('messages kept per folder'),
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
@@ -59,7 +60,7 @@ export interface Config {
   tls?: TlsFiles
   dataDir: string
   database: DatabaseConfig
-  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; maxQueued: number }
+  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; drainTimeoutMs: number; maxQueued: number }
   messageHistory: { count: number; days: number; trimIntervalMs: number }
   /** how often stale watchdogs are looked for (rhizo's worker: every minute) */
   watchdogIntervalMs: number
@@ -208,6 +209,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       publishRate: s['mqtt-publish-rate'],
       connectionsPerKey: s['mqtt-connections-per-key'],
       connectTimeoutMs: s['mqtt-connect-timeout'],
+      drainTimeoutMs: s['mqtt-drain-timeout'],
       maxQueued: s['mqtt-max-queued'],
     },
     messageHistory: { count: s['message-history-count'], days: s['message-history-days'], trimIntervalMs: s['message-history-trim-interval'] },
@@ -254,6 +256,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-publish-rate': config.mqtt.publishRate,
     'mqtt-connections-per-key': config.mqtt.connectionsPerKey,
     'mqtt-connect-timeout': config.mqtt.connectTimeoutMs,
+    'mqtt-drain-timeout': config.mqtt.drainTimeoutMs,
     'mqtt-max-queued': config.mqtt.maxQueued,
     'message-history-count': config.messageHistory.count,
     'message-history-days': config.messageHistory.days,

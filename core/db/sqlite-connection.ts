@@ -197,6 +197,11 @@ export async function committedToDisk(client: object): Promise<void> {
   if (connection?.syncCommits) await connection.wal.sync()
 }
 
+/** How many commits the client's connection made so far (0 for PostgreSQL): diagnostics, e.g. of batching. */
+export function sqliteCommits(client: object): number {
+  return connections.get(client)?.wal.commits ?? 0
+}
+
 /** How many times the client's WAL was flushed for commits so far (0 for PostgreSQL). */
 export function sqliteWalFlushes(client: object): number {
   return connections.get(client)?.wal.flushes ?? 0

@@ -152,8 +152,10 @@ export async function rawSession(url: string, key: string, clientId: string, kee
     }
   }
   const send = (packet: mqttPacket.Packet) => socket.write(mqttPacket.generate(packet))
+  /** in one write, so that the broker reads them in one chunk (Aedes handles a chunk's packets concurrently) */
+  const sendTogether = (...packets: mqttPacket.Packet[]) => socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p))))
   send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive, clean: false, clientId, username: 'key', password: Buffer.from(key) })
   await next('connack')
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-  return { send, next, close: () => socket.destroy(), closed: () => closed }
+  return { send, sendTogether, next, close: () => socket.destroy(), closed: () => closed }
 }

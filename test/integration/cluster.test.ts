@@ -9,6 +9,9 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient 
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { setPermissions } from '../../core/resources/permissions.ts'
+import { sequenceHistory } from '../../core/resources/sequences.ts'
+import { createSequence, findPath } from '../../core/resources/tree.ts'
+import { SequenceDataType } from '../../core/resources/types.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
@@ -112,6 +115,38 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const owner = await open(a!.mqttUrl, pi1, { clientId: 'held-on-a' })
     await assert.rejects(open(b!.mqttUrl, outsider, { clientId: 'held-on-a' }), (err: { code?: number }) => err.code === 2)
     assert.equal(owner.client.connected, true)
+  })
+
+  test('a client id stays with its owner when the owner reconnects with a clean session, here or on the other instance', async () => {
+    const outsider = (await createController(a!.core, 'acme/greenhouse/pi-usurper')).key
+    const session = { clientId: 'pi-1-reconnects' }
+    const first = await open(a!.mqttUrl, pi1, session)
+    const again = await open(a!.mqttUrl, pi1, session) // the old connection is closed for it [MQTT-3.1.4-2]
+    assert.equal(await gone(first.client), true)
+    await new Promise((resolve) => setTimeout(resolve, 300)) // its end has been handled
+    await assert.rejects(open(b!.mqttUrl, outsider, session), (err: { code?: number }) => err.code === 2)
+
+    const moved = await open(b!.mqttUrl, pi1, session) // the other instance closes the one it held
+    assert.equal(await gone(again.client), true)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await assert.rejects(open(a!.mqttUrl, outsider, session), (err: { code?: number }) => err.code === 2)
+    assert.equal(moved.client.connected, true)
+  })
+
+  test('a QoS 1 value resent through the other instance after a lost PUBACK is stored once', async () => {
+    const pi = (await findPath(a!.core.db, '/acme/greenhouse/pi-1'))!.at(-1)!
+    await createSequence(a!.core.db, pi, 'level', { dataType: SequenceDataType.numeric })
+    const publish = { cmd: 'publish', topic: 'acme/greenhouse/pi-1', payload: Buffer.from('s,level,2026-02-01T00:00:00Z,5'), qos: 1, messageId: 21, retain: false } as const
+    const first = await rawSession(a!.mqttUrl, pi1, 'pi-1-roams')
+    first.send({ ...publish, dup: false })
+    await first.next('puback')
+    first.close() // the PUBACK lost with the connection; the load balancer sends the client elsewhere
+    const second = await rawSession(b!.mqttUrl, pi1, 'pi-1-roams')
+    second.send({ ...publish, dup: true })
+    await second.next('puback')
+    second.close()
+    const level = (await findPath(a!.core.db, '/acme/greenhouse/pi-1/level'))!.at(-1)!
+    assert.deepEqual((await sequenceHistory(a!.core.db, level.id, { count: 10 })).values, ['5'])
   })
 
   test('revoking a key through one instance closes its session on the other within about a second', async () => {
@@ -246,6 +281,41 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   })
 })
 
+describe('sessions per key on two instances', () => {
+  const LIMIT = 2
+  let a: TestServer | undefined
+  let b: TestServer | undefined
+  before(async () => {
+    const redis = await freshRedisDatabase()
+    a = await startTestServer('postgresql', { config: { redis, 'broker-id': 'a', 'mqtt-connections-per-key': LIMIT } })
+    b = await startTestServer('postgresql', { config: { redis, 'broker-id': 'b', 'mqtt-connections-per-key': LIMIT }, databaseUrl: a.databaseUrl })
+    await createOrg(a.core, 'acme')
+  })
+  after(async () => {
+    endAll()
+    await b?.close()
+    await a?.close()
+  })
+  const refused = (err: { code?: number }) => err.code === 5
+
+  test('a key holds at most --mqtt-connections-per-key sessions on both instances together', async () => {
+    const key = (await createController(a!.core, 'acme/pi-spread')).key
+    const onA = await open(a!.mqttUrl, key)
+    await open(b!.mqttUrl, key)
+    await assert.rejects(open(a!.mqttUrl, key), refused)
+    await assert.rejects(open(b!.mqttUrl, key), refused)
+    onA.client.end(true)
+    assert.ok(await eventually(() => open(b!.mqttUrl, key).then(() => true, () => false)), 'the session that ended makes room')
+  })
+
+  test('of a burst of CONNECTs with one key over both instances, only the limit get in', async () => {
+    const key = (await createController(a!.core, 'acme/pi-burst')).key
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => open((i % 2 ? b! : a!).mqttUrl, key)))
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, LIMIT)
+    assert.ok(outcomes.every((o) => o.status === 'fulfilled' || refused(o.reason as { code?: number })))
+  })
+})
+
 interface Delivery {
   topic: string
   payload: string
@@ -301,6 +371,18 @@ function subscribe(client: MqttClient, filter: string, qos: 0 | 1): Promise<numb
 
 function publish(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
   return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())))
+}
+
+/** Resolves true once the broker has closed the client's connection (false after 3 s). */
+function gone(client: MqttClient): Promise<boolean> {
+  if (!client.connected) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 3000)
+    client.once('close', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
 }
 
 /** A clean DISCONNECT: the session stays on the broker. */

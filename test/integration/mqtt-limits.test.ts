@@ -8,6 +8,7 @@ import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import mqtt, { type MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { closed, connect, endAll, granted, nextMessage, refusalCode } from '../helpers/mqtt.ts'
 
 /** A socket's fate: resolves true when the server closes it within ms. */
@@ -26,6 +27,7 @@ for (const provider of providers) {
     let core: TestCore
     let tendril: Tendril
     let url: string
+    let wsUrl: string
     let mqttPort: number
     let key: string
     let other: string
@@ -38,8 +40,10 @@ for (const provider of providers) {
         'mqtt-connect-timeout': 300,
       })
       tendril = await createTendril(core)
-      mqttPort = (await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })).mqttPort!
+      const listening = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+      mqttPort = listening.mqttPort!
       url = `mqtt://127.0.0.1:${mqttPort}`
+      wsUrl = `ws://127.0.0.1:${listening.port}/mqtt`
       await createOrg(core, 'acme')
       key = (await createController(core, 'acme/pi-1')).key
       other = (await createController(core, 'acme/pi-2')).key
@@ -62,6 +66,21 @@ for (const provider of providers) {
       assert.equal((await received)?.payload.length, 3000)
     })
 
+    test('over WebSocket /mqtt too, a packet over the size limit closes that connection only', async () => {
+      const bystander = await connect(wsUrl, other)
+      await granted(bystander, 'acme/pi-2')
+      const big = await connect(wsUrl, key)
+      big.publish('acme/pi-2', Buffer.alloc(5000, 'x'))
+      assert.equal(await closed(big), true)
+      assert.equal(bystander.connected, true)
+      const small = await connect(wsUrl, key)
+      const received = nextMessage(bystander)
+      small.publish('acme/pi-2', Buffer.alloc(3000, 'y'))
+      assert.equal((await received)?.payload.length, 3000)
+      endAll() // the key's sessions are limited
+      await new Promise((r) => setTimeout(r, 100))
+    })
+
     test('a client publishing faster than the rate limit is disconnected', async () => {
       const flooder = await connect(url, key)
       for (let i = 0; i < 100; i++) flooder.publish('acme/pi-1/flood', String(i))
@@ -78,6 +97,18 @@ for (const provider of providers) {
       await connect(url, key, { clientId: 'two' })
       assert.equal(await refusalCode(url, key, { clientId: 'three' }), 5)
       assert.equal(await refusalCode(url, other, { clientId: 'other-key' }), 0)
+    })
+
+    test('a burst of CONNECTs with one key lets only the configured number in', async () => {
+      endAll()
+      await new Promise((r) => setTimeout(r, 100))
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => connect(url, key, { clientId: `burst-${i}` })))
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 2)
+      assert.deepEqual(
+        outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as { code?: number }).code] : [])),
+        [5, 5, 5, 5],
+      )
+      endAll()
     })
 
     test('a connection that never sends CONNECT is closed after the connect timeout', async () => {
@@ -101,6 +132,73 @@ for (const provider of providers) {
     })
   })
 }
+
+// Broker behaviour, the same on either database.
+describe('MQTT defaults and a subscriber that stops reading', () => {
+  const DRAIN_TIMEOUT_MS = 300
+  let server: TestServer
+  let key: string
+  let other: string
+
+  before(async () => {
+    server = await startTestServer('sqlite', { config: { 'mqtt-drain-timeout': DRAIN_TIMEOUT_MS } })
+    await createOrg(server.core, 'acme')
+    key = (await createController(server.core, 'acme/pi-1')).key
+    other = (await createController(server.core, 'acme/pi-2')).key
+  })
+  after(async () => {
+    endAll()
+    await server.close()
+  })
+
+  for (const transport of ['TCP', 'WebSocket'] as const) {
+    test(`packets up to 1 MiB pass by default over ${transport}, and a larger one closes the connection`, async () => {
+      const url = transport === 'TCP' ? server.mqttUrl : server.wsUrl
+      const subscriber = await connect(url, other)
+      await granted(subscriber, 'acme/pi-2')
+      const sender = await connect(url, key)
+      const received = nextMessage(subscriber, 5000)
+      sender.publish('acme/pi-2', Buffer.alloc(1_040_000, 'a')) // with its header, just under 1 MiB
+      assert.equal((await received)?.payload.length, 1_040_000)
+      sender.publish('acme/pi-2', Buffer.alloc((1 << 20) + 1, 'b'))
+      assert.equal(await closed(sender), true)
+      assert.equal(subscriber.connected, true)
+    })
+  }
+
+  test('a subscriber that stops reading is disconnected after the drain timeout, and the others keep receiving', async () => {
+    const topic = 'acme/pi-2/stream'
+    const stalled = net.connect(Number(new URL(server.mqttUrl).port), '127.0.0.1')
+    stalled.on('error', () => {})
+    stalled.write(mqttPacket.generate({ cmd: 'connect', clientId: 'stalled', protocolVersion: 4, protocolId: 'MQTT', clean: true, keepalive: 0, username: 'key', password: Buffer.from(other) }))
+    stalled.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] }))
+    await new Promise((r) => setTimeout(r, 300)) // subscribed
+    // it reads nothing (no 'data' listener): what the broker writes to it backs up
+
+    const healthy = await connect(server.mqttUrl, other)
+    assert.equal(await granted(healthy, topic), 0)
+    const payloads: number[] = []
+    healthy.on('message', (_t, payload) => payloads.push(payload.readUInt32BE(0)))
+    const publisher = await connect(server.mqttUrl, key)
+    const COUNT = 256 // 16 MiB: more than the sockets between the broker and the stalled client hold
+    for (let i = 0; i < COUNT; i++) {
+      const payload = Buffer.alloc(64 * 1024)
+      payload.writeUInt32BE(i, 0)
+      publisher.publish(topic, payload, { qos: 0 })
+    }
+    for (let i = 0; i < 200 && payloads.length < COUNT; i++) await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(payloads, Array.from({ length: COUNT }, (_, i) => i), 'the others are not held up')
+    // well past the drain timeout (the former fixed 10 s would not have passed yet)
+    await new Promise((r) => setTimeout(r, 10 * DRAIN_TIMEOUT_MS))
+    // reading again, it gets what was already on its way, then the end of the connection the broker closed
+    stalled.resume()
+    assert.equal(await closedByServer(stalled, 10_000), true)
+    const after = nextMessage(healthy)
+    publisher.publish(topic, Buffer.from([0, 0, 1, 0]))
+    assert.equal((await after)?.payload.length, 4)
+    assert.equal(healthy.connected, true)
+  })
+})
 
 // The queue is broker state (in memory here; Redis in cluster.test.ts), the same on either database.
 describe('MQTT queue of a persistent session whose client is away', () => {

@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import mqtt from 'mqtt'
 import { createController, createOrg } from '../../core/admin.ts'
+import { folderMessages } from '../../core/messages/history.ts'
+import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -45,6 +47,21 @@ for (const provider of providers) {
         assert.equal((await received)?.payload, `hello qos ${qos}`)
       })
     }
+
+    test('a QoS 2 message to a folder reaches a QoS 2 subscriber once, at QoS 2, and is kept once', async () => {
+      const sub = await connect(server.mqttUrl, other)
+      const granted2 = await new Promise<number>((resolve, reject) => sub.subscribe('acme/lab/pi-1', { qos: 2 }, (err, g) => (err ? reject(err) : resolve(g![0]!.qos))))
+      assert.equal(granted2, 2)
+      const received: { payload: string; qos: number }[] = []
+      sub.on('message', (_t, payload, packet) => received.push({ payload: payload.toString(), qos: packet.qos }))
+      const pub = await connect(server.mqttUrl, key)
+      await pub.publishAsync('acme/lab/pi-1', '{"exactly_once": {"n": 2}}', { qos: 2 }) // resolves on PUBCOMP
+      for (let i = 0; i < 40 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+      await new Promise((r) => setTimeout(r, 300)) // a second copy would be here by now
+      assert.deepEqual(received, [{ payload: '{"exactly_once": {"n": 2}}', qos: 2 }])
+      const pi = (await findPath(server.core.db, '/acme/lab/pi-1'))!.at(-1)!
+      assert.equal((await folderMessages(server.core.db, pi.id)).filter((m) => m.type === 'exactly_once').length, 1)
+    })
 
     test('mosquitto_sub receives what an MQTT.js client publishes, and a wrong key is refused', async () => {
       const sub = spawn('mosquitto_sub', ['-h', host, '-p', port, '-u', 'key', '-P', other, '-t', 'acme/lab/pi-2/in', '-C', '1', '-W', '10'])
