@@ -2,7 +2,6 @@
 // multi-sequence PUT /api/v1/resources. The resources router (resources.ts) finds the resource,
 // checks access and calls these for sequences, so sequence rules stay in one place (the core).
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { Router, type Request, type Response } from 'express'
 import { z } from 'zod'
 import type { Resource } from '../../core/db/index.ts'
@@ -21,6 +20,7 @@ import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../.
 import { pathOf } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import type { Principal } from '../../core/resources/permissions.ts'
+import { streamBody } from './resources/download.ts'
 
 export interface SequenceTarget {
   /** the live sequence resource */
@@ -70,15 +70,15 @@ function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> 
 export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
   const query = parseQuery(readQuery, req.query)
   const rules = sequenceRules(target.sequence.systemAttributes)
-  if (query.rev !== undefined) return sendValue(res, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
+  if (query.rev !== undefined) return sendValue(core, res, target, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
   if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
   if (query.download) return sendCsv(core, res, target, query)
   // rhizo: a range or a count above 1 asks for history; otherwise the latest value
   if (query.start_timestamp || query.end_timestamp || (query.count ?? 1) > 1) return sendHistory(core, res, target, query)
-  return sendValue(res, rules.dataType, await latestValue(core, core.blobs, target.sequence.id), 'the sequence has no value yet')
+  return sendValue(core, res, target, rules.dataType, await latestValue(core, core.blobs, target.sequence.id), 'the sequence has no value yet')
 }
 
-async function sendValue(res: Response, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
+async function sendValue(core: Core, res: Response, target: SequenceTarget, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
   if (!value) throw notFound(missing)
   res.type(dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
   res.set('Last-Modified', value.timestamp.toUTCString())
@@ -87,7 +87,7 @@ async function sendValue(res: Response, dataType: number, value: RevisionBody | 
     return
   }
   res.set('Content-Length', String(value.size))
-  await pipeline(value.body, res)
+  await streamBody(core, res, value.body, { sequenceId: target.sequence.id, revisionId: value.revisionId }, 'sequence value download')
 }
 
 async function sendHistory(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
@@ -138,7 +138,7 @@ async function sendCsv(core: Core, res: Response, target: SequenceTarget, query:
       yield timestamps.map((t, i) => `${formatTimestamp(t)},${csvField(values[i]!)}\n`).join('')
     }
   }
-  await pipeline(Readable.from(lines()), res)
+  await streamBody(core, res, Readable.from(lines()), { sequenceId: target.sequence.id }, 'CSV download')
 }
 
 // ---- writing ----
