@@ -126,7 +126,8 @@ for (const provider of providers) {
     test('a sign-in form posted from another site is refused (login CSRF); from this site or a non-browser client it works', async () => {
       const post = (headers: Record<string, string>) =>
         fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }) })
-      for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, { origin: server.url.replace('127.0.0.1', 'localhost') }, { 'sec-fetch-site': 'cross-site' }]) {
+      const crossSite: Record<string, string>[] = [{ origin: 'https://evil.example' }, { origin: 'null' }, { origin: server.url.replace('127.0.0.1', 'localhost') }, { 'sec-fetch-site': 'cross-site' }]
+      for (const headers of crossSite) {
         const res = await post(headers)
         assert.equal(res.status, 403, JSON.stringify(headers))
         assert.equal(res.headers.get('set-cookie'), null, 'no session is made')
