@@ -78,8 +78,9 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
     // the body will not be read further: stop, and close the connection after the error response
     req.unpipe(parser)
     res.set('connection', 'close')
-    // a file part cut off midway would otherwise wait forever for its end
-    if (fileStream && !fileStream.readableEnded) fileStream.destroy(invalid('the upload was abandoned'))
+    // a file part cut off midway would otherwise wait forever for its end; one that was refused
+    // before being read has no reader to take the error, which would otherwise be thrown
+    if (fileStream && !fileStream.readableEnded) fileStream.on('error', () => {}).destroy(invalid('the upload was abandoned'))
     const received = await file?.catch((fileErr: unknown) => {
       throw fileErr // the file's own failure (e.g. too_large) is the better answer
     })
