@@ -21,6 +21,7 @@ import { pathOf } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import type { Principal } from '../../core/resources/permissions.ts'
 import { streamBody } from './resources/download.ts'
+import { isMultipart, readMultipartValue } from './resources/uploads.ts'
 
 export interface SequenceTarget {
   /** the live sequence resource */
@@ -152,6 +153,7 @@ function valueFrom(body: Record<string, unknown>): string | Buffer {
     if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) throw invalid('data must be base64 (use value for plain text)')
     return Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64')
   }
+  if (Buffer.isBuffer(body.value)) return body.value // a multipart file part
   for (const key of ['value', 'contents'] as const) {
     const v = body[key]
     if (typeof v === 'string') return v
@@ -168,9 +170,18 @@ function imageBytes(value: string | Buffer): Buffer {
   return Buffer.from(compact, 'base64')
 }
 
-/** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
+/**
+ * A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked):
+ * form or JSON fields, or multipart, whose fields count as a form's and whose file part (named file,
+ * data or value) is the value itself, byte for byte (an image from a camera, without base64).
+ */
 export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  res.json(await writeSequenceValue(core, bus, target, (req.body ?? {}) as Record<string, unknown>))
+  let body = (req.body ?? {}) as Record<string, unknown>
+  if (isMultipart(req)) {
+    const { fields, bytes } = await readMultipartValue(req, res, core.config.uploadLimit)
+    body = bytes === undefined ? fields : { timestamp: fields.timestamp, value: bytes }
+  }
+  res.json(await writeSequenceValue(core, bus, target, body))
 }
 
 /** The value of a request body (data, value or contents, and timestamp) stored, announced and answered; shared with http/value-lane.ts. */

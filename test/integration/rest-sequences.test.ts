@@ -11,12 +11,15 @@ import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
+import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const { numeric, text, image } = SequenceDataType
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0)
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString()
+
+failOnProcessFaults()
 
 for (const provider of providers) {
   describe(`REST sequences on ${provider}`, () => {
@@ -70,6 +73,27 @@ for (const provider of providers) {
     const store = (id: number, values: [number, string][]) =>
       storeSequenceValues(server.core, server.core.blobs, values.map(([s, value]) => ({ sequenceId: id, value, timestamp: new Date(T0 + s * 1000) })))
     type HistoryBody = { name: string; path: string; units: string | null; timestamps: string[]; values: string[] }
+
+    test('a multipart body stores a value too: its fields as a form\'s (data base64, value text), or a file part as the value', async () => {
+      const seq = await sequence({ dataType: numeric, decimalPlaces: 1 })
+      const log = await sequence({ dataType: text })
+      const multipart = (method: string, path: string, fields: Record<string, string>, file?: { part: string; bytes: Buffer }) => {
+        const form = new FormData()
+        for (const [k, v] of Object.entries(fields)) form.append(k, v)
+        if (file) form.append(file.part, new Blob([new Uint8Array(file.bytes)]), 'value.txt')
+        return fetch(url(path), { method, headers: { authorization: basicAuth(piKey) }, body: form })
+      }
+      assert.equal((await multipart('PUT', seq.path, { value: '21.46', timestamp: iso(0) })).status, 200)
+      assert.equal((await multipart('POST', seq.path, { data: b64('22.04'), timestamp: iso(60) })).status, 200)
+      assert.equal((await multipart('PUT', log.path, { timestamp: iso(0) }, { part: 'file', bytes: Buffer.from('pump started\n') })).status, 200)
+      const history = (await (await get(piKey, seq.path, 'count=10')).json()) as { timestamps: string[]; values: string[] }
+      assert.deepEqual(history, { name: seq.name, path: seq.path, units: null, timestamps: [iso(0), iso(60)], values: ['21.5', '22.0'] })
+      assert.equal(await (await get(piKey, log.path)).text(), 'pump started\n')
+      const bad = await multipart('PUT', seq.path, {}, { part: 'file', bytes: Buffer.from('not a number') })
+      assert.equal(bad.status, 400)
+      assert.equal((await multipart('PUT', seq.path, { name: 'renamed' })).status, 400, 'no value, nothing stored')
+      assert.equal(await revisionCount(seq.id), 2)
+    })
 
     test('a value PUT as rhizo\'s client sends it (base64 data) is rounded, stored, read back as text and announced on MQTT', async () => {
       const seq = await sequence({ dataType: numeric, decimalPlaces: 1, units: 'degrees C' })
