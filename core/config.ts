@@ -25,6 +25,7 @@ export const settingsSchema = z.object({
   'mqtt-max-queued': z.coerce.number().int().min(1).default(1000).describe('QoS 1/2 messages kept for a persistent session while its client is away; newer ones are dropped'),
   'message-history-count': z.coerce.number().int().min(1).max(1_000_000).default(1000).describe('messages kept per folder'),
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
+  'retention-interval': z.coerce.number().int().min(100).max(86_400_000).default(60_000).describe('ms between passes that trim sequences to their max_history'),
   'smtp-url': z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional().describe('SMTP server for send_email and watchdog notices, e.g. smtp://user:pass@mail.example.com:587'),
   'email-from': z.string().min(3).default('tendril@localhost').describe('sender address of the emails Tendril sends'),
   'sms-webhook': z.url({ protocol: /^https?$/ }).optional().describe('URL that receives POST {"to", "message"} for send_sms/send_text_message'),
@@ -59,6 +60,8 @@ export interface Config {
   database: DatabaseConfig
   mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; maxQueued: number }
   messageHistory: { count: number; days: number }
+  /** ms between max_history trimming passes (core/resources/retention.ts) */
+  retentionIntervalMs: number
   outgoing: { smtpUrl?: string; emailFrom: string; smsWebhook?: string }
   redis?: string
   brokerId?: string
@@ -207,6 +210,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       maxQueued: s['mqtt-max-queued'],
     },
     messageHistory: { count: s['message-history-count'], days: s['message-history-days'] },
+    retentionIntervalMs: s['retention-interval'],
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
     brokerId: s['broker-id'],
@@ -252,6 +256,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-max-queued': config.mqtt.maxQueued,
     'message-history-count': config.messageHistory.count,
     'message-history-days': config.messageHistory.days,
+    'retention-interval': config.retentionIntervalMs,
     'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',
     'email-from': config.outgoing.emailFrom,
     'sms-webhook': config.outgoing.smsWebhook ? redactUrl(config.outgoing.smsWebhook) : '(none: text messages are not sent)',
