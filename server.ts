@@ -5,6 +5,8 @@ import { createBroker } from './broker/index.ts'
 import { brokerName, createClusterParts } from './broker/cluster.ts'
 import { createHttpServer } from './http/server.ts'
 import { drainThumbnails } from './core/images/queue.ts'
+import { startJobs } from './core/jobs.ts'
+import { startRetentionJob } from './core/resources/retention.ts'
 import { readTlsFiles } from './core/tls.ts'
 
 export interface Listening {
@@ -28,10 +30,17 @@ export async function createTendril(core: Core): Promise<Tendril> {
     throw err
   })
   const http = createHttpServer(core, { bus: broker.bus, throttles: cluster?.throttles }, [broker.handleUpgrade])
+  // the upkeep every serving instance runs (watchdog notices, message history, max_history): each
+  // is safe on several instances at once
+  let stopUpkeep: (() => Promise<void>) | undefined
   return {
     async listen({ port, host, mqttPort }) {
       const boundPort = await http.listen(port, host)
       const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host)
+      if (!stopUpkeep) {
+        const stops = [startJobs(core), startRetentionJob(core, core.blobs, core.config.retentionIntervalMs)]
+        stopUpkeep = async () => void (await Promise.all(stops.map((stop) => stop())))
+      }
       return { port: boundPort, mqttPort: boundMqtt }
     },
     reloadTls() {
@@ -44,6 +53,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
       // the broker first: its clients are long-lived and would otherwise hold the drain open
       await broker.close()
       await http.close()
+      await stopUpkeep?.() // before the database closes: a run in progress finishes
       await drainThumbnails(core) // thumbnails of images already stored are made before the database closes
       await cluster?.close() // after the broker, which still writes sessions while its clients close
     },

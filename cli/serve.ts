@@ -6,8 +6,6 @@ import { openCore, type Core } from '../core/index.ts'
 import { createLogger } from '../core/log.ts'
 import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
 import { createTendril } from '../server.ts'
-import { startJobs } from '../core/jobs.ts'
-import { startRetentionJob } from '../core/resources/retention.ts'
 
 export async function serve(config: Config): Promise<void> {
   const started = performance.now()
@@ -25,8 +23,6 @@ export async function serve(config: Config): Promise<void> {
     }
   }
   if (config.tls) process.on('SIGHUP', reloadTls)
-  const stopJobs = startJobs(core)
-  const stopRetention = startRetentionJob(core, core.blobs)
   if (config.dev) await announceDevLogin(core, port)
 
   await new Promise<void>((resolve) => {
@@ -40,9 +36,7 @@ export async function serve(config: Config): Promise<void> {
         process.exit(1)
       }, config.shutdownTimeoutMs + 1000)
       deadline.unref()
-      await server.close()
-      await stopJobs()
-      await stopRetention()
+      await server.close() // stops the upkeep jobs too
       await core.close()
       log.info('stopped')
       resolve()

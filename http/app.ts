@@ -5,7 +5,7 @@ import { memoryThrottles, type Throttles } from '../core/accounts/throttle.ts'
 import type { Core } from '../core/index.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { version } from '../core/version.ts'
-import { authenticate } from './auth.ts'
+import { identify, limitBody, requireCsrf, withCredentials } from './auth.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
 import { answerOnceOnDisk } from './on-disk.ts'
 import { keyRoutes } from './routes/keys.ts'
@@ -15,7 +15,8 @@ import { organizationRoutes } from './routes/organizations.ts'
 import { pinEntryRoutes, pinRequestRoutes } from './routes/pins.ts'
 import { resourceRoutes } from './routes/resources.ts'
 import { encodedBodyLimit } from './routes/resources/params.ts'
-import { sessionRoutes } from './routes/sessions.ts'
+import { isMultipart } from './routes/resources/uploads.ts'
+import { signInRoutes, signOutRoutes } from './routes/sessions.ts'
 import { systemRoutes } from './routes/system.ts'
 import { userRoutes } from './routes/users.ts'
 
@@ -29,9 +30,12 @@ export interface AppDependencies {
 /** What the app shares with the value lane (http/value-lane.ts), so that both answer alike. */
 export interface AppParts {
   securityHeaders: express.RequestHandler
-  /** form and JSON parsers for /api/v1/resources */
+  /** form and JSON parsers for /api/v1/resources, for callers with credentials (a key or a session) */
   resourceBodyParsers: express.RequestHandler[]
 }
+
+/** JSON and form bodies everywhere but the resources API, and there for callers without credentials */
+const SMALL_BODY_LIMIT = 1024 * 1024
 
 export function appParts(core: Core): AppParts {
   // the resources API takes base64 uploads in JSON and form bodies, up to the upload limit; multipart
@@ -40,6 +44,16 @@ export function appParts(core: Core): AppParts {
   return {
     securityHeaders: helmet(),
     resourceBodyParsers: [express.urlencoded({ extended: false, limit: encodedLimit }), express.json({ limit: encodedLimit })],
+  }
+}
+
+/** The declared body length a caller with credentials may send to this request's route. */
+function bodyLimitOf(core: Core) {
+  const encodedLimit = encodedBodyLimit(core.config.uploadLimit)
+  return (req: express.Request) => {
+    if (req.path !== '/api/v1/resources' && !req.path.startsWith('/api/v1/resources/')) return SMALL_BODY_LIMIT
+    // a multipart upload checks its declared length against the upload limit as it starts (uploads.ts)
+    return isMultipart(req) ? Infinity : encodedLimit
   }
 }
 
@@ -55,13 +69,20 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
     res.json({ status: 'ok', version })
   })
 
-  // every route but the resources API keeps small bodies; a body parsed once is not parsed again
-  app.use('/api/v1/resources', ...parts.resourceBodyParsers)
-  app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }))
   // the only routes that take no credentials, and so never refuse a caller for the ones it sent
+  // (rhizo's client asks for a PIN with the placeholder key "x"); their bodies are a few bytes
   app.use(pinRequestRoutes(core, throttles))
-  app.use(authenticate(core))
-  app.use(sessionRoutes(core, throttles))
+  // credentials come first, from the headers alone: a bad key, or a body larger than the caller may
+  // send, is refused before any of it is read
+  app.use(identify(core))
+  app.use(limitBody(bodyLimitOf(core)))
+  // every route but the resources API keeps small bodies; a body parsed once is not parsed again
+  app.use('/api/v1/resources', ...withCredentials(parts.resourceBodyParsers))
+  app.use(express.urlencoded({ extended: false, limit: SMALL_BODY_LIMIT }), express.json({ limit: SMALL_BODY_LIMIT }))
+  // signing in needs no CSRF token of a session the browser may still hold (it checks the origin instead)
+  app.use(signInRoutes(core, throttles))
+  app.use(requireCsrf)
+  app.use(signOutRoutes(core))
   app.use(mqttInfoRoutes(core))
   app.use(messageRoutes(core, deps.bus))
   app.use(keyRoutes(core))

@@ -1,16 +1,21 @@
 // Who is calling: HTTP Basic whose password is an API key (the username is the client's version,
-// as rhizo's client sends it, and is ignored), or a session cookie. Session requests that change
-// state must carry the session's CSRF token; key requests need none (no ambient credential).
-import type { RequestHandler, Response } from 'express'
+// as rhizo's client sends it, and is ignored), or a session cookie. Both come from the headers, so
+// they are checked before any body is read: a bad key, or a caller without credentials sending more
+// than a small body, is refused unread (http/errors.ts then closes the connection). Session requests that change state must carry the session's
+// CSRF token (a header, or a field of the parsed body); key requests need none (no ambient credential).
+import type { Request, RequestHandler, Response } from 'express'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
-import { forbidden, unauthorized } from '../core/errors.ts'
+import { forbidden, tooLarge, unauthorized } from '../core/errors.ts'
 import { anonymous, type Principal } from '../core/resources/permissions.ts'
 import { readCredentials, SESSION_COOKIE } from './credentials.ts'
 
 export { SESSION_COOKIE }
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** The most a caller without credentials may send (a sign-in form, a PIN request, a value for a public sequence). */
+export const ANONYMOUS_BODY_LIMIT = 64 * 1024
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -23,7 +28,8 @@ declare global {
   }
 }
 
-export function authenticate(core: Core): RequestHandler {
+/** The principal of the request's credentials (headers only); a bad key is 401 before any body is read. */
+export function identify(core: Core): RequestHandler {
   return (req, res, next) => {
     const resolve = async () => {
       res.locals.principal = anonymous
@@ -39,13 +45,54 @@ export function authenticate(core: Core): RequestHandler {
       if (!session) return // an expired cookie is simply no session
       res.locals.principal = session.principal
       res.locals.session = { token, csrfToken: session.csrfToken }
-      if (!SAFE_METHODS.has(req.method)) {
-        const sent = req.get('x-csrf-token') ?? (req.body as Record<string, unknown> | undefined)?.csrf_token
-        if (sent !== session.csrfToken) throw forbidden('missing or wrong CSRF token')
-      }
     }
     resolve().then(() => next(), next)
   }
+}
+
+/**
+ * Bodies are bounded by who sends them, by the declared length before a byte is read: without
+ * credentials, ANONYMOUS_BODY_LIMIT (401: credentials would allow more); otherwise the limit the
+ * route's parser would apply (413). A chunked body has no declared length; its parser stops at the limit.
+ */
+export function limitBody(limitFor: (req: Request) => number): RequestHandler {
+  return (req, res, next) => {
+    const declared = Number(req.headers['content-length'])
+    if (!Number.isFinite(declared)) return next()
+    if (res.locals.principal.kind === 'anonymous') {
+      if (declared > ANONYMOUS_BODY_LIMIT) throw unauthorized(`a body over ${ANONYMOUS_BODY_LIMIT} bytes needs a key or a session`)
+      return next()
+    }
+    const limit = limitFor(req)
+    if (declared > limit) throw tooLarge(`the request body is larger than the limit of ${limit} bytes`)
+    next()
+  }
+}
+
+/**
+ * For the few routes that take no credentials (mounted before identify): the caller is anonymous
+ * whatever it sent, and may send what any anonymous caller may.
+ */
+export const asAnonymous: RequestHandler[] = [
+  (_req, res, next) => {
+    res.locals.principal = anonymous
+    next()
+  },
+  limitBody(() => ANONYMOUS_BODY_LIMIT),
+]
+
+/** Runs the handlers only for callers with credentials (a key or a session); others skip them. */
+export function withCredentials(handlers: RequestHandler[]): RequestHandler[] {
+  return handlers.map((handler): RequestHandler => (req, res, next) => (res.locals.principal.kind === 'anonymous' ? next() : handler(req, res, next)))
+}
+
+/** A session request that changes state carries its CSRF token: the X-CSRF-Token header or a csrf_token field. */
+export const requireCsrf: RequestHandler = (req, res, next) => {
+  const session = res.locals.session
+  if (!session || SAFE_METHODS.has(req.method)) return next()
+  const sent = req.get('x-csrf-token') ?? (req.body as Record<string, unknown> | undefined)?.csrf_token
+  if (sent !== session.csrfToken) throw forbidden('missing or wrong CSRF token')
+  next()
 }
 
 export function requireUser(res: Response): Extract<Principal, { kind: 'user' }> {

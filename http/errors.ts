@@ -17,9 +17,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err)
     const { status, body } = errorResponse(err, log, req)
+    // refused while its body is still arriving (a bad key, a body too large): the connection closes
+    // after the answer, rather than the server reading and discarding the rest to keep it open
+    if (hasBody(req) && !req.complete) res.set('connection', 'close')
     res.status(status).json(body)
   }
 }
+
+const hasBody = (req: IncomingMessage) => Number(req.headers['content-length']) > 0 || req.headers['transfer-encoding'] !== undefined
 
 /** The status and body an error is answered with; an unexpected one is logged (no request body, no credentials). */
 export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & { originalUrl?: string }) {

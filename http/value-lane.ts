@@ -55,6 +55,9 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
   const take = async (req: IncomingMessage, res: ServerResponse, path: string, key: string) => {
     // the same chain of steps the app runs (the app sets the headers again, to the same values, and skips a parsed body)
     await run([parts.securityHeaders], req, res)
+    // the key before the body, as the app checks it: a bad one is the app's to refuse, unread
+    const principal = await authenticateKeyCached(core, key)
+    if (!principal) return app(req, res)
     try {
       await run(parts.resourceBodyParsers, req, res)
     } catch (err) {
@@ -64,8 +67,6 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
     const body = (req as { body?: unknown }).body
     // a field that changes the resource (a rename, new settings…) is the route's, as it decides
     if (!body || typeof body !== 'object' || Array.isArray(body) || !isValueOnly(body as Body)) return app(req, res)
-    const principal = await authenticateKeyCached(core, key)
-    if (!principal) return app(req, res) // refused by the app, in its words
     const found = await resourceForCached(core, principal, path, 'write').catch(() => undefined)
     if (!found || found.resource.type !== ResourceType.sequence) return app(req, res)
     try {

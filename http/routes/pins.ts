@@ -5,13 +5,14 @@
 // Asking for a PIN and polling it need no credentials, so those two routes do not read any: rhizo's
 // client, having no key yet, sends HTTP Basic with the password "x" (rhizo/resources.py FileClient),
 // which rhizo-server took for no key at all. They are mounted before authentication (http/app.ts).
-import { Router, type Response } from 'express'
+import express, { Router, type Response } from 'express'
 import { z } from 'zod'
 import { enterPin, pollPin, requestPin } from '../../core/accounts/pins.ts'
 import { asUser } from '../../core/accounts/roles.ts'
 import type { Throttles } from '../../core/accounts/throttle.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited, TendrilError } from '../../core/errors.ts'
+import { ANONYMOUS_BODY_LIMIT, asAnonymous } from '../auth.ts'
 import { errorBody } from '../errors.ts'
 import { requestValues } from '../request-values.ts'
 import { committedToDisk } from '../../core/db/sqlite-connection.ts'
@@ -39,14 +40,16 @@ export function pinRequestRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()
   const requests = throttles.limit('pin-request', PIN_LIMITS.requestsPerAddress)
 
-  router.post('/api/v1/pins', async (req, res) => {
+  router.post('/api/v1/pins', ...asAnonymous, async (req, res) => {
     const address = req.ip ?? 'unknown'
     if (!(await requests.attempt(address))) throw rateLimited('too many PIN requests; try again later') // every request counts: each one stores a row
     const { pin, pinCode } = await requestPin(core)
     res.json({ status: 'ok', pin, pin_code: pinCode })
   })
 
-  router.get('/api/v1/pins/:pin', async (req, res) => {
+  // mounted before the app's body parsers (rhizo's client sends pin_code as a form body, even on this GET)
+  const smallBody = [express.urlencoded({ extended: false, limit: ANONYMOUS_BODY_LIMIT }), express.json({ limit: ANONYMOUS_BODY_LIMIT })]
+  router.get('/api/v1/pins/:pin', ...asAnonymous, ...smallBody, async (req, res) => {
     const pin = parsePin(req.params.pin)
     const query = pollQuery.safeParse(requestValues(req))
     if (!query.success) throw invalid('pin_code is required')

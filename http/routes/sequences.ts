@@ -2,7 +2,6 @@
 // multi-sequence PUT /api/v1/resources. The resources router (resources.ts) finds the resource,
 // checks access and calls these for sequences, so sequence rules stay in one place (the core).
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { Router, type Request, type Response } from 'express'
 import { z } from 'zod'
 import type { Resource } from '../../core/db/index.ts'
@@ -20,6 +19,8 @@ import { imageValueBytes, sequenceRules } from '../../core/resources/sequence-va
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { flag, requestValues, type Values } from '../request-values.ts'
+import { streamBody } from './resources/download.ts'
+import { isMultipart, readMultipartValue } from './resources/uploads.ts'
 
 export interface SequenceTarget {
   /** the live sequence resource */
@@ -68,7 +69,7 @@ function parseValues<T extends z.ZodType>(schema: T, values: Values): z.infer<T>
 export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
   const query = parseValues(readQuery, requestValues(req))
   const rules = sequenceRules(target.sequence.systemAttributes)
-  if (query.rev !== undefined) return sendValue(res, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
+  if (query.rev !== undefined) return sendValue(core, res, target, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
   if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
   if (query.download) return sendCsv(core, res, target, query)
   // rhizo: a range or a count above 1 asks for history; otherwise the latest value
@@ -78,12 +79,12 @@ export async function getSequence(core: Core, req: Request, res: Response, targe
   // succeeded, else POST to create a file (rhizo/resources.py FileClient.write), which a sequence
   // that exists refuses; rhizo-server failed on an empty sequence too (a 500, retried for minutes).
   if (!latest) return void res.type(contentType(rules.dataType)).send(Buffer.alloc(0))
-  return sendValue(res, rules.dataType, latest, 'the sequence has no value yet')
+  return sendValue(core, res, target, rules.dataType, latest, 'the sequence has no value yet')
 }
 
 const contentType = (dataType: number) => (dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
 
-async function sendValue(res: Response, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
+async function sendValue(core: Core, res: Response, target: SequenceTarget, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
   if (!value) throw notFound(missing)
   res.type(contentType(dataType))
   res.set('Last-Modified', value.timestamp.toUTCString())
@@ -92,7 +93,7 @@ async function sendValue(res: Response, dataType: number, value: RevisionBody | 
     return
   }
   res.set('Content-Length', String(value.size))
-  await pipeline(value.body, res)
+  await streamBody(core, res, value.body, { sequenceId: target.sequence.id, revisionId: value.revisionId }, 'sequence value download')
 }
 
 async function sendHistory(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
@@ -143,7 +144,7 @@ async function sendCsv(core: Core, res: Response, target: SequenceTarget, query:
       yield timestamps.map((t, i) => `${formatTimestamp(t)},${csvField(values[i]!)}\n`).join('')
     }
   }
-  await pipeline(Readable.from(lines()), res)
+  await streamBody(core, res, Readable.from(lines()), { sequenceId: target.sequence.id }, 'CSV download')
 }
 
 // ---- writing ----
@@ -157,6 +158,7 @@ function valueFrom(body: Record<string, unknown>): string | Buffer {
     if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) throw invalid('data must be base64 (use value for plain text)')
     return Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64')
   }
+  if (Buffer.isBuffer(body.value)) return body.value // a multipart file part
   for (const key of ['value', 'contents'] as const) {
     const v = body[key]
     if (typeof v === 'string') return v
@@ -165,9 +167,19 @@ function valueFrom(body: Record<string, unknown>): string | Buffer {
   throw invalid('expected the value as data (base64), value or contents')
 }
 
-/** A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked). */
+/**
+ * A new value from PUT or POST /api/v1/resources/<path> on a sequence (write access already checked):
+ * form or JSON fields (from the query string too), or multipart, whose fields count as a form's and
+ * whose file part (named file, data or value) is the value itself, byte for byte (an image from a
+ * camera, without base64).
+ */
 export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
-  res.json(await writeSequenceValue(core, bus, target, requestValues(req)))
+  let body: Record<string, unknown> = requestValues(req)
+  if (isMultipart(req)) {
+    const { fields, bytes } = await readMultipartValue(req, res, core.config.uploadLimit)
+    body = bytes === undefined ? fields : { timestamp: fields.timestamp, value: bytes }
+  }
+  res.json(await writeSequenceValue(core, bus, target, body))
 }
 
 /** The value of a request body (data, value or contents, and timestamp) stored, announced and answered; shared with http/value-lane.ts. */

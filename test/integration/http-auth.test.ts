@@ -45,9 +45,21 @@ for (const provider of providers) {
       const cookie = res.headers.get('set-cookie')!
       assert.match(cookie, /tendril_session=[^;]+; Max-Age=\d+; Path=\/; .*HttpOnly/)
       assert.match(cookie, /SameSite=Lax/)
+      // plain HTTP (a Pi at http://192.168.x.y on a LAN): a Secure cookie would never be sent back
+      assert.doesNotMatch(cookie, /Secure/)
       const body = (await res.json()) as { status: string; csrf_token: string }
       assert.equal(body.status, 'ok')
       assert.ok(body.csrf_token.length > 20)
+    })
+
+    test('behind a TLS-terminating proxy on this machine (X-Forwarded-Proto: https from loopback) the cookie is Secure', async () => {
+      const res = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' },
+        body: new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }),
+      })
+      assert.equal(res.status, 200)
+      assert.match(res.headers.get('set-cookie')!, /; Secure/)
     })
 
     test('a wrong password is a 401 with rhizo\'s keys and an error code', async () => {
@@ -77,6 +89,51 @@ for (const provider of providers) {
       // the address limit is 50 failures in 15 minutes; a class signing in from one school network must not hit it
       for (let i = 0; i < 8; i++) assert.equal((await signIn('nobody@example.com', `no such account ${i}`)).status, 401)
       for (let i = 0; i < 45; i++) assert.equal((await signIn('ann@example.com', 'long enough pw')).status, 200, `sign-in ${i + 1}`)
+    })
+
+    test('failed sign-ins from one address are limited too (429), across accounts, without locking out other addresses', async () => {
+      // the loopback proxy is trusted (app.ts), so X-Forwarded-For stands for the browser's address here
+      const from = (address: string, email: string, password: string) =>
+        fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address }, body: new URLSearchParams({ email_address: email, password }) })
+      for (let i = 0; i < 50; i++) assert.equal((await from('198.51.100.7', `guess-${i}@example.com`, 'some password')).status, 401, `failure ${i + 1}`)
+      const refused = await from('198.51.100.7', 'ann@example.com', 'long enough pw')
+      assert.equal(refused.status, 429, 'the address is refused, even with the right password')
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited')
+      assert.equal((await from('198.51.100.8', 'ann@example.com', 'long enough pw')).status, 200, 'another address signs in')
+      assert.equal((await signIn('ann@example.com', 'long enough pw')).status, 200, 'and so does this one')
+    })
+
+    test('a browser that holds a session signs in again, or as someone else, without a CSRF token; its old session ends', async () => {
+      await createOrgUser(server.core, 'cat@example.com', 'long enough pw', 'acme', false)
+      const first = await signIn('ann@example.com', 'long enough pw')
+      const annCookie = first.headers.get('set-cookie')!.split(';')[0]!
+      const again = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { cookie: annCookie, 'content-type': 'application/x-www-form-urlencoded', origin: server.url, 'sec-fetch-site': 'same-origin' },
+        body: new URLSearchParams({ email_address: 'cat@example.com', password: 'long enough pw' }),
+      })
+      assert.equal(again.status, 200)
+      const catCookie = again.headers.get('set-cookie')!.split(';')[0]!
+      const current = (await (await fetch(`${server.url}/api/v1/users/current`, { headers: { cookie: catCookie } })).json()) as { email_address: string }
+      assert.equal(current.email_address, 'cat@example.com')
+      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie: annCookie } })).status, 401, 'the replaced session is over')
+      // a wrong password leaves the session it came with alone
+      const wrong = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { cookie: catCookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email_address: 'ann@example.com', password: 'not the password' }) })
+      assert.equal(wrong.status, 401)
+      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie: catCookie } })).status, 200)
+    })
+
+    test('a sign-in form posted from another site is refused (login CSRF); from this site or a non-browser client it works', async () => {
+      const post = (headers: Record<string, string>) =>
+        fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }) })
+      const crossSite: Record<string, string>[] = [{ origin: 'https://evil.example' }, { origin: 'null' }, { origin: server.url.replace('127.0.0.1', 'localhost') }, { 'sec-fetch-site': 'cross-site' }]
+      for (const headers of crossSite) {
+        const res = await post(headers)
+        assert.equal(res.status, 403, JSON.stringify(headers))
+        assert.equal(res.headers.get('set-cookie'), null, 'no session is made')
+      }
+      assert.equal((await post({ origin: server.url, 'sec-fetch-site': 'same-origin' })).status, 200)
+      assert.equal((await post({})).status, 200, "rhizo's client and curl send no Origin")
     })
 
     test('malformed bodies get a 400 with a JSON error', async () => {

@@ -11,6 +11,7 @@ import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
+import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const LIMIT = 64 * 1024
@@ -79,6 +80,8 @@ function rawUpload(url: string, key: string, path: string, opts: { declaredLengt
     pump()
   })
 }
+
+failOnProcessFaults()
 
 for (const provider of providers) {
   describe(`REST resources limits and bad input on ${provider}`, () => {
@@ -194,6 +197,20 @@ for (const provider of providers) {
       req.destroy()
       assert.ok(await eventually(() => filesUnder(blobDir()).length === blobsBefore), 'the partial blob was removed')
       assert.ok(await healthy())
+      assert.deepEqual(await counts(), before)
+    })
+
+    test('a multipart upload refused at its file part (no write access, named by the fields before it) is a 403, and the server stays up', async () => {
+      await ann.send('POST', '', { path: '/acme', name: 'locked', type: '10' })
+      const org = (await findPath(server.core.db, '/acme'))!.at(-1)!
+      assert.equal((await ann.send('PUT', '/acme/locked', { permissions: JSON.stringify([[110, org.id, 10]]) })).status, 200)
+      const before = await counts()
+      for (let i = 0; i < 3; i++) {
+        const res = await ann.upload('POST', '', { path: '/acme/locked' }, { name: 'big.bin', bytes: randomBytes(LIMIT - 1024) }).catch((err: unknown) => err)
+        // the answer comes while the file is still being sent: the client sees the 403 or the closed connection
+        if (res instanceof Response) assert.equal(res.status, 403)
+        assert.ok(await healthy(), `the server answers after refusal ${i + 1}`)
+      }
       assert.deepEqual(await counts(), before)
     })
 

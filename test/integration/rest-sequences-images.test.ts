@@ -15,6 +15,7 @@ import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { connect } from '../helpers/mqtt.ts'
+import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 /** A noisy image, so its JPEG is large (blob store) and not trivially compressible. */
@@ -23,6 +24,8 @@ async function photo(width: number, height: number): Promise<Buffer> {
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 7919 + (i >> 5) * 104729) & 0xff
   return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer()
 }
+
+failOnProcessFaults()
 
 for (const provider of providers) {
   describe(`REST image sequences and thumbnails on ${provider}`, () => {
@@ -80,6 +83,39 @@ for (const provider of providers) {
       assert.equal((await put(`${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, { data: (await photo(100, 100)).toString('base64') })).status, 200)
       await drainThumbnails(server.core)
       assert.equal(await server.core.db.resource.count({ where: { parentId: child.id } }), 0)
+    })
+
+    test('a JPEG sent as a multipart file part (PUT, or the legacy POST) is stored byte for byte, with its timestamp and thumbnail', async () => {
+      const seq = await imageSequence()
+      const multipart = (method: string, part: string, jpeg: Buffer, timestamp?: string) => {
+        const form = new FormData()
+        if (timestamp) form.append('timestamp', timestamp)
+        form.append(part, new Blob([new Uint8Array(jpeg)], { type: 'image/jpeg' }), 'frame.jpg')
+        return fetch(`${server.url}/api/v1/resources${seq.path}`, { method, headers: { authorization: basicAuth(piKey) }, body: form })
+      }
+      const latest = async () => Buffer.from(await (await fetch(`${server.url}/api/v1/resources${seq.path}`, { headers: { authorization: basicAuth(piKey) } })).arrayBuffer())
+      const large = await photo(1200, 800) // into the blob store
+      const res = await multipart('PUT', 'file', large, '2024-05-02T08:00:00.000Z')
+      assert.equal(res.status, 200, await res.clone().text())
+      assert.deepEqual(await res.json(), { status: 'ok', id: seq.id, stored: true })
+      assert.ok((await latest()).equals(large), 'the same bytes')
+      const small = await photo(16, 16) // inline in the database
+      assert.equal((await multipart('POST', 'data', small, '2024-05-02T08:01:00.000Z')).status, 200)
+      assert.ok((await latest()).equals(small))
+      assert.equal((await multipart('PUT', 'value', large, '2024-05-02T08:02:00.000Z')).status, 200)
+      const rows = await server.core.db.resourceRevision.findMany({ where: { resourceId: seq.id }, orderBy: { timestamp: 'asc' } })
+      assert.deepEqual(rows.map((r) => [r.timestamp.toISOString(), r.size]), [
+        ['2024-05-02T08:00:00.000Z', large.length],
+        ['2024-05-02T08:01:00.000Z', small.length],
+        ['2024-05-02T08:02:00.000Z', large.length],
+      ])
+      await drainThumbnails(server.core)
+      assert.equal((await thumbnailsOf(seq.id)).length, 3, 'each value got its thumbnail')
+      // a part of another name is not a value; nothing is stored
+      const other = await multipart('PUT', 'picture', small)
+      assert.equal(other.status, 400)
+      assert.match(((await other.json()) as { message: string }).message, /named file, data, value/)
+      assert.equal(await server.core.db.resourceRevision.count({ where: { resourceId: seq.id } }), 3)
     })
 
     test('each value gets its own thumbnail in the one child sequence, also through PUT /api/v1/resources', async () => {

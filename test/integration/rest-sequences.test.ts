@@ -4,19 +4,22 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
-import { enforceRetention } from '../../core/resources/retention.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createSequence, findPath, type SequenceSettings } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
-import { basicAuth } from '../helpers/http.ts'
+import { basicAuth, eventually } from '../helpers/http.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
+import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const { numeric, text, image } = SequenceDataType
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0)
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString()
+const RETENTION_INTERVAL_MS = 200
+
+failOnProcessFaults()
 
 for (const provider of providers) {
   describe(`REST sequences on ${provider}`, () => {
@@ -28,7 +31,7 @@ for (const provider of providers) {
     let counter = 0
 
     before(async () => {
-      server = await startTestServer(provider)
+      server = await startTestServer(provider, { config: { 'retention-interval': RETENTION_INTERVAL_MS } })
       await createOrg(server.core, 'acme')
       await createOrg(server.core, 'beta')
       piKey = (await createController(server.core, 'acme/lab/pi-1')).key
@@ -70,6 +73,27 @@ for (const provider of providers) {
     const store = (id: number, values: [number, string][]) =>
       storeSequenceValues(server.core, server.core.blobs, values.map(([s, value]) => ({ sequenceId: id, value, timestamp: new Date(T0 + s * 1000) })))
     type HistoryBody = { name: string; path: string; units: string | null; timestamps: string[]; values: string[] }
+
+    test('a multipart body stores a value too: its fields as a form\'s (data base64, value text), or a file part as the value', async () => {
+      const seq = await sequence({ dataType: numeric, decimalPlaces: 1 })
+      const log = await sequence({ dataType: text })
+      const multipart = (method: string, path: string, fields: Record<string, string>, file?: { part: string; bytes: Buffer }) => {
+        const form = new FormData()
+        for (const [k, v] of Object.entries(fields)) form.append(k, v)
+        if (file) form.append(file.part, new Blob([new Uint8Array(file.bytes)]), 'value.txt')
+        return fetch(url(path), { method, headers: { authorization: basicAuth(piKey) }, body: form })
+      }
+      assert.equal((await multipart('PUT', seq.path, { value: '21.46', timestamp: iso(0) })).status, 200)
+      assert.equal((await multipart('POST', seq.path, { data: b64('22.04'), timestamp: iso(60) })).status, 200)
+      assert.equal((await multipart('PUT', log.path, { timestamp: iso(0) }, { part: 'file', bytes: Buffer.from('pump started\n') })).status, 200)
+      const history = (await (await get(piKey, seq.path, 'count=10')).json()) as { timestamps: string[]; values: string[] }
+      assert.deepEqual(history, { name: seq.name, path: seq.path, units: null, timestamps: [iso(0), iso(60)], values: ['21.5', '22.0'] })
+      assert.equal(await (await get(piKey, log.path)).text(), 'pump started\n')
+      const bad = await multipart('PUT', seq.path, {}, { part: 'file', bytes: Buffer.from('not a number') })
+      assert.equal(bad.status, 400)
+      assert.equal((await multipart('PUT', seq.path, { name: 'renamed' })).status, 400, 'no value, nothing stored')
+      assert.equal(await revisionCount(seq.id), 2)
+    })
 
     test('a value PUT as rhizo\'s client sends it (base64 data) is rounded, stored, read back as text and announced on MQTT', async () => {
       const seq = await sequence({ dataType: numeric, decimalPlaces: 1, units: 'degrees C' })
@@ -274,10 +298,11 @@ for (const provider of providers) {
       assert.deepEqual([await revisionCount(seq.id), await revisionCount(mine.id)], [1, 1])
     })
 
-    test('max_history: after the retention job runs, a sequence keeps only its newest values', async () => {
+    test('max_history: the running server trims a sequence to its newest values', async () => {
       const seq = await sequence({ dataType: numeric, maxHistory: 3 })
       for (let s = 0; s < 6; s++) assert.equal((await send('PUT', piKey, seq.path, { value: String(s), timestamp: iso(s) }, true)).status, 200)
-      await enforceRetention(server.core, server.core.blobs)
+      // the server's own retention job, every RETENTION_INTERVAL_MS here (a minute by default)
+      assert.ok(await eventually(async () => (await revisionCount(seq.id)) === 3, 10_000), `${await revisionCount(seq.id)} values kept`)
       const history = (await (await get(piKey, seq.path, 'count=100')).json()) as HistoryBody
       assert.deepEqual(history.values, ['3', '4', '5'])
       assert.equal(await (await get(piKey, seq.path)).text(), '5')

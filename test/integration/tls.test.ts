@@ -52,6 +52,7 @@ describe('TLS on both listeners', () => {
     const db = ['--data-dir', join(dir, 'data'), '--bcrypt-cost', '4']
     await runJson(['create-org', 'acme', ...db])
     key = (await runJson<{ key: string }>(['create-controller', 'acme/greenhouse/pi-1', ...db])).key
+    await runJson(['create-user', 'ann@example.com:long enough pw', '--org', 'acme', ...db])
     server = await startServer([...db, '--mqtt-port', String(await freePort()), '--tls-cert', join(dir, 'served.crt'), '--tls-key', join(dir, 'served.key')])
   })
   after(async () => {
@@ -78,6 +79,29 @@ describe('TLS on both listeners', () => {
       }).on('error', reject)
     })
     assert.equal(JSON.parse(body).status, 'ok')
+  })
+
+  test('over HTTPS the session cookie is Secure, HttpOnly and SameSite, and the session works', async () => {
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+        const req = https.request(`https://127.0.0.1:${server.port}${path}`, { method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
+          let text = ''
+          res.on('data', (chunk) => (text += chunk))
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
+        })
+        req.on('error', reject)
+        req.end(body)
+      })
+    const signIn = await post('/sign-in', new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }).toString())
+    assert.equal(signIn.status, 200, signIn.body)
+    const cookie = signIn.headers['set-cookie']![0]!
+    assert.match(cookie, /^tendril_session=[^;]+;/)
+    assert.match(cookie, /; Secure/)
+    assert.match(cookie, /; HttpOnly/)
+    assert.match(cookie, /; SameSite=Lax/)
+    const { csrf_token: csrf } = JSON.parse(signIn.body) as { csrf_token: string }
+    const signOut = await post('/sign-out', '', { cookie: cookie.split(';')[0]!, 'x-csrf-token': csrf })
+    assert.equal(signOut.status, 200, 'the cookie is the session over HTTPS')
   })
 
   test('MQTT over TLS and over wss:// carry messages both ways; plain MQTT on the TLS port is refused', async () => {

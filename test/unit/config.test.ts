@@ -20,6 +20,8 @@ describe('configuration', () => {
     assert.equal(config.dataDir, '/srv/app/data')
     assert.deepEqual(config.database, { provider: 'sqlite', url: 'file:/srv/app/data/tendril.db', file: '/srv/app/data/tendril.db' })
     assert.equal(config.bcryptCost, 12)
+    assert.equal(config.uploadLimit, 64 * 1024 * 1024, 'uploads up to 64 MiB')
+    assert.equal(config.retentionIntervalMs, 60_000, 'max_history trimmed every minute')
   })
 
   test('a flag beats the environment, which beats the file, which beats the default', () => {

@@ -2,7 +2,7 @@
 // go: a corrupt blob aborts the response rather than completing it), never buffered whole.
 import { once } from 'node:events'
 import { extname } from 'node:path'
-import { Transform } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Response } from 'express'
 import { ZipArchive } from 'archiver'
@@ -41,12 +41,30 @@ export async function sendFileRevision(core: Core, res: Response, file: Resource
   if (res.req.method === 'HEAD') return void res.end() // the headers say it all; the blob stays unread
   const body = await readRevision(core, core.blobs, revision)
   if (Buffer.isBuffer(body)) return void res.end(body)
+  await streamBody(core, res, body, { fileId: file.id }, 'file download')
+}
+
+/**
+ * Streams a body that is already under way into the response. A failure midway (the client hung up,
+ * a blob turned out corrupt, a database page failed) ends only this response: it is logged and the
+ * connection closed, so the client sees a cut-off body, never a complete-looking one, and the
+ * route's error handling (which can no longer answer) never sees it.
+ */
+export async function streamBody(core: Core, res: Response, body: Readable, context: Record<string, unknown>, what: string): Promise<void> {
   try {
     await pipeline(body, holdLastChunk(), res)
   } catch (err) {
-    core.log.warn({ err, fileId: file.id }, 'file download aborted')
-    res.destroy()
+    cutOff(core, res, err, context, what)
   }
+}
+
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'])
+
+function cutOff(core: Core, res: Response, err: unknown, context: Record<string, unknown>, what: string): void {
+  // a client that hangs up is routine; anything else is the server's own failure
+  if (CLIENT_GONE.has((err as { code?: string })?.code ?? '')) core.log.info(context, `${what} ended early: the client went away`)
+  else core.log.warn({ err, ...context }, `${what} aborted`)
+  res.destroy()
 }
 
 /**
@@ -68,25 +86,47 @@ function holdLastChunk(): Transform {
   })
 }
 
+/**
+ * A zip of the entries, streamed: the archive is filled one file at a time while the response
+ * drains it. Whichever side fails first (the client hangs up, a blob is missing or corrupt) stops
+ * the other, so neither waits forever and no failure is left unhandled.
+ */
 export async function sendZip(core: Core, res: Response, folder: Resource, entries: DownloadEntry[]) {
   res.set('content-type', 'application/zip')
   res.set('content-disposition', attachment(`${folder.name}_files.zip`))
   const archive = new ZipArchive({ zlib: { level: 6 } })
-  const sent = pipeline(archive, res)
-  try {
+  // every error reaches us through the pipeline or the entry wait; this keeps a late one from being thrown
+  archive.on('error', () => {})
+  const stop = new AbortController()
+  let cause: unknown
+  const fail = (err: unknown) => {
+    cause ??= err
+    stop.abort(err)
+  }
+  let reading: Readable | undefined
+  const sent = pipeline(archive, res, { signal: stop.signal }).catch(fail)
+  const filled = (async () => {
     for (const entry of entries) {
       // one file open at a time: the next is read only when the archive has taken the previous
       const revision = entry.revisionId === null ? null : await core.db.resourceRevision.findUnique({ where: { id: entry.revisionId } })
+      stop.signal.throwIfAborted()
       const body = revision ? await readRevision(core, core.blobs, revision) : Buffer.alloc(0)
-      const added = once(archive, 'entry')
+      if (!Buffer.isBuffer(body)) {
+        reading = body
+        // the archiver may never report a source that fails (a corrupt blob): it is watched here
+        body.once('error', fail)
+      }
+      const added = once(archive, 'entry', { signal: stop.signal })
       archive.append(body, { name: entry.name, date: entry.modifiedAt })
       await added
+      reading = undefined
     }
-    await archive.finalize()
-    await sent
-  } catch (err) {
-    core.log.warn({ err, folderId: folder.id }, 'zip download aborted')
-    archive.abort()
-    res.destroy()
-  }
+    // the archive's end is the pipeline's: its own promise is not needed
+    archive.finalize().catch(() => {})
+  })().catch(fail)
+  await Promise.all([sent, filled])
+  if (cause === undefined) return
+  reading?.destroy() // the file being read when it stopped: its descriptor is closed
+  archive.abort()
+  cutOff(core, res, cause, { folderId: folder.id }, 'zip download')
 }

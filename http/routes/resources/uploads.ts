@@ -35,6 +35,63 @@ export function checkDeclaredLength(req: Request, res: Response, maxBytes: numbe
  * beforeFile runs when the file part starts, with the fields seen so far (e.g. to check access first).
  */
 export async function readMultipart(core: Core, req: Request, res: Response, maxBytes: number, beforeFile?: (fields: Record<string, string>) => Promise<void>): Promise<Multipart> {
+  const parsed = await parseMultipart(req, res, maxBytes, {
+    async receive(stream, part, fields) {
+      await beforeFile?.({ ...fields })
+      return { filename: part.filename ?? part.name, content: await receiveContent(core, core.blobs, stream, maxBytes) }
+    },
+    discard: (received) => discardContent(core, core.blobs, received.content),
+  })
+  return { fields: parsed.fields, file: parsed.file }
+}
+
+/** The parts of a multipart sequence value: its fields, and the file part's bytes when there is one. */
+export interface MultipartValue {
+  fields: Record<string, string>
+  /** the bytes of the file part, named one of VALUE_PARTS */
+  bytes?: Buffer
+}
+
+/** Names a file part may have to be taken as a sequence's value (as the form fields that carry one). */
+const VALUE_PARTS = ['file', 'data', 'value']
+
+/** Reads a multipart sequence value: fields, and a file part (up to maxBytes) kept in memory byte for byte. */
+export async function readMultipartValue(req: Request, res: Response, maxBytes: number): Promise<MultipartValue> {
+  const parsed = await parseMultipart(req, res, maxBytes, {
+    async receive(stream, part) {
+      if (!VALUE_PARTS.includes(part.name)) throw invalid(`send the value as a part named ${VALUE_PARTS.join(', ')}`)
+      return bytesOf(stream, maxBytes)
+    },
+    discard: async () => {},
+  })
+  return { fields: parsed.fields, bytes: parsed.file }
+}
+
+async function bytesOf(stream: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length
+    if (size > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+interface FilePart {
+  /** the part's field name */
+  name: string
+  filename?: string
+}
+
+interface FileReceiver<T> {
+  /** takes the file part's stream (reading it to its end, or failing); fields holds those seen so far */
+  receive(stream: Readable, part: FilePart, fields: Record<string, string>): Promise<T>
+  /** undoes a received file when the request fails after it */
+  discard(received: T): Promise<void>
+}
+
+async function parseMultipart<T>(req: Request, res: Response, maxBytes: number, receiver: FileReceiver<T>): Promise<{ fields: Record<string, string>; file?: T }> {
   checkDeclaredLength(req, res, maxBytes)
   const fields: Record<string, string> = {}
   let parser: busboy.Busboy
@@ -43,7 +100,7 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
   } catch {
     throw invalid('malformed multipart body')
   }
-  let file: Promise<Multipart['file']> | undefined
+  let file: Promise<T> | undefined
   let fileStream: Readable | undefined
   const parsed = new Promise<void>((resolve, reject) => {
     parser.on('field', (name, value, info) => {
@@ -52,11 +109,7 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
     })
     parser.on('file', (name, stream, info) => {
       fileStream = stream
-      const receive = async () => {
-        await beforeFile?.({ ...fields })
-        return { filename: info.filename ?? name, content: await receiveContent(core, core.blobs, stream, maxBytes) }
-      }
-      file = receive()
+      file = receiver.receive(stream, { name, filename: info.filename }, fields)
       file.catch(() => {
         stream.resume() // let busboy finish the part; the request itself is abandoned below
         reject(new Error('upload failed'))
@@ -78,12 +131,13 @@ export async function readMultipart(core: Core, req: Request, res: Response, max
     // the body will not be read further: stop, and close the connection after the error response
     req.unpipe(parser)
     res.set('connection', 'close')
-    // a file part cut off midway would otherwise wait forever for its end
-    if (fileStream && !fileStream.readableEnded) fileStream.destroy(invalid('the upload was abandoned'))
+    // a file part cut off midway would otherwise wait forever for its end; one that was refused
+    // before being read has no reader to take the error, which would otherwise be thrown
+    if (fileStream && !fileStream.readableEnded) fileStream.on('error', () => {}).destroy(invalid('the upload was abandoned'))
     const received = await file?.catch((fileErr: unknown) => {
       throw fileErr // the file's own failure (e.g. too_large) is the better answer
     })
-    if (received) await discardContent(core, core.blobs, received.content)
+    if (received !== undefined) await receiver.discard(received)
     throw err
   }
 }
