@@ -9,6 +9,7 @@ import { mergeSequenceSettings } from './attributes.ts'
 import { addFileRevision } from './files.ts'
 import { checkName, joinPath, splitPath } from './paths.ts'
 import type { RevisionContent } from './revisions.ts'
+import { pathResolverFor } from './resolver.ts'
 import { createControllerFolder, createResource, ensureFolders } from './tree.ts'
 import { isFolderType, ResourceType } from './types.ts'
 
@@ -51,7 +52,7 @@ export async function createFromRequest(ctx: CoreContext, blobs: BlobStore, inpu
   if (input.type === ResourceType.organizationFolder) throw invalid('organizations are created through /api/v1/organizations')
   if (input.content && input.type !== ResourceType.file) throw invalid('only a file takes data or an uploaded file')
   const systemAttributes = input.type === ResourceType.sequence ? defaultSequenceSettings(input.systemAttributes ?? {}) : input.systemAttributes
-  return inTransaction(ctx.db, async (tx) => {
+  const created = await inTransaction(ctx.db, async (tx) => {
     const parent = await ensureFolders(tx, parentNames)
     if (!isFolderType(parent.type)) throw conflict(`${joinPath(parentNames)} is not a folder`)
     const path = joinPath([...parentNames, input.name])
@@ -73,6 +74,9 @@ export async function createFromRequest(ctx: CoreContext, blobs: BlobStore, inpu
     const revisionId = input.content ? await addFileRevision(tx, blobs, created, input.content, input.createdAt) : null
     return { resource: created, path, revisionId }
   })
+  // a value sent at once through MQTT or the websocket finds its new sequence (not a cached miss)
+  pathResolverFor(ctx).forgetMissing(created.path)
+  return created
 }
 
 /** rhizo created sequences with max_history 10000 unless told otherwise. */

@@ -1,6 +1,7 @@
 // Path -> live resource with a short-lived cache: the broker resolves a topic for every message,
 // and paths change rarely. Anything that renames, moves or deletes calls invalidate() (the broker
-// does when the access version moves, which such changes move).
+// does when the access version moves, which such changes move). A miss (a sub-topic, a name not
+// created yet) is kept only a second, and creating a resource forgets the misses on its path at once.
 // Beneath the paths, the rows themselves are cached by liveKey, so that walking a path (access
 // checks) reads an organization or a folder shared by thousands of controllers once.
 import { markerReaderFor } from '../change-markers.ts'
@@ -19,13 +20,18 @@ export interface PathResolver {
   findLive: FindLive
   /** keeps a live row loaded elsewhere (a controller's folder at authentication) */
   remember(resource: Resource): void
+  /** forgets what it knew of this path and those above it (they were just created) */
+  forgetMissing(path: string): void
   invalidate(): void
 }
 
+/** How long a path found missing stays missing: a resource created through another instance is found after this. */
+export const MISS_TTL_MS = 1000
+
 export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
-  const paths = ttlCache<Resource | null>(ttlMs, maxEntries)
+  const paths = ttlCache<Resource | null>(ttlMs, maxEntries, { ttlOf: (found) => (found ? ttlMs : Math.min(ttlMs, MISS_TTL_MS)) })
   // only rows that exist: a name looked up before it was created must be found once it is
-  const rows = ttlCache<Resource | null>(ttlMs, maxEntries, (row) => row !== null)
+  const rows = ttlCache<Resource | null>(ttlMs, maxEntries, { keep: (row) => row !== null })
   const findLive: FindLive = (liveKey) => rows.get(liveKey, () => db.resource.findUnique({ where: { liveKey } }))
   return {
     resolve: (path) =>
@@ -38,6 +44,11 @@ export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): P
     findLive,
     remember(resource) {
       if (resource.liveKey && !resource.deleted) rows.set(resource.liveKey, resource)
+    },
+    forgetMissing(path) {
+      // every level, found or not: a lookup under way may have started before the creation
+      const names = splitPath(path)
+      for (let depth = 1; depth <= names.length; depth++) paths.delete('/' + names.slice(0, depth).join('/'))
     },
     invalidate() {
       paths.clear()

@@ -16,6 +16,7 @@ import { providers } from '../helpers/core.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled, type JsonSocket } from '../helpers/json-websocket.ts'
 import { connect, endAll, granted } from '../helpers/mqtt.ts'
+import { rhizoClient as rhizoHttp } from '../helpers/rhizo.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 /** Collects what an MQTT client receives on a topic. */
@@ -100,6 +101,19 @@ for (const provider of providers) {
       assert.equal(update!.parameters.timestamp, update!.timestamp, "stamped with the value's time, as rhizo did")
       // the controller subscribed to its own folder sees its value too (rhizo sent sequence_update to every subscriber)
       assert.equal((await pi.next(5000, 'sequence_update'))?.parameters.name, '/acme/lab/pi-1/temperature')
+    })
+
+    test('a sequence created through REST takes a value on the websocket at once, though it was looked up missing just before', async () => {
+      const pi = await rhizoClient(server.url, piKey)
+      // rhizo/sequences.py create(): file_exists (a 404), POST the sequence, then update() on the socket
+      const rest = rhizoHttp(server.url, piKey)
+      assert.equal((await rest.send('GET', '/api/v1/resources/acme/lab/pi-1/humidity', { meta: 1 })).status, 404)
+      const created = await rest.send('POST', '/api/v1/resources', { path: '/acme/lab/pi-1', name: 'humidity', type: 21, data_type: 1, min_storage_interval: 20 })
+      assert.equal(created.status, 200)
+      sendRhizo(pi, { type: 'update_sequence', parameters: { sequence: 'humidity', value: 48 } })
+      await settled(pi)
+      assert.equal(await pi.next(300, 'error'), null, 'no "sequence not found"')
+      assert.deepEqual((await history('/acme/lab/pi-1/humidity')).values, ['48'])
     })
 
     test("the client's log lines (update_sequence of 'log') and absolute sequence paths are stored", async () => {
