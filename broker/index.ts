@@ -22,6 +22,7 @@ import { trackPresence, type SharedPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize, limitSessionsPerKey, type SharedKeySessions } from './limits.ts'
 import type { SharedStoredIds } from './retransmissions.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
+import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 
 export interface TendrilBroker {
@@ -64,6 +65,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     drainTimeout: limits.drainTimeoutMs, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
+  const handleTcp = (socket: Duplex) => handle(batchWrites(socket))
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
   const publisher: FolderPublisher = {
     publishToFolder(path, payload, origin) {
@@ -125,7 +127,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       const path = new URL(req.url ?? '/', 'http://x').pathname
       if (path === '/mqtt') {
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const stream = createWebSocketStream(ws)
+          const stream = batchWebSocketWrites(createWebSocketStream(ws))
           stream.on('error', () => ws.terminate()) // a broken socket must not become an unhandled error
           handle(stream)
         })
@@ -149,7 +151,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     listenTcp(port, host) {
       const tls = core.config.tls
       // a handshake that never finishes is closed like a CONNECT that never comes
-      tcp = tls ? createTlsServer({ ...readTlsFiles(tls), handshakeTimeout: limits.connectTimeoutMs }, handle) : createServer(handle)
+      tcp = tls ? createTlsServer({ ...readTlsFiles(tls), handshakeTimeout: limits.connectTimeoutMs }, handleTcp) : createServer(handleTcp)
       if (tls) tcp.on('tlsClientError', (err: Error) => core.log.debug({ err: err.message }, 'mqtt tls handshake failed'))
       return new Promise((resolve, reject) => {
         tcp!.once('error', reject)
