@@ -101,6 +101,27 @@ for (const provider of providers) {
       assert.deepEqual(received, ['queued 1', 'queued 2', 'queued 3'])
     })
 
+    // Tendril sends what one turn of its event loop wrote to a connection at once (broker/write-batching.ts),
+    // over WebSocket as one message holding many MQTT packets: a receiver must get them all, in order.
+    for (const transport of ['tcp', 'ws'] as const) {
+      test(`a burst of 3,000 QoS 0 messages over ${transport === 'ws' ? 'WebSocket' : 'TCP'} arrives complete and in order`, async () => {
+        const url = transport === 'ws' ? server.wsUrl : server.mqttUrl
+        const sub = await connect(url, other)
+        await granted(sub, `acme/lab/pi-1/burst-${transport}`)
+        const received: number[] = []
+        const all = new Promise<void>((resolve) =>
+          sub.on('message', (_t, p) => {
+            received.push(Number(p.toString()))
+            if (received.length === 3000) resolve()
+          }),
+        )
+        const pub = await connect(url, key)
+        for (let i = 0; i < 3000; i++) pub.publish(`acme/lab/pi-1/burst-${transport}`, String(i), { qos: 0 })
+        await Promise.race([all, new Promise((r) => setTimeout(r, 20_000))])
+        assert.deepEqual(received, Array.from({ length: 3000 }, (_, i) => i))
+      })
+    }
+
     test('after unsubscribing, nothing more arrives', async () => {
       const sub = await connect(server.mqttUrl, other)
       await granted(sub, 'acme/lab/pi-1/un')
