@@ -42,16 +42,29 @@ function parseUnixSeconds(seconds: number): Date {
 function parseIsoString(text: string): Date {
   const m = ISO_8601.exec(text)
   if (!m) throw invalid(`invalid timestamp ${quote(text)}: ${EXPECTED}`)
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const year = Number(m[1])
+  const month = Number(m[2])
+  const day = Number(m[3])
+  const hour = Number(m[4])
+  const minute = Number(m[5])
+  const second = Number(m[6])
+  // the fields must name a real date and time of day (Date.UTC would roll 02-30 over into March)
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) {
+    throw invalid(`invalid timestamp ${quote(text)}: no such date or time of day`)
+  }
   // Date has millisecond precision: rhizo's microseconds (and any nanoseconds) are truncated.
-  const millis = Number(((m[7] ?? '') + '000').slice(0, 3))
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis)
-  const back = new Date(local)
-  const fieldsExist =
-    back.getUTCFullYear() === year && back.getUTCMonth() === month - 1 && back.getUTCDate() === day &&
-    back.getUTCHours() === hour && back.getUTCMinutes() === minute && back.getUTCSeconds() === second
-  if (!fieldsExist) throw invalid(`invalid timestamp ${quote(text)}: no such date or time of day`)
-  return checkRange(local - offsetMillis(m, text), quote(text))
+  const fraction = m[7]
+  const millis = fraction === undefined ? 0 : Number((fraction + '00').slice(0, 3))
+  // (Date.UTC reads years 0-99 as 1900-1999: those are out of range, as is every year before 1970 in UTC)
+  const ms = year < 100 ? NaN : Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMillis(m, text)
+  if (!(ms >= TIMESTAMP_RANGE.min && ms <= TIMESTAMP_RANGE.max)) checkRange(ms, quote(text))
+  return new Date(ms)
+}
+
+/** Days in a month of the proleptic Gregorian calendar. */
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
 
 function offsetMillis(m: RegExpExecArray, text: string): number {

@@ -169,7 +169,9 @@ const whyRefused = (err: TendrilError) => (err.cause instanceof TendrilError ? e
 /** A stored value with its sequence's folder and name there, as announcements need them. */
 function inFolder(value: StoredValue, path: string): AnnouncedValue {
   const slash = path.lastIndexOf('/')
-  return { ...value, folderPath: path.slice(0, slash), name: path.slice(slash + 1) }
+  // (fields named, not spread: this runs for every value MQTT stores)
+  const { sequenceId, revisionId, timestamp, size } = value
+  return { sequenceId, revisionId, timestamp, value: value.value, size, folderPath: path.slice(0, slash), name: path.slice(slash + 1) }
 }
 
 
