@@ -1,6 +1,6 @@
 // Settings: precedence, validation with the setting named, and redaction.
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -73,5 +73,12 @@ describe('configuration', () => {
     assert.doesNotMatch(text, /hunter22|mailpass9|redispass7/)
     assert.doesNotMatch(text, /s{40}/)
     assert.match(text, /postgresql:\/\/tendril:\*{5}@db:5432\/t/)
+  })
+
+  test("the README's settings table lists every setting, and no setting that does not exist", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const table = readme.slice(readme.indexOf('| flag | default | meaning |'), readme.indexOf('Notes on some settings:'))
+    const documented = [...table.matchAll(/^\| `--([a-z-]+)` \|/gm)].map((m) => m[1])
+    assert.deepEqual([...documented].sort(), [...settingNames].sort())
   })
 })
