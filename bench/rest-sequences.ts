@@ -1,6 +1,7 @@
 // Sequences through REST on SQLite and PostgreSQL:
 //  - writes/s from one keep-alive client (a child process) sending values one request at a time,
-//    after a warm-up round, with the disk's own append + fdatasync rate for reference;
+//    after a warm-up round, with the disk's own append + fdatasync rate for reference and, with
+//    --sqlite-synchronous full, the ceiling those two set for one client (a round trip plus a flush each);
 //  - GET ?count=10000 (the latest 10,000 of a 100,000-value sequence), over HTTP and the core call alone;
 //  - GET ?buckets=500 over the whole 100,000-value sequence, over HTTP and the core call alone;
 // with, on SQLite, the same latest-10,000 read as a raw better-sqlite3 statement for reference.
@@ -116,8 +117,13 @@ try {
         console.log(`${provider} writes round ${round + 1}: ${stored} stored in ${fmt(result.ms / 1000, 2)} s`)
       }
       if (provider === 'sqlite') {
-        rows.push([provider, '  reference: bare node:http server, same client (writes/s)', fmt(await bareHttpRate(), 0), '', ''])
-        rows.push([provider, '  reference: this disk, 9 KiB append + fdatasync (per s)', fmt(fdatasyncRate(core.config.dataDir), 0), '', ''])
+        const bare = await bareHttpRate()
+        const disk = fdatasyncRate(core.config.dataDir)
+        rows.push([provider, '  reference: bare node:http server, same client (writes/s)', fmt(bare, 0), '', ''])
+        rows.push([provider, '  reference: this disk, 9 KiB append + fdatasync (per s)', fmt(disk, 0), '', ''])
+        // one client waits for each answer, and with `full` each answer waits for a flush: no server
+        // doing nothing else could answer faster than a bare round trip plus one fdatasync
+        if (args['sqlite-synchronous'] === 'full') rows.push([provider, '  ceiling with full: 1 / (bare round trip + one fdatasync)', fmt(1 / (1 / bare + 1 / disk), 0), '', ''])
       }
       rows.push([provider, `REST writes/s, 1 keep-alive client (${SECONDS} s per round)`, fmt(median(rates), 0), failed === 0 ? 'all stored' : `${failed} LOST`, '≥ 2,000/s'])
 
