@@ -67,6 +67,9 @@ function grantFrom(principal: Principal, filter: string, basis: Basis, facts?: P
   return { ...grant, level, below: below.map((b) => ({ topic: b.names.join('/'), level: b.level })) }
 }
 
+/** Times an answer is worked out again because a re-check started while it was read. */
+const SETTLE_TRIES = 3
+
 export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   // Moves when a re-check starts: an answer whose reads began before then may predate the change that
   // started it, so it is worked out again rather than kept. keep() runs in the same turn as the
@@ -77,10 +80,12 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   let generation = 0
   let touched = new Set<ClientSession>()
   const settle = async <T>(session: ClientSession, work: () => Promise<T>, keep: (result: T) => void): Promise<T> => {
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       const started = generation
       const result = await work()
-      if (started !== generation) continue
+      // a few tries at most, so that steady changes cannot keep a CONNECT or SUBSCRIBE waiting: an
+      // answer kept though a re-check started meanwhile is re-decided by the next one (touched)
+      if (started !== generation && tries < SETTLE_TRIES) continue
       keep(result)
       touched.add(session)
       return result

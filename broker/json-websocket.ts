@@ -111,7 +111,10 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
       const deliver: Deliver = (packet, callback) => {
         callback() // never hold up the broker for one websocket
         if ((packet as { clientId?: string }).clientId === connectionId) return // rhizo does not bounce a message back to its sender
-        void forward(packet, messageType)
+        // one after another, so that a lookup for one packet cannot let the next overtake it
+        delivering = delivering
+          .then(() => forward(packet, messageType))
+          .catch((err: Error) => core.log.error({ err, connection: connectionId }, 'json websocket delivery failed'))
       }
       for (const filter of children ? [topic, topic + '/#'] : [topic]) {
         subscriptions.push({ filter, deliver })
@@ -121,6 +124,7 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
     }
   }
 
+  let delivering: Promise<void> = Promise.resolve()
   async function forward(packet: AedesPublishPacket, messageType: string | null) {
     if (!(await readable(packet.topic))) return
     let messages: InboundMessage[]
