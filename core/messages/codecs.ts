@@ -10,6 +10,7 @@
 // - JSON {"<type>": {params}, …} (rhizo MQTT form; message_monitor.py handles every key) and
 //   {"type", "parameters"[, "folder", "channel"]} (websocket form; rhizo/messages.py
 //   process_incoming_message and main/messages/socket_receiver.py).
+import { compactBase64 } from '../base64.ts'
 import { invalid } from '../errors.ts'
 import { parseTimestamp, formatTimestamp } from './timestamps.ts'
 
@@ -173,7 +174,7 @@ function storeFromUpdateSequence(type: string, params: Record<string, unknown>):
   const store: StoreValue = { kind: 'store', sequence, value }
   if (t !== undefined && t !== null && t !== '') store.timestamp = parseTimestamp(t)
   if (params.encoded) {
-    if (!isBase64(value)) throw invalid(`${type} "value" is marked encoded but is not base64`)
+    if (compactBase64(value) === null) throw invalid(`${type} "value" is marked encoded but is not base64`)
     store.encoding = 'base64'
   }
   return store
@@ -269,7 +270,4 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function isBase64(value: string): boolean {
-  const compact = value.replace(/\s+/g, '')
-  return compact.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(compact)
-}
+

@@ -1,6 +1,7 @@
 // What a sequence value is, by the sequence's settings (its system attributes: data_type,
 // decimal_places, units, max_history, min_storage_interval — shared/DESIGN.md, Sequence settings).
 // Pure functions: the one place where a value is parsed, rounded and turned into revision bytes.
+import { decodeBase64 } from '../base64.ts'
 import { invalid } from '../errors.ts'
 import { SequenceDataType } from './types.ts'
 
@@ -85,12 +86,10 @@ export function encodeSequenceValue(rules: SequenceRules, value: string | Buffer
  */
 export function imageValueBytes(value: string | Buffer): Buffer {
   if (Buffer.isBuffer(value)) return value
-  const compact = value.replace(/\s+/g, '')
-  if (!BASE64.test(compact) || compact.length === 0) throw invalid('an image value must be base64 of the image bytes')
-  return Buffer.from(compact, 'base64')
+  const bytes = decodeBase64(value)
+  if (!bytes || bytes.length === 0) throw invalid('an image value must be base64 of the image bytes')
+  return bytes
 }
-
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function asText(value: string | Buffer): string {

@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream'
 import { Router, type Request, type Response } from 'express'
 import { z } from 'zod'
+import { decodeBase64 } from '../../core/base64.ts'
 import type { Resource } from '../../core/db/index.ts'
 import { invalid, notFound } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
@@ -149,14 +150,12 @@ async function sendCsv(core: Core, res: Response, target: SequenceTarget, query:
 
 // ---- writing ----
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
-
 /** rhizo's client sends a sequence value as base64 `data`; `contents` (legacy) and `value` carry it as is. */
 function valueFrom(body: Record<string, unknown>): string | Buffer {
   if (typeof body.data === 'string') {
-    const compact = body.data.replace(/\s+/g, '')
-    if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) throw invalid('data must be base64 (use value for plain text)')
-    return Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64')
+    const bytes = decodeBase64(body.data)
+    if (!bytes) throw invalid('data must be base64 (use value for plain text)')
+    return bytes
   }
   if (Buffer.isBuffer(body.value)) return body.value // a multipart file part
   for (const key of ['value', 'contents'] as const) {

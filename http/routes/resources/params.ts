@@ -1,5 +1,6 @@
 // Reading the resources API's values (merged by http/request-values.ts): text, ids, timestamps,
 // base64 uploads, and which fields of a PUT change the resource itself.
+import { compactBase64 } from '../../../core/base64.ts'
 import { invalid, tooLarge } from '../../../core/errors.ts'
 import { SEQUENCE_SETTINGS } from '../../../core/resources/attributes.ts'
 import { parseTimestamp } from '../../../core/messages/timestamps.ts'
@@ -35,13 +36,11 @@ export function timestamp(values: Values, ...names: string[]): Date | undefined 
   return undefined
 }
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
-
 /** Strict base64 (standard or URL-safe alphabet, white space ignored), refused past maxBytes decoded. */
 export function base64Bytes(value: unknown, name: string, maxBytes: number): Buffer {
   if (typeof value !== 'string') throw invalid(`${name} must be base64 text`)
-  const compact = value.replace(/\s+/g, '')
-  if (!BASE64.test(compact) || compact.length % 4 === 1) throw invalid(`${name} is not valid base64`)
+  const compact = compactBase64(value)
+  if (compact === null) throw invalid(`${name} is not valid base64`)
   if (Math.floor((compact.length * 3) / 4) - 2 > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
   const bytes = Buffer.from(compact, 'base64')
   if (bytes.length > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
