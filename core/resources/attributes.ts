@@ -39,6 +39,25 @@ export function jsonObject(value: unknown, name: string): Record<string, unknown
   return parsed as Record<string, unknown>
 }
 
+/** A JSON column's value as an object: {} when it holds none (null, an array, a scalar). */
+export function asObject(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
+}
+
+/**
+ * existing with the patch's keys set; with removeNulls a key given null is removed. Refused (nothing
+ * changed) when the result would be larger than maxBytes of JSON.
+ */
+export function mergeObject(existing: unknown, patch: Record<string, unknown>, options: { what: string; maxBytes: number; removeNulls?: boolean }): Record<string, unknown> {
+  const merged = { ...asObject(existing) }
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null && options.removeNulls) delete merged[key]
+    else merged[key] = value
+  }
+  if (JSON.stringify(merged).length > options.maxBytes) throw invalid(`${options.what} would be larger than ${options.maxBytes} bytes of JSON`)
+  return merged
+}
+
 /** Merges given sequence settings into existing ones, checking each; empty strings mean "leave as is" (rhizo). */
 export function mergeSequenceSettings(existing: unknown, given: Record<string, unknown>): Record<string, unknown> {
   const picked: Record<string, unknown> = {}
@@ -48,8 +67,7 @@ export function mergeSequenceSettings(existing: unknown, given: Record<string, u
     const issue = parsed.error.issues[0]!
     throw invalid(`invalid sequence setting ${String(issue.path[0])}: ${issue.message}`)
   }
-  const base = existing && typeof existing === 'object' && !Array.isArray(existing) ? (existing as Record<string, unknown>) : {}
-  const merged = { ...base, ...parsed.data }
+  const merged = { ...asObject(existing), ...parsed.data }
   if (merged.data_type === undefined) throw invalid('a sequence needs data_type (1 numeric, 2 text, 3 image)')
   return merged
 }

@@ -8,6 +8,7 @@
 //     controller whose clock is hours off (no RTC, no NTP yet) still records in the right place.
 //   - only controllers are corrected: a user key sending a timestamp means it (e.g. a backfill).
 import { inTransaction, type Db } from '../db/index.ts'
+import { asObject } from './attributes.ts'
 import { mergeStatusAttributes } from './controller-status.ts'
 import type { Principal } from './permissions.ts'
 
@@ -19,7 +20,7 @@ export async function correctControllerTimestamp(db: Db, principal: Principal, t
   const drift = (now.getTime() - timestamp.getTime()) / 1000
   if (Math.abs(drift) <= DRIFT_TOLERANCE_S) return timestamp
   const status = await db.controllerStatus.findUnique({ where: { controllerId: principal.controllerId }, select: { attributes: true } })
-  const attributes = (status?.attributes && typeof status.attributes === 'object' && !Array.isArray(status.attributes) ? status.attributes : {}) as Record<string, unknown>
+  const attributes = asObject(status?.attributes)
   let correction = typeof attributes.timestamp_correction === 'number' && Number.isFinite(attributes.timestamp_correction) ? attributes.timestamp_correction : 0
   if (Math.abs(correction - drift) > RECORRECT_S) {
     correction = drift

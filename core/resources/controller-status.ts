@@ -2,7 +2,7 @@
 // status attributes a controller reports, beside Tendril's own (timestamp_correction).
 import type { DbClient, Prisma } from '../db/index.ts'
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
-import { invalid } from '../errors.ts'
+import { mergeObject } from './attributes.ts'
 import { providerOf } from './revisions.ts'
 
 export async function markConnected(db: DbClient, controllerId: number, clientVersion?: string) {
@@ -65,9 +65,7 @@ export async function recordWatchdog(db: DbClient, controllerId: number, at = ne
 export async function mergeStatusAttributes(tx: Prisma.TransactionClient, controllerId: number, patch: Record<string, unknown>, maxBytes = Infinity) {
   if (providerOf(tx) === 'postgresql') await tx.$executeRaw`SELECT id FROM "ControllerStatus" WHERE "controllerId" = ${controllerId} FOR UPDATE`
   const row = await tx.controllerStatus.findUnique({ where: { controllerId }, select: { attributes: true } })
-  const stored = row?.attributes
-  const merged = { ...(stored && typeof stored === 'object' && !Array.isArray(stored) ? stored : {}), ...patch } as Prisma.InputJsonObject
-  if (JSON.stringify(merged).length > maxBytes) throw invalid(`the controller's status would be larger than ${maxBytes} bytes of JSON`)
+  const merged = mergeObject(row?.attributes, patch, { what: "the controller's status", maxBytes }) as Prisma.InputJsonObject
   await tx.controllerStatus.upsert({ where: { controllerId }, create: { controllerId, attributes: merged }, update: { attributes: merged } })
   return merged as Record<string, unknown>
 }

@@ -4,7 +4,7 @@ import type { CoreContext } from '../context.ts'
 import type { BlobStore } from '../blobs/index.ts'
 import { inTransaction, type Prisma, type Resource } from '../db/index.ts'
 import { forbidden, invalid } from '../errors.ts'
-import { MAX_ATTRIBUTES_BYTES, mergeSequenceSettings } from './attributes.ts'
+import { MAX_ATTRIBUTES_BYTES, mergeObject, mergeSequenceSettings } from './attributes.ts'
 import { mergeStatusAttributes } from './controller-status.ts'
 import { addFileRevision } from './files.ts'
 import type { Found } from './lookup.ts'
@@ -63,20 +63,11 @@ export async function applyUpdate(core: CoreContext, blobs: BlobStore, principal
  */
 function nextSystemAttributes(resource: Resource, given: Record<string, unknown>): Record<string, unknown> {
   if (resource.type === ResourceType.sequence) return mergeSequenceSettings(resource.systemAttributes, given)
-  if (resource.type === ResourceType.controllerFolder) return mergeKeys(resource.systemAttributes, given)
+  if (resource.type === ResourceType.controllerFolder) return mergeObject(resource.systemAttributes, given, { what: 'system_attributes', maxBytes: MAX_ATTRIBUTES_BYTES, removeNulls: true })
   if (resource.type === ResourceType.organizationFolder) throw invalid('an organization\'s attributes are set through /api/v1/organizations (or full_name)')
   return given
 }
 
-function mergeKeys(existing: unknown, given: Record<string, unknown>): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...(existing && typeof existing === 'object' && !Array.isArray(existing) ? existing : {}) }
-  for (const [key, value] of Object.entries(given)) {
-    if (value === null) delete merged[key]
-    else merged[key] = value
-  }
-  if (JSON.stringify(merged).length > MAX_ATTRIBUTES_BYTES) throw invalid(`system_attributes would be larger than ${MAX_ATTRIBUTES_BYTES} bytes of JSON`)
-  return merged
-}
 
 /**
  * Who may change a permission list: a user with write access (a controller's key never: org controllers
