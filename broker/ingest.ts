@@ -125,8 +125,8 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     const waiting = new Set(batch.filter((b) => b.answer).map((b) => b.item))
     const answerOf = (item: InboundItem) => answers.get(item) ?? answers.set(item, { refused: [], outgoing: [] }).get(item)!
     for (const refusal of outcome.values.refused) {
-      const item = refusal.request.origin as InboundItem
-      if (waiting.has(item)) answerOf(item).refused.push(refusal)
+      const item = refusal.request.origin
+      if (item && waiting.has(item)) answerOf(item).refused.push(refusal)
       // acknowledged all the same: a device resending a value it cannot fix would loop forever
       else core.log.warn({ folder: refusal.request.folderPath, sequence: refusal.request.sequence, reason: refusal.reason }, 'mqtt sequence value not stored')
     }

@@ -9,8 +9,6 @@ import { forbidden, invalid, rateLimited } from '../errors.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { attemptOutgoing, THROTTLE, type OutgoingKind } from './outgoing-throttle.ts'
 
-export { THROTTLE, type OutgoingKind }
-
 /** rhizo-client's send_email and send_sms take "up to five" addresses or numbers. */
 export const MAX_RECIPIENTS = 5
 

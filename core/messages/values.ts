@@ -12,6 +12,7 @@ import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resource
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay } from './codecs.ts'
+import type { InboundItem } from './inbound.ts'
 import type { FolderPublisher } from './send.ts'
 
 export interface ValueRequest {
@@ -23,7 +24,7 @@ export interface ValueRequest {
   value: string | Buffer
   timestamp?: Date
   /** what the request came from (its inbound message), so a refusal can be told to its sender */
-  origin?: object
+  origin?: InboundItem
 }
 
 export interface AnnouncedValue extends StoredValue {

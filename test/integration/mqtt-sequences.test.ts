@@ -10,7 +10,7 @@ import { SequenceDataType } from '../../core/resources/types.ts'
 import { sqliteCommits } from '../../core/db/sqlite-connection.ts'
 import { providers } from '../helpers/core.ts'
 import { holdValueWrites } from '../helpers/hold-writes.ts'
-import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
+import { closed, connect, endAll, granted, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const publish = (client: MqttClient, topic: string, payload: string) =>
