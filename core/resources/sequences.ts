@@ -72,14 +72,14 @@ export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, ba
   // the usual case, values that stay inline (a number, a short text): one transaction does it all
   if (batch.every((v) => byteLength(v.value) <= ctx.config.inlineBytes)) {
     try {
-      return await inTransaction(ctx.db, (tx) => storeInline(ctx, tx, batch))
+      return storeInlineDirect(ctx, batch) ?? (await inTransaction(ctx.db, (tx) => storeInline(ctx, tx, batch)))
     } catch (err) {
       if (err !== NEEDS_BLOB_STORE) throw err // else an encoded value grew past the inline limit: the long way
     }
   }
   const sequences = await loadSequences(ctx.db, batch.map((v) => v.sequenceId))
   const candidates = encodeBatch(batch, sequences, new Date())
-  const { keep, skipped } = await dropTooFrequent(ctx.db, candidates, sequences)
+  const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(ctx.db, candidates, sequences))
   const written = await placeBytes(ctx, blobs, keep)
   const stored = await inTransaction(ctx.db, (tx) => insertRevisions(tx, keep, written.size > 0))
   await ensureBlobsKept(blobs, written)
@@ -100,7 +100,7 @@ async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch
   const sequences = await loadSequences(tx, ids, true)
   const candidates = encodeBatch(batch, sequences, new Date())
   if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
-  const { keep, skipped } = await dropTooFrequent(tx, candidates, sequences)
+  const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(tx, candidates, sequences))
   for (const c of keep) c.content = { data: c.encoded.bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: c.encoded.bytes.length }
   if (keep.length === 0) return { stored: [], skipped }
   const revisionIds = await insertRevisionRows(
@@ -108,9 +108,61 @@ async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch
     keep.map((c) => ({ resourceId: c.sequenceId, timestamp: c.timestamp, content: c.content!, numericValue: c.encoded.numericValue })),
   )
   const stored = keep.map((c, i) => ({ sequenceId: c.sequenceId, revisionId: revisionIds[i]!, timestamp: c.timestamp, value: c.encoded.text, size: c.content!.size }))
-  await moveLastRevisions(tx, stored, new Map([...sequences].map(([id, s]) => [id, s.latest])))
+  await moveLastRevisions(tx, stored, latestOf(sequences))
   return { stored, skipped }
 }
+
+// storeInlineDirect: prepared statements on SQLite's connection, a row each
+const SQLITE_READ_SEQUENCE = `SELECT r.id, r.type, r.deleted, r."systemAttributes", CAST(v."timestamp" AS TEXT) AS latest
+  FROM "Resource" AS r LEFT JOIN "ResourceRevision" AS v ON v.id = r."lastRevisionId" WHERE r.id = ?`
+const SQLITE_VALUE_NEAR = `SELECT 1 FROM "ResourceRevision" WHERE "resourceId" = ? AND "timestamp" > ? AND "timestamp" < ? LIMIT 1`
+const SQLITE_INSERT_VALUE = `INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue") VALUES (?, ?, ?, NULL, ?, ?)`
+const SQLITE_MOVE_LAST = `UPDATE "Resource" SET "lastRevisionId" = coalesce(?, "lastRevisionId"), "modifiedAt" = ? WHERE id = ?`
+
+/**
+ * storeInline on SQLite when its connection is free: the same steps in one BEGIN IMMEDIATE on the
+ * connection itself, which holds the write lock throughout, so what it reads is current. The broker
+ * stores every MQTT value this way; through Prisma the batch's JSON statements and the interactive
+ * transaction cost about half its CPU. undefined when the connection is not free now.
+ */
+function storeInlineDirect(ctx: CoreContext, batch: SequenceValueInput[]): StoreResult | undefined {
+  if (providerOf(ctx.db) !== 'sqlite') return undefined
+  const direct = inDirectSqliteTransaction(ctx.db, (sqlite): StoreResult => {
+    const read = sqlite.statement(SQLITE_READ_SEQUENCE)
+    const ids = [...new Set(batch.map((v) => v.sequenceId))]
+    const rows = new Map<number, SequenceRow>()
+    for (const id of ids) {
+      if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
+      const row = read.get(id) as RawSequenceRow | undefined
+      if (row) rows.set(id, sequenceRowOf(row))
+    }
+    const sequences = sequencesOf(ids, rows)
+    const candidates = encodeBatch(batch, sequences, new Date())
+    if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
+    const near = sqlite.statement(SQLITE_VALUE_NEAR)
+    const neighbours = new Set(
+      candidates.filter((c) => needsNeighbourCheck(c, sequences)).filter((c) => {
+        const t = c.timestamp.getTime()
+        const interval = sequences.get(c.sequenceId)!.rules.minStorageIntervalMs
+        return near.get(c.sequenceId, sqlTimestamp('sqlite', new Date(t - interval)), sqlTimestamp('sqlite', new Date(t + interval))) !== undefined
+      }),
+    )
+    const { keep, skipped } = dropTooFrequent(candidates, sequences, neighbours)
+    const insert = sqlite.statement(SQLITE_INSERT_VALUE)
+    const stored = keep.map((c): StoredValue => {
+      const bytes = c.encoded.bytes
+      const { lastInsertRowid } = insert.run(c.sequenceId, sqlTimestamp('sqlite', c.timestamp), bytes, bytes.length, c.encoded.numericValue)
+      return { sequenceId: c.sequenceId, revisionId: Number(lastInsertRowid), timestamp: c.timestamp, value: c.encoded.text, size: bytes.length }
+    })
+    const move = sqlite.statement(SQLITE_MOVE_LAST)
+    const modifiedAt = sqlTimestamp('sqlite', new Date())
+    for (const m of lastRevisionMoves(stored, latestOf(sequences))) move.run(m.rev, modifiedAt, m.id)
+    return { stored, skipped }
+  })
+  return direct?.result
+}
+
+const latestOf = (sequences: Map<number, LoadedSequence>) => new Map([...sequences].map(([id, s]) => [id, s.latest]))
 
 // storeKnownValue on SQLite: the insert and the lastRevisionId move, each only while the sequence is live with the settings the value was encoded by
 const SQLITE_SEQUENCE_UNCHANGED = `EXISTS (SELECT 1 FROM "Resource" WHERE id = ? AND deleted = 0 AND type = ? AND json("systemAttributes") = json(?))`
@@ -173,9 +225,15 @@ const sequenceNotFound = (id: number) => notFound(`sequence ${id} not found`)
 async function loadSequences(db: DbClient, ids: number[], lock = false): Promise<Map<number, LoadedSequence>> {
   const unique = [...new Set(ids)]
   for (const id of unique) if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
-  const rows = await readSequences(db, lock ? unique.sort((a, b) => a - b) : unique, lock)
+  return sequencesOf(unique, await readSequences(db, lock ? unique.sort((a, b) => a - b) : unique, lock))
+}
+
+/** The rules and newest value of each sequence read; not_found if one is missing or deleted, invalid if not a sequence. */
+function sequencesOf(ids: number[], rows: Map<number, SequenceRow>): Map<number, LoadedSequence> {
+  for (const id of ids) if (!rows.has(id)) throw sequenceNotFound(id)
   const sequences = new Map<number, LoadedSequence>()
   for (const row of rows.values()) {
+    if (row.deleted) throw sequenceNotFound(row.id)
     if (row.type !== ResourceType.sequence) throw invalid(`resource ${row.id} is not a sequence`)
     sequences.set(row.id, { rules: sequenceRules(row.systemAttributes), latest: row.latest })
   }
@@ -185,6 +243,7 @@ async function loadSequences(db: DbClient, ids: number[], lock = false): Promise
 interface SequenceRow {
   id: number
   type: number
+  deleted: boolean
   systemAttributes: unknown
   /** timestamp of the newest stored value (the revision lastRevisionId names) */
   latest: Date | null
@@ -201,20 +260,38 @@ async function readSequences(db: DbClient, ids: number[], lock: boolean): Promis
   if (lock && providerOf(db) === 'postgresql') {
     await db.$executeRaw`SELECT id FROM "Resource" WHERE id IN (${Prisma.join(ids)}) ORDER BY id FOR UPDATE`
   }
-  const rows = await db.$queryRaw<{ id: number | bigint; type: number | bigint; deleted: boolean | number | bigint; systemAttributes: unknown; latest: Date | null }[]>`
+  const rows = await db.$queryRaw<RawSequenceRow[]>`
     SELECT r.id, r.type, r.deleted, r."systemAttributes", v."timestamp" AS latest
     FROM "Resource" AS r LEFT JOIN "ResourceRevision" AS v ON v.id = r."lastRevisionId"
     WHERE r.id IN (${Prisma.join(ids)})`
   const found = new Map<number, SequenceRow>()
   for (const row of rows) {
-    const id = Number(row.id)
-    if (row.deleted === true || Number(row.deleted) === 1) throw sequenceNotFound(id)
-    // SQLite hands JSON columns to raw queries as text
-    const systemAttributes = typeof row.systemAttributes === 'string' ? JSON.parse(row.systemAttributes) : row.systemAttributes
-    found.set(id, { id, type: Number(row.type), systemAttributes, latest: row.latest })
+    const sequence = sequenceRowOf(row)
+    if (sequence.deleted) throw sequenceNotFound(sequence.id)
+    found.set(sequence.id, sequence)
   }
   for (const id of ids) if (!found.has(id)) throw sequenceNotFound(id)
   return found
+}
+
+interface RawSequenceRow {
+  id: number | bigint
+  type: number | bigint
+  deleted: boolean | number | bigint
+  systemAttributes: unknown
+  /** a Date through Prisma; the stored text on SQLite's connection */
+  latest: Date | string | null
+}
+
+function sequenceRowOf(row: RawSequenceRow): SequenceRow {
+  return {
+    id: Number(row.id),
+    type: Number(row.type),
+    deleted: row.deleted === true || Number(row.deleted) === 1,
+    // SQLite hands JSON columns to raw queries as text
+    systemAttributes: typeof row.systemAttributes === 'string' ? JSON.parse(row.systemAttributes) : row.systemAttributes,
+    latest: typeof row.latest === 'string' ? new Date(row.latest) : row.latest,
+  }
 }
 
 function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedSequence>, now: Date): Candidate[] {
@@ -235,7 +312,7 @@ function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedS
  * or to one stored earlier in this batch, is skipped (rhizo-server resource_util.update_sequence_value,
  * generalised to values older than the newest: they are checked against their stored neighbours).
  */
-async function dropTooFrequent(db: DbClient, candidates: Candidate[], sequences: Map<number, LoadedSequence>) {
+function dropTooFrequent(candidates: Candidate[], sequences: Map<number, LoadedSequence>, storedNear: Set<Candidate>) {
   const keep: Candidate[] = []
   const skipped: SkippedValue[] = []
   const accepted = new Map<number, number[]>() // per sequence, timestamps kept from this batch
@@ -249,7 +326,7 @@ async function dropTooFrequent(db: DbClient, candidates: Candidate[], sequences:
       const tooClose =
         inBatch.some(near) ||
         (latest !== null && near(latest.getTime())) ||
-        (latest !== null && t < latest.getTime() && (await hasStoredValueNear(db, c.sequenceId, t, interval)))
+        storedNear.has(c)
       if (tooClose) {
         skipped.push({ sequenceId: c.sequenceId, timestamp: c.timestamp, value: c.encoded.text, reason: 'min_storage_interval' })
         continue
@@ -259,6 +336,21 @@ async function dropTooFrequent(db: DbClient, candidates: Candidate[], sequences:
     keep.push(c)
   }
   return { keep, skipped }
+}
+
+/** Whether a value is older than its sequence's newest and must be checked against its stored neighbours. */
+function needsNeighbourCheck(c: Candidate, sequences: Map<number, LoadedSequence>): boolean {
+  const { rules, latest } = sequences.get(c.sequenceId)!
+  return rules.minStorageIntervalMs > 0 && latest !== null && c.timestamp.getTime() < latest.getTime()
+}
+
+/** The candidates (replays, see needsNeighbourCheck) that have a stored value closer than min_storage_interval. */
+async function storedNeighbours(db: DbClient, candidates: Candidate[], sequences: Map<number, LoadedSequence>): Promise<Set<Candidate>> {
+  const near = new Set<Candidate>()
+  for (const c of candidates) {
+    if (needsNeighbourCheck(c, sequences) && (await hasStoredValueNear(db, c.sequenceId, c.timestamp.getTime(), sequences.get(c.sequenceId)!.rules.minStorageIntervalMs))) near.add(c)
+  }
+  return near
 }
 
 /** Only for values older than the newest one (replays); uses the (resourceId, timestamp) index. */
@@ -300,16 +392,7 @@ async function insertRevisions(tx: Prisma.TransactionClient, keep: Candidate[], 
  * One statement for the whole batch, however many sequences it touched.
  */
 async function moveLastRevisions(tx: Prisma.TransactionClient, stored: StoredValue[], latest: Map<number, Date | null>): Promise<void> {
-  const newest = new Map<number, StoredValue>()
-  for (const s of stored) {
-    const best = newest.get(s.sequenceId)
-    if (!best || s.timestamp >= best.timestamp) newest.set(s.sequenceId, s)
-  }
-  const moves = [...newest].map(([id, s]) => {
-    const current = latest.get(id) ?? null
-    return { id, rev: current === null || s.timestamp >= current ? s.revisionId : null }
-  })
-  const json = JSON.stringify(moves)
+  const json = JSON.stringify(lastRevisionMoves(stored, latest))
   const modifiedAt = new Date()
   if (providerOf(tx) === 'sqlite') {
     await tx.$executeRaw`
@@ -320,6 +403,19 @@ async function moveLastRevisions(tx: Prisma.TransactionClient, stored: StoredVal
       UPDATE "Resource" AS r SET "lastRevisionId" = coalesce(m.rev, r."lastRevisionId"), "modifiedAt" = ${modifiedAt}
       FROM json_to_recordset(${json}::json) AS m(id int, rev int) WHERE r.id = m.id`
   }
+}
+
+/** Per sequence touched: the revision lastRevisionId moves to, or null to keep it (only older values were stored). */
+function lastRevisionMoves(stored: StoredValue[], latest: Map<number, Date | null>): { id: number; rev: number | null }[] {
+  const newest = new Map<number, StoredValue>()
+  for (const s of stored) {
+    const best = newest.get(s.sequenceId)
+    if (!best || s.timestamp >= best.timestamp) newest.set(s.sequenceId, s)
+  }
+  return [...newest].map(([id, s]) => {
+    const current = latest.get(id) ?? null
+    return { id, rev: current === null || s.timestamp >= current ? s.revisionId : null }
+  })
 }
 
 // ---- history ----

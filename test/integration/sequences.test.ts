@@ -194,6 +194,49 @@ for (const provider of providers) {
       assert.deepEqual((await revisionsOf(id)).map((r) => r.numericValue), [7, 1, 3, 6])
     })
 
+    if (provider === 'sqlite') {
+      // a batch goes in on SQLite's connection directly when it is free, else through Prisma: both ways keep the rules
+      test('a batch stored while a transaction holds the connection keeps the same rules', async () => {
+        const store = async (batch: Parameters<typeof storeSequenceValues>[2], held: boolean) => {
+          if (!held) return storeSequenceValues(core, blobs, batch)
+          let inside!: () => void
+          let release!: () => void
+          const entered = new Promise<void>((r) => (inside = r))
+          const holding = core.db.$transaction(async () => {
+            inside()
+            await new Promise<void>((r) => (release = r))
+          })
+          await entered
+          const storing = storeSequenceValues(core, blobs, batch)
+          release()
+          await holding
+          return storing
+        }
+        const outcomes = []
+        for (const held of [false, true]) {
+          const id = await sequence({ dataType: numeric, minStorageInterval: 10, decimalPlaces: 1 })
+          const first = await store([{ sequenceId: id, value: '1.04', timestamp: sec(0) }, { sequenceId: id, value: '2', timestamp: sec(5) }, { sequenceId: id, value: '3', timestamp: sec(30) }], held)
+          const replay = await store([{ sequenceId: id, value: '4', timestamp: sec(-20) }, { sequenceId: id, value: '5', timestamp: sec(25) }, { sequenceId: id, value: '6', timestamp: sec(4) }, { sequenceId: id, value: '6.5', timestamp: sec(12) }], held)
+          const resource = await core.db.resource.findUniqueOrThrow({ where: { id } })
+          outcomes.push({
+            stored: [...first.stored, ...replay.stored].map((s) => [s.value, s.timestamp.getTime() - T0]),
+            skipped: [...first.skipped, ...replay.skipped].map((s) => s.value),
+            latestIsNewest: resource.lastRevisionId === first.stored.at(-1)?.revisionId,
+            history: (await revisionsOf(id)).map((r) => r.numericValue),
+          })
+          await assert.rejects(store([{ sequenceId: id, value: '7', timestamp: sec(100) }, { sequenceId: id, value: 'warm', timestamp: sec(200) }], held), isCode('invalid'))
+          assert.equal((await revisionsOf(id)).length, 4, 'a refused batch stores nothing')
+        }
+        assert.deepEqual(outcomes[0], {
+          stored: [['1.0', 0], ['3.0', 30_000], ['4.0', -20_000], ['6.5', 12_000]],
+          skipped: ['2.0', '5.0', '6.0'],
+          latestIsNewest: true,
+          history: [4, 1, 6.5, 3],
+        })
+        assert.deepEqual(outcomes[1], outcomes[0])
+      })
+    }
+
     test('without min_storage_interval every value is stored, even at the same instant', async () => {
       const id = await sequence({ dataType: numeric })
       const { stored, skipped } = await storeSequenceValues(core, blobs, [1, 2, 3].map((v) => ({ sequenceId: id, value: String(v), timestamp: sec(0) })))
