@@ -2,6 +2,7 @@
 // Precedence: command-line flag > TENDRIL_* environment variable > config file > default.
 import { readFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
+import proxyAddr from 'proxy-addr'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { readTlsFiles, type TlsFiles } from './tls.ts'
@@ -43,6 +44,7 @@ export const settingsSchema = z.object({
   'password-min-length': z.coerce.number().int().min(6).max(128).default(10).describe('minimum password length'),
   'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
   'log-format': z.enum(['json', 'pretty']).default('json').describe('pino JSON or human-readable logs'),
+  'trust-proxy': z.string().min(1).default('loopback').describe('reverse proxies (load balancers, TLS terminators) believed about the client address and scheme (X-Forwarded-For/-Proto/-Host): a comma list of addresses and subnets, or loopback, linklocal, uniquelocal; a hop count; or false for none'),
   'shutdown-timeout': z.coerce.number().int().min(100).max(60000).default(5000).describe('ms to drain connections on SIGTERM before closing'),
   dev: bool.default(false).describe('development mode: embedded everything and a printed admin login'),
 })
@@ -82,6 +84,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logFormat: 'json' | 'pretty'
   shutdownTimeoutMs: number
+  /** Express's 'trust proxy': whom to believe about the client's address and scheme */
+  trustProxy: TrustProxy
   dev: boolean
 }
 
@@ -183,6 +187,26 @@ function tlsFiles(cert: string | undefined, key: string | undefined, origin: Rec
   return { tls }
 }
 
+export type TrustProxy = false | number | string[]
+
+/**
+ * --trust-proxy: false, a hop count, or addresses and subnets. Behind a load balancer on another host
+ * the default (loopback) would see every client as the balancer: one sign-in limit for all of them.
+ */
+export function parseTrustProxy(value: string, where = 'trust-proxy'): TrustProxy {
+  const v = value.trim().toLowerCase()
+  if (v === 'false' || v === 'none') return false
+  if (/^\d+$/.test(v)) return Number(v)
+  const list = v.split(',').map((a) => a.trim()).filter(Boolean)
+  try {
+    proxyAddr.compile(list) // throws on what is no address, subnet or name
+  } catch (err) {
+    throw new ConfigError(`invalid setting ${where}: ${(err as Error).message} (addresses or subnets such as 10.0.0.0/8, loopback, linklocal, uniquelocal; a hop count; or false)`)
+  }
+  if (list.length === 0) throw new ConfigError(`invalid setting ${where}: no address given`)
+  return list
+}
+
 export function loadConfig(sources: ConfigSources = {}): Config {
   const cwd = sources.cwd ?? process.cwd()
   const { raw, origin } = mergeSources(sources)
@@ -231,6 +255,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     logLevel: s['log-level'],
     logFormat: s['log-format'],
     shutdownTimeoutMs: s['shutdown-timeout'],
+    trustProxy: parseTrustProxy(s['trust-proxy'], origin['trust-proxy'] ?? 'trust-proxy'),
     dev: s.dev,
   }
 }
@@ -281,6 +306,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'password-min-length': config.passwordMinLength,
     'log-level': config.logLevel,
     'log-format': config.logFormat,
+    'trust-proxy': Array.isArray(config.trustProxy) ? config.trustProxy.join(',') : config.trustProxy,
     'shutdown-timeout': config.shutdownTimeoutMs,
     dev: config.dev,
   }

@@ -61,7 +61,8 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   const app = express()
   const throttles = deps.throttles ?? memoryThrottles()
   app.disable('x-powered-by')
-  app.set('trust proxy', 'loopback') // a local reverse proxy (nginx, caddy) may terminate TLS
+  // a reverse proxy (nginx, caddy, a load balancer) may terminate TLS and speak for the client (--trust-proxy)
+  app.set('trust proxy', core.config.trustProxy)
   app.use(parts.securityHeaders)
   app.use(answerOnceOnDisk(core))
 

@@ -45,6 +45,18 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ env: { TENDRIL_PORT: 'eighty' } }), /TENDRIL_PORT/)
   })
 
+  test('--trust-proxy takes addresses, subnets, names, a hop count or false; anything else is refused, naming the setting', () => {
+    const trust = (v: string) => loadConfig({ flags: { 'trust-proxy': v }, env: {} }).trustProxy
+    assert.deepEqual(loadConfig({ env: {} }).trustProxy, ['loopback'])
+    assert.deepEqual(trust('10.0.0.0/8, 192.168.1.7,loopback'), ['10.0.0.0/8', '192.168.1.7', 'loopback'])
+    assert.equal(trust('2'), 2)
+    assert.equal(trust('false'), false)
+    // "true" would believe any client about its own address, and so about the sign-in limit
+    for (const bad of ['300.1.1.1', 'true', 'proxy.example.com', '10.0.0.0/40', ',']) {
+      assert.throws(() => trust(bad), (e: Error) => e instanceof ConfigError && /--trust-proxy/.test(e.message), bad)
+    }
+  })
+
   test('a malformed database URL is refused with what would be right', () => {
     assert.throws(() => loadConfig({ flags: { db: 'mysql://x/y' }, env: {} }), /--db: must start with file: .* or postgresql:\/\//)
     assert.throws(() => loadConfig({ env: { TENDRIL_DB: 'postgresql://host-only' } }), /TENDRIL_DB: .*database name/)
