@@ -147,10 +147,12 @@ describe('the shared SQLite connection', () => {
         sizes.push(statSync(`${file}-wal`).size)
         await new Promise(setImmediate) // as a server does between requests: the thread's messages get through
       }
-      // the file keeps its largest size: a thread starved of CPU for a moment (a loaded machine) lets
-      // it grow past the limit, but nowhere near what was written
+      // the file keeps its largest size: a thread starved of CPU for a moment lets it grow past the
+      // limit, but nowhere near what was written. The writer fills ~25 MB/s here, so the bound allows
+      // a stall of about a second (two test files beside this one on 2 cores reached 17.6 MB) and is
+      // still under a third of the 100 MB that the file grows to without restarts
       const largest = Math.max(...sizes)
-      assert.ok(largest < 16 * limit, `the WAL file grew to ${largest} bytes, past a ${limit}-byte limit`)
+      assert.ok(largest < 32 * limit, `the WAL file grew to ${largest} bytes, past a ${limit}-byte limit`)
       assert.equal(await db.message.count({ where: { type: 'bulk' } }), written)
     } finally {
       await checkpointer.stop()
