@@ -19,14 +19,20 @@ export const MAX_HISTORY_READ = 1000
 /** Rows per INSERT: one JSON parameter each, well inside either database's limits. */
 const INSERT_CHUNK = 1000
 
-// SQLite, on the connection directly: one prepared INSERT per row in one short transaction (sqlite-connection.ts)
-const SQLITE_INSERT_ROW = `INSERT INTO "Message" ("folderId", "type", "parameters", "timestamp", "senderControllerId", "senderUserId") VALUES (?, ?, ?, ?, ?, ?)`
+// SQLite, on the connection directly (sqlite-connection.ts), in one short transaction: prepared INSERTs
+// of up to SQLITE_ROWS_PER_INSERT rows each. A row per INSERT cost ~1 µs more a row (better-sqlite3's
+// call and SQLite's statement set-up, AUTOINCREMENT's bookkeeping), a quarter of the history's cost.
+const SQLITE_ROWS_PER_INSERT = 64 // 384 parameters, far inside SQLite's 32,766
+const sqliteInserts: string[] = [] // the INSERT of n rows, at [n]
+function sqliteInsert(rows: number): string {
+  return (sqliteInserts[rows] ??= `INSERT INTO "Message" ("folderId", "type", "parameters", "timestamp", "senderControllerId", "senderUserId") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`)
+}
 
 /**
  * The broker writes a history row for every relayed message to a folder, so this is on its hot path:
  * Prisma's createMany cost ~150 µs of CPU a row. On SQLite the rows go in through prepared statements
- * on the connection itself when it is free; otherwise (and on PostgreSQL) as one INSERT per chunk
- * with the rows in a JSON parameter.
+ * of many rows each on the connection itself when it is free; otherwise (and on PostgreSQL) as one
+ * INSERT per chunk with the rows in a JSON parameter.
  */
 export async function recordMessages(db: DbClient, entries: HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return
@@ -35,8 +41,12 @@ export async function recordMessages(db: DbClient, entries: HistoryEntry[]): Pro
   const row = (e: HistoryEntry) => [e.folderId, e.type, JSON.stringify(e.parameters), sqlTimestamp(provider, e.timestamp), e.senderControllerId ?? null, e.senderUserId ?? null] as const
   if (provider === 'sqlite') {
     const direct = inDirectSqliteTransaction(db, (sqlite) => {
-      const insert = sqlite.statement(SQLITE_INSERT_ROW)
-      for (const e of entries) insert.run(...row(e))
+      for (let i = 0; i < entries.length; i += SQLITE_ROWS_PER_INSERT) {
+        const end = Math.min(i + SQLITE_ROWS_PER_INSERT, entries.length)
+        const values: unknown[] = []
+        for (let j = i; j < end; j++) values.push(...row(entries[j]!))
+        sqlite.statement(sqliteInsert(end - i)).run(values)
+      }
     })
     if (direct) return
   }

@@ -42,6 +42,32 @@ for (const provider of providers) {
       assert.equal(await trimHistory(core.db, { maxPerFolder: 3, maxAgeMs: DAY }), 0, 'nothing more to trim')
     })
 
+    test('a batch of many messages is stored whole and in order, each with its own folder, sender, time and parameters', async () => {
+      const [a, b] = folders as [number, number]
+      const t0 = Date.now() - 5000
+      // 150 rows: more than one multi-row INSERT on SQLite (64 rows each), so the chunk edges are crossed
+      const batch: HistoryEntry[] = Array.from({ length: 150 }, (_, i) => ({
+        folderId: i % 3 === 0 ? b : a,
+        type: `t${i % 7}`,
+        parameters: { i, text: `é "${i}", \n ✓`, nested: { list: [i, null, true] } },
+        timestamp: new Date(t0 + i),
+        senderControllerId: i % 2 === 0 ? a : null,
+      }))
+      const before = await core.db.message.count()
+      await recordMessages(core.db, batch)
+      const rows = await core.db.message.findMany({ where: { id: { gt: 0 } }, orderBy: { id: 'asc' }, skip: before })
+      assert.equal(rows.length, 150)
+      rows.forEach((row, i) => {
+        const e = batch[i]!
+        assert.deepEqual(
+          { folderId: row.folderId, type: row.type, parameters: row.parameters, timestamp: row.timestamp.getTime(), sender: row.senderControllerId },
+          { folderId: e.folderId, type: e.type, parameters: e.parameters, timestamp: e.timestamp.getTime(), sender: e.senderControllerId },
+          `row ${i}`,
+        )
+      })
+      await core.db.message.deleteMany({ where: { id: { in: rows.map((r) => r.id) } } }) // the bounds tests below count what they wrote
+    })
+
     test('messages older than the age bound go from every folder, however few it holds', async () => {
       const c = folders[2]!
       const now = new Date()
