@@ -6,6 +6,7 @@
 //   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT] [--count-queries [--callers]]
 // --only keeps the cases whose "name/transport" contains TEXT (the references are always run).
 import './lib/as-served.ts'
+import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { startBareAedes, startMosquitto, startTendril, type RunningBroker } from './lib/brokers.ts'
 import { seedControllers } from './lib/seed.ts'
@@ -33,6 +34,8 @@ interface Case {
   storeLagMs: number[]
   /** CPU of this (the brokers') process during each run, % of one core */
   brokerCpu: number[]
+  /** how busy the brokers' event loop (the main thread) was during each run, % */
+  loopBusy: number[]
 }
 
 const started: RunningBroker[] = []
@@ -49,7 +52,7 @@ try {
   const auth = { username: 'key', password: pi!.key }
   const stored = () => tendril.core.db.message.count({ where: { folderId: pi!.id } })
 
-  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'brokerCpu'>): Case => ({ ...c, results: [], storeLagMs: [], brokerCpu: [] })
+  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'brokerCpu' | 'loopBusy'>): Case => ({ ...c, results: [], storeLagMs: [], brokerCpu: [], loopBusy: [] })
   const all: Case[] = [
     make({ name: 'bare Aedes', transport: 'tcp', url: aedes.tcpUrl, topic: pi!.topic }),
     make({ name: 'bare Aedes', transport: 'ws', url: aedes.wsUrl!, topic: pi!.topic }),
@@ -79,10 +82,12 @@ try {
       const before = c.stored ? await c.stored() : 0
       tendril.queries?.reset()
       const cpu0 = process.cpuUsage()
+      const elu0 = performance.eventLoopUtilization()
       const t0 = performance.now()
       const result = await worker.run(job(c, MESSAGES), 180_000)
       const cpu = process.cpuUsage(cpu0)
       c.brokerCpu.push((cpu.user + cpu.system) / 10 / (performance.now() - t0))
+      c.loopBusy.push(performance.eventLoopUtilization(elu0).utilization * 100)
       if (tendril.queries && c.auth) console.log(`  ${c.name}/${c.transport}: ${fmt(result.perSecond)} msg/s; Tendril database calls: ${tendril.queries.summary().replaceAll(', ', '\n      ')}`)
       c.results.push(result)
       if (c.stored) c.storeLagMs.push(await waitStored(c, before, result.sent))
@@ -95,7 +100,7 @@ try {
   const byKey = new Map(cases.map((c) => [`${c.name}/${c.transport}`, c]))
   console.log()
   printTable(
-    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'same round', 'delivered', 'stored +ms', 'broker CPU', 'client CPU'],
+    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'same round', 'delivered', 'stored +ms', 'broker CPU', 'event loop', 'client CPU'],
     cases.map((c) => {
       const rates = c.results.map((r) => r.perSecond)
       const reference = byKey.get(c.reference ?? `bare Aedes/${c.transport}`)!
@@ -112,11 +117,12 @@ try {
         (delivered * 100).toFixed(1) + '%',
         c.stored ? fmt(median(c.storeLagMs)) : '-',
         fmt(median(c.brokerCpu), 0) + '%',
+        fmt(median(c.loopBusy), 0) + '%',
         fmt(median(c.results.map((r) => r.clientCpu)), 0) + '%',
       ]
     }),
   )
-  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until all were in the history (median). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator.')
+  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until all were in the history (median). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator. "event loop": how busy the broker process\'s main thread was (100% = it is the bottleneck).')
 } finally {
   await worker.stop()
   for (const b of started.reverse()) await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))
