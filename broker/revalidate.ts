@@ -3,7 +3,7 @@
 // credentials version (moved by key revocation, deleted controllers and users, removed memberships)
 // and the access version (moved by permission changes, renames, moves and deletes). When the
 // credentials version moved, the keys of every connected client are checked again and a client whose
-// key lost its power is disconnected; when the access version moved, every access answer and
+// key lost its power, or whose user became or stopped being a system admin, is disconnected; when the access version moved, every access answer and
 // subscription grant of every session is re-decided (acl.ts, a few queries shared by all sessions),
 // apart from the key checks, so a long re-check never holds up a revocation. A slow sweep also
 // checks a slice of the sessions' keys each second, and all access answers are re-decided every
@@ -16,7 +16,7 @@
 import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
 import type { Principal } from '../core/resources/permissions.ts'
-import { stillValidKeyIds } from '../core/accounts/keys.ts'
+import { stillValidKeys } from '../core/accounts/keys.ts'
 import { liveSessionIds } from '../core/accounts/sessions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { markerReaderFor } from '../core/change-markers.ts'
@@ -202,11 +202,15 @@ async function closeChangedUsers(core: Core, byUser: Map<number, { session: Live
 async function closeInvalid(core: Core, byKey: Map<number, LiveSession[]>, keyIds: number[]) {
   for (let i = 0; i < keyIds.length; i += KEYS_PER_QUERY) {
     const chunk = keyIds.slice(i, i + KEYS_PER_QUERY)
-    const valid = await stillValidKeyIds(core.db, chunk)
+    const valid = await stillValidKeys(core.db, chunk)
     for (const keyId of chunk) {
-      if (valid.has(keyId)) continue
+      const key = valid.get(keyId)
       for (const session of byKey.get(keyId) ?? []) {
-        core.log.info({ clientId: session.id, keyId }, 'session closed: its key is no longer valid')
+        const principal = session.principal
+        // a user who became or stopped being a system admin: the session reconnects as what they are now
+        const roleChanged = key !== undefined && principal.kind === 'user' && key.systemAdmin !== principal.systemAdmin
+        if (key && !roleChanged) continue
+        core.log.info({ clientId: session.id, keyId }, roleChanged ? "session closed: its key's user changed role" : 'session closed: its key is no longer valid')
         session.close()
       }
     }

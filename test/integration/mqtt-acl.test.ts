@@ -8,6 +8,7 @@ import { createAdmin, createController, createKeyForUser, createOrg, createOrgUs
 import { removeMemberAs } from '../../core/accounts/memberships.ts'
 import { issueToken } from '../../core/accounts/tokens.ts'
 import { deleteUserAs } from '../../core/accounts/user-admin.ts'
+import { Role } from '../../core/accounts/users.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { bumpCredentialsVersion } from '../../core/accounts/credentials-version.ts'
@@ -192,6 +193,28 @@ for (const provider of providers) {
       assert.equal(clients[4]!.connected, true, 'other sessions are left alone')
       assert.equal(clients[5]!.connected, true, "a system admin's key stays valid without a membership")
       assert.equal(await refusalCode(server.mqttUrl, revoked.key), 4)
+    })
+
+    test("a system admin's key session closes within about a second when its user stops being an admin, and reconnects only as what the user is now", async () => {
+      // one admin is also a member of acme, the other is not: neither may keep an admin's reach
+      const member = await createOrgUser(server.core, 'demoted-member@example.com', 'long enough pw', 'acme', false)
+      await server.core.db.user.update({ where: { id: member.id }, data: { role: Role.systemAdmin } })
+      const memberKey = (await createKeyForUser(server.core, 'demoted-member@example.com', 'acme')).key
+      const outsider = await createAdmin(server.core, 'demoted-outsider@example.com', 'long enough pw')
+      const outsiderKey = (await createKeyForUser(server.core, 'demoted-outsider@example.com', 'acme')).key
+      // a folder only its own controller may read: an admin reads it all the same, a member does not
+      const secret = await createController(server.core, 'acme/greenhouse/pi-secret')
+      await setPermissions(server.core.db, secret.id, [[140, secret.id, 20]])
+      const [asMember, asOutsider] = await Promise.all([memberKey, outsiderKey].map((key) => connect(server.mqttUrl, key)))
+      assert.equal(await granted(asMember!, 'acme/greenhouse/pi-secret'), 0, "an admin's key reads every folder of its organization")
+      // no core function changes a role: a direct edit, as an operator would make, and the marker it should move
+      await server.core.db.user.updateMany({ where: { id: { in: [member.id, outsider.id] } }, data: { role: Role.standard } })
+      await bumpCredentialsVersion(server.core.db)
+      assert.deepEqual(await Promise.all([closed(asMember!, 2500), closed(asOutsider!, 2500)]), [true, true])
+      assert.equal(await refusalCode(server.mqttUrl, outsiderKey), 4, 'no longer an admin and not a member: the key grants nothing')
+      const again = await connect(server.mqttUrl, memberKey)
+      assert.equal(await granted(again, 'acme/greenhouse/pi-secret'), 0x80, 'back as a member, not an admin')
+      assert.equal(await granted(again, 'acme/greenhouse/pi-1'), 0)
     })
 
     test("a browser's token session closes when its user leaves the organization or is deleted, within about a second", async () => {
