@@ -3,8 +3,9 @@
 // credentials version (moved by key revocation, deleted controllers and users, removed memberships)
 // and the access version (moved by permission changes, renames, moves and deletes). When the
 // credentials version moved, the keys of every connected client are checked again and a client whose
-// key lost its power, or whose user became or stopped being a system admin, is disconnected; when the access version moved, every access answer and
-// subscription grant of every session is re-decided (acl.ts, a few queries shared by all sessions),
+// key lost its power, or whose user became or stopped being a system admin, is disconnected; when the
+// access version moved, every access answer and subscription grant of every session is re-decided
+// (acl.ts, a few queries shared by all sessions),
 // apart from the key checks, so a long re-check never holds up a revocation. A slow sweep also
 // checks a slice of the sessions' keys each second, and all access answers are re-decided every
 // ACCESS_TTL_MS, so changes made behind Tendril's back (a direct database edit) that moved no
