@@ -14,6 +14,7 @@ import { revokeKey } from '../../core/accounts/keys.ts'
 import { bumpCredentialsVersion } from '../../core/accounts/credentials-version.ts'
 import { setPermissions } from '../../core/resources/permissions.ts'
 import { providers } from '../helpers/core.ts'
+import { basicAuth } from '../helpers/http.ts'
 import { closed, collect, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -212,6 +213,8 @@ for (const provider of providers) {
       await bumpCredentialsVersion(server.core.db)
       assert.deepEqual(await Promise.all([closed(asMember!, 2500), closed(asOutsider!, 2500)]), [true, true])
       assert.equal(await refusalCode(server.mqttUrl, outsiderKey), 4, 'no longer an admin and not a member: the key grants nothing')
+      const rest = await fetch(`${server.url}/api/v1/users/current`, { headers: { authorization: basicAuth(outsiderKey) } })
+      assert.equal(rest.status, 401, 'nor over REST')
       const again = await connect(server.mqttUrl, memberKey)
       assert.equal(await granted(again, 'acme/greenhouse/pi-secret'), 0x80, 'back as a member, not an admin')
       assert.equal(await granted(again, 'acme/greenhouse/pi-1'), 0)
