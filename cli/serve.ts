@@ -32,7 +32,8 @@ export async function serve(config: Config): Promise<void> {
       stopping = true
       log.info({ signal }, 'shutting down')
       const deadline = setTimeout(() => {
-        log.error('shutdown took too long; exiting')
+        // what still holds the event loop (handle types only: no addresses or secrets), to tell a hung drain from a leak
+        log.error({ stillOpen: process.getActiveResourcesInfo() }, 'shutdown took too long; exiting')
         process.exit(1)
       }, config.shutdownTimeoutMs + 1000)
       deadline.unref()

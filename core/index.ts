@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.ts'
 import { startCheckpointer, type Checkpointer } from './db/checkpointer.ts'
 import type { Logger } from './log.ts'
 import { loadServerSecret } from './accounts/secret.ts'
+import { flushKeyUse } from './accounts/keys.ts'
 import { createOutbox } from './messages/outgoing.ts'
 import { createBlobStore } from './blobs/index.ts'
 
@@ -44,6 +45,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
       blobs,
       async close() {
         await blobs.close?.()
+        await flushKeyUse(db) // its delayed write would otherwise reopen the connection after the disconnect
         await checkpointer?.stop()
         await db.$disconnect()
       },

@@ -98,20 +98,33 @@ export async function authenticateKeysWithOwner(ctx: CoreContext, keys: string[]
 
 /** lastUsedAt writes wait this long, so that keys used together (a CONNECT storm) take one UPDATE. */
 const LAST_USED_WRITE_DELAY_MS = 200
-const lastUsedQueues = new WeakMap<DbClient, Set<number>>()
+const lastUsedQueues = new WeakMap<DbClient, { ids: Set<number>; timer: NodeJS.Timeout; write: () => Promise<void> }>()
+/** clients being closed: a write queued after that would open a new connection (Prisma reconnects) and hold the process open */
+const closing = new WeakSet<DbClient>()
 
 /** Records the use of a key in the next batch of lastUsedAt writes (a hint: a failed write is only logged). */
 function touchLastUsed(ctx: CoreContext, keyId: number) {
+  if (closing.has(ctx.db)) return
   let queued = lastUsedQueues.get(ctx.db)
   if (!queued) {
-    const ids = (queued = new Set<number>())
-    lastUsedQueues.set(ctx.db, ids)
-    setTimeout(() => {
+    const ids = new Set<number>()
+    const write = () => {
+      clearTimeout(timer)
       lastUsedQueues.delete(ctx.db)
-      ctx.db.key.updateMany({ where: { id: { in: [...ids] } }, data: { lastUsedAt: new Date() } }).catch((err: Error) => ctx.log.warn({ err }, 'recording key use failed'))
-    }, LAST_USED_WRITE_DELAY_MS).unref()
+      return ctx.db.key
+        .updateMany({ where: { id: { in: [...ids] } }, data: { lastUsedAt: new Date() } })
+        .then(() => undefined, (err: Error) => ctx.log.warn({ err }, 'recording key use failed'))
+    }
+    const timer = setTimeout(() => void write(), LAST_USED_WRITE_DELAY_MS).unref()
+    lastUsedQueues.set(ctx.db, (queued = { ids, timer, write }))
   }
-  queued.add(keyId)
+  queued.ids.add(keyId)
+}
+
+/** Writes the key uses still waiting, and records no more: the client is about to be closed. */
+export async function flushKeyUse(db: DbClient): Promise<void> {
+  closing.add(db)
+  await lastUsedQueues.get(db)?.write()
 }
 
 async function principalForKey(

@@ -9,6 +9,7 @@ import { openCore } from '../../core/index.ts'
 import { loadConfig } from '../../core/config.ts'
 import { createLogger } from '../../core/log.ts'
 import { runCli, runJson, startServer } from '../helpers/cli.ts'
+import { basicAuth } from '../helpers/http.ts'
 import { freshDatabase, providers, type TestDatabase } from '../helpers/core.ts'
 
 const FAST = ['--bcrypt-cost', '4']
@@ -77,6 +78,21 @@ for (const provider of providers) {
         assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
       }
       assert.deepEqual(await counts(), before)
+    })
+
+    test("a server stopped right after a key was used exits 0 at once, with the key's use recorded", async () => {
+      const { key } = await runJson<{ key: string }>(['create-controller', 'acme/greenhouse/pi-stop', '--db', db.url])
+      const server = await startServer(['--db', db.url, '--data-dir', db.dataDir])
+      const res = await fetch(`${server.url}/api/v1/resources/acme/greenhouse/pi-stop`, { headers: { authorization: basicAuth(key) } })
+      assert.equal(res.status, 200)
+      // the use is written a moment later, in a batch; the shutdown must write it, not leave it to reopen the database
+      const { code, ms } = await server.stop()
+      assert.equal(code, 0, server.output())
+      assert.ok(ms < 3000, `shutdown took ${ms} ms`)
+      await withCore(db.url, async (core) => {
+        const row = await core.db.key.findFirstOrThrow({ where: { accessAsController: { name: 'pi-stop' } } })
+        assert.ok(row.lastUsedAt, 'the key use was recorded before the database closed')
+      })
     })
   })
 }
