@@ -25,7 +25,7 @@ export const settingsSchema = z.object({
   'mqtt-connect-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a new connection has to send CONNECT'),
   'mqtt-drain-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a subscriber may leave its connection backed up (not reading what it is sent) before it is closed'),
   'mqtt-max-queued': z.coerce.number().int().min(1).default(1000).describe('QoS 1/2 messages kept for a persistent session while its client is away; newer ones are dropped'),
-  'message-history-count': z.coerce.number().int().min(1).max(1_000_000).default(1000).describe('messages kept per folder'),
+  'message-history-count': z.coerce.number().int().min(0).max(1_000_000).default(1000).describe('messages kept per folder (0: none kept, messages are only relayed)'),
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
   'message-history-trim-interval': z.coerce.number().int().min(100).max(86_400_000).default(600_000).describe('ms between the trims that hold each folder to those bounds'),
   'watchdog-interval': z.coerce.number().int().min(100).max(3_600_000).default(60_000).describe('ms between checks for controllers whose watchdog went stale (notices due, failed ones retried)'),

@@ -101,7 +101,8 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
     }
   }
   const stored = await storeValueRequests(ctx, values, lookups)
-  await recordMessages(ctx.db, history)
+  // none kept (--message-history-count 0): a deployment that only relays, e.g. to spare an SD card a write per message
+  if (ctx.config.messageHistory.count > 0) await recordMessages(ctx.db, history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }
 }

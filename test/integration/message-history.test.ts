@@ -96,5 +96,33 @@ for (const provider of providers) {
         assert.equal((await server.stop()).code, 0)
       }
     })
+
+    test('with --message-history-count 0 messages are relayed and acknowledged but none is kept; the trim then empties what an earlier setting kept', async () => {
+      const { key, id } = await createController(core, 'acme/relay-only')
+      await recordMessages(core.db, [entry(id, 'kept-before', new Date())])
+      const server = await startServer(['--db', core.config.database.url, '--data-dir', core.config.dataDir, '--message-history-count', '0'])
+      try {
+        const url = `ws://127.0.0.1:${server.port}/mqtt`
+        const [subscriber, publisher] = await Promise.all([connect(url, key, { clientId: 'relay-only-sub' }), connect(url, key, { clientId: 'relay-only-pub' })])
+        await subscriber.subscribeAsync('acme/relay-only', { qos: 1 })
+        const received = new Promise<string>((resolve) => subscriber.once('message', (_t, payload) => resolve(payload.toString())))
+        await publisher.publishAsync('acme/relay-only', JSON.stringify({ note: { n: 'live' } }), { qos: 1 }) // PUBACK: as stored as it will be
+        assert.equal(await received, JSON.stringify({ note: { n: 'live' } }))
+        const rest = await fetch(`${server.url}/api/v1/messages`, {
+          method: 'POST',
+          headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
+          body: JSON.stringify({ folder_path: '/acme/relay-only', type: 'note', parameters: { n: 'rest' } }),
+        })
+        assert.equal(rest.status, 200)
+        const read = await fetch(`${server.url}/api/v1/messages?folder_path=/acme/relay-only`, { headers: { authorization: basicAuth(key) } })
+        assert.deepEqual(((await read.json()) as { parameters: { n: string } }[]).map((m) => m.parameters.n), ['kept-before'], 'only what was kept before')
+        subscriber.end(true)
+        publisher.end(true)
+      } finally {
+        assert.equal((await server.stop()).code, 0, server.output())
+      }
+      await trimHistory(core.db, { maxPerFolder: 0, maxAgeMs: DAY })
+      assert.equal(await core.db.message.count({ where: { folderId: id } }), 0)
+    })
   })
 }
