@@ -3,7 +3,7 @@
 // relayed) over TCP and WebSocket, against bare Aedes and Mosquitto, measured in the same run with
 // the rounds interleaved. The client load (MQTT.js) runs in a child process. Each case sends a fixed
 // count, or what it can in 10 s when slower than that.
-//   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT] [--count-queries [--callers]]
+//   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT] [--message-history-count N] [--count-queries [--callers]]
 // --only keeps the cases whose "name/transport" contains TEXT (the references are always run).
 import './lib/as-served.ts'
 import { performance } from 'node:perf_hooks'
@@ -14,7 +14,7 @@ import { fmt, machine, median, printTable, ratio, sleep } from './lib/stats.ts'
 import type { ThroughputJob, ThroughputResult } from './lib/throughput-worker.ts'
 import { startWorker } from './lib/worker.ts'
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, messages: { type: 'string', default: '40000' }, publishers: { type: 'string', default: '4' }, only: { type: 'string' }, 'count-queries': { type: 'boolean', default: false }, callers: { type: 'boolean', default: false } } })
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, messages: { type: 'string', default: '40000' }, publishers: { type: 'string', default: '4' }, only: { type: 'string' }, 'count-queries': { type: 'boolean', default: false }, callers: { type: 'boolean', default: false }, 'message-history-count': { type: 'string' } } })
 const ROUNDS = Number(args.rounds)
 const MESSAGES = Number(args.messages)
 const PUBLISHERS = Number(args.publishers)
@@ -46,20 +46,24 @@ try {
   const mosquitto = await startMosquitto()
   if (mosquitto) started.push(mosquitto)
   // the per-client publish rate limit (default 2000/s) would close a publisher sending flat out
-  const tendril = await startTendril('sqlite', { 'mqtt-publish-rate': 0 }, { countQueries: args['count-queries'], callers: args.callers })
+  // --message-history-count 0: a folder topic whose messages are not kept (relay only)
+  const history = args['message-history-count'] === undefined ? {} : { 'message-history-count': Number(args['message-history-count']) }
+  const tendril = await startTendril('sqlite', { 'mqtt-publish-rate': 0, ...history }, { countQueries: args['count-queries'], callers: args.callers })
   started.push(tendril)
   const [pi] = await seedControllers(tendril.core, 1)
   const auth = { username: 'key', password: pi!.key }
-  const stored = () => tendril.core.db.message.count({ where: { folderId: pi!.id } })
+  const kept = args['message-history-count'] !== '0'
+  const stored = kept ? () => tendril.core.db.message.count({ where: { folderId: pi!.id } }) : undefined
+  const folder = kept ? 'Tendril folder (stored)' : 'Tendril folder (not kept)'
 
   const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'brokerCpu' | 'loopBusy'>): Case => ({ ...c, results: [], storeLagMs: [], brokerCpu: [], loopBusy: [] })
   const all: Case[] = [
     make({ name: 'bare Aedes', transport: 'tcp', url: aedes.tcpUrl, topic: pi!.topic }),
     make({ name: 'bare Aedes', transport: 'ws', url: aedes.wsUrl!, topic: pi!.topic }),
     ...(mosquitto ? [make({ name: 'Mosquitto 2', transport: 'tcp', url: mosquitto.tcpUrl, topic: pi!.topic, reference: 'bare Aedes/tcp' })] : []),
-    make({ name: 'Tendril folder (stored)', transport: 'tcp', url: tendril.tcpUrl, topic: pi!.topic, auth, reference: 'bare Aedes/tcp', stored }),
+    make({ name: folder, transport: 'tcp', url: tendril.tcpUrl, topic: pi!.topic, auth, reference: 'bare Aedes/tcp', stored }),
     make({ name: 'Tendril sub-topic (relay)', transport: 'tcp', url: tendril.tcpUrl, topic: `${pi!.topic}/raw`, auth, reference: 'bare Aedes/tcp' }),
-    make({ name: 'Tendril folder (stored)', transport: 'ws', url: tendril.wsUrl, topic: pi!.topic, auth, reference: 'bare Aedes/ws', stored }),
+    make({ name: folder, transport: 'ws', url: tendril.wsUrl, topic: pi!.topic, auth, reference: 'bare Aedes/ws', stored }),
     make({ name: 'Tendril sub-topic (relay)', transport: 'ws', url: tendril.wsUrl, topic: `${pi!.topic}/raw`, auth, reference: 'bare Aedes/ws' }),
   ]
   const cases = all.filter((c) => c.name === 'bare Aedes' || !args.only || `${c.name}/${c.transport}`.includes(args.only))
