@@ -20,8 +20,9 @@ export const MAX_HISTORY_READ = 1000
 const INSERT_CHUNK = 1000
 
 // SQLite, on the connection directly (sqlite-connection.ts), in one short transaction: prepared INSERTs
-// of up to SQLITE_ROWS_PER_INSERT rows each. A row per INSERT cost ~1 µs more a row (better-sqlite3's
-// call and SQLite's statement set-up, AUTOINCREMENT's bookkeeping), a quarter of the history's cost.
+// of up to SQLITE_ROWS_PER_INSERT rows each. A row per INSERT cost ~1.5 µs more a row (better-sqlite3's
+// call, SQLite's statement set-up, AUTOINCREMENT's bookkeeping): the folder path's CPU per message
+// went from 5.3 to 3.8 µs (bench/ingest.ts).
 const SQLITE_ROWS_PER_INSERT = 64 // 384 parameters, far inside SQLite's 32,766
 const sqliteInserts: string[] = [] // the INSERT of n rows, at [n]
 function sqliteInsert(rows: number): string {
