@@ -47,12 +47,12 @@ try {
   if (mosquitto) started.push(mosquitto)
   // the per-client publish rate limit (default 2000/s) would close a publisher sending flat out
   // --message-history-count 0: a folder topic whose messages are not kept (relay only)
-  const history = args['message-history-count'] === undefined ? {} : { 'message-history-count': Number(args['message-history-count']) }
-  const tendril = await startTendril('sqlite', { 'mqtt-publish-rate': 0, ...history }, { countQueries: args['count-queries'], callers: args.callers })
+  const historyCount = args['message-history-count'] === undefined ? undefined : Number(args['message-history-count'])
+  const tendril = await startTendril('sqlite', { 'mqtt-publish-rate': 0, ...(historyCount === undefined ? {} : { 'message-history-count': historyCount }) }, { countQueries: args['count-queries'], callers: args.callers })
   started.push(tendril)
   const [pi] = await seedControllers(tendril.core, 1)
   const auth = { username: 'key', password: pi!.key }
-  const kept = args['message-history-count'] !== '0'
+  const kept = historyCount !== 0
   const stored = kept ? () => tendril.core.db.message.count({ where: { folderId: pi!.id } }) : undefined
   const folder = kept ? 'Tendril folder (stored)' : 'Tendril folder (not kept)'
 
