@@ -79,6 +79,8 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
   const outgoing: OutgoingRequest[] = []
   const values: ValueRequest[] = []
   const watchdogs = new Map<number, Date>()
+  // none kept (--message-history-count 0): a deployment that only relays, e.g. to spare an SD card a write per message
+  const keepHistory = ctx.config.messageHistory.count > 0
   for (const item of items) {
     for (const message of item.messages) {
       if (message.kind === 'display') continue // shown to subscribers, never stored (rhizo's d, lines)
@@ -96,13 +98,12 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
         outgoing.push({ principal: item.principal, type: message.type, parameters: message.parameters, origin: item })
         continue
       }
-      if (SERVER_HANDLED_TYPES.has(message.type)) continue
+      if (SERVER_HANDLED_TYPES.has(message.type) || !keepHistory) continue
       history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal) })
     }
   }
   const stored = await storeValueRequests(ctx, values, lookups)
-  // none kept (--message-history-count 0): a deployment that only relays, e.g. to spare an SD card a write per message
-  if (ctx.config.messageHistory.count > 0) await recordMessages(ctx.db, history)
+  await recordMessages(ctx.db, history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }
 }
