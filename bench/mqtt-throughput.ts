@@ -28,10 +28,12 @@ interface Case {
   auth?: ThroughputJob['auth']
   /** the Aedes case this one is compared with */
   reference?: string
-  /** counts the messages stored so far, for cases whose messages go into the history */
-  stored?: () => Promise<number>
+  /** for cases whose messages go into the history: the newest row's id, and the rows written after an id */
+  stored?: { lastId: () => Promise<number>; since: (id: number) => Promise<number> }
   results: ThroughputResult[]
   storeLagMs: number[]
+  /** rows written per message sent (a folder keeps its newest messages only, so a flood writes fewer) */
+  rowsPerMessage: number[]
   /** CPU of this (the brokers') process during each run, % of one core */
   brokerCpu: number[]
   /** how busy the brokers' event loop (the main thread) was during each run, % */
@@ -53,10 +55,16 @@ try {
   const [pi] = await seedControllers(tendril.core, 1)
   const auth = { username: 'key', password: pi!.key }
   const kept = historyCount !== 0
-  const stored = kept ? () => tendril.core.db.message.count({ where: { folderId: pi!.id } }) : undefined
+  const keptPerFolder = tendril.core.config.messageHistory.count
+  const stored = kept
+    ? {
+        lastId: async () => (await tendril.core.db.message.aggregate({ _max: { id: true } }))._max.id ?? 0,
+        since: (id: number) => tendril.core.db.message.count({ where: { folderId: pi!.id, id: { gt: id } } }),
+      }
+    : undefined
   const folder = kept ? 'Tendril folder (stored)' : 'Tendril folder (not kept)'
 
-  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'brokerCpu' | 'loopBusy'>): Case => ({ ...c, results: [], storeLagMs: [], brokerCpu: [], loopBusy: [] })
+  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'rowsPerMessage' | 'brokerCpu' | 'loopBusy'>): Case => ({ ...c, results: [], storeLagMs: [], rowsPerMessage: [], brokerCpu: [], loopBusy: [] })
   const all: Case[] = [
     make({ name: 'bare Aedes', transport: 'tcp', url: aedes.tcpUrl, topic: pi!.topic }),
     make({ name: 'bare Aedes', transport: 'ws', url: aedes.wsUrl!, topic: pi!.topic }),
@@ -69,11 +77,17 @@ try {
   const cases = all.filter((c) => c.name === 'bare Aedes' || !args.only || `${c.name}/${c.transport}`.includes(args.only))
   const job = (c: Case, messages: number): ThroughputJob => ({ url: c.url, topic: c.topic, auth: c.auth, publishers: PUBLISHERS, messages, payload: PAYLOAD, maxMs: 10_000, idleMs: 10_000 })
 
-  /** After a stored case: how long until everything that was relayed is also in the history. */
-  const waitStored = async (c: Case, before: number, expected: number) => {
+  /**
+   * After a stored case: how long until the history holds what it keeps of what was relayed (the newest
+   * --message-history-count messages at least, with nothing left held back), and how many rows that took.
+   */
+  const waitStored = async (c: Case, afterId: number, sent: number) => {
     const t0 = performance.now()
-    while ((await c.stored!()) < before + expected && performance.now() - t0 < 60_000) await sleep(20)
-    return performance.now() - t0
+    const settled = async () => tendril.core.history.idle && (await c.stored!.since(afterId)) >= Math.min(sent, keptPerFolder)
+    while (!(await settled()) && performance.now() - t0 < 60_000) await sleep(5)
+    const lag = performance.now() - t0
+    c.storeLagMs.push(lag)
+    c.rowsPerMessage.push((await c.stored!.since(afterId)) / sent)
   }
 
   console.log(machine())
@@ -83,7 +97,7 @@ try {
     // a different order each round, so drift in the machine's load spreads over every case
     const order = cases.map((_, i) => cases[(i + round) % cases.length]!)
     for (const c of order) {
-      const before = c.stored ? await c.stored() : 0
+      const before = c.stored ? await c.stored.lastId() : 0
       tendril.queries?.reset()
       const cpu0 = process.cpuUsage()
       const elu0 = performance.eventLoopUtilization()
@@ -94,7 +108,7 @@ try {
       c.loopBusy.push(performance.eventLoopUtilization(elu0).utilization * 100)
       if (tendril.queries && c.auth) console.log(`  ${c.name}/${c.transport}: ${fmt(result.perSecond)} msg/s; Tendril database calls: ${tendril.queries.summary().replaceAll(', ', '\n      ')}`)
       c.results.push(result)
-      if (c.stored) c.storeLagMs.push(await waitStored(c, before, result.sent))
+      if (c.stored) await waitStored(c, before, result.sent)
       await sleep(200)
     }
     process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`)
@@ -104,7 +118,7 @@ try {
   const byKey = new Map(cases.map((c) => [`${c.name}/${c.transport}`, c]))
   console.log()
   printTable(
-    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'same round', 'delivered', 'stored +ms', 'broker CPU', 'event loop', 'client CPU'],
+    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'same round', 'delivered', 'stored +ms', 'rows/msg', 'broker CPU', 'event loop', 'client CPU'],
     cases.map((c) => {
       const rates = c.results.map((r) => r.perSecond)
       const reference = byKey.get(c.reference ?? `bare Aedes/${c.transport}`)!
@@ -120,13 +134,14 @@ try {
         c === reference ? '' : `${median(c.results.map((r, i) => r.perSecond / reference.results[i]!.perSecond)).toFixed(2)}×`,
         (delivered * 100).toFixed(1) + '%',
         c.stored ? fmt(median(c.storeLagMs)) : '-',
+        c.stored ? median(c.rowsPerMessage).toFixed(3) : '-',
         fmt(median(c.brokerCpu), 0) + '%',
         fmt(median(c.loopBusy), 0) + '%',
         fmt(median(c.results.map((r) => r.clientCpu)), 0) + '%',
       ]
     }),
   )
-  console.log('\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until all were in the history (median). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator. "event loop": how busy the broker process\'s main thread was (100% = it is the bottleneck).')
+  console.log(`\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until the history held the newest ${keptPerFolder} (--message-history-count) with nothing held back (median); "rows/msg": history rows written per message sent (median; a folder keeps only its newest ${keptPerFolder}, so of a flood only those are written, core/messages/history.ts). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator. "event loop": how busy the broker process's main thread was (100% = it is the bottleneck).`)
 } finally {
   await worker.stop()
   for (const b of started.reverse()) await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))

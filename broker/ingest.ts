@@ -150,7 +150,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
   /** A message to a folder whose row is at hand; null when its payload is not understood (then only relayed). */
   const folderItem = (client: Client, principal: InboundItem['principal'], folder: Resource, path: string, packet: PublishPacket): InboundItem | null => {
     try {
-      return { principal, folder, folderPath: path, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt: new Date() }
+      return { principal, folder, folderPath: path, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt: new Date(), fireAndForget: packet.qos === 0 }
     } catch (err) {
       notUnderstood(client, packet, err as Error)
       return null

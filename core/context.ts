@@ -4,6 +4,7 @@ import type { Db } from './db/index.ts'
 import type { Logger } from './log.ts'
 import type { Outbox } from './messages/outgoing.ts'
 import type { BlobStore } from './blobs/index.ts'
+import type { HistoryWriter } from './messages/history.ts'
 
 export interface CoreContext {
   config: Config
@@ -14,4 +15,6 @@ export interface CoreContext {
   outbox: Outbox
   /** bulk storage for large revisions */
   blobs: BlobStore
+  /** the folders' message history, some rows held back briefly (messages/history.ts) */
+  history: HistoryWriter
 }

@@ -9,6 +9,7 @@ import type { Logger } from './log.ts'
 import { loadServerSecret } from './accounts/secret.ts'
 import { flushKeyUse } from './accounts/keys.ts'
 import { createOutbox } from './messages/outgoing.ts'
+import { createHistoryWriter } from './messages/history.ts'
 import { createBlobStore } from './blobs/index.ts'
 
 export type { CoreContext }
@@ -36,6 +37,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     checkpointer = config.database.provider === 'sqlite' ? await startCheckpointer(db, config.database.file, log) : undefined
     const secret = await loadServerSecret(db, config.secret)
     const blobs = createBlobStore(config.blobstore, config.dataDir)
+    const history = createHistoryWriter(db, log, config.messageHistory.count)
     return {
       config,
       db,
@@ -43,8 +45,10 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
       secret,
       outbox: createOutbox(config.outgoing),
       blobs,
+      history,
       async close() {
         await blobs.close?.()
+        await history.close() // what is held is written before the disconnect
         await flushKeyUse(db) // its delayed write would otherwise reopen the connection after the disconnect
         await checkpointer?.stop()
         await db.$disconnect()

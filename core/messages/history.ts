@@ -3,6 +3,7 @@
 import type { DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
+import type { Logger } from '../log.ts'
 import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
 
 export interface HistoryEntry {
@@ -12,6 +13,8 @@ export interface HistoryEntry {
   timestamp: Date
   senderControllerId?: number | null
   senderUserId?: number | null
+  /** nobody waits to hear it was stored (MQTT QoS 0): its row may be written a little later (HistoryWriter) */
+  fireAndForget?: boolean
 }
 
 export const MAX_HISTORY_READ = 1000
@@ -71,10 +74,97 @@ export async function recordMessages(db: DbClient, entries: HistoryEntry[]): Pro
   }
 }
 
-/** The newest `count` messages of a folder, oldest first, optionally of one type. */
-export async function folderMessages(db: DbClient, folderId: number, options: { count?: number; type?: string } = {}) {
+/** How long a message nobody waits for may be held before its row is written. */
+export const HISTORY_HOLD_MS = 200
+
+/**
+ * Writes the history, holding back the rows of messages nobody waits for (MQTT QoS 0) for up to
+ * HISTORY_HOLD_MS: a folder keeps only its newest `maxPerFolder` messages, so of what one folder
+ * receives meanwhile only the newest `maxPerFolder` can survive the trim, and only those are written.
+ * A folder flooded with messages then costs at most `maxPerFolder` rows per hold instead of one per
+ * message (the insert was the largest part of the broker's work per message to a folder, and every
+ * row is an SD card write). Whatever someone waits for (QoS 1 and 2, REST, the JSON websocket) is
+ * written at once, after what is held for its folder, so rows keep their order. Reads through
+ * folderMessages write what is held for the folder first; another instance sees held rows late, by
+ * at most HISTORY_HOLD_MS. A crash loses what is held: QoS 0 is at most once.
+ */
+export interface HistoryWriter {
+  /** resolves once the entries someone waits for are written; the others are held */
+  record(entries: HistoryEntry[]): Promise<void>
+  /** writes what is held (for one folder, or all) */
+  flush(folderId?: number): Promise<void>
+  /** writes what is held and stops the timer */
+  close(): Promise<void>
+  /** nothing held and nothing being written (diagnostics, benchmarks) */
+  readonly idle: boolean
+}
+
+export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: number): HistoryWriter {
+  const held = new Map<number, HistoryEntry[]>() // per folder, oldest first
+  let timer: NodeJS.Timeout | undefined
+  let writing: Promise<void> = Promise.resolve() // writes run one after another, so rows keep their order
+  let writes = 0 // under way or waiting their turn
+
+  const take = (folderIds: Iterable<number>): HistoryEntry[] => {
+    const out: HistoryEntry[] = []
+    for (const folderId of folderIds) {
+      const entries = held.get(folderId)
+      if (!entries) continue
+      held.delete(folderId)
+      for (let i = Math.max(0, entries.length - maxPerFolder); i < entries.length; i++) out.push(entries[i]!)
+    }
+    return out
+  }
+  const write = (entries: HistoryEntry[]): Promise<void> => {
+    if (entries.length === 0) return writing.catch(() => {}) // a read still waits for a write under way
+    writes++
+    const next = writing
+      .catch(() => {}) // an earlier failure is its own callers'
+      .then(() => recordMessages(db, entries))
+      .finally(() => writes--)
+    writing = next
+    return next
+  }
+  const writeHeld = () => {
+    if (timer) clearTimeout(timer)
+    timer = undefined
+    const entries = take([...held.keys()])
+    return write(entries).catch((err: Error) => log.error({ err, messages: entries.length }, 'storing the message history failed'))
+  }
+
+  return {
+    record(entries) {
+      let urgent: Set<number> | undefined
+      for (const entry of entries) {
+        let folder = held.get(entry.folderId)
+        if (!folder) held.set(entry.folderId, (folder = []))
+        folder.push(entry)
+        // trimmed in place now and then, not at every push
+        if (folder.length >= 2 * maxPerFolder) folder.splice(0, folder.length - maxPerFolder)
+        if (!entry.fireAndForget) (urgent ??= new Set()).add(entry.folderId)
+      }
+      if (held.size > 0 && !timer) timer = setTimeout(writeHeld, HISTORY_HOLD_MS).unref()
+      return urgent ? write(take(urgent)) : Promise.resolve()
+    },
+    async flush(folderId) {
+      if (folderId === undefined) await writeHeld()
+      else await write(take([folderId]))
+    },
+    async close() {
+      await writeHeld()
+    },
+    get idle() {
+      return held.size === 0 && writes === 0
+    },
+  }
+}
+
+/** The newest `count` messages of a folder, oldest first, optionally of one type (writing what is held for it first). */
+export async function folderMessages(ctx: { db: DbClient; history: HistoryWriter }, folderId: number, options: { count?: number; type?: string } = {}) {
   const count = options.count ?? 100
   if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_READ) throw invalid(`count must be a whole number from 1 to ${MAX_HISTORY_READ}`)
+  await ctx.history.flush(folderId)
+  const { db } = ctx
   const rows = await db.message.findMany({
     where: { folderId, ...(options.type ? { type: options.type } : {}) },
     orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],

@@ -7,7 +7,7 @@ import type { Principal } from '../resources/permissions.ts'
 import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
 import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
-import { recordMessages, type HistoryEntry } from './history.ts'
+import type { HistoryEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
 import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
 
@@ -21,6 +21,8 @@ export interface InboundItem {
   folderPath: string
   messages: InboundMessage[]
   receivedAt: Date
+  /** nobody waits to hear it was stored (MQTT QoS 0), so its history row may be held back (history.ts) */
+  fireAndForget?: boolean
 }
 
 function sender(principal: Principal) {
@@ -99,11 +101,11 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
         continue
       }
       if (SERVER_HANDLED_TYPES.has(message.type) || !keepHistory) continue
-      history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal) })
+      history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal), fireAndForget: item.fireAndForget })
     }
   }
   const stored = await storeValueRequests(ctx, values, lookups)
-  await recordMessages(ctx.db, history)
+  await ctx.history.record(history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }
 }

@@ -43,7 +43,7 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const query = readQuery.safeParse(fieldsOf(req))
     if (!query.success) throw invalid('expected folder_path, and optionally count (1 to 1000) and type')
     const folder = await folderFor(core, res.locals.principal, query.data.folder_path, 'read')
-    const messages = await folderMessages(core.db, folder.id, { count: query.data.count, type: query.data.type })
+    const messages = await folderMessages(core, folder.id, { count: query.data.count, type: query.data.type })
     res.json(
       messages.map((m) => ({
         id: m.id,

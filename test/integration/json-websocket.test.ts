@@ -62,7 +62,7 @@ for (const provider of providers) {
       send(ws, { type: 'experiment_started', folder: '/acme/lab', parameters: { run: 7 } })
       assert.deepEqual(JSON.parse((await received)!.payload), { experiment_started: { run: 7 } })
       const lab = (await findPath(server.core.db, '/acme/lab'))!.at(-1)!
-      assert.deepEqual((await folderMessages(server.core.db, lab.id)).map((m) => [m.type, m.parameters]), [['experiment_started', { run: 7 }]])
+      assert.deepEqual((await folderMessages(server.core, lab.id)).map((m) => [m.type, m.parameters]), [['experiment_started', { run: 7 }]])
     })
 
     test('subscriptions can include child folders and filter by message type; the sender gets no echo', async () => {

@@ -1,10 +1,11 @@
 // The bounded message history of each folder (replacing rhizo's one-hour message table): at most
 // --message-history-count messages per folder and none older than --message-history-days, enforced by
-// trimHistory, which `tendril serve` runs every --message-history-trim-interval.
+// trimHistory, which `tendril serve` runs every --message-history-trim-interval; and the writer that
+// holds back the rows of messages nobody waits for, writing of a flood only what that bound keeps.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createOrg } from '../../core/admin.ts'
-import { recordMessages, trimHistory, type HistoryEntry } from '../../core/messages/history.ts'
+import { createHistoryWriter, folderMessages, HISTORY_HOLD_MS, recordMessages, trimHistory, type HistoryEntry } from '../../core/messages/history.ts'
 import { startServer } from '../helpers/cli.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
@@ -94,6 +95,57 @@ for (const provider of providers) {
         client.end(true)
       } finally {
         assert.equal((await server.stop()).code, 0)
+      }
+    })
+
+    test('rows of messages nobody waits for are held briefly, and of a flood only the newest the bound keeps are written; what someone waits for is written at once, after what is held', async () => {
+      const [d, e, f, g] = await Promise.all(['acme/held-d', 'acme/held-e', 'acme/held-f', 'acme/held-g'].map(async (path) => (await createController(core, path)).id))
+      const writer = createHistoryWriter(core.db, core.log, 5)
+      const t0 = Date.now()
+      const note = (folderId: number, n: string, i: number, fireAndForget = true): HistoryEntry => ({ ...entry(folderId, n, new Date(t0 + i)), fireAndForget })
+      // 40 to d and one to e, nobody waiting: nothing written yet
+      await writer.record(Array.from({ length: 40 }, (_, i) => note(d!, `d${i}`, i)))
+      await writer.record([note(e!, 'e0', 0)])
+      assert.deepEqual(await kept(d!), [])
+      assert.equal(writer.idle, false)
+      // one someone waits for: written before record resolves, after the newest of what was held, five in all
+      await writer.record([note(d!, 'd40', 40, false)])
+      assert.deepEqual(await kept(d!), ['d36', 'd37', 'd38', 'd39', 'd40'])
+      assert.deepEqual(await kept(e!), [], "another folder's rows stay held")
+      // held rows are written within the hold time without anyone asking
+      assert.ok(await eventually(async () => (await kept(e!)).join() === 'e0', HISTORY_HOLD_MS + 2000), 'held rows are written on time')
+      assert.ok(await eventually(async () => writer.idle, 2000))
+      // a read writes what is held for its folder first; closing writes the rest
+      await writer.record([note(f!, 'f0', 0), note(g!, 'g0', 0)])
+      assert.deepEqual((await folderMessages({ db: core.db, history: writer }, f!)).map((m) => (m.parameters as { n: string }).n), ['f0'])
+      await writer.close()
+      assert.deepEqual(await kept(g!), ['g0'])
+      assert.equal(writer.idle, true)
+    })
+
+    test('`tendril serve`: a QoS 0 flood to a folder writes a fraction of its rows, a read sees the newest at once, and a QoS 1 PUBACK comes once its row and those before it are stored', async () => {
+      const { key, id } = await createController(core, 'acme/flooded')
+      const server = await startServer(['--db', core.config.database.url, '--data-dir', core.config.dataDir, '--message-history-count', '5', '--mqtt-publish-rate', '0'])
+      try {
+        const client = await connect(`ws://127.0.0.1:${server.port}/mqtt`, key)
+        const history = async (count: number) => {
+          const res = await fetch(`${server.url}/api/v1/messages?folder_path=/acme/flooded&count=${count}`, { headers: { authorization: basicAuth(key) } })
+          return ((await res.json()) as { parameters: { n: string } }[]).map((m) => m.parameters.n)
+        }
+        for (let i = 0; i < 500; i++) client.publish('acme/flooded', JSON.stringify({ note: { n: `m${i}` } }), { qos: 0 })
+        await client.publishAsync('acme/flooded', JSON.stringify({ note: { n: 'q' } }), { qos: 1 })
+        // straight from the database, no read through the server: the PUBACK came after the rows were stored
+        const rows = await core.db.message.findMany({ where: { folderId: id }, orderBy: { id: 'asc' } })
+        assert.deepEqual(rows.slice(-5).map((m) => (m.parameters as { n: string }).n), ['m496', 'm497', 'm498', 'm499', 'q'])
+        // 5 rows per hold of 200 ms at most: 100 would mean 4 s to send 500 small messages on loopback
+        assert.ok(rows.length <= 100, `${rows.length} rows written for 501 messages`)
+        for (let i = 0; i < 3; i++) client.publish('acme/flooded', JSON.stringify({ note: { n: `late${i}` } }), { qos: 0 })
+        // acknowledged once its batch is stored, so the QoS 0 messages before it (same connection) have reached the history; a watchdog keeps no row
+        await client.publishAsync('acme/flooded', JSON.stringify({ watchdog: {} }), { qos: 1 })
+        assert.deepEqual(await history(3), ['late0', 'late1', 'late2'])
+        client.end(true)
+      } finally {
+        assert.equal((await server.stop()).code, 0, server.output())
       }
     })
 

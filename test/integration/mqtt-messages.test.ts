@@ -33,7 +33,7 @@ for (const provider of providers) {
       await server.close()
     })
 
-    const history = async (path: string) => folderMessages(server.core.db, (await findPath(server.core.db, path))!.at(-1)!.id)
+    const history = async (path: string) => folderMessages(server.core, (await findPath(server.core.db, path))!.at(-1)!.id)
 
     test('a message of any other type is relayed to subscribers and kept in the folder history', async () => {
       const subscriber = await connect(server.mqttUrl, piKey)

@@ -60,7 +60,7 @@ for (const provider of providers) {
       await new Promise((r) => setTimeout(r, 300)) // a second copy would be here by now
       assert.deepEqual(received, [{ payload: '{"exactly_once": {"n": 2}}', qos: 2 }])
       const pi = (await findPath(server.core.db, '/acme/lab/pi-1'))!.at(-1)!
-      assert.equal((await folderMessages(server.core.db, pi.id)).filter((m) => m.type === 'exactly_once').length, 1)
+      assert.equal((await folderMessages(server.core, pi.id)).filter((m) => m.type === 'exactly_once').length, 1)
     })
 
     test('mosquitto_sub receives what an MQTT.js client publishes, and a wrong key is refused', async () => {

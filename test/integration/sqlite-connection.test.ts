@@ -55,7 +55,7 @@ describe('the shared SQLite connection', () => {
     const recorded = recordMessages(core.db, [{ folderId: folder.id, type: 'recorded', parameters: { n: 1 }, timestamp: new Date() }])
     tx.release()
     await Promise.all([tx.done, plain, recorded])
-    const types = (await folderMessages(core.db, folder.id, { count: 10 })).map((m) => m.type).sort()
+    const types = (await folderMessages(core, folder.id, { count: 10 })).map((m) => m.type).sort()
     assert.deepEqual(types, ['plain', 'recorded'])
   })
 
