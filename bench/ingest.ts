@@ -14,7 +14,8 @@ import Database from 'better-sqlite3'
 import { attach } from '../broker/clients.ts'
 import { createIngest } from '../broker/ingest.ts'
 import { authenticateKey } from '../core/accounts/keys.ts'
-import { decodeFolderPayload } from '../core/messages/codecs.ts'
+import { decodeFolderPayload, decodeFolderPayloadUnlessKept } from '../core/messages/codecs.ts'
+import { SERVER_HANDLED_TYPES } from '../core/messages/inbound.ts'
 import { createPathResolver } from '../core/resources/resolver.ts'
 import type { PostgresServer } from '../test/harness/postgres.ts'
 import { openTestCore, type Provider, type TestCore } from '../test/helpers/core.ts'
@@ -58,6 +59,7 @@ async function measure(provider: Provider): Promise<Map<string, number>> {
     const pi = flood.pi
     const steps: { name: string; run: () => Promise<void> | void }[] = [
       { name: 'decodeFolderPayload only', run: () => void decodeFolderPayload(PAYLOAD) },
+      { name: 'decodeFolderPayloadUnlessKept only (what the broker does on arrival)', run: () => void decodeFolderPayloadUnlessKept(PAYLOAD, SERVER_HANDLED_TYPES) },
       flood,
       await ingestStep(everyRow, 'ingest.accept, QoS 0, until stored: every message a row (bound 1,000,000)'),
     ]

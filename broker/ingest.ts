@@ -9,10 +9,10 @@ import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
-import { decodeFolderPayload, decodeSequencePayload } from '../core/messages/codecs.ts'
+import { decodeFolderPayloadUnlessKept, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { FolderPublisher, ItemOutcome } from '../core/messages/send.ts'
 import { announceValues } from '../core/messages/values.ts'
-import { acceptInbound, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
+import { acceptInbound, SERVER_HANDLED_TYPES, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
 import { isFolderType, ResourceType } from '../core/resources/types.ts'
 import { createAccessCache } from '../core/resources/access-cache.ts'
@@ -147,10 +147,13 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
   const enqueue = (item: InboundItem) => new Promise<void>((resolve, reject) => enqueueWith(item, (err) => (err ? reject(err) : resolve())))
   const ignore = () => {} // QoS 0: a failed batch is logged by runBatch; nobody waits for it
 
-  /** A message to a folder whose row is at hand; null when its payload is not understood (then only relayed). */
+  /**
+   * A message to a folder whose row is at hand; null when its payload is not understood (then only
+   * relayed). A payload of messages that are only kept is decoded when kept (history.ts).
+   */
   const folderItem = (client: Client, principal: InboundItem['principal'], folder: Resource, path: string, packet: PublishPacket): InboundItem | null => {
     try {
-      return { principal, folder, folderPath: path, messages: decodeFolderPayload(packet.payload as Buffer), receivedAt: new Date(), fireAndForget: packet.qos === 0 }
+      return { principal, folder, folderPath: path, messages: decodeFolderPayloadUnlessKept(packet.payload as Buffer, SERVER_HANDLED_TYPES), receivedAt: new Date(), fireAndForget: packet.qos === 0 }
     } catch (err) {
       notUnderstood(client, packet, err as Error)
       return null

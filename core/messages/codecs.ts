@@ -48,10 +48,45 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** A payload published to a folder topic: CSV records or one JSON object. */
 export function decodeFolderPayload(payload: Buffer | string): InboundMessage[] {
-  const text = decodeText(payload)
+  return decodeFolderText(decodeText(payload))
+}
+
+function decodeFolderText(text: string): InboundMessage[] {
   const first = text.trimStart()[0]
   if (first === '{' || first === '[') return decodeJsonPayload(text)
   return decodeCsvPayload(text)
+}
+
+/** JSON text of the {"<type>": {params}, …} form whose messages are only kept, decoded by decodeKept when kept. */
+export type KeptPayload = { kind: 'kept'; text: string }
+
+const keptOnlyTests = new WeakMap<ReadonlySet<string>, RegExp>()
+
+/**
+ * decodeFolderPayload for a receiver that acts only on the message types in `actedOn` and keeps the
+ * rest: a JSON object that can hold none of them, no sequence value (update_sequence, write_resource)
+ * and not the {"type", …} form is returned undecoded, because most messages of a flood to a folder
+ * are never kept (history.ts) and parsing was most of what the broker did with them. A text without
+ * a backslash has no escaped keys, so each such key would appear in it quoted as is; a value that
+ * merely contains one only means decoding now. Bad JSON among kept messages is found when kept.
+ */
+export function decodeFolderPayloadUnlessKept(payload: Buffer | string, actedOn: ReadonlySet<string>): InboundMessage[] | [KeptPayload] {
+  const text = decodeText(payload)
+  let test = keptOnlyTests.get(actedOn)
+  if (!test) {
+    const names = [...actedOn, ...SEQUENCE_UPDATE_TYPES, 'write_resource', 'type'].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    keptOnlyTests.set(actedOn, (test = new RegExp(`\\\\|"(?:${names.join('|')})"`)))
+  }
+  if (text.charCodeAt(0) === 0x7b /* { */ && !test.test(text)) return [{ kind: 'kept', text }]
+  return decodeFolderText(text)
+}
+
+/** The messages of a KeptPayload; throws as decodeFolderPayload does for bad JSON. */
+export function decodeKept(payload: KeptPayload): FolderMessage[] {
+  const messages = decodeJsonPayload(payload.text)
+  // cannot happen (decodeFolderPayloadUnlessKept left no value in the text); refused rather than kept as a message
+  if (messages.some((m) => m.kind !== 'message')) throw invalid('a kept payload holds a sequence value')
+  return messages as FolderMessage[]
 }
 
 /**

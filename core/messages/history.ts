@@ -3,6 +3,7 @@
 import type { DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
+import { decodeKept, type KeptPayload } from './codecs.ts'
 import type { Logger } from '../log.ts'
 import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
 
@@ -16,6 +17,9 @@ export interface HistoryEntry {
   /** nobody waits to hear it was stored (MQTT QoS 0): its row may be written a little later (HistoryWriter) */
   fireAndForget?: boolean
 }
+
+/** What the writer holds: a message, or a payload of messages decoded only if its rows are written. */
+export type HeldEntry = HistoryEntry | (Omit<HistoryEntry, 'type' | 'parameters'> & { payload: KeptPayload; folderPath: string })
 
 export const MAX_HISTORY_READ = 1000
 
@@ -90,7 +94,7 @@ export const HISTORY_HOLD_MS = 200
  */
 export interface HistoryWriter {
   /** resolves once the entries someone waits for are written; the others are held */
-  record(entries: HistoryEntry[]): Promise<void>
+  record(entries: HeldEntry[]): Promise<void>
   /** writes what is held (for one folder, or all) */
   flush(folderId?: number): Promise<void>
   /** writes what is held and stops the timer */
@@ -100,20 +104,32 @@ export interface HistoryWriter {
 }
 
 export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: number): HistoryWriter {
-  const held = new Map<number, HistoryEntry[]>() // per folder, oldest first
+  const held = new Map<number, HeldEntry[]>() // per folder, oldest first
   let timer: NodeJS.Timeout | undefined
   let writing: Promise<void> = Promise.resolve() // writes run one after another, so rows keep their order
   let writes = 0 // under way or waiting their turn
 
+  // A held payload of several messages counts as one, so more rows may be written than the trim keeps,
+  // never fewer; one found to be bad JSON here leaves a row fewer than the bound would have kept.
   const take = (folderIds: Iterable<number>): HistoryEntry[] => {
     const out: HistoryEntry[] = []
     for (const folderId of folderIds) {
       const entries = held.get(folderId)
       if (!entries) continue
       held.delete(folderId)
-      for (let i = Math.max(0, entries.length - maxPerFolder); i < entries.length; i++) out.push(entries[i]!)
+      for (let i = Math.max(0, entries.length - maxPerFolder); i < entries.length; i++) expand(entries[i]!, out)
     }
     return out
+  }
+  const expand = (entry: HeldEntry, into: HistoryEntry[]) => {
+    if (!('payload' in entry)) return void into.push(entry)
+    const { payload, folderPath, ...row } = entry
+    try {
+      for (const m of decodeKept(payload)) into.push({ ...row, type: m.type, parameters: m.parameters })
+    } catch (err) {
+      // relayed all the same: generic MQTT devices may publish any payload to their folder
+      log.warn({ folder: folderPath, sender: row.senderControllerId ?? row.senderUserId, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')
+    }
   }
   const write = (entries: HistoryEntry[]): Promise<void> => {
     if (entries.length === 0) return writing.catch(() => {}) // a read still waits for a write under way

@@ -6,8 +6,8 @@ import type { Resource } from '../db/index.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
-import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage } from './codecs.ts'
-import type { HistoryEntry } from './history.ts'
+import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage, type KeptPayload } from './codecs.ts'
+import type { HeldEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
 import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
 
@@ -19,7 +19,8 @@ export interface InboundItem {
   /** the live folder the message was addressed to, and its path */
   folder: Resource
   folderPath: string
-  messages: InboundMessage[]
+  /** kept payloads: MQTT's, only kept messages in them (codecs.ts decodeFolderPayloadUnlessKept) */
+  messages: (InboundMessage | KeptPayload)[]
   receivedAt: Date
   /** nobody waits to hear it was stored (MQTT QoS 0), so its history row may be held back (history.ts) */
   fireAndForget?: boolean
@@ -77,7 +78,7 @@ export function valueRequestsOf(item: InboundItem, message: InboundMessage, into
 
 /** Stores what the messages carry: sequence values, history, watchdogs. */
 export async function acceptInbound(ctx: CoreContext, items: InboundItem[], lookups?: ValueLookups): Promise<InboundOutcome> {
-  const history: HistoryEntry[] = []
+  const history: HeldEntry[] = []
   const outgoing: OutgoingRequest[] = []
   const values: ValueRequest[] = []
   const watchdogs = new Map<number, Date>()
@@ -86,6 +87,10 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
   for (const item of items) {
     for (const message of item.messages) {
       if (message.kind === 'display') continue // shown to subscribers, never stored (rhizo's d, lines)
+      if (message.kind === 'kept') {
+        if (keepHistory) history.push({ folderId: item.folder.id, payload: message, folderPath: item.folderPath, timestamp: item.receivedAt, ...sender(item.principal), fireAndForget: item.fireAndForget })
+        continue
+      }
       if (carriesValues(message)) {
         valueRequestsOf(item, message, values)
         continue

@@ -143,6 +143,10 @@ for (const provider of providers) {
         // acknowledged once its batch is stored, so the QoS 0 messages before it (same connection) have reached the history; a watchdog keeps no row
         await client.publishAsync('acme/flooded', JSON.stringify({ watchdog: {} }), { qos: 1 })
         assert.deepEqual(await history(3), ['late0', 'late1', 'late2'])
+        // bad JSON found when its row is written: not kept, and the log says which folder sent it and why
+        await client.publishAsync('acme/flooded', '{"note": 5}', { qos: 1 })
+        assert.deepEqual(await history(3), ['late0', 'late1', 'late2'])
+        assert.match(server.output(), /"folder":"\/acme\/flooded".*"reason":"parameters of \\"note\\" must be an object".*"msg":"mqtt payload not understood; relayed, not stored"/)
         client.end(true)
       } finally {
         assert.equal((await server.stop()).code, 0, server.output())

@@ -8,7 +8,7 @@ import { findPath } from '../../core/resources/tree.ts'
 import { createTendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers } from '../helpers/core.ts'
-import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
+import { closed, collect, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { eventually } from '../helpers/http.ts'
 
@@ -132,6 +132,11 @@ for (const provider of providers) {
       await new Promise<void>((resolve, reject) => sender.publish('acme/lab/pi-1', 'x,not,csv', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
       assert.equal((await received)?.payload, 'x,not,csv')
       assert.equal((await history('/acme/lab/pi-1')).length, before)
+      // JSON found bad only when kept (its decoding waits until then): relayed, and neither kept nor in the way of the good one after it
+      const relayed = collect(subscriber, 1500)
+      for (const [payload, qos] of [['{"note": 5}', 0], ['{"note": {}', 1], ['{"note": {"n": "good"}}', 1]] as const) await sender.publishAsync('acme/lab/pi-1', payload, { qos })
+      assert.deepEqual((await relayed).map((m) => m.payload), ['{"note": 5}', '{"note": {}', '{"note": {"n": "good"}}'])
+      assert.deepEqual((await history('/acme/lab/pi-1')).slice(before).map((m) => [m.type, m.parameters]), [['note', { n: 'good' }]])
       assert.equal(await closed(sender, 300), false)
     })
 

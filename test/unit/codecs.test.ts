@@ -7,6 +7,8 @@ import {
   MAX_MESSAGE_TYPE_LENGTH,
   MAX_UPDATE_VALUES,
   decodeFolderPayload,
+  decodeFolderPayloadUnlessKept,
+  decodeKept,
   decodeMessage,
   decodeSequencePayload,
   decodeWebSocketMessage,
@@ -15,6 +17,7 @@ import {
   formatTimestamp,
   parseTimestamp,
 } from '../../core/messages/codecs.ts'
+import { SERVER_HANDLED_TYPES } from '../../core/messages/inbound.ts'
 
 const NOON = new Date('2024-05-01T12:00:00.123Z')
 
@@ -255,6 +258,44 @@ describe('JSON messages on a folder topic', () => {
   test(`at most ${MAX_MESSAGES_PER_PAYLOAD} messages in one JSON object`, () => {
     const many = Object.fromEntries(Array.from({ length: MAX_MESSAGES_PER_PAYLOAD + 1 }, (_, i) => [`t${i}`, {}]))
     assertInvalid(() => decodeFolderPayload(JSON.stringify(many)), /at most 100 messages/)
+  })
+})
+
+describe('payloads whose messages are only kept (their decoding waits until they are kept)', () => {
+  const unlessKept = (text: string) => decodeFolderPayloadUnlessKept(Buffer.from(text), SERVER_HANDLED_TYPES)
+
+  test('a JSON object of other types stays text, and decodes when kept to what decodeFolderPayload gives', () => {
+    for (const text of ['{"temp": {"v": 21.5, "unit": "C"}}', '{"a": {}, "b": {"x": [1, {"y": null}]}, "c": null}', '{}', '{"say": {"text": "update is due"}}']) {
+      const [kept, ...rest] = unlessKept(text)
+      assert.deepEqual([kept, rest], [{ kind: 'kept', text }, []], text)
+      assert.deepEqual(decodeKept(kept as { kind: 'kept'; text: string }), decodeFolderPayload(text), text)
+    }
+  })
+
+  test('anything the server acts on is decoded at once: every server-handled type, sequence values, the {"type"} form, CSV', () => {
+    for (const type of SERVER_HANDLED_TYPES) {
+      const text = JSON.stringify({ note: {}, [type]: type === 'update' ? { a: 1 } : type === 'setNode' ? { node: 'a', value: 1 } : type.startsWith('update') ? { sequence: 'a', value: 1 } : {} })
+      assert.deepEqual(unlessKept(text), decodeFolderPayload(text), type)
+    }
+    for (const text of ['{"write_resource": {"path": "acme/pi/t", "data": "1"}}', '{"type": "note", "parameters": {}}', 's,temp,,21.5', '{"note": {"type": "kept but decoded now"}}']) {
+      assert.deepEqual(unlessKept(text), decodeFolderPayload(text), text)
+    }
+  })
+
+  test('escaped keys cannot hide an acted-on type: a backslash anywhere means decoding at once', () => {
+    assert.deepEqual(unlessKept('{"upd\\u0061te": {"a": 1}}'), [{ kind: 'message', type: 'update', parameters: { a: 1 } }])
+    assert.deepEqual(unlessKept('{"note": {"text": "a \\"quote\\""}}'), [{ kind: 'message', type: 'note', parameters: { text: 'a "quote"' } }])
+  })
+
+  test('bad JSON in a kept payload is refused when kept, as decodeFolderPayload refuses it', () => {
+    for (const [text, reason] of [['{"note": 5}', /parameters of "note" must be an object/], ['{"note": {}', /not valid JSON/], [`{"${'t'.repeat(41)}": {}}`, /longer than 40/]] as const) {
+      const [kept] = unlessKept(text)
+      assert.equal(kept!.kind, 'kept', text)
+      assertInvalid(() => decodeKept(kept as { kind: 'kept'; text: string }), reason, text)
+      assertInvalid(() => decodeFolderPayload(text), reason, text)
+    }
+    assertInvalid(() => unlessKept(''), /empty payload/)
+    assertInvalid(() => decodeFolderPayloadUnlessKept(Buffer.from([0x7b, 0xff]), SERVER_HANDLED_TYPES), /not valid UTF-8/)
   })
 })
 
