@@ -123,12 +123,13 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
   }
   const expand = (entry: HeldEntry, into: HistoryEntry[]) => {
     if (!('payload' in entry)) return void into.push(entry)
-    const { payload, folderPath, ...row } = entry
     try {
-      for (const m of decodeKept(payload)) into.push({ ...row, type: m.type, parameters: m.parameters })
+      for (const m of decodeKept(entry.payload)) {
+        into.push({ folderId: entry.folderId, type: m.type, parameters: m.parameters, timestamp: entry.timestamp, senderControllerId: entry.senderControllerId, senderUserId: entry.senderUserId })
+      }
     } catch (err) {
       // relayed all the same: generic MQTT devices may publish any payload to their folder
-      log.warn({ folder: folderPath, sender: row.senderControllerId ?? row.senderUserId, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')
+      log.warn({ folder: entry.folderPath, sender: entry.senderControllerId ?? entry.senderUserId, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')
     }
   }
   const write = (entries: HistoryEntry[]): Promise<void> => {
