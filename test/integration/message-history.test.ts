@@ -147,10 +147,15 @@ for (const provider of providers) {
         await client.publishAsync('acme/flooded', '{"note": 5}', { qos: 1 })
         assert.deepEqual(await history(3), ['late0', 'late1', 'late2'])
         assert.match(server.output(), /"folder":"\/acme\/flooded".*"reason":"parameters of \\"note\\" must be an object".*"msg":"mqtt payload not understood; relayed, not stored"/)
+        // held rows are written by a clean shutdown, however soon it comes
+        for (let i = 0; i < 3; i++) client.publish('acme/flooded', JSON.stringify({ note: { n: `end${i}` } }), { qos: 0 })
+        await client.publishAsync('acme/flooded', JSON.stringify({ watchdog: {} }), { qos: 1 })
         client.end(true)
       } finally {
         assert.equal((await server.stop()).code, 0, server.output())
       }
+      const last = await core.db.message.findMany({ where: { folderId: id }, orderBy: { id: 'desc' }, take: 3 })
+      assert.deepEqual(last.map((m) => (m.parameters as { n: string }).n).reverse(), ['end0', 'end1', 'end2'])
     })
 
     test('with --message-history-count 0 messages are relayed and acknowledged but none is kept; the trim then empties what an earlier setting kept', async () => {
