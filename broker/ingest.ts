@@ -12,7 +12,7 @@ import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import { decodeFolderPayloadUnlessKept, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { FolderPublisher, ItemOutcome } from '../core/messages/send.ts'
 import { announceValues } from '../core/messages/values.ts'
-import { acceptInbound, SERVER_HANDLED_TYPES, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
+import { acceptInbound, logNotUnderstood, SERVER_HANDLED_TYPES, type InboundItem, type OutgoingRequest } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
 import { isFolderType, ResourceType } from '../core/resources/types.ts'
 import { createAccessCache } from '../core/resources/access-cache.ts'
@@ -159,9 +159,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
       return null
     }
   }
-  // relayed all the same: generic MQTT devices may publish any payload to their folder
-  const notUnderstood = (client: Client, packet: PublishPacket, err: Error) =>
-    core.log.warn({ clientId: client.id, topic: packet.topic, reason: err.message }, 'mqtt payload not understood; relayed, not stored')
+  const notUnderstood = (client: Client, packet: PublishPacket, err: Error) => logNotUnderstood(core.log, { clientId: client.id, topic: packet.topic }, err)
 
   const decode = async (client: Client, packet: PublishPacket): Promise<InboundItem | null> => {
     const session = sessionOf(client)

@@ -74,7 +74,7 @@ export function decodeFolderPayloadUnlessKept(payload: Buffer | string, actedOn:
   const text = decodeText(payload)
   let test = keptOnlyTests.get(actedOn)
   if (!test) {
-    const names = [...actedOn, ...SEQUENCE_UPDATE_TYPES, 'write_resource', 'type'].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    const names = [...new Set([...actedOn, ...SEQUENCE_UPDATE_TYPES, 'write_resource', 'type'])].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     keptOnlyTests.set(actedOn, (test = new RegExp(`\\\\|"(?:${names.join('|')})"`)))
   }
   if (text.charCodeAt(0) === 0x7b /* { */ && !test.test(text)) return [{ kind: 'kept', text }]

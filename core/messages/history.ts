@@ -4,6 +4,7 @@ import type { DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
 import { decodeKept, type KeptPayload } from './codecs.ts'
+import { logNotUnderstood } from './inbound.ts'
 import type { Logger } from '../log.ts'
 import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
 
@@ -128,8 +129,7 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
         into.push({ folderId: entry.folderId, type: m.type, parameters: m.parameters, timestamp: entry.timestamp, senderControllerId: entry.senderControllerId, senderUserId: entry.senderUserId })
       }
     } catch (err) {
-      // relayed all the same: generic MQTT devices may publish any payload to their folder
-      log.warn({ folder: entry.folderPath, sender: entry.senderControllerId ?? entry.senderUserId, reason: (err as Error).message }, 'mqtt payload not understood; relayed, not stored')
+      logNotUnderstood(log, { folder: entry.folderPath, sender: entry.senderControllerId ?? entry.senderUserId }, err as Error)
     }
   }
   const write = (entries: HistoryEntry[]): Promise<void> => {

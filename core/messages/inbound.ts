@@ -3,6 +3,7 @@
 // subscribers by the transport).
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
+import type { Logger } from '../log.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
@@ -10,6 +11,14 @@ import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage, type KeptPayl
 import type { HeldEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
 import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
+
+/**
+ * A payload that is not understood is relayed all the same (generic MQTT devices may publish any
+ * payload to their folder) but not stored; this says so, found on arrival (broker) or when kept (history).
+ */
+export function logNotUnderstood(log: Logger, where: Record<string, unknown>, err: Error): void {
+  log.warn({ ...where, reason: err.message }, 'mqtt payload not understood; relayed, not stored')
+}
 
 /** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
 export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
