@@ -9,7 +9,7 @@ export type SequenceDataTypeNumber = (typeof SequenceDataType)[keyof typeof Sequ
 
 export interface SequenceRules {
   dataType: SequenceDataTypeNumber
-  /** numeric values are rounded to this many places (and written with exactly that many) */
+  /** numeric values are rounded to this many places (and written without padding: 60.5 stays "60.5") */
   decimalPlaces?: number
   units?: string
   /** keep only the newest N revisions */
@@ -63,8 +63,9 @@ export interface EncodedValue {
 export function encodeSequenceValue(rules: SequenceRules, value: string | Buffer): EncodedValue {
   switch (rules.dataType) {
     case SequenceDataType.numeric: {
-      const number = roundTo(parseNumericValue(asText(value)), rules.decimalPlaces)
-      const text = formatNumber(number, rules.decimalPlaces)
+      const sent = asText(value)
+      const number = roundTo(parseNumericValue(sent), rules.decimalPlaces)
+      const text = formatNumber(number, sent)
       return { bytes: Buffer.from(text, 'utf8'), text, numericValue: number }
     }
     case SequenceDataType.text: {
@@ -129,9 +130,14 @@ function shiftDecimal(value: number, places: number): string {
   return `${mantissa}e${Number(exponent) + places}`
 }
 
-export function formatNumber(value: number, places: number | undefined): string {
-  if (Object.is(value, -0)) value = 0
-  // toFixed switches to exponent notation from 1e21 on, where decimal places say nothing anyway
-  if (places === undefined || Math.abs(value) >= 1e21) return String(value)
-  return value.toFixed(places)
+/**
+ * The shortest text of a stored number, never padded to decimal_places; or the sender's own text when
+ * it only adds trailing zeros to that (Python's str(60.0) is "60.0"). rhizo's client reads a value
+ * back and writes it again until the text matches what it sent (rhizo-client sequences.update).
+ */
+export function formatNumber(value: number, sent?: string): string {
+  const shortest = String(Object.is(value, -0) ? 0 : value)
+  const given = sent?.trim()
+  if (given && /^-?\d+\.\d+$/.test(given) && given.replace(/\.?0*$/, '') === shortest) return given
+  return shortest
 }

@@ -40,17 +40,18 @@ export function rhizoTimestamp(d: Date, extraMicros = 456): string {
 export interface RhizoClient {
   /** the key it sends; "x" until it has one, as FileClient does */
   secretKey: string
-  send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Record<string, RhizoParam>): Promise<RhizoAnswer>
+  /** accept: 'application/octet-stream' where the client reads bytes (retrieve_resource_data) */
+  send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Record<string, RhizoParam>, accept?: string): Promise<RhizoAnswer>
 }
 
 export function rhizoClient(baseUrl: string, secretKey = 'x', userName = '0.0.6.unknown'): RhizoClient {
   const client: RhizoClient = {
     secretKey,
-    send(method, path, params = {}) {
+    send(method, path, params = {}, accept = 'text/plain') {
       const body = Buffer.from(pythonUrlencode(params))
       const headers = {
         'Content-type': 'application/x-www-form-urlencoded',
-        Accept: 'text/plain',
+        Accept: accept,
         Authorization: 'Basic ' + Buffer.from(`${userName}:${client.secretKey}`).toString('base64'),
         'Content-Length': String(body.length),
       }
@@ -71,4 +72,25 @@ export function rhizoClient(baseUrl: string, secretKey = 'x', userName = '0.0.6.
     },
   }
   return client
+}
+
+/**
+ * sequences.update(path, value, use_websocket=False) as rhizo-client runs it: write_file (a GET then a
+ * PUT, each with the base64 value in the form body), read_file (a GET asking for bytes), and again
+ * until the text read equals str(value). The client loops forever; this gives up after `tries` and
+ * returns how many writes it took, with what it read each time.
+ */
+export async function rhizoUpdateOverRest(client: RhizoClient, path: string, value: string, tries = 5) {
+  const form = { data: Buffer.from(value).toString('base64') }
+  const read: string[] = []
+  for (let i = 1; i <= tries; i++) {
+    for (const method of ['GET', 'PUT'] as const) {
+      const res = await client.send(method, '/api/v1/resources' + path, form)
+      if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${res.text}`)
+    }
+    const back = await client.send('GET', '/api/v1/resources' + path, {}, 'application/octet-stream')
+    read.push(back.text)
+    if (back.text === value) return { writes: i, read }
+  }
+  return { writes: Infinity, read }
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
-import { rhizoClient, rhizoTimestamp, type RhizoClient } from '../helpers/rhizo.ts'
+import { rhizoClient, rhizoTimestamp, rhizoUpdateOverRest, type RhizoClient } from '../helpers/rhizo.ts'
 import { resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -80,6 +80,18 @@ for (const provider of providers) {
       assert.equal(put.status, 200, put.text)
       const read = await controller.send('GET', '/api/v1/resources' + full)
       assert.equal(read.text, value, 'read_file(...).decode() == value ends the client\'s retry loop')
+    })
+
+    test('sequences.update without the websocket ends after one write on sequences with decimal_places (it looped on "60.50")', async () => {
+      // str(value) of what a Python program passes: 60.5, 21.25, 60.0 (a float), 60 and 7 (ints)
+      const cases = [['60.5', 2], ['21.25', 2], ['60.0', 2], ['60', 0], ['7', 1]] as const
+      for (const [i, [value, places]] of cases.entries()) {
+        const name = `reading_${i}` // one sequence each: the client's min_storage_interval of 20 s would skip a second value
+        const created = await controller.send('POST', '/api/v1/resources', { path: pathOnServer, name, type: 21, data_type: 1, min_storage_interval: 20, decimal_places: places })
+        assert.equal(created.status, 200, created.text)
+        const outcome = await rhizoUpdateOverRest(controller, `${pathOnServer}/${name}`, value)
+        assert.deepEqual(outcome, { writes: 1, read: [value] }, `${value} with ${places} decimal places`)
+      }
     })
 
     test('the system monitor: update_multiple over REST with absolute paths and a microsecond " Z" timestamp', async () => {

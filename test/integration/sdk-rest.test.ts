@@ -76,7 +76,7 @@ for (const provider of providers) {
       await client.sequences.update('status/processor_usage', 42, { timestamp: '2026-11-20T00:00:00Z' })
       await client.flush(10_000)
       const sequence = (await findPath(server.core.db, `${PI}/status/processor_usage`))!.at(-1)!
-      assert.deepEqual((await sequenceHistory(server.core.db, sequence.id, { count: 10 })).values, ['42.0'])
+      assert.deepEqual((await sequenceHistory(server.core.db, sequence.id, { count: 10 })).values, ['42'])
     })
 
     test('provision: PIN shown, assigned by a user, key stored with mode 0600, and the key works', async () => {
