@@ -56,9 +56,15 @@ child = spawn(
   ['--import', import.meta.resolve('tsx'), '--test', '--test-concurrency=2', ...files],
   {
     stdio: 'inherit',
-    env: { ...process.env, TENDRIL_TEST_PG_URL: pgServer.url, TENDRIL_TEST_REDIS_URL: redisServer.url },
+    env: { ...process.env, NODE_OPTIONS: withSourceCondition(process.env.NODE_OPTIONS), TENDRIL_TEST_PG_URL: pgServer.url, TENDRIL_TEST_REDIS_URL: redisServer.url },
   },
 );
+// The SDK's "tendril-source" export condition: tests (and the processes they start) use its TypeScript
+// source rather than a build in controllers-sdk/dist that may be stale or absent.
+function withSourceCondition(options = '') {
+  return options.includes('--conditions=tendril-source') ? options : `${options} --conditions=tendril-source`.trim();
+}
+
 child.on('error', (err) => {
   console.error(`run-tests: ${err.message}`);
   void finish(1);

@@ -12,7 +12,7 @@ export interface Worker<Job, Result> {
 
 /** Parent side: starts `file` (a module that calls serveJobs) with tsx. */
 export function startWorker<Job, Result>(file: URL): Worker<Job, Result> {
-  const child: ChildProcess = fork(fileURLToPath(file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child: ChildProcess = fork(fileURLToPath(file), [], { execArgv: ['--import', 'tsx', '--conditions=tendril-source'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const waiting = new Map<number, { resolve(r: Result): void; reject(e: Error): void }>()
   let nextId = 0
   child.on('message', (reply: Reply) => {

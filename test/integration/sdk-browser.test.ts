@@ -21,8 +21,9 @@ test('the browser entry bundles without Node built-ins, and without the disk que
   assert.doesNotMatch(code, /from ["']node:|require\(["'](fs|net|tls|child_process)["']\)/)
 })
 
-test('the package resolves to the browser entry under the browser condition', async () => {
-  const result = await build({ stdin: { contents: "export { connect } from '@tendril/controllers-sdk'", resolveDir: fileURLToPath(new URL('.', import.meta.url)) }, bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent' })
+test('the package resolves to the browser entry under the browser condition (source here; dist: sdk-package.test.ts)', async () => {
+  const stdin = { contents: "export { connect } from '@tendril/controllers-sdk'", resolveDir: fileURLToPath(new URL('.', import.meta.url)) }
+  const result = await build({ stdin, bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', conditions: ['tendril-source'] })
   const inputs = Object.keys(result.metafile.inputs)
   assert.ok(inputs.some((i) => i.endsWith('controllers-sdk/src/browser.ts')), inputs.join('\n'))
   assert.ok(!inputs.some((i) => i.endsWith('controllers-sdk/src/queue/disk.ts')))
