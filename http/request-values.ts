@@ -27,6 +27,14 @@ export function flag(value: unknown): boolean {
   return !OFF.includes(word(value))
 }
 
+/**
+ * `extended` as rhizo-server read it: on whenever given (Flask's request.values.get('extended', False)),
+ * "0" included, since rhizo's client sends extended=0 on every listing and reads the extended fields.
+ */
+export function presenceFlag(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== false && value !== ''
+}
+
 /** A yes/no field that grants something (is_admin, system_admin): only the known words and booleans, so a typo grants nothing. */
 export const strictFlag = z.unknown().transform((value, ctx) => {
   if (typeof value === 'boolean') return value

@@ -19,7 +19,7 @@ import type { RevisionContent } from '../../core/resources/revisions.ts'
 import { pathOf } from '../../core/resources/tree.ts'
 import { isFolderType, ResourceType } from '../../core/resources/types.ts'
 import { sendFileRevision, sendZip } from './resources/download.ts'
-import { flag, requestValues } from '../request-values.ts'
+import { flag, presenceFlag, requestValues } from '../request-values.ts'
 import { base64Bytes, isValueOnly, text, timestamp, wholeNumber, type Values } from './resources/params.ts'
 import { isMultipart, readMultipart } from './resources/uploads.ts'
 import { getSequence, sequenceValueRoutes, writeSequence } from './sequences.ts'
@@ -89,7 +89,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
       }
       const type = values.type === undefined || values.type === '' ? undefined : parseResourceType(values.type)
       const filter = text(values.filter, 'filter') || undefined
-      return void res.json(await listFolder(core.db, res.locals.principal, resource, path, { recursive: flag(values.recursive), type, filter, extended: flag(values.extended) }))
+      return void res.json(await listFolder(core.db, res.locals.principal, resource, path, { recursive: flag(values.recursive), type, filter, extended: presenceFlag(values.extended) }))
     }
     if (resource.type === ResourceType.sequence) return getSequence(core, req, res, { sequence: resource, path })
     if (resource.type !== ResourceType.file) return void res.json(await describeResource(core.db, resource, path))

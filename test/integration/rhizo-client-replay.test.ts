@@ -147,6 +147,15 @@ for (const provider of providers) {
       assert.ok(items.some((i) => i.path === `${pathOnServer}/status/serial_errors`))
     })
 
+    test('list_files(folder, type=\'controller_folder\') sends extended=0 and reads each controller\'s last_watchdog_timestamp and status', async () => {
+      // FileClient.list: params = {'extended': int(extended)}, then type; rhizo-server took any extended as on
+      const listed = await controller.send('GET', '/api/v1/resources/acme/lab', { extended: 0, type: 'controller_folder' })
+      assert.equal(listed.status, 200, listed.text)
+      const controllers = listed.json<Record<string, unknown>[]>()
+      assert.deepEqual(controllers.map((c) => c.name), ['pi-1'])
+      for (const key of ['last_watchdog_timestamp', 'status']) assert.ok(key in controllers[0]!, `a controller entry has ${key} (a KeyError in the client otherwise)`)
+    })
+
     test('send_message: POST /api/v1/messages with folder_path, type and JSON parameters', async () => {
       const sent = await controller.send('POST', '/api/v1/messages', { folder_path: pathOnServer, type: 'hello', parameters: JSON.stringify({ n: 1 }) })
       assert.equal(sent.status, 200, sent.text)
