@@ -127,6 +127,12 @@ export async function flushKeyUse(db: DbClient): Promise<void> {
   await lastUsedQueues.get(db)?.write()
 }
 
+/** The principal of a key by its id (an MQTT token issued for it, tokens.ts); null once revoked or orphaned. */
+export async function principalOfKeyId(db: DbClient, keyId: number): Promise<Principal | null> {
+  const row = await db.key.findFirst({ where: { id: keyId, revokedAt: null }, include: { accessAsController: true } })
+  return row ? principalForKey(db, row) : null
+}
+
 async function principalForKey(
   db: DbClient,
   row: { id: number; organizationId: number; accessAsUserId: number | null; accessAsControllerId: number | null; accessAsController: Resource | null },

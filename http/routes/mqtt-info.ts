@@ -34,7 +34,7 @@ export function mqttInfoRoutes(core: Core): Router {
       port,
       path: '/mqtt',
       protocol: req.secure ? 'wss' : 'ws',
-      token: issueToken(core, user.userId, { sessionId: user.sessionId }),
+      token: issueToken(core, user.userId, { sessionId: user.sessionId, keyId: user.keyId }), // a key's token keeps its scope
       expires_in: Math.floor(TOKEN_TTL_MS / 1000),
       clientId: `web-${user.userId}-${randomBytes(6).toString('hex')}`,
     })
