@@ -25,7 +25,7 @@ export interface Tendril {
 export async function createTendril(core: Core): Promise<Tendril> {
   // with --redis, broker state is shared with the other instances on the same Redis
   const cluster = core.config.redis ? await createClusterParts(core.config.redis, brokerName(core.config), core.log) : undefined
-  const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id, clientIds: cluster.clientIds, queueLengths: cluster.queueLengths, presence: cluster.presence, storedIds: cluster.storedIds, keySessions: cluster.keySessions }).catch(async (err: unknown) => {
+  const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id, queueLengths: cluster.queueLengths, presence: cluster.presence, storedIds: cluster.storedIds, keySessions: cluster.keySessions }).catch(async (err: unknown) => {
     await cluster?.close()
     throw err
   })

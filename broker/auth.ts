@@ -1,4 +1,6 @@
 // CONNECT: username "key" + an API key as password. Refusals use MQTT 3.1.1 CONNACK codes and a log line.
+// Client ids are per principal: Aedes sees "<principal>/<client id>", so a CONNECT can resume or take
+// over only a session of its own principal, and no principal can take, or block, another's id.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
 import { authenticateKeysWithOwner, type KeyOwnerMatch } from '../core/accounts/keys.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
@@ -6,7 +8,6 @@ import type { Core } from '../core/index.ts'
 import { principalKey, type Principal } from '../core/resources/permissions.ts'
 import { attach, clientsById, sessionOf } from './clients.ts'
 import type { SessionsPerKey } from './limits.ts'
-import type { ClientIdOwners } from './client-ids.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>
@@ -28,18 +29,9 @@ const GATHER_MS = 5
 export function createConnectHooks(
   core: Core,
   aedes: Aedes,
-  clientIds: ClientIdOwners,
   sessionsPerKey: SessionsPerKey,
   resolver: PathResolver,
 ): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
-  // which connection holds a claimed client id (client-ids.ts): unique among instances, as Aedes' id is
-  const connections = new WeakMap<Client, string>()
-  let connectionCount = 0
-  const connectionOf = (client: Client) => {
-    let connection = connections.get(client)
-    if (connection === undefined) connections.set(client, (connection = `${aedes.id}/${++connectionCount}`))
-    return connection
-  }
   // Key lookups are batched like a group commit: the first CONNECT waits GATHER_MS for others, and
   // while one lookup runs, the CONNECTs that arrive wait for it and are then looked up together —
   // one query for a burst of controllers instead of one each.
@@ -93,18 +85,13 @@ export function createConnectHooks(
     ;(username === 'key' ? withOwner() : authenticateToken(core, credential))
       .then(async (principal) => {
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
-        const owner = principalKey(principal)
+        client.id = `${principalKey(principal)}/${client.id}`
         const holder = sessionOf(clientsById(aedes)[client.id])
-        if (holder && principalKey(holder.principal) !== owner) return refuse(IDENTIFIER_REJECTED, 'client id belongs to another principal')
-        const keyId = keyOf(principal)
-        // a reconnection with the same key and id closes the old session: it takes no room of its own
-        const replacing = holder !== undefined && keyOf(holder.principal) === keyId
-        if (keyId !== undefined && !(await sessionsPerKey.admit(client, keyId, replacing))) {
-          return refuse(NOT_AUTHORIZED, `the key already holds ${core.config.mqtt.connectionsPerKey} sessions`)
-        }
-        if (!(await clientIds.claim(client.id, owner, connectionOf(client)))) {
-          sessionsPerKey.leave(client)
-          return refuse(IDENTIFIER_REJECTED, 'client id belongs to another principal')
+        const counted = countedAs(principal)
+        // a reconnection with the same credential and id closes the old session: it takes no room of its own
+        const replacing = holder !== undefined && countedAs(holder.principal) === counted
+        if (counted !== undefined && !(await sessionsPerKey.admit(client, counted, replacing))) {
+          return refuse(NOT_AUTHORIZED, `the key (or browser session) already holds ${core.config.mqtt.connectionsPerKey} sessions`)
         }
         attach(client, principal)
         callback(null, true)
@@ -115,18 +102,14 @@ export function createConnectHooks(
         callback(refusal(BAD_USERNAME_OR_PASSWORD, 'authentication failed'), false)
       })
   }
-  // a clean session ends with its connection, and so does the claim on its id, unless a new
-  // connection of the owner took the id over (the old one is closed after the new one claimed it)
-  aedes.on('clientDisconnect', (client) => {
-    const principal = sessionOf(client)?.principal
-    if (principal && client.clean) clientIds.release(client.id, principalKey(principal), connectionOf(client)).catch(() => {})
-  })
-
   return { preConnect, authenticate }
 }
 
-function keyOf(principal: Principal): number | undefined {
-  return principal.kind === 'anonymous' ? undefined : principal.keyId
+/** What --mqtt-connections-per-key counts a session against: its key, else its browser session, else its user (a bare token). */
+function countedAs(principal: Principal): string | undefined {
+  if (principal.kind === 'anonymous') return undefined
+  if (principal.keyId !== undefined) return `key:${principal.keyId}`
+  return principal.kind === 'user' ? (principal.sessionId !== undefined ? `session:${principal.sessionId}` : `user:${principal.userId}`) : undefined
 }
 
 function remoteOf(conn: Connection | undefined): string | undefined {

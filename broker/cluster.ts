@@ -1,9 +1,8 @@
 // Broker state shared by several Tendril instances through one Redis (shared/DESIGN.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
 // and retained messages; mqemitter-redis carries every publish to every instance. The instances
-// also keep there who owns each client id (client-ids.ts), the MQTT sessions of each key
-// (instances.ts), the QoS 1/2 message ids stored lately (retransmissions.ts) and rate-limit counts
-// (core/accounts/throttle-redis.ts).
+// also keep there the MQTT sessions of each key (instances.ts), the QoS 1/2 message ids stored
+// lately (retransmissions.ts) and rate-limit counts (core/accounts/throttle-redis.ts).
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { hostname } from 'node:os'
@@ -13,13 +12,13 @@ import { redactUrl, type Config } from '../core/config.ts'
 import { redisThrottles } from '../core/accounts/throttle-redis.ts'
 import type { Throttles } from '../core/accounts/throttle.ts'
 import type { Logger } from '../core/log.ts'
-import { redisClientIdOwners, type ClientIdOwners } from './client-ids.ts'
 import { awayQueueLengths, sharedKeySessions, sharedPresence, startHeartbeat } from './instances.ts'
 import { within } from './bounded-wait.ts'
 import type { QueueLength } from './offline-queue.ts'
 import type { SharedPresence } from './presence.ts'
 import type { SharedKeySessions } from './limits.ts'
 import { redisStoredIds, type SharedStoredIds } from './retransmissions.ts'
+import { redisRetainedTopics, type RetainedTopics } from './retained.ts'
 
 /** Every key the broker writes starts with this, so Redis can hold other state beside it. */
 export const KEY_PREFIX = 'tendril:mqtt:'
@@ -61,8 +60,6 @@ export interface ClusterParts {
   mq: ClusterEmitter
   /** the Aedes broker id: this instance's name plus a suffix new at every start (see brokerName) */
   id: string
-  /** who owns each client id, shared by the instances */
-  clientIds: ClientIdOwners
   /** rate limits (failed sign-ins, PIN guesses) counted together by the instances */
   throttles: Throttles
   /** what a client connected to no instance has queued (offline-queue.ts), once given the broker */
@@ -73,6 +70,8 @@ export interface ClusterParts {
   storedIds: SharedStoredIds
   /** MQTT sessions per key on all instances (limits.ts) */
   keySessions: SharedKeySessions
+  /** retained topics per organization on all instances (retained.ts) */
+  retainedTopics: RetainedTopics
   /** ends every Redis connection */
   close(): Promise<void>
 }
@@ -157,7 +156,7 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     // (a second disconnect of a closed connection would hold the process for 2 s)
     for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
   }
-  return { persistence, mq, id, clientIds: redisClientIdOwners(data), throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), presence: sharedPresence(data, id), storedIds: redisStoredIds(data), keySessions: sharedKeySessions(data, id), close: () => (closing ??= close()) }
+  return { persistence, mq, id, throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), presence: sharedPresence(data, id), storedIds: redisStoredIds(data), keySessions: sharedKeySessions(data, id), retainedTopics: redisRetainedTopics(data), close: () => (closing ??= close()) }
 }
 
 /** Connects every connection or none, with the reason Redis could not be reached. */

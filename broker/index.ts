@@ -13,7 +13,6 @@ import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
 import { createIngest } from './ingest.ts'
-import { memoryClientIdOwners, type ClientIdOwners } from './client-ids.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
 import type { FolderPublisher, MessageBus } from '../core/messages/send.ts'
 import { pathToTopic } from './topics.ts'
@@ -41,8 +40,6 @@ export interface BrokerParts {
   persistence?: AedesOptions['persistence']
   mq?: AedesOptions['mq']
   id?: string
-  /** client id ownership shared with the other instances (default: this process only) */
-  clientIds?: ClientIdOwners
   /** the queue lengths of the shared persistence (default: counted beside the in-memory one) */
   queueLengths?: (aedes: Aedes) => QueueLength
   /** which instance holds which controller (default: this instance alone) */
@@ -55,7 +52,7 @@ export interface BrokerParts {
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const { clientIds = memoryClientIdOwners(), queueLengths, presence: sharedPresence, storedIds, keySessions, ...shared } = parts
+  const { queueLengths, presence: sharedPresence, storedIds, keySessions, ...shared } = parts
   const aedes = new Aedes({
     // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
@@ -77,7 +74,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
   const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)
-  Object.assign(aedes, createConnectHooks(core, aedes, clientIds, limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions), resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
+  Object.assign(aedes, createConnectHooks(core, aedes, limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions), resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       if (client && !withinRate(client)) {

@@ -48,12 +48,15 @@ export function createPublishRateLimit(config: Config['mqtt']) {
   }
 }
 
-/** Sessions of each key held on all instances together (Redis): counted from authentication to the connection's end. */
+/**
+ * Sessions of each key held on all instances together (Redis): counted from authentication to the
+ * connection's end. Keyless token sessions count by browser session or user (auth.ts countedAs).
+ */
 export interface SharedKeySessions {
   /** takes one of the key's sessions unless `limit` are held; false when they are */
-  take(keyId: number, limit: number): Promise<boolean>
+  take(keyId: string, limit: number): Promise<boolean>
   /** gives back one taken */
-  give(keyId: number): Promise<void>
+  give(keyId: string): Promise<void>
 }
 
 /** How long a CONNECT waits for Redis to count its key's sessions; then this instance's count decides. */
@@ -66,7 +69,7 @@ export interface SessionsPerKey {
    * client takes over a session of the same key and id, which is closed for it, so it needs no
    * room of its own.
    */
-  admit(client: Client, keyId: number, replacing: boolean): Promise<boolean>
+  admit(client: Client, keyId: string, replacing: boolean): Promise<boolean>
   /** stops counting a client admitted and then refused for another reason */
   leave(client: Client): void
 }
@@ -77,9 +80,9 @@ export interface SessionsPerKey {
  * With `shared`, the sessions on every instance count; while Redis does not answer, this one's do.
  */
 export function limitSessionsPerKey(limit: number, log: Logger, shared?: SharedKeySessions): SessionsPerKey {
-  const here = new Map<number, number>()
+  const here = new Map<string, number>()
   const leaving = new WeakMap<Client, () => void>()
-  const count = (keyId: number, by: number) => {
+  const count = (keyId: string, by: number) => {
     const n = (here.get(keyId) ?? 0) + by
     if (n > 0) here.set(keyId, n)
     else here.delete(keyId)
