@@ -9,6 +9,8 @@ export interface ClientSession {
   access: Map<string, { level: number; checkedAt: number }>
   /** filter -> what the subscription may read: forwarding must answer synchronously, so it reads these */
   grants: SessionGrants
+  /** closed because its credentials lost their power: it publishes nothing more, its will included */
+  revoked?: boolean
 }
 
 const sessions = new WeakMap<Client, ClientSession>()
@@ -21,6 +23,13 @@ export function attach(client: Client, principal: Principal): ClientSession {
 
 export function sessionOf(client: Client | null | undefined): ClientSession | undefined {
   return client ? sessions.get(client) : undefined
+}
+
+/** Closes a session whose credentials lost their power; its will is not published (index.ts authorizePublish). */
+export function closeRevoked(client: Client): void {
+  const session = sessions.get(client)
+  if (session) session.revoked = true
+  client.close()
 }
 
 /** Aedes keeps its connected clients by id; its type declarations do not list the map. */

@@ -12,6 +12,7 @@ import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
 import { createConnectHooks } from './auth.ts'
+import { sessionOf } from './clients.ts'
 import { createIngest } from './ingest.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
 import type { FolderPublisher, MessageBus } from '../core/messages/send.ts'
@@ -77,6 +78,8 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   Object.assign(aedes, createConnectHooks(core, aedes, limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions), resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
+      // Aedes publishes a will through here too: a session closed for its credentials leaves none
+      if (sessionOf(client)?.revoked) return callback(new Error('the session was closed: its credentials lost their power'))
       if (client && !withinRate(client)) {
         core.log.info({ clientId: client.id, limit: limits.publishRate }, 'mqtt connection closed: publish rate exceeded')
         return callback(new Error('publish rate exceeded'))

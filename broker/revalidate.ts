@@ -22,7 +22,7 @@ import { liveSessionIds } from '../core/accounts/sessions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { markerReaderFor } from '../core/change-markers.ts'
 import { ACCESS_TTL_MS, type Acl } from './acl.ts'
-import { clientsById, sessionOf } from './clients.ts'
+import { clientsById, closeRevoked, sessionOf } from './clients.ts'
 
 export const REVALIDATE_INTERVAL_MS = 1000
 /** Every connected key is checked at least this often, marker or not. */
@@ -140,7 +140,7 @@ function liveSessions(aedes: Aedes, others: LiveSessions): LiveSession[] {
     const principal = sessionOf(client)?.principal
     if (!principal) continue
     let session = asLiveSession.get(client)
-    if (!session || session.principal !== principal) asLiveSession.set(client, (session = { id: client.id, principal, close: () => client.close() }))
+    if (!session || session.principal !== principal) asLiveSession.set(client, (session = { id: client.id, principal, close: () => closeRevoked(client) }))
     live.push(session)
   }
   return live
