@@ -92,6 +92,7 @@ export async function updateUserAs(ctx: CoreContext, principal: Principal, ref: 
     if (passwordHash) {
       const keep = changes.keepSessionToken ? keyedHash(ctx.secret, changes.keepSessionToken) : undefined
       await tx.session.deleteMany({ where: { userId: user.id, ...(keep ? { tokenHash: { not: keep } } : {}) } })
+      await bumpCredentialsVersion(tx) // their MQTT and websocket connections close within a second, not at the sweep
     }
     return row
   })
