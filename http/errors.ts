@@ -35,6 +35,11 @@ export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & 
   if (status >= 400 && status < 500) {
     return status === 413 ? { status, body: errorBody('too_large', 'request body too large') } : { status, body: errorBody('invalid', 'malformed request body') }
   }
-  log.error({ err, method: req.method, url: req.originalUrl ?? req.url }, 'request failed')
+  log.error({ err, method: req.method, path: pathOfRequest(req) }, 'request failed')
   return { status: 500, body: errorBody('internal', 'internal server error') }
+}
+
+/** The request's path for a log line: never its query string, which may carry a secret (a PIN's pin_code). */
+export function pathOfRequest(req: IncomingMessage & { originalUrl?: string }): string {
+  return (req.originalUrl ?? req.url ?? '').split('?')[0]!
 }

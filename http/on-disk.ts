@@ -4,6 +4,7 @@
 import type { RequestHandler } from 'express'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import type { Core } from '../core/index.ts'
+import { pathOfRequest } from './errors.ts'
 
 const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS'])
 
@@ -16,7 +17,7 @@ export function answerOnceOnDisk(core: Core): RequestHandler {
         () => end(...args),
         (err: Error) => {
           // what was committed may not be on disk: no answer rather than a false "stored"
-          core.log.error({ err, method: req.method, url: req.originalUrl }, 'flushing a write to disk failed')
+          core.log.error({ err, method: req.method, path: pathOfRequest(req) }, 'flushing a write to disk failed')
           res.destroy(err)
         },
       )
