@@ -113,8 +113,9 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   test('a client id held on one instance cannot be taken over through the other by another principal', async () => {
     const outsider = (await createController(a!.core, 'acme/greenhouse/pi-outsider')).key
     const owner = await open(a!.mqttUrl, pi1, { clientId: 'held-on-a' })
-    await assert.rejects(open(b!.mqttUrl, outsider, { clientId: 'held-on-a' }), (err: { code?: number }) => err.code === 2)
-    assert.equal(owner.client.connected, true)
+    const other = await open(b!.mqttUrl, outsider, { clientId: 'held-on-a' }) // ids are per principal: a session of its own
+    await new Promise((resolve) => setTimeout(resolve, 300)) // a takeover would have reached instance a by now
+    assert.equal(owner.client.connected && other.client.connected, true)
   })
 
   test('a client id stays with its owner when the owner reconnects with a clean session, here or on the other instance', async () => {
@@ -123,14 +124,14 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const first = await open(a!.mqttUrl, pi1, session)
     const again = await open(a!.mqttUrl, pi1, session) // the old connection is closed for it [MQTT-3.1.4-2]
     assert.equal(await gone(first.client), true)
-    await new Promise((resolve) => setTimeout(resolve, 300)) // its end has been handled
-    await assert.rejects(open(b!.mqttUrl, outsider, session), (err: { code?: number }) => err.code === 2)
+    const outsiders = await open(b!.mqttUrl, outsider, session) // a session of its own: it closes none of pi-1's
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(again.client.connected, true)
 
     const moved = await open(b!.mqttUrl, pi1, session) // the other instance closes the one it held
     assert.equal(await gone(again.client), true)
     await new Promise((resolve) => setTimeout(resolve, 300))
-    await assert.rejects(open(a!.mqttUrl, outsider, session), (err: { code?: number }) => err.code === 2)
-    assert.equal(moved.client.connected, true)
+    assert.equal(moved.client.connected && outsiders.client.connected, true)
   })
 
   test('a QoS 1 value resent through the other instance after a lost PUBACK is stored once', async () => {
