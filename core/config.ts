@@ -24,6 +24,7 @@ export const settingsSchema = z.object({
   'mqtt-connections-per-key': z.coerce.number().int().min(1).default(20).describe('simultaneous MQTT sessions one key may hold (on all instances together with --redis)'),
   'mqtt-connect-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a new connection has to send CONNECT'),
   'mqtt-drain-timeout': z.coerce.number().int().min(100).default(10000).describe('ms a subscriber may leave its connection backed up (not reading what it is sent) before it is closed'),
+  'mqtt-retained-per-org': z.coerce.number().int().min(0).default(1000).describe('retained MQTT messages one organization may hold (topics); a retained publish beyond them is relayed but not kept'),
   'mqtt-max-queued': z.coerce.number().int().min(1).default(1000).describe('QoS 1/2 messages kept for a persistent session while its client is away; newer ones are dropped'),
   'message-history-count': z.coerce.number().int().min(0).max(1_000_000).default(1000).describe('messages kept per folder (0: none kept, messages are only relayed)'),
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
@@ -39,6 +40,8 @@ export const settingsSchema = z.object({
   'sqlite-synchronous': z.enum(['full', 'normal']).default('full').describe('SQLite commit durability: full answers a write once it is on disk (flushed off the event loop, one flush shared by concurrent writes); normal answers at once, and a power cut or OS crash may lose the last ~200 ms of writes'),
   'inline-bytes': z.coerce.number().int().min(0).max(1 << 20).default(1000).describe('revisions up to this size stay in the database; larger ones go to the blob store'),
   'upload-limit': z.coerce.number().int().min(1024).max(2 ** 40).default(64 << 20).describe('largest file upload or zip download through REST, in bytes (413 above it)'),
+  'text-value-limit': z.coerce.number().int().min(64).max(64 << 20).default(64 << 10).describe('largest value of a text sequence, in bytes (413 over REST; refused with a log line over MQTT)'),
+  'history-response-limit': z.coerce.number().int().min(1024).max(256 << 20).default(16 << 20).describe('bytes of values one history read (GET a sequence with count or a range) returns; older values beyond it are left out and the answer says truncated: true'),
   secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),
   'bcrypt-cost': z.coerce.number().int().min(4).max(15).default(12).describe('bcrypt cost factor for passwords'),
   'password-min-length': z.coerce.number().int().min(6).max(128).default(10).describe('minimum password length'),
@@ -63,7 +66,7 @@ export interface Config {
   tls?: TlsFiles
   dataDir: string
   database: DatabaseConfig
-  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; drainTimeoutMs: number; maxQueued: number }
+  mqtt: { maxPacketSize: number; publishRate: number; connectionsPerKey: number; connectTimeoutMs: number; drainTimeoutMs: number; maxQueued: number; retainedPerOrg: number }
   messageHistory: { count: number; days: number; trimIntervalMs: number }
   /** how often stale watchdogs are looked for (rhizo's worker: every minute) */
   watchdogIntervalMs: number
@@ -81,6 +84,10 @@ export interface Config {
   secret?: string
   bcryptCost: number
   passwordMinLength: number
+  /** largest text sequence value, in bytes */
+  textValueLimit: number
+  /** value bytes one history read returns at most */
+  historyResponseLimit: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logFormat: 'json' | 'pretty'
   shutdownTimeoutMs: number
@@ -241,6 +248,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     },
     messageHistory: { count: s['message-history-count'], days: s['message-history-days'], trimIntervalMs: s['message-history-trim-interval'] },
     watchdogIntervalMs: s['watchdog-interval'],
+      retainedPerOrg: s['mqtt-retained-per-org'],
     retentionIntervalMs: s['retention-interval'],
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
@@ -253,6 +261,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     bcryptCost: s['bcrypt-cost'],
     passwordMinLength: s['password-min-length'],
     logLevel: s['log-level'],
+    textValueLimit: s['text-value-limit'],
+    historyResponseLimit: s['history-response-limit'],
     logFormat: s['log-format'],
     shutdownTimeoutMs: s['shutdown-timeout'],
     trustProxy: parseTrustProxy(s['trust-proxy'], origin['trust-proxy'] ?? 'trust-proxy'),
@@ -291,6 +301,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'message-history-days': config.messageHistory.days,
     'message-history-trim-interval': config.messageHistory.trimIntervalMs,
     'watchdog-interval': config.watchdogIntervalMs,
+    'mqtt-retained-per-org': config.mqtt.retainedPerOrg,
     'retention-interval': config.retentionIntervalMs,
     'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',
     'email-from': config.outgoing.emailFrom,
@@ -306,6 +317,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'password-min-length': config.passwordMinLength,
     'log-level': config.logLevel,
     'log-format': config.logFormat,
+    'text-value-limit': config.textValueLimit,
+    'history-response-limit': config.historyResponseLimit,
     'trust-proxy': Array.isArray(config.trustProxy) ? config.trustProxy.join(',') : config.trustProxy,
     'shutdown-timeout': config.shutdownTimeoutMs,
     dev: config.dev,

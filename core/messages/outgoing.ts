@@ -44,8 +44,8 @@ const recipientList = (to: string | string[] | undefined, check: (r: string) => 
   if (list.length === 0 || list.length > MAX_RECIPIENTS || !list.every(check)) throw invalid(`expected 1 to ${MAX_RECIPIENTS} ${what}`)
   return list
 }
-const isEmail = (r: string) => z.email().safeParse(r).success
-const isPhone = (r: string) => /^\+?[0-9 ()-]{5,20}$/.test(r)
+export const isEmail = (r: string) => z.email().safeParse(r).success
+export const isPhone = (r: string) => /^\+?[0-9 ()-]{5,20}$/.test(r)
 
 interface OutgoingMessage {
   kind: OutgoingKind

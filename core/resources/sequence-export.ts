@@ -14,6 +14,8 @@ export interface PageOptions {
   /** only the latest `count` values of the range */
   count?: number
   pageSize?: number
+  /** a page also ends once its values reach this many stored bytes (after at least one value) */
+  pageBytes?: number
 }
 
 /** [ms since the epoch, value text or null when in the blob store, blobHash, size, id] */
@@ -21,6 +23,7 @@ type PageRow = [number, string | null, string | null, number, number]
 
 export async function* historyPages(db: DbClient, blobs: BlobStore, sequenceId: number, options: PageOptions = {}): AsyncGenerator<History> {
   const pageSize = options.pageSize ?? 5000
+  const pageBytes = options.pageBytes ?? 4 << 20
   if (options.count !== undefined && (!Number.isSafeInteger(options.count) || options.count < 1)) throw invalid('count must be a whole number from 1')
   const rules = await liveSequenceRules(db, sequenceId)
   if (rules.dataType === SequenceDataType.image) throw invalid('an image sequence has no value history; read its revisions one at a time')
@@ -37,7 +40,7 @@ export async function* historyPages(db: DbClient, blobs: BlobStore, sequenceId: 
     if (first) after = { ...first, inclusive: true }
   }
   for (;;) {
-    const rows = await page(db, sequenceId, options, after, pageSize)
+    const rows = await page(db, sequenceId, options, after, pageSize, pageBytes)
     if (rows.length === 0) return
     const timestamps: Date[] = []
     const values: string[] = []
@@ -46,28 +49,30 @@ export async function* historyPages(db: DbClient, blobs: BlobStore, sequenceId: 
       values.push(value ?? (await readRevisionBytes(blobs, { data: null, blobHash, size })).toString('utf8'))
     }
     yield { timestamps, values }
-    if (rows.length < pageSize) return
     const last = rows.at(-1)!
     after = { timestamp: new Date(last[0]), id: last[4], inclusive: false }
   }
 }
 
-async function page(db: DbClient, sequenceId: number, options: PageOptions, after: { timestamp: Date; id: number; inclusive: boolean } | null, size: number): Promise<PageRow[]> {
+async function page(db: DbClient, sequenceId: number, options: PageOptions, after: { timestamp: Date; id: number; inclusive: boolean } | null, size: number, bytes: number): Promise<PageRow[]> {
   const from = options.start ? Prisma.sql`AND "timestamp" >= ${options.start}` : Prisma.empty
   const to = options.end ? Prisma.sql`AND "timestamp" <= ${options.end}` : Prisma.empty
   const idOp = after?.inclusive ? Prisma.sql`>=` : Prisma.sql`>`
   const keyset = after ? Prisma.sql`AND ("timestamp" > ${after.timestamp} OR ("timestamp" = ${after.timestamp} AND id ${idOp} ${after.id}))` : Prisma.empty
   const where = Prisma.sql`"resourceId" = ${sequenceId} ${from} ${to} ${keyset}`
+  // the values before this one hold less than `bytes`: a page of large text values stays small
+  const withinBytes = Prisma.sql`WHERE running - size < ${bytes}`
+  const running = Prisma.sql`sum(size) OVER (ORDER BY "timestamp", id ROWS UNBOUNDED PRECEDING) AS running`
   if (providerOf(db) === 'sqlite') {
     const [result] = await db.$queryRaw<{ rows: string | null }[]>`
       SELECT json_group_array(json_array(ms, CAST("data" AS TEXT), "blobHash", size, id) ORDER BY "timestamp", id) AS rows
-      FROM (SELECT id, "timestamp", CAST(round(unixepoch("timestamp", 'subsec') * 1000) AS INTEGER) AS ms, "data", "blobHash", size
-            FROM "ResourceRevision" WHERE ${where} ORDER BY "timestamp", id LIMIT ${size}) AS p`
+      FROM (SELECT *, ${running} FROM (SELECT id, "timestamp", CAST(round(unixepoch("timestamp", 'subsec') * 1000) AS INTEGER) AS ms, "data", "blobHash", size
+            FROM "ResourceRevision" WHERE ${where} ORDER BY "timestamp", id LIMIT ${size}) AS n) AS p ${withinBytes}`
     return result?.rows ? (JSON.parse(result.rows) as PageRow[]) : []
   }
   const [result] = await db.$queryRaw<{ rows: string | null }[]>`
     SELECT json_agg(json_build_array(round(date_part('epoch', "timestamp") * 1000)::bigint, convert_from("data", 'UTF8'), "blobHash", size, id) ORDER BY "timestamp", id)::text AS rows
-    FROM (SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE ${where} ORDER BY "timestamp", id LIMIT ${size}) AS p`
+    FROM (SELECT *, ${running} FROM (SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE ${where} ORDER BY "timestamp", id LIMIT ${size}) AS n) AS p ${withinBytes}`
   return result?.rows ? (JSON.parse(result.rows) as PageRow[]) : []
 }
 

@@ -8,7 +8,7 @@ import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, Prisma, type Db, type DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction, readDirectSqlite } from '../db/sqlite-connection.ts'
-import { invalid, notFound, TendrilError } from '../errors.ts'
+import { invalid, notFound, TendrilError, tooLarge } from '../errors.ts'
 import { parseTimestamp } from '../messages/timestamps.ts'
 import { ensureBlobsKept, holdBlobReferences, insertRevisionRows, placeRevisionBytes, providerOf, readRevisionBytes, sqlTimestamp, type Provider, type RevisionContent } from './revisions.ts'
 import { encodeSequenceValue, sequenceRules, type EncodedValue, type SequenceRules } from './sequence-values.ts'
@@ -78,7 +78,7 @@ export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, ba
     }
   }
   const sequences = await loadSequences(ctx.db, batch.map((v) => v.sequenceId))
-  const candidates = encodeBatch(batch, sequences, new Date())
+  const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
   const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(ctx.db, candidates, sequences))
   const written = await placeBytes(ctx, blobs, keep)
   const stored = await inTransaction(ctx.db, (tx) => insertRevisions(tx, keep, written.size > 0))
@@ -98,7 +98,7 @@ const NEEDS_BLOB_STORE = new Error('a value needs the blob store')
 async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch: SequenceValueInput[]): Promise<StoreResult> {
   const ids = [...new Set(batch.map((v) => v.sequenceId))].sort((a, b) => a - b)
   const sequences = await loadSequences(tx, ids, true)
-  const candidates = encodeBatch(batch, sequences, new Date())
+  const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
   if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
   const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(tx, candidates, sequences))
   for (const c of keep) c.content = { data: c.encoded.bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: c.encoded.bytes.length }
@@ -137,7 +137,7 @@ function storeInlineDirect(ctx: CoreContext, batch: SequenceValueInput[]): Store
       if (row) rows.set(id, sequenceRowOf(row))
     }
     const sequences = sequencesOf(ids, rows)
-    const candidates = encodeBatch(batch, sequences, new Date())
+    const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
     if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
     const near = sqlite.statement(SQLITE_VALUE_NEAR)
     const neighbours = new Set(
@@ -184,7 +184,7 @@ const SQLITE_MOVE_KNOWN = `UPDATE "Resource" SET "modifiedAt" = ?,
 async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, known: { systemAttributes: unknown }): Promise<StoredValue | null> {
   const rules = sequenceRules(known.systemAttributes)
   if (rules.minStorageIntervalMs > 0 || known.systemAttributes === null) return null
-  const [candidate] = encodeBatch([input], new Map([[input.sequenceId, { rules, latest: null }]]), new Date())
+  const [candidate] = encodeBatch([input], new Map([[input.sequenceId, { rules, latest: null }]]), new Date(), ctx.config.textValueLimit)
   const { encoded, timestamp } = candidate!
   if (encoded.bytes.length > ctx.config.inlineBytes) return null
   const id = input.sequenceId
@@ -294,11 +294,15 @@ function sequenceRowOf(row: RawSequenceRow): SequenceRow {
   }
 }
 
-function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedSequence>, now: Date): Candidate[] {
+function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedSequence>, now: Date, maxTextBytes: number): Candidate[] {
   return batch.map((input, i) => {
     try {
       const timestamp = input.timestamp === undefined ? now : parseTimestamp(input.timestamp)
-      return { sequenceId: input.sequenceId, timestamp, encoded: encodeSequenceValue(sequences.get(input.sequenceId)!.rules, input.value) }
+      const rules = sequences.get(input.sequenceId)!.rules
+      const encoded = encodeSequenceValue(rules, input.value)
+      // --text-value-limit: history reads build every value as a string, so one is kept small
+      if (rules.dataType === SequenceDataType.text && encoded.bytes.length > maxTextBytes) throw tooLarge(`a text value may be at most ${maxTextBytes} bytes (--text-value-limit); this one is ${encoded.bytes.length}`)
+      return { sequenceId: input.sequenceId, timestamp, encoded }
     } catch (err) {
       if (!(err instanceof TendrilError)) throw err
       const where = batch.length > 1 ? `value ${i + 1} of ${batch.length} (sequence ${input.sequenceId})` : `sequence ${input.sequenceId}`
@@ -430,6 +434,8 @@ export interface HistoryOptions {
   end?: Date
   /** needed only when a text value was large enough to go to the blob store */
   blobs?: BlobStore
+  /** the newest values whose stored bytes add up to at most this (--history-response-limit); the older ones are left out */
+  maxBytes?: number
 }
 
 export interface History {
@@ -441,6 +447,8 @@ export interface History {
 export interface HistoryText {
   timestamps: string[]
   values: string[]
+  /** set when older values of the count were left out to stay within maxBytes */
+  truncated?: true
 }
 
 /** Values of a numeric or text sequence, oldest first: the latest `count` within [start, end]. */
@@ -456,9 +464,9 @@ export async function sequenceHistoryText(db: DbClient, sequenceId: number, opti
   checkRange(options.start, options.end, false)
   const rules = await liveSequenceRules(db, sequenceId)
   if (rules.dataType === SequenceDataType.image) throw invalid('an image sequence has no value history; read its revisions one at a time')
-  const range = { sequenceId, count, start: options.start, end: options.end }
+  const range = { sequenceId, count, start: options.start, end: options.end, maxBytes: options.maxBytes ?? Number.MAX_SAFE_INTEGER }
   const latest = await latestInline(db, range)
-  if (latest) return latest
+  if (!('inBlobStore' in latest)) return latest
   // some value is in the blob store: row by row
   const timestamps: string[] = []
   const values: string[] = []
@@ -466,7 +474,7 @@ export async function sequenceHistoryText(db: DbClient, sequenceId: number, opti
     timestamps.push(isoTimestamp(timestamp))
     values.push(value ?? (await readLarge(options.blobs, { data: null, blobHash, size: Number(size) })).toString('utf8'))
   }
-  return { timestamps, values }
+  return latest.truncated ? { timestamps, values, truncated: true } : { timestamps, values }
 }
 
 interface HistoryRange {
@@ -474,6 +482,8 @@ interface HistoryRange {
   count: number
   start?: Date
   end?: Date
+  /** values are kept newest first while their bytes add up to at most this */
+  maxBytes: number
 }
 
 /**
@@ -482,46 +492,54 @@ interface HistoryRange {
  * DateStyle, which node-postgres needs anyway) and a JSON array of the values. Row by row, Prisma's
  * (or better-sqlite3's) per-row objects cost more than the database does for 10,000 rows, and so
  * does building JSON per row in SQL. No ORDER BY inside the aggregates: they consume the LIMITed,
- * ordered subquery in its order, and sorting again doubled the cost. Null when some value is in the
- * blob store.
+ * ordered subquery in its order, and sorting again doubled the cost. inBlobStore when some value
+ * within the byte budget is in the blob store.
  */
-async function latestInline(db: DbClient, range: HistoryRange): Promise<HistoryText | null> {
-  type Aggregates = { timestamps: string | null; values: string | null; large: number | bigint }
+async function latestInline(db: DbClient, range: HistoryRange): Promise<HistoryText | { inBlobStore: true; truncated: boolean }> {
+  type Aggregates = { timestamps: string | null; values: string | null; large: number | bigint; dropped: number | bigint }
   const provider = providerOf(db)
   const latest = latestSubquery(provider, range)
+  // the rows over the byte budget are never aggregated: the database does not build them into the answer
+  const kept = Prisma.sql`FILTER (WHERE running <= ${range.maxBytes})`
   let result: Aggregates | undefined
   if (provider === 'postgresql') {
     result = (await postgresLatest<Aggregates>(db, Prisma.sql`
-      SELECT string_agg("timestamp"::text, ',') AS timestamps, json_agg(convert_from("data", 'UTF8'))::text AS "values", count("blobHash") AS large
+      SELECT string_agg("timestamp"::text, ',') ${kept} AS timestamps, json_agg(convert_from("data", 'UTF8')) ${kept}::text AS "values",
+        count("blobHash") ${kept} AS large, count(*) FILTER (WHERE running > ${range.maxBytes}) AS dropped
       FROM (${latest}) AS latest`))[0]
   } else {
     const query = Prisma.sql`
-      SELECT group_concat("timestamp", ',') AS timestamps, json_group_array(CAST("data" AS TEXT)) AS "values", count("blobHash") AS large
+      SELECT group_concat("timestamp", ',') ${kept} AS timestamps, json_group_array(CAST("data" AS TEXT)) ${kept} AS "values",
+        count("blobHash") ${kept} AS large, count(*) FILTER (WHERE running > ${range.maxBytes}) AS dropped
       FROM (${latest}) AS latest`
     const direct = readDirectSqlite(db, ({ statement }) => statement(query.sql).get(...query.values) as Aggregates | undefined)
     result = direct ? direct.result : (await db.$queryRaw<Aggregates[]>(query))[0]
   }
-  if (!result?.timestamps) return { timestamps: [], values: [] } // no values in the range
-  if (Number(result.large) > 0) return null
+  const truncated = Number(result?.dropped ?? 0) > 0
+  const marked = truncated ? { truncated: true as const } : {}
+  if (!result?.timestamps) return { timestamps: [], values: [], ...marked } // no values in the range (or within the budget)
+  if (Number(result.large) > 0) return { inBlobStore: true, truncated }
   const timestamps = result.timestamps.split(',').reverse()
   for (let i = 0; i < timestamps.length; i++) timestamps[i] = isoTimestamp(timestamps[i]!)
-  return { timestamps, values: (JSON.parse(result.values!) as string[]).reverse() }
+  return { timestamps, values: (JSON.parse(result.values!) as string[]).reverse(), ...marked }
 }
 
-/** The rows of latestInline with their blob references, newest first (timestamps as text, as there: a column Prisma knows as a DateTime would come back as a Date). */
+/** The rows of latestInline within the byte budget with their blob references, newest first (timestamps as text, as there: a column Prisma knows as a DateTime would come back as a Date). */
 async function latestRows(db: DbClient, range: HistoryRange): Promise<HistoryRow[]> {
   const provider = providerOf(db)
   const query = Prisma.sql`
     SELECT ${provider === 'postgresql' ? Prisma.sql`"timestamp"::text AS "timestamp", convert_from("data", 'UTF8')` : Prisma.sql`CAST("timestamp" AS TEXT) AS "timestamp", CAST("data" AS TEXT)`} AS value, "blobHash", size
-    FROM (${latestSubquery(provider, range)}) AS latest`
+    FROM (${latestSubquery(provider, range)}) AS latest WHERE running <= ${range.maxBytes} ORDER BY "timestamp" DESC, id DESC`
   return provider === 'postgresql' ? postgresLatest<HistoryRow>(db, query) : db.$queryRaw<HistoryRow[]>(query)
 }
 
 function latestSubquery(provider: Provider, { sequenceId, count, start, end }: HistoryRange): Prisma.Sql {
   const from = start ? Prisma.sql`AND "timestamp" >= ${provider === 'sqlite' ? sqlTimestamp(provider, start) : start}` : Prisma.empty
   const to = end ? Prisma.sql`AND "timestamp" <= ${provider === 'sqlite' ? sqlTimestamp(provider, end) : end}` : Prisma.empty
-  return Prisma.sql`SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE "resourceId" = ${sequenceId} ${from} ${to}
-    ORDER BY "timestamp" DESC, id DESC LIMIT ${count}`
+  // running: the bytes of this value and every newer one, which the byte budget is held to
+  return Prisma.sql`SELECT id, "timestamp", "data", "blobHash", size, sum(size) OVER (ORDER BY "timestamp" DESC, id DESC ROWS UNBOUNDED PRECEDING) AS running
+    FROM (SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE "resourceId" = ${sequenceId} ${from} ${to}
+    ORDER BY "timestamp" DESC, id DESC LIMIT ${count}) AS newest`
 }
 
 interface HistoryRow {

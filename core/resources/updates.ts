@@ -13,6 +13,7 @@ import { setPermissions, type Principal } from './permissions.ts'
 import type { RevisionContent } from './revisions.ts'
 import { ResourceType } from './types.ts'
 
+import { checkWatchdogAttributes } from './watchdog.ts'
 export interface ResourceUpdate {
   name?: string
   parent?: Resource
@@ -35,6 +36,7 @@ export async function applyUpdate(core: CoreContext, blobs: BlobStore, principal
   if (update.status !== undefined && resource.type !== ResourceType.controllerFolder) throw invalid('only a controller folder has a status')
   if (update.fullName !== undefined && resource.type !== ResourceType.organizationFolder) throw invalid('only an organization has a full_name')
   const systemAttributes = update.systemAttributes && nextSystemAttributes(resource, update.systemAttributes)
+  if (update.systemAttributes) checkWatchdogAttributes(principal, update.systemAttributes)
   return inTransaction(core.db, async (tx) => {
     if (update.name !== undefined || update.parent) await relocate(tx, resource, { name: update.name, parent: update.parent })
     const data: Prisma.ResourceUpdateInput = {}

@@ -9,6 +9,10 @@
 // whose delivery failed (SMTP or webhook down) is tried again on a later run, while the ones already
 // told are not told again. The notice is marked sent only when every recipient has it.
 import type { CoreContext } from '../context.ts'
+import { forbidden, invalid } from '../errors.ts'
+import { isEmail, isPhone } from '../messages/outgoing.ts'
+import { attemptOutgoing, THROTTLE, type OutgoingKind } from '../messages/outgoing-throttle.ts'
+import type { Principal } from './permissions.ts'
 import { pathOf } from './tree.ts'
 
 /** Longer than a send can take (createOutbox bounds SMTP and webhook waits), so a claim outlives its sender only when that crashed. */
@@ -19,11 +23,42 @@ interface WatchdogSettings {
   recipients: string[]
 }
 
+/** A notice is mail or text to others: few recipients, and not more often than a minute's silence. */
+export const MAX_WATCHDOG_RECIPIENTS = 10
+export const MIN_WATCHDOG_MINUTES = 1
+const MAX_WATCHDOG_MINUTES = 366 * 24 * 60
+
+const recipientsOf = (value: unknown) => [...new Set(String(value ?? '').split(',').map((r) => r.trim()).filter(Boolean))]
+const validRecipient = (r: string) => isEmail(r) || isPhone(r)
+const kindOf = (recipient: string): OutgoingKind => (recipient.includes('@') ? 'email' : 'sms')
+
+// settings stored before they were checked are held to the same bounds
 function settingsOf(systemAttributes: unknown): WatchdogSettings | null {
   const attrs = (systemAttributes ?? {}) as Record<string, unknown>
   const minutes = Number(attrs.watchdog_minutes)
-  const recipients = String(attrs.watchdog_recipients ?? '').split(',').map((r) => r.trim()).filter(Boolean)
-  return Number.isFinite(minutes) && minutes > 0 && recipients.length ? { minutes, recipients: [...new Set(recipients)] } : null
+  const recipients = recipientsOf(attrs.watchdog_recipients).filter(validRecipient).slice(0, MAX_WATCHDOG_RECIPIENTS)
+  return Number.isFinite(minutes) && minutes >= MIN_WATCHDOG_MINUTES && recipients.length ? { minutes, recipients } : null
+}
+
+/**
+ * watchdog_* system attributes make the server send mail and texts, so only users set them (a
+ * controller's key must not turn its folder into a relay); null or '' clears one.
+ */
+export function checkWatchdogAttributes(principal: Principal, given: Record<string, unknown>): void {
+  const keys = Object.keys(given).filter((k) => k.startsWith('watchdog_'))
+  if (keys.length === 0) return
+  if (principal.kind !== 'user') throw forbidden('only users set watchdog_* attributes')
+  const minutes = given.watchdog_minutes
+  if (minutes !== undefined && minutes !== null && minutes !== '' && Number(minutes) !== 0) {
+    const n = Number(minutes)
+    if (!Number.isFinite(n) || n < MIN_WATCHDOG_MINUTES || n > MAX_WATCHDOG_MINUTES) throw invalid(`watchdog_minutes must be 0 (off) or from ${MIN_WATCHDOG_MINUTES} to ${MAX_WATCHDOG_MINUTES}`)
+  }
+  const recipients = given.watchdog_recipients
+  if (recipients === undefined || recipients === null) return
+  const list = typeof recipients === 'string' ? recipientsOf(recipients) : null
+  if (!list || list.length > MAX_WATCHDOG_RECIPIENTS || !list.every(validRecipient)) {
+    throw invalid(`watchdog_recipients must be at most ${MAX_WATCHDOG_RECIPIENTS} email addresses or phone numbers, comma-separated`)
+  }
 }
 
 const listOf = (text: string | null | undefined) => (text ? text.split(',') : [])
@@ -66,10 +101,12 @@ async function sendNotice(ctx: CoreContext, outage: Outage, now: Date): Promise<
     const path = await pathOf(ctx.db, outage.controllerId)
     const subject = `${path} is offline`
     const text = `${path} is offline: no watchdog message since ${since.toISOString()} (limit ${outage.settings.minutes} minutes).`
+    // counted once per outage (not on retries): a flapping controller gets THROTTLE.max notices an hour per kind
+    const throttled = told.size === 0 ? await throttledKinds(ctx, outage, path) : new Set<OutgoingKind>()
     let failed = false
     for (const recipient of outage.settings.recipients) {
-      if (told.has(recipient)) continue
-      const kind = recipient.includes('@') ? 'email' : 'sms'
+      const kind = kindOf(recipient)
+      if (told.has(recipient) || throttled.has(kind)) continue
       try {
         // an address this server cannot send to stays unsent, rather than being retried forever
         if (!ctx.outbox.ready(kind)) ctx.log.warn({ controller: path, recipient }, `watchdog notice not sent: ${kind === 'email' ? 'no --smtp-url' : 'no --sms-webhook'}`)
@@ -90,4 +127,15 @@ async function sendNotice(ctx: CoreContext, outage: Outage, now: Date): Promise<
   } finally {
     await ctx.db.controllerStatus.updateMany({ where: { id, watchdogNoticeClaimedUntil: claimedUntil }, data: { watchdogNoticeClaimedUntil: null } })
   }
+}
+
+/** The kinds of this notice that are over the throttle (outgoing-throttle.ts); those recipients are skipped, not retried. */
+async function throttledKinds(ctx: CoreContext, outage: Outage, path: string): Promise<Set<OutgoingKind>> {
+  const throttled = new Set<OutgoingKind>()
+  for (const kind of new Set(outage.settings.recipients.map(kindOf))) {
+    if (await attemptOutgoing(ctx.db, kind, `watchdog:${outage.controllerId}`)) continue
+    throttled.add(kind)
+    ctx.log.warn({ controller: path, kind, limit: THROTTLE.max }, 'watchdog notice not sent: too many notices for this controller within an hour')
+  }
+  return throttled
 }

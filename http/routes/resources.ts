@@ -131,6 +131,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         createdAt: timestamp(values, 'creation_timestamp', 'creationTimestamp'),
       })
       if (created.revisionId !== null) await afterFileRevision(core, core.blobs, created.resource, created.revisionId)
+        principal,
       res.json({ status: 'ok', id: created.resource.id })
     } catch (err) {
       await discardContent(core, core.blobs, content)
@@ -160,7 +161,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         return void res.json({ status: 'ok', id: existing.resource.id })
       }
       const names = splitPath(target)
-      const created = await createFromRequest(core, core.blobs, { parentPath: joinPath(names.slice(0, -1)), name: names.at(-1)!, type: ResourceType.file, content, createdAt: at })
+      const created = await createFromRequest(core, core.blobs, { parentPath: joinPath(names.slice(0, -1)), name: names.at(-1)!, type: ResourceType.file, content, createdAt: at, principal })
       if (created.revisionId !== null) await afterFileRevision(core, core.blobs, created.resource, created.revisionId)
       res.json({ status: 'ok', id: created.resource.id })
     } catch (err) {

@@ -100,14 +100,18 @@ async function sendValue(core: Core, res: Response, target: SequenceTarget, data
 async function sendHistory(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
   const count = query.count ?? MAX_HISTORY_VALUES
   if (count > MAX_HISTORY_VALUES) throw invalid(`count must be from 1 to ${MAX_HISTORY_VALUES} (download=1 streams any length as CSV)`)
-  const history = await sequenceHistoryText(core.db, target.sequence.id, { count, start: query.start_timestamp, end: query.end_timestamp, blobs: core.blobs })
-  // rhizo's keys; values stay the text stored (as rhizo returned them), timestamps are ISO 8601 UTC
+  const maxBytes = core.config.historyResponseLimit
+  const history = await sequenceHistoryText(core.db, target.sequence.id, { count, start: query.start_timestamp, end: query.end_timestamp, blobs: core.blobs, maxBytes })
+  // rhizo's keys; values stay the text stored (as rhizo returned them), timestamps are ISO 8601 UTC.
+  // Over --history-response-limit the newest values that fit are sent, and truncated says so
+  // (download=1 streams them all).
   res.json({
     name: target.sequence.name,
     path: target.path,
     units: sequenceRules(target.sequence.systemAttributes).units ?? null,
     timestamps: history.timestamps,
     values: history.values,
+    ...(history.truncated ? { truncated: true } : {}),
   })
 }
 
