@@ -12,7 +12,10 @@ import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { connectedControllerIds, markConnected, markManyConnected, markManyDisconnected } from '../core/resources/controller-status.ts'
 import type { Principal } from '../core/resources/permissions.ts'
+import { formatTimestamp } from '../core/messages/timestamps.ts'
+import { pathsOf } from '../core/resources/tree.ts'
 import { sessionOf } from './clients.ts'
+import { pathToTopic } from './topics.ts'
 
 /** How long status changes are gathered before they are written. */
 const WRITE_DELAY_MS = 100
@@ -58,13 +61,28 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
   /** one write after another, so a later change never lands before an earlier one */
   const inTurn = (step: () => Promise<void>) => (writing = writing.then(step).catch(fail))
 
+  /**
+   * Tells each controller's folder that it connected or disconnected, {"type":"presence",...}, so a
+   * page showing it follows without polling (the web UI; rhizo's JSON websocket sees it too).
+   */
+  const announce = async (ids: number[], connected: boolean) => {
+    if (ids.length === 0) return
+    const payload = Buffer.from(JSON.stringify({ type: 'presence', parameters: { connected, timestamp: formatTimestamp(new Date()) } }))
+    for (const path of (await pathsOf(core.db, ids)).values()) {
+      const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false }
+      aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'announcing controller presence failed'))
+    }
+  }
+
   /** Shows these disconnected unless another instance holds them, then rechecks: a session opened there meanwhile may have been written first. */
   const showGone = async (ids: number[]) => {
     const elsewhere = new Set(await shared.held(ids))
     const gone = ids.filter((id) => !elsewhere.has(id))
     if (gone.length === 0) return
     await markManyDisconnected(core.db, gone).catch(fail)
-    await markManyConnected(core.db, await shared.held(gone)).catch(fail)
+    const back = new Set(await shared.held(gone))
+    await markManyConnected(core.db, [...back]).catch(fail)
+    await announce(gone.filter((id) => !back.has(id)), false).catch(fail)
   }
 
   const write = () => {
@@ -85,6 +103,7 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
       await shared.hold([...connected, ...versions.map(([id]) => id)])
       for (const [id, clientVersion] of versions) await markConnected(core.db, id, clientVersion).catch(fail)
       await markManyConnected(core.db, connected).catch(fail)
+      await announce([...connected, ...versions.map(([id]) => id)], true).catch(fail)
       await shared.release(disconnected)
       await showGone(disconnected)
     })

@@ -24,6 +24,8 @@ export async function serve(config: Config): Promise<void> {
   }
   if (config.tls) process.on('SIGHUP', reloadTls)
   if (config.dev) await announceDevLogin(core, port)
+  // --dev rebuilds the web UI on every change (esbuild watching web/); a reload shows it
+  const webWatch = config.dev ? await (await import('../scripts/build-web.mjs')).watchWeb({ info: (m) => log.info(m) }) : undefined
 
   await new Promise<void>((resolve) => {
     let stopping = false
@@ -37,6 +39,7 @@ export async function serve(config: Config): Promise<void> {
         process.exit(1)
       }, config.shutdownTimeoutMs + 1000)
       deadline.unref()
+      await webWatch?.stop()
       await server.close() // stops the upkeep jobs too
       await core.close()
       log.info('stopped')

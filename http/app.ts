@@ -19,6 +19,7 @@ import { isMultipart } from './routes/resources/uploads.ts'
 import { signInRoutes, signOutRoutes } from './routes/sessions.ts'
 import { systemRoutes } from './routes/system.ts'
 import { userRoutes } from './routes/users.ts'
+import { webUiRoutes } from './web-ui.ts'
 
 export interface AppDependencies {
   /** delivers messages sent through REST to the broker's subscribers */
@@ -42,7 +43,20 @@ export function appParts(core: Core): AppParts {
   // bodies are not parsed here but streamed by the routes themselves (http/routes/resources/uploads.ts)
   const encodedLimit = encodedBodyLimit(core.config.uploadLimit)
   return {
-    securityHeaders: helmet(),
+    securityHeaders: helmet({
+      contentSecurityPolicy: {
+        directives: {
+          // the web UI loads nothing from elsewhere (no CDN, no web fonts) and styles only from its own files
+          'style-src': ["'self'"],
+          'font-src': ["'self'"],
+          'img-src': ["'self'", 'data:', 'blob:'],
+          // 'self' covers the same origin's ws:/wss: (the UI's MQTT on /mqtt)
+          'connect-src': ["'self'"],
+          // a server on a LAN address often has no certificate: upgrading its requests would break every page
+          'upgrade-insecure-requests': null,
+        },
+      },
+    }),
     resourceBodyParsers: [express.urlencoded({ extended: false, limit: encodedLimit }), express.json({ limit: encodedLimit })],
   }
 }
@@ -69,6 +83,8 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', version })
   })
+  // the browser UI's bundles and its pages' shell (a GET for HTML of any path but the API's)
+  app.use(webUiRoutes())
 
   // the only routes that take no credentials, and so never refuse a caller for the ones it sent
   // (rhizo's client asks for a PIN with the placeholder key "x"); their bodies are a few bytes

@@ -53,6 +53,21 @@ export async function listOrganizations(db: DbClient, principal: Principal) {
   return orgs.map(describeOrganization)
 }
 
+/** Each organization's controllers, online and offline (the web UI's home page), in two queries. */
+export async function controllerCounts(db: DbClient, organizationIds: number[]) {
+  const counts = new Map(organizationIds.map((id) => [id, { online: 0, offline: 0 }]))
+  const where = { type: ResourceType.controllerFolder, deleted: false, organizationId: { in: organizationIds } }
+  const all = await db.resource.groupBy({ by: ['organizationId'], where, _count: { _all: true } })
+  const online = await db.controllerStatus.findMany({ where: { connected: true, controller: where }, select: { controller: { select: { organizationId: true } } } })
+  for (const row of all) if (row.organizationId !== null) counts.get(row.organizationId)!.offline = row._count._all
+  for (const { controller } of online) {
+    const count = counts.get(controller.organizationId!)!
+    count.online++
+    count.offline--
+  }
+  return counts
+}
+
 /** rhizo let only system admins create organizations outside the sign-up flow. */
 export async function createOrganizationAs(ctx: CoreContext, principal: Principal, name: string, fullName?: string) {
   requireSystemAdmin(principal)

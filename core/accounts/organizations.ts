@@ -1,12 +1,28 @@
 // Organizations are root resources of the tree; members are users linked through OrganizationUser.
 import type { DbClient } from '../db/index.ts'
 import { isUniqueViolation } from '../db/index.ts'
-import { conflict, notFound } from '../errors.ts'
+import { conflict, invalid, notFound } from '../errors.ts'
 import { defaultOrganizationPermissions } from '../resources/permissions.ts'
 import { createResource, findOrganization } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 
+/**
+ * An organization's name is the first segment of its pages' URLs (/<org>/<folder>…), so names the
+ * web UI and the API use for their own routes are not available (compared case-insensitively).
+ */
+export const RESERVED_ORGANIZATION_NAMES: ReadonlySet<string> = new Set([
+  'activity', 'admin', 'api', 'assets', 'favicon.ico', 'health', 'help', 'login', 'logout', 'mqtt',
+  'organizations', 'robots.txt', 'settings', 'sign-in', 'sign-out', 'sign-up', 'static', 'system', 'users',
+])
+
+export function checkOrganizationName(name: string): void {
+  if (RESERVED_ORGANIZATION_NAMES.has(name.toLowerCase())) {
+    throw invalid(`"${name}" cannot name an organization: the web UI or the API uses /${name.toLowerCase()} itself`)
+  }
+}
+
 export async function createOrganization(db: DbClient, name: string, fullName?: string) {
+  checkOrganizationName(name)
   const org = await createResource(db, {
     parentId: null,
     organizationId: null,

@@ -32,6 +32,21 @@ export async function findSession(ctx: CoreContext, token: string) {
   return { principal, csrfToken: session.csrfToken, user: session.user }
 }
 
+/** What a browser needs after a reload: who is signed in and the organizations they belong to. */
+export async function describeSessionUser(ctx: CoreContext, userId: number) {
+  const user = await ctx.db.user.findUniqueOrThrow({ where: { id: userId } })
+  const memberships = await ctx.db.organizationUser.findMany({ where: { userId, organization: { deleted: false } }, include: { organization: true }, orderBy: { organizationId: 'asc' } })
+  return {
+    user: { id: user.id, email: user.email, full_name: user.fullName, system_admin: isSystemAdmin(user) },
+    organizations: memberships.map((m) => ({
+      id: m.organizationId,
+      name: m.organization.name,
+      full_name: String((m.organization.systemAttributes as { full_name?: unknown } | null)?.full_name ?? m.organization.name),
+      is_admin: m.isAdmin,
+    })),
+  }
+}
+
 /** Signs out: the session goes, and the connections it opened (websockets, MQTT) close within a second (broker/revalidate.ts). */
 export async function deleteSession(ctx: CoreContext, token: string) {
   const { count } = await ctx.db.session.deleteMany({ where: { tokenHash: keyedHash(ctx.secret, token) } })

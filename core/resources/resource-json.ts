@@ -78,14 +78,40 @@ export async function controllerStatusFields(db: DbClient, controllerId: number)
   return statusFields(await db.controllerStatus.findUnique({ where: { controllerId } }))
 }
 
-/** extended=1 in a listing: each entry gets the meta fields (files their size, controllers their status), in three queries. */
+/** Text values longer than this are not put in listings (a tile shows a few words; the full value is a GET away). */
+const LISTED_TEXT_LIMIT = 500
+
+/**
+ * Each sequence's latest value as text (null for images and long or stored-apart values) and its
+ * timestamp, in one query: a folder page shows every tile's value without a request per tile.
+ */
+async function latestValues(db: DbClient, sequences: Resource[]) {
+  const latest = new Map(sequences.filter((s) => s.lastRevisionId !== null).map((s) => [s.lastRevisionId!, s]))
+  const values = new Map<number, { last_value: string | null; last_value_timestamp: string | null }>()
+  if (latest.size === 0) return values
+  const revisions = await db.resourceRevision.findMany({ where: { id: { in: [...latest.keys()] } }, select: { id: true, timestamp: true, data: true } })
+  for (const revision of revisions) {
+    const sequence = latest.get(revision.id)!
+    const image = (sequence.systemAttributes as { data_type?: unknown } | null)?.data_type === 3
+    const text = revision.data && !image ? Buffer.from(revision.data).toString('utf8') : null
+    values.set(sequence.id, { last_value: text !== null && text.length <= LISTED_TEXT_LIMIT ? text : null, last_value_timestamp: iso(revision.timestamp) })
+  }
+  return values
+}
+
+/**
+ * extended=1 in a listing: each entry gets the meta fields (files their size, controllers their
+ * status, sequences their latest value and its timestamp), in four queries.
+ */
 export async function describeListed(db: DbClient, resources: Resource[], listed: Record<string, unknown>[]): Promise<void> {
   const controllers = resources.filter((r) => r.type === ResourceType.controllerFolder).map((r) => r.id)
   const statuses = new Map((await db.controllerStatus.findMany({ where: { controllerId: { in: controllers } } })).map((s) => [s.controllerId, s]))
   const sizes = await fileSizes(db, resources.filter((r) => r.type === ResourceType.file))
+  const values = await latestValues(db, resources.filter((r) => r.type === ResourceType.sequence))
   resources.forEach((resource, i) => {
     Object.assign(listed[i]!, metaFields(resource))
     if (resource.type === ResourceType.file) listed[i]!.size = sizes.get(resource.id) ?? 0
     if (resource.type === ResourceType.controllerFolder) Object.assign(listed[i]!, statusFields(statuses.get(resource.id) ?? null))
+    if (resource.type === ResourceType.sequence) Object.assign(listed[i]!, values.get(resource.id) ?? { last_value: null, last_value_timestamp: null })
   })
 }

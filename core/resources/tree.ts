@@ -135,3 +135,21 @@ export async function pathOf(db: DbClient, resourceId: number): Promise<string> 
   }
   return joinPath(names)
 }
+
+/** The paths of many resources, one query per level of depth (pathOf for each would be one per resource and level). */
+export async function pathsOf(db: DbClient, resourceIds: number[]): Promise<Map<number, string>> {
+  const links = new Map<number, { name: string; parentId: number | null }>()
+  let wanted = [...new Set(resourceIds)]
+  while (wanted.length > 0) {
+    const rows = await db.resource.findMany({ where: { id: { in: wanted } }, select: { id: true, name: true, parentId: true } })
+    for (const row of rows) links.set(row.id, row)
+    wanted = [...new Set(rows.map((r) => r.parentId).filter((id): id is number => id !== null && !links.has(id)))]
+  }
+  const paths = new Map<number, string>()
+  for (const id of resourceIds) {
+    const names: string[] = []
+    for (let link = links.get(id); link; link = link.parentId === null ? undefined : links.get(link.parentId)) names.unshift(link.name)
+    if (names.length > 0) paths.set(id, joinPath(names))
+  }
+  return paths
+}

@@ -2,7 +2,7 @@
 // organization's id, as in rhizo's URLs, or its folder name. Lists are rhizo's {id: record} objects.
 import { Router, type Request } from 'express'
 import { z } from 'zod'
-import { addMemberAs, createOrganizationAs, listMembers, listOrganizations, organizationFor, describeOrganization, removeMemberAs, setMemberAdminAs, updateOrganizationAs, type OrganizationRef } from '../../core/accounts/memberships.ts'
+import { addMemberAs, controllerCounts, createOrganizationAs, listMembers, listOrganizations, organizationFor, describeOrganization, removeMemberAs, setMemberAdminAs, updateOrganizationAs, type OrganizationRef } from '../../core/accounts/memberships.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
 import { requestValues, strictFlag } from '../request-values.ts'
@@ -25,8 +25,13 @@ function userIdParam(raw: unknown): number {
 export function organizationRoutes(core: Core): Router {
   const router = Router()
 
-  router.get('/api/v1/organizations', async (_req, res) => {
+  router.get('/api/v1/organizations', async (req, res) => {
     const orgs = await listOrganizations(core.db, res.locals.principal)
+    // extended=1 (the web UI's home page): each organization's controllers online and offline
+    if (strictFlag.safeParse(req.query.extended ?? 0).data) {
+      const counts = await controllerCounts(core.db, orgs.map((o) => o.id))
+      return void res.json(Object.fromEntries(orgs.map((o) => [o.id, { ...o, controllers: counts.get(o.id) }])))
+    }
     res.json(Object.fromEntries(orgs.map((o) => [o.id, o])))
   })
 

@@ -3,7 +3,7 @@
 // or as someone else); a cross-site sign-in form (login CSRF) is refused by its Origin instead.
 import { Router, type Request } from 'express'
 import { z } from 'zod'
-import { createSession, deleteSession, SESSION_TTL_MS } from '../../core/accounts/sessions.ts'
+import { createSession, deleteSession, describeSessionUser, SESSION_TTL_MS } from '../../core/accounts/sessions.ts'
 import { SIGN_IN_LIMITS, type Throttles } from '../../core/accounts/throttle.ts'
 import { checkCredentials } from '../../core/accounts/users.ts'
 import type { Core } from '../../core/index.ts'
@@ -73,6 +73,15 @@ export function signInRoutes(core: Core, throttles: Throttles): Router {
 
 export function signOutRoutes(core: Core): Router {
   const router = Router()
+
+  // the web UI after a reload: the session's user, organizations and CSRF token (a key is no session)
+  router.get('/api/v1/session', async (_req, res) => {
+    const session = res.locals.session
+    const principal = res.locals.principal
+    if (!session || principal.kind !== 'user') throw unauthorized('not signed in')
+    res.set('cache-control', 'no-store')
+    res.json({ status: 'ok', ...(await describeSessionUser(core, principal.userId)), csrf_token: session.csrfToken })
+  })
 
   router.post('/sign-out', async (_req, res) => {
     if (res.locals.session) await deleteSession(core, res.locals.session.token)

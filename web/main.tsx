@@ -1,0 +1,34 @@
+// The web UI's entry: find out who is signed in, then show the page the address names.
+import { render } from 'preact'
+import { useEffect } from 'preact/hooks'
+import { loadSession, session, signInUrl, whenSignedOut } from './api.ts'
+import { Layout } from './components/Layout.tsx'
+import { stopLive } from './live.ts'
+import { FolderPage } from './pages/folder/Folder.tsx'
+import { Home } from './pages/home/Home.tsx'
+import { SignIn } from './pages/sign-in/SignIn.tsx'
+import { here, navigate, startRouter } from './router.ts'
+import './styles.css'
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to])
+  return null
+}
+
+function App() {
+  const { path } = here.value
+  const current = session.value
+  if (path === '/sign-in') return <SignIn />
+  if (current === undefined) return <p aria-busy="true">Loading…</p>
+  if (current === null) return <Redirect to={signInUrl()} />
+  return <Layout>{path === '/' ? <Home /> : <FolderPage key={path} path={path.replace(/\/+$/, '')} />}</Layout>
+}
+
+startRouter()
+// a lapsed session (any 401): the live connection closes and the person signs in to come back here
+whenSignedOut(() => {
+  stopLive()
+  if (here.value.path !== '/sign-in') navigate(signInUrl(), { replace: true })
+})
+render(<App />, document.getElementById('app')!)
+loadSession().catch(() => (session.value = null))

@@ -1,0 +1,171 @@
+// /<org>/<path…>: a folder's contents, live; or, for a sequence or a file, a short description of it.
+import { useComputed, useSignal, useSignalEffect } from '@preact/signals'
+import { useEffect, useMemo } from 'preact/hooks'
+import { ApiError, api, encodePath, isFolderType, resourceUrl, ResourceType, type Described, type Listed } from '../../api.ts'
+import { Breadcrumb } from '../../components/Breadcrumb.tsx'
+import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
+import { follow } from '../../live.ts'
+import { NotFound } from '../not-found/NotFound.tsx'
+import { Actions } from './Actions.tsx'
+import { applyLive, applyPresence, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
+import { Presence, Tile } from './Tile.tsx'
+
+export function FolderPage({ path }: { path: string }) {
+  const meta = useSignal<Described | null | undefined>(undefined)
+  const error = useSignal('')
+  useEffect(() => {
+    meta.value = undefined
+    error.value = ''
+    document.title = `${path.split('/').pop()} · Tendril`
+    api<Described>(resourceUrl(path, 'meta=1'))
+      .then((described) => (meta.value = described))
+      .catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) meta.value = null
+        else error.value = (err as Error).message
+      })
+  }, [path])
+  if (error.value) return <p class="error" role="alert">{error.value}</p>
+  if (meta.value === null) return <NotFound />
+  if (meta.value === undefined) return <p aria-busy="true">Loading…</p>
+  if (isFolderType(meta.value.type)) return <FolderView path={path} meta={meta.value} />
+  return <ResourceView path={path} meta={meta.value} />
+}
+
+function ControllerHeader({ meta, entry }: { meta: Described; entry: Entry }) {
+  return (
+    <section class="card controller-status" aria-label="Controller status">
+      <Presence entry={entry} />
+      <dl>
+        <dt>Client version</dt>
+        <dd>{meta.client_version || 'unknown'}</dd>
+        <dt>Last connect</dt>
+        <dd>{meta.last_connect_timestamp ? localTime(meta.last_connect_timestamp) : 'never'}</dd>
+        <dt>Last watchdog</dt>
+        <dd>{meta.last_watchdog_timestamp ? localTime(meta.last_watchdog_timestamp) : 'never'}</dd>
+      </dl>
+    </section>
+  )
+}
+
+function FolderView({ path, meta }: { path: string; meta: Described }) {
+  const entries = useSignal<Entry[] | undefined>(undefined)
+  const error = useSignal('')
+  const view = useSignal(savedView())
+  const selected = useSignal<ReadonlySet<number>>(new Set())
+  const reloads = useSignal(0)
+  const self = useMemo(() => toEntry(meta), [meta])
+  const topic = path.slice(1)
+
+  useEffect(() => {
+    let current = true
+    api<Listed[]>(resourceUrl(path, 'extended=1'))
+      .then((items) => {
+        if (!current) return
+        entries.value = items.map(toEntry)
+        const ids = new Set(items.map((i) => i.id))
+        selected.value = new Set([...selected.value].filter((id) => ids.has(id)))
+      })
+      .catch((err: Error) => current && (error.value = err.message))
+    return () => void (current = false)
+  }, [path, reloads.value])
+
+  // values and presence as they happen: the folder's topic and each child's (a controller's presence)
+  useSignalEffect(() => {
+    const list = entries.value
+    if (!list) return
+    const byName = new Map(list.map((e) => [e.item.name, e]))
+    return follow([topic, `${topic}/+`], (t, payload) => {
+      applyLive(byName, topic, t, payload)
+      if (t === topic && meta.type === ResourceType.controller) applyPresence(self, payload)
+    })
+  })
+
+  const sorted = useComputed(() => (entries.value ? sortEntries(entries.value, view.value.sort) : []))
+  const setView = (next: { mode: ViewMode; sort: SortKey }) => {
+    view.value = next
+    saveView(next)
+  }
+  const select = (id: number, on: boolean) => {
+    const next = new Set(selected.value)
+    if (on) next.add(id)
+    else next.delete(id)
+    selected.value = next
+  }
+
+  return (
+    <>
+      <Breadcrumb path={path} />
+      <h1>{meta.name}</h1>
+      {meta.type === ResourceType.controller && <ControllerHeader meta={meta} entry={self} />}
+      <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />
+      <div class="view-controls" role="group" aria-label="View">
+        <label>
+          Sort by{' '}
+          <select value={view.value.sort} onChange={(e) => setView({ ...view.value, sort: e.currentTarget.value as SortKey })}>
+            <option value="name">Name</option>
+            <option value="type">Type</option>
+            <option value="date">Date</option>
+          </select>
+        </label>
+        <span class="toggle" role="group" aria-label="Layout">
+          <button type="button" aria-pressed={view.value.mode === 'tiles'} onClick={() => setView({ ...view.value, mode: 'tiles' })}>
+            Tiles
+          </button>
+          <button type="button" aria-pressed={view.value.mode === 'list'} onClick={() => setView({ ...view.value, mode: 'list' })}>
+            List
+          </button>
+        </span>
+      </div>
+      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {entries.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
+      {entries.value?.length === 0 && <p class="empty">This folder is empty.</p>}
+      <ul class={`entries ${view.value.mode}`} aria-label={`Contents of ${meta.name}`}>
+        {sorted.value.map((entry) => (
+          <Tile key={entry.item.id} entry={entry} folderPath={path} selected={selected.value.has(entry.item.id)} onSelect={(on) => select(entry.item.id, on)} />
+        ))}
+      </ul>
+    </>
+  )
+}
+
+function ResourceView({ path, meta }: { path: string; meta: Described }) {
+  const settings = meta.system_attributes ?? {}
+  const value = useSignal<string | null>(null)
+  useEffect(() => {
+    if (meta.type !== ResourceType.sequence || settings.data_type === 3) return
+    fetch(resourceUrl(path), { credentials: 'same-origin' })
+      .then((res) => (res.ok ? res.text() : null))
+      .then((text) => (value.value = text))
+      .catch(() => {})
+  }, [path])
+  const modified = meta.modification_timestamp
+  return (
+    <>
+      <Breadcrumb path={path} />
+      <h1>{meta.name}</h1>
+      <section class="card">
+        {meta.type === ResourceType.sequence ? (
+          <p>
+            Latest value: <strong data-testid="value">{formatValue(value.value, settings)}</strong> {typeof settings.units === 'string' ? settings.units : ''}
+          </p>
+        ) : (
+          <p>Size: {bytes(meta.size)}</p>
+        )}
+        {modified && (
+          <p>
+            Modified <time dateTime={modified} title={localTime(modified)}>{timeAgo(modified)}</time>
+          </p>
+        )}
+        <p>
+          <a class="button" href={resourceUrl(path, 'download=1')} download>
+            Download{meta.type === ResourceType.sequence ? ' (CSV)' : ''}
+          </a>
+        </p>
+      </section>
+      <p>
+        <a href={encodePath(path.slice(0, path.lastIndexOf('/')))}>Back to the folder</a>
+      </p>
+    </>
+  )
+}
+

@@ -1,0 +1,73 @@
+// One entry of a folder: a link with its name and what a person wants to know at a glance.
+import { encodePath, ResourceType } from '../../api.ts'
+import { Icon } from '../../components/Icon.tsx'
+import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
+import type { Entry } from './model.ts'
+
+const KIND: Record<number, string> = { 10: 'Folder', 11: 'Organization', 12: 'Controller', 13: 'Remote folder', 20: 'File', 21: 'Sequence', 22: 'App' }
+const ICON: Record<number, string> = { 10: 'folder', 11: 'folder', 12: 'controller', 13: 'folder', 20: 'file', 21: 'sequence' }
+
+export function Presence({ entry }: { entry: Entry }) {
+  const { connected, at } = entry.presence.value
+  return (
+    <span class={`status ${connected ? 'online' : 'offline'}`} data-testid="presence">
+      <span class="dot" aria-hidden="true" />
+      {connected ? 'Online' : at ? `Offline · last seen ${timeAgo(at)}` : 'Offline · never connected'}
+    </span>
+  )
+}
+
+function SequenceValue({ entry }: { entry: Entry }) {
+  const { value, timestamp } = entry.value.value
+  const settings = entry.item.system_attributes ?? {}
+  const units = typeof settings.units === 'string' ? settings.units : ''
+  if (settings.data_type === 3) return <span class="muted">{timestamp ? `Image, ${timeAgo(timestamp)}` : 'No image yet'}</span>
+  return (
+    <>
+      <span class="value" data-testid="value">
+        {formatValue(value, settings)}
+        {units && value !== null && <span class="units"> {units}</span>}
+      </span>
+      <span class="muted">
+        {timestamp ? (
+          <time dateTime={timestamp} title={localTime(timestamp)}>
+            {timeAgo(timestamp)}
+          </time>
+        ) : (
+          'No value yet'
+        )}
+      </span>
+    </>
+  )
+}
+
+export function Tile({ entry, folderPath, selected, onSelect }: { entry: Entry; folderPath: string; selected: boolean; onSelect: (on: boolean) => void }) {
+  const { item } = entry
+  const path = `${folderPath}/${item.name}`
+  const modified = item.modification_timestamp
+  return (
+    <li class={`tile type-${item.type}${selected ? ' selected' : ''}`} data-name={item.name}>
+      <input type="checkbox" class="select" aria-label={`Select ${item.name}`} checked={selected} onChange={(e) => onSelect(e.currentTarget.checked)} />
+      <Icon name={ICON[item.type] ?? 'other'} />
+      <a class="name" href={encodePath(path)}>
+        {item.name}
+      </a>
+      <span class="kind">{KIND[item.type] ?? 'Resource'}</span>
+      <span class="details">
+        {item.type === ResourceType.controller && <Presence entry={entry} />}
+        {item.type === ResourceType.sequence && <SequenceValue entry={entry} />}
+        {(item.type === ResourceType.folder || item.type === ResourceType.remote) && <span class="muted">Folder</span>}
+        {item.type === ResourceType.file && (
+          <>
+            <span>{bytes(item.size)}</span>
+            {modified && (
+              <span class="muted">
+                modified <time dateTime={modified} title={localTime(modified)}>{timeAgo(modified)}</time>
+              </span>
+            )}
+          </>
+        )}
+      </span>
+    </li>
+  )
+}
