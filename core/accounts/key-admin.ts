@@ -5,12 +5,12 @@ import { inTransaction, type DbClient, type Key } from '../db/index.ts'
 import { forbidden, invalid, notFound } from '../errors.ts'
 import { accessToPath, findNearest } from '../resources/access.ts'
 import { splitPath } from '../resources/paths.ts'
-import { canRead, canWrite, resolveAccess, type Principal } from '../resources/permissions.ts'
+import { actsAsSystemAdmin, canRead, canWrite, resolveAccess, type Principal } from '../resources/permissions.ts'
 import { pathOf } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
 import { createKey, createUserKey, revokeKey } from './keys.ts'
-import { asUser, isOrganizationAdmin, type UserPrincipal } from './roles.ts'
+import { asUser, canSeeOrganization, isOrganizationAdmin, requireMayProvisionControllers, type UserPrincipal } from './roles.ts'
 
 export type ControllerRef = { path: string } | { id: number }
 
@@ -69,7 +69,7 @@ async function describeAll(db: DbClient, keys: Key[]) {
 }
 
 async function administeredOrganizations(db: DbClient, user: UserPrincipal): Promise<number[]> {
-  if (user.systemAdmin && user.scopeOrganizationId !== undefined) return [user.scopeOrganizationId]
+  if (user.administersScope && user.scopeOrganizationId !== undefined) return [user.scopeOrganizationId]
   const rows = await db.organizationUser.findMany({ where: { userId: user.userId, isAdmin: true }, select: { organizationId: true } })
   return rows.map((r) => r.organizationId).filter((id) => user.scopeOrganizationId === undefined || id === user.scopeOrganizationId)
 }
@@ -84,7 +84,7 @@ export async function listKeys(db: DbClient, principal: Principal, filter: { con
     const controller = await controllerFor(db, principal, filter.controller, 'write')
     return describeAll(db, await db.key.findMany({ where: { accessAsControllerId: controller.id }, orderBy: { id: 'asc' } }))
   }
-  if (user.systemAdmin && user.scopeOrganizationId === undefined) {
+  if (actsAsSystemAdmin(user)) {
     return describeAll(db, await db.key.findMany({ orderBy: { id: 'asc' } }))
   }
   const organizations = await administeredOrganizations(db, user)
@@ -93,25 +93,29 @@ export async function listKeys(db: DbClient, principal: Principal, filter: { con
   return describeAll(db, keys)
 }
 
-/** A new key acting as a controller the caller can write; returns the key in clear text, once. */
+/** A new key acting as a controller the caller can write and may provision; returns the key in clear text, once. */
 export async function createControllerKeyAs(ctx: CoreContext, principal: Principal, ref: ControllerRef) {
   const user = asUser(principal)
   const controller = await controllerFor(ctx.db, user, ref, 'write')
+  await requireMayProvisionControllers(ctx.db, user, controller.organizationId!)
   return createKey(ctx.db, ctx.secret, { organizationId: controller.organizationId!, owner: { controllerId: controller.id }, createdById: user.userId })
 }
 
-/** A user key: for oneself in one of one's organizations, or by an admin of that organization for a member. */
+/**
+ * A user key: for oneself in one of one's organizations, or by an admin of that organization for one
+ * of its members (never for anyone else: the key would act as them, e.g. as a system admin).
+ */
 export async function createUserKeyAs(ctx: CoreContext, principal: Principal, input: { userId?: number; organizationId?: number }) {
   const caller = asUser(principal)
   const userId = input.userId ?? caller.userId
   const organizationId = input.organizationId ?? (caller.scopeOrganizationId ?? (caller.organizationIds.length === 1 ? caller.organizationIds[0] : undefined))
   if (organizationId === undefined) throw invalid('organization_id is required when you belong to several organizations')
-  const mayCreate = userId === caller.userId ? caller.systemAdmin || caller.organizationIds.includes(organizationId) : await isOrganizationAdmin(ctx.db, caller, organizationId)
-  if (!mayCreate) {
-    if (!caller.systemAdmin && !caller.organizationIds.includes(organizationId)) throw notFound('organization not found')
-    throw forbidden('only an organization administrator may create keys for other users')
+  if (!canSeeOrganization(caller, organizationId)) throw notFound('organization not found')
+  if (userId !== caller.userId) {
+    if (!(await isOrganizationAdmin(ctx.db, caller, organizationId))) throw forbidden('only an organization administrator may create keys for other users')
+    const member = await ctx.db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId } } })
+    if (!member) throw notFound('that user is not a member of this organization')
   }
-  if (caller.scopeOrganizationId !== undefined && caller.scopeOrganizationId !== organizationId) throw notFound('organization not found')
   return createUserKey(ctx.db, ctx.secret, userId, organizationId, caller.userId)
 }
 

@@ -148,23 +148,24 @@ async function principalForKey(
   const member = (await membershipsOf(db, user.id)).some((m) => m.organizationId === row.organizationId)
   // as stillValidKeys: a user's key is theirs while they belong to its organization (or are an admin)
   if (!member && !isSystemAdmin(user)) return null
+  // never a system admin through a key: a system admin's key administers its organization, no more
   return {
     kind: 'user',
     userId: user.id,
-    systemAdmin: isSystemAdmin(user),
-    organizationIds: member ? [row.organizationId] : [],
+    systemAdmin: false,
+    organizationIds: [row.organizationId],
     scopeOrganizationId: row.organizationId,
     keyId: row.id,
+    ...(isSystemAdmin(user) ? { administersScope: true } : {}),
   }
 }
 
 /**
  * Of keyIds, those that are still valid: not revoked, their controller not deleted, their user not
- * deleted and a member of the key's organization or a system admin (isSystemAdmin); each with whether
- * its user is a system admin now (null for a controller's key), so that a session authenticated as an
- * admin can be closed once its user is not one. One query, run by revalidation for every key that
- * connected in the last second: after a storm of connections Prisma's nested read of a thousand keys
- * held the event loop for tens of milliseconds.
+ * deleted and a member of the key's organization or a system admin (isSystemAdmin); each with the
+ * systemAdmin its principal carries (null for a controller's key; false for a user's: principalForKey).
+ * One query, run by revalidation for every key that connected in the last second: after a storm of
+ * connections Prisma's nested read of a thousand keys held the event loop for tens of milliseconds.
  */
 export async function stillValidKeys(db: DbClient, keyIds: number[]): Promise<Map<number, { systemAdmin: boolean | null }>> {
   if (keyIds.length === 0) return new Map()
@@ -176,7 +177,7 @@ export async function stillValidKeys(db: DbClient, keyIds: number[]): Promise<Ma
       AND (k."accessAsControllerId" IS NULL OR (c.id IS NOT NULL AND NOT c.deleted))
       AND (k."accessAsUserId" IS NULL OR (u.id IS NOT NULL AND NOT u.deleted AND (u.role = ${Role.systemAdmin}
         OR EXISTS (SELECT 1 FROM "OrganizationUser" AS m WHERE m."userId" = u.id AND m."organizationId" = k."organizationId"))))`
-  return new Map(rows.map((r) => [Number(r.id), { systemAdmin: r.role === null ? null : isSystemAdmin({ role: Number(r.role) }) }]))
+  return new Map(rows.map((r) => [Number(r.id), { systemAdmin: r.role === null ? null : false }]))
 }
 
 export async function revokeKey(db: DbClient, keyId: number, revokedById?: number) {

@@ -7,7 +7,7 @@ import { inTransaction, type DbClient, type Resource } from '../db/index.ts'
 import { conflict, forbidden, notFound } from '../errors.ts'
 import { bumpAccessVersion } from '../resources/access-version.ts'
 import { checkName } from '../resources/paths.ts'
-import type { Principal } from '../resources/permissions.ts'
+import { actsAsSystemAdmin, type Principal } from '../resources/permissions.ts'
 import { liveKey } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
@@ -45,7 +45,7 @@ async function adminOrganizationFor(db: DbClient, principal: Principal, ref: Org
 /** A system admin sees every organization; anyone else the ones they belong to (a key: its own). */
 export async function listOrganizations(db: DbClient, principal: Principal) {
   const user = asUser(principal)
-  const everything = user.systemAdmin && user.scopeOrganizationId === undefined
+  const everything = actsAsSystemAdmin(user)
   const orgs = await db.resource.findMany({
     where: { type: ResourceType.organizationFolder, deleted: false, ...(everything ? {} : { id: { in: user.organizationIds.filter((id) => canSeeOrganization(user, id)) } }) },
     orderBy: { id: 'asc' },

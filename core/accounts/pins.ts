@@ -13,7 +13,7 @@ import { pathOf } from '../resources/tree.ts'
 import { keyedHash, randomAlphanumeric } from './hashing.ts'
 import { controllerFor } from './key-admin.ts'
 import { createKey } from './keys.ts'
-import { asUser } from './roles.ts'
+import { asUser, requireMayProvisionControllers } from './roles.ts'
 
 /** rhizo's 30 minutes */
 export const PIN_TTL_MS = 30 * 60_000
@@ -77,6 +77,7 @@ export type EnterResult = { state: 'entered' } | { state: 'expired' }
 export async function enterPin(ctx: CoreContext, principal: Principal, pin: number, controllerPath: string, { now = new Date(), ttlMs = PIN_TTL_MS }: PinOptions = {}): Promise<EnterResult> {
   const user = asUser(principal)
   const controller = await controllerFor(ctx.db, user, { path: controllerPath }, 'write')
+  await requireMayProvisionControllers(ctx.db, user, controller.organizationId!) // the device gets a key of that organization
   const rows = await ctx.db.pin.findMany({ where: { pin }, orderBy: { createdAt: 'desc' }, take: 10 })
   const live = rows.find((r) => !isExpired(r, now, ttlMs))
   if (!live) {

@@ -2,7 +2,7 @@
 // only inside its own organization (scopeOrganizationId), so it administers that organization at most.
 import type { DbClient } from '../db/index.ts'
 import { forbidden, unauthorized } from '../errors.ts'
-import type { Principal } from '../resources/permissions.ts'
+import { actsAsSystemAdmin, canWrite, resolveAccess, type Principal } from '../resources/permissions.ts'
 
 export type UserPrincipal = Extract<Principal, { kind: 'user' }>
 
@@ -13,9 +13,10 @@ export function asUser(principal: Principal): UserPrincipal {
   return principal
 }
 
+/** A signed-in system admin; a key is never one, whoever it acts as. */
 export function requireSystemAdmin(principal: Principal): UserPrincipal {
   const user = asUser(principal)
-  if (!user.systemAdmin) throw forbidden('this needs a system administrator')
+  if (!actsAsSystemAdmin(user)) throw forbidden('this needs a system administrator')
   return user
 }
 
@@ -24,12 +25,29 @@ const inScope = (user: UserPrincipal, organizationId: number) => user.scopeOrgan
 /** Members (and system admins) see an organization; everyone else must not learn that it exists. */
 export function canSeeOrganization(user: UserPrincipal, organizationId: number): boolean {
   if (!inScope(user, organizationId)) return false
-  return user.systemAdmin || user.organizationIds.includes(organizationId)
+  return actsAsSystemAdmin(user) || user.organizationIds.includes(organizationId)
 }
 
 export async function isOrganizationAdmin(db: DbClient, user: UserPrincipal, organizationId: number): Promise<boolean> {
   if (!inScope(user, organizationId)) return false
-  if (user.systemAdmin) return true
+  if (actsAsSystemAdmin(user) || user.administersScope) return true
   const member = await db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId: user.userId } } })
   return member?.isAdmin === true
+}
+
+/**
+ * Controllers act for their whole organization (its [120, org] grants), so only its own people create
+ * them, their keys and PINs: its admins, members who may write the organization folder, its controllers.
+ * Write access granted on one shared folder is not enough.
+ */
+export async function requireMayProvisionControllers(db: DbClient, principal: Principal, organizationId: number): Promise<void> {
+  if (await mayProvisionControllers(db, principal, organizationId)) return
+  throw forbidden("only the organization's admins and members who may write it create its controllers and their keys")
+}
+
+async function mayProvisionControllers(db: DbClient, principal: Principal, organizationId: number): Promise<boolean> {
+  if (principal.kind === 'controller') return principal.organizationId === organizationId
+  if (principal.kind !== 'user') return false
+  if (await isOrganizationAdmin(db, principal, organizationId)) return true
+  return principal.organizationIds.includes(organizationId) && canWrite(await resolveAccess(db, principal, organizationId))
 }

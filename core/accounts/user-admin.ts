@@ -6,7 +6,7 @@ import type { CoreContext } from '../context.ts'
 import { inTransaction, type User } from '../db/index.ts'
 import { forbidden, invalid, notFound, TendrilError } from '../errors.ts'
 import { bumpAccessVersion } from '../resources/access-version.ts'
-import type { Principal } from '../resources/permissions.ts'
+import { actsAsSystemAdmin, type Principal } from '../resources/permissions.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
 import { keyedHash } from './hashing.ts'
 import { checkPasswordRules, hashPassword, verifyPassword } from './passwords.ts'
@@ -32,7 +32,7 @@ export type UserRef = 'current' | number
 async function targetUser(ctx: CoreContext, principal: Principal, ref: UserRef) {
   const caller = asUser(principal)
   const id = ref === 'current' ? caller.userId : ref
-  if (id !== caller.userId && !caller.systemAdmin) throw forbidden('you may only see and change your own account')
+  if (id !== caller.userId && !actsAsSystemAdmin(caller)) throw forbidden('you may only see and change your own account')
   const user = await ctx.db.user.findUnique({ where: { id } })
   if (!user || (user.deleted && id === caller.userId)) throw notFound('user not found')
   return { caller, user }

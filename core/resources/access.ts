@@ -2,7 +2,7 @@
 // existing resource, so sub-topics below a folder inherit the folder's access (shared/DESIGN.md, MQTT).
 import { Prisma, type DbClient, type Resource } from '../db/index.ts'
 import { splitPath } from './paths.ts'
-import { effectiveLevel, type ChainLink, type Principal } from './permissions.ts'
+import { actsAsSystemAdmin, effectiveLevel, type ChainLink, type Principal } from './permissions.ts'
 import { liveKey } from './tree.ts'
 import { AccessLevel, type AccessLevelNumber } from './types.ts'
 
@@ -37,7 +37,7 @@ function chainOf(along: ChainLink[]): ChainLink[] {
 }
 
 /** A system admin acting without an organization scope may reach paths that do not exist yet anywhere. */
-export const unscopedAdmin = (p: Principal) => p.kind === 'user' && p.systemAdmin && p.scopeOrganizationId === undefined
+export const unscopedAdmin = actsAsSystemAdmin
 
 /** The level along the live resources of a path (organization first), as far as they exist. */
 function levelAlong(principal: Principal, along: ChainLink[]): AccessLevelNumber {

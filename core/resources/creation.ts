@@ -1,6 +1,7 @@
 // Creating a resource through REST (rhizo-server ResourceList.post): folders, controller folders
 // (with their log and status sequences), sequences with checked settings, and files with their first
 // revision. Missing folders on the way to the parent are created, all in one transaction.
+import { requireMayProvisionControllers } from '../accounts/roles.ts'
 import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, type Prisma } from '../db/index.ts'
@@ -60,6 +61,7 @@ export async function createFromRequest(ctx: CoreContext, blobs: BlobStore, inpu
   const created = await inTransaction(ctx.db, async (tx) => {
     const parent = await ensureFolders(tx, parentNames)
     if (!isFolderType(parent.type)) throw conflict(`${joinPath(parentNames)} is not a folder`)
+    if (input.type === ResourceType.controllerFolder) await requireMayProvisionControllers(tx, input.principal, parent.organizationId!)
     const path = joinPath([...parentNames, input.name])
     const created =
       input.type === ResourceType.controllerFolder

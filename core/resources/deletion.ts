@@ -7,7 +7,7 @@ import type { CoreContext } from '../context.ts'
 import { inTransaction, type Resource } from '../db/index.ts'
 import { forbidden } from '../errors.ts'
 import { bumpAccessVersion } from './access-version.ts'
-import { canWrite, effectiveLevel, type Principal } from './permissions.ts'
+import { actsAsSystemAdmin, canWrite, effectiveLevel, type Principal } from './permissions.ts'
 import { collectUnreferencedBlobs, lockBlobCollection } from './revisions.ts'
 import { ResourceType } from './types.ts'
 
@@ -18,8 +18,7 @@ import { ResourceType } from './types.ts'
  * (rhizo did not look below).
  */
 export async function deleteSubtree(ctx: CoreContext, principal: Principal, resource: Resource): Promise<number> {
-  const admin = principal.kind === 'user' && principal.systemAdmin
-  if (resource.type === ResourceType.organizationFolder && !admin) throw forbidden('only a system admin can delete an organization')
+  if (resource.type === ResourceType.organizationFolder && !actsAsSystemAdmin(principal)) throw forbidden('only a system admin can delete an organization')
   return inTransaction(ctx.db, async (tx) => {
     const ids = [resource.id]
     for (let level = [resource.id]; level.length > 0; ) {

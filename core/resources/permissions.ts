@@ -1,5 +1,5 @@
 // Who may read or write a resource: the one home of the rule (REST, MQTT and the JSON websocket all call it).
-// rhizo's rule: system admins always write; otherwise the nearest resource (itself or an ancestor)
+// rhizo's rule: system admins (signed in, not through a key) always write; otherwise the nearest resource (itself or an ancestor)
 // that has a permission list decides, and the level is the maximum over its matching entries.
 import { z } from 'zod'
 import { Prisma, type DbClient } from '../db/index.ts'
@@ -16,6 +16,8 @@ export type Principal =
       organizationIds: number[]
       /** a key acts only inside its own organization */
       scopeOrganizationId?: number
+      /** a system admin's key: administers its scope organization as its admins do, and no more */
+      administersScope?: boolean
       keyId?: number
       /** the browser session it signed in with (a session cookie, or an MQTT token issued for one): its connections end with it */
       sessionId?: number
@@ -23,6 +25,9 @@ export type Principal =
   | { kind: 'controller'; controllerId: number; organizationId: number; keyId: number }
 
 export const anonymous: Principal = { kind: 'anonymous' }
+
+/** System-admin power never travels through a scope: a key (always scoped) is never a system admin. */
+export const actsAsSystemAdmin = (p: Principal): boolean => p.kind === 'user' && p.systemAdmin && p.scopeOrganizationId === undefined
 
 export type PermissionEntry = [type: number, principal: number | null, level: number]
 
@@ -90,7 +95,7 @@ export function effectiveLevel(principal: Principal, chain: ChainLink[]): Access
   if (principal.kind === 'user' && principal.scopeOrganizationId !== undefined && principal.scopeOrganizationId !== organizationId) {
     return AccessLevel.none
   }
-  if (principal.kind === 'user' && principal.systemAdmin) return AccessLevel.write
+  if (actsAsSystemAdmin(principal)) return AccessLevel.write
   const decider = chain.find((link) => Array.isArray(link.permissions))
   if (!decider) return AccessLevel.none
   const entries = parsedList(decider.permissions as unknown[])

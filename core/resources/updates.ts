@@ -10,6 +10,7 @@ import { addFileRevision } from './files.ts'
 import type { Found } from './lookup.ts'
 import { relocate } from './moves.ts'
 import { setPermissions, type Principal } from './permissions.ts'
+import { isOrganizationAdmin } from '../accounts/roles.ts'
 import type { RevisionContent } from './revisions.ts'
 import { ResourceType } from './types.ts'
 
@@ -78,7 +79,6 @@ function nextSystemAttributes(resource: Resource, given: Record<string, unknown>
  */
 async function checkMayGrant(core: CoreContext, principal: Principal, resource: Resource): Promise<void> {
   if (principal.kind !== 'user') throw forbidden('only users change permissions')
-  if (resource.type !== ResourceType.organizationFolder || principal.systemAdmin) return
-  const membership = await core.db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId: resource.id, userId: principal.userId } } })
-  if (!membership?.isAdmin) throw forbidden('only organization admins change the organization\'s permissions')
+  if (resource.type !== ResourceType.organizationFolder) return
+  if (!(await isOrganizationAdmin(core.db, principal, resource.id))) throw forbidden('only organization admins change the organization\'s permissions')
 }

@@ -20,7 +20,7 @@ const controllers: readonly Caller[] = ['pi', 'pi2']
 const levels = { none: 0, read: 10, write: 20 } as const
 type Level = keyof typeof levels
 
-/** Which callers an entry [type, principal] names (the admin writes whatever the list says). */
+/** Which callers an entry [type, principal] names (the admin, signed in, writes whatever the list says). */
 const entries: { type: number; label: string; principal: (ids: Ids) => number | null; matches: Caller[] }[] = [
   { type: 100, label: 'public', principal: () => null, matches: ['public', 'ann', 'bob', 'pi', 'pi2'] },
   { type: 110, label: 'org users', principal: (ids) => ids.acme, matches: ['ann', 'bob'] },
@@ -172,6 +172,7 @@ for (const provider of providers) {
     const as = {} as Record<Caller, Credentials>
     let betaController: Credentials
     let betaUser: Credentials
+    let adminKey: Credentials
     let ids: Ids
     let counter = 0
 
@@ -199,7 +200,10 @@ for (const provider of providers) {
       as.bob = key((await createKeyForUser(server.core, 'bob@example.com', 'acme')).key)
       as.pi = key(pi.key)
       as.pi2 = key(pi2.key)
-      as.admin = key((await createKeyForUser(server.core, 'root@example.com', 'acme')).key)
+      // a system admin signed in; their key is scoped to one organization and holds no admin power (security-escalation.test.ts)
+      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }) })
+      as.admin = { cookie: signIn.headers.getSetCookie()[0]!.split(';')[0]!, 'x-csrf-token': ((await signIn.json()) as { csrf_token: string }).csrf_token }
+      adminKey = key((await createKeyForUser(server.core, 'root@example.com', 'acme')).key)
       betaController = key((await createController(server.core, 'beta/pi-b')).key)
       betaUser = key((await createKeyForUser(server.core, 'bea@example.com', 'beta')).key)
     })
@@ -262,7 +266,7 @@ for (const provider of providers) {
         }
       }
       // a system admin's key acts inside its own organization only
-      const scoped = await send(as.admin, { method: 'GET', url: `${resources}/beta/closed?meta=1` })
+      const scoped = await send(adminKey, { method: 'GET', url: `${resources}/beta/closed?meta=1` })
       assert.equal(scoped.status, 404)
     })
 
