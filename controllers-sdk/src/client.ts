@@ -7,7 +7,7 @@
 // sent again from the queue. That keeps one owner for "what still has to be sent" (the queue, which
 // may be on disk), and lets a publish the server keeps refusing be told apart and dropped.
 import mqtt, { type MqttClient } from 'mqtt'
-import { AuthError, ConnectionError, PermissionError, TendrilSdkError, ValidationError } from './errors.ts'
+import { AuthError, ConnectionError, NotFoundError, PermissionError, TendrilSdkError, ValidationError } from './errors.ts'
 import { pathToTopic, resolvePath, resourceUrl, splitPath } from './paths.ts'
 import type { OutboundQueue, QueueItem } from './queue/types.ts'
 import { json, request, SDK_VERSION, toBase64, type RestOptions } from './rest.ts'
@@ -86,6 +86,8 @@ export class TendrilClient {
   private subscriptions = new Set<Registered>()
   private subscribed = new Set<string>()
   private drainWaiters: (() => void)[] = []
+  /** close() waiting for the publishes in flight */
+  private settleWaiters: (() => void)[] = []
   private listeners: { [E in keyof ClientEvents]?: ClientEvents[E][] } = {}
   private readonly rest: RestOptions
   private readonly mqttOnly: boolean
@@ -202,16 +204,36 @@ export class TendrilClient {
     })
   }
 
-  /** Closes the connection and the queue; what was not delivered stays queued (on disk) for the next run. */
-  async close(): Promise<void> {
+  /**
+   * Closes the connection and the queue. Publishes in flight first get up to `timeoutMs` for their
+   * acknowledgements, so the next run does not send again what the server already has; what was not
+   * delivered stays queued (on disk) for the next run.
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
     this.closing = true
     clearTimeout(this.reconnectTimer)
     clearInterval(this.watchdogTimer)
+    await this.settleInFlight(timeoutMs)
     const client = this.mqtt
     this.mqtt = null
     this.connected = false
     if (client) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()))
     await this.queue.close()
+  }
+
+  private settleInFlight(timeoutMs: number): Promise<void> {
+    if (!this.connected || this.inFlight.size === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      this.settleWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  private wakeSettled(): void {
+    if (this.inFlight.size === 0) for (const wake of this.settleWaiters.splice(0)) wake()
   }
 
   /** The controller's folder path: given, or asked of the server with the key (GET /api/v1/resources/self?meta=1). */
@@ -313,6 +335,7 @@ export class TendrilClient {
     clearInterval(this.watchdogTimer)
     this.countRefusals()
     this.inFlight.clear()
+    this.wakeSettled()
     this.emit('offline', reason)
     if (reason instanceof AuthError) {
       // the key is wrong or revoked: retrying would only hammer the server
@@ -375,12 +398,12 @@ export class TendrilClient {
   private pump(): void {
     const client = this.mqtt
     const own = this.controllerPath
-    if (!this.connected || !client || !own) return
+    if (!this.connected || !client || !own || this.closing) return
     const maxInFlight = this.options.maxInFlight ?? 8
     while (this.inFlight.size < maxInFlight) {
       const entries = this.queue.after(this.cursor, 1000)
       if (entries.length === 0) break
-      const { publish, taken } = nextPublish(entries, own)
+      const { publish, taken } = nextPublish(entries, own, { producer: this.queue.producer, floor: this.queue.after(0, 1)[0]!.id })
       // A publish to another folder goes alone: if the key may not write there, the server closes
       // the connection, and nothing else should be in flight to be resent (and maybe stored twice).
       if (publish.foreign && this.inFlight.size > 0) break
@@ -390,9 +413,10 @@ export class TendrilClient {
       this.inFlight.add(publish)
       client.publish(publish.topic, publish.payload, { qos: 1 }, (err) => {
         if (client !== this.mqtt || !this.inFlight.delete(publish)) return
-        if (err) return // the connection is going; the entries are sent again on the next one
+        if (err) return this.wakeSettled() // the connection is going; the entries are sent again on the next one
         this.refusals.delete(publish.ids[0]!)
         this.queue.ack(publish.ids)
+        this.wakeSettled()
         if (this.queue.size === 0) for (const wake of this.drainWaiters.splice(0)) wake()
         this.pump()
       })
@@ -467,6 +491,8 @@ export class TendrilClient {
   private dispatch(topic: string, payload: Uint8Array): void {
     const messages = decodeInbound(topic, payload)
     if (messages.length === 0 || !this.controllerPath) return
+    // the server's word that a value it was sent is not stored (MQTT has no negative acknowledgement)
+    for (const m of messages) if (m.type === 'error' && typeof m.parameters.message === 'string') this.emit('error', refusalError(m.parameters.message))
     for (const sub of this.subscriptions) {
       const folder = this.folderOf(sub)
       for (const m of messages) if (matches(sub, folder, m)) this.safely(() => sub.handler(m))
@@ -515,3 +541,8 @@ function checkMessageType(type: string): void {
 }
 
 export { SDK_VERSION }
+
+/** A refused value: an unknown sequence is NotFoundError, anything else (not a number, …) ValidationError. */
+function refusalError(message: string): TendrilSdkError {
+  return message.startsWith('sequence not found') ? new NotFoundError(message) : new ValidationError(message)
+}

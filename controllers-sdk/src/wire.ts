@@ -3,7 +3,10 @@
 //   each line with its own timestamp (up to the server's 1,000 records per payload), so a replayed
 //   backlog costs few PUBLISH packets and stays under the broker's per-client publish rate;
 // - a value the CSV form cannot carry (a line break in it, a comma in its name) goes alone as
-//   {"update": {"$t": timestamp, "<name>": value}};
+//   {"update": {"$t": timestamp, "$e": "<producer>,<id>,<floor>", "<name>": value}};
+// - values carry their entry ids, so the server stores a replayed entry once (README, "Exactly once"):
+//   a CSV payload starts "e,<producer>,<first id>,<floor>", its records numbered on from the first id,
+//   and floor is the oldest id not yet acknowledged (all below it are stored);
 // - a message goes alone as {"<type>": {parameters}} (rhizo's MQTT form).
 import { pathToTopic, resolvePath } from './paths.ts'
 import type { QueueEntry } from './queue/types.ts'
@@ -11,6 +14,12 @@ import type { QueueEntry } from './queue/types.ts'
 /** The server's MAX_CSV_RECORDS is 1,000; half keeps a payload well under the packet size limit. */
 export const MAX_RECORDS_PER_PUBLISH = 500
 export const MAX_BYTES_PER_PUBLISH = 256 * 1024
+
+/** Who sends: the queue's producer name, and the oldest entry id not yet acknowledged. */
+export interface Sender {
+  producer: string
+  floor: number
+}
 
 export interface Publish {
   topic: string
@@ -23,7 +32,7 @@ export interface Publish {
 const csvSafe = (e: QueueEntry & { kind: 'value' }) => !/[,\r\n]/.test(e.name) && !/[\r\n]/.test(e.value)
 
 /** The next publish from the head of `entries` (which must not be empty) and how many entries it takes. */
-export function nextPublish(entries: QueueEntry[], ownFolder: string): { publish: Publish; taken: number } {
+export function nextPublish(entries: QueueEntry[], ownFolder: string, sender: Sender): { publish: Publish; taken: number } {
   const first = entries[0]!
   const folderOf = (e: QueueEntry) => (e.folder === null ? ownFolder : resolvePath(ownFolder, e.folder))
   const folder = folderOf(first)
@@ -33,7 +42,7 @@ export function nextPublish(entries: QueueEntry[], ownFolder: string): { publish
     return { publish: { topic, payload: JSON.stringify({ [first.type]: first.parameters }), ids: [first.id], foreign }, taken: 1 }
   }
   if (!csvSafe(first)) {
-    const payload = JSON.stringify({ update: { $t: first.t, [first.name]: first.value } })
+    const payload = JSON.stringify({ update: { $t: first.t, $e: `${sender.producer},${first.id},${sender.floor}`, [first.name]: first.value } })
     return { publish: { topic, payload, ids: [first.id], foreign }, taken: 1 }
   }
   const lines: string[] = []
@@ -41,13 +50,15 @@ export function nextPublish(entries: QueueEntry[], ownFolder: string): { publish
   let bytes = 0
   for (const e of entries) {
     if (e.kind !== 'value' || folderOf(e) !== folder || !csvSafe(e)) break
+    if (ids.length > 0 && e.id !== ids[ids.length - 1]! + 1) break // records are numbered on from the first id
     const line = `s,${e.name},${e.t},${e.value}`
     if (lines.length === MAX_RECORDS_PER_PUBLISH || (lines.length > 0 && bytes + line.length > MAX_BYTES_PER_PUBLISH)) break
     lines.push(line)
     ids.push(e.id)
     bytes += line.length + 1
   }
-  return { publish: { topic, payload: lines.join('\n'), ids, foreign }, taken: ids.length }
+  const header = `e,${sender.producer},${ids[0]},${sender.floor}`
+  return { publish: { topic, payload: header + '\n' + lines.join('\n'), ids, foreign }, taken: ids.length }
 }
 
 export interface InboundMessage {

@@ -37,12 +37,19 @@ export type StoreValue = {
   value: string
   /** update_sequence with "encoded": the value is base64 (socket_receiver.py b64decodes it). */
   encoding?: 'base64'
+  /** the controllers SDK's queue entry this value is (stored once however often it is replayed) */
+  entry?: EntryMark
 }
+/**
+ * A queued entry's identity, sent by the controllers SDK (rhizo's clients never do): the queue's
+ * producer name, the entry's id, and floor, the oldest id its queue had not yet seen acknowledged.
+ */
+export type EntryMark = { producer: string; id: number; floor: number }
 export type DisplayValue = { kind: 'display'; sequence: string; timestamp?: Date; value: string }
 export type FolderMessage = { kind: 'message'; type: string; parameters: Record<string, unknown> }
 export type InboundMessage = StoreValue | DisplayValue | FolderMessage
 
-export type SequenceUpdate = { timestamp?: Date; values: { sequence: string; value: string }[] }
+export type SequenceUpdate = { timestamp?: Date; values: { sequence: string; value: string }[]; entry?: EntryMark }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -132,13 +139,27 @@ export function expandUpdate(parameters: unknown): SequenceUpdate {
   const t = parameters.$t
   const timestamp = t === undefined || t === null || t === '' ? undefined : parseTimestamp(t)
   const values: SequenceUpdate['values'] = []
+  const entry = parameters.$e === undefined ? undefined : parseEntryMark(String(parameters.$e), 'update "$e"')
   for (const [sequence, value] of Object.entries(parameters)) {
-    if (sequence === '$t') continue
+    if (sequence === '$t' || sequence === '$e') continue
     if (sequence === '') throw invalid('`update` has an empty sequence name')
     if (values.length === MAX_UPDATE_VALUES) throw invalid(`\`update\` may set at most ${MAX_UPDATE_VALUES} sequences`)
     values.push({ sequence, value: scalarText(value, `\`update\` value of "${sequence}"`) })
   }
-  return timestamp === undefined ? { values } : { timestamp, values }
+  const update: SequenceUpdate = timestamp === undefined ? { values } : { timestamp, values }
+  if (entry) update.entry = entry
+  return update
+}
+
+const ENTRY_MARK = /^([a-z0-9]{8,64}),([1-9][0-9]{0,15}),([1-9][0-9]{0,15})$/
+
+/** "<producer>,<id>,<floor>" (an SDK's queue entry, see EntryMark). */
+function parseEntryMark(text: string, what: string): EntryMark {
+  const m = ENTRY_MARK.exec(text)
+  const id = Number(m?.[2])
+  const floor = Number(m?.[3])
+  if (!m || !Number.isSafeInteger(id) || !Number.isSafeInteger(floor) || floor > id) throw invalid(`${what}: expected <producer>,<entry id>,<floor>`)
+  return { producer: m[1]!, id, floor }
 }
 
 /**
@@ -237,6 +258,8 @@ const RECORD_START = /^[sd],/
 // because rhizo-client's log sequence sends multi-line messages (tracebacks) in one "s,log,…" record.
 function decodeCsvPayload(text: string): InboundMessage[] {
   const lines = withoutLineEnd(text).split('\n')
+  // the controllers SDK's "e,<producer>,<first id>,<floor>": its records are entries numbered on from the first id
+  const header = lines[0]?.startsWith('e,') ? parseEntryMark(lines.shift()!.slice(2).replace(/\r$/, ''), 'line 1') : undefined
   const first = lines[0] ?? ''
   if (!RECORD_START.test(first)) {
     const prefix = JSON.stringify(first.split(',', 1)[0]!.slice(0, 20))
@@ -253,7 +276,14 @@ function decodeCsvPayload(text: string): InboundMessage[] {
     records.push(parseRecord(line, i + 1))
   })
   for (const r of records) if (r.value.endsWith('\r')) r.value = r.value.slice(0, -1) // CRLF-separated records
+  if (header) numberEntries(records, header)
   return records
+}
+
+function numberEntries(records: (StoreValue | DisplayValue)[], header: EntryMark): void {
+  records.forEach((r, i) => {
+    if (r.kind === 'store') r.entry = { producer: header.producer, id: header.id + i, floor: header.floor }
+  })
 }
 
 function parseRecord(line: string, lineNumber: number): StoreValue | DisplayValue {

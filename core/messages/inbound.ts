@@ -7,9 +7,10 @@ import type { Logger } from '../log.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
-import { expandUpdate, SEQUENCE_UPDATE_TYPES, type InboundMessage, type KeptPayload } from './codecs.ts'
+import { expandUpdate, SEQUENCE_UPDATE_TYPES, type EntryMark, type InboundMessage, type KeptPayload } from './codecs.ts'
 import type { HeldEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
+import { withoutReplays } from './replays.ts'
 import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
 
 /**
@@ -65,8 +66,10 @@ export interface InboundOutcome {
 }
 
 // (module-level, not a closure per message: tsx names every function it creates, at a cost per message)
-function valueRequest(item: InboundItem, sequence: string, value: string | Buffer, timestamp: Date | undefined): ValueRequest {
-  return { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt, origin: item }
+function valueRequest(item: InboundItem, sequence: string, value: string | Buffer, timestamp: Date | undefined, entry: EntryMark | undefined): ValueRequest {
+  const request: ValueRequest = { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt, origin: item }
+  if (entry) request.entry = entry
+  return request
 }
 
 /** Whether a message sets sequence values (a CSV "s," line, update_sequence, update). */
@@ -77,10 +80,10 @@ export function carriesValues(message: InboundMessage): boolean {
 /** The sequence values one message of an item sets, appended to `into`. */
 export function valueRequestsOf(item: InboundItem, message: InboundMessage, into: ValueRequest[] = []): ValueRequest[] {
   if (message.kind === 'store') {
-    into.push(valueRequest(item, message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp))
+    into.push(valueRequest(item, message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp, message.entry))
   } else if (message.kind === 'message' && message.type === 'update') {
     const update = expandUpdate(message.parameters)
-    for (const v of update.values) into.push(valueRequest(item, v.sequence, v.value, update.timestamp))
+    for (const v of update.values) into.push(valueRequest(item, v.sequence, v.value, update.timestamp, update.entry))
   }
   return into
 }
@@ -118,7 +121,9 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
       history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal), fireAndForget: item.fireAndForget })
     }
   }
-  const stored = await storeValueRequests(ctx, values, lookups)
+  const replays = await withoutReplays(ctx, values)
+  const stored = await storeValueRequests(ctx, replays.fresh, lookups)
+  await replays.record()
   await ctx.history.record(history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }

@@ -11,7 +11,7 @@ import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
-import { encodeDisplay } from './codecs.ts'
+import { encodeDisplay, type EntryMark } from './codecs.ts'
 import type { InboundItem } from './inbound.ts'
 import type { FolderPublisher } from './send.ts'
 
@@ -25,6 +25,8 @@ export interface ValueRequest {
   timestamp?: Date
   /** what the request came from (its inbound message), so a refusal can be told to its sender */
   origin?: InboundItem
+  /** the SDK queue entry it is, stored once (replays.ts) */
+  entry?: EntryMark
 }
 
 export interface AnnouncedValue extends StoredValue {

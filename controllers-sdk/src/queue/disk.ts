@@ -6,16 +6,17 @@
 //   committed  the id below which every entry is acknowledged (or dropped), replaced atomically
 //              (write a temporary file, fsync, rename) after acknowledgements
 //   lock       the pid of the process using the queue: two processes must not replay one queue
+//   producer   the queue's random name: with an entry's id it lets the server store an entry once
 // The log is emptied when nothing is pending, and rewritten when it is mostly acknowledged entries.
 //
-// Delivery is at least once: an entry is committed only after its PUBACK, which the server sends
-// once the values are stored. A crash between that PUBACK and the commit (a few ms) replays those
-// entries, and the server stores such a value again (same sequence, timestamp and value).
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync, unlinkSync } from 'node:fs'
+// An entry is committed only after its PUBACK, which the server sends once the values are stored.
+// A crash between the store and the commit replays those entries; the server recognises them by
+// producer and id and stores them once (wire.ts).
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, unlinkSync } from 'node:fs'
 import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ValidationError } from '../errors.ts'
-import { MemoryQueue } from './memory.ts'
+import { MemoryQueue, newProducerId } from './memory.ts'
 import type { QueueEntry, QueueItem, QueueLimits } from './types.ts'
 
 /** Queue directories open in this process (a lock file with our own pid does not say whether). */
@@ -164,6 +165,19 @@ export class DiskQueue extends MemoryQueue {
     return run
   }
 
+  // Ids start again at 1 when the queue's files are gone: then it needs a new name too, or the server
+  // would take its new entries for replays of the old ones.
+  private loadProducer(idsUsed: boolean): void {
+    const path = join(this.dir, 'producer')
+    const known = readText(path)
+    if (idsUsed && /^[a-z0-9]{8,64}$/.test(known)) {
+      this.producer = known
+      return
+    }
+    writeFileSync(path + '.tmp', this.producer, { mode: 0o600, flush: true })
+    renameSync(path + '.tmp', path)
+  }
+
   private async load(): Promise<void> {
     const committed = readNumber(join(this.dir, 'committed'))
     this.lastCommitted = committed
@@ -192,6 +206,7 @@ export class DiskQueue extends MemoryQueue {
     }
     if (good < bytes.length) await this.log.truncate(good)
     this.logBytes = good
+    this.loadProducer(maxId > 0)
     this.nextId = maxId + 1
     this.lastAccepted = maxId
     this.pending = entries
@@ -230,11 +245,15 @@ export class DiskQueue extends MemoryQueue {
 }
 
 function readNumber(path: string): number {
+  const n = Number(readText(path))
+  return Number.isSafeInteger(n) && n > 0 ? n : 0
+}
+
+function readText(path: string): string {
   try {
-    const n = Number(readFileSync(path, 'utf8').trim())
-    return Number.isSafeInteger(n) && n > 0 ? n : 0
+    return readFileSync(path, 'utf8').trim()
   } catch {
-    return 0
+    return ''
   }
 }
 

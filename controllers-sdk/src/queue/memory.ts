@@ -16,6 +16,7 @@ export class MemoryQueue implements OutboundQueue {
   protected readonly maxEntries: number
   dropped = 0
   onDrop?: (count: number) => void
+  producer = newProducerId()
 
   constructor(limits: QueueLimits = {}) {
     this.maxEntries = Math.max(1, limits.maxEntries ?? DEFAULT_MAX_ENTRIES)
@@ -110,4 +111,10 @@ export class MemoryQueue implements OutboundQueue {
   protected dropIds(ids: number[]): void {
     this.ack(ids)
   }
+}
+
+/** 20 random characters of [a-z0-9]: a producer's entry ids are unique only together with it. */
+export function newProducerId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(20))
+  return Array.from(bytes, (b) => (b % 36).toString(36)).join('')
 }

@@ -16,6 +16,8 @@ export interface QueueLimits {
 export interface OutboundQueue {
   /** entries not yet acknowledged */
   readonly size: number
+  /** names this queue's entries to the server, which stores an entry once however often it is replayed */
+  readonly producer: string
   /** entries dropped at the bound since this queue was opened */
   readonly dropped: number
   /** resolves once the items are kept (on disk for the disk queue); they are then visible to `after` */
