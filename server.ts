@@ -25,7 +25,7 @@ export interface Tendril {
 export async function createTendril(core: Core): Promise<Tendril> {
   // with --redis, broker state is shared with the other instances on the same Redis
   const cluster = core.config.redis ? await createClusterParts(core.config.redis, brokerName(core.config), core.log) : undefined
-  const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id, queueLengths: cluster.queueLengths, presence: cluster.presence, storedIds: cluster.storedIds, keySessions: cluster.keySessions }).catch(async (err: unknown) => {
+  const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id, queueLengths: cluster.queueLengths, presence: cluster.presence, storedIds: cluster.storedIds, keySessions: cluster.keySessions, retainedTopics: cluster.retainedTopics }).catch(async (err: unknown) => {
     await cluster?.close()
     throw err
   })
@@ -35,8 +35,8 @@ export async function createTendril(core: Core): Promise<Tendril> {
   let stopUpkeep: (() => Promise<void>) | undefined
   return {
     async listen({ port, host, mqttPort }) {
-      const boundPort = await http.listen(port, host)
-      const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host)
+      const boundPort = await http.listen(port, host).catch(cannotListen('HTTP', host, port))
+      const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
       if (!stopUpkeep) {
         const stops = [startJobs(core), startRetentionJob(core, core.blobs, core.config.retentionIntervalMs)]
         stopUpkeep = async () => void (await Promise.all(stops.map((stop) => stop())))
@@ -57,5 +57,13 @@ export async function createTendril(core: Core): Promise<Tendril> {
       await drainThumbnails(core) // thumbnails of images already stored are made before the database closes
       await cluster?.close() // after the broker, which still writes sessions while its clients close
     },
+  }
+}
+
+/** "cannot listen for MQTT on 127.0.0.1:1883: the port is in use" rather than node's bare listen error */
+function cannotListen(what: string, host: string, port: number) {
+  return (err: NodeJS.ErrnoException): never => {
+    const reason = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied' : err.message
+    throw new Error(`cannot listen for ${what} on ${host}:${port}: ${reason}`)
   }
 }

@@ -3,16 +3,17 @@
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../core/config.ts'
 import { openCore, type Core } from '../core/index.ts'
-import { createLogger } from '../core/log.ts'
+import { createLogger, type Logger } from '../core/log.ts'
 import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
-import { createTendril } from '../server.ts'
+import { createTendril, type Tendril } from '../server.ts'
 
 export async function serve(config: Config): Promise<void> {
   const started = performance.now()
   const log = createLogger(config)
-  const core = await openCore(config, log)
-  const server = await createTendril(core)
-  const { port, mqttPort } = await server.listen({ port: config.port, host: config.host, mqttPort: config.mqttPort })
+  const core = await openCore(config, log).catch((err: unknown) => {
+    throw reportFailedStart(log, err) // openCore has released what it opened
+  })
+  const { server, port, mqttPort } = await startListening(core)
   log.info({ port, mqttPort, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
   // a renewed certificate (certbot's deploy hook: systemctl reload tendril) without dropping anyone
   const reloadTls = () => {
@@ -48,6 +49,30 @@ export async function serve(config: Config): Promise<void> {
     process.once('SIGTERM', () => void stop('SIGTERM'))
     process.once('SIGINT', () => void stop('SIGINT'))
   })
+}
+
+async function startListening(core: Core) {
+  const server = await createTendril(core).catch((err: unknown) => giveUp(core, undefined, err))
+  const bound = await server.listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort }).catch((err: unknown) => giveUp(core, server, err))
+  return { server, ...bound }
+}
+
+/** A start that failed releases what it opened and exits non-zero, so a service manager sees the failure. */
+async function giveUp(core: Core, server: Tendril | undefined, err: unknown): Promise<never> {
+  reportFailedStart(core.log, err)
+  // whatever still holds the event loop after the release must not keep a failed server alive
+  setTimeout(() => {
+    core.log.error({ stillOpen: process.getActiveResourcesInfo() }, 'releasing a failed start took too long; exiting')
+    process.exit(1)
+  }, core.config.shutdownTimeoutMs + 1000).unref()
+  await server?.close()
+  await core.close()
+  throw err
+}
+
+function reportFailedStart(log: Logger, err: unknown): unknown {
+  log.error({ reason: (err as Error)?.message ?? String(err) }, 'tendril did not start')
+  return err
 }
 
 async function announceDevLogin(core: Core, port: number) {

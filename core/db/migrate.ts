@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import type { DatabaseConfig } from '../config.ts'
+import { redactUrl, type DatabaseConfig } from '../config.ts'
 
 export const migrationsRoot = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url))
 
@@ -26,6 +26,8 @@ export interface MigrationResult {
 
 /** Prisma takes a session-level advisory lock with this id while it migrates PostgreSQL. */
 const PRISMA_ADVISORY_LOCK_ID = 72707369
+
+const CONNECT_TIMEOUT_MS = 10_000
 
 const migrationsTable = {
   sqlite: `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -117,8 +119,11 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrationResult {
 }
 
 async function migratePostgres(url: string, migrations: Migration[]): Promise<MigrationResult> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
+  // a host that never answers fails the start instead of holding it (pg waits forever by default)
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  await client.connect().catch((err: Error) => {
+    throw new Error(`cannot reach PostgreSQL at ${redactUrl(url)}: ${err.message}`)
+  })
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK_ID])
     await client.query(migrationsTable.postgresql)
