@@ -21,6 +21,7 @@ import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence, type SharedPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize, limitSessionsPerKey, type SharedKeySessions } from './limits.ts'
 import type { SharedStoredIds } from './retransmissions.ts'
+import { limitRetained, memoryRetainedTopics, type RetainedTopics } from './retained.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
@@ -50,10 +51,12 @@ export interface BrokerParts {
   /** the MQTT sessions of each key on every instance (default: counted here) */
   keySessions?: SharedKeySessions
 }
+  /** the retained topics of each organization on every instance (default: counted here) */
+  retainedTopics?: RetainedTopics
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const { queueLengths, presence: sharedPresence, storedIds, keySessions, ...shared } = parts
+  const { queueLengths, presence: sharedPresence, storedIds, keySessions, retainedTopics = memoryRetainedTopics(), ...shared } = parts
   const aedes = new Aedes({
     // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
@@ -63,6 +66,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     drainTimeout: limits.drainTimeoutMs, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
+  const keepRetained = limitRetained(limits.retainedPerOrg, core.log, retainedTopics)
   const handleTcp = (socket: Duplex) => handle(batchWrites(socket))
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
   const publisher: FolderPublisher = {
@@ -84,12 +88,16 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
         core.log.info({ clientId: client.id, limit: limits.publishRate }, 'mqtt connection closed: publish rate exceeded')
         return callback(new Error('publish rate exceeded'))
       }
-      acl.authorizePublish(client, packet, (err) => {
-        if (err || !client) return callback(err)
-        const storing = ingest.accept(client, packet)
+      const store = () => {
+        const storing = ingest.accept(client!, packet)
         if (!storing) return callback(null)
         storing.then(() => callback(null), callback)
       })
+      }
+      acl.authorizePublish(client, packet, (err) => {
+        if (err || !client) return callback(err)
+        if (packet.retain) return void keepRetained(client, packet).then(store)
+        store()
     }) satisfies AedesOptions['authorizePublish'],
   })
   aedes.on('unsubscribe', (filters, client) => acl.unsubscribed(client, filters))

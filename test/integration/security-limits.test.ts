@@ -3,6 +3,7 @@
 // text value, retained messages on unique sub-topics, a flood on the JSON websocket, and a controller
 // setting its own watchdog recipients.
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { recordWatchdog } from '../../core/resources/controller-status.ts'
@@ -11,9 +12,10 @@ import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { notifyStaleWatchdogs } from '../../core/resources/watchdog.ts'
+import { sharedRedis } from '../harness/redis.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth } from '../helpers/http.ts'
-import { connect, endAll } from '../helpers/mqtt.ts'
+import { collect, connect, endAll, granted } from '../helpers/mqtt.ts'
 import { startSmtp, type TestSmtp } from '../helpers/outbox.ts'
 import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -24,6 +26,24 @@ const TEXT_LIMIT = 4096
 const HISTORY_LIMIT = 64 << 10
 const INLINE_BYTES = 1500
 const T0 = Date.UTC(2025, 0, 1)
+const RETAINED_LIMIT = 5
+
+/** Publishes a retained message on each topic (QoS 1, so each is handled before the next). */
+async function publishRetained(url: string, key: string, topics: string[], payload = 'on') {
+  const client = await connect(url, key)
+  for (const topic of topics) await client.publishAsync(topic, payload, { qos: 1, retain: true })
+  client.end()
+}
+
+/** The retained messages a new subscriber to filter receives. */
+async function retainedUnder(url: string, key: string, filter: string): Promise<string[]> {
+  const client = await connect(url, key)
+  const received = collect(client, 700)
+  assert.equal(await granted(client, filter), 0)
+  const topics = (await received).map((m) => m.topic).sort()
+  client.end()
+  return topics
+}
 
 for (const provider of providers) {
   describe(`security limits on ${provider}`, () => {
@@ -37,7 +57,7 @@ for (const provider of providers) {
     before(async () => {
       smtp = await startSmtp()
       server = await startTestServer(provider, {
-        config: { 'text-value-limit': TEXT_LIMIT, 'history-response-limit': HISTORY_LIMIT, 'inline-bytes': INLINE_BYTES, 'smtp-url': smtp.url },
+        config: { 'mqtt-retained-per-org': RETAINED_LIMIT, 'text-value-limit': TEXT_LIMIT, 'history-response-limit': HISTORY_LIMIT, 'inline-bytes': INLINE_BYTES, 'smtp-url': smtp.url },
       })
       await createOrg(server.core, 'acme')
       piKey = (await createController(server.core, 'acme/pi-1')).key
@@ -128,6 +148,27 @@ for (const provider of providers) {
       assert.equal(latest.length, TEXT_LIMIT, 'the values over the limit were not stored')
     })
 
+    // ---- 6c: retained messages per organization ----
+
+    test('retained messages on unique sub-topics stop being kept at the per-organization limit, and clearing one frees a place', async () => {
+      const topics = Array.from({ length: 12 }, (_, i) => `acme/pi-1/retained/${i}`)
+      await publishRetained(server.mqttUrl, piKey, topics)
+      const kept = await retainedUnder(server.mqttUrl, userKey, 'acme/pi-1/retained/#')
+      assert.equal(kept.length, RETAINED_LIMIT, `kept: ${kept.join(' ')}`)
+      // clearing a retained message (an empty retained publish) frees its place
+      await publishRetained(server.mqttUrl, piKey, [kept[0]!], '')
+      await publishRetained(server.mqttUrl, piKey, ['acme/pi-1/retained/new'])
+      const after = await retainedUnder(server.mqttUrl, userKey, 'acme/pi-1/retained/#')
+      assert.equal(after.length, RETAINED_LIMIT)
+      assert.ok(after.includes('acme/pi-1/retained/new') && !after.includes(kept[0]!))
+      // a message beyond the limit is still relayed live
+      const live = await connect(server.mqttUrl, userKey)
+      await granted(live, 'acme/pi-1/retained/beyond')
+      const received = collect(live, 500)
+      await publishRetained(server.mqttUrl, piKey, ['acme/pi-1/retained/beyond'])
+      assert.deepEqual((await received).map((m) => m.topic), ['acme/pi-1/retained/beyond'])
+    })
+
     // ---- 8: watchdog recipients are set by users only, checked, and notices are throttled ----
 
     test("a controller's key cannot set watchdog_* attributes on its own folder or a new one", async () => {
@@ -163,5 +204,62 @@ for (const provider of providers) {
       assert.equal(new Set(notices.flatMap((m) => m.to)).size, 10, 'the first 10 recipients only')
       assert.equal(notices.filter((m) => m.to.includes('old0@example.com')).length, 10, '10 notices to one recipient within the hour')
     })
+  })
+}
+
+describe('retained messages per organization on two instances sharing Redis', () => {
+  let a: TestServer | undefined
+  let b: TestServer | undefined
+  let key: string
+
+  before(async () => {
+    const redis = await freshRedisDatabase()
+    const config = { redis, 'mqtt-retained-per-org': RETAINED_LIMIT }
+    a = await startTestServer('postgresql', { config: { ...config, 'broker-id': 'a' } })
+    b = await startTestServer('postgresql', { config: { ...config, 'broker-id': 'b' }, databaseUrl: a.databaseUrl })
+    await createOrg(a.core, 'acme')
+    key = (await createController(a.core, 'acme/pi-1')).key
+  })
+  after(async () => {
+    endAll()
+    await b?.close()
+    await a?.close()
+  })
+
+  test('the limit holds for both instances together', async () => {
+    await publishRetained(a!.mqttUrl, key, Array.from({ length: 4 }, (_, i) => `acme/pi-1/a/${i}`))
+    await publishRetained(b!.mqttUrl, key, Array.from({ length: 4 }, (_, i) => `acme/pi-1/b/${i}`))
+    assert.equal((await retainedUnder(a!.mqttUrl, key, 'acme/pi-1/#')).length, RETAINED_LIMIT)
+    assert.equal((await retainedUnder(b!.mqttUrl, key, 'acme/pi-1/#')).length, RETAINED_LIMIT)
+  })
+})
+
+/** An emptied logical database of the shared Redis (as cluster.test.ts hands them out). */
+async function freshRedisDatabase(): Promise<string> {
+  const { url } = await sharedRedis()
+  const handedOut = Number(await redisCommand(url, ['INCR', 'tendril-test:databases']))
+  const database = `${url}/${1 + ((handedOut - 1) % 15)}`
+  await redisCommand(database, ['FLUSHDB'])
+  return database
+}
+
+function redisCommand(url: string, command: string[]): Promise<string> {
+  const { hostname, port, pathname } = new URL(url)
+  const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
+  const commands = pathname.length > 1 ? [['SELECT', pathname.slice(1)], command] : [command]
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname)
+    let received = ''
+    socket.on('error', reject)
+    socket.on('data', (data) => {
+      received += data.toString()
+      const replies = received.split('\r\n').slice(0, -1)
+      if (replies.length < commands.length) return
+      socket.destroy()
+      const failed = replies.find((reply) => reply.startsWith('-'))
+      if (failed) reject(new Error(`redis: ${failed.slice(1)}`))
+      else resolve(replies.at(-1)!.slice(1))
+    })
+    socket.write(commands.map(encode).join(''))
   })
 }
