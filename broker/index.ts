@@ -3,11 +3,12 @@
 import { createServer, type Server } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
-import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Core } from '../core/index.ts'
+import { TendrilError } from '../core/errors.ts'
 import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
@@ -151,6 +152,10 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
           jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion))
         })
         .catch((err: Error) => {
+          if (err instanceof TendrilError) {
+            core.log.info({ remote: req.socket.remoteAddress, origin: req.headers.origin, reason: err.message }, 'json websocket refused')
+            return void socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+          }
           core.log.error({ err }, 'json websocket upgrade failed')
           socket.destroy()
         })

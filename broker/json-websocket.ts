@@ -11,7 +11,7 @@ import type { WebSocket } from 'ws'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
-import { TendrilError } from '../core/errors.ts'
+import { forbidden, TendrilError } from '../core/errors.ts'
 import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type DisplayValue, type InboundMessage } from '../core/messages/codecs.ts'
 import { describeRefusals } from '../core/messages/values.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
@@ -21,6 +21,7 @@ import { canRead, type Principal } from '../core/resources/permissions.ts'
 import { pathOf } from '../core/resources/tree.ts'
 import { folderFor, sendFolderMessage, type MessageBus } from '../core/messages/send.ts'
 import { readCredentials } from '../http/credentials.ts'
+import { fromThisSite } from '../http/origin.ts'
 import { pathToTopic } from './topics.ts'
 import type { Presence } from './presence.ts'
 import type { LiveSession, LiveSessions } from './revalidate.ts'
@@ -32,14 +33,17 @@ const ACCESS_TTL_MS = 1000
 
 type Deliver = (packet: AedesPublishPacket, callback: () => void) => void
 
-/** The principal of an upgrade request: HTTP Basic with a key (username = client version) or a session cookie. */
+/** The principal of an upgrade request: HTTP Basic with a key (username = client version) or a session cookie (403 from another site's page). */
 export async function principalOfUpgrade(core: Core, req: IncomingMessage): Promise<{ principal: Principal; clientVersion?: string } | null> {
   const { key, clientVersion, sessionToken } = readCredentials(req.headers)
   if (key !== undefined) {
     const principal = await authenticateKeyCached(core, key)
     return principal && { principal, clientVersion }
   }
-  const session = sessionToken ? await findSession(core, sessionToken) : null // its principal names the session, which ends the websocket at sign-out
+  if (!sessionToken) return null
+  // the browser sends its cookie whatever page opens the socket, and a websocket has no CSRF token
+  if (!fromThisSite(req, core.config.trustProxy)) throw forbidden('a session opens the websocket only from a page of this server')
+  const session = await findSession(core, sessionToken) // its principal names the session, which ends the websocket at sign-out
   return session && { principal: session.principal }
 }
 

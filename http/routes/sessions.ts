@@ -1,7 +1,7 @@
 // POST /sign-in and /sign-out (rhizo's form fields), with failed attempts limited per account and address.
 // Signing in needs no CSRF token, not even from a browser that still holds a session (to sign in again
 // or as someone else); a cross-site sign-in form (login CSRF) is refused by its Origin instead.
-import { Router, type Request } from 'express'
+import { Router } from 'express'
 import { z } from 'zod'
 import { createSession, deleteSession, describeSessionUser, SESSION_TTL_MS } from '../../core/accounts/sessions.ts'
 import { SIGN_IN_LIMITS, type Throttles } from '../../core/accounts/throttle.ts'
@@ -9,26 +9,9 @@ import { checkCredentials } from '../../core/accounts/users.ts'
 import type { Core } from '../../core/index.ts'
 import { forbidden, invalid, rateLimited, unauthorized } from '../../core/errors.ts'
 import { SESSION_COOKIE } from '../auth.ts'
+import { fromThisSite } from '../origin.ts'
 
 const signInBody = z.object({ email_address: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
-
-/**
- * A browser says where a form was sent from (Sec-Fetch-Site, Origin); a sign-in from another site is
- * refused so that no page elsewhere can sign a visitor into an account of its choosing. Clients that
- * send neither (rhizo's client, curl) are not browsers and need no such protection.
- */
-function fromThisSite(req: Request): boolean {
-  if (req.get('sec-fetch-site') === 'cross-site') return false
-  const origin = req.get('origin')
-  if (origin === undefined) return true
-  try {
-    // the host alone: behind a TLS-terminating proxy the scheme the browser used is not ours to see
-    // (req.host is the proxy's X-Forwarded-Host when the proxy is trusted, see app.ts)
-    return new URL(origin).host === req.host
-  } catch {
-    return false // "null" (a sandboxed or file: page) or garbage
-  }
-}
 
 export function signInRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()
@@ -36,7 +19,7 @@ export function signInRoutes(core: Core, throttles: Throttles): Router {
   const perAddress = throttles.limit('sign-in-address', SIGN_IN_LIMITS.perAddress)
 
   router.post('/sign-in', async (req, res) => {
-    if (!fromThisSite(req)) throw forbidden('sign in from a page of this server')
+    if (!fromThisSite(req, core.config.trustProxy)) throw forbidden('sign in from a page of this server')
     const parsed = signInBody.safeParse(req.body) // the body only: a password in a query string would reach access logs
     if (!parsed.success) throw invalid('email_address and password are required')
     const email = parsed.data.email_address.trim().toLowerCase()
