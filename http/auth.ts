@@ -7,9 +7,10 @@ import type { Request, RequestHandler, Response } from 'express'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
-import { forbidden, tooLarge, unauthorized } from '../core/errors.ts'
+import { forbidden, tooLarge, unauthorized, type TendrilError } from '../core/errors.ts'
 import { anonymous, type Principal } from '../core/resources/permissions.ts'
 import { readCredentials, SESSION_COOKIE } from './credentials.ts'
+import { errorBody } from './errors.ts'
 
 export { SESSION_COOKIE }
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -51,21 +52,44 @@ export function identify(core: Core): RequestHandler {
 }
 
 /**
- * Bodies are bounded by who sends them, by the declared length before a byte is read: without
- * credentials, ANONYMOUS_BODY_LIMIT (401: credentials would allow more); otherwise the limit the
- * route's parser would apply (413). A chunked body has no declared length; its parser stops at the limit.
+ * Bodies are bounded by who sends them: without credentials, ANONYMOUS_BODY_LIMIT (401: credentials
+ * would allow more); otherwise the limit the route's parser would apply (413). A declared length is
+ * checked before a byte is read; a body without one (chunked) is counted as it arrives.
  */
 export function limitBody(limitFor: (req: Request) => number): RequestHandler {
   return (req, res, next) => {
+    const anonymous = res.locals.principal.kind === 'anonymous'
+    const limit = anonymous ? ANONYMOUS_BODY_LIMIT : limitFor(req)
+    const refusal = () => (anonymous ? unauthorized(`a body over ${ANONYMOUS_BODY_LIMIT} bytes needs a key or a session`) : tooLarge(`the request body is larger than the limit of ${limit} bytes`))
     const declared = Number(req.headers['content-length'])
-    if (!Number.isFinite(declared)) return next()
-    if (res.locals.principal.kind === 'anonymous') {
-      if (declared > ANONYMOUS_BODY_LIMIT) throw unauthorized(`a body over ${ANONYMOUS_BODY_LIMIT} bytes needs a key or a session`)
-      return next()
-    }
-    const limit = limitFor(req)
-    if (declared > limit) throw tooLarge(`the request body is larger than the limit of ${limit} bytes`)
+    if (Number.isFinite(declared) && declared > limit) throw refusal()
+    if (!Number.isFinite(declared) && limit !== Infinity) refuseBeyond(req, res, limit, refusal)
     next()
+  }
+}
+
+/**
+ * Counts a body's bytes as node's HTTP parser pushes them into the request, whoever reads it (body
+ * parsers, busboy), and answers the refusal at once when they pass the limit: nothing more is taken
+ * in, and the connection closes after the answer (rather than reading to the end, as body-parser would).
+ */
+function refuseBeyond(req: Request, res: Response, limit: number, refusal: () => TendrilError): void {
+  let received = req.readableLength // what arrived while the credentials were looked up
+  if (received > limit) throw refusal()
+  const refuse = () => {
+    if (res.headersSent) return void req.destroy()
+    const err = refusal()
+    res.status(err.status).set('connection', 'close').json(errorBody(err.code, err.message))
+    // node forgets a request once it is answered: its reader (an upload under way) learns of the end here
+    req.socket.once('close', () => req.destroy())
+  }
+  const push = req.push.bind(req)
+  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (chunk === null) return push(chunk, encoding)
+    received += (chunk as Buffer).length
+    if (received <= limit) return push(chunk, encoding)
+    if (received - (chunk as Buffer).length <= limit) refuse() // once
+    return false
   }
 }
 

@@ -15,6 +15,8 @@ export const notFoundHandler: RequestHandler = (_req, res) => {
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
+    // a body refused midway is answered at once (http/auth.ts); its reader fails after the answer
+    if (res.writableEnded) return void log.debug({ err: (err as Error)?.message, url: req.originalUrl }, 'request failed after its answer')
     if (res.headersSent) return next(err)
     const { status, body } = errorResponse(err, log, req)
     // refused while its body is still arriving (a bad key, a body too large): the connection closes

@@ -21,7 +21,7 @@ import { isFolderType, ResourceType } from '../../core/resources/types.ts'
 import { sendFileRevision, sendZip } from './resources/download.ts'
 import { flag, presenceFlag, requestValues } from '../request-values.ts'
 import { base64Bytes, isValueOnly, text, timestamp, wholeNumber, type Values } from './resources/params.ts'
-import { isMultipart, readMultipart } from './resources/uploads.ts'
+import { isMultipart, readMultipart, type Multipart } from './resources/uploads.ts'
 import { getSequence, sequenceValueRoutes, writeSequence } from './sequences.ts'
 
 const ROOT = '/api/v1/resources'
@@ -63,10 +63,10 @@ function encodedContent(values: Values, maxBytes: number, contentsIsText: boolea
   return Buffer.from(contents, 'utf8')
 }
 
-/** The request's values, and a multipart file stored as it streamed in (after check passed, when it can run first). */
-async function readBody(core: Core, req: Request, res: Response, check?: (fields: Values) => Promise<void>) {
-  if (!isMultipart(req)) return { values: requestValues(req), upload: undefined as { filename: string; content: RevisionContent } | undefined }
-  const multipart = await readMultipart(core, req, res, core.config.uploadLimit, check)
+/** The request's values, and a multipart file: stored as it streamed in, or held until checkAccess can tell (uploads.ts). */
+async function readBody(core: Core, req: Request, res: Response, checkAccess?: (fields: Values) => Promise<boolean>) {
+  if (!isMultipart(req)) return { values: requestValues(req), upload: undefined as Multipart['file'] }
+  const multipart = await readMultipart(core, req, res, core.config.uploadLimit, checkAccess)
   return { values: { ...requestValues(req), ...multipart.fields } as Values, upload: multipart.file }
 }
 
@@ -106,10 +106,12 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
   router.post(ROOT, async (req, res) => {
     const principal = res.locals.principal
     const parentOf = (values: Values) => text(values.path ?? values.parent, 'path')
-    // with fields sent before the file, access is checked before a byte of it is stored
+    // access is checked before a byte of the file is stored: at once when the path came before it
     const { values, upload } = await readBody(core, req, res, async (fields) => {
-      const parent = parentOf(fields)
-      if (parent) await requireWriteAt(core.db, principal, parent)
+      const parent = parentOf({ ...requestValues(req), ...fields })
+      if (!parent) return false
+      await requireWriteAt(core.db, principal, parent)
+      return true
     })
     let content = upload?.content
     try {
@@ -119,8 +121,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
       const name = text(values.name, 'name') ?? upload?.filename
       if (!name) throw invalid('name is required')
       const type = values.type === undefined && upload ? ResourceType.file : parseResourceType(values.type)
-      const encoded = upload ? undefined : encodedContent(values, limit(), false)
-      if (encoded) content = await receiveContent(core, core.blobs, encoded, limit())
+      const bytes = upload ? upload.held : encodedContent(values, limit(), false)
+      if (bytes) content = await receiveContent(core, core.blobs, bytes, limit())
       const created = await createFromRequest(core, core.blobs, {
         parentPath,
         name,

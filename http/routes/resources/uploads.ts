@@ -16,7 +16,8 @@ const MAX_FIELD_BYTES = 64 * 1024
 
 export interface Multipart {
   fields: Record<string, string>
-  file?: { filename: string; content: RevisionContent }
+  /** content: stored as it arrived; held: the bytes of a file that came before access could be checked, not stored */
+  file?: { filename: string; content?: RevisionContent; held?: Buffer }
 }
 
 export const isMultipart = (req: Request) => (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')
@@ -30,15 +31,24 @@ export function checkDeclaredLength(req: Request, res: Response, maxBytes: numbe
   }
 }
 
+/** A file part sent before the fields that say where it goes is held in memory up to this, then refused. */
+export const HELD_FILE_BYTES = 64 * 1024
+
 /**
- * Parses a multipart body: small fields, and at most one file, which is stored as it arrives.
- * beforeFile runs when the file part starts, with the fields seen so far (e.g. to check access first).
+ * Parses a multipart body: small fields, and at most one file. With no access check, access was
+ * checked before (the URL names the target) and the file is stored as it arrives. Otherwise the check
+ * runs when the file part starts, with the fields seen so far: true, it passed and the file is stored
+ * as it arrives; false, those fields cannot tell yet, and the file is held (up to HELD_FILE_BYTES) for
+ * the route to check and store once every field is in. Nothing is stored before access is known.
  */
-export async function readMultipart(core: Core, req: Request, res: Response, maxBytes: number, beforeFile?: (fields: Record<string, string>) => Promise<void>): Promise<Multipart> {
+export async function readMultipart(core: Core, req: Request, res: Response, maxBytes: number, checkAccess?: (fields: Record<string, string>) => Promise<boolean>): Promise<Multipart> {
   const parsed = await parseMultipart(req, res, maxBytes, {
     async receive(stream, part, fields) {
-      await beforeFile?.({ ...fields })
-      return { filename: part.filename ?? part.name, content: await receiveContent(core, core.blobs, stream, maxBytes) }
+      const filename = part.filename ?? part.name
+      if (checkAccess && !(await checkAccess({ ...fields }))) {
+        return { filename, held: await bytesOf(stream, HELD_FILE_BYTES, () => invalid(`send the path field before a file larger than ${HELD_FILE_BYTES} bytes`)) }
+      }
+      return { filename, content: await receiveContent(core, core.blobs, stream, maxBytes) }
     },
     discard: (received) => discardContent(core, core.blobs, received.content),
   })
@@ -67,12 +77,14 @@ export async function readMultipartValue(req: Request, res: Response, maxBytes: 
   return { fields: parsed.fields, bytes: parsed.file }
 }
 
-async function bytesOf(stream: Readable, maxBytes: number): Promise<Buffer> {
+const uploadTooLarge = (maxBytes: number) => () => tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
+
+async function bytesOf(stream: Readable, maxBytes: number, refusal = uploadTooLarge(maxBytes)): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of stream) {
     size += (chunk as Buffer).length
-    if (size > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
+    if (size > maxBytes) throw refusal()
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
@@ -130,7 +142,7 @@ async function parseMultipart<T>(req: Request, res: Response, maxBytes: number, 
   } catch (err) {
     // the body will not be read further: stop, and close the connection after the error response
     req.unpipe(parser)
-    res.set('connection', 'close')
+    if (!res.headersSent) res.set('connection', 'close') // (a body refused midway was answered already: http/auth.ts)
     // a file part cut off midway would otherwise wait forever for its end; one that was refused
     // before being read has no reader to take the error, which would otherwise be thrown
     if (fileStream && !fileStream.readableEnded) fileStream.on('error', () => {}).destroy(invalid('the upload was abandoned'))
