@@ -5,7 +5,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { AedesOptions, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { accessToPath, levelAt, loadListed, pathFactsOf, subtreeLevels, unscopedAdmin, type FindListed, type ListedResource, type PathFacts } from '../core/resources/access.ts'
-import { checkName, MAX_PATH_DEPTH, splitPath } from '../core/resources/paths.ts'
+import { checkPathName, MAX_PATH_DEPTH, splitPath } from '../core/resources/paths.ts'
 import { canWrite, type Principal } from '../core/resources/permissions.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { AccessLevel } from '../core/resources/types.ts'
@@ -49,7 +49,7 @@ function basisOf(filter: string): Basis {
     // a grant covers topics by their levels, so each level before the wildcard must be a name as written
     const names = shape.prefixPath.slice(1).split('/')
     if (names.length > MAX_PATH_DEPTH) return null
-    for (const name of names) checkName(name)
+    for (const name of names) checkPathName(name)
     return { names, wildcard: true }
   } catch {
     return null

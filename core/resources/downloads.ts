@@ -35,17 +35,25 @@ export async function collectDownload(db: DbClient, principal: Principal, folder
     const child = children.find((c) => c.id === id)
     // a child the caller cannot read is as absent as one that is not there
     if (!child || (Array.isArray(child.permissions) && !canRead(effectiveLevel(principal, [child])))) throw notFound(`resource ${id} not found in ${folderPath}`)
-    if (child.type === ResourceType.file) entries.push(await entryFor(db, child, child.name))
+    if (child.type === ResourceType.file) entries.push(await entryFor(db, child, zipEntryName([child.name])))
     else if (child.type === ResourceType.basicFolder) {
       const inside = await listFolder(db, principal, child, child.name, { recursive: true, type: ResourceType.file })
       const files = await db.resource.findMany({ where: { id: { in: inside.map((f) => f.id) } } })
       const byId = new Map(files.map((f) => [f.id, f]))
-      for (const f of inside) entries.push(await entryFor(db, byId.get(f.id)!, String(f.fullPath)))
+      for (const f of inside) entries.push(await entryFor(db, byId.get(f.id)!, zipEntryName(String(f.fullPath).split('/'))))
     }
     const total = entries.reduce((sum, e) => sum + e.size, 0)
     if (total > maxBytes) throw tooLarge(`the download would hold more than ${maxBytes} bytes; choose fewer files`)
   }
   return entries
+}
+
+/**
+ * A zip entry's name from resource names (which never hold "/"), each made harmless on its own: a "\"
+ * or ":" in a name made before they were refused would be a separator or drive to whoever extracts it.
+ */
+export function zipEntryName(names: string[]): string {
+  return names.map((name) => name.replace(/[\\:]/g, '_')).map((name) => (name === '' || name === '.' || name === '..' ? '_' : name)).join('/')
 }
 
 async function entryFor(db: DbClient, file: Resource, name: string): Promise<DownloadEntry> {

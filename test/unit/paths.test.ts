@@ -20,8 +20,14 @@ describe('resource names and paths', () => {
       ['#all', /wildcard/],
       ['$SYS', /reserved/],
       [' padded', /white space/],
+      ['..\\..\\evil.sh', /"\\" or ":"/],
+      ['C:evil', /"\\" or ":"/],
     ]
     for (const [name, reason] of bad) assert.throws(() => checkName(name), reason, JSON.stringify(name))
+  })
+
+  test('a path may still name what was made before "\\" and ":" were refused, so it can be read, renamed or deleted', () => {
+    assert.deepEqual(splitPath('/acme/old\\name/12:00'), ['acme', 'old\\name', '12:00'])
   })
 
   test('paths split with or without leading and trailing slashes', () => {
