@@ -4,7 +4,8 @@
 // --with-relay: also the broker's QoS 0 relay throughput (4 publishers -> 1 subscriber on a
 // sub-topic, a second child process) idle and while the ingestion runs, and their ratio (issue 4's
 // target: relay under ingestion >= 0.5x idle).
-//   node --import tsx bench/mqtt-ingest.ts [--rounds 3] [--values 60000] [--controllers 10] [--per-message 10] [--window 8] [--with-relay] [--only sqlite|postgresql]
+// --entry-ids: each message numbered as the controllers SDK numbers its entries (stored once: replays.ts).
+//   node --import tsx bench/mqtt-ingest.ts [--rounds 3] [--values 60000] [--controllers 10] [--per-message 10] [--window 8] [--with-relay] [--entry-ids] [--only sqlite|postgresql]
 import './lib/as-served.ts'
 import { parseArgs } from 'node:util'
 import { createController, createOrg } from '../core/admin.ts'
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     'per-message': { type: 'string', default: '10' },
     window: { type: 'string', default: '8' },
     'with-relay': { type: 'boolean', default: false },
+    'entry-ids': { type: 'boolean', default: false },
     only: { type: 'string' },
   },
 })
@@ -63,7 +65,7 @@ try {
           relay.idle.push((await relayWorker.run(relayJob, 120_000)).perSecond)
         }
         const before = await tendril.core.db.resourceRevision.count()
-        const ingesting = worker.run({ url: tendril.tcpUrl, controllers, values: Number(args.values), perMessage: Number(args['per-message']), window: Number(args.window) }, 600_000)
+        const ingesting = worker.run({ url: tendril.tcpUrl, controllers, values: Number(args.values), perMessage: Number(args['per-message']), window: Number(args.window), entryIds: args['entry-ids'] }, 600_000)
         if (relayWorker && relayJob) {
           // the relay starts once the ingestion is under way; overlap says whether it also ended before it
           let ingestionDone = false

@@ -12,6 +12,8 @@ export interface IngestJob {
   perMessage: number
   /** unacknowledged messages per client */
   window: number
+  /** each message numbered as the controllers SDK numbers its queue entries ("e," header: stored once) */
+  entryIds?: boolean
 }
 
 export interface IngestResult {
@@ -44,6 +46,7 @@ async function run(job: IngestJob): Promise<IngestResult> {
             const n = m * job.perMessage + i
             return `s,${sequences[n % sequences.length]},${new Date(base + (c * 1e7 + n) * 1000).toISOString()},${(n % 1000) / 10}`
           })
+          if (job.entryIds) lines.unshift(`e,bench${c}producer,${m * job.perMessage + 1},${Math.max(1, (m - job.window) * job.perMessage + 1)}`)
           await new Promise<void>((resolve, reject) => client.publish(topic, lines.join('\n'), { qos: 1 }, (err) => (err ? reject(err) : resolve())))
         }
       }

@@ -3,6 +3,8 @@
 // stored, so an entry sent again (a lost PUBACK, a restart, another instance) is stored once.
 // One read and one write per batch and producer; values without an entry (rhizo's) cost nothing.
 import type { CoreContext } from '../context.ts'
+import { Prisma } from '../db/index.ts'
+import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
 import { principalKey } from '../resources/permissions.ts'
 import type { EntryMark } from './codecs.ts'
 import type { ValueRequest } from './values.ts'
@@ -61,13 +63,18 @@ export async function withoutReplays(ctx: CoreContext, requests: ValueRequest[])
   return { fresh, record: () => recordMarks(ctx, [...producers.values()]) }
 }
 
+// one statement for every producer of the batch (a batch holds many controllers' values)
 async function recordMarks(ctx: CoreContext, producers: Producer[]): Promise<void> {
-  const updatedAt = new Date()
-  for (const p of producers) {
+  const provider = providerOf(ctx.db)
+  const at = sqlTimestamp(provider, new Date())
+  const rows = producers.map((p) => {
     const mark = advance(p.mark, p.ids, p.floor)
-    const data = { through: BigInt(mark.through), ranges: JSON.stringify(mark.ranges), updatedAt }
-    await ctx.db.replayMark.upsert({ where: { sender_producer: { sender: p.sender, producer: p.producer } }, create: { sender: p.sender, producer: p.producer, ...data }, update: data })
-  }
+    const updatedAt = provider === 'sqlite' ? Prisma.sql`${at}` : Prisma.sql`${at}::timestamp(3)`
+    return Prisma.sql`(${p.sender}, ${p.producer}, ${mark.through}, ${JSON.stringify(mark.ranges)}, ${updatedAt})`
+  })
+  await ctx.db.$executeRaw`
+    INSERT INTO "ReplayMark" ("sender", "producer", "through", "ranges", "updatedAt") VALUES ${Prisma.join(rows)}
+    ON CONFLICT ("sender", "producer") DO UPDATE SET "through" = excluded."through", "ranges" = excluded."ranges", "updatedAt" = excluded."updatedAt"`
 }
 
 export function isStored(mark: Mark, id: number): boolean {
