@@ -24,6 +24,7 @@ import { readCredentials } from '../http/credentials.ts'
 import { fromThisSite } from '../http/origin.ts'
 import { pathToTopic } from './topics.ts'
 import type { Presence } from './presence.ts'
+import { jsonSocketFlow } from './json-websocket-flow.ts'
 import type { LiveSession, LiveSessions } from './revalidate.ts'
 
 const MAX_SUBSCRIPTIONS = 100
@@ -55,9 +56,10 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
   const subscriptions: { filter: string; deliver: Deliver }[] = []
   const access = new Map<string, { level: number; at: number }>()
   presence.opened(principal, clientVersion)
+  const flow = jsonSocketFlow(ws, core.config.mqtt, core.log, connectionId)
 
   const send = (type: string, parameters: Record<string, unknown>, timestamp = new Date()) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, timestamp: formatTimestamp(timestamp), parameters }))
+    if (ws.readyState === ws.OPEN && flow.maySend()) ws.send(JSON.stringify({ type, timestamp: formatTimestamp(timestamp), parameters }))
   }
   const sendError = (message: string) => send('error', { message })
   const resolver = pathResolverFor(core)
@@ -115,10 +117,13 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
       const deliver: Deliver = (packet, callback) => {
         callback() // never hold up the broker for one websocket
         if ((packet as { clientId?: string }).clientId === connectionId) return // rhizo does not bounce a message back to its sender
+        if (!flow.mayDeliver(deliveries)) return // a backlog: dropped, as MQTT drops QoS 0 for a stalled client
+        deliveries++
         // one after another, so that a lookup for one packet cannot let the next overtake it
         delivering = delivering
           .then(() => forward(packet, messageType))
           .catch((err: Error) => core.log.error({ err, connection: connectionId }, 'json websocket delivery failed'))
+          .finally(() => deliveries--)
       }
       for (const filter of children ? [topic, topic + '/#'] : [topic]) {
         subscriptions.push({ filter, deliver })
@@ -129,6 +134,7 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
   }
 
   let delivering: Promise<void> = Promise.resolve()
+  let deliveries = 0 // waiting in delivering
   async function forward(packet: AedesPublishPacket, messageType: string | null) {
     if (!(await readable(packet.topic))) return
     let messages: InboundMessage[]
@@ -175,9 +181,11 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
   // frames are handled one at a time, in order
   let queue = Promise.resolve()
   ws.on('message', (data: Buffer) => {
-    queue = queue.then(() => handle(data)).catch(answerFailure)
+    if (!flow.received()) return
+    queue = queue.then(() => handle(data)).catch(answerFailure).finally(flow.handled)
   })
   ws.on('close', () => {
+    flow.close()
     live.delete(session)
     for (const { filter, deliver } of subscriptions) aedes.unsubscribe(filter, deliver, () => {})
     presence.closed(principal)

@@ -31,11 +31,11 @@ export function limitPacketSize(client: Client, maxBytes: number, log: Logger): 
   }
 }
 
-/** A token bucket per client: `rate` publishes per second, bursts up to twice that. */
+/** A token bucket per client (an MQTT client or a JSON websocket): `rate` publishes per second, bursts up to twice that. */
 export function createPublishRateLimit(config: Config['mqtt']) {
-  const buckets = new WeakMap<Client, { tokens: number; at: number }>()
+  const buckets = new WeakMap<object, { tokens: number; at: number }>()
   const capacity = config.publishRate * 2
-  return (client: Client): boolean => {
+  return (client: object): boolean => {
     if (config.publishRate === 0) return true
     const now = Date.now()
     const bucket = buckets.get(client) ?? { tokens: capacity, at: now }

@@ -15,6 +15,7 @@ import { notifyStaleWatchdogs } from '../../core/resources/watchdog.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { providers } from '../helpers/core.ts'
 import { basicAuth } from '../helpers/http.ts'
+import { closeSockets, openSocket, sendRhizo, settled, type JsonSocket } from '../helpers/json-websocket.ts'
 import { collect, connect, endAll, granted } from '../helpers/mqtt.ts'
 import { startSmtp, type TestSmtp } from '../helpers/outbox.ts'
 import { failOnProcessFaults } from '../helpers/process-faults.ts'
@@ -27,6 +28,19 @@ const HISTORY_LIMIT = 64 << 10
 const INLINE_BYTES = 1500
 const T0 = Date.UTC(2025, 0, 1)
 const RETAINED_LIMIT = 5
+const PUBLISH_RATE = 50
+const DRAIN_TIMEOUT_MS = 500
+
+/** The close code of the socket once it closes, or null if it is still open after ms. */
+const closeCode = (ws: JsonSocket, ms: number) =>
+  new Promise<number | null>((resolve) => {
+    if (ws.readyState === ws.CLOSED) return resolve(-1)
+    const timer = setTimeout(() => resolve(null), ms)
+    ws.once('close', (code: number) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+  })
 
 /** Publishes a retained message on each topic (QoS 1, so each is handled before the next). */
 async function publishRetained(url: string, key: string, topics: string[], payload = 'on') {
@@ -57,7 +71,7 @@ for (const provider of providers) {
     before(async () => {
       smtp = await startSmtp()
       server = await startTestServer(provider, {
-        config: { 'mqtt-retained-per-org': RETAINED_LIMIT, 'text-value-limit': TEXT_LIMIT, 'history-response-limit': HISTORY_LIMIT, 'inline-bytes': INLINE_BYTES, 'smtp-url': smtp.url },
+        config: { 'mqtt-publish-rate': PUBLISH_RATE, 'mqtt-drain-timeout': DRAIN_TIMEOUT_MS, 'mqtt-retained-per-org': RETAINED_LIMIT, 'text-value-limit': TEXT_LIMIT, 'history-response-limit': HISTORY_LIMIT, 'inline-bytes': INLINE_BYTES, 'smtp-url': smtp.url },
       })
       await createOrg(server.core, 'acme')
       piKey = (await createController(server.core, 'acme/pi-1')).key
@@ -67,6 +81,7 @@ for (const provider of providers) {
     })
     after(async () => {
       endAll()
+      closeSockets()
       await server?.close()
       await smtp?.close()
     })
@@ -167,6 +182,33 @@ for (const provider of providers) {
       const received = collect(live, 500)
       await publishRetained(server.mqttUrl, piKey, ['acme/pi-1/retained/beyond'])
       assert.deepEqual((await received).map((m) => m.topic), ['acme/pi-1/retained/beyond'])
+    })
+
+    // ---- 6d: the JSON websocket has MQTT's publish rate and drain timeout ----
+
+    test('a JSON websocket that sends frames faster than --mqtt-publish-rate is told so and closed', async () => {
+      const ws = await openSocket(server.url, piKey)
+      const closed = closeCode(ws, 5000)
+      for (let i = 0; i < PUBLISH_RATE * 6; i++) sendRhizo(ws, { type: 'flood', parameters: { i } })
+      assert.equal(await closed, 1008, 'policy violation')
+      assert.ok(ws.frames.some((f) => f.type === 'error' && /rate exceeded/.test(String(f.parameters.message))), 'an error frame says why')
+    })
+
+    test('a JSON websocket subscriber that stops reading is closed after the drain timeout, not buffered without bound', async () => {
+      const ws = await openSocket(server.url, userKey)
+      sendRhizo(ws, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/pi-1' }] } })
+      await settled(ws)
+      ws.pause() // stops reading the socket
+      const sender = await connect(server.mqttUrl, piKey)
+      const big = JSON.stringify({ type: 'bulk', parameters: { data: 'b'.repeat(500_000) } })
+      const sent = PUBLISH_RATE // 25 MB, within the publisher's burst
+      for (let i = 0; i < sent; i++) await sender.publishAsync('acme/pi-1', big, { qos: 1 })
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS * 3))
+      const closed = closeCode(ws, 5000)
+      ws.resume()
+      assert.notEqual(await closed, null, 'closed by the server')
+      const received = ws.frames.filter((f) => f.type === 'bulk').length
+      assert.ok(received < sent, `${received} of ${sent} frames were queued for it`)
     })
 
     // ---- 8: watchdog recipients are set by users only, checked, and notices are throttled ----
