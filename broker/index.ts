@@ -21,8 +21,8 @@ import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence, type SharedPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize, limitSessionsPerKey, type SharedKeySessions } from './limits.ts'
-import type { SharedStoredIds } from './retransmissions.ts'
 import { limitRetained, memoryRetainedTopics, type RetainedTopics } from './retained.ts'
+import type { SharedStoredIds } from './retransmissions.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
@@ -51,9 +51,9 @@ export interface BrokerParts {
   storedIds?: SharedStoredIds
   /** the MQTT sessions of each key on every instance (default: counted here) */
   keySessions?: SharedKeySessions
-}
   /** the retained topics of each organization on every instance (default: counted here) */
   retainedTopics?: RetainedTopics
+}
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
@@ -66,8 +66,8 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
     drainTimeout: limits.drainTimeoutMs, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
-  const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const keepRetained = limitRetained(limits.retainedPerOrg, core.log, retainedTopics)
+  const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
   const handleTcp = (socket: Duplex) => handle(batchWrites(socket))
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
   const publisher: FolderPublisher = {
@@ -93,12 +93,12 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
         const storing = ingest.accept(client!, packet)
         if (!storing) return callback(null)
         storing.then(() => callback(null), callback)
-      })
       }
       acl.authorizePublish(client, packet, (err) => {
         if (err || !client) return callback(err)
         if (packet.retain) return void keepRetained(client, packet).then(store)
         store()
+      })
     }) satisfies AedesOptions['authorizePublish'],
   })
   aedes.on('unsubscribe', (filters, client) => acl.unsubscribed(client, filters))
