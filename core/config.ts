@@ -39,9 +39,9 @@ export const settingsSchema = z.object({
   blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
   'sqlite-synchronous': z.enum(['full', 'normal']).default('full').describe('SQLite commit durability: full answers a write once it is on disk (flushed off the event loop, one flush shared by concurrent writes); normal answers at once, and a power cut or OS crash may lose the last ~200 ms of writes'),
   'inline-bytes': z.coerce.number().int().min(0).max(1 << 20).default(1000).describe('revisions up to this size stay in the database; larger ones go to the blob store'),
-  'upload-limit': z.coerce.number().int().min(1024).max(2 ** 40).default(64 << 20).describe('largest file upload or zip download through REST, in bytes (413 above it)'),
   'text-value-limit': z.coerce.number().int().min(64).max(64 << 20).default(64 << 10).describe('largest value of a text sequence, in bytes (413 over REST; refused with a log line over MQTT)'),
   'history-response-limit': z.coerce.number().int().min(1024).max(256 << 20).default(16 << 20).describe('bytes of values one history read (GET a sequence with count or a range) returns; older values beyond it are left out and the answer says truncated: true'),
+  'upload-limit': z.coerce.number().int().min(1024).max(2 ** 40).default(64 << 20).describe('largest file upload or zip download through REST, in bytes (413 above it)'),
   secret: z.string().min(32, 'must be at least 32 characters').optional().describe('server secret for key hashing and tokens (default: generated once and kept in the database)'),
   'bcrypt-cost': z.coerce.number().int().min(4).max(15).default(12).describe('bcrypt cost factor for passwords'),
   'password-min-length': z.coerce.number().int().min(6).max(128).default(10).describe('minimum password length'),
@@ -81,13 +81,13 @@ export interface Config {
   sqliteSynchronous: 'full' | 'normal'
   /** largest REST upload (and zip download), in bytes */
   uploadLimit: number
-  secret?: string
-  bcryptCost: number
-  passwordMinLength: number
   /** largest text sequence value, in bytes */
   textValueLimit: number
   /** value bytes one history read returns at most */
   historyResponseLimit: number
+  secret?: string
+  bcryptCost: number
+  passwordMinLength: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logFormat: 'json' | 'pretty'
   shutdownTimeoutMs: number
@@ -245,10 +245,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       connectTimeoutMs: s['mqtt-connect-timeout'],
       drainTimeoutMs: s['mqtt-drain-timeout'],
       maxQueued: s['mqtt-max-queued'],
+      retainedPerOrg: s['mqtt-retained-per-org'],
     },
     messageHistory: { count: s['message-history-count'], days: s['message-history-days'], trimIntervalMs: s['message-history-trim-interval'] },
     watchdogIntervalMs: s['watchdog-interval'],
-      retainedPerOrg: s['mqtt-retained-per-org'],
     retentionIntervalMs: s['retention-interval'],
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
@@ -257,12 +257,12 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     inlineBytes: s['inline-bytes'],
     sqliteSynchronous: s['sqlite-synchronous'],
     uploadLimit: s['upload-limit'],
+    textValueLimit: s['text-value-limit'],
+    historyResponseLimit: s['history-response-limit'],
     secret: s.secret,
     bcryptCost: s['bcrypt-cost'],
     passwordMinLength: s['password-min-length'],
     logLevel: s['log-level'],
-    textValueLimit: s['text-value-limit'],
-    historyResponseLimit: s['history-response-limit'],
     logFormat: s['log-format'],
     shutdownTimeoutMs: s['shutdown-timeout'],
     trustProxy: parseTrustProxy(s['trust-proxy'], origin['trust-proxy'] ?? 'trust-proxy'),
@@ -297,11 +297,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'mqtt-connect-timeout': config.mqtt.connectTimeoutMs,
     'mqtt-drain-timeout': config.mqtt.drainTimeoutMs,
     'mqtt-max-queued': config.mqtt.maxQueued,
+    'mqtt-retained-per-org': config.mqtt.retainedPerOrg,
     'message-history-count': config.messageHistory.count,
     'message-history-days': config.messageHistory.days,
     'message-history-trim-interval': config.messageHistory.trimIntervalMs,
     'watchdog-interval': config.watchdogIntervalMs,
-    'mqtt-retained-per-org': config.mqtt.retainedPerOrg,
     'retention-interval': config.retentionIntervalMs,
     'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',
     'email-from': config.outgoing.emailFrom,
@@ -312,13 +312,13 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'inline-bytes': config.inlineBytes,
     'sqlite-synchronous': config.sqliteSynchronous,
     'upload-limit': config.uploadLimit,
+    'text-value-limit': config.textValueLimit,
+    'history-response-limit': config.historyResponseLimit,
     secret: config.secret ? '*****' : '(generated, kept in the database)',
     'bcrypt-cost': config.bcryptCost,
     'password-min-length': config.passwordMinLength,
     'log-level': config.logLevel,
     'log-format': config.logFormat,
-    'text-value-limit': config.textValueLimit,
-    'history-response-limit': config.historyResponseLimit,
     'trust-proxy': Array.isArray(config.trustProxy) ? config.trustProxy.join(',') : config.trustProxy,
     'shutdown-timeout': config.shutdownTimeoutMs,
     dev: config.dev,

@@ -12,10 +12,10 @@ import { checkName, joinPath, splitPath } from './paths.ts'
 import type { RevisionContent } from './revisions.ts'
 import { pathResolverFor } from './resolver.ts'
 import { createControllerFolder, createResource, ensureFolders } from './tree.ts'
-import { isFolderType, ResourceType } from './types.ts'
 import type { Principal } from './permissions.ts'
-
+import { isFolderType, ResourceType } from './types.ts'
 import { checkWatchdogAttributes } from './watchdog.ts'
+
 /** rhizo's type names (GET ?type= and POST type=), besides the numbers. */
 const TYPE_NAMES: Record<string, number> = {
   basic_folder: ResourceType.basicFolder,
@@ -47,17 +47,17 @@ export interface CreateRequest {
   /** a file's first revision (from receiveContent); a file without one starts empty */
   content?: RevisionContent
   createdAt?: Date
-}
   /** who asks: only users set watchdog_* attributes */
   principal: Principal
+}
 
 export async function createFromRequest(ctx: CoreContext, blobs: BlobStore, input: CreateRequest) {
   const parentNames = splitPath(input.parentPath)
   checkName(input.name)
   if (input.type === ResourceType.organizationFolder) throw invalid('organizations are created through /api/v1/organizations')
   if (input.content && input.type !== ResourceType.file) throw invalid('only a file takes data or an uploaded file')
-  const systemAttributes = input.type === ResourceType.sequence ? defaultSequenceSettings(input.systemAttributes ?? {}) : input.systemAttributes
   if (input.systemAttributes) checkWatchdogAttributes(input.principal, input.systemAttributes)
+  const systemAttributes = input.type === ResourceType.sequence ? defaultSequenceSettings(input.systemAttributes ?? {}) : input.systemAttributes
   const created = await inTransaction(ctx.db, async (tx) => {
     const parent = await ensureFolders(tx, parentNames)
     if (!isFolderType(parent.type)) throw conflict(`${joinPath(parentNames)} is not a folder`)

@@ -13,8 +13,8 @@ import { setPermissions, type Principal } from './permissions.ts'
 import { isOrganizationAdmin } from '../accounts/roles.ts'
 import type { RevisionContent } from './revisions.ts'
 import { ResourceType } from './types.ts'
-
 import { checkWatchdogAttributes } from './watchdog.ts'
+
 export interface ResourceUpdate {
   name?: string
   parent?: Resource
@@ -36,8 +36,8 @@ export async function applyUpdate(core: CoreContext, blobs: BlobStore, principal
   if (update.permissions !== undefined) await checkMayGrant(core, principal, resource)
   if (update.status !== undefined && resource.type !== ResourceType.controllerFolder) throw invalid('only a controller folder has a status')
   if (update.fullName !== undefined && resource.type !== ResourceType.organizationFolder) throw invalid('only an organization has a full_name')
-  const systemAttributes = update.systemAttributes && nextSystemAttributes(resource, update.systemAttributes)
   if (update.systemAttributes) checkWatchdogAttributes(principal, update.systemAttributes)
+  const systemAttributes = update.systemAttributes && nextSystemAttributes(resource, update.systemAttributes)
   return inTransaction(core.db, async (tx) => {
     if (update.name !== undefined || update.parent) await relocate(tx, resource, { name: update.name, parent: update.parent })
     const data: Prisma.ResourceUpdateInput = {}

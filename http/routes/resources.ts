@@ -131,9 +131,9 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         userAttributes: values.user_attributes === undefined ? undefined : jsonObject(values.user_attributes, 'user_attributes'),
         content,
         createdAt: timestamp(values, 'creation_timestamp', 'creationTimestamp'),
+        principal,
       })
       if (created.revisionId !== null) await afterFileRevision(core, core.blobs, created.resource, created.revisionId)
-        principal,
       res.json({ status: 'ok', id: created.resource.id })
     } catch (err) {
       await discardContent(core, core.blobs, content)
