@@ -62,14 +62,17 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
   const inTurn = (step: () => Promise<void>) => (writing = writing.then(step).catch(fail))
 
   /**
-   * Tells each controller's folder that it connected or disconnected, {"type":"presence",...}, so a
-   * page showing it follows without polling (the web UI; rhizo's JSON websocket sees it too).
+   * Tells the folder holding each controller that it connected or went away, as
+   * {"type":"presence","parameters":{"controller":name,…}}, so a page showing the folder follows without
+   * polling. Not on the controller's own topic: a controller subscribed to itself must not hear of itself.
    */
   const announce = async (ids: number[], connected: boolean) => {
     if (ids.length === 0) return
-    const payload = Buffer.from(JSON.stringify({ type: 'presence', parameters: { connected, timestamp: formatTimestamp(new Date()) } }))
+    const timestamp = formatTimestamp(new Date())
     for (const path of (await pathsOf(core.db, ids)).values()) {
-      const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false }
+      const slash = path.lastIndexOf('/')
+      const payload = Buffer.from(JSON.stringify({ type: 'presence', parameters: { controller: path.slice(slash + 1), connected, timestamp } }))
+      const packet = { cmd: 'publish', topic: pathToTopic(path.slice(0, slash)), payload, qos: 0, retain: false, dup: false }
       aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'announcing controller presence failed'))
     }
   }

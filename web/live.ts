@@ -76,9 +76,10 @@ async function connect(): Promise<void> {
   let info: MqttInfo
   let mqtt: typeof import('mqtt')
   try {
-    let loaded: typeof import('mqtt') & { default?: typeof import('mqtt') }
+    let loaded: typeof import('mqtt')
     ;[info, loaded] = await Promise.all([api<MqttInfo>('/api/v1/mqtt-info'), import('mqtt')])
-    mqtt = loaded.default?.connect ? loaded.default : loaded // the browser build exports only a default
+    const fallback = (loaded as unknown as { default?: typeof import('mqtt') }).default
+    mqtt = typeof loaded.connect === 'function' ? loaded : fallback! // the browser build exports only a default
   } catch {
     return reconnectLater()
   }

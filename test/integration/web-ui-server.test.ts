@@ -116,7 +116,7 @@ for (const provider of providers) {
     })
 
     test('GET /api/v1/session without a session is a 401 in JSON, also for a key', async () => {
-      for (const headers of [{}, { cookie: 'tendril_session=not-a-session' }, { authorization: basicAuth(userKey) }]) {
+      for (const headers of [{}, { cookie: 'tendril_session=not-a-session' }, { authorization: basicAuth(userKey) }] as Record<string, string>[]) {
         const res = await fetch(`${server.url}/api/v1/session`, { headers })
         assert.equal(res.status, 401)
         assert.equal(((await res.json()) as { status: string }).status, 'error')
@@ -164,20 +164,26 @@ for (const provider of providers) {
       assert.deepEqual(Object.keys(plain[0]!).sort(), ['id', 'name', 'type'])
     })
 
-    test("a controller's connect and disconnect are announced on its folder topic as presence messages", async () => {
+    test("a controller's connect and disconnect are announced on its folder's topic, not to the controller itself", async () => {
       const watcher = await connect(server.mqttUrl, userKey)
-      await watcher.subscribeAsync('acme/greenhouse/+')
-      const pi = await connect(server.mqttUrl, controller.key)
+      await watcher.subscribeAsync('acme/greenhouse')
+      const pi = await connect(server.mqttUrl, controller.key, { clientId: 'pi-1-first' })
       const online = await nextMessage(watcher, 3000)
-      assert.equal(online?.topic, 'acme/greenhouse/pi-1')
-      const message = JSON.parse(online!.payload) as { type: string; parameters: { connected: boolean; timestamp: string } }
+      assert.equal(online?.topic, 'acme/greenhouse')
+      const message = JSON.parse(online!.payload) as { type: string; parameters: { controller: string; connected: boolean; timestamp: string } }
       assert.equal(message.type, 'presence')
-      assert.equal(message.parameters.connected, true)
+      assert.deepEqual([message.parameters.controller, message.parameters.connected], ['pi-1', true])
       assert.ok(Math.abs(Date.parse(message.parameters.timestamp) - Date.now()) < 10_000)
+      // a second session of the same controller, subscribed to its own folder, hears nothing of itself
+      await pi.subscribeAsync('acme/greenhouse/pi-1')
       pi.end(true)
       const offline = await nextMessage(watcher, 3000)
-      assert.equal(offline?.topic, 'acme/greenhouse/pi-1')
-      assert.equal((JSON.parse(offline!.payload) as { parameters: { connected: boolean } }).parameters.connected, false)
+      assert.equal(offline?.topic, 'acme/greenhouse')
+      assert.deepEqual((JSON.parse(offline!.payload) as { parameters: unknown }).parameters, { controller: 'pi-1', connected: false, timestamp: (JSON.parse(offline!.payload) as { parameters: { timestamp: string } }).parameters.timestamp })
+      const again = await connect(server.mqttUrl, controller.key, { clientId: 'pi-1-second' })
+      await again.subscribeAsync('acme/greenhouse/pi-1')
+      assert.equal(await nextMessage(again, 700), null, 'no presence on the controller topic')
+      again.end(true)
       watcher.end(true)
     })
   })

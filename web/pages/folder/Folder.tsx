@@ -7,7 +7,7 @@ import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { NotFound } from '../not-found/NotFound.tsx'
 import { Actions } from './Actions.tsx'
-import { applyLive, applyPresence, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
+import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
 import { Presence, Tile } from './Tile.tsx'
 
 export function FolderPage({ path }: { path: string }) {
@@ -69,14 +69,16 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
     return () => void (current = false)
   }, [path, reloads.value])
 
-  // values and presence as they happen: the folder's topic and each child's (a controller's presence)
+  // values and presence as they happen, on the folder's topic; a controller's own presence is told to its parent
   useSignalEffect(() => {
     const list = entries.value
     if (!list) return
     const byName = new Map(list.map((e) => [e.item.name, e]))
-    return follow([topic, `${topic}/+`], (t, payload) => {
-      applyLive(byName, topic, t, payload)
-      if (t === topic && meta.type === ResourceType.controller) applyPresence(self, payload)
+    const parent = topic.slice(0, topic.lastIndexOf('/'))
+    const filters = meta.type === ResourceType.controller ? [topic, parent] : [topic]
+    return follow(filters, (t, payload) => {
+      if (t === topic) applyLive(byName, payload)
+      else if (t === parent) applyLive(new Map([[meta.name, self]]), payload)
     })
   })
 

@@ -59,34 +59,32 @@ export function saveView(view: { mode: ViewMode; sort: SortKey }): void {
 }
 
 /**
- * Applies a message on the folder's topic or a child's: "d,<name>,<timestamp>,<value>" lines announce
- * stored values; {"type":"presence"} on a controller's topic says it connected or went away.
+ * Applies a message on the folder's topic: "d,<name>,<timestamp>,<value>" lines announce stored values;
+ * {"type":"presence","parameters":{"controller":name,"connected":…}} says a controller connected or went
+ * away; a controller's watchdog (on its own topic) shows it alive.
  */
-export function applyLive(entries: Map<string, Entry>, folderTopic: string, topic: string, payload: string): void {
-  if (topic === folderTopic) {
-    for (const line of payload.split('\n')) {
-      if (!line.startsWith('d,')) continue
-      const [, name, timestamp, ...rest] = line.split(',')
-      const entry = entries.get(name ?? '')
-      if (entry) entry.value.value = { value: rest.join(','), timestamp: timestamp ?? null }
-    }
+export function applyLive(entries: Map<string, Entry>, payload: string): void {
+  if (payload.startsWith('{')) {
+    const presence = presenceOf(payload)
+    const entry = presence && entries.get(presence.controller)
+    if (entry) entry.presence.value = { connected: presence.connected, at: presence.timestamp }
     return
   }
-  const entry = entries.get(topic.slice(folderTopic.length + 1))
-  if (entry && entry.item.type === ResourceType.controller) applyPresence(entry, payload)
+  for (const line of payload.split('\n')) {
+    if (!line.startsWith('d,')) continue
+    const [, name, timestamp, ...rest] = line.split(',')
+    const entry = entries.get(name ?? '')
+    if (entry) entry.value.value = { value: rest.join(','), timestamp: timestamp ?? null }
+  }
 }
 
-/** A controller's presence ({"type":"presence"}) or watchdog, published on its own topic. */
-export function applyPresence(entry: Entry, payload: string): void {
-  if (!payload.startsWith('{')) return
+export function presenceOf(payload: string): { controller: string; connected: boolean; timestamp: string } | null {
   try {
-    const message = JSON.parse(payload) as { type?: string; parameters?: { connected?: boolean; timestamp?: string }; watchdog?: unknown }
-    if (message.type === 'presence' && typeof message.parameters?.connected === 'boolean') {
-      entry.presence.value = { connected: message.parameters.connected, at: message.parameters.timestamp ?? new Date().toISOString() }
-    } else if (message.type === 'watchdog' || message.watchdog !== undefined) {
-      entry.presence.value = { ...entry.presence.value, at: new Date().toISOString() }
-    }
+    const message = JSON.parse(payload) as { type?: string; parameters?: { controller?: unknown; connected?: unknown; timestamp?: unknown } }
+    const p = message.parameters
+    if (message.type !== 'presence' || typeof p?.controller !== 'string' || typeof p.connected !== 'boolean') return null
+    return { controller: p.controller, connected: p.connected, timestamp: typeof p.timestamp === 'string' ? p.timestamp : new Date().toISOString() }
   } catch {
-    // not JSON after all: a message for the controller, not about it
+    return null // not JSON after all: a message for the folder, not about a controller
   }
 }
