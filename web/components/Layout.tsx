@@ -8,6 +8,7 @@ const LIVE_TEXT = { off: 'Not live', connecting: 'Connecting…', live: 'Live', 
 
 export function LiveStatus() {
   const state = liveState.value
+  if (state === 'off') return null // a page that follows nothing live
   return (
     <span class={`live live-${state}`} role="status" aria-live="polite">
       <span class="dot" aria-hidden="true" />

@@ -1,6 +1,7 @@
 // One entry of a folder: a link with its name and what a person wants to know at a glance.
 import { encodePath, ResourceType } from '../../api.ts'
 import { Icon } from '../../components/Icon.tsx'
+import { Sparkline } from '../../components/Sparkline.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import type { Entry } from './model.ts'
 
@@ -17,17 +18,18 @@ export function Presence({ entry }: { entry: Entry }) {
   )
 }
 
-function SequenceValue({ entry }: { entry: Entry }) {
+function SequenceValue({ entry, path }: { entry: Entry; path: string }) {
   const { value, timestamp } = entry.value.value
   const settings = entry.item.system_attributes ?? {}
   const units = typeof settings.units === 'string' ? settings.units : ''
   if (settings.data_type === 3) return <span class="muted">{timestamp ? `Image, ${timeAgo(timestamp)}` : 'No image yet'}</span>
   return (
     <>
-      <span class="value" data-testid="value">
+      <span class={settings.data_type === 2 ? 'value text' : 'value'} data-testid="value">
         {formatValue(value, settings)}
         {units && value !== null && <span class="units"> {units}</span>}
       </span>
+      {settings.data_type === 1 && <Sparkline path={path} changed={timestamp} />}
       <span class="muted">
         {timestamp ? (
           <time dateTime={timestamp} title={localTime(timestamp)}>
@@ -55,8 +57,8 @@ export function Tile({ entry, folderPath, selected, onSelect }: { entry: Entry; 
       <span class="kind">{KIND[item.type] ?? 'Resource'}</span>
       <span class="details">
         {item.type === ResourceType.controller && <Presence entry={entry} />}
-        {item.type === ResourceType.sequence && <SequenceValue entry={entry} />}
-        {(item.type === ResourceType.folder || item.type === ResourceType.remote) && <span class="muted">Folder</span>}
+        {item.type === ResourceType.sequence && <SequenceValue entry={entry} path={path} />}
+        {(item.type === ResourceType.folder || item.type === ResourceType.remote) && <span class="muted folder-note">Folder</span>}
         {item.type === ResourceType.file && (
           <>
             <span>{bytes(item.size)}</span>
