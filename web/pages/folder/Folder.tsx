@@ -5,8 +5,10 @@ import { ApiError, api, encodePath, isFolderType, resourceUrl, ResourceType, typ
 import { Breadcrumb } from '../../components/Breadcrumb.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
+import { here } from '../../router.ts'
 import { NotFound } from '../not-found/NotFound.tsx'
 import { Actions } from './Actions.tsx'
+import { Messages } from './Messages.tsx'
 import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
 import { Presence, Tile } from './Tile.tsx'
 
@@ -55,6 +57,7 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
   const reloads = useSignal(0)
   const self = useMemo(() => toEntry(meta), [meta])
   const topic = path.slice(1)
+  const tab = here.value.query.get('tab') === 'messages' ? 'messages' : 'contents'
 
   useEffect(() => {
     let current = true
@@ -99,6 +102,22 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
       <Breadcrumb path={path} />
       <h1>{meta.name}</h1>
       {meta.type === ResourceType.controller && <ControllerHeader meta={meta} entry={self} />}
+      <nav class="tabs" aria-label="Folder views">
+        <a href={encodePath(path)} aria-current={tab === 'contents' ? 'page' : undefined}>
+          Contents
+        </a>
+        <a href={`${encodePath(path)}?tab=messages`} aria-current={tab === 'messages' ? 'page' : undefined}>
+          Messages
+        </a>
+      </nav>
+      {tab === 'messages' ? <Messages path={path} /> : contents()}
+    </>
+  )
+
+  // (called, not rendered as a component: a component defined here would be new on each render, and remount)
+  function contents() {
+    return (
+    <>
       <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />
       <div class="view-controls" role="group" aria-label="View">
         <label>
@@ -127,7 +146,8 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
         ))}
       </ul>
     </>
-  )
+    )
+  }
 }
 
 function ResourceView({ path, meta }: { path: string; meta: Described }) {
