@@ -4,6 +4,7 @@ import { useEffect } from 'preact/hooks'
 import { loadSession, session, signInUrl, whenSignedOut } from './api.ts'
 import { Layout } from './components/Layout.tsx'
 import { stopLive } from './live.ts'
+import { Activity } from './pages/activity/Activity.tsx'
 import { FolderPage } from './pages/folder/Folder.tsx'
 import { Home } from './pages/home/Home.tsx'
 import { SignIn } from './pages/sign-in/SignIn.tsx'
@@ -21,6 +22,7 @@ function App() {
   if (path === '/sign-in') return <SignIn />
   if (current === undefined) return <p aria-busy="true">Loading…</p>
   if (current === null) return <Redirect to={signInUrl()} />
+  if (path === '/activity') return <Layout><Activity /></Layout>
   return <Layout>{path === '/' ? <Home /> : <FolderPage key={path} path={path.replace(/\/+$/, '')} />}</Layout>
 }
 

@@ -202,6 +202,25 @@ describe('web UI in Chromium', () => {
     await page.context().close()
   })
 
+  test('Activity streams what arrives in the organization, filtered by folder and type', async () => {
+    const page = await (await newContext(browser)).newPage()
+    await signIn(page, server.url, 'ann@example.com', PASSWORD)
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Activity' }).click()
+    await page.getByRole('heading', { name: 'Activity' }).waitFor()
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor()
+    const controller = await connect(server.mqttUrl, pi.key)
+    await controller.publishAsync('acme/greenhouse/temperature', '19.0', { qos: 1 })
+    await controller.publishAsync('acme/greenhouse/pi-1', JSON.stringify({ door: { open: true } }), { qos: 1 })
+    const list = page.getByRole('list', { name: 'Activity, newest first' })
+    await list.getByText('temperature = 19').waitFor({ timeout: 1000 })
+    await list.getByText('{"open":true}').waitFor({ timeout: 1000 })
+    await page.getByLabel('Type contains').fill('door')
+    await list.getByText('temperature = 19').waitFor({ state: 'detached' })
+    assert.match(new URL(page.url()).search, /type=door/)
+    controller.end(true)
+    await page.context().close()
+  })
+
   test('a member of another organization sees Not found for its folders', async () => {
     const page = await (await newContext(browser)).newPage()
     await createOrgUser(server.core, 'hal@example.com', PASSWORD, 'globex', false)

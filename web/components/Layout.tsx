@@ -39,6 +39,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
         <a class="brand" href="/">
           Tendril
         </a>
+        <nav aria-label="Main">
+          <a href="/activity">Activity</a>
+        </nav>
         <LiveStatus />
         <span class="spacer" />
         {user && (
