@@ -32,12 +32,13 @@ const recipientsOf = (value: unknown) => [...new Set(String(value ?? '').split('
 const validRecipient = (r: string) => isEmail(r) || isPhone(r)
 const kindOf = (recipient: string): OutgoingKind => (recipient.includes('@') ? 'email' : 'sms')
 
-// settings stored before they were checked are held to the same bounds
+// recipients stored before they were checked are held to the same bounds; minutes are checked when
+// set (an operator may store less directly), and the throttle bounds notices either way
 function settingsOf(systemAttributes: unknown): WatchdogSettings | null {
   const attrs = (systemAttributes ?? {}) as Record<string, unknown>
   const minutes = Number(attrs.watchdog_minutes)
   const recipients = recipientsOf(attrs.watchdog_recipients).filter(validRecipient).slice(0, MAX_WATCHDOG_RECIPIENTS)
-  return Number.isFinite(minutes) && minutes >= MIN_WATCHDOG_MINUTES && recipients.length ? { minutes, recipients } : null
+  return Number.isFinite(minutes) && minutes > 0 && recipients.length ? { minutes, recipients } : null
 }
 
 /**
