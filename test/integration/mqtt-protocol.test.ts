@@ -136,7 +136,8 @@ for (const provider of providers) {
       await granted(sub, 'acme/lab/#')
       await granted(sub, 'acme/lab/pi-1/both')
       const received: string[] = []
-      sub.on('message', (_t, p) => received.push(p.toString()))
+      // the controllers' presence notices on acme/lab are not what this test counts
+      sub.on('message', (_t, p) => !p.includes('"type":"presence"') && received.push(p.toString()))
       await mosquittoPub('acme/lab/pi-1/both', 'once', 1)
       await new Promise((r) => setTimeout(r, 300))
       assert.deepEqual(received, ['once'])
