@@ -106,7 +106,8 @@ export function createConnectHooks(
 }
 
 /** What --mqtt-connections-per-key counts a session against: its key, else its browser session, else its user (a bare token). */
-function countedAs(principal: Principal): string | undefined {
+/** What a session counts against for --mqtt-connections-per-key: its key, else its browser session, else its user. */
+export function countedAs(principal: Principal): string | undefined {
   if (principal.kind === 'anonymous') return undefined
   if (principal.keyId !== undefined) return `key:${principal.keyId}`
   return principal.kind === 'user' ? (principal.sessionId !== undefined ? `session:${principal.sessionId}` : `user:${principal.userId}`) : undefined

@@ -5,14 +5,14 @@ import { createServer as createTlsServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Aedes, type AedesOptions } from 'aedes'
+import { Aedes, type AedesOptions, type Client } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Core } from '../core/index.ts'
 import { TendrilError } from '../core/errors.ts'
 import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
-import { createConnectHooks } from './auth.ts'
+import { countedAs, createConnectHooks } from './auth.ts'
 import { sessionOf } from './clients.ts'
 import { createIngest } from './ingest.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
@@ -80,7 +80,9 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
   const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)
-  Object.assign(aedes, createConnectHooks(core, aedes, limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions), resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
+  // MQTT sessions and JSON websockets of one key (or browser session) count against one limit
+  const sessionsPerKey = limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions)
+  Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       // Aedes publishes a will through here too: a session closed for its credentials leaves none
@@ -149,7 +151,17 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
             core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
             return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
           }
-          jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion))
+          const counted = countedAs(caller.principal)
+          // admit() counts until the socket closes; it takes a connection as Aedes has one
+          const connection = { get closed() { return socket.destroyed }, conn: socket } as unknown as Client
+          const admitted = counted === undefined ? Promise.resolve(true) : sessionsPerKey.admit(connection, counted, false)
+          return admitted.then((ok) => {
+            if (!ok) {
+              core.log.info({ limit: limits.connectionsPerKey }, 'json websocket refused: the key (or browser session) holds its limit of sessions')
+              return void socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+            }
+            jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion))
+          })
         })
         .catch((err: Error) => {
           if (err instanceof TendrilError) {

@@ -135,6 +135,26 @@ for (const provider of providers) {
       assert.equal(await refusalCode(server.wsUrl, (await mqttInfo({ authorization: basicAuth(key) })).token, { username: 'token' }), 5, 'the key’s token shares the key’s count')
     })
 
+    test('JSON websockets count against --mqtt-connections-per-key with the MQTT sessions of the same key', async () => {
+      const { key } = await createKeyForUser(server.core, 'ann@example.com', 'acme')
+      const open = (): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(`${server.url.replace('http', 'ws')}/api/v1/websocket`, { headers: { authorization: basicAuth(key) } })
+          ws.once('open', () => resolve(101))
+          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode!))
+          ws.once('error', reject)
+        })
+      const mqtt = await connect(server.mqttUrl, key)
+      assert.equal(await open(), 101, 'one MQTT session and one websocket fit the limit of two')
+      assert.equal(await open(), 429, 'a third session of the key is refused')
+      assert.equal(await refusalCode(server.mqttUrl, key), 5, 'and so is a third over MQTT')
+      mqtt.end(true)
+      // the MQTT session's room is given back when it closes
+      let status = 0
+      for (const deadline = Date.now() + 3000; status !== 101 && Date.now() < deadline; ) status = await open()
+      assert.equal(status, 101)
+    })
+
     test("a password change ends the user's other browser sessions' MQTT and websocket connections at once", async () => {
       await createOrgUser(server.core, 'dan@example.com', PASSWORD, 'acme', false)
       // many connected keys: the slow sweep would reach keyless sessions only after a full round
