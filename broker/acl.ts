@@ -11,6 +11,7 @@ import type { PathResolver } from '../core/resources/resolver.ts'
 import { AccessLevel } from '../core/resources/types.ts'
 import { ttlCache } from '../core/ttl-cache.ts'
 import { sessionOf, type ClientSession } from './clients.ts'
+import { isReply } from './replies.ts'
 import { admits, type ReadGrant } from './grants.ts'
 import { filterShape, topicToPath } from './topics.ts'
 
@@ -166,7 +167,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   // Synchronous by Aedes' contract, so it decides from the grants alone: a topic none covers is dropped, never forwarded while a check runs.
   const authorizeForward: Hooks['authorizeForward'] = (client: Client, packet) => {
     const session = sessionOf(client)
-    return session?.grants.mayForward(packet.topic) ? packet : null
+    return session?.grants.mayForward(packet.topic) || isReply(packet) ? packet : null
   }
 
   const unsubscribed = (client: Client, filters: string[]) => {

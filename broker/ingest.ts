@@ -19,7 +19,8 @@ import { createAccessCache } from '../core/resources/access-cache.ts'
 import { ACCESS_TTL_MS } from './acl.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
-import { topicToPath } from './topics.ts'
+import { pathToTopic, topicToPath } from './topics.ts'
+import { markReply } from './replies.ts'
 import { storeOnce, type SharedStoredIds } from './retransmissions.ts'
 
 const BATCH_MAX = 500
@@ -52,6 +53,8 @@ interface Pending {
   item: InboundItem
   done: (err?: Error) => void
   answer?: (outcome: ItemOutcome) => void
+  /** the MQTT client that published it, told of its refused values */
+  client?: Client
 }
 
 /** `storedIds`: the stored QoS 1/2 message ids of every instance (Redis); else this one's alone. */
@@ -123,12 +126,16 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     const answers = new Map<InboundItem, ItemOutcome>()
     if (outcome.values.refused.length === 0 && outcome.outgoing.length === 0) return answers
     const waiting = new Set(batch.filter((b) => b.answer).map((b) => b.item))
+    const publisherOf = new Map(batch.map((b) => [b.item, b.client]))
     const answerOf = (item: InboundItem) => answers.get(item) ?? answers.set(item, { refused: [], outgoing: [] }).get(item)!
     for (const refusal of outcome.values.refused) {
       const item = refusal.request.origin
       if (item && waiting.has(item)) answerOf(item).refused.push(refusal)
       // acknowledged all the same: a device resending a value it cannot fix would loop forever
-      else core.log.warn({ folder: refusal.request.folderPath, sequence: refusal.request.sequence, reason: refusal.reason }, 'mqtt sequence value not stored')
+      else {
+        core.log.warn({ folder: refusal.request.folderPath, sequence: refusal.request.sequence, reason: refusal.reason }, 'mqtt sequence value not stored')
+        if (item) tellPublisher(publisherOf.get(item), refusal)
+      }
     }
     const background: OutgoingRequest[] = []
     for (const request of outcome.outgoing) {
@@ -139,12 +146,21 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     return answers
   }
 
-  const enqueueWith = (item: InboundItem, done: (err?: Error) => void, answer?: (outcome: ItemOutcome) => void) => {
-    pending.push({ item, done, answer })
+  // MQTT 3.1.1 has no negative acknowledgement: the publisher alone is sent {"error": {message, sequence}}
+  // on the folder's topic (the SDK raises it as an error event)
+  const tellPublisher = (client: Client | undefined, refusal: ItemOutcome['refused'][number]) => {
+    if (!client) return
+    const payload = markReply(Buffer.from(JSON.stringify({ error: { message: refusal.reason, sequence: refusal.request.sequence } })))
+    const packet = { cmd: 'publish', topic: pathToTopic(refusal.request.folderPath), payload, qos: 0, retain: false, dup: false } as PublishPacket
+    client.publish(packet, () => {})
+  }
+
+  const enqueueWith = (item: InboundItem, done: (err?: Error) => void, answer?: (outcome: ItemOutcome) => void, client?: Client) => {
+    pending.push({ item, done, answer, client })
     if (pending.length >= BATCH_MAX) void runBatch()
     else if (storing === 0) timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
   }
-  const enqueue = (item: InboundItem) => new Promise<void>((resolve, reject) => enqueueWith(item, (err) => (err ? reject(err) : resolve())))
+  const enqueue = (item: InboundItem, client: Client) => new Promise<void>((resolve, reject) => enqueueWith(item, (err) => (err ? reject(err) : resolve()), undefined, client))
   const ignore = () => {} // QoS 0: a failed batch is logged by runBatch; nobody waits for it
 
   /**
@@ -192,7 +208,7 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
   }
   const store = async (client: Client, packet: PublishPacket) => {
     const item = await decode(client, packet)
-    if (item) await enqueue(item)
+    if (item) await enqueue(item, client)
   }
 
   return {
@@ -206,14 +222,14 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
       const session = known && isFolderType(known.type) ? sessionOf(client) : undefined
       if (session && known) {
         const item = folderItem(client, session.principal, known, path, packet)
-        if (item) enqueueWith(item, ignore)
+        if (item) enqueueWith(item, ignore, undefined, client)
         return undefined
       }
       // relayed once queued; a failed batch is logged by runBatch
       return tracked(
         (async () => {
           const item = await decode(client, packet)
-          if (item) enqueueWith(item, ignore)
+          if (item) enqueueWith(item, ignore, undefined, client)
         })(),
       )
     },

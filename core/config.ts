@@ -30,6 +30,7 @@ export const settingsSchema = z.object({
   'message-history-days': z.coerce.number().min(0.01).max(3650).default(30).describe('days messages are kept'),
   'message-history-trim-interval': z.coerce.number().int().min(100).max(86_400_000).default(600_000).describe('ms between the trims that hold each folder to those bounds'),
   'watchdog-interval': z.coerce.number().int().min(100).max(3_600_000).default(60_000).describe('ms between checks for controllers whose watchdog went stale (notices due, failed ones retried)'),
+  'auto-create-sequences': bool.default(true).describe('a value a controller sends for a missing sequence in its own folder creates it (numeric, text or image); false refuses it (per folder: system attribute auto_create_sequences)'),
   'retention-interval': z.coerce.number().int().min(100).max(86_400_000).default(60_000).describe('ms between passes that trim sequences to their max_history'),
   'smtp-url': z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional().describe('SMTP server for send_email and watchdog notices, e.g. smtp://user:pass@mail.example.com:587'),
   'email-from': z.string().min(3).default('tendril@localhost').describe('sender address of the emails Tendril sends'),
@@ -72,6 +73,8 @@ export interface Config {
   watchdogIntervalMs: number
   /** ms between max_history trimming passes (core/resources/retention.ts) */
   retentionIntervalMs: number
+  /** a controller's value for a missing sequence in its own folder creates it (core/resources/auto-create.ts) */
+  autoCreateSequences: boolean
   outgoing: { smtpUrl?: string; emailFrom: string; smsWebhook?: string }
   redis?: string
   brokerId?: string
@@ -250,6 +253,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     messageHistory: { count: s['message-history-count'], days: s['message-history-days'], trimIntervalMs: s['message-history-trim-interval'] },
     watchdogIntervalMs: s['watchdog-interval'],
     retentionIntervalMs: s['retention-interval'],
+    autoCreateSequences: s['auto-create-sequences'],
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
     brokerId: s['broker-id'],
@@ -303,6 +307,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'message-history-trim-interval': config.messageHistory.trimIntervalMs,
     'watchdog-interval': config.watchdogIntervalMs,
     'retention-interval': config.retentionIntervalMs,
+    'auto-create-sequences': config.autoCreateSequences,
     'smtp-url': config.outgoing.smtpUrl ? redactUrl(config.outgoing.smtpUrl) : '(none: emails are not sent)',
     'email-from': config.outgoing.emailFrom,
     'sms-webhook': config.outgoing.smsWebhook ? redactUrl(config.outgoing.smsWebhook) : '(none: text messages are not sent)',

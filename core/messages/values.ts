@@ -6,6 +6,7 @@ import type { Resource } from '../db/index.ts'
 import { invalid, TendrilError } from '../errors.ts'
 import { queueSequenceThumbnails } from '../images/thumbnails.ts'
 import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
+import { createOnFirstValue } from '../resources/auto-create.ts'
 import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
 import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
@@ -13,6 +14,7 @@ import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay, type EntryMark } from './codecs.ts'
 import type { InboundItem } from './inbound.ts'
+import { recordRefusals } from './refusal-log.ts'
 import type { FolderPublisher } from './send.ts'
 
 export interface ValueRequest {
@@ -53,6 +55,7 @@ export interface ValueLookups {
 export async function storeValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups?: ValueLookups): Promise<ValueOutcome> {
   const { accepted, refused } = await checkValueRequests(ctx, requests, lookups)
   const stored = await storeIsolatingBadValues(ctx, accepted, refused)
+  await recordRefusals(ctx, refused)
   queueSequenceThumbnails(ctx, accepted.map((a) => a.sequence), stored)
   return { stored, refused }
 }
@@ -72,7 +75,10 @@ export async function storeValueRequestsAtomically(ctx: CoreContext, requests: V
       refused.push({ request: a.request, reason: `${a.path}: ${err.message}` })
     }
   }
-  if (refused.length > 0) throw invalid(`${describeRefusals(refused)}; nothing was stored`)
+  if (refused.length > 0) {
+    await recordRefusals(ctx, refused)
+    throw invalid(`${describeRefusals(refused)}; nothing was stored`)
+  }
   if (accepted.length === 0) return []
   const stored = await storeResolvedValues(
     ctx,
@@ -89,8 +95,16 @@ async function checkValueRequests(ctx: CoreContext, requests: ValueRequest[], lo
   const accepted: Accepted[] = []
   for (const request of requests) {
     const path = absolute(request)
-    const sequence = await resolver.resolve(path).catch(() => null)
+    let sequence = await resolver.resolve(path).catch(() => null)
     const level = await access.level(request.principal, path)
+    if (!sequence && canWrite(level)) {
+      const created = await createOnFirstValue(ctx, request.principal, path, request.value)
+      if ('refusal' in created) {
+        refused.push({ request, reason: created.refusal })
+        continue
+      }
+      sequence = created.sequence
+    }
     // refusals reach the sender (websocket, REST): what it may not read is "not found", existing or not
     if (!sequence || sequence.type !== ResourceType.sequence || !canRead(level)) {
       refused.push({ request, reason: `sequence not found: ${path}` })
