@@ -83,3 +83,14 @@ export async function sequenceTimeRange(db: DbClient, sequenceId: number): Promi
   const [first, last] = await Promise.all([pick('asc'), pick('desc')])
   return first && last ? { first: first.timestamp, last: last.timestamp } : null
 }
+
+/** The newest `count` revisions of a sequence within [start, end] as {id, timestamp, size}, oldest first: an image sequence's values, listed without their bytes. */
+export async function sequenceRevisions(db: DbClient, sequenceId: number, options: { count: number; start?: Date; end?: Date }) {
+  const rows = await db.resourceRevision.findMany({
+    where: { resourceId: sequenceId, timestamp: { gte: options.start, lte: options.end } },
+    orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+    take: options.count,
+    select: { id: true, timestamp: true, size: true },
+  })
+  return rows.reverse().map((r) => ({ id: r.id, timestamp: r.timestamp.toISOString(), size: r.size }))
+}

@@ -3,7 +3,7 @@
 // function; sequence values are handed to sequences.ts so their rules stay in one place.
 import { Router, type Request, type Response } from 'express'
 import type { Core } from '../../core/index.ts'
-import { forbidden, invalid, notFound, unauthorized } from '../../core/errors.ts'
+import { conflict, forbidden, invalid, notFound, unauthorized } from '../../core/errors.ts'
 import type { MessageBus } from '../../core/messages/send.ts'
 import { jsonObject, SEQUENCE_SETTINGS } from '../../core/resources/attributes.ts'
 import { createFromRequest, parseResourceType } from '../../core/resources/creation.ts'
@@ -191,6 +191,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         if (encoded) content = await receiveContent(core, core.blobs, encoded, limit())
       }
       if (content && found.resource.type !== ResourceType.file) throw invalid('only a file takes data, contents or an uploaded file')
+      checkIfRevision(values, found.resource)
       const changes = await updateOf(core, res, values, found, content)
       const givesValue = isSequence && (values.data !== undefined || values.contents !== undefined || values.value !== undefined)
       const nothing = Object.values(changes).every((v) => v === undefined)
@@ -218,6 +219,13 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
   })
 
   return router
+}
+
+/** if_revision: a browser editor's "the revision I loaded"; a newer one saved meanwhile is a 409, not overwritten. */
+function checkIfRevision(values: Values, file: Found['resource']): void {
+  if (values.if_revision === undefined || values.if_revision === '') return
+  const expected = wholeNumber(values.if_revision, 'if_revision')
+  if (file.lastRevisionId !== expected) throw conflict(`the file was changed since revision ${expected} (now revision ${file.lastRevisionId ?? 'none'}); reload it before saving`)
 }
 
 /** system_attributes plus rhizo's separate sequence fields (data_type=…, decimal_places=…). */

@@ -15,7 +15,7 @@ import { announceValues, storeResolvedValues, type ResolvedValue } from '../../c
 import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
 import { revisionBody, latestValue, type RevisionBody } from '../../core/resources/revisions.ts'
 import { sequenceAt } from '../../core/resources/sequence-access.ts'
-import { historyPages, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
+import { historyPages, sequenceRevisions, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
 import { imageValueBytes, sequenceRules } from '../../core/resources/sequence-values.ts'
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
@@ -55,6 +55,7 @@ const readQuery = z.object({
   buckets: wholeNumber('buckets', 10_000).optional(),
   rev: wholeNumber('rev', Number.MAX_SAFE_INTEGER).optional(),
   download: z.unknown().transform(flag).optional(),
+  revisions: z.unknown().transform(flag).optional(),
 })
 type ReadQuery = z.infer<typeof readQuery>
 
@@ -71,6 +72,7 @@ export async function getSequence(core: Core, req: Request, res: Response, targe
   const query = parseValues(readQuery, requestValues(req))
   const rules = sequenceRules(target.sequence.systemAttributes)
   if (query.rev !== undefined) return sendValue(core, res, target, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
+  if (query.revisions) return void res.json(await sequenceRevisions(core.db, target.sequence.id, { count: Math.min(query.count ?? 100, 1000), start: query.start_timestamp, end: query.end_timestamp }))
   if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
   if (query.download) return sendCsv(core, res, target, query)
   // rhizo: a range or a count above 1 asks for history; otherwise the latest value
@@ -123,14 +125,15 @@ async function sendBuckets(core: Core, res: Response, target: SequenceTarget, qu
   if (!start || !end) {
     // without bounds the buckets span the sequence's own first and last values
     const range = await sequenceTimeRange(core.db, target.sequence.id)
-    if (!range) return void res.json({ ...base, buckets: [] })
+    if (!range) return void res.json({ ...base, start_timestamp: null, end_timestamp: null, buckets: [] })
     start ??= range.first
     end ??= range.last
     // every value at one instant: one bucket one millisecond wide holds them
     if (start.getTime() === end.getTime()) [end, buckets] = [new Date(end.getTime() + 1), 1]
   }
   const slices = await downsampleHistory(core.db, target.sequence.id, { start, end, buckets: buckets! })
-  res.json({ ...base, buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })) })
+  // the range answered, so a client that asked for "everything" knows where its buckets lie
+  res.json({ ...base, start_timestamp: formatTimestamp(start), end_timestamp: formatTimestamp(end), buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })) })
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
