@@ -5,7 +5,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { AedesOptions, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { accessToPath, levelAt, loadListed, pathFactsOf, subtreeLevels, unscopedAdmin, type FindListed, type ListedResource, type PathFacts } from '../core/resources/access.ts'
-import { checkPathName, MAX_PATH_DEPTH, splitPath } from '../core/resources/paths.ts'
+import { joinPath } from '../core/resources/paths.ts'
 import { canWrite, type Principal } from '../core/resources/permissions.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { AccessLevel } from '../core/resources/types.ts'
@@ -13,7 +13,7 @@ import { ttlCache } from '../core/ttl-cache.ts'
 import { sessionOf, type ClientSession } from './clients.ts'
 import { isReply } from './replies.ts'
 import { admits, type ReadGrant } from './grants.ts'
-import { filterShape, topicToPath } from './topics.ts'
+import { accessNames, filterShape, hasEmptyLevel } from './topics.ts'
 
 type Hooks = Pick<Required<AedesOptions>, 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>
 
@@ -46,12 +46,12 @@ function basisOf(filter: string): Basis {
   const shape = filterShape(filter)
   if (shape.system || shape.prefixPath === '') return { principal: true }
   try {
-    if (!shape.wildcard) return { names: splitPath(shape.prefixPath), wildcard: false } // a topic as publishing reads it
-    // a grant covers topics by their levels, so each level before the wildcard must be a name as written
-    const names = shape.prefixPath.slice(1).split('/')
-    if (names.length > MAX_PATH_DEPTH) return null
-    for (const name of names) checkPathName(name)
-    return { names, wildcard: true }
+    if (!shape.wildcard) return { names: accessNames(filter), wildcard: false } // a topic as publishing reads it
+    // a grant covers topics by their levels, so each level before the wildcard must be a name as written;
+    // below an empty level (`acme//#`) nothing has a list of its own: the folder before it decides alone
+    const levels = shape.prefixPath.slice(1)
+    const names = accessNames(levels)
+    return { names, wildcard: !hasEmptyLevel(levels) }
   } catch {
     return null
   }
@@ -95,9 +95,10 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   const listed = ttlCache<ListedResource[]>(LISTED_TTL_MS, 10_000)
   const findListed: FindListed = (organizationId) => listed.get(String(organizationId), async () => (await loadListed(core.db, [organizationId])).get(organizationId) ?? [])
 
+  const levelOfTopic = async (principal: Principal, topic: string) => accessToPath(core.db, principal, joinPath(accessNames(topic)), resolver.findLive)
   const check = async (session: ClientSession, topic: string): Promise<number> => {
-    // a topic that is not a valid path (empty level, bad name) can be reached by no one
-    const look = () => accessToPath(core.db, session.principal, topicToPath(topic), resolver.findLive).catch(() => 0)
+    // a topic with a bad name or an empty first level can be reached by no one
+    const look = () => levelOfTopic(session.principal, topic).catch(() => 0)
     return settle(session, look, (level) => session.access.set(topic, { level, checkedAt: Date.now() }))
   }
   // One socket read can carry a thousand PUBLISHes to one topic: while its first check is still
@@ -198,7 +199,7 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
       for (const [topic, entry] of session.access) {
         let names: string[] | null = null
         try {
-          names = splitPath(topicToPath(topic))
+          names = accessNames(topic)
         } catch {} // (no one may reach it: it stays at none)
         work.push({ session, topic, entry, key: names && need(names, false) })
       }

@@ -19,7 +19,7 @@ import { createAccessCache } from '../core/resources/access-cache.ts'
 import { ACCESS_TTL_MS } from './acl.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
-import { pathToTopic, topicToPath } from './topics.ts'
+import { hasEmptyLevel, pathToTopic, topicToPath } from './topics.ts'
 import { markReply } from './replies.ts'
 import { storeOnce, type SharedStoredIds } from './retransmissions.ts'
 
@@ -213,7 +213,8 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
 
   return {
     accept(client, packet) {
-      if (packet.topic.startsWith('$')) return undefined
+      // `acme/lab/` is a sub-topic, not the folder /acme/lab that splitPath would read it as: only relayed
+      if (packet.topic.startsWith('$') || hasEmptyLevel(packet.topic)) return undefined
       const path = topicToPath(packet.topic)
       const known = resolver.peek(path)
       if (known === null) return undefined // a sub-topic or unknown topic: only relayed

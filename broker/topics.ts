@@ -1,8 +1,29 @@
 // Topic <-> resource path. A topic is the path without its leading slash: acme/greenhouse/pi-1.
-import { splitPath } from '../core/resources/paths.ts'
+import { invalid } from '../core/errors.ts'
+import { checkPathName, MAX_PATH_DEPTH, splitPath } from '../core/resources/paths.ts'
 
 export function topicToPath(topic: string): string {
   return '/' + topic
+}
+
+/** Whether a topic has an empty level (`acme//x`, `acme/lab/`): valid in MQTT [MQTT-4.7.1-3], but no resource's topic. */
+export function hasEmptyLevel(topic: string): boolean {
+  return topic.startsWith('/') || topic.endsWith('/') || topic.includes('//')
+}
+
+/**
+ * The names of the path whose access governs a topic: its levels up to the first empty one, as no
+ * resource has an empty name (`acme//x` is a sub-topic of /acme, `acme/lab/` of /acme/lab). Throws
+ * when no one may use the topic: a bad name, or an empty first level (no organization has that name).
+ */
+export function accessNames(topic: string): string[] {
+  if (!hasEmptyLevel(topic)) return splitPath(topic)
+  const levels = topic.split('/')
+  if (levels.length > MAX_PATH_DEPTH) throw invalid(`a topic must be at most ${MAX_PATH_DEPTH} levels deep`)
+  for (const level of levels) if (level !== '') checkPathName(level)
+  const names = levels.slice(0, levels.indexOf(''))
+  if (names.length === 0) throw invalid('a topic must start with an organization')
+  return names
 }
 
 export function pathToTopic(path: string): string {
