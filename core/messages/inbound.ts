@@ -10,7 +10,6 @@ import { ResourceType } from '../resources/types.ts'
 import { expandUpdate, SEQUENCE_UPDATE_TYPES, type EntryMark, type InboundMessage, type KeptPayload } from './codecs.ts'
 import type { HeldEntry } from './history.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
-import { withoutReplays } from './replays.ts'
 import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
 
 /**
@@ -121,9 +120,8 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
       history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal), fireAndForget: item.fireAndForget })
     }
   }
-  const replays = await withoutReplays(ctx, values)
-  const stored = await storeValueRequests(ctx, replays.fresh, lookups)
-  await replays.record()
+  // an SDK entry sent again is dropped, and its mark written, inside the values' transaction (replays.ts)
+  const stored = await storeValueRequests(ctx, values, lookups)
   await ctx.history.record(history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }

@@ -1,13 +1,13 @@
 // Exactly once for the controllers SDK's queue: each value it sends names its queue (producer) and
 // entry id (codecs.ts EntryMark), and a ReplayMark row per sender and producer says which ids are
 // stored, so an entry sent again (a lost PUBACK, a restart, another instance) is stored once.
-// One read and one write per batch and producer; values without an entry (rhizo's) cost nothing.
-import type { CoreContext } from '../context.ts'
+// The marks are read (locked) and written inside the transaction that stores the values
+// (core/resources/sequences.ts), so a crash or a racing instance cannot store an entry twice.
+// Values without an entry (rhizo's) cost nothing: no statement runs for them.
 import { Prisma } from '../db/index.ts'
-import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
-import { principalKey } from '../resources/permissions.ts'
+import { providerOf, sqlTimestamp, type Provider } from '../resources/revisions.ts'
+import type { DirectSqlite } from '../db/sqlite-connection.ts'
 import type { EntryMark } from './codecs.ts'
-import type { ValueRequest } from './values.ts'
 
 /** Ranges of stored ids above `through` kept at most: a client has a few publishes in flight at once. */
 const MAX_RANGES = 64
@@ -18,11 +18,9 @@ export interface Mark {
   ranges: [number, number][]
 }
 
-export interface ReplayFilter {
-  /** the requests that are not replays, in their order */
-  fresh: ValueRequest[]
-  /** records the batch's entries as stored: call once they are */
-  record(): Promise<void>
+/** The SDK queue entry a value is, with its sender (principalKey): what the marks are kept by. */
+export interface ValueEntry extends EntryMark {
+  sender: string
 }
 
 interface Producer {
@@ -34,47 +32,110 @@ interface Producer {
   floor: number
 }
 
-const none = async () => {}
+type Marked = { entry?: ValueEntry }
 
-export async function withoutReplays(ctx: CoreContext, requests: ValueRequest[]): Promise<ReplayFilter> {
-  if (!requests.some((r) => r.entry)) return { fresh: requests, record: none }
-  const producers = new Map<string, Producer>()
-  const producerOf = (r: ValueRequest & { entry: EntryMark }) => {
-    const sender = principalKey(r.principal)
-    const key = `${sender}|${r.entry.producer}`
-    return producers.get(key) ?? producers.set(key, { sender, producer: r.entry.producer, mark: { through: 0, ranges: [] }, ids: new Set(), floor: 0 }).get(key)!
+/** A batch's entries without its replays; record() writes the marks, in the same transaction. */
+export interface Replays<T> {
+  fresh: T[]
+  record(): void | Promise<void>
+}
+
+export const hasEntries = (inputs: Marked[]) => inputs.some((i) => i.entry)
+
+/** Inside a Prisma transaction: locks and reads the marks of the batch's producers, drops the replays. */
+export async function dropReplays<T extends Marked>(tx: Prisma.TransactionClient, inputs: T[]): Promise<Replays<T>> {
+  const provider = providerOf(tx)
+  const producers = producersOf(inputs)
+  readMarks(producers, await tx.$queryRaw<MarkRow[]>(lockStatement(provider, producers)))
+  return { fresh: withoutReplayed(inputs, producers), record: async () => void (await tx.$executeRaw(writeStatement(provider, producers))) }
+}
+
+/** dropReplays on SQLite's connection, inside its BEGIN IMMEDIATE (sequences.ts storeInlineDirect). */
+export function dropReplaysDirect<T extends Marked>(sqlite: DirectSqlite, inputs: T[]): Replays<T> {
+  const producers = producersOf(inputs)
+  const lock = lockStatement('sqlite', producers)
+  readMarks(producers, sqlite.statement(lock.sql).all(...lock.values) as MarkRow[])
+  return {
+    fresh: withoutReplayed(inputs, producers),
+    record: () => {
+      const write = writeStatement('sqlite', producers)
+      sqlite.statement(write.sql).run(...write.values)
+    },
   }
-  const withEntries = requests.filter((r): r is ValueRequest & { entry: EntryMark } => !!r.entry)
-  for (const r of withEntries) producerOf(r)
-  const rows = await ctx.db.replayMark.findMany({ where: { OR: [...producers.values()].map(({ sender, producer }) => ({ sender, producer })) } })
-  for (const row of rows) producers.get(`${row.sender}|${row.producer}`)!.mark = { through: Number(row.through), ranges: parseRanges(row.ranges) }
-  const fresh: ValueRequest[] = []
-  for (const r of requests) {
-    if (!r.entry) {
-      fresh.push(r)
+}
+
+interface MarkRow {
+  sender: string
+  producer: string
+  through: number | bigint
+  ranges: string
+}
+
+/** One Producer per sender and producer of the batch, in a fixed order (PostgreSQL locks rows in it). */
+function producersOf(inputs: Marked[]): Producer[] {
+  const producers = new Map<string, Producer>()
+  for (const { entry } of inputs) {
+    if (!entry) continue
+    const key = `${entry.sender}|${entry.producer}`
+    if (!producers.has(key)) producers.set(key, { sender: entry.sender, producer: entry.producer, mark: { through: 0, ranges: [] }, ids: new Set(), floor: 0 })
+  }
+  return [...producers.values()].sort((a, b) => (a.sender < b.sender ? -1 : a.sender > b.sender ? 1 : a.producer < b.producer ? -1 : a.producer > b.producer ? 1 : 0))
+}
+
+const keyOf = (p: { sender: string; producer: string }) => `${p.sender}|${p.producer}`
+
+/**
+ * Creates the missing marks and locks them all, returning each as it is now: an upsert that changes
+ * nothing takes the row lock (PostgreSQL; SQLite's write lock is held already) and answers the row
+ * as the last transaction that held it committed it, so a racing instance waits here and then sees its ids.
+ */
+function lockStatement(provider: Provider, producers: Producer[]): Prisma.Sql {
+  const at = timestamp(provider)
+  const rows = producers.map((p) => Prisma.sql`(${p.sender}, ${p.producer}, 0, '[]', ${at})`)
+  return Prisma.sql`
+    INSERT INTO "ReplayMark" ("sender", "producer", "through", "ranges", "updatedAt") VALUES ${Prisma.join(rows)}
+    ON CONFLICT ("sender", "producer") DO UPDATE SET "through" = "ReplayMark"."through"
+    RETURNING "sender", "producer", "through", "ranges"`
+}
+
+function readMarks(producers: Producer[], rows: MarkRow[]): void {
+  const byKey = new Map(producers.map((p) => [keyOf(p), p]))
+  for (const row of rows) byKey.get(keyOf(row))!.mark = { through: Number(row.through), ranges: parseRanges(row.ranges) }
+}
+
+function withoutReplayed<T extends Marked>(inputs: T[], producers: Producer[]): T[] {
+  const byKey = new Map(producers.map((p) => [keyOf(p), p]))
+  const fresh: T[] = []
+  for (const input of inputs) {
+    const entry = input.entry
+    if (!entry) {
+      fresh.push(input)
       continue
     }
-    const p = producerOf(r as ValueRequest & { entry: EntryMark })
+    const p = byKey.get(keyOf(entry))!
     // a second copy within the batch (a resend on a new connection) is a replay too
-    if (!isStored(p.mark, r.entry.id) && !p.ids.has(r.entry.id)) fresh.push(r)
-    p.ids.add(r.entry.id)
-    p.floor = Math.max(p.floor, r.entry.floor)
+    if (!isStored(p.mark, entry.id) && !p.ids.has(entry.id)) fresh.push(input)
+    p.ids.add(entry.id)
+    p.floor = Math.max(p.floor, entry.floor)
   }
-  return { fresh, record: () => recordMarks(ctx, [...producers.values()]) }
+  return fresh
 }
 
 // one statement for every producer of the batch (a batch holds many controllers' values)
-async function recordMarks(ctx: CoreContext, producers: Producer[]): Promise<void> {
-  const provider = providerOf(ctx.db)
-  const at = sqlTimestamp(provider, new Date())
+function writeStatement(provider: Provider, producers: Producer[]): Prisma.Sql {
+  const at = timestamp(provider)
   const rows = producers.map((p) => {
     const mark = advance(p.mark, p.ids, p.floor)
-    const updatedAt = provider === 'sqlite' ? Prisma.sql`${at}` : Prisma.sql`${at}::timestamp(3)`
-    return Prisma.sql`(${p.sender}, ${p.producer}, ${mark.through}, ${JSON.stringify(mark.ranges)}, ${updatedAt})`
+    return Prisma.sql`(${p.sender}, ${p.producer}, ${mark.through}, ${JSON.stringify(mark.ranges)}, ${at})`
   })
-  await ctx.db.$executeRaw`
+  return Prisma.sql`
     INSERT INTO "ReplayMark" ("sender", "producer", "through", "ranges", "updatedAt") VALUES ${Prisma.join(rows)}
     ON CONFLICT ("sender", "producer") DO UPDATE SET "through" = excluded."through", "ranges" = excluded."ranges", "updatedAt" = excluded."updatedAt"`
+}
+
+function timestamp(provider: Provider): Prisma.Sql {
+  const at = sqlTimestamp(provider, new Date())
+  return provider === 'sqlite' ? Prisma.sql`${at}` : Prisma.sql`${at}::timestamp(3)`
 }
 
 export function isStored(mark: Mark, id: number): boolean {

@@ -8,7 +8,7 @@ import { queueSequenceThumbnails } from '../images/thumbnails.ts'
 import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
 import { createOnFirstValue } from '../resources/auto-create.ts'
 import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
-import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
+import { canRead, canWrite, principalKey, type Principal } from '../resources/permissions.ts'
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
@@ -27,7 +27,7 @@ export interface ValueRequest {
   timestamp?: Date
   /** what the request came from (its inbound message), so a refusal can be told to its sender */
   origin?: InboundItem
-  /** the SDK queue entry it is, stored once (replays.ts) */
+  /** the SDK queue entry it is, stored once (replays.ts, checked in the values' transaction) */
   entry?: EntryMark
 }
 
@@ -146,7 +146,11 @@ async function storeIsolatingBadValues(
   accepted: Accepted[],
   refused: ValueOutcome['refused'],
 ): Promise<AnnouncedValue[]> {
-  const toInput = (a: Accepted): SequenceValueInput => ({ sequenceId: a.sequence.id, value: a.value, timestamp: a.request.timestamp })
+  const toInput = (a: Accepted): SequenceValueInput => {
+    const input: SequenceValueInput = { sequenceId: a.sequence.id, value: a.value, timestamp: a.request.timestamp }
+    if (a.request.entry) input.entry = { sender: principalKey(a.request.principal), ...a.request.entry }
+    return input
+  }
   const pathOf = new Map(accepted.map((a) => [a.sequence.id, a.path]))
   const located = (values: StoredValue[]) => values.map((v) => inFolder(v, pathOf.get(v.sequenceId)!))
   if (accepted.length === 0) return []

@@ -7,8 +7,9 @@
 import type { BlobStore } from '../blobs/index.ts'
 import type { CoreContext } from '../context.ts'
 import { inTransaction, Prisma, type Db, type DbClient } from '../db/index.ts'
-import { inDirectSqliteTransaction, readDirectSqlite } from '../db/sqlite-connection.ts'
+import { inDirectSqliteTransaction, readDirectSqlite, type DirectSqlite } from '../db/sqlite-connection.ts'
 import { invalid, notFound, TendrilError, tooLarge } from '../errors.ts'
+import { dropReplays, dropReplaysDirect, hasEntries, type ValueEntry } from '../messages/replays.ts'
 import { parseTimestamp } from '../messages/timestamps.ts'
 import { ensureBlobsKept, holdBlobReferences, insertRevisionRows, placeRevisionBytes, providerOf, readRevisionBytes, sqlTimestamp, type Provider, type RevisionContent } from './revisions.ts'
 import { encodeSequenceValue, sequenceRules, type EncodedValue, type SequenceRules } from './sequence-values.ts'
@@ -25,6 +26,8 @@ export interface SequenceValueInput {
    * are still exactly these (else it is stored the usual way, which reads them afresh).
    */
   known?: { systemAttributes: unknown }
+  /** the SDK queue entry the value is: stored once, its mark written in the values' transaction (replays.ts) */
+  entry?: ValueEntry
 }
 
 /** What the broker needs to announce a stored value ("d,<path>,<timestamp>,<value>"). */
@@ -55,6 +58,7 @@ interface Candidate {
   timestamp: Date
   encoded: EncodedValue
   content?: RevisionContent
+  entry?: ValueEntry
 }
 
 interface LoadedSequence {
@@ -65,7 +69,7 @@ interface LoadedSequence {
 
 export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, batch: SequenceValueInput[]): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
-  if (batch.length === 1 && batch[0]!.known) {
+  if (batch.length === 1 && batch[0]!.known && !batch[0]!.entry) {
     const stored = await storeKnownValue(ctx, batch[0]!, batch[0]!.known)
     if (stored) return { stored: [stored], skipped: [] }
   }
@@ -81,7 +85,15 @@ export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, ba
   const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
   const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(ctx.db, candidates, sequences))
   const written = await placeBytes(ctx, blobs, keep)
-  const stored = await inTransaction(ctx.db, (tx) => insertRevisions(tx, keep, written.size > 0))
+  const stored = await inTransaction(ctx.db, async (tx) => {
+    if (!hasEntries(candidates)) return insertRevisions(tx, keep, written.size > 0)
+    // the replays are known only now, with their marks locked: their bytes were placed for nothing
+    const replays = await dropReplays(tx, candidates)
+    const fresh = new Set(replays.fresh)
+    const values = await insertRevisions(tx, keep.filter((c) => fresh.has(c)), written.size > 0)
+    await replays.record()
+    return values
+  })
   await ensureBlobsKept(blobs, written)
   return { stored, skipped }
 }
@@ -95,7 +107,15 @@ const NEEDS_BLOB_STORE = new Error('a value needs the blob store')
  * between this read and the insert. Throws NEEDS_BLOB_STORE, before writing anything, if an encoded
  * value is larger than its input suggested: blobs are put before a transaction, never inside one.
  */
-async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, batch: SequenceValueInput[]): Promise<StoreResult> {
+async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, input: SequenceValueInput[]): Promise<StoreResult> {
+  const replays = hasEntries(input) ? await dropReplays(tx, input) : undefined
+  const result = await storeInlineValues(ctx, tx, replays?.fresh ?? input)
+  await replays?.record()
+  return result
+}
+
+async function storeInlineValues(ctx: CoreContext, tx: Prisma.TransactionClient, batch: SequenceValueInput[]): Promise<StoreResult> {
+  if (batch.length === 0) return { stored: [], skipped: [] }
   const ids = [...new Set(batch.map((v) => v.sequenceId))].sort((a, b) => a - b)
   const sequences = await loadSequences(tx, ids, true)
   const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
@@ -125,41 +145,48 @@ const SQLITE_MOVE_LAST = `UPDATE "Resource" SET "lastRevisionId" = coalesce(?, "
  * stores every MQTT value this way; through Prisma the batch's JSON statements and the interactive
  * transaction cost about half its CPU. undefined when the connection is not free now.
  */
-function storeInlineDirect(ctx: CoreContext, batch: SequenceValueInput[]): StoreResult | undefined {
+function storeInlineDirect(ctx: CoreContext, input: SequenceValueInput[]): StoreResult | undefined {
   if (providerOf(ctx.db) !== 'sqlite') return undefined
   const direct = inDirectSqliteTransaction(ctx.db, (sqlite): StoreResult => {
-    const read = sqlite.statement(SQLITE_READ_SEQUENCE)
-    const ids = [...new Set(batch.map((v) => v.sequenceId))]
-    const rows = new Map<number, SequenceRow>()
-    for (const id of ids) {
-      if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
-      const row = read.get(id) as RawSequenceRow | undefined
-      if (row) rows.set(id, sequenceRowOf(row))
-    }
-    const sequences = sequencesOf(ids, rows)
-    const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
-    if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
-    const near = sqlite.statement(SQLITE_VALUE_NEAR)
-    const neighbours = new Set(
-      candidates.filter((c) => needsNeighbourCheck(c, sequences)).filter((c) => {
-        const t = c.timestamp.getTime()
-        const interval = sequences.get(c.sequenceId)!.rules.minStorageIntervalMs
-        return near.get(c.sequenceId, sqlTimestamp('sqlite', new Date(t - interval)), sqlTimestamp('sqlite', new Date(t + interval))) !== undefined
-      }),
-    )
-    const { keep, skipped } = dropTooFrequent(candidates, sequences, neighbours)
-    const insert = sqlite.statement(SQLITE_INSERT_VALUE)
-    const stored = keep.map((c): StoredValue => {
-      const bytes = c.encoded.bytes
-      const { lastInsertRowid } = insert.run(c.sequenceId, sqlTimestamp('sqlite', c.timestamp), bytes, bytes.length, c.encoded.numericValue)
-      return { sequenceId: c.sequenceId, revisionId: Number(lastInsertRowid), timestamp: c.timestamp, value: c.encoded.text, size: bytes.length }
-    })
-    const move = sqlite.statement(SQLITE_MOVE_LAST)
-    const modifiedAt = sqlTimestamp('sqlite', new Date())
-    for (const m of lastRevisionMoves(stored, latestOf(sequences))) move.run(m.rev, modifiedAt, m.id)
-    return { stored, skipped }
+    const replays = hasEntries(input) ? dropReplaysDirect(sqlite, input) : undefined
+    const result = storeInlineOnConnection(ctx, sqlite, replays?.fresh ?? input)
+    replays?.record()
+    return result
   })
   return direct?.result
+}
+
+function storeInlineOnConnection(ctx: CoreContext, sqlite: DirectSqlite, batch: SequenceValueInput[]): StoreResult {
+  const read = sqlite.statement(SQLITE_READ_SEQUENCE)
+  const ids = [...new Set(batch.map((v) => v.sequenceId))]
+  const rows = new Map<number, SequenceRow>()
+  for (const id of ids) {
+    if (!Number.isSafeInteger(id)) throw invalid(`${JSON.stringify(id)} is not a sequence id`)
+    const row = read.get(id) as RawSequenceRow | undefined
+    if (row) rows.set(id, sequenceRowOf(row))
+  }
+  const sequences = sequencesOf(ids, rows)
+  const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
+  if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
+  const near = sqlite.statement(SQLITE_VALUE_NEAR)
+  const neighbours = new Set(
+    candidates.filter((c) => needsNeighbourCheck(c, sequences)).filter((c) => {
+      const t = c.timestamp.getTime()
+      const interval = sequences.get(c.sequenceId)!.rules.minStorageIntervalMs
+      return near.get(c.sequenceId, sqlTimestamp('sqlite', new Date(t - interval)), sqlTimestamp('sqlite', new Date(t + interval))) !== undefined
+    }),
+  )
+  const { keep, skipped } = dropTooFrequent(candidates, sequences, neighbours)
+  const insert = sqlite.statement(SQLITE_INSERT_VALUE)
+  const stored = keep.map((c): StoredValue => {
+    const bytes = c.encoded.bytes
+    const { lastInsertRowid } = insert.run(c.sequenceId, sqlTimestamp('sqlite', c.timestamp), bytes, bytes.length, c.encoded.numericValue)
+    return { sequenceId: c.sequenceId, revisionId: Number(lastInsertRowid), timestamp: c.timestamp, value: c.encoded.text, size: bytes.length }
+  })
+  const move = sqlite.statement(SQLITE_MOVE_LAST)
+  const modifiedAt = sqlTimestamp('sqlite', new Date())
+  for (const m of lastRevisionMoves(stored, latestOf(sequences))) move.run(m.rev, modifiedAt, m.id)
+  return { stored, skipped }
 }
 
 const latestOf = (sequences: Map<number, LoadedSequence>) => new Map([...sequences].map(([id, s]) => [id, s.latest]))
@@ -302,7 +329,9 @@ function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedS
       const encoded = encodeSequenceValue(rules, input.value)
       // --text-value-limit: history reads build every value as a string, so one is kept small
       if (rules.dataType === SequenceDataType.text && encoded.bytes.length > maxTextBytes) throw tooLarge(`a text value may be at most ${maxTextBytes} bytes (--text-value-limit); this one is ${encoded.bytes.length}`)
-      return { sequenceId: input.sequenceId, timestamp, encoded }
+      const candidate: Candidate = { sequenceId: input.sequenceId, timestamp, encoded }
+      if (input.entry) candidate.entry = input.entry
+      return candidate
     } catch (err) {
       if (!(err instanceof TendrilError)) throw err
       const where = batch.length > 1 ? `value ${i + 1} of ${batch.length} (sequence ${input.sequenceId})` : `sequence ${input.sequenceId}`

@@ -70,6 +70,20 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     assert.deepEqual([update?.parameters.name, update?.parameters.value], ['/acme/greenhouse/pi-1/log', 'from instance a'])
   })
 
+  test("the controllers SDK's entries, sent to both instances at once, are stored once (the replay mark is locked in the values' transaction)", async () => {
+    const key = (await createController(a!.core, 'acme/pi-race')).key
+    const folder = (await findPath(a!.core.db, '/acme/pi-race'))!.at(-1)!
+    const sequence = await createSequence(a!.core.db, folder, 'race', { dataType: SequenceDataType.numeric })
+    const [onA, onB] = await Promise.all([open(a!.mqttUrl, key), open(b!.mqttUrl, key)])
+    const t0 = Date.parse('2026-12-04T00:00:00Z')
+    // 40 publishes of 10 entries each, every one sent to both instances at the same moment
+    const payload = (n: number) => [`e,raceprod1,${n * 10 + 1},1`, ...Array.from({ length: 10 }, (_, i) => `s,race,${new Date(t0 + (n * 10 + i) * 1000).toISOString()},${n * 10 + i}`)].join('\n')
+    await Promise.all(Array.from({ length: 40 }, (_, n) => [onA, onB].map((c) => publish(c.client, 'acme/pi-race', payload(n), { qos: 1 }))).flat())
+    const { values } = await sequenceHistory(a!.core.db, sequence.id)
+    assert.equal(values.length - new Set(values).size, 0, 'values stored twice')
+    assert.deepEqual(values, Array.from({ length: 400 }, (_, i) => String(i)))
+  })
+
   test('a persistent session left on one instance resumes on the other with the QoS 1 messages sent meanwhile', async () => {
     const session = { clientId: 'pi-1-resumes', clean: false }
     const first = await open(a!.mqttUrl, pi1, session)
