@@ -11,6 +11,8 @@ export interface ClientSession {
   grants: SessionGrants
   /** closed because its credentials lost their power: it publishes nothing more, its will included */
   revoked?: boolean
+  /** its will was checked against the database (index.ts authorizePublish) */
+  willChecked?: boolean
 }
 
 const sessions = new WeakMap<Client, ClientSession>()

@@ -23,7 +23,7 @@ import { trackPresence, type SharedPresence } from './presence.ts'
 import { createPublishRateLimit, limitPacketSize, limitSessionsPerKey, type SharedKeySessions } from './limits.ts'
 import { limitRetained, memoryRetainedTopics, type RetainedTopics } from './retained.ts'
 import type { SharedStoredIds } from './retransmissions.ts'
-import { startRevalidation, type LiveSessions } from './revalidate.ts'
+import { startRevalidation, stillValid, type LiveSessions } from './revalidate.ts'
 import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 
@@ -86,7 +86,17 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
       // Aedes publishes a will through here too: a session closed for its credentials leaves none
-      if (sessionOf(client)?.revoked) return callback(new Error('the session was closed: its credentials lost their power'))
+      const session = sessionOf(client)
+      if (session?.revoked) return callback(new Error('the session was closed: its credentials lost their power'))
+      // nor one that dropped after a revocation but before revalidation's next tick: a will waits for a check
+      if (session && !session.willChecked && packet === (client as { will?: unknown }).will) {
+        session.willChecked = true
+        return void stillValid(core, client!.id, session.principal).then((valid) => {
+          if (valid) return aedes.authorizePublish(client, packet, callback)
+          core.log.info({ clientId: client!.id }, 'mqtt will not published: its credentials lost their power')
+          callback(new Error('the will was not published: its credentials lost their power'))
+        }, callback)
+      }
       if (client && !withinRate(client)) {
         core.log.info({ clientId: client.id, limit: limits.publishRate }, 'mqtt connection closed: publish rate exceeded')
         return callback(new Error('publish rate exceeded'))

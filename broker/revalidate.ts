@@ -217,3 +217,16 @@ async function closeInvalid(core: Core, byKey: Map<number, LiveSession[]>, keyId
     }
   }
 }
+
+/**
+ * Whether a session's credentials still hold, by the checks a tick makes: asked before a will goes
+ * out, since its client may have dropped after a revocation but before the next tick closed it.
+ */
+export async function stillValid(core: Core, id: string, principal: Principal): Promise<boolean> {
+  if (principal.kind === 'anonymous') return true
+  let valid = true
+  const session: LiveSession = { id, principal, close: () => (valid = false) }
+  if (principal.keyId !== undefined) await closeInvalid(core, new Map([[principal.keyId, [session]]]), [principal.keyId])
+  else if (principal.kind === 'user') await closeChangedUsers(core, new Map([[principal.userId, [{ session, principal }]]]))
+  return valid
+}

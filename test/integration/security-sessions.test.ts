@@ -101,6 +101,22 @@ for (const provider of providers) {
       assert.deepEqual((await heard).filter((m) => m.payload === 'gone').map((m) => m.topic), ['acme/will/pi-dropped/status'])
     })
 
+    test('a client whose key was revoked and that drops its own connection before revalidation runs leaves no will; a plain drop still does', async () => {
+      const revoked = await createController(server.core, 'acme/will-first/pi-revoked')
+      const dropped = await createController(server.core, 'acme/will-first/pi-dropped')
+      const watcher = await connect(server.mqttUrl, annKey)
+      assert.equal(await granted(watcher, 'acme/will-first/#'), 0)
+      const will = (path: string) => ({ will: { topic: `${path}/status`, payload: Buffer.from('gone'), qos: 0 as const, retain: false } })
+      const [a, b] = await Promise.all([connect(server.mqttUrl, revoked.key, will('acme/will-first/pi-revoked')), connect(server.mqttUrl, dropped.key, will('acme/will-first/pi-dropped'))])
+      const heard = collect(watcher, 2500)
+      await revokeKey(server.core.db, await keyIdOf(revoked.id))
+      // at once, no DISCONNECT: revalidation's next tick is up to a second away
+      a!.stream.destroy()
+      b!.stream.destroy()
+      assert.deepEqual((await heard).filter((m) => m.payload === 'gone').map((m) => m.topic), ['acme/will-first/pi-dropped/status'])
+      await watcher.endAsync() // annKey's sessions count against its limit
+    })
+
     test("a client id is its principal's own: another organization's controller neither takes nor blocks a controller's persistent id", async () => {
       const pi = await createController(server.core, 'acme/ids/pi-1')
       const squatter = await createController(server.core, 'beta/ids/squatter')
