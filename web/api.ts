@@ -97,6 +97,8 @@ export interface RequestOptions {
   body?: unknown
   /** a 401 is the caller's to handle (sign-in), not a lapsed session */
   quiet401?: boolean
+  /** to abandon a request no longer wanted (a page's range changed) */
+  signal?: AbortSignal
 }
 
 export async function api<T>(url: string, options: RequestOptions = {}): Promise<T> {
@@ -110,7 +112,7 @@ export async function api<T>(url: string, options: RequestOptions = {}): Promise
     headers['content-type'] = 'application/json'
     body = JSON.stringify(options.body)
   }
-  const res = await fetch(url, { method, headers, body, credentials: 'same-origin' })
+  const res = await fetch(url, { method, headers, body, credentials: 'same-origin', signal: options.signal })
   if (res.status === 401 && !options.quiet401) {
     session.value = null
     onSignedOut?.()

@@ -7,6 +7,8 @@ import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { here } from '../../router.ts'
 import { NotFound } from '../not-found/NotFound.tsx'
+import { FilePage } from '../file/File.tsx'
+import { SequencePage } from '../sequence/Sequence.tsx'
 import { Actions } from './Actions.tsx'
 import { Messages } from './Messages.tsx'
 import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
@@ -30,6 +32,8 @@ export function FolderPage({ path }: { path: string }) {
   if (meta.value === null) return <NotFound />
   if (meta.value === undefined) return <p aria-busy="true">Loading…</p>
   if (isFolderType(meta.value.type)) return <FolderView path={path} meta={meta.value} />
+  if (meta.value.type === ResourceType.sequence) return <SequencePage path={path} meta={meta.value} />
+  if (meta.value.type === ResourceType.file) return <FilePage path={path} meta={meta.value} />
   return <ResourceView path={path} meta={meta.value} />
 }
 

@@ -1,0 +1,107 @@
+// An image sequence: a filmstrip of its 240 px thumbnails (the "thumbnail-240-x" child), the full
+// image of the chosen revision, new images shown as they arrive, Left/Right to step.
+import { useSignal } from '@preact/signals'
+import { useEffect, useRef } from 'preact/hooks'
+import { api, resourceUrl, type Described } from '../../api.ts'
+import { formatTime } from './range.ts'
+
+interface Revision {
+  id: number
+  timestamp: string
+  size: number
+}
+
+const COUNT = 60
+const POLL_MS = 2000
+
+export function Images({ path, meta }: { path: string; meta: Described }) {
+  const revisions = useSignal<Revision[] | undefined>(undefined)
+  const thumbs = useSignal<Map<string, number>>(new Map())
+  const chosen = useSignal<number | null>(null)
+  const error = useSignal('')
+  const reload = useSignal(0)
+  const strip = useRef<HTMLOListElement>(null)
+  const thumbTried = useRef(new Set<number>())
+
+  useEffect(() => {
+    const list = api<Revision[]>(resourceUrl(path, `revisions=1&count=${COUNT}`))
+    const thumbList = api<Revision[]>(resourceUrl(`${path}/thumbnail-240-x`, `revisions=1&count=${COUNT + 10}`)).catch(() => [] as Revision[])
+    Promise.all([list, thumbList])
+      .then(([r, t]) => {
+        const wasLatest = chosen.value === null || chosen.value === revisions.value?.at(-1)?.id
+        revisions.value = r
+        thumbs.value = new Map(t.map((x) => [x.timestamp, x.id]))
+        if (wasLatest) chosen.value = r.at(-1)?.id ?? null
+      })
+      .catch((err: Error) => (error.value = `Could not list the images: ${err.message}`))
+  }, [path, reload.value])
+
+  // image values are not announced over MQTT (only text is): the newest revision is asked for every
+  // POLL_MS while the page is open and visible, and the list read again when it changed
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.hidden) return
+      api<Revision[]>(resourceUrl(path, 'revisions=1&count=1'))
+        .then(([newest]) => {
+          const known = revisions.value?.at(-1)
+          if (newest && newest.id !== known?.id) reload.value++
+          // the thumbnail is made just after the image: once it exists, read the thumbnails again
+          else if (newest && !thumbs.value.has(newest.timestamp) && !thumbTried.current.has(newest.id)) {
+            thumbTried.current.add(newest.id)
+            reload.value++
+          }
+        })
+        .catch(() => {})
+    }, POLL_MS)
+    return () => clearInterval(timer)
+  }, [path])
+
+  const list = revisions.value ?? []
+  const index = list.findIndex((r) => r.id === chosen.value)
+  const step = (by: number) => {
+    const next = list[Math.max(0, Math.min(list.length - 1, index + by))]
+    if (next) chosen.value = next.id
+    strip.current?.querySelector<HTMLElement>(`[data-id="${next?.id}"]`)?.focus()
+  }
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === 'ArrowLeft') step(-1)
+    else if (e.key === 'ArrowRight') step(1)
+    else return
+    e.preventDefault()
+  }
+  const current = index >= 0 ? list[index]! : null
+  return (
+    <section class="card images" aria-label="Images" onKeyDown={onKey}>
+      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {revisions.value?.length === 0 && <p class="empty-range">No images yet.</p>}
+      {current && (
+        <figure class="full-image">
+          <img src={resourceUrl(path, `rev=${current.id}`)} alt={`${meta.name} at ${formatTime(Date.parse(current.timestamp), false)}`} data-testid="full-image" data-revision={current.id} />
+          <figcaption>
+            Image {index + 1} of {list.length}, <time dateTime={current.timestamp}>{formatTime(Date.parse(current.timestamp), false)}</time> ·{' '}
+            <a href={resourceUrl(path, `rev=${current.id}`)} download={`${meta.name}-${current.id}.jpg`}>
+              Download
+            </a>
+          </figcaption>
+        </figure>
+      )}
+      {list.length > 0 && (
+        <>
+          <p class="muted small">Left and right arrow keys step through the images.</p>
+          <ol class="filmstrip" ref={strip} aria-label="Filmstrip">
+            {list.map((r) => {
+              const thumb = thumbs.value.get(r.timestamp)
+              return (
+                <li key={r.id}>
+                  <button type="button" data-id={r.id} aria-pressed={r.id === chosen.value} onClick={() => (chosen.value = r.id)} aria-label={`Image at ${formatTime(Date.parse(r.timestamp), false)}`}>
+                    <img src={thumb ? resourceUrl(`${path}/thumbnail-240-x`, `rev=${thumb}`) : resourceUrl(path, `rev=${r.id}`)} alt="" loading="lazy" />
+                  </button>
+                </li>
+              )
+            })}
+          </ol>
+        </>
+      )}
+    </section>
+  )
+}

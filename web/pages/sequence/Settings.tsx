@@ -1,0 +1,105 @@
+// A sequence's settings (units, decimal places, max history, min storage interval), saved with PUT;
+// "delete data" removes every value, after the person types the sequence's name.
+import { useSignal } from '@preact/signals'
+import { api, resourceUrl, type Described } from '../../api.ts'
+import { Dialog } from '../../components/Dialog.tsx'
+
+const FIELDS = [
+  ['units', 'Units', 'text', 'e.g. °C'],
+  ['decimal_places', 'Decimal places', 'number', 'as sent'],
+  ['max_history', 'Max history (values kept)', 'number', 'no limit'],
+  ['min_storage_interval', 'Min storage interval (seconds)', 'number', '0'],
+] as const
+
+export function Settings({ path, meta }: { path: string; meta: Described }) {
+  const attrs = meta.system_attributes ?? {}
+  const values = useSignal<Record<string, string>>(Object.fromEntries(FIELDS.map(([k]) => [k, attrs[k] === undefined || attrs[k] === null ? '' : String(attrs[k])])))
+  const status = useSignal<{ ok: boolean; text: string } | null>(null)
+  const deleting = useSignal(false)
+  const typed = useSignal('')
+  const saving = useSignal(false)
+
+  async function save(e: Event) {
+    e.preventDefault()
+    const next: Record<string, unknown> = { ...attrs }
+    for (const [key, , type] of FIELDS) {
+      const v = values.value[key]!.trim()
+      if (v === '') delete next[key]
+      else if (type === 'number') {
+        const n = Number(v)
+        if (!Number.isFinite(n) || n < 0) return void (status.value = { ok: false, text: `${key.replace(/_/g, ' ')} must be a number of 0 or more.` })
+        next[key] = n
+      } else next[key] = v
+    }
+    saving.value = true
+    try {
+      await api(resourceUrl(path), { method: 'PUT', body: { system_attributes: next } })
+      Object.assign(attrs, next)
+      status.value = { ok: true, text: 'Settings saved.' }
+    } catch (err) {
+      status.value = { ok: false, text: (err as { status?: number }).status === 403 ? 'You can read this sequence but not change it.' : `Not saved: ${(err as Error).message}` }
+    } finally {
+      saving.value = false
+    }
+  }
+
+  async function deleteData() {
+    try {
+      await api(resourceUrl(path, 'data_only=1'), { method: 'DELETE' })
+      deleting.value = false
+      location.reload()
+    } catch (err) {
+      deleting.value = false
+      status.value = { ok: false, text: `Not deleted: ${(err as Error).message}` }
+    }
+  }
+
+  return (
+    <details class="card settings">
+      <summary>Settings</summary>
+      <form onSubmit={save}>
+        <div class="settings-grid">
+          {FIELDS.map(([key, label, type, placeholder]) => (
+            <label key={key}>
+              {label}
+              <input
+                inputMode={type === 'number' ? 'decimal' : undefined}
+                placeholder={placeholder}
+                value={values.value[key] ?? ''}
+                onInput={(e) => (values.value = { ...values.value, [key]: e.currentTarget.value })}
+              />
+            </label>
+          ))}
+        </div>
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={saving.value}>
+            Save settings
+          </button>
+          <button type="button" class="danger" onClick={() => ((typed.value = ''), (deleting.value = true))}>
+            Delete data…
+          </button>
+        </div>
+        {status.value && (
+          <p class={status.value.ok ? 'note' : 'error'} role={status.value.ok ? 'status' : 'alert'}>
+            {status.value.text}
+          </p>
+        )}
+      </form>
+      <Dialog title={`Delete every value of ${meta.name}?`} open={deleting.value} onClose={() => (deleting.value = false)}>
+        <p>The sequence stays; all its stored values go, and cannot be brought back.</p>
+        <label>
+          Type <strong>{meta.name}</strong> to confirm
+          <input value={typed.value} onInput={(e) => (typed.value = e.currentTarget.value)} autocomplete="off" />
+        </label>
+        <div class="buttons">
+          <button type="button" onClick={() => (deleting.value = false)}>
+            Cancel
+          </button>
+          <button type="button" class="danger" disabled={typed.value !== meta.name} onClick={() => void deleteData()}>
+            Delete all values
+          </button>
+        </div>
+      </Dialog>
+    </details>
+  )
+}
