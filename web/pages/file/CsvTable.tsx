@@ -12,7 +12,7 @@ export function CsvTable({ text }: { text: string }) {
   const [header, ...body] = rows
   return (
     <div class="csv-table">
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0} role="region" aria-label="CSV table">
         <table>
           <caption class="sr-only">Column figures, then the rows</caption>
           <thead>

@@ -163,7 +163,7 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
       {revisions.value && revisions.value.length > 0 && (
         <section class="card revisions" aria-label="Revisions">
           <h2>Revisions</h2>
-          <div class="table-scroll">
+          <div class="table-scroll" tabIndex={0} role="region" aria-label="Table of revisions">
             <table>
               <thead>
                 <tr>

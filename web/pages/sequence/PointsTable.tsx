@@ -17,7 +17,7 @@ export function PointsTable({ series, version, utc, format, units }: { series: S
   return (
     <section class="card points" aria-label="Values in this range">
       <h2>{raw ? 'Values in this range' : 'Values in this range, per chart column'}</h2>
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0} role="region" aria-label="Table of values">
         <table>
           <thead>
             <tr>
