@@ -1,6 +1,6 @@
 // A bounded history of the messages sent to each folder (replacing rhizo's one-hour message table),
 // readable through REST. Bounds: a count per folder and an age, enforced by a periodic trim.
-import type { DbClient } from '../db/index.ts'
+import { Prisma, type DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
 import { decodeKept, type KeptPayload } from './codecs.ts'
@@ -178,16 +178,38 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
 
 /** The newest `count` messages of a folder, oldest first, optionally of one type (writing what is held for it first). */
 export async function folderMessages(ctx: { db: DbClient; history: HistoryWriter }, folderId: number, options: { count?: number; type?: string } = {}) {
+  return (await folderMessagesWithin(ctx, folderId, options)).messages
+}
+
+/**
+ * folderMessages within a byte budget (--history-response-limit): of the newest `count`, those whose
+ * parameters, newest first, add up to at most maxBytes; truncated when older ones were left out.
+ */
+export async function folderMessagesWithin(ctx: { db: DbClient; history: HistoryWriter }, folderId: number, options: { count?: number; type?: string; maxBytes?: number } = {}) {
   const count = options.count ?? 100
   if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_READ) throw invalid(`count must be a whole number from 1 to ${MAX_HISTORY_READ}`)
   await ctx.history.flush(folderId)
   const { db } = ctx
-  const rows = await db.message.findMany({
-    where: { folderId, ...(options.type ? { type: options.type } : {}) },
-    orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-    take: count,
-  })
-  return rows.reverse()
+  const where = { folderId, ...(options.type ? { type: options.type } : {}) }
+  let truncated = false
+  if (options.maxBytes !== undefined) {
+    const kept = await idsWithin(db, folderId, options.type, count, options.maxBytes)
+    truncated = kept.truncated
+    Object.assign(where, { id: { in: kept.ids } })
+  }
+  const rows = await db.message.findMany({ where, orderBy: [{ timestamp: 'desc' }, { id: 'desc' }], take: count })
+  return { messages: rows.reverse(), truncated }
+}
+
+/** The ids of the newest `count` messages whose parameters, newest first, fit in maxBytes: sizes summed in SQL, no row built. */
+async function idsWithin(db: DbClient, folderId: number, type: string | undefined, count: number, maxBytes: number) {
+  const size = providerOf(db) === 'postgresql' ? Prisma.sql`octet_length("parameters"::text)` : Prisma.sql`length(CAST("parameters" AS BLOB))`
+  const ofType = type ? Prisma.sql`AND "type" = ${type}` : Prisma.empty
+  const rows = await db.$queryRaw<{ id: number | bigint; running: number | bigint }[]>`
+    SELECT id, sum(size) OVER (ORDER BY "timestamp" DESC, id DESC ROWS UNBOUNDED PRECEDING) AS running
+    FROM (SELECT id, "timestamp", ${size} AS size FROM "Message" WHERE "folderId" = ${folderId} ${ofType} ORDER BY "timestamp" DESC, id DESC LIMIT ${count}) AS newest`
+  const ids = rows.filter((r) => Number(r.running) <= maxBytes).map((r) => Number(r.id))
+  return { ids, truncated: ids.length < rows.length }
 }
 
 export interface HistoryBounds {

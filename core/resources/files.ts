@@ -94,14 +94,18 @@ export async function fileThumbnail(db: DbClient, fileId: number, revisionId: nu
   return thumbnail
 }
 
+/** Beyond this a file's revision list is refused (413) rather than built or cut short. */
+export const MAX_REVISIONS_LISTED = 10_000
+
 /** revisions=1: a file's revisions, oldest first. */
 export async function listRevisions(db: DbClient, fileId: number) {
   const rows = await db.resourceRevision.findMany({
     where: { resourceId: fileId },
     orderBy: [{ timestamp: 'asc' }, { id: 'asc' }],
     select: { id: true, timestamp: true, size: true },
-    take: 100_000,
+    take: MAX_REVISIONS_LISTED + 1,
   })
+  if (rows.length > MAX_REVISIONS_LISTED) throw tooLarge(`the file has more than ${MAX_REVISIONS_LISTED} revisions, too many to list`)
   return rows.map((r) => ({ id: r.id, timestamp: formatTimestamp(r.timestamp), size: r.size }))
 }
 

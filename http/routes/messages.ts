@@ -8,7 +8,7 @@ import { z } from 'zod'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
 import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
-import { folderMessages } from '../../core/messages/history.ts'
+import { folderMessagesWithin } from '../../core/messages/history.ts'
 import { folderFor, sendFolderMessageAtomically, type MessageBus } from '../../core/messages/send.ts'
 import { requestValues } from '../request-values.ts'
 
@@ -43,7 +43,9 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const query = readQuery.safeParse(fieldsOf(req))
     if (!query.success) throw invalid('expected folder_path, and optionally count (1 to 1000) and type')
     const folder = await folderFor(core, res.locals.principal, query.data.folder_path, 'read')
-    const messages = await folderMessages(core, folder.id, { count: query.data.count, type: query.data.type })
+    const { messages, truncated } = await folderMessagesWithin(core, folder.id, { count: query.data.count, type: query.data.type, maxBytes: core.config.historyResponseLimit })
+    // a list, as rhizo sent it: older messages left out over --history-response-limit are told in a header
+    if (truncated) res.setHeader('Tendril-Truncated', 'true')
     res.json(
       messages.map((m) => ({
         id: m.id,
