@@ -2,7 +2,7 @@
 // Builds the browser UI (web/) into web/dist: content-hashed bundles under assets/ (the MQTT client
 // in a chunk of its own, loaded after the first paint) and manifest.json, which names the shell's
 // <script> and <link> tags for the server (http/web-ui.ts). `tendril serve --dev` keeps it rebuilding.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -62,11 +62,22 @@ export async function buildWeb() {
     console.warn('tendril: esbuild is not installed (npm install --omit=dev?); the web UI is not built')
     return false
   }
-  rmSync(dist, { recursive: true, force: true })
+  // built over the last build, not after deleting it: a running server and its open pages keep their
+  // files (the manifest is swapped whole), and bundles of earlier builds go once they are an hour old
   mkdirSync(dist, { recursive: true })
   const result = await esbuild.build(options(false))
   writeManifest(result.metafile)
+  pruneAssets(result.metafile)
   return true
+}
+
+function pruneAssets(metafile, maxAgeMs = 3600_000) {
+  const assets = join(dist, 'assets')
+  const current = new Set(Object.keys(metafile.outputs).map((file) => join(root, file)))
+  for (const name of readdirSync(assets)) {
+    const file = join(assets, name)
+    if (!current.has(file) && Date.now() - statSync(file).mtimeMs > maxAgeMs) rmSync(file, { force: true })
+  }
 }
 
 /** Rebuilds on every change until stopped (serve --dev); resolves once the first build is written. */

@@ -48,7 +48,9 @@ export function follow(filters: string[], handler: LiveHandler): () => void {
       set?.delete(handler)
       if (set && set.size === 0) {
         followers.delete(filter)
-        if (client?.connected) client.unsubscribe(filter)
+        // later, and only if no page followed it again meanwhile: an UNSUBSCRIBE sent right before a
+        // SUBSCRIBE of the same filter can be handled after it by the broker, leaving nothing subscribed
+        setTimeout(() => !followers.has(filter) && client?.connected && client.unsubscribe(filter), 0)
       }
     }
   }
@@ -56,7 +58,8 @@ export function follow(filters: string[], handler: LiveHandler): () => void {
 
 function start(): void {
   wanted = true
-  if (client || retry || liveState.value === 'connecting') return
+  // (peek: a page's effect calling follow must not re-run whenever the connection's state changes)
+  if (client || retry || liveState.peek() === 'connecting') return
   void connect()
 }
 
@@ -89,9 +92,10 @@ async function connect(): Promise<void> {
   client = c
   c.on('connect', () => {
     failures = 0
-    liveState.value = 'live'
     const filters = [...followers.keys()]
-    if (filters.length > 0) c.subscribe(filters, { qos: 0 })
+    // "Live" once the broker has the subscriptions: what is published after that reaches the page
+    if (filters.length > 0) c.subscribe(filters, { qos: 0 }, () => client === c && c.connected && (liveState.value = 'live'))
+    else liveState.value = 'live'
   })
   c.on('message', (topic, payload) => {
     const text = new TextDecoder().decode(payload)

@@ -1,5 +1,5 @@
 // What a person can do in a folder: new folder or sequence, upload (chooser or drag and drop, with
-// progress), download the selected entries as a zip, delete them after confirming.
+// progress), download the selected entries as a zip, rename or move one, delete them after confirming.
 import { useSignal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import { api, resourceUrl, ResourceType } from '../../api.ts'
@@ -8,7 +8,7 @@ import { bytes } from '../../format.ts'
 import type { Entry } from './model.ts'
 import { uploadFile, type Upload } from './upload.ts'
 
-type Open = null | 'folder' | 'sequence' | 'delete'
+type Open = null | 'folder' | 'controller' | 'sequence' | 'delete' | 'rename' | 'move'
 
 interface Props {
   path: string
@@ -94,6 +94,15 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
       for (const entry of chosen) await api(resourceUrl(`${path}/${entry.item.name}`), { method: 'DELETE' })
       onClearSelection()
     })
+  // rename or move the one selected entry (PUT name= / parent=); the server checks the name and the place
+  const change = (event: Event, field: 'name' | 'parent') => {
+    event.preventDefault()
+    const value = String(new FormData(event.currentTarget as HTMLFormElement).get(field) ?? '').trim()
+    void run(async () => {
+      await api(resourceUrl(`${path}/${chosen[0]!.item.name}`), { method: 'PUT', body: { [field]: value } })
+      onClearSelection()
+    })
+  }
   const zipUrl = resourceUrl(path, `download=1&ids=${chosen.map((e) => e.item.id).join(',')}`)
 
   return (
@@ -102,6 +111,9 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
         <button type="button" onClick={() => (open.value = 'folder')}>
           New folder
         </button>
+        <button type="button" onClick={() => (open.value = 'controller')}>
+          New controller
+        </button>
         <button type="button" onClick={() => (open.value = 'sequence')}>
           New sequence
         </button>
@@ -109,6 +121,16 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
           Upload files
         </button>
         <input ref={chooser} type="file" multiple hidden aria-label="Files to upload" onChange={(e) => e.currentTarget.files && startUploads(e.currentTarget.files)} />
+        {chosen.length === 1 && (
+          <>
+            <button type="button" onClick={() => (open.value = 'rename')}>
+              Rename…
+            </button>
+            <button type="button" onClick={() => (open.value = 'move')}>
+              Move…
+            </button>
+          </>
+        )}
         {chosen.length > 0 && (
           <>
             <a class="button" href={zipUrl} download>
@@ -144,14 +166,36 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
       <Dialog title="New folder" open={open.value === 'folder'} onClose={close}>
         <form onSubmit={(e) => create(e, ResourceType.folder)}>
           <label for="new-name">Name</label>
-          <input id="new-name" name="name" required maxLength={100} autoFocus />
+          <input id="new-name" name="name" required autoFocus />
           <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Create folder" />
+        </form>
+      </Dialog>
+      <Dialog title="New controller" open={open.value === 'controller'} onClose={close}>
+        <form onSubmit={(e) => create(e, ResourceType.controller)}>
+          <label for="new-name">Name</label>
+          <input id="new-name" name="name" required autoFocus />
+          <p class="hint">It gets its log and status/ sequences; its key is made with POST /api/v1/keys (controller_path).</p>
+          <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Create controller" />
+        </form>
+      </Dialog>
+      <Dialog title={`Rename “${chosen[0]?.item.name ?? ''}”`} open={open.value === 'rename' && chosen.length === 1} onClose={close}>
+        <form onSubmit={(e) => change(e, 'name')}>
+          <label for="new-name">New name</label>
+          <input id="new-name" name="name" required autoFocus defaultValue={chosen[0]?.item.name} />
+          <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Rename" />
+        </form>
+      </Dialog>
+      <Dialog title={`Move “${chosen[0]?.item.name ?? ''}”`} open={open.value === 'move' && chosen.length === 1} onClose={close}>
+        <form onSubmit={(e) => change(e, 'parent')}>
+          <label for="move-to">To the folder (its path)</label>
+          <input id="move-to" name="parent" required autoFocus defaultValue={path} />
+          <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Move" />
         </form>
       </Dialog>
       <Dialog title="New sequence" open={open.value === 'sequence'} onClose={close}>
         <form onSubmit={(e) => create(e, ResourceType.sequence)}>
           <label for="new-name">Name</label>
-          <input id="new-name" name="name" required maxLength={100} autoFocus />
+          <input id="new-name" name="name" required autoFocus />
           <label for="new-type">Kind of values</label>
           <select id="new-type" name="data_type">
             <option value="1">Numbers</option>

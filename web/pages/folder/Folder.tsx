@@ -6,13 +6,14 @@ import { Breadcrumb } from '../../components/Breadcrumb.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { here } from '../../router.ts'
+import { ControllerPanels, ControllerStatus } from '../controller/Controller.tsx'
 import { NotFound } from '../not-found/NotFound.tsx'
 import { FilePage } from '../file/File.tsx'
 import { SequencePage } from '../sequence/Sequence.tsx'
 import { Actions } from './Actions.tsx'
 import { Messages } from './Messages.tsx'
 import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
-import { Presence, Tile } from './Tile.tsx'
+import { Tile } from './Tile.tsx'
 
 export function FolderPage({ path }: { path: string }) {
   const meta = useSignal<Described | null | undefined>(undefined)
@@ -35,22 +36,6 @@ export function FolderPage({ path }: { path: string }) {
   if (meta.value.type === ResourceType.sequence) return <SequencePage path={path} meta={meta.value} />
   if (meta.value.type === ResourceType.file) return <FilePage path={path} meta={meta.value} />
   return <ResourceView path={path} meta={meta.value} />
-}
-
-function ControllerHeader({ meta, entry }: { meta: Described; entry: Entry }) {
-  return (
-    <section class="card controller-status" aria-label="Controller status">
-      <Presence entry={entry} />
-      <dl>
-        <dt>Client version</dt>
-        <dd>{meta.client_version || 'unknown'}</dd>
-        <dt>Last connect</dt>
-        <dd>{meta.last_connect_timestamp ? localTime(meta.last_connect_timestamp) : 'never'}</dd>
-        <dt>Last watchdog</dt>
-        <dd>{meta.last_watchdog_timestamp ? localTime(meta.last_watchdog_timestamp) : 'never'}</dd>
-      </dl>
-    </section>
-  )
 }
 
 function FolderView({ path, meta }: { path: string; meta: Described }) {
@@ -105,7 +90,7 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
     <>
       <Breadcrumb path={path} />
       <h1>{meta.name}</h1>
-      {meta.type === ResourceType.controller && <ControllerHeader meta={meta} entry={self} />}
+      {meta.type === ResourceType.controller && <ControllerStatus path={path} meta={meta} entry={self} />}
       <nav class="tabs" aria-label="Folder views">
         <a href={encodePath(path)} aria-current={tab === 'contents' ? 'page' : undefined}>
           Contents
@@ -122,6 +107,7 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
   function contents() {
     return (
     <>
+      {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
       <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />
       <div class="view-controls" role="group" aria-label="View">
         <label>

@@ -1,5 +1,6 @@
 // One entry of a folder: a link with its name and what a person wants to know at a glance.
-import { encodePath, ResourceType } from '../../api.ts'
+import { useSignal } from '@preact/signals'
+import { encodePath, resourceUrl, ResourceType } from '../../api.ts'
 import { Icon } from '../../components/Icon.tsx'
 import { Sparkline } from '../../components/Sparkline.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
@@ -43,6 +44,17 @@ function SequenceValue({ entry, path }: { entry: Entry; path: string }) {
   )
 }
 
+/** Only png and jpg files get a thumbnail (core/images), made just after the upload: retried a few times. */
+const HAS_THUMBNAIL = /\.(png|jpe?g)$/i
+
+function Thumbnail({ path, revision }: { path: string; revision: string | null }) {
+  const tries = useSignal(0)
+  if (tries.value > 3) return null
+  const retry = () => setTimeout(() => tries.value++, 1500 * (tries.value + 1))
+  const src = resourceUrl(path, `thumbnail=1&t=${encodeURIComponent(revision ?? '')}${tries.value ? `&try=${tries.value}` : ''}`)
+  return <img class="thumb" src={src} alt="" loading="lazy" decoding="async" width={120} height={120} onError={retry} />
+}
+
 export function Tile({ entry, folderPath, selected, onSelect }: { entry: Entry; folderPath: string; selected: boolean; onSelect: (on: boolean) => void }) {
   const { item } = entry
   const path = `${folderPath}/${item.name}`
@@ -61,6 +73,7 @@ export function Tile({ entry, folderPath, selected, onSelect }: { entry: Entry; 
         {(item.type === ResourceType.folder || item.type === ResourceType.remote) && <span class="muted folder-note">Folder</span>}
         {item.type === ResourceType.file && (
           <>
+            {HAS_THUMBNAIL.test(item.name) && <Thumbnail path={path} revision={modified} />}
             <span>{bytes(item.size)}</span>
             {modified && (
               <span class="muted">
