@@ -79,7 +79,7 @@ export function Chart(props: ChartProps) {
         { label: 'max', stroke: accent, width: 1, alpha: 0.6, spanGaps: false },
       ],
       bands: [{ series: [3, 1], fill: `color-mix(in srgb, ${accent} 22%, transparent)` }],
-      axes: [axis, { ...axis, size: 60, values: (_u, ticks) => ticks.map((t) => latest.current.format(t)) }],
+      axes: [axis, { ...axis, size: (_u, values) => 16 + 8 * Math.max(4, ...(values ?? []).map((v) => String(v).length)), values: (_u, ticks) => ticks.map((t) => latest.current.format(t)) }],
       hooks: {
         setSelect: [
           (u) => {

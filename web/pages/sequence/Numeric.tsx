@@ -47,7 +47,8 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
 
   // the latest value, once, then from the live messages
   useEffect(() => {
-    api(`count=1`)
+    // (count=1 alone answers the bare latest value; with a range it is history, with its time)
+    api(`count=1&end_timestamp=${new Date(Date.now() + 365 * 86400_000).toISOString()}`)
       .then((h: { timestamps: string[]; values: string[] }) => (latest.value = h.values.length ? { at: Date.parse(h.timestamps[0]!), value: h.values[0]! } : null))
       .catch(() => (latest.value = null))
   }, [path])
