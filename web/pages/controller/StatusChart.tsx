@@ -12,6 +12,7 @@ import { displayLines } from './lines.ts'
 
 const HOURS = 6
 const BUCKETS = 72
+const HEIGHT = 120
 /** Points kept per chart (buckets plus live values): bounded however long the page stays open. */
 const MAX_POINTS = 1000
 
@@ -22,14 +23,15 @@ interface Buckets {
 const cssVar = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
 
 function chartOptions(width: number, label: string): uPlot.Options {
-  const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--border'), width: 1 }, ticks: { stroke: cssVar('--border'), width: 1 }, font: '11px system-ui, sans-serif' }
+  // (a fresh object per axis: uPlot fills its defaults into the options it is given)
+  const axis = () => ({ stroke: cssVar('--muted'), grid: { stroke: cssVar('--border'), width: 1 }, ticks: { stroke: cssVar('--border'), width: 1 }, font: '11px system-ui, sans-serif' })
   return {
     width,
-    height: 110,
+    height: HEIGHT,
     legend: { show: false },
     cursor: { show: false },
     scales: { x: { time: true } },
-    axes: [axis, { ...axis, size: 46 }],
+    axes: [{ ...axis(), size: 26, space: 50, values: '{H}:{mm}' }, { ...axis(), size: 44, space: 18 }],
     series: [{}, { label, stroke: cssVar('--accent'), width: 2, spanGaps: true, points: { size: 5, fill: cssVar('--accent') } }],
   }
 }
@@ -69,7 +71,7 @@ export function StatusChart({ path, item }: { path: string; item: Listed }) {
       redraw()
     })
     loading.catch(() => (summary.value = `${item.name}: the chart could not be loaded`))
-    const resize = new ResizeObserver(() => chart && box.current && chart.setSize({ width: box.current.clientWidth, height: 110 }))
+    const resize = new ResizeObserver(() => chart && box.current && chart.setSize({ width: box.current.clientWidth, height: HEIGHT }))
     if (box.current) resize.observe(box.current)
     const topic = path.slice(1, path.lastIndexOf('/'))
     const stop = follow([topic], (_topic, payload) => {
