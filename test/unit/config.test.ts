@@ -87,8 +87,8 @@ describe('configuration', () => {
     assert.match(text, /postgresql:\/\/tendril:\*{5}@db:5432\/t/)
   })
 
-  test("the README's settings table lists every setting, and no setting that does not exist", () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  test("docs/operations.md's settings table lists every setting, and no setting that does not exist", () => {
+    const readme = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
     const table = readme.slice(readme.indexOf('| flag | default | meaning |'), readme.indexOf('Notes on some settings:'))
     const documented = [...table.matchAll(/^\| `--([a-z-]+)` \|/gm)].map((m) => m[1])
     assert.deepEqual([...documented].sort(), [...settingNames].sort())
