@@ -1,4 +1,4 @@
-// Broker state shared by several Tendril instances through one Redis (shared/DESIGN.md, "Scaling
+// Broker state shared by several Tendril instances through one Redis (docs/architecture.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
 // and retained messages; mqemitter-redis carries every publish to every instance. The instances
 // also keep there the MQTT sessions of each key (instances.ts), the QoS 1/2 message ids stored

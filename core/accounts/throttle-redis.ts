@@ -1,4 +1,4 @@
-// Attempt counters shared by the instances on one Redis (shared/DESIGN.md, "Scaling out": rate-limit
+// Attempt counters shared by the instances on one Redis (docs/architecture.md, "Scaling out": rate-limit
 // counters live in Redis). One key per limit and subject, counted and given its window's expiry in
 // one atomic step. While Redis does not answer, each instance counts on its own (memoryThrottle), so
 // a Redis outage neither locks everyone out nor lifts the limits.

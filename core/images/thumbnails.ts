@@ -1,4 +1,4 @@
-// Thumbnails made with sharp (shared/DESIGN.md, Thumbnail): png/jpg files get a 120 px JPEG in the
+// Thumbnails made with sharp (docs/architecture.md, data model): png/jpg files get a 120 px JPEG in the
 // Thumbnail table; every value of an image sequence gets a 240 px JPEG stored, with the same
 // timestamp, as a value of its child image sequence "thumbnail-240-x" (rhizo-server's
 // resource_util.update_sequence_value). Sizes are the longest side; the aspect ratio is kept and a

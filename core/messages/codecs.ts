@@ -16,7 +16,7 @@ import { parseTimestamp, formatTimestamp } from './timestamps.ts'
 
 export { parseTimestamp, formatTimestamp, TIMESTAMP_RANGE } from './timestamps.ts'
 
-/** DESIGN.md: Message type ≤ 40 chars. */
+/** docs/architecture.md: a message type is ≤ 40 chars. */
 export const MAX_MESSAGE_TYPE_LENGTH = 40
 /** CSV records ("s,…"/"d,…" lines) in one payload; rhizo sent one, batching SDKs may send more. */
 export const MAX_CSV_RECORDS = 1000

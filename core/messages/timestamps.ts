@@ -1,4 +1,4 @@
-// Timestamps on the wire. Tendril writes ISO 8601 UTC with a trailing "Z" (DESIGN.md) and reads
+// Timestamps on the wire. Tendril writes ISO 8601 UTC with a trailing "Z" (docs/architecture.md) and reads
 // every form rhizo produced:
 //   rhizo-client rhizo/sequences.py      datetime.utcnow().isoformat() + ' Z'  → "2024-05-01T12:00:00.123456 Z"
 //                                         (no fraction when microsecond == 0: "2024-05-01T12:00:00 Z")

@@ -1,5 +1,5 @@
 // Access to paths that may not exist yet: an MQTT topic or a REST path is governed by its nearest
-// existing resource, so sub-topics below a folder inherit the folder's access (shared/DESIGN.md, MQTT).
+// existing resource, so sub-topics below a folder inherit the folder's access (docs/mqtt.md).
 import { Prisma, type DbClient, type Resource } from '../db/index.ts'
 import { splitPath } from './paths.ts'
 import { actsAsSystemAdmin, effectiveLevel, type ChainLink, type Principal } from './permissions.ts'

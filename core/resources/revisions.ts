@@ -1,5 +1,5 @@
 // Where a revision's bytes live: inline in the row up to config.inlineBytes (rhizo's 1000-byte rule),
-// else in the content-addressed blob store with the row keeping blobHash + size (shared/DESIGN.md).
+// else in the content-addressed blob store with the row keeping blobHash + size (docs/architecture.md).
 //
 // Blob lifetime. Blobs are shared by identical revisions and written BEFORE the transaction that
 // references them, so the retention job must never delete a blob that a concurrent writer has just

@@ -1,5 +1,5 @@
 // What a sequence value is, by the sequence's settings (its system attributes: data_type,
-// decimal_places, units, max_history, min_storage_interval — shared/DESIGN.md, Sequence settings).
+// decimal_places, units, max_history, min_storage_interval — docs/architecture.md, data model).
 // Pure functions: the one place where a value is parsed, rounded and turned into revision bytes.
 import { decodeBase64 } from '../base64.ts'
 import { invalid } from '../errors.ts'

@@ -1,4 +1,4 @@
-// rhizo's numbers for resource types, permission entries and access levels (shared/DESIGN.md).
+// rhizo's numbers for resource types, permission entries and access levels (docs/architecture.md).
 export const ResourceType = {
   basicFolder: 10,
   organizationFolder: 11,

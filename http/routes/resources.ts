@@ -1,4 +1,4 @@
-// /api/v1/resources: the resource tree over REST, rhizo-compatible (shared/DESIGN.md, REST; rhizo-server
+// /api/v1/resources: the resource tree over REST, rhizo-compatible (docs/rest.md; rhizo-server
 // main/api/resources.py). Routes find the resource and check access (lookup.ts), then call one core
 // function; sequence values are handed to sequences.ts so their rules stay in one place.
 import { Router, type Request, type Response } from 'express'
