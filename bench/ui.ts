@@ -1,7 +1,7 @@
 // The web UI in headless Chromium against a local Tendril (SQLite): JavaScript sizes (gzipped),
 // how long a folder of 500 items takes to render after navigation, and whether 200 live values/s
 // into one open folder page keep its JS heap flat and the page responsive. Medians printed; not a test.
-// Usage: node --import tsx bench/ui.ts [--seconds 300] [--runs 5]
+// Usage: node --import tsx bench/ui.ts [--seconds 300] [--runs 5] [--no-sequence] (see bench/ui-sequence.ts)
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -94,3 +94,6 @@ try {
 } finally {
   await server.close()
 }
+
+// 4. the sequence explorer (issue 18): a year of 1,000,000 values on SQLite and PostgreSQL
+if (!process.argv.includes('--no-sequence')) await (await import('./ui-sequence.ts')).benchSequencePage()

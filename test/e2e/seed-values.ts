@@ -28,8 +28,8 @@ export async function seedValues(core: Core, sequenceId: number, options: { coun
   } else {
     await core.db.$executeRawUnsafe(
       `INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "size", "numericValue")
-       SELECT ${sequenceId}, to_timestamp((${start}::bigint + i * ${step}) / 1000.0) AT TIME ZONE 'UTC', convert_to(v, 'UTF8'), octet_length(v), v::float8
-       FROM (SELECT i, CASE WHEN i = ${spikeIndex} THEN '${spikeValue}' ELSE to_char(15 + ((i * 7919) % 1000) / 100.0, 'FM990.00') END AS v FROM generate_series(0, ${count - 1}) AS i) AS s`,
+       SELECT ${sequenceId}, to_timestamp((${start}::bigint + i::bigint * ${step}) / 1000.0) AT TIME ZONE 'UTC', convert_to(v, 'UTF8'), octet_length(v), v::float8
+       FROM (SELECT i, CASE WHEN i = ${spikeIndex} THEN '${spikeValue}' ELSE to_char(15 + ((i::bigint * 7919) % 1000) / 100.0, 'FM990.00') END AS v FROM generate_series(0, ${count - 1}) AS i) AS s`,
     )
     await core.db.$executeRawUnsafe(`ANALYZE "ResourceRevision"`)
   }

@@ -158,6 +158,7 @@ describe('sequence explorer in Chromium', () => {
     const page = await open('/acme/lab/pi/temp?range=24h', 375)
     await page.getByTestId('chart').waitFor()
     await page.getByTestId('chart-summary').filter({ hasText: /4 values/ }).waitFor()
+    await page.getByTestId('latest-value').filter({ hasText: '30.0 °C' }).waitFor()
     assert.equal(await page.getByRole('region', { name: 'Values in this range' }).getByRole('row').count(), 5)
     await page.getByTestId('chart').focus()
     await page.keyboard.press('ArrowRight')
