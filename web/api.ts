@@ -20,6 +20,8 @@ export interface Session {
   user: SessionUser
   organizations: SessionOrganization[]
   csrf_token: string
+  /** the largest file upload, in bytes (--upload-limit) */
+  upload_limit: number
 }
 
 export interface Organization {

@@ -63,7 +63,8 @@ export function signOutRoutes(core: Core): Router {
     const principal = res.locals.principal
     if (!session || principal.kind !== 'user') throw unauthorized('not signed in')
     res.set('cache-control', 'no-store')
-    res.json({ status: 'ok', ...(await describeSessionUser(core, principal.userId)), csrf_token: session.csrfToken })
+    // upload_limit: the page refuses a larger file before sending it (a 413 mid-upload reaches few browsers)
+    res.json({ status: 'ok', ...(await describeSessionUser(core, principal.userId)), csrf_token: session.csrfToken, upload_limit: core.config.uploadLimit })
   })
 
   router.post('/sign-out', async (_req, res) => {

@@ -105,6 +105,7 @@ for (const provider of providers) {
       assert.equal(res.status, 200)
       const body = (await res.json()) as Record<string, unknown>
       assert.equal(body.csrf_token, csrf)
+      assert.equal(body.upload_limit, server.core.config.uploadLimit, 'the page refuses a larger file before sending it')
       assert.deepEqual(body.user, { id: (body.user as { id: number }).id, email: 'ann@example.com', full_name: '', system_admin: false })
       assert.deepEqual(
         (body.organizations as Record<string, unknown>[]).map(({ name, full_name, is_admin }) => ({ name, full_name, is_admin })),

@@ -2,6 +2,7 @@
 // The fields come before the file, so the server checks access before it stores a byte.
 import { signal, type Signal } from '@preact/signals'
 import { session } from '../../api.ts'
+import { bytes } from '../../format.ts'
 
 export interface Upload {
   id: number
@@ -16,6 +17,13 @@ let nextId = 1
 
 export function uploadFile(folderPath: string, file: File, onDone: () => void): Upload {
   const upload: Upload = { id: nextId++, name: file.name, size: file.size, sent: signal(0), state: signal('sending'), message: signal('') }
+  // refused here rather than by a 413 mid-upload, which browsers often never see (they keep sending)
+  const limit = session.value?.upload_limit
+  if (limit !== undefined && file.size > limit) {
+    upload.state.value = 'failed'
+    upload.message.value = `Too large: ${file.name} is ${bytes(file.size)}; the limit is ${bytes(limit)}`
+    return upload
+  }
   const form = new FormData()
   form.append('path', folderPath)
   form.append('name', file.name)
