@@ -172,6 +172,30 @@ describe('sequence explorer in Chromium', () => {
     await page.context().close()
   })
 
+  test('on a phone: a tap shows the value under the finger, a horizontal drag zooms, a vertical swipe scrolls the page', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true, locale: 'en-GB' })
+    const page = await context.newPage()
+    await signIn(page, server.url, 'ann@example.com', PASSWORD, '/acme/lab/pi/year?range=30d')
+    await page.getByTestId('stat-max').filter({ hasText: '°C' }).waitFor()
+    const box = (await page.locator('.chart .u-over').boundingBox())!
+    const y = box.y + box.height / 2
+    await page.touchscreen.tap(box.x + box.width / 2, y)
+    await page.locator('.readout').filter({ hasText: /: mean [\d.]+, min/ }).waitFor()
+    const cdp = await context.newCDPSession(page)
+    const touch = async (type: 'touchStart' | 'touchMove' | 'touchEnd', x: number, yy: number) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x, y: yy }] })
+    await touch('touchStart', box.x + box.width * 0.3, y)
+    for (let i = 1; i <= 8; i++) await touch('touchMove', box.x + box.width * (0.3 + i * 0.05), y)
+    await touch('touchEnd', 0, 0)
+    await page.waitForURL(/zoom=1/)
+    const scrolled = await page.evaluate(() => scrollY)
+    await touch('touchStart', box.x + box.width / 2, y)
+    for (let i = 1; i <= 8; i++) await touch('touchMove', box.x + box.width / 2, y - i * 30)
+    await touch('touchEnd', 0, 0)
+    await page.waitForFunction((before) => scrollY > before, scrolled)
+    assert.match(page.url(), /zoom=1/, 'a vertical swipe does not zoom')
+    await context.close()
+  })
+
   test('bad input is explained: end before start, dates out of range, no values, text in a numeric history', async () => {
     const page = await open('/acme/lab/pi/temp')
     await page.getByLabel('From', { exact: true }).fill('2024-05-02T10:00')
