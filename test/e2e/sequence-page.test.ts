@@ -149,6 +149,7 @@ describe('sequence explorer in Chromium', () => {
     assert.equal(await page.getByTestId('stat-count').textContent(), '0', 'a range in the past does not follow')
     await page.getByRole('button', { name: 'Live' }).click()
     await page.getByText('Following live').waitFor()
+    assert.match(page.url(), /range=1h/, 'Live goes back to the range followed before')
     await page.getByTestId('stat-count').filter({ hasText: /^4$/ }).waitFor()
     controller.end(true)
     await page.context().close()

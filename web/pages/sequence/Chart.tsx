@@ -91,7 +91,8 @@ export function Chart(props: ChartProps) {
             latest.current.onZoom(a, b)
           },
         ],
-        setCursor: [(u) => (readout.value = describe(u.cursor.idx ?? -1))],
+        // the last value pointed at stays shown when the pointer (or finger) leaves: a tap keeps its value
+        setCursor: [(u) => void (u.cursor.idx != null && (readout.value = describe(u.cursor.idx)))],
       },
     }
   }

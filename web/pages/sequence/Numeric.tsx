@@ -151,7 +151,7 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
             ) : (
               <>
                 <span class="paused">Paused: showing a fixed range</span>
-                <button type="button" class="primary" onClick={() => navigate(`${location.pathname}?${liveQuery(query, '24h')}`)}>
+                <button type="button" class="primary" onClick={() => navigate(`${location.pathname}?${liveQuery(query, (PRESETS.find((p) => p[0] === query.get('range')) ?? PRESETS[2])[0])}`)}>
                   Live
                 </button>
               </>

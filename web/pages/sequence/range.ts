@@ -45,7 +45,7 @@ export function checkRange(start: number, end: number): string {
 /** The query for a fixed range (custom or zoomed), keeping the page's other settings (tz). */
 export function fixedQuery(query: URLSearchParams, start: number, end: number, zoom: number): string {
   const next = new URLSearchParams(query)
-  next.delete('range')
+  // (range stays: the preset the Live button goes back to)
   next.set('start', new Date(Math.round(start)).toISOString())
   next.set('end', new Date(Math.round(end)).toISOString())
   if (zoom > 0) next.set('zoom', String(zoom))
