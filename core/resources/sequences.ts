@@ -643,10 +643,12 @@ export interface Bucket {
   min: number | null
   mean: number | null
   max: number | null
+  /** values in the bucket that are not numbers (text stored before the sequence was numeric); only when some are */
+  notNumeric?: number
 }
 
-/** count, min, mean, max of one non-empty bucket */
-type BucketStats = [number, number, number, number]
+/** count, min, mean, max of one non-empty bucket, and how many of its values are not numbers */
+type BucketStats = [number, number, number, number, number]
 
 /**
  * A numeric sequence's values in [start, end] cut into `buckets` equal slices of time, each with
@@ -666,8 +668,9 @@ export async function downsampleHistory(db: DbClient, sequenceId: number, option
   const byIndex = new Map(rows.map((r) => [Number(r.bucket), JSON.parse(r.stats) as BucketStats]))
   return bounds.map(([i, lo]) => {
     const stats = byIndex.get(i)
-    if (!stats || stats[0] === 0) return { start: lo, count: 0, min: null, mean: null, max: null }
-    return { start: lo, count: stats[0], min: stats[1], mean: stats[2], max: stats[3] }
+    const other = stats?.[4] ? { notNumeric: stats[4] } : {}
+    if (!stats || stats[0] === 0) return { start: lo, count: 0, min: null, mean: null, max: null, ...other }
+    return { start: lo, count: stats[0], min: stats[1], mean: stats[2], max: stats[3], ...other }
   })
 }
 
@@ -700,19 +703,19 @@ function bucketQuery(provider: Provider, sequenceId: number, bounds: [number, Da
   if (provider === 'sqlite') {
     return Prisma.sql`
       SELECT b.value ->> 'i' AS bucket, (
-        SELECT json_array(count(*), min(r."numericValue"), avg(r."numericValue"), max(r."numericValue"))
+        SELECT json_array(count(r."numericValue"), min(r."numericValue"), avg(r."numericValue"), max(r."numericValue"), count(*) - count(r."numericValue"))
         FROM "ResourceRevision" AS r
-        WHERE r."resourceId" = ${sequenceId} AND r."timestamp" >= b.value ->> 'lo' AND r."timestamp" < b.value ->> 'hi' AND r."numericValue" IS NOT NULL
+        WHERE r."resourceId" = ${sequenceId} AND r."timestamp" >= b.value ->> 'lo' AND r."timestamp" < b.value ->> 'hi'
       ) AS stats
       FROM json_each(${json}) AS b`
   }
   return Prisma.sql`
-    SELECT b.i AS bucket, json_build_array(x.n, x.lo, x.mean, x.hi)::text AS stats
+    SELECT b.i AS bucket, json_build_array(x.n, x.lo, x.mean, x.hi, x.other)::text AS stats
     FROM json_to_recordset(${json}::json) AS b(i int, lo timestamp(3), hi timestamp(3))
     CROSS JOIN LATERAL (
-      SELECT count(*) AS n, min("numericValue") AS lo, avg("numericValue") AS mean, max("numericValue") AS hi
+      SELECT count("numericValue") AS n, min("numericValue") AS lo, avg("numericValue") AS mean, max("numericValue") AS hi, count(*) - count("numericValue") AS other
       FROM "ResourceRevision"
-      WHERE "resourceId" = ${sequenceId} AND "timestamp" >= b.lo AND "timestamp" < b.hi AND "numericValue" IS NOT NULL
+      WHERE "resourceId" = ${sequenceId} AND "timestamp" >= b.lo AND "timestamp" < b.hi
     ) AS x
-    WHERE x.n > 0`
+    WHERE x.n > 0 OR x.other > 0`
 }

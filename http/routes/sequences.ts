@@ -133,7 +133,15 @@ async function sendBuckets(core: Core, res: Response, target: SequenceTarget, qu
   }
   const slices = await downsampleHistory(core.db, target.sequence.id, { start, end, buckets: buckets! })
   // the range answered, so a client that asked for "everything" knows where its buckets lie
-  res.json({ ...base, start_timestamp: formatTimestamp(start), end_timestamp: formatTimestamp(end), buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })) })
+  // values that are not numbers are left out of the figures, and counted so a chart can say so
+  const notNumeric = slices.reduce((sum, b) => sum + (b.notNumeric ?? 0), 0)
+  res.json({
+    ...base,
+    start_timestamp: formatTimestamp(start),
+    end_timestamp: formatTimestamp(end),
+    ...(notNumeric > 0 ? { not_numeric: notNumeric } : {}),
+    buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })),
+  })
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */

@@ -1,6 +1,6 @@
 // What the web UI's sequence explorer and file views ask of the server (issue 18), on SQLite and
-// PostgreSQL: the range a buckets answer covers, an image sequence's revisions listed without their
-// bytes, and a file save guarded by the revision the editor loaded (409, nothing overwritten).
+// PostgreSQL: the range a buckets answer covers and its count of values that are not numbers, an
+// image sequence's revisions listed without their bytes, and a file save guarded by the revision the editor loaded (409, nothing overwritten).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createOrg } from '../../core/admin.ts'
@@ -41,6 +41,22 @@ for (const provider of providers) {
       assert.deepEqual(whole.buckets.map((b) => b.count), [1, 1, 1])
       const given = (await (await get('/acme/pi/temp', `buckets=2&start_timestamp=${iso(0)}&end_timestamp=${iso(100)}`)).json()) as Record<string, unknown>
       assert.deepEqual([given.start_timestamp, given.end_timestamp], [iso(0), iso(100)])
+    })
+
+    test('buckets count the values that are not numbers (text stored before the sequence was numeric) and leave them out of the figures', async () => {
+      const seq = await createSequence(server.core.db, folder, 'mixed', { dataType: SequenceDataType.text })
+      await storeSequenceValues(server.core, server.core.blobs, [{ sequenceId: seq.id, value: 'sensor error', timestamp: new Date(T0 + 10_000) }])
+      await server.core.db.resource.update({ where: { id: seq.id }, data: { systemAttributes: { data_type: SequenceDataType.numeric } } })
+      await storeSequenceValues(server.core, server.core.blobs, [1, 3].map((v, i) => ({ sequenceId: seq.id, value: String(v), timestamp: new Date(T0 + (i ? 20_000 : 5_000)), known: { systemAttributes: { data_type: SequenceDataType.numeric } } })))
+      const answer = (await (await get('/acme/pi/mixed', `buckets=3&start_timestamp=${iso(0)}&end_timestamp=${iso(30)}`)).json()) as { not_numeric?: number; buckets: unknown[] }
+      assert.equal(answer.not_numeric, 1)
+      assert.deepEqual(answer.buckets, [
+        { start: iso(0), count: 1, min: 1, mean: 1, max: 1 },
+        { start: iso(10), count: 0, min: null, mean: null, max: null },
+        { start: iso(20), count: 1, min: 3, mean: 3, max: 3 },
+      ])
+      const numbersOnly = (await (await get('/acme/pi/temp', 'buckets=3')).json()) as Record<string, unknown>
+      assert.equal('not_numeric' in numbersOnly, false)
     })
 
     test('revisions=1 on an image sequence lists the newest count revisions (id, timestamp, size) in a range, oldest first', async () => {

@@ -180,7 +180,7 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
           )}
           {s && s.notNumbers > 0 && (
             <p class="warning" role="status">
-              {s.notNumbers} {s.notNumbers === 1 ? 'value is' : 'values are'} not a number (for example “{(s.example ?? '').slice(0, 40)}”) and {s.notNumbers === 1 ? 'is' : 'are'} not drawn.
+              {s.notNumbers} {s.notNumbers === 1 ? 'value is' : 'values are'} not a number{s.example !== undefined && ` (for example “${s.example.slice(0, 40)}”)`} and {s.notNumbers === 1 ? 'is' : 'are'} not drawn.
             </p>
           )}
           {s && range.kind !== 'bad' && <Chart name={meta.name} series={s} version={version.value} utc={utc} format={format} onZoom={zoomTo} onZoomOut={zoomOut} />}

@@ -30,6 +30,7 @@ export interface Stats {
 }
 
 interface BucketAnswer {
+  not_numeric?: number
   start_timestamp: string | null
   end_timestamp: string | null
   buckets: { start: string; count: number; min: number | null; mean: number | null; max: number | null }[]
@@ -86,7 +87,7 @@ function rawSeries(raw: HistoryAnswer, start: number, end: number): Series {
 
 function bucketSeries(answer: BucketAnswer, start: number, end: number): Series {
   const width = (end - start) / Math.max(1, answer.buckets.length)
-  const series: Series = { mode: 'buckets', start, end, x: [], min: [], mean: [], max: [], counts: [], notNumbers: 0 }
+  const series: Series = { mode: 'buckets', start, end, x: [], min: [], mean: [], max: [], counts: [], notNumbers: answer.not_numeric ?? 0 }
   for (const b of answer.buckets) {
     series.x.push((Date.parse(b.start) + width / 2) / 1000)
     series.min.push(b.min)
