@@ -3,7 +3,8 @@
 // credentials version (moved by key revocation, deleted controllers and users, removed memberships)
 // and the access version (moved by permission changes, renames, moves and deletes). When the
 // credentials version moved, the keys of every connected client are checked again and a client whose
-// key lost its power, or whose user became or stopped being a system admin, is disconnected; when the
+// key lost its power (a key never acts as a system admin, so a role change matters only where it ends
+// the key's validity) is disconnected; when the
 // access version moved, every access answer and subscription grant of every session is re-decided
 // (acl.ts, a few queries shared by all sessions),
 // apart from the key checks, so a long re-check never holds up a revocation. A slow sweep also
@@ -204,14 +205,12 @@ async function closeInvalid(core: Core, byKey: Map<number, LiveSession[]>, keyId
   for (let i = 0; i < keyIds.length; i += KEYS_PER_QUERY) {
     const chunk = keyIds.slice(i, i + KEYS_PER_QUERY)
     const valid = await stillValidKeys(core.db, chunk)
+    // a key never carries system-admin power (core/accounts/keys.ts), so a role change matters only
+    // where it ends the key's validity (a demoted admin outside the key's organization)
     for (const keyId of chunk) {
-      const key = valid.get(keyId)
+      if (valid.has(keyId)) continue
       for (const session of byKey.get(keyId) ?? []) {
-        const principal = session.principal
-        // a user who became or stopped being a system admin: the session reconnects as what they are now
-        const roleChanged = key !== undefined && principal.kind === 'user' && key.systemAdmin !== principal.systemAdmin
-        if (key && !roleChanged) continue
-        core.log.info({ clientId: session.id, keyId }, roleChanged ? "session closed: its key's user changed role" : 'session closed: its key is no longer valid')
+        core.log.info({ clientId: session.id, keyId }, 'session closed: its key is no longer valid')
         session.close()
       }
     }

@@ -162,22 +162,21 @@ async function principalForKey(
 
 /**
  * Of keyIds, those that are still valid: not revoked, their controller not deleted, their user not
- * deleted and a member of the key's organization or a system admin (isSystemAdmin); each with the
- * systemAdmin its principal carries (null for a controller's key; false for a user's: principalForKey).
- * One query, run by revalidation for every key that connected in the last second: after a storm of
- * connections Prisma's nested read of a thousand keys held the event loop for tens of milliseconds.
+ * deleted and a member of the key's organization or a system admin (isSystemAdmin). One query, run by
+ * revalidation for every key that connected in the last second: after a storm of connections
+ * Prisma's nested read of a thousand keys held the event loop for tens of milliseconds.
  */
-export async function stillValidKeys(db: DbClient, keyIds: number[]): Promise<Map<number, { systemAdmin: boolean | null }>> {
-  if (keyIds.length === 0) return new Map()
-  const rows = await db.$queryRaw<{ id: number | bigint; role: number | bigint | null }[]>`
-    SELECT k.id, u.role FROM "Key" AS k
+export async function stillValidKeys(db: DbClient, keyIds: number[]): Promise<Set<number>> {
+  if (keyIds.length === 0) return new Set()
+  const rows = await db.$queryRaw<{ id: number | bigint }[]>`
+    SELECT k.id FROM "Key" AS k
     LEFT JOIN "Resource" AS c ON c.id = k."accessAsControllerId"
     LEFT JOIN "User" AS u ON u.id = k."accessAsUserId"
     WHERE k.id IN (${Prisma.join(keyIds)}) AND k."revokedAt" IS NULL
       AND (k."accessAsControllerId" IS NULL OR (c.id IS NOT NULL AND NOT c.deleted))
       AND (k."accessAsUserId" IS NULL OR (u.id IS NOT NULL AND NOT u.deleted AND (u.role = ${Role.systemAdmin}
         OR EXISTS (SELECT 1 FROM "OrganizationUser" AS m WHERE m."userId" = u.id AND m."organizationId" = k."organizationId"))))`
-  return new Map(rows.map((r) => [Number(r.id), { systemAdmin: r.role === null ? null : false }]))
+  return new Set(rows.map((r) => Number(r.id)))
 }
 
 export async function revokeKey(db: DbClient, keyId: number, revokedById?: number) {
