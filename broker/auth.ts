@@ -105,7 +105,6 @@ export function createConnectHooks(
   return { preConnect, authenticate }
 }
 
-/** What --mqtt-connections-per-key counts a session against: its key, else its browser session, else its user (a bare token). */
 /** What a session counts against for --mqtt-connections-per-key: its key, else its browser session, else its user. */
 export function countedAs(principal: Principal): string | undefined {
   if (principal.kind === 'anonymous') return undefined

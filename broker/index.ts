@@ -159,7 +159,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
         .then((caller) => {
           if (!caller) {
             core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
-            return void socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+            return refuseUpgrade(socket, 401)
           }
           const counted = countedAs(caller.principal)
           // admit() counts until the socket closes; it takes a connection as Aedes has one
@@ -168,7 +168,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
           return admitted.then((ok) => {
             if (!ok) {
               core.log.info({ limit: limits.connectionsPerKey }, 'json websocket refused: the key (or browser session) holds its limit of sessions')
-              return void socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+              return refuseUpgrade(socket, 429)
             }
             jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion))
           })
@@ -176,7 +176,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
         .catch((err: Error) => {
           if (err instanceof TendrilError) {
             core.log.info({ remote: req.socket.remoteAddress, origin: req.headers.origin, reason: err.message }, 'json websocket refused')
-            return void socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+            return refuseUpgrade(socket, err.status)
           }
           core.log.error({ err }, 'json websocket upgrade failed')
           socket.destroy()
@@ -205,4 +205,9 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       await presence.close()
     },
   }
+}
+
+/** Answers an upgrade request that is refused, and closes its connection. */
+function refuseUpgrade(socket: Duplex, status: number): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
