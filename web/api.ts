@@ -50,6 +50,8 @@ export interface Listed {
 
 export interface Described extends Listed {
   path: string
+  /** what the caller may do here (meta=1): the page offers changes only to writers */
+  access: 'read' | 'write'
 }
 
 export const ResourceType = { folder: 10, organization: 11, controller: 12, remote: 13, file: 20, sequence: 21, app: 22 } as const

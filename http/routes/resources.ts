@@ -13,6 +13,7 @@ import { afterFileRevision, discardContent, fileRevision, fileThumbnail, listRev
 import { listFolder } from '../../core/resources/listing.ts'
 import { freshFound, requireWriteAt, resourceById, resourceFor, resourceForCached, type Found } from '../../core/resources/lookup.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
+import { canWrite } from '../../core/resources/permissions.ts'
 import { describeResource } from '../../core/resources/resource-json.ts'
 import { applyUpdate, type ResourceUpdate } from '../../core/resources/updates.ts'
 import type { RevisionContent } from '../../core/resources/revisions.ts'
@@ -81,7 +82,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     const values = requestValues(req)
     const found = await locate(core, req, res, 'read')
     const { resource, path } = found
-    if (flag(values.meta)) return void res.json(await describeResource(core.db, resource, path))
+    // access: what the caller may do here, so a page offers only that (the API still enforces it)
+    if (flag(values.meta)) return void res.json({ ...(await describeResource(core.db, resource, path)), access: canWrite(found.level) ? 'write' : 'read' })
     if (isFolderType(resource.type)) {
       if (flag(values.download) && values.ids !== undefined) {
         const entries = await collectDownload(core.db, res.locals.principal, resource, path, parseIds(values.ids), limit())

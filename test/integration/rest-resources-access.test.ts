@@ -245,6 +245,8 @@ for (const provider of providers) {
               assert.equal(res.status, want, `${what}: ${body.slice(0, 200)}`)
               if (want === 404) assert.equal((JSON.parse(body) as { message: string }).message, action.notFound(fixture), `${what}: no hint that it exists`)
               if (action.took) assert.equal(await action.took(fixture, server, body), want === 200, `${what}: took effect iff allowed`)
+              // meta=1 tells the page what the caller may do, so it offers only that
+              if (action.name === 'read the folder' && want === 200) assert.equal((JSON.parse(body) as { access: string }).access, has === 'write' ? 'write' : 'read', `${what}: access`)
             }
           }
         })
