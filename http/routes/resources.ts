@@ -14,6 +14,7 @@ import { listFolder } from '../../core/resources/listing.ts'
 import { freshFound, requireWriteAt, resourceById, resourceFor, resourceForCached, type Found } from '../../core/resources/lookup.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
 import { canWrite } from '../../core/resources/permissions.ts'
+import { permissionSource } from '../../core/resources/permission-source.ts'
 import { describeResource } from '../../core/resources/resource-json.ts'
 import { applyUpdate, type ResourceUpdate } from '../../core/resources/updates.ts'
 import type { RevisionContent } from '../../core/resources/revisions.ts'
@@ -83,7 +84,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     const found = await locate(core, req, res, 'read')
     const { resource, path } = found
     // access: what the caller may do here, so a page offers only that (the API still enforces it)
-    if (flag(values.meta)) return void res.json({ ...(await describeResource(core.db, resource, path)), access: canWrite(found.level) ? 'write' : 'read' })
+    if (flag(values.meta)) return void res.json(await described(core, found))
     if (isFolderType(resource.type)) {
       if (flag(values.download) && values.ids !== undefined) {
         const entries = await collectDownload(core.db, res.locals.principal, resource, path, parseIds(values.ids), limit())
@@ -221,6 +222,14 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
   })
 
   return router
+}
+
+/** meta=1; a writer also learns where the access comes from (permission_source, the nearest list, and that list). */
+async function described(core: Core, { resource, path, level }: Found) {
+  const json = { ...(await describeResource(core.db, resource, path)), access: canWrite(level) ? 'write' : 'read' }
+  if (!canWrite(level)) return json
+  const source = await permissionSource(core.db, resource.id)
+  return { ...json, permission_source: source.path, effective_permissions: source.permissions }
 }
 
 /** if_revision: a browser editor's "the revision I loaded"; a newer one saved meanwhile is a 409, not overwritten. */
