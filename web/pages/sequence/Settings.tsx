@@ -1,6 +1,8 @@
 // A sequence's settings (units, decimal places, max history, min storage interval), saved with PUT;
-// "delete data" removes every value, after the person types the sequence's name.
+// "delete data" removes every value, after the person types the sequence's name. Readers see the
+// settings as text: the API would refuse their changes anyway (403).
 import { useSignal } from '@preact/signals'
+import { Fragment } from 'preact'
 import { api, resourceUrl, type Described } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 
@@ -11,7 +13,30 @@ const FIELDS = [
   ['min_storage_interval', 'Min storage interval (seconds)', 'number', '0'],
 ] as const
 
+/** the settings as text, for those who may read the sequence but not change it */
+function ReadOnlySettings({ meta }: { meta: Described }) {
+  const attrs = meta.system_attributes ?? {}
+  return (
+    <details class="card settings">
+      <summary>Settings</summary>
+      <dl class="figures settings-list">
+        {FIELDS.map(([key, label, , unset]) => (
+          <Fragment key={key}>
+            <dt>{label}</dt>
+            <dd>{attrs[key] === undefined || attrs[key] === null || attrs[key] === '' ? unset.replace(/^e\.g\. .*/, 'none') : String(attrs[key])}</dd>
+          </Fragment>
+        ))}
+      </dl>
+      <p class="note">You can read this sequence but not change its settings or data.</p>
+    </details>
+  )
+}
+
 export function Settings({ path, meta }: { path: string; meta: Described }) {
+  return meta.access === 'write' ? <SettingsForm path={path} meta={meta} /> : <ReadOnlySettings meta={meta} />
+}
+
+function SettingsForm({ path, meta }: { path: string; meta: Described }) {
   const attrs = meta.system_attributes ?? {}
   const values = useSignal<Record<string, string>>(Object.fromEntries(FIELDS.map(([k]) => [k, attrs[k] === undefined || attrs[k] === null ? '' : String(attrs[k])])))
   const status = useSignal<{ ok: boolean; text: string } | null>(null)
