@@ -5,6 +5,7 @@ import { useEffect, useRef } from 'preact/hooks'
 import { api, resourceUrl, ResourceType } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 import { bytes } from '../../format.ts'
+import { createControllerKey, KeyReveal, type Revealed } from '../controller/KeyReveal.tsx'
 import type { Entry } from './model.ts'
 import { uploadFile, type Upload } from './upload.ts'
 
@@ -24,6 +25,8 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
   const busy = useSignal(false)
   const uploads = useSignal<Upload[]>([])
   const dragging = useSignal(false)
+  const revealed = useSignal<Revealed | null>(null)
+  const keyProblem = useSignal('')
   const chooser = useRef<HTMLInputElement>(null)
   const chosen = entries.filter((e) => selected.has(e.item.id))
 
@@ -87,7 +90,19 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
       const places = String(form.get('decimal_places') ?? '')
       if (places !== '') body.decimal_places = Number(places)
     }
-    void run(() => api('/api/v1/resources', { method: 'POST', body }))
+    void run(async () => {
+      await api('/api/v1/resources', { method: 'POST', body })
+      if (type === ResourceType.controller) await revealKey(`${path}/${String(body.name)}`)
+    })
+  }
+  // a new controller's first key, shown once; the folder stays made if the key cannot be (say so)
+  const revealKey = async (controllerPath: string) => {
+    keyProblem.value = ''
+    try {
+      revealed.value = await createControllerKey(controllerPath)
+    } catch (err) {
+      keyProblem.value = `The controller was made, but not its key: ${(err as Error).message}`
+    }
   }
   const remove = () =>
     run(async () => {
@@ -143,6 +158,8 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
         )}
       </div>
       <p class="hint">Drop files anywhere on this page to upload them here.</p>
+      {keyProblem.value && <p class="error" role="alert">{keyProblem.value}</p>}
+      <KeyReveal revealed={revealed.value} onClose={() => (revealed.value = null)} />
       {dragging.value && (
         <div class="drop-overlay" aria-hidden="true">
           Drop to upload to {path.split('/').pop()}
@@ -174,7 +191,7 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
         <form onSubmit={(e) => create(e, ResourceType.controller)}>
           <label for="new-name">Name</label>
           <input id="new-name" name="name" required autoFocus />
-          <p class="hint">It gets its log and status/ sequences; its key is made with POST /api/v1/keys (controller_path).</p>
+          <p class="hint">It gets its log and status/ sequences, and a key that is shown once, next.</p>
           <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Create controller" />
         </form>
       </Dialog>

@@ -7,6 +7,7 @@ import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { here } from '../../router.ts'
 import { ControllerPanels, ControllerStatus } from '../controller/Controller.tsx'
+import { OwnerTabLinks, OwnerTabView, ownerTabOf } from '../controller/OwnerTabs.tsx'
 import { NotFound } from '../not-found/NotFound.tsx'
 import { FilePage } from '../file/File.tsx'
 import { SequencePage } from '../sequence/Sequence.tsx'
@@ -46,7 +47,8 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
   const reloads = useSignal(0)
   const self = useMemo(() => toEntry(meta), [meta])
   const topic = path.slice(1)
-  const tab = here.value.query.get('tab') === 'messages' ? 'messages' : 'contents'
+  const requested = here.value.query.get('tab')
+  const tab = requested === 'messages' ? 'messages' : (ownerTabOf(meta, requested) ?? 'contents')
 
   useEffect(() => {
     let current = true
@@ -98,8 +100,9 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
         <a href={`${encodePath(path)}?tab=messages`} aria-current={tab === 'messages' ? 'page' : undefined}>
           Messages
         </a>
+        <OwnerTabLinks path={path} meta={meta} current={tab} />
       </nav>
-      {tab === 'messages' ? <Messages path={path} /> : contents()}
+      {tab === 'messages' ? <Messages path={path} /> : tab === 'contents' ? contents() : <OwnerTabView path={path} tab={tab} />}
     </>
   )
 
