@@ -129,6 +129,11 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
     const session = sessionOf(client)
     if (!session) return callback(new Error('not authenticated'))
     if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
+    // an anonymous viewer (a public read-only page) only watches, even where public write is granted
+    if (session.principal.kind === 'anonymous') {
+      core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: anonymous viewers only subscribe')
+      return callback(new Error('anonymous viewers may not publish'))
+    }
     // the common case answers at once: no promise per message on the relay path
     const cached = session.access.get(packet.topic)
     if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return decide(client, packet.topic, callback, cached.level)

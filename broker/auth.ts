@@ -3,9 +3,9 @@
 // over only a session of its own principal, and no principal can take, or block, another's id.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
 import { authenticateKeysWithOwner, type KeyOwnerMatch } from '../core/accounts/keys.ts'
-import { authenticateToken } from '../core/accounts/tokens.ts'
+import { authenticateToken, readAnonymousToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
-import { principalKey, type Principal } from '../core/resources/permissions.ts'
+import { anonymous, principalKey, type Principal } from '../core/resources/permissions.ts'
 import { attach, clientsById, sessionOf } from './clients.ts'
 import type { SessionsPerKey } from './limits.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
@@ -60,9 +60,11 @@ export function createConnectHooks(
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
   // an id of the client's own, so that case is remembered here and refused [MQTT-3.1.3-8].
   const emptyIdPersistent = new WeakSet<Client>()
+  const persistent = new WeakSet<Client>()
 
   const preConnect: PreConnectHandler = (client, packet, callback) => {
     if (!packet.clientId && packet.clean === false) emptyIdPersistent.add(client)
+    if (packet.clean === false) persistent.add(client)
     callback(null, true)
   }
 
@@ -76,22 +78,27 @@ export function createConnectHooks(
       return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info')
     }
     const credential = password.toString('utf8')
+    // an anonymous viewer's token: one client id, a clean session, counted by the address it was issued to
+    const viewer = username === 'token' ? readAnonymousToken(core, credential) : null
+    if (viewer && viewer.clientId !== client.id) return refuse(IDENTIFIER_REJECTED, 'an anonymous token is good for the client id it was issued with')
+    if (viewer && persistent.has(client)) return refuse(IDENTIFIER_REJECTED, 'an anonymous viewer needs a clean session')
     // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
     const withOwner = async () => {
       const found = await findKey(credential)
       if (found?.controller) resolver.remember(found.controller)
       return found?.principal ?? null
     }
-    ;(username === 'key' ? withOwner() : authenticateToken(core, credential))
+    const principalOf = async () => (viewer ? anonymous : username === 'key' ? withOwner() : authenticateToken(core, credential))
+    principalOf()
       .then(async (principal) => {
         if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
         client.id = `${principalKey(principal)}/${client.id}`
         const holder = sessionOf(clientsById(aedes)[client.id])
-        const counted = countedAs(principal)
+        const counted = viewer ? `address:${viewer.address}` : countedAs(principal)
         // a reconnection with the same credential and id closes the old session: it takes no room of its own
         const replacing = holder !== undefined && countedAs(holder.principal) === counted
         if (counted !== undefined && !(await sessionsPerKey.admit(client, counted, replacing))) {
-          return refuse(NOT_AUTHORIZED, `the key (or browser session) already holds ${core.config.mqtt.connectionsPerKey} sessions`)
+          return refuse(NOT_AUTHORIZED, `the key (or browser session, or address of anonymous viewers) already holds ${core.config.mqtt.connectionsPerKey} sessions`)
         }
         attach(client, principal)
         callback(null, true)

@@ -1,7 +1,8 @@
-// GET /api/v1/mqtt-info: what a signed-in browser needs to open MQTT over this server's /mqtt WebSocket.
+// GET /api/v1/mqtt-info: what a browser needs to open MQTT over this server's /mqtt WebSocket. Without
+// credentials, a token for an anonymous viewer: it subscribes only where public read is granted, never publishes.
 import { randomBytes } from 'node:crypto'
 import { Router, type Request } from 'express'
-import { issueToken, TOKEN_TTL_MS } from '../../core/accounts/tokens.ts'
+import { issueAnonymousToken, issueToken, TOKEN_TTL_MS } from '../../core/accounts/tokens.ts'
 import { invalid } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
 import { requireUser } from '../auth.ts'
@@ -26,16 +27,20 @@ function publicAddress(req: Request): { host: string; port: number } {
 export function mqttInfoRoutes(core: Core): Router {
   const router = Router()
   router.get('/api/v1/mqtt-info', (req, res) => {
+    const where = { ...publicAddress(req), path: '/mqtt', protocol: req.secure ? 'wss' : 'ws' }
+    const expires_in = Math.floor(TOKEN_TTL_MS / 1000)
+    if (res.locals.principal.kind === 'anonymous') {
+      const clientId = `kiosk-${randomBytes(9).toString('hex')}`
+      // req.ip: the client's address (from a trusted proxy's header with --trust-proxy), for the per-address session limit
+      const token = issueAnonymousToken(core, clientId, req.ip ?? req.socket.remoteAddress ?? 'unknown')
+      return void res.json({ status: 'ok', ...where, token, expires_in, clientId, anonymous: true })
+    }
     const user = requireUser(res)
-    const { host, port } = publicAddress(req)
     res.json({
       status: 'ok',
-      host,
-      port,
-      path: '/mqtt',
-      protocol: req.secure ? 'wss' : 'ws',
+      ...where,
       token: issueToken(core, user.userId, { sessionId: user.sessionId, keyId: user.keyId }), // a key's token keeps its scope
-      expires_in: Math.floor(TOKEN_TTL_MS / 1000),
+      expires_in,
       clientId: `web-${user.userId}-${randomBytes(6).toString('hex')}`,
     })
   })

@@ -234,6 +234,17 @@ for (const provider of providers) {
       }
     })
 
+    test('an anonymous viewer token (public read-only pages) reaches nothing of alpha, which has no public folder', async () => {
+      const info = (await (await fetch(`${server.url}/api/v1/mqtt-info`)).json()) as { token: string; clientId: string }
+      for (const url of [server.wsUrl, server.mqttUrl]) {
+        const client = await connect(url, info.token, { username: 'token', clientId: info.clientId })
+        for (const filter of ['alpha/lab/pi-a', 'alpha/#', 'alpha/+/pi-a', '+/lab/#', '#', '+', '$SYS/#']) assert.equal(await granted(client, filter), 128, `${url}: ${filter}`)
+        const gone = closed(client)
+        client.publish('alpha/lab/pi-a', JSON.stringify({ reboot: {} }))
+        assert.ok(await gone, `${url}: a publish closes the connection`)
+      }
+    })
+
     test('no key of beta follows or writes alpha through the JSON websocket', async () => {
       const mqttKeys = Object.values(who).filter((c): c is { kind: 'key'; key: string } => c.kind === 'key')
       const watcher = await connect(server.mqttUrl, keys.alphaPi)
