@@ -10,8 +10,8 @@ import { actsAsSystemAdmin, type Principal } from '../resources/permissions.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
 import { keyedHash } from './hashing.ts'
 import { checkPasswordRules, hashPassword, verifyPassword } from './passwords.ts'
-import { asUser, requireSystemAdmin } from './roles.ts'
-import { insertUser, prepareUser } from './users.ts'
+import { asUser, requireSystemAdmin, type UserPrincipal } from './roles.ts'
+import { insertUser, isSystemAdmin, prepareUser, Role } from './users.ts'
 
 /** rhizo's User.as_dict */
 export function describeUser(user: User) {
@@ -21,6 +21,7 @@ export function describeUser(user: User) {
     email_address: user.email,
     full_name: user.fullName,
     role: user.role,
+    system_admin: isSystemAdmin(user),
     creation_timestamp: formatTimestamp(user.createdAt),
     deleted: user.deleted,
   }
@@ -59,6 +60,8 @@ export interface UserChanges {
   oldPassword?: string
   /** the caller's session token, kept when a password change signs out every other session */
   keepSessionToken?: string
+  /** make or unmake a system admin: system admins only, never on themselves */
+  systemAdmin?: boolean
 }
 
 /** a 403 the caller counts, so a stolen session cannot guess the old password at leisure */
@@ -75,6 +78,7 @@ export class WrongPassword extends TendrilError {
 export async function updateUserAs(ctx: CoreContext, principal: Principal, ref: UserRef, changes: UserChanges) {
   const { caller, user } = await targetUser(ctx, principal, ref)
   if (user.deleted) throw notFound('user not found')
+  const role = changes.systemAdmin === undefined ? undefined : roleChange(caller, user, changes.systemAdmin)
   let passwordHash: string | undefined
   if (changes.password !== undefined) {
     checkPasswordRules(changes.password, ctx.config.passwordMinLength)
@@ -87,8 +91,13 @@ export async function updateUserAs(ctx: CoreContext, principal: Principal, ref: 
   const updated = await inTransaction(ctx.db, async (tx) => {
     const row = await tx.user.update({
       where: { id: user.id },
-      data: { ...(changes.fullName !== undefined ? { fullName: changes.fullName } : {}), ...(passwordHash ? { passwordHash } : {}) },
+      data: { ...(changes.fullName !== undefined ? { fullName: changes.fullName } : {}), ...(passwordHash ? { passwordHash } : {}), ...(role !== undefined ? { role } : {}) },
     })
+    if (role === Role.standard && isSystemAdmin(user)) {
+      // no longer an admin: sessions and live connections opened as one end, so none keeps those rights
+      await tx.session.deleteMany({ where: { userId: user.id } })
+      await bumpCredentialsVersion(tx)
+    }
     if (passwordHash) {
       const keep = changes.keepSessionToken ? keyedHash(ctx.secret, changes.keepSessionToken) : undefined
       await tx.session.deleteMany({ where: { userId: user.id, ...(keep ? { tokenHash: { not: keep } } : {}) } })
@@ -97,6 +106,13 @@ export async function updateUserAs(ctx: CoreContext, principal: Principal, ref: 
     return row
   })
   return describeUser(updated)
+}
+
+/** The new role; only a system admin (signed in, not through a key) changes one, and not their own (no lock-out). */
+function roleChange(caller: UserPrincipal, user: User, systemAdmin: boolean): number {
+  requireSystemAdmin(caller)
+  if (user.id === caller.userId) throw invalid('you cannot change whether you are a system admin yourself')
+  return systemAdmin ? Role.systemAdmin : Role.standard
 }
 
 /** Soft-deletes a user: their sessions end, their keys are revoked (so live MQTT sessions close), access is re-checked. */

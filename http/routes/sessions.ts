@@ -63,8 +63,10 @@ export function signOutRoutes(core: Core): Router {
     const principal = res.locals.principal
     if (!session || principal.kind !== 'user') throw unauthorized('not signed in')
     res.set('cache-control', 'no-store')
-    // upload_limit: the page refuses a larger file before sending it (a 413 mid-upload reaches few browsers)
-    res.json({ status: 'ok', ...(await describeSessionUser(core, principal.userId)), csrf_token: session.csrfToken, upload_limit: core.config.uploadLimit })
+    // upload_limit: the page refuses a larger file before sending it (a 413 mid-upload reaches few browsers);
+    // password_min_length: password forms state the rule before they are submitted
+    const limits = { upload_limit: core.config.uploadLimit, password_min_length: core.config.passwordMinLength }
+    res.json({ status: 'ok', ...(await describeSessionUser(core, principal.userId)), csrf_token: session.csrfToken, ...limits })
   })
 
   router.post('/sign-out', async (_req, res) => {

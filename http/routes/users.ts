@@ -1,6 +1,7 @@
 // /api/v1/users (rhizo's main/api/users.py): system admins create (POST), list (GET) and delete
 // (DELETE /<id>, soft) users; anyone signed in reads and updates their own account at
-// /api/v1/users/current (or their id): full_name, and password with old_password.
+// /api/v1/users/current (or their id): full_name, and password with old_password; a system admin
+// also sets system_admin of others (PUT /<id>).
 import { Router } from 'express'
 import { z } from 'zod'
 import type { Throttles } from '../../core/accounts/throttle.ts'
@@ -19,6 +20,7 @@ const updateBody = z.object({
   full_name: z.string().trim().min(1).max(200).optional(),
   password: z.string().min(1).max(1024).optional(),
   old_password: z.string().max(1024).optional(),
+  system_admin: strictFlag.optional(),
 })
 
 // Unlike other routes (http/request-values.ts) these read the body only: they carry passwords, and
@@ -62,7 +64,7 @@ export function userRoutes(core: Core, throttles: Throttles): Router {
   router.put('/api/v1/users/:user', async (req, res) => {
     const ref = userRef(req.params.user)
     const body = updateBody.safeParse({ ...(req.body as object | undefined) })
-    if (!body.success) throw invalid('expected full_name, or password with old_password')
+    if (!body.success) throw invalid('expected full_name, system_admin, or password with old_password')
     const caller = res.locals.principal
     const throttleKey = caller.kind === 'user' ? String(caller.userId) : 'anonymous'
     const changingPassword = body.data.password !== undefined
@@ -73,6 +75,7 @@ export function userRoutes(core: Core, throttles: Throttles): Router {
         password: body.data.password,
         oldPassword: body.data.old_password,
         keepSessionToken: res.locals.session?.token,
+        systemAdmin: body.data.system_admin,
       })
       if (changingPassword) await wrongOldPasswords.refund(throttleKey)
       res.json({ status: 'ok', user })

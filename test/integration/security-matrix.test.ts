@@ -135,6 +135,10 @@ for (const provider of providers) {
         { route: 'DELETE /api/v1/users/:user', method: 'DELETE', url: `/api/v1/users/${ids.alphaAdmin}` },
         { route: 'POST /api/v1/users', method: 'POST', url: '/api/v1/users', body: { email_address: 'planted@example.com', password: PASSWORD, system_admin: 1 } },
         { route: 'GET /api/v1/system/stats', method: 'GET', url: '/api/v1/system/stats' },
+        { route: 'GET /api/v1/system/controllers', method: 'GET', url: '/api/v1/system/controllers' },
+        // escalation: making oneself, or alpha's admin, a system admin
+        { route: 'PUT /api/v1/users/:user', method: 'PUT', url: '/api/v1/users/current', body: { system_admin: 1 } },
+        { route: 'PUT /api/v1/users/:user', method: 'PUT', url: `/api/v1/users/${ids.alphaAdmin}`, body: { system_admin: 1 } },
         { route: 'PUT /api/v1/pins/:pin', method: 'PUT', url: '/api/v1/pins/1234', body: { controller: folder } },
       ]
 
