@@ -8,6 +8,7 @@ import { follow } from '../../live.ts'
 import { here } from '../../router.ts'
 import { ControllerPanels, ControllerStatus } from '../controller/Controller.tsx'
 import { OwnerTabLinks, OwnerTabView, ownerTabOf } from '../controller/OwnerTabs.tsx'
+import { AdminTabLinks, AdminTabView, adminTabOf } from '../organization/AdminTabs.tsx'
 import { NotFound } from '../not-found/NotFound.tsx'
 import { FilePage } from '../file/File.tsx'
 import { SequencePage } from '../sequence/Sequence.tsx'
@@ -48,7 +49,9 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
   const self = useMemo(() => toEntry(meta), [meta])
   const topic = path.slice(1)
   const requested = here.value.query.get('tab')
-  const tab = requested === 'messages' ? 'messages' : (ownerTabOf(meta, requested) ?? 'contents')
+  const ownerTab = ownerTabOf(meta, requested)
+  const adminTab = adminTabOf(meta, requested)
+  const tab = requested === 'messages' ? 'messages' : (ownerTab ?? adminTab ?? 'contents')
 
   useEffect(() => {
     let current = true
@@ -101,8 +104,9 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
           Messages
         </a>
         <OwnerTabLinks path={path} meta={meta} current={tab} />
+        <AdminTabLinks path={path} meta={meta} current={tab} />
       </nav>
-      {tab === 'messages' ? <Messages path={path} /> : tab === 'contents' ? contents() : <OwnerTabView path={path} tab={tab} />}
+      {tab === 'messages' ? <Messages path={path} /> : ownerTab ? <OwnerTabView path={path} tab={ownerTab} /> : adminTab ? <AdminTabView path={path} meta={meta} tab={adminTab} /> : contents()}
     </>
   )
 

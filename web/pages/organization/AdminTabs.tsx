@@ -1,0 +1,39 @@
+// The tabs beside Contents and Messages for those who run things: Members and Keys on an
+// organization's page for its admins, Access on any folder for its writers. Others get none of
+// them (the API refuses them anyway); such a ?tab= from them shows Contents.
+import { encodePath, isFolderType, type Described } from '../../api.ts'
+import { Access } from '../folder/Access.tsx'
+import { administers } from './admin.ts'
+import { Keys } from './Keys.tsx'
+import { Members } from './Members.tsx'
+
+const ADMIN_TABS = { members: 'Members', keys: 'Keys', access: 'Access' } as const
+export type AdminTab = keyof typeof ADMIN_TABS
+
+function tabsFor(meta: Described): AdminTab[] {
+  const tabs: AdminTab[] = administers(meta) ? ['members', 'keys'] : []
+  if (isFolderType(meta.type) && meta.access === 'write') tabs.push('access')
+  return tabs
+}
+
+export function adminTabOf(meta: Described, requested: string | null): AdminTab | undefined {
+  return tabsFor(meta).find((tab) => tab === requested)
+}
+
+export function AdminTabLinks({ path, meta, current }: { path: string; meta: Described; current: string }) {
+  return (
+    <>
+      {tabsFor(meta).map((tab) => (
+        <a key={tab} href={`${encodePath(path)}?tab=${tab}`} aria-current={current === tab ? 'page' : undefined}>
+          {ADMIN_TABS[tab]}
+        </a>
+      ))}
+    </>
+  )
+}
+
+export function AdminTabView({ path, meta, tab }: { path: string; meta: Described; tab: AdminTab }) {
+  if (tab === 'members') return <Members org={meta} />
+  if (tab === 'keys') return <Keys org={meta} />
+  return <Access path={path} meta={meta} />
+}

@@ -1,0 +1,117 @@
+// ?tab=keys on an organization's page, for its admins: every key of the organization, whose it is
+// (a member or a controller), when made and last used, and revoked or not; revoke after confirming.
+import { useSignal } from '@preact/signals'
+import { useEffect } from 'preact/hooks'
+import { api, encodePath, type Described } from '../../api.ts'
+import { localTime, timeAgo } from '../../format.ts'
+import { Confirm } from './Confirm.tsx'
+import { listOf, loadMembers, type KeyRecord, type Member } from './admin.ts'
+import './organization.css'
+
+function owner(key: KeyRecord, members: Member[]) {
+  if (key.controller_path) return <a href={encodePath(key.controller_path)}>{key.controller_path}</a>
+  const member = members.find((m) => m.user_id === key.access_as_user_id)
+  return <>{member ? member.email_address : `user #${key.access_as_user_id ?? '?'} (no longer a member)`}</>
+}
+
+const when = (iso: string) => (iso ? <time dateTime={iso} title={localTime(iso)}>{timeAgo(iso)}</time> : <>never</>)
+
+export function Keys({ org }: { org: Described }) {
+  const keys = useSignal<KeyRecord[] | undefined>(undefined)
+  const members = useSignal<Member[]>([])
+  const error = useSignal('')
+  const notice = useSignal('')
+  const reloads = useSignal(0)
+  const revoking = useSignal<KeyRecord | null>(null)
+  const busy = useSignal(false)
+  const dialogError = useSignal('')
+
+  useEffect(() => {
+    Promise.all([api<Record<string, KeyRecord>>('/api/v1/keys'), loadMembers(org.id)])
+      .then(([all, people]) => {
+        // a system admin is given every key of the installation: this page shows this organization's
+        keys.value = listOf(all).filter((k) => k.organization_id === org.id)
+        members.value = people
+      })
+      .catch((err: Error) => (error.value = err.message))
+  }, [org.id, reloads.value])
+
+  const revoke = async () => {
+    const key = revoking.value!
+    busy.value = true
+    dialogError.value = ''
+    try {
+      await api(`/api/v1/keys/${key.id}`, { method: 'DELETE' })
+      revoking.value = null
+      notice.value = `Key ${key.key_part} was revoked: it no longer works, and its live connections were closed.`
+      reloads.value++
+    } catch (err) {
+      dialogError.value = (err as Error).message
+    } finally {
+      busy.value = false
+    }
+  }
+  const close = () => {
+    revoking.value = null
+    dialogError.value = ''
+  }
+  const active = keys.value?.filter((k) => !k.revoked).length ?? 0
+
+  return (
+    <div class="admin-page">
+      <p class="hint">
+        Keys let controllers and scripts act without a password. A key is shown once, when it is made; here you see whose it is and
+        revoke it.
+      </p>
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
+      <p class="notice" role="status">
+        {notice.value}
+      </p>
+      <h2 id="key-list">
+        Keys of {org.name} {keys.value && <span class="muted">({active} active of {keys.value.length})</span>}
+      </h2>
+      {keys.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
+      {keys.value?.length === 0 && <p class="empty">This organization has no keys.</p>}
+      <ul class="rows" aria-labelledby="key-list">
+        {keys.value?.map((k) => (
+          <li key={k.id} class={`row card key${k.revoked ? ' revoked' : ''}`} data-key-id={k.id}>
+            <dl class="facts">
+              <dt>Owner</dt>
+              <dd>
+                {k.controller_path ? 'Controller ' : 'User '}
+                {owner(k, members.value)}
+              </dd>
+              <dt>Key</dt>
+              <dd>
+                <code>{k.key_part.slice(0, 3)}…{k.key_part.slice(3)}</code>
+              </dd>
+              <dt>Created</dt>
+              <dd>{when(k.creation_timestamp)}</dd>
+              <dt>Last used</dt>
+              <dd>{when(k.last_used_timestamp)}</dd>
+              <dt>State</dt>
+              <dd>{k.revoked ? <>Revoked {when(k.revocation_timestamp)}</> : 'Active'}</dd>
+            </dl>
+            {!k.revoked && (
+              <span class="row-actions">
+                <button type="button" class="danger" onClick={() => (revoking.value = k)}>
+                  Revoke…
+                </button>
+              </span>
+            )}
+          </li>
+        ))}
+      </ul>
+      <Confirm title="Revoke this key?" open={revoking.value !== null} busy={busy.value} error={dialogError.value} label="Revoke key" onConfirm={() => void revoke()} onClose={close}>
+        <p>
+          The key {revoking.value?.key_part.slice(0, 3)}…{revoking.value?.key_part.slice(3)} of {revoking.value?.controller_path ?? 'a user'} stops working at once, and
+          connections made with it are closed. This cannot be undone: whoever used it needs a new key.
+        </p>
+      </Confirm>
+    </div>
+  )
+}
