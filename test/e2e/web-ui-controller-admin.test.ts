@@ -185,6 +185,17 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     await row.getByText('Revoked').waitFor()
     assert.equal(await row.getByRole('button').count(), 0, 'a revoked key has no Revoke button')
     await assert.rejects(connect(server.mqttUrl, deviceKey), 'the revoked key no longer connects')
+
+    // another key for the same controller, shown once too, then listed
+    await page.getByRole('button', { name: 'New key…' }).click()
+    const reveal = page.getByRole('dialog', { name: 'New key for pi-new' })
+    const another = (await reveal.getByTestId('secret-key').textContent())!.trim()
+    await reveal.getByRole('button', { name: 'Done, I have copied it' }).click()
+    await page.locator(`tr[data-key-part="${keyPartOf(another)}"]`).getByText('Active').waitFor()
+    assert.equal(await page.locator('table.keys tbody tr').count(), 3)
+    assert.equal((await pageState(page)).includes(another), false)
+    const again = await connect(server.mqttUrl, another)
+    again.end(true)
     await page.context().close()
   })
 
@@ -212,8 +223,9 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     assert.deepEqual((await meta('/acme/greenhouse/pi-new')).user_attributes, { room: 'B 204' })
 
     // back on the tab later: the form shows what is stored
-    await page.getByRole('link', { name: 'Contents' }).click()
-    await page.getByRole('link', { name: 'Settings' }).click()
+    const tabs = page.getByRole('navigation', { name: 'Folder views' })
+    await tabs.getByRole('link', { name: 'Contents' }).click()
+    await tabs.getByRole('link', { name: 'Settings' }).click()
     assert.equal(await page.getByLabel('Minutes without a watchdog message (0: off)').inputValue(), '15')
     assert.equal(await page.getByLabel('Value 1').inputValue(), 'B 204')
     // 0 turns the watchdog off: the setting is removed (null), not kept as 0
@@ -242,6 +254,22 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     assert.equal(await tabs.getByRole('link', { name: 'Keys & PIN' }).count(), 0)
     assert.equal(await tabs.getByRole('link', { name: 'Settings' }).count(), 0)
     assert.equal(await page.getByLabel('PIN shown by the device').count(), 0)
+    // crafted anyway, with the reader's own session: the API refuses (the page only hides the form)
+    // (no named functions inside: tsx would wrap them in a helper the page does not have)
+    const crafted = await page.evaluate(async (requests) => {
+      const { csrf_token } = (await (await fetch('/api/v1/session')).json()) as { csrf_token: string }
+      const statuses: number[] = []
+      for (const [method, url, body] of requests) {
+        const res = await fetch(url, { method, headers: { 'content-type': 'application/json', 'x-csrf-token': csrf_token }, body: JSON.stringify(body) })
+        statuses.push(res.status)
+      }
+      return statuses
+    }, [
+      ['PUT', '/api/v1/pins/123456', { controller: '/acme/readonly/pi-r' }],
+      ['PUT', '/api/v1/resources/acme/readonly/pi-r', { system_attributes: { watchdog_minutes: 5 } }],
+      ['POST', '/api/v1/keys', { controller_path: '/acme/readonly/pi-r' }],
+    ] as [string, string, unknown][])
+    assert.deepEqual(crafted, [403, 403, 403], 'PIN, watchdog and key refused')
     // the same person where they may write gets them
     await page.goto(`${server.url}/acme/greenhouse/pi-1`)
     await tabs.getByRole('link', { name: 'Keys & PIN' }).waitFor()
