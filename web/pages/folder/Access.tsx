@@ -166,7 +166,7 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
           <>
             <p class="hint">For a screen in a classroom: anyone with the link can view this folder and what is in it, but not change it.</p>
             {!own && source && <p class="hint">This gives the folder its own permissions: what it inherits from {source}, plus public read.</p>}
-            <button type="button" class="primary" disabled={busy.value} onClick={() => void save(withPublicRead(), 'The folder is public (read-only). The link is below.')}>
+            <button type="button" class="primary" disabled={busy.value} onClick={() => void save(withPublicRead(), 'The folder is public (read-only): share its link.')}>
               Make public (read-only) and show the link
             </button>
           </>
@@ -254,9 +254,9 @@ function Editor({ draft, names, busy, onChange, onSave, onCancel }: EditorProps)
   return (
     <>
       {draft.length === 0 && <p class="empty">No entries: nobody but system administrators will have access.</p>}
-      <ul class="rows" aria-label="Entries being edited">
+      <ul class="org-rows" aria-label="Entries being edited">
         {draft.map((e, i) => (
-          <li key={`${e[0]}:${e[1]}`} class="row">
+          <li key={`${e[0]}:${e[1]}`} class="org-row">
             <label class="who-is" for={`level-${i}`}>
               {nameOf(e, names)}
             </label>

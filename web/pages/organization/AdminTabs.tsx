@@ -1,7 +1,7 @@
 // The tabs beside Contents and Messages for those who run things: Members and Keys on an
 // organization's page for its admins, Access on any folder for its writers. Others get none of
 // them (the API refuses them anyway); such a ?tab= from them shows Contents.
-import { encodePath, isFolderType, type Described } from '../../api.ts'
+import { encodePath, isFolderType, ResourceType, type Described } from '../../api.ts'
 import { Access } from '../folder/Access.tsx'
 import { administers } from './admin.ts'
 import { Keys } from './Keys.tsx'
@@ -11,8 +11,10 @@ const ADMIN_TABS = { members: 'Members', keys: 'Keys', access: 'Access' } as con
 export type AdminTab = keyof typeof ADMIN_TABS
 
 function tabsFor(meta: Described): AdminTab[] {
-  const tabs: AdminTab[] = administers(meta) ? ['members', 'keys'] : []
-  if (isFolderType(meta.type) && meta.access === 'write') tabs.push('access')
+  const admin = administers(meta)
+  const tabs: AdminTab[] = admin ? ['members', 'keys'] : []
+  // only admins change the organization folder's own list (core/resources/updates.ts checkMayGrant)
+  if (isFolderType(meta.type) && meta.access === 'write' && (admin || meta.type !== ResourceType.organization)) tabs.push('access')
   return tabs
 }
 

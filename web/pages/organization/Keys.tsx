@@ -76,10 +76,10 @@ export function Keys({ org }: { org: Described }) {
       </h2>
       {keys.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {keys.value?.length === 0 && <p class="empty">This organization has no keys.</p>}
-      <ul class="rows" aria-labelledby="key-list">
+      <ul class="org-rows" aria-labelledby="key-list">
         {keys.value?.map((k) => (
-          <li key={k.id} class={`row card key${k.revoked ? ' revoked' : ''}`} data-key-id={k.id}>
-            <dl class="facts">
+          <li key={k.id} class={`org-row card key${k.revoked ? ' revoked' : ''}`} data-key-id={k.id}>
+            <dl class="org-facts">
               <dt>Owner</dt>
               <dd>
                 {k.controller_path ? 'Controller ' : 'User '}
@@ -97,7 +97,7 @@ export function Keys({ org }: { org: Described }) {
               <dd>{k.revoked ? <>Revoked {when(k.revocation_timestamp)}</> : 'Active'}</dd>
             </dl>
             {!k.revoked && (
-              <span class="row-actions">
+              <span class="org-row-actions">
                 <button type="button" class="danger" onClick={() => (revoking.value = k)}>
                   Revoke…
                 </button>

@@ -105,16 +105,16 @@ export function Members({ org }: { org: Described }) {
       <section aria-labelledby="member-list">
         <h2 id="member-list">Members</h2>
         {members.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
-        <ul class="rows" aria-labelledby="member-list">
+        <ul class="org-rows" aria-labelledby="member-list">
           {members.value?.map((m) => (
-            <li key={m.user_id} class="row card" data-email={m.email_address}>
+            <li key={m.user_id} class="org-row card" data-email={m.email_address}>
               <span class="who-is">
                 <strong>{m.full_name || m.email_address}</strong>
                 {m.full_name && <span class="muted">{m.email_address}</span>}
                 {m.user_id === me && <span class="muted">(you)</span>}
               </span>
-              <span class={`badge${m.is_admin ? ' admin' : ''}`}>{m.is_admin ? 'Administrator' : 'Member'}</span>
-              <span class="row-actions">
+              <span class={`org-badge${m.is_admin ? ' admin' : ''}`}>{m.is_admin ? 'Administrator' : 'Member'}</span>
+              <span class="org-row-actions">
                 <button type="button" onClick={() => void setAdmin(m, !m.is_admin)}>
                   {m.is_admin ? 'Remove admin' : 'Make admin'}
                 </button>
