@@ -174,6 +174,26 @@ export function encodeDisplay(path: string, timestamp: Date, value: string): str
   return `d,${path},${formatTimestamp(timestamp)},${value}`
 }
 
+/** What announces a stored image: its revision, not its bytes. */
+export interface ImageUpdate {
+  /** the image sequence's id and full path ("/org/folder/name") */
+  id: number
+  path: string
+  timestamp: Date
+  revisionId: number
+  size: number
+}
+
+/**
+ * An image value announced on its folder topic as rhizo-server told websocket subscribers of one:
+ * `{"type":"sequence_update","parameters":{id, name (the path), timestamp, revision_id}}`, plus its
+ * size; the bytes stay out (megabytes to every subscriber), a page fetches the revision it wants.
+ */
+export function encodeImageUpdate(u: ImageUpdate): string {
+  const parameters = { id: u.id, name: u.path, timestamp: formatTimestamp(u.timestamp), revision_id: u.revisionId, size: u.size }
+  return JSON.stringify({ type: 'sequence_update', parameters })
+}
+
 // ---- JSON ----
 
 function decodeJsonPayload(text: string): InboundMessage[] {

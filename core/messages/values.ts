@@ -12,7 +12,7 @@ import { canRead, canWrite, principalKey, type Principal } from '../resources/pe
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
-import { encodeDisplay, type EntryMark } from './codecs.ts'
+import { encodeDisplay, encodeImageUpdate, type EntryMark } from './codecs.ts'
 import type { InboundItem } from './inbound.ts'
 import { recordRefusals } from './refusal-log.ts'
 import type { FolderPublisher } from './send.ts'
@@ -224,11 +224,14 @@ export async function storeResolvedValues(ctx: CoreContext, values: ResolvedValu
 
 /**
  * Browsers watching a folder see each stored value as rhizo announced it, "d,<name>,<timestamp>,<value>"
- * on the sequence's folder. Image values are not announced (rhizo sent no image bytes in its updates).
+ * on the sequence's folder; an image value as a sequence_update naming its revision, without its bytes.
  */
 export function announceValues(bus: FolderPublisher, values: AnnouncedValue[]): void {
   for (const v of values) {
-    if (v.value === null) continue
-    bus.publishToFolder(v.folderPath, Buffer.from(encodeDisplay(v.name, v.timestamp, v.value)))
+    const payload =
+      v.value === null
+        ? encodeImageUpdate({ id: v.sequenceId, path: `${v.folderPath}/${v.name}`, timestamp: v.timestamp, revisionId: v.revisionId, size: v.size })
+        : encodeDisplay(v.name, v.timestamp, v.value)
+    bus.publishToFolder(v.folderPath, Buffer.from(payload))
   }
 }

@@ -249,17 +249,23 @@ describe('sequence explorer in Chromium', () => {
     await strip.getByRole('button').first().click()
     assert.equal(await shown(), ids[0])
     assert.ok(await page.getByTestId('full-image').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 64))
-    // a new image arrives live
+    // a new image arrives live, told over MQTT: the page asks for no list, only the new image
+    await page.locator('.live').filter({ hasText: /^Live$/ }).waitFor()
+    const asked: string[] = []
+    page.on('request', (r) => r.url().includes('/api/v1/resources/') && asked.push(r.url()))
     const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 9, b: 9 } } }).jpeg().toBuffer()
     const res = await fetch(`${server.url}/api/v1/resources/acme/lab/pi/cam`, { method: 'PUT', headers: { authorization: 'Basic ' + Buffer.from(`x:${pi.key}`).toString('base64'), 'content-type': 'application/json' }, body: JSON.stringify({ data: jpeg.toString('base64') }) })
     assert.equal(res.status, 200)
-    await strip.getByRole('button').nth(3).waitFor({ timeout: 5000 })
+    await strip.getByRole('button').nth(3).waitFor({ timeout: 1000 })
+    const newest = (await strip.getByRole('button').nth(3).getAttribute('data-id'))!
+    assert.equal(await shown(), ids[0], 'an image chosen in the past stays shown')
+    assert.deepEqual(asked.filter((u) => !u.endsWith(`/cam?rev=${newest}`)), [], 'no polling, no list read again')
     await page.context().close()
   })
 
   test('settings are saved; delete data asks for the name first', async () => {
     const page = await open('/acme/lab/pi/mixed')
-    await page.getByText('Settings', { exact: true }).click()
+    await page.locator('summary', { hasText: 'Settings' }).click()
     await page.getByLabel('Units').fill('kPa')
     await page.getByLabel('Decimal places').fill('3')
     await page.getByRole('button', { name: 'Save settings' }).click()

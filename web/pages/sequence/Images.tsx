@@ -1,8 +1,9 @@
 // An image sequence: a filmstrip of its 240 px thumbnails (the "thumbnail-240-x" child), the full
 // image of the chosen revision, new images shown as they arrive, Left/Right to step.
-import { useSignal } from '@preact/signals'
+import { useSignal, useSignalEffect } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import { api, resourceUrl, type Described } from '../../api.ts'
+import { follow, liveState } from '../../live.ts'
 import { formatTime } from './range.ts'
 
 interface Revision {
@@ -12,7 +13,31 @@ interface Revision {
 }
 
 const COUNT = 60
-const POLL_MS = 2000
+
+/** An image value's announcement (`{"type":"sequence_update","parameters":{id, revision_id, …}}`) for this sequence, else null. */
+function imageUpdateOf(payload: string, sequenceId: number): Revision | null {
+  if (!payload.startsWith('{')) return null
+  try {
+    const { type, parameters: p } = JSON.parse(payload) as { type?: string; parameters?: Record<string, unknown> }
+    if (type !== 'sequence_update' || p?.id !== sequenceId || typeof p.revision_id !== 'number' || typeof p.timestamp !== 'string') return null
+    return { id: p.revision_id, timestamp: p.timestamp, size: Number(p.size ?? 0) }
+  } catch {
+    return null
+  }
+}
+
+/** Reads the list again when the live connection comes back after a loss (announcements were missed). */
+function useReloadOnReconnect(reload: () => void): void {
+  const lost = useRef(false)
+  useSignalEffect(() => {
+    const state = liveState.value
+    if (state === 'offline') lost.current = true
+    if (state === 'live' && lost.current) {
+      lost.current = false
+      reload()
+    }
+  })
+}
 
 export function Images({ path, meta }: { path: string; meta: Described }) {
   const revisions = useSignal<Revision[] | undefined>(undefined)
@@ -21,7 +46,6 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
   const error = useSignal('')
   const reload = useSignal(0)
   const strip = useRef<HTMLOListElement>(null)
-  const thumbTried = useRef(new Set<number>())
 
   useEffect(() => {
     const list = api<Revision[]>(resourceUrl(path, `revisions=1&count=${COUNT}`))
@@ -36,25 +60,19 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
       .catch((err: Error) => (error.value = `Could not list the images: ${err.message}`))
   }, [path, reload.value])
 
-  // image values are not announced over MQTT (only text is): the newest revision is asked for every
-  // POLL_MS while the page is open and visible, and the list read again when it changed
+  // a stored image is announced on the folder topic by its revision, not its bytes (docs/mqtt.md):
+  // it joins the strip at once; its thumbnail, made just after, is read with the list next time
   useEffect(() => {
-    const timer = setInterval(() => {
-      if (document.hidden) return
-      api<Revision[]>(resourceUrl(path, 'revisions=1&count=1'))
-        .then(([newest]) => {
-          const known = revisions.value?.at(-1)
-          if (newest && newest.id !== known?.id) reload.value++
-          // the thumbnail is made just after the image: once it exists, read the thumbnails again
-          else if (newest && !thumbs.value.has(newest.timestamp) && !thumbTried.current.has(newest.id)) {
-            thumbTried.current.add(newest.id)
-            reload.value++
-          }
-        })
-        .catch(() => {})
-    }, POLL_MS)
-    return () => clearInterval(timer)
+    const folder = path.slice(1, path.lastIndexOf('/'))
+    return follow([folder], (_t, payload) => {
+      const update = imageUpdateOf(payload, meta.id)
+      if (!update || revisions.value?.some((r) => r.id === update.id)) return
+      const wasLatest = chosen.value === null || chosen.value === revisions.value?.at(-1)?.id
+      revisions.value = [...(revisions.value ?? []), update].slice(-COUNT)
+      if (wasLatest) chosen.value = update.id
+    })
   }, [path])
+  useReloadOnReconnect(() => reload.value++)
 
   const list = revisions.value ?? []
   const index = list.findIndex((r) => r.id === chosen.value)
