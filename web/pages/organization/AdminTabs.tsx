@@ -1,7 +1,7 @@
 // The tabs beside Contents and Messages for those who run things: Members and Keys on an
 // organization's page for its admins, Access on any folder for its writers. Others get none of
 // them (the API refuses them anyway); such a ?tab= from them shows Contents.
-import { encodePath, isFolderType, ResourceType, type Described } from '../../api.ts'
+import { encodePath, isFolderType, ResourceType, session, type Described } from '../../api.ts'
 import { Access } from '../folder/Access.tsx'
 import { administers } from './admin.ts'
 import { Keys } from './Keys.tsx'
@@ -14,7 +14,9 @@ function tabsFor(meta: Described): AdminTab[] {
   const admin = administers(meta)
   const tabs: AdminTab[] = admin ? ['members', 'keys'] : []
   // only admins change the organization folder's own list (core/resources/updates.ts checkMayGrant)
-  if (isFolderType(meta.type) && meta.access === 'write' && (admin || meta.type !== ResourceType.organization)) tabs.push('access')
+  // (someone not signed in never changes permissions, even where a public entry lets them write)
+  const writer = session.value && isFolderType(meta.type) && meta.access === 'write'
+  if (writer && (admin || meta.type !== ResourceType.organization)) tabs.push('access')
   return tabs
 }
 
