@@ -132,6 +132,7 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
     const name = 'Pi de la salle 3 ✓'
     await dialog.getByLabel('Name').fill(name)
     await dialog.getByRole('button', { name: 'Create controller' }).click()
+    await page.getByRole('dialog', { name: `New key for ${name}` }).getByRole('button', { name: 'Done, I have copied it' }).click() // its key, shown once
     await tile(page, name).getByText('Offline · never connected').waitFor()
     assert.deepEqual((await names(`/acme/greenhouse/${encodeURIComponent(name)}`)).sort(), ['log', 'status'])
 
