@@ -7,6 +7,7 @@ import { stopLive } from './live.ts'
 import { Activity } from './pages/activity/Activity.tsx'
 import { FolderPage } from './pages/folder/Folder.tsx'
 import { Home } from './pages/home/Home.tsx'
+import { KioskPage } from './pages/kiosk/Kiosk.tsx'
 import { SignIn } from './pages/sign-in/SignIn.tsx'
 import { here, navigate, startRouter } from './router.ts'
 import './styles.css'
@@ -21,7 +22,10 @@ function App() {
   const current = session.value
   if (path === '/sign-in') return <SignIn />
   if (current === undefined) return <p aria-busy="true">Loading…</p>
-  if (current === null) return <Redirect to={signInUrl()} />
+  const page = path.replace(/\/+$/, '')
+  // a public folder is shown without a session (asked for anonymously; refused, the page goes to sign-in)
+  if (here.value.query.get('kiosk') === '1' && page !== '') return <KioskPage key={page} path={page} />
+  if (current === null) return page === '' ? <Redirect to={signInUrl()} /> : <Layout><FolderPage key={path} path={page} /></Layout>
   if (path === '/activity') return <Layout><Activity /></Layout>
   return <Layout>{path === '/' ? <Home /> : <FolderPage key={path} path={path.replace(/\/+$/, '')} />}</Layout>
 }

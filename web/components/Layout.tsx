@@ -1,6 +1,6 @@
 // Every signed-in page: a header (home, live status, who is signed in, sign out) and the main area.
 import type { ComponentChildren } from 'preact'
-import { api, session } from '../api.ts'
+import { api, session, signInUrl } from '../api.ts'
 import { liveState, stopLive } from '../live.ts'
 import { navigate } from '../router.ts'
 
@@ -49,9 +49,15 @@ export function Layout({ children }: { children: ComponentChildren }) {
             {user.full_name || user.email}
           </span>
         )}
-        <button type="button" class="quiet" onClick={() => void signOut()}>
-          Sign out
-        </button>
+        {user ? (
+          <button type="button" class="quiet" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        ) : (
+          <a class="button quiet" href={signInUrl()}>
+            Sign in
+          </a>
+        )}
       </header>
       <main id="main" tabIndex={-1}>
         {children}

@@ -1,11 +1,11 @@
 // /<org>/<path…>: a folder's contents, live; or, for a sequence or a file, a short description of it.
 import { useComputed, useSignal, useSignalEffect } from '@preact/signals'
 import { useEffect, useMemo } from 'preact/hooks'
-import { ApiError, api, encodePath, isFolderType, resourceUrl, ResourceType, type Described, type Listed } from '../../api.ts'
+import { ApiError, api, encodePath, isFolderType, resourceUrl, ResourceType, session, signInUrl, type Described, type Listed } from '../../api.ts'
 import { Breadcrumb } from '../../components/Breadcrumb.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
-import { here } from '../../router.ts'
+import { here, navigate } from '../../router.ts'
 import { ControllerPanels, ControllerStatus } from '../controller/Controller.tsx'
 import { OwnerTabLinks, OwnerTabView, ownerTabOf } from '../controller/OwnerTabs.tsx'
 import { AdminTabLinks, AdminTabView, adminTabOf } from '../organization/AdminTabs.tsx'
@@ -27,7 +27,9 @@ export function FolderPage({ path }: { path: string }) {
     api<Described>(resourceUrl(path, 'meta=1'))
       .then((described) => (meta.value = described))
       .catch((err: unknown) => {
-        if (err instanceof ApiError && err.status === 404) meta.value = null
+        // not public (or not there): someone signed out may see it after signing in
+        if (err instanceof ApiError && err.status === 404 && session.peek() === null) navigate(signInUrl(), { replace: true })
+        else if (err instanceof ApiError && err.status === 404) meta.value = null
         else error.value = (err as Error).message
       })
   }, [path])
@@ -115,7 +117,7 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
     return (
     <>
       {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
-      <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />
+      {session.value !== null && <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />}
       <div class="view-controls" role="group" aria-label="View">
         <label>
           Sort by{' '}
