@@ -24,7 +24,8 @@ interface AccessMeta extends Described {
 }
 
 interface Names {
-  orgId: number
+  /** null for a writer who is not a member (a user entry of theirs): the organization's entries show by number */
+  orgId: number | null
   orgName: string
   /** null when the caller may not list members (not an admin of the organization) */
   members: Member[] | null
@@ -64,13 +65,13 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
 
   useEffect(() => {
     const load = async () => {
-      const org = await api<{ id: number }>(orgUrl(orgName))
+      const org = await api<{ id: number }>(orgUrl(orgName)).catch(() => null)
       const [members, controllers, fresh] = await Promise.all([
-        loadMembers(org.id).catch(() => null),
+        org ? loadMembers(org.id).catch(() => null) : null,
         api<{ id: number; path: string }[]>(resourceUrl('/' + orgName, 'recursive=1&type=12')).catch(() => []),
         api<AccessMeta>(resourceUrl(path, 'meta=1')),
       ])
-      names.value = { orgId: org.id, orgName, members, controllers }
+      names.value = { orgId: org?.id ?? null, orgName, members, controllers }
       meta.value = fresh
     }
     load().catch((err: Error) => (error.value = err.message))
@@ -134,7 +135,7 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
             <ul class="access-list" aria-labelledby="member-access">
               {n.members.map((mem) => (
                 <li key={mem.user_id}>
-                  {mem.email_address}: <strong>{levelWord(levelFor(effective, mem.user_id, [n.orgId]))}</strong>
+                  {mem.email_address}: <strong>{levelWord(levelFor(effective, mem.user_id, [n.orgId!]))}</strong>
                 </li>
               ))}
             </ul>
@@ -234,8 +235,12 @@ function Editor({ draft, names, busy, onChange, onSave, onCancel }: EditorProps)
   const mine = me && !me.user.system_admin ? levelFor(draft, me.user.id, me.organizations.map((o) => o.id)) : 20
   const candidates: [string, string][] = [
     [`${T.public}:`, nameOf([T.public, null, 0], names)],
-    [`${T.orgUsers}:${names.orgId}`, nameOf([T.orgUsers, names.orgId, 0], names)],
-    [`${T.orgControllers}:${names.orgId}`, nameOf([T.orgControllers, names.orgId, 0], names)],
+    ...(names.orgId === null
+      ? []
+      : ([
+          [`${T.orgUsers}:${names.orgId}`, nameOf([T.orgUsers, names.orgId, 0], names)],
+          [`${T.orgControllers}:${names.orgId}`, nameOf([T.orgControllers, names.orgId, 0], names)],
+        ] as [string, string][])),
     ...(names.members ?? []).map((m): [string, string] => [`${T.user}:${m.user_id}`, m.email_address]),
     ...names.controllers.map((c): [string, string] => [`${T.controller}:${c.id}`, `Controller ${c.path}`]),
   ]
