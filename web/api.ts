@@ -22,6 +22,8 @@ export interface Session {
   csrf_token: string
   /** the largest file upload, in bytes (--upload-limit) */
   upload_limit: number
+  /** the shortest password the server accepts (--password-min-length) */
+  password_min_length: number
 }
 
 export interface Organization {

@@ -5,9 +5,11 @@ import { loadSession, session, signInUrl, whenSignedOut } from './api.ts'
 import { Layout } from './components/Layout.tsx'
 import { stopLive } from './live.ts'
 import { Activity } from './pages/activity/Activity.tsx'
+import { Admin } from './pages/admin/Admin.tsx'
 import { FolderPage } from './pages/folder/Folder.tsx'
 import { Home } from './pages/home/Home.tsx'
 import { KioskPage } from './pages/kiosk/Kiosk.tsx'
+import { Settings } from './pages/settings/Settings.tsx'
 import { SignIn } from './pages/sign-in/SignIn.tsx'
 import { here, navigate, startRouter } from './router.ts'
 import './styles.css'
@@ -27,6 +29,8 @@ function App() {
   if (here.value.query.get('kiosk') === '1' && page !== '') return <KioskPage key={page} path={page} />
   if (current === null) return page === '' ? <Redirect to={signInUrl()} /> : <Layout><FolderPage key={path} path={page} /></Layout>
   if (path === '/activity') return <Layout><Activity /></Layout>
+  if (path === '/settings') return <Layout><Settings /></Layout>
+  if (path === '/admin' || path.startsWith('/admin/')) return <Layout><Admin path={path.slice('/admin'.length)} /></Layout>
   return <Layout>{path === '/' ? <Home /> : <FolderPage key={path} path={path.replace(/\/+$/, '')} />}</Layout>
 }
 

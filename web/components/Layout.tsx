@@ -41,6 +41,8 @@ export function Layout({ children }: { children: ComponentChildren }) {
         </a>
         <nav aria-label="Main">
           <a href="/activity">Activity</a>
+          <a href="/settings">Settings</a>
+          {user?.system_admin && <a href="/admin">Admin</a>}
         </nav>
         <LiveStatus />
         <span class="spacer" />
