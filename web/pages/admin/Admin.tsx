@@ -29,7 +29,7 @@ function NotAllowed() {
 
 function Tabs({ current, children }: { current: string; children: ComponentChildren }) {
   return (
-    <div class="account">
+    <div class="account wide">
       <h1>Administration</h1>
       <nav class="tabs admin-tabs" aria-label="Administration">
         {TABS.map((tab) => (

@@ -114,7 +114,7 @@ export function Controllers() {
         </p>
       )}
       {shown && (
-        <table class="rows" aria-label="Controllers">
+        <table class="rows sortable" aria-label="Controllers">
           <thead>
             <tr>
               {COLUMNS.map((column) => (

@@ -71,7 +71,7 @@ export function Organizations() {
               <th>Folder</th>
               <th>Full name</th>
               <th>Controllers</th>
-              <th class="no-sort">Actions</th>
+              <th>Actions</th>
             </tr>
           </thead>
           <tbody>

@@ -89,7 +89,7 @@ export function Users() {
               <th>Full name</th>
               <th>Role</th>
               <th>Created</th>
-              <th class="no-sort">Actions</th>
+              <th>Actions</th>
             </tr>
           </thead>
           <tbody>

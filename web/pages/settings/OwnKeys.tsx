@@ -75,7 +75,7 @@ export function OwnKeys() {
               <th>Organization</th>
               <th>Created</th>
               <th>Last used</th>
-              <th class="no-sort">Actions</th>
+              <th>Actions</th>
             </tr>
           </thead>
           <tbody>
