@@ -254,6 +254,7 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     assert.equal(await tabs.getByRole('link', { name: 'Keys & PIN' }).count(), 0)
     assert.equal(await tabs.getByRole('link', { name: 'Settings' }).count(), 0)
     assert.equal(await page.getByLabel('PIN shown by the device').count(), 0)
+    assert.equal(await page.getByRole('link', { name: /enter the PIN/ }).count(), 0)
     // crafted anyway, with the reader's own session: the API refuses (the page only hides the form)
     // (no named functions inside: tsx would wrap them in a helper the page does not have)
     const crafted = await page.evaluate(async (requests) => {
@@ -270,9 +271,11 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
       ['POST', '/api/v1/keys', { controller_path: '/acme/readonly/pi-r' }],
     ] as [string, string, unknown][])
     assert.deepEqual(crafted, [403, 403, 403], 'PIN, watchdog and key refused')
-    // the same person where they may write gets them
+    // the same person where they may write gets them, and a controller never connected points to its PIN
     await page.goto(`${server.url}/acme/greenhouse/pi-1`)
     await tabs.getByRole('link', { name: 'Keys & PIN' }).waitFor()
+    await page.getByRole('link', { name: 'Connect its device: enter the PIN it shows' }).click()
+    await page.getByLabel('PIN shown by the device').waitFor()
     await page.context().close()
   })
 })

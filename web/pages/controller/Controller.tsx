@@ -4,7 +4,7 @@
 import { useSignal } from '@preact/signals'
 import { Fragment } from 'preact'
 import { useEffect } from 'preact/hooks'
-import { ApiError, api, resourceUrl, type Described, type Listed } from '../../api.ts'
+import { ApiError, api, encodePath, resourceUrl, type Described, type Listed } from '../../api.ts'
 import { localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { Presence } from '../folder/Tile.tsx'
@@ -64,6 +64,11 @@ export function ControllerStatus({ path, meta, entry }: { path: string; meta: De
           </Fragment>
         ))}
       </dl>
+      {meta.access === 'write' && !connectedAt.value && !presence.connected && (
+        <p class="pin-hint">
+          <a href={`${encodePath(path)}?tab=keys`}>Connect its device: enter the PIN it shows</a>
+        </p>
+      )}
     </section>
   )
 }
