@@ -91,6 +91,13 @@ describe('web UI: settings and system admin pages', () => {
     const teacher = page.locator('tr[data-email="teacher@example.com"]')
     await teacher.getByText('Tess Teacher').waitFor()
     assert.equal((await user('teacher@example.com'))?.role, 0)
+    // the API's refusal is shown in the dialog, which stays open
+    await page.getByRole('button', { name: 'New user…' }).click()
+    await dialog.getByLabel('Email address').fill('Teacher@example.com')
+    await dialog.getByLabel('Password', { exact: true }).fill('another password')
+    await dialog.getByRole('button', { name: 'Create user' }).click()
+    await dialog.getByRole('alert').filter({ hasText: 'a user with email teacher@example.com already exists' }).waitFor()
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
 
     await teacher.getByRole('button', { name: 'Make system admin: teacher@example.com' }).click()
     await page.getByRole('dialog', { name: 'Make teacher@example.com a system admin?' }).getByRole('button', { name: 'Make system admin' }).click()
