@@ -3,7 +3,7 @@
 // loaded as a chunk of its own after the first paint. Pages follow topics; the connection is shared.
 import { signal } from '@preact/signals'
 import type { MqttClient } from 'mqtt'
-import { api } from './api.ts'
+import { api, session, sessionLapsed } from './api.ts'
 
 export type LiveState = 'off' | 'connecting' | 'live' | 'offline'
 export const liveState = signal<LiveState>('off')
@@ -15,6 +15,8 @@ interface MqttInfo {
   protocol: 'ws' | 'wss'
   token: string
   clientId: string
+  /** a token for an anonymous viewer: what a request without a (live) session gets */
+  anonymous?: boolean
 }
 
 const followers = new Map<string, Set<LiveHandler>>()
@@ -87,6 +89,8 @@ async function connect(): Promise<void> {
     return reconnectLater()
   }
   if (!wanted) return void (liveState.value = 'off')
+  // the page was signed in but the server no longer knows the session: sign in again, as after a 401
+  if (info.anonymous && session.peek()) return sessionLapsed()
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${info.path}`
   const c = mqtt.connect(url, { username: 'token', password: info.token, clientId: info.clientId, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 30, connectTimeout: 10_000, timerVariant: 'native' })
   client = c

@@ -191,6 +191,17 @@ describe('web UI: kiosk mode on a public folder', () => {
     await page.context().close()
   })
 
+  test('a screen whose old session lapsed still shows the public folder, anonymously', async () => {
+    const page = await (await newContext(browser)).newPage()
+    await signIn(page, server.url, 'teacher@example.com', PASSWORD)
+    await server.core.db.session.deleteMany({}) // the cookie stays in the browser, the server forgot it
+    await page.goto(`${server.url}/acme/class?kiosk=1`)
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 5000 })
+    await tile(page, 'outside').getByTestId('value').waitFor()
+    assert.equal(new URL(page.url()).pathname, '/acme/class')
+    await page.context().close()
+  })
+
   test('a signed-in teacher opens the kiosk view of a controller that is not public', async () => {
     const page = await (await newContext(browser)).newPage()
     await signIn(page, server.url, 'teacher@example.com', PASSWORD)
