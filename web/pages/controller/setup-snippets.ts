@@ -21,6 +21,7 @@ export function setupSnippets(controllerPath: string, key: string, where: Locati
   const secure = where.protocol === 'https:'
   const server = `${where.protocol}//${where.host}`
   const topic = controllerPath.replace(/^\//, '')
+  const bareHost = where.hostname.replace(/^\[|\]$/g, '') // an IPv6 address is bracketed in a URL, bare for -h
   return [
     {
       id: 'sdk',
@@ -46,7 +47,7 @@ export function setupSnippets(controllerPath: string, key: string, where: Locati
       id: 'mosquitto',
       title: 'mosquitto_pub',
       what: 'the mosquitto_pub command',
-      text: `mosquitto_pub -h ${shellQuote(where.hostname)} -p 1883 -u key -P ${shellQuote(key)} -t ${shellQuote(topic + '/log')} -m 'hello from mosquitto_pub'\n`,
+      text: `mosquitto_pub -h ${shellQuote(bareHost)} -p 1883 -u key -P ${shellQuote(key)} -t ${shellQuote(topic + '/log')} -m 'hello from mosquitto_pub'\n`,
       hint: "Stores a line in the controller's log. 1883 is the server's usual MQTT port (--mqtt-port); add --capath /etc/ssl/certs and its TLS port when it uses TLS.",
     },
   ]
