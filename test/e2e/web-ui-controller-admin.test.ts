@@ -255,6 +255,8 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     assert.equal(await tabs.getByRole('link', { name: 'Settings' }).count(), 0)
     assert.equal(await page.getByLabel('PIN shown by the device').count(), 0)
     assert.equal(await page.getByRole('link', { name: /enter the PIN/ }).count(), 0)
+    // nor the folder's changes: a reader's toolbar only downloads what is selected
+    for (const name of ['New folder', 'New controller', 'New sequence', 'Upload files']) assert.equal(await page.getByRole('button', { name }).count(), 0, name)
     // crafted anyway, with the reader's own session: the API refuses (the page only hides the form)
     // (no named functions inside: tsx would wrap them in a helper the page does not have)
     const crafted = await page.evaluate(async (requests) => {

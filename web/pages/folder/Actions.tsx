@@ -19,6 +19,19 @@ interface Props {
   onClearSelection: () => void
 }
 
+/** A reader's toolbar: the selection can be downloaded, nothing changed (the API would refuse it anyway). */
+export function ReaderActions({ path, entries, selected }: Pick<Props, 'path' | 'entries' | 'selected'>) {
+  const chosen = entries.filter((e) => selected.has(e.item.id))
+  if (chosen.length === 0) return null
+  return (
+    <div class="actions" role="toolbar" aria-label="Folder actions">
+      <a class="button" href={resourceUrl(path, `download=1&ids=${chosen.map((e) => e.item.id).join(',')}`)} download>
+        Download {chosen.length} as zip
+      </a>
+    </div>
+  )
+}
+
 export function Actions({ path, entries, selected, onChanged, onClearSelection }: Props) {
   const open = useSignal<Open>(null)
   const error = useSignal('')

@@ -12,7 +12,7 @@ import { AdminTabLinks, AdminTabView, adminTabOf } from '../organization/AdminTa
 import { NotFound } from '../not-found/NotFound.tsx'
 import { FilePage } from '../file/File.tsx'
 import { SequencePage } from '../sequence/Sequence.tsx'
-import { Actions } from './Actions.tsx'
+import { Actions, ReaderActions } from './Actions.tsx'
 import { Messages } from './Messages.tsx'
 import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
 import { Tile } from './Tile.tsx'
@@ -117,7 +117,8 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
     return (
     <>
       {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
-      {session.value !== null && <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />}
+      {session.value !== null && meta.access === 'write' && <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />}
+      {(session.value === null || meta.access !== 'write') && <ReaderActions path={path} entries={entries.value ?? []} selected={selected.value} />}
       <div class="view-controls" role="group" aria-label="View">
         <label>
           Sort by{' '}
