@@ -139,7 +139,7 @@ describe('web UI in Chromium', () => {
     await tile(page, 'readings.bin').getByText('20 MB').waitFor()
 
     await tile(page, 'readings.bin').getByRole('link', { name: 'readings.bin' }).click()
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()])
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download', exact: true }).first().click()])
     const downloaded = readFileSync((await download.path())!)
     assert.equal(downloaded.length, 20 * 1024 * 1024)
     assert.equal(createHash('sha256').update(downloaded).digest('hex'), digest)
