@@ -8,11 +8,14 @@ import { drainThumbnails } from './core/images/queue.ts'
 import { startJobs } from './core/jobs.ts'
 import { startRetentionJob } from './core/resources/retention.ts'
 import { readTlsFiles } from './core/tls.ts'
+import { createMetricsServer } from './http/metrics.ts'
 
 export interface Listening {
   port: number
   /** null when MQTT over TCP is disabled (--mqtt-port 0) */
   mqttPort: number | null
+  /** the port of /metrics when it has one of its own (--metrics-port) */
+  metricsPort?: number
 }
 
 export interface Tendril {
@@ -30,6 +33,9 @@ export async function createTendril(core: Core): Promise<Tendril> {
     throw err
   })
   const http = createHttpServer(core, { bus: broker.bus, throttles: cluster?.throttles }, [broker.handleUpgrade])
+  // every series says which instance it came from (Prometheus' own `instance` label is the scrape address)
+  core.metrics.registry.setDefaultLabels({ broker_id: brokerName(core.config) })
+  const metricsServer = core.config.metrics.port === undefined ? undefined : createMetricsServer(core)
   // the upkeep every serving instance runs (watchdog notices, message history, max_history): each
   // is safe on several instances at once
   let stopUpkeep: (() => Promise<void>) | undefined
@@ -37,11 +43,13 @@ export async function createTendril(core: Core): Promise<Tendril> {
     async listen({ port, host, mqttPort }) {
       const boundPort = await http.listen(port, host).catch(cannotListen('HTTP', host, port))
       const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
+      const metricsPort = core.config.metrics.port
+      const boundMetrics = metricsServer && metricsPort !== undefined ? await metricsServer.listen(metricsPort, host).catch(cannotListen('metrics', host, metricsPort)) : undefined
       if (!stopUpkeep) {
         const stops = [startJobs(core), startRetentionJob(core, core.blobs, core.config.retentionIntervalMs)]
         stopUpkeep = async () => void (await Promise.all(stops.map((stop) => stop())))
       }
-      return { port: boundPort, mqttPort: boundMqtt }
+      return { port: boundPort, mqttPort: boundMqtt, ...(boundMetrics === undefined ? {} : { metricsPort: boundMetrics }) }
     },
     reloadTls() {
       if (!core.config.tls) return false
@@ -53,6 +61,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
       // the broker first: its clients are long-lived and would otherwise hold the drain open
       await broker.close()
       await http.close()
+      await metricsServer?.close()
       await stopUpkeep?.() // before the database closes: a run in progress finishes
       await drainThumbnails(core) // thumbnails of images already stored are made before the database closes
       await cluster?.close() // after the broker, which still writes sessions while its clients close

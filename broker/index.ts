@@ -26,6 +26,10 @@ import type { SharedStoredIds } from './retransmissions.ts'
 import { startRevalidation, stillValid, type LiveSessions } from './revalidate.ts'
 import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
+import { thumbnailsWaiting } from '../core/images/queue.ts'
+import { brokerName } from './cluster.ts'
+import { createConnectionMetrics } from './metrics.ts'
+import { startSysTopics, sysPrefix } from './sys-topics.ts'
 
 export interface TendrilBroker {
   aedes: Aedes
@@ -67,8 +71,13 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     drainTimeout: limits.drainTimeoutMs, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
   const withinRate = createPublishRateLimit(limits)
   const keepRetained = limitRetained(limits.retainedPerOrg, core.log, retainedTopics)
-  const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log)
-  const handleTcp = (socket: Duplex) => handle(batchWrites(socket))
+  const figures = core.metrics.figures
+  const connections = createConnectionMetrics(core.metrics, aedes)
+  const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log, () => figures.refused.tooLarge++)
+  const handleTcp = (socket: Duplex) => {
+    connections.track(socket, 'tcp')
+    handle(batchWrites(socket))
+  }
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
   const publisher: FolderPublisher = {
     publishToFolder(path, payload, origin) {
@@ -77,17 +86,34 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     },
   }
   const ingest = createIngest(core, resolver, publisher, storedIds)
+  core.metrics.gauge('tendril_queue_length', 'work waiting: messages for the next ingest batch, thumbnails to make', 'queue', { ingest: () => ingest.waiting, thumbnails: () => thumbnailsWaiting(core) })
   // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
   const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)
   // MQTT sessions and JSON websockets of one key (or browser session) count against one limit
   const sessionsPerKey = limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions)
-  Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward: acl.authorizeForward }, {
+  // counted as they pass: an increment per message, nothing more
+  const authorizeForward: AedesOptions['authorizeForward'] = (client, packet) => {
+    const forwarded = acl.authorizeForward(client, packet)
+    if (forwarded) {
+      figures.publishSent++
+      figures.publishBytesSent += forwarded.payload.length
+    }
+    return forwarded
+  }
+  Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward }, {
     // authorized first, then stored, then acknowledged and relayed by Aedes
     authorizePublish: ((client, packet, callback) => {
+      if (client) {
+        figures.publishReceived++
+        figures.publishBytesReceived += packet.payload.length
+      }
       // Aedes publishes a will through here too: a session closed for its credentials leaves none
       const session = sessionOf(client)
-      if (session?.revoked) return callback(new Error('the session was closed: its credentials lost their power'))
+      if (session?.revoked) {
+        figures.refused.revoked++
+        return callback(new Error('the session was closed: its credentials lost their power'))
+      }
       // nor one that dropped after a revocation but before revalidation's next tick: a will waits for a check
       if (session && !session.willChecked && packet === (client as { will?: unknown }).will) {
         session.willChecked = true
@@ -99,14 +125,22 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       }
       if (client && !withinRate(client)) {
         core.log.info({ clientId: client.id, limit: limits.publishRate }, 'mqtt connection closed: publish rate exceeded')
+        figures.refused.rate++
         return callback(new Error('publish rate exceeded'))
       }
       const store = () => {
         const storing = ingest.accept(client!, packet)
         if (!storing) return callback(null)
-        storing.then(() => callback(null), callback)
+        storing.then(
+          () => callback(null),
+          (err: Error) => {
+            figures.refused.storeFailed++
+            callback(err)
+          },
+        )
       }
       acl.authorizePublish(client, packet, (err) => {
+        if (err) figures.refused.access++
         if (err || !client) return callback(err)
         if (packet.retain) return void keepRetained(client, packet).then(store)
         store()
@@ -127,7 +161,8 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     jsonSessions,
   )
   await aedes.listen()
-  limitOfflineQueues(aedes, limits.maxQueued, core.log, queueLengths?.(aedes)) // the persistence exists from listen() on
+  limitOfflineQueues(aedes, limits.maxQueued, core.log, queueLengths?.(aedes), () => figures.offlineDropped++) // the persistence exists from listen() on
+  const stopSysTopics = startSysTopics(core, aedes, connections, sysPrefix(core, brokerName(core.config)))
   // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
   aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
@@ -148,6 +183,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       const path = new URL(req.url ?? '/', 'http://x').pathname
       if (path === '/mqtt') {
         wss.handleUpgrade(req, socket, head, (ws) => {
+          connections.track(socket, 'ws')
           const stream = batchWebSocketWrites(createWebSocketStream(ws))
           stream.on('error', () => ws.terminate()) // a broken socket must not become an unhandled error
           handle(stream)
@@ -170,7 +206,10 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
               core.log.info({ limit: limits.connectionsPerKey }, 'json websocket refused: the key (or browser session) holds its limit of sessions')
               return refuseUpgrade(socket, 429)
             }
-            jsonWss.handleUpgrade(req, socket, head, (ws) => serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion))
+            jsonWss.handleUpgrade(req, socket, head, (ws) => {
+              connections.track(socket, 'json-ws')
+              serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion)
+            })
           })
         })
         .catch((err: Error) => {
@@ -198,6 +237,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     },
     async close() {
       stopRevalidation()
+      stopSysTopics()
       tcp?.close()
       for (const ws of [...wss.clients, ...jsonWss.clients]) ws.terminate()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))

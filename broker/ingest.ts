@@ -46,6 +46,8 @@ export interface Ingest {
   flush(): Promise<void>
   /** forgets cached access answers (access rules changed) */
   accessChanged(): void
+  /** messages waiting for the next batch (/metrics) */
+  readonly waiting: number
 }
 
 /** One message waiting for its batch: done when stored; answer, when its sender waits to hear what became of it. */
@@ -81,6 +83,8 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
         // committed here; the next batch goes on while this one's WAL flush runs, and what waits for
         // the batch (PUBACKs, announcements, emails) waits for the flush too
         const outcome = await acceptInbound(core, batch.map((b) => b.item), lookups)
+        core.metrics.figures.valuesStored += outcome.values.stored.length
+        core.metrics.figures.valuesRefused += outcome.values.refused.length
         const onDisk = committedToDisk(core.db)
         lastOnDisk = onDisk.catch(() => {})
         onDisk.then(
@@ -236,6 +240,9 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     },
     submit: (item) => new Promise<ItemOutcome>((resolve, reject) => enqueueWith(item, (err) => err && reject(err), resolve)),
     accessChanged: () => lookups.access.clear(),
+    get waiting() {
+      return pending.length
+    },
     async flush() {
       do {
         await Promise.allSettled(accepting)

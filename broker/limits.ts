@@ -16,7 +16,7 @@ interface ParserInternals {
  * Its parser reads the remaining length first, so a check there refuses an oversized packet before
  * its body arrives. (Internal API: test/integration/mqtt-limits.test.ts fails if an upgrade breaks it.)
  */
-export function limitPacketSize(client: Client, maxBytes: number, log: Logger): void {
+export function limitPacketSize(client: Client, maxBytes: number, log: Logger, refused: () => void = () => {}): void {
   const parser = (client as unknown as { _parser?: ParserInternals })._parser
   if (!parser || typeof parser._parseLength !== 'function') throw new Error('aedes client parser not found: cannot enforce the packet size limit')
   const parseLength = parser._parseLength
@@ -24,6 +24,7 @@ export function limitPacketSize(client: Client, maxBytes: number, log: Logger): 
     const complete = parseLength.call(this)
     if (complete && this.packet.length > maxBytes) {
       log.info({ clientId: client.id, bytes: this.packet.length, limit: maxBytes }, 'mqtt connection closed: packet too large')
+      refused()
       client.close()
       return false
     }

@@ -25,7 +25,8 @@ interface QueuePersistence {
  */
 export type QueueLength = (clientId: string) => Promise<number>
 
-export function limitOfflineQueues(aedes: Aedes, limit: number, log: Logger, queueLength?: QueueLength): void {
+/** `dropped`: told of each message dropped (/metrics) */
+export function limitOfflineQueues(aedes: Aedes, limit: number, log: Logger, queueLength?: QueueLength, dropped: () => void = () => {}): void {
   const persistence = (aedes as unknown as { persistence: QueuePersistence }).persistence
   const length = queueLength ?? countQueues(persistence) // (wraps first: what is queued below is counted)
   const enqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence)
@@ -38,6 +39,7 @@ export function limitOfflineQueues(aedes: Aedes, limit: number, log: Logger, que
       full.delete(sub.clientId)
       return true
     }
+    dropped()
     if (!full.has(sub.clientId)) {
       full.add(sub.clientId)
       log.warn({ clientId: sub.clientId, limit }, 'mqtt offline queue full: newer messages for this persistent session are dropped until its client returns')

@@ -13,8 +13,8 @@ export async function serve(config: Config): Promise<void> {
   const core = await openCore(config, log).catch((err: unknown) => {
     throw reportFailedStart(log, err) // openCore has released what it opened
   })
-  const { server, port, mqttPort } = await startListening(core)
-  log.info({ port, mqttPort, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  const { server, port, mqttPort, metricsPort } = await startListening(core)
+  log.info({ port, mqttPort, metricsPort, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
   // a renewed certificate (certbot's deploy hook: systemctl reload tendril) without dropping anyone
   const reloadTls = () => {
     try {

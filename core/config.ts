@@ -50,12 +50,16 @@ export const settingsSchema = z.object({
   'log-format': z.enum(['json', 'pretty']).default('json').describe('pino JSON or human-readable logs'),
   'trust-proxy': z.string().min(1).default('loopback').describe('reverse proxies (load balancers, TLS terminators) believed about the client address and scheme (X-Forwarded-For/-Proto/-Host): a comma list of addresses and subnets, or loopback, linklocal, uniquelocal; a hop count; or false for none'),
   'shutdown-timeout': z.coerce.number().int().min(100).max(60000).default(5000).describe('ms to drain connections on SIGTERM before closing'),
+  metrics: bool.default(false).describe('serve Prometheus metrics at /metrics on --port (--metrics-port alone turns them on too)'),
+  'metrics-port': port.optional().describe('serve /metrics on this port of its own instead of on --port (0 picks a free port)'),
+  'metrics-token': z.string().min(16, 'must be at least 16 characters').optional().describe('bearer token a scraper must send for /metrics (default: none asked)'),
+  'sys-interval': z.coerce.number().int().min(0).max(86_400).default(10).describe('seconds between $SYS/broker/… topic updates for system admins, as Mosquitto\'s sys_interval; 0 disables them'),
   dev: bool.default(false).describe('development mode: embedded everything and a printed admin login'),
 })
 
 export type SettingName = keyof typeof settingsSchema.shape
 export const settingNames = Object.keys(settingsSchema.shape) as SettingName[]
-const secretSettings: SettingName[] = ['secret']
+const secretSettings: SettingName[] = ['secret', 'metrics-token']
 
 export type DatabaseConfig = { provider: 'sqlite'; url: string; file: string } | { provider: 'postgresql'; url: string }
 
@@ -94,6 +98,10 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logFormat: 'json' | 'pretty'
   shutdownTimeoutMs: number
+  /** /metrics: served (on its own port when port is set), and the bearer token it asks for */
+  metrics: { enabled: boolean; port?: number; token?: string }
+  /** seconds between $SYS topic updates; 0: none */
+  sysIntervalS: number
   /** Express's 'trust proxy': whom to believe about the client's address and scheme */
   trustProxy: TrustProxy
   dev: boolean
@@ -269,6 +277,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     logLevel: s['log-level'],
     logFormat: s['log-format'],
     shutdownTimeoutMs: s['shutdown-timeout'],
+    metrics: { enabled: s.metrics || s['metrics-port'] !== undefined, port: s['metrics-port'], token: s['metrics-token'] },
+    sysIntervalS: s['sys-interval'],
     trustProxy: parseTrustProxy(s['trust-proxy'], origin['trust-proxy'] ?? 'trust-proxy'),
     dev: s.dev,
   }
@@ -326,6 +336,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'log-format': config.logFormat,
     'trust-proxy': Array.isArray(config.trustProxy) ? config.trustProxy.join(',') : config.trustProxy,
     'shutdown-timeout': config.shutdownTimeoutMs,
+    metrics: config.metrics.enabled,
+    'metrics-port': config.metrics.port ?? '(none: /metrics on --port)',
+    'metrics-token': config.metrics.token ? '*****' : '(none)',
+    'sys-interval': config.sysIntervalS,
     dev: config.dev,
   }
 }

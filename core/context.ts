@@ -5,6 +5,7 @@ import type { Logger } from './log.ts'
 import type { Outbox } from './messages/outgoing.ts'
 import type { BlobStore } from './blobs/index.ts'
 import type { HistoryWriter } from './messages/history.ts'
+import type { Metrics } from './metrics.ts'
 
 export interface CoreContext {
   config: Config
@@ -17,4 +18,6 @@ export interface CoreContext {
   blobs: BlobStore
   /** the folders' message history, some rows held back briefly (messages/history.ts) */
   history: HistoryWriter
+  /** figures for /metrics and $SYS topics */
+  metrics: Metrics
 }

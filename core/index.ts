@@ -11,6 +11,8 @@ import { flushKeyUse } from './accounts/keys.ts'
 import { createOutbox } from './messages/outgoing.ts'
 import { createHistoryWriter } from './messages/history.ts'
 import { createBlobStore } from './blobs/index.ts'
+import { timedBlobStore } from './blobs/timing.ts'
+import { createMetrics } from './metrics.ts'
 
 export type { CoreContext }
 
@@ -22,7 +24,8 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const { applied, unknown } = await migrate(config.database)
   if (applied.length) log.info({ migrations: applied }, 'applied database migrations')
   if (unknown.length) log.warn({ migrations: unknown }, 'the database has migrations this version does not know; was it used by a newer Tendril?')
-  const db = openDatabase(config.database)
+  const metrics = createMetrics()
+  const db = openDatabase(config.database, metrics.observeQuery)
   let checkpointer: Checkpointer | undefined
   try {
     // A PUBACK or a 200 means "stored": by default (full) they go out once the WAL is on disk, flushed
@@ -36,8 +39,8 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     }
     checkpointer = config.database.provider === 'sqlite' ? await startCheckpointer(db, config.database.file, log) : undefined
     const secret = await loadServerSecret(db, config.secret)
-    const blobs = createBlobStore(config.blobstore, config.dataDir)
-    const history = createHistoryWriter(db, log, config.messageHistory.count)
+    const blobs = timedBlobStore(createBlobStore(config.blobstore, config.dataDir), metrics.observeBlob)
+    const history = createHistoryWriter(db, log, config.messageHistory.count, (rows) => (metrics.figures.historyRows += rows))
     return {
       config,
       db,
@@ -46,6 +49,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
       outbox: createOutbox(config.outgoing),
       blobs,
       history,
+      metrics,
       async close() {
         await blobs.close?.()
         await history.close() // what is held is written before the disconnect

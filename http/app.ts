@@ -6,6 +6,7 @@ import type { Core } from '../core/index.ts'
 import type { MessageBus } from '../core/messages/send.ts'
 import { version } from '../core/version.ts'
 import { identify, limitBody, requireCsrf, withCredentials } from './auth.ts'
+import { metricsHandler } from './metrics.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
 import { answerOnceOnDisk } from './on-disk.ts'
 import { keyRoutes } from './routes/keys.ts'
@@ -83,6 +84,8 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', version })
   })
+  // before credentials are read: a scraper's bearer token is no API key
+  if (core.config.metrics.enabled && core.config.metrics.port === undefined) app.get('/metrics', metricsHandler(core))
   // the browser UI's bundles and its pages' shell (a GET for HTML of any path but the API's)
   app.use(webUiRoutes())
 

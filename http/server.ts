@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream'
 import type { Core } from '../core/index.ts'
 import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { appParts, createApp, type AppDependencies } from './app.ts'
+import { timeRequests } from './metrics.ts'
 import { withValueLane } from './value-lane.ts'
 
 /** A TLS handshake that has not finished by then is dropped (node's default waits two minutes). */
@@ -26,7 +27,7 @@ export interface HttpServer {
 
 export function createHttpServer(core: Core, deps: AppDependencies, upgrades: UpgradeHandler[] = []): HttpServer {
   const parts = appParts(core)
-  const handler = withValueLane(core, deps.bus, parts, createApp(core, deps, parts))
+  const handler = timeRequests(core, withValueLane(core, deps.bus, parts, createApp(core, deps, parts)))
   const tls = core.config.tls
   // https.Server is an http.Server that speaks TLS first; its types do not say so
   const http = tls ? (createHttpsServer({ ...readTlsFiles(tls), handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler) as unknown as Server) : createServer(handler)

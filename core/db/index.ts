@@ -6,6 +6,7 @@ import { PrismaClient as SqliteClient, Prisma } from '../../generated/sqlite/cli
 import { PrismaClient as PostgresClient } from '../../generated/postgresql/client.ts'
 import type { DatabaseConfig } from '../config.ts'
 import { shareSqliteConnection } from './sqlite-connection.ts'
+import { timeAdapter, type ObserveQuery } from './timing.ts'
 
 export type Db = SqliteClient
 /** A client or an open interactive transaction: core functions that take part in a caller's transaction accept either. */
@@ -18,18 +19,20 @@ const SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 const sqliteClients = new WeakSet<Db>()
 
-export function openDatabase(database: DatabaseConfig): Db {
+/** `observe`: told how long each statement took (/metrics) */
+export function openDatabase(database: DatabaseConfig, observe?: ObserveQuery): Db {
+  const timing = <F extends Parameters<typeof timeAdapter>[0]>(factory: F) => (observe ? timeAdapter(factory, observe) : factory)
   if (database.provider === 'sqlite') {
     const adapter = new PrismaBetterSqlite3({ url: database.url, timeout: SQLITE_BUSY_TIMEOUT_MS })
     // the adapter opens its one connection on the client's first query (see sqlite-connection.ts)
     const connect = adapter.connect.bind(adapter)
     adapter.connect = async () => shareSqliteConnection(client, await connect())
-    const client = new SqliteClient({ adapter })
+    const client = new SqliteClient({ adapter: timing(adapter) })
     sqliteClients.add(client)
     return client
   }
   const adapter = new PrismaPg({ connectionString: database.url, max: 10 })
-  return new PostgresClient({ adapter }) as unknown as Db
+  return new PostgresClient({ adapter: timing(adapter) }) as unknown as Db
 }
 
 /** Runs fn in one transaction, so a multi-step creation never leaves anything half-made. */

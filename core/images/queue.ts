@@ -53,3 +53,8 @@ export async function drainThumbnails(ctx: CoreContext): Promise<void> {
   const queue = queues.get(ctx)
   while (queue?.running) await queue.running
 }
+
+/** Thumbnail jobs waiting (/metrics). */
+export function thumbnailsWaiting(ctx: CoreContext): number {
+  return queues.get(ctx)?.waiting.length ?? 0
+}

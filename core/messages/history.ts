@@ -104,7 +104,8 @@ export interface HistoryWriter {
   readonly idle: boolean
 }
 
-export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: number): HistoryWriter {
+/** `written`: told how many rows each write stored (/metrics) */
+export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: number, written: (rows: number) => void = () => {}): HistoryWriter {
   const held = new Map<number, HeldEntry[]>() // per folder, oldest first
   let timer: NodeJS.Timeout | undefined
   let writing: Promise<void> = Promise.resolve() // writes run one after another, so rows keep their order
@@ -138,6 +139,7 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
     const next = writing
       .catch(() => {}) // an earlier failure is its own callers'
       .then(() => recordMessages(db, entries))
+      .then(() => written(entries.length))
       .finally(() => writes--)
     writing = next
     return next

@@ -11,6 +11,8 @@ export interface TestServer {
   url: string
   mqttUrl: string
   wsUrl: string
+  /** /metrics on its own port, with --metrics-port */
+  metricsUrl?: string
   close(): Promise<void>
 }
 
@@ -29,7 +31,7 @@ export async function startTestServer(provider: Provider, options: TestServerOpt
     await core.cleanup()
     throw err
   })
-  const { port, mqttPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() }).catch(async (err: unknown) => {
+  const { port, mqttPort, metricsPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() }).catch(async (err: unknown) => {
     await tendril.close()
     await core.cleanup()
     throw err
@@ -40,6 +42,7 @@ export async function startTestServer(provider: Provider, options: TestServerOpt
     url: `http://127.0.0.1:${port}`,
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     wsUrl: `ws://127.0.0.1:${port}/mqtt`,
+    ...(metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }),
     async close() {
       await tendril.close()
       await core.cleanup()
