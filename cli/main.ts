@@ -5,6 +5,7 @@ import { TendrilError } from '../core/errors.ts'
 import { version } from '../core/version.ts'
 import { givenFlags, withAllOptions } from './options.ts'
 import { registerAdminCommands } from './admin.ts'
+import { registerBackupCommands } from './backup.ts'
 import { serve } from './serve.ts'
 
 export class UsageError extends Error {}
@@ -30,6 +31,7 @@ function buildProgram(): Command {
     })
 
   registerAdminCommands(program)
+  registerBackupCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }
