@@ -89,12 +89,6 @@ let onSignedOut: (() => void) | undefined
 /** The router's way of answering a 401 (set once, by main.tsx). */
 export const whenSignedOut = (handler: () => void) => void (onSignedOut = handler)
 
-/** The session lapsed (a 401, or the server answered as to someone signed out): forget it and sign in. */
-export function sessionLapsed(): void {
-  session.value = null
-  onSignedOut?.()
-}
-
 export async function messageOf(res: Response): Promise<string> {
   try {
     const body = (await res.json()) as { message?: string }
@@ -125,7 +119,10 @@ export async function api<T>(url: string, options: RequestOptions = {}): Promise
     body = JSON.stringify(options.body)
   }
   const res = await fetch(url, { method, headers, body, credentials: 'same-origin', signal: options.signal })
-  if (res.status === 401 && !options.quiet401) sessionLapsed()
+  if (res.status === 401 && !options.quiet401) {
+    session.value = null
+    onSignedOut?.()
+  }
   if (!res.ok) throw new ApiError(res.status, await messageOf(res))
   return (await res.json()) as T
 }

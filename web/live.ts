@@ -3,7 +3,7 @@
 // loaded as a chunk of its own after the first paint. Pages follow topics; the connection is shared.
 import { signal } from '@preact/signals'
 import type { MqttClient } from 'mqtt'
-import { api, session, sessionLapsed } from './api.ts'
+import { api, messageOf, session } from './api.ts'
 
 export type LiveState = 'off' | 'connecting' | 'live' | 'offline'
 export const liveState = signal<LiveState>('off')
@@ -82,15 +82,13 @@ async function connect(): Promise<void> {
   let mqtt: typeof import('mqtt')
   try {
     let loaded: typeof import('mqtt')
-    ;[info, loaded] = await Promise.all([api<MqttInfo>('/api/v1/mqtt-info'), import('mqtt')])
+    ;[info, loaded] = await Promise.all([session.peek() ? api<MqttInfo>('/api/v1/mqtt-info') : viewerInfo(), import('mqtt')])
     const fallback = (loaded as unknown as { default?: typeof import('mqtt') }).default
     mqtt = typeof loaded.connect === 'function' ? loaded : fallback! // the browser build exports only a default
   } catch {
     return reconnectLater()
   }
   if (!wanted) return void (liveState.value = 'off')
-  // the page was signed in but the server no longer knows the session: sign in again, as after a 401
-  if (info.anonymous && session.peek()) return sessionLapsed()
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${info.path}`
   const c = mqtt.connect(url, { username: 'token', password: info.token, clientId: info.clientId, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 30, connectTimeout: 10_000, timerVariant: 'native' })
   client = c
@@ -112,6 +110,13 @@ async function connect(): Promise<void> {
     c.end(true)
     reconnectLater()
   })
+}
+
+/** Signed out (a public page): a viewer's token, asked for without the cookie a lapsed session may have left. */
+async function viewerInfo(): Promise<MqttInfo> {
+  const res = await fetch('/api/v1/mqtt-info', { credentials: 'omit', headers: { accept: 'application/json' } })
+  if (!res.ok) throw new Error(await messageOf(res))
+  return (await res.json()) as MqttInfo
 }
 
 function reconnectLater(): void {

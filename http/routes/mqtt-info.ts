@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto'
 import { Router, type Request } from 'express'
 import { issueAnonymousToken, issueToken, TOKEN_TTL_MS } from '../../core/accounts/tokens.ts'
-import { invalid } from '../../core/errors.ts'
+import { invalid, unauthorized } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
 import { requireUser } from '../auth.ts'
+import { readCredentials } from '../credentials.ts'
 
 /**
  * The host and port the browser reached: the Host header, or X-Forwarded-Host from a trusted proxy
@@ -30,6 +31,8 @@ export function mqttInfoRoutes(core: Core): Router {
     const where = { ...publicAddress(req), path: '/mqtt', protocol: req.secure ? 'wss' : 'ws' }
     const expires_in = Math.floor(TOKEN_TTL_MS / 1000)
     if (res.locals.principal.kind === 'anonymous') {
+      // a cookie of a session that ended is a lapsed sign-in, as before; a viewer sends no credentials
+      if (readCredentials(req.headers).sessionToken) throw unauthorized('the session has ended: sign in again')
       const clientId = `kiosk-${randomBytes(9).toString('hex')}`
       // req.ip: the client's address (from a trusted proxy's header with --trust-proxy), for the per-address session limit
       const token = issueAnonymousToken(core, clientId, req.ip ?? req.socket.remoteAddress ?? 'unknown')

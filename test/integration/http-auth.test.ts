@@ -160,7 +160,10 @@ for (const provider of providers) {
       assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: basic(userKey) })).status, 200)
       assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: basic(controllerKey) })).status, 403)
       assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`, { headers: basic('tdl_' + 'X'.repeat(50)) })).status, 401)
-      assert.equal((await fetch(`${server.url}/api/v1/mqtt-info`)).status, 401)
+      // without credentials: a token for an anonymous viewer of public folders (mqtt-anonymous.test.ts)
+      const viewer = await fetch(`${server.url}/api/v1/mqtt-info`)
+      assert.equal(viewer.status, 200)
+      assert.equal(((await viewer.json()) as { anonymous?: boolean }).anonymous, true)
     })
 
     test('a signed-in browser gets a token that opens MQTT over the /mqtt WebSocket with its user\'s access', async () => {

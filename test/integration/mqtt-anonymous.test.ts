@@ -63,6 +63,11 @@ for (const provider of providers) {
       assert.match(info.clientId, /^kiosk-[0-9a-f]{18}$/)
     })
 
+    test('a cookie of a session that ended gets a 401, so the page signs in again, not a viewer token', async () => {
+      const res = await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie: 'tendril_session=ended-long-ago' } })
+      assert.equal(res.status, 401)
+    })
+
     test('a viewer follows a public folder and sees a value a controller publishes', async () => {
       const client = await viewer()
       assert.equal(await granted(client, 'acme/lab/pi'), 0)
