@@ -25,7 +25,9 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   if (applied.length) log.info({ migrations: applied }, 'applied database migrations')
   if (unknown.length) log.warn({ migrations: unknown }, 'the database has migrations this version does not know; was it used by a newer Tendril?')
   const metrics = createMetrics()
-  const db = openDatabase(config.database, metrics.observeQuery)
+  // timed only when someone reads the times: the default path stays as it was
+  const timing = config.metrics.enabled
+  const db = openDatabase(config.database, timing ? metrics.observeQuery : undefined)
   let checkpointer: Checkpointer | undefined
   try {
     // A PUBACK or a 200 means "stored": by default (full) they go out once the WAL is on disk, flushed
@@ -39,7 +41,8 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     }
     checkpointer = config.database.provider === 'sqlite' ? await startCheckpointer(db, config.database.file, log) : undefined
     const secret = await loadServerSecret(db, config.secret)
-    const blobs = timedBlobStore(createBlobStore(config.blobstore, config.dataDir), metrics.observeBlob)
+    const store = createBlobStore(config.blobstore, config.dataDir)
+    const blobs = timing ? timedBlobStore(store, metrics.observeBlob) : store
     const history = createHistoryWriter(db, log, config.messageHistory.count, (rows) => (metrics.figures.historyRows += rows))
     return {
       config,

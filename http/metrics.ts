@@ -46,6 +46,7 @@ function routeOf(req: IncomingMessage, status: number): string {
 
 /** Times each request to its last byte, by route, method and status. */
 export function timeRequests(core: Core, handler: RequestListener): RequestListener {
+  if (!core.config.metrics.enabled) return handler
   return (req, res) => {
     const started = performance.now()
     res.once('finish', () => core.metrics.observeHttp(routeOf(req, res.statusCode), req.method ?? '', res.statusCode, (performance.now() - started) / 1000))
