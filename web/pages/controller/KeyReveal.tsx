@@ -3,6 +3,7 @@
 import { useSignal } from '@preact/signals'
 import { api } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
+import { CopyButton } from '../../components/CopyButton.tsx'
 import { setupSnippets } from './setup-snippets.ts'
 import './admin.css'
 
@@ -15,44 +16,6 @@ export interface Revealed {
 export async function createControllerKey(controllerPath: string): Promise<Revealed> {
   const created = await api<{ id: number; secret_key: string }>('/api/v1/keys', { method: 'POST', body: { controller_path: controllerPath } })
   return { controllerPath, key: created.secret_key }
-}
-
-async function copyText(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text)
-    return
-  } catch {
-    // no clipboard API (a plain-http address other than localhost): the older way below
-  }
-  const area = document.createElement('textarea')
-  area.value = text
-  area.setAttribute('readonly', '')
-  area.style.position = 'fixed'
-  area.style.opacity = '0'
-  document.body.append(area)
-  area.select()
-  const copied = document.execCommand('copy')
-  area.remove()
-  if (!copied) throw new Error('copy refused')
-}
-
-export function CopyButton({ text, what }: { text: string; what: string }) {
-  const state = useSignal<'' | 'copied' | 'failed'>('')
-  const copy = () =>
-    copyText(text).then(
-      () => (state.value = 'copied'),
-      () => (state.value = 'failed'),
-    )
-  return (
-    <span class="copy">
-      <button type="button" onClick={() => void copy()} aria-label={`Copy ${what}`}>
-        Copy
-      </button>
-      <span role="status" class="hint">
-        {state.value === 'copied' ? 'Copied.' : state.value === 'failed' ? 'Select the text and copy it.' : ''}
-      </span>
-    </span>
-  )
 }
 
 export function KeyReveal({ revealed, onClose }: { revealed: Revealed | null; onClose: () => void }) {

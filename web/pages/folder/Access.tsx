@@ -4,6 +4,7 @@
 import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api, encodePath, resourceUrl, session, type Described } from '../../api.ts'
+import { CopyButton } from '../../components/CopyButton.tsx'
 import { Confirm } from '../organization/Confirm.tsx'
 import { loadMembers, orgUrl, type Member } from '../organization/admin.ts'
 import '../organization/organization.css'
@@ -153,9 +154,7 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
                 Public link
               </label>
               <input id="kiosk-link" readOnly value={link} onFocus={(e) => e.currentTarget.select()} />
-              <button type="button" onClick={() => void copy(link, notice)}>
-                Copy link
-              </button>
+              <CopyButton text={link} what="the kiosk link" />
             </div>
             <p>
               <button type="button" class="danger" onClick={() => (confirming.value = 'unpublish')}>
@@ -209,15 +208,6 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
       </Confirm>
     </div>
   )
-}
-
-async function copy(text: string, notice: { value: string }) {
-  try {
-    await navigator.clipboard.writeText(text)
-    notice.value = 'The link was copied.'
-  } catch {
-    notice.value = 'Copying is not allowed here: select the link and copy it.'
-  }
 }
 
 interface EditorProps {

@@ -5,7 +5,7 @@ import { useEffect } from 'preact/hooks'
 import { api, session } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 import { localTime, timeAgo } from '../../format.ts'
-import { CopyButton } from './CopyButton.tsx'
+import { CopyButton } from '../../components/CopyButton.tsx'
 
 interface Key {
   id: number
