@@ -8,6 +8,7 @@ import { createAdmin, createController, createKeyForUser, createOrg, createOrgUs
 import { providers } from '../helpers/core.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closed, collect, connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
+import { freshRedisDatabase } from '../helpers/redis.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const TOKEN = 'scrape-token-0123456789'
@@ -184,5 +185,32 @@ describe('metrics off (the default)', () => {
     const res = await fetch(`${server.url}/metrics`)
     assert.notEqual(res.status, 200)
     assert.doesNotMatch(await res.text(), /tendril_/)
+  })
+})
+
+describe('$SYS topics of several instances (--redis)', () => {
+  let a: TestServer
+  let b: TestServer
+  before(async () => {
+    const redis = await freshRedisDatabase()
+    a = await startTestServer('postgresql', { config: { redis, 'broker-id': 'a', 'sys-interval': 1 } })
+    b = await startTestServer('postgresql', { config: { redis, 'broker-id': 'b', 'sys-interval': 1 }, databaseUrl: a.databaseUrl })
+    await createAdmin(a.core, 'root@example.com', PASSWORD)
+  })
+  after(async () => {
+    endAll()
+    await b?.close()
+    await a?.close()
+  })
+
+  test("each instance publishes its own figures under $SYS/brokers/<broker-id>/, seen from either", async () => {
+    const info = await mqttInfo(a.url, await signIn(a.url, 'root@example.com'))
+    const admin = await connect(b.wsUrl, info.token, { username: 'token', clientId: info.clientId })
+    const figures = collect(admin, 2500)
+    assert.equal(await granted(admin, '$SYS/#'), 0)
+    const connected = new Map((await figures).filter((m) => m.topic.endsWith('/clients/connected')).map((m) => [m.topic, Number(m.payload)]))
+    assert.deepEqual([...connected.keys()].sort(), ['$SYS/brokers/a/clients/connected', '$SYS/brokers/b/clients/connected'])
+    assert.equal(connected.get('$SYS/brokers/b/clients/connected'), 1, 'the admin, on b')
+    assert.equal(connected.get('$SYS/brokers/a/clients/connected'), 0)
   })
 })

@@ -1,0 +1,35 @@
+// A logical database of the run's shared Redis for one test file (cluster.test.ts and
+// security-limits.test.ts keep copies of these two functions; new tests import them from here).
+import net from 'node:net'
+import { sharedRedis } from '../harness/redis.ts'
+
+/** An emptied logical database: a counter in database 0 hands them out, so test files do not hear each other. */
+export async function freshRedisDatabase(): Promise<string> {
+  const { url } = await sharedRedis()
+  const handedOut = Number(await redisCommand(url, ['INCR', 'tendril-test:databases']))
+  const database = `${url}/${1 + ((handedOut - 1) % 15)}`
+  await redisCommand(database, ['FLUSHDB'])
+  return database
+}
+
+/** One command over RESP, in the URL's database; the reply's first line. */
+export function redisCommand(url: string, command: string[]): Promise<string> {
+  const { hostname, port, pathname } = new URL(url)
+  const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
+  const commands = pathname.length > 1 ? [['SELECT', pathname.slice(1)], command] : [command]
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname)
+    let received = ''
+    socket.on('error', reject)
+    socket.on('data', (data) => {
+      received += data.toString()
+      const replies = received.split('\r\n').slice(0, -1)
+      if (replies.length < commands.length) return
+      socket.destroy()
+      const failed = replies.find((reply) => reply.startsWith('-'))
+      if (failed) reject(new Error(`redis: ${failed.slice(1)}`))
+      else resolve(replies.at(-1)!.slice(1))
+    })
+    socket.write(commands.map(encode).join(''))
+  })
+}
