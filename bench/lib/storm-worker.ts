@@ -12,6 +12,8 @@ export interface StormSpec {
   host: string
   port: number
   concurrency: number
+  /** the SUBSCRIBE's QoS (default 0) */
+  qos?: 0 | 1
   clients: { clientId: string; password?: string; topic: string }[]
 }
 
@@ -46,7 +48,7 @@ function session(job: StormSpec, c: StormSpec['clients'][number], sockets: net.S
     parser.on('packet', (packet) => {
       if (packet.cmd === 'connack') {
         if (packet.returnCode !== 0) return fail(`CONNACK ${packet.returnCode}`)
-        socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: c.topic, qos: 0 }] }))
+        socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: c.topic, qos: job.qos ?? 0 }] }))
       } else if (packet.cmd === 'suback') {
         if (packet.granted[0] === 128) return fail('SUBACK refused')
         resolve()
