@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
 import tar, { type Pack } from 'tar-stream'
+import { invalid } from '../errors.ts'
 
 export const MANIFEST = 'tendril-backup.json'
 export const BLOB_PREFIX = 'blobs/'
@@ -76,6 +77,11 @@ export async function* readArchive(file: string): AsyncGenerator<ArchiveEntry> {
   const extract = tar.extract()
   const reading = pipeline(createReadStream(file), createGunzip(), extract)
   reading.catch(() => {}) // the loop below sees the same failure
-  for await (const entry of extract) yield entry as unknown as ArchiveEntry // streamx types its chunks unknown
-  await reading
+  try {
+    for await (const entry of extract) yield entry as unknown as ArchiveEntry // streamx types its chunks unknown
+    await reading
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw invalid(`${file} is not a gzipped Tendril backup (${(err as Error).message})`)
+    throw err
+  }
 }

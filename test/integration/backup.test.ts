@@ -141,7 +141,7 @@ for (const provider of providers) {
       }
     })
 
-    test('restore refuses a data dir or database that is not empty', async () => {
+    test('restore refuses a data dir or database that is not empty; backup without pg_dump says where to look', async () => {
       const core = await openTestCore(provider)
       const work = mkdtempSync(join(tmpdir(), 'tendril-backup-test-'))
       const file = join(work, 'tendril.tar.gz')
@@ -153,6 +153,10 @@ for (const provider of providers) {
         assert.equal(over.code, 1)
         assert.match(over.stderr, /is not empty: a backup is restored into an empty one/)
         if (provider === 'postgresql') {
+          const withoutPgDump = await runCli(['backup', join(work, 'other.tar.gz'), '--db', core.config.database.url, '--pg-bin', work])
+          assert.equal(withoutPgDump.code, 1)
+          assert.match(withoutPgDump.stderr, /pg_dump not found in .*see "Backups" in docs\/operations.md/)
+          assert.deepEqual(readdirSync(work).sort(), ['tendril.tar.gz'], 'nothing half-written')
           const emptyDir = join(work, 'empty')
           const intoUsed = await runCli(['restore', file, '--db', core.config.database.url, '--data-dir', emptyDir, ...pgBinArgs(provider)])
           assert.equal(intoUsed.code, 1)
