@@ -68,8 +68,8 @@ for (const provider of providers) {
 
       await closeToAllButItself(closing.id)
       const watcher = await connect(server.mqttUrl, memberKey)
-      assert.equal(await granted(watcher, 'acme/away/pi-closing/probe'), 0) // granted before the change is seen
-      await deliveryStops(watcher, closingPublisher, 'acme/away/pi-closing/probe')
+      // granted while the change is not yet seen, refused once it is (on a busy machine it may be already): wait for that
+      if ((await granted(watcher, 'acme/away/pi-closing/probe')) === 0) await deliveryStops(watcher, closingPublisher, 'acme/away/pi-closing/probe')
       await publishQos1(closingPublisher, 'acme/away/pi-closing/alarm', 'queued after the change')
       await publishQos1(keptPublisher, 'acme/away/pi-kept/alarm', 'still yours')
 
