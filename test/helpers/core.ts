@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config, type DatabaseConfig } from '../../core/config.ts'
 import { openCore, type Core } from '../../core/index.ts'
-import { createLogger } from '../../core/log.ts'
+import { createLogger, type Logger } from '../../core/log.ts'
 import { sharedPostgres } from '../harness/postgres.ts'
 
 export const providers = ['sqlite', 'postgresql'] as const
@@ -30,11 +30,12 @@ export interface TestCore extends Core {
   cleanup(): Promise<void>
 }
 
-/** bcrypt's minimum cost keeps the suite fast; the cost itself is tested separately. */
-export async function openTestCore(provider: Provider, overrides: Record<string, unknown> = {}): Promise<TestCore> {
+/** bcrypt's minimum cost keeps the suite fast; the cost itself is tested separately. The core logs
+ *  nothing unless given a logger (e.g. one writing to a buffer a test reads). */
+export async function openTestCore(provider: Provider, overrides: Record<string, unknown> = {}, logger?: Logger): Promise<TestCore> {
   const fresh = await freshDatabase(provider)
   const config: Config = loadConfig({ flags: { db: fresh.url, 'data-dir': fresh.dataDir, 'bcrypt-cost': 4, ...overrides }, env: {} })
-  const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
+  const core = await openCore(config, logger ?? createLogger({ logLevel: 'silent', logFormat: 'json' }))
   return {
     ...core,
     async cleanup() {

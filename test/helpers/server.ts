@@ -1,6 +1,7 @@
 // Starts a whole Tendril instance in-process on free loopback ports, over a fresh database (or,
 // to run several instances as one deployment, over the database of another).
 import { createTendril } from '../../server.ts'
+import type { Logger } from '../../core/log.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, type Provider, type TestCore } from './core.ts'
 
@@ -21,10 +22,12 @@ export interface TestServerOptions {
   config?: Record<string, unknown>
   /** a TestServer's databaseUrl: this instance shares that database instead of a fresh one */
   databaseUrl?: string
+  /** where the server logs (silent when not given) */
+  logger?: Logger
 }
 
 export async function startTestServer(provider: Provider, options: TestServerOptions = {}): Promise<TestServer> {
-  const core = await openTestCore(provider, { ...options.config, ...(options.databaseUrl ? { db: options.databaseUrl } : {}) })
+  const core = await openTestCore(provider, { ...options.config, ...(options.databaseUrl ? { db: options.databaseUrl } : {}) }, options.logger)
   // on a failure (Redis unreachable, a port taken meanwhile) what was opened is closed, so the test
   // fails instead of hanging on open connections
   const tendril = await createTendril(core).catch(async (err: unknown) => {
