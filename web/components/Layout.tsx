@@ -39,11 +39,14 @@ export function Layout({ children }: { children: ComponentChildren }) {
         <a class="brand" href="/">
           Tendril
         </a>
-        <nav aria-label="Main">
-          <a href="/activity">Activity</a>
-          <a href="/settings">Settings</a>
-          {user?.system_admin && <a href="/admin">Admin</a>}
-        </nav>
+        {/* each page here needs a session: someone signed out (a public folder) gets Sign in instead */}
+        {user && (
+          <nav aria-label="Main">
+            <a href="/activity">Activity</a>
+            <a href="/settings">Settings</a>
+            {user.system_admin && <a href="/admin">Admin</a>}
+          </nav>
+        )}
         <LiveStatus />
         <span class="spacer" />
         {user && (

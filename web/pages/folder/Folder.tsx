@@ -53,7 +53,9 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
   const requested = here.value.query.get('tab')
   const ownerTab = ownerTabOf(meta, requested)
   const adminTab = adminTabOf(meta, requested)
-  const tab = requested === 'messages' ? 'messages' : (ownerTab ?? adminTab ?? 'contents')
+  // the message history needs a session (a public folder's visitor gets its contents)
+  const signedIn = session.value !== null
+  const tab = requested === 'messages' && signedIn ? 'messages' : (ownerTab ?? adminTab ?? 'contents')
 
   useEffect(() => {
     let current = true
@@ -102,13 +104,15 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
         <a href={encodePath(path)} aria-current={tab === 'contents' ? 'page' : undefined}>
           Contents
         </a>
-        <a href={`${encodePath(path)}?tab=messages`} aria-current={tab === 'messages' ? 'page' : undefined}>
-          Messages
-        </a>
+        {signedIn && (
+          <a href={`${encodePath(path)}?tab=messages`} aria-current={tab === 'messages' ? 'page' : undefined}>
+            Messages
+          </a>
+        )}
         <OwnerTabLinks path={path} meta={meta} current={tab} />
         <AdminTabLinks path={path} meta={meta} current={tab} />
       </nav>
-      {tab === 'messages' ? <Messages path={path} /> : ownerTab ? <OwnerTabView path={path} tab={ownerTab} /> : adminTab ? <AdminTabView path={path} meta={meta} tab={adminTab} /> : contents()}
+      {tab === 'messages' ? <Messages path={path} canSend={meta.access === 'write'} /> : ownerTab ? <OwnerTabView path={path} tab={ownerTab} /> : adminTab ? <AdminTabView path={path} meta={meta} tab={adminTab} /> : contents()}
     </>
   )
 

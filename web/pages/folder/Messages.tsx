@@ -1,5 +1,5 @@
 // A folder's Messages tab: its history (GET /api/v1/messages), new ones arriving live, pause and a
-// filter by type (both in the address, so the view can be shared), and a form to send one.
+// filter by type (both in the address, so the view can be shared), and for writers a form to send one.
 import { useSignal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import { api } from '../../api.ts'
@@ -31,7 +31,8 @@ export function decodeMessage(payload: string): { type: string; parameters: unkn
   }
 }
 
-export function Messages({ path }: { path: string }) {
+/** canSend: the person may write here (sending needs write; a reader only reads the history) */
+export function Messages({ path, canSend }: { path: string; canSend: boolean }) {
   const messages = useSignal<Message[]>([])
   const held = useSignal<Message[]>([])
   const error = useSignal('')
@@ -63,7 +64,7 @@ export function Messages({ path }: { path: string }) {
 
   return (
     <section aria-label="Messages">
-      <SendForm path={path} />
+      {canSend && <SendForm path={path} />}
       <div class="view-controls">
         <label>
           Type contains{' '}
