@@ -1,6 +1,6 @@
 // Controller presence: connect, disconnect and watchdog keep ControllerStatus current; and the
 // status attributes a controller reports, beside Tendril's own (timestamp_correction).
-import type { DbClient, Prisma } from '../db/index.ts'
+import { Prisma, type DbClient } from '../db/index.ts'
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { mergeObject } from './attributes.ts'
 import { providerOf } from './revisions.ts'
@@ -18,20 +18,19 @@ export async function markDisconnected(db: DbClient, controllerId: number) {
   await db.controllerStatus.updateMany({ where: { controllerId }, data: { connected: false } })
 }
 
+/** Rows per upsert statement: two parameters each, well inside both providers' limits. */
+const UPSERT_CHUNK = 1000
+
 /**
- * markConnected for many controllers at once (a connection storm): three statements whatever the
- * count. A row another writer created meanwhile makes the insert fail; then each is upserted alone.
+ * markConnected for many controllers at once (a connection storm): one upsert statement per 1000,
+ * in id order, so that two instances writing at once lock rows in the same order.
  */
 export async function markManyConnected(db: DbClient, controllerIds: number[], at = new Date()) {
-  if (controllerIds.length === 0) return
-  const existing = new Set((await db.controllerStatus.findMany({ where: { controllerId: { in: controllerIds } }, select: { controllerId: true } })).map((r) => r.controllerId))
-  const missing = controllerIds.filter((id) => !existing.has(id))
-  if (existing.size > 0) await db.controllerStatus.updateMany({ where: { controllerId: { in: [...existing] } }, data: { connected: true, lastConnectAt: at } })
-  if (missing.length === 0) return
-  try {
-    await db.controllerStatus.createMany({ data: missing.map((controllerId) => ({ controllerId, connected: true, lastConnectAt: at })) })
-  } catch {
-    for (const id of missing) await markConnected(db, id)
+  const ids = [...new Set(controllerIds)].sort((a, b) => a - b)
+  for (let i = 0; i < ids.length; i += UPSERT_CHUNK) {
+    const rows = ids.slice(i, i + UPSERT_CHUNK).map((id) => Prisma.sql`(${id}, true, ${at})`)
+    await db.$executeRaw`INSERT INTO "ControllerStatus" ("controllerId", "connected", "lastConnectAt") VALUES ${Prisma.join(rows)}
+      ON CONFLICT ("controllerId") DO UPDATE SET "connected" = true, "lastConnectAt" = excluded."lastConnectAt"`
   }
 }
 

@@ -123,6 +123,38 @@ for (const provider of providers) {
       }
     })
 
+    test('after a storm of connects and disconnects each controller is shown as its sessions are', async () => {
+      const fleet: Awaited<ReturnType<typeof createController>>[] = []
+      for (let i = 0; i < 30; i++) fleet.push(await createController(server.core, `acme/storm/pi-${i}`))
+      // some have a status row to update, the others none yet (a row to insert)
+      await server.core.db.controllerStatus.deleteMany({ where: { controllerId: { in: fleet.slice(10).map((c) => c.id) } } })
+      const open = (c: (typeof fleet)[number], session: string) => connect(server.mqttUrl, c.key, { clientId: `${session}-${c.id}` })
+      const first = await Promise.all(fleet.map((c) => open(c, 'a')))
+      // without waiting for the writes: the odd ones leave, every third opens a second session and
+      // drops its first, every fifth leaves and comes back
+      const second = await Promise.all(fleet.map((c, i) => (i % 3 === 0 ? open(c, 'b') : null)))
+      const third = await Promise.all(fleet.map(async (c, i) => {
+        if (i % 2 === 1 || i % 3 === 0) first[i]!.end(true)
+        if (i % 5 !== 0) return null
+        const again = await open(c, 'c')
+        if (i % 2 === 1) again.end(true)
+        return again
+      }))
+      const expected = fleet.map((_, i) => i % 3 === 0 || i % 2 === 0)
+      const shown = async () => {
+        const rows = await server.core.db.controllerStatus.findMany({ where: { controllerId: { in: fleet.map((c) => c.id) } } })
+        const byId = new Map(rows.map((r) => [r.controllerId, r]))
+        return fleet.map((c) => byId.get(c.id)?.connected ?? false)
+      }
+      assert.ok(await eventually(async () => JSON.stringify(await shown()) === JSON.stringify(expected), 5000), 'shown as the sessions are')
+      await new Promise((resolve) => setTimeout(resolve, 300)) // no late write undoes it
+      assert.deepEqual(await shown(), expected)
+      const connectedRows = await server.core.db.controllerStatus.findMany({ where: { controllerId: { in: fleet.map((c) => c.id) }, connected: true } })
+      assert.ok(connectedRows.every((r) => r.lastConnectAt && Date.now() - r.lastConnectAt.getTime() < 60_000), 'each has its connect time')
+      for (const client of [...first, ...second, ...third]) client?.end(true)
+      assert.ok(await eventually(async () => (await shown()).every((c) => !c), 5000), 'and all disconnected once every session closed')
+    })
+
     test('a payload that is not a rhizo message is relayed but not stored, and the client stays connected', async () => {
       const subscriber = await connect(server.mqttUrl, labKey)
       await granted(subscriber, 'acme/lab/pi-1')
