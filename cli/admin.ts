@@ -4,8 +4,7 @@ import type { Command } from 'commander'
 import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../core/admin.ts'
 import { openCore, type Core } from '../core/index.ts'
 import { createLogger } from '../core/log.ts'
-import { configFor, UsageError } from './main.ts'
-import { withStorageOptions } from './options.ts'
+import { configFor, UsageError, withStorageOptions } from './options.ts'
 
 async function withCore<T>(cmd: Command, fn: (core: Core) => Promise<T>): Promise<T> {
   const config = configFor(cmd)

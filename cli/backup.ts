@@ -5,8 +5,7 @@ import { backup, BlobProblemsError } from '../core/backup/backup.ts'
 import { checkStore, type BlobProblem } from '../core/backup/check.ts'
 import { restore } from '../core/backup/restore.ts'
 import { TendrilError } from '../core/errors.ts'
-import { configFor } from './main.ts'
-import { withStorageOptions } from './options.ts'
+import { configFor, withStorageOptions } from './options.ts'
 
 const listProblems = (problems: BlobProblem[]) => problems.map((p) => `${p.problem}: ${p.hash} (${p.detail})\n`).join('')
 

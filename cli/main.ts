@@ -1,18 +1,12 @@
 // The `tendril` command line. Exit status: 0 ok, 1 the operation failed, 2 bad usage or settings.
 import { Command, CommanderError } from 'commander'
-import { ConfigError, loadConfig, describeConfig, type Config } from '../core/config.ts'
+import { ConfigError, describeConfig } from '../core/config.ts'
 import { TendrilError } from '../core/errors.ts'
 import { version } from '../core/version.ts'
-import { givenFlags, withAllOptions } from './options.ts'
+import { configFor, UsageError, withAllOptions } from './options.ts'
 import { registerAdminCommands } from './admin.ts'
 import { registerBackupCommands } from './backup.ts'
 import { serve } from './serve.ts'
-
-export class UsageError extends Error {}
-
-export function configFor(cmd: Command): Config {
-  return loadConfig({ flags: givenFlags(cmd), env: process.env, configFile: cmd.opts().config })
-}
 
 function buildProgram(): Command {
   const program = new Command('tendril')

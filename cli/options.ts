@@ -1,7 +1,10 @@
 // Command-line flags, made from the settings schema so that every setting has its flag, and the
 // translation of commander's parsed options into config sources (only the flags actually given).
 import type { Command } from 'commander'
-import { settingNames, settingsSchema, type SettingName } from '../core/config.ts'
+import { loadConfig, settingNames, settingsSchema, type Config, type SettingName } from '../core/config.ts'
+
+/** Bad use of the command line: main.ts exits 2 with its message. */
+export class UsageError extends Error {}
 
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
 
@@ -37,4 +40,9 @@ export function withStorageOptions(cmd: Command): Command {
 /** Storage settings plus everything a running server uses (ports, limits, mail, Redis, …). */
 export function withAllOptions(cmd: Command): Command {
   return addSettingFlags(withStorageOptions(cmd), SERVER_SETTINGS)
+}
+
+/** The effective settings of a command: its flags, then TENDRIL_* variables, then --config's file. */
+export function configFor(cmd: Command): Config {
+  return loadConfig({ flags: givenFlags(cmd), env: process.env, configFile: cmd.opts().config })
 }
