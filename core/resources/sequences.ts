@@ -679,7 +679,7 @@ export async function downsampleHistory(db: DbClient, sequenceId: number, option
  * d (from start) with floor(d × buckets / span) = i, computed in BigInt because i × span passes 2^53;
  * the last bucket ends 1 ms after `end`, so a value at `end` is in it.
  */
-function bucketBounds(start: Date, end: Date, buckets: number): [number, Date, Date][] {
+export function bucketBounds(start: Date, end: Date, buckets: number): [number, Date, Date][] {
   const span = BigInt(end.getTime() - start.getTime())
   const n = BigInt(buckets)
   const offset = (i: number) => Number((BigInt(i) * span + n - 1n) / n)
@@ -696,9 +696,9 @@ function bucketBounds(start: Date, end: Date, buckets: number): [number, Date, D
  * one JSON value (SQLite and PostgreSQL both print doubles so that they read back exactly). This is
  * about twice as fast as deriving a bucket number from every row's timestamp and grouping by it,
  * which makes SQLite sort all the rows. SQLite compares the ISO text it keeps (sqlTimestamp), which
- * sorts in time order.
+ * sorts in time order. The (resourceId, timestamp, numericValue) index covers it: no table reads.
  */
-function bucketQuery(provider: Provider, sequenceId: number, bounds: [number, Date, Date][]): Prisma.Sql {
+export function bucketQuery(provider: Provider, sequenceId: number, bounds: [number, Date, Date][]): Prisma.Sql {
   const json = JSON.stringify(bounds.map(([i, lo, hi]) => ({ i, lo: sqlTimestamp(provider, lo), hi: sqlTimestamp(provider, hi) })))
   if (provider === 'sqlite') {
     return Prisma.sql`
