@@ -36,6 +36,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
   // every series says which instance it came from (Prometheus' own `instance` label is the scrape address)
   core.metrics.registry.setDefaultLabels({ broker_id: brokerName(core.config) })
   const metricsServer = core.config.metrics.port === undefined ? undefined : createMetricsServer(core)
+  if (core.config.metrics.enabled && !metricsServer && !core.config.metrics.token) core.log.warn('/metrics is served to anyone who reaches --port: set --metrics-token, or serve it on --metrics-port')
   // the upkeep every serving instance runs (watchdog notices, message history, max_history): each
   // is safe on several instances at once
   let stopUpkeep: (() => Promise<void>) | undefined

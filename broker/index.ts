@@ -16,7 +16,7 @@ import { countedAs, createConnectHooks } from './auth.ts'
 import { sessionOf } from './clients.ts'
 import { createIngest } from './ingest.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
-import type { FolderPublisher, MessageBus } from '../core/messages/send.ts'
+import type { FolderPublisher, MessageBus } from '../core/messages/types.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
 import { trackPresence, type SharedPresence } from './presence.ts'
@@ -86,7 +86,11 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     },
   }
   const ingest = createIngest(core, resolver, publisher, storedIds)
-  core.metrics.gauge('tendril_queue_length', 'work waiting: messages for the next ingest batch, thumbnails to make', 'queue', { ingest: () => ingest.waiting, thumbnails: () => thumbnailsWaiting(core) })
+  core.metrics.gauge('tendril_queue_length', 'work waiting: messages for the next ingest batch, history rows held back, thumbnails to make', 'queue', {
+    ingest: () => ingest.waiting,
+    history: () => core.history.held,
+    thumbnails: () => thumbnailsWaiting(core),
+  })
   // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
   const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)

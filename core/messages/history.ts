@@ -102,6 +102,8 @@ export interface HistoryWriter {
   close(): Promise<void>
   /** nothing held and nothing being written (diagnostics, benchmarks) */
   readonly idle: boolean
+  /** entries held back, waiting to be written (/metrics) */
+  readonly held: number
 }
 
 /** `written`: told how many rows each write stored (/metrics) */
@@ -174,6 +176,11 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
     },
     get idle() {
       return held.size === 0 && writes === 0
+    },
+    get held() {
+      let n = 0
+      for (const entries of held.values()) n += entries.length
+      return n
     },
   }
 }
