@@ -1,6 +1,6 @@
 // The deployment files in deploy/: the systemd unit passes systemd's own checks, and the compose
 // file's scaled-out shape is the one docs/operations.md describes ("Several instances"), with
-// settings Tendril accepts.
+// settings Tendril accepts, behind a balancer configuration HAProxy accepts.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -86,5 +86,11 @@ describe('the scaled-out compose file (deploy/compose.yaml)', () => {
       assert.match(haproxy, new RegExp(`server ${name} ${name}:8080 check`))
       assert.match(haproxy, new RegExp(`server ${name} ${name}:1883 check`))
     }
+  })
+
+  test('haproxy -c finds the balancer configuration valid (the instances resolve only inside compose)', async () => {
+    const { stderr } = await run('haproxy', ['-c', '-f', deploy('haproxy.cfg').pathname])
+    const warnings = stderr.split('\n').filter((line) => line.includes('[WARNING]'))
+    assert.deepEqual(warnings.filter((line) => !/could not resolve address 'tendril-[12]'/.test(line)), [])
   })
 })
