@@ -16,6 +16,7 @@ import { Actions, ReaderActions } from './Actions.tsx'
 import { Messages } from './Messages.tsx'
 import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
 import { Tile } from './Tile.tsx'
+import { useReloadOnReconnect } from '../../reconnect.ts'
 
 export function FolderPage({ path }: { path: string }) {
   const meta = useSignal<Described | null | undefined>(undefined)
@@ -69,6 +70,7 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
       .catch((err: Error) => current && (error.value = err.message))
     return () => void (current = false)
   }, [path, reloads.value])
+  useReloadOnReconnect(() => reloads.value++) // what changed while the live connection was down
 
   // values and presence as they happen, on the folder's topic; a controller's own presence is told to its parent
   useSignalEffect(() => {

@@ -2,15 +2,16 @@
 // current for days without a reload: the live connection reconnects by itself (live.ts), what was
 // missed meanwhile is loaded again, and each chart keeps at most MAX_POINTS values (memory stays flat).
 import { signal, useSignal, useSignalEffect, type Signal } from '@preact/signals'
-import { useEffect, useMemo, useRef } from 'preact/hooks'
+import { useEffect, useMemo } from 'preact/hooks'
 import { ApiError, api, encodePath, resourceUrl, ResourceType, session, signInUrl, type Described, type Listed } from '../../api.ts'
 import { LiveStatus } from '../../components/Layout.tsx'
 import { formatValue, localTime, timeAgo } from '../../format.ts'
-import { follow, liveState } from '../../live.ts'
+import { follow } from '../../live.ts'
 import { navigate } from '../../router.ts'
 import { Presence } from '../folder/Tile.tsx'
 import { applyLive, lastSeen, toEntry, type Entry } from '../folder/model.ts'
 import './kiosk.css'
+import { useReloadOnReconnect } from '../../reconnect.ts'
 
 /** The most values a tile's chart keeps: live values push out the oldest. */
 export const MAX_POINTS = 120
@@ -196,18 +197,6 @@ function Chart({ points, name }: { points: Point[]; name: string }) {
   )
 }
 
-/** Calls reload each time the live connection comes back after being lost (not on the first connect). */
-function useReloadOnReconnect(reload: () => void): void {
-  const lost = useRef(false)
-  useSignalEffect(() => {
-    const state = liveState.value
-    if (state === 'offline') lost.current = true
-    if (state === 'live' && lost.current) {
-      lost.current = false
-      reload()
-    }
-  })
-}
 
 /** Keeps the screen on while the page is shown, where the browser offers a wake lock. */
 function useWakeLock(): void {

@@ -1,10 +1,11 @@
 // An image sequence: a filmstrip of its 240 px thumbnails (the "thumbnail-240-x" child), the full
 // image of the chosen revision, new images shown as they arrive, Left/Right to step.
-import { useSignal, useSignalEffect } from '@preact/signals'
+import { useSignal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import { api, resourceUrl, type Described } from '../../api.ts'
-import { follow, liveState } from '../../live.ts'
+import { follow } from '../../live.ts'
 import { formatTime } from './range.ts'
+import { useReloadOnReconnect } from '../../reconnect.ts'
 
 interface Revision {
   id: number
@@ -26,18 +27,6 @@ function imageUpdateOf(payload: string, sequenceId: number): Revision | null {
   }
 }
 
-/** Reads the list again when the live connection comes back after a loss (announcements were missed). */
-function useReloadOnReconnect(reload: () => void): void {
-  const lost = useRef(false)
-  useSignalEffect(() => {
-    const state = liveState.value
-    if (state === 'offline') lost.current = true
-    if (state === 'live' && lost.current) {
-      lost.current = false
-      reload()
-    }
-  })
-}
 
 export function Images({ path, meta }: { path: string; meta: Described }) {
   const revisions = useSignal<Revision[] | undefined>(undefined)
