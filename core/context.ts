@@ -1,10 +1,10 @@
 // What every core function needs: the parsed config, the database, the logger and the server secret.
+// Only types, from modules that import nothing back: every core module imports this one.
 import type { Config } from './config.ts'
 import type { Db } from './db/index.ts'
 import type { Logger } from './log.ts'
-import type { Outbox } from './messages/outgoing.ts'
-import type { BlobStore } from './blobs/index.ts'
-import type { HistoryWriter } from './messages/history.ts'
+import type { BlobStore } from './blobs/store.ts'
+import type { HistoryWriter, Outbox } from './messages/types.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface CoreContext {

@@ -11,7 +11,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { RequestHandler } from 'express'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import type { Core } from '../core/index.ts'
-import type { MessageBus } from '../core/messages/send.ts'
+import type { MessageBus } from '../core/messages/types.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import { resourceForCached } from '../core/resources/lookup.ts'
 import { ResourceType } from '../core/resources/types.ts'

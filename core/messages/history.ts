@@ -3,24 +3,11 @@
 import { Prisma, type DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
-import { decodeKept, type KeptPayload } from './codecs.ts'
+import { decodeKept } from './codecs.ts'
 import { logNotUnderstood } from './inbound.ts'
 import type { Logger } from '../log.ts'
 import { providerOf, sqlTimestamp } from '../resources/revisions.ts'
-
-export interface HistoryEntry {
-  folderId: number
-  type: string
-  parameters: Record<string, unknown>
-  timestamp: Date
-  senderControllerId?: number | null
-  senderUserId?: number | null
-  /** nobody waits to hear it was stored (MQTT QoS 0): its row may be written a little later (HistoryWriter) */
-  fireAndForget?: boolean
-}
-
-/** What the writer holds: a message, or a payload of messages decoded only if its rows are written. */
-export type HeldEntry = HistoryEntry | (Omit<HistoryEntry, 'type' | 'parameters'> & { payload: KeptPayload; folderPath: string })
+import type { HeldEntry, HistoryEntry, HistoryWriter } from './types.ts'
 
 export const MAX_HISTORY_READ = 1000
 
@@ -92,21 +79,8 @@ export const HISTORY_HOLD_MS = 200
  * written at once, after what is held for its folder, so rows keep their order. Reads through
  * folderMessages write what is held for the folder first; another instance sees held rows late, by
  * at most HISTORY_HOLD_MS. A crash loses what is held: QoS 0 is at most once.
+ * `written` is told how many rows each write stored (/metrics).
  */
-export interface HistoryWriter {
-  /** resolves once the entries someone waits for are written; the others are held */
-  record(entries: HeldEntry[]): Promise<void>
-  /** writes what is held (for one folder, or all) */
-  flush(folderId?: number): Promise<void>
-  /** writes what is held and stops the timer */
-  close(): Promise<void>
-  /** nothing held and nothing being written (diagnostics, benchmarks) */
-  readonly idle: boolean
-  /** entries held back, waiting to be written (/metrics) */
-  readonly held: number
-}
-
-/** `written`: told how many rows each write stored (/metrics) */
 export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: number, written: (rows: number) => void = () => {}): HistoryWriter {
   const held = new Map<number, HeldEntry[]>() // per folder, oldest first
   let timer: NodeJS.Timeout | undefined

@@ -2,15 +2,14 @@
 // Server-handled types act here; every other type is kept in the folder's history (and relayed to
 // subscribers by the transport).
 import type { CoreContext } from '../context.ts'
-import type { Resource } from '../db/index.ts'
 import type { Logger } from '../log.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { recordWatchdog } from '../resources/controller-status.ts'
 import { ResourceType } from '../resources/types.ts'
-import { expandUpdate, SEQUENCE_UPDATE_TYPES, type EntryMark, type InboundMessage, type KeptPayload } from './codecs.ts'
-import type { HeldEntry } from './history.ts'
+import { expandUpdate, SEQUENCE_UPDATE_TYPES, type EntryMark, type InboundMessage } from './codecs.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
-import { storeValueRequests, type ValueLookups, type ValueOutcome, type ValueRequest } from './values.ts'
+import type { HeldEntry, InboundItem, OutgoingRequest, ValueRequest } from './types.ts'
+import { storeValueRequests, type ValueLookups, type ValueOutcome } from './values.ts'
 
 /**
  * A payload that is not understood is relayed all the same (generic MQTT devices may publish any
@@ -23,18 +22,6 @@ export function logNotUnderstood(log: Logger, where: Record<string, unknown>, er
 /** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
 export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
 
-export interface InboundItem {
-  principal: Principal
-  /** the live folder the message was addressed to, and its path */
-  folder: Resource
-  folderPath: string
-  /** kept payloads: MQTT's, only kept messages in them (codecs.ts decodeFolderPayloadUnlessKept) */
-  messages: (InboundMessage | KeptPayload)[]
-  receivedAt: Date
-  /** nobody waits to hear it was stored (MQTT QoS 0), so its history row may be held back (history.ts) */
-  fireAndForget?: boolean
-}
-
 function sender(principal: Principal) {
   return {
     senderControllerId: principal.kind === 'controller' ? principal.controllerId : null,
@@ -46,15 +33,6 @@ function sender(principal: Principal) {
 function watchdogController(item: InboundItem): number | null {
   if (item.folder.type === ResourceType.controllerFolder) return item.folder.id
   return item.principal.kind === 'controller' ? item.principal.controllerId : null
-}
-
-/** An email or text message a message asked for; the caller decides whether to wait for it. */
-export interface OutgoingRequest {
-  principal: Principal
-  type: string
-  parameters: Record<string, unknown>
-  /** the inbound item that asked for it */
-  origin: InboundItem
 }
 
 export interface InboundOutcome {

@@ -11,9 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { DbClient } from '../db/index.ts'
 import { isUniqueViolation } from '../db/index.ts'
 import { rateLimited } from '../errors.ts'
+import type { OutgoingKind } from './types.ts'
 
 export const THROTTLE = { max: 10, windowMs: 3600_000 }
-export type OutgoingKind = 'email' | 'sms'
 
 /** Each round someone's swap succeeds, so only a crowd of concurrent attempts by one sender gets here. */
 const MAX_ROUNDS = 200

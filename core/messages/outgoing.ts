@@ -7,7 +7,8 @@ import type { Config } from '../config.ts'
 import type { CoreContext } from '../context.ts'
 import { forbidden, invalid, rateLimited } from '../errors.ts'
 import type { Principal } from '../resources/permissions.ts'
-import { attemptOutgoing, THROTTLE, type OutgoingKind } from './outgoing-throttle.ts'
+import { attemptOutgoing, THROTTLE } from './outgoing-throttle.ts'
+import type { OutgoingKind, Outbox } from './types.ts'
 
 /** rhizo-client's send_email and send_sms take "up to five" addresses or numbers. */
 export const MAX_RECIPIENTS = 5
@@ -68,13 +69,6 @@ function parseOutgoing(type: string, parameters: unknown): OutgoingMessage {
     return { kind, to: recipientList(p.data.to, isPhone, 'phone numbers'), body: p.data.message }
   }
   throw invalid(`${type} is not an email or text message`)
-}
-
-export interface Outbox {
-  /** whether this server is set up to send that kind (--smtp-url, --sms-webhook) */
-  ready(kind: OutgoingKind): boolean
-  email(to: string[], subject: string, body: string): Promise<void>
-  sms(to: string[], message: string): Promise<void>
 }
 
 const notConfigured = (kind: OutgoingKind) =>

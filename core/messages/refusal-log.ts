@@ -6,14 +6,14 @@ import type { CoreContext } from '../context.ts'
 import { storeSequenceValues } from '../resources/sequences.ts'
 import { findPath, pathOf } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
-import type { ValueOutcome } from './values.ts'
+import type { ValueRefusal } from './types.ts'
 
 const REPEAT_AFTER_MS = 60_000
 const REMEMBERED = 10_000
 
 const lastWritten = new WeakMap<CoreContext, Map<string, number>>()
 
-export async function recordRefusals(ctx: CoreContext, refused: ValueOutcome['refused']): Promise<void> {
+export async function recordRefusals(ctx: CoreContext, refused: ValueRefusal[]): Promise<void> {
   if (refused.length === 0) return
   const seen = lastWritten.get(ctx) ?? lastWritten.set(ctx, new Map()).get(ctx)!
   const now = Date.now()

@@ -8,32 +8,10 @@ import { splitPath } from '../resources/paths.ts'
 import { canRead, canWrite, type Principal } from '../resources/permissions.ts'
 import { isFolderType } from '../resources/types.ts'
 import type { InboundMessage } from './codecs.ts'
-import { carriesValues, valueRequestsOf, type InboundItem, type OutgoingRequest } from './inbound.ts'
+import { carriesValues, valueRequestsOf } from './inbound.ts'
 import { sendOutgoing } from './outgoing.ts'
-import { announceValues, storeValueRequestsAtomically, type ValueOutcome } from './values.ts'
-
-/** Delivers a payload to a folder's subscribers (MQTT and JSON websocket alike). */
-export interface FolderPublisher {
-  /** origin: an id of the sending connection, so it is not sent back its own message */
-  publishToFolder(path: string, payload: Buffer, origin?: string): void
-}
-
-/** What one inbound item came to, for its sender. */
-export interface ItemOutcome {
-  /** its sequence values that were not stored, each with why */
-  refused: ValueOutcome['refused']
-  /** emails and text messages it asks to send; the sender sends them (and hears of a refusal) */
-  outgoing: OutgoingRequest[]
-}
-
-/** The broker's side of every door: delivery to subscribers, and storing through MQTT's batches. */
-export interface MessageBus extends FolderPublisher {
-  /**
-   * Stores what an item carries in the next batch of broker/ingest.ts (one transaction with the
-   * MQTT messages beside it) and announces its stored values; resolves once that is on disk.
-   */
-  accept(item: InboundItem): Promise<ItemOutcome>
-}
+import type { MessageBus, OutgoingRequest } from './types.ts'
+import { announceValues, storeValueRequestsAtomically } from './values.ts'
 
 /**
  * Finds the folder at path for a principal about to use it. Paths the principal cannot read are

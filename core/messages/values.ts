@@ -8,28 +8,13 @@ import { queueSequenceThumbnails } from '../images/thumbnails.ts'
 import { createAccessCache, type AccessCache } from '../resources/access-cache.ts'
 import { createOnFirstValue } from '../resources/auto-create.ts'
 import { createPathResolver, type PathResolver } from '../resources/resolver.ts'
-import { canRead, canWrite, principalKey, type Principal } from '../resources/permissions.ts'
+import { canRead, canWrite, principalKey } from '../resources/permissions.ts'
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
 import { storeSequenceValues, type SequenceValueInput, type StoredValue } from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
-import { encodeDisplay, encodeImageUpdate, type EntryMark } from './codecs.ts'
-import type { InboundItem } from './inbound.ts'
+import { encodeDisplay, encodeImageUpdate } from './codecs.ts'
 import { recordRefusals } from './refusal-log.ts'
-import type { FolderPublisher } from './send.ts'
-
-export interface ValueRequest {
-  principal: Principal
-  /** the folder the message was sent to: relative names are below it */
-  folderPath: string
-  /** a name relative to the folder ("temp", "status/cpu") or an absolute path */
-  sequence: string
-  value: string | Buffer
-  timestamp?: Date
-  /** what the request came from (its inbound message), so a refusal can be told to its sender */
-  origin?: InboundItem
-  /** the SDK queue entry it is, stored once (replays.ts, checked in the values' transaction) */
-  entry?: EntryMark
-}
+import type { FolderPublisher, ValueRefusal, ValueRequest } from './types.ts'
 
 export interface AnnouncedValue extends StoredValue {
   /** the sequence's folder and its name in it: announced as "d,<name>,<timestamp>,<value>" on the folder */
@@ -40,7 +25,7 @@ export interface AnnouncedValue extends StoredValue {
 export interface ValueOutcome {
   stored: AnnouncedValue[]
   /** requests refused, each with why (unknown sequence, no write access, bad value) */
-  refused: { request: ValueRequest; reason: string }[]
+  refused: ValueRefusal[]
 }
 
 const absolute = (r: ValueRequest) => (r.sequence.startsWith('/') ? r.sequence : `${r.folderPath}/${r.sequence}`)

@@ -4,25 +4,11 @@
 import { z } from 'zod'
 import { Prisma, type DbClient } from '../db/index.ts'
 import { bumpAccessVersion } from './access-version.ts'
+import type { Principal } from '../principal.ts'
 import { AccessLevel, PermissionType, type AccessLevelNumber } from './types.ts'
 
-export type Principal =
-  | { kind: 'anonymous' }
-  | {
-      kind: 'user'
-      userId: number
-      systemAdmin: boolean
-      /** organizations the user is a member of */
-      organizationIds: number[]
-      /** a key acts only inside its own organization */
-      scopeOrganizationId?: number
-      /** a system admin's key: administers its scope organization as its admins do, and no more */
-      administersScope?: boolean
-      keyId?: number
-      /** the browser session it signed in with (a session cookie, or an MQTT token issued for one): its connections end with it */
-      sessionId?: number
-    }
-  | { kind: 'controller'; controllerId: number; organizationId: number; keyId: number }
+// Principal's home is a leaf (../principal.ts), so the types the core passes around need not import this module
+export type { Principal } from '../principal.ts'
 
 export const anonymous: Principal = { kind: 'anonymous' }
 

@@ -11,7 +11,8 @@
 import type { CoreContext } from '../context.ts'
 import { forbidden, invalid } from '../errors.ts'
 import { isEmail, isPhone } from '../messages/outgoing.ts'
-import { attemptOutgoing, THROTTLE, type OutgoingKind } from '../messages/outgoing-throttle.ts'
+import { attemptOutgoing, THROTTLE } from '../messages/outgoing-throttle.ts'
+import type { OutgoingKind } from '../messages/types.ts'
 import type { Principal } from './permissions.ts'
 import { pathOf } from './tree.ts'
 

@@ -9,7 +9,8 @@ import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
 import { decodeMessage, formatTimestamp } from '../../core/messages/codecs.ts'
 import { folderMessagesWithin } from '../../core/messages/history.ts'
-import { folderFor, sendFolderMessageAtomically, type MessageBus } from '../../core/messages/send.ts'
+import { folderFor, sendFolderMessageAtomically } from '../../core/messages/send.ts'
+import type { MessageBus } from '../../core/messages/types.ts'
 import { requestValues } from '../request-values.ts'
 
 const readQuery = z.object({

@@ -4,7 +4,7 @@
 import { Router, type Request, type Response } from 'express'
 import type { Core } from '../../core/index.ts'
 import { conflict, forbidden, invalid, notFound, unauthorized } from '../../core/errors.ts'
-import type { MessageBus } from '../../core/messages/send.ts'
+import type { MessageBus } from '../../core/messages/types.ts'
 import { jsonObject, SEQUENCE_SETTINGS } from '../../core/resources/attributes.ts'
 import { createFromRequest, parseResourceType } from '../../core/resources/creation.ts'
 import { deleteRevisions, deleteSubtree } from '../../core/resources/deletion.ts'
