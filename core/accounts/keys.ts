@@ -120,9 +120,15 @@ async function keysWithControllers(db: DbClient, parts: string[]): Promise<KeyWi
   })
 }
 
-/** lastUsedAt writes wait this long, so that keys used together (a CONNECT storm) take one UPDATE. */
-const LAST_USED_WRITE_DELAY_MS = 200
-const lastUsedQueues = new WeakMap<DbClient, { ids: Set<number>; timer: NodeJS.Timeout; write: () => Promise<void> }>()
+/**
+ * lastUsedAt writes wait for a quiet second (at most half a minute), so a reconnect storm writes
+ * its keys' uses once, after it, instead of beside its CONNECTs.
+ */
+const LAST_USED_QUIET_MS = 1000
+const LAST_USED_MAX_WAIT_MS = 30_000
+/** ids per UPDATE, inside both providers' bound-parameter limits */
+const LAST_USED_CHUNK = 5000
+const lastUsedQueues = new WeakMap<DbClient, { ids: Set<number>; lastTouch: number; write: () => Promise<void> }>()
 /** clients being closed: a write queued after that would open a new connection (Prisma reconnects) and hold the process open */
 const closing = new WeakSet<DbClient>()
 
@@ -132,17 +138,29 @@ function touchLastUsed(ctx: CoreContext, keyId: number) {
   let queued = lastUsedQueues.get(ctx.db)
   if (!queued) {
     const ids = new Set<number>()
-    const write = () => {
+    const first = Date.now()
+    const write = async () => {
       clearTimeout(timer)
       lastUsedQueues.delete(ctx.db)
-      return ctx.db.key
-        .updateMany({ where: { id: { in: [...ids] } }, data: { lastUsedAt: new Date() } })
-        .then(() => undefined, (err: Error) => ctx.log.warn({ err }, 'recording key use failed'))
+      const all = [...ids]
+      const now = new Date()
+      for (let i = 0; i < all.length; i += LAST_USED_CHUNK) {
+        await ctx.db.key
+          .updateMany({ where: { id: { in: all.slice(i, i + LAST_USED_CHUNK) } }, data: { lastUsedAt: now } })
+          .catch((err: Error) => ctx.log.warn({ err }, 'recording key use failed'))
+      }
     }
-    const timer = setTimeout(() => void write(), LAST_USED_WRITE_DELAY_MS).unref()
-    lastUsedQueues.set(ctx.db, (queued = { ids, timer, write }))
+    // checks once a quiet period: no per-use timer work on the CONNECT path
+    const check = () => {
+      const now = Date.now()
+      if (now - queued!.lastTouch < LAST_USED_QUIET_MS && now - first < LAST_USED_MAX_WAIT_MS) return void timer.refresh()
+      void write()
+    }
+    const timer = setTimeout(check, LAST_USED_QUIET_MS).unref()
+    lastUsedQueues.set(ctx.db, (queued = { ids, lastTouch: first, write }))
   }
   queued.ids.add(keyId)
+  queued.lastTouch = Date.now()
 }
 
 /** Writes the key uses still waiting, and records no more: the client is about to be closed. */

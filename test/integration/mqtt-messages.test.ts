@@ -151,6 +151,9 @@ for (const provider of providers) {
       assert.deepEqual(await shown(), expected)
       const connectedRows = await server.core.db.controllerStatus.findMany({ where: { controllerId: { in: fleet.map((c) => c.id) }, connected: true } })
       assert.ok(connectedRows.every((r) => r.lastConnectAt && Date.now() - r.lastConnectAt.getTime() < 60_000), 'each has its connect time')
+      // each key's use is written once the storm is over, not lost
+      const used = async () => (await server.core.db.key.count({ where: { accessAsControllerId: { in: fleet.map((c) => c.id) }, lastUsedAt: { not: null } } })) === fleet.length
+      assert.ok(await eventually(used, 5000), 'every key shows its use')
       for (const client of [...first, ...second, ...third]) client?.end(true)
       assert.ok(await eventually(async () => (await shown()).every((c) => !c), 5000), 'and all disconnected once every session closed')
     })
