@@ -33,8 +33,8 @@ export function createConnectHooks(
   resolver: PathResolver,
 ): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
   // Key lookups are batched like a group commit: the first CONNECT waits GATHER_MS for others, and
-  // while one lookup runs, the CONNECTs that arrive wait for it and are then looked up together —
-  // one query for a burst of controllers instead of one each.
+  // while one lookup runs (and GATHER_MS after it), the CONNECTs that arrive wait and are then looked
+  // up together — one query for a burst of controllers instead of one each.
   const waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
   let lookingUp = false
   const lookUpWaiting = () => {
@@ -48,7 +48,9 @@ export function createConnectHooks(
       )
       .finally(() => {
         lookingUp = false
-        if (waiting.length > 0) lookUpWaiting()
+        // a short lookup (a PostgreSQL round trip) gathers few: wait for more, each batch is a statement
+        if (waiting.length >= MAX_KEYS_PER_LOOKUP) lookUpWaiting()
+        else if (waiting.length > 0) setTimeout(() => lookingUp || lookUpWaiting(), GATHER_MS)
       })
   }
   const findKey = (key: string) =>
