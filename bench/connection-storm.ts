@@ -3,7 +3,8 @@
 // own key and subscribing (QoS 1) to its own folder, from a child process with 200 and 500 in flight;
 // against bare Aedes taking the same N plain connections + subscriptions in the same run. Before each
 // Tendril round the instance is restarted over the same database and lastUsedAt cleared: the storm
-// after a restart that follows an outage. Rounds are interleaved; medians are reported.
+// after a restart that follows an outage. Then IDLE_MS with every session open and silent. Rounds
+// are interleaved; medians are reported.
 //   node --import tsx bench/connection-storm.ts [--controllers 10000] [--rounds 2] [--concurrency 200,500] [--pg] [--only postgresql] [--lean]
 import './lib/as-served.ts'
 import { execSync } from 'node:child_process'
@@ -47,9 +48,10 @@ const CONTROLLERS = Number(args.clients ?? args.controllers)
 const ROUNDS = Number(args.rounds)
 const CONCURRENCIES = args.concurrency.split(',').map(Number)
 const host = '127.0.0.1'
+const IDLE_MS = 3000
 const load = () => os.loadavg()[0]!
 
-type Round = StormResult & { cpuPerConnect: number; loopP99: number; loopMax: number; cpu: number; statements: number; load: number }
+type Round = StormResult & { cpuPerConnect: number; loopP99: number; loopMax: number; cpu: number; statements: number; load: number; idleCpu: number; idleLoopMax: number }
 
 interface Target {
   name: string
@@ -137,14 +139,22 @@ async function runOnce(t: Target, concurrency: number): Promise<Round> {
   const w0 = performance.now()
   const result = (await worker.run({ host, port: t.port, concurrency, qos: 1, clients: t.clients }, 300_000))!
   const cpu = process.cpuUsage(cpu0)
-  await profiler?.(`${t.name.replace(/\W+/g, '-')}-${concurrency}-${Date.now()}.cpuprofile`)
   const wall = performance.now() - w0
   loop.disable()
+  const storm = { loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 }
+  await profiler?.(`${t.name.replace(/\W+/g, '-')}-${concurrency}-${Date.now()}.cpuprofile`)
   const counted = statements.read()
   if (args.statements && t.prepare) console.log(`  ${t.name} statements:\n${statements.summary()}`)
+  // then holding the sessions, all silent: what N idle sessions cost
+  loop.reset()
+  loop.enable()
+  const idle0 = process.cpuUsage()
+  await sleep(IDLE_MS)
+  const idle = process.cpuUsage(idle0)
+  loop.disable()
   await worker.run({ close: true }, 60_000)
   if (!(await t.settled())) console.warn(`  ${t.name}: disconnects not settled after 60 s`)
-  return { ...result, cpuPerConnect: (cpu.user + cpu.system) / 1000 / result.ok, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, cpu: ((cpu.user + cpu.system) / 1000 / wall) * 100, statements: counted, load: load0 }
+  return { ...result, cpuPerConnect: (cpu.user + cpu.system) / 1000 / result.ok, ...storm, cpu: ((cpu.user + cpu.system) / 1000 / wall) * 100, statements: counted, load: load0, idleCpu: ((idle.user + idle.system) / 1000 / IDLE_MS) * 100, idleLoopMax: loop.max / 1e6 }
 }
 
 /** Starts V8's profiler; the function returned writes the profile to --profile-dir. */
@@ -201,7 +211,7 @@ try {
     const reference = median(targets[0]!.rounds.get(concurrency)!.map(rate))
     console.log(`\n${concurrency} in flight, ${CONTROLLERS} controllers`)
     printTable(
-      ['broker', 'conn/s (median)', 'min', 'max', 'vs bare Aedes', 'storm s', 'conn→SUBACK p50/p99 ms', 'statements/CONNECT', 'loop delay p99/max ms', 'broker CPU', 'CPU ms/CONNECT', 'failed', 'load avg'],
+      ['broker', 'conn/s (median)', 'min', 'max', 'vs bare Aedes', 'storm s', 'conn→SUBACK p50/p99 ms', 'statements/CONNECT', 'loop delay p99/max ms', 'broker CPU', 'CPU ms/CONNECT', 'failed', 'idle: CPU', 'idle: loop max ms', 'load avg'],
       targets.map((t) => {
         const rounds = t.rounds.get(concurrency)!
         const rates = rounds.map(rate)
@@ -219,12 +229,14 @@ try {
           fmt(m((r) => r.cpu), 0) + '%',
           fmt(m((r) => r.cpuPerConnect), 2),
           String(rounds.reduce((n, r) => n + r.failed, 0)),
+          fmt(m((r) => r.idleCpu), 0) + '%',
+          fmt(m((r) => r.idleLoopMax)),
           rounds.map((r) => fmt(r.load, 1)).join(' '),
         ]
       }),
     )
   }
-  console.log(`\ntarget: Tendril ≥ 0.80× bare Aedes at 500 in flight; a storm of 10,000 under 5 s. Each connection: TCP connect, CONNECT (Tendril: username "key" + the controller's key), SUBSCRIBE (QoS 1) to its own folder; all kept open until the last SUBACK.\n"statements/CONNECT": SQL statements sent during the storm (BEGIN/COMMIT included) per connection; "broker CPU": this process during the storm, % of one core, and per connection ("CPU ms/CONNECT", the figure a busy machine moves least); "load avg": the 1-minute load average at the start of each round (the machine is shared).`)
+  console.log(`\ntarget: Tendril ≥ 0.80× bare Aedes at 500 in flight; a storm of 10,000 under 5 s. Each connection: TCP connect, CONNECT (Tendril: username "key" + the controller's key), SUBSCRIBE (QoS 1) to its own folder; all kept open until the last SUBACK.\n"statements/CONNECT": SQL statements sent during the storm (BEGIN/COMMIT included) per connection; "broker CPU": this process during the storm, % of one core, and per connection ("CPU ms/CONNECT", the figure a busy machine moves least); "idle": the ${IDLE_MS / 1000} s after the storm, every session open and silent; "load avg": the 1-minute load average at the start of each round (the machine is shared).`)
 } finally {
   await worker.stop()
   for (const b of started.reverse()) await b.stop?.().catch((err: Error) => console.error(`stopping: ${err.message}`))
