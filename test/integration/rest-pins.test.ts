@@ -2,10 +2,10 @@
 // folder, and the controller receives its path and a working key exactly once (rhizo's contract).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { PIN_LIMITS } from '../../http/routes/pins.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -47,18 +47,13 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      await createController(server.core, 'acme/lab/pi-2')
-      await createController(server.core, 'acme/lab/pi-3')
-      await createController(server.core, 'acme/readonly/pi-r')
-      await createController(server.core, 'beta/pi-b')
-      const folder = (await findPath(server.core.db, '/acme/readonly'))!.at(-1)!
-      await server.core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[110, folder.organizationId, 10]] } })
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      await createOrgUser(server.core, 'bea@example.com', 'long enough pw', 'beta', false)
-      await createOrgUser(server.core, 'gus@example.com', 'long enough pw', 'acme', false)
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { ann: { key: false }, bea: { org: 'beta', key: false }, gus: { key: false } },
+        controllers: ['acme/lab/pi-1', 'acme/lab/pi-2', 'acme/lab/pi-3', 'acme/readonly/pi-r', 'beta/pi-b'],
+      })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
       ann = await signIn('ann@example.com')
       betaUser = await signIn('bea@example.com')
     })
