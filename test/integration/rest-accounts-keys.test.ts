@@ -2,9 +2,9 @@
 // shown once, its secret and hash never; revoking one ends its REST access and its MQTT session.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closed, connect, endAll, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -37,24 +37,18 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      await createAdmin(server.core, 'root@example.com', 'long enough pw')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', true)
-      await createOrgUser(server.core, 'bob@example.com', 'long enough pw', 'acme', false)
-      await createOrgUser(server.core, 'bea@example.com', 'long enough pw', 'beta', true)
-      keys.admin = (await createKeyForUser(server.core, 'root@example.com', 'acme')).key
-      keys.annAcmeAdmin = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
-      keys.bob = (await createKeyForUser(server.core, 'bob@example.com', 'acme')).key
-      keys.bea = (await createKeyForUser(server.core, 'bea@example.com', 'beta')).key
-      keys.pi = (await createController(server.core, 'acme/lab/pi-1')).key
-      keys.piB = (await createController(server.core, 'beta/pi-b')).key
-      await createController(server.core, 'acme/readonly/pi-r')
-      const folder = (await findPath(server.core.db, '/acme/readonly'))!.at(-1)!
-      await server.core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[110, folder.organizationId, 10]] } })
-      ids.pi = await idOf('/acme/lab/pi-1')
-      ids.piB = await idOf('/beta/pi-b')
-      ids.readonly = await idOf('/acme/readonly/pi-r')
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { root: { systemAdmin: true }, ann: { admin: true }, bob: {}, bea: { org: 'beta', admin: true } },
+        controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/readonly/pi-r'],
+      })
+      await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
+      Object.assign(keys, { admin: f.users.root.key, annAcmeAdmin: f.users.ann.key, bob: f.users.bob.key, bea: f.users.bea.key })
+      keys.pi = f.controllers['acme/lab/pi-1'].key
+      keys.piB = f.controllers['beta/pi-b'].key
+      ids.pi = f.controllers['acme/lab/pi-1'].id
+      ids.piB = f.controllers['beta/pi-b'].id
+      ids.readonly = f.controllers['acme/readonly/pi-r'].id
     })
     after(async () => {
       endAll()
