@@ -6,10 +6,10 @@ import { execFile, spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import type { MqttClient } from 'mqtt'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { closed, collect, connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -38,19 +38,18 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      const core = server.core
-      await createOrg(core, 'acme')
-      await createOrg(core, 'beta')
-      pi1 = (await createController(core, 'acme/lab/pi-1')).key
-      pi2 = (await createController(core, 'acme/lab/pi-2')).key
-      betaPi = (await createController(core, 'beta/pi-b')).key
-      await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
-      memberKey = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { ann: {} },
+        controllers: ['acme/lab/pi-1', 'acme/lab/pi-2', 'beta/pi-b', 'acme/private/pi-p'],
+      })
+      pi1 = f.controllers['acme/lab/pi-1'].key
+      pi2 = f.controllers['acme/lab/pi-2'].key
+      betaPi = f.controllers['beta/pi-b'].key
+      memberKey = f.users.ann.key
       // a folder only its own controller may reach
-      privateKey = (await createController(core, 'acme/private/pi-p')).key
-      const folder = (await findPath(core.db, '/acme/private'))!.at(-1)!
-      const controller = (await findPath(core.db, '/acme/private/pi-p'))!.at(-1)!
-      await core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[140, controller.id, 20]] } })
+      privateKey = f.controllers['acme/private/pi-p'].key
+      await grant(server.core, '/acme/private', [{ to: { controller: f.controllers['acme/private/pi-p'].id }, level: 'write' }])
     })
     after(async () => {
       endAll()
@@ -143,10 +142,11 @@ for (const provider of providers) {
       await publish(owner, 'acme/private/', 'mine')
     })
 
-    test('mosquitto_pub and mosquitto_sub use `acme//x` and `acme/lab/`; another organization is refused', async () => {
+    test('mosquitto_pub and mosquitto_sub use `acme//x` and `acme/lab/`; another organization is refused', async (t) => {
       const { hostname, port } = new URL(server.mqttUrl)
       // -d prints "received SUBACK" once it has subscribed (line-buffered: a pipe would hold it until the exit)
       const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', hostname, '-p', port, '-u', 'key', '-P', memberKey, '-t', 'acme//x', '-t', 'acme/lab/', '-v', '-d', '-C', '2', '-W', '10'])
+      t.after(() => sub.kill())
       let output = ''
       const subscribed = new Promise<void>((resolve) => sub.stdout.on('data', (d) => (output += d).includes('received SUBACK') && resolve()))
       const exited = new Promise<number | null>((resolve) => sub.on('close', resolve))
