@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createAdmin, createController, createKeyForUser, createOrgUser } from '../../core/admin.ts'
 import { removeMemberAs } from '../../core/accounts/memberships.ts'
 import { issueToken } from '../../core/accounts/tokens.ts'
 import { deleteUserAs } from '../../core/accounts/user-admin.ts'
@@ -12,8 +12,8 @@ import { Role } from '../../core/accounts/users.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { bumpCredentialsVersion } from '../../core/accounts/credentials-version.ts'
-import { setPermissions } from '../../core/resources/permissions.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closed, collect, connect, endAll, granted, nextMessage, rawConnackCode, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -30,24 +30,19 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      const core = server.core
-      await createOrg(core, 'acme')
-      await createOrg(core, 'beta')
-      pi1 = (await createController(core, 'acme/greenhouse/pi-1')).key
-      pi2 = (await createController(core, 'acme/greenhouse/pi-2')).key
-      betaPi = (await createController(core, 'beta/pi-b')).key
-      await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
-      memberKey = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { ann: {} },
+        controllers: ['acme/greenhouse/pi-1', 'acme/greenhouse/pi-2', 'beta/pi-b', 'acme/private/pi-p', 'acme/notices/pi-n'],
+      })
+      pi1 = f.controllers['acme/greenhouse/pi-1'].key
+      pi2 = f.controllers['acme/greenhouse/pi-2'].key
+      betaPi = f.controllers['beta/pi-b'].key
+      memberKey = f.users.ann.key
       // a folder only its own controller may see
-      await createController(core, 'acme/private/pi-p')
-      const folder = (await findPath(core.db, '/acme/private'))!.at(-1)!
-      const controller = (await findPath(core.db, '/acme/private/pi-p'))!.at(-1)!
-      await core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[140, controller.id, 20]] } })
+      await grant(server.core, '/acme/private', [{ to: { controller: f.controllers['acme/private/pi-p'].id }, level: 'write' }])
       // a notice board: the organization's users read it, its controllers write it
-      await createController(core, 'acme/notices/pi-n')
-      const acme = (await findPath(core.db, '/acme'))!.at(-1)!
-      const notices = (await findPath(core.db, '/acme/notices'))!.at(-1)!
-      await core.db.resource.update({ where: { id: notices.id }, data: { permissions: [[110, acme.id, 10], [120, acme.id, 20]] } })
+      await grant(server.core, '/acme/notices', [{ to: 'members', level: 'read' }, { to: 'controllers', level: 'write' }])
     })
     after(async () => {
       endAll()
@@ -125,11 +120,12 @@ for (const provider of providers) {
       assert.deepEqual(await received, [])
     })
 
-    test('a system admin may subscribe to "#" but receives no $SYS topics', async () => {
+    test('a system admin may subscribe to "#" but receives no $SYS topics', async (t) => {
       const admin = await createAdmin(server.core, 'root-hash@example.com', 'long enough pw')
       const token = issueToken(server.core, admin.id)
       const { hostname, port } = new URL(server.mqttUrl)
       const everything = spawn('mosquitto_sub', ['-h', hostname, '-p', port, '-u', 'token', '-P', token, '-t', '#', '-v', '-W', '3'])
+      t.after(() => everything.kill())
       let lines = ''
       everything.stdout.on('data', (d) => (lines += d))
       const exited = new Promise((resolve) => everything.on('close', resolve))
@@ -206,7 +202,7 @@ for (const provider of providers) {
       const outsiderKey = (await createKeyForUser(server.core, 'demoted-outsider@example.com', 'acme')).key
       // a folder only its own controller may read: no key passes its list (security-escalation.test.ts)
       const secret = await createController(server.core, 'acme/greenhouse/pi-secret')
-      await setPermissions(server.core.db, secret.id, [[140, secret.id, 20]])
+      await grant(server.core, '/acme/greenhouse/pi-secret', [{ to: { controller: secret.id }, level: 'write' }])
       const [asMember, asOutsider] = await Promise.all([memberKey, outsiderKey].map((key) => connect(server.mqttUrl, key)))
       for (const client of [asMember!, asOutsider!]) {
         assert.equal(await granted(client, 'acme/greenhouse/pi-secret'), 0x80)
@@ -245,12 +241,12 @@ for (const provider of providers) {
       publisher.publish('acme/greenhouse/pi-2', 'before')
       assert.equal((await first)?.payload, 'before')
       const folder = (await findPath(server.core.db, '/acme/greenhouse/pi-2'))!.at(-1)!
-      await setPermissions(server.core.db, folder.id, [[140, folder.id, 20]]) // only the controller itself
+      await grant(server.core, '/acme/greenhouse/pi-2', [{ to: { controller: folder.id }, level: 'write' }]) // only the controller itself
       await new Promise((r) => setTimeout(r, 1500))
       const after = nextMessage(member, 1000)
       publisher.publish('acme/greenhouse/pi-2', 'after')
       assert.equal(await after, null)
-      await setPermissions(server.core.db, folder.id, null)
+      await grant(server.core, '/acme/greenhouse/pi-2', null)
     })
 
     test("an offline persistent session's client id is neither taken nor blocked by another principal", async () => {
