@@ -6,10 +6,11 @@ import { authenticateKey, createUserKey, KEY_PREFIX, keyPartOf, revokeKey } from
 import { createSession, deleteSession, findSession } from '../../core/accounts/sessions.ts'
 import { checkCredentials, createUser } from '../../core/accounts/users.ts'
 import { resolveAccess } from '../../core/resources/permissions.ts'
-import { inTransaction, Prisma } from '../../core/db/index.ts'
+import { inTransaction } from '../../core/db/index.ts'
 import { createControllerFolder, findPath } from '../../core/resources/tree.ts'
 import { AccessLevel } from '../../core/resources/types.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
+import { grant } from '../helpers/fixtures.ts'
 
 for (const provider of providers) {
   describe(`accounts on ${provider}`, () => {
@@ -110,13 +111,12 @@ for (const provider of providers) {
     })
 
     test('permissions set on a folder are inherited by everything below it', async () => {
-      const folder = (await findPath(core.db, '/acme/greenhouse'))!.at(-1)!
-      await core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[100, null, 10]] } })
+      await grant(core, '/acme/greenhouse', [{ to: 'public', level: 'read' }])
       const log = (await findPath(core.db, '/acme/greenhouse/pi-1/log'))!.at(-1)!
       assert.equal(await resolveAccess(core.db, { kind: 'anonymous' }, log.id), AccessLevel.read)
       const member = (await authenticateKey(core, (await createKeyForUser(core, 'both@example.com', 'acme')).key))!
       assert.equal(await resolveAccess(core.db, member, log.id), AccessLevel.read, 'the nearer list replaces the organization default')
-      await core.db.resource.update({ where: { id: folder.id }, data: { permissions: Prisma.DbNull } })
+      await grant(core, '/acme/greenhouse', null)
       assert.equal(await resolveAccess(core.db, member, log.id), AccessLevel.write)
     })
 
