@@ -9,7 +9,7 @@ import type { MqttClient } from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { keyPartOf } from '../../core/accounts/keys.ts'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
-import { findPath } from '../../core/resources/tree.ts'
+import { grant } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
@@ -55,8 +55,7 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
     await createController(server.core, '/acme/greenhouse/pi-1')
     await createController(server.core, '/acme/readonly/pi-r')
-    const readonly = (await findPath(server.core.db, '/acme/readonly'))!.at(-1)!
-    await server.core.db.resource.update({ where: { id: readonly.id }, data: { permissions: [[110, readonly.organizationId, 10]] } })
+    await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
     browser = await launchBrowser()
   })
   after(async () => {
