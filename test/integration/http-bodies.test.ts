@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
-import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -57,9 +57,7 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider) // the default --upload-limit
-      await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      annKey = (await fixture(server.core, { org: 'acme', users: { ann: {} } })).users.ann.key
       ann = resourceClient(server.url, annKey)
       assert.equal((await ann.send('POST', '', { path: '/acme/files', name: 'target.txt', type: '20', data: b64('original') })).status, 200)
     })

@@ -3,8 +3,8 @@
 // and anonymous callers learn nothing of it.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -25,11 +25,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      acme = (await createOrg(server.core, 'acme')).id
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', true)
-      await createOrgUser(server.core, 'bob@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
-      bobKey = (await createKeyForUser(server.core, 'bob@example.com', 'acme')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: { admin: true }, bob: {} } })
+      acme = f.orgs.acme.id
+      annKey = f.users.ann.key
+      bobKey = f.users.bob.key
     })
     after(async () => server?.close())
 

@@ -6,9 +6,9 @@ import { readdirSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { failOnProcessFaults } from '../helpers/process-faults.ts'
@@ -91,9 +91,7 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider, { config: { 'upload-limit': LIMIT } })
-      await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      annKey = (await fixture(server.core, { org: 'acme', users: { ann: {} } })).users.ann.key
       ann = resourceClient(server.url, annKey)
       assert.equal((await ann.send('POST', '', { path: '/acme/files', name: 'target.bin', type: '20', data: b64('original') })).status, 200)
     })
