@@ -11,7 +11,7 @@ import type { Core } from '../core/index.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
 import { decodeFolderPayloadUnlessKept, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { FolderPublisher, InboundItem, ItemOutcome, OutgoingRequest } from '../core/messages/types.ts'
-import { announceValues } from '../core/messages/values.ts'
+import { valuesStored } from '../core/messages/values.ts'
 import { acceptInbound, logNotUnderstood, SERVER_HANDLED_TYPES } from '../core/messages/inbound.ts'
 import { sendOutgoing } from '../core/messages/outgoing.ts'
 import { isFolderType, ResourceType } from '../core/resources/types.ts'
@@ -89,8 +89,8 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
         lastOnDisk = onDisk.catch(() => {})
         onDisk.then(
           () => {
-            // every value a message carried is announced here, whichever door the message came through
-            announceValues(bus, outcome.values.stored)
+            // announced (and thumbnails queued) once on disk, whichever door the message came through
+            valuesStored(core, bus, outcome.values.stored)
             const answers = answersFor(batch, outcome)
             for (const b of batch) {
               b.done()

@@ -9,7 +9,7 @@ import { ResourceType } from '../resources/types.ts'
 import { expandUpdate, SEQUENCE_UPDATE_TYPES, type EntryMark, type InboundMessage } from './codecs.ts'
 import { OUTGOING_TYPES } from './outgoing.ts'
 import type { HeldEntry, InboundItem, OutgoingRequest, ValueRequest } from './types.ts'
-import { storeValueRequests, type ValueLookups, type ValueOutcome } from './values.ts'
+import { writeSequenceValues, type ValueLookups, type ValueOutcome } from './values.ts'
 
 /**
  * A payload that is not understood is relayed all the same (generic MQTT devices may publish any
@@ -38,7 +38,7 @@ function watchdogController(item: InboundItem): number | null {
 export interface InboundOutcome {
   /** emails and text messages the messages ask to send */
   outgoing: OutgoingRequest[]
-  /** sequence values stored (to announce) and refused (to report or log) */
+  /** sequence values stored (for valuesStored, once on disk) and refused (to report or log) */
   values: ValueOutcome
 }
 
@@ -99,7 +99,7 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
     }
   }
   // an SDK entry sent again is dropped, and its mark written, inside the values' transaction (replays.ts)
-  const stored = await storeValueRequests(ctx, values, lookups)
+  const stored = await writeSequenceValues(ctx, values, { lookups })
   await ctx.history.record(history)
   for (const [controllerId, at] of watchdogs) await recordWatchdog(ctx.db, controllerId, at)
   return { outgoing, values: stored }

@@ -11,7 +11,7 @@ import type { InboundMessage } from './codecs.ts'
 import { carriesValues, valueRequestsOf } from './inbound.ts'
 import { sendOutgoing } from './outgoing.ts'
 import type { MessageBus, OutgoingRequest } from './types.ts'
-import { announceValues, storeValueRequestsAtomically } from './values.ts'
+import { writeSequenceValuesOrRefuse } from './values.ts'
 
 /**
  * Finds the folder at path for a principal about to use it. Paths the principal cannot read are
@@ -41,7 +41,7 @@ export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, princ
 
 /**
  * sendFolderMessage for a request that must store all its values or none (REST: a refused value is
- * a 400 and nothing is stored). Values are stored in a transaction of their own, not MQTT's batches.
+ * answered as on every REST door, by its kind, and nothing is stored). Values are stored in a transaction of their own, not MQTT's batches.
  */
 export async function sendFolderMessageAtomically(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: InboundMessage): Promise<void> {
   if (!carriesValues(message)) {
@@ -50,7 +50,7 @@ export async function sendFolderMessageAtomically(ctx: CoreContext, bus: Message
   }
   const folder = await folderFor(ctx, principal, path, 'write')
   const item = { principal, folder, folderPath: path, messages: [message], receivedAt: new Date() }
-  announceValues(bus, await storeValueRequestsAtomically(ctx, valueRequestsOf(item, message)))
+  await writeSequenceValuesOrRefuse(ctx, bus, valueRequestsOf(item, message))
   await sendAndRelay(ctx, bus, path, message, [])
 }
 

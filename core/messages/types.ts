@@ -2,6 +2,7 @@
 // imports only types from modules below it, so inbound, values, send and history can share these
 // without importing each other in a cycle (`npm run typecheck` checks; .dependency-cruiser.cjs).
 import type { Resource } from '../db/index.ts'
+import type { ErrorCode } from '../errors.ts'
 import type { Principal } from '../principal.ts'
 import type { EntryMark, InboundMessage, KeptPayload } from './codecs.ts'
 
@@ -81,9 +82,13 @@ export interface ValueRequest {
   entry?: EntryMark
 }
 
+/** Why a value was refused, as an error code: each door answers it in its protocol (HTTP status, MQTT, websocket). */
+export type RefusalKind = Extract<ErrorCode, 'not_found' | 'forbidden' | 'invalid' | 'too_large'>
+
 /** A value not stored, and why (unknown sequence, no write access, bad value). */
 export interface ValueRefusal {
   request: ValueRequest
+  kind: RefusalKind
   reason: string
 }
 

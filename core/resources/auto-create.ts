@@ -5,7 +5,7 @@
 // auto_create_sequences: false.
 import type { CoreContext } from '../context.ts'
 import type { Resource } from '../db/index.ts'
-import { TendrilError } from '../errors.ts'
+import { TendrilError, type ErrorCode } from '../errors.ts'
 import { checkName, joinPath, splitPath } from './paths.ts'
 import type { Principal } from './permissions.ts'
 import { pathResolverFor } from './resolver.ts'
@@ -16,21 +16,21 @@ import { isFolderType, ResourceType, SequenceDataType } from './types.ts'
 /** rhizo created sequences with max_history 10000 unless told otherwise. */
 const MAX_HISTORY = 10_000
 
-export type FirstValueOutcome = { sequence: Resource } | { refusal: string }
+export type FirstValueOutcome = { sequence: Resource } | { refusal: string; code: ErrorCode }
 
 /** Creates the missing sequence at path for its first value when the rule allows it; else says why not. */
 export async function createOnFirstValue(ctx: CoreContext, principal: Principal, path: string, value: string | Buffer): Promise<FirstValueOutcome> {
   const missing = `sequence not found: ${path}`
-  if (principal.kind !== 'controller') return { refusal: missing }
+  if (principal.kind !== 'controller') return { refusal: missing, code: 'not_found' }
   const names = splitPath(path)
   const chain = await findPath(ctx.db, joinPath(names.slice(0, -1)))
   const parent = chain?.at(-1)
   const owner = chain?.findLast((r) => r.type === ResourceType.controllerFolder)
   if (!parent || !isFolderType(parent.type) || owner?.id !== principal.controllerId) {
-    return { refusal: `${missing} (a controller's values create sequences only in its own folder)` }
+    return { refusal: `${missing} (a controller's values create sequences only in its own folder)`, code: 'not_found' }
   }
   if (!ctx.config.autoCreateSequences || turnedOff(owner.systemAttributes)) {
-    return { refusal: `${missing} (creating sequences on their first value is turned off)` }
+    return { refusal: `${missing} (creating sequences on their first value is turned off)`, code: 'not_found' }
   }
   try {
     const name = checkName(names.at(-1)!)
@@ -43,7 +43,7 @@ export async function createOnFirstValue(ctx: CoreContext, principal: Principal,
     // created meanwhile by another value of the same batch or instance
     const existing = (await findPath(ctx.db, path))?.at(-1)
     if (err.code === 'conflict' && existing?.type === ResourceType.sequence) return { sequence: existing }
-    return { refusal: `${path}: ${err.message}` }
+    return { refusal: `${path}: ${err.message}`, code: err.code }
   }
 }
 

@@ -63,7 +63,7 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const body = sendBody.safeParse(fieldsOf(req))
     if (!body.success) throw invalid('expected folder_path, type and parameters')
     const message = decodeMessage(body.data.type, parametersOf(body.data.parameters))
-    // all its values or none: a refused one is a 400 naming it, and nothing is stored
+    // all its values or none: a refused one is answered by its kind (403, 404, 400…), and nothing is stored
     await sendFolderMessageAtomically(core, bus, res.locals.principal, body.data.folder_path, message)
     res.json({ status: 'ok' })
   })

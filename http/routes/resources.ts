@@ -208,7 +208,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     }
     // a sequence's new value goes through the sequence rules, which answer the request themselves
     if (isSequence && hasSequenceValue(values)) {
-      return writeSequence(core, bus, req, res, { sequence: found.resource, path: found.path })
+      // renamed or moved by this request: the value is written where the sequence is now
+      return writeSequence(core, bus, req, res, { sequence: found.resource, path: await pathOf(core.db, found.resource.id) })
     }
     res.json({ status: 'ok', id: found.resource.id })
   })

@@ -8,16 +8,16 @@ import { decodeBase64 } from '../../core/base64.ts'
 import type { Resource } from '../../core/db/index.ts'
 import { invalid, notFound } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
-import { queueSequenceThumbnails } from '../../core/images/thumbnails.ts'
 import { formatTimestamp, parseTimestamp } from '../../core/messages/timestamps.ts'
 import type { MessageBus } from '../../core/messages/types.ts'
-import { announceValues, storeResolvedValues, type ResolvedValue } from '../../core/messages/values.ts'
+import type { Principal } from '../../core/principal.ts'
+import { writeSequenceValuesOrRefuse } from '../../core/messages/values.ts'
 import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
 import { revisionBody, latestValue, type RevisionBody } from '../../core/resources/revisions.ts'
-import { sequenceAt } from '../../core/resources/sequence-access.ts'
 import { historyPages, sequenceRevisions, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
-import { imageValueBytes, sequenceRules } from '../../core/resources/sequence-values.ts'
+import { sequenceRules } from '../../core/resources/sequence-values.ts'
 import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
+import { joinPath, splitPath } from '../../core/resources/paths.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { flag, requestValues, type Values } from '../request-values.ts'
 import { streamBody } from './resources/download.ts'
@@ -193,19 +193,26 @@ export async function writeSequence(core: Core, bus: MessageBus, req: Request, r
     const { fields, bytes } = await readMultipartValue(req, res, core.config.uploadLimit)
     body = bytes === undefined ? fields : { timestamp: fields.timestamp, value: bytes }
   }
-  res.json(await writeSequenceValue(core, bus, target, body))
+  res.json(await writeSequenceValue(core, bus, res.locals.principal, target, body))
 }
 
-/** The value of a request body (data, value or contents, and timestamp) stored, announced and answered; shared with http/value-lane.ts. */
-export async function writeSequenceValue(core: Core, bus: MessageBus, target: SequenceTarget, body: Record<string, unknown>) {
-  const rules = sequenceRules(target.sequence.systemAttributes)
-  let value = valueFrom(body)
-  if (rules.dataType === SequenceDataType.image) value = imageValueBytes(value)
+/** A value for the sequence at an absolute path, as the core's use case takes it. */
+const valueRequest = (principal: Principal, path: string, value: string | Buffer, timestamp?: Date) => ({
+  principal,
+  folderPath: path.slice(0, path.lastIndexOf('/')),
+  sequence: path,
+  value,
+  timestamp,
+})
+
+/**
+ * The value of a request body (data, value or contents, and timestamp) written through the core's one
+ * use case for values, and answered; shared with http/value-lane.ts. A refusal is thrown by its kind.
+ */
+export async function writeSequenceValue(core: Core, bus: MessageBus, principal: Principal, target: SequenceTarget, body: Record<string, unknown>) {
+  const value = valueFrom(body)
   const at = body.timestamp === undefined || body.timestamp === '' ? undefined : parseTimestamp(body.timestamp)
-  const known = { systemAttributes: target.sequence.systemAttributes }
-  const { stored } = await storeResolvedValues(core, [{ sequenceId: target.sequence.id, path: target.path, value, timestamp: at, known }])
-  announceValues(bus, stored)
-  queueSequenceThumbnails(core, [target.sequence], stored)
+  const { stored } = await writeSequenceValuesOrRefuse(core, bus, [valueRequest(principal, target.path, value, at)], { createMissing: false })
   return { status: 'ok', id: target.sequence.id, stored: stored.length > 0 }
 }
 
@@ -243,22 +250,14 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     const principal = res.locals.principal
     const values = valuesOf(body.data.values)
     const given = body.data.timestamp === undefined || body.data.timestamp === '' ? new Date() : parseTimestamp(body.data.timestamp)
-    // every path is found and checked, and every value encoded, before anything is stored
-    const writes: ResolvedValue[] = []
-    const sequences: Resource[] = []
     for (const [path, raw] of Object.entries(values)) {
-      // every path is absolute, with or without its leading slash (rhizo's find_resource stripped slashes)
-      const { sequence, path: shown } = await sequenceAt(core, principal, path, 'write')
-      if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${shown}: a value must be a string or a number; nothing was stored`)
-      let value: string | Buffer = String(raw)
-      if (sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image) value = imageValueBytes(value)
-      sequences.push(sequence)
-      writes.push({ sequenceId: sequence.id, path: shown, value })
+      if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${joinPath(splitPath(path))}: a value must be a string or a number; nothing was stored`)
     }
     const timestamp = await correctControllerTimestamp(core.db, principal, given)
-    const { stored, skipped } = await storeResolvedValues(core, writes.map((w) => ({ ...w, timestamp })))
-    announceValues(bus, stored)
-    queueSequenceThumbnails(core, sequences, stored)
+    // every path is absolute, with or without its leading slash (rhizo's find_resource stripped slashes);
+    // every one is found, checked and encoded before anything is stored
+    const requests = Object.entries(values).map(([path, raw]) => valueRequest(principal, joinPath(splitPath(path)), String(raw), timestamp))
+    const { stored, skipped } = await writeSequenceValuesOrRefuse(core, bus, requests, { createMissing: false })
     res.json({ status: 'ok', stored: stored.length, skipped: skipped.length, timestamp: formatTimestamp(timestamp) })
   })
 

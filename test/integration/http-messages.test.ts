@@ -88,11 +88,13 @@ for (const provider of providers) {
         { folder_path: '/acme/lab', type: 'x'.repeat(41), parameters: '{}' },
         { folder_path: '/acme/lab', type: 'x', parameters: '{not json' },
         { folder_path: '/acme/lab', type: 'x', parameters: '[1,2]' },
-        { folder_path: '/acme/lab', type: 'update_sequence', parameters: '{"sequence": "t", "value": "1"}' },
       ]
       const before = await server.core.db.message.count()
       for (const body of bad) assert.equal((await post(userKey, body)).status, 400, JSON.stringify(body))
       assert.equal((await get(userKey, 'folder_path=/acme/lab&count=0')).status, 400)
+      // a value for a missing sequence is a 404, as on every REST door (test/integration/value-refusals.test.ts)
+      const missing = { folder_path: '/acme/lab', type: 'update_sequence', parameters: '{"sequence": "t", "value": "1"}' }
+      assert.equal((await post(userKey, missing)).status, 404)
       assert.equal(await server.core.db.message.count(), before)
     })
 
