@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { WebSocket } from 'ws'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createOrgUser } from '../../core/admin.ts'
 import { issueToken } from '../../core/accounts/tokens.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { closed, connect, endAll, granted, refusalCode } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { basicAuth } from '../helpers/http.ts'
@@ -19,12 +20,9 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      await createOrgUser(server.core, 'target@example.com', 'long enough pw', 'acme', false)
-      controllerKey = (await createController(server.core, 'acme/pi-1')).key
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], users: { ann: {}, target: { key: false } }, controllers: ['acme/pi-1'] })
+      controllerKey = f.controllers['acme/pi-1'].key
+      userKey = f.users.ann.key
     })
     after(async () => {
       endAll()

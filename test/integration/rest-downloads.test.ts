@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import type { FsBlobStore } from '../../core/blobs/index.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
@@ -52,11 +52,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/pi-1'] })
+      annKey = f.users.ann.key
       ann = resourceClient(server.url, annKey)
-      piKey = (await createController(server.core, 'acme/pi-1')).key
+      piKey = f.controllers['acme/pi-1'].key
       assert.equal((await ann.send('POST', '', { path: '/acme', name: 'small.txt', type: '20', data: b64('still here') })).status, 200)
     })
     after(() => server.close())

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import type { FsBlobStore } from '../../core/blobs/index.ts'
 import { readAccessVersion } from '../../core/resources/access-version.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -42,11 +42,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      const controller = await createController(server.core, 'acme/lab/pi-1')
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/lab/pi-1'] })
+      const controller = f.controllers['acme/lab/pi-1']
       piId = controller.id
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      annKey = f.users.ann.key
       ann = resourceClient(server.url, annKey)
       pi = resourceClient(server.url, controller.key)
     })

@@ -5,9 +5,9 @@
 // ' Z' timestamps on every timestamp input.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { rhizoClient, rhizoTimestamp, type RhizoClient } from '../helpers/rhizo.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
@@ -28,11 +28,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      const created = await createController(server.core, 'acme/lab/pi-1')
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/lab/pi-1'] })
+      const created = f.controllers['acme/lab/pi-1']
       piId = created.id
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      annKey = f.users.ann.key
       ann = resourceClient(server.url, annKey)
       pi = resourceClient(server.url, created.key)
       piRhizo = rhizoClient(server.url, created.key)

@@ -9,10 +9,10 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import mqtt from 'mqtt'
 import { WebSocket } from 'ws'
-import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { liveKey } from '../../core/resources/tree.ts'
 import { ResourceType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -111,17 +111,14 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      annKey = (await fixture(server.core, { orgs: ['acme', 'beta'], users: { ann: { password: PASSWORD } } })).users.ann.key
       ann = resourceClient(server.url, annKey)
       const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email_address: 'ann@example.com', password: PASSWORD }) })
       cookie = signIn.headers.get('set-cookie')!.split(';')[0]!
       assert.equal((await ann.send('POST', '', { path: '/acme/files', name: 'readme.txt', type: '20', data: b64('hello') })).status, 200)
       // a folder anyone may write to
       assert.equal((await ann.send('POST', '', { path: '/acme', name: 'guestbook', type: '10' })).status, 200)
-      assert.equal((await ann.send('PUT', '/acme/guestbook', { permissions: JSON.stringify([[100, null, 20]]) })).status, 200)
+      await grant(server.core, '/acme/guestbook', [{ to: 'public', level: 'write' }])
       // every write to the blob store is counted (the routes use this very store)
       const blobs = server.core.blobs
       const put = blobs.put.bind(blobs)
