@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
-import { setPermissions } from '../../core/resources/permissions.ts'
-import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { closed, collect, connect, deliveryStops, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -24,9 +23,7 @@ for (const provider of providers) {
     before(async () => {
       // sessions per key: the many-sessions test below holds one key's sessions by the hundred
       server = await startTestServer(provider, { config: { 'mqtt-connections-per-key': 1000, 'mqtt-publish-rate': 0 } })
-      await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      memberKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      memberKey = (await fixture(server.core, { org: 'acme', users: { ann: {} } })).users.ann.key
     })
     after(async () => {
       endAll()
@@ -34,7 +31,7 @@ for (const provider of providers) {
     })
 
     /** Only the controller itself may still reach its folder. */
-    const closeToAllButItself = (controllerId: number) => setPermissions(server.core.db, controllerId, [[140, controllerId, 20]])
+    const closeToAllButItself = (controller: { id: number; path: string }) => grant(server.core, controller.path, [{ to: { controller: controller.id }, level: 'write' }])
 
     test('a wildcard subscriber gets nothing on a sub-topic it never saw once that folder was closed to it, and keeps the rest', async () => {
       const closing = await createController(server.core, 'acme/wild/pi-closing')
@@ -46,7 +43,7 @@ for (const provider of providers) {
       closingPublisher.publish('acme/wild/pi-closing', 'before')
       assert.equal((await first)?.payload, 'before')
 
-      await closeToAllButItself(closing.id)
+      await closeToAllButItself(closing)
       await deliveryStops(member, closingPublisher, 'acme/wild/pi-closing')
       const received = collect(member, 1500)
       closingPublisher.publish('acme/wild/pi-closing/never-seen', 'secret')
@@ -66,7 +63,7 @@ for (const provider of providers) {
       const [closingPublisher, keptPublisher] = await Promise.all([connect(server.mqttUrl, closing.key), connect(server.mqttUrl, kept.key)])
       await publishQos1(closingPublisher, 'acme/away/pi-closing/alarm', 'queued before the change')
 
-      await closeToAllButItself(closing.id)
+      await closeToAllButItself(closing)
       const watcher = await connect(server.mqttUrl, memberKey)
       // granted while the change is not yet seen, refused once it is (on a busy machine it may be already): wait for that
       if ((await granted(watcher, 'acme/away/pi-closing/probe')) === 0) await deliveryStops(watcher, closingPublisher, 'acme/away/pi-closing/probe')
@@ -83,7 +80,6 @@ for (const provider of providers) {
       const SESSIONS = 300
       const TOPICS = 6 // each session has seen this many topics of its own folder
       const lab = await createController(server.core, 'acme/lab/pi-lab')
-      const folder = (await findPath(server.core.db, '/acme/lab'))!.at(-1)!
       const doomed = await createController(server.core, 'acme/elsewhere/pi-doomed')
       const publisher = await connect(server.mqttUrl, lab.key)
       const sessions: MqttClient[] = []
@@ -98,7 +94,7 @@ for (const provider of providers) {
       await eventuallyTrue(() => counts.every((n) => n === TOPICS))
       const doomedSession = await connect(server.mqttUrl, doomed.key)
 
-      await setPermissions(server.core.db, folder.id, [[140, lab.id, 20]]) // the lab's own controller only
+      await grant(server.core, '/acme/lab', [{ to: { controller: lab.id }, level: 'write' }]) // the lab's own controller only
       const changed = Date.now()
       const keyRow = await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: doomed.id } })
       await revokeKey(server.core.db, keyRow.id)
