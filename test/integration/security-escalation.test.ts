@@ -3,10 +3,10 @@
 // member's organizations; write access to one shared folder must not become a whole organization's.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
-import { setPermissions } from '../../core/resources/permissions.ts'
+import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant, type Grant } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -61,28 +61,27 @@ for (const provider of providers) {
       assert.equal(await passwordHashOf(ids.bea), beaHash)
     }
 
+    const sharedWithAnn = (): Grant[] => [{ to: 'members', level: 'write' }, { to: 'controllers', level: 'write' }, { to: { user: ids.ann }, level: 'write' }]
+
     before(async () => {
       server = await startTestServer(provider)
-      ids.acme = (await createOrg(server.core, 'acme')).id
-      ids.beta = (await createOrg(server.core, 'beta')).id
-      ids.root = (await createAdmin(server.core, 'root@example.com', PASSWORD)).id
-      ids.oa = (await createOrgUser(server.core, 'oa@example.com', PASSWORD, 'acme', true)).id
-      ids.ann = (await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', false)).id
-      ids.bea = (await createOrgUser(server.core, 'bea@example.com', PASSWORD, 'beta', true)).id
-      oaKey = (await createKeyForUser(server.core, 'oa@example.com', 'acme')).key
-      const beaKey = (await createKeyForUser(server.core, 'bea@example.com', 'beta')).key
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { root: { systemAdmin: true, key: false }, oa: { admin: true }, ann: {}, bea: { org: 'beta', admin: true } },
+      })
+      Object.assign(ids, { acme: f.orgs.acme.id, beta: f.orgs.beta.id, root: f.users.root.id, oa: f.users.oa.id, ann: f.users.ann.id, bea: f.users.bea.id })
+      oaKey = f.users.oa.key
       for (const [key, path, name] of [
-        [beaKey, '/beta/private', 'notes.txt'],
-        [beaKey, '/beta/shared', 'readme.txt'],
-        [(await createKeyForUser(server.core, 'ann@example.com', 'acme')).key, '/acme/ann-only', 'secret.txt'],
+        [f.users.bea.key, '/beta/private', 'notes.txt'],
+        [f.users.bea.key, '/beta/shared', 'readme.txt'],
+        [f.users.ann.key, '/acme/ann-only', 'secret.txt'],
       ] as const) {
         assert.equal((await call('POST', '/api/v1/resources', key, { path, name, type: '20', data: Buffer.from('x').toString('base64') })).status, 200)
       }
       await createController(server.core, 'beta/shared/pi-b')
-      const folderId = async (path: string) => (await findPath(server.core.db, path))!.at(-1)!.id
-      await setPermissions(server.core.db, await folderId('/acme/ann-only'), [[130, ids.ann, 20]])
+      await grant(server.core, '/acme/ann-only', [{ to: { user: ids.ann }, level: 'write' }])
       // beta shares one folder with ann of acme: she may write there, and only there
-      await setPermissions(server.core.db, await folderId('/beta/shared'), [[110, ids.beta, 20], [120, ids.beta, 20], [130, ids.ann, 20]])
+      await grant(server.core, '/beta/shared', sharedWithAnn())
     })
     after(() => server.close())
 
@@ -177,8 +176,7 @@ for (const provider of providers) {
 
       test("a controller of another organization granted write on the shared folder cannot create a controller there", async () => {
         const piA = await createController(server.core, 'acme/pi-a')
-        const shared = (await findPath(server.core.db, '/beta/shared'))!.at(-1)!
-        await setPermissions(server.core.db, shared.id, [[110, ids.beta, 20], [120, ids.beta, 20], [130, ids.ann, 20], [140, piA.id, 20]])
+        await grant(server.core, '/beta/shared', [...sharedWithAnn(), { to: { controller: piA.id }, level: 'write' }])
         assert.equal((await call('POST', '/api/v1/resources', piA.key, { path: '/beta/shared', name: 'pi-a-data', type: '10' })).status, 200)
         assert.equal((await call('POST', '/api/v1/resources', piA.key, { path: '/beta/shared', name: 'pi-a-ctl', type: '12' })).status, 403)
       })
@@ -191,9 +189,8 @@ for (const provider of providers) {
         const gia = await signIn('gia@example.com')
         assert.equal((await call('POST', '/api/v1/resources', gia, { path: '/gamma/lab', name: 'pi-g', type: '12' })).status, 200)
         // people read the organization, its controllers write it; gil writes one lab folder
-        await setPermissions(server.core.db, gamma.id, [[110, gamma.id, 10], [120, gamma.id, 20]])
-        const lab = (await findPath(server.core.db, '/gamma/lab'))!.at(-1)!
-        await setPermissions(server.core.db, lab.id, [[110, gamma.id, 20], [120, gamma.id, 20]])
+        await grant(server.core, '/gamma', [{ to: 'members', level: 'read' }, { to: 'controllers', level: 'write' }])
+        await grant(server.core, '/gamma/lab', [{ to: 'members', level: 'write' }, { to: 'controllers', level: 'write' }])
         assert.equal((await call('POST', '/api/v1/resources', gil, { path: '/gamma/lab', name: 'data', type: '10' })).status, 200)
         assert.equal((await call('POST', '/api/v1/resources', gil, { path: '/gamma/lab', name: 'gil-ctl', type: '12' })).status, 403)
         assert.equal((await call('POST', '/api/v1/keys', gil, { controller_path: '/gamma/lab/pi-g' })).status, 403)
