@@ -2,9 +2,10 @@
 // organizations, and that removing or deleting someone ends their access at once.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createKeyForUser, createOrgUser } from '../../core/admin.ts'
 import { createUser } from '../../core/accounts/users.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { closed, connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -14,7 +15,6 @@ interface Answer {
   status: number
   body: Record<string, unknown>
 }
-const PASSWORD = 'long enough pw'
 
 for (const provider of providers) {
   describe(`REST organizations, users and stats on ${provider}`, () => {
@@ -45,15 +45,17 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      acmeId = (await createOrg(server.core, 'acme')).id
-      betaId = (await createOrg(server.core, 'beta')).id
-      await createAdmin(server.core, 'root@example.com', PASSWORD)
-      await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-      await createOrgUser(server.core, 'bob@example.com', PASSWORD, 'acme', false)
-      await createOrgUser(server.core, 'bea@example.com', PASSWORD, 'beta', true)
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { root: { systemAdmin: true, key: false }, ann: { admin: true, key: false }, bob: { key: false }, bea: { org: 'beta', admin: true, key: false } },
+        controllers: ['acme/lab/pi-1'],
+      })
+      acmeId = f.orgs.acme.id
+      betaId = f.orgs.beta.id
+      piKey = f.controllers['acme/lab/pi-1'].key
+      // in no organization
       await createUser(server.core, { email: 'carol@example.com', password: PASSWORD })
       await createUser(server.core, { email: 'dan@example.com', password: PASSWORD })
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
       root = await signIn('root@example.com')
       ann = await signIn('ann@example.com')
       bob = await signIn('bob@example.com')
