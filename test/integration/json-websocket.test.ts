@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import WebSocket from 'ws'
-import { createController, createOrg } from '../../core/admin.ts'
+import { createController } from '../../core/admin.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { connect, endAll, granted } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { closeSockets, openSocket, settled } from '../helpers/json-websocket.ts'
@@ -23,13 +24,11 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      const pi = await createController(server.core, 'acme/lab/pi-1')
-      piKey = pi.key
-      piId = pi.id
-      otherKey = (await createController(server.core, 'acme/lab/pi-2')).key
-      betaKey = (await createController(server.core, 'beta/pi-b')).key
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], controllers: ['acme/lab/pi-1', 'acme/lab/pi-2', 'beta/pi-b'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      piId = f.controllers['acme/lab/pi-1'].id
+      otherKey = f.controllers['acme/lab/pi-2'].key
+      betaKey = f.controllers['beta/pi-b'].key
     })
     after(async () => {
       closeSockets()

@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createAdmin, createKeyForUser } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closed, collect, connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { freshRedisDatabase } from '../helpers/redis.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const TOKEN = 'scrape-token-0123456789'
-const PASSWORD = 'long enough pw'
 
 /** A scrape's series, `name{labels}` → value, and the sum of those of one name whose labels include the given ones. */
 function parse(text: string) {
@@ -53,12 +53,13 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider, { config: { metrics: true, 'metrics-token': TOKEN, 'sys-interval': 1 } })
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/greenhouse/pi-1')).key
-      outsiderKey = (await createController(server.core, 'beta/pi-9')).key
-      await createAdmin(server.core, 'root@example.com', PASSWORD)
-      await createOrgUser(server.core, 'acme-admin@example.com', PASSWORD, 'acme', true)
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { root: { systemAdmin: true, key: false }, 'acme-admin': { admin: true, key: false } },
+        controllers: ['acme/greenhouse/pi-1', 'beta/pi-9'],
+      })
+      piKey = f.controllers['acme/greenhouse/pi-1'].key
+      outsiderKey = f.controllers['beta/pi-9'].key
     })
     after(async () => {
       endAll()

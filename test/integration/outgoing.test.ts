@@ -3,10 +3,11 @@
 // real HTTP server as the SMS webhook.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController, createKeyForUser, createOrgUser } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { startSmtp, startWebhook, type TestSmtp, type TestWebhook } from '../helpers/outbox.ts'
@@ -32,12 +33,10 @@ for (const provider of providers) {
       const ports = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
       url = `http://127.0.0.1:${ports.port}`
       mqttUrl = `mqtt://127.0.0.1:${ports.mqttPort}`
-      await createOrg(core, 'acme')
-      const pi = await createController(core, 'acme/greenhouse/pi-1')
-      piKey = pi.key
-      piId = pi.id
-      await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
-      userKey = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
+      const f = await fixture(core, { org: 'acme', users: { ann: {} }, controllers: ['acme/greenhouse/pi-1'] })
+      piKey = f.controllers['acme/greenhouse/pi-1'].key
+      piId = f.controllers['acme/greenhouse/pi-1'].id
+      userKey = f.users.ann.key
     })
     after(async () => {
       endAll()
@@ -174,9 +173,7 @@ describe('outgoing messages without configuration', () => {
     const tendril = await createTendril(core)
     try {
       const { port } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
-      await createOrg(core, 'acme')
-      await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
-      const key = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
+      const key = (await fixture(core, { org: 'acme', users: { ann: {} } })).users.ann.key
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/messages`, {
         method: 'POST',
         headers: { authorization: basicAuth(key), 'content-type': 'application/json' },

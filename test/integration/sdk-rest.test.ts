@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { connect, NotFoundError, provision, type TendrilClient } from '@tendril/controllers-sdk'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -26,13 +26,9 @@ for (const provider of providers) {
     before(async () => {
       server = await startTestServer(provider)
       dir = mkdtempSync(join(tmpdir(), 'tendril-sdk-rest-'))
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      await createController(server.core, 'beta/pi-b')
-      await createController(server.core, 'acme/lab/pi-new')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], users: { ann: {} }, controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/lab/pi-new'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      userKey = f.users.ann.key
     })
     after(async () => {
       for (const c of clients) await c.close().catch(() => {})
