@@ -7,9 +7,9 @@
 // organizations' paths answering exactly like paths that do not exist.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture as accounts } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { b64 } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -186,26 +186,24 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      const acme = await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      const annUser = await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      await createOrgUser(server.core, 'bob@example.com', 'long enough pw', 'acme', false)
-      await createOrgUser(server.core, 'bea@example.com', 'long enough pw', 'beta', false)
-      await createAdmin(server.core, 'root@example.com', 'long enough pw')
-      const pi = await createController(server.core, 'acme/devices/pi-1')
-      const pi2 = await createController(server.core, 'acme/devices/pi-2')
-      ids = { acme: acme.id, ann: annUser.id, pi: pi.id }
+      const f = await accounts(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { ann: {}, bob: {}, bea: { org: 'beta' }, root: { systemAdmin: true } },
+        controllers: ['acme/devices/pi-1', 'acme/devices/pi-2', 'beta/pi-b'],
+      })
+      const pi = f.controllers['acme/devices/pi-1']
+      ids = { acme: f.orgs.acme.id, ann: f.users.ann.id, pi: pi.id }
       as.public = {}
-      as.ann = key((await createKeyForUser(server.core, 'ann@example.com', 'acme')).key)
-      as.bob = key((await createKeyForUser(server.core, 'bob@example.com', 'acme')).key)
+      as.ann = key(f.users.ann.key)
+      as.bob = key(f.users.bob.key)
       as.pi = key(pi.key)
-      as.pi2 = key(pi2.key)
+      as.pi2 = key(f.controllers['acme/devices/pi-2'].key)
       // a system admin signed in; their key is scoped to one organization and holds no admin power (security-escalation.test.ts)
       const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }) })
       as.admin = { cookie: signIn.headers.getSetCookie()[0]!.split(';')[0]!, 'x-csrf-token': ((await signIn.json()) as { csrf_token: string }).csrf_token }
-      adminKey = key((await createKeyForUser(server.core, 'root@example.com', 'acme')).key)
-      betaController = key((await createController(server.core, 'beta/pi-b')).key)
-      betaUser = key((await createKeyForUser(server.core, 'bea@example.com', 'beta')).key)
+      adminKey = key(f.users.root.key)
+      betaController = key(f.controllers['beta/pi-b'].key)
+      betaUser = key(f.users.bea.key)
     })
     after(() => server.close())
 
