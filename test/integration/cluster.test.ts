@@ -6,13 +6,13 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import mqttPacket from 'mqtt-packet'
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
 import { revokeKey } from '../../core/accounts/keys.ts'
-import { setPermissions } from '../../core/resources/permissions.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { sharedRedis } from '../harness/redis.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { deliveryStops, rawSession } from '../helpers/mqtt.ts'
@@ -31,9 +31,9 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     redis = await freshRedisDatabase() // no skip: without Redis this fails, as a broken cluster would
     a = await instance('a')
     b = await instance('b', a.databaseUrl)
-    await createOrg(a.core, 'acme')
-    pi1 = (await createController(a.core, 'acme/greenhouse/pi-1')).key
-    pi2 = (await createController(a.core, 'acme/greenhouse/pi-2')).key
+    const f = await fixture(a.core, { org: 'acme', controllers: ['acme/greenhouse/pi-1', 'acme/greenhouse/pi-2'] })
+    pi1 = f.controllers['acme/greenhouse/pi-1'].key
+    pi2 = f.controllers['acme/greenhouse/pi-2'].key
   })
   after(async () => {
     closeSockets()
@@ -175,16 +175,16 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   })
 
   test('a permission change made through one instance cuts forwarding on the other within about a second', async () => {
-    const guarded = await createController(a!.core, 'acme/greenhouse/pi-guarded')
-    await createOrgUser(a!.core, 'watcher@example.com', 'long enough pw', 'acme', false)
-    const watcherKey = (await createKeyForUser(a!.core, 'watcher@example.com', 'acme')).key
+    const more = await fixture(a!.core, { users: { watcher: { org: 'acme' } }, controllers: ['acme/greenhouse/pi-guarded'] })
+    const guarded = more.controllers['acme/greenhouse/pi-guarded']
+    const watcherKey = more.users.watcher.key
     const watcher = await open(b!.mqttUrl, watcherKey)
     assert.equal(await subscribe(watcher.client, 'acme/greenhouse/pi-guarded/#', 0), 0)
     const publisher = await open(a!.mqttUrl, guarded.key)
     await publish(publisher.client, 'acme/greenhouse/pi-guarded/reading', 'before', { qos: 1 })
     assert.deepEqual((await watcher.take(1)).map((m) => m.payload), ['before'])
 
-    await setPermissions(a!.core.db, guarded.id, [[140, guarded.id, 20]]) // only the controller itself
+    await grant(a!.core, '/acme/greenhouse/pi-guarded', [{ to: { controller: guarded.id }, level: 'write' }]) // only the controller itself
     const changed = Date.now()
     const lastDelivered = await deliveryStops(watcher.client, publisher.client, 'acme/greenhouse/pi-guarded/reading')
     assert.ok(lastDelivered - changed < 2500, `delivered ${lastDelivered - changed} ms after the change`)
@@ -195,8 +195,9 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
 
   // mqemitter drains a full queue recursively once its messages lose their subscriber; with the
   // Redis emitter's queue (concurrency 100) this overflowed the stack and took the process down
-  test('a subscriber that stops reading under a burst, then goes, leaves the instance running', async () => {
+  test('a subscriber that stops reading under a burst, then goes, leaves the instance running', async (t) => {
     const stalled = net.connect(Number(new URL(b!.mqttUrl).port), '127.0.0.1')
+    t.after(() => stalled.destroy())
     stalled.on('error', () => {})
     stalled.write(mqttPacket.generate({ cmd: 'connect', clientId: 'stalled-reader', protocolVersion: 4, clean: true, keepalive: 0, username: 'key', password: Buffer.from(pi1) }))
     stalled.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'acme/greenhouse/pi-1/raw', qos: 0 }] }))
@@ -256,9 +257,10 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     assert.deepEqual((await back.take(MAX_QUEUED + 1, 1000)).map((m) => m.payload), ['order 0', 'order 1', 'order 2', 'order 3'])
   })
 
-  test('a session whose client is online on the other instance is never cut: what it has not acknowledged comes again', async () => {
+  test('a session whose client is online on the other instance is never cut: what it has not acknowledged comes again', async (t) => {
     // a client that takes its messages but has not acknowledged them yet: they stay in its queue
     const slow = await rawSession(b!.mqttUrl, pi1, 'pi-1-slow')
+    t.after(() => slow.close())
     slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'acme/greenhouse/pi-1/slow', qos: 1 }] })
     await slow.next('suback')
     const publisher = await open(a!.mqttUrl, pi2)
