@@ -7,6 +7,7 @@ import { AxeBuilder } from '@axe-core/playwright'
 import mqtt from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { grant } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -35,14 +36,13 @@ describe('web UI: kiosk mode on a public folder', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    const acme = await createOrg(server.core, 'acme', 'Acme School')
+    await createOrg(server.core, 'acme', 'Acme School')
     await createOrgUser(server.core, 'teacher@example.com', PASSWORD, 'acme', true)
     teacher = resourceClient(server.url, (await createKeyForUser(server.core, 'teacher@example.com', 'acme')).key)
     pi = await createController(server.core, '/acme/class/pi-1')
     office = await createController(server.core, '/acme/office/pi-2')
     // the classroom folder is public read (what the Access tab's public link sets); the office is not
-    const permissions = JSON.stringify([[100, null, 10], [110, acme.id, 20], [120, acme.id, 20]])
-    assert.equal((await teacher.send('PUT', '/acme/class', { permissions })).status, 200)
+    await grant(server.core, '/acme/class', [{ to: 'public', level: 'read' }, { to: 'members', level: 'write' }, { to: 'controllers', level: 'write' }])
     for (const [folder, name] of [['acme/class', 'outside'], ['acme/office/pi-2', 'temp']] as const) {
       assert.equal((await teacher.send('POST', '', { path: folder, name, type: 21, data_type: 1, decimal_places: 1, units: '°C' })).status, 200)
     }
@@ -88,7 +88,7 @@ describe('web UI: kiosk mode on a public folder', () => {
     await page.context().close()
   })
 
-  test('the anonymous page reconnects by itself when the broker closes its connection', async () => {
+  test('the anonymous page reconnects by itself when the broker closes its connection', async (t) => {
     const page = await (await newContext(browser)).newPage()
     const answers: { token: string; clientId: string; anonymous?: boolean }[] = []
     page.on('response', async (res) => {
@@ -101,6 +101,7 @@ describe('web UI: kiosk mode on a public folder', () => {
     // the broker closes the page's session: another connection takes over its client id
     const { token, clientId } = answers[0]!
     const takeover = mqtt.connect(server.wsUrl, { username: 'token', password: token, clientId, reconnectPeriod: 0 })
+    t.after(() => takeover.end(true))
     await new Promise((resolve, reject) => takeover.once('connect', resolve).once('error', reject))
     await page.getByRole('status').filter({ hasText: 'Offline, retrying' }).waitFor({ timeout: 5000 })
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 8000 })
@@ -114,7 +115,7 @@ describe('web UI: kiosk mode on a public folder', () => {
     await page.context().close()
   })
 
-  test('a value stored while the screen was offline is shown once it is back', async () => {
+  test('a value stored while the screen was offline is shown once it is back', async (t) => {
     const page = await (await newContext(browser)).newPage()
     const answers: { token: string; clientId: string }[] = []
     page.on('response', async (res) => {
@@ -125,6 +126,7 @@ describe('web UI: kiosk mode on a public folder', () => {
     // the connection drops and the server stays out of reach for a while
     await page.route('**/api/v1/mqtt-info', (route) => route.abort())
     const takeover = mqtt.connect(server.wsUrl, { username: 'token', password: answers[0]!.token, clientId: answers[0]!.clientId, reconnectPeriod: 0 })
+    t.after(() => takeover.end(true))
     await new Promise((resolve, reject) => takeover.once('connect', resolve).once('error', reject))
     await page.getByRole('status').filter({ hasText: 'Offline, retrying' }).waitFor({ timeout: 5000 })
     assert.equal((await teacher.send('PUT', '/acme/class/outside', { data: b64('30.0') })).status, 200)
