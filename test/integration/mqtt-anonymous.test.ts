@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant, type Grant } from '../helpers/fixtures.ts'
 import { closed, collect, connect, endAll, granted, nextMessage, refusalCode } from '../helpers/mqtt.ts'
 import { b64, resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -36,16 +36,14 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider, { config: { 'mqtt-connections-per-key': PER_ADDRESS } })
-      const acme = await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'teacher@example.com', 'a long enough password', 'acme', true)
-      admin = resourceClient(server.url, (await createKeyForUser(server.core, 'teacher@example.com', 'acme')).key)
-      piKey = (await createController(server.core, 'acme/lab/pi')).key
-      await createController(server.core, 'acme/office/pi')
-      const org = [[110, acme.id, 20], [120, acme.id, 20]]
-      assert.equal((await admin.send('PUT', '/acme/lab', { permissions: JSON.stringify([[100, null, 10], ...org]) })).status, 200)
+      const f = await fixture(server.core, { org: 'acme', users: { teacher: { admin: true } }, controllers: ['acme/lab/pi', 'acme/office/pi'] })
+      admin = resourceClient(server.url, f.users.teacher.key)
+      piKey = f.controllers['acme/lab/pi'].key
+      const org: Grant[] = [{ to: 'members', level: 'write' }, { to: 'controllers', level: 'write' }]
+      await grant(server.core, '/acme/lab', [{ to: 'public', level: 'read' }, ...org])
       // public write: REST lets an anonymous caller write there (rhizo), MQTT viewers still may not
       assert.equal((await admin.send('POST', '', { path: 'acme', name: 'wall', type: 10 })).status, 200)
-      assert.equal((await admin.send('PUT', '/acme/wall', { permissions: JSON.stringify([[100, null, 20], ...org]) })).status, 200)
+      await grant(server.core, '/acme/wall', [{ to: 'public', level: 'write' }, ...org])
       for (const folder of ['acme/lab/pi', 'acme/office/pi', 'acme/wall']) {
         assert.equal((await admin.send('POST', '', { path: folder, name: 'temp', type: 21, data_type: 1 })).status, 200)
       }
