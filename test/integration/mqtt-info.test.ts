@@ -4,9 +4,9 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import mqtt from 'mqtt'
-import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
 import { openTestCore, type TestCore } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 
 interface MqttInfo {
@@ -29,9 +29,7 @@ describe('mqtt-info', () => {
     tendril = await createTendril(core)
     // IPv6 loopback, as a browser that typed http://[::1]:PORT/ reaches it
     port = (await tendril.listen({ port: 0, host: '::1', mqttPort: 0 })).port
-    await createOrg(core, 'acme')
-    await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
-    key = (await createKeyForUser(core, 'ann@example.com', 'acme')).key
+    key = (await fixture(core, { org: 'acme', users: { ann: {} } })).users.ann.key
   })
   after(async () => {
     await tendril?.close()

@@ -6,10 +6,10 @@ import { execFile, spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import mqtt from 'mqtt'
-import { createController, createOrg } from '../../core/admin.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { closed, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -26,9 +26,9 @@ for (const provider of providers) {
     before(async () => {
       server = await startTestServer(provider)
       ;({ hostname: host, port } = new URL(server.mqttUrl))
-      await createOrg(server.core, 'acme')
-      key = (await createController(server.core, 'acme/lab/pi-1')).key
-      other = (await createController(server.core, 'acme/lab/pi-2')).key
+      const f = await fixture(server.core, { org: 'acme', controllers: ['acme/lab/pi-1', 'acme/lab/pi-2'] })
+      key = f.controllers['acme/lab/pi-1'].key
+      other = f.controllers['acme/lab/pi-2'].key
     })
     after(async () => {
       endAll()
