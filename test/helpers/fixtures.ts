@@ -27,6 +27,8 @@ export interface FixtureSpec<O extends string, U extends string, C extends strin
   /** one organization, or several (made first, in order) */
   org?: O
   orgs?: O[]
+  /** an organization's full name (rhizo's full_name), where one is wanted */
+  fullNames?: Partial<Record<O, string>>
   /** users by a short name (ann, bob, …), made in order after the organizations */
   users?: Record<U, UserSpec>
   /** controller paths ('acme/lab/pi-1'), each with its folders and key, made after the users */
@@ -46,7 +48,7 @@ export async function fixture<const O extends string = never, const U extends st
 ): Promise<Fixture<O, U, C>> {
   const made = { orgs: {}, users: {}, controllers: {} } as Fixture<O, U, C>
   const orgs: O[] = spec.orgs ?? (spec.org ? [spec.org] : [])
-  for (const name of orgs) made.orgs[name] = await createOrg(core, name)
+  for (const name of orgs) made.orgs[name] = await createOrg(core, name, spec.fullNames?.[name])
   for (const [name, user] of Object.entries(spec.users ?? {}) as [U, UserSpec][]) made.users[name] = await makeUser(core, name, user, orgs[0]!)
   for (const path of spec.controllers ?? []) made.controllers[path] = await createController(core, path)
   return made

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { createAdmin, createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createOrg } from '../../core/admin.ts'
 import { WEB_DIST } from '../../http/web-ui.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { connect, endAll, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -86,13 +87,14 @@ for (const provider of providers) {
     let userKey: string
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme', 'Acme Greenhouses')
-      await createOrg(server.core, 'other')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', true)
-      await createAdmin(server.core, 'root@example.com', 'long enough pw')
-      controller = await createController(server.core, '/acme/greenhouse/pi-1')
-      await createController(server.core, '/acme/greenhouse/pi-2')
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'other'],
+        fullNames: { acme: 'Acme Greenhouses' },
+        users: { ann: { admin: true }, root: { systemAdmin: true, key: false } },
+        controllers: ['/acme/greenhouse/pi-1', '/acme/greenhouse/pi-2'],
+      })
+      controller = f.controllers['/acme/greenhouse/pi-1']
+      userKey = f.users.ann.key
     })
     after(async () => {
       endAll()
