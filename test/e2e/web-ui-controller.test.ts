@@ -6,12 +6,11 @@ import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser, Page } from 'playwright-core'
 import sharp from 'sharp'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 const tile = (page: Page, name: string) => page.locator(`li.tile[data-name="${name}"]`)
 
 async function seriousViolations(page: Page) {
@@ -35,11 +34,14 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    await createOrg(server.core, 'acme', 'Acme Greenhouses')
-    await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
-    pi = await createController(server.core, '/acme/greenhouse/pi-1')
-    await createController(server.core, '/acme/greenhouse/pi-2')
+    const f = await fixture(server.core, {
+      org: 'acme',
+      fullNames: { acme: 'Acme Greenhouses' },
+      users: { ann: { admin: true } },
+      controllers: ['/acme/greenhouse/pi-1', '/acme/greenhouse/pi-2'],
+    })
+    userKey = f.users.ann.key
+    pi = f.controllers['/acme/greenhouse/pi-1']
     // what the Pi reported, and the last hours of one status sequence and of its log
     assert.equal((await rest('/acme/greenhouse/pi-1', { method: 'PUT', body: { status: { ip_address: '10.0.0.7', os: 'Raspberry Pi OS' } } })).status, 200)
     const now = Date.now()

@@ -7,12 +7,11 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser, Page } from 'playwright-core'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 const UPLOAD_LIMIT = 2 * 1024 * 1024
 /** bytes a slowed request goes up per 10 ms through the proxy */
 const SLICE = 16 * 1024
@@ -100,10 +99,9 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
 
   before(async () => {
     server = await startTestServer('sqlite', { config: { 'upload-limit': UPLOAD_LIMIT } })
-    await createOrg(server.core, 'acme', 'Acme Greenhouses')
-    await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
-    pi = await createController(server.core, '/acme/greenhouse/pi-1')
+    const f = await fixture(server.core, { org: 'acme', fullNames: { acme: 'Acme Greenhouses' }, users: { ann: { admin: true } }, controllers: ['/acme/greenhouse/pi-1'] })
+    userKey = f.users.ann.key
+    pi = f.controllers['/acme/greenhouse/pi-1']
     proxy = startProxy(Number(new URL(server.url).port), 'POST /api/v1/resources')
     base = await proxy.listen()
     browser = await launchBrowser()
