@@ -70,7 +70,7 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
     const found = await resourceForCached(core, principal, path, 'write').catch(() => undefined)
     if (!found || found.resource.type !== ResourceType.sequence) return app(req, res)
     try {
-      const written = await writeSequenceValue(core, bus, principal, { sequence: found.resource, path: found.path }, body as Body)
+      const written = await writeSequenceValue(core, bus, principal, { sequence: found.resource, path: found.path, level: found.level }, body as Body)
       await committedToDisk(core.db) // acknowledged once on disk, as the app does (http/on-disk.ts)
       answer(res, 200, written)
     } catch (err) {

@@ -80,6 +80,8 @@ export interface ValueRequest {
   origin?: InboundItem
   /** the SDK queue entry it is, stored once (replays.ts, checked in the values' transaction) */
   entry?: EntryMark
+  /** the sequence and the sender's access level as the core's lookup just found them (REST): not looked up again */
+  found?: { resource: Resource; level: number }
 }
 
 /** Why a value was refused, as an error code: each door answers it in its protocol (HTTP status, MQTT, websocket). */

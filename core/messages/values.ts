@@ -53,7 +53,7 @@ export interface WriteOptions {
 
 /** The use case: every request stored or refused. Refusals are written to the controller's log. */
 export async function writeSequenceValues(ctx: CoreContext, requests: ValueRequest[], options: WriteOptions = {}): Promise<ValueOutcome> {
-  const lookups = options.lookups ?? (await sharedLookups(ctx))
+  const lookups = options.lookups ?? (requests.every((r) => r.found) ? undefined : await sharedLookups(ctx))
   const { accepted, refused } = await checkValueRequests(ctx, requests, lookups, options.createMissing ?? true)
   const { stored, skipped } = options.atomic ? await storeAllOrNone(ctx, accepted, refused) : await storeIsolatingBadValues(ctx, accepted, refused)
   await recordRefusals(ctx, refused)
@@ -95,14 +95,14 @@ const asKind = (code: ErrorCode): RefusalKind => (code === 'not_found' || code =
 const kindOf = (err: TendrilError) => asKind(err.code)
 
 /** Each request's sequence found, its access and its value checked: accepted to store, or refused with why. */
-async function checkValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups: ValueLookups, createMissing: boolean) {
-  const { resolver, access } = lookups
+async function checkValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups: ValueLookups | undefined, createMissing: boolean) {
   const refused: ValueRefusal[] = []
   const accepted: Accepted[] = []
   for (const request of requests) {
     const path = absolute(request)
-    let sequence = await resolver.resolve(path).catch(() => null)
-    const level = await access.level(request.principal, path)
+    const { found } = request
+    let sequence = found ? found.resource : await lookups!.resolver.resolve(path).catch(() => null)
+    const level = found ? found.level : await lookups!.access.level(request.principal, path)
     if (!sequence && canWrite(level) && createMissing) {
       const created = await createOnFirstValue(ctx, request.principal, path, request.value)
       if ('refusal' in created) {

@@ -153,7 +153,7 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
       await requireWriteAt(core.db, principal, target)
       return null
     })
-    if (existing?.resource.type === ResourceType.sequence) return writeSequence(core, bus, req, res, { sequence: existing.resource, path: existing.path })
+    if (existing?.resource.type === ResourceType.sequence) return writeSequence(core, bus, req, res, { sequence: existing.resource, path: existing.path, level: existing.level })
     if (existing && existing.resource.type !== ResourceType.file) throw invalid(`${existing.path} is not a file or sequence`)
     const { values, upload } = await readBody(core, req, res)
     const encoded = upload ? undefined : encodedContent(values, limit(), false)
@@ -179,11 +179,11 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     const cached = await locate(core, req, res, 'write', false) // before reading an upload
     const isSequence = cached.resource.type === ResourceType.sequence
     // an image value sent as multipart is the sequence rules' to read
-    if (isSequence && isMultipart(req)) return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path })
+    if (isSequence && isMultipart(req)) return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path, level: cached.level })
     // a controller's value, many a second: nothing of the resource itself changes, so no fresh row is needed
     // (a PUT with nothing at all goes the same way, to be refused for want of a value)
     if (isSequence && !isMultipart(req) && isValueOnly(requestValues(req))) {
-      return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path })
+      return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path, level: cached.level })
     }
     const found = await freshFound(core, res.locals.principal, cached, 'write')
     const { values, upload } = await readBody(core, req, res)

@@ -9,7 +9,7 @@ import type { Resource } from '../../core/db/index.ts'
 import { invalid, notFound } from '../../core/errors.ts'
 import type { Core } from '../../core/index.ts'
 import { formatTimestamp, parseTimestamp } from '../../core/messages/timestamps.ts'
-import type { MessageBus } from '../../core/messages/types.ts'
+import type { MessageBus, ValueRequest } from '../../core/messages/types.ts'
 import type { Principal } from '../../core/principal.ts'
 import { writeSequenceValuesOrRefuse } from '../../core/messages/values.ts'
 import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
@@ -28,6 +28,8 @@ export interface SequenceTarget {
   sequence: Resource
   /** its path, "/org/folder/name" */
   path: string
+  /** the caller's access level there, as the core's lookup found it (else the write looks it up) */
+  level?: number
 }
 
 // ---- reading ----
@@ -197,7 +199,7 @@ export async function writeSequence(core: Core, bus: MessageBus, req: Request, r
 }
 
 /** A value for the sequence at an absolute path, as the core's use case takes it. */
-const valueRequest = (principal: Principal, path: string, value: string | Buffer, timestamp?: Date) => ({
+const valueRequest = (principal: Principal, path: string, value: string | Buffer, timestamp?: Date): ValueRequest => ({
   principal,
   folderPath: path.slice(0, path.lastIndexOf('/')),
   sequence: path,
@@ -212,7 +214,9 @@ const valueRequest = (principal: Principal, path: string, value: string | Buffer
 export async function writeSequenceValue(core: Core, bus: MessageBus, principal: Principal, target: SequenceTarget, body: Record<string, unknown>) {
   const value = valueFrom(body)
   const at = body.timestamp === undefined || body.timestamp === '' ? undefined : parseTimestamp(body.timestamp)
-  const { stored } = await writeSequenceValuesOrRefuse(core, bus, [valueRequest(principal, target.path, value, at)], { createMissing: false })
+  const request = valueRequest(principal, target.path, value, at)
+  if (target.level !== undefined) request.found = { resource: target.sequence, level: target.level }
+  const { stored } = await writeSequenceValuesOrRefuse(core, bus, [request], { createMissing: false })
   return { status: 'ok', id: target.sequence.id, stored: stored.length > 0 }
 }
 
