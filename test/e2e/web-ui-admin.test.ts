@@ -5,12 +5,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser, Page } from 'playwright-core'
-import { createAdmin, createController, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createOrgUser } from '../../core/admin.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
@@ -35,12 +35,13 @@ describe('web UI: settings and system admin pages', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    await createOrg(server.core, 'acme', 'Acme Greenhouses')
-    await createOrg(server.core, 'beta', 'Beta School')
-    await createAdmin(server.core, 'root@example.com', PASSWORD)
-    await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    piKey = (await createController(server.core, '/acme/greenhouse/pi-1')).key
-    await createController(server.core, '/beta/lab/pump')
+    const f = await fixture(server.core, {
+      orgs: ['acme', 'beta'],
+      fullNames: { acme: 'Acme Greenhouses', beta: 'Beta School' },
+      users: { root: { systemAdmin: true, key: false }, ann: { admin: true, key: false } },
+      controllers: ['/acme/greenhouse/pi-1', '/beta/lab/pump'],
+    })
+    piKey = f.controllers['/acme/greenhouse/pi-1'].key
     browser = await launchBrowser()
   })
   after(async () => {

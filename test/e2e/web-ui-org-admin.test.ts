@@ -6,12 +6,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser, Page } from 'playwright-core'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 const SHOTS = process.env.TENDRIL_SCREENSHOTS
 
 async function seriousViolations(page: Page) {
@@ -40,13 +39,15 @@ describe('web UI: organization admin', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    acme = (await createOrg(server.core, 'acme', 'Acme School')).id
-    await createOrg(server.core, 'other')
-    ann = (await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)).id
-    await createOrgUser(server.core, 'bob@example.com', PASSWORD, 'acme', false)
-    await createOrgUser(server.core, 'carol@example.com', PASSWORD, 'other', false)
-    pi = await createController(server.core, '/acme/lab/pi-1')
-    await createKeyForUser(server.core, 'bob@example.com', 'acme')
+    const f = await fixture(server.core, {
+      orgs: ['acme', 'other'],
+      fullNames: { acme: 'Acme School' },
+      users: { ann: { admin: true, key: false }, bob: {}, carol: { org: 'other', key: false } },
+      controllers: ['/acme/lab/pi-1'],
+    })
+    acme = f.orgs.acme.id
+    ann = f.users.ann.id
+    pi = f.controllers['/acme/lab/pi-1']
     browser = await launchBrowser()
   })
   after(async () => {

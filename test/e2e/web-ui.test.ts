@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
 import type { Browser, Page } from 'playwright-core'
-import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createOrgUser } from '../../core/admin.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 
 /** A tile of the folder page, by the name it shows. */
 const tile = (page: Page, name: string) => page.locator(`li.tile[data-name="${name}"]`)
@@ -28,12 +28,13 @@ describe('web UI in Chromium', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    await createOrg(server.core, 'acme', 'Acme Greenhouses')
-    await createOrg(server.core, 'globex')
-    await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    await createOrgUser(server.core, 'gus@example.com', PASSWORD, 'globex', false)
-    pi = await createController(server.core, '/acme/greenhouse/pi-1')
-    await createController(server.core, '/acme/greenhouse/pi-2')
+    const f = await fixture(server.core, {
+      orgs: ['acme', 'globex'],
+      fullNames: { acme: 'Acme Greenhouses' },
+      users: { ann: { admin: true, key: false }, gus: { org: 'globex', key: false } },
+      controllers: ['/acme/greenhouse/pi-1', '/acme/greenhouse/pi-2'],
+    })
+    pi = f.controllers['/acme/greenhouse/pi-1']
     // a numeric sequence beside the controllers, with units
     const res = await fetch(`${server.url}/api/v1/resources`, {
       method: 'POST',
