@@ -6,11 +6,10 @@ import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
 import sharp from 'sharp'
 import type { Browser, Page } from 'playwright-core'
-import { createOrg, createOrgUser, createController } from '../../core/admin.ts'
+import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
@@ -34,10 +33,8 @@ describe('file views in Chromium', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    await createOrg(server.core, 'acme')
-    await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    await createOrgUser(server.core, 'bob@example.com', PASSWORD, 'acme', true)
-    key = (await createController(server.core, '/acme/docs')).key
+    const f = await fixture(server.core, { org: 'acme', users: { ann: { admin: true, key: false }, bob: { admin: true, key: false } }, controllers: ['/acme/docs'] })
+    key = f.controllers['/acme/docs'].key
     await upload('plan.png', await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer())
     await upload('readme.md', '# Greenhouse\n\nSome **bold** text.\n\n<script>window.pwned = 1</script>\n<img src="x" onerror="window.pwned = 2">\n<a href="javascript:window.pwned=3">click</a>\n')
     await upload('readings.csv', 'time,temp,note\n1,20.5,ok\n2,22.5,"warm, dry"\n3,18,\n')

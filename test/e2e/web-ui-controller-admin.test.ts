@@ -8,13 +8,11 @@ import { AxeBuilder } from '@axe-core/playwright'
 import type { MqttClient } from 'mqtt'
 import type { Browser, Page } from 'playwright-core'
 import { keyPartOf } from '../../core/accounts/keys.ts'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
-import { grant } from '../helpers/fixtures.ts'
+import { fixture, grant, PASSWORD } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-const PASSWORD = 'long enough pw'
 const SCREENSHOTS = '/tmp/ctl'
 
 async function seriousViolations(page: Page) {
@@ -49,12 +47,13 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    await createOrg(server.core, 'acme', 'Acme Greenhouses')
-    await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    await createOrgUser(server.core, 'sam@example.com', PASSWORD, 'acme', false)
-    userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
-    await createController(server.core, '/acme/greenhouse/pi-1')
-    await createController(server.core, '/acme/readonly/pi-r')
+    const f = await fixture(server.core, {
+      org: 'acme',
+      fullNames: { acme: 'Acme Greenhouses' },
+      users: { ann: { admin: true }, sam: { key: false } },
+      controllers: ['/acme/greenhouse/pi-1', '/acme/readonly/pi-r'],
+    })
+    userKey = f.users.ann.key
     await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
     browser = await launchBrowser()
   })
