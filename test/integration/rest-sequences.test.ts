@@ -3,11 +3,11 @@
 // several sequences in one PUT with clock-drift correction, permissions, bad input and max_history.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createSequence, findPath, type SequenceSettings } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture, grant } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { failOnProcessFaults } from '../helpers/process-faults.ts'
@@ -32,17 +32,13 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider, { config: { 'retention-interval': RETENTION_INTERVAL_MS } })
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      betaKey = (await createController(server.core, 'beta/pi-b')).key
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], users: { ann: {} }, controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/readonly/pi-r'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      betaKey = f.controllers['beta/pi-b'].key
+      userKey = f.users.ann.key
       pi = (await findPath(server.core.db, '/acme/lab/pi-1'))!.at(-1)!
       // a folder acme's users may only read
-      await createController(server.core, 'acme/readonly/pi-r')
-      const folder = (await findPath(server.core.db, '/acme/readonly'))!.at(-1)!
-      await server.core.db.resource.update({ where: { id: folder.id }, data: { permissions: [[110, folder.organizationId, 10]] } })
+      await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
     })
     after(async () => {
       endAll()
