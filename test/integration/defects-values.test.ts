@@ -13,11 +13,12 @@ import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import sharp from 'sharp'
 import { connect as sdkConnect, NotFoundError, type TendrilClient, type TendrilSdkError } from '@tendril/controllers-sdk'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController, createOrg } from '../../core/admin.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
@@ -38,11 +39,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      quietKey = (await createController(server.core, 'acme/lab/quiet')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/lab/pi-1', 'acme/lab/quiet'] })
+      userKey = f.users.ann.key
+      piKey = f.controllers['acme/lab/pi-1'].key
+      quietKey = f.controllers['acme/lab/quiet'].key
       const quiet = (await findPath(server.core.db, '/acme/lab/quiet'))!.at(-1)!
       await server.core.db.resource.update({ where: { id: quiet.id }, data: { systemAttributes: { auto_create_sequences: false } } })
       const folder = (await findPath(server.core.db, PI))!.at(-1)!

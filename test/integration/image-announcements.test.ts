@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import sharp from 'sharp'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { collect, connect, endAll, granted } from '../helpers/mqtt.ts'
@@ -27,10 +27,9 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/lab/pi-1'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      userKey = f.users.ann.key
       const pi = (await findPath(server.core.db, '/acme/lab/pi-1'))!.at(-1)!
       cameraId = (await createSequence(server.core.db, pi, 'camera', { dataType: SequenceDataType.image })).id
     })

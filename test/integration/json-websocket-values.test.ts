@@ -6,13 +6,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import sharp from 'sharp'
-import { createController, createOrg } from '../../core/admin.ts'
 import { THUMBNAIL_SEQUENCE_NAME } from '../../core/images/thumbnails.ts'
 import { readRevisionBytes } from '../../core/resources/revisions.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled, type JsonSocket } from '../helpers/json-websocket.ts'
 import { connect, endAll, granted } from '../helpers/mqtt.ts'
@@ -51,11 +51,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      watcherKey = (await createController(server.core, 'acme/lab/watcher')).key
-      betaKey = (await createController(server.core, 'beta/pi-b')).key
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], controllers: ['acme/lab/pi-1', 'acme/lab/watcher', 'beta/pi-b'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      watcherKey = f.controllers['acme/lab/watcher'].key
+      betaKey = f.controllers['beta/pi-b'].key
       const pi = (await findPath(server.core.db, '/acme/lab/pi-1'))!.at(-1)!
       temperatureId = (await createSequence(server.core.db, pi, 'temperature', { dataType: SequenceDataType.numeric, decimalPlaces: 1, units: 'C' })).id
       await createSequence(server.core.db, pi, 'note', { dataType: SequenceDataType.text })

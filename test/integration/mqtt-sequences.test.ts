@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { createController, createOrg } from '../../core/admin.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { sqliteCommits } from '../../core/db/sqlite-connection.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { holdValueWrites } from '../helpers/hold-writes.ts'
 import { closed, connect, endAll, granted, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -24,10 +24,9 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      betaKey = (await createController(server.core, 'beta/pi-b')).key
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], controllers: ['acme/lab/pi-1', 'beta/pi-b'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      betaKey = f.controllers['beta/pi-b'].key
       const pi = (await findPath(server.core.db, '/acme/lab/pi-1'))!.at(-1)!
       await createSequence(server.core.db, pi, 'temperature', { dataType: SequenceDataType.numeric, decimalPlaces: 1, units: 'C' })
       await createSequence(server.core.db, pi, 'note', { dataType: SequenceDataType.text })

@@ -3,8 +3,9 @@
 // must still apply to the very next value: new settings, a rename, a delete, a permission change.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -19,10 +20,9 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/lab/pi-1'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      annKey = f.users.ann.key
     })
     after(() => server.close())
 

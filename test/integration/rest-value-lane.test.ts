@@ -5,9 +5,9 @@
 // write once it is on disk.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
 import { sqliteWalFlushes } from '../../core/db/sqlite-connection.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -25,11 +25,13 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'globex')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      otherKey = (await createController(server.core, 'globex/lab/pi-9')).key
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'globex'],
+        users: { ann: { key: false } },
+        controllers: ['acme/lab/pi-1', 'globex/lab/pi-9'],
+      })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      otherKey = f.controllers['globex/lab/pi-9'].key
     })
     after(() => server.close())
 

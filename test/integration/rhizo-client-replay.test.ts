@@ -6,8 +6,8 @@
 // reading history, writing a file, listing and sending a message.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { rhizoClient, rhizoTimestamp, rhizoUpdateOverRest, type RhizoClient } from '../helpers/rhizo.ts'
 import { resourceClient, type ResourceClient } from '../helpers/resources.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -24,9 +24,8 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      annKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} } })
+      annKey = f.users.ann.key
       ann = resourceClient(server.url, annKey)
       controller = rhizoClient(server.url) // no secret_key in its config yet: it sends "x"
     })

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
+import { createController, createOrg } from '../../core/admin.ts'
 import { recordWatchdog } from '../../core/resources/controller-status.ts'
 import { historyPages } from '../../core/resources/sequence-export.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
@@ -14,6 +14,7 @@ import { SequenceDataType } from '../../core/resources/types.ts'
 import { notifyStaleWatchdogs } from '../../core/resources/watchdog.ts'
 import { sharedRedis } from '../harness/redis.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled, type JsonSocket } from '../helpers/json-websocket.ts'
 import { collect, connect, endAll, granted } from '../helpers/mqtt.ts'
@@ -75,10 +76,9 @@ for (const provider of providers) {
       server = await startTestServer(provider, {
         config: { 'mqtt-publish-rate': PUBLISH_RATE, 'mqtt-drain-timeout': DRAIN_TIMEOUT_MS, 'mqtt-retained-per-org': RETAINED_LIMIT, 'text-value-limit': TEXT_LIMIT, 'history-response-limit': HISTORY_LIMIT, 'inline-bytes': INLINE_BYTES, 'smtp-url': smtp.url },
       })
-      await createOrg(server.core, 'acme')
-      piKey = (await createController(server.core, 'acme/pi-1')).key
-      await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
-      userKey = (await createKeyForUser(server.core, 'ann@example.com', 'acme')).key
+      const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/pi-1'] })
+      piKey = f.controllers['acme/pi-1'].key
+      userKey = f.users.ann.key
       pi = (await findPath(server.core.db, '/acme/pi-1'))!.at(-1)!
     })
     after(async () => {
