@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { createController, createOrg } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import mqtt, { type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
@@ -44,9 +44,9 @@ for (const provider of providers) {
       mqttPort = listening.mqttPort!
       url = `mqtt://127.0.0.1:${mqttPort}`
       wsUrl = `ws://127.0.0.1:${listening.port}/mqtt`
-      await createOrg(core, 'acme')
-      key = (await createController(core, 'acme/pi-1')).key
-      other = (await createController(core, 'acme/pi-2')).key
+      const f = await fixture(core, { org: 'acme', controllers: ['acme/pi-1', 'acme/pi-2'] })
+      key = f.controllers['acme/pi-1'].key
+      other = f.controllers['acme/pi-2'].key
     })
     after(async () => {
       endAll()
@@ -142,9 +142,9 @@ describe('MQTT defaults and a subscriber that stops reading', () => {
 
   before(async () => {
     server = await startTestServer('sqlite', { config: { 'mqtt-drain-timeout': DRAIN_TIMEOUT_MS } })
-    await createOrg(server.core, 'acme')
-    key = (await createController(server.core, 'acme/pi-1')).key
-    other = (await createController(server.core, 'acme/pi-2')).key
+    const f = await fixture(server.core, { org: 'acme', controllers: ['acme/pi-1', 'acme/pi-2'] })
+    key = f.controllers['acme/pi-1'].key
+    other = f.controllers['acme/pi-2'].key
   })
   after(async () => {
     endAll()
@@ -211,9 +211,9 @@ describe('MQTT queue of a persistent session whose client is away', () => {
   before(async () => {
     server = await startTestServer('sqlite', { config: { 'mqtt-max-queued': LIMIT } })
     url = server.mqttUrl
-    await createOrg(server.core, 'acme')
-    pi1 = (await createController(server.core, 'acme/pi-1')).key
-    pi2 = (await createController(server.core, 'acme/pi-2')).key
+    const f = await fixture(server.core, { org: 'acme', controllers: ['acme/pi-1', 'acme/pi-2'] })
+    pi1 = f.controllers['acme/pi-1'].key
+    pi2 = f.controllers['acme/pi-2'].key
   })
   const opened: MqttClient[] = []
   after(async () => {

@@ -8,6 +8,7 @@ import { findPath } from '../../core/resources/tree.ts'
 import { createTendril } from '../../server.ts'
 import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { closed, collect, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { eventually } from '../helpers/http.ts'
@@ -22,11 +23,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      await createOrg(server.core, 'acme')
-      const created = await createController(server.core, 'acme/lab/pi-1')
-      piKey = created.key
-      pi = { id: created.id }
-      labKey = (await createController(server.core, 'acme/lab/pi-2')).key
+      const f = await fixture(server.core, { org: 'acme', controllers: ['acme/lab/pi-1', 'acme/lab/pi-2'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
+      pi = { id: f.controllers['acme/lab/pi-1'].id }
+      labKey = f.controllers['acme/lab/pi-2'].key
     })
     after(async () => {
       endAll()

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { createController, createOrg } from '../../core/admin.ts'
+import { createController } from '../../core/admin.ts'
 import { recordWatchdog } from '../../core/resources/controller-status.ts'
 import { historyPages } from '../../core/resources/sequence-export.ts'
 import { storeSequenceValues } from '../../core/resources/sequences.ts'
@@ -261,8 +261,8 @@ describe('retained messages per organization on two instances sharing Redis', ()
     const config = { redis, 'mqtt-retained-per-org': RETAINED_LIMIT }
     a = await startTestServer('postgresql', { config: { ...config, 'broker-id': 'a' } })
     b = await startTestServer('postgresql', { config: { ...config, 'broker-id': 'b' }, databaseUrl: a.databaseUrl })
-    await createOrg(a.core, 'acme')
-    key = (await createController(a.core, 'acme/pi-1')).key
+    const f = await fixture(a.core, { org: 'acme', controllers: ['acme/pi-1'] })
+    key = f.controllers['acme/pi-1'].key
   })
   after(async () => {
     endAll()
