@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { AuthError, connect, ConnectionError, PermissionError, ValidationError, type Message, type TendrilClient } from '@tendril/controllers-sdk'
-import { createController, createOrg } from '../../core/admin.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 import { eventually } from '../helpers/http.ts'
 import { connect as mqttConnect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startRestartableServer, type RestartableServer } from './sdk-fixtures/server.ts'
@@ -28,10 +28,8 @@ for (const provider of providers) {
     before(async () => {
       server = await startRestartableServer(provider)
       dir = mkdtempSync(join(tmpdir(), 'tendril-sdk-'))
-      await createOrg(server.core, 'acme')
-      await createOrg(server.core, 'beta')
-      piKey = (await createController(server.core, 'acme/lab/pi-1')).key
-      await createController(server.core, 'beta/pi-b')
+      const f = await fixture(server.core, { orgs: ['acme', 'beta'], controllers: ['acme/lab/pi-1', 'beta/pi-b'] })
+      piKey = f.controllers['acme/lab/pi-1'].key
       const pi = (await findPath(server.core.db, PI))!.at(-1)!
       for (const name of ['temperature', 'humidity', 'restart', 'offline', 'bounded', 'midway']) {
         await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.numeric })

@@ -3,16 +3,15 @@
 // client that no trusted proxy speaks for must not choose its address or scheme by sending headers.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createOrg, createOrgUser } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
 import { openTestCore } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
 
 async function serve(trustProxy: string) {
   const core = await openTestCore('sqlite', { 'trust-proxy': trustProxy })
   const tendril = await createTendril(core)
   const { port } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
-  await createOrg(core, 'acme')
-  await createOrgUser(core, 'ann@example.com', 'long enough pw', 'acme', false)
+  await fixture(core, { org: 'acme', users: { ann: { key: false } } })
   return { core, tendril, url: `http://127.0.0.1:${port}` }
 }
 
