@@ -42,14 +42,20 @@ export interface Fixture<O extends string = string, U extends string = string, C
   controllers: Record<C, { id: number; path: string; key: string }>
 }
 
-export async function fixture<const O extends string = never, const U extends string = never, const C extends string = never>(
+export async function fixture<
+  const O extends string = never,
+  const U extends string = never,
+  const C extends string = never,
+>(
   core: CoreContext,
   spec: FixtureSpec<O, U, C>,
 ): Promise<Fixture<O, U, C>> {
   const made = { orgs: {}, users: {}, controllers: {} } as Fixture<O, U, C>
   const orgs: O[] = spec.orgs ?? (spec.org ? [spec.org] : [])
   for (const name of orgs) made.orgs[name] = await createOrg(core, name, spec.fullNames?.[name])
-  for (const [name, user] of Object.entries(spec.users ?? {}) as [U, UserSpec][]) made.users[name] = await makeUser(core, name, user, orgs[0]!)
+  for (const [name, user] of Object.entries(spec.users ?? {}) as [U, UserSpec][]) {
+    made.users[name] = await makeUser(core, name, user, orgs[0]!)
+  }
   for (const path of spec.controllers ?? []) made.controllers[path] = await createController(core, path)
   return made
 }
@@ -58,12 +64,14 @@ async function makeUser(core: CoreContext, name: string, user: UserSpec, firstOr
   const email = user.email ?? `${name}@example.com`
   const password = user.password ?? PASSWORD
   const org = user.org ?? firstOrg
-  const { id } = user.systemAdmin ? await createAdmin(core, email, password) : await createOrgUser(core, email, password, org, user.admin ?? false)
+  const { id } = user.systemAdmin
+    ? await createAdmin(core, email, password)
+    : await createOrgUser(core, email, password, org, user.admin ?? false)
   const key = user.key === false ? '' : (await createKeyForUser(core, email, org)).key
   return { id, email, password, key }
 }
 
-/** Who an entry grants to: the resource's organization's members or controllers, everyone, or one user or controller (by id). */
+/** Who an entry grants to: the resource's organization's members or controllers, everyone, one user or controller. */
 export type Grantee = 'members' | 'controllers' | 'public' | { user: number } | { controller: number }
 export interface Grant {
   to: Grantee
