@@ -6,9 +6,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrg, createOrgUser } from '../../core/admin.ts'
 import { createLogger } from '../../core/log.ts'
-import { setPermissions } from '../../core/resources/permissions.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { providers } from '../helpers/core.ts'
+import { grant } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closeSockets, openSocket } from '../helpers/json-websocket.ts'
 import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
@@ -49,8 +49,7 @@ for (const provider of providers) {
         assert.equal(res.status, 200)
       }
       // acme's users may only read /acme/readonly
-      const folder = (await findPath(server.core.db, '/acme/readonly'))!.at(-1)!
-      await setPermissions(server.core.db, folder.id, [[110, folder.organizationId, 10]])
+      await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
     })
     after(async () => {
       closeSockets()
