@@ -21,12 +21,8 @@ for (const provider of providers) {
       assert.deepEqual(r.unknown, [], 'values stored that no controller sent')
       if (provider === 'sqlite') assert.equal(r.integrity, 'ok')
     })
-
-    // A value stored just before the kill, its PUBACK never sent, comes again from MQTT.js after the
-    // restart and is stored a second time: the broker remembers stored packet ids only in memory
-    // (broker/retransmissions.ts; Redis with --redis). Found by this scenario; not fixed yet.
-    test('no acknowledged value is stored twice', { todo: 'issue 21: QoS 1 resend after kill -9 is stored again' }, () => {
-      assert.deepEqual(r.doubled, [], 'acknowledged values stored twice')
-    })
+    // Not asserted here: an acknowledged value can be stored twice after a kill (a QoS 1 resend of a value
+    // stored just before it; broker/retransmissions.ts keeps stored packet ids in memory). A known
+    // defect, not a passing test: bench/faults/kill-ingest.ts reports it and exits 1.
   })
 }
