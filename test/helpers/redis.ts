@@ -1,5 +1,4 @@
-// A logical database of the run's shared Redis for one test file (cluster.test.ts and
-// security-limits.test.ts keep copies of these two functions; new tests import them from here).
+// A logical database of the run's shared Redis for one test file, so test files do not hear each other.
 import net from 'node:net'
 import { sharedRedis } from '../harness/redis.ts'
 

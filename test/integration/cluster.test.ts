@@ -11,11 +11,11 @@ import { revokeKey } from '../../core/accounts/keys.ts'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
-import { sharedRedis } from '../harness/redis.ts'
 import { fixture, grant } from '../helpers/fixtures.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { deliveryStops, rawSession } from '../helpers/mqtt.ts'
+import { freshRedisDatabase } from '../helpers/redis.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 describe('two instances on one Redis and one PostgreSQL database', () => {
@@ -412,32 +412,4 @@ function disconnect(client: MqttClient): Promise<void> {
  * in database 0 hands them out. Broker state lives in the database, and the broker's pub/sub
  * channels are named after it, so test files on one Redis server do not hear each other.
  */
-async function freshRedisDatabase(): Promise<string> {
-  const { url } = await sharedRedis()
-  const handedOut = Number(await redisCommand(url, ['INCR', 'tendril-test:databases']))
-  const database = `${url}/${1 + ((handedOut - 1) % 15)}`
-  await redisCommand(database, ['FLUSHDB'])
-  return database
-}
 
-/** One command over RESP, in the URL's database; the reply's first line. */
-function redisCommand(url: string, command: string[]): Promise<string> {
-  const { hostname, port, pathname } = new URL(url)
-  const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
-  const commands = pathname.length > 1 ? [['SELECT', pathname.slice(1)], command] : [command]
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname)
-    let received = ''
-    socket.on('error', reject)
-    socket.on('data', (data) => {
-      received += data.toString()
-      const replies = received.split('\r\n').slice(0, -1)
-      if (replies.length < commands.length) return
-      socket.destroy()
-      const failed = replies.find((reply) => reply.startsWith('-'))
-      if (failed) reject(new Error(`redis: ${failed.slice(1)}`))
-      else resolve(replies.at(-1)!.slice(1))
-    })
-    socket.write(commands.map(encode).join(''))
-  })
-}

@@ -3,7 +3,6 @@
 // text value, retained messages on unique sub-topics, a flood on the JSON websocket, and a controller
 // setting its own watchdog recipients.
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { createController } from '../../core/admin.ts'
 import { recordWatchdog } from '../../core/resources/controller-status.ts'
@@ -12,12 +11,12 @@ import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { notifyStaleWatchdogs } from '../../core/resources/watchdog.ts'
-import { sharedRedis } from '../harness/redis.ts'
 import { providers } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled, type JsonSocket } from '../helpers/json-websocket.ts'
 import { collect, connect, endAll, granted } from '../helpers/mqtt.ts'
+import { freshRedisDatabase } from '../helpers/redis.ts'
 import { startSmtp, type TestSmtp } from '../helpers/outbox.ts'
 import { failOnProcessFaults } from '../helpers/process-faults.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -278,32 +277,4 @@ describe('retained messages per organization on two instances sharing Redis', ()
   })
 })
 
-/** An emptied logical database of the shared Redis (as cluster.test.ts hands them out). */
-async function freshRedisDatabase(): Promise<string> {
-  const { url } = await sharedRedis()
-  const handedOut = Number(await redisCommand(url, ['INCR', 'tendril-test:databases']))
-  const database = `${url}/${1 + ((handedOut - 1) % 15)}`
-  await redisCommand(database, ['FLUSHDB'])
-  return database
-}
 
-function redisCommand(url: string, command: string[]): Promise<string> {
-  const { hostname, port, pathname } = new URL(url)
-  const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
-  const commands = pathname.length > 1 ? [['SELECT', pathname.slice(1)], command] : [command]
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname)
-    let received = ''
-    socket.on('error', reject)
-    socket.on('data', (data) => {
-      received += data.toString()
-      const replies = received.split('\r\n').slice(0, -1)
-      if (replies.length < commands.length) return
-      socket.destroy()
-      const failed = replies.find((reply) => reply.startsWith('-'))
-      if (failed) reject(new Error(`redis: ${failed.slice(1)}`))
-      else resolve(replies.at(-1)!.slice(1))
-    })
-    socket.write(commands.map(encode).join(''))
-  })
-}
