@@ -5,7 +5,7 @@ import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api, encodePath } from '../../api.ts'
 import { localTime, timeAgo } from '../../format.ts'
-import { follow } from '../../live.ts'
+import { useReloadOnPresence } from '../../reconnect.ts'
 import { here, setQuery } from '../../router.ts'
 
 interface Controller {
@@ -20,7 +20,6 @@ interface Controller {
 }
 
 const REFRESH_MS = 15_000 // watchdog times change without a presence notice
-const RECOUNT_DELAY_MS = 250
 
 const organizationOf = (c: Controller) => c.path.split('/')[1] ?? ''
 const COLUMNS = [
@@ -61,24 +60,7 @@ export function Controllers() {
     const timer = setInterval(load, REFRESH_MS)
     return () => clearInterval(timer)
   }, [])
-  // presence notices arrive on the organizations' topics (as on the home page)
-  const orgs = [...new Set(controllers.value?.map(organizationOf) ?? [])].sort().join('/')
-  useEffect(() => {
-    if (!orgs) return
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const stop = follow(
-      orgs.split('/').map((name) => `${name}/#`),
-      (_topic, payload) => {
-        if (!payload.startsWith('{"type":"presence"')) return
-        clearTimeout(timer)
-        timer = setTimeout(load, RECOUNT_DELAY_MS)
-      },
-    )
-    return () => {
-      clearTimeout(timer)
-      stop()
-    }
-  }, [orgs])
+  useReloadOnPresence(controllers.value?.map(organizationOf) ?? [], load)
 
   const query = here.value.query
   const text = query.get('q') ?? ''

@@ -3,10 +3,7 @@
 import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api, encodePath, type Organization } from '../../api.ts'
-import { follow } from '../../live.ts'
-
-/** Presence notices close together (a classroom of Pis switched on) make one count, this long after the last. */
-const RECOUNT_DELAY_MS = 250
+import { useReloadOnPresence } from '../../reconnect.ts'
 
 export function Home() {
   const orgs = useSignal<Organization[] | undefined>(undefined)
@@ -19,23 +16,7 @@ export function Home() {
     document.title = 'Home · Tendril'
     void load()
   }, [])
-  const names = orgs.value?.map((o) => o.name).join('/') ?? ''
-  useEffect(() => {
-    if (!names) return
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const stop = follow(
-      names.split('/').map((name) => `${name}/#`),
-      (_topic, payload) => {
-        if (!payload.startsWith('{"type":"presence"')) return
-        clearTimeout(timer)
-        timer = setTimeout(load, RECOUNT_DELAY_MS)
-      },
-    )
-    return () => {
-      clearTimeout(timer)
-      stop()
-    }
-  }, [names])
+  useReloadOnPresence(orgs.value?.map((o) => o.name) ?? [], load)
   return (
     <>
       <h1>Organizations</h1>
