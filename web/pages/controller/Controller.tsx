@@ -5,27 +5,20 @@ import { useSignal } from '@preact/signals'
 import { Fragment } from 'preact'
 import { useEffect } from 'preact/hooks'
 import { ApiError, api, encodePath, resourceUrl, type Described, type Listed } from '../../api.ts'
-import { localTime, timeAgo } from '../../format.ts'
+import { localTime } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { Presence } from '../folder/Tile.tsx'
 import { decodeMessage } from '../folder/Messages.tsx'
 import type { Entry } from '../folder/model.ts'
 import { displayLines } from './lines.ts'
 import { StatusChart } from './StatusChart.tsx'
+import { When } from '../../components/When.tsx'
 
 /** Log lines kept on the page: a chatty controller must not grow it without bound. */
 const LOG_LINES = 50
 
 const shown = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value))
 
-function When({ at, never }: { at: string | null | undefined; never: string }) {
-  if (!at) return <>{never}</>
-  return (
-    <time dateTime={at} title={localTime(at)}>
-      {timeAgo(at)}
-    </time>
-  )
-}
 
 export function ControllerStatus({ path, meta, entry }: { path: string; meta: Described; entry: Entry }) {
   const watchdog = useSignal(meta.last_watchdog_timestamp ?? null)

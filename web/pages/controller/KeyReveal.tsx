@@ -1,6 +1,5 @@
 // A controller key just made, shown once: the key with a copy button and the settings to paste into
 // a device. The secret lives only in this dialog's props (memory): never in the URL or storage.
-import { useSignal } from '@preact/signals'
 import { api } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 import { CopyButton } from '../../components/CopyButton.tsx'

@@ -5,9 +5,9 @@ import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
-import { localTime, timeAgo } from '../../format.ts'
 import { EnterPin } from './EnterPin.tsx'
 import { createControllerKey, KeyReveal, type Revealed } from './KeyReveal.tsx'
+import { When } from '../../components/When.tsx'
 
 /** A key as GET /api/v1/keys describes it (core/accounts/key-admin.ts describeKey). */
 interface KeyRow {
@@ -21,14 +21,6 @@ interface KeyRow {
 
 const shownPart = (part: string) => `${part.slice(0, 3)}…${part.slice(3)}`
 
-function When({ at, never }: { at: string; never: string }) {
-  if (!at) return <>{never}</>
-  return (
-    <time dateTime={at} title={localTime(at)}>
-      {timeAgo(at)}
-    </time>
-  )
-}
 
 export function ControllerKeys({ path }: { path: string }) {
   const keys = useSignal<KeyRow[] | undefined>(undefined)

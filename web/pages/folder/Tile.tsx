@@ -5,6 +5,7 @@ import { Icon } from '../../components/Icon.tsx'
 import { Sparkline } from '../../components/Sparkline.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import type { Entry } from './model.ts'
+import { When } from '../../components/When.tsx'
 
 const KIND: Record<number, string> = { 10: 'Folder', 11: 'Organization', 12: 'Controller', 13: 'Remote folder', 20: 'File', 21: 'Sequence', 22: 'App' }
 const ICON: Record<number, string> = { 10: 'folder', 11: 'folder', 12: 'controller', 13: 'folder', 20: 'file', 21: 'sequence' }
@@ -32,13 +33,7 @@ function SequenceValue({ entry, path }: { entry: Entry; path: string }) {
       </span>
       {settings.data_type === 1 && <Sparkline path={path} changed={timestamp} />}
       <span class="muted">
-        {timestamp ? (
-          <time dateTime={timestamp} title={localTime(timestamp)}>
-            {timeAgo(timestamp)}
-          </time>
-        ) : (
-          'No value yet'
-        )}
+        <When at={timestamp} never="No value yet" />
       </span>
     </>
   )

@@ -5,13 +5,14 @@ import { signal, useSignal, useSignalEffect, type Signal } from '@preact/signals
 import { useEffect, useMemo } from 'preact/hooks'
 import { ApiError, api, encodePath, resourceUrl, ResourceType, session, signInUrl, type Described, type Listed } from '../../api.ts'
 import { LiveStatus } from '../../components/Layout.tsx'
-import { formatValue, localTime, timeAgo } from '../../format.ts'
+import { formatValue } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { navigate } from '../../router.ts'
 import { Presence } from '../folder/Tile.tsx'
 import { applyLive, lastSeen, toEntry, type Entry } from '../folder/model.ts'
 import './kiosk.css'
 import { useReloadOnReconnect } from '../../reconnect.ts'
+import { When } from '../../components/When.tsx'
 
 /** The most values a tile's chart keeps: live values push out the oldest. */
 export const MAX_POINTS = 120
@@ -168,13 +169,7 @@ function KioskValue({ entry, path }: { entry: KioskEntry; path: string }) {
         </span>
       )}
       <span class="muted">
-        {timestamp ? (
-          <time dateTime={timestamp} title={localTime(timestamp)}>
-            {timeAgo(timestamp)}
-          </time>
-        ) : (
-          'No value yet'
-        )}
+        <When at={timestamp} never="No value yet" />
       </span>
     </>
   )

@@ -3,10 +3,10 @@
 import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api, encodePath, type Described } from '../../api.ts'
-import { localTime, timeAgo } from '../../format.ts'
 import { Confirm } from './Confirm.tsx'
 import { listOf, loadMembers, type KeyRecord, type Member } from './admin.ts'
 import './organization.css'
+import { When } from '../../components/When.tsx'
 
 function owner(key: KeyRecord, members: Member[]) {
   if (key.controller_path) return <a href={encodePath(key.controller_path)}>{key.controller_path}</a>
@@ -14,7 +14,6 @@ function owner(key: KeyRecord, members: Member[]) {
   return <>{member ? member.email_address : `user #${key.access_as_user_id ?? '?'} (no longer a member)`}</>
 }
 
-const when = (iso: string) => (iso ? <time dateTime={iso} title={localTime(iso)}>{timeAgo(iso)}</time> : <>never</>)
 
 export function Keys({ org }: { org: Described }) {
   const keys = useSignal<KeyRecord[] | undefined>(undefined)
@@ -90,11 +89,11 @@ export function Keys({ org }: { org: Described }) {
                 <code>{k.key_part.slice(0, 3)}…{k.key_part.slice(3)}</code>
               </dd>
               <dt>Created</dt>
-              <dd>{when(k.creation_timestamp)}</dd>
+              <dd><When at={k.creation_timestamp} never="never" /></dd>
               <dt>Last used</dt>
-              <dd>{when(k.last_used_timestamp)}</dd>
+              <dd><When at={k.last_used_timestamp} never="never" /></dd>
               <dt>State</dt>
-              <dd>{k.revoked ? <>Revoked {when(k.revocation_timestamp)}</> : 'Active'}</dd>
+              <dd>{k.revoked ? <>Revoked <When at={k.revocation_timestamp} never="never" /></> : 'Active'}</dd>
             </dl>
             {!k.revoked && (
               <span class="org-row-actions">
