@@ -20,7 +20,14 @@ import { startBenchPostgres } from './lib/postgres.ts'
 import { seedControllers, type SeededController } from './lib/seed.ts'
 import { fmt, machine, median, printTable } from './lib/stats.ts'
 
-const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '2000' }, sessions: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '5' }, pg: { type: 'boolean', default: false } } })
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '2000' },
+    sessions: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '5' },
+    pg: { type: 'boolean', default: false },
+  },
+})
 const CALLS = Number(args.calls)
 const ROUNDS = Number(args.rounds)
 const BATCH = 200
@@ -38,23 +45,96 @@ async function measure(provider: Provider): Promise<[string, number][]> {
     const keyIds = (await core.db.key.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((k) => k.id)
     const orgId = (await core.db.resource.findFirstOrThrow({ where: { parentId: null } })).id
     const resolver = createPathResolver(core.db, 3_600_000)
-    const principals: Principal[] = controllers.map((c) => ({ kind: 'controller', controllerId: c.id, organizationId: 0, keyId: 0 }))
+    const principals: Principal[] = controllers.map((c) => ({
+      kind: 'controller',
+      controllerId: c.id,
+      organizationId: 0,
+      keyId: 0,
+    }))
     for (let i = 0; i < controllers.length; i++) principals[i] = (await authenticateKey(core, controllers[i]!.key))!
     const steps: Step[] = [
-      { name: 'authenticateKey, key not used for a minute (1 read; lastUsedAt queued, 1 write per 200 ms)', before: () => core.db.key.updateMany({ data: { lastUsedAt: null } }), run: (c) => authenticateKey(core, c.key) },
+      {
+        name: 'authenticateKey, key not used for a minute (1 read; lastUsedAt queued, 1 write per 200 ms)',
+        before: () => core.db.key.updateMany({ data: { lastUsedAt: null } }),
+        run: (c) => authenticateKey(core, c.key),
+      },
       { name: 'authenticateKey, key used just now (1 read)', run: (c) => authenticateKey(core, c.key) },
-      { name: 'accessToPath of the own folder, no cache (2 reads)', run: (c, i) => accessToPath(core.db, principals[i]!, '/' + c.topic) },
-      { name: "accessToPath as the broker does it (rows cached; the controller's own row kept from authentication)", before: async () => { resolver.invalidate(); for (const c of controllers) { const found = await authenticateKeyWithOwner(core, c.key); if (found?.controller) resolver.remember(found.controller) } }, run: (c, i) => accessToPath(core.db, principals[i]!, '/' + c.topic, resolver.findLive) },
-      { name: `presence of ${BATCH} controllers as the broker writes it (markManyConnected)`, run: (c, i) => i % BATCH === 0 && markManyConnected(core.db, controllers.slice(i, i + BATCH).map((x) => x.id)) },
+      {
+        name: 'accessToPath of the own folder, no cache (2 reads)',
+        run: (c, i) => accessToPath(core.db, principals[i]!, '/' + c.topic),
+      },
+      {
+        name: "accessToPath as the broker does it (rows cached; the controller's own row kept from authentication)",
+        before: async () => {
+          resolver.invalidate()
+          for (const c of controllers) {
+            const found = await authenticateKeyWithOwner(core, c.key)
+            if (found?.controller) resolver.remember(found.controller)
+          }
+        },
+        run: (c, i) => accessToPath(core.db, principals[i]!, '/' + c.topic, resolver.findLive),
+      },
+      {
+        name: `presence of ${BATCH} controllers as the broker writes it (markManyConnected)`,
+        run: (c, i) =>
+          i % BATCH === 0 &&
+          markManyConnected(
+            core.db,
+            controllers.slice(i, i + BATCH).map((x) => x.id),
+          ),
+      },
       { name: 'markConnected (1 upsert)', run: (c) => markConnected(core.db, c.id) },
       { name: 'markDisconnected (1 updateMany)', run: (c) => markDisconnected(core.db, c.id) },
-      { name: 'one Prisma read by primary key (resource.findUnique)', run: (c) => core.db.resource.findUnique({ where: { id: c.id } }) },
-      { name: 'the key lookup as Prisma $queryRawUnsafe', run: (c) => core.db.$queryRawUnsafe(`SELECT * FROM "Key" WHERE "keyPart" = ${provider === 'sqlite' ? '?' : '$1'} AND "revokedAt" IS NULL`, keyPartOf(c.key)) },
+      {
+        name: 'one Prisma read by primary key (resource.findUnique)',
+        run: (c) => core.db.resource.findUnique({ where: { id: c.id } }),
+      },
+      {
+        name: 'the key lookup as Prisma $queryRawUnsafe',
+        run: (c) =>
+          core.db.$queryRawUnsafe(
+            `SELECT * FROM "Key" WHERE "keyPart" = ${provider === 'sqlite' ? '?' : '$1'} AND "revokedAt" IS NULL`,
+            keyPartOf(c.key),
+          ),
+      },
       // what batching the CONNECTs of one tick would cost, per connection
-      { name: `batched: keys + controllers of ${BATCH} CONNECTs in one findMany`, run: (_, i) => i % BATCH === 0 && core.db.key.findMany({ where: { keyPart: { in: controllers.slice(i, i + BATCH).map((c) => keyPartOf(c.key)) }, revokedAt: null }, include: { accessAsController: true } }) },
-      { name: `batched: lastUsedAt of ${BATCH} keys in one updateMany`, run: (_, i) => i % BATCH === 0 && core.db.key.updateMany({ where: { id: { in: keyIds.slice(i, i + BATCH) } }, data: { lastUsedAt: new Date() } }) },
-      { name: `batched: presence of ${BATCH} controllers in one updateMany`, run: (_, i) => i % BATCH === 0 && core.db.controllerStatus.updateMany({ where: { controllerId: { in: controllers.slice(i, i + BATCH).map((c) => c.id) } }, data: { connected: true, lastConnectAt: new Date() } }) },
-      { name: `batched: ${BATCH} folders by liveKey in one findMany`, run: (_, i) => i % BATCH === 0 && core.db.resource.findMany({ where: { liveKey: { in: controllers.slice(i, i + BATCH).map((c) => liveKey(orgId, c.topic.split('/')[1]!)) } } }) },
+      {
+        name: `batched: keys + controllers of ${BATCH} CONNECTs in one findMany`,
+        run: (_, i) =>
+          i % BATCH === 0 &&
+          core.db.key.findMany({
+            where: { keyPart: { in: controllers.slice(i, i + BATCH).map((c) => keyPartOf(c.key)) }, revokedAt: null },
+            include: { accessAsController: true },
+          }),
+      },
+      {
+        name: `batched: lastUsedAt of ${BATCH} keys in one updateMany`,
+        run: (_, i) =>
+          i % BATCH === 0 &&
+          core.db.key.updateMany({
+            where: { id: { in: keyIds.slice(i, i + BATCH) } },
+            data: { lastUsedAt: new Date() },
+          }),
+      },
+      {
+        name: `batched: presence of ${BATCH} controllers in one updateMany`,
+        run: (_, i) =>
+          i % BATCH === 0 &&
+          core.db.controllerStatus.updateMany({
+            where: { controllerId: { in: controllers.slice(i, i + BATCH).map((c) => c.id) } },
+            data: { connected: true, lastConnectAt: new Date() },
+          }),
+      },
+      {
+        name: `batched: ${BATCH} folders by liveKey in one findMany`,
+        run: (_, i) =>
+          i % BATCH === 0 &&
+          core.db.resource.findMany({
+            where: {
+              liveKey: { in: controllers.slice(i, i + BATCH).map((c) => liveKey(orgId, c.topic.split('/')[1]!)) },
+            },
+          }),
+      },
     ]
     if (provider === 'sqlite') {
       const db = (raw = new Database(join(core.config.dataDir, 'tendril.db')))
@@ -63,9 +143,15 @@ async function measure(provider: Provider): Promise<[string, number][]> {
       const touch = db.prepare('UPDATE "Key" SET "lastUsedAt" = ? WHERE "id" = ?')
       db.pragma('synchronous = NORMAL') // as on Tendril's own connection (WAL)
       steps.push(
-        { name: 'raw better-sqlite3: key lookup by keyPart (prepared once)', run: (c) => byKeyPart.all(keyPartOf(c.key)) },
+        {
+          name: 'raw better-sqlite3: key lookup by keyPart (prepared once)',
+          run: (c) => byKeyPart.all(keyPartOf(c.key)),
+        },
         { name: 'raw better-sqlite3: resource by id (prepared once)', run: (c) => byId.get(c.id) },
-        { name: 'raw better-sqlite3: one-row UPDATE, autocommit (WAL, synchronous=NORMAL)', run: (_, i) => touch.run(Date.now(), principals[i]!.kind === 'controller' ? principals[i]!.keyId : 0) },
+        {
+          name: 'raw better-sqlite3: one-row UPDATE, autocommit (WAL, synchronous=NORMAL)',
+          run: (_, i) => touch.run(Date.now(), principals[i]!.kind === 'controller' ? principals[i]!.keyId : 0),
+        },
       )
     }
     const samples = new Map<string, number[]>(steps.map((s) => [s.name, []]))
@@ -84,7 +170,13 @@ async function measure(provider: Provider): Promise<[string, number][]> {
       const t0 = performance.now()
       await core.db.key.findMany({
         where: { id: { in: keyIds } },
-        select: { id: true, organizationId: true, revokedAt: true, accessAsController: { select: { deleted: true } }, accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } } },
+        select: {
+          id: true,
+          organizationId: true,
+          revokedAt: true,
+          accessAsController: { select: { deleted: true } },
+          accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } },
+        },
       })
       tick.push((performance.now() - t0) * 1000)
     }
@@ -96,7 +188,13 @@ async function measure(provider: Provider): Promise<[string, number][]> {
       await core.db.serverSetting.findMany({ where: { name: { in: ['credentials_version', 'access_version'] } } })
       await core.db.key.findMany({
         where: { id: { in: slice } },
-        select: { id: true, organizationId: true, revokedAt: true, accessAsController: { select: { deleted: true } }, accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } } },
+        select: {
+          id: true,
+          organizationId: true,
+          revokedAt: true,
+          accessAsController: { select: { deleted: true } },
+          accessAsUser: { select: { deleted: true, role: true, memberships: { select: { organizationId: true } } } },
+        },
       })
       markerTick.push((performance.now() - t0) * 1000)
     }
@@ -123,10 +221,20 @@ try {
   console.log(`${CALLS} sequential calls per step, median of ${ROUNDS} rounds (µs per call)\n`)
   printTable(
     ['step', 'SQLite µs', ...(args.pg ? ['PostgreSQL µs'] : [])],
-    sqlite.map(([name, us]) => [name, fmt(us, 0), ...(args.pg ? [fmt(pg.find(([n]) => n === name)?.[1] ?? NaN, 0)] : [])]),
+    sqlite.map(([name, us]) => [
+      name,
+      fmt(us, 0),
+      ...(args.pg ? [fmt(pg.find(([n]) => n === name)?.[1] ?? NaN, 0)] : []),
+    ]),
   )
-  const total = (rows: [string, number][]) => rows.filter(([n]) => /^(batched: keys \+ controllers|accessToPath as the broker|presence of)/.test(n)).reduce((a, [, us]) => a + us, 0)
-  console.log(`\nper connection as the broker now does it in a storm (keys looked up together — the broker gathers ~16 a query, this step 200 — + cached accessToPath + batched presence): SQLite ${fmt(total(sqlite), 0)} µs` + (args.pg ? `, PostgreSQL ${fmt(total(pg), 0)} µs (sequential latency)` : ''))
+  const total = (rows: [string, number][]) =>
+    rows
+      .filter(([n]) => /^(batched: keys \+ controllers|accessToPath as the broker|presence of)/.test(n))
+      .reduce((a, [, us]) => a + us, 0)
+  console.log(
+    `\nper connection as the broker now does it in a storm (keys looked up together — the broker gathers ~16 a query, this step 200 — + cached accessToPath + batched presence): SQLite ${fmt(total(sqlite), 0)} µs` +
+      (args.pg ? `, PostgreSQL ${fmt(total(pg), 0)} µs (sequential latency)` : ''),
+  )
 } finally {
   await postgres?.stop()
 }

@@ -37,7 +37,9 @@ const SEQUENCES_PER_CONTROLLER = 10
 console.log(machine())
 const pg = await startBenchPostgres()
 const worker = startWorker<IngestJob, IngestResult>(new URL('./lib/ingest-worker.ts', import.meta.url))
-const relayWorker = WITH_RELAY ? startWorker<ThroughputJob, ThroughputResult>(new URL('./lib/throughput-worker.ts', import.meta.url)) : undefined
+const relayWorker = WITH_RELAY
+  ? startWorker<ThroughputJob, ThroughputResult>(new URL('./lib/throughput-worker.ts', import.meta.url))
+  : undefined
 const rows: string[][] = []
 const relayRows: string[][] = []
 try {
@@ -54,22 +56,48 @@ try {
           const { key, path } = await createController(tendril.core, `bench/site/pi-${c}`)
           const folder = (await findPath(tendril.core.db, path))!.at(-1)!
           const sequences = Array.from({ length: SEQUENCES_PER_CONTROLLER }, (_, s) => `sensor-${s}`)
-          for (const name of sequences) await createSequence(tendril.core.db, folder, name, { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
+          for (const name of sequences)
+            await createSequence(tendril.core.db, folder, name, {
+              dataType: SequenceDataType.numeric,
+              decimalPlaces: 1,
+            })
           controllers.push({ key, topic: path.slice(1), sequences })
         }
         let relayJob: ThroughputJob | undefined
         if (relayWorker) {
           const { key, path } = await createController(tendril.core, 'bench/site/relay')
-          relayJob = { url: tendril.tcpUrl, topic: `${path.slice(1)}/raw`, auth: { username: 'key', password: key }, publishers: 4, messages: 40_000, payload: RELAY_PAYLOAD, maxMs: 3000, idleMs: 5000 }
+          relayJob = {
+            url: tendril.tcpUrl,
+            topic: `${path.slice(1)}/raw`,
+            auth: { username: 'key', password: key },
+            publishers: 4,
+            messages: 40_000,
+            payload: RELAY_PAYLOAD,
+            maxMs: 3000,
+            idleMs: 5000,
+          }
           await relayWorker.run({ ...relayJob, messages: 10_000 }, 120_000) // warm-up
           relay.idle.push((await relayWorker.run(relayJob, 120_000)).perSecond)
         }
         const before = await tendril.core.db.resourceRevision.count()
-        const ingesting = worker.run({ url: tendril.tcpUrl, controllers, values: Number(args.values), perMessage: Number(args['per-message']), window: Number(args.window), entryIds: args['entry-ids'] }, 600_000)
+        const ingesting = worker.run(
+          {
+            url: tendril.tcpUrl,
+            controllers,
+            values: Number(args.values),
+            perMessage: Number(args['per-message']),
+            window: Number(args.window),
+            entryIds: args['entry-ids'],
+          },
+          600_000,
+        )
         if (relayWorker && relayJob) {
           // the relay starts once the ingestion is under way; overlap says whether it also ended before it
           let ingestionDone = false
-          void ingesting.then(() => (ingestionDone = true), () => {})
+          void ingesting.then(
+            () => (ingestionDone = true),
+            () => {},
+          )
           await new Promise((r) => setTimeout(r, 1000))
           const busy = await relayWorker.run(relayJob, 120_000)
           relay.busy.push(busy.perSecond)
@@ -79,7 +107,9 @@ try {
         const stored = (await tendril.core.db.resourceRevision.count()) - before
         if (stored !== result.sent) complete = false
         rates.push((stored / result.ms) * 1000)
-        console.log(`${provider} round ${round + 1}: sent ${result.sent}, stored ${stored}, ${fmt(result.ms / 1000, 2)} s`)
+        console.log(
+          `${provider} round ${round + 1}: sent ${result.sent}, stored ${stored}, ${fmt(result.ms / 1000, 2)} s`,
+        )
       } finally {
         await tendril.stop()
       }
@@ -87,7 +117,14 @@ try {
     rows.push([provider, fmt(median(rates), 0), complete ? 'yes' : 'NO', rates.map((r) => fmt(r, 0)).join(' ')])
     if (WITH_RELAY) {
       const ratios = relay.busy.map((b, i) => b / relay.idle[i]!)
-      relayRows.push([provider, fmt(median(relay.idle), 0), fmt(median(relay.busy), 0), `${fmt(median(ratios), 2)}×`, ratios.map((r) => fmt(r, 2)).join(' '), `${relay.overlap.reduce((a, b) => a + b, 0)}/${relay.overlap.length}`])
+      relayRows.push([
+        provider,
+        fmt(median(relay.idle), 0),
+        fmt(median(relay.busy), 0),
+        `${fmt(median(ratios), 2)}×`,
+        ratios.map((r) => fmt(r, 2)).join(' '),
+        `${relay.overlap.reduce((a, b) => a + b, 0)}/${relay.overlap.length}`,
+      ])
     }
   }
 } finally {
@@ -96,9 +133,23 @@ try {
   await pg.stop()
 }
 printTable(['database', 'values/s (median)', 'stored = sent', 'rounds'], rows)
-console.log(`target: >= 10000 values/s with stored = sent (${args.controllers} controllers, ${args['per-message']} values per message, ${args.window} in flight each)`)
+console.log(
+  `target: >= 10000 values/s with stored = sent (${args.controllers} controllers, ${args['per-message']} values per message, ${args.window} in flight each)`,
+)
 if (WITH_RELAY) {
   console.log()
-  printTable(['database', 'relay idle msg/s', 'relay during ingestion msg/s', 'ratio (median)', 'ratio per round', 'relay within ingestion'], relayRows)
-  console.log('target: relay during ingestion >= 0.5× idle. QoS 0, 4 publishers -> 1 subscriber on a controller sub-topic, at most 3 s of publishing; "relay within ingestion": rounds where the ingestion was still running when the relay finished (else use more --values).')
+  printTable(
+    [
+      'database',
+      'relay idle msg/s',
+      'relay during ingestion msg/s',
+      'ratio (median)',
+      'ratio per round',
+      'relay within ingestion',
+    ],
+    relayRows,
+  )
+  console.log(
+    'target: relay during ingestion >= 0.5× idle. QoS 0, 4 publishers -> 1 subscriber on a controller sub-topic, at most 3 s of publishing; "relay within ingestion": rounds where the ingestion was still running when the relay finished (else use more --values).',
+  )
 }

@@ -14,7 +14,17 @@ import { fmt, machine, median, printTable, ratio, sleep } from './lib/stats.ts'
 import type { ThroughputJob, ThroughputResult } from './lib/throughput-worker.ts'
 import { startWorker } from './lib/worker.ts'
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, messages: { type: 'string', default: '40000' }, publishers: { type: 'string', default: '4' }, only: { type: 'string' }, 'count-queries': { type: 'boolean', default: false }, callers: { type: 'boolean', default: false }, 'message-history-count': { type: 'string' } } })
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    messages: { type: 'string', default: '40000' },
+    publishers: { type: 'string', default: '4' },
+    only: { type: 'string' },
+    'count-queries': { type: 'boolean', default: false },
+    callers: { type: 'boolean', default: false },
+    'message-history-count': { type: 'string' },
+  },
+})
 const ROUNDS = Number(args.rounds)
 const MESSAGES = Number(args.messages)
 const PUBLISHERS = Number(args.publishers)
@@ -50,7 +60,11 @@ try {
   // the per-client publish rate limit (default 2000/s) would close a publisher sending flat out
   // --message-history-count 0: a folder topic whose messages are not kept (relay only)
   const historyCount = args['message-history-count'] === undefined ? undefined : Number(args['message-history-count'])
-  const tendril = await startTendril('sqlite', { 'mqtt-publish-rate': 0, ...(historyCount === undefined ? {} : { 'message-history-count': historyCount }) }, { countQueries: args['count-queries'], callers: args.callers })
+  const tendril = await startTendril(
+    'sqlite',
+    { 'mqtt-publish-rate': 0, ...(historyCount === undefined ? {} : { 'message-history-count': historyCount }) },
+    { countQueries: args['count-queries'], callers: args.callers },
+  )
   started.push(tendril)
   const [pi] = await seedControllers(tendril.core, 1)
   const auth = { username: 'key', password: pi!.key }
@@ -64,18 +78,76 @@ try {
     : undefined
   const folder = kept ? 'Tendril folder (stored)' : 'Tendril folder (not kept)'
 
-  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'rowsPerMessage' | 'brokerCpu' | 'loopBusy'>): Case => ({ ...c, results: [], storeLagMs: [], rowsPerMessage: [], brokerCpu: [], loopBusy: [] })
+  const make = (c: Omit<Case, 'results' | 'storeLagMs' | 'rowsPerMessage' | 'brokerCpu' | 'loopBusy'>): Case => ({
+    ...c,
+    results: [],
+    storeLagMs: [],
+    rowsPerMessage: [],
+    brokerCpu: [],
+    loopBusy: [],
+  })
   const all: Case[] = [
     make({ name: 'bare Aedes', transport: 'tcp', url: aedes.tcpUrl, topic: pi!.topic }),
     make({ name: 'bare Aedes', transport: 'ws', url: aedes.wsUrl!, topic: pi!.topic }),
-    ...(mosquitto ? [make({ name: 'Mosquitto 2', transport: 'tcp', url: mosquitto.tcpUrl, topic: pi!.topic, reference: 'bare Aedes/tcp' })] : []),
-    make({ name: folder, transport: 'tcp', url: tendril.tcpUrl, topic: pi!.topic, auth, reference: 'bare Aedes/tcp', stored }),
-    make({ name: 'Tendril sub-topic (relay)', transport: 'tcp', url: tendril.tcpUrl, topic: `${pi!.topic}/raw`, auth, reference: 'bare Aedes/tcp' }),
-    make({ name: folder, transport: 'ws', url: tendril.wsUrl, topic: pi!.topic, auth, reference: 'bare Aedes/ws', stored }),
-    make({ name: 'Tendril sub-topic (relay)', transport: 'ws', url: tendril.wsUrl, topic: `${pi!.topic}/raw`, auth, reference: 'bare Aedes/ws' }),
+    ...(mosquitto
+      ? [
+          make({
+            name: 'Mosquitto 2',
+            transport: 'tcp',
+            url: mosquitto.tcpUrl,
+            topic: pi!.topic,
+            reference: 'bare Aedes/tcp',
+          }),
+        ]
+      : []),
+    make({
+      name: folder,
+      transport: 'tcp',
+      url: tendril.tcpUrl,
+      topic: pi!.topic,
+      auth,
+      reference: 'bare Aedes/tcp',
+      stored,
+    }),
+    make({
+      name: 'Tendril sub-topic (relay)',
+      transport: 'tcp',
+      url: tendril.tcpUrl,
+      topic: `${pi!.topic}/raw`,
+      auth,
+      reference: 'bare Aedes/tcp',
+    }),
+    make({
+      name: folder,
+      transport: 'ws',
+      url: tendril.wsUrl,
+      topic: pi!.topic,
+      auth,
+      reference: 'bare Aedes/ws',
+      stored,
+    }),
+    make({
+      name: 'Tendril sub-topic (relay)',
+      transport: 'ws',
+      url: tendril.wsUrl,
+      topic: `${pi!.topic}/raw`,
+      auth,
+      reference: 'bare Aedes/ws',
+    }),
   ]
-  const cases = all.filter((c) => c.name === 'bare Aedes' || !args.only || `${c.name}/${c.transport}`.includes(args.only))
-  const job = (c: Case, messages: number): ThroughputJob => ({ url: c.url, topic: c.topic, auth: c.auth, publishers: PUBLISHERS, messages, payload: PAYLOAD, maxMs: 10_000, idleMs: 10_000 })
+  const cases = all.filter(
+    (c) => c.name === 'bare Aedes' || !args.only || `${c.name}/${c.transport}`.includes(args.only),
+  )
+  const job = (c: Case, messages: number): ThroughputJob => ({
+    url: c.url,
+    topic: c.topic,
+    auth: c.auth,
+    publishers: PUBLISHERS,
+    messages,
+    payload: PAYLOAD,
+    maxMs: 10_000,
+    idleMs: 10_000,
+  })
 
   /**
    * After a stored case: how long until the history holds what it keeps of what was relayed (the newest
@@ -83,7 +155,8 @@ try {
    */
   const waitStored = async (c: Case, afterId: number, sent: number) => {
     const t0 = performance.now()
-    const settled = async () => tendril.core.history.idle && (await c.stored!.since(afterId)) >= Math.min(sent, keptPerFolder)
+    const settled = async () =>
+      tendril.core.history.idle && (await c.stored!.since(afterId)) >= Math.min(sent, keptPerFolder)
     while (!(await settled()) && performance.now() - t0 < 60_000) await sleep(5)
     const lag = performance.now() - t0
     c.storeLagMs.push(lag)
@@ -91,7 +164,9 @@ try {
   }
 
   console.log(machine())
-  console.log(`warm-up, then ${ROUNDS} rounds × ${cases.length} cases; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber`)
+  console.log(
+    `warm-up, then ${ROUNDS} rounds × ${cases.length} cases; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber`,
+  )
   for (const c of cases) await worker.run(job(c, Math.min(MESSAGES, 10_000)), 120_000)
   for (let round = 0; round < ROUNDS; round++) {
     // a different order each round, so drift in the machine's load spreads over every case
@@ -106,7 +181,10 @@ try {
       const cpu = process.cpuUsage(cpu0)
       c.brokerCpu.push((cpu.user + cpu.system) / 10 / (performance.now() - t0))
       c.loopBusy.push(performance.eventLoopUtilization(elu0).utilization * 100)
-      if (tendril.queries && c.auth) console.log(`  ${c.name}/${c.transport}: ${fmt(result.perSecond)} msg/s; Tendril database calls: ${tendril.queries.summary().replaceAll(', ', '\n      ')}`)
+      if (tendril.queries && c.auth)
+        console.log(
+          `  ${c.name}/${c.transport}: ${fmt(result.perSecond)} msg/s; Tendril database calls: ${tendril.queries.summary().replaceAll(', ', '\n      ')}`,
+        )
       c.results.push(result)
       if (c.stored) await waitStored(c, before, result.sent)
       await sleep(200)
@@ -118,7 +196,21 @@ try {
   const byKey = new Map(cases.map((c) => [`${c.name}/${c.transport}`, c]))
   console.log()
   printTable(
-    ['case', 'transport', 'msg/s (median)', 'min', 'max', 'vs bare Aedes', 'same round', 'delivered', 'stored +ms', 'rows/msg', 'broker CPU', 'event loop', 'client CPU'],
+    [
+      'case',
+      'transport',
+      'msg/s (median)',
+      'min',
+      'max',
+      'vs bare Aedes',
+      'same round',
+      'delivered',
+      'stored +ms',
+      'rows/msg',
+      'broker CPU',
+      'event loop',
+      'client CPU',
+    ],
     cases.map((c) => {
       const rates = c.results.map((r) => r.perSecond)
       const reference = byKey.get(c.reference ?? `bare Aedes/${c.transport}`)!
@@ -131,7 +223,9 @@ try {
         fmt(Math.max(...rates)),
         c === reference ? '1.00×' : ratio(medianRate(c), medianRate(reference)),
         // each round runs every case once, so a round's ratio is free of the machine's drift between rounds
-        c === reference ? '' : `${median(c.results.map((r, i) => r.perSecond / reference.results[i]!.perSecond)).toFixed(2)}×`,
+        c === reference
+          ? ''
+          : `${median(c.results.map((r, i) => r.perSecond / reference.results[i]!.perSecond)).toFixed(2)}×`,
         (delivered * 100).toFixed(1) + '%',
         c.stored ? fmt(median(c.storeLagMs)) : '-',
         c.stored ? median(c.rowsPerMessage).toFixed(3) : '-',
@@ -141,8 +235,11 @@ try {
       ]
     }),
   )
-  console.log(`\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until the history held the newest ${keptPerFolder} (--message-history-count) with nothing held back (median); "rows/msg": history rows written per message sent (median; a folder keeps only its newest ${keptPerFolder}, so of a flood only those are written, core/messages/history.ts). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator. "event loop": how busy the broker process's main thread was (100% = it is the bottleneck).`)
+  console.log(
+    `\ntarget: Tendril ≥ 0.80× bare Aedes on each transport. "same round": the median of the ratios taken round by round. "stored +ms": after the last message was relayed, how long until the history held the newest ${keptPerFolder} (--message-history-count) with nothing held back (median); "rows/msg": history rows written per message sent (median; a folder keeps only its newest ${keptPerFolder}, so of a flood only those are written, core/messages/history.ts). CPU: % of one core, broker process (all threads, includes the connection set-up of each run) and load generator. "event loop": how busy the broker process's main thread was (100% = it is the bottleneck).`,
+  )
 } finally {
   await worker.stop()
-  for (const b of started.reverse()) await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))
+  for (const b of started.reverse())
+    await b.stop().catch((err: Error) => console.error(`stopping ${b.name}: ${err.message}`))
 }

@@ -14,7 +14,9 @@ import { basicAuth } from '../test/helpers/http.ts'
 import { runJson, startServer } from '../test/helpers/cli.ts'
 import { fmt, machine, median, printTable, sleep } from './lib/stats.ts'
 
-const { values: args } = parseArgs({ options: { mib: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } } })
+const { values: args } = parseArgs({
+  options: { mib: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } },
+})
 const SIZE = Number(args.mib) * 1024 * 1024
 const ROUNDS = Number(args.rounds)
 const MiB = 1024 * 1024
@@ -48,14 +50,23 @@ async function peakDuring(pid: number, work: () => Promise<void>): Promise<Phase
 
 async function main() {
   console.log(machine())
-  console.log(`file: ${fmt(SIZE / MiB)} MiB, ${ROUNDS} rounds; server: tendril serve (SQLite, fs blob store), upload limit 64 MiB`)
+  console.log(
+    `file: ${fmt(SIZE / MiB)} MiB, ${ROUNDS} rounds; server: tendril serve (SQLite, fs blob store), upload limit 64 MiB`,
+  )
   const dataDir = mkdtempSync(join(tmpdir(), 'tendril-bench-files-'))
   const storage = ['--data-dir', dataDir, '--bcrypt-cost', '4', '--log-level', 'warn']
   const server = await startServer([...storage, '--log-level', 'info'])
   try {
     await runJson(['create-org', 'acme', ...storage])
     await runJson(['create-user', 'ann@example.com:long enough pw', '--org', 'acme', ...storage])
-    const { key } = await runJson<{ key: string }>(['create-key', '--user', 'ann@example.com', '--org', 'acme', ...storage])
+    const { key } = await runJson<{ key: string }>([
+      'create-key',
+      '--user',
+      'ann@example.com',
+      '--org',
+      'acme',
+      ...storage,
+    ])
     const auth = { authorization: basicAuth(key) }
     const api = `${server.url}/api/v1/resources`
     const pid = server.child.pid!
@@ -65,7 +76,8 @@ async function main() {
     const warm = new FormData()
     warm.append('path', '/acme/bench')
     warm.append('file', new Blob([new Uint8Array(randomBytes(4096))]), 'warm.bin')
-    if ((await fetch(api, { method: 'POST', headers: auth, body: warm })).status !== 200) throw new Error('warm-up upload failed')
+    if ((await fetch(api, { method: 'POST', headers: auth, body: warm })).status !== 200)
+      throw new Error('warm-up upload failed')
     await (await fetch(`${api}/acme/bench/warm.bin`, { headers: auth })).arrayBuffer()
     await sleep(2000)
     const idle = status(pid, 'VmRSS')
@@ -86,26 +98,49 @@ async function main() {
         if (digest.digest('hex') !== hash) throw new Error('the downloaded bytes differ from the upload')
       })
       rows.push({ upload, download })
-      console.log(`round ${round}: upload ${fmt(upload.before / MiB)} → peak ${fmt(upload.peak / MiB)} MiB, download ${fmt(download.before / MiB)} → peak ${fmt(download.peak / MiB)} MiB`)
+      console.log(
+        `round ${round}: upload ${fmt(upload.before / MiB)} → peak ${fmt(upload.peak / MiB)} MiB, download ${fmt(download.before / MiB)} → peak ${fmt(download.peak / MiB)} MiB`,
+      )
     }
     // for contrast: a base64 JSON body (rhizo's `data` field) is parsed whole by design
     const buffered = await peakDuring(pid, async () => {
-      const res = await fetch(api, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ path: '/acme/bench', name: 'base64.bin', type: 20, data: bytes.toString('base64') }) })
+      const res = await fetch(api, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ path: '/acme/bench', name: 'base64.bin', type: 20, data: bytes.toString('base64') }),
+      })
       if (res.status !== 200) throw new Error(`base64 upload answered ${res.status}: ${await res.text()}`)
     })
     const target = 2 * idle + 20 * MiB
     const row = (label: string, phases: Phase[]) => {
       const peak = median(phases.map((p) => p.peak))
       const growth = median(phases.map((p) => p.peak - p.before))
-      return [label, fmt(median(phases.map((p) => p.before)) / MiB), fmt(peak / MiB), fmt(growth / MiB), peak < target ? 'under' : 'OVER']
+      return [
+        label,
+        fmt(median(phases.map((p) => p.before)) / MiB),
+        fmt(peak / MiB),
+        fmt(growth / MiB),
+        peak < target ? 'under' : 'OVER',
+      ]
     }
     console.log()
-    console.log(`idle RSS after warm-up: ${fmt(idle / MiB)} MiB; target for every peak: 2 × idle + 20 MiB = ${fmt(target / MiB)} MiB`)
-    printTable(['server RSS, MiB (median of rounds)', 'before', 'peak', 'growth', 'vs target'], [
-      row(`${fmt(SIZE / MiB)} MiB multipart upload`, rows.map((r) => r.upload)),
-      row(`${fmt(SIZE / MiB)} MiB download`, rows.map((r) => r.download)),
-      row('for contrast: the same file as base64 JSON (parsed whole by design; one run)', [buffered]),
-    ])
+    console.log(
+      `idle RSS after warm-up: ${fmt(idle / MiB)} MiB; target for every peak: 2 × idle + 20 MiB = ${fmt(target / MiB)} MiB`,
+    )
+    printTable(
+      ['server RSS, MiB (median of rounds)', 'before', 'peak', 'growth', 'vs target'],
+      [
+        row(
+          `${fmt(SIZE / MiB)} MiB multipart upload`,
+          rows.map((r) => r.upload),
+        ),
+        row(
+          `${fmt(SIZE / MiB)} MiB download`,
+          rows.map((r) => r.download),
+        ),
+        row('for contrast: the same file as base64 JSON (parsed whole by design; one run)', [buffered]),
+      ],
+    )
   } finally {
     await server.stop()
     rmSync(dataDir, { recursive: true, force: true })

@@ -24,7 +24,13 @@ import { fmt, machine, median, printTable } from './lib/stats.ts'
 import { startWorker } from './lib/worker.ts'
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, reads: { type: 'string', default: '15' }, points: { type: 'string', default: '100000' }, 'sqlite-synchronous': { type: 'string', default: 'full' } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    reads: { type: 'string', default: '15' },
+    points: { type: 'string', default: '100000' },
+    'sqlite-synchronous': { type: 'string', default: 'full' },
+  },
 })
 const ROUNDS = Number(args.rounds)
 const SECONDS = Number(args.seconds)
@@ -54,7 +60,10 @@ async function bareHttpRate(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   try {
     const { port } = server.address() as AddressInfo
-    const result = await worker.run({ url: `http://127.0.0.1:${port}`, key: 'x', path: '/x', seconds: SECONDS }, 600_000)
+    const result = await worker.run(
+      { url: `http://127.0.0.1:${port}`, key: 'x', path: '/x', seconds: SECONDS },
+      600_000,
+    )
     return (result.ok / result.ms) * 1000
   } finally {
     server.closeAllConnections()
@@ -102,14 +111,23 @@ try {
       // writes through REST, one keep-alive client, one value per request; after a warm-up round not
       // counted (the server's code paths compile, the WAL file grows to its working size), as a
       // server that has been running a while answers
-      const warmUp = await createSequence(core.db, folder, 'warm-up', { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
+      const warmUp = await createSequence(core.db, folder, 'warm-up', {
+        dataType: SequenceDataType.numeric,
+        decimalPlaces: 1,
+      })
       await worker.run({ url: httpUrl(tendril), key, path: `${path}/${warmUp.name}`, seconds: SECONDS }, 600_000)
       const rates: number[] = []
       let failed = 0
       for (let round = 0; round < ROUNDS; round++) {
         const name = `written-${round}`
-        const seq = await createSequence(core.db, folder, name, { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
-        const result = await worker.run({ url: httpUrl(tendril), key, path: `${path}/${name}`, seconds: SECONDS }, 600_000)
+        const seq = await createSequence(core.db, folder, name, {
+          dataType: SequenceDataType.numeric,
+          decimalPlaces: 1,
+        })
+        const result = await worker.run(
+          { url: httpUrl(tendril), key, path: `${path}/${name}`, seconds: SECONDS },
+          600_000,
+        )
         const stored = await core.db.resourceRevision.count({ where: { resourceId: seq.id } })
         // every 200 was stored (a last request cut off by the end of the run may be stored unanswered)
         failed += result.failed + Math.max(0, result.ok - stored)
@@ -123,14 +141,35 @@ try {
         rows.push([provider, '  reference: this disk, 9 KiB append + fdatasync (per s)', fmt(disk, 0), '', ''])
         // one client waits for each answer, and with `full` each answer waits for a flush: no server
         // doing nothing else could answer faster than a bare round trip plus one fdatasync
-        if (args['sqlite-synchronous'] === 'full') rows.push([provider, '  ceiling with full: 1 / (bare round trip + one fdatasync)', fmt(1 / (1 / bare + 1 / disk), 0), '', ''])
+        if (args['sqlite-synchronous'] === 'full')
+          rows.push([
+            provider,
+            '  ceiling with full: 1 / (bare round trip + one fdatasync)',
+            fmt(1 / (1 / bare + 1 / disk), 0),
+            '',
+            '',
+          ])
       }
-      rows.push([provider, `REST writes/s, 1 keep-alive client (${SECONDS} s per round)`, fmt(median(rates), 0), failed === 0 ? 'all stored' : `${failed} LOST`, '≥ 2,000/s'])
+      rows.push([
+        provider,
+        `REST writes/s, 1 keep-alive client (${SECONDS} s per round)`,
+        fmt(median(rates), 0),
+        failed === 0 ? 'all stored' : `${failed} LOST`,
+        '≥ 2,000/s',
+      ])
 
       // a 100,000-point numeric sequence, seeded through the core in batches
       const big = await createSequence(core.db, folder, 'big', { dataType: SequenceDataType.numeric, decimalPlaces: 2 })
       for (let i = 0; i < POINTS; i += 5000) {
-        await storeSequenceValues(core, core.blobs, Array.from({ length: Math.min(5000, POINTS - i) }, (_, j) => ({ sequenceId: big.id, value: String(Math.sin((i + j) / 500) * 20 + 20), timestamp: new Date(T0 + (i + j) * 1000) })))
+        await storeSequenceValues(
+          core,
+          core.blobs,
+          Array.from({ length: Math.min(5000, POINTS - i) }, (_, j) => ({
+            sequenceId: big.id,
+            value: String(Math.sin((i + j) / 500) * 20 + 20),
+            timestamp: new Date(T0 + (i + j) * 1000),
+          })),
+        )
       }
       const url = `${httpUrl(tendril)}/api/v1/resources${path}/big`
       const headers = { authorization: 'Basic ' + Buffer.from(`bench:${userKey}`).toString('base64') }
@@ -147,17 +186,55 @@ try {
       }
       const latest = (await fetchJson('count=10000')) as { values: string[] }
       if (latest.values.length !== 10_000) throw new Error('expected 10,000 values')
-      rows.push([provider, 'GET ?count=10000 of 100,000, HTTP, body received (ms)', fmt(await timeIt(READS, () => fetchBody('count=10000')), 1), '', '< 50 ms'])
-      rows.push([provider, '  sequenceHistory(count 10000) alone (ms)', fmt(await timeIt(READS, () => sequenceHistory(core.db, big.id, { count: 10_000 })), 1), '', ''])
+      rows.push([
+        provider,
+        'GET ?count=10000 of 100,000, HTTP, body received (ms)',
+        fmt(await timeIt(READS, () => fetchBody('count=10000')), 1),
+        '',
+        '< 50 ms',
+      ])
+      rows.push([
+        provider,
+        '  sequenceHistory(count 10000) alone (ms)',
+        fmt(await timeIt(READS, () => sequenceHistory(core.db, big.id, { count: 10_000 })), 1),
+        '',
+        '',
+      ])
       const end = new Date(T0 + (POINTS - 1) * 1000).toISOString()
       const bucketed = (await fetchJson('buckets=500')) as { buckets: { count: number }[] }
-      if (bucketed.buckets.length !== 500 || bucketed.buckets.reduce((a, b) => a + b.count, 0) !== POINTS) throw new Error('expected 500 buckets holding every point')
-      rows.push([provider, 'GET ?buckets=500 of 100,000, HTTP, body received (ms)', fmt(await timeIt(READS, () => fetchBody('buckets=500')), 1), '', '< 100 ms'])
-      rows.push([provider, '  downsampleHistory(500) alone (ms)', fmt(await timeIt(READS, () => downsampleHistory(core.db, big.id, { start: new Date(T0), end: new Date(end), buckets: 500 })), 1), '', ''])
+      if (bucketed.buckets.length !== 500 || bucketed.buckets.reduce((a, b) => a + b.count, 0) !== POINTS)
+        throw new Error('expected 500 buckets holding every point')
+      rows.push([
+        provider,
+        'GET ?buckets=500 of 100,000, HTTP, body received (ms)',
+        fmt(await timeIt(READS, () => fetchBody('buckets=500')), 1),
+        '',
+        '< 100 ms',
+      ])
+      rows.push([
+        provider,
+        '  downsampleHistory(500) alone (ms)',
+        fmt(
+          await timeIt(READS, () =>
+            downsampleHistory(core.db, big.id, { start: new Date(T0), end: new Date(end), buckets: 500 }),
+          ),
+          1,
+        ),
+        '',
+        '',
+      ])
       if (provider === 'sqlite') {
         const raw = new Database(join(core.config.dataDir, 'tendril.db'), { readonly: true })
-        const statement = raw.prepare('SELECT "timestamp", CAST("data" AS TEXT) AS v FROM "ResourceRevision" WHERE "resourceId" = ? ORDER BY "timestamp" DESC, id DESC LIMIT 10000')
-        rows.push([provider, '  reference: raw better-sqlite3, latest 10,000 rows (ms)', fmt(await timeIt(READS, async () => statement.all(big.id)), 1), '', ''])
+        const statement = raw.prepare(
+          'SELECT "timestamp", CAST("data" AS TEXT) AS v FROM "ResourceRevision" WHERE "resourceId" = ? ORDER BY "timestamp" DESC, id DESC LIMIT 10000',
+        )
+        rows.push([
+          provider,
+          '  reference: raw better-sqlite3, latest 10,000 rows (ms)',
+          fmt(await timeIt(READS, async () => statement.all(big.id)), 1),
+          '',
+          '',
+        ])
         raw.close()
       }
     } finally {

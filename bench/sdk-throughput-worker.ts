@@ -11,8 +11,26 @@ import { connect } from '@tendril/controllers-sdk'
 import { serveJobs } from './lib/worker.ts'
 
 export type SdkBenchJob =
-  | { kind: 'sdk'; url: string; mqttUrl: string; key: string; controllerPath: string; sequences: string[]; values: number; queue: 'disk' | 'memory' }
-  | { kind: 'raw'; mqttUrl: string; key: string; topic: string; sequences: string[]; values: number; perMessage: number; window: number }
+  | {
+      kind: 'sdk'
+      url: string
+      mqttUrl: string
+      key: string
+      controllerPath: string
+      sequences: string[]
+      values: number
+      queue: 'disk' | 'memory'
+    }
+  | {
+      kind: 'raw'
+      mqttUrl: string
+      key: string
+      topic: string
+      sequences: string[]
+      values: number
+      perMessage: number
+      window: number
+    }
   | { kind: 'queued'; values: number; queue: 'disk' | 'memory' }
 
 export interface SdkBenchResult {
@@ -37,7 +55,14 @@ const mb = (bytes: number) => bytes / 2 ** 20
 
 async function sdk(job: Extract<SdkBenchJob, { kind: 'sdk' }>): Promise<SdkBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-sdk-bench-'))
-  const client = await connect({ server: job.url, mqttUrl: job.mqttUrl, key: job.key, controllerPath: job.controllerPath, queueDir: job.queue === 'disk' ? join(dir, 'q') : false, watchdogSeconds: 0 })
+  const client = await connect({
+    server: job.url,
+    mqttUrl: job.mqttUrl,
+    key: job.key,
+    controllerPath: job.controllerPath,
+    queueDir: job.queue === 'disk' ? join(dir, 'q') : false,
+    watchdogSeconds: 0,
+  })
   try {
     const started = performance.now()
     const cpu = process.cpuUsage()
@@ -45,7 +70,10 @@ async function sdk(job: Extract<SdkBenchJob, { kind: 'sdk' }>): Promise<SdkBench
     const CHUNK = 1000
     for (let from = 0; from < job.values; from += CHUNK) {
       const writes: Promise<void>[] = []
-      for (let n = from; n < Math.min(job.values, from + CHUNK); n++) writes.push(client.sequences.update(job.sequences[n % job.sequences.length]!, (n % 1000) / 10, { timestamp: stamp(n) }))
+      for (let n = from; n < Math.min(job.values, from + CHUNK); n++)
+        writes.push(
+          client.sequences.update(job.sequences[n % job.sequences.length]!, (n % 1000) / 10, { timestamp: stamp(n) }),
+        )
       await Promise.all(writes)
     }
     await client.flush(600_000)
@@ -85,24 +113,42 @@ async function queued(job: Extract<SdkBenchJob, { kind: 'queued' }>): Promise<Sd
   const dir = mkdtempSync(join(tmpdir(), 'tendril-sdk-bench-'))
   gc()
   const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage()
-  const client = await connect({ server: 'http://127.0.0.1:9', mqttUrl: 'mqtt://127.0.0.1:9', key: 'tdl_offline', controllerPath: '/bench/pi', queueDir: job.queue === 'disk' ? join(dir, 'q') : false, connectTimeoutMs: 1000, reconnect: { minMs: 60_000 } })
+  const client = await connect({
+    server: 'http://127.0.0.1:9',
+    mqttUrl: 'mqtt://127.0.0.1:9',
+    key: 'tdl_offline',
+    controllerPath: '/bench/pi',
+    queueDir: job.queue === 'disk' ? join(dir, 'q') : false,
+    connectTimeoutMs: 1000,
+    reconnect: { minMs: 60_000 },
+  })
   try {
     const started = performance.now()
     // as a program reading sensors would: a chunk at a time, not 100,000 calls in flight at once
     for (let from = 0; from < job.values; from += 1000) {
       const writes: Promise<void>[] = []
-      for (let n = from; n < Math.min(job.values, from + 1000); n++) writes.push(client.sequences.update(`sensor-${n % 10}`, (n % 1000) / 10, { timestamp: stamp(n) }))
+      for (let n = from; n < Math.min(job.values, from + 1000); n++)
+        writes.push(client.sequences.update(`sensor-${n % 10}`, (n % 1000) / 10, { timestamp: stamp(n) }))
       await Promise.all(writes)
     }
     const ms = performance.now() - started
     gc()
     const usage = process.memoryUsage()
     if (client.queue.size !== job.values) throw new Error(`expected ${job.values} queued, found ${client.queue.size}`)
-    return { sent: job.values, ms, rssBeforeMb: mb(rssBefore), rssAfterMb: mb(usage.rss), heapBeforeMb: mb(heapBefore), heapAfterMb: mb(usage.heapUsed) }
+    return {
+      sent: job.values,
+      ms,
+      rssBeforeMb: mb(rssBefore),
+      rssAfterMb: mb(usage.rss),
+      heapBeforeMb: mb(heapBefore),
+      heapAfterMb: mb(usage.heapUsed),
+    }
   } finally {
     await client.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-serveJobs<SdkBenchJob, SdkBenchResult>(async (job) => (job.kind === 'sdk' ? sdk(job) : job.kind === 'raw' ? raw(job) : queued(job)))
+serveJobs<SdkBenchJob, SdkBenchResult>(async (job) =>
+  job.kind === 'sdk' ? sdk(job) : job.kind === 'raw' ? raw(job) : queued(job),
+)

@@ -46,7 +46,10 @@ async function zoomToDrawn(page: Page): Promise<number> {
   const box = (await page.locator('.chart .u-over').boundingBox())!
   await page.evaluate(() => {
     const over = document.querySelector('.chart .u-over')!
-    over.addEventListener('mouseup', () => ((window as unknown as { zoomAt: number }).zoomAt = Date.now()), { once: true, capture: true })
+    over.addEventListener('mouseup', () => ((window as unknown as { zoomAt: number }).zoomAt = Date.now()), {
+      once: true,
+      capture: true,
+    })
   })
   const y = box.y + box.height / 2
   await page.mouse.move(box.x + box.width * 0.4, y)
@@ -68,17 +71,30 @@ async function rawPath(page: Page, path: string, start: number, end: number) {
   return page.evaluate(
     async ({ path, start, end }) => {
       let t = performance.now()
-      await (await fetch(`/api/v1/resources${path}?buckets=900&start_timestamp=${new Date(start).toISOString()}&end_timestamp=${new Date(end).toISOString()}`)).json()
+      await (
+        await fetch(
+          `/api/v1/resources${path}?buckets=900&start_timestamp=${new Date(start).toISOString()}&end_timestamp=${new Date(end).toISOString()}`,
+        )
+      ).json()
       const buckets = performance.now() - t
       t = performance.now()
-      const res = await fetch(`/api/v1/resources${path}?count=100000&start_timestamp=${new Date(start).toISOString()}&end_timestamp=${new Date(end).toISOString()}`)
+      const res = await fetch(
+        `/api/v1/resources${path}?count=100000&start_timestamp=${new Date(start).toISOString()}&end_timestamp=${new Date(end).toISOString()}`,
+      )
       const body = (await res.json()) as { values: string[]; timestamps: string[]; truncated?: boolean }
       const xs = body.timestamps.map((s) => Date.parse(s) / 1000)
       const ys = body.values.map(Number)
       const history = performance.now() - t
       t = performance.now()
       const csv = await (await fetch(`/api/v1/resources${path}?download=1`)).text()
-      return { buckets, history, points: xs.length + ys.length * 0, truncated: !!body.truncated, csv: performance.now() - t, csvMB: csv.length / 1048576 }
+      return {
+        buckets,
+        history,
+        points: xs.length + ys.length * 0,
+        truncated: !!body.truncated,
+        csv: performance.now() - t,
+        csvMB: csv.length / 1048576,
+      }
     },
     { path, start, end },
   )
@@ -116,11 +132,20 @@ export async function benchSequencePage(): Promise<void> {
       await createOrgUser(server.core, 'ann@example.com', 'long enough pw', 'acme', false)
       const pi = await createController(server.core, '/acme/lab/pi')
       const folder = (await findPath(server.core.db, '/acme/lab/pi'))!.at(-1)!
-      const year = await createSequence(server.core.db, folder, 'year', { dataType: SequenceDataType.numeric, units: '°C', decimalPlaces: 2 })
+      const year = await createSequence(server.core.db, folder, 'year', {
+        dataType: SequenceDataType.numeric,
+        units: '°C',
+        decimalPlaces: 2,
+      })
       await createSequence(server.core.db, folder, 'live', { dataType: SequenceDataType.numeric, decimalPlaces: 2 })
       const now = Date.now()
       let t = performance.now()
-      const seeded = await seedValues(server.core, year.id, { count: 1_000_000, start: now - 365 * DAY, end: now - 60_000, spikeIndex: 654_321 })
+      const seeded = await seedValues(server.core, year.id, {
+        count: 1_000_000,
+        start: now - 365 * DAY,
+        end: now - 60_000,
+        spikeIndex: 654_321,
+      })
       console.log(`\n${provider}: 1,000,000 values seeded in ${(performance.now() - t).toFixed(0)} ms`)
       const browser = await launchBrowser()
       const page = await (await newContext(browser)).newPage()
@@ -132,26 +157,37 @@ export async function benchSequencePage(): Promise<void> {
           await page.getByRole('link', { name: 'year' }).first().waitFor()
           times.push(await navigationToChart(page, `/acme/lab/pi/year?range=${range}`))
         }
-        console.log(`${provider}: navigation -> first chart painted, range ${range}: median ${median(times).toFixed(0)} ms (${list(times)})`)
+        console.log(
+          `${provider}: navigation -> first chart painted, range ${range}: median ${median(times).toFixed(0)} ms (${list(times)})`,
+        )
       }
       const zooms: number[] = []
       for (let run = 0; run < RUNS; run++) {
         await page.goto(`${server.url}/acme/lab/pi/year?range=all`)
         await page.locator('[data-testid=chart] canvas').waitFor()
-        await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid=chart]')?.dataset.drawn) > 0)
+        await page.waitForFunction(
+          () => Number(document.querySelector<HTMLElement>('[data-testid=chart]')?.dataset.drawn) > 0,
+        )
         zooms.push(await zoomToDrawn(page))
       }
-      console.log(`${provider}: drag zoom (a fifth of a year) -> new data drawn: median ${median(zooms).toFixed(0)} ms (${list(zooms)})`)
+      console.log(
+        `${provider}: drag zoom (a fifth of a year) -> new data drawn: median ${median(zooms).toFixed(0)} ms (${list(zooms)})`,
+      )
       const raws: Awaited<ReturnType<typeof rawPath>>[] = []
       for (let run = 0; run < 3; run++) raws.push(await rawPath(page, '/acme/lab/pi/year', seeded.start, now))
       const r = raws[1]!
-      console.log(`${provider}: the server's answer of 900 buckets over the whole year alone: median ${median(raws.map((x) => x.buckets)).toFixed(0)} ms`)
+      console.log(
+        `${provider}: the server's answer of 900 buckets over the whole year alone: median ${median(raws.map((x) => x.buckets)).toFixed(0)} ms`,
+      )
       console.log(
         `${provider}: raw-points path for contrast: history of the whole year (capped at 100,000 values${r.truncated ? ', truncated by the byte budget' : ''}: ${r.points} points) fetched and parsed in median ${median(raws.map((x) => x.history)).toFixed(0)} ms, before any drawing; CSV of all 1,000,000 (${r.csvMB.toFixed(1)} MB) in ${median(raws.map((x) => x.csv)).toFixed(0)} ms`,
       )
       if (LIVE_SECONDS > 0) {
         await page.goto(`${server.url}/acme/lab/pi/live?range=1h`)
-        await page.locator('.live').filter({ hasText: /^Live$/ }).waitFor()
+        await page
+          .locator('.live')
+          .filter({ hasText: /^Live$/ })
+          .waitFor()
         console.log(`${provider}: ${await heapUnderLive(page, pi.key)}`)
       }
       await browser.close()

@@ -25,13 +25,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`
 
 // 1. sizes: what the shell loads (its entry and the chunks it imports statically), and the MQTT chunk
-const manifest = JSON.parse(readFileSync(join(WEB_DIST, 'manifest.json'), 'utf8')) as { scripts: string[]; styles: string[] }
+const manifest = JSON.parse(readFileSync(join(WEB_DIST, 'manifest.json'), 'utf8')) as {
+  scripts: string[]
+  styles: string[]
+}
 const gz = (file: string) => gzipSync(readFileSync(join(WEB_DIST, file))).length
 const entry = manifest.scripts[0]!
-const staticImports = [...readFileSync(join(WEB_DIST, entry), 'utf8').matchAll(/from"\.\/([\w.-]+\.js)"/g)].map((m) => `assets/${m[1]}`)
+const staticImports = [...readFileSync(join(WEB_DIST, entry), 'utf8').matchAll(/from"\.\/([\w.-]+\.js)"/g)].map(
+  (m) => `assets/${m[1]}`,
+)
 const shellJs = [entry, ...new Set(staticImports)].reduce((sum, f) => sum + gz(f), 0)
 const mqttChunk = readFileSync(join(WEB_DIST, entry), 'utf8').match(/import\("\.\/(mqtt[\w.-]+\.js)"\)/)?.[1]
-console.log(`JS for the shell and the folder page: ${kb(shellJs)} gzipped (${[entry, ...new Set(staticImports)].length} files); CSS ${kb(gz(manifest.styles[0]!))}; MQTT chunk ${mqttChunk ? kb(gz(`assets/${mqttChunk}`)) : '?'}`)
+console.log(
+  `JS for the shell and the folder page: ${kb(shellJs)} gzipped (${[entry, ...new Set(staticImports)].length} files); CSS ${kb(gz(manifest.styles[0]!))}; MQTT chunk ${mqttChunk ? kb(gz(`assets/${mqttChunk}`)) : '?'}`,
+)
 
 const server = await startTestServer('sqlite')
 try {
@@ -40,7 +47,12 @@ try {
   const pi = await createController(server.core, '/acme/pi-1')
   await inTransaction(server.core.db, async (tx) => {
     const big = await ensureFolders(tx, ['acme', 'big'])
-    for (let i = 0; i < ITEMS; i++) await createSequence(tx, big, `sensor-${String(i).padStart(3, '0')}`, { dataType: SequenceDataType.numeric, units: '°C', decimalPlaces: 1 })
+    for (let i = 0; i < ITEMS; i++)
+      await createSequence(tx, big, `sensor-${String(i).padStart(3, '0')}`, {
+        dataType: SequenceDataType.numeric,
+        units: '°C',
+        decimalPlaces: 1,
+      })
   })
   const browser = await launchBrowser()
   const page = await (await newContext(browser)).newPage()
@@ -59,7 +71,9 @@ try {
     }, ITEMS)
     times.push(ms)
   }
-  console.log(`folder of ${ITEMS} items rendered after navigation: median ${median(times).toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`)
+  console.log(
+    `folder of ${ITEMS} items rendered after navigation: median ${median(times).toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`,
+  )
 
   // 3. 200 values/s into the open page for SECONDS: JS heap and frame delay
   await page.getByRole('status').filter({ hasText: 'Live' }).waitFor()
@@ -76,20 +90,34 @@ try {
   const timer = setInterval(() => {
     // 2 messages of 10 values every 100 ms: 200 values/s, announced to the page as "d," lines
     for (let i = 0; i < 2; i++) {
-      const lines = Array.from({ length: 10 }, (_, j) => `s,/acme/big/sensor-${String((sent + j) % ITEMS).padStart(3, '0')},,${(Math.random() * 40).toFixed(2)}`)
+      const lines = Array.from(
+        { length: 10 },
+        (_, j) =>
+          `s,/acme/big/sensor-${String((sent + j) % ITEMS).padStart(3, '0')},,${(Math.random() * 40).toFixed(2)}`,
+      )
       controller.publish('acme/pi-1', lines.join('\n'))
       sent += 10
     }
   }, 100)
   const delays: number[] = []
-  for (const end = Date.now() + SECONDS * 1000; Date.now() < end; ) {
-    delays.push(await page.evaluate(() => new Promise<number>((resolve) => { const t = performance.now(); requestAnimationFrame(() => resolve(performance.now() - t)) })))
+  for (const end = Date.now() + SECONDS * 1000; Date.now() < end;) {
+    delays.push(
+      await page.evaluate(
+        () =>
+          new Promise<number>((resolve) => {
+            const t = performance.now()
+            requestAnimationFrame(() => resolve(performance.now() - t))
+          }),
+      ),
+    )
     await new Promise((r) => setTimeout(r, 500))
   }
   clearInterval(timer)
   controller.end(true)
   const after = await heap()
-  console.log(`${sent} values in ${SECONDS} s (${(sent / SECONDS).toFixed(0)}/s): JS heap ${before.toFixed(1)} -> ${after.toFixed(1)} MB (${(after - before).toFixed(1)} MB); frame delay median ${median(delays).toFixed(0)} ms, max ${Math.max(...delays).toFixed(0)} ms`)
+  console.log(
+    `${sent} values in ${SECONDS} s (${(sent / SECONDS).toFixed(0)}/s): JS heap ${before.toFixed(1)} -> ${after.toFixed(1)} MB (${(after - before).toFixed(1)} MB); frame delay median ${median(delays).toFixed(0)} ms, max ${Math.max(...delays).toFixed(0)} ms`,
+  )
   await browser.close()
 } finally {
   await server.close()

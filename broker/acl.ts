@@ -4,7 +4,17 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { AedesOptions, Client } from 'aedes'
 import type { Core } from '../core/index.ts'
-import { accessToPath, levelAt, loadListed, pathFactsOf, subtreeLevels, unscopedAdmin, type FindListed, type ListedResource, type PathFacts } from '../core/resources/access.ts'
+import {
+  accessToPath,
+  levelAt,
+  loadListed,
+  pathFactsOf,
+  subtreeLevels,
+  unscopedAdmin,
+  type FindListed,
+  type ListedResource,
+  type PathFacts,
+} from '../core/resources/access.ts'
 import { joinPath } from '../core/resources/paths.ts'
 import { canWrite, type Principal } from '../core/resources/permissions.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
@@ -59,7 +69,12 @@ function basisOf(filter: string): Basis {
 
 function grantFrom(principal: Principal, filter: string, basis: Basis, facts?: PathFacts): ReadGrant {
   const shape = filterShape(filter)
-  const grant: ReadGrant = { prefix: shape.wildcard ? shape.prefixPath.slice(1) : filter, exact: !shape.wildcard, level: AccessLevel.none, below: [] }
+  const grant: ReadGrant = {
+    prefix: shape.wildcard ? shape.prefixPath.slice(1) : filter,
+    exact: !shape.wildcard,
+    level: AccessLevel.none,
+    below: [],
+  }
   if (basis === null) return grant
   if ('principal' in basis) return { ...grant, level: unscopedAdmin(principal) ? AccessLevel.write : AccessLevel.none } // they match every organization
   if (!facts) return grant
@@ -93,9 +108,14 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
     }
   }
   const listed = ttlCache<ListedResource[]>(LISTED_TTL_MS, 10_000)
-  const findListed: FindListed = (organizationId) => listed.get(String(organizationId), async () => (await loadListed(core.db, [organizationId])).get(organizationId) ?? [])
+  const findListed: FindListed = (organizationId) =>
+    listed.get(
+      String(organizationId),
+      async () => (await loadListed(core.db, [organizationId])).get(organizationId) ?? [],
+    )
 
-  const levelOfTopic = async (principal: Principal, topic: string) => accessToPath(core.db, principal, joinPath(accessNames(topic)), resolver.findLive)
+  const levelOfTopic = async (principal: Principal, topic: string) =>
+    accessToPath(core.db, principal, joinPath(accessNames(topic)), resolver.findLive)
   const check = async (session: ClientSession, topic: string): Promise<number> => {
     // a topic with a bad name or an empty first level can be reached by no one
     const look = () => levelOfTopic(session.principal, topic).catch(() => 0)
@@ -131,12 +151,16 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
     if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
     // an anonymous viewer (a public read-only page) only watches, even where public write is granted
     if (session.principal.kind === 'anonymous') {
-      core.log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused: anonymous viewers only subscribe')
+      core.log.info(
+        { clientId: client?.id, topic: packet.topic },
+        'mqtt publish refused: anonymous viewers only subscribe',
+      )
       return callback(new Error('anonymous viewers may not publish'))
     }
     // the common case answers at once: no promise per message on the relay path
     const cached = session.access.get(packet.topic)
-    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS) return decide(client, packet.topic, callback, cached.level)
+    if (cached && Date.now() - cached.checkedAt < ACCESS_TTL_MS)
+      return decide(client, packet.topic, callback, cached.level)
     levelFor(session, packet.topic)
       .then((level) => decide(client, packet.topic, callback, level))
       .catch(callback)
@@ -145,7 +169,12 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
   const grantOf = async (principal: Principal, filter: string): Promise<ReadGrant> => {
     const basis = basisOf(filter)
     if (basis === null || 'principal' in basis) return grantFrom(principal, filter, basis)
-    const [facts] = await pathFactsOf(core.db, [{ names: basis.names, below: basis.wildcard }], resolver.findLive, findListed)
+    const [facts] = await pathFactsOf(
+      core.db,
+      [{ names: basis.names, below: basis.wildcard }],
+      resolver.findLive,
+      findListed,
+    )
     return grantFrom(principal, filter, basis, facts)
   }
 
@@ -210,7 +239,8 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
       }
       for (const [filter, grant] of session.grants.entries()) {
         const basis = basisOf(filter)
-        if (basis !== null && !('principal' in basis)) work.push({ session, filter, grant, basis, key: need(basis.names, basis.wildcard) })
+        if (basis !== null && !('principal' in basis))
+          work.push({ session, filter, grant, basis, key: need(basis.names, basis.wildcard) })
       }
     }
     const keys = [...requests.keys()]
@@ -232,7 +262,10 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
         session.grants.set(item.filter, grantFrom(session.principal, item.filter, item.basis, facts.get(item.key)))
       }
     }
-    core.log.debug({ sessions: sessions.size, answers: work.length, paths: keys.length, ms: Date.now() - started }, 'mqtt access re-checked')
+    core.log.debug(
+      { sessions: sessions.size, answers: work.length, paths: keys.length, ms: Date.now() - started },
+      'mqtt access re-checked',
+    )
   }
   // one at a time: a later re-check's answers must not be overwritten by an earlier one's
   let last: Promise<void> = Promise.resolve()

@@ -83,7 +83,9 @@ export interface ClusterParts {
 async function redisLibraries() {
   const requireHere = createRequire(import.meta.url)
   return {
-    createRedisPersistence: requireHere('aedes-persistence-redis') as (options: { conn: RedisConnection }) => RedisPersistence,
+    createRedisPersistence: requireHere('aedes-persistence-redis') as (options: {
+      conn: RedisConnection
+    }) => RedisPersistence,
     Redis: createRequire(requireHere.resolve('aedes-persistence-redis'))('ioredis') as typeof RedisConnection,
     MQEmitterRedis: (await import('mqemitter-redis')).default,
   }
@@ -125,16 +127,30 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     for (const connection of connections) connection.disconnect()
     throw err
   }
-  for (const [role, connection] of [['data', data], ['publish', pub], ['subscribe', sub], ['rate limits', limits]] as const) reportOutages(connection, role, where, log)
+  for (const [role, connection] of [
+    ['data', data],
+    ['publish', pub],
+    ['subscribe', sub],
+    ['rate limits', limits],
+  ] as const)
+    reportOutages(connection, role, where, log)
 
-  const redisMq = MQEmitterRedis({ pubConn: pub, subConn: sub, concurrency: EMITTER_CONCURRENCY, matchEmptyLevels: true })
+  const redisMq = MQEmitterRedis({
+    pubConn: pub,
+    subConn: sub,
+    concurrency: EMITTER_CONCURRENCY,
+    matchEmptyLevels: true,
+  })
   // mqemitter-redis re-emits connection errors here, and an 'error' without a listener would throw;
   // reportOutages already logs them
   ;(redisMq as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
   const mq = onChannelsUnder(`${KEY_PREFIX}${data.options.db ?? 0}/`, redisMq as unknown as ClusterEmitter, (done) => {
     // mqemitter-redis closes with QUIT, whose reply never comes while Redis is away: then Aedes'
     // close would wait forever, so the connections are dropped instead
-    const quit = pub.status === 'ready' && sub.status === 'ready' ? new Promise<void>((resolve) => redisMq.close(resolve)) : undefined
+    const quit =
+      pub.status === 'ready' && sub.status === 'ready'
+        ? new Promise<void>((resolve) => redisMq.close(resolve))
+        : undefined
     void within(CLOSE_WAIT_MS, quit).then(() => {
       for (const connection of [pub, sub]) if (connection.status !== 'end') connection.disconnect()
       done()
@@ -150,13 +166,27 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
     // The persistence unsubscribes from the emitter, then drops its connection; Aedes closed the
     // emitter when it closed, unless it never started. While Redis is away neither finishes (ioredis
     // keeps the commands for a reconnection), so each gets a moment and what is left is dropped.
-    await within(CLOSE_WAIT_MS, persistence.destroy().catch((err: Error) => log.debug({ err }, 'closing the redis persistence')))
+    await within(
+      CLOSE_WAIT_MS,
+      persistence.destroy().catch((err: Error) => log.debug({ err }, 'closing the redis persistence')),
+    )
     await new Promise<void>((resolve) => mq.close(resolve))
     await within(CLOSE_WAIT_MS, heartbeat.stop())
     // (a second disconnect of a closed connection would hold the process for 2 s)
     for (const connection of connections) if (connection.status !== 'end') connection.disconnect()
   }
-  return { persistence, mq, id, throttles: redisThrottles(limits, log), queueLengths: (aedes) => awayQueueLengths(data, aedes, log), presence: sharedPresence(data, id), storedIds: redisStoredIds(data), keySessions: sharedKeySessions(data, id), retainedTopics: redisRetainedTopics(data), close: () => (closing ??= close()) }
+  return {
+    persistence,
+    mq,
+    id,
+    throttles: redisThrottles(limits, log),
+    queueLengths: (aedes) => awayQueueLengths(data, aedes, log),
+    presence: sharedPresence(data, id),
+    storedIds: redisStoredIds(data),
+    keySessions: sharedKeySessions(data, id),
+    retainedTopics: redisRetainedTopics(data),
+    close: () => (closing ??= close()),
+  }
 }
 
 /** Connects every connection or none, with the reason Redis could not be reached. */
@@ -197,7 +227,8 @@ function onChannelsUnder(prefix: string, mq: ClusterEmitter, close: ClusterEmitt
   const wrappers = new Map<Listener, Map<string, Listener[]>>()
   return {
     on(topic, listener, done) {
-      const wrapper: Listener = (message, callback) => listener({ ...message, topic: message.topic.slice(prefix.length) }, callback)
+      const wrapper: Listener = (message, callback) =>
+        listener({ ...message, topic: message.topic.slice(prefix.length) }, callback)
       const byTopic = wrappers.get(listener) ?? new Map<string, Listener[]>()
       wrappers.set(listener, byTopic)
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), wrapper])

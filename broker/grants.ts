@@ -22,12 +22,16 @@ export function admits(grant: ReadGrant): boolean {
 function covers(grant: ReadGrant, topic: string): boolean {
   if (grant.exact) return topic === grant.prefix
   if (grant.prefix === '') return topic.charCodeAt(0) !== 36 // '$'
-  return topic.startsWith(grant.prefix) && (topic.length === grant.prefix.length || topic.charCodeAt(grant.prefix.length) === 47) // '/'
+  return (
+    topic.startsWith(grant.prefix) &&
+    (topic.length === grant.prefix.length || topic.charCodeAt(grant.prefix.length) === 47)
+  ) // '/'
 }
 
 function levelUnder(grant: ReadGrant, topic: string): number {
   for (const b of grant.below) {
-    if (topic.startsWith(b.topic) && (topic.length === b.topic.length || topic.charCodeAt(b.topic.length) === 47)) return b.level
+    if (topic.startsWith(b.topic) && (topic.length === b.topic.length || topic.charCodeAt(b.topic.length) === 47))
+      return b.level
   }
   return grant.level
 }

@@ -61,19 +61,30 @@ export interface BrokerParts {
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
-  const { queueLengths, presence: sharedPresence, storedIds, keySessions, retainedTopics = memoryRetainedTopics(), ...shared } = parts
+  const {
+    queueLengths,
+    presence: sharedPresence,
+    storedIds,
+    keySessions,
+    retainedTopics = memoryRetainedTopics(),
+    ...shared
+  } = parts
   const aedes = new Aedes({
     // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
     concurrency: 0,
     ...shared,
     // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
-    drainTimeout: limits.drainTimeoutMs, connectTimeout: limits.connectTimeoutMs, maxTopicLevels: MAX_PATH_DEPTH })
+    drainTimeout: limits.drainTimeoutMs,
+    connectTimeout: limits.connectTimeoutMs,
+    maxTopicLevels: MAX_PATH_DEPTH,
+  })
   const withinRate = createPublishRateLimit(limits)
   const keepRetained = limitRetained(limits.retainedPerOrg, core.log, retainedTopics)
   const figures = core.metrics.figures
   const connections = createConnectionMetrics(core.metrics, aedes)
-  const handle = (stream: Duplex) => limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log, () => figures.refused.tooLarge++)
+  const handle = (stream: Duplex) =>
+    limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log, () => figures.refused.tooLarge++)
   const handleTcp = (socket: Duplex) => {
     connections.track(socket, 'tcp')
     handle(batchWrites(socket))
@@ -81,16 +92,29 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
   const publisher: FolderPublisher = {
     publishToFolder(path, payload, origin) {
-      const packet = { cmd: 'publish', topic: pathToTopic(path), payload, qos: 0, retain: false, dup: false, ...(origin ? { clientId: origin } : {}) }
+      const packet = {
+        cmd: 'publish',
+        topic: pathToTopic(path),
+        payload,
+        qos: 0,
+        retain: false,
+        dup: false,
+        ...(origin ? { clientId: origin } : {}),
+      }
       aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
     },
   }
   const ingest = createIngest(core, resolver, publisher, storedIds)
-  core.metrics.gauge('tendril_queue_length', 'work waiting: messages for the next ingest batch, history rows held back, thumbnails to make', 'queue', {
-    ingest: () => ingest.waiting,
-    history: () => core.history.held,
-    thumbnails: () => thumbnailsWaiting(core),
-  })
+  core.metrics.gauge(
+    'tendril_queue_length',
+    'work waiting: messages for the next ingest batch, history rows held back, thumbnails to make',
+    'queue',
+    {
+      ingest: () => ingest.waiting,
+      history: () => core.history.held,
+      thumbnails: () => thumbnailsWaiting(core),
+    },
+  )
   // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
   const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
   const acl = createAclHooks(core, resolver)
@@ -105,52 +129,60 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     }
     return forwarded
   }
-  Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward }, {
-    // authorized first, then stored, then acknowledged and relayed by Aedes
-    authorizePublish: ((client, packet, callback) => {
-      if (client) {
-        figures.publishReceived++
-        figures.publishBytesReceived += packet.payload.length
-      }
-      // Aedes publishes a will through here too: a session closed for its credentials leaves none
-      const session = sessionOf(client)
-      if (session?.revoked) {
-        figures.refused.revoked++
-        return callback(new Error('the session was closed: its credentials lost their power'))
-      }
-      // nor one that dropped after a revocation but before revalidation's next tick: a will waits for a check
-      if (session && !session.willChecked && packet === (client as { will?: unknown }).will) {
-        session.willChecked = true
-        return void stillValid(core, client!.id, session.principal).then((valid) => {
-          if (valid) return aedes.authorizePublish(client, packet, callback)
-          core.log.info({ clientId: client!.id }, 'mqtt will not published: its credentials lost their power')
-          callback(new Error('the will was not published: its credentials lost their power'))
-        }, callback)
-      }
-      if (client && !withinRate(client)) {
-        core.log.info({ clientId: client.id, limit: limits.publishRate }, 'mqtt connection closed: publish rate exceeded')
-        figures.refused.rate++
-        return callback(new Error('publish rate exceeded'))
-      }
-      const store = () => {
-        const storing = ingest.accept(client!, packet)
-        if (!storing) return callback(null)
-        storing.then(
-          () => callback(null),
-          (err: Error) => {
-            figures.refused.storeFailed++
-            callback(err)
-          },
-        )
-      }
-      acl.authorizePublish(client, packet, (err) => {
-        if (err) figures.refused.access++
-        if (err || !client) return callback(err)
-        if (packet.retain) return void keepRetained(client, packet).then(store)
-        store()
-      })
-    }) satisfies AedesOptions['authorizePublish'],
-  })
+  Object.assign(
+    aedes,
+    createConnectHooks(core, aedes, sessionsPerKey, resolver),
+    { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward },
+    {
+      // authorized first, then stored, then acknowledged and relayed by Aedes
+      authorizePublish: ((client, packet, callback) => {
+        if (client) {
+          figures.publishReceived++
+          figures.publishBytesReceived += packet.payload.length
+        }
+        // Aedes publishes a will through here too: a session closed for its credentials leaves none
+        const session = sessionOf(client)
+        if (session?.revoked) {
+          figures.refused.revoked++
+          return callback(new Error('the session was closed: its credentials lost their power'))
+        }
+        // nor one that dropped after a revocation but before revalidation's next tick: a will waits for a check
+        if (session && !session.willChecked && packet === (client as { will?: unknown }).will) {
+          session.willChecked = true
+          return void stillValid(core, client!.id, session.principal).then((valid) => {
+            if (valid) return aedes.authorizePublish(client, packet, callback)
+            core.log.info({ clientId: client!.id }, 'mqtt will not published: its credentials lost their power')
+            callback(new Error('the will was not published: its credentials lost their power'))
+          }, callback)
+        }
+        if (client && !withinRate(client)) {
+          core.log.info(
+            { clientId: client.id, limit: limits.publishRate },
+            'mqtt connection closed: publish rate exceeded',
+          )
+          figures.refused.rate++
+          return callback(new Error('publish rate exceeded'))
+        }
+        const store = () => {
+          const storing = ingest.accept(client!, packet)
+          if (!storing) return callback(null)
+          storing.then(
+            () => callback(null),
+            (err: Error) => {
+              figures.refused.storeFailed++
+              callback(err)
+            },
+          )
+        }
+        acl.authorizePublish(client, packet, (err) => {
+          if (err) figures.refused.access++
+          if (err || !client) return callback(err)
+          if (packet.retain) return void keepRetained(client, packet).then(store)
+          store()
+        })
+      }) satisfies AedesOptions['authorizePublish'],
+    },
+  )
   aedes.on('unsubscribe', (filters, client) => acl.unsubscribed(client, filters))
   const presence = trackPresence(core, aedes, sharedPresence)
   const jsonSessions: LiveSessions = new Set()
@@ -169,8 +201,12 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const stopSysTopics = startSysTopics(core, aedes, connections, sysPrefix(core, brokerName(core.config)))
   // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
-  aedes.on('clientError', (client, err) => core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
-  aedes.on('connectionError', (client, err) => core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
+  aedes.on('clientError', (client, err) =>
+    core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'),
+  )
+  aedes.on('connectionError', (client, err) =>
+    core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'),
+  )
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -203,11 +239,20 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
           }
           const counted = countedAs(caller.principal)
           // admit() counts until the socket closes; it takes a connection as Aedes has one
-          const connection = { get closed() { return socket.destroyed }, conn: socket } as unknown as Client
-          const admitted = counted === undefined ? Promise.resolve(true) : sessionsPerKey.admit(connection, counted, false)
+          const connection = {
+            get closed() {
+              return socket.destroyed
+            },
+            conn: socket,
+          } as unknown as Client
+          const admitted =
+            counted === undefined ? Promise.resolve(true) : sessionsPerKey.admit(connection, counted, false)
           return admitted.then((ok) => {
             if (!ok) {
-              core.log.info({ limit: limits.connectionsPerKey }, 'json websocket refused: the key (or browser session) holds its limit of sessions')
+              core.log.info(
+                { limit: limits.connectionsPerKey },
+                'json websocket refused: the key (or browser session) holds its limit of sessions',
+              )
               return refuseUpgrade(socket, 429)
             }
             jsonWss.handleUpgrade(req, socket, head, (ws) => {
@@ -218,7 +263,10 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
         })
         .catch((err: Error) => {
           if (err instanceof TendrilError) {
-            core.log.info({ remote: req.socket.remoteAddress, origin: req.headers.origin, reason: err.message }, 'json websocket refused')
+            core.log.info(
+              { remote: req.socket.remoteAddress, origin: req.headers.origin, reason: err.message },
+              'json websocket refused',
+            )
             return refuseUpgrade(socket, err.status)
           }
           core.log.error({ err }, 'json websocket upgrade failed')
@@ -229,8 +277,11 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     listenTcp(port, host) {
       const tls = core.config.tls
       // a handshake that never finishes is closed like a CONNECT that never comes
-      tcp = tls ? createTlsServer({ ...readTlsFiles(tls), handshakeTimeout: limits.connectTimeoutMs }, handleTcp) : createServer(handleTcp)
-      if (tls) tcp.on('tlsClientError', (err: Error) => core.log.debug({ err: err.message }, 'mqtt tls handshake failed'))
+      tcp = tls
+        ? createTlsServer({ ...readTlsFiles(tls), handshakeTimeout: limits.connectTimeoutMs }, handleTcp)
+        : createServer(handleTcp)
+      if (tls)
+        tcp.on('tlsClientError', (err: Error) => core.log.debug({ err: err.message }, 'mqtt tls handshake failed'))
       return new Promise((resolve, reject) => {
         tcp!.once('error', reject)
         tcp!.listen(port, host, () => resolve((tcp!.address() as AddressInfo).port))

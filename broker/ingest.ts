@@ -60,7 +60,12 @@ interface Pending {
 }
 
 /** `storedIds`: the stored QoS 1/2 message ids of every instance (Redis); else this one's alone. */
-export function createIngest(core: Core, resolver: PathResolver, bus: FolderPublisher, storedIds?: SharedStoredIds): Ingest {
+export function createIngest(
+  core: Core,
+  resolver: PathResolver,
+  bus: FolderPublisher,
+  storedIds?: SharedStoredIds,
+): Ingest {
   const once = storeOnce(storedIds)
   // long-lived answers: the broker clears them when the access version moves (revalidate.ts)
   const lookups = { resolver, access: createAccessCache(core.db, ACCESS_TTL_MS) }
@@ -82,7 +87,11 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
       try {
         // committed here; the next batch goes on while this one's WAL flush runs, and what waits for
         // the batch (PUBACKs, announcements, emails) waits for the flush too
-        const outcome = await acceptInbound(core, batch.map((b) => b.item), lookups)
+        const outcome = await acceptInbound(
+          core,
+          batch.map((b) => b.item),
+          lookups,
+        )
         core.metrics.figures.valuesStored += outcome.values.stored.length
         core.metrics.figures.valuesRefused += outcome.values.refused.length
         const onDisk = committedToDisk(core.db)
@@ -131,13 +140,17 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
     if (outcome.values.refused.length === 0 && outcome.outgoing.length === 0) return answers
     const waiting = new Set(batch.filter((b) => b.answer).map((b) => b.item))
     const publisherOf = new Map(batch.map((b) => [b.item, b.client]))
-    const answerOf = (item: InboundItem) => answers.get(item) ?? answers.set(item, { refused: [], outgoing: [] }).get(item)!
+    const answerOf = (item: InboundItem) =>
+      answers.get(item) ?? answers.set(item, { refused: [], outgoing: [] }).get(item)!
     for (const refusal of outcome.values.refused) {
       const item = refusal.request.origin
       if (item && waiting.has(item)) answerOf(item).refused.push(refusal)
       // acknowledged all the same: a device resending a value it cannot fix would loop forever
       else {
-        core.log.warn({ folder: refusal.request.folderPath, sequence: refusal.request.sequence, reason: refusal.reason }, 'mqtt sequence value not stored')
+        core.log.warn(
+          { folder: refusal.request.folderPath, sequence: refusal.request.sequence, reason: refusal.reason },
+          'mqtt sequence value not stored',
+        )
         if (item) tellPublisher(publisherOf.get(item), refusal)
       }
     }
@@ -154,32 +167,63 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
   // on the folder's topic (the SDK raises it as an error event)
   const tellPublisher = (client: Client | undefined, refusal: ItemOutcome['refused'][number]) => {
     if (!client) return
-    const payload = markReply(Buffer.from(JSON.stringify({ error: { message: refusal.reason, sequence: refusal.request.sequence } })))
-    const packet = { cmd: 'publish', topic: pathToTopic(refusal.request.folderPath), payload, qos: 0, retain: false, dup: false } as PublishPacket
+    const payload = markReply(
+      Buffer.from(JSON.stringify({ error: { message: refusal.reason, sequence: refusal.request.sequence } })),
+    )
+    const packet = {
+      cmd: 'publish',
+      topic: pathToTopic(refusal.request.folderPath),
+      payload,
+      qos: 0,
+      retain: false,
+      dup: false,
+    } as PublishPacket
     client.publish(packet, () => {})
   }
 
-  const enqueueWith = (item: InboundItem, done: (err?: Error) => void, answer?: (outcome: ItemOutcome) => void, client?: Client) => {
+  const enqueueWith = (
+    item: InboundItem,
+    done: (err?: Error) => void,
+    answer?: (outcome: ItemOutcome) => void,
+    client?: Client,
+  ) => {
     pending.push({ item, done, answer, client })
     if (pending.length >= BATCH_MAX) void runBatch()
     else if (storing === 0) timer ??= setTimeout(runBatch, BATCH_DELAY_MS)
   }
-  const enqueue = (item: InboundItem, client: Client) => new Promise<void>((resolve, reject) => enqueueWith(item, (err) => (err ? reject(err) : resolve()), undefined, client))
+  const enqueue = (item: InboundItem, client: Client) =>
+    new Promise<void>((resolve, reject) =>
+      enqueueWith(item, (err) => (err ? reject(err) : resolve()), undefined, client),
+    )
   const ignore = () => {} // QoS 0: a failed batch is logged by runBatch; nobody waits for it
 
   /**
    * A message to a folder whose row is at hand; null when its payload is not understood (then only
    * relayed). A payload of messages that are only kept is decoded when kept (history.ts).
    */
-  const folderItem = (client: Client, principal: InboundItem['principal'], folder: Resource, path: string, packet: PublishPacket): InboundItem | null => {
+  const folderItem = (
+    client: Client,
+    principal: InboundItem['principal'],
+    folder: Resource,
+    path: string,
+    packet: PublishPacket,
+  ): InboundItem | null => {
     try {
-      return { principal, folder, folderPath: path, messages: decodeFolderPayloadUnlessKept(packet.payload as Buffer, SERVER_HANDLED_TYPES), receivedAt: new Date(), fireAndForget: packet.qos === 0 }
+      return {
+        principal,
+        folder,
+        folderPath: path,
+        messages: decodeFolderPayloadUnlessKept(packet.payload as Buffer, SERVER_HANDLED_TYPES),
+        receivedAt: new Date(),
+        fireAndForget: packet.qos === 0,
+      }
     } catch (err) {
       notUnderstood(client, packet, err as Error)
       return null
     }
   }
-  const notUnderstood = (client: Client, packet: PublishPacket, err: Error) => logNotUnderstood(core.log, { clientId: client.id, topic: packet.topic }, err)
+  const notUnderstood = (client: Client, packet: PublishPacket, err: Error) =>
+    logNotUnderstood(core.log, { clientId: client.id, topic: packet.topic }, err)
 
   const decode = async (client: Client, packet: PublishPacket): Promise<InboundItem | null> => {
     const session = sessionOf(client)
@@ -196,7 +240,13 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
       const folder = await resolver.resolve(folderPath)
       if (!folder) return null
       const { value } = decodeSequencePayload(packet.payload as Buffer)
-      return { principal: session.principal, folder, folderPath, messages: [{ kind: 'store', sequence: resource.name, value }], receivedAt }
+      return {
+        principal: session.principal,
+        folder,
+        folderPath,
+        messages: [{ kind: 'store', sequence: resource.name, value }],
+        receivedAt,
+      }
     } catch (err) {
       notUnderstood(client, packet, err as Error)
       return null
@@ -238,7 +288,8 @@ export function createIngest(core: Core, resolver: PathResolver, bus: FolderPubl
         })(),
       )
     },
-    submit: (item) => new Promise<ItemOutcome>((resolve, reject) => enqueueWith(item, (err) => err && reject(err), resolve)),
+    submit: (item) =>
+      new Promise<ItemOutcome>((resolve, reject) => enqueueWith(item, (err) => err && reject(err), resolve)),
     accessChanged: () => lookups.access.clear(),
     get waiting() {
       return pending.length

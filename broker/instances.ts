@@ -35,12 +35,18 @@ export function startHeartbeat(redis: Redis, brokerId: string, log: Logger): { s
     async stop() {
       clearInterval(timer)
       // a clean stop: the others need not wait for the key to expire
-      await redis.multi().del(`alive:${brokerId}`, `held:${brokerId}`, `key-sessions:${brokerId}`).srem('instances', brokerId).exec().catch(() => undefined)
+      await redis
+        .multi()
+        .del(`alive:${brokerId}`, `held:${brokerId}`, `key-sessions:${brokerId}`)
+        .srem('instances', brokerId)
+        .exec()
+        .catch(() => undefined)
     },
   }
 }
 
-const RELEASE_CONNECTED = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+const RELEASE_CONNECTED =
+  "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
 // 0 when a running instance holds the client, else the length of the list aedes-persistence-redis
 // keeps its queue in (ARGV[2]: the key prefix, which ioredis adds to KEYS only)
 const AWAY_QUEUE = `local holder = redis.call('HGET', KEYS[1], ARGV[1])
@@ -55,8 +61,21 @@ return redis.call('LLEN', KEYS[2])`
 export function awayQueueLengths(redis: Redis, aedes: Aedes, log: Logger): QueueLength {
   const failed = (err: Error) => log.warn({ err }, 'recording an mqtt connection in redis failed')
   aedes.on('client', (client) => void redis.hset('connected', client.id, aedes.id).catch(failed))
-  aedes.on('clientDisconnect', (client) => void redis.eval(RELEASE_CONNECTED, 1, 'connected', client.id, aedes.id).catch(failed))
-  return async (clientId) => Number(await redis.eval(AWAY_QUEUE, 2, 'connected', `outgoing:${encodeURIComponent(clientId)}`, clientId, prefixOf(redis)))
+  aedes.on(
+    'clientDisconnect',
+    (client) => void redis.eval(RELEASE_CONNECTED, 1, 'connected', client.id, aedes.id).catch(failed),
+  )
+  return async (clientId) =>
+    Number(
+      await redis.eval(
+        AWAY_QUEUE,
+        2,
+        'connected',
+        `outgoing:${encodeURIComponent(clientId)}`,
+        clientId,
+        prefixOf(redis),
+      ),
+    )
 }
 
 // ARGV[1]: the key prefix; ARGV[2…]: controller ids. Returns those a running instance holds, and
@@ -103,7 +122,8 @@ end
 if total >= tonumber(ARGV[4]) then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 return 1`
-const GIVE_KEY_SESSION = "if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+const GIVE_KEY_SESSION =
+  "if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
 
 /** MQTT sessions per key, counted by every instance together (limits.ts). */
 export function sharedKeySessions(redis: Redis, brokerId: string): SharedKeySessions {
@@ -112,7 +132,20 @@ export function sharedKeySessions(redis: Redis, brokerId: string): SharedKeySess
     async take(keyId, limit) {
       // during an outage a CONNECT does not wait for Redis: the instance counts on its own
       if (redis.status !== 'ready') throw new Error(`redis is ${redis.status}`)
-      return Number(await redis.eval(TAKE_KEY_SESSION, 2, 'instances', mine, prefixOf(redis), brokerId, String(keyId), String(limit))) === 1
+      return (
+        Number(
+          await redis.eval(
+            TAKE_KEY_SESSION,
+            2,
+            'instances',
+            mine,
+            prefixOf(redis),
+            brokerId,
+            String(keyId),
+            String(limit),
+          ),
+        ) === 1
+      )
     },
     async give(keyId) {
       await redis.eval(GIVE_KEY_SESSION, 1, mine, String(keyId))

@@ -54,7 +54,10 @@ export function jsonSocketFlow(ws: WebSocket, limits: Config['mqtt'], log: Logge
     stalled ??= setTimeout(() => {
       stalled = undefined
       if (ws.bufferedAmount <= maxBuffered) return release('not reading')
-      log.info({ connection, buffered: ws.bufferedAmount, dropped }, 'json websocket closed: the client does not read what it is sent')
+      log.info(
+        { connection, buffered: ws.bufferedAmount, dropped },
+        'json websocket closed: the client does not read what it is sent',
+      )
       ws.terminate() // a close frame would wait behind the backlog it does not read
     }, limits.drainTimeoutMs)
     hold('not reading')

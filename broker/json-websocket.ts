@@ -12,7 +12,13 @@ import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
 import { forbidden, TendrilError } from '../core/errors.ts'
-import { decodeFolderPayload, decodeWebSocketMessage, formatTimestamp, type DisplayValue, type InboundMessage } from '../core/messages/codecs.ts'
+import {
+  decodeFolderPayload,
+  decodeWebSocketMessage,
+  formatTimestamp,
+  type DisplayValue,
+  type InboundMessage,
+} from '../core/messages/codecs.ts'
 import { describeRefusals } from '../core/messages/values.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 import { ResourceType } from '../core/resources/types.ts'
@@ -36,7 +42,10 @@ const ACCESS_TTL_MS = 1000
 type Deliver = (packet: AedesPublishPacket, callback: () => void) => void
 
 /** The principal of an upgrade request: HTTP Basic with a key (username = client version) or a session cookie (403 from another site's page). */
-export async function principalOfUpgrade(core: Core, req: IncomingMessage): Promise<{ principal: Principal; clientVersion?: string } | null> {
+export async function principalOfUpgrade(
+  core: Core,
+  req: IncomingMessage,
+): Promise<{ principal: Principal; clientVersion?: string } | null> {
   const { key, clientVersion, sessionToken } = readCredentials(req.headers)
   if (key !== undefined) {
     const principal = await authenticateKeyCached(core, key)
@@ -44,15 +53,29 @@ export async function principalOfUpgrade(core: Core, req: IncomingMessage): Prom
   }
   if (!sessionToken) return null
   // the browser sends its cookie whatever page opens the socket, and a websocket has no CSRF token
-  if (!fromThisSite(req, core.config.trustProxy)) throw forbidden('a session opens the websocket only from a page of this server')
+  if (!fromThisSite(req, core.config.trustProxy))
+    throw forbidden('a session opens the websocket only from a page of this server')
   const session = await findSession(core, sessionToken) // its principal names the session, which ends the websocket at sign-out
   return session && { principal: session.principal }
 }
 
-export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, presence: Presence, live: LiveSessions, ws: WebSocket, principal: Principal, clientVersion?: string) {
+export function serveJsonWebSocket(
+  core: Core,
+  aedes: Aedes,
+  bus: MessageBus,
+  presence: Presence,
+  live: LiveSessions,
+  ws: WebSocket,
+  principal: Principal,
+  clientVersion?: string,
+) {
   const connectionId = `ws:${Math.random().toString(36).slice(2)}`
   // revalidation closes it when its key is revoked or its user deleted (broker/revalidate.ts)
-  const session: LiveSession = { id: connectionId, principal, close: () => ws.close(4001, 'credentials no longer valid') }
+  const session: LiveSession = {
+    id: connectionId,
+    principal,
+    close: () => ws.close(4001, 'credentials no longer valid'),
+  }
   live.add(session)
   const subscriptions: { filter: string; deliver: Deliver }[] = []
   const access = new Map<string, { level: number; at: number }>()
@@ -60,7 +83,8 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
   const flow = jsonSocketFlow(ws, core.config.mqtt, core.log, connectionId)
 
   const send = (type: string, parameters: Record<string, unknown>, timestamp = new Date()) => {
-    if (ws.readyState === ws.OPEN && flow.maySend()) ws.send(JSON.stringify({ type, timestamp: formatTimestamp(timestamp), parameters }))
+    if (ws.readyState === ws.OPEN && flow.maySend())
+      ws.send(JSON.stringify({ type, timestamp: formatTimestamp(timestamp), parameters }))
   }
   const sendError = (message: string) => send('error', { message })
   const resolver = pathResolverFor(core)
@@ -109,7 +133,8 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
       if (!path) return sendError('subscribe needs a folder path')
       try {
         await folderFor(core, principal, path, 'read')
-        if (children && !(await canReadSubtree(core.db, principal, path))) throw new Error(`permission error: ${path} (a folder below it is closed to you)`)
+        if (children && !(await canReadSubtree(core.db, principal, path)))
+          throw new Error(`permission error: ${path} (a folder below it is closed to you)`)
       } catch (err) {
         sendError((err as Error).message)
         continue
@@ -148,7 +173,8 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
       if (m.kind === 'message' && (messageType === null || m.type === messageType)) send(m.type, m.parameters)
       // a value announced on the folder (or a controller's display-only "d," line); "s," lines are
       // announced once stored, so they are not shown twice
-      if (m.kind === 'display' && (messageType === null || messageType === SEQUENCE_UPDATE)) await sendSequenceUpdate(packet.topic, m)
+      if (m.kind === 'display' && (messageType === null || messageType === SEQUENCE_UPDATE))
+        await sendSequenceUpdate(packet.topic, m)
     }
   }
 
@@ -166,8 +192,14 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
     const { folder, message } = decodeWebSocketMessage(frame)
     if (message.kind === 'message' && message.type === 'ping') return
     if (message.kind === 'message' && message.type === 'subscribe') return subscribe(message.parameters)
-    const path = message.kind === 'message' ? await folderPathOf(folder) : await valueFolderPathOf(folder, message.sequence)
-    if (!path) return sendError(message.kind === 'message' ? `message (${message.type}) without folder` : `sequence value without folder: ${message.sequence}`)
+    const path =
+      message.kind === 'message' ? await folderPathOf(folder) : await valueFolderPathOf(folder, message.sequence)
+    if (!path)
+      return sendError(
+        message.kind === 'message'
+          ? `message (${message.type}) without folder`
+          : `sequence value without folder: ${message.sequence}`,
+      )
     const refused = await sendFolderMessage(core, bus, principal, path, message, connectionId)
     if (refused.length > 0) sendError(describeRefusals(refused))
   }
@@ -183,7 +215,10 @@ export function serveJsonWebSocket(core: Core, aedes: Aedes, bus: MessageBus, pr
   let queue = Promise.resolve()
   ws.on('message', (data: Buffer) => {
     if (!flow.received()) return
-    queue = queue.then(() => handle(data)).catch(answerFailure).finally(flow.handled)
+    queue = queue
+      .then(() => handle(data))
+      .catch(answerFailure)
+      .finally(flow.handled)
   })
   ws.on('close', () => {
     flow.close()

@@ -18,12 +18,16 @@ interface ParserInternals {
  */
 export function limitPacketSize(client: Client, maxBytes: number, log: Logger, refused: () => void = () => {}): void {
   const parser = (client as unknown as { _parser?: ParserInternals })._parser
-  if (!parser || typeof parser._parseLength !== 'function') throw new Error('aedes client parser not found: cannot enforce the packet size limit')
+  if (!parser || typeof parser._parseLength !== 'function')
+    throw new Error('aedes client parser not found: cannot enforce the packet size limit')
   const parseLength = parser._parseLength
   parser._parseLength = function (this: ParserInternals) {
     const complete = parseLength.call(this)
     if (complete && this.packet.length > maxBytes) {
-      log.info({ clientId: client.id, bytes: this.packet.length, limit: maxBytes }, 'mqtt connection closed: packet too large')
+      log.info(
+        { clientId: client.id, bytes: this.packet.length, limit: maxBytes },
+        'mqtt connection closed: packet too large',
+      )
       refused()
       client.close()
       return false
@@ -90,7 +94,11 @@ export function limitSessionsPerKey(limit: number, log: Logger, shared?: SharedK
   }
   let degraded = false // one log line per Redis outage, not one per CONNECT
   const unshared = (err: unknown) => {
-    if (!degraded) log.warn({ err }, 'mqtt sessions per key are not counted through redis; each instance counts its own until they are')
+    if (!degraded)
+      log.warn(
+        { err },
+        'mqtt sessions per key are not counted through redis; each instance counts its own until they are',
+      )
     degraded = true
   }
   const sharedAgain = () => {
@@ -121,7 +129,12 @@ export function limitSessionsPerKey(limit: number, log: Logger, shared?: SharedK
         left = true
         count(keyId, -1)
         // also an answer that came too late took a session there
-        void taken?.then((took) => (took ? shared!.give(keyId) : undefined), () => undefined).catch(unshared)
+        void taken
+          ?.then(
+            (took) => (took ? shared!.give(keyId) : undefined),
+            () => undefined,
+          )
+          .catch(unshared)
       }
       // closed while counted: Aedes ignores what authentication answers then
       if (client.closed) {

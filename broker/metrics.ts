@@ -24,8 +24,11 @@ export interface ConnectionMetrics {
 }
 
 export function createConnectionMetrics(metrics: Metrics, aedes: Aedes): ConnectionMetrics {
-  const tallies = Object.fromEntries(TRANSPORTS.map((t) => [t, { open: 0, closedRead: 0, closedWritten: 0, live: new Set() } satisfies Tally])) as Record<Transport, Tally>
-  const sum = (read: (t: Tally) => number, transport?: Transport) => (transport ? read(tallies[transport]) : TRANSPORTS.reduce((n, t) => n + read(tallies[t]), 0))
+  const tallies = Object.fromEntries(
+    TRANSPORTS.map((t) => [t, { open: 0, closedRead: 0, closedWritten: 0, live: new Set() } satisfies Tally]),
+  ) as Record<Transport, Tally>
+  const sum = (read: (t: Tally) => number, transport?: Transport) =>
+    transport ? read(tallies[transport]) : TRANSPORTS.reduce((n, t) => n + read(tallies[t]), 0)
   const received = (t: Tally) => t.closedRead + [...t.live].reduce((n, s) => n + s.bytesRead, 0)
   const sent = (t: Tally) => t.closedWritten + [...t.live].reduce((n, s) => n + s.bytesWritten, 0)
   const self: ConnectionMetrics = {
@@ -47,9 +50,26 @@ export function createConnectionMetrics(metrics: Metrics, aedes: Aedes): Connect
     bytesSent: (transport) => sum(sent, transport),
   }
   const byTransport = (read: (t: Transport) => number) => Object.fromEntries(TRANSPORTS.map((t) => [t, () => read(t)]))
-  metrics.gauge('tendril_connections', 'open MQTT (tcp, ws) and JSON websocket (json-ws) connections', 'transport', byTransport(self.connections))
-  metrics.counter('tendril_connection_bytes_received_total', 'bytes received on those connections (framing included)', 'transport', byTransport(self.bytesReceived))
-  metrics.counter('tendril_connection_bytes_sent_total', 'bytes sent on those connections (framing included)', 'transport', byTransport(self.bytesSent))
-  metrics.gauge('tendril_mqtt_clients', 'MQTT clients connected (authenticated)', 'state', { connected: () => aedes.connectedClients })
+  metrics.gauge(
+    'tendril_connections',
+    'open MQTT (tcp, ws) and JSON websocket (json-ws) connections',
+    'transport',
+    byTransport(self.connections),
+  )
+  metrics.counter(
+    'tendril_connection_bytes_received_total',
+    'bytes received on those connections (framing included)',
+    'transport',
+    byTransport(self.bytesReceived),
+  )
+  metrics.counter(
+    'tendril_connection_bytes_sent_total',
+    'bytes sent on those connections (framing included)',
+    'transport',
+    byTransport(self.bytesSent),
+  )
+  metrics.gauge('tendril_mqtt_clients', 'MQTT clients connected (authenticated)', 'state', {
+    connected: () => aedes.connectedClients,
+  })
   return self
 }

@@ -26,7 +26,13 @@ interface QueuePersistence {
 export type QueueLength = (clientId: string) => Promise<number>
 
 /** `dropped`: told of each message dropped (/metrics) */
-export function limitOfflineQueues(aedes: Aedes, limit: number, log: Logger, queueLength?: QueueLength, dropped: () => void = () => {}): void {
+export function limitOfflineQueues(
+  aedes: Aedes,
+  limit: number,
+  log: Logger,
+  queueLength?: QueueLength,
+  dropped: () => void = () => {},
+): void {
   const persistence = (aedes as unknown as { persistence: QueuePersistence }).persistence
   const length = queueLength ?? countQueues(persistence) // (wraps first: what is queued below is counted)
   const enqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence)
@@ -42,7 +48,10 @@ export function limitOfflineQueues(aedes: Aedes, limit: number, log: Logger, que
     dropped()
     if (!full.has(sub.clientId)) {
       full.add(sub.clientId)
-      log.warn({ clientId: sub.clientId, limit }, 'mqtt offline queue full: newer messages for this persistent session are dropped until its client returns')
+      log.warn(
+        { clientId: sub.clientId, limit },
+        'mqtt offline queue full: newer messages for this persistent session are dropped until its client returns',
+      )
     }
     return false
   }

@@ -10,7 +10,12 @@
 // disconnected by the one it left.
 import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
-import { connectedControllerIds, markConnected, markManyConnected, markManyDisconnected } from '../core/resources/controller-status.ts'
+import {
+  connectedControllerIds,
+  markConnected,
+  markManyConnected,
+  markManyDisconnected,
+} from '../core/resources/controller-status.ts'
 import type { Principal } from '../core/resources/permissions.ts'
 import { formatTimestamp } from '../core/messages/timestamps.ts'
 import { pathsOf } from '../core/resources/tree.ts'
@@ -71,8 +76,17 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
     const timestamp = formatTimestamp(new Date())
     for (const path of (await pathsOf(core.db, ids)).values()) {
       const slash = path.lastIndexOf('/')
-      const payload = Buffer.from(JSON.stringify({ type: 'presence', parameters: { controller: path.slice(slash + 1), connected, timestamp } }))
-      const packet = { cmd: 'publish', topic: pathToTopic(path.slice(0, slash)), payload, qos: 0, retain: false, dup: false }
+      const payload = Buffer.from(
+        JSON.stringify({ type: 'presence', parameters: { controller: path.slice(slash + 1), connected, timestamp } }),
+      )
+      const packet = {
+        cmd: 'publish',
+        topic: pathToTopic(path.slice(0, slash)),
+        payload,
+        qos: 0,
+        retain: false,
+        dup: false,
+      }
       aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'announcing controller presence failed'))
     }
   }
@@ -85,7 +99,10 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
     await markManyDisconnected(core.db, gone).catch(fail)
     const back = new Set(await shared.held(gone))
     await markManyConnected(core.db, [...back]).catch(fail)
-    await announce(gone.filter((id) => !back.has(id)), false).catch(fail)
+    await announce(
+      gone.filter((id) => !back.has(id)),
+      false,
+    ).catch(fail)
   }
 
   const write = () => {
@@ -123,7 +140,10 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
       const settled = (id: number) => !changes.has(id) // a change on its way is written in its turn
       const here = [...sessions.keys()].filter(settled)
       await shared.hold(here) // again: Redis may have lost it
-      await markManyConnected(core.db, here.filter((id) => !shown.has(id)))
+      await markManyConnected(
+        core.db,
+        here.filter((id) => !shown.has(id)),
+      )
       await showGone([...shown].filter((id) => !sessions.has(id) && settled(id)))
     })
   void reconcile()

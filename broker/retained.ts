@@ -64,7 +64,8 @@ export function limitRetained(limit: number, log: Logger, topics: RetainedTopics
     const org = packet.topic.split('/', 1)[0]!
     try {
       if (packet.payload.length === 0) return await topics.remove(org, packet.topic)
-      if (!(await topics.add(org, packet.topic, limit))) notKept(client, packet, 'the organization holds --mqtt-retained-per-org retained topics')
+      if (!(await topics.add(org, packet.topic, limit)))
+        notKept(client, packet, 'the organization holds --mqtt-retained-per-org retained topics')
     } catch (err) {
       log.warn({ err }, 'retained topics not counted')
       notKept(client, packet, 'they cannot be counted now')

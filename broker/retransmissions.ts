@@ -84,7 +84,10 @@ function sameContent(a: PublishPacket, b: PublishPacket): boolean {
 }
 
 function contentHash(packet: PublishPacket): string {
-  return createHash('sha1').update(packet.topic).update(packet.payload as Buffer).digest('base64')
+  return createHash('sha1')
+    .update(packet.topic)
+    .update(packet.payload as Buffer)
+    .digest('base64')
 }
 
 /**
@@ -102,12 +105,20 @@ export function redisStoredIds(redis: Redis): SharedStoredIds {
     recording = undefined
     const pipeline = redis.pipeline()
     for (const [key, hash] of entries) pipeline.set(`stored-publish:${key}`, hash, 'PX', WINDOW_MS)
-    await within(REDIS_WAIT_MS, pipeline.exec().catch(() => null))
+    await within(
+      REDIS_WAIT_MS,
+      pipeline.exec().catch(() => null),
+    )
   }
   return {
     async has(key, hash) {
       if (redis.status !== 'ready') return false
-      return (await within(REDIS_WAIT_MS, redis.get(`stored-publish:${key}`).catch(() => null))) === hash
+      return (
+        (await within(
+          REDIS_WAIT_MS,
+          redis.get(`stored-publish:${key}`).catch(() => null),
+        )) === hash
+      )
     },
     add(key, hash) {
       if (redis.status !== 'ready') return Promise.resolve()

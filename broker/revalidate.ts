@@ -45,7 +45,13 @@ type UserPrincipal = Extract<Principal, { kind: 'user' }>
  * Starts the checks; resolves once the markers were read a first time, so that a change made while
  * the broker starts is not taken for the state its sessions were checked against.
  */
-export async function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAccessChange: () => void = () => {}, others: LiveSessions = new Set()): Promise<() => void> {
+export async function startRevalidation(
+  core: Core,
+  aedes: Aedes,
+  acl: Acl,
+  onAccessChange: () => void = () => {},
+  others: LiveSessions = new Set(),
+): Promise<() => void> {
   const markers = markerReaderFor(core)
   let running = false
   let credentialsSeen: string | undefined
@@ -60,11 +66,19 @@ export async function startRevalidation(core: Core, aedes: Aedes, acl: Acl, onAc
   const recheckAccess = async () => {
     rechecking = true
     try {
-      while (!stopped && accessWanted !== undefined && (accessWanted !== accessSeen || Date.now() - lastRecheck >= ACCESS_TTL_MS)) {
+      while (
+        !stopped &&
+        accessWanted !== undefined &&
+        (accessWanted !== accessSeen || Date.now() - lastRecheck >= ACCESS_TTL_MS)
+      ) {
         const version = accessWanted
         if (version !== accessSeen) onAccessChange()
         lastRecheck = Date.now()
-        await acl.recheck(connectedClients(aedes).map(sessionOf).filter((s) => s !== undefined))
+        await acl.recheck(
+          connectedClients(aedes)
+            .map(sessionOf)
+            .filter((s) => s !== undefined),
+        )
         accessSeen = version // only once it went through: after a failure the next tick tries again
       }
     } catch (err) {
@@ -141,7 +155,8 @@ function liveSessions(aedes: Aedes, others: LiveSessions): LiveSession[] {
     const principal = sessionOf(client)?.principal
     if (!principal) continue
     let session = asLiveSession.get(client)
-    if (!session || session.principal !== principal) asLiveSession.set(client, (session = { id: client.id, principal, close: () => closeRevoked(client) }))
+    if (!session || session.principal !== principal)
+      asLiveSession.set(client, (session = { id: client.id, principal, close: () => closeRevoked(client) }))
     live.push(session)
   }
   return live
@@ -171,25 +186,42 @@ function keylessUserSessions(live: LiveSession[]): Map<number, { session: LiveSe
   return byUser
 }
 
-const sameOrganizations = (a: number[], b: number[]) => a.length === b.length && [...a].sort((x, y) => x - y).every((id, i) => id === [...b].sort((x, y) => x - y)[i])
+const sameOrganizations = (a: number[], b: number[]) =>
+  a.length === b.length && [...a].sort((x, y) => x - y).every((id, i) => id === [...b].sort((x, y) => x - y)[i])
 
 /**
  * Disconnects keyless sessions whose user was deleted, or whose role or memberships changed since
  * they connected, or whose browser session ended (signed out or expired).
  */
-async function closeChangedUsers(core: Core, byUser: Map<number, { session: LiveSession; principal: UserPrincipal }[]>) {
+async function closeChangedUsers(
+  core: Core,
+  byUser: Map<number, { session: LiveSession; principal: UserPrincipal }[]>,
+) {
   const ids = [...byUser.keys()]
   for (let i = 0; i < ids.length; i += KEYS_PER_QUERY) {
     const chunk = ids.slice(i, i + KEYS_PER_QUERY)
-    const users = await core.db.user.findMany({ where: { id: { in: chunk } }, select: { id: true, deleted: true, role: true, memberships: { select: { organizationId: true } } } })
+    const users = await core.db.user.findMany({
+      where: { id: { in: chunk } },
+      select: { id: true, deleted: true, role: true, memberships: { select: { organizationId: true } } },
+    })
     const current = new Map(users.map((u) => [u.id, u]))
-    const sessionIds = chunk.flatMap((userId) => (byUser.get(userId) ?? []).flatMap(({ principal }) => (principal.sessionId === undefined ? [] : [principal.sessionId])))
+    const sessionIds = chunk.flatMap((userId) =>
+      (byUser.get(userId) ?? []).flatMap(({ principal }) =>
+        principal.sessionId === undefined ? [] : [principal.sessionId],
+      ),
+    )
     const signedIn = await liveSessionIds(core, sessionIds)
     for (const userId of chunk) {
       const user = current.get(userId)
       for (const { session, principal } of byUser.get(userId) ?? []) {
         const unchanged =
-          user && !user.deleted && isSystemAdmin(user) === principal.systemAdmin && sameOrganizations(user.memberships.map((m) => m.organizationId), principal.organizationIds)
+          user &&
+          !user.deleted &&
+          isSystemAdmin(user) === principal.systemAdmin &&
+          sameOrganizations(
+            user.memberships.map((m) => m.organizationId),
+            principal.organizationIds,
+          )
         const ended = principal.sessionId !== undefined && !signedIn.has(principal.sessionId)
         if (unchanged && !ended) continue
         const why = ended ? 'its browser session ended' : 'its user was deleted or their memberships changed'
@@ -225,7 +257,9 @@ export async function stillValid(core: Core, id: string, principal: Principal): 
   if (principal.kind === 'anonymous') return true
   let valid = true
   const session: LiveSession = { id, principal, close: () => (valid = false) }
-  if (principal.keyId !== undefined) await closeInvalid(core, new Map([[principal.keyId, [session]]]), [principal.keyId])
-  else if (principal.kind === 'user') await closeChangedUsers(core, new Map([[principal.userId, [{ session, principal }]]]))
+  if (principal.keyId !== undefined)
+    await closeInvalid(core, new Map([[principal.keyId, [session]]]), [principal.keyId])
+  else if (principal.kind === 'user')
+    await closeChangedUsers(core, new Map([[principal.userId, [{ session, principal }]]]))
   return valid
 }

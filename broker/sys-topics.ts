@@ -40,7 +40,14 @@ export function startSysTopics(core: Core, aedes: Aedes, connections: Connection
       const text = String(value)
       if (last.get(name) === text) continue
       last.set(name, text)
-      const packet = { cmd: 'publish', topic: `${prefix}/${name}`, payload: Buffer.from(text), qos: 0, retain: true, dup: false } as PublishPacket
+      const packet = {
+        cmd: 'publish',
+        topic: `${prefix}/${name}`,
+        payload: Buffer.from(text),
+        qos: 0,
+        retain: true,
+        dup: false,
+      } as PublishPacket
       aedes.publish(packet, (err) => err && core.log.warn({ err, topic: packet.topic }, '$SYS topic not published'))
     }
   }

@@ -42,5 +42,9 @@ export function filterShape(filter: string): FilterShape {
   const levels = filter.split('/')
   const first = levels.findIndex((level) => level === '+' || level === '#')
   const prefix = first === -1 ? levels : levels.slice(0, first)
-  return { prefixPath: prefix.length ? '/' + prefix.join('/') : '', wildcard: first !== -1, system: filter.startsWith('$') }
+  return {
+    prefixPath: prefix.length ? '/' + prefix.join('/') : '',
+    wildcard: first !== -1,
+    system: filter.startsWith('$'),
+  }
 }

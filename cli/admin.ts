@@ -38,14 +38,20 @@ export function registerAdminCommands(program: Command) {
     // openCore migrates; reporting what it applied is the whole job
     const { migrate } = await import('../core/db/migrate.ts')
     const result = await migrate(configFor(cmd).database)
-    print(cmd, { applied: result.applied }, result.applied.length ? `applied ${result.applied.join(', ')}` : 'database is up to date')
+    print(
+      cmd,
+      { applied: result.applied },
+      result.applied.length ? `applied ${result.applied.join(', ')}` : 'database is up to date',
+    )
   })
 
-  adminCommand(program, 'create-admin <email:password>', 'create a system administrator').action(async (arg: string, _o, cmd: Command) => {
-    const { email, password } = credentials(arg)
-    const admin = await withCore(cmd, (core) => createAdmin(core, email, password))
-    print(cmd, admin, `created system admin ${admin.email} (id ${admin.id})`)
-  })
+  adminCommand(program, 'create-admin <email:password>', 'create a system administrator').action(
+    async (arg: string, _o, cmd: Command) => {
+      const { email, password } = credentials(arg)
+      const admin = await withCore(cmd, (core) => createAdmin(core, email, password))
+      print(cmd, admin, `created system admin ${admin.email} (id ${admin.id})`)
+    },
+  )
 
   adminCommand(program, 'create-org <name>', 'create an organization')
     .option('--full-name <text>', 'display name')
@@ -60,13 +66,23 @@ export function registerAdminCommands(program: Command) {
     .action(async (arg: string, opts: { org: string; admin?: boolean }, cmd: Command) => {
       const { email, password } = credentials(arg)
       const user = await withCore(cmd, (core) => createOrgUser(core, email, password, opts.org, Boolean(opts.admin)))
-      print(cmd, user, `created user ${user.email} (id ${user.id}) in ${user.organization}${user.admin ? ' as admin' : ''}`)
+      print(
+        cmd,
+        user,
+        `created user ${user.email} (id ${user.id}) in ${user.organization}${user.admin ? ' as admin' : ''}`,
+      )
     })
 
-  adminCommand(program, 'create-controller <org/path>', 'create a controller folder and its key').action(async (path: string, _o, cmd: Command) => {
-    const controller = await withCore(cmd, (core) => createController(core, path))
-    print(cmd, controller, `created controller ${controller.path} (id ${controller.id})\nkey: ${controller.key}\n(the key is shown only now; store it on the controller)`)
-  })
+  adminCommand(program, 'create-controller <org/path>', 'create a controller folder and its key').action(
+    async (path: string, _o, cmd: Command) => {
+      const controller = await withCore(cmd, (core) => createController(core, path))
+      print(
+        cmd,
+        controller,
+        `created controller ${controller.path} (id ${controller.id})\nkey: ${controller.key}\n(the key is shown only now; store it on the controller)`,
+      )
+    },
+  )
 
   adminCommand(program, 'create-key', 'create an API key that acts as a user in one organization')
     .requiredOption('--user <email>', 'user the key acts as')

@@ -16,13 +16,15 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false)
 
-  withAllOptions(program.command('serve').description('run the server: HTTP (REST, /mqtt, /api/v1/websocket) and MQTT over TCP'))
-    .action(async (_opts, cmd: Command) => serve(configFor(cmd)))
+  withAllOptions(
+    program.command('serve').description('run the server: HTTP (REST, /mqtt, /api/v1/websocket) and MQTT over TCP'),
+  ).action(async (_opts, cmd: Command) => serve(configFor(cmd)))
 
-  withAllOptions(program.command('config').description('print the effective settings, secrets redacted'))
-    .action((_opts, cmd: Command) => {
+  withAllOptions(program.command('config').description('print the effective settings, secrets redacted')).action(
+    (_opts, cmd: Command) => {
       process.stdout.write(JSON.stringify(describeConfig(configFor(cmd)), null, 2) + '\n')
-    })
+    },
+  )
 
   registerAdminCommands(program)
   registerBackupCommands(program)

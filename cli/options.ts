@@ -9,7 +9,17 @@ export class UsageError extends Error {}
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
 
 /** Settings every command needs: where the data is, how to log, how to hash. */
-const STORAGE_SETTINGS: SettingName[] = ['data-dir', 'db', 'blobstore', 'inline-bytes', 'secret', 'bcrypt-cost', 'password-min-length', 'log-level', 'log-format']
+const STORAGE_SETTINGS: SettingName[] = [
+  'data-dir',
+  'db',
+  'blobstore',
+  'inline-bytes',
+  'secret',
+  'bcrypt-cost',
+  'password-min-length',
+  'log-level',
+  'log-format',
+]
 const SERVER_SETTINGS = settingNames.filter((name) => !STORAGE_SETTINGS.includes(name))
 
 export function givenFlags(cmd: Command): Partial<Record<SettingName, unknown>> {

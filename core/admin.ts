@@ -20,7 +20,13 @@ export async function createOrg(ctx: CoreContext, name: string, fullName?: strin
   return { id: org.id, name: org.name }
 }
 
-export async function createOrgUser(ctx: CoreContext, email: string, password: string, orgName: string, isAdmin: boolean) {
+export async function createOrgUser(
+  ctx: CoreContext,
+  email: string,
+  password: string,
+  orgName: string,
+  isAdmin: boolean,
+) {
   const prepared = await prepareUser(ctx, { email, password })
   return inTransaction(ctx.db, async (tx) => {
     const org = await requireOrganization(tx, orgName)
@@ -33,7 +39,10 @@ export async function createOrgUser(ctx: CoreContext, email: string, password: s
 export async function createController(ctx: CoreContext, path: string) {
   return inTransaction(ctx.db, async (tx) => {
     const { controller, path: fullPath } = await createControllerFolder(tx, path)
-    const { key } = await createKey(tx, ctx.secret, { organizationId: controller.organizationId!, owner: { controllerId: controller.id } })
+    const { key } = await createKey(tx, ctx.secret, {
+      organizationId: controller.organizationId!,
+      owner: { controllerId: controller.id },
+    })
     return { id: controller.id, path: fullPath, key }
   })
 }

@@ -38,7 +38,9 @@ export interface MarkerReader {
 }
 
 async function readMarkers(db: DbClient): Promise<{ credentials: string; access: string }> {
-  const rows = await db.serverSetting.findMany({ where: { name: { in: [CREDENTIALS_VERSION_SETTING, ACCESS_VERSION_SETTING] } } })
+  const rows = await db.serverSetting.findMany({
+    where: { name: { in: [CREDENTIALS_VERSION_SETTING, ACCESS_VERSION_SETTING] } },
+  })
   return {
     credentials: rows.find((r) => r.name === CREDENTIALS_VERSION_SETTING)?.value ?? '',
     access: rows.find((r) => r.name === ACCESS_VERSION_SETTING)?.value ?? '',

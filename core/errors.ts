@@ -1,5 +1,6 @@
 // Typed domain errors. Transports map them to HTTP statuses or MQTT refusals in one place each.
-export type ErrorCode = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'rate_limited'
+export type ErrorCode =
+  'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'rate_limited'
 
 const statusByCode: Record<ErrorCode, number> = {
   invalid: 400,

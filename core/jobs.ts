@@ -17,7 +17,11 @@ export function standardJobs(ctx: CoreContext): Job[] {
     {
       name: 'message history',
       everyMs: ctx.config.messageHistory.trimIntervalMs,
-      run: () => trimHistory(ctx.db, { maxPerFolder: ctx.config.messageHistory.count, maxAgeMs: ctx.config.messageHistory.days * 86_400_000 }),
+      run: () =>
+        trimHistory(ctx.db, {
+          maxPerFolder: ctx.config.messageHistory.count,
+          maxAgeMs: ctx.config.messageHistory.days * 86_400_000,
+        }),
     },
   ]
 }

@@ -54,7 +54,13 @@ function emptyFigures(): Figures {
 }
 
 /** A counter whose value is read, not counted, at each scrape. */
-function readCounter(registry: Registry, name: string, help: string, label: string | undefined, readings: Record<string, Reading>) {
+function readCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string | undefined,
+  readings: Record<string, Reading>,
+) {
   registry.removeSingleMetric(name) // a broker made again over the same core reads its own
   new Counter({
     name,
@@ -76,27 +82,81 @@ export function createMetrics(): Metrics {
   const registry = new Registry()
   const figures = emptyFigures()
   const f = figures
-  readCounter(registry, 'tendril_mqtt_messages_received_total', 'PUBLISH packets received from clients', undefined, { all: () => f.publishReceived })
-  readCounter(registry, 'tendril_mqtt_message_bytes_received_total', 'payload bytes of the PUBLISH packets received', undefined, { all: () => f.publishBytesReceived })
-  readCounter(registry, 'tendril_mqtt_messages_sent_total', 'PUBLISH packets forwarded to clients', undefined, { all: () => f.publishSent })
-  readCounter(registry, 'tendril_mqtt_message_bytes_sent_total', 'payload bytes of the PUBLISH packets forwarded', undefined, { all: () => f.publishBytesSent })
-  readCounter(registry, 'tendril_mqtt_publishes_refused_total', 'PUBLISH packets refused (the connection is closed)', 'reason', {
-    access: () => f.refused.access,
-    rate: () => f.refused.rate,
-    revoked: () => f.refused.revoked,
-    store_failed: () => f.refused.storeFailed,
-    too_large: () => f.refused.tooLarge,
+  readCounter(registry, 'tendril_mqtt_messages_received_total', 'PUBLISH packets received from clients', undefined, {
+    all: () => f.publishReceived,
   })
-  readCounter(registry, 'tendril_values_total', 'sequence values received through any door, by what became of them', 'outcome', {
-    stored: () => f.valuesStored,
-    refused: () => f.valuesRefused,
+  readCounter(
+    registry,
+    'tendril_mqtt_message_bytes_received_total',
+    'payload bytes of the PUBLISH packets received',
+    undefined,
+    { all: () => f.publishBytesReceived },
+  )
+  readCounter(registry, 'tendril_mqtt_messages_sent_total', 'PUBLISH packets forwarded to clients', undefined, {
+    all: () => f.publishSent,
   })
-  readCounter(registry, 'tendril_mqtt_offline_dropped_total', 'messages for absent persistent sessions dropped past --mqtt-max-queued', undefined, { all: () => f.offlineDropped })
-  readCounter(registry, 'tendril_history_rows_written_total', 'message history rows written', undefined, { all: () => f.historyRows })
+  readCounter(
+    registry,
+    'tendril_mqtt_message_bytes_sent_total',
+    'payload bytes of the PUBLISH packets forwarded',
+    undefined,
+    { all: () => f.publishBytesSent },
+  )
+  readCounter(
+    registry,
+    'tendril_mqtt_publishes_refused_total',
+    'PUBLISH packets refused (the connection is closed)',
+    'reason',
+    {
+      access: () => f.refused.access,
+      rate: () => f.refused.rate,
+      revoked: () => f.refused.revoked,
+      store_failed: () => f.refused.storeFailed,
+      too_large: () => f.refused.tooLarge,
+    },
+  )
+  readCounter(
+    registry,
+    'tendril_values_total',
+    'sequence values received through any door, by what became of them',
+    'outcome',
+    {
+      stored: () => f.valuesStored,
+      refused: () => f.valuesRefused,
+    },
+  )
+  readCounter(
+    registry,
+    'tendril_mqtt_offline_dropped_total',
+    'messages for absent persistent sessions dropped past --mqtt-max-queued',
+    undefined,
+    { all: () => f.offlineDropped },
+  )
+  readCounter(registry, 'tendril_history_rows_written_total', 'message history rows written', undefined, {
+    all: () => f.historyRows,
+  })
 
-  const query = new Histogram({ name: 'tendril_db_query_duration_seconds', help: 'database statements through Prisma', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers: [registry] })
-  const blob = new Histogram({ name: 'tendril_blob_operation_duration_seconds', help: 'blob store operations (a get until its stream is open)', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers: [registry] })
-  const http = new Histogram({ name: 'tendril_http_request_duration_seconds', help: 'HTTP requests by route pattern, method and status', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers: [registry] })
+  const query = new Histogram({
+    name: 'tendril_db_query_duration_seconds',
+    help: 'database statements through Prisma',
+    labelNames: ['kind'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
+  const blob = new Histogram({
+    name: 'tendril_blob_operation_duration_seconds',
+    help: 'blob store operations (a get until its stream is open)',
+    labelNames: ['operation'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
+  const http = new Histogram({
+    name: 'tendril_http_request_duration_seconds',
+    help: 'HTTP requests by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
   let processMetrics = false
   return {
     registry,

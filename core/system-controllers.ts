@@ -14,7 +14,10 @@ export async function listAllControllers(ctx: CoreContext, principal: Principal)
     select: { id: true, name: true, organizationId: true, controllerStatus: true },
     orderBy: { id: 'asc' },
   })
-  const paths = await pathsOf(ctx.db, controllers.map((c) => c.id))
+  const paths = await pathsOf(
+    ctx.db,
+    controllers.map((c) => c.id),
+  )
   return controllers.map((c) => {
     const { status: _reported, ...presence } = statusFields(c.controllerStatus) // reported status stays on the controller's page: it can be large
     return { id: c.id, name: c.name, path: paths.get(c.id) ?? '', organization_id: c.organizationId, ...presence }

@@ -9,7 +9,19 @@ export async function systemStats(ctx: CoreContext, principal: Principal) {
   requireSystemAdmin(principal)
   const db = ctx.db
   const live = { deleted: false }
-  const [users, organizations, controllers, connected, resources, thumbnails, revisions, revisionBytes, bulkBytes, messages, keys] = await Promise.all([
+  const [
+    users,
+    organizations,
+    controllers,
+    connected,
+    resources,
+    thumbnails,
+    revisions,
+    revisionBytes,
+    bulkBytes,
+    messages,
+    keys,
+  ] = await Promise.all([
     db.user.count({ where: live }),
     db.resource.count({ where: { ...live, type: ResourceType.organizationFolder } }),
     db.resource.count({ where: { ...live, type: ResourceType.controllerFolder } }),

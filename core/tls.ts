@@ -16,14 +16,18 @@ export function readTlsFiles(files: TlsFiles): SecureContextOptions {
     try {
       return readFileSync(path)
     } catch (err) {
-      throw new Error(`cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      throw new Error(
+        `cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      )
     }
   }
   const options = { cert: read('certificate', files.certFile), key: read('key', files.keyFile) }
   try {
     createSecureContext(options) // a key that does not match, or a file that is not PEM, fails here and not at the first handshake
   } catch (err) {
-    throw new Error(`the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used together: ${(err as Error).message}`)
+    throw new Error(
+      `the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used together: ${(err as Error).message}`,
+    )
   }
   return options
 }

@@ -9,6 +9,7 @@ import { identify, limitBody, requireCsrf, withCredentials } from './auth.ts'
 import { metricsHandler } from './metrics.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
 import { answerOnceOnDisk } from './on-disk.ts'
+import { openApiRoutes } from './openapi.ts'
 import { keyRoutes } from './routes/keys.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
@@ -58,7 +59,10 @@ export function appParts(core: Core): AppParts {
         },
       },
     }),
-    resourceBodyParsers: [express.urlencoded({ extended: false, limit: encodedLimit }), express.json({ limit: encodedLimit })],
+    resourceBodyParsers: [
+      express.urlencoded({ extended: false, limit: encodedLimit }),
+      express.json({ limit: encodedLimit }),
+    ],
   }
 }
 
@@ -84,6 +88,7 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', version })
   })
+  app.use(openApiRoutes(core))
   // before credentials are read: a scraper's bearer token is no API key
   if (core.config.metrics.enabled && core.config.metrics.port === undefined) app.get('/metrics', metricsHandler(core))
   // the browser UI's bundles and its pages' shell (a GET for HTML of any path but the API's)

@@ -60,7 +60,10 @@ export function limitBody(limitFor: (req: Request) => number): RequestHandler {
   return (req, res, next) => {
     const anonymous = res.locals.principal.kind === 'anonymous'
     const limit = anonymous ? ANONYMOUS_BODY_LIMIT : limitFor(req)
-    const refusal = () => (anonymous ? unauthorized(`a body over ${ANONYMOUS_BODY_LIMIT} bytes needs a key or a session`) : tooLarge(`the request body is larger than the limit of ${limit} bytes`))
+    const refusal = () =>
+      anonymous
+        ? unauthorized(`a body over ${ANONYMOUS_BODY_LIMIT} bytes needs a key or a session`)
+        : tooLarge(`the request body is larger than the limit of ${limit} bytes`)
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > limit) throw refusal()
     if (!Number.isFinite(declared) && limit !== Infinity) refuseBeyond(req, res, limit, refusal)
@@ -107,7 +110,11 @@ export const asAnonymous: RequestHandler[] = [
 
 /** Runs the handlers only for callers with credentials (a key or a session); others skip them. */
 export function withCredentials(handlers: RequestHandler[]): RequestHandler[] {
-  return handlers.map((handler): RequestHandler => (req, res, next) => (res.locals.principal.kind === 'anonymous' ? next() : handler(req, res, next)))
+  return handlers.map(
+    (handler): RequestHandler =>
+      (req, res, next) =>
+        res.locals.principal.kind === 'anonymous' ? next() : handler(req, res, next),
+  )
 }
 
 /** A session request that changes state carries its CSRF token: the X-CSRF-Token header or a csrf_token field. */

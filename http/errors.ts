@@ -16,7 +16,8 @@ export const notFoundHandler: RequestHandler = (_req, res) => {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     // a body refused midway is answered at once (http/auth.ts); its reader fails after the answer
-    if (res.writableEnded) return void log.debug({ err: (err as Error)?.message, url: req.originalUrl }, 'request failed after its answer')
+    if (res.writableEnded)
+      return void log.debug({ err: (err as Error)?.message, url: req.originalUrl }, 'request failed after its answer')
     if (res.headersSent) return next(err)
     const { status, body } = errorResponse(err, log, req)
     // refused while its body is still arriving (a bad key, a body too large): the connection closes
@@ -26,7 +27,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   }
 }
 
-const hasBody = (req: IncomingMessage) => Number(req.headers['content-length']) > 0 || req.headers['transfer-encoding'] !== undefined
+const hasBody = (req: IncomingMessage) =>
+  Number(req.headers['content-length']) > 0 || req.headers['transfer-encoding'] !== undefined
 
 /** The status and body an error is answered with; an unexpected one is logged (no request body, no credentials). */
 export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & { originalUrl?: string }) {
@@ -35,7 +37,9 @@ export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & 
   const marked = (err as { status?: unknown } | null)?.status
   const status = typeof marked === 'number' ? marked : 500
   if (status >= 400 && status < 500) {
-    return status === 413 ? { status, body: errorBody('too_large', 'request body too large') } : { status, body: errorBody('invalid', 'malformed request body') }
+    return status === 413
+      ? { status, body: errorBody('too_large', 'request body too large') }
+      : { status, body: errorBody('invalid', 'malformed request body') }
   }
   log.error({ err, method: req.method, path: pathOfRequest(req) }, 'request failed')
   return { status: 500, body: errorBody('internal', 'internal server error') }

@@ -16,8 +16,17 @@ export function metricsHandler(core: Core): (req: IncomingMessage, res: ServerRe
   return (req, res) => {
     // hashed first, so the comparison takes the same time whatever the length sent
     if (expected && !timingSafeEqual(sha256(req.headers.authorization ?? ''), expected)) {
-      res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer realm="metrics"' })
-      return void res.end(JSON.stringify({ status: 'error', message: '/metrics needs the token of --metrics-token (Authorization: Bearer …)', code: 'unauthorized' }))
+      res.writeHead(401, {
+        'content-type': 'application/json; charset=utf-8',
+        'www-authenticate': 'Bearer realm="metrics"',
+      })
+      return void res.end(
+        JSON.stringify({
+          status: 'error',
+          message: '/metrics needs the token of --metrics-token (Authorization: Bearer …)',
+          code: 'unauthorized',
+        }),
+      )
     }
     core.metrics.registry.metrics().then(
       (text) => {
@@ -49,13 +58,23 @@ export function timeRequests(core: Core, handler: RequestListener): RequestListe
   if (!core.config.metrics.enabled) return handler
   return (req, res) => {
     const started = performance.now()
-    res.once('finish', () => core.metrics.observeHttp(routeOf(req, res.statusCode), req.method ?? '', res.statusCode, (performance.now() - started) / 1000))
+    res.once('finish', () =>
+      core.metrics.observeHttp(
+        routeOf(req, res.statusCode),
+        req.method ?? '',
+        res.statusCode,
+        (performance.now() - started) / 1000,
+      ),
+    )
     handler(req, res)
   }
 }
 
 /** /metrics alone on --metrics-port. */
-export function createMetricsServer(core: Core): { listen(port: number, host: string): Promise<number>; close(): Promise<void> } {
+export function createMetricsServer(core: Core): {
+  listen(port: number, host: string): Promise<number>
+  close(): Promise<void>
+} {
   const answer = metricsHandler(core)
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && new URL(req.url ?? '/', 'http://x').pathname === '/metrics') return answer(req, res)

@@ -30,7 +30,12 @@ export function createHttpServer(core: Core, deps: AppDependencies, upgrades: Up
   const handler = timeRequests(core, withValueLane(core, deps.bus, parts, createApp(core, deps, parts)))
   const tls = core.config.tls
   // https.Server is an http.Server that speaks TLS first; its types do not say so
-  const http = tls ? (createHttpsServer({ ...readTlsFiles(tls), handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler) as unknown as Server) : createServer(handler)
+  const http = tls
+    ? (createHttpsServer(
+        { ...readTlsFiles(tls), handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
+        handler,
+      ) as unknown as Server)
+    : createServer(handler)
   http.keepAliveTimeout = 65_000 // longer than common load balancers' idle timeout, so they close first
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy())

@@ -30,7 +30,13 @@ type Body = Record<string, unknown>
 /** Runs the middleware chain on a bare request, as Express would (they need nothing of Express's own). */
 function run(handlers: RequestHandler[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   return handlers.reduce<Promise<void>>(
-    (previous, handler) => previous.then(() => new Promise<void>((resolve, reject) => handler(req as never, res as never, (err?: unknown) => (err ? reject(err) : resolve())))),
+    (previous, handler) =>
+      previous.then(
+        () =>
+          new Promise<void>((resolve, reject) =>
+            handler(req as never, res as never, (err?: unknown) => (err ? reject(err) : resolve())),
+          ),
+      ),
     Promise.resolve(),
   )
 }
@@ -49,7 +55,10 @@ function pathOf(url: string): string | undefined {
 export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app: RequestListener): RequestListener {
   const answer = (res: ServerResponse, status: number, body: unknown) => {
     const json = JSON.stringify(body)
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) })
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+    })
     res.end(json)
   }
   const take = async (req: IncomingMessage, res: ServerResponse, path: string, key: string) => {
@@ -70,7 +79,13 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
     const found = await resourceForCached(core, principal, path, 'write').catch(() => undefined)
     if (!found || found.resource.type !== ResourceType.sequence) return app(req, res)
     try {
-      const written = await writeSequenceValue(core, bus, principal, { sequence: found.resource, path: found.path, level: found.level }, body as Body)
+      const written = await writeSequenceValue(
+        core,
+        bus,
+        principal,
+        { sequence: found.resource, path: found.path, level: found.level },
+        body as Body,
+      )
       await committedToDisk(core.db) // acknowledged once on disk, as the app does (http/on-disk.ts)
       answer(res, 200, written)
     } catch (err) {
@@ -81,7 +96,8 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
   return (req, res) => {
     const url = req.url ?? ''
     const length = Number(req.headers['content-length'])
-    const candidate = req.method === 'PUT' && url.startsWith(PREFIX) && !url.includes('?') && length > 0 && length <= MAX_LANE_BODY
+    const candidate =
+      req.method === 'PUT' && url.startsWith(PREFIX) && !url.includes('?') && length > 0 && length <= MAX_LANE_BODY
     const path = candidate ? pathOf(url) : undefined
     const { key } = path === undefined ? {} : readCredentials(req.headers)
     if (path === undefined || !key) return app(req, res)

@@ -20,7 +20,9 @@ const escapeAttribute = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&
 
 function shellHtml(manifest: Manifest): string {
   const styles = manifest.styles.map((href) => `<link rel="stylesheet" href="/${escapeAttribute(href)}">`).join('\n')
-  const scripts = manifest.scripts.map((src) => `<script type="module" src="/${escapeAttribute(src)}"></script>`).join('\n')
+  const scripts = manifest.scripts
+    .map((src) => `<script type="module" src="/${escapeAttribute(src)}"></script>`)
+    .join('\n')
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -53,13 +55,17 @@ function shellReader(dist: string) {
     } catch {
       return undefined
     }
-    if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, html: shellHtml(JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest) }
+    if (cached?.mtimeMs !== mtimeMs)
+      cached = { mtimeMs, html: shellHtml(JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest) }
     return cached.html
   }
 }
 
 /** A browser navigating: a GET for HTML (curl and API clients send no text/html and keep the JSON 404). */
-const wantsPage = (req: Request) => (req.method === 'GET' || req.method === 'HEAD') && !NOT_PAGES.test(req.path) && (req.get('accept') ?? '').includes('text/html')
+const wantsPage = (req: Request) =>
+  (req.method === 'GET' || req.method === 'HEAD') &&
+  !NOT_PAGES.test(req.path) &&
+  (req.get('accept') ?? '').includes('text/html')
 
 export function webUiRoutes(dist = WEB_DIST): Router {
   const router = Router()

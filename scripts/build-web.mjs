@@ -83,7 +83,8 @@ function pruneAssets(metafile, maxAgeMs = 3600_000) {
 /** Rebuilds on every change until stopped (serve --dev); resolves once the first build is written. */
 export async function watchWeb(log = console) {
   const esbuild = await loadEsbuild()
-  if (!esbuild) throw new Error('serve --dev rebuilds the web UI with esbuild, a development dependency: run npm install')
+  if (!esbuild)
+    throw new Error('serve --dev rebuilds the web UI with esbuild, a development dependency: run npm install')
   mkdirSync(dist, { recursive: true })
   let first
   const ready = new Promise((resolve) => (first = resolve))
@@ -111,5 +112,6 @@ export async function watchWeb(log = console) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const t0 = performance.now()
-  if (await buildWeb()) console.log(`tendril: built the web UI into web/dist in ${Math.round(performance.now() - t0)} ms`)
+  if (await buildWeb())
+    console.log(`tendril: built the web UI into web/dist in ${Math.round(performance.now() - t0)} ms`)
 }

@@ -16,8 +16,17 @@ mkdirSync(dirname(pgSchema), { recursive: true })
 writeFileSync(pgSchema, postgresSchemaText(readFileSync(source, 'utf8')))
 
 const prismaCli = join(root, 'node_modules', 'prisma', 'build', 'index.js')
-const env = { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false', PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' }
+const env = {
+  ...process.env,
+  PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false',
+  PRISMA_HIDE_UPDATE_MESSAGE: '1',
+  CHECKPOINT_DISABLE: '1',
+}
 for (const schema of [source, pgSchema]) {
-  execFileSync(process.execPath, [prismaCli, 'generate', '--schema', schema], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, [prismaCli, 'generate', '--schema', schema], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
 }
 console.log('tendril: generated Prisma clients for sqlite and postgresql')

@@ -11,7 +11,11 @@ import type { SchemaEngine } from '@prisma/schema-engine-wasm/schema_engine_bg'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils'
-import type { ErrorRegistry, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
+import type {
+  ErrorRegistry,
+  SqlDriverAdapter,
+  SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils'
 import pg from 'pg'
 import { postgresSchemaText } from './postgres-schema.mjs'
 
@@ -100,7 +104,12 @@ function singleQuotedIndexNames(factory: SqlMigrationAwareDriverAdapterFactory):
     adapter.queryRaw = (query) => {
       const match = INDEX_SQL.exec(query.sql.trim())
       if (!match) return queryRaw(query)
-      return queryRaw({ ...query, sql: `${match[1]}?`, args: [match[2]], argTypes: [{ scalarType: 'string', arity: 'scalar' }] })
+      return queryRaw({
+        ...query,
+        sql: `${match[1]}?`,
+        args: [match[2]],
+        argTypes: [{ scalarType: 'string', arity: 'scalar' }],
+      })
     }
     return adapter
   }
@@ -209,8 +218,18 @@ function schemaTarget(provider: Provider) {
 export async function diffDatabaseToSchema(provider: Provider, url: string): Promise<string> {
   return withSchemaEngine(provider, url, async (engine) => {
     // "schemaDatasource" = the database the engine's adapter is connected to (the wasm engine refuses "url").
-    const from = { tag: 'schemaDatasource' as const, files: schemaTarget(provider).files, configDir: dirname(schemaPath) }
-    const result = await engine.diff({ from, to: schemaTarget(provider), script: true, exitCode: null, filters: noFilters })
+    const from = {
+      tag: 'schemaDatasource' as const,
+      files: schemaTarget(provider).files,
+      configDir: dirname(schemaPath),
+    }
+    const result = await engine.diff({
+      from,
+      to: schemaTarget(provider),
+      script: true,
+      exitCode: null,
+      filters: noFilters,
+    })
     return scriptOrEmpty(result.stdout)
   })
 }
@@ -221,7 +240,13 @@ export async function diffEmptyToSchema(provider: Provider): Promise<string> {
   // PostgreSQL is unreachable), so an in-memory SQLite adapter stands in: the script's dialect follows
   // the schema's provider, and the PostgreSQL script came out identical to one made over a live server.
   return runEngine(provider, new PrismaBetterSqlite3({ url: ':memory:' }), async (engine) => {
-    const result = await engine.diff({ from: { tag: 'empty' }, to: schemaTarget(provider), script: true, exitCode: null, filters: noFilters })
+    const result = await engine.diff({
+      from: { tag: 'empty' },
+      to: schemaTarget(provider),
+      script: true,
+      exitCode: null,
+      filters: noFilters,
+    })
     return scriptOrEmpty(result.stdout)
   })
 }
@@ -239,7 +264,10 @@ export function migrationsListFor(provider: Provider, root = migrationsRoot) {
       .sort()
       .map((name) => ({
         path: name,
-        migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: readFileSync(join(baseDir, name, 'migration.sql'), 'utf8') } },
+        migrationFile: {
+          path: 'migration.sql',
+          content: { tag: 'ok' as const, value: readFileSync(join(baseDir, name, 'migration.sql'), 'utf8') },
+        },
       })),
   }
 }

@@ -56,7 +56,15 @@ export interface Described extends Listed {
   access: 'read' | 'write'
 }
 
-export const ResourceType = { folder: 10, organization: 11, controller: 12, remote: 13, file: 20, sequence: 21, app: 22 } as const
+export const ResourceType = {
+  folder: 10,
+  organization: 11,
+  controller: 12,
+  remote: 13,
+  file: 20,
+  sequence: 21,
+  app: 22,
+} as const
 export const isFolderType = (type: number) => type >= 10 && type < 20
 
 /** The signed-in person: undefined while unknown (first load), null when signed out. */
@@ -78,7 +86,8 @@ export const encodePath = (path: string) =>
     .map((segment) => encodeURIComponent(segment))
     .join('/')
 
-export const resourceUrl = (path: string, query = '') => `/api/v1/resources${encodePath(path)}${query ? `?${query}` : ''}`
+export const resourceUrl = (path: string, query = '') =>
+  `/api/v1/resources${encodePath(path)}${query ? `?${query}` : ''}`
 
 /** Where a lapsed session is sent: sign-in, coming back to the page the person was on. */
 export function signInUrl(next = location.pathname + location.search): string {

@@ -37,6 +37,7 @@ export function formatValue(value: string | null | undefined, settings: Record<s
   if (value === null || value === undefined) return '—'
   const places = settings.decimal_places
   const number = Number(value)
-  if (settings.data_type === 1 && value.trim() !== '' && Number.isFinite(number) && typeof places === 'number') return number.toFixed(places)
+  if (settings.data_type === 1 && value.trim() !== '' && Number.isFinite(number) && typeof places === 'number')
+    return number.toFixed(places)
   return value
 }

@@ -82,7 +82,10 @@ async function connect(): Promise<void> {
   let mqtt: typeof import('mqtt')
   try {
     let loaded: typeof import('mqtt')
-    ;[info, loaded] = await Promise.all([session.peek() ? api<MqttInfo>('/api/v1/mqtt-info') : viewerInfo(), import('mqtt')])
+    ;[info, loaded] = await Promise.all([
+      session.peek() ? api<MqttInfo>('/api/v1/mqtt-info') : viewerInfo(),
+      import('mqtt'),
+    ])
     const fallback = (loaded as unknown as { default?: typeof import('mqtt') }).default
     mqtt = typeof loaded.connect === 'function' ? loaded : fallback! // the browser build exports only a default
   } catch {
@@ -90,18 +93,30 @@ async function connect(): Promise<void> {
   }
   if (!wanted) return void (liveState.value = 'off')
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${info.path}`
-  const c = mqtt.connect(url, { username: 'token', password: info.token, clientId: info.clientId, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 30, connectTimeout: 10_000, timerVariant: 'native' })
+  const c = mqtt.connect(url, {
+    username: 'token',
+    password: info.token,
+    clientId: info.clientId,
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 0,
+    keepalive: 30,
+    connectTimeout: 10_000,
+    timerVariant: 'native',
+  })
   client = c
   c.on('connect', () => {
     failures = 0
     const filters = [...followers.keys()]
     // "Live" once the broker has the subscriptions: what is published after that reaches the page
-    if (filters.length > 0) c.subscribe(filters, { qos: 0 }, () => client === c && c.connected && (liveState.value = 'live'))
+    if (filters.length > 0)
+      c.subscribe(filters, { qos: 0 }, () => client === c && c.connected && (liveState.value = 'live'))
     else liveState.value = 'live'
   })
   c.on('message', (topic, payload) => {
     const text = new TextDecoder().decode(payload)
-    for (const [filter, handlers] of followers) if (topicMatches(filter, topic)) for (const handler of handlers) handler(topic, text)
+    for (const [filter, handlers] of followers)
+      if (topicMatches(filter, topic)) for (const handler of handlers) handler(topic, text)
   })
   c.on('error', () => {}) // a close follows, and with it the reconnect
   c.on('close', () => {

@@ -27,10 +27,32 @@ function App() {
   const page = path.replace(/\/+$/, '')
   // a public folder is shown without a session (asked for anonymously; refused, the page goes to sign-in)
   if (here.value.query.get('kiosk') === '1' && page !== '') return <KioskPage key={page} path={page} />
-  if (current === null) return page === '' ? <Redirect to={signInUrl()} /> : <Layout><FolderPage key={path} path={page} /></Layout>
-  if (path === '/activity') return <Layout><Activity /></Layout>
-  if (path === '/settings') return <Layout><Settings /></Layout>
-  if (path === '/admin' || path.startsWith('/admin/')) return <Layout><Admin path={path.slice('/admin'.length)} /></Layout>
+  if (current === null)
+    return page === '' ? (
+      <Redirect to={signInUrl()} />
+    ) : (
+      <Layout>
+        <FolderPage key={path} path={page} />
+      </Layout>
+    )
+  if (path === '/activity')
+    return (
+      <Layout>
+        <Activity />
+      </Layout>
+    )
+  if (path === '/settings')
+    return (
+      <Layout>
+        <Settings />
+      </Layout>
+    )
+  if (path === '/admin' || path.startsWith('/admin/'))
+    return (
+      <Layout>
+        <Admin path={path.slice('/admin'.length)} />
+      </Layout>
+    )
   return <Layout>{path === '/' ? <Home /> : <FolderPage key={path} path={path.replace(/\/+$/, '')} />}</Layout>
 }
 

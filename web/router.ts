@@ -7,7 +7,10 @@ export interface Location {
   query: URLSearchParams
 }
 
-const read = (): Location => ({ path: decodeURIComponent(location.pathname), query: new URLSearchParams(location.search) })
+const read = (): Location => ({
+  path: decodeURIComponent(location.pathname),
+  query: new URLSearchParams(location.search),
+})
 
 export const here = signal<Location>(read())
 
@@ -35,7 +38,8 @@ export function safeNext(next: string | null): string {
   if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/'
   try {
     const url = new URL(next, location.origin)
-    if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/sign-')) return '/'
+    if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/sign-'))
+      return '/'
     return url.pathname + url.search
   } catch {
     return '/'
@@ -45,7 +49,15 @@ export function safeNext(next: string | null): string {
 export function startRouter(): void {
   addEventListener('popstate', () => (here.value = read()))
   document.addEventListener('click', (event) => {
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return
+    if (
+      event.defaultPrevented ||
+      event.button !== 0 ||
+      event.metaKey ||
+      event.ctrlKey ||
+      event.shiftKey ||
+      event.altKey
+    )
+      return
     const link = (event.target as Element | null)?.closest?.('a')
     if (!link || link.target || link.hasAttribute('download') || link.origin !== location.origin) return
     if (link.pathname.startsWith('/api/') || link.pathname.startsWith('/assets/')) return

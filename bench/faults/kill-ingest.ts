@@ -24,7 +24,9 @@ let failed = false
 try {
   for (const provider of (['sqlite', 'postgresql'] as const).filter((p) => !args.only || p === args.only)) {
     const started = Date.now()
-    console.log(`\n${provider}: ${args.controllers} controllers, ${args.kills} SIGKILLs ${args['min-up']}-${args['max-up']} ms after the controllers publish again`)
+    console.log(
+      `\n${provider}: ${args.controllers} controllers, ${args.kills} SIGKILLs ${args['min-up']}-${args['max-up']} ms after the controllers publish again`,
+    )
     const r = await killDuringIngestion({
       provider,
       controllers: Number(args.controllers),
@@ -33,16 +35,24 @@ try {
       maxUpMs: Number(args['max-up']),
       log: (line) => console.log(`  ${line}`),
     })
-    console.log(`  ${r.acknowledged} values acknowledged, ${r.stored} stored, in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+    console.log(
+      `  ${r.acknowledged} values acknowledged, ${r.stored} stored, in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    )
     console.log(`  lost (acknowledged, not stored): ${r.lost.length} ${r.lost.slice(0, 20).join(' ')}`)
     console.log(`  doubled (acknowledged, stored twice): ${r.doubled.length} ${r.doubled.slice(0, 20).join(' ')}`)
     console.log(`  stored but never sent: ${r.unknown.length}`)
-    if (provider === 'sqlite') console.log(`  WAL bytes at each kill (replayed on restart): ${r.walAtKill.join(', ')}; integrity_check: ${r.integrity}`)
+    if (provider === 'sqlite')
+      console.log(
+        `  WAL bytes at each kill (replayed on restart): ${r.walAtKill.join(', ')}; integrity_check: ${r.integrity}`,
+      )
     console.log(`  restart times (ms): ${r.restartMs.join(', ')}`)
-    if (r.lost.length || r.doubled.length || r.unknown.length || (provider === 'sqlite' && r.integrity !== 'ok')) failed = true
+    if (r.lost.length || r.doubled.length || r.unknown.length || (provider === 'sqlite' && r.integrity !== 'ok'))
+      failed = true
   }
 } finally {
   await pg.stop()
 }
-console.log(failed ? '\nFAIL: see lost / doubled / integrity above' : '\nOK: every acknowledged value stored exactly once')
+console.log(
+  failed ? '\nFAIL: see lost / doubled / integrity above' : '\nOK: every acknowledged value stored exactly once',
+)
 process.exit(failed ? 1 : 0)

@@ -6,6 +6,10 @@ import { spawnSync } from 'node:child_process'
 import { SERVER_NODE_FLAGS } from '../../cli/node-flags.ts'
 
 if (!SERVER_NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) {
-  const again = spawnSync(process.execPath, [...SERVER_NODE_FLAGS, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit' })
+  const again = spawnSync(
+    process.execPath,
+    [...SERVER_NODE_FLAGS, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  )
   process.exit(again.status ?? 1)
 }

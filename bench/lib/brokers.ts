@@ -75,7 +75,11 @@ export async function startBareAedes(): Promise<BareAedes> {
  * Tendril over a fresh database; overrides are config flags (e.g. 'mqtt-publish-rate': 0).
  * With countQueries, the instance gets a database client that counts its calls (diagnostics only).
  */
-export async function startTendril(provider: Provider, overrides: Record<string, unknown> = {}, options: { countQueries?: boolean; callers?: boolean } = {}): Promise<RunningTendril> {
+export async function startTendril(
+  provider: Provider,
+  overrides: Record<string, unknown> = {},
+  options: { countQueries?: boolean; callers?: boolean } = {},
+): Promise<RunningTendril> {
   const core = await openTestCore(provider, overrides)
   const queries = options.countQueries ? countQueries(core.db, { callers: options.callers }) : undefined
   const tendril = await createTendril(queries ? { ...core, db: queries.db } : core)
@@ -103,7 +107,17 @@ export async function startMosquitto(): Promise<RunningBroker | null> {
   const port = await freePort()
   const config = join(dir, 'mosquitto.conf')
   // max_queued_messages 0: no cap, so QoS 0 bursts are queued like Aedes does rather than dropped
-  writeFileSync(config, [`listener ${port} ${host}`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_queued_messages 0', ''].join('\n'))
+  writeFileSync(
+    config,
+    [
+      `listener ${port} ${host}`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest none',
+      'max_queued_messages 0',
+      '',
+    ].join('\n'),
+  )
   const child = spawn(bin, ['-c', config], { stdio: 'ignore' })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   // if this process dies (say, a broker under test crashes), mosquitto must not outlive it

@@ -22,7 +22,11 @@ const selfUs = new Map<number, number>()
 profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0)
 
-const shortUrl = (url: string) => url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm:').replace(/.*\/work\/main\//, '')
+const shortUrl = (url: string) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/.*node_modules\//, 'nm:')
+    .replace(/.*\/work\/main\//, '')
 const sum = (keyOf: (n: ProfileNode) => string) => {
   const m = new Map<string, number>()
   for (const [id, us] of selfUs) {
@@ -33,10 +37,24 @@ const sum = (keyOf: (n: ProfileNode) => string) => {
 }
 const show = (title: string, rows: [string, number][]) => {
   console.log(`\n${title} (total ${(total / 1000).toFixed(0)} ms sampled)`)
-  for (const [k, us] of rows) console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`)
+  for (const [k, us] of rows)
+    console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`)
 }
-show('self time by function', sum((n) => `${n.callFrame.functionName || '(anonymous)'}  ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`))
-show('self time by file/package', sum((n) => {
-  const u = shortUrl(n.callFrame.url)
-  return u.startsWith('nm:') ? u.split('/').slice(0, u.startsWith('nm:@') ? 2 : 1).join('/') : u || n.callFrame.functionName
-}))
+show(
+  'self time by function',
+  sum(
+    (n) => `${n.callFrame.functionName || '(anonymous)'}  ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`,
+  ),
+)
+show(
+  'self time by file/package',
+  sum((n) => {
+    const u = shortUrl(n.callFrame.url)
+    return u.startsWith('nm:')
+      ? u
+          .split('/')
+          .slice(0, u.startsWith('nm:@') ? 2 : 1)
+          .join('/')
+      : u || n.callFrame.functionName
+  }),
+)

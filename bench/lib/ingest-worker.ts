@@ -46,8 +46,13 @@ async function run(job: IngestJob): Promise<IngestResult> {
             const n = m * job.perMessage + i
             return `s,${sequences[n % sequences.length]},${new Date(base + (c * 1e7 + n) * 1000).toISOString()},${(n % 1000) / 10}`
           })
-          if (job.entryIds) lines.unshift(`e,bench${c}producer,${m * job.perMessage + 1},${Math.max(1, (m - job.window) * job.perMessage + 1)}`)
-          await new Promise<void>((resolve, reject) => client.publish(topic, lines.join('\n'), { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+          if (job.entryIds)
+            lines.unshift(
+              `e,bench${c}producer,${m * job.perMessage + 1},${Math.max(1, (m - job.window) * job.perMessage + 1)}`,
+            )
+          await new Promise<void>((resolve, reject) =>
+            client.publish(topic, lines.join('\n'), { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+          )
         }
       }
       await Promise.all(Array.from({ length: job.window }, lane))

@@ -14,15 +14,27 @@ export interface ProvisionedController {
   key: string
 }
 
-export async function provisionControllers(core: Core, httpUrl: string, count: number, options: { org?: string; concurrency?: number } = {}): Promise<ProvisionedController[]> {
+export async function provisionControllers(
+  core: Core,
+  httpUrl: string,
+  count: number,
+  options: { org?: string; concurrency?: number } = {},
+): Promise<ProvisionedController[]> {
   const { org = 'acme', concurrency = 16 } = options
   const organization = await inTransaction(core.db, (tx) => createOrganization(tx, org))
   const admin = await createUser(core, { email: `admin@${org}.example`, password: 'bench-password-1' })
   await addMember(core.db, organization.id, admin.id, true)
-  const { key: adminKey } = await createKey(core.db, core.secret, { organizationId: organization.id, owner: { userId: admin.id } })
+  const { key: adminKey } = await createKey(core.db, core.secret, {
+    organizationId: organization.id,
+    owner: { userId: admin.id },
+  })
   const auth = 'Basic ' + Buffer.from(`bench:${adminKey}`).toString('base64')
   const post = async (path: string, body: Record<string, unknown>) => {
-    const res = await fetch(httpUrl + path, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const res = await fetch(httpUrl + path, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
     const json = (await res.json()) as { status: string; message?: string; secret_key?: string }
     if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${json.message ?? ''}`)
     return json

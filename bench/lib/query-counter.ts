@@ -13,7 +13,9 @@ export interface QueryCounter {
 /** The project functions on the current (sync + async) stack, innermost first: "findNearest<accessToPath<check". */
 function projectCallers(): string {
   const frames = (new Error().stack ?? '').split('\n').slice(3)
-  const names = frames.filter((f) => /\/(broker|core|http)\//.test(f) && !f.includes('node_modules')).map((f) => /at (?:async )?([\w.$<>]+) /.exec(f)?.[1] ?? '?')
+  const names = frames
+    .filter((f) => /\/(broker|core|http)\//.test(f) && !f.includes('node_modules'))
+    .map((f) => /at (?:async )?([\w.$<>]+) /.exec(f)?.[1] ?? '?')
   return names.slice(0, 5).join('<') || '?'
 }
 
@@ -36,7 +38,13 @@ export function countQueries(db: Db, options: { callers?: boolean } = {}): Query
   const proxy = new Proxy(db, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver)
-      if (typeof prop !== 'string' || prop.startsWith('$') || prop.startsWith('_') || value === null || typeof value !== 'object') {
+      if (
+        typeof prop !== 'string' ||
+        prop.startsWith('$') ||
+        prop.startsWith('_') ||
+        value === null ||
+        typeof value !== 'object'
+      ) {
         return typeof value === 'function' ? value.bind(target) : value
       }
       if (!delegates.has(prop)) delegates.set(prop, wrapDelegate(prop, value))
@@ -47,6 +55,10 @@ export function countQueries(db: Db, options: { callers?: boolean } = {}): Query
     db: proxy,
     counts,
     reset: () => counts.clear(),
-    summary: () => [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || 'none',
+    summary: () =>
+      [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none',
   }
 }

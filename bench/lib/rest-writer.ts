@@ -37,18 +37,28 @@ async function run(job: WriteJob): Promise<WriteResult> {
       {
         method: 'PUT',
         path: `/api/v1/resources${job.path}`,
-        headers: { authorization: 'Basic ' + Buffer.from(`bench:${job.key}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: 'Basic ' + Buffer.from(`bench:${job.key}`).toString('base64'),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         // a distinct value and timestamp each time
         setupRequest: (request) => {
           const n = i++
           const data = Buffer.from(String((n % 1000) / 10)).toString('base64')
-          return { ...request, body: `data=${encodeURIComponent(data)}&timestamp=${encodeURIComponent(new Date(base + n * 1000).toISOString())}` }
+          return {
+            ...request,
+            body: `data=${encodeURIComponent(data)}&timestamp=${encodeURIComponent(new Date(base + n * 1000).toISOString())}`,
+          }
         },
       },
     ],
   })
   const ms = performance.now() - started
-  return { ok: result['2xx'], failed: result.non2xx + result.errors + result.timeouts, ms: Math.min(ms, result.duration * 1000) }
+  return {
+    ok: result['2xx'],
+    failed: result.non2xx + result.errors + result.timeouts,
+    ms: Math.min(ms, result.duration * 1000),
+  }
 }
 
 serveJobs<WriteJob, WriteResult>(run)

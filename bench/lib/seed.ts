@@ -16,7 +16,11 @@ export interface SeededController {
   key: string
 }
 
-export async function seedControllers(core: Core, count: number, options: { lean?: boolean; org?: string; batch?: number } = {}): Promise<SeededController[]> {
+export async function seedControllers(
+  core: Core,
+  count: number,
+  options: { lean?: boolean; org?: string; batch?: number } = {},
+): Promise<SeededController[]> {
   const { lean = false, org = 'acme', batch = 250 } = options
   const organization = await inTransaction(core.db, (tx) => createOrganization(tx, org))
   const out: SeededController[] = []
@@ -26,9 +30,17 @@ export async function seedControllers(core: Core, count: number, options: { lean
       for (let i = start; i < Math.min(count, start + batch); i++) {
         const name = `pi-${i + 1}`
         const controller = lean
-          ? await createResource(tx, { parentId: organization.id, organizationId: organization.id, name, type: ResourceType.controllerFolder })
+          ? await createResource(tx, {
+              parentId: organization.id,
+              organizationId: organization.id,
+              name,
+              type: ResourceType.controllerFolder,
+            })
           : (await createControllerFolder(tx, `${org}/${name}`)).controller
-        const { key } = await createKey(tx, core.secret, { organizationId: controller.organizationId!, owner: { controllerId: controller.id } })
+        const { key } = await createKey(tx, core.secret, {
+          organizationId: controller.organizationId!,
+          owner: { controllerId: controller.id },
+        })
         rows.push({ id: controller.id, topic: `${org}/${name}`, key })
       }
       return rows

@@ -9,7 +9,10 @@ let statements = 0
 const texts = new Map<string, number>()
 
 function textOf(self: unknown, args: unknown[]): string {
-  const sql = (self as { source?: string }).source ?? (typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text) ?? '?'
+  const sql =
+    (self as { source?: string }).source ??
+    (typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text) ??
+    '?'
   return sql.replace(/\s+/g, ' ').slice(0, 60)
 }
 
@@ -39,6 +42,10 @@ export function countStatements(): { read(): number; reset(): void; summary(): s
   return {
     read: () => statements,
     reset: () => void ((statements = 0), texts.clear()),
-    summary: () => [...texts].sort((a, b) => b[1] - a[1]).map(([sql, n]) => `${n}× ${sql}`).join('\n'),
+    summary: () =>
+      [...texts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([sql, n]) => `${n}× ${sql}`)
+        .join('\n'),
   }
 }

@@ -21,7 +21,8 @@ export function ratio(value: number, reference: number): string {
 /** Prints rows under headers with padded columns (first column left-aligned, the rest right-aligned). */
 export function printTable(headers: string[], rows: string[][]): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   console.log(line(headers))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const row of rows) console.log(line(row))
@@ -33,5 +34,8 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export function machine(): string {
   const cpus = os.cpus()
   const flags = process.execArgv.filter((a) => a.startsWith('--max-'))
-  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), node ${process.version}${flags.length ? ` ${flags.join(' ')}` : ''}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`
+  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), node ${process.version}${flags.length ? ` ${flags.join(' ')}` : ''}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`
 }

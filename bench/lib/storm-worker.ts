@@ -43,12 +43,28 @@ function session(job: StormSpec, c: StormSpec['clients'][number], sockets: net.S
     socket.setNoDelay(true)
     socket.on('connect', () => {
       const auth = c.password ? { username: 'key', password: Buffer.from(c.password) } : {}
-      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: c.clientId, keepalive: 300, ...auth }))
+      socket.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: true,
+          clientId: c.clientId,
+          keepalive: 300,
+          ...auth,
+        }),
+      )
     })
     parser.on('packet', (packet) => {
       if (packet.cmd === 'connack') {
         if (packet.returnCode !== 0) return fail(`CONNACK ${packet.returnCode}`)
-        socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: c.topic, qos: job.qos ?? 0 }] }))
+        socket.write(
+          mqttPacket.generate({
+            cmd: 'subscribe',
+            messageId: 1,
+            subscriptions: [{ topic: c.topic, qos: job.qos ?? 0 }],
+          }),
+        )
       } else if (packet.cmd === 'suback') {
         if (packet.granted[0] === 128) return fail('SUBACK refused')
         resolve()
@@ -97,7 +113,15 @@ async function run(job: StormJob): Promise<StormResult | null> {
   const cpu = process.cpuUsage(cpu0)
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
-  return { ok, failed: job.clients.length - ok, failures, ms, p50: at(0.5), p99: at(0.99), clientCpu: ((cpu.user + cpu.system) / 1000 / ms) * 100 }
+  return {
+    ok,
+    failed: job.clients.length - ok,
+    failures,
+    ms,
+    p50: at(0.5),
+    p99: at(0.99),
+    clientCpu: ((cpu.user + cpu.system) / 1000 / ms) * 100,
+  }
 }
 
 serveJobs(run)

@@ -47,12 +47,18 @@ function subscribe(client: MqttClient, topic: string): Promise<void> {
 }
 
 const publishOne = (client: MqttClient, topic: string, payload: Buffer) =>
-  new Promise<void>((resolve, reject) => client.publish(topic, payload, { qos: 0 }, (err) => (err ? reject(err) : resolve())))
+  new Promise<void>((resolve, reject) =>
+    client.publish(topic, payload, { qos: 0 }, (err) => (err ? reject(err) : resolve())),
+  )
 
 async function run(job: ThroughputJob): Promise<ThroughputResult> {
   const options: IClientOptions = job.auth ? { ...job.auth } : {}
   const subscriber = await connect(job.url, { ...options, clientId: `bench-sub-${process.pid}-${Date.now()}` })
-  const publishers = await Promise.all(Array.from({ length: job.publishers }, (_, i) => connect(job.url, { ...options, clientId: `bench-pub-${i}-${process.pid}-${Date.now()}` })))
+  const publishers = await Promise.all(
+    Array.from({ length: job.publishers }, (_, i) =>
+      connect(job.url, { ...options, clientId: `bench-pub-${i}-${process.pid}-${Date.now()}` }),
+    ),
+  )
   try {
     await subscribe(subscriber, job.topic)
     const perPublisher = Math.floor(job.messages / job.publishers)
@@ -89,7 +95,13 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
     clearInterval(idle)
     const ms = last - start
     const cpu = process.cpuUsage(cpu0)
-    return { sent, received, ms, perSecond: ms > 0 ? (received / ms) * 1000 : 0, clientCpu: ((cpu.user + cpu.system) / 10 / (performance.now() - start)) }
+    return {
+      sent,
+      received,
+      ms,
+      perSecond: ms > 0 ? (received / ms) * 1000 : 0,
+      clientCpu: (cpu.user + cpu.system) / 10 / (performance.now() - start),
+    }
   } finally {
     // publishers first: a subscriber that leaves while the broker still queues messages for it is what
     // sets off mqemitter's recursive drain (see the report in bench/README.md)

@@ -12,7 +12,10 @@ export interface Worker<Job, Result> {
 
 /** Parent side: starts `file` (a module that calls serveJobs) with tsx. */
 export function startWorker<Job, Result>(file: URL): Worker<Job, Result> {
-  const child: ChildProcess = fork(fileURLToPath(file), [], { execArgv: ['--import', 'tsx', '--conditions=tendril-source'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child: ChildProcess = fork(fileURLToPath(file), [], {
+    execArgv: ['--import', 'tsx', '--conditions=tendril-source'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const waiting = new Map<number, { resolve(r: Result): void; reject(e: Error): void }>()
   let nextId = 0
   child.on('message', (reply: Reply) => {
@@ -34,7 +37,9 @@ export function startWorker<Job, Result>(file: URL): Worker<Job, Result> {
           reject(new Error(`load worker job timed out after ${timeoutMs} ms`))
           child.kill('SIGKILL') // its connections may be in any state: start over rather than reuse it
         }, timeoutMs)
-        const settle = <T>(fn: (v: T) => void) => (v: T) => (clearTimeout(timer), fn(v))
+        const settle =
+          <T>(fn: (v: T) => void) =>
+          (v: T) => (clearTimeout(timer), fn(v))
         waiting.set(id, { resolve: settle(resolve), reject: settle(reject) })
         child.send({ id, job })
       })

@@ -7,7 +7,14 @@
 // sent again from the queue. That keeps one owner for "what still has to be sent" (the queue, which
 // may be on disk), and lets a publish the server keeps refusing be told apart and dropped.
 import mqtt, { type MqttClient } from 'mqtt'
-import { AuthError, ConnectionError, NotFoundError, PermissionError, TendrilSdkError, ValidationError } from './errors.ts'
+import {
+  AuthError,
+  ConnectionError,
+  NotFoundError,
+  PermissionError,
+  TendrilSdkError,
+  ValidationError,
+} from './errors.ts'
 import { pathToTopic, resolvePath, resourceUrl, splitPath } from './paths.ts'
 import type { OutboundQueue, QueueItem } from './queue/types.ts'
 import { json, request, SDK_VERSION, toBase64, type RestOptions } from './rest.ts'
@@ -98,7 +105,10 @@ export class TendrilClient {
     update: async (path: string, value: SequenceValue, options: { timestamp?: Date | string } = {}): Promise<void> =>
       this.enqueue([this.valueItem(path, value, stamp(options.timestamp))]),
     /** Stores several values, all with one timestamp: `{ temperature: 21.5, 'status/processor_usage': 12 }`. */
-    updateMany: async (values: Record<string, SequenceValue>, options: { timestamp?: Date | string } = {}): Promise<void> => {
+    updateMany: async (
+      values: Record<string, SequenceValue>,
+      options: { timestamp?: Date | string } = {},
+    ): Promise<void> => {
       const t = stamp(options.timestamp)
       return this.enqueue(Object.entries(values).map(([path, value]) => this.valueItem(path, value, t)))
     },
@@ -106,7 +116,11 @@ export class TendrilClient {
 
   readonly messages = {
     /** Sends a message to a folder (default: the controller's own); queued like values. */
-    send: async (type: string, parameters: Record<string, unknown> = {}, options: { folder?: string } = {}): Promise<void> => {
+    send: async (
+      type: string,
+      parameters: Record<string, unknown> = {},
+      options: { folder?: string } = {},
+    ): Promise<void> => {
       checkMessageType(type)
       if (options.folder !== undefined) resolvePath('/', options.folder)
       return this.enqueue([{ kind: 'message', folder: options.folder ?? null, type, parameters }])
@@ -144,7 +158,12 @@ export class TendrilClient {
       } catch (err) {
         if (!(err instanceof TendrilSdkError) || err.status !== 404) throw err
         const [parent, name] = splitPath(absolute)
-        await request(this.rest, 'POST', `${this.rest.base}/api/v1/resources`, { path: parent, name, type: 20, data: base64 })
+        await request(this.rest, 'POST', `${this.rest.base}/api/v1/resources`, {
+          path: parent,
+          name,
+          type: 20,
+          data: base64,
+        })
       }
     },
     /** The resources in a folder (default: the controller's own): `{id, name, type}`, type 20 = file, 21 = sequence, 10–13 folders. */
@@ -196,7 +215,10 @@ export class TendrilClient {
   flush(timeoutMs = 60_000): Promise<void> {
     if (this.queue.size === 0) return this.queue.flush()
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ConnectionError(`${this.queue.size} queued entries not delivered within ${timeoutMs} ms`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new ConnectionError(`${this.queue.size} queued entries not delivered within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
       this.drainWaiters.push(() => {
         clearTimeout(timer)
         resolve(this.queue.flush())
@@ -239,8 +261,11 @@ export class TendrilClient {
   /** The controller's folder path: given, or asked of the server with the key (GET /api/v1/resources/self?meta=1). */
   async self(): Promise<string> {
     if (this.controllerPath) return this.controllerPath
-    const meta = await json<{ path?: unknown }>(await request(this.rest, 'GET', resourceUrl(this.rest.base, '/self'), undefined, { meta: '1' }))
-    if (typeof meta.path !== 'string' || !meta.path.startsWith('/')) throw new ConnectionError('the server did not say which folder this key controls')
+    const meta = await json<{ path?: unknown }>(
+      await request(this.rest, 'GET', resourceUrl(this.rest.base, '/self'), undefined, { meta: '1' }),
+    )
+    if (typeof meta.path !== 'string' || !meta.path.startsWith('/'))
+      throw new ConnectionError('the server did not say which folder this key controls')
     this.controllerPath = meta.path
     this.learnedControllerPath?.(meta.path)
     return meta.path
@@ -297,7 +322,8 @@ export class TendrilClient {
     client.on('connect', () => void this.connectedWith(client))
     client.on('message', (topic, payload) => this.dispatch(topic, payload))
     client.on('error', (err: Error & { code?: unknown }) => {
-      if (err.code === 4 || err.code === 5) refusal = new AuthError(`the server refused the key (CONNACK ${err.code})`, err.code)
+      if (err.code === 4 || err.code === 5)
+        refusal = new AuthError(`the server refused the key (CONNACK ${err.code})`, err.code)
       else refusal ??= new ConnectionError(err.message)
     })
     client.on('close', () => {
@@ -371,7 +397,8 @@ export class TendrilClient {
     if (seconds <= 0) return
     const beat = () => {
       // QoS 0 and never queued: a heartbeat replayed later would claim the controller was alive then
-      if (this.connected && this.mqtt && this.controllerPath) this.mqtt.publish(pathToTopic(this.controllerPath), '{"watchdog":{}}', { qos: 0 })
+      if (this.connected && this.mqtt && this.controllerPath)
+        this.mqtt.publish(pathToTopic(this.controllerPath), '{"watchdog":{}}', { qos: 0 })
     }
     beat()
     this.watchdogTimer = setInterval(beat, seconds * 1000)
@@ -381,7 +408,8 @@ export class TendrilClient {
 
   private valueItem(path: string, value: SequenceValue, t: string): QueueItem {
     resolvePath('/', path) // syntax only
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new ValidationError(`${path}: ${value} is not a finite number`)
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new ValidationError(`${path}: ${value} is not a finite number`)
     if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean') {
       throw new ValidationError(`${path}: a value must be a number, string or boolean`)
     }
@@ -403,7 +431,10 @@ export class TendrilClient {
     while (this.inFlight.size < maxInFlight) {
       const entries = this.queue.after(this.cursor, 1000)
       if (entries.length === 0) break
-      const { publish, taken } = nextPublish(entries, own, { producer: this.queue.producer, floor: this.queue.after(0, 1)[0]!.id })
+      const { publish, taken } = nextPublish(entries, own, {
+        producer: this.queue.producer,
+        floor: this.queue.after(0, 1)[0]!.id,
+      })
       // A publish to another folder goes alone: if the key may not write there, the server closes
       // the connection, and nothing else should be in flight to be resent (and maybe stored twice).
       if (publish.foreign && this.inFlight.size > 0) break
@@ -476,7 +507,8 @@ export class TendrilClient {
       } catch (err) {
         for (const t of add) this.subscribed.delete(t)
         // MQTT.js reports a SUBACK 0x80 as an error carrying the packet
-        if ((err as { packet?: { granted?: number[] } }).packet?.granted) throw new PermissionError(`no read access to /${add.join(', /')}`, 0x80)
+        if ((err as { packet?: { granted?: number[] } }).packet?.granted)
+          throw new PermissionError(`no read access to /${add.join(', /')}`, 0x80)
         throw new ConnectionError((err as Error).message)
       }
       const refused = granted.filter((g) => g.qos === 0x80).map((g) => g.topic)
@@ -492,7 +524,9 @@ export class TendrilClient {
     const messages = decodeInbound(topic, payload)
     if (messages.length === 0 || !this.controllerPath) return
     // the server's word that a value it was sent is not stored (MQTT has no negative acknowledgement)
-    for (const m of messages) if (m.type === 'error' && typeof m.parameters.message === 'string') this.emit('error', refusalError(m.parameters.message))
+    for (const m of messages)
+      if (m.type === 'error' && typeof m.parameters.message === 'string')
+        this.emit('error', refusalError(m.parameters.message))
     for (const sub of this.subscriptions) {
       const folder = this.folderOf(sub)
       for (const m of messages) if (matches(sub, folder, m)) this.safely(() => sub.handler(m))
@@ -535,8 +569,15 @@ function stamp(timestamp: Date | string | undefined): string {
 
 function checkMessageType(type: string): void {
   // eslint-disable-next-line no-control-regex
-  if (typeof type !== 'string' || type === '' || type.length > MAX_MESSAGE_TYPE_LENGTH || /[\u0000-\u001f\u007f]/.test(type)) {
-    throw new ValidationError(`a message type is 1–${MAX_MESSAGE_TYPE_LENGTH} characters without control characters: ${JSON.stringify(type)}`)
+  if (
+    typeof type !== 'string' ||
+    type === '' ||
+    type.length > MAX_MESSAGE_TYPE_LENGTH ||
+    /[\u0000-\u001f\u007f]/.test(type)
+  ) {
+    throw new ValidationError(
+      `a message type is 1–${MAX_MESSAGE_TYPE_LENGTH} characters without control characters: ${JSON.stringify(type)}`,
+    )
   }
 }
 

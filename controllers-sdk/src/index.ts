@@ -41,7 +41,10 @@ export async function connect(options: ConnectOptions): Promise<TendrilClient> {
 
 export function defaultQueueDir(options: { server: string; mqttUrl?: string; key: string }): string {
   const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
-  const id = createHash('sha256').update(`${options.server}\n${options.mqttUrl ?? ''}\n${options.key}`).digest('hex').slice(0, 16)
+  const id = createHash('sha256')
+    .update(`${options.server}\n${options.mqttUrl ?? ''}\n${options.key}`)
+    .digest('hex')
+    .slice(0, 16)
   return join(state, 'tendril', `queue-${id}`)
 }
 

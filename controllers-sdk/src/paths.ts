@@ -4,10 +4,12 @@ import { ValidationError } from './errors.ts'
 
 /** "/acme/lab/pi-1" + "status/cpu" → "/acme/lab/pi-1/status/cpu"; absolute paths are kept. */
 export function resolvePath(own: string, path: string): string {
-  if (typeof path !== 'string' || path === '' || path === '/') throw new ValidationError(`not a resource path: ${JSON.stringify(path)}`)
+  if (typeof path !== 'string' || path === '' || path === '/')
+    throw new ValidationError(`not a resource path: ${JSON.stringify(path)}`)
   const absolute = path.startsWith('/') ? path : `${own.replace(/\/+$/, '')}/${path}`
   const names = absolute.split('/').slice(1)
-  if (names.some((n) => n === '' || n === '.' || n === '..')) throw new ValidationError(`not a resource path: ${JSON.stringify(path)}`)
+  if (names.some((n) => n === '' || n === '.' || n === '..'))
+    throw new ValidationError(`not a resource path: ${JSON.stringify(path)}`)
   return '/' + names.join('/')
 }
 

@@ -32,14 +32,23 @@ export async function provision(options: ProvisionOptions): Promise<ControllerCo
     return existing as ControllerConfig
   }
   const base = options.server.replace(/\/+$/, '')
-  const show = options.onPin ?? ((pin: number) => console.log(`Enter PIN ${pin} in Tendril (Controllers > Add) to connect this controller.`))
+  const show =
+    options.onPin ??
+    ((pin: number) => console.log(`Enter PIN ${pin} in Tendril (Controllers > Add) to connect this controller.`))
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
   for (;;) {
-    const { pin, pin_code } = await json<{ pin: number; pin_code: string }>(await request({ base }, 'POST', `${base}/api/v1/pins`, {}))
+    const { pin, pin_code } = await json<{ pin: number; pin_code: string }>(
+      await request({ base }, 'POST', `${base}/api/v1/pins`, {}),
+    )
     show(pin)
     try {
       const assigned = await pollPin(base, pin, pin_code, options.pollMs ?? 3000, deadline)
-      const config: ControllerConfig = { ...existing, server: options.server, key: assigned.secret_key, controllerPath: assigned.controller_path }
+      const config: ControllerConfig = {
+        ...existing,
+        server: options.server,
+        key: assigned.secret_key,
+        controllerPath: assigned.controller_path,
+      }
       writeConfig(options.configFile, config)
       return config
     } catch (err) {
@@ -53,7 +62,8 @@ async function pollPin(base: string, pin: number, code: string, pollMs: number, 
     const body = await json<{ controller_path?: string; secret_key?: string }>(
       await request({ base }, 'GET', `${base}/api/v1/pins/${pin}`, undefined, { pin_code: code }),
     )
-    if (body.secret_key && body.controller_path) return { secret_key: body.secret_key, controller_path: body.controller_path }
+    if (body.secret_key && body.controller_path)
+      return { secret_key: body.secret_key, controller_path: body.controller_path }
     if (Date.now() + pollMs > deadline) throw new ConnectionError(`PIN ${pin} was not assigned in time`)
     await new Promise((r) => setTimeout(r, pollMs))
   }

@@ -14,10 +14,20 @@ export interface RestOptions {
   timeoutMs?: number
 }
 
-export async function request(options: RestOptions, method: string, url: string, body?: unknown, query?: Record<string, string>): Promise<Response> {
-  if (!options.base) throw new ConnectionError('this call needs REST: give `server` as the HTTP(S) URL of Tendril (and the MQTT URL as `mqttUrl`)')
+export async function request(
+  options: RestOptions,
+  method: string,
+  url: string,
+  body?: unknown,
+  query?: Record<string, string>,
+): Promise<Response> {
+  if (!options.base)
+    throw new ConnectionError(
+      'this call needs REST: give `server` as the HTTP(S) URL of Tendril (and the MQTT URL as `mqttUrl`)',
+    )
   const headers: Record<string, string> = { accept: 'application/json, */*' }
-  if (options.key) headers.authorization = 'Basic ' + toBase64(new TextEncoder().encode(`${CLIENT_NAME}:${options.key}`))
+  if (options.key)
+    headers.authorization = 'Basic ' + toBase64(new TextEncoder().encode(`${CLIENT_NAME}:${options.key}`))
   if (body !== undefined) headers['content-type'] = 'application/json'
   const target = new URL(url)
   for (const [k, v] of Object.entries(query ?? {})) target.searchParams.set(k, v)

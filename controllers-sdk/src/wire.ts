@@ -32,17 +32,26 @@ export interface Publish {
 const csvSafe = (e: QueueEntry & { kind: 'value' }) => !/[,\r\n]/.test(e.name) && !/[\r\n]/.test(e.value)
 
 /** The next publish from the head of `entries` (which must not be empty) and how many entries it takes. */
-export function nextPublish(entries: QueueEntry[], ownFolder: string, sender: Sender): { publish: Publish; taken: number } {
+export function nextPublish(
+  entries: QueueEntry[],
+  ownFolder: string,
+  sender: Sender,
+): { publish: Publish; taken: number } {
   const first = entries[0]!
   const folderOf = (e: QueueEntry) => (e.folder === null ? ownFolder : resolvePath(ownFolder, e.folder))
   const folder = folderOf(first)
   const topic = pathToTopic(folder)
   const foreign = folder !== ownFolder
   if (first.kind === 'message') {
-    return { publish: { topic, payload: JSON.stringify({ [first.type]: first.parameters }), ids: [first.id], foreign }, taken: 1 }
+    return {
+      publish: { topic, payload: JSON.stringify({ [first.type]: first.parameters }), ids: [first.id], foreign },
+      taken: 1,
+    }
   }
   if (!csvSafe(first)) {
-    const payload = JSON.stringify({ update: { $t: first.t, $e: `${sender.producer},${first.id},${sender.floor}`, [first.name]: first.value } })
+    const payload = JSON.stringify({
+      update: { $t: first.t, $e: `${sender.producer},${first.id},${sender.floor}`, [first.name]: first.value },
+    })
     return { publish: { topic, payload, ids: [first.id], foreign }, taken: 1 }
   }
   const lines: string[] = []
@@ -52,7 +61,8 @@ export function nextPublish(entries: QueueEntry[], ownFolder: string, sender: Se
     if (e.kind !== 'value' || folderOf(e) !== folder || !csvSafe(e)) break
     if (ids.length > 0 && e.id !== ids[ids.length - 1]! + 1) break // records are numbered on from the first id
     const line = `s,${e.name},${e.t},${e.value}`
-    if (lines.length === MAX_RECORDS_PER_PUBLISH || (lines.length > 0 && bytes + line.length > MAX_BYTES_PER_PUBLISH)) break
+    if (lines.length === MAX_RECORDS_PER_PUBLISH || (lines.length > 0 && bytes + line.length > MAX_BYTES_PER_PUBLISH))
+      break
     lines.push(line)
     ids.push(e.id)
     bytes += line.length + 1

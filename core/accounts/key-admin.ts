@@ -10,7 +10,13 @@ import { pathOf } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
 import { createKey, createUserKey, revokeKey } from './keys.ts'
-import { asUser, canSeeOrganization, isOrganizationAdmin, requireMayProvisionControllers, type UserPrincipal } from './roles.ts'
+import {
+  asUser,
+  canSeeOrganization,
+  isOrganizationAdmin,
+  requireMayProvisionControllers,
+  type UserPrincipal,
+} from './roles.ts'
 
 export type ControllerRef = { path: string } | { id: number }
 
@@ -70,8 +76,13 @@ async function describeAll(db: DbClient, keys: Key[]) {
 
 async function administeredOrganizations(db: DbClient, user: UserPrincipal): Promise<number[]> {
   if (user.administersScope && user.scopeOrganizationId !== undefined) return [user.scopeOrganizationId]
-  const rows = await db.organizationUser.findMany({ where: { userId: user.userId, isAdmin: true }, select: { organizationId: true } })
-  return rows.map((r) => r.organizationId).filter((id) => user.scopeOrganizationId === undefined || id === user.scopeOrganizationId)
+  const rows = await db.organizationUser.findMany({
+    where: { userId: user.userId, isAdmin: true },
+    select: { organizationId: true },
+  })
+  return rows
+    .map((r) => r.organizationId)
+    .filter((id) => user.scopeOrganizationId === undefined || id === user.scopeOrganizationId)
 }
 
 /**
@@ -82,14 +93,23 @@ export async function listKeys(db: DbClient, principal: Principal, filter: { con
   const user = asUser(principal) // keys are managed by people; a controller key may not list or mint its siblings' keys
   if (filter.controller) {
     const controller = await controllerFor(db, principal, filter.controller, 'write')
-    return describeAll(db, await db.key.findMany({ where: { accessAsControllerId: controller.id }, orderBy: { id: 'asc' } }))
+    return describeAll(
+      db,
+      await db.key.findMany({ where: { accessAsControllerId: controller.id }, orderBy: { id: 'asc' } }),
+    )
   }
   if (actsAsSystemAdmin(user)) {
     return describeAll(db, await db.key.findMany({ orderBy: { id: 'asc' } }))
   }
   const organizations = await administeredOrganizations(db, user)
-  const own = user.scopeOrganizationId === undefined ? { accessAsUserId: user.userId } : { accessAsUserId: user.userId, organizationId: user.scopeOrganizationId }
-  const keys = await db.key.findMany({ where: { OR: [{ organizationId: { in: organizations } }, own] }, orderBy: { id: 'asc' } })
+  const own =
+    user.scopeOrganizationId === undefined
+      ? { accessAsUserId: user.userId }
+      : { accessAsUserId: user.userId, organizationId: user.scopeOrganizationId }
+  const keys = await db.key.findMany({
+    where: { OR: [{ organizationId: { in: organizations } }, own] },
+    orderBy: { id: 'asc' },
+  })
   return describeAll(db, keys)
 }
 
@@ -98,22 +118,37 @@ export async function createControllerKeyAs(ctx: CoreContext, principal: Princip
   const user = asUser(principal)
   const controller = await controllerFor(ctx.db, user, ref, 'write')
   await requireMayProvisionControllers(ctx.db, user, controller.organizationId!)
-  return createKey(ctx.db, ctx.secret, { organizationId: controller.organizationId!, owner: { controllerId: controller.id }, createdById: user.userId })
+  return createKey(ctx.db, ctx.secret, {
+    organizationId: controller.organizationId!,
+    owner: { controllerId: controller.id },
+    createdById: user.userId,
+  })
 }
 
 /**
  * A user key: for oneself in one of one's organizations, or by an admin of that organization for one
  * of its members (never for anyone else: the key would act as them, e.g. as a system admin).
  */
-export async function createUserKeyAs(ctx: CoreContext, principal: Principal, input: { userId?: number; organizationId?: number }) {
+export async function createUserKeyAs(
+  ctx: CoreContext,
+  principal: Principal,
+  input: { userId?: number; organizationId?: number },
+) {
   const caller = asUser(principal)
   const userId = input.userId ?? caller.userId
-  const organizationId = input.organizationId ?? (caller.scopeOrganizationId ?? (caller.organizationIds.length === 1 ? caller.organizationIds[0] : undefined))
-  if (organizationId === undefined) throw invalid('organization_id is required when you belong to several organizations')
+  const organizationId =
+    input.organizationId ??
+    caller.scopeOrganizationId ??
+    (caller.organizationIds.length === 1 ? caller.organizationIds[0] : undefined)
+  if (organizationId === undefined)
+    throw invalid('organization_id is required when you belong to several organizations')
   if (!canSeeOrganization(caller, organizationId)) throw notFound('organization not found')
   if (userId !== caller.userId) {
-    if (!(await isOrganizationAdmin(ctx.db, caller, organizationId))) throw forbidden('only an organization administrator may create keys for other users')
-    const member = await ctx.db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId } } })
+    if (!(await isOrganizationAdmin(ctx.db, caller, organizationId)))
+      throw forbidden('only an organization administrator may create keys for other users')
+    const member = await ctx.db.organizationUser.findUnique({
+      where: { organizationId_userId: { organizationId, userId } },
+    })
     if (!member) throw notFound('that user is not a member of this organization')
   }
   return createUserKey(ctx.db, ctx.secret, userId, organizationId, caller.userId)
@@ -125,7 +160,11 @@ async function mayManage(db: DbClient, principal: UserPrincipal, key: Key): Prom
     const controller = await db.resource.findUnique({ where: { id: key.accessAsControllerId } })
     if (controller && !controller.deleted && canWrite(await resolveAccess(db, principal, controller.id))) return true
   }
-  if (key.accessAsUserId === principal.userId && (principal.scopeOrganizationId === undefined || principal.scopeOrganizationId === key.organizationId)) return true
+  if (
+    key.accessAsUserId === principal.userId &&
+    (principal.scopeOrganizationId === undefined || principal.scopeOrganizationId === key.organizationId)
+  )
+    return true
   return isOrganizationAdmin(db, principal, key.organizationId)
 }
 

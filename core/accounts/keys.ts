@@ -49,7 +49,13 @@ export async function createKey(db: DbClient, secret: string, input: NewKey): Pr
 }
 
 /** Creates a key that acts as a user inside one organization the user belongs to. */
-export async function createUserKey(db: DbClient, secret: string, userId: number, organizationId: number, createdById?: number) {
+export async function createUserKey(
+  db: DbClient,
+  secret: string,
+  userId: number,
+  organizationId: number,
+  createdById?: number,
+) {
   const user = await db.user.findUnique({ where: { id: userId } })
   if (!user || user.deleted) throw notFound('user not found')
   const member = await db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId } } })
@@ -97,13 +103,30 @@ export async function authenticateKeysWithOwner(ctx: CoreContext, keys: string[]
 }
 
 /** Every column of Resource, to read a key's controller row in the key's own statement. */
-const RESOURCE_COLUMNS = ['id', 'parentId', 'name', 'type', 'organizationId', 'liveKey', 'permissions', 'systemAttributes', 'userAttributes', 'lastRevisionId', 'createdAt', 'modifiedAt', 'deleted'] as const satisfies readonly (keyof Resource)[]
+const RESOURCE_COLUMNS = [
+  'id',
+  'parentId',
+  'name',
+  'type',
+  'organizationId',
+  'liveKey',
+  'permissions',
+  'systemAttributes',
+  'userAttributes',
+  'lastRevisionId',
+  'createdAt',
+  'modifiedAt',
+  'deleted',
+] as const satisfies readonly (keyof Resource)[]
 // a column added to Resource must be added above (or the kept row would lack it)
 const allResourceColumns: Exclude<keyof Resource, (typeof RESOURCE_COLUMNS)[number]> extends never ? true : never = true
 void allResourceColumns
 const CONTROLLER_SELECT = Prisma.raw(RESOURCE_COLUMNS.map((c) => `c."${c}" AS "c_${c}"`).join(', '))
 
-type KeyWithController = Pick<Key, 'id' | 'organizationId' | 'accessAsUserId' | 'accessAsControllerId' | 'keyPart' | 'keyHash' | 'lastUsedAt'> & { accessAsController: Resource | null }
+type KeyWithController = Pick<
+  Key,
+  'id' | 'organizationId' | 'accessAsUserId' | 'accessAsControllerId' | 'keyPart' | 'keyHash' | 'lastUsedAt'
+> & { accessAsController: Resource | null }
 
 /**
  * The live keys with these key parts and their controller rows, in one raw statement: in a CONNECT
@@ -115,7 +138,8 @@ async function keysWithControllers(db: DbClient, parts: string[]): Promise<KeyWi
     FROM "Key" AS k LEFT JOIN "Resource" AS c ON c.id = k."accessAsControllerId"
     WHERE k."keyPart" IN (${Prisma.join(parts)}) AND k."revokedAt" IS NULL`
   return rows.map((row) => {
-    const controller = row.c_id === null ? null : (Object.fromEntries(RESOURCE_COLUMNS.map((c) => [c, row[`c_${c}`]])) as Resource)
+    const controller =
+      row.c_id === null ? null : (Object.fromEntries(RESOURCE_COLUMNS.map((c) => [c, row[`c_${c}`]])) as Resource)
     return { ...(row as Omit<KeyWithController, 'accessAsController'>), accessAsController: controller }
   })
 }
@@ -153,7 +177,8 @@ function touchLastUsed(ctx: CoreContext, keyId: number) {
     // checks once a quiet period: no per-use timer work on the CONNECT path
     const check = () => {
       const now = Date.now()
-      if (now - queued!.lastTouch < LAST_USED_QUIET_MS && now - first < LAST_USED_MAX_WAIT_MS) return void timer.refresh()
+      if (now - queued!.lastTouch < LAST_USED_QUIET_MS && now - first < LAST_USED_MAX_WAIT_MS)
+        return void timer.refresh()
       void write()
     }
     const timer = setTimeout(check, LAST_USED_QUIET_MS).unref()
@@ -177,7 +202,13 @@ export async function principalOfKeyId(db: DbClient, keyId: number): Promise<Pri
 
 async function principalForKey(
   db: DbClient,
-  row: { id: number; organizationId: number; accessAsUserId: number | null; accessAsControllerId: number | null; accessAsController: Resource | null },
+  row: {
+    id: number
+    organizationId: number
+    accessAsUserId: number | null
+    accessAsControllerId: number | null
+    accessAsController: Resource | null
+  },
 ): Promise<Principal | null> {
   if (row.accessAsControllerId !== null) {
     const controller = row.accessAsController
@@ -225,7 +256,10 @@ export async function revokeKey(db: DbClient, keyId: number, revokedById?: numbe
   const row = await db.key.findUnique({ where: { id: keyId } })
   if (!row) throw notFound('key not found')
   if (row.revokedAt) return row
-  const revoked = await db.key.update({ where: { id: keyId }, data: { revokedAt: new Date(), revokedById: revokedById ?? null } })
+  const revoked = await db.key.update({
+    where: { id: keyId },
+    data: { revokedAt: new Date(), revokedById: revokedById ?? null },
+  })
   await bumpCredentialsVersion(db) // live MQTT sessions of the key close within a second
   return revoked
 }

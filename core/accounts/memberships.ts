@@ -24,21 +24,31 @@ function fullNameOf(org: Resource): string {
 }
 
 export function describeOrganization(org: Resource) {
-  return { id: org.id, name: org.name, full_name: fullNameOf(org), path: '/' + org.name, type: org.type, creation_timestamp: formatTimestamp(org.createdAt) }
+  return {
+    id: org.id,
+    name: org.name,
+    full_name: fullNameOf(org),
+    path: '/' + org.name,
+    type: org.type,
+    creation_timestamp: formatTimestamp(org.createdAt),
+  }
 }
 
 /** The organization, if the caller may see it; otherwise 404 whether or not it exists. */
 export async function organizationFor(db: DbClient, principal: Principal, ref: OrganizationRef) {
   const user = asUser(principal)
   const where = typeof ref === 'number' ? { id: ref } : { liveKey: liveKey(null, ref) }
-  const org = await db.resource.findFirst({ where: { ...where, type: ResourceType.organizationFolder, deleted: false } })
+  const org = await db.resource.findFirst({
+    where: { ...where, type: ResourceType.organizationFolder, deleted: false },
+  })
   if (!org || !canSeeOrganization(user, org.id)) throw notFound('organization not found')
   return org
 }
 
 async function adminOrganizationFor(db: DbClient, principal: Principal, ref: OrganizationRef) {
   const org = await organizationFor(db, principal, ref)
-  if (!(await isOrganizationAdmin(db, asUser(principal), org.id))) throw forbidden('only an organization administrator may do this')
+  if (!(await isOrganizationAdmin(db, asUser(principal), org.id)))
+    throw forbidden('only an organization administrator may do this')
   return org
 }
 
@@ -47,7 +57,11 @@ export async function listOrganizations(db: DbClient, principal: Principal) {
   const user = asUser(principal)
   const everything = actsAsSystemAdmin(user)
   const orgs = await db.resource.findMany({
-    where: { type: ResourceType.organizationFolder, deleted: false, ...(everything ? {} : { id: { in: user.organizationIds.filter((id) => canSeeOrganization(user, id)) } }) },
+    where: {
+      type: ResourceType.organizationFolder,
+      deleted: false,
+      ...(everything ? {} : { id: { in: user.organizationIds.filter((id) => canSeeOrganization(user, id)) } }),
+    },
     orderBy: { id: 'asc' },
   })
   return orgs.map(describeOrganization)
@@ -58,7 +72,10 @@ export async function controllerCounts(db: DbClient, organizationIds: number[]) 
   const counts = new Map(organizationIds.map((id) => [id, { online: 0, offline: 0 }]))
   const where = { type: ResourceType.controllerFolder, deleted: false, organizationId: { in: organizationIds } }
   const all = await db.resource.groupBy({ by: ['organizationId'], where, _count: { _all: true } })
-  const online = await db.controllerStatus.findMany({ where: { connected: true, controller: where }, select: { controller: { select: { organizationId: true } } } })
+  const online = await db.controllerStatus.findMany({
+    where: { connected: true, controller: where },
+    select: { controller: { select: { organizationId: true } } },
+  })
   for (const row of all) if (row.organizationId !== null) counts.get(row.organizationId)!.offline = row._count._all
   for (const { controller } of online) {
     const count = counts.get(controller.organizationId!)!
@@ -75,28 +92,64 @@ export async function createOrganizationAs(ctx: CoreContext, principal: Principa
   return describeOrganization(await inTransaction(ctx.db, (tx) => createOrganization(tx, name, fullName)))
 }
 
-export async function updateOrganizationAs(ctx: CoreContext, principal: Principal, ref: OrganizationRef, changes: { fullName?: string }) {
+export async function updateOrganizationAs(
+  ctx: CoreContext,
+  principal: Principal,
+  ref: OrganizationRef,
+  changes: { fullName?: string },
+) {
   const org = await adminOrganizationFor(ctx.db, principal, ref)
   if (changes.fullName === undefined) return describeOrganization(org)
-  const attributes = { ...((org.systemAttributes as Record<string, unknown> | null) ?? {}), full_name: changes.fullName }
-  return describeOrganization(await ctx.db.resource.update({ where: { id: org.id }, data: { systemAttributes: attributes } }))
+  const attributes = {
+    ...((org.systemAttributes as Record<string, unknown> | null) ?? {}),
+    full_name: changes.fullName,
+  }
+  return describeOrganization(
+    await ctx.db.resource.update({ where: { id: org.id }, data: { systemAttributes: attributes } }),
+  )
 }
 
-function describeMember(m: { id: number; organizationId: number; userId: number; isAdmin: boolean; user: { email: string; fullName: string } }) {
-  return { id: m.id, organization_id: m.organizationId, user_id: m.userId, is_admin: m.isAdmin, email_address: m.user.email, full_name: m.user.fullName }
+function describeMember(m: {
+  id: number
+  organizationId: number
+  userId: number
+  isAdmin: boolean
+  user: { email: string; fullName: string }
+}) {
+  return {
+    id: m.id,
+    organization_id: m.organizationId,
+    user_id: m.userId,
+    is_admin: m.isAdmin,
+    email_address: m.user.email,
+    full_name: m.user.fullName,
+  }
 }
 
 /** Members are listed to the organization's admins (rhizo: system admins only). */
 export async function listMembers(ctx: CoreContext, principal: Principal, ref: OrganizationRef) {
   const org = await adminOrganizationFor(ctx.db, principal, ref)
-  const members = await ctx.db.organizationUser.findMany({ where: { organizationId: org.id, user: { deleted: false } }, include: { user: true }, orderBy: { id: 'asc' } })
+  const members = await ctx.db.organizationUser.findMany({
+    where: { organizationId: org.id, user: { deleted: false } },
+    include: { user: true },
+    orderBy: { id: 'asc' },
+  })
   return members.map(describeMember)
 }
 
 /** Adds an existing user, named by email address or id; inviting people without an account is not done here. */
-export async function addMemberAs(ctx: CoreContext, principal: Principal, ref: OrganizationRef, who: { email?: string; userId?: number }, isAdmin: boolean) {
+export async function addMemberAs(
+  ctx: CoreContext,
+  principal: Principal,
+  ref: OrganizationRef,
+  who: { email?: string; userId?: number },
+  isAdmin: boolean,
+) {
   const org = await adminOrganizationFor(ctx.db, principal, ref)
-  const user = who.email !== undefined ? await findUserByEmail(ctx.db, who.email) : await ctx.db.user.findFirst({ where: { id: who.userId, deleted: false } })
+  const user =
+    who.email !== undefined
+      ? await findUserByEmail(ctx.db, who.email)
+      : await ctx.db.user.findFirst({ where: { id: who.userId, deleted: false } })
   if (!user) throw notFound('no user with that email address or id')
   const member = await inTransaction(ctx.db, async (tx) => {
     const row = await addMember(tx, org.id, user.id, isAdmin)
@@ -108,22 +161,37 @@ export async function addMemberAs(ctx: CoreContext, principal: Principal, ref: O
 
 /** An organization always keeps one admin, so its members can always manage it. */
 async function requireAnotherAdmin(tx: DbClient, organizationId: number, userId: number) {
-  const others = await tx.organizationUser.count({ where: { organizationId, isAdmin: true, userId: { not: userId }, user: { deleted: false } } })
+  const others = await tx.organizationUser.count({
+    where: { organizationId, isAdmin: true, userId: { not: userId }, user: { deleted: false } },
+  })
   if (others === 0) throw conflict('an organization needs at least one administrator')
 }
 
 async function membershipOf(tx: DbClient, organizationId: number, userId: number) {
-  const member = await tx.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId } }, include: { user: true } })
+  const member = await tx.organizationUser.findUnique({
+    where: { organizationId_userId: { organizationId, userId } },
+    include: { user: true },
+  })
   if (!member) throw notFound('that user is not a member of this organization')
   return member
 }
 
-export async function setMemberAdminAs(ctx: CoreContext, principal: Principal, ref: OrganizationRef, userId: number, isAdmin: boolean) {
+export async function setMemberAdminAs(
+  ctx: CoreContext,
+  principal: Principal,
+  ref: OrganizationRef,
+  userId: number,
+  isAdmin: boolean,
+) {
   const org = await adminOrganizationFor(ctx.db, principal, ref)
   const updated = await inTransaction(ctx.db, async (tx) => {
     const member = await membershipOf(tx, org.id, userId)
     if (member.isAdmin && !isAdmin) await requireAnotherAdmin(tx, org.id, userId)
-    const row = await tx.organizationUser.update({ where: { id: member.id }, data: { isAdmin }, include: { user: true } })
+    const row = await tx.organizationUser.update({
+      where: { id: member.id },
+      data: { isAdmin },
+      include: { user: true },
+    })
     await bumpAccessVersion(tx)
     return row
   })
@@ -138,7 +206,10 @@ export async function removeMemberAs(ctx: CoreContext, principal: Principal, ref
     if (member.isAdmin) await requireAnotherAdmin(tx, org.id, userId)
     await tx.organizationUser.delete({ where: { id: member.id } })
     // their keys for this organization end too, so re-adding them later does not revive old keys
-    await tx.key.updateMany({ where: { organizationId: org.id, accessAsUserId: userId, revokedAt: null }, data: { revokedAt: new Date(), revokedById: asUser(principal).userId } })
+    await tx.key.updateMany({
+      where: { organizationId: org.id, accessAsUserId: userId, revokedAt: null },
+      data: { revokedAt: new Date(), revokedById: asUser(principal).userId },
+    })
     await bumpAccessVersion(tx)
     await bumpCredentialsVersion(tx) // live MQTT sessions of these credentials close within a second
   })

@@ -11,8 +11,25 @@ import { ResourceType } from '../resources/types.ts'
  * web UI and the API use for their own routes are not available (compared case-insensitively).
  */
 export const RESERVED_ORGANIZATION_NAMES: ReadonlySet<string> = new Set([
-  'activity', 'admin', 'api', 'assets', 'favicon.ico', 'health', 'help', 'login', 'logout', 'mqtt',
-  'organizations', 'robots.txt', 'settings', 'sign-in', 'sign-out', 'sign-up', 'static', 'system', 'users',
+  'activity',
+  'admin',
+  'api',
+  'assets',
+  'favicon.ico',
+  'health',
+  'help',
+  'login',
+  'logout',
+  'mqtt',
+  'organizations',
+  'robots.txt',
+  'settings',
+  'sign-in',
+  'sign-out',
+  'sign-up',
+  'static',
+  'system',
+  'users',
 ])
 
 export function checkOrganizationName(name: string): void {

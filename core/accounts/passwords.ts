@@ -7,7 +7,8 @@ const BCRYPT_MAX_BYTES = 72
 
 export function checkPasswordRules(password: string, minLength: number): void {
   if (password.length < minLength) throw invalid(`password must be at least ${minLength} characters`)
-  if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_BYTES) throw invalid(`password must be at most ${BCRYPT_MAX_BYTES} bytes`)
+  if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_BYTES)
+    throw invalid(`password must be at most ${BCRYPT_MAX_BYTES} bytes`)
 }
 
 export function hashPassword(password: string, cost: number): Promise<string> {

@@ -24,7 +24,8 @@ const PIN_CODE_LENGTH = 60
 const PIN_KEEP_MS = 24 * 3600_000
 
 const codeHashOf = (secret: string, code: string) => keyedHash(secret, 'pin:' + code)
-const isExpired = (row: { createdAt: Date }, now: Date, ttlMs: number) => now.getTime() - row.createdAt.getTime() >= ttlMs
+const isExpired = (row: { createdAt: Date }, now: Date, ttlMs: number) =>
+  now.getTime() - row.createdAt.getTime() >= ttlMs
 
 export interface PinOptions {
   now?: Date
@@ -45,14 +46,20 @@ export async function requestPin(ctx: CoreContext, { now = new Date(), ttlMs = P
   throw conflict('no free PIN; try again later')
 }
 
-export type PollResult = { state: 'waiting' } | { state: 'expired' } | { state: 'issued'; controllerPath: string; secretKey: string }
+export type PollResult =
+  { state: 'waiting' } | { state: 'expired' } | { state: 'issued'; controllerPath: string; secretKey: string }
 
 /**
  * What a polling controller learns: nothing yet, that its PIN expired, or (once, after a person
  * entered the PIN) its controller path and a new key. Claiming keyIssuedAt and creating the key
  * happen in one transaction, so two concurrent polls cannot both receive a key.
  */
-export async function pollPin(ctx: CoreContext, pin: number, pinCode: string, { now = new Date(), ttlMs = PIN_TTL_MS }: PinOptions = {}): Promise<PollResult> {
+export async function pollPin(
+  ctx: CoreContext,
+  pin: number,
+  pinCode: string,
+  { now = new Date(), ttlMs = PIN_TTL_MS }: PinOptions = {},
+): Promise<PollResult> {
   const row = await ctx.db.pin.findUnique({ where: { codeHash: codeHashOf(ctx.secret, pinCode) } })
   if (!row || row.pin !== pin) throw notFound('PIN not found.')
   if (isExpired(row, now, ttlMs)) return { state: 'expired' }
@@ -63,7 +70,11 @@ export async function pollPin(ctx: CoreContext, pin: number, pinCode: string, { 
     if (claimed.count === 0) return { state: 'waiting' } // another poll got there first
     const controller = await tx.resource.findUnique({ where: { id: controllerId } })
     if (!controller || controller.deleted) throw notFound('Controller not found.')
-    const { key } = await createKey(tx, ctx.secret, { organizationId: controller.organizationId!, owner: { controllerId }, createdById: row.userId ?? undefined })
+    const { key } = await createKey(tx, ctx.secret, {
+      organizationId: controller.organizationId!,
+      owner: { controllerId },
+      createdById: row.userId ?? undefined,
+    })
     return { state: 'issued', controllerPath: await pathOf(tx, controllerId), secretKey: key }
   })
 }
@@ -74,7 +85,13 @@ export type EnterResult = { state: 'entered' } | { state: 'expired' }
  * A person assigns a PIN to a controller folder they can write. A PIN already entered cannot be
  * re-targeted (rhizo allowed it), so nobody can redirect a device between entry and its next poll.
  */
-export async function enterPin(ctx: CoreContext, principal: Principal, pin: number, controllerPath: string, { now = new Date(), ttlMs = PIN_TTL_MS }: PinOptions = {}): Promise<EnterResult> {
+export async function enterPin(
+  ctx: CoreContext,
+  principal: Principal,
+  pin: number,
+  controllerPath: string,
+  { now = new Date(), ttlMs = PIN_TTL_MS }: PinOptions = {},
+): Promise<EnterResult> {
   const user = asUser(principal)
   const controller = await controllerFor(ctx.db, user, { path: controllerPath }, 'write')
   await requireMayProvisionControllers(ctx.db, user, controller.organizationId!) // the device gets a key of that organization
@@ -84,7 +101,10 @@ export async function enterPin(ctx: CoreContext, principal: Principal, pin: numb
     if (rows.length > 0) return { state: 'expired' }
     throw notFound('PIN not found.')
   }
-  const entered = await ctx.db.pin.updateMany({ where: { id: live.id, enteredAt: null }, data: { enteredAt: now, userId: user.userId, controllerId: controller.id } })
+  const entered = await ctx.db.pin.updateMany({
+    where: { id: live.id, enteredAt: null },
+    data: { enteredAt: now, userId: user.userId, controllerId: controller.id },
+  })
   if (entered.count === 0) throw conflict('PIN has already been entered.')
   return { state: 'entered' }
 }

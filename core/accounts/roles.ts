@@ -20,7 +20,8 @@ export function requireSystemAdmin(principal: Principal): UserPrincipal {
   return user
 }
 
-const inScope = (user: UserPrincipal, organizationId: number) => user.scopeOrganizationId === undefined || user.scopeOrganizationId === organizationId
+const inScope = (user: UserPrincipal, organizationId: number) =>
+  user.scopeOrganizationId === undefined || user.scopeOrganizationId === organizationId
 
 /** Members (and system admins) see an organization; everyone else must not learn that it exists. */
 export function canSeeOrganization(user: UserPrincipal, organizationId: number): boolean {
@@ -31,7 +32,9 @@ export function canSeeOrganization(user: UserPrincipal, organizationId: number):
 export async function isOrganizationAdmin(db: DbClient, user: UserPrincipal, organizationId: number): Promise<boolean> {
   if (!inScope(user, organizationId)) return false
   if (actsAsSystemAdmin(user) || user.administersScope) return true
-  const member = await db.organizationUser.findUnique({ where: { organizationId_userId: { organizationId, userId: user.userId } } })
+  const member = await db.organizationUser.findUnique({
+    where: { organizationId_userId: { organizationId, userId: user.userId } },
+  })
   return member?.isAdmin === true
 }
 
@@ -40,7 +43,11 @@ export async function isOrganizationAdmin(db: DbClient, user: UserPrincipal, org
  * them, their keys and PINs: its admins, members who may write the organization folder, its controllers.
  * Write access granted on one shared folder is not enough.
  */
-export async function requireMayProvisionControllers(db: DbClient, principal: Principal, organizationId: number): Promise<void> {
+export async function requireMayProvisionControllers(
+  db: DbClient,
+  principal: Principal,
+  organizationId: number,
+): Promise<void> {
   if (await mayProvisionControllers(db, principal, organizationId)) return
   throw forbidden("only the organization's admins and members who may write it create its controllers and their keys")
 }
@@ -49,5 +56,7 @@ async function mayProvisionControllers(db: DbClient, principal: Principal, organ
   if (principal.kind === 'controller') return principal.organizationId === organizationId
   if (principal.kind !== 'user') return false
   if (await isOrganizationAdmin(db, principal, organizationId)) return true
-  return principal.organizationIds.includes(organizationId) && canWrite(await resolveAccess(db, principal, organizationId))
+  return (
+    principal.organizationIds.includes(organizationId) && canWrite(await resolveAccess(db, principal, organizationId))
+  )
 }

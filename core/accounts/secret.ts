@@ -11,7 +11,9 @@ export async function loadServerSecret(db: Db, configured?: string): Promise<str
   const existing = await db.serverSetting.findUnique({ where: { name: SETTING } })
   if (existing) return existing.value
   // Two processes may start together: both try to insert, the loser reads the winner's value.
-  await db.serverSetting.createMany({ data: [{ name: SETTING, value: randomBytes(32).toString('hex') }] }).catch(() => {})
+  await db.serverSetting
+    .createMany({ data: [{ name: SETTING, value: randomBytes(32).toString('hex') }] })
+    .catch(() => {})
   const stored = await db.serverSetting.findUnique({ where: { name: SETTING } })
   if (!stored) throw new Error('could not store the server secret')
   return stored.value

@@ -19,7 +19,10 @@ export async function createSession(ctx: CoreContext, userId: number, ttlMs = SE
 
 /** The session's user as a principal, or null when the token is unknown, expired or its user deleted. */
 export async function findSession(ctx: CoreContext, token: string) {
-  const session = await ctx.db.session.findUnique({ where: { tokenHash: keyedHash(ctx.secret, token) }, include: { user: true } })
+  const session = await ctx.db.session.findUnique({
+    where: { tokenHash: keyedHash(ctx.secret, token) },
+    include: { user: true },
+  })
   if (!session || session.expiresAt.getTime() <= Date.now() || session.user.deleted) return null
   const memberships = await membershipsOf(ctx.db, session.userId)
   const principal: Principal = {
@@ -35,13 +38,19 @@ export async function findSession(ctx: CoreContext, token: string) {
 /** What a browser needs after a reload: who is signed in and the organizations they belong to. */
 export async function describeSessionUser(ctx: CoreContext, userId: number) {
   const user = await ctx.db.user.findUniqueOrThrow({ where: { id: userId } })
-  const memberships = await ctx.db.organizationUser.findMany({ where: { userId, organization: { deleted: false } }, include: { organization: true }, orderBy: { organizationId: 'asc' } })
+  const memberships = await ctx.db.organizationUser.findMany({
+    where: { userId, organization: { deleted: false } },
+    include: { organization: true },
+    orderBy: { organizationId: 'asc' },
+  })
   return {
     user: { id: user.id, email: user.email, full_name: user.fullName, system_admin: isSystemAdmin(user) },
     organizations: memberships.map((m) => ({
       id: m.organizationId,
       name: m.organization.name,
-      full_name: String((m.organization.systemAttributes as { full_name?: unknown } | null)?.full_name ?? m.organization.name),
+      full_name: String(
+        (m.organization.systemAttributes as { full_name?: unknown } | null)?.full_name ?? m.organization.name,
+      ),
       is_admin: m.isAdmin,
     })),
   }
@@ -56,7 +65,10 @@ export async function deleteSession(ctx: CoreContext, token: string) {
 /** Of these session ids, those still signed in (not deleted, not expired). */
 export async function liveSessionIds(ctx: CoreContext, ids: number[]): Promise<Set<number>> {
   if (ids.length === 0) return new Set()
-  const rows = await ctx.db.session.findMany({ where: { id: { in: ids }, expiresAt: { gt: new Date() } }, select: { id: true } })
+  const rows = await ctx.db.session.findMany({
+    where: { id: { in: ids }, expiresAt: { gt: new Date() } },
+    select: { id: true },
+  })
   return new Set(rows.map((r) => r.id))
 }
 

@@ -14,18 +14,32 @@ import { isSystemAdmin } from './users.ts'
 
 export const TOKEN_TTL_MS = 10 * 60_000
 
-const sign = (secret: string, body: string) => createHmac('sha256', secret).update('mqtt-token:' + body).digest('hex')
+const sign = (secret: string, body: string) =>
+  createHmac('sha256', secret)
+    .update('mqtt-token:' + body)
+    .digest('hex')
 
-export function issueToken(ctx: CoreContext, userId: number, options: { sessionId?: number; keyId?: number; ttlMs?: number } = {}): string {
+export function issueToken(
+  ctx: CoreContext,
+  userId: number,
+  options: { sessionId?: number; keyId?: number; ttlMs?: number } = {},
+): string {
   const { sessionId, keyId, ttlMs = TOKEN_TTL_MS } = options
-  const claims = { u: userId, e: Date.now() + ttlMs, ...(sessionId === undefined ? {} : { s: sessionId }), ...(keyId === undefined ? {} : { k: keyId }) }
+  const claims = {
+    u: userId,
+    e: Date.now() + ttlMs,
+    ...(sessionId === undefined ? {} : { s: sessionId }),
+    ...(keyId === undefined ? {} : { k: keyId }),
+  }
   const body = Buffer.from(JSON.stringify(claims)).toString('base64url')
   return `${body}.${sign(ctx.secret, body)}`
 }
 
 /** A token for an anonymous viewer: good for one client id only, counted against the address it was issued to. */
 export function issueAnonymousToken(ctx: CoreContext, clientId: string, address: string, ttlMs = TOKEN_TTL_MS): string {
-  const body = Buffer.from(JSON.stringify({ a: 1, c: clientId, ip: address, e: Date.now() + ttlMs })).toString('base64url')
+  const body = Buffer.from(JSON.stringify({ a: 1, c: clientId, ip: address, e: Date.now() + ttlMs })).toString(
+    'base64url',
+  )
   return `${body}.${sign(ctx.secret, body)}`
 }
 
@@ -64,11 +78,20 @@ export async function authenticateToken(ctx: CoreContext, token: string): Promis
   const claims = verifiedClaims(ctx, token)
   if (!claims || claims.a !== undefined || typeof claims.u !== 'number') return null
   if (claims.k !== undefined) return keyTokenPrincipal(ctx, claims.u, claims.k)
-  if (claims.s !== undefined && (typeof claims.s !== 'number' || !(await liveSessionIds(ctx, [claims.s])).has(claims.s))) return null // signed out
+  if (
+    claims.s !== undefined &&
+    (typeof claims.s !== 'number' || !(await liveSessionIds(ctx, [claims.s])).has(claims.s))
+  )
+    return null // signed out
   const user = await ctx.db.user.findUnique({ where: { id: claims.u } })
   if (!user || user.deleted) return null
   const memberships = await membershipsOf(ctx.db, user.id)
-  const principal: Principal = { kind: 'user', userId: user.id, systemAdmin: isSystemAdmin(user), organizationIds: memberships.map((m) => m.organizationId) }
+  const principal: Principal = {
+    kind: 'user',
+    userId: user.id,
+    systemAdmin: isSystemAdmin(user),
+    organizationIds: memberships.map((m) => m.organizationId),
+  }
   return typeof claims.s === 'number' ? { ...principal, sessionId: claims.s } : principal
 }
 

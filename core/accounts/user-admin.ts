@@ -33,7 +33,8 @@ export type UserRef = 'current' | number
 async function targetUser(ctx: CoreContext, principal: Principal, ref: UserRef) {
   const caller = asUser(principal)
   const id = ref === 'current' ? caller.userId : ref
-  if (id !== caller.userId && !actsAsSystemAdmin(caller)) throw forbidden('you may only see and change your own account')
+  if (id !== caller.userId && !actsAsSystemAdmin(caller))
+    throw forbidden('you may only see and change your own account')
   const user = await ctx.db.user.findUnique({ where: { id } })
   if (!user || (user.deleted && id === caller.userId)) throw notFound('user not found')
   return { caller, user }
@@ -48,7 +49,11 @@ export async function listUsersAs(ctx: CoreContext, principal: Principal) {
   return (await ctx.db.user.findMany({ orderBy: { id: 'asc' } })).map(describeUser)
 }
 
-export async function createUserAs(ctx: CoreContext, principal: Principal, input: { email: string; password: string; fullName?: string; systemAdmin?: boolean }) {
+export async function createUserAs(
+  ctx: CoreContext,
+  principal: Principal,
+  input: { email: string; password: string; fullName?: string; systemAdmin?: boolean },
+) {
   requireSystemAdmin(principal)
   return describeUser(await insertUser(ctx.db, await prepareUser(ctx, input)))
 }
@@ -91,7 +96,11 @@ export async function updateUserAs(ctx: CoreContext, principal: Principal, ref: 
   const updated = await inTransaction(ctx.db, async (tx) => {
     const row = await tx.user.update({
       where: { id: user.id },
-      data: { ...(changes.fullName !== undefined ? { fullName: changes.fullName } : {}), ...(passwordHash ? { passwordHash } : {}), ...(role !== undefined ? { role } : {}) },
+      data: {
+        ...(changes.fullName !== undefined ? { fullName: changes.fullName } : {}),
+        ...(passwordHash ? { passwordHash } : {}),
+        ...(role !== undefined ? { role } : {}),
+      },
     })
     if (role === Role.standard && isSystemAdmin(user)) {
       // no longer an admin: sessions and live connections opened as one end, so none keeps those rights
@@ -124,7 +133,10 @@ export async function deleteUserAs(ctx: CoreContext, principal: Principal, userI
     if (!user || user.deleted) throw notFound('user not found')
     await tx.user.update({ where: { id: userId }, data: { deleted: true } })
     await tx.session.deleteMany({ where: { userId } })
-    await tx.key.updateMany({ where: { accessAsUserId: userId, revokedAt: null }, data: { revokedAt: new Date(), revokedById: caller.userId } })
+    await tx.key.updateMany({
+      where: { accessAsUserId: userId, revokedAt: null },
+      data: { revokedAt: new Date(), revokedById: caller.userId },
+    })
     await bumpAccessVersion(tx)
     await bumpCredentialsVersion(tx) // live MQTT sessions of these credentials close within a second
   })

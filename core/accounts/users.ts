@@ -28,7 +28,12 @@ export async function prepareUser(ctx: CoreContext, input: NewUser) {
   const email = normalizeEmail(input.email)
   checkPasswordRules(input.password, ctx.config.passwordMinLength)
   const passwordHash = await hashPassword(input.password, ctx.config.bcryptCost)
-  return { email, passwordHash, fullName: input.fullName ?? '', role: input.systemAdmin ? Role.systemAdmin : Role.standard }
+  return {
+    email,
+    passwordHash,
+    fullName: input.fullName ?? '',
+    role: input.systemAdmin ? Role.systemAdmin : Role.standard,
+  }
 }
 
 export async function insertUser(db: DbClient, prepared: Awaited<ReturnType<typeof prepareUser>>) {

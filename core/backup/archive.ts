@@ -38,13 +38,17 @@ export class ArchiveWriter {
   }
 
   add(name: string, bytes: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => this.#pack.entry({ name, size: bytes.length }, bytes, (err) => (err ? reject(err) : resolve())))
+    return new Promise((resolve, reject) =>
+      this.#pack.entry({ name, size: bytes.length }, bytes, (err) => (err ? reject(err) : resolve())),
+    )
   }
 
   /** Streams `size` bytes from source into one entry; a source that errors or differs in size breaks the archive. */
   async addStream(name: string, size: number, source: Readable | AsyncIterable<Buffer>): Promise<void> {
     let entry!: ReturnType<Pack['entry']>
-    const done = new Promise<void>((resolve, reject) => (entry = this.#pack.entry({ name, size }, (err) => (err ? reject(err) : resolve()))))
+    const done = new Promise<void>(
+      (resolve, reject) => (entry = this.#pack.entry({ name, size }, (err) => (err ? reject(err) : resolve()))),
+    )
     entry.on('error', () => {}) // reported through `done`
     try {
       for await (const chunk of source) if (!entry.write(chunk)) await once(entry, 'drain')
@@ -81,7 +85,8 @@ export async function* readArchive(file: string): AsyncGenerator<ArchiveEntry> {
     for await (const entry of extract) yield entry as unknown as ArchiveEntry // streamx types its chunks unknown
     await reading
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw invalid(`${file} is not a gzipped Tendril backup (${(err as Error).message})`)
+    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_'))
+      throw invalid(`${file} is not a gzipped Tendril backup (${(err as Error).message})`)
     throw err
   }
 }

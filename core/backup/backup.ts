@@ -54,11 +54,23 @@ export async function backup(config: Config, file: string, options: BackupOption
   }
 }
 
-async function backupOnce(config: Config, file: string, blobs: BlobStore, options: BackupOptions): Promise<BackupResult> {
+async function backupOnce(
+  config: Config,
+  file: string,
+  blobs: BlobStore,
+  options: BackupOptions,
+): Promise<BackupResult> {
   const provider = config.database.provider
   // S3 keeps its objects with its own versioning and replication; memory: has nothing to copy
   const blobsIncluded = !(blobs instanceof S3BlobStore || blobs instanceof MemoryBlobStore)
-  const manifest: Manifest = { format: 'tendril-backup', version: 1, tendril: version, created: new Date().toISOString(), database: provider, blobsIncluded }
+  const manifest: Manifest = {
+    format: 'tendril-backup',
+    version: 1,
+    tendril: version,
+    created: new Date().toISOString(),
+    database: provider,
+    blobsIncluded,
+  }
   const snapshot = `${file}.database.partial`
   const writer = new ArchiveWriter(file)
   let count = 0
@@ -94,7 +106,12 @@ async function snapshotSqliteWithBlobs(file: string, snapshot: string, copy: Cop
   }
 }
 
-async function snapshotPostgresWithBlobs(url: string, dumpFile: string, pgDump: string, copy: CopyBlobs): Promise<void> {
+async function snapshotPostgresWithBlobs(
+  url: string,
+  dumpFile: string,
+  pgDump: string,
+  copy: CopyBlobs,
+): Promise<void> {
   const live = await openPostgresReader(url)
   try {
     await dumpPostgres(url, dumpFile, pgDump, (page) => copy(page, live.isReferenced))
@@ -104,7 +121,12 @@ async function snapshotPostgresWithBlobs(url: string, dumpFile: string, pgDump: 
 }
 
 /** Streams each referenced blob into the archive; after the first problem, lists every problem and refuses. */
-async function copyBlobs(writer: ArchiveWriter, blobs: BlobStore, references: AsyncIterable<BlobReference>, isReferenced: (hash: string) => Promise<boolean>): Promise<number> {
+async function copyBlobs(
+  writer: ArchiveWriter,
+  blobs: BlobStore,
+  references: AsyncIterable<BlobReference>,
+  isReferenced: (hash: string) => Promise<boolean>,
+): Promise<number> {
   let count = 0
   const problems: BlobProblem[] = []
   const record = async (problem: BlobProblem | null) => {

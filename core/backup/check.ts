@@ -23,11 +23,14 @@ export async function verifyBlob(blobs: BlobStore, ref: BlobReference): Promise<
   try {
     for await (const chunk of await blobs.get(ref.hash)) size += (chunk as Buffer).length
   } catch (err) {
-    if (err instanceof TendrilError && err.code === 'not_found') return { hash: ref.hash, problem: 'missing', detail: 'not in the blob store' }
-    if (err instanceof BlobIntegrityError) return { hash: ref.hash, problem: 'corrupt', detail: `its bytes hash to ${err.actual}` }
+    if (err instanceof TendrilError && err.code === 'not_found')
+      return { hash: ref.hash, problem: 'missing', detail: 'not in the blob store' }
+    if (err instanceof BlobIntegrityError)
+      return { hash: ref.hash, problem: 'corrupt', detail: `its bytes hash to ${err.actual}` }
     throw err
   }
-  if (size !== ref.size) return { hash: ref.hash, problem: 'wrong size', detail: `${size} bytes, the revision says ${ref.size}` }
+  if (size !== ref.size)
+    return { hash: ref.hash, problem: 'wrong size', detail: `${size} bytes, the revision says ${ref.size}` }
   return null
 }
 
@@ -44,7 +47,10 @@ export async function checkBlobs(references: AsyncIterable<BlobReference>, blobs
 /** Checks the blobs of the configured database and blob store. */
 export async function checkStore(config: Config): Promise<CheckResult> {
   const blobs = createBlobStore(config.blobstore, config.dataDir)
-  const reader = config.database.provider === 'sqlite' ? openSqliteReader(config.database.file) : await openPostgresReader(config.database.url)
+  const reader =
+    config.database.provider === 'sqlite'
+      ? openSqliteReader(config.database.file)
+      : await openPostgresReader(config.database.url)
   try {
     return await checkBlobs(blobReferences(reader.references), blobs)
   } finally {

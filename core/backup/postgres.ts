@@ -23,13 +23,21 @@ export function findPgTool(tool: PgTool, binDir?: string): string {
     }
   }
   const where = binDir ? `in ${binDir}` : 'on PATH'
-  throw new TendrilError('not_found', `${tool} not found ${where}: install the PostgreSQL client (the server's major version or newer) or pass --pg-bin DIR; see "Backups" in docs/operations.md`)
+  throw new TendrilError(
+    'not_found',
+    `${tool} not found ${where}: install the PostgreSQL client (the server's major version or newer) or pass --pg-bin DIR; see "Backups" in docs/operations.md`,
+  )
 }
 
 /** libpq's environment for the URL: the password stays out of the command line (and ps). */
 function libpqEnv(url: string): NodeJS.ProcessEnv {
   const u = new URL(url)
-  const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: u.searchParams.get('host') ?? decodeURIComponent(u.hostname), PGPORT: u.port || '5432', PGDATABASE: decodeURIComponent(u.pathname.slice(1)) }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PGHOST: u.searchParams.get('host') ?? decodeURIComponent(u.hostname),
+    PGPORT: u.port || '5432',
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+  }
   if (u.username) env.PGUSER = decodeURIComponent(u.username)
   if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
   const sslmode = u.searchParams.get('sslmode')
@@ -43,7 +51,9 @@ function runTool(path: string, args: string[], url: string): Promise<void> {
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${path} exited ${code}: ${stderr.trim()}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path} exited ${code}: ${stderr.trim()}`)),
+    )
   })
 }
 
@@ -63,8 +73,10 @@ export interface PostgresReader {
 export async function openPostgresReader(url: string): Promise<PostgresReader> {
   const client = await connect(url)
   return {
-    references: async (after, limit) => (await client.query<BlobReference>(REFERENCES_SQL.postgresql, [after, limit])).rows,
-    isReferenced: async (hash) => (await client.query('SELECT 1 FROM "ResourceRevision" WHERE "blobHash" = $1 LIMIT 1', [hash])).rowCount! > 0,
+    references: async (after, limit) =>
+      (await client.query<BlobReference>(REFERENCES_SQL.postgresql, [after, limit])).rows,
+    isReferenced: async (hash) =>
+      (await client.query('SELECT 1 FROM "ResourceRevision" WHERE "blobHash" = $1 LIMIT 1', [hash])).rowCount! > 0,
     close: () => client.end(),
   }
 }
@@ -73,13 +85,24 @@ export async function openPostgresReader(url: string): Promise<PostgresReader> {
  * Runs pg_dump into `dumpFile` while `withReferences` reads the blob list, both in one snapshot
  * (REPEATABLE READ, exported to pg_dump), and resolves once both are done.
  */
-export async function dumpPostgres(url: string, dumpFile: string, pgDump: string, withReferences: (page: ReferencePage) => Promise<void>): Promise<void> {
+export async function dumpPostgres(
+  url: string,
+  dumpFile: string,
+  pgDump: string,
+  withReferences: (page: ReferencePage) => Promise<void>,
+): Promise<void> {
   const client = await connect(url)
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot')
-    const dumped = runTool(pgDump, ['--format=custom', '--no-owner', '--no-privileges', `--snapshot=${rows[0]!.snapshot}`, `--file=${dumpFile}`], url)
-    const listed = withReferences(async (after, limit) => (await client.query<BlobReference>(REFERENCES_SQL.postgresql, [after, limit])).rows)
+    const dumped = runTool(
+      pgDump,
+      ['--format=custom', '--no-owner', '--no-privileges', `--snapshot=${rows[0]!.snapshot}`, `--file=${dumpFile}`],
+      url,
+    )
+    const listed = withReferences(
+      async (after, limit) => (await client.query<BlobReference>(REFERENCES_SQL.postgresql, [after, limit])).rows,
+    )
     // the snapshot must outlive both; the first failure is the one reported
     const [dump, list] = await Promise.allSettled([dumped, listed])
     if (list.status === 'rejected') throw list.reason
@@ -92,14 +115,20 @@ export async function dumpPostgres(url: string, dumpFile: string, pgDump: string
 
 export async function restorePostgres(url: string, dumpFile: string, pgRestore: string): Promise<void> {
   const database = decodeURIComponent(new URL(url).pathname.slice(1))
-  await runTool(pgRestore, ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${database}`, dumpFile], url)
+  await runTool(
+    pgRestore,
+    ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${database}`, dumpFile],
+    url,
+  )
 }
 
 /** Tables outside the system schemas: a restore goes into a database without any. */
 export async function postgresTableCount(url: string): Promise<number> {
   const client = await connect(url)
   try {
-    const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
+    const { rows } = await client.query<{ n: string }>(
+      "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+    )
     return Number(rows[0]!.n)
   } finally {
     await client.end()

@@ -9,7 +9,8 @@ export interface BlobReference {
 /** The next `limit` references after `after` in hash order, from whatever connection holds the snapshot. */
 export type ReferencePage = (after: string, limit: number) => Promise<BlobReference[]>
 
-const SELECT = 'SELECT "blobHash" AS hash, MAX("size") AS size FROM "ResourceRevision" WHERE "blobHash" IS NOT NULL AND "blobHash" >'
+const SELECT =
+  'SELECT "blobHash" AS hash, MAX("size") AS size FROM "ResourceRevision" WHERE "blobHash" IS NOT NULL AND "blobHash" >'
 const GROUPED = 'GROUP BY "blobHash" ORDER BY "blobHash" LIMIT'
 export const REFERENCES_SQL = {
   sqlite: `${SELECT} ? ${GROUPED} ?`,

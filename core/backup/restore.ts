@@ -60,7 +60,10 @@ async function refuseNonEmptyTarget(config: Config, blobs: BlobStore): Promise<v
   if (!(await isEmptyDir(config.dataDir))) throw refuse(`the data dir ${config.dataDir}`)
   if (blobs instanceof FsBlobStore && !(await isEmptyDir(blobs.root))) throw refuse(`the blob directory ${blobs.root}`)
   if (config.database.provider === 'sqlite') {
-    const exists = await stat(config.database.file).then(() => true, () => false)
+    const exists = await stat(config.database.file).then(
+      () => true,
+      () => false,
+    )
     if (exists) throw conflict(`the database ${config.database.file} exists: a backup is restored into a new one`)
   } else if ((await postgresTableCount(config.database.url)) > 0) {
     throw refuse('the PostgreSQL database')
@@ -91,9 +94,12 @@ async function unpack(config: Config, file: string, blobs: BlobStore, databaseFi
 }
 
 function checkManifest(manifest: Manifest, config: Config): Manifest {
-  if (manifest?.format !== 'tendril-backup' || manifest.version !== 1) throw invalid('not a Tendril backup of a version this Tendril reads')
+  if (manifest?.format !== 'tendril-backup' || manifest.version !== 1)
+    throw invalid('not a Tendril backup of a version this Tendril reads')
   if (manifest.database !== config.database.provider) {
-    throw invalid(`this is a backup of a ${manifest.database} database; restore it with --db pointing at a ${manifest.database} database`)
+    throw invalid(
+      `this is a backup of a ${manifest.database} database; restore it with --db pointing at a ${manifest.database} database`,
+    )
   }
   return manifest
 }

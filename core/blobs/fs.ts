@@ -103,7 +103,7 @@ async function writeDurably(path: string, chunks: AsyncIterable<Buffer>): Promis
   try {
     for await (const chunk of chunks) {
       // write() may be partial; awaiting each write is what pulls the source at the disk's pace
-      for (let done = 0; done < chunk.length; ) done += (await file.write(chunk, done)).bytesWritten
+      for (let done = 0; done < chunk.length;) done += (await file.write(chunk, done)).bytesWritten
     }
     await file.sync()
   } finally {

@@ -20,13 +20,16 @@ const FORMS = 'fs, fs:PATH, memory:, s3://bucket/prefix or mirror:A,B'
 export function createBlobStore(spec: string, dataDir: string): BlobStore {
   if (spec.startsWith('mirror:')) {
     const [first, second, ...rest] = splitMirror(spec.slice('mirror:'.length))
-    if (!first || !second || rest.length) throw new Error(`blob store "${spec}": a mirror joins exactly two stores, as mirror:A,B`)
-    if (first.startsWith('mirror:') || second.startsWith('mirror:')) throw new Error(`blob store "${spec}": mirrors do not nest`)
+    if (!first || !second || rest.length)
+      throw new Error(`blob store "${spec}": a mirror joins exactly two stores, as mirror:A,B`)
+    if (first.startsWith('mirror:') || second.startsWith('mirror:'))
+      throw new Error(`blob store "${spec}": mirrors do not nest`)
     return new MirrorBlobStore(createBlobStore(first, dataDir), createBlobStore(second, dataDir))
   }
   if (spec === 'fs') return new FsBlobStore(join(dataDir, 'blobs'))
   if (spec.startsWith('fs:')) {
-    if (spec === 'fs:') throw new Error('blob store "fs:" needs a directory, as fs:PATH (or plain fs for <data-dir>/blobs)')
+    if (spec === 'fs:')
+      throw new Error('blob store "fs:" needs a directory, as fs:PATH (or plain fs for <data-dir>/blobs)')
     return new FsBlobStore(resolve(spec.slice('fs:'.length)))
   }
   if (spec === 'memory:' || spec === 'memory') return new MemoryBlobStore()

@@ -29,7 +29,9 @@ export class MirrorBlobStore implements BlobStore {
     }
     source.on('error', cancel) // pipe() does not forward source errors
     for (const branch of branches) source.pipe(branch)
-    const puts = this.stores.map((store, i) => store.put(branches[i]!, opts).catch((err) => (cancel(err), Promise.reject(err))))
+    const puts = this.stores.map((store, i) =>
+      store.put(branches[i]!, opts).catch((err) => (cancel(err), Promise.reject(err))),
+    )
     return bothOrFirstError(puts, () => failure)
   }
 
@@ -40,7 +42,10 @@ export class MirrorBlobStore implements BlobStore {
 
   async has(hash: string): Promise<boolean> {
     const key = checkHash(hash)
-    return this.stores[0].has(key).then((found) => found || this.stores[1].has(key), () => this.stores[1].has(key))
+    return this.stores[0].has(key).then(
+      (found) => found || this.stores[1].has(key),
+      () => this.stores[1].has(key),
+    )
   }
 
   async delete(hash: string): Promise<void> {

@@ -17,7 +17,12 @@ import {
 /** S3's minimum part size (except the last); 10,000 parts of it reach 48 GiB, past our 5 GiB cap. */
 export const PART_SIZE = 5 * 1024 * 1024
 
-export async function uploadStream(client: S3Client, Bucket: string, Key: string, body: AsyncIterable<Buffer>): Promise<void> {
+export async function uploadStream(
+  client: S3Client,
+  Bucket: string,
+  Key: string,
+  body: AsyncIterable<Buffer>,
+): Promise<void> {
   const buffers = [Buffer.allocUnsafe(PART_SIZE)] // pages never written cost no RSS, so small blobs stay cheap
   let filling = 0
   let filled = 0
@@ -45,7 +50,7 @@ export async function uploadStream(client: S3Client, Bucket: string, Key: string
 
   try {
     for await (const chunk of body) {
-      for (let offset = 0; offset < chunk.length; ) {
+      for (let offset = 0; offset < chunk.length;) {
         if (filled === PART_SIZE) await startPart() // only once more bytes exist, so the last part is never empty
         const copied = chunk.copy(buffers[filling]!, filled, offset)
         filled += copied
@@ -63,7 +68,8 @@ export async function uploadStream(client: S3Client, Bucket: string, Key: string
   } catch (err) {
     await inFlight.catch(() => {})
     // Best effort: if the abort fails too, the bucket's AbortIncompleteMultipartUpload rule cleans up.
-    if (UploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {})
+    if (UploadId !== undefined)
+      await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {})
     throw err
   }
 }
@@ -71,7 +77,11 @@ export async function uploadStream(client: S3Client, Bucket: string, Key: string
 async function createUpload(client: S3Client, Bucket: string, Key: string): Promise<string> {
   const checksums = await client.config.requestChecksumCalculation()
   const { UploadId } = await client.send(
-    new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: checksums === 'WHEN_SUPPORTED' ? 'CRC32' : undefined }),
+    new CreateMultipartUploadCommand({
+      Bucket,
+      Key,
+      ChecksumAlgorithm: checksums === 'WHEN_SUPPORTED' ? 'CRC32' : undefined,
+    }),
   )
   if (!UploadId) throw new Error('S3 returned no UploadId for a multipart upload')
   return UploadId

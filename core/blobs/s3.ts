@@ -6,7 +6,13 @@
 // tmp/ objects and incomplete multipart uploads after a day).
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import { notFound } from '../errors.ts'
 import { checkHash, checkMaxBytes, ContentMeter, verified } from './digest.ts'
 import { uploadStream } from './s3-upload.ts'
@@ -36,13 +42,16 @@ export function parseS3Url(spec: string): S3Location {
     throw new Error(`"${spec}" is not a valid s3:// URL`)
   }
   if (url.protocol !== 's3:') throw new Error(`"${spec}" must start with s3://`)
-  if (url.username || url.password) throw new Error('put S3 credentials in the AWS environment variables, not in the blob store URL')
-  if (!BUCKET.test(url.hostname)) throw new Error(`"${url.hostname}" is not a valid S3 bucket name (s3://bucket/prefix)`)
+  if (url.username || url.password)
+    throw new Error('put S3 credentials in the AWS environment variables, not in the blob store URL')
+  if (!BUCKET.test(url.hostname))
+    throw new Error(`"${url.hostname}" is not a valid S3 bucket name (s3://bucket/prefix)`)
   for (const name of url.searchParams.keys()) {
     if (!PARAMS.has(name)) throw new Error(`unknown S3 option "${name}" (use endpoint, region, forcePathStyle)`)
   }
   const endpoint = url.searchParams.get('endpoint') ?? undefined
-  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) throw new Error(`S3 endpoint "${endpoint}" must be an http:// or https:// URL`)
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint))
+    throw new Error(`S3 endpoint "${endpoint}" must be an http:// or https:// URL`)
   const forcePathStyle = url.searchParams.get('forcePathStyle') ?? 'false'
   if (forcePathStyle !== 'true' && forcePathStyle !== 'false') throw new Error('forcePathStyle must be true or false')
   const path = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '')
@@ -65,7 +74,11 @@ export class S3BlobStore implements BlobStore {
   /** Credentials come from the AWS default provider chain (AWS_ACCESS_KEY_ID…, profiles, roles). */
   constructor(location: S3Location) {
     this.location = location
-    this.#client = new S3Client({ endpoint: location.endpoint, region: location.region, forcePathStyle: location.forcePathStyle })
+    this.#client = new S3Client({
+      endpoint: location.endpoint,
+      region: location.region,
+      forcePathStyle: location.forcePathStyle,
+    })
   }
 
   keyOf(hash: string): string {
@@ -100,7 +113,9 @@ export class S3BlobStore implements BlobStore {
   async get(hash: string): Promise<Readable> {
     const key = checkHash(hash)
     try {
-      const { Body } = await this.#client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }))
+      const { Body } = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }),
+      )
       if (!(Body instanceof Readable)) throw new Error('the S3 client returned no Node.js stream')
       return verified(Body, key)
     } catch (err) {

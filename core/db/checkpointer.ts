@@ -29,7 +29,12 @@ export interface Checkpointer {
   stop(): Promise<void>
 }
 
-export async function startCheckpointer(db: Db, file: string, log: Logger, { intervalMs = 200, walLimitBytes = WAL_LIMIT_BYTES } = {}): Promise<Checkpointer> {
+export async function startCheckpointer(
+  db: Db,
+  file: string,
+  log: Logger,
+  { intervalMs = 200, walLimitBytes = WAL_LIMIT_BYTES } = {},
+): Promise<Checkpointer> {
   const worker = new Worker(WORKER, { workerData: { file, intervalMs, walLimitBytes } })
   let stopping = false
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))

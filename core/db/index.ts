@@ -21,7 +21,8 @@ const sqliteClients = new WeakSet<Db>()
 
 /** `observe`: told how long each statement took (/metrics) */
 export function openDatabase(database: DatabaseConfig, observe?: ObserveQuery): Db {
-  const timing = <F extends Parameters<typeof timeAdapter>[0]>(factory: F) => (observe ? timeAdapter(factory, observe) : factory)
+  const timing = <F extends Parameters<typeof timeAdapter>[0]>(factory: F) =>
+    observe ? timeAdapter(factory, observe) : factory
   if (database.provider === 'sqlite') {
     const adapter = new PrismaBetterSqlite3({ url: database.url, timeout: SQLITE_BUSY_TIMEOUT_MS })
     // the adapter opens its one connection on the client's first query (see sqlite-connection.ts)

@@ -77,7 +77,9 @@ function plan(migrations: Migration[], rows: AppliedRow[]): { pending: Migration
   for (const row of rows) {
     if (row.rolled_back_at) continue
     if (!row.finished_at) {
-      throw new Error(`migration ${row.migration_name} failed earlier and was not resolved; fix the database, then run \`prisma migrate resolve\``)
+      throw new Error(
+        `migration ${row.migration_name} failed earlier and was not resolved; fix the database, then run \`prisma migrate resolve\``,
+      )
     }
     done.add(row.migration_name)
   }
@@ -98,7 +100,9 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrationResult {
     conn.pragma('foreign_keys = OFF')
     // IMMEDIATE takes the write lock up front, so two processes starting together migrate one at a time.
     const run = conn.transaction(() => {
-      const rows = conn.prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations').all() as AppliedRow[]
+      const rows = conn
+        .prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations')
+        .all() as AppliedRow[]
       const { pending, unknown } = plan(migrations, rows)
       const record = conn.prepare(
         'INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) VALUES (?, ?, ?, ?, NULL, NULL, ?, 1)',
@@ -109,7 +113,8 @@ function migrateSqlite(file: string, migrations: Migration[]): MigrationResult {
         record.run(randomUUID(), m.checksum, Date.now(), m.name, started)
       }
       const broken = conn.pragma('foreign_key_check') as unknown[]
-      if (broken.length) throw new Error(`migrations would leave ${broken.length} rows with dangling foreign keys; nothing was applied`)
+      if (broken.length)
+        throw new Error(`migrations would leave ${broken.length} rows with dangling foreign keys; nothing was applied`)
       return { applied: pending.map((m) => m.name), unknown }
     })
     return run.immediate()
@@ -127,7 +132,9 @@ async function migratePostgres(url: string, migrations: Migration[]): Promise<Mi
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK_ID])
     await client.query(migrationsTable.postgresql)
-    const { rows } = await client.query<AppliedRow>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations')
+    const { rows } = await client.query<AppliedRow>(
+      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations',
+    )
     const { pending, unknown } = plan(migrations, rows)
     for (const m of pending) {
       await client.query('BEGIN')

@@ -114,7 +114,9 @@ interface Connection {
   syncCommits: boolean
   direct: DirectSqlite
   /** BEGIN IMMEDIATE, the function, COMMIT (or ROLLBACK if it throws); made once, it is not cheap */
-  transaction: ((fn: (direct: DirectSqlite) => unknown) => unknown) & { immediate(fn: (direct: DirectSqlite) => unknown): unknown }
+  transaction: ((fn: (direct: DirectSqlite) => unknown) => unknown) & {
+    immediate(fn: (direct: DirectSqlite) => unknown): unknown
+  }
 }
 
 const connections = new WeakMap<object, Connection>()
@@ -134,7 +136,14 @@ export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter)
     },
   }
   const transaction = database.transaction((fn: (direct: DirectSqlite) => unknown) => fn(direct))
-  const connection: Connection = { database, lock, wal: new WalSync(`${database.name}-wal`), syncCommits: commitSync.get(client) ?? true, direct, transaction }
+  const connection: Connection = {
+    database,
+    lock,
+    wal: new WalSync(`${database.name}-wal`),
+    syncCommits: commitSync.get(client) ?? true,
+    direct,
+    transaction,
+  }
   connections.set(client, connection)
   const committed = <T>(result: T): T => {
     connection.wal.commits++
@@ -155,7 +164,8 @@ export function shareSqliteConnection(client: object, adapter: SqlDriverAdapter)
     }
   }
   // a statement outside a transaction commits on its own (a read commits nothing)
-  adapter.queryRaw = (query) => alone(() => queryRaw(query)).then((result) => (READS.test(query.sql) ? result : committed(result)))
+  adapter.queryRaw = (query) =>
+    alone(() => queryRaw(query)).then((result) => (READS.test(query.sql) ? result : committed(result)))
   adapter.executeRaw = (query) => alone(() => executeRaw(query)).then(committed)
   adapter.executeScript = (script) => alone(() => executeScript(script)).then(committed)
   adapter.dispose = () => connection.wal.close().then(dispose)
@@ -215,7 +225,8 @@ export interface DirectSqlite {
 /** Whether the client's connection can be used directly now (see inDirectSqliteTransaction). */
 function freeConnection(db: object): Connection | undefined {
   const connection = connections.get(db)
-  if (!connection || !connection.lock.free || connection.database.inTransaction || !connection.database.open) return undefined
+  if (!connection || !connection.lock.free || connection.database.inTransaction || !connection.database.open)
+    return undefined
   return connection
 }
 

@@ -4,16 +4,28 @@ import type { SqlDriverAdapter, SqlDriverAdapterFactory, Transaction } from '@pr
 
 export type ObserveQuery = (kind: 'query' | 'execute' | 'transaction', seconds: number) => void
 
-function timed<A extends unknown[], T>(run: (...args: A) => Promise<T>, kind: 'query' | 'execute' | 'transaction', observe: ObserveQuery) {
+function timed<A extends unknown[], T>(
+  run: (...args: A) => Promise<T>,
+  kind: 'query' | 'execute' | 'transaction',
+  observe: ObserveQuery,
+) {
   return (...args: A): Promise<T> => {
     const started = performance.now()
     return run(...args).finally(() => observe(kind, (performance.now() - started) / 1000))
   }
 }
 
-function timeStatements<C extends SqlDriverAdapter | Transaction>(connection: C, kind: 'query' | 'execute' | 'transaction', observe: ObserveQuery): C {
+function timeStatements<C extends SqlDriverAdapter | Transaction>(
+  connection: C,
+  kind: 'query' | 'execute' | 'transaction',
+  observe: ObserveQuery,
+): C {
   connection.queryRaw = timed(connection.queryRaw.bind(connection), kind === 'transaction' ? kind : 'query', observe)
-  connection.executeRaw = timed(connection.executeRaw.bind(connection), kind === 'transaction' ? kind : 'execute', observe)
+  connection.executeRaw = timed(
+    connection.executeRaw.bind(connection),
+    kind === 'transaction' ? kind : 'execute',
+    observe,
+  )
   return connection
 }
 
@@ -23,7 +35,8 @@ export function timeAdapter<F extends SqlDriverAdapterFactory>(factory: F, obser
   factory.connect = async () => {
     const adapter = timeStatements(await connect(), 'query', observe)
     const startTransaction = adapter.startTransaction.bind(adapter)
-    adapter.startTransaction = async (isolationLevel) => timeStatements(await startTransaction(isolationLevel), 'transaction', observe)
+    adapter.startTransaction = async (isolationLevel) =>
+      timeStatements(await startTransaction(isolationLevel), 'transaction', observe)
     return adapter
   }
   return factory

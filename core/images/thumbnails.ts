@@ -53,18 +53,34 @@ export async function makeThumbnail(input: Buffer | Readable, maxSide: number): 
 }
 
 /** Makes the 120 px thumbnail of one revision of a png/jpg file and keeps it in the Thumbnail table. */
-export async function makeFileThumbnail(ctx: CoreContext, blobs: BlobStore, fileResourceId: number, revisionId: number) {
+export async function makeFileThumbnail(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  fileResourceId: number,
+  revisionId: number,
+) {
   const revision = await ctx.db.resourceRevision.findUnique({ where: { id: revisionId } })
-  if (!revision || revision.resourceId !== fileResourceId) throw notFound(`revision ${revisionId} of resource ${fileResourceId} not found`)
+  if (!revision || revision.resourceId !== fileResourceId)
+    throw notFound(`revision ${revisionId} of resource ${fileResourceId} not found`)
   const thumbnail = await makeThumbnail(await readRevision(ctx, blobs, revision), FILE_THUMBNAIL_SIZE)
   return ctx.db.thumbnail.create({
-    data: { resourceId: fileResourceId, revisionId, width: thumbnail.width, height: thumbnail.height, format: thumbnail.format, data: thumbnail.data as Uint8Array<ArrayBuffer> },
+    data: {
+      resourceId: fileResourceId,
+      revisionId,
+      width: thumbnail.width,
+      height: thumbnail.height,
+      format: thumbnail.format,
+      data: thumbnail.data as Uint8Array<ArrayBuffer>,
+    },
     select: { id: true, width: true, height: true, format: true },
   })
 }
 
 /** The image sequence's "thumbnail-240-x" child, created on first use (a concurrent creator may win). */
-async function thumbnailSequence(ctx: CoreContext, sequence: Pick<Resource, 'id' | 'organizationId'>): Promise<Resource> {
+async function thumbnailSequence(
+  ctx: CoreContext,
+  sequence: Pick<Resource, 'id' | 'organizationId'>,
+): Promise<Resource> {
   const key = liveKey(sequence.id, THUMBNAIL_SEQUENCE_NAME)
   const existing = await ctx.db.resource.findUnique({ where: { liveKey: key } })
   if (existing) return existing
@@ -78,11 +94,22 @@ async function thumbnailSequence(ctx: CoreContext, sequence: Pick<Resource, 'id'
 }
 
 /** Makes the 240 px thumbnail of an image sequence value and stores it in "thumbnail-240-x" with the same timestamp. */
-export async function makeSequenceThumbnail(ctx: CoreContext, blobs: BlobStore, sequence: Pick<Resource, 'id' | 'organizationId'>, image: Buffer, timestamp: Date) {
+export async function makeSequenceThumbnail(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  sequence: Pick<Resource, 'id' | 'organizationId'>,
+  image: Buffer,
+  timestamp: Date,
+) {
   const thumbnail = await makeThumbnail(image, SEQUENCE_THUMBNAIL_SIZE)
   const child = await thumbnailSequence(ctx, sequence)
   const { stored } = await storeSequenceValues(ctx, blobs, [{ sequenceId: child.id, value: thumbnail.data, timestamp }])
-  return { sequenceId: child.id, revisionId: stored[0]?.revisionId ?? null, width: thumbnail.width, height: thumbnail.height }
+  return {
+    sequenceId: child.id,
+    revisionId: stored[0]?.revisionId ?? null,
+    width: thumbnail.width,
+    height: thumbnail.height,
+  }
 }
 
 /**
@@ -91,14 +118,23 @@ export async function makeSequenceThumbnail(ctx: CoreContext, blobs: BlobStore, 
  * with what was stored (min_storage_interval skips some). `sequences` are those the values were
  * written to; values of other types, and of a thumbnail sequence, get none.
  */
-export function queueSequenceThumbnails(ctx: CoreContext, sequences: Resource[], stored: Pick<StoredValue, 'sequenceId' | 'timestamp' | 'revisionId'>[]): void {
+export function queueSequenceThumbnails(
+  ctx: CoreContext,
+  sequences: Resource[],
+  stored: Pick<StoredValue, 'sequenceId' | 'timestamp' | 'revisionId'>[],
+): void {
   if (stored.length === 0) return
   const byId = new Map(sequences.map((q) => [q.id, q]))
   const isImage = new Map<number, boolean>() // settings read once per sequence: an MQTT batch holds hundreds of values
   for (const s of stored) {
     const sequence = byId.get(s.sequenceId)
     if (!sequence) continue
-    if (!isImage.has(sequence.id)) isImage.set(sequence.id, sequence.name !== THUMBNAIL_SEQUENCE_NAME && sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image)
+    if (!isImage.has(sequence.id))
+      isImage.set(
+        sequence.id,
+        sequence.name !== THUMBNAIL_SEQUENCE_NAME &&
+          sequenceRules(sequence.systemAttributes).dataType === SequenceDataType.image,
+      )
     if (!isImage.get(sequence.id)) continue
     queueThumbnail(ctx, `sequence ${sequence.id} revision ${s.revisionId}`, async () => {
       const revision = await ctx.db.resourceRevision.findUnique({ where: { id: s.revisionId } })

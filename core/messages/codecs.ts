@@ -77,11 +77,16 @@ const keptOnlyTests = new WeakMap<ReadonlySet<string>, RegExp>()
  * a backslash has no escaped keys, so each such key would appear in it quoted as is; a value that
  * merely contains one only means decoding now. Bad JSON among kept messages is found when kept.
  */
-export function decodeFolderPayloadUnlessKept(payload: Buffer | string, actedOn: ReadonlySet<string>): InboundMessage[] | [KeptPayload] {
+export function decodeFolderPayloadUnlessKept(
+  payload: Buffer | string,
+  actedOn: ReadonlySet<string>,
+): InboundMessage[] | [KeptPayload] {
   const text = decodeText(payload)
   let test = keptOnlyTests.get(actedOn)
   if (!test) {
-    const names = [...new Set([...actedOn, ...SEQUENCE_UPDATE_TYPES, 'write_resource', 'type'])].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    const names = [...new Set([...actedOn, ...SEQUENCE_UPDATE_TYPES, 'write_resource', 'type'])].map((n) =>
+      n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
     keptOnlyTests.set(actedOn, (test = new RegExp(`\\\\|"(?:${names.join('|')})"`)))
   }
   if (text.charCodeAt(0) === 0x7b /* { */ && !test.test(text)) return [{ kind: 'kept', text }]
@@ -135,7 +140,8 @@ export function decodeMessage(type: unknown, parameters: unknown): InboundMessag
  * Missing or empty "$t" means now, as in message_monitor.py.
  */
 export function expandUpdate(parameters: unknown): SequenceUpdate {
-  if (!isObject(parameters)) throw invalid('`update` parameters must be an object {"$t": timestamp, "<sequence>": value, …}')
+  if (!isObject(parameters))
+    throw invalid('`update` parameters must be an object {"$t": timestamp, "<sequence>": value, …}')
   const t = parameters.$t
   const timestamp = t === undefined || t === null || t === '' ? undefined : parseTimestamp(t)
   const values: SequenceUpdate['values'] = []
@@ -158,7 +164,8 @@ function parseEntryMark(text: string, what: string): EntryMark {
   const m = ENTRY_MARK.exec(text)
   const id = Number(m?.[2])
   const floor = Number(m?.[3])
-  if (!m || !Number.isSafeInteger(id) || !Number.isSafeInteger(floor) || floor > id) throw invalid(`${what}: expected <producer>,<entry id>,<floor>`)
+  if (!m || !Number.isSafeInteger(id) || !Number.isSafeInteger(floor) || floor > id)
+    throw invalid(`${what}: expected <producer>,<entry id>,<floor>`)
   return { producer: m[1]!, id, floor }
 }
 
@@ -190,7 +197,13 @@ export interface ImageUpdate {
  * size; the bytes stay out (megabytes to every subscriber), a page fetches the revision it wants.
  */
 export function encodeImageUpdate(u: ImageUpdate): string {
-  const parameters = { id: u.id, name: u.path, timestamp: formatTimestamp(u.timestamp), revision_id: u.revisionId, size: u.size }
+  const parameters = {
+    id: u.id,
+    name: u.path,
+    timestamp: formatTimestamp(u.timestamp),
+    revision_id: u.revisionId,
+    size: u.size,
+  }
   return JSON.stringify({ type: 'sequence_update', parameters })
 }
 
@@ -200,14 +213,16 @@ function decodeJsonPayload(text: string): InboundMessage[] {
   const struct = parseJsonObject(text)
   if (typeof struct.type === 'string') return [decodeWebSocketForm(struct)]
   const entries = Object.entries(struct)
-  if (entries.length > MAX_MESSAGES_PER_PAYLOAD) throw invalid(`at most ${MAX_MESSAGES_PER_PAYLOAD} messages per payload`)
+  if (entries.length > MAX_MESSAGES_PER_PAYLOAD)
+    throw invalid(`at most ${MAX_MESSAGES_PER_PAYLOAD} messages per payload`)
   // {} decodes to nothing: rhizo's browser code could publish it (JSON.stringify({[type]: undefined})).
   return entries.map(([type, parameters]) => decodeMessage(type, parameters))
 }
 
 // On a folder topic the topic names the folder; "channel" was sent by rhizo-client and ignored by rhizo-server.
 function decodeWebSocketForm(struct: Record<string, unknown>): InboundMessage {
-  if (struct.folder !== undefined) throw invalid('"folder" is for the JSON websocket; on MQTT the topic names the folder')
+  if (struct.folder !== undefined)
+    throw invalid('"folder" is for the JSON websocket; on MQTT the topic names the folder')
   return decodeMessage(struct.type, struct.parameters)
 }
 
@@ -218,14 +233,17 @@ function parseJsonObject(text: string): Record<string, unknown> {
   } catch (err) {
     throw invalid(`payload is not valid JSON: ${(err as Error).message}`)
   }
-  if (!isObject(parsed)) throw invalid('a JSON payload must be an object: {"<type>": {parameters}} or {"type": …, "parameters": {…}}')
+  if (!isObject(parsed))
+    throw invalid('a JSON payload must be an object: {"<type>": {parameters}} or {"type": …, "parameters": {…}}')
   return parsed
 }
 
 function checkMessageType(type: unknown): string {
   if (typeof type !== 'string' || type === '') throw invalid('a message type must be a non-empty string')
   if (type.length > MAX_MESSAGE_TYPE_LENGTH) {
-    throw invalid(`message type ${JSON.stringify(type.slice(0, 50))} is longer than ${MAX_MESSAGE_TYPE_LENGTH} characters`)
+    throw invalid(
+      `message type ${JSON.stringify(type.slice(0, 50))} is longer than ${MAX_MESSAGE_TYPE_LENGTH} characters`,
+    )
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(type)) throw invalid('a message type must not contain control characters')
@@ -259,8 +277,13 @@ function storeFromUpdateSequence(type: string, params: Record<string, unknown>):
 // socket_receiver.py: {"path": sequence path (a leading slash added if missing), "data": value}, stored now.
 function storeFromWriteResource(params: Record<string, unknown>): StoreValue {
   const { path, data } = params
-  if (typeof path !== 'string' || path === '' || data === undefined) throw invalid('expected data and path parameters for write_resource message')
-  return { kind: 'store', sequence: path.startsWith('/') ? path : '/' + path, value: scalarText(data, 'write_resource "data"') }
+  if (typeof path !== 'string' || path === '' || data === undefined)
+    throw invalid('expected data and path parameters for write_resource message')
+  return {
+    kind: 'store',
+    sequence: path.startsWith('/') ? path : '/' + path,
+    value: scalarText(data, 'write_resource "data"'),
+  }
 }
 
 // rhizo-client sends numbers (sequences.update(name, 21.5)) and str()s update values; rhizo-server str()s them.
@@ -279,7 +302,9 @@ const RECORD_START = /^[sd],/
 function decodeCsvPayload(text: string): InboundMessage[] {
   const lines = withoutLineEnd(text).split('\n')
   // the controllers SDK's "e,<producer>,<first id>,<floor>": its records are entries numbered on from the first id
-  const header = lines[0]?.startsWith('e,') ? parseEntryMark(lines.shift()!.slice(2).replace(/\r$/, ''), 'line 1') : undefined
+  const header = lines[0]?.startsWith('e,')
+    ? parseEntryMark(lines.shift()!.slice(2).replace(/\r$/, ''), 'line 1')
+    : undefined
   const first = lines[0] ?? ''
   if (!RECORD_START.test(first)) {
     const prefix = JSON.stringify(first.split(',', 1)[0]!.slice(0, 20))
@@ -354,5 +379,3 @@ function withoutLineEnd(text: string): string {
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
-
-

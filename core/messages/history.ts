@@ -21,7 +21,8 @@ const INSERT_CHUNK = 1000
 const SQLITE_ROWS_PER_INSERT = 64 // 384 parameters, far inside SQLite's 32,766
 const sqliteInserts: string[] = [] // the INSERT of n rows, at [n]
 function sqliteInsert(rows: number): string {
-  return (sqliteInserts[rows] ??= `INSERT INTO "Message" ("folderId", "type", "parameters", "timestamp", "senderControllerId", "senderUserId") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`)
+  return (sqliteInserts[rows] ??=
+    `INSERT INTO "Message" ("folderId", "type", "parameters", "timestamp", "senderControllerId", "senderUserId") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`)
 }
 
 /**
@@ -34,7 +35,15 @@ export async function recordMessages(db: DbClient, entries: HistoryEntry[]): Pro
   if (entries.length === 0) return
   const provider = providerOf(db)
   // parameters go in as the text Prisma would store
-  const row = (e: HistoryEntry) => [e.folderId, e.type, JSON.stringify(e.parameters), sqlTimestamp(provider, e.timestamp), e.senderControllerId ?? null, e.senderUserId ?? null] as const
+  const row = (e: HistoryEntry) =>
+    [
+      e.folderId,
+      e.type,
+      JSON.stringify(e.parameters),
+      sqlTimestamp(provider, e.timestamp),
+      e.senderControllerId ?? null,
+      e.senderUserId ?? null,
+    ] as const
   if (provider === 'sqlite') {
     const direct = inDirectSqliteTransaction(db, (sqlite) => {
       for (let i = 0; i < entries.length; i += SQLITE_ROWS_PER_INSERT) {
@@ -81,7 +90,12 @@ export const HISTORY_HOLD_MS = 200
  * at most HISTORY_HOLD_MS. A crash loses what is held: QoS 0 is at most once.
  * `written` is told how many rows each write stored (/metrics).
  */
-export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: number, written: (rows: number) => void = () => {}): HistoryWriter {
+export function createHistoryWriter(
+  db: DbClient,
+  log: Logger,
+  maxPerFolder: number,
+  written: (rows: number) => void = () => {},
+): HistoryWriter {
   const held = new Map<number, HeldEntry[]>() // per folder, oldest first
   let timer: NodeJS.Timeout | undefined
   let writing: Promise<void> = Promise.resolve() // writes run one after another, so rows keep their order
@@ -103,10 +117,21 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
     if (!('payload' in entry)) return void into.push(entry)
     try {
       for (const m of decodeKept(entry.payload)) {
-        into.push({ folderId: entry.folderId, type: m.type, parameters: m.parameters, timestamp: entry.timestamp, senderControllerId: entry.senderControllerId, senderUserId: entry.senderUserId })
+        into.push({
+          folderId: entry.folderId,
+          type: m.type,
+          parameters: m.parameters,
+          timestamp: entry.timestamp,
+          senderControllerId: entry.senderControllerId,
+          senderUserId: entry.senderUserId,
+        })
       }
     } catch (err) {
-      logNotUnderstood(log, { folder: entry.folderPath, sender: entry.senderControllerId ?? entry.senderUserId }, err as Error)
+      logNotUnderstood(
+        log,
+        { folder: entry.folderPath, sender: entry.senderControllerId ?? entry.senderUserId },
+        err as Error,
+      )
     }
   }
   const write = (entries: HistoryEntry[]): Promise<void> => {
@@ -124,7 +149,9 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
     if (timer) clearTimeout(timer)
     timer = undefined
     const entries = take([...held.keys()])
-    return write(entries).catch((err: Error) => log.error({ err, messages: entries.length }, 'storing the message history failed'))
+    return write(entries).catch((err: Error) =>
+      log.error({ err, messages: entries.length }, 'storing the message history failed'),
+    )
   }
 
   return {
@@ -160,7 +187,11 @@ export function createHistoryWriter(db: DbClient, log: Logger, maxPerFolder: num
 }
 
 /** The newest `count` messages of a folder, oldest first, optionally of one type (writing what is held for it first). */
-export async function folderMessages(ctx: { db: DbClient; history: HistoryWriter }, folderId: number, options: { count?: number; type?: string } = {}) {
+export async function folderMessages(
+  ctx: { db: DbClient; history: HistoryWriter },
+  folderId: number,
+  options: { count?: number; type?: string } = {},
+) {
   return (await folderMessagesWithin(ctx, folderId, options)).messages
 }
 
@@ -168,9 +199,14 @@ export async function folderMessages(ctx: { db: DbClient; history: HistoryWriter
  * folderMessages within a byte budget (--history-response-limit): of the newest `count`, those whose
  * parameters, newest first, add up to at most maxBytes; truncated when older ones were left out.
  */
-export async function folderMessagesWithin(ctx: { db: DbClient; history: HistoryWriter }, folderId: number, options: { count?: number; type?: string; maxBytes?: number } = {}) {
+export async function folderMessagesWithin(
+  ctx: { db: DbClient; history: HistoryWriter },
+  folderId: number,
+  options: { count?: number; type?: string; maxBytes?: number } = {},
+) {
   const count = options.count ?? 100
-  if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_READ) throw invalid(`count must be a whole number from 1 to ${MAX_HISTORY_READ}`)
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_READ)
+    throw invalid(`count must be a whole number from 1 to ${MAX_HISTORY_READ}`)
   await ctx.history.flush(folderId)
   const { db } = ctx
   const where = { folderId, ...(options.type ? { type: options.type } : {}) }
@@ -186,7 +222,10 @@ export async function folderMessagesWithin(ctx: { db: DbClient; history: History
 
 /** The ids of the newest `count` messages whose parameters, newest first, fit in maxBytes: sizes summed in SQL, no row built. */
 async function idsWithin(db: DbClient, folderId: number, type: string | undefined, count: number, maxBytes: number) {
-  const size = providerOf(db) === 'postgresql' ? Prisma.sql`octet_length("parameters"::text)` : Prisma.sql`length(CAST("parameters" AS BLOB))`
+  const size =
+    providerOf(db) === 'postgresql'
+      ? Prisma.sql`octet_length("parameters"::text)`
+      : Prisma.sql`length(CAST("parameters" AS BLOB))`
   const ofType = type ? Prisma.sql`AND "type" = ${type}` : Prisma.empty
   const rows = await db.$queryRaw<{ id: number | bigint; running: number | bigint }[]>`
     SELECT id, sum(size) OVER (ORDER BY "timestamp" DESC, id DESC ROWS UNBOUNDED PRECEDING) AS running
@@ -204,12 +243,26 @@ export interface HistoryBounds {
 export async function trimHistory(db: DbClient, bounds: HistoryBounds, now = new Date()): Promise<number> {
   const old = await db.message.deleteMany({ where: { timestamp: { lt: new Date(now.getTime() - bounds.maxAgeMs) } } })
   let deleted = old.count
-  const crowded = await db.message.groupBy({ by: ['folderId'], _count: { _all: true }, having: { folderId: { _count: { gt: bounds.maxPerFolder } } } })
+  const crowded = await db.message.groupBy({
+    by: ['folderId'],
+    _count: { _all: true },
+    having: { folderId: { _count: { gt: bounds.maxPerFolder } } },
+  })
   for (const { folderId } of crowded) {
-    const boundary = await db.message.findMany({ where: { folderId }, orderBy: [{ timestamp: 'desc' }, { id: 'desc' }], skip: bounds.maxPerFolder, take: 1 })
+    const boundary = await db.message.findMany({
+      where: { folderId },
+      orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+      skip: bounds.maxPerFolder,
+      take: 1,
+    })
     const first = boundary[0]
     if (!first) continue
-    const result = await db.message.deleteMany({ where: { folderId, OR: [{ timestamp: { lt: first.timestamp } }, { timestamp: first.timestamp, id: { lte: first.id } }] } })
+    const result = await db.message.deleteMany({
+      where: {
+        folderId,
+        OR: [{ timestamp: { lt: first.timestamp } }, { timestamp: first.timestamp, id: { lte: first.id } }],
+      },
+    })
     deleted += result.count
   }
   return deleted

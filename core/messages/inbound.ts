@@ -20,7 +20,14 @@ export function logNotUnderstood(log: Logger, where: Record<string, unknown>, er
 }
 
 /** Types the server acts on rather than keeping (rhizo-server message_monitor.py). */
-export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set(['update', 'watchdog', 'send_email', 'send_text_message', 'send_sms', ...SEQUENCE_UPDATE_TYPES])
+export const SERVER_HANDLED_TYPES: ReadonlySet<string> = new Set([
+  'update',
+  'watchdog',
+  'send_email',
+  'send_text_message',
+  'send_sms',
+  ...SEQUENCE_UPDATE_TYPES,
+])
 
 function sender(principal: Principal) {
   return {
@@ -43,8 +50,21 @@ export interface InboundOutcome {
 }
 
 // (module-level, not a closure per message: tsx names every function it creates, at a cost per message)
-function valueRequest(item: InboundItem, sequence: string, value: string | Buffer, timestamp: Date | undefined, entry: EntryMark | undefined): ValueRequest {
-  const request: ValueRequest = { principal: item.principal, folderPath: item.folderPath, sequence, value, timestamp: timestamp ?? item.receivedAt, origin: item }
+function valueRequest(
+  item: InboundItem,
+  sequence: string,
+  value: string | Buffer,
+  timestamp: Date | undefined,
+  entry: EntryMark | undefined,
+): ValueRequest {
+  const request: ValueRequest = {
+    principal: item.principal,
+    folderPath: item.folderPath,
+    sequence,
+    value,
+    timestamp: timestamp ?? item.receivedAt,
+    origin: item,
+  }
   if (entry) request.entry = entry
   return request
 }
@@ -57,7 +77,15 @@ export function carriesValues(message: InboundMessage): boolean {
 /** The sequence values one message of an item sets, appended to `into`. */
 export function valueRequestsOf(item: InboundItem, message: InboundMessage, into: ValueRequest[] = []): ValueRequest[] {
   if (message.kind === 'store') {
-    into.push(valueRequest(item, message.sequence, message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value, message.timestamp, message.entry))
+    into.push(
+      valueRequest(
+        item,
+        message.sequence,
+        message.encoding === 'base64' ? Buffer.from(message.value, 'base64') : message.value,
+        message.timestamp,
+        message.entry,
+      ),
+    )
   } else if (message.kind === 'message' && message.type === 'update') {
     const update = expandUpdate(message.parameters)
     for (const v of update.values) into.push(valueRequest(item, v.sequence, v.value, update.timestamp, update.entry))
@@ -66,7 +94,11 @@ export function valueRequestsOf(item: InboundItem, message: InboundMessage, into
 }
 
 /** Stores what the messages carry: sequence values, history, watchdogs. */
-export async function acceptInbound(ctx: CoreContext, items: InboundItem[], lookups?: ValueLookups): Promise<InboundOutcome> {
+export async function acceptInbound(
+  ctx: CoreContext,
+  items: InboundItem[],
+  lookups?: ValueLookups,
+): Promise<InboundOutcome> {
   const history: HeldEntry[] = []
   const outgoing: OutgoingRequest[] = []
   const values: ValueRequest[] = []
@@ -77,7 +109,15 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
     for (const message of item.messages) {
       if (message.kind === 'display') continue // shown to subscribers, never stored (rhizo's d, lines)
       if (message.kind === 'kept') {
-        if (keepHistory) history.push({ folderId: item.folder.id, payload: message, folderPath: item.folderPath, timestamp: item.receivedAt, ...sender(item.principal), fireAndForget: item.fireAndForget })
+        if (keepHistory)
+          history.push({
+            folderId: item.folder.id,
+            payload: message,
+            folderPath: item.folderPath,
+            timestamp: item.receivedAt,
+            ...sender(item.principal),
+            fireAndForget: item.fireAndForget,
+          })
         continue
       }
       if (carriesValues(message)) {
@@ -95,7 +135,14 @@ export async function acceptInbound(ctx: CoreContext, items: InboundItem[], look
         continue
       }
       if (SERVER_HANDLED_TYPES.has(message.type) || !keepHistory) continue
-      history.push({ folderId: item.folder.id, type: message.type, parameters: message.parameters, timestamp: item.receivedAt, ...sender(item.principal), fireAndForget: item.fireAndForget })
+      history.push({
+        folderId: item.folder.id,
+        type: message.type,
+        parameters: message.parameters,
+        timestamp: item.receivedAt,
+        ...sender(item.principal),
+        fireAndForget: item.fireAndForget,
+      })
     }
   }
   // an SDK entry sent again is dropped, and its mark written, inside the values' transaction (replays.ts)

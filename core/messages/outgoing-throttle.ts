@@ -24,7 +24,12 @@ const parseAttempts = (text: string) => text.split(',').filter(Boolean).map(Numb
  * Counts one attempt by sender ("controller:<id>" or "user:<id>") to send kind at time now; false
  * when it is refused (the sender's 10 attempts within the past hour were already made).
  */
-export async function attemptOutgoing(db: DbClient, kind: OutgoingKind, sender: string, now = Date.now()): Promise<boolean> {
+export async function attemptOutgoing(
+  db: DbClient,
+  kind: OutgoingKind,
+  sender: string,
+  now = Date.now(),
+): Promise<boolean> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const row = await db.outgoingThrottle.findUnique({ where: { kind_sender: { kind, sender } } })
     if (!row) {
@@ -39,8 +44,14 @@ export async function attemptOutgoing(db: DbClient, kind: OutgoingKind, sender: 
     // rhizo keeps the attempts after "an hour ago", strictly
     const recent = parseAttempts(row.attempts).filter((t) => t > now - THROTTLE.windowMs)
     const allowed = recent.length < THROTTLE.max
-    const attempts = [...recent, now].sort((a, b) => a - b).slice(-THROTTLE.max).join(',')
-    const swapped = await db.outgoingThrottle.updateMany({ where: { id: row.id, version: row.version }, data: { attempts, version: { increment: 1 } } })
+    const attempts = [...recent, now]
+      .sort((a, b) => a - b)
+      .slice(-THROTTLE.max)
+      .join(',')
+    const swapped = await db.outgoingThrottle.updateMany({
+      where: { id: row.id, version: row.version },
+      data: { attempts, version: { increment: 1 } },
+    })
     if (swapped.count === 1) return allowed
     // another attempt by the same sender changed the row since it was read: read it again, after a
     // short random pause so a crowd of them does not collide in lockstep

@@ -35,14 +35,29 @@ const emailParams = z
     subject: z.string().max(200).default(''),
     body: z.string().max(100_000).default(''),
   })
-  .transform((p) => ({ to: p.emailAddresses ?? p.email_addresses ?? p.email_address ?? p.emailAddress, subject: p.subject, body: p.body }))
+  .transform((p) => ({
+    to: p.emailAddresses ?? p.email_addresses ?? p.email_address ?? p.emailAddress,
+    subject: p.subject,
+    body: p.body,
+  }))
 const smsParams = z
-  .object({ phoneNumbers: recipients, phone_numbers: recipients, phone_number: recipients, phoneNumber: recipients, message: z.string().min(1).max(1600) })
+  .object({
+    phoneNumbers: recipients,
+    phone_numbers: recipients,
+    phone_number: recipients,
+    phoneNumber: recipients,
+    message: z.string().min(1).max(1600),
+  })
   .transform((p) => ({ to: p.phoneNumbers ?? p.phone_numbers ?? p.phone_number ?? p.phoneNumber, message: p.message }))
 
 const recipientList = (to: string | string[] | undefined, check: (r: string) => boolean, what: string) => {
-  const list = [to ?? []].flat().flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean)
-  if (list.length === 0 || list.length > MAX_RECIPIENTS || !list.every(check)) throw invalid(`expected 1 to ${MAX_RECIPIENTS} ${what}`)
+  const list = [to ?? []]
+    .flat()
+    .flatMap((r) => r.split(','))
+    .map((r) => r.trim())
+    .filter(Boolean)
+  if (list.length === 0 || list.length > MAX_RECIPIENTS || !list.every(check))
+    throw invalid(`expected 1 to ${MAX_RECIPIENTS} ${what}`)
   return list
 }
 export const isEmail = (r: string) => z.email().safeParse(r).success
@@ -61,7 +76,12 @@ function parseOutgoing(type: string, parameters: unknown): OutgoingMessage {
   if (kind === 'email') {
     const p = emailParams.safeParse(parameters)
     if (!p.success) throw invalid(`${type} needs emailAddresses, subject and body`)
-    return { kind, to: recipientList(p.data.to, isEmail, 'email addresses'), subject: p.data.subject, body: p.data.body }
+    return {
+      kind,
+      to: recipientList(p.data.to, isEmail, 'email addresses'),
+      subject: p.data.subject,
+      body: p.data.body,
+    }
   }
   if (kind === 'sms') {
     const p = smsParams.safeParse(parameters)
@@ -72,13 +92,24 @@ function parseOutgoing(type: string, parameters: unknown): OutgoingMessage {
 }
 
 const notConfigured = (kind: OutgoingKind) =>
-  invalid(kind === 'email' ? 'email is not configured on this server (smtp-url)' : 'text messages are not configured on this server (sms-webhook)')
+  invalid(
+    kind === 'email'
+      ? 'email is not configured on this server (smtp-url)'
+      : 'text messages are not configured on this server (sms-webhook)',
+  )
 
 /** The real delivery: SMTP through nodemailer, text messages through the configured webhook. */
 export function createOutbox(config: Config['outgoing']): Outbox {
   // nodemailer waits up to 2 minutes to connect and 10 for a silent server by default; a watchdog
   // notice holds its claim while it sends (watchdog.ts), so a send must end well within that
-  const transport = config.smtpUrl ? nodemailer.createTransport({ url: config.smtpUrl, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000 }) : null
+  const transport = config.smtpUrl
+    ? nodemailer.createTransport({
+        url: config.smtpUrl,
+        connectionTimeout: 15_000,
+        greetingTimeout: 15_000,
+        socketTimeout: 30_000,
+      })
+    : null
   return {
     ready: (kind) => (kind === 'email' ? transport !== null : !!config.smsWebhook),
     async email(to, subject, text) {
@@ -114,7 +145,13 @@ function throttleKey(principal: Principal): string {
 }
 
 /** Sends what a send_email / send_text_message message asks for; principal null = the server itself (not throttled). */
-export async function sendOutgoing(ctx: CoreContext, outbox: Outbox, principal: Principal | null, type: string, parameters: unknown) {
+export async function sendOutgoing(
+  ctx: CoreContext,
+  outbox: Outbox,
+  principal: Principal | null,
+  type: string,
+  parameters: unknown,
+) {
   const message = parseOutgoing(type, parameters)
   if (!outbox.ready(message.kind)) throw notConfigured(message.kind)
   if (principal && !(await attemptOutgoing(ctx.db, message.kind, throttleKey(principal)))) {
@@ -122,5 +159,13 @@ export async function sendOutgoing(ctx: CoreContext, outbox: Outbox, principal: 
   }
   if (message.kind === 'email') await outbox.email(message.to, message.subject ?? '', message.body)
   else await outbox.sms(message.to, message.body)
-  await ctx.db.outgoingMessage.create({ data: { kind: message.kind, ...senderOf(principal), recipients: message.to.join(','), subject: message.subject ?? null, body: message.body } })
+  await ctx.db.outgoingMessage.create({
+    data: {
+      kind: message.kind,
+      ...senderOf(principal),
+      recipients: message.to.join(','),
+      subject: message.subject ?? null,
+      body: message.body,
+    },
+  })
 }

@@ -47,7 +47,10 @@ export async function dropReplays<T extends Marked>(tx: Prisma.TransactionClient
   const provider = providerOf(tx)
   const producers = producersOf(inputs)
   readMarks(producers, await tx.$queryRaw<MarkRow[]>(lockStatement(provider, producers)))
-  return { fresh: withoutReplayed(inputs, producers), record: async () => void (await tx.$executeRaw(writeStatement(provider, producers))) }
+  return {
+    fresh: withoutReplayed(inputs, producers),
+    record: async () => void (await tx.$executeRaw(writeStatement(provider, producers))),
+  }
 }
 
 /** dropReplays on SQLite's connection, inside its BEGIN IMMEDIATE (sequences.ts storeInlineDirect). */
@@ -77,9 +80,18 @@ function producersOf(inputs: Marked[]): Producer[] {
   for (const { entry } of inputs) {
     if (!entry) continue
     const key = `${entry.sender}|${entry.producer}`
-    if (!producers.has(key)) producers.set(key, { sender: entry.sender, producer: entry.producer, mark: { through: 0, ranges: [] }, ids: new Set(), floor: 0 })
+    if (!producers.has(key))
+      producers.set(key, {
+        sender: entry.sender,
+        producer: entry.producer,
+        mark: { through: 0, ranges: [] },
+        ids: new Set(),
+        floor: 0,
+      })
   }
-  return [...producers.values()].sort((a, b) => (a.sender < b.sender ? -1 : a.sender > b.sender ? 1 : a.producer < b.producer ? -1 : a.producer > b.producer ? 1 : 0))
+  return [...producers.values()].sort((a, b) =>
+    a.sender < b.sender ? -1 : a.sender > b.sender ? 1 : a.producer < b.producer ? -1 : a.producer > b.producer ? 1 : 0,
+  )
 }
 
 const keyOf = (p: { sender: string; producer: string }) => `${p.sender}|${p.producer}`
@@ -100,7 +112,8 @@ function lockStatement(provider: Provider, producers: Producer[]): Prisma.Sql {
 
 function readMarks(producers: Producer[], rows: MarkRow[]): void {
   const byKey = new Map(producers.map((p) => [keyOf(p), p]))
-  for (const row of rows) byKey.get(keyOf(row))!.mark = { through: Number(row.through), ranges: parseRanges(row.ranges) }
+  for (const row of rows)
+    byKey.get(keyOf(row))!.mark = { through: Number(row.through), ranges: parseRanges(row.ranges) }
 }
 
 function withoutReplayed<T extends Marked>(inputs: T[], producers: Producer[]): T[] {
@@ -175,7 +188,9 @@ function toRanges(ids: Iterable<number>): [number, number][] {
 function parseRanges(text: string): [number, number][] {
   try {
     const parsed = JSON.parse(text) as unknown
-    return Array.isArray(parsed) ? parsed.filter((r): r is [number, number] => Array.isArray(r) && r.length === 2 && r.every(Number.isSafeInteger)) : []
+    return Array.isArray(parsed)
+      ? parsed.filter((r): r is [number, number] => Array.isArray(r) && r.length === 2 && r.every(Number.isSafeInteger))
+      : []
   } catch {
     return []
   }

@@ -22,7 +22,8 @@ export async function folderFor(ctx: CoreContext, principal: Principal, path: st
   if (!canRead(level)) throw notFound(`folder not found: ${path}`)
   const names = splitPath(path)
   const found = await findNearest(ctx.db, names)
-  if (!found || found.depth !== names.length || !isFolderType(found.resource.type)) throw notFound(`folder not found: ${path}`)
+  if (!found || found.depth !== names.length || !isFolderType(found.resource.type))
+    throw notFound(`folder not found: ${path}`)
   if (need === 'write' && !canWrite(level)) throw forbidden(`permission error: ${path}`)
   return found.resource
 }
@@ -32,9 +33,22 @@ export async function folderFor(ctx: CoreContext, principal: Principal, path: st
  * Messages are relayed to subscribers as {"<type>": {params}}; a sequence value is relayed as its
  * announcement ("d,…"), made when it is stored.
  */
-export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: InboundMessage, origin?: string) {
+export async function sendFolderMessage(
+  ctx: CoreContext,
+  bus: MessageBus,
+  principal: Principal,
+  path: string,
+  message: InboundMessage,
+  origin?: string,
+) {
   const folder = await folderFor(ctx, principal, path, 'write')
-  const { refused, outgoing } = await bus.accept({ principal, folder, folderPath: path, messages: [message], receivedAt: new Date() })
+  const { refused, outgoing } = await bus.accept({
+    principal,
+    folder,
+    folderPath: path,
+    messages: [message],
+    receivedAt: new Date(),
+  })
   await sendAndRelay(ctx, bus, path, message, outgoing, origin)
   return refused
 }
@@ -43,7 +57,13 @@ export async function sendFolderMessage(ctx: CoreContext, bus: MessageBus, princ
  * sendFolderMessage for a request that must store all its values or none (REST: a refused value is
  * answered as on every REST door, by its kind, and nothing is stored). Values are stored in a transaction of their own, not MQTT's batches.
  */
-export async function sendFolderMessageAtomically(ctx: CoreContext, bus: MessageBus, principal: Principal, path: string, message: InboundMessage): Promise<void> {
+export async function sendFolderMessageAtomically(
+  ctx: CoreContext,
+  bus: MessageBus,
+  principal: Principal,
+  path: string,
+  message: InboundMessage,
+): Promise<void> {
   if (!carriesValues(message)) {
     await sendFolderMessage(ctx, bus, principal, path, message) // only values are ever refused
     return
@@ -54,8 +74,17 @@ export async function sendFolderMessageAtomically(ctx: CoreContext, bus: Message
   await sendAndRelay(ctx, bus, path, message, [])
 }
 
-async function sendAndRelay(ctx: CoreContext, bus: MessageBus, path: string, message: InboundMessage, outgoing: OutgoingRequest[], origin?: string) {
+async function sendAndRelay(
+  ctx: CoreContext,
+  bus: MessageBus,
+  path: string,
+  message: InboundMessage,
+  outgoing: OutgoingRequest[],
+  origin?: string,
+) {
   // the sender waits for its email or text message, and hears of a refusal (throttle, bad address)
-  for (const request of outgoing) await sendOutgoing(ctx, ctx.outbox, request.principal, request.type, request.parameters)
-  if (message.kind === 'message') bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)
+  for (const request of outgoing)
+    await sendOutgoing(ctx, ctx.outbox, request.principal, request.type, request.parameters)
+  if (message.kind === 'message')
+    bus.publishToFolder(path, Buffer.from(JSON.stringify({ [message.type]: message.parameters })), origin)
 }

@@ -17,7 +17,8 @@ export const TIMESTAMP_RANGE = { min: 0, max: Date.UTC(9999, 11, 31, 23, 59, 59,
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?: ?([Zz])|([+-])(\d{2}):?(\d{2}))?$/
 
-const EXPECTED = 'expected ISO 8601 UTC such as "2024-05-01T12:00:00Z" (rhizo\'s "2024-05-01T12:00:00.123456 Z" also works)'
+const EXPECTED =
+  'expected ISO 8601 UTC such as "2024-05-01T12:00:00Z" (rhizo\'s "2024-05-01T12:00:00.123456 Z" also works)'
 
 export function parseTimestamp(value: unknown): Date {
   if (value instanceof Date) return checkRange(value.getTime(), 'a Date')

@@ -29,7 +29,8 @@ export interface HistoryEntry {
 }
 
 /** What the writer holds: a message, or a payload of messages decoded only if its rows are written. */
-export type HeldEntry = HistoryEntry | (Omit<HistoryEntry, 'type' | 'parameters'> & { payload: KeptPayload; folderPath: string })
+export type HeldEntry =
+  HistoryEntry | (Omit<HistoryEntry, 'type' | 'parameters'> & { payload: KeptPayload; folderPath: string })
 
 /** Writes the folders' message history, holding back what nobody waits for (history.ts createHistoryWriter). */
 export interface HistoryWriter {

@@ -12,7 +12,12 @@ import { createOnFirstValue } from '../resources/auto-create.ts'
 import { currentPathResolver, type PathResolver } from '../resources/resolver.ts'
 import { canRead, canWrite, principalKey } from '../resources/permissions.ts'
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
-import { storeSequenceValues, type SequenceValueInput, type SkippedValue, type StoredValue } from '../resources/sequences.ts'
+import {
+  storeSequenceValues,
+  type SequenceValueInput,
+  type SkippedValue,
+  type StoredValue,
+} from '../resources/sequences.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay, encodeImageUpdate } from './codecs.ts'
 import { recordRefusals } from './refusal-log.ts'
@@ -52,10 +57,16 @@ export interface WriteOptions {
 }
 
 /** The use case: every request stored or refused. Refusals are written to the controller's log. */
-export async function writeSequenceValues(ctx: CoreContext, requests: ValueRequest[], options: WriteOptions = {}): Promise<ValueOutcome> {
+export async function writeSequenceValues(
+  ctx: CoreContext,
+  requests: ValueRequest[],
+  options: WriteOptions = {},
+): Promise<ValueOutcome> {
   const lookups = options.lookups ?? (requests.every((r) => r.found) ? undefined : await sharedLookups(ctx))
   const { accepted, refused } = await checkValueRequests(ctx, requests, lookups, options.createMissing ?? true)
-  const { stored, skipped } = options.atomic ? await storeAllOrNone(ctx, accepted, refused) : await storeIsolatingBadValues(ctx, accepted, refused)
+  const { stored, skipped } = options.atomic
+    ? await storeAllOrNone(ctx, accepted, refused)
+    : await storeIsolatingBadValues(ctx, accepted, refused)
   await recordRefusals(ctx, refused)
   return { stored, skipped, refused }
 }
@@ -64,7 +75,12 @@ export async function writeSequenceValues(ctx: CoreContext, requests: ValueReque
  * writeSequenceValues for one sender waiting for its answer (REST): all or none, a refusal thrown as
  * refusalError, what was stored announced at once.
  */
-export async function writeSequenceValuesOrRefuse(ctx: CoreContext, bus: FolderPublisher, requests: ValueRequest[], options: Omit<WriteOptions, 'atomic'> = {}) {
+export async function writeSequenceValuesOrRefuse(
+  ctx: CoreContext,
+  bus: FolderPublisher,
+  requests: ValueRequest[],
+  options: Omit<WriteOptions, 'atomic'> = {},
+) {
   const outcome = await writeSequenceValues(ctx, requests, { ...options, atomic: true })
   if (outcome.refused.length > 0) throw refusalError(outcome.refused)
   valuesStored(ctx, bus, outcome.stored)
@@ -86,16 +102,25 @@ export function valuesStored(ctx: CoreContext, bus: FolderPublisher, stored: Ann
 /** The core's shared path resolver (emptied by renames, moves, deletes and permission changes), as REST's lookups use it. */
 async function sharedLookups(ctx: CoreContext): Promise<ValueLookups> {
   const resolver = await currentPathResolver(ctx)
-  return { resolver, access: { level: (principal, path) => accessToPath(ctx.db, principal, path, resolver.findLive).catch(() => 0) } }
+  return {
+    resolver,
+    access: { level: (principal, path) => accessToPath(ctx.db, principal, path, resolver.findLive).catch(() => 0) },
+  }
 }
 
 const refusal = (request: ValueRequest, kind: RefusalKind, reason: string): ValueRefusal => ({ request, kind, reason })
 /** An error's code as a refusal kind; anything else wrong with a value is "invalid". */
-const asKind = (code: ErrorCode): RefusalKind => (code === 'not_found' || code === 'forbidden' || code === 'too_large' ? code : 'invalid')
+const asKind = (code: ErrorCode): RefusalKind =>
+  code === 'not_found' || code === 'forbidden' || code === 'too_large' ? code : 'invalid'
 const kindOf = (err: TendrilError) => asKind(err.code)
 
 /** Each request's sequence found, its access and its value checked: accepted to store, or refused with why. */
-async function checkValueRequests(ctx: CoreContext, requests: ValueRequest[], lookups: ValueLookups | undefined, createMissing: boolean) {
+async function checkValueRequests(
+  ctx: CoreContext,
+  requests: ValueRequest[],
+  lookups: ValueLookups | undefined,
+  createMissing: boolean,
+) {
   const refused: ValueRefusal[] = []
   const accepted: Accepted[] = []
   for (const request of requests) {
@@ -170,7 +195,11 @@ async function storeAllOrNone(ctx: CoreContext, accepted: Accepted[], refused: V
   if (refused.length > 0 || accepted.length === 0) return { stored: [], skipped: [] }
   // one value: its settings as found, so it is stored in one short transaction if they still hold
   const known = accepted.length === 1 ? { systemAttributes: accepted[0]!.sequence.systemAttributes } : undefined
-  const result = await storeSequenceValues(ctx, ctx.blobs, accepted.map((a) => ({ ...toInput(a), known })))
+  const result = await storeSequenceValues(
+    ctx,
+    ctx.blobs,
+    accepted.map((a) => ({ ...toInput(a), known })),
+  )
   return { stored: located(accepted, result.stored), skipped: result.skipped }
 }
 
@@ -185,7 +214,10 @@ async function storeIsolatingBadValues(ctx: CoreContext, accepted: Accepted[], r
     return { stored: located(accepted, result.stored), skipped: result.skipped }
   } catch (err) {
     if (!(err instanceof TendrilError) || accepted.length === 1) {
-      if (err instanceof TendrilError) refused.push(refusal(accepted[0]!.request, kindOf(whyRefused(err)), `${accepted[0]!.path}: ${whyRefused(err).message}`))
+      if (err instanceof TendrilError)
+        refused.push(
+          refusal(accepted[0]!.request, kindOf(whyRefused(err)), `${accepted[0]!.path}: ${whyRefused(err).message}`),
+        )
       else throw err
       return { stored: [], skipped: [] }
     }
@@ -222,9 +254,17 @@ function inFolder(value: StoredValue, { path, sequence }: Accepted): AnnouncedVa
   const slash = path.lastIndexOf('/')
   // (fields named, not spread: this runs for every value MQTT stores)
   const { sequenceId, revisionId, timestamp, size } = value
-  return { sequenceId, revisionId, timestamp, value: value.value, size, folderPath: path.slice(0, slash), name: path.slice(slash + 1), sequence }
+  return {
+    sequenceId,
+    revisionId,
+    timestamp,
+    value: value.value,
+    size,
+    folderPath: path.slice(0, slash),
+    name: path.slice(slash + 1),
+    sequence,
+  }
 }
-
 
 /**
  * Browsers watching a folder see each stored value as rhizo announced it, "d,<name>,<timestamp>,<value>"
@@ -234,7 +274,13 @@ function announceValues(bus: FolderPublisher, values: AnnouncedValue[]): void {
   for (const v of values) {
     const payload =
       v.value === null
-        ? encodeImageUpdate({ id: v.sequenceId, path: `${v.folderPath}/${v.name}`, timestamp: v.timestamp, revisionId: v.revisionId, size: v.size })
+        ? encodeImageUpdate({
+            id: v.sequenceId,
+            path: `${v.folderPath}/${v.name}`,
+            timestamp: v.timestamp,
+            revisionId: v.revisionId,
+            size: v.size,
+          })
         : encodeDisplay(v.name, v.timestamp, v.value)
     bus.publishToFolder(v.folderPath, Buffer.from(payload))
   }

@@ -14,7 +14,8 @@ export interface AccessCache {
 export function createAccessCache(db: Db, ttlMs = 1000, maxEntries = 100_000): AccessCache {
   const cache = ttlCache<number>(ttlMs, maxEntries)
   return {
-    level: (principal, path) => cache.get(`${principalKey(principal)}|${path}`, () => accessToPath(db, principal, path).catch(() => 0)),
+    level: (principal, path) =>
+      cache.get(`${principalKey(principal)}|${path}`, () => accessToPath(db, principal, path).catch(() => 0)),
     clear: () => cache.clear(),
   }
 }

@@ -10,13 +10,21 @@ import { AccessLevel, type AccessLevelNumber } from './types.ts'
 /** Looks a live resource up by its liveKey ("parentId/name"); the broker passes a cached one. */
 export type FindLive = (liveKey: string) => Promise<Resource | null>
 
-export async function findNearest(db: DbClient, names: string[], find?: FindLive): Promise<{ resource: Resource; depth: number } | null> {
+export async function findNearest(
+  db: DbClient,
+  names: string[],
+  find?: FindLive,
+): Promise<{ resource: Resource; depth: number } | null> {
   const found = await walk(db, names, find)
   return found.length === 0 ? null : { resource: found[found.length - 1]!, depth: found.length }
 }
 
 /** The live resources along names from the organization down, as far as they exist. */
-async function walk(db: DbClient, names: string[], find: FindLive = (key) => db.resource.findUnique({ where: { liveKey: key } })): Promise<Resource[]> {
+async function walk(
+  db: DbClient,
+  names: string[],
+  find: FindLive = (key) => db.resource.findUnique({ where: { liveKey: key } }),
+): Promise<Resource[]> {
   const found: Resource[] = []
   for (const name of names) {
     const next: Resource | null = await find(liveKey(found[found.length - 1]?.id ?? null, name))
@@ -45,7 +53,12 @@ function levelAlong(principal: Principal, along: ChainLink[]): AccessLevelNumber
   return effectiveLevel(principal, chainOf(along))
 }
 
-export async function accessToPath(db: DbClient, principal: Principal, path: string, find?: FindLive): Promise<AccessLevelNumber> {
+export async function accessToPath(
+  db: DbClient,
+  principal: Principal,
+  path: string,
+  find?: FindLive,
+): Promise<AccessLevelNumber> {
   return levelAlong(principal, await walk(db, splitPath(path), find))
 }
 
@@ -77,10 +90,16 @@ export function levelAt(principal: Principal, facts: PathFacts): AccessLevelNumb
  * answer. Any topic at or below the path gets the level of the deepest of these that is at or above
  * it (its nearest list), else the path's own.
  */
-export function subtreeLevels(principal: Principal, facts: PathFacts): { level: AccessLevelNumber; below: { names: string[]; level: AccessLevelNumber }[] } {
+export function subtreeLevels(
+  principal: Principal,
+  facts: PathFacts,
+): { level: AccessLevelNumber; below: { names: string[]; level: AccessLevelNumber }[] } {
   return {
     level: levelAt(principal, facts),
-    below: facts.listedBelow.map((listed) => ({ names: listed.names, level: effectiveLevel(principal, [listed.link]) })),
+    below: facts.listedBelow.map((listed) => ({
+      names: listed.names,
+      level: effectiveLevel(principal, [listed.link]),
+    })),
   }
 }
 
@@ -88,7 +107,12 @@ export function subtreeLevels(principal: Principal, facts: PathFacts): { level: 
  * Whether principal may read everything at and below path: the path itself and every live resource
  * beneath it that carries its own permission list (only those can change the inherited answer).
  */
-export async function canReadSubtree(db: DbClient, principal: Principal, path: string, find?: FindLive): Promise<boolean> {
+export async function canReadSubtree(
+  db: DbClient,
+  principal: Principal,
+  path: string,
+  find?: FindLive,
+): Promise<boolean> {
   const [facts] = await pathFactsOf(db, [{ names: splitPath(path), below: true }], find)
   const { level, below } = subtreeLevels(principal, facts!)
   return level >= AccessLevel.read && below.every((b) => b.level >= AccessLevel.read)
@@ -103,8 +127,18 @@ export type FindListed = (organizationId: number) => Promise<ListedResource[]>
  * of all their organizations, and one per level those sit at. With find, paths are walked through it
  * instead (a cache), and with listed, each organization's listed resources come from it.
  */
-export async function pathFactsOf(db: DbClient, requests: { names: string[]; below: boolean }[], find?: FindLive, listed?: FindListed): Promise<PathFacts[]> {
-  const alongs = find ? await Promise.all(requests.map((r) => walk(db, r.names, find))) : await walkMany(db, requests.map((r) => r.names))
+export async function pathFactsOf(
+  db: DbClient,
+  requests: { names: string[]; below: boolean }[],
+  find?: FindLive,
+  listed?: FindListed,
+): Promise<PathFacts[]> {
+  const alongs = find
+    ? await Promise.all(requests.map((r) => walk(db, r.names, find)))
+    : await walkMany(
+        db,
+        requests.map((r) => r.names),
+      )
   const organizationOf = (i: number) => {
     const along = alongs[i]!
     const nearest = along[along.length - 1]
@@ -118,7 +152,9 @@ export async function pathFactsOf(db: DbClient, requests: { names: string[]; bel
   return requests.map(({ names }, i) => {
     const organizationId = organizationOf(i)
     const candidates = organizationId === null ? [] : (byOrganization.get(organizationId) ?? [])
-    const listedBelow = candidates.filter((c) => c.names.length > names.length && names.every((name, n) => c.names[n] === name))
+    const listedBelow = candidates.filter(
+      (c) => c.names.length > names.length && names.every((name, n) => c.names[n] === name),
+    )
     return { names, along: alongs[i]!, listedBelow: listedBelow.sort((a, b) => b.names.length - a.names.length) }
   })
 }
@@ -143,7 +179,10 @@ async function walkMany(db: DbClient, namesList: string[][]): Promise<Link[][]> 
     const keys = [...new Set(active.map((i) => keyAt(i, depth)))]
     const rows = new Map<string, Link>()
     for (const chunk of chunks(keys)) {
-      const found = await db.resource.findMany({ where: { liveKey: { in: chunk } }, select: { id: true, liveKey: true, organizationId: true, permissions: true } })
+      const found = await db.resource.findMany({
+        where: { liveKey: { in: chunk } },
+        select: { id: true, liveKey: true, organizationId: true, permissions: true },
+      })
       for (const row of found) rows.set(row.liveKey!, row)
     }
     for (const i of active) {
@@ -158,7 +197,13 @@ async function walkMany(db: DbClient, namesList: string[][]): Promise<Link[][]> 
 /** The live resources with a list of their own in each organization, with their paths. */
 export async function loadListed(db: DbClient, organizationIds: number[]): Promise<Map<number, ListedResource[]>> {
   const result = new Map<number, ListedResource[]>(organizationIds.map((id) => [id, []]))
-  const rows: { id: number; parentId: number | null; name: string; organizationId: number | null; permissions: unknown }[] = []
+  const rows: {
+    id: number
+    parentId: number | null
+    name: string
+    organizationId: number | null
+    permissions: unknown
+  }[] = []
   for (const chunk of chunks(organizationIds)) {
     rows.push(
       ...(await db.resource.findMany({
@@ -172,14 +217,25 @@ export async function loadListed(db: DbClient, organizationIds: number[]): Promi
   let missing = [...new Set(rows.map((r) => r.parentId).filter((id) => id !== null && !names.has(id)))] as number[]
   while (missing.length > 0) {
     const parents: { id: number; parentId: number | null; name: string }[] = []
-    for (const chunk of chunks(missing)) parents.push(...(await db.resource.findMany({ where: { id: { in: chunk } }, select: { id: true, parentId: true, name: true } })))
+    for (const chunk of chunks(missing))
+      parents.push(
+        ...(await db.resource.findMany({
+          where: { id: { in: chunk } },
+          select: { id: true, parentId: true, name: true },
+        })),
+      )
     for (const parent of parents) names.set(parent.id, parent)
     missing = [...new Set(parents.map((p) => p.parentId).filter((id) => id !== null && !names.has(id)))] as number[]
   }
   for (const row of rows) {
     if (row.organizationId === null || !Array.isArray(row.permissions)) continue
     const path: string[] = []
-    for (let at: { parentId: number | null; name: string } | undefined = row; at; at = at.parentId === null ? undefined : names.get(at.parentId)) path.unshift(at.name)
+    for (
+      let at: { parentId: number | null; name: string } | undefined = row;
+      at;
+      at = at.parentId === null ? undefined : names.get(at.parentId)
+    )
+      path.unshift(at.name)
     result.get(row.organizationId)?.push({ names: path, link: row })
   }
   return result

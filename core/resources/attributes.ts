@@ -13,29 +13,49 @@ const whole = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().
 /** Sequence settings as rhizo named them; numbers may arrive as strings from form posts. */
 export const sequenceSettingsSchema = z
   .object({
-    data_type: z.coerce.number().pipe(z.union([z.literal(SequenceDataType.numeric), z.literal(SequenceDataType.text), z.literal(SequenceDataType.image)])),
+    data_type: z.coerce
+      .number()
+      .pipe(
+        z.union([
+          z.literal(SequenceDataType.numeric),
+          z.literal(SequenceDataType.text),
+          z.literal(SequenceDataType.image),
+        ]),
+      ),
     decimal_places: whole(0, MAX_DECIMAL_PLACES),
     units: z.string().max(100),
     max_history: whole(1),
-    min_storage_interval: z.coerce.number().min(0).max(10 * 365 * 86400),
+    min_storage_interval: z.coerce
+      .number()
+      .min(0)
+      .max(10 * 365 * 86400),
   })
   .partial()
 
-export const SEQUENCE_SETTINGS = ['data_type', 'decimal_places', 'units', 'max_history', 'min_storage_interval'] as const
+export const SEQUENCE_SETTINGS = [
+  'data_type',
+  'decimal_places',
+  'units',
+  'max_history',
+  'min_storage_interval',
+] as const
 
 /** A JSON object given as an object (JSON bodies) or as JSON text (form fields, as rhizo's client sends). */
 export function jsonObject(value: unknown, name: string): Record<string, unknown> {
   let parsed = value
   if (typeof value === 'string') {
-    if (value.length > MAX_ATTRIBUTES_BYTES) throw invalid(`${name} must be at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON`)
+    if (value.length > MAX_ATTRIBUTES_BYTES)
+      throw invalid(`${name} must be at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON`)
     try {
       parsed = JSON.parse(value)
     } catch {
       throw invalid(`${name} must be a JSON object`)
     }
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid(`${name} must be a JSON object`)
-  if (JSON.stringify(parsed).length > MAX_ATTRIBUTES_BYTES) throw invalid(`${name} must be at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON`)
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw invalid(`${name} must be a JSON object`)
+  if (JSON.stringify(parsed).length > MAX_ATTRIBUTES_BYTES)
+    throw invalid(`${name} must be at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON`)
   return parsed as Record<string, unknown>
 }
 
@@ -48,13 +68,18 @@ export function asObject(value: unknown): Record<string, unknown> {
  * existing with the patch's keys set; with removeNulls a key given null is removed. Refused (nothing
  * changed) when the result would be larger than maxBytes of JSON.
  */
-export function mergeObject(existing: unknown, patch: Record<string, unknown>, options: { what: string; maxBytes: number; removeNulls?: boolean }): Record<string, unknown> {
+export function mergeObject(
+  existing: unknown,
+  patch: Record<string, unknown>,
+  options: { what: string; maxBytes: number; removeNulls?: boolean },
+): Record<string, unknown> {
   const merged = { ...asObject(existing) }
   for (const [key, value] of Object.entries(patch)) {
     if (value === null && options.removeNulls) delete merged[key]
     else merged[key] = value
   }
-  if (JSON.stringify(merged).length > options.maxBytes) throw invalid(`${options.what} would be larger than ${options.maxBytes} bytes of JSON`)
+  if (JSON.stringify(merged).length > options.maxBytes)
+    throw invalid(`${options.what} would be larger than ${options.maxBytes} bytes of JSON`)
   return merged
 }
 

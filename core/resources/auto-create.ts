@@ -19,7 +19,12 @@ const MAX_HISTORY = 10_000
 export type FirstValueOutcome = { sequence: Resource } | { refusal: string; code: ErrorCode }
 
 /** Creates the missing sequence at path for its first value when the rule allows it; else says why not. */
-export async function createOnFirstValue(ctx: CoreContext, principal: Principal, path: string, value: string | Buffer): Promise<FirstValueOutcome> {
+export async function createOnFirstValue(
+  ctx: CoreContext,
+  principal: Principal,
+  path: string,
+  value: string | Buffer,
+): Promise<FirstValueOutcome> {
   const missing = `sequence not found: ${path}`
   if (principal.kind !== 'controller') return { refusal: missing, code: 'not_found' }
   const names = splitPath(path)
@@ -34,9 +39,15 @@ export async function createOnFirstValue(ctx: CoreContext, principal: Principal,
   }
   try {
     const name = checkName(names.at(-1)!)
-    const sequence = await createSequence(ctx.db, parent, name, { dataType: dataTypeOf(value), maxHistory: MAX_HISTORY })
+    const sequence = await createSequence(ctx.db, parent, name, {
+      dataType: dataTypeOf(value),
+      maxHistory: MAX_HISTORY,
+    })
     pathResolverFor(ctx).forgetMissing(path)
-    ctx.log.info({ path, dataType: (sequence.systemAttributes as { data_type: number }).data_type }, 'sequence created by its first value')
+    ctx.log.info(
+      { path, dataType: (sequence.systemAttributes as { data_type: number }).data_type },
+      'sequence created by its first value',
+    )
     return { sequence }
   } catch (err) {
     if (!(err instanceof TendrilError)) throw err
@@ -49,7 +60,11 @@ export async function createOnFirstValue(ctx: CoreContext, principal: Principal,
 
 function turnedOff(systemAttributes: unknown): boolean {
   const setting = (systemAttributes as Record<string, unknown> | null)?.auto_create_sequences
-  return setting === false || (typeof setting === 'string' && ['false', '0', 'no', 'off'].includes(setting.trim().toLowerCase())) || setting === 0
+  return (
+    setting === false ||
+    (typeof setting === 'string' && ['false', '0', 'no', 'off'].includes(setting.trim().toLowerCase())) ||
+    setting === 0
+  )
 }
 
 /** numeric for a number, image for image bytes (JPEG, PNG, GIF, WebP), text for anything else. */

@@ -15,13 +15,24 @@ import type { Principal } from './permissions.ts'
 export const DRIFT_TOLERANCE_S = 30
 export const RECORRECT_S = 100
 
-export async function correctControllerTimestamp(db: Db, principal: Principal, timestamp: Date, now = new Date()): Promise<Date> {
+export async function correctControllerTimestamp(
+  db: Db,
+  principal: Principal,
+  timestamp: Date,
+  now = new Date(),
+): Promise<Date> {
   if (principal.kind !== 'controller') return timestamp
   const drift = (now.getTime() - timestamp.getTime()) / 1000
   if (Math.abs(drift) <= DRIFT_TOLERANCE_S) return timestamp
-  const status = await db.controllerStatus.findUnique({ where: { controllerId: principal.controllerId }, select: { attributes: true } })
+  const status = await db.controllerStatus.findUnique({
+    where: { controllerId: principal.controllerId },
+    select: { attributes: true },
+  })
   const attributes = asObject(status?.attributes)
-  let correction = typeof attributes.timestamp_correction === 'number' && Number.isFinite(attributes.timestamp_correction) ? attributes.timestamp_correction : 0
+  let correction =
+    typeof attributes.timestamp_correction === 'number' && Number.isFinite(attributes.timestamp_correction)
+      ? attributes.timestamp_correction
+      : 0
   if (Math.abs(correction - drift) > RECORRECT_S) {
     correction = drift
     // merged, not written whole: the status the controller reported stays beside it

@@ -42,15 +42,26 @@ export async function markManyDisconnected(db: DbClient, controllerIds: number[]
 /** The controllers shown connected (read every half minute: ~25 ms through Prisma for 10,000, ~2 ms directly). */
 export async function connectedControllerIds(db: DbClient): Promise<number[]> {
   // (the connection reads integers as BigInt)
-  const direct = readDirectSqlite(db, (sqlite) => (sqlite.statement('SELECT "controllerId" FROM "ControllerStatus" WHERE "connected" = 1').pluck().all() as bigint[]).map(Number))
+  const direct = readDirectSqlite(db, (sqlite) =>
+    (
+      sqlite.statement('SELECT "controllerId" FROM "ControllerStatus" WHERE "connected" = 1').pluck().all() as bigint[]
+    ).map(Number),
+  )
   if (direct) return direct.result
-  const rows = await db.$queryRaw<{ controllerId: number }[]>`SELECT "controllerId" FROM "ControllerStatus" WHERE "connected" = true`
+  const rows = await db.$queryRaw<
+    { controllerId: number }[]
+  >`SELECT "controllerId" FROM "ControllerStatus" WHERE "connected" = true`
   return rows.map((r) => r.controllerId)
 }
 
 /** A watchdog message proves the controller alive and re-arms the one notification per outage (watchdog.ts). */
 export async function recordWatchdog(db: DbClient, controllerId: number, at = new Date()) {
-  const rearmed = { lastWatchdogAt: at, watchdogNotificationSent: false, watchdogNoticeSentTo: null, watchdogNoticeClaimedUntil: null }
+  const rearmed = {
+    lastWatchdogAt: at,
+    watchdogNotificationSent: false,
+    watchdogNoticeSentTo: null,
+    watchdogNoticeClaimedUntil: null,
+  }
   await db.controllerStatus.upsert({ where: { controllerId }, create: { controllerId, ...rearmed }, update: rearmed })
 }
 
@@ -61,10 +72,23 @@ export async function recordWatchdog(db: DbClient, controllerId: number, at = ne
  * the whole. Runs in the caller's transaction; on PostgreSQL the row is locked before it is read, so
  * two merges at once both land (SQLite's transaction already holds the write lock).
  */
-export async function mergeStatusAttributes(tx: Prisma.TransactionClient, controllerId: number, patch: Record<string, unknown>, maxBytes = Infinity) {
-  if (providerOf(tx) === 'postgresql') await tx.$executeRaw`SELECT id FROM "ControllerStatus" WHERE "controllerId" = ${controllerId} FOR UPDATE`
+export async function mergeStatusAttributes(
+  tx: Prisma.TransactionClient,
+  controllerId: number,
+  patch: Record<string, unknown>,
+  maxBytes = Infinity,
+) {
+  if (providerOf(tx) === 'postgresql')
+    await tx.$executeRaw`SELECT id FROM "ControllerStatus" WHERE "controllerId" = ${controllerId} FOR UPDATE`
   const row = await tx.controllerStatus.findUnique({ where: { controllerId }, select: { attributes: true } })
-  const merged = mergeObject(row?.attributes, patch, { what: "the controller's status", maxBytes }) as Prisma.InputJsonObject
-  await tx.controllerStatus.upsert({ where: { controllerId }, create: { controllerId, attributes: merged }, update: { attributes: merged } })
+  const merged = mergeObject(row?.attributes, patch, {
+    what: "the controller's status",
+    maxBytes,
+  }) as Prisma.InputJsonObject
+  await tx.controllerStatus.upsert({
+    where: { controllerId },
+    create: { controllerId, attributes: merged },
+    update: { attributes: merged },
+  })
   return merged as Record<string, unknown>
 }

@@ -31,9 +31,14 @@ const TYPE_NAMES: Record<string, number> = {
 const KNOWN_TYPES = new Set<number>(Object.values(ResourceType))
 
 export function parseResourceType(value: unknown): number {
-  const text = String(value ?? '').trim().toLowerCase()
+  const text = String(value ?? '')
+    .trim()
+    .toLowerCase()
   const type = /^\d+$/.test(text) ? Number(text) : TYPE_NAMES[text]
-  if (type === undefined || !KNOWN_TYPES.has(type)) throw invalid(`unknown resource type ${JSON.stringify(value ?? null)}: use 10 folder, 12 controller folder, 13 remote folder, 20 file, 21 sequence or 22 app`)
+  if (type === undefined || !KNOWN_TYPES.has(type))
+    throw invalid(
+      `unknown resource type ${JSON.stringify(value ?? null)}: use 10 folder, 12 controller folder, 13 remote folder, 20 file, 21 sequence or 22 app`,
+    )
   return type
 }
 
@@ -54,14 +59,19 @@ export interface CreateRequest {
 export async function createFromRequest(ctx: CoreContext, blobs: BlobStore, input: CreateRequest) {
   const parentNames = splitPath(input.parentPath)
   checkName(input.name)
-  if (input.type === ResourceType.organizationFolder) throw invalid('organizations are created through /api/v1/organizations')
+  if (input.type === ResourceType.organizationFolder)
+    throw invalid('organizations are created through /api/v1/organizations')
   if (input.content && input.type !== ResourceType.file) throw invalid('only a file takes data or an uploaded file')
   if (input.systemAttributes) checkWatchdogAttributes(input.principal, input.systemAttributes)
-  const systemAttributes = input.type === ResourceType.sequence ? defaultSequenceSettings(input.systemAttributes ?? {}) : input.systemAttributes
+  const systemAttributes =
+    input.type === ResourceType.sequence
+      ? defaultSequenceSettings(input.systemAttributes ?? {})
+      : input.systemAttributes
   const created = await inTransaction(ctx.db, async (tx) => {
     const parent = await ensureFolders(tx, parentNames)
     if (!isFolderType(parent.type)) throw conflict(`${joinPath(parentNames)} is not a folder`)
-    if (input.type === ResourceType.controllerFolder) await requireMayProvisionControllers(tx, input.principal, parent.organizationId!)
+    if (input.type === ResourceType.controllerFolder)
+      await requireMayProvisionControllers(tx, input.principal, parent.organizationId!)
     const path = joinPath([...parentNames, input.name])
     const created =
       input.type === ResourceType.controllerFolder
@@ -76,7 +86,8 @@ export async function createFromRequest(ctx: CoreContext, blobs: BlobStore, inpu
     const extra: Prisma.ResourceUpdateInput = {}
     if (input.userAttributes) extra.userAttributes = input.userAttributes as Prisma.InputJsonObject
     if (input.createdAt) extra.createdAt = input.createdAt
-    if (input.type === ResourceType.controllerFolder && systemAttributes) extra.systemAttributes = systemAttributes as Prisma.InputJsonObject
+    if (input.type === ResourceType.controllerFolder && systemAttributes)
+      extra.systemAttributes = systemAttributes as Prisma.InputJsonObject
     if (Object.keys(extra).length) await tx.resource.update({ where: { id: created.id }, data: extra })
     const revisionId = input.content ? await addFileRevision(tx, blobs, created, input.content, input.createdAt) : null
     return { resource: created, path, revisionId }

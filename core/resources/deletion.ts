@@ -18,20 +18,28 @@ import { ResourceType } from './types.ts'
  * (rhizo did not look below).
  */
 export async function deleteSubtree(ctx: CoreContext, principal: Principal, resource: Resource): Promise<number> {
-  if (resource.type === ResourceType.organizationFolder && !actsAsSystemAdmin(principal)) throw forbidden('only a system admin can delete an organization')
+  if (resource.type === ResourceType.organizationFolder && !actsAsSystemAdmin(principal))
+    throw forbidden('only a system admin can delete an organization')
   return inTransaction(ctx.db, async (tx) => {
     const ids = [resource.id]
-    for (let level = [resource.id]; level.length > 0; ) {
-      const children = await tx.resource.findMany({ where: { parentId: { in: level }, deleted: false }, select: { id: true, organizationId: true, permissions: true } })
+    for (let level = [resource.id]; level.length > 0;) {
+      const children = await tx.resource.findMany({
+        where: { parentId: { in: level }, deleted: false },
+        select: { id: true, organizationId: true, permissions: true },
+      })
       for (const child of children) {
-        if (Array.isArray(child.permissions) && !canWrite(effectiveLevel(principal, [child]))) throw forbidden('part of this folder is protected from you; nothing was deleted')
+        if (Array.isArray(child.permissions) && !canWrite(effectiveLevel(principal, [child])))
+          throw forbidden('part of this folder is protected from you; nothing was deleted')
       }
       level = children.map((c) => c.id)
       ids.push(...level)
     }
     const modifiedAt = new Date()
     for (let i = 0; i < ids.length; i += 1000) {
-      await tx.resource.updateMany({ where: { id: { in: ids.slice(i, i + 1000) } }, data: { deleted: true, liveKey: null, modifiedAt } })
+      await tx.resource.updateMany({
+        where: { id: { in: ids.slice(i, i + 1000) } },
+        data: { deleted: true, liveKey: null, modifiedAt },
+      })
     }
     // keys of deleted controllers stop working at once (authenticateKey checks), live sessions re-check
     await bumpAccessVersion(tx)
@@ -43,7 +51,13 @@ export async function deleteSubtree(ctx: CoreContext, principal: Principal, reso
 /** data_only: every revision of the resource goes; the resource stays, empty. */
 export async function deleteRevisions(ctx: CoreContext, blobs: BlobStore, resource: Resource): Promise<number> {
   return inTransaction(ctx.db, async (tx) => {
-    const hashes = (await tx.resourceRevision.findMany({ where: { resourceId: resource.id, blobHash: { not: null } }, select: { blobHash: true }, distinct: ['blobHash'] })).map((r) => r.blobHash!)
+    const hashes = (
+      await tx.resourceRevision.findMany({
+        where: { resourceId: resource.id, blobHash: { not: null } },
+        select: { blobHash: true },
+        distinct: ['blobHash'],
+      })
+    ).map((r) => r.blobHash!)
     if (hashes.length > 0) await lockBlobCollection(tx)
     await tx.thumbnail.deleteMany({ where: { resourceId: resource.id } })
     const { count } = await tx.resourceRevision.deleteMany({ where: { resourceId: resource.id } })

@@ -12,7 +12,13 @@ import type { CoreContext } from '../context.ts'
 import { inTransaction, type DbClient, type Resource } from '../db/index.ts'
 import { conflict, invalid, notFound, tooLarge } from '../errors.ts'
 import { formatTimestamp } from '../messages/timestamps.ts'
-import { collectUnreferencedBlobs, holdBlobReferences, insertRevisionRows, lockBlobCollection, type RevisionContent } from './revisions.ts'
+import {
+  collectUnreferencedBlobs,
+  holdBlobReferences,
+  insertRevisionRows,
+  lockBlobCollection,
+  type RevisionContent,
+} from './revisions.ts'
 import { ResourceType } from './types.ts'
 import { queueThumbnail } from '../images/queue.ts'
 import { makeFileThumbnail } from '../images/thumbnails.ts'
@@ -21,10 +27,16 @@ import { makeFileThumbnail } from '../images/thumbnails.ts'
  * Where the bytes of one upload went: inline (read whole, at most inlineBytes) or into the blob store,
  * streamed, refusing (too_large) past maxBytes without keeping anything.
  */
-export async function receiveContent(ctx: CoreContext, blobs: BlobStore, source: Readable | Buffer, maxBytes: number): Promise<RevisionContent> {
+export async function receiveContent(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  source: Readable | Buffer,
+  maxBytes: number,
+): Promise<RevisionContent> {
   if (Buffer.isBuffer(source)) {
     if (source.length > maxBytes) throw tooLarge(`the upload is larger than the limit of ${maxBytes} bytes`)
-    if (source.length <= ctx.config.inlineBytes) return { data: source as Uint8Array<ArrayBuffer>, blobHash: null, size: source.length }
+    if (source.length <= ctx.config.inlineBytes)
+      return { data: source as Uint8Array<ArrayBuffer>, blobHash: null, size: source.length }
     const blob = await blobs.put(source, { maxBytes })
     return { data: null, blobHash: blob.hash, size: blob.size }
   }
@@ -55,7 +67,11 @@ export async function receiveContent(ctx: CoreContext, blobs: BlobStore, source:
 }
 
 /** Undoes receiveContent when the write it was for is refused: the blob goes unless something refers to it. */
-export async function discardContent(ctx: CoreContext, blobs: BlobStore, content: RevisionContent | undefined): Promise<void> {
+export async function discardContent(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  content: RevisionContent | undefined,
+): Promise<void> {
   if (!content?.blobHash) return
   const hash = content.blobHash
   await inTransaction(ctx.db, async (tx) => {
@@ -68,11 +84,18 @@ export async function discardContent(ctx: CoreContext, blobs: BlobStore, content
  * Adds a revision to a live file inside the caller's transaction and makes it the latest.
  * Call with content from receiveContent; see the top of this file for why the blob is checked here.
  */
-export async function addFileRevision(tx: DbClient, blobs: BlobStore, file: Pick<Resource, 'id' | 'type'>, content: RevisionContent, timestamp = new Date()): Promise<number> {
+export async function addFileRevision(
+  tx: DbClient,
+  blobs: BlobStore,
+  file: Pick<Resource, 'id' | 'type'>,
+  content: RevisionContent,
+  timestamp = new Date(),
+): Promise<number> {
   if (file.type !== ResourceType.file) throw invalid('only a file has file revisions')
   if (content.blobHash !== null) {
     await holdBlobReferences(tx)
-    if (!(await blobs.has(content.blobHash))) throw conflict('the upload was removed while it was being stored; send it again')
+    if (!(await blobs.has(content.blobHash)))
+      throw conflict('the upload was removed while it was being stored; send it again')
   }
   const [revisionId] = await insertRevisionRows(tx, [{ resourceId: file.id, timestamp, content, numericValue: null }])
   await tx.resource.update({ where: { id: file.id }, data: { lastRevisionId: revisionId!, modifiedAt: timestamp } })
@@ -82,15 +105,27 @@ export async function addFileRevision(tx: DbClient, blobs: BlobStore, file: Pick
 const THUMBNAILED = /\.(png|jpe?g)$/i
 
 /** Queues the 120 px thumbnail of a png/jpg file's new revision; it is made after the response (core/images/queue.ts). */
-export async function afterFileRevision(ctx: CoreContext, blobs: BlobStore, file: Pick<Resource, 'id' | 'name'>, revisionId: number): Promise<void> {
+export async function afterFileRevision(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  file: Pick<Resource, 'id' | 'name'>,
+  revisionId: number,
+): Promise<void> {
   if (!THUMBNAILED.test(file.name)) return
-  queueThumbnail(ctx, `file ${file.id} revision ${revisionId}`, () => makeFileThumbnail(ctx, blobs, file.id, revisionId))
+  queueThumbnail(ctx, `file ${file.id} revision ${revisionId}`, () =>
+    makeFileThumbnail(ctx, blobs, file.id, revisionId),
+  )
 }
 
 /** thumbnail=1: the 120 px JPEG of a file revision, once it has been made. */
 export async function fileThumbnail(db: DbClient, fileId: number, revisionId: number) {
-  const thumbnail = await db.thumbnail.findFirst({ where: { resourceId: fileId, revisionId }, orderBy: { id: 'desc' }, select: { data: true, format: true } })
-  if (!thumbnail) throw notFound('no thumbnail for this revision (only png and jpg files get one, shortly after upload)')
+  const thumbnail = await db.thumbnail.findFirst({
+    where: { resourceId: fileId, revisionId },
+    orderBy: { id: 'desc' },
+    select: { data: true, format: true },
+  })
+  if (!thumbnail)
+    throw notFound('no thumbnail for this revision (only png and jpg files get one, shortly after upload)')
   return thumbnail
 }
 
@@ -105,7 +140,8 @@ export async function listRevisions(db: DbClient, fileId: number) {
     select: { id: true, timestamp: true, size: true },
     take: MAX_REVISIONS_LISTED + 1,
   })
-  if (rows.length > MAX_REVISIONS_LISTED) throw tooLarge(`the file has more than ${MAX_REVISIONS_LISTED} revisions, too many to list`)
+  if (rows.length > MAX_REVISIONS_LISTED)
+    throw tooLarge(`the file has more than ${MAX_REVISIONS_LISTED} revisions, too many to list`)
   return rows.map((r) => ({ id: r.id, timestamp: formatTimestamp(r.timestamp), size: r.size }))
 }
 

@@ -18,7 +18,13 @@ export interface ListOptions {
   extended?: boolean
 }
 
-export async function listFolder(db: DbClient, principal: Principal, folder: Resource, folderPath: string, options: ListOptions = {}) {
+export async function listFolder(
+  db: DbClient,
+  principal: Principal,
+  folder: Resource,
+  folderPath: string,
+  options: ListOptions = {},
+) {
   const matches = options.filter ? nameMatcher(options.filter) : () => true
   const byParent = await loadSubtree(db, principal, folder, options.recursive ?? false)
   const listed: (ResourceSummary & Record<string, unknown>)[] = []
@@ -32,7 +38,8 @@ export async function listFolder(db: DbClient, principal: Principal, folder: Res
         if (options.recursive) item.path = item.fullPath = `${parentPath}/${child.name}`
         listed.push(item)
         shown.push(child)
-        if (listed.length > MAX_LISTING) throw invalid(`the listing has more than ${MAX_LISTING} entries; narrow it with type or filter`)
+        if (listed.length > MAX_LISTING)
+          throw invalid(`the listing has more than ${MAX_LISTING} entries; narrow it with type or filter`)
       }
     }
     if (!options.recursive) return
@@ -49,9 +56,13 @@ async function loadSubtree(db: DbClient, principal: Principal, folder: Resource,
   let level: number[] = [folder.id]
   let seen = 0
   while (level.length > 0) {
-    const rows = await db.resource.findMany({ where: { parentId: { in: level }, deleted: false }, orderBy: [{ name: 'asc' }, { id: 'asc' }] })
+    const rows = await db.resource.findMany({
+      where: { parentId: { in: level }, deleted: false },
+      orderBy: [{ name: 'asc' }, { id: 'asc' }],
+    })
     seen += rows.length
-    if (seen > MAX_LISTING * 10) throw invalid(`the folder holds too many resources to list recursively; narrow the listing to a sub-folder`)
+    if (seen > MAX_LISTING * 10)
+      throw invalid(`the folder holds too many resources to list recursively; narrow the listing to a sub-folder`)
     const next: number[] = []
     for (const row of rows) {
       // a child without a list inherits what the caller has on the folder (readable, or it would not be listed)

@@ -21,7 +21,12 @@ export interface Found {
 export const notFoundAt = (path: string) => notFound(`resource not found: ${path}`)
 
 /** The live resource at path if principal may read it (and write it, when need is 'write'). */
-export async function resourceFor(db: DbClient, principal: Principal, path: string, need: 'read' | 'write'): Promise<Found> {
+export async function resourceFor(
+  db: DbClient,
+  principal: Principal,
+  path: string,
+  need: 'read' | 'write',
+): Promise<Found> {
   const names = splitPath(path)
   const shown = joinPath(names)
   const chain = await findPath(db, shown)
@@ -31,13 +36,25 @@ export async function resourceFor(db: DbClient, principal: Principal, path: stri
 }
 
 /** The live resource with this id (e.g. a controller's own folder), with the same checks. */
-export async function resourceById(db: DbClient, principal: Principal, id: number, path: string, need: 'read' | 'write'): Promise<Found> {
+export async function resourceById(
+  db: DbClient,
+  principal: Principal,
+  id: number,
+  path: string,
+  need: 'read' | 'write',
+): Promise<Found> {
   const resource = await db.resource.findUnique({ where: { id } })
   if (!resource || resource.deleted) throw notFoundAt(path)
   return checked(db, principal, resource, path, need)
 }
 
-async function checked(db: DbClient, principal: Principal, resource: Resource, path: string, need: 'read' | 'write'): Promise<Found> {
+async function checked(
+  db: DbClient,
+  principal: Principal,
+  resource: Resource,
+  path: string,
+  need: 'read' | 'write',
+): Promise<Found> {
   const level = effectiveLevel(principal, await loadChain(db, resource.id))
   if (!canRead(level)) throw notFoundAt(path)
   if (need === 'write' && !canWrite(level)) throw forbidden(`permission denied: ${path}`)
@@ -61,7 +78,12 @@ export async function requireWriteAt(db: DbClient, principal: Principal, path: s
  * callers that show or change the resource take freshFound's answer instead. A path the resolver does
  * not know is looked up the uncached way, so a resource created a moment ago is found at once.
  */
-export async function resourceForCached(ctx: CoreContext, principal: Principal, path: string, need: 'read' | 'write'): Promise<Found> {
+export async function resourceForCached(
+  ctx: CoreContext,
+  principal: Principal,
+  path: string,
+  need: 'read' | 'write',
+): Promise<Found> {
   const shown = joinPath(splitPath(path))
   const resolver = await currentPathResolver(ctx)
   const resource = await resolver.resolve(shown)
@@ -73,7 +95,12 @@ export async function resourceForCached(ctx: CoreContext, principal: Principal, 
 }
 
 /** found with its row read again (one query); if it moved or went meanwhile, the uncached lookup decides. */
-export async function freshFound(ctx: CoreContext, principal: Principal, found: Found, need: 'read' | 'write'): Promise<Found> {
+export async function freshFound(
+  ctx: CoreContext,
+  principal: Principal,
+  found: Found,
+  need: 'read' | 'write',
+): Promise<Found> {
   const row = await ctx.db.resource.findUnique({ where: { id: found.resource.id } })
   if (row && !row.deleted && row.liveKey === found.resource.liveKey) return { ...found, resource: row }
   return resourceFor(ctx.db, principal, found.path, need)

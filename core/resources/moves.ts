@@ -20,9 +20,13 @@ export async function relocate(tx: DbClient, resource: Resource, change: Relocat
   if (parent) await checkNewParent(tx, resource, parent)
   const parentId = parent ? parent.id : resource.parentId
   if (name === resource.name && parentId === resource.parentId) return resource
-  if (resource.type === ResourceType.organizationFolder) throw invalid('organizations are renamed through /api/v1/organizations')
+  if (resource.type === ResourceType.organizationFolder)
+    throw invalid('organizations are renamed through /api/v1/organizations')
   try {
-    const moved = await tx.resource.update({ where: { id: resource.id }, data: { name, parentId, liveKey: liveKey(parentId, name), modifiedAt: new Date() } })
+    const moved = await tx.resource.update({
+      where: { id: resource.id },
+      data: { name, parentId, liveKey: liveKey(parentId, name), modifiedAt: new Date() },
+    })
     await bumpAccessVersion(tx)
     return moved
   } catch (err) {
@@ -35,9 +39,12 @@ async function checkNewParent(tx: DbClient, resource: Resource, parent: Resource
   if (!isFolderType(parent.type)) throw invalid('the new parent must be a folder')
   if (parent.organizationId !== resource.organizationId) throw invalid('a resource cannot move to another organization')
   // walk up from the new parent: meeting the resource means the move would make a cycle
-  for (let id: number | null = parent.id; id !== null; ) {
+  for (let id: number | null = parent.id; id !== null;) {
     if (id === resource.id) throw invalid('a resource cannot move into itself or its own subtree')
-    const link: { parentId: number | null } | null = await tx.resource.findUnique({ where: { id }, select: { parentId: true } })
+    const link: { parentId: number | null } | null = await tx.resource.findUnique({
+      where: { id },
+      select: { parentId: true },
+    })
     id = link?.parentId ?? null
   }
 }

@@ -14,7 +14,10 @@ export interface PermissionSource {
 export async function permissionSource(db: DbClient, resourceId: number): Promise<PermissionSource> {
   let id: number | null = resourceId
   while (id !== null) {
-    const link: { id: number; parentId: number | null; permissions: unknown } | null = await db.resource.findUnique({ where: { id }, select: { id: true, parentId: true, permissions: true } })
+    const link: { id: number; parentId: number | null; permissions: unknown } | null = await db.resource.findUnique({
+      where: { id },
+      select: { id: true, parentId: true, permissions: true },
+    })
     if (!link) break
     if (Array.isArray(link.permissions)) {
       const parsed = permissionListSchema.safeParse(link.permissions)

@@ -13,7 +13,8 @@ export type { Principal } from '../principal.ts'
 export const anonymous: Principal = { kind: 'anonymous' }
 
 /** System-admin power never travels through a scope: a key (always scoped) is never a system admin. */
-export const actsAsSystemAdmin = (p: Principal): boolean => p.kind === 'user' && p.systemAdmin && p.scopeOrganizationId === undefined
+export const actsAsSystemAdmin = (p: Principal): boolean =>
+  p.kind === 'user' && p.systemAdmin && p.scopeOrganizationId === undefined
 
 export type PermissionEntry = [type: number, principal: number | null, level: number]
 
@@ -78,7 +79,11 @@ function parsedList(list: unknown[]): PermissionEntry[] | null {
 export function effectiveLevel(principal: Principal, chain: ChainLink[]): AccessLevelNumber {
   if (chain.length === 0) return AccessLevel.none
   const organizationId = chain[0]!.organizationId
-  if (principal.kind === 'user' && principal.scopeOrganizationId !== undefined && principal.scopeOrganizationId !== organizationId) {
+  if (
+    principal.kind === 'user' &&
+    principal.scopeOrganizationId !== undefined &&
+    principal.scopeOrganizationId !== organizationId
+  ) {
     return AccessLevel.none
   }
   if (actsAsSystemAdmin(principal)) return AccessLevel.write
@@ -98,10 +103,11 @@ export async function loadChain(db: DbClient, resourceId: number): Promise<Chain
   const chain: ChainLink[] = []
   let id: number | null = resourceId
   while (id !== null) {
-    const link: { parentId: number | null; organizationId: number | null; permissions: unknown } | null = await db.resource.findUnique({
-      where: { id },
-      select: { parentId: true, organizationId: true, permissions: true },
-    })
+    const link: { parentId: number | null; organizationId: number | null; permissions: unknown } | null =
+      await db.resource.findUnique({
+        where: { id },
+        select: { parentId: true, organizationId: true, permissions: true },
+      })
     if (!link) break
     chain.push(link)
     if (Array.isArray(link.permissions)) break // the nearest list decides; no need to read further up
@@ -110,7 +116,11 @@ export async function loadChain(db: DbClient, resourceId: number): Promise<Chain
   return chain
 }
 
-export async function resolveAccess(db: DbClient, principal: Principal, resourceId: number): Promise<AccessLevelNumber> {
+export async function resolveAccess(
+  db: DbClient,
+  principal: Principal,
+  resourceId: number,
+): Promise<AccessLevelNumber> {
   return effectiveLevel(principal, await loadChain(db, resourceId))
 }
 

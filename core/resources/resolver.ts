@@ -29,7 +29,9 @@ export interface PathResolver {
 export const MISS_TTL_MS = 1000
 
 export function createPathResolver(db: Db, ttlMs = 5000, maxEntries = 50_000): PathResolver {
-  const paths = ttlCache<Resource | null>(ttlMs, maxEntries, { ttlOf: (found) => (found ? ttlMs : Math.min(ttlMs, MISS_TTL_MS)) })
+  const paths = ttlCache<Resource | null>(ttlMs, maxEntries, {
+    ttlOf: (found) => (found ? ttlMs : Math.min(ttlMs, MISS_TTL_MS)),
+  })
   // only rows that exist: a name looked up before it was created must be found once it is
   const rows = ttlCache<Resource | null>(ttlMs, maxEntries, { keep: (row) => row !== null })
   const findLive: FindLive = (liveKey) => rows.get(liveKey, () => db.resource.findUnique({ where: { liveKey } }))

@@ -37,10 +37,21 @@ function metaFields(resource: Resource): Record<string, unknown> {
 }
 
 /** Everything a caller with read access may know about a resource (meta=1). */
-export async function describeResource(db: DbClient, resource: Resource, path: string): Promise<Record<string, unknown>> {
-  const described: Record<string, unknown> = { id: resource.id, name: resource.name, type: resource.type, path, ...metaFields(resource) }
+export async function describeResource(
+  db: DbClient,
+  resource: Resource,
+  path: string,
+): Promise<Record<string, unknown>> {
+  const described: Record<string, unknown> = {
+    id: resource.id,
+    name: resource.name,
+    type: resource.type,
+    path,
+    ...metaFields(resource),
+  }
   if (resource.type === ResourceType.file) described.size = (await fileSizes(db, [resource])).get(resource.id) ?? 0
-  if (resource.type === ResourceType.controllerFolder) Object.assign(described, await controllerStatusFields(db, resource.id))
+  if (resource.type === ResourceType.controllerFolder)
+    Object.assign(described, await controllerStatusFields(db, resource.id))
   return described
 }
 
@@ -49,7 +60,10 @@ async function fileSizes(db: DbClient, files: Resource[]): Promise<Map<number, n
   const latest = new Map(files.filter((f) => f.lastRevisionId !== null).map((f) => [f.lastRevisionId!, f.id]))
   const sizes = new Map(files.map((f) => [f.id, 0]))
   if (latest.size === 0) return sizes
-  const revisions = await db.resourceRevision.findMany({ where: { id: { in: [...latest.keys()] } }, select: { id: true, size: true } })
+  const revisions = await db.resourceRevision.findMany({
+    where: { id: { in: [...latest.keys()] } },
+    select: { id: true, size: true },
+  })
   for (const revision of revisions) sizes.set(latest.get(revision.id)!, revision.size)
   return sizes
 }
@@ -89,12 +103,18 @@ async function latestValues(db: DbClient, sequences: Resource[]) {
   const latest = new Map(sequences.filter((s) => s.lastRevisionId !== null).map((s) => [s.lastRevisionId!, s]))
   const values = new Map<number, { last_value: string | null; last_value_timestamp: string | null }>()
   if (latest.size === 0) return values
-  const revisions = await db.resourceRevision.findMany({ where: { id: { in: [...latest.keys()] } }, select: { id: true, timestamp: true, data: true } })
+  const revisions = await db.resourceRevision.findMany({
+    where: { id: { in: [...latest.keys()] } },
+    select: { id: true, timestamp: true, data: true },
+  })
   for (const revision of revisions) {
     const sequence = latest.get(revision.id)!
     const image = (sequence.systemAttributes as { data_type?: unknown } | null)?.data_type === 3
     const text = revision.data && !image ? Buffer.from(revision.data).toString('utf8') : null
-    values.set(sequence.id, { last_value: text !== null && text.length <= LISTED_TEXT_LIMIT ? text : null, last_value_timestamp: iso(revision.timestamp) })
+    values.set(sequence.id, {
+      last_value: text !== null && text.length <= LISTED_TEXT_LIMIT ? text : null,
+      last_value_timestamp: iso(revision.timestamp),
+    })
   }
   return values
 }
@@ -103,15 +123,32 @@ async function latestValues(db: DbClient, sequences: Resource[]) {
  * extended=1 in a listing: each entry gets the meta fields (files their size, controllers their
  * status, sequences their latest value and its timestamp), in four queries.
  */
-export async function describeListed(db: DbClient, resources: Resource[], listed: Record<string, unknown>[]): Promise<void> {
+export async function describeListed(
+  db: DbClient,
+  resources: Resource[],
+  listed: Record<string, unknown>[],
+): Promise<void> {
   const controllers = resources.filter((r) => r.type === ResourceType.controllerFolder).map((r) => r.id)
-  const statuses = new Map((await db.controllerStatus.findMany({ where: { controllerId: { in: controllers } } })).map((s) => [s.controllerId, s]))
-  const sizes = await fileSizes(db, resources.filter((r) => r.type === ResourceType.file))
-  const values = await latestValues(db, resources.filter((r) => r.type === ResourceType.sequence))
+  const statuses = new Map(
+    (await db.controllerStatus.findMany({ where: { controllerId: { in: controllers } } })).map((s) => [
+      s.controllerId,
+      s,
+    ]),
+  )
+  const sizes = await fileSizes(
+    db,
+    resources.filter((r) => r.type === ResourceType.file),
+  )
+  const values = await latestValues(
+    db,
+    resources.filter((r) => r.type === ResourceType.sequence),
+  )
   resources.forEach((resource, i) => {
     Object.assign(listed[i]!, metaFields(resource))
     if (resource.type === ResourceType.file) listed[i]!.size = sizes.get(resource.id) ?? 0
-    if (resource.type === ResourceType.controllerFolder) Object.assign(listed[i]!, statusFields(statuses.get(resource.id) ?? null))
-    if (resource.type === ResourceType.sequence) Object.assign(listed[i]!, values.get(resource.id) ?? { last_value: null, last_value_timestamp: null })
+    if (resource.type === ResourceType.controllerFolder)
+      Object.assign(listed[i]!, statusFields(statuses.get(resource.id) ?? null))
+    if (resource.type === ResourceType.sequence)
+      Object.assign(listed[i]!, values.get(resource.id) ?? { last_value: null, last_value_timestamp: null })
   })
 }

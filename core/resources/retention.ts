@@ -36,14 +36,29 @@ export interface RetentionResult {
 const PAGE = 200
 const DELETE_BATCH = 1000
 
-export async function enforceRetention(ctx: CoreContext, blobs: BlobStore, options: RetentionOptions = {}): Promise<RetentionResult> {
+export async function enforceRetention(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  options: RetentionOptions = {},
+): Promise<RetentionResult> {
   const maxSequences = options.maxSequences ?? 1000
   let budget = options.maxDeletes ?? 20_000
-  const result: RetentionResult = { startedAt: options.now ?? new Date(), sequencesChecked: 0, revisionsDeleted: 0, blobsDeleted: 0, resumeAfterId: null }
+  const result: RetentionResult = {
+    startedAt: options.now ?? new Date(),
+    sequencesChecked: 0,
+    revisionsDeleted: 0,
+    blobsDeleted: 0,
+    resumeAfterId: null,
+  }
   let afterId = options.afterId ?? 0
   for (;;) {
     const page = await ctx.db.resource.findMany({
-      where: { type: ResourceType.sequence, deleted: false, id: { gt: afterId }, modifiedAt: options.modifiedSince ? { gte: options.modifiedSince } : undefined },
+      where: {
+        type: ResourceType.sequence,
+        deleted: false,
+        id: { gt: afterId },
+        modifiedAt: options.modifiedSince ? { gte: options.modifiedSince } : undefined,
+      },
       orderBy: { id: 'asc' },
       take: PAGE,
       select: { id: true, systemAttributes: true },
@@ -80,7 +95,13 @@ function maxHistoryOf(systemAttributes: unknown): number | undefined {
 }
 
 /** Deletes a sequence's revisions older than its newest maxHistory (in timestamp order, ties by id), oldest first. */
-async function trimSequence(ctx: CoreContext, blobs: BlobStore, sequenceId: number, maxHistory: number, budget: number) {
+async function trimSequence(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  sequenceId: number,
+  maxHistory: number,
+  budget: number,
+) {
   const trimmed = { revisions: 0, blobs: 0, finished: false }
   // the newest revision beyond the limit: it and everything older goes
   const boundary = await ctx.db.resourceRevision.findFirst({
@@ -99,7 +120,9 @@ async function trimSequence(ctx: CoreContext, blobs: BlobStore, sequenceId: numb
       select: { id: true, timestamp: true, blobHash: true },
     })
     // in (timestamp, id) order the boundary and everything before it are older; ties after it are newer
-    const isOld = (r: { id: number; timestamp: Date }) => r.timestamp < boundary.timestamp || (r.timestamp.getTime() === boundary.timestamp.getTime() && r.id <= boundary.id)
+    const isOld = (r: { id: number; timestamp: Date }) =>
+      r.timestamp < boundary.timestamp ||
+      (r.timestamp.getTime() === boundary.timestamp.getTime() && r.id <= boundary.id)
     const victims = oldest.filter(isOld)
     if (victims.length > 0) {
       const deleted = await deleteRevisions(ctx, blobs, victims)
@@ -136,7 +159,8 @@ export function startRetentionJob(ctx: CoreContext, blobs: BlobStore, intervalMs
   const run = async () => {
     const result = await enforceRetention(ctx, blobs, { modifiedSince, afterId })
     passStartedAt ??= result.startedAt
-    if (result.revisionsDeleted > 0) ctx.log.debug({ revisions: result.revisionsDeleted, blobs: result.blobsDeleted }, 'sequence history trimmed')
+    if (result.revisionsDeleted > 0)
+      ctx.log.debug({ revisions: result.revisionsDeleted, blobs: result.blobsDeleted }, 'sequence history trimmed')
     if (result.resumeAfterId !== null) {
       afterId = result.resumeAfterId
       return

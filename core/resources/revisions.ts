@@ -52,25 +52,31 @@ export function sqlTimestamp(provider: Provider, d: Date): string {
   return text
 }
 
-const lastTimestamp: Record<Provider, { ms: number; text: string }> = { sqlite: { ms: NaN, text: '' }, postgresql: { ms: NaN, text: '' } }
+const lastTimestamp: Record<Provider, { ms: number; text: string }> = {
+  sqlite: { ms: NaN, text: '' },
+  postgresql: { ms: NaN, text: '' },
+}
 
 /** Any 64-bit number no other module uses as an advisory lock key ("tendril blob refs"). */
 const BLOB_REFERENCE_LOCK = 0x7465_6e64_626c_6f62n
 
 /** Taken by a transaction that inserts revisions referring to blobs (see the top of this file). */
 export async function holdBlobReferences(tx: DbClient): Promise<void> {
-  if (providerOf(tx) === 'postgresql') await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock_shared(${BLOB_REFERENCE_LOCK})`)
+  if (providerOf(tx) === 'postgresql')
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock_shared(${BLOB_REFERENCE_LOCK})`)
 }
 
 /** Taken by a transaction that deletes blobs no revision refers to (see the top of this file). */
 export async function lockBlobCollection(tx: DbClient): Promise<void> {
-  if (providerOf(tx) === 'postgresql') await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${BLOB_REFERENCE_LOCK})`)
+  if (providerOf(tx) === 'postgresql')
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${BLOB_REFERENCE_LOCK})`)
 }
 
 /** How bytes are kept in a revision row: inline, or put in the blob store first. */
 export async function placeRevisionBytes(ctx: CoreContext, blobs: BlobStore, bytes: Buffer): Promise<RevisionContent> {
   // Node allocates Buffers on plain ArrayBuffers, never shared ones
-  if (bytes.length <= ctx.config.inlineBytes) return { data: bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: bytes.length }
+  if (bytes.length <= ctx.config.inlineBytes)
+    return { data: bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: bytes.length }
   const blob = await blobs.put(bytes)
   return { data: null, blobHash: blob.hash, size: blob.size }
 }
@@ -98,7 +104,10 @@ export async function insertRevisionRows(tx: DbClient, revisions: NewRevision[])
     const rows = revisions.slice(i, i + INSERT_CHUNK).map((r) => ({
       r: r.resourceId,
       t: sqlTimestamp(provider, r.timestamp),
-      d: r.content.data === null ? null : Buffer.from(r.content.data.buffer, r.content.data.byteOffset, r.content.data.byteLength).toString('hex'),
+      d:
+        r.content.data === null
+          ? null
+          : Buffer.from(r.content.data.buffer, r.content.data.byteOffset, r.content.data.byteLength).toString('hex'),
       h: r.content.blobHash,
       s: r.content.size,
       n: r.numericValue,
@@ -134,10 +143,19 @@ export async function ensureBlobsKept(blobs: BlobStore, written: Map<string, Buf
 }
 
 /** Deletes those of the hashes no revision refers to any more; call inside a transaction that holds lockBlobCollection. */
-export async function collectUnreferencedBlobs(ctx: CoreContext, tx: DbClient, blobs: BlobStore, hashes: Iterable<string>): Promise<number> {
+export async function collectUnreferencedBlobs(
+  ctx: CoreContext,
+  tx: DbClient,
+  blobs: BlobStore,
+  hashes: Iterable<string>,
+): Promise<number> {
   const candidates = [...new Set(hashes)]
   if (candidates.length === 0) return 0
-  const referenced = await tx.resourceRevision.findMany({ where: { blobHash: { in: candidates } }, select: { blobHash: true }, distinct: ['blobHash'] })
+  const referenced = await tx.resourceRevision.findMany({
+    where: { blobHash: { in: candidates } },
+    select: { blobHash: true },
+    distinct: ['blobHash'],
+  })
   const kept = new Set(referenced.map((r) => r.blobHash))
   let deleted = 0
   for (const hash of candidates) {
@@ -154,12 +172,17 @@ export async function collectUnreferencedBlobs(ctx: CoreContext, tx: DbClient, b
 }
 
 /** A revision's bytes: a Buffer when inline, a verified stream from the blob store when large. */
-export async function readRevision(_ctx: CoreContext, blobs: BlobStore, revision: RevisionContent): Promise<Buffer | Readable> {
+export async function readRevision(
+  _ctx: CoreContext,
+  blobs: BlobStore,
+  revision: RevisionContent,
+): Promise<Buffer | Readable> {
   return openRevision(blobs, revision)
 }
 
 async function openRevision(blobs: BlobStore, revision: RevisionContent): Promise<Buffer | Readable> {
-  if (revision.data !== null) return Buffer.from(revision.data.buffer, revision.data.byteOffset, revision.data.byteLength)
+  if (revision.data !== null)
+    return Buffer.from(revision.data.buffer, revision.data.byteOffset, revision.data.byteLength)
   if (revision.blobHash === null) throw notFound('the revision has no content')
   return blobs.get(revision.blobHash)
 }
@@ -181,16 +204,34 @@ export interface RevisionBody {
 }
 
 /** The newest value of a live sequence (the revision lastRevisionId names), or null before the first one. */
-export async function latestValue(ctx: CoreContext, blobs: BlobStore, sequenceId: number): Promise<RevisionBody | null> {
-  const sequence = await ctx.db.resource.findUnique({ where: { id: sequenceId }, select: { type: true, deleted: true, lastRevisionId: true } })
-  if (!sequence || sequence.deleted || sequence.type !== ResourceType.sequence) throw notFound(`sequence ${sequenceId} not found`)
+export async function latestValue(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  sequenceId: number,
+): Promise<RevisionBody | null> {
+  const sequence = await ctx.db.resource.findUnique({
+    where: { id: sequenceId },
+    select: { type: true, deleted: true, lastRevisionId: true },
+  })
+  if (!sequence || sequence.deleted || sequence.type !== ResourceType.sequence)
+    throw notFound(`sequence ${sequenceId} not found`)
   if (sequence.lastRevisionId === null) return null
   return revisionBody(ctx, blobs, sequenceId, sequence.lastRevisionId)
 }
 
 /** One revision of a resource by id (REST `rev=`); not_found if it belongs to another resource. */
-export async function revisionBody(ctx: CoreContext, blobs: BlobStore, resourceId: number, revisionId: number): Promise<RevisionBody | null> {
+export async function revisionBody(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  resourceId: number,
+  revisionId: number,
+): Promise<RevisionBody | null> {
   const revision = await ctx.db.resourceRevision.findUnique({ where: { id: revisionId } })
   if (!revision || revision.resourceId !== resourceId) return null
-  return { revisionId: revision.id, timestamp: revision.timestamp, size: revision.size, body: await readRevision(ctx, blobs, revision) }
+  return {
+    revisionId: revision.id,
+    timestamp: revision.timestamp,
+    size: revision.size,
+    body: await readRevision(ctx, blobs, revision),
+  }
 }

@@ -21,12 +21,19 @@ export interface PageOptions {
 /** [ms since the epoch, value text or null when in the blob store, blobHash, size, id] */
 type PageRow = [number, string | null, string | null, number, number]
 
-export async function* historyPages(db: DbClient, blobs: BlobStore, sequenceId: number, options: PageOptions = {}): AsyncGenerator<History> {
+export async function* historyPages(
+  db: DbClient,
+  blobs: BlobStore,
+  sequenceId: number,
+  options: PageOptions = {},
+): AsyncGenerator<History> {
   const pageSize = options.pageSize ?? 5000
   const pageBytes = options.pageBytes ?? 4 << 20
-  if (options.count !== undefined && (!Number.isSafeInteger(options.count) || options.count < 1)) throw invalid('count must be a whole number from 1')
+  if (options.count !== undefined && (!Number.isSafeInteger(options.count) || options.count < 1))
+    throw invalid('count must be a whole number from 1')
   const rules = await liveSequenceRules(db, sequenceId)
-  if (rules.dataType === SequenceDataType.image) throw invalid('an image sequence has no value history; read its revisions one at a time')
+  if (rules.dataType === SequenceDataType.image)
+    throw invalid('an image sequence has no value history; read its revisions one at a time')
   const range = { gte: options.start, lte: options.end }
   // with a count, start at the count-th newest value of the range
   let after: { timestamp: Date; id: number; inclusive: boolean } | null = null
@@ -54,11 +61,20 @@ export async function* historyPages(db: DbClient, blobs: BlobStore, sequenceId: 
   }
 }
 
-async function page(db: DbClient, sequenceId: number, options: PageOptions, after: { timestamp: Date; id: number; inclusive: boolean } | null, size: number, bytes: number): Promise<PageRow[]> {
+async function page(
+  db: DbClient,
+  sequenceId: number,
+  options: PageOptions,
+  after: { timestamp: Date; id: number; inclusive: boolean } | null,
+  size: number,
+  bytes: number,
+): Promise<PageRow[]> {
   const from = options.start ? Prisma.sql`AND "timestamp" >= ${options.start}` : Prisma.empty
   const to = options.end ? Prisma.sql`AND "timestamp" <= ${options.end}` : Prisma.empty
   const idOp = after?.inclusive ? Prisma.sql`>=` : Prisma.sql`>`
-  const keyset = after ? Prisma.sql`AND ("timestamp" > ${after.timestamp} OR ("timestamp" = ${after.timestamp} AND id ${idOp} ${after.id}))` : Prisma.empty
+  const keyset = after
+    ? Prisma.sql`AND ("timestamp" > ${after.timestamp} OR ("timestamp" = ${after.timestamp} AND id ${idOp} ${after.id}))`
+    : Prisma.empty
   const where = Prisma.sql`"resourceId" = ${sequenceId} ${from} ${to} ${keyset}`
   // the values before this one hold less than `bytes`: a page of large text values stays small
   const withinBytes = Prisma.sql`WHERE running - size < ${bytes}`
@@ -79,13 +95,21 @@ async function page(db: DbClient, sequenceId: number, options: PageOptions, afte
 /** The first and last timestamps of a sequence's values (null when it has none). */
 export async function sequenceTimeRange(db: DbClient, sequenceId: number): Promise<{ first: Date; last: Date } | null> {
   const pick = (direction: 'asc' | 'desc') =>
-    db.resourceRevision.findFirst({ where: { resourceId: sequenceId }, orderBy: [{ timestamp: direction }], select: { timestamp: true } })
+    db.resourceRevision.findFirst({
+      where: { resourceId: sequenceId },
+      orderBy: [{ timestamp: direction }],
+      select: { timestamp: true },
+    })
   const [first, last] = await Promise.all([pick('asc'), pick('desc')])
   return first && last ? { first: first.timestamp, last: last.timestamp } : null
 }
 
 /** The newest `count` revisions of a sequence within [start, end] as {id, timestamp, size}, oldest first: an image sequence's values, listed without their bytes. */
-export async function sequenceRevisions(db: DbClient, sequenceId: number, options: { count: number; start?: Date; end?: Date }) {
+export async function sequenceRevisions(
+  db: DbClient,
+  sequenceId: number,
+  options: { count: number; start?: Date; end?: Date },
+) {
   const rows = await db.resourceRevision.findMany({
     where: { resourceId: sequenceId, timestamp: { gte: options.start, lte: options.end } },
     orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],

@@ -28,10 +28,19 @@ export const MAX_DECIMAL_PLACES = 20
  * sequences (resource_util.update_sequence_value); Tendril stores everything unless it is set.
  */
 export function sequenceRules(systemAttributes: unknown): SequenceRules {
-  const attrs = (systemAttributes && typeof systemAttributes === 'object' ? systemAttributes : {}) as Record<string, unknown>
+  const attrs = (systemAttributes && typeof systemAttributes === 'object' ? systemAttributes : {}) as Record<
+    string,
+    unknown
+  >
   const dataType = wholeNumber(attrs.data_type)
-  if (dataType !== SequenceDataType.numeric && dataType !== SequenceDataType.text && dataType !== SequenceDataType.image) {
-    throw invalid(`the sequence has no valid data_type (1 numeric, 2 text, 3 image): ${JSON.stringify(attrs.data_type ?? null)}`)
+  if (
+    dataType !== SequenceDataType.numeric &&
+    dataType !== SequenceDataType.text &&
+    dataType !== SequenceDataType.image
+  ) {
+    throw invalid(
+      `the sequence has no valid data_type (1 numeric, 2 text, 3 image): ${JSON.stringify(attrs.data_type ?? null)}`,
+    )
   }
   const rules: SequenceRules = { dataType, minStorageIntervalMs: 0 }
   const places = wholeNumber(attrs.decimal_places)
@@ -40,7 +49,12 @@ export function sequenceRules(systemAttributes: unknown): SequenceRules {
   const maxHistory = wholeNumber(attrs.max_history)
   if (maxHistory !== undefined && maxHistory >= 1) rules.maxHistory = maxHistory
   const interval = Number(attrs.min_storage_interval)
-  if (attrs.min_storage_interval !== null && attrs.min_storage_interval !== '' && Number.isFinite(interval) && interval > 0) {
+  if (
+    attrs.min_storage_interval !== null &&
+    attrs.min_storage_interval !== '' &&
+    Number.isFinite(interval) &&
+    interval > 0
+  ) {
     rules.minStorageIntervalMs = Math.round(interval * 1000)
   }
   return rules
@@ -110,7 +124,8 @@ const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 export function parseNumericValue(text: string): number {
   const trimmed = text.trim()
   const shown = JSON.stringify(text.length > 40 ? text.slice(0, 40) + '…' : text)
-  if (!NUMBER.test(trimmed)) throw invalid(`${shown} is not a number; a numeric sequence takes values such as 12.5, -3 or 1e3`)
+  if (!NUMBER.test(trimmed))
+    throw invalid(`${shown} is not a number; a numeric sequence takes values such as 12.5, -3 or 1e3`)
   const number = Number(trimmed)
   if (!Number.isFinite(number)) throw invalid(`${shown} is out of range for a numeric sequence`)
   return number

@@ -11,7 +11,17 @@ import { inDirectSqliteTransaction, readDirectSqlite, type DirectSqlite } from '
 import { invalid, notFound, TendrilError, tooLarge } from '../errors.ts'
 import { dropReplays, dropReplaysDirect, hasEntries, type ValueEntry } from '../messages/replays.ts'
 import { parseTimestamp } from '../messages/timestamps.ts'
-import { ensureBlobsKept, holdBlobReferences, insertRevisionRows, placeRevisionBytes, providerOf, readRevisionBytes, sqlTimestamp, type Provider, type RevisionContent } from './revisions.ts'
+import {
+  ensureBlobsKept,
+  holdBlobReferences,
+  insertRevisionRows,
+  placeRevisionBytes,
+  providerOf,
+  readRevisionBytes,
+  sqlTimestamp,
+  type Provider,
+  type RevisionContent,
+} from './revisions.ts'
 import { encodeSequenceValue, sequenceRules, type EncodedValue, type SequenceRules } from './sequence-values.ts'
 import { ResourceType, SequenceDataType } from './types.ts'
 
@@ -67,7 +77,11 @@ interface LoadedSequence {
   latest: Date | null
 }
 
-export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, batch: SequenceValueInput[]): Promise<StoreResult> {
+export async function storeSequenceValues(
+  ctx: CoreContext,
+  blobs: BlobStore,
+  batch: SequenceValueInput[],
+): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
   if (batch.length === 1 && batch[0]!.known && !batch[0]!.entry) {
     const stored = await storeKnownValue(ctx, batch[0]!, batch[0]!.known)
@@ -81,16 +95,27 @@ export async function storeSequenceValues(ctx: CoreContext, blobs: BlobStore, ba
       if (err !== NEEDS_BLOB_STORE) throw err // else an encoded value grew past the inline limit: the long way
     }
   }
-  const sequences = await loadSequences(ctx.db, batch.map((v) => v.sequenceId))
+  const sequences = await loadSequences(
+    ctx.db,
+    batch.map((v) => v.sequenceId),
+  )
   const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
-  const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(ctx.db, candidates, sequences))
+  const { keep, skipped } = dropTooFrequent(
+    candidates,
+    sequences,
+    await storedNeighbours(ctx.db, candidates, sequences),
+  )
   const written = await placeBytes(ctx, blobs, keep)
   const stored = await inTransaction(ctx.db, async (tx) => {
     if (!hasEntries(candidates)) return insertRevisions(tx, keep, written.size > 0)
     // the replays are known only now, with their marks locked: their bytes were placed for nothing
     const replays = await dropReplays(tx, candidates)
     const fresh = new Set(replays.fresh)
-    const values = await insertRevisions(tx, keep.filter((c) => fresh.has(c)), written.size > 0)
+    const values = await insertRevisions(
+      tx,
+      keep.filter((c) => fresh.has(c)),
+      written.size > 0,
+    )
     await replays.record()
     return values
   })
@@ -107,27 +132,47 @@ const NEEDS_BLOB_STORE = new Error('a value needs the blob store')
  * between this read and the insert. Throws NEEDS_BLOB_STORE, before writing anything, if an encoded
  * value is larger than its input suggested: blobs are put before a transaction, never inside one.
  */
-async function storeInline(ctx: CoreContext, tx: Prisma.TransactionClient, input: SequenceValueInput[]): Promise<StoreResult> {
+async function storeInline(
+  ctx: CoreContext,
+  tx: Prisma.TransactionClient,
+  input: SequenceValueInput[],
+): Promise<StoreResult> {
   const replays = hasEntries(input) ? await dropReplays(tx, input) : undefined
   const result = await storeInlineValues(ctx, tx, replays?.fresh ?? input)
   await replays?.record()
   return result
 }
 
-async function storeInlineValues(ctx: CoreContext, tx: Prisma.TransactionClient, batch: SequenceValueInput[]): Promise<StoreResult> {
+async function storeInlineValues(
+  ctx: CoreContext,
+  tx: Prisma.TransactionClient,
+  batch: SequenceValueInput[],
+): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
   const ids = [...new Set(batch.map((v) => v.sequenceId))].sort((a, b) => a - b)
   const sequences = await loadSequences(tx, ids, true)
   const candidates = encodeBatch(batch, sequences, new Date(), ctx.config.textValueLimit)
   if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
   const { keep, skipped } = dropTooFrequent(candidates, sequences, await storedNeighbours(tx, candidates, sequences))
-  for (const c of keep) c.content = { data: c.encoded.bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: c.encoded.bytes.length }
+  for (const c of keep)
+    c.content = { data: c.encoded.bytes as Uint8Array<ArrayBuffer>, blobHash: null, size: c.encoded.bytes.length }
   if (keep.length === 0) return { stored: [], skipped }
   const revisionIds = await insertRevisionRows(
     tx,
-    keep.map((c) => ({ resourceId: c.sequenceId, timestamp: c.timestamp, content: c.content!, numericValue: c.encoded.numericValue })),
+    keep.map((c) => ({
+      resourceId: c.sequenceId,
+      timestamp: c.timestamp,
+      content: c.content!,
+      numericValue: c.encoded.numericValue,
+    })),
   )
-  const stored = keep.map((c, i) => ({ sequenceId: c.sequenceId, revisionId: revisionIds[i]!, timestamp: c.timestamp, value: c.encoded.text, size: c.content!.size }))
+  const stored = keep.map((c, i) => ({
+    sequenceId: c.sequenceId,
+    revisionId: revisionIds[i]!,
+    timestamp: c.timestamp,
+    value: c.encoded.text,
+    size: c.content!.size,
+  }))
   await moveLastRevisions(tx, stored, latestOf(sequences))
   return { stored, skipped }
 }
@@ -170,18 +215,38 @@ function storeInlineOnConnection(ctx: CoreContext, sqlite: DirectSqlite, batch: 
   if (candidates.some((c) => c.encoded.bytes.length > ctx.config.inlineBytes)) throw NEEDS_BLOB_STORE
   const near = sqlite.statement(SQLITE_VALUE_NEAR)
   const neighbours = new Set(
-    candidates.filter((c) => needsNeighbourCheck(c, sequences)).filter((c) => {
-      const t = c.timestamp.getTime()
-      const interval = sequences.get(c.sequenceId)!.rules.minStorageIntervalMs
-      return near.get(c.sequenceId, sqlTimestamp('sqlite', new Date(t - interval)), sqlTimestamp('sqlite', new Date(t + interval))) !== undefined
-    }),
+    candidates
+      .filter((c) => needsNeighbourCheck(c, sequences))
+      .filter((c) => {
+        const t = c.timestamp.getTime()
+        const interval = sequences.get(c.sequenceId)!.rules.minStorageIntervalMs
+        return (
+          near.get(
+            c.sequenceId,
+            sqlTimestamp('sqlite', new Date(t - interval)),
+            sqlTimestamp('sqlite', new Date(t + interval)),
+          ) !== undefined
+        )
+      }),
   )
   const { keep, skipped } = dropTooFrequent(candidates, sequences, neighbours)
   const insert = sqlite.statement(SQLITE_INSERT_VALUE)
   const stored = keep.map((c): StoredValue => {
     const bytes = c.encoded.bytes
-    const { lastInsertRowid } = insert.run(c.sequenceId, sqlTimestamp('sqlite', c.timestamp), bytes, bytes.length, c.encoded.numericValue)
-    return { sequenceId: c.sequenceId, revisionId: Number(lastInsertRowid), timestamp: c.timestamp, value: c.encoded.text, size: bytes.length }
+    const { lastInsertRowid } = insert.run(
+      c.sequenceId,
+      sqlTimestamp('sqlite', c.timestamp),
+      bytes,
+      bytes.length,
+      c.encoded.numericValue,
+    )
+    return {
+      sequenceId: c.sequenceId,
+      revisionId: Number(lastInsertRowid),
+      timestamp: c.timestamp,
+      value: c.encoded.text,
+      size: bytes.length,
+    }
   })
   const move = sqlite.statement(SQLITE_MOVE_LAST)
   const modifiedAt = sqlTimestamp('sqlite', new Date())
@@ -208,10 +273,19 @@ const SQLITE_MOVE_KNOWN = `UPDATE "Resource" SET "modifiedAt" = ?,
  * After the lock every statement sees what was committed before it, so lastRevisionId is recomputed
  * from the index as what it means: the value with the latest timestamp, ties to the one stored last.
  */
-async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, known: { systemAttributes: unknown }): Promise<StoredValue | null> {
+async function storeKnownValue(
+  ctx: CoreContext,
+  input: SequenceValueInput,
+  known: { systemAttributes: unknown },
+): Promise<StoredValue | null> {
   const rules = sequenceRules(known.systemAttributes)
   if (rules.minStorageIntervalMs > 0 || known.systemAttributes === null) return null
-  const [candidate] = encodeBatch([input], new Map([[input.sequenceId, { rules, latest: null }]]), new Date(), ctx.config.textValueLimit)
+  const [candidate] = encodeBatch(
+    [input],
+    new Map([[input.sequenceId, { rules, latest: null }]]),
+    new Date(),
+    ctx.config.textValueLimit,
+  )
   const { encoded, timestamp } = candidate!
   if (encoded.bytes.length > ctx.config.inlineBytes) return null
   const id = input.sequenceId
@@ -232,8 +306,15 @@ async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, know
     })
     const revisionId = direct
       ? direct.result
-      : (await ctx.db.$transaction([ctx.db.$queryRawUnsafe<{ id: number | bigint }[]>(SQLITE_INSERT_KNOWN, ...insertArgs), ctx.db.$executeRawUnsafe(SQLITE_MOVE_KNOWN, ...moveArgs)]))[0][0]?.id
-    return revisionId === undefined ? null : { sequenceId: id, revisionId: Number(revisionId), timestamp, value: encoded.text, size: encoded.bytes.length }
+      : (
+          await ctx.db.$transaction([
+            ctx.db.$queryRawUnsafe<{ id: number | bigint }[]>(SQLITE_INSERT_KNOWN, ...insertArgs),
+            ctx.db.$executeRawUnsafe(SQLITE_MOVE_KNOWN, ...moveArgs),
+          ])
+        )[0][0]?.id
+    return revisionId === undefined
+      ? null
+      : { sequenceId: id, revisionId: Number(revisionId), timestamp, value: encoded.text, size: encoded.bytes.length }
   }
   const latestId = Prisma.sql`(SELECT id FROM "ResourceRevision" WHERE "resourceId" = ${id} ORDER BY "timestamp" DESC, id DESC LIMIT 1)`
   const unchanged = Prisma.sql`EXISTS (SELECT 1 FROM "Resource" WHERE id = ${id} AND NOT deleted AND type = ${ResourceType.sequence} AND "systemAttributes" = ${attributes}::jsonb)`
@@ -242,9 +323,18 @@ async function storeKnownValue(ctx: CoreContext, input: SequenceValueInput, know
     ctx.db.$queryRaw<{ id: number | bigint }[]>`
       INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
       SELECT ${id}, ${at}::timestamp(3), decode(${hex}, 'hex'), NULL, ${encoded.bytes.length}, ${encoded.numericValue}::float8 WHERE ${unchanged} RETURNING id`,
-    ctx.db.$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
+    ctx.db
+      .$executeRaw`UPDATE "Resource" SET "lastRevisionId" = ${latestId}, "modifiedAt" = ${now} WHERE id = ${id} AND ${unchanged}`,
   ])
-  return inserted.length === 1 ? { sequenceId: id, revisionId: Number(inserted[0]!.id), timestamp, value: encoded.text, size: encoded.bytes.length } : null
+  return inserted.length === 1
+    ? {
+        sequenceId: id,
+        revisionId: Number(inserted[0]!.id),
+        timestamp,
+        value: encoded.text,
+        size: encoded.bytes.length,
+      }
+    : null
 }
 
 const sequenceNotFound = (id: number) => notFound(`sequence ${id} not found`)
@@ -316,25 +406,37 @@ function sequenceRowOf(row: RawSequenceRow): SequenceRow {
     type: Number(row.type),
     deleted: row.deleted === true || Number(row.deleted) === 1,
     // SQLite hands JSON columns to raw queries as text
-    systemAttributes: typeof row.systemAttributes === 'string' ? JSON.parse(row.systemAttributes) : row.systemAttributes,
+    systemAttributes:
+      typeof row.systemAttributes === 'string' ? JSON.parse(row.systemAttributes) : row.systemAttributes,
     latest: typeof row.latest === 'string' ? new Date(row.latest) : row.latest,
   }
 }
 
-function encodeBatch(batch: SequenceValueInput[], sequences: Map<number, LoadedSequence>, now: Date, maxTextBytes: number): Candidate[] {
+function encodeBatch(
+  batch: SequenceValueInput[],
+  sequences: Map<number, LoadedSequence>,
+  now: Date,
+  maxTextBytes: number,
+): Candidate[] {
   return batch.map((input, i) => {
     try {
       const timestamp = input.timestamp === undefined ? now : parseTimestamp(input.timestamp)
       const rules = sequences.get(input.sequenceId)!.rules
       const encoded = encodeSequenceValue(rules, input.value)
       // --text-value-limit: history reads build every value as a string, so one is kept small
-      if (rules.dataType === SequenceDataType.text && encoded.bytes.length > maxTextBytes) throw tooLarge(`a text value may be at most ${maxTextBytes} bytes (--text-value-limit); this one is ${encoded.bytes.length}`)
+      if (rules.dataType === SequenceDataType.text && encoded.bytes.length > maxTextBytes)
+        throw tooLarge(
+          `a text value may be at most ${maxTextBytes} bytes (--text-value-limit); this one is ${encoded.bytes.length}`,
+        )
       const candidate: Candidate = { sequenceId: input.sequenceId, timestamp, encoded }
       if (input.entry) candidate.entry = input.entry
       return candidate
     } catch (err) {
       if (!(err instanceof TendrilError)) throw err
-      const where = batch.length > 1 ? `value ${i + 1} of ${batch.length} (sequence ${input.sequenceId})` : `sequence ${input.sequenceId}`
+      const where =
+        batch.length > 1
+          ? `value ${i + 1} of ${batch.length} (sequence ${input.sequenceId})`
+          : `sequence ${input.sequenceId}`
       throw new TendrilError(err.code, `${where}: ${err.message}; nothing was stored`, { cause: err })
     }
   })
@@ -356,12 +458,14 @@ function dropTooFrequent(candidates: Candidate[], sequences: Map<number, LoadedS
       const t = c.timestamp.getTime()
       const inBatch = accepted.get(c.sequenceId) ?? accepted.set(c.sequenceId, []).get(c.sequenceId)!
       const near = (s: number) => Math.abs(t - s) < interval
-      const tooClose =
-        inBatch.some(near) ||
-        (latest !== null && near(latest.getTime())) ||
-        storedNear.has(c)
+      const tooClose = inBatch.some(near) || (latest !== null && near(latest.getTime())) || storedNear.has(c)
       if (tooClose) {
-        skipped.push({ sequenceId: c.sequenceId, timestamp: c.timestamp, value: c.encoded.text, reason: 'min_storage_interval' })
+        skipped.push({
+          sequenceId: c.sequenceId,
+          timestamp: c.timestamp,
+          value: c.encoded.text,
+          reason: 'min_storage_interval',
+        })
         continue
       }
       inBatch.push(t)
@@ -378,10 +482,23 @@ function needsNeighbourCheck(c: Candidate, sequences: Map<number, LoadedSequence
 }
 
 /** The candidates (replays, see needsNeighbourCheck) that have a stored value closer than min_storage_interval. */
-async function storedNeighbours(db: DbClient, candidates: Candidate[], sequences: Map<number, LoadedSequence>): Promise<Set<Candidate>> {
+async function storedNeighbours(
+  db: DbClient,
+  candidates: Candidate[],
+  sequences: Map<number, LoadedSequence>,
+): Promise<Set<Candidate>> {
   const near = new Set<Candidate>()
   for (const c of candidates) {
-    if (needsNeighbourCheck(c, sequences) && (await hasStoredValueNear(db, c.sequenceId, c.timestamp.getTime(), sequences.get(c.sequenceId)!.rules.minStorageIntervalMs))) near.add(c)
+    if (
+      needsNeighbourCheck(c, sequences) &&
+      (await hasStoredValueNear(
+        db,
+        c.sequenceId,
+        c.timestamp.getTime(),
+        sequences.get(c.sequenceId)!.rules.minStorageIntervalMs,
+      ))
+    )
+      near.add(c)
   }
   return near
 }
@@ -405,16 +522,31 @@ async function placeBytes(ctx: CoreContext, blobs: BlobStore, keep: Candidate[])
   return written
 }
 
-async function insertRevisions(tx: Prisma.TransactionClient, keep: Candidate[], refersToBlobs: boolean): Promise<StoredValue[]> {
+async function insertRevisions(
+  tx: Prisma.TransactionClient,
+  keep: Candidate[],
+  refersToBlobs: boolean,
+): Promise<StoredValue[]> {
   if (keep.length === 0) return []
   const ids = [...new Set(keep.map((c) => c.sequenceId))].sort((a, b) => a - b)
   const latest = new Map([...(await readSequences(tx, ids, true)).values()].map((r) => [r.id, r.latest]))
   if (refersToBlobs) await holdBlobReferences(tx)
   const revisionIds = await insertRevisionRows(
     tx,
-    keep.map((c) => ({ resourceId: c.sequenceId, timestamp: c.timestamp, content: c.content!, numericValue: c.encoded.numericValue })),
+    keep.map((c) => ({
+      resourceId: c.sequenceId,
+      timestamp: c.timestamp,
+      content: c.content!,
+      numericValue: c.encoded.numericValue,
+    })),
   )
-  const stored = keep.map((c, i) => ({ sequenceId: c.sequenceId, revisionId: revisionIds[i]!, timestamp: c.timestamp, value: c.encoded.text, size: c.content!.size }))
+  const stored = keep.map((c, i) => ({
+    sequenceId: c.sequenceId,
+    revisionId: revisionIds[i]!,
+    timestamp: c.timestamp,
+    value: c.encoded.text,
+    size: c.content!.size,
+  }))
   await moveLastRevisions(tx, stored, latest)
   return stored
 }
@@ -424,7 +556,11 @@ async function insertRevisions(tx: Prisma.TransactionClient, keep: Candidate[], 
  * older values never displace it. modifiedAt is when the sequence last received a stored value.
  * One statement for the whole batch, however many sequences it touched.
  */
-async function moveLastRevisions(tx: Prisma.TransactionClient, stored: StoredValue[], latest: Map<number, Date | null>): Promise<void> {
+async function moveLastRevisions(
+  tx: Prisma.TransactionClient,
+  stored: StoredValue[],
+  latest: Map<number, Date | null>,
+): Promise<void> {
   const json = JSON.stringify(lastRevisionMoves(stored, latest))
   const modifiedAt = new Date()
   if (providerOf(tx) === 'sqlite') {
@@ -439,7 +575,10 @@ async function moveLastRevisions(tx: Prisma.TransactionClient, stored: StoredVal
 }
 
 /** Per sequence touched: the revision lastRevisionId moves to, or null to keep it (only older values were stored). */
-function lastRevisionMoves(stored: StoredValue[], latest: Map<number, Date | null>): { id: number; rev: number | null }[] {
+function lastRevisionMoves(
+  stored: StoredValue[],
+  latest: Map<number, Date | null>,
+): { id: number; rev: number | null }[] {
   const newest = new Map<number, StoredValue>()
   for (const s of stored) {
     const best = newest.get(s.sequenceId)
@@ -481,19 +620,35 @@ export interface HistoryText {
 }
 
 /** Values of a numeric or text sequence, oldest first: the latest `count` within [start, end]. */
-export async function sequenceHistory(db: DbClient, sequenceId: number, options: HistoryOptions = {}): Promise<History> {
+export async function sequenceHistory(
+  db: DbClient,
+  sequenceId: number,
+  options: HistoryOptions = {},
+): Promise<History> {
   const { timestamps, values } = await sequenceHistoryText(db, sequenceId, options)
   return { timestamps: timestamps.map((t) => new Date(t)), values }
 }
 
 /** sequenceHistory with ISO 8601 timestamps ("2023-01-01T00:00:00.000Z"). */
-export async function sequenceHistoryText(db: DbClient, sequenceId: number, options: HistoryOptions = {}): Promise<HistoryText> {
+export async function sequenceHistoryText(
+  db: DbClient,
+  sequenceId: number,
+  options: HistoryOptions = {},
+): Promise<HistoryText> {
   const count = options.count ?? MAX_HISTORY_VALUES
-  if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_VALUES) throw invalid(`count must be a whole number from 1 to ${MAX_HISTORY_VALUES}`)
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_VALUES)
+    throw invalid(`count must be a whole number from 1 to ${MAX_HISTORY_VALUES}`)
   checkRange(options.start, options.end, false)
   const rules = await liveSequenceRules(db, sequenceId)
-  if (rules.dataType === SequenceDataType.image) throw invalid('an image sequence has no value history; read its revisions one at a time')
-  const range = { sequenceId, count, start: options.start, end: options.end, maxBytes: options.maxBytes ?? Number.MAX_SAFE_INTEGER }
+  if (rules.dataType === SequenceDataType.image)
+    throw invalid('an image sequence has no value history; read its revisions one at a time')
+  const range = {
+    sequenceId,
+    count,
+    start: options.start,
+    end: options.end,
+    maxBytes: options.maxBytes ?? Number.MAX_SAFE_INTEGER,
+  }
   const latest = await latestInline(db, range)
   if (!('inBlobStore' in latest)) return latest
   // some value is in the blob store: row by row
@@ -501,7 +656,9 @@ export async function sequenceHistoryText(db: DbClient, sequenceId: number, opti
   const values: string[] = []
   for (const { timestamp, value, blobHash, size } of (await latestRows(db, range)).reverse()) {
     timestamps.push(isoTimestamp(timestamp))
-    values.push(value ?? (await readLarge(options.blobs, { data: null, blobHash, size: Number(size) })).toString('utf8'))
+    values.push(
+      value ?? (await readLarge(options.blobs, { data: null, blobHash, size: Number(size) })).toString('utf8'),
+    )
   }
   return latest.truncated ? { timestamps, values, truncated: true } : { timestamps, values }
 }
@@ -524,24 +681,40 @@ interface HistoryRange {
  * ordered subquery in its order, and sorting again doubled the cost. inBlobStore when some value
  * within the byte budget is in the blob store.
  */
-async function latestInline(db: DbClient, range: HistoryRange): Promise<HistoryText | { inBlobStore: true; truncated: boolean }> {
-  type Aggregates = { timestamps: string | null; values: string | null; large: number | bigint; dropped: number | bigint }
+async function latestInline(
+  db: DbClient,
+  range: HistoryRange,
+): Promise<HistoryText | { inBlobStore: true; truncated: boolean }> {
+  type Aggregates = {
+    timestamps: string | null
+    values: string | null
+    large: number | bigint
+    dropped: number | bigint
+  }
   const provider = providerOf(db)
   const latest = latestSubquery(provider, range)
   // the rows over the byte budget are never aggregated: the database does not build them into the answer
   const kept = Prisma.sql`FILTER (WHERE running <= ${range.maxBytes})`
   let result: Aggregates | undefined
   if (provider === 'postgresql') {
-    result = (await postgresLatest<Aggregates>(db, Prisma.sql`
+    result = (
+      await postgresLatest<Aggregates>(
+        db,
+        Prisma.sql`
       SELECT string_agg("timestamp"::text, ',') ${kept} AS timestamps, json_agg(convert_from("data", 'UTF8')) ${kept}::text AS "values",
         count("blobHash") ${kept} AS large, count(*) FILTER (WHERE running > ${range.maxBytes}) AS dropped
-      FROM (${latest}) AS latest`))[0]
+      FROM (${latest}) AS latest`,
+      )
+    )[0]
   } else {
     const query = Prisma.sql`
       SELECT group_concat("timestamp", ',') ${kept} AS timestamps, json_group_array(CAST("data" AS TEXT)) ${kept} AS "values",
         count("blobHash") ${kept} AS large, count(*) FILTER (WHERE running > ${range.maxBytes}) AS dropped
       FROM (${latest}) AS latest`
-    const direct = readDirectSqlite(db, ({ statement }) => statement(query.sql).get(...query.values) as Aggregates | undefined)
+    const direct = readDirectSqlite(
+      db,
+      ({ statement }) => statement(query.sql).get(...query.values) as Aggregates | undefined,
+    )
     result = direct ? direct.result : (await db.$queryRaw<Aggregates[]>(query))[0]
   }
   const truncated = Number(result?.dropped ?? 0) > 0
@@ -563,8 +736,12 @@ async function latestRows(db: DbClient, range: HistoryRange): Promise<HistoryRow
 }
 
 function latestSubquery(provider: Provider, { sequenceId, count, start, end }: HistoryRange): Prisma.Sql {
-  const from = start ? Prisma.sql`AND "timestamp" >= ${provider === 'sqlite' ? sqlTimestamp(provider, start) : start}` : Prisma.empty
-  const to = end ? Prisma.sql`AND "timestamp" <= ${provider === 'sqlite' ? sqlTimestamp(provider, end) : end}` : Prisma.empty
+  const from = start
+    ? Prisma.sql`AND "timestamp" >= ${provider === 'sqlite' ? sqlTimestamp(provider, start) : start}`
+    : Prisma.empty
+  const to = end
+    ? Prisma.sql`AND "timestamp" <= ${provider === 'sqlite' ? sqlTimestamp(provider, end) : end}`
+    : Prisma.empty
   // running: the bytes of this value and every newer one, which the byte budget is held to
   return Prisma.sql`SELECT id, "timestamp", "data", "blobHash", size, sum(size) OVER (ORDER BY "timestamp" DESC, id DESC ROWS UNBOUNDED PRECEDING) AS running
     FROM (SELECT id, "timestamp", "data", "blobHash", size FROM "ResourceRevision" WHERE "resourceId" = ${sequenceId} ${from} ${to}
@@ -604,7 +781,12 @@ async function postgresLatest<T>(db: DbClient, query: Prisma.Sql): Promise<T[]> 
   // inside a caller's transaction the settings would outlive this query: plan as PostgreSQL likes;
   // else one batch transaction (cheaper than an interactive one: no round trips between its statements)
   if (!isClient(db)) return db.$queryRaw<T[]>(query)
-  const [, rows] = await db.$transaction([db.$queryRawUnsafe(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`), db.$queryRaw<T[]>(query)])
+  const [, rows] = await db.$transaction([
+    db.$queryRawUnsafe(
+      `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`,
+    ),
+    db.$queryRaw<T[]>(query),
+  ])
   return rows
 }
 
@@ -616,13 +798,19 @@ async function readLarge(blobs: BlobStore | undefined, row: RevisionContent): Pr
 }
 
 export async function liveSequenceRules(db: DbClient, sequenceId: number): Promise<SequenceRules> {
-  const sequence = await db.resource.findUnique({ where: { id: sequenceId }, select: { type: true, deleted: true, systemAttributes: true } })
+  const sequence = await db.resource.findUnique({
+    where: { id: sequenceId },
+    select: { type: true, deleted: true, systemAttributes: true },
+  })
   if (!sequence || sequence.deleted || sequence.type !== ResourceType.sequence) throw sequenceNotFound(sequenceId)
   return sequenceRules(sequence.systemAttributes)
 }
 
 function checkRange(start: Date | undefined, end: Date | undefined, required: boolean): void {
-  for (const [name, d] of [['start', start], ['end', end]] as const) {
+  for (const [name, d] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
     if (d === undefined) {
       if (required) throw invalid(`${name} is required`)
       continue
@@ -656,15 +844,22 @@ type BucketStats = [number, number, number, number, number]
  * Bucket i holds the values whose offset d (ms from start) has floor(d × buckets / span) = i, in exact
  * integer arithmetic; a value at `end` belongs to the last bucket.
  */
-export async function downsampleHistory(db: DbClient, sequenceId: number, options: { start: Date; end: Date; buckets: number }): Promise<Bucket[]> {
+export async function downsampleHistory(
+  db: DbClient,
+  sequenceId: number,
+  options: { start: Date; end: Date; buckets: number },
+): Promise<Bucket[]> {
   const { start, end, buckets } = options
-  if (!Number.isInteger(buckets) || buckets < 1 || buckets > MAX_BUCKETS) throw invalid(`buckets must be a whole number from 1 to ${MAX_BUCKETS}`)
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > MAX_BUCKETS)
+    throw invalid(`buckets must be a whole number from 1 to ${MAX_BUCKETS}`)
   checkRange(start, end, true)
   if (start.getTime() >= end.getTime()) throw invalid('start must be before end')
   const rules = await liveSequenceRules(db, sequenceId)
   if (rules.dataType !== SequenceDataType.numeric) throw invalid('only a numeric sequence can be downsampled')
   const bounds = bucketBounds(start, end, buckets)
-  const rows = await db.$queryRaw<{ bucket: number | bigint; stats: string }[]>(bucketQuery(providerOf(db), sequenceId, bounds))
+  const rows = await db.$queryRaw<{ bucket: number | bigint; stats: string }[]>(
+    bucketQuery(providerOf(db), sequenceId, bounds),
+  )
   const byIndex = new Map(rows.map((r) => [Number(r.bucket), JSON.parse(r.stats) as BucketStats]))
   return bounds.map(([i, lo]) => {
     const stats = byIndex.get(i)
@@ -699,7 +894,9 @@ export function bucketBounds(start: Date, end: Date, buckets: number): [number, 
  * sorts in time order. The (resourceId, timestamp, numericValue) index covers it: no table reads.
  */
 export function bucketQuery(provider: Provider, sequenceId: number, bounds: [number, Date, Date][]): Prisma.Sql {
-  const json = JSON.stringify(bounds.map(([i, lo, hi]) => ({ i, lo: sqlTimestamp(provider, lo), hi: sqlTimestamp(provider, hi) })))
+  const json = JSON.stringify(
+    bounds.map(([i, lo, hi]) => ({ i, lo: sqlTimestamp(provider, lo), hi: sqlTimestamp(provider, hi) })),
+  )
   if (provider === 'sqlite') {
     return Prisma.sql`
       SELECT b.value ->> 'i' AS bucket, (

@@ -65,7 +65,9 @@ export async function ensureFolders(db: DbClient, names: string[]) {
   for (const name of rest) {
     const existing = await db.resource.findUnique({ where: { liveKey: liveKey(parent.id, name) } })
     if (existing && !isFolderType(existing.type)) throw conflict(`${JSON.stringify(name)} exists and is not a folder`)
-    parent = existing ?? (await createResource(db, { parentId: parent.id, organizationId: org.id, name, type: ResourceType.basicFolder }))
+    parent =
+      existing ??
+      (await createResource(db, { parentId: parent.id, organizationId: org.id, name, type: ResourceType.basicFolder }))
   }
   return parent
 }
@@ -78,13 +80,24 @@ export interface SequenceSettings {
   minStorageInterval?: number
 }
 
-export function createSequence(db: DbClient, parent: { id: number; organizationId: number | null }, name: string, settings: SequenceSettings) {
+export function createSequence(
+  db: DbClient,
+  parent: { id: number; organizationId: number | null },
+  name: string,
+  settings: SequenceSettings,
+) {
   const systemAttributes: Record<string, string | number> = { data_type: settings.dataType }
   if (settings.units !== undefined) systemAttributes.units = settings.units
   if (settings.decimalPlaces !== undefined) systemAttributes.decimal_places = settings.decimalPlaces
   if (settings.maxHistory !== undefined) systemAttributes.max_history = settings.maxHistory
   if (settings.minStorageInterval !== undefined) systemAttributes.min_storage_interval = settings.minStorageInterval
-  return createResource(db, { parentId: parent.id, organizationId: parent.organizationId, name, type: ResourceType.sequence, systemAttributes })
+  return createResource(db, {
+    parentId: parent.id,
+    organizationId: parent.organizationId,
+    name,
+    type: ResourceType.sequence,
+    systemAttributes,
+  })
 }
 
 const CONTROLLER_HISTORY = 10_000
@@ -115,9 +128,18 @@ export async function createControllerFolder(db: DbClient, path: string) {
     type: ResourceType.controllerFolder,
   })
   await createSequence(db, controller, 'log', { dataType: SequenceDataType.text, maxHistory: CONTROLLER_HISTORY })
-  const status = await createResource(db, { parentId: controller.id, organizationId: controller.organizationId, name: 'status', type: ResourceType.basicFolder })
+  const status = await createResource(db, {
+    parentId: controller.id,
+    organizationId: controller.organizationId,
+    name: 'status',
+    type: ResourceType.basicFolder,
+  })
   for (const [name, settings] of STATUS_SEQUENCES) {
-    await createSequence(db, status, name, { dataType: SequenceDataType.numeric, maxHistory: CONTROLLER_HISTORY, ...settings })
+    await createSequence(db, status, name, {
+      dataType: SequenceDataType.numeric,
+      maxHistory: CONTROLLER_HISTORY,
+      ...settings,
+    })
   }
   await db.controllerStatus.create({ data: { controllerId: controller.id } })
   return { controller, path: joinPath(names) }
@@ -128,7 +150,10 @@ export async function pathOf(db: DbClient, resourceId: number): Promise<string> 
   const names: string[] = []
   let id: number | null = resourceId
   while (id !== null) {
-    const link: { name: string; parentId: number | null } | null = await db.resource.findUnique({ where: { id }, select: { name: true, parentId: true } })
+    const link: { name: string; parentId: number | null } | null = await db.resource.findUnique({
+      where: { id },
+      select: { name: true, parentId: true },
+    })
     if (!link) break
     names.unshift(link.name)
     id = link.parentId
@@ -141,14 +166,18 @@ export async function pathsOf(db: DbClient, resourceIds: number[]): Promise<Map<
   const links = new Map<number, { name: string; parentId: number | null }>()
   let wanted = [...new Set(resourceIds)]
   while (wanted.length > 0) {
-    const rows = await db.resource.findMany({ where: { id: { in: wanted } }, select: { id: true, name: true, parentId: true } })
+    const rows = await db.resource.findMany({
+      where: { id: { in: wanted } },
+      select: { id: true, name: true, parentId: true },
+    })
     for (const row of rows) links.set(row.id, row)
     wanted = [...new Set(rows.map((r) => r.parentId).filter((id): id is number => id !== null && !links.has(id)))]
   }
   const paths = new Map<number, string>()
   for (const id of resourceIds) {
     const names: string[] = []
-    for (let link = links.get(id); link; link = link.parentId === null ? undefined : links.get(link.parentId)) names.unshift(link.name)
+    for (let link = links.get(id); link; link = link.parentId === null ? undefined : links.get(link.parentId))
+      names.unshift(link.name)
     if (names.length > 0) paths.set(id, joinPath(names))
   }
   return paths

@@ -29,7 +29,14 @@ export const MAX_WATCHDOG_RECIPIENTS = 10
 export const MIN_WATCHDOG_MINUTES = 1
 const MAX_WATCHDOG_MINUTES = 366 * 24 * 60
 
-const recipientsOf = (value: unknown) => [...new Set(String(value ?? '').split(',').map((r) => r.trim()).filter(Boolean))]
+const recipientsOf = (value: unknown) => [
+  ...new Set(
+    String(value ?? '')
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+  ),
+]
 const validRecipient = (r: string) => isEmail(r) || isPhone(r)
 const kindOf = (recipient: string): OutgoingKind => (recipient.includes('@') ? 'email' : 'sms')
 
@@ -53,13 +60,16 @@ export function checkWatchdogAttributes(principal: Principal, given: Record<stri
   const minutes = given.watchdog_minutes
   if (minutes !== undefined && minutes !== null && minutes !== '' && Number(minutes) !== 0) {
     const n = Number(minutes)
-    if (!Number.isFinite(n) || n < MIN_WATCHDOG_MINUTES || n > MAX_WATCHDOG_MINUTES) throw invalid(`watchdog_minutes must be 0 (off) or from ${MIN_WATCHDOG_MINUTES} to ${MAX_WATCHDOG_MINUTES}`)
+    if (!Number.isFinite(n) || n < MIN_WATCHDOG_MINUTES || n > MAX_WATCHDOG_MINUTES)
+      throw invalid(`watchdog_minutes must be 0 (off) or from ${MIN_WATCHDOG_MINUTES} to ${MAX_WATCHDOG_MINUTES}`)
   }
   const recipients = given.watchdog_recipients
   if (recipients === undefined || recipients === null) return
   const list = typeof recipients === 'string' ? recipientsOf(recipients) : null
   if (!list || list.length > MAX_WATCHDOG_RECIPIENTS || !list.every(validRecipient)) {
-    throw invalid(`watchdog_recipients must be at most ${MAX_WATCHDOG_RECIPIENTS} email addresses or phone numbers, comma-separated`)
+    throw invalid(
+      `watchdog_recipients must be at most ${MAX_WATCHDOG_RECIPIENTS} email addresses or phone numbers, comma-separated`,
+    )
   }
 }
 
@@ -83,7 +93,14 @@ export async function notifyStaleWatchdogs(ctx: CoreContext, now = new Date()): 
   for (const status of armed) {
     const settings = settingsOf(status.controller.systemAttributes)
     if (!settings || now.getTime() - status.lastWatchdogAt!.getTime() < settings.minutes * 60_000) continue
-    if (await sendNotice(ctx, { statusId: status.id, controllerId: status.controllerId, since: status.lastWatchdogAt!, settings }, now)) notified++
+    if (
+      await sendNotice(
+        ctx,
+        { statusId: status.id, controllerId: status.controllerId, since: status.lastWatchdogAt!, settings },
+        now,
+      )
+    )
+      notified++
   }
   return notified
 }
@@ -93,7 +110,12 @@ async function sendNotice(ctx: CoreContext, outage: Outage, now: Date): Promise<
   const { statusId: id, since } = outage
   const claimedUntil = new Date(now.getTime() + CLAIM_MS)
   const claim = await ctx.db.controllerStatus.updateMany({
-    where: { id, lastWatchdogAt: since, watchdogNotificationSent: false, OR: [{ watchdogNoticeClaimedUntil: null }, { watchdogNoticeClaimedUntil: { lt: now } }] },
+    where: {
+      id,
+      lastWatchdogAt: since,
+      watchdogNotificationSent: false,
+      OR: [{ watchdogNoticeClaimedUntil: null }, { watchdogNoticeClaimedUntil: { lt: now } }],
+    },
     data: { watchdogNoticeClaimedUntil: claimedUntil },
   })
   if (claim.count !== 1) return false // another instance is at it, or the controller came back
@@ -111,23 +133,40 @@ async function sendNotice(ctx: CoreContext, outage: Outage, now: Date): Promise<
       if (told.has(recipient) || throttled.has(kind)) continue
       try {
         // an address this server cannot send to stays unsent, rather than being retried forever
-        if (!ctx.outbox.ready(kind)) ctx.log.warn({ controller: path, recipient }, `watchdog notice not sent: ${kind === 'email' ? 'no --smtp-url' : 'no --sms-webhook'}`)
+        if (!ctx.outbox.ready(kind))
+          ctx.log.warn(
+            { controller: path, recipient },
+            `watchdog notice not sent: ${kind === 'email' ? 'no --smtp-url' : 'no --sms-webhook'}`,
+          )
         else if (kind === 'email') await ctx.outbox.email([recipient], subject, text)
         else await ctx.outbox.sms([recipient], text)
       } catch (err) {
         failed = true
-        ctx.log.warn({ controller: path, recipient, reason: (err as Error).message }, 'watchdog notice not sent; trying again on the next run')
+        ctx.log.warn(
+          { controller: path, recipient, reason: (err as Error).message },
+          'watchdog notice not sent; trying again on the next run',
+        )
         continue
       }
       told.add(recipient)
-      await ctx.db.controllerStatus.updateMany({ where: { id, lastWatchdogAt: since }, data: { watchdogNoticeSentTo: [...told].join(',') } })
-      if (ctx.outbox.ready(kind)) await ctx.db.outgoingMessage.create({ data: { kind: 'watchdog', recipients: recipient, subject, body: text } })
+      await ctx.db.controllerStatus.updateMany({
+        where: { id, lastWatchdogAt: since },
+        data: { watchdogNoticeSentTo: [...told].join(',') },
+      })
+      if (ctx.outbox.ready(kind))
+        await ctx.db.outgoingMessage.create({ data: { kind: 'watchdog', recipients: recipient, subject, body: text } })
     }
     if (failed) return false
-    const done = await ctx.db.controllerStatus.updateMany({ where: { id, lastWatchdogAt: since }, data: { watchdogNotificationSent: true } })
+    const done = await ctx.db.controllerStatus.updateMany({
+      where: { id, lastWatchdogAt: since },
+      data: { watchdogNotificationSent: true },
+    })
     return done.count === 1
   } finally {
-    await ctx.db.controllerStatus.updateMany({ where: { id, watchdogNoticeClaimedUntil: claimedUntil }, data: { watchdogNoticeClaimedUntil: null } })
+    await ctx.db.controllerStatus.updateMany({
+      where: { id, watchdogNoticeClaimedUntil: claimedUntil },
+      data: { watchdogNoticeClaimedUntil: null },
+    })
   }
 }
 
@@ -137,7 +176,10 @@ async function throttledKinds(ctx: CoreContext, outage: Outage, path: string): P
   for (const kind of new Set(outage.settings.recipients.map(kindOf))) {
     if (await attemptOutgoing(ctx.db, kind, `watchdog:${outage.controllerId}`)) continue
     throttled.add(kind)
-    ctx.log.warn({ controller: path, kind, limit: THROTTLE.max }, 'watchdog notice not sent: too many notices for this controller within an hour')
+    ctx.log.warn(
+      { controller: path, kind, limit: THROTTLE.max },
+      'watchdog notice not sent: too many notices for this controller within an hour',
+    )
   }
   return throttled
 }

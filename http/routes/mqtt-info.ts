@@ -21,7 +21,8 @@ function publicAddress(req: Request): { host: string; port: number } {
   } catch {
     // not a host name or address
   }
-  if (!url || !url.hostname || url.username || url.password || url.pathname !== '/' || url.search || url.hash) throw invalid('the Host header is not a host name with an optional port')
+  if (!url || !url.hostname || url.username || url.password || url.pathname !== '/' || url.search || url.hash)
+    throw invalid('the Host header is not a host name with an optional port')
   return { host: url.hostname, port: url.port ? Number(url.port) : req.secure ? 443 : 80 }
 }
 

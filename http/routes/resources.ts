@@ -9,9 +9,23 @@ import { jsonObject, SEQUENCE_SETTINGS } from '../../core/resources/attributes.t
 import { createFromRequest, parseResourceType } from '../../core/resources/creation.ts'
 import { deleteRevisions, deleteSubtree } from '../../core/resources/deletion.ts'
 import { collectDownload, parseIds } from '../../core/resources/downloads.ts'
-import { afterFileRevision, discardContent, fileRevision, fileThumbnail, listRevisions, receiveContent } from '../../core/resources/files.ts'
+import {
+  afterFileRevision,
+  discardContent,
+  fileRevision,
+  fileThumbnail,
+  listRevisions,
+  receiveContent,
+} from '../../core/resources/files.ts'
 import { listFolder } from '../../core/resources/listing.ts'
-import { freshFound, requireWriteAt, resourceById, resourceFor, resourceForCached, type Found } from '../../core/resources/lookup.ts'
+import {
+  freshFound,
+  requireWriteAt,
+  resourceById,
+  resourceFor,
+  resourceForCached,
+  type Found,
+} from '../../core/resources/lookup.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
 import { canWrite } from '../../core/resources/permissions.ts'
 import { permissionSource } from '../../core/resources/permission-source.ts'
@@ -53,7 +67,8 @@ async function locate(core: Core, req: Request, res: Response, need: 'read' | 'w
   return fresh ? freshFound(core, res.locals.principal, found, need) : found
 }
 
-const hasSequenceValue = (values: Values) => values.data !== undefined || values.contents !== undefined || values.value !== undefined
+const hasSequenceValue = (values: Values) =>
+  values.data !== undefined || values.contents !== undefined || values.value !== undefined
 
 /** A file's new bytes from a JSON or form body: base64 `data` (or, as rhizo's POST took it, base64 `contents`). */
 function encodedContent(values: Values, maxBytes: number, contentsIsText: boolean): Buffer | undefined {
@@ -87,12 +102,26 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     if (flag(values.meta)) return void res.json(await described(core, found))
     if (isFolderType(resource.type)) {
       if (flag(values.download) && values.ids !== undefined) {
-        const entries = await collectDownload(core.db, res.locals.principal, resource, path, parseIds(values.ids), limit())
+        const entries = await collectDownload(
+          core.db,
+          res.locals.principal,
+          resource,
+          path,
+          parseIds(values.ids),
+          limit(),
+        )
         return sendZip(core, res, resource, entries)
       }
       const type = values.type === undefined || values.type === '' ? undefined : parseResourceType(values.type)
       const filter = text(values.filter, 'filter') || undefined
-      return void res.json(await listFolder(core.db, res.locals.principal, resource, path, { recursive: flag(values.recursive), type, filter, extended: presenceFlag(values.extended) }))
+      return void res.json(
+        await listFolder(core.db, res.locals.principal, resource, path, {
+          recursive: flag(values.recursive),
+          type,
+          filter,
+          extended: presenceFlag(values.extended),
+        }),
+      )
     }
     if (resource.type === ResourceType.sequence) return getSequence(core, req, res, { sequence: resource, path })
     if (resource.type !== ResourceType.file) return void res.json(await describeResource(core.db, resource, path))
@@ -131,7 +160,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         name,
         type,
         systemAttributes: systemAttributesOf(values, type),
-        userAttributes: values.user_attributes === undefined ? undefined : jsonObject(values.user_attributes, 'user_attributes'),
+        userAttributes:
+          values.user_attributes === undefined ? undefined : jsonObject(values.user_attributes, 'user_attributes'),
         content,
         createdAt: timestamp(values, 'creation_timestamp', 'creationTimestamp'),
         principal,
@@ -153,20 +183,39 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
       await requireWriteAt(core.db, principal, target)
       return null
     })
-    if (existing?.resource.type === ResourceType.sequence) return writeSequence(core, bus, req, res, { sequence: existing.resource, path: existing.path, level: existing.level })
-    if (existing && existing.resource.type !== ResourceType.file) throw invalid(`${existing.path} is not a file or sequence`)
+    if (existing?.resource.type === ResourceType.sequence)
+      return writeSequence(core, bus, req, res, {
+        sequence: existing.resource,
+        path: existing.path,
+        level: existing.level,
+      })
+    if (existing && existing.resource.type !== ResourceType.file)
+      throw invalid(`${existing.path} is not a file or sequence`)
     const { values, upload } = await readBody(core, req, res)
     const encoded = upload ? undefined : encodedContent(values, limit(), false)
     const content = upload?.content ?? (await receiveContent(core, core.blobs, encoded ?? Buffer.alloc(0), limit()))
     try {
-      const at = timestamp(values, 'modification_timestamp', 'modificationTimestamp', 'creation_timestamp', 'creationTimestamp')
+      const at = timestamp(
+        values,
+        'modification_timestamp',
+        'modificationTimestamp',
+        'creation_timestamp',
+        'creationTimestamp',
+      )
       if (existing) {
         const update = await applyUpdate(core, core.blobs, principal, existing, { content, revisionTimestamp: at })
         if (update.revisionId !== null) await afterFileRevision(core, core.blobs, existing.resource, update.revisionId)
         return void res.json({ status: 'ok', id: existing.resource.id })
       }
       const names = splitPath(target)
-      const created = await createFromRequest(core, core.blobs, { parentPath: joinPath(names.slice(0, -1)), name: names.at(-1)!, type: ResourceType.file, content, createdAt: at, principal })
+      const created = await createFromRequest(core, core.blobs, {
+        parentPath: joinPath(names.slice(0, -1)),
+        name: names.at(-1)!,
+        type: ResourceType.file,
+        content,
+        createdAt: at,
+        principal,
+      })
       if (created.revisionId !== null) await afterFileRevision(core, core.blobs, created.resource, created.revisionId)
       res.json({ status: 'ok', id: created.resource.id })
     } catch (err) {
@@ -179,7 +228,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     const cached = await locate(core, req, res, 'write', false) // before reading an upload
     const isSequence = cached.resource.type === ResourceType.sequence
     // an image value sent as multipart is the sequence rules' to read
-    if (isSequence && isMultipart(req)) return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path, level: cached.level })
+    if (isSequence && isMultipart(req))
+      return writeSequence(core, bus, req, res, { sequence: cached.resource, path: cached.path, level: cached.level })
     // a controller's value, many a second: nothing of the resource itself changes, so no fresh row is needed
     // (a PUT with nothing at all goes the same way, to be refused for want of a value)
     if (isSequence && !isMultipart(req) && isValueOnly(requestValues(req))) {
@@ -193,14 +243,19 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
         const encoded = encodedContent(values, limit(), true)
         if (encoded) content = await receiveContent(core, core.blobs, encoded, limit())
       }
-      if (content && found.resource.type !== ResourceType.file) throw invalid('only a file takes data, contents or an uploaded file')
+      if (content && found.resource.type !== ResourceType.file)
+        throw invalid('only a file takes data, contents or an uploaded file')
       checkIfRevision(values, found.resource)
       const changes = await updateOf(core, res, values, found, content)
-      const givesValue = isSequence && (values.data !== undefined || values.contents !== undefined || values.value !== undefined)
+      const givesValue =
+        isSequence && (values.data !== undefined || values.contents !== undefined || values.value !== undefined)
       const nothing = Object.values(changes).every((v) => v === undefined)
-      if (nothing && !givesValue) throw invalid('nothing to change: send a new name, parent, attributes, permissions, status or content')
+      if (nothing && !givesValue)
+        throw invalid('nothing to change: send a new name, parent, attributes, permissions, status or content')
       // a sequence value alone changes nothing of the resource: no empty transaction
-      const update = nothing ? { revisionId: null } : await applyUpdate(core, core.blobs, res.locals.principal, found, changes)
+      const update = nothing
+        ? { revisionId: null }
+        : await applyUpdate(core, core.blobs, res.locals.principal, found, changes)
       if (update.revisionId !== null) await afterFileRevision(core, core.blobs, found.resource, update.revisionId)
     } catch (err) {
       await discardContent(core, core.blobs, content)
@@ -209,7 +264,10 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     // a sequence's new value goes through the sequence rules, which answer the request themselves
     if (isSequence && hasSequenceValue(values)) {
       // renamed or moved by this request: the value is written where the sequence is now
-      return writeSequence(core, bus, req, res, { sequence: found.resource, path: await pathOf(core.db, found.resource.id) })
+      return writeSequence(core, bus, req, res, {
+        sequence: found.resource,
+        path: await pathOf(core.db, found.resource.id),
+      })
     }
     res.json({ status: 'ok', id: found.resource.id })
   })
@@ -237,32 +295,49 @@ async function described(core: Core, { resource, path, level }: Found) {
 function checkIfRevision(values: Values, file: Found['resource']): void {
   if (values.if_revision === undefined || values.if_revision === '') return
   const expected = wholeNumber(values.if_revision, 'if_revision')
-  if (file.lastRevisionId !== expected) throw conflict(`the file was changed since revision ${expected} (now revision ${file.lastRevisionId ?? 'none'}); reload it before saving`)
+  if (file.lastRevisionId !== expected)
+    throw conflict(
+      `the file was changed since revision ${expected} (now revision ${file.lastRevisionId ?? 'none'}); reload it before saving`,
+    )
 }
 
 /** system_attributes plus rhizo's separate sequence fields (data_type=…, decimal_places=…). */
 function systemAttributesOf(values: Values, type: number): Record<string, unknown> | undefined {
-  const given = values.system_attributes === undefined ? undefined : jsonObject(values.system_attributes, 'system_attributes')
+  const given =
+    values.system_attributes === undefined ? undefined : jsonObject(values.system_attributes, 'system_attributes')
   if (type !== ResourceType.sequence) return given
   const merged: Record<string, unknown> = { ...given }
   for (const key of SEQUENCE_SETTINGS) if (values[key] !== undefined && values[key] !== '') merged[key] = values[key]
   return merged
 }
 
-async function updateOf(core: Core, res: Response, values: Values, found: Found, content: RevisionContent | undefined): Promise<ResourceUpdate> {
+async function updateOf(
+  core: Core,
+  res: Response,
+  values: Values,
+  found: Found,
+  content: RevisionContent | undefined,
+): Promise<ResourceUpdate> {
   // rhizo's client sends the file's own modification time with a new version
-  const update: ResourceUpdate = { content, revisionTimestamp: content ? timestamp(values, 'modification_timestamp', 'modificationTimestamp') : undefined }
+  const update: ResourceUpdate = {
+    content,
+    revisionTimestamp: content ? timestamp(values, 'modification_timestamp', 'modificationTimestamp') : undefined,
+  }
   if (values.name !== undefined) update.name = text(values.name, 'name')
   if (values.parent !== undefined) {
     const parentPath = text(values.parent, 'parent')!
     // rhizo answered 400 for a missing parent; one the caller cannot read is just as missing
-    update.parent = (await resourceFor(core.db, res.locals.principal, parentPath, 'write').catch((err: unknown) => {
-      if ((err as { code?: string }).code === 'not_found') throw invalid(`no folder at ${parentPath}`)
-      throw err
-    })).resource
+    update.parent = (
+      await resourceFor(core.db, res.locals.principal, parentPath, 'write').catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'not_found') throw invalid(`no folder at ${parentPath}`)
+        throw err
+      })
+    ).resource
   }
-  if (values.user_attributes !== undefined) update.userAttributes = jsonObject(values.user_attributes, 'user_attributes')
-  const hasSettings = values.system_attributes !== undefined || SEQUENCE_SETTINGS.some((k) => values[k] !== undefined && values[k] !== '')
+  if (values.user_attributes !== undefined)
+    update.userAttributes = jsonObject(values.user_attributes, 'user_attributes')
+  const hasSettings =
+    values.system_attributes !== undefined || SEQUENCE_SETTINGS.some((k) => values[k] !== undefined && values[k] !== '')
   if (hasSettings) update.systemAttributes = systemAttributesOf(values, found.resource.type) ?? {}
   if (values.full_name !== undefined) update.fullName = text(values.full_name, 'full_name')
   if (values.permissions !== undefined) update.permissions = permissionsOf(values.permissions)

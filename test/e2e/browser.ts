@@ -5,16 +5,33 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 export const CHROMIUM = process.env.TENDRIL_CHROMIUM ?? '/usr/bin/chromium'
 
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set TENDRIL_CHROMIUM`)
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set TENDRIL_CHROMIUM`)
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 }
 
 /** A fresh browser profile (cookies, storage) at a phone's or a desk's width. */
-export function newContext(browser: Browser, width = 1280, options: { colorScheme?: 'light' | 'dark' } = {}): Promise<BrowserContext> {
-  return browser.newContext({ viewport: { width, height: width < 600 ? 740 : 900 }, colorScheme: options.colorScheme ?? 'light', locale: 'en-GB' })
+export function newContext(
+  browser: Browser,
+  width = 1280,
+  options: { colorScheme?: 'light' | 'dark' } = {},
+): Promise<BrowserContext> {
+  return browser.newContext({
+    viewport: { width, height: width < 600 ? 740 : 900 },
+    colorScheme: options.colorScheme ?? 'light',
+    locale: 'en-GB',
+  })
 }
 
 /** Signs in through the sign-in page, as a person would. */
@@ -27,4 +44,5 @@ export async function signIn(page: Page, baseUrl: string, email: string, passwor
 }
 
 /** Whether the page scrolls sideways (nothing may at 320 px). */
-export const scrollsSideways = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth)
+export const scrollsSideways = (page: Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth)

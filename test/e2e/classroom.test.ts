@@ -45,7 +45,12 @@ describe('a classroom, from the browser alone', () => {
   }
   /** rhizo's client without a key: HTTP Basic with the password "x"; a GET's pin_code in the query */
   const deviceCall = async (method: string, path: string) =>
-    (await (await fetch(`${server.url}${path}`, { method, headers: { authorization: 'Basic ' + Buffer.from('0.0.6:x').toString('base64') } })).json()) as Record<string, unknown>
+    (await (
+      await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: 'Basic ' + Buffer.from('0.0.6:x').toString('base64') },
+      })
+    ).json()) as Record<string, unknown>
   /** the device asks for a PIN, a person enters it (enter), and the device polls until it gets its key */
   async function provision(enter: (pin: string) => Promise<void>): Promise<string> {
     const { pin, pin_code } = (await deviceCall('POST', '/api/v1/pins')) as { pin: number; pin_code: string }
@@ -67,11 +72,17 @@ describe('a classroom, from the browser alone', () => {
     const field = teacher.getByLabel('PIN shown by the device')
     await field.fill(pin)
     await field.press('Enter')
-    await teacher.getByRole('status').filter({ hasText: `PIN ${pin} accepted` }).waitFor()
+    await teacher
+      .getByRole('status')
+      .filter({ hasText: `PIN ${pin} accepted` })
+      .waitFor()
   }
 
   before(async () => {
-    const logger = createLogger({ logLevel: 'trace', logFormat: 'json' }, { write: (line: string) => void logged.push(line) })
+    const logger = createLogger(
+      { logLevel: 'trace', logFormat: 'json' },
+      { write: (line: string) => void logged.push(line) },
+    )
     server = await startTestServer('sqlite', { logger })
     // the one shortcut: the installation's first system admin (what `tendril create-admin` does)
     await createAdmin(server.core, ROOT.email, ROOT.password)
@@ -96,7 +107,10 @@ describe('a classroom, from the browser alone', () => {
     await page.locator('tr[data-name="school"]').getByText('Hillside School').waitFor()
 
     await admin.getByRole('link', { name: 'Users' }).click()
-    for (const [person, name] of [[TEACHER, 'Tess Teacher'], [STUDENT, 'Sam Student']] as const) {
+    for (const [person, name] of [
+      [TEACHER, 'Tess Teacher'],
+      [STUDENT, 'Sam Student'],
+    ] as const) {
       await page.getByRole('button', { name: 'New user…' }).click()
       const dialog = page.getByRole('dialog', { name: 'New user' })
       await dialog.getByLabel('Email address').fill(person.email)
@@ -159,7 +173,9 @@ describe('a classroom, from the browser alone', () => {
     const started = Date.now()
     await device.publishAsync('school/class/pi-1/temperature', '21.46', { qos: 1 })
     await tile(teacher, 'temperature').getByTestId('value').filter({ hasText: '21.5 °C' }).waitFor({ timeout: 2000 })
-    console.log(`# classroom: a value published by the device visible on the teacher's page after ${Date.now() - started} ms`)
+    console.log(
+      `# classroom: a value published by the device visible on the teacher's page after ${Date.now() - started} ms`,
+    )
   })
 
   test('the teacher revokes the device’s key and its MQTT session closes within about a second', async () => {
@@ -200,7 +216,9 @@ describe('a classroom, from the browser alone', () => {
     await student.getByRole('button', { name: 'New folder' }).click()
     const dialog = student.getByRole('dialog', { name: 'New folder' })
     await dialog.getByLabel('Name').fill('mine')
-    const answered = student.waitForResponse((r) => r.url().endsWith('/api/v1/resources') && r.request().method() === 'POST')
+    const answered = student.waitForResponse(
+      (r) => r.url().endsWith('/api/v1/resources') && r.request().method() === 'POST',
+    )
     await dialog.getByRole('button', { name: 'Create folder' }).click()
     const refusal = await answered
     assert.equal(refusal.status(), 403)
@@ -212,18 +230,28 @@ describe('a classroom, from the browser alone', () => {
     await student.reload()
     await student.getByRole('heading', { name: 'class', level: 1 }).waitFor()
     await tile(student, 'pi-1').waitFor()
-    for (const name of ['New folder', 'New controller', 'New sequence', 'Upload files']) assert.equal(await student.getByRole('button', { name }).count(), 0, name)
+    for (const name of ['New folder', 'New controller', 'New sequence', 'Upload files'])
+      assert.equal(await student.getByRole('button', { name }).count(), 0, name)
     assert.equal(await tabs(student).getByRole('link', { name: 'Access' }).count(), 0)
     await tile(student, 'pi-1').getByRole('link', { name: 'pi-1' }).click()
     await tile(student, 'temperature').getByTestId('value').filter({ hasText: '21.5 °C' }).waitFor()
-    for (const name of ['Keys & PIN', 'Settings', 'Access']) assert.equal(await tabs(student).getByRole('link', { name }).count(), 0, name)
+    for (const name of ['Keys & PIN', 'Settings', 'Access'])
+      assert.equal(await tabs(student).getByRole('link', { name }).count(), 0, name)
     await tabs(student).getByRole('link', { name: 'Messages' }).click()
     await student.getByText(/No messages/).waitFor()
-    assert.equal(await student.getByRole('form', { name: 'Send a message' }).count(), 0, 'a reader is offered no send form')
+    assert.equal(
+      await student.getByRole('form', { name: 'Send a message' }).count(),
+      0,
+      'a reader is offered no send form',
+    )
     // a crafted request from the student's own session (a PIN for the teacher's controller) is refused too
     const crafted = await student.evaluate(async () => {
       const { csrf_token } = (await (await fetch('/api/v1/session')).json()) as { csrf_token: string }
-      const res = await fetch('/api/v1/pins/123456', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf_token }, body: JSON.stringify({ controller: '/school/class/pi-1' }) })
+      const res = await fetch('/api/v1/pins/123456', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf_token },
+        body: JSON.stringify({ controller: '/school/class/pi-1' }),
+      })
       return res.status
     })
     assert.equal(crafted, 403)
@@ -255,7 +283,9 @@ describe('a classroom, from the browser alone', () => {
     const started = Date.now()
     await device.publishAsync('school/class/pi-1/temperature', '22.04', { qos: 1 })
     await value.filter({ hasText: '22.0' }).waitFor({ timeout: 2000 })
-    console.log(`# classroom: a value published by the device visible on the kiosk screen (no session) after ${Date.now() - started} ms`)
+    console.log(
+      `# classroom: a value published by the device visible on the kiosk screen (no session) after ${Date.now() - started} ms`,
+    )
 
     // the public page without kiosk: nothing that needs a session is offered (it would lead to sign-in)
     await screen.goto(`${server.url}/school/class?tab=messages`)
@@ -265,12 +295,22 @@ describe('a classroom, from the browser alone', () => {
     assert.equal(await screen.getByRole('navigation', { name: 'Main' }).count(), 0, 'no Activity or Settings links')
     assert.equal(await tabs(screen).getByRole('link', { name: 'Messages' }).count(), 0, 'no Messages tab')
     assert.equal(await tabs(screen).getByRole('link', { name: 'Contents' }).getAttribute('aria-current'), 'page')
-    const serious = (await new AxeBuilder({ page: screen }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    assert.deepEqual(serious.map((v) => v.id), [], 'axe on the public page')
+    const serious = (await new AxeBuilder({ page: screen }).analyze()).violations.filter(
+      (v) => v.impact === 'serious' || v.impact === 'critical',
+    )
+    assert.deepEqual(
+      serious.map((v) => v.id),
+      [],
+      'axe on the public page',
+    )
     for (const width of [375, 1280]) {
       await screen.setViewportSize({ width, height: 900 })
       assert.equal(await scrollsSideways(screen), false, `the public page at ${width} px`)
-      if (process.env.TENDRIL_SCREENSHOTS) await screen.screenshot({ path: `${process.env.TENDRIL_SCREENSHOTS}/classroom-public-${width}.png`, fullPage: true })
+      if (process.env.TENDRIL_SCREENSHOTS)
+        await screen.screenshot({
+          path: `${process.env.TENDRIL_SCREENSHOTS}/classroom-public-${width}.png`,
+          fullPage: true,
+        })
     }
   })
 
@@ -279,15 +319,26 @@ describe('a classroom, from the browser alone', () => {
     assert.equal(keys.length, 3, 'the controller key shown at its creation and the two keys the device got by PIN')
     const storage: string[] = []
     for (const page of contexts.flatMap((c) => c.pages())) {
-      storage.push(await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } })))
+      storage.push(
+        await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } })),
+      )
     }
     const log = logged.join('')
-    assert.ok(urls.length > 50 && log.includes('session closed: its key is no longer valid'), 'requests and the log were captured')
+    assert.ok(
+      urls.length > 50 && log.includes('session closed: its key is no longer valid'),
+      'requests and the log were captured',
+    )
     for (const secret of secrets) {
-      assert.equal(urls.filter((u) => u.includes(secret) || u.includes(encodeURIComponent(secret))).length, 0, `${secret.slice(0, 6)}… in a URL`)
+      assert.equal(
+        urls.filter((u) => u.includes(secret) || u.includes(encodeURIComponent(secret))).length,
+        0,
+        `${secret.slice(0, 6)}… in a URL`,
+      )
       assert.equal(storage.filter((s) => s.includes(secret)).length, 0, `${secret.slice(0, 6)}… in storage`)
       assert.equal(log.includes(secret), false, `${secret.slice(0, 6)}… in the server's log`)
     }
-    console.log(`# classroom: ${urls.length} URLs, ${storage.length} pages' storage and ${logged.length} log lines hold none of ${secrets.length} secrets`)
+    console.log(
+      `# classroom: ${urls.length} URLs, ${storage.length} pages' storage and ${logged.length} log lines hold none of ${secrets.length} secrets`,
+    )
   })
 })

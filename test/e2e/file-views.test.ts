@@ -10,10 +10,11 @@ import { fixture, PASSWORD } from '../helpers/fixtures.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 describe('file views in Chromium', () => {
@@ -29,14 +30,27 @@ describe('file views in Chromium', () => {
     })
     assert.equal(res.status, 200, await res.text())
   }
-  const contents = async (name: string) => (await fetch(`${server.url}/api/v1/resources/acme/docs/${name}`, { headers: auth() })).text()
+  const contents = async (name: string) =>
+    (await fetch(`${server.url}/api/v1/resources/acme/docs/${name}`, { headers: auth() })).text()
 
   before(async () => {
     server = await startTestServer('sqlite')
-    const f = await fixture(server.core, { org: 'acme', users: { ann: { admin: true, key: false }, bob: { admin: true, key: false } }, controllers: ['/acme/docs'] })
+    const f = await fixture(server.core, {
+      org: 'acme',
+      users: { ann: { admin: true, key: false }, bob: { admin: true, key: false } },
+      controllers: ['/acme/docs'],
+    })
     key = f.controllers['/acme/docs'].key
-    await upload('plan.png', await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer())
-    await upload('readme.md', '# Greenhouse\n\nSome **bold** text.\n\n<script>window.pwned = 1</script>\n<img src="x" onerror="window.pwned = 2">\n<a href="javascript:window.pwned=3">click</a>\n')
+    await upload(
+      'plan.png',
+      await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+        .png()
+        .toBuffer(),
+    )
+    await upload(
+      'readme.md',
+      '# Greenhouse\n\nSome **bold** text.\n\n<script>window.pwned = 1</script>\n<img src="x" onerror="window.pwned = 2">\n<a href="javascript:window.pwned=3">click</a>\n',
+    )
     await upload('readings.csv', 'time,temp,note\n1,20.5,ok\n2,22.5,"warm, dry"\n3,18,\n')
     await upload('notes.txt', 'first version\n')
     await upload('config.json', '{"interval": 5}\n')
@@ -53,11 +67,13 @@ describe('file views in Chromium', () => {
     return page
   }
 
-  test('an image is shown inline; a CSV is a table with each column\'s min, max and mean', async () => {
+  test("an image is shown inline; a CSV is a table with each column's min, max and mean", async () => {
     const page = await open('/acme/docs/plan.png')
     const img = page.getByRole('img', { name: 'plan.png' })
     await img.waitFor()
-    await page.waitForFunction(() => (document.querySelector('.file-image') as HTMLImageElement | null)?.naturalWidth === 40)
+    await page.waitForFunction(
+      () => (document.querySelector('.file-image') as HTMLImageElement | null)?.naturalWidth === 40,
+    )
     await page.goto(`${server.url}/acme/docs/readings.csv`)
     const table = page.getByRole('table')
     await table.getByRole('cell', { name: 'warm, dry' }).waitFor()
@@ -95,7 +111,10 @@ describe('file views in Chromium', () => {
     await rows.nth(2).waitFor()
     assert.equal(await rows.count(), 3, 'a header and two revisions')
     await rows.nth(2).getByRole('button', { name: 'Restore' }).click()
-    await page.getByRole('status').filter({ hasText: /Restored the revision/ }).waitFor()
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Restored the revision/ })
+      .waitFor()
     await page.getByTestId('file-text').filter({ hasText: 'first version' }).waitFor()
     assert.equal(await contents('notes.txt'), 'first version\n')
     assert.equal(await rows.count(), 4)
@@ -119,7 +138,11 @@ describe('file views in Chromium', () => {
     await bob.getByLabel('Contents of config.json').fill('{"interval": 60}')
     await bob.getByRole('button', { name: 'Save', exact: true }).click()
     await bob.getByRole('alert').filter({ hasText: 'Someone else saved a newer version' }).waitFor()
-    assert.equal(await bob.getByLabel('Contents of config.json').inputValue(), '{"interval": 60}', "Bob's text is still in his editor")
+    assert.equal(
+      await bob.getByLabel('Contents of config.json').inputValue(),
+      '{"interval": 60}',
+      "Bob's text is still in his editor",
+    )
     assert.equal(await contents('config.json'), '{"interval": 10}', "Ann's save stands")
     // invalid JSON is refused before it is sent
     await ann.getByRole('button', { name: 'Edit' }).click()

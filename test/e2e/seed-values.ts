@@ -14,7 +14,11 @@ export interface SeededValues {
   at: (i: number) => number
 }
 
-export async function seedValues(core: Core, sequenceId: number, options: { count: number; start: number; end: number; spikeIndex: number; spikeValue?: number }): Promise<SeededValues> {
+export async function seedValues(
+  core: Core,
+  sequenceId: number,
+  options: { count: number; start: number; end: number; spikeIndex: number; spikeValue?: number },
+): Promise<SeededValues> {
   const { count, start, spikeIndex } = options
   const spikeValue = options.spikeValue ?? 999.5
   const step = Math.floor((options.end - start) / count)

@@ -11,10 +11,11 @@ import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 /** axe finds nothing serious, and at 375 px nothing scrolls sideways. */
@@ -22,9 +23,11 @@ async function checkPage(page: Page, name: string) {
   assert.deepEqual(await seriousViolations(page), [], `${name}: axe`)
   await page.setViewportSize({ width: 375, height: 740 })
   assert.equal(await scrollsSideways(page), false, `${name} at 375 px`)
-  if (process.env.TENDRIL_SCREENSHOTS) await page.screenshot({ path: `${process.env.TENDRIL_SCREENSHOTS}/admin-${name}-375.png`, fullPage: true })
+  if (process.env.TENDRIL_SCREENSHOTS)
+    await page.screenshot({ path: `${process.env.TENDRIL_SCREENSHOTS}/admin-${name}-375.png`, fullPage: true })
   await page.setViewportSize({ width: 1280, height: 900 })
-  if (process.env.TENDRIL_SCREENSHOTS) await page.screenshot({ path: `${process.env.TENDRIL_SCREENSHOTS}/admin-${name}-1280.png`, fullPage: true })
+  if (process.env.TENDRIL_SCREENSHOTS)
+    await page.screenshot({ path: `${process.env.TENDRIL_SCREENSHOTS}/admin-${name}-1280.png`, fullPage: true })
 }
 
 describe('web UI: settings and system admin pages', () => {
@@ -97,15 +100,24 @@ describe('web UI: settings and system admin pages', () => {
     await dialog.getByLabel('Email address').fill('Teacher@example.com')
     await dialog.getByLabel('Password', { exact: true }).fill('another password')
     await dialog.getByRole('button', { name: 'Create user' }).click()
-    await dialog.getByRole('alert').filter({ hasText: 'a user with email teacher@example.com already exists' }).waitFor()
+    await dialog
+      .getByRole('alert')
+      .filter({ hasText: 'a user with email teacher@example.com already exists' })
+      .waitFor()
     await dialog.getByRole('button', { name: 'Cancel' }).click()
 
     await teacher.getByRole('button', { name: 'Make system admin: teacher@example.com' }).click()
-    await page.getByRole('dialog', { name: 'Make teacher@example.com a system admin?' }).getByRole('button', { name: 'Make system admin' }).click()
+    await page
+      .getByRole('dialog', { name: 'Make teacher@example.com a system admin?' })
+      .getByRole('button', { name: 'Make system admin' })
+      .click()
     await teacher.getByRole('cell', { name: 'System admin', exact: true }).waitFor()
     assert.equal((await user('teacher@example.com'))?.role, 2)
     await teacher.getByRole('button', { name: 'Remove system admin: teacher@example.com' }).click()
-    await page.getByRole('dialog', { name: "Remove teacher@example.com's system admin rights?" }).getByRole('button', { name: 'Remove system admin' }).click()
+    await page
+      .getByRole('dialog', { name: "Remove teacher@example.com's system admin rights?" })
+      .getByRole('button', { name: 'Remove system admin' })
+      .click()
     await teacher.getByRole('cell', { name: 'User', exact: true }).waitFor()
     assert.equal((await user('teacher@example.com'))?.role, 0)
 
@@ -125,7 +137,11 @@ describe('web UI: settings and system admin pages', () => {
     await page.keyboard.press('Enter')
     await leaver.waitFor({ state: 'detached' })
     assert.equal(await user('leaver@example.com'), null)
-    assert.equal(await page.locator('tr[data-email="root@example.com"]').getByRole('button').count(), 0, 'no buttons on oneself')
+    assert.equal(
+      await page.locator('tr[data-email="root@example.com"]').getByRole('button').count(),
+      0,
+      'no buttons on oneself',
+    )
     await checkPage(page, 'users')
     await page.context().close()
   })
@@ -146,17 +162,29 @@ describe('web UI: settings and system admin pages', () => {
 
     await page.getByLabel('Filter by name, path or version').fill('pump')
     await table.locator('tbody tr').first().waitFor()
-    assert.deepEqual(await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path'))), ['/beta/lab/pump'])
+    assert.deepEqual(
+      await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path'))),
+      ['/beta/lab/pump'],
+    )
     assert.match(page.url(), /q=pump/, 'the filter is in the address')
     await page.getByLabel('Filter by name, path or version').fill('')
     await page.getByLabel('Presence').selectOption('online')
     await table.locator('tbody tr').first().waitFor()
-    assert.deepEqual(await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path'))), ['/acme/greenhouse/pi-1'])
+    assert.deepEqual(
+      await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path'))),
+      ['/acme/greenhouse/pi-1'],
+    )
     await page.getByLabel('Presence').selectOption('all')
     await table.getByRole('button', { name: /Organization/ }).click()
     await table.getByRole('button', { name: /Organization/ }).click()
-    assert.equal(await table.getByRole('columnheader', { name: /Organization/ }).getAttribute('aria-sort'), 'descending')
-    assert.deepEqual(await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path'))), ['/beta/lab/pump', '/acme/greenhouse/pi-1'])
+    assert.equal(
+      await table.getByRole('columnheader', { name: /Organization/ }).getAttribute('aria-sort'),
+      'descending',
+    )
+    assert.deepEqual(
+      await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path'))),
+      ['/beta/lab/pump', '/acme/greenhouse/pi-1'],
+    )
     await checkPage(page, 'controllers')
     client.end(true)
     await pi.getByText('Offline').waitFor({ timeout: 3000 })
@@ -224,7 +252,14 @@ describe('web UI: settings and system admin pages', () => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'])
     const page = await context.newPage()
     await signIn(page, server.url, 'root@example.com', PASSWORD) // an admin sees others' keys in the API; the page shows only theirs
-    await server.core.db.organizationUser.create({ data: { organizationId: (await server.core.db.resource.findFirstOrThrow({ where: { name: 'beta', parentId: null } })).id, userId: (await user('root@example.com'))!.id, isAdmin: true } })
+    await server.core.db.organizationUser.create({
+      data: {
+        organizationId: (await server.core.db.resource.findFirstOrThrow({ where: { name: 'beta', parentId: null } }))
+          .id,
+        userId: (await user('root@example.com'))!.id,
+        isAdmin: true,
+      },
+    })
     await page.goto(server.url + '/settings')
     const keys = page.getByRole('region', { name: 'Your keys' })
     await keys.getByText('You have no keys.').waitFor()
@@ -236,8 +271,16 @@ describe('web UI: settings and system admin pages', () => {
     await reveal.getByText('Copied.').waitFor()
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret)
     assert.ok(!page.url().includes(secret))
-    assert.equal(await page.evaluate((s) => JSON.stringify({ ...localStorage }).includes(s) || JSON.stringify({ ...sessionStorage }).includes(s), secret), false)
-    const works = await fetch(`${server.url}/api/v1/users/current`, { headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') } })
+    assert.equal(
+      await page.evaluate(
+        (s) => JSON.stringify({ ...localStorage }).includes(s) || JSON.stringify({ ...sessionStorage }).includes(s),
+        secret,
+      ),
+      false,
+    )
+    const works = await fetch(`${server.url}/api/v1/users/current`, {
+      headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') },
+    })
     assert.equal(works.status, 200)
     await reveal.getByRole('button', { name: 'Done' }).click()
     assert.equal(await page.getByText(secret).count(), 0, 'the secret is gone from the page')
@@ -245,7 +288,9 @@ describe('web UI: settings and system admin pages', () => {
     await keys.getByRole('button', { name: `Revoke key ${part}` }).click()
     await page.getByRole('dialog', { name: 'Revoke this key?' }).getByRole('button', { name: 'Revoke key' }).click()
     await keys.getByText(/Revoked/).waitFor()
-    const refused = await fetch(`${server.url}/api/v1/users/current`, { headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') } })
+    const refused = await fetch(`${server.url}/api/v1/users/current`, {
+      headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') },
+    })
     assert.equal(refused.status, 401)
     await page.context().close()
   })

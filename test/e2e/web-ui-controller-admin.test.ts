@@ -17,12 +17,21 @@ const SCREENSHOTS = '/tmp/ctl'
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 /** Everything the page keeps or shows in its address: a key must be in none of it. */
 const pageState = (page: Page) =>
-  page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, url: location.href, title: document.title }))
+  page.evaluate(() =>
+    JSON.stringify({
+      local: { ...localStorage },
+      session: { ...sessionStorage },
+      url: location.href,
+      title: document.title,
+    }),
+  )
 
 describe('web UI: controller owner (keys, PIN, settings)', () => {
   let server: TestServer
@@ -36,14 +45,25 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
   const rest = (path: string, init: { method?: string; body?: unknown } = {}) =>
     fetch(`${server.url}${path}`, {
       method: init.method ?? 'GET',
-      headers: { authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'), 'content-type': 'application/json' },
+      headers: {
+        authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'),
+        'content-type': 'application/json',
+      },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     })
-  const meta = async (path: string) => (await (await rest(`/api/v1/resources${path}?meta=1`)).json()) as { system_attributes: Record<string, unknown>; user_attributes: Record<string, unknown> }
+  const meta = async (path: string) =>
+    (await (await rest(`/api/v1/resources${path}?meta=1`)).json()) as {
+      system_attributes: Record<string, unknown>
+      user_attributes: Record<string, unknown>
+    }
   /** rhizo's client without a key: HTTP Basic with the password "x" (rhizo/resources.py); fetch puts a GET's pin_code in the query */
   const deviceCall = (method: string, path: string, query?: Record<string, string>) =>
-    fetch(`${server.url}${path}${query ? `?${new URLSearchParams(query)}` : ''}`, { method, headers: { authorization: 'Basic ' + Buffer.from('0.0.6:x').toString('base64') } })
-  const askForPin = async () => (await (await deviceCall('POST', '/api/v1/pins')).json()) as { pin: number; pin_code: string }
+    fetch(`${server.url}${path}${query ? `?${new URLSearchParams(query)}` : ''}`, {
+      method,
+      headers: { authorization: 'Basic ' + Buffer.from('0.0.6:x').toString('base64') },
+    })
+  const askForPin = async () =>
+    (await (await deviceCall('POST', '/api/v1/pins')).json()) as { pin: number; pin_code: string }
 
   before(async () => {
     server = await startTestServer('sqlite')
@@ -78,9 +98,14 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     shownKey = (await dialog.getByTestId('secret-key').textContent())!.trim()
     assert.match(shownKey, /^tdl_[A-Z0-9]{50}$/)
     const host = new URL(server.url).host
-    assert.deepEqual(JSON.parse((await dialog.getByTestId('snippet-sdk').textContent())!), { server: server.url, key: shownKey, controllerPath: '/acme/greenhouse/pi-new' })
+    assert.deepEqual(JSON.parse((await dialog.getByTestId('snippet-sdk').textContent())!), {
+      server: server.url,
+      key: shownKey,
+      controllerPath: '/acme/greenhouse/pi-new',
+    })
     const rhizo = (await dialog.getByTestId('snippet-rhizo').textContent())!
-    for (const line of [`server_name: "${host}"`, 'secure_server: false', `secret_key: "${shownKey}"`]) assert.ok(rhizo.includes(line), `${line} in ${rhizo}`)
+    for (const line of [`server_name: "${host}"`, 'secure_server: false', `secret_key: "${shownKey}"`])
+      assert.ok(rhizo.includes(line), `${line} in ${rhizo}`)
     const mosquitto = (await dialog.getByTestId('snippet-mosquitto').textContent())!
     assert.ok(mosquitto.includes(`-u key -P '${shownKey}' -t 'acme/greenhouse/pi-new/log'`), mosquitto)
     await dialog.getByRole('button', { name: 'Copy the key' }).click()
@@ -120,14 +145,24 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     }
 
     const { pin, pin_code } = await askForPin()
-    assert.deepEqual(await (await deviceCall('GET', `/api/v1/pins/${pin}`, { pin_code })).json(), { status: 'ok' }, 'waiting')
+    assert.deepEqual(
+      await (await deviceCall('GET', `/api/v1/pins/${pin}`, { pin_code })).json(),
+      { status: 'ok' },
+      'waiting',
+    )
     const wrong = pin === 123456 ? '654321' : '123456'
     assert.equal(await enter(wrong), 404)
     await form.getByRole('alert').filter({ hasText: 'No device is waiting with that PIN' }).waitFor()
 
     assert.equal(await enter(String(pin)), 200)
-    await form.getByRole('status').filter({ hasText: `PIN ${pin} accepted` }).waitFor()
-    const granted = (await (await deviceCall('GET', `/api/v1/pins/${pin}`, { pin_code })).json()) as { controller_path: string; secret_key: string }
+    await form
+      .getByRole('status')
+      .filter({ hasText: `PIN ${pin} accepted` })
+      .waitFor()
+    const granted = (await (await deviceCall('GET', `/api/v1/pins/${pin}`, { pin_code })).json()) as {
+      controller_path: string
+      secret_key: string
+    }
     assert.equal(granted.controller_path, '/acme/greenhouse/pi-new')
     deviceKey = granted.secret_key
     device = await connect(server.mqttUrl, deviceKey, { clientId: 'pi-new-device' })
@@ -142,11 +177,15 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     assert.equal(await enter(String(pin)), 409)
     await form.getByRole('alert').filter({ hasText: 'already been entered' }).waitFor()
     const old = await askForPin()
-    await server.core.db.pin.updateMany({ where: { pin: old.pin }, data: { createdAt: new Date(Date.now() - 31 * 60_000) } })
+    await server.core.db.pin.updateMany({
+      where: { pin: old.pin },
+      data: { createdAt: new Date(Date.now() - 31 * 60_000) },
+    })
     assert.equal(await enter(String(old.pin)), 410)
     await form.getByRole('alert').filter({ hasText: 'has expired' }).waitFor()
     let status = 0
-    for (let i = 0; i < 12 && status !== 429; i++) status = await enter(String(100000 + i === pin ? 100100 : 100000 + i))
+    for (let i = 0; i < 12 && status !== 429; i++)
+      status = await enter(String(100000 + i === pin ? 100100 : 100000 + i))
     assert.equal(status, 429)
     await form.getByRole('alert').filter({ hasText: 'Too many wrong PINs' }).waitFor()
 
@@ -176,7 +215,10 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     await page.keyboard.press('Tab') // from Cancel (focused first) to Revoke
     const started = Date.now()
     await page.keyboard.press('Enter')
-    await page.getByRole('status').filter({ hasText: 'is revoked: its connections close within about a second' }).waitFor()
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'is revoked: its connections close within about a second' })
+      .waitFor()
     const ms = (await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 3000))])) - started
     console.log(`# revoke: the device's MQTT connection closed ${ms} ms after the person confirmed`)
     assert.ok(ms >= 0 && ms <= 2000, `closed within 2 s (was ${ms} ms)`)
@@ -189,7 +231,10 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     const reveal = page.getByRole('dialog', { name: 'New key for pi-new' })
     const another = (await reveal.getByTestId('secret-key').textContent())!.trim()
     await reveal.getByRole('button', { name: 'Done, I have copied it' }).click()
-    await page.locator(`tr[data-key-part="${keyPartOf(another)}"]`).getByText('Active').waitFor()
+    await page
+      .locator(`tr[data-key-part="${keyPartOf(another)}"]`)
+      .getByText('Active')
+      .waitFor()
     assert.equal(await page.locator('table.keys tbody tr').count(), 3)
     assert.equal((await pageState(page)).includes(another), false)
     const again = await connect(server.mqttUrl, another)
@@ -254,22 +299,30 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
     assert.equal(await page.getByLabel('PIN shown by the device').count(), 0)
     assert.equal(await page.getByRole('link', { name: /enter the PIN/ }).count(), 0)
     // nor the folder's changes: a reader's toolbar only downloads what is selected
-    for (const name of ['New folder', 'New controller', 'New sequence', 'Upload files']) assert.equal(await page.getByRole('button', { name }).count(), 0, name)
+    for (const name of ['New folder', 'New controller', 'New sequence', 'Upload files'])
+      assert.equal(await page.getByRole('button', { name }).count(), 0, name)
     // crafted anyway, with the reader's own session: the API refuses (the page only hides the form)
     // (no named functions inside: tsx would wrap them in a helper the page does not have)
-    const crafted = await page.evaluate(async (requests) => {
-      const { csrf_token } = (await (await fetch('/api/v1/session')).json()) as { csrf_token: string }
-      const statuses: number[] = []
-      for (const [method, url, body] of requests) {
-        const res = await fetch(url, { method, headers: { 'content-type': 'application/json', 'x-csrf-token': csrf_token }, body: JSON.stringify(body) })
-        statuses.push(res.status)
-      }
-      return statuses
-    }, [
-      ['PUT', '/api/v1/pins/123456', { controller: '/acme/readonly/pi-r' }],
-      ['PUT', '/api/v1/resources/acme/readonly/pi-r', { system_attributes: { watchdog_minutes: 5 } }],
-      ['POST', '/api/v1/keys', { controller_path: '/acme/readonly/pi-r' }],
-    ] as [string, string, unknown][])
+    const crafted = await page.evaluate(
+      async (requests) => {
+        const { csrf_token } = (await (await fetch('/api/v1/session')).json()) as { csrf_token: string }
+        const statuses: number[] = []
+        for (const [method, url, body] of requests) {
+          const res = await fetch(url, {
+            method,
+            headers: { 'content-type': 'application/json', 'x-csrf-token': csrf_token },
+            body: JSON.stringify(body),
+          })
+          statuses.push(res.status)
+        }
+        return statuses
+      },
+      [
+        ['PUT', '/api/v1/pins/123456', { controller: '/acme/readonly/pi-r' }],
+        ['PUT', '/api/v1/resources/acme/readonly/pi-r', { system_attributes: { watchdog_minutes: 5 } }],
+        ['POST', '/api/v1/keys', { controller_path: '/acme/readonly/pi-r' }],
+      ] as [string, string, unknown][],
+    )
     assert.deepEqual(crafted, [403, 403, 403], 'PIN, watchdog and key refused')
     // the same person where they may write gets them, and a controller never connected points to its PIN
     await page.goto(`${server.url}/acme/greenhouse/pi-1`)

@@ -15,7 +15,9 @@ const tile = (page: Page, name: string) => page.locator(`li.tile[data-name="${na
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 describe('web UI: controller page, live home, names, thumbnails', () => {
@@ -27,10 +29,14 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
   const rest = (path: string, init: { method?: string; body?: unknown } = {}) =>
     fetch(`${server.url}/api/v1/resources${path}`, {
       method: init.method ?? 'GET',
-      headers: { authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'), 'content-type': 'application/json' },
+      headers: {
+        authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'),
+        'content-type': 'application/json',
+      },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     })
-  const names = async (folder: string) => ((await (await rest(folder)).json()) as { name: string; type: number }[]).map((e) => e.name)
+  const names = async (folder: string) =>
+    ((await (await rest(folder)).json()) as { name: string; type: number }[]).map((e) => e.name)
 
   before(async () => {
     server = await startTestServer('sqlite')
@@ -43,13 +49,36 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
     userKey = f.users.ann.key
     pi = f.controllers['/acme/greenhouse/pi-1']
     // what the Pi reported, and the last hours of one status sequence and of its log
-    assert.equal((await rest('/acme/greenhouse/pi-1', { method: 'PUT', body: { status: { ip_address: '10.0.0.7', os: 'Raspberry Pi OS' } } })).status, 200)
+    assert.equal(
+      (
+        await rest('/acme/greenhouse/pi-1', {
+          method: 'PUT',
+          body: { status: { ip_address: '10.0.0.7', os: 'Raspberry Pi OS' } },
+        })
+      ).status,
+      200,
+    )
     const now = Date.now()
-    for (const [hoursAgo, value] of [[3, 10], [2, 30], [1, 20]] as const) {
-      const res = await rest('/acme/greenhouse/pi-1/status/processor_usage', { method: 'PUT', body: { value: String(value), timestamp: new Date(now - hoursAgo * 3600_000).toISOString() } })
+    for (const [hoursAgo, value] of [
+      [3, 10],
+      [2, 30],
+      [1, 20],
+    ] as const) {
+      const res = await rest('/acme/greenhouse/pi-1/status/processor_usage', {
+        method: 'PUT',
+        body: { value: String(value), timestamp: new Date(now - hoursAgo * 3600_000).toISOString() },
+      })
       assert.equal(res.status, 200, await res.text())
     }
-    assert.equal((await rest('/acme/greenhouse/pi-1/log', { method: 'PUT', body: { value: 'booted', timestamp: new Date(now - 60_000).toISOString() } })).status, 200)
+    assert.equal(
+      (
+        await rest('/acme/greenhouse/pi-1/log', {
+          method: 'PUT',
+          body: { value: 'booted', timestamp: new Date(now - 60_000).toISOString() },
+        })
+      ).status,
+      200,
+    )
     browser = await launchBrowser()
   })
   after(async () => {
@@ -66,7 +95,9 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
     await status.getByText('10.0.0.7').waitFor()
     await status.getByText('Raspberry Pi OS').waitFor()
     const chart = page.locator('figure[data-name="processor_usage"]')
-    await chart.getByRole('img', { name: 'processor_usage: from 10.0 percent to 30.0 percent over the last 6 hours' }).waitFor()
+    await chart
+      .getByRole('img', { name: 'processor_usage: from 10.0 percent to 30.0 percent over the last 6 hours' })
+      .waitFor()
     assert.equal(await chart.locator('canvas').count(), 1, 'drawn by uPlot')
     const log = page.getByRole('list', { name: 'Log, newest first' })
     await log.getByText('booted').waitFor()
@@ -134,7 +165,10 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
     const name = 'Pi de la salle 3 ✓'
     await dialog.getByLabel('Name').fill(name)
     await dialog.getByRole('button', { name: 'Create controller' }).click()
-    await page.getByRole('dialog', { name: `New key for ${name}` }).getByRole('button', { name: 'Done, I have copied it' }).click() // its key, shown once
+    await page
+      .getByRole('dialog', { name: `New key for ${name}` })
+      .getByRole('button', { name: 'Done, I have copied it' })
+      .click() // its key, shown once
     await tile(page, name).getByText('Offline · never connected').waitFor()
     assert.deepEqual((await names(`/acme/greenhouse/${encodeURIComponent(name)}`)).sort(), ['log', 'status'])
 
@@ -165,8 +199,13 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
   })
 
   test('an image file shows its thumbnail, loaded lazily', async () => {
-    const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 30, g: 140, b: 60 } } }).png().toBuffer()
-    const res = await rest('', { method: 'POST', body: { path: '/acme/greenhouse', name: 'leaf.png', type: 20, data: png.toString('base64') } })
+    const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 30, g: 140, b: 60 } } })
+      .png()
+      .toBuffer()
+    const res = await rest('', {
+      method: 'POST',
+      body: { path: '/acme/greenhouse', name: 'leaf.png', type: 20, data: png.toString('base64') },
+    })
     assert.equal(res.status, 200, await res.text())
     const page = await (await newContext(browser)).newPage()
     await signIn(page, server.url, 'ann@example.com', PASSWORD, '/acme/greenhouse')
@@ -188,7 +227,9 @@ async function screenshots(page: Page, dir: string) {
     for (const width of [1280, 375]) {
       await page.setViewportSize({ width, height: width < 600 ? 740 : 900 })
       await page.screenshot({ path: `${dir}/controller-${width}-${scheme}.png`, fullPage: true })
-      await page.locator('figure[data-name="processor_usage"]').screenshot({ path: `${dir}/chart-${width}-${scheme}.png` })
+      await page
+        .locator('figure[data-name="processor_usage"]')
+        .screenshot({ path: `${dir}/chart-${width}-${scheme}.png` })
     }
   }
 }

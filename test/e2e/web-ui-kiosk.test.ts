@@ -20,12 +20,16 @@ const tile = (page: Page, name: string) => page.locator(`li.kiosk-tile[data-name
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 /** The points the tile's chart draws (one per value kept). */
 const chartPoints = (page: Page, name: string) =>
-  tile(page, name).locator('svg.kiosk-chart polyline').evaluate((line) => (line.getAttribute('points') ?? '').trim().split(/\s+/).filter(Boolean).length)
+  tile(page, name)
+    .locator('svg.kiosk-chart polyline')
+    .evaluate((line) => (line.getAttribute('points') ?? '').trim().split(/\s+/).filter(Boolean).length)
 
 describe('web UI: kiosk mode on a public folder', () => {
   let server: TestServer
@@ -42,9 +46,20 @@ describe('web UI: kiosk mode on a public folder', () => {
     pi = await createController(server.core, '/acme/class/pi-1')
     office = await createController(server.core, '/acme/office/pi-2')
     // the classroom folder is public read (what the Access tab's public link sets); the office is not
-    await grant(server.core, '/acme/class', [{ to: 'public', level: 'read' }, { to: 'members', level: 'write' }, { to: 'controllers', level: 'write' }])
-    for (const [folder, name] of [['acme/class', 'outside'], ['acme/office/pi-2', 'temp']] as const) {
-      assert.equal((await teacher.send('POST', '', { path: folder, name, type: 21, data_type: 1, decimal_places: 1, units: '°C' })).status, 200)
+    await grant(server.core, '/acme/class', [
+      { to: 'public', level: 'read' },
+      { to: 'members', level: 'write' },
+      { to: 'controllers', level: 'write' },
+    ])
+    for (const [folder, name] of [
+      ['acme/class', 'outside'],
+      ['acme/office/pi-2', 'temp'],
+    ] as const) {
+      assert.equal(
+        (await teacher.send('POST', '', { path: folder, name, type: 21, data_type: 1, decimal_places: 1, units: '°C' }))
+          .status,
+        200,
+      )
     }
     assert.equal((await teacher.send('PUT', '/acme/class/outside', { data: b64('11.0') })).status, 200)
     assert.equal((await teacher.send('PUT', '/acme/class/outside', { data: b64('12.0') })).status, 200)
@@ -66,7 +81,9 @@ describe('web UI: kiosk mode on a public folder', () => {
     assert.equal(new URL(page.url()).pathname, '/acme/class', 'not sent to sign-in')
     assert.equal(await page.locator('header.top, nav').count(), 0, 'no header or menus')
     assert.equal(await page.getByRole('button').count(), 0, 'no actions')
-    const size = await tile(page, 'outside').getByTestId('value').evaluate((el) => parseFloat(getComputedStyle(el).fontSize))
+    const size = await tile(page, 'outside')
+      .getByTestId('value')
+      .evaluate((el) => parseFloat(getComputedStyle(el).fontSize))
     assert.ok(size >= 48, `the value is ${size} px high at 1280 px wide`)
     assert.equal(await chartPoints(page, 'outside'), 2, 'the chart has the values stored so far')
 
@@ -125,7 +142,12 @@ describe('web UI: kiosk mode on a public folder', () => {
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 5000 })
     // the connection drops and the server stays out of reach for a while
     await page.route('**/api/v1/mqtt-info', (route) => route.abort())
-    const takeover = mqtt.connect(server.wsUrl, { username: 'token', password: answers[0]!.token, clientId: answers[0]!.clientId, reconnectPeriod: 0 })
+    const takeover = mqtt.connect(server.wsUrl, {
+      username: 'token',
+      password: answers[0]!.token,
+      clientId: answers[0]!.clientId,
+      reconnectPeriod: 0,
+    })
     t.after(() => takeover.end(true))
     await new Promise((resolve, reject) => takeover.once('connect', resolve).once('error', reject))
     await page.getByRole('status').filter({ hasText: 'Offline, retrying' }).waitFor({ timeout: 5000 })
@@ -156,7 +178,10 @@ describe('web UI: kiosk mode on a public folder', () => {
         if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 5)) // distinct timestamps
       }
       const last = from + count - 1
-      await tile(page, 'outside').getByTestId('value').filter({ hasText: `${(last % 50).toFixed(1)}` }).waitFor({ timeout: 10_000 })
+      await tile(page, 'outside')
+        .getByTestId('value')
+        .filter({ hasText: `${(last % 50).toFixed(1)}` })
+        .waitFor({ timeout: 10_000 })
     }
     await feed(0, 300)
     assert.equal(await chartPoints(page, 'outside'), MAX_POINTS, 'full, and no more')
@@ -164,7 +189,9 @@ describe('web UI: kiosk mode on a public folder', () => {
     await feed(300, 600)
     assert.equal(await chartPoints(page, 'outside'), MAX_POINTS)
     const afterMore = await heap()
-    console.log(`# kiosk: JS heap ${(afterFirst / 1e6).toFixed(2)} MB after 300 values, ${(afterMore / 1e6).toFixed(2)} MB after 900`)
+    console.log(
+      `# kiosk: JS heap ${(afterFirst / 1e6).toFixed(2)} MB after 300 values, ${(afterMore / 1e6).toFixed(2)} MB after 900`,
+    )
     assert.ok(afterMore - afterFirst < 2e6, `the heap grew ${afterMore - afterFirst} bytes over 600 more values`)
     controller.end(true)
     await page.context().close()

@@ -15,7 +15,9 @@ const SHOTS = process.env.TENDRIL_SCREENSHOTS
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 /** axe finds nothing serious, and at 375 px nothing scrolls sideways; screenshots when asked for. */
@@ -35,7 +37,8 @@ describe('web UI: organization admin', () => {
   let ann: number
   let pi: { id: number; path: string; key: string }
   const anonymous = (path: string) => fetch(`${server.url}/api/v1/resources${path}`)
-  const membership = (email: string) => server.core.db.organizationUser.findFirst({ where: { organizationId: acme, user: { email } } })
+  const membership = (email: string) =>
+    server.core.db.organizationUser.findFirst({ where: { organizationId: acme, user: { email } } })
 
   before(async () => {
     server = await startTestServer('sqlite')
@@ -89,14 +92,22 @@ describe('web UI: organization admin', () => {
     await dialog.waitFor()
     await dialog.getByRole('button', { name: 'Remove member' }).focus()
     await page.keyboard.press('Enter')
-    await dialog.getByRole('alert').filter({ hasText: 'ann@example.com is the last administrator: an organization needs at least one administrator' }).waitFor()
+    await dialog
+      .getByRole('alert')
+      .filter({
+        hasText: 'ann@example.com is the last administrator: an organization needs at least one administrator',
+      })
+      .waitFor()
     assert.equal((await membership('ann@example.com'))?.isAdmin, true)
     await page.keyboard.press('Escape')
     await dialog.waitFor({ state: 'hidden' })
 
     // removing carol after confirming ends her membership
     await carol.getByRole('button', { name: 'Remove…' }).click()
-    await page.getByRole('dialog', { name: 'Remove carol@example.com?' }).getByRole('button', { name: 'Remove member' }).click()
+    await page
+      .getByRole('dialog', { name: 'Remove carol@example.com?' })
+      .getByRole('button', { name: 'Remove member' })
+      .click()
     await carol.waitFor({ state: 'detached' })
     assert.equal(await membership('carol@example.com'), null)
 
@@ -112,7 +123,8 @@ describe('web UI: organization admin', () => {
   })
 
   test("keys: the organization's keys with owners; a revoked key gets a 401 at once", async () => {
-    const rest = () => fetch(`${server.url}/api/v1/resources/acme/lab/pi-1?meta=1`, { headers: { authorization: basicAuth(pi.key) } })
+    const rest = () =>
+      fetch(`${server.url}/api/v1/resources/acme/lab/pi-1?meta=1`, { headers: { authorization: basicAuth(pi.key) } })
     assert.equal((await rest()).status, 200)
     const page = await (await newContext(browser)).newPage()
     await signIn(page, server.url, 'ann@example.com', PASSWORD, '/acme?tab=keys')
@@ -166,7 +178,12 @@ describe('web UI: organization admin', () => {
     await entries.getByText('ann@example.com: write').waitFor()
     await page.getByRole('list', { name: 'What each member gets' }).getByText('bob@example.com: read').waitFor()
     const lab = await server.core.db.resource.findFirst({ where: { name: 'lab', organizationId: acme } })
-    assert.deepEqual(lab?.permissions, [[110, acme, 10], [120, acme, 20], [100, null, 10], [130, ann, 20]])
+    assert.deepEqual(lab?.permissions, [
+      [110, acme, 10],
+      [120, acme, 20],
+      [100, null, 10],
+      [130, ann, 20],
+    ])
     await checkPage(page, 'access-own')
     await page.context().close()
   })
@@ -176,8 +193,13 @@ describe('web UI: organization admin', () => {
     await signIn(page, server.url, 'bob@example.com', PASSWORD, '/acme?tab=members')
     const tabs = page.getByRole('navigation', { name: 'Folder views' })
     await tabs.getByRole('link', { name: 'Contents' }).waitFor()
-    assert.equal(await tabs.getByRole('link', { name: 'Contents' }).getAttribute('aria-current'), 'page', '?tab=members shows Contents')
-    for (const name of ['Members', 'Keys', 'Access']) assert.equal(await tabs.getByRole('link', { name }).count(), 0, `${name} on /acme`)
+    assert.equal(
+      await tabs.getByRole('link', { name: 'Contents' }).getAttribute('aria-current'),
+      'page',
+      '?tab=members shows Contents',
+    )
+    for (const name of ['Members', 'Keys', 'Access'])
+      assert.equal(await tabs.getByRole('link', { name }).count(), 0, `${name} on /acme`)
     await page.goto(server.url + '/acme/lab?tab=access') // bob reads /acme/lab only (the test before)
     await tabs.getByRole('link', { name: 'Contents' }).waitFor()
     assert.equal(await tabs.getByRole('link', { name: 'Access' }).count(), 0, 'Access on a folder bob only reads')

@@ -19,7 +19,9 @@ const tile = (page: Page, name: string) => page.locator(`li.tile[data-name="${na
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 /**
@@ -51,7 +53,7 @@ function startProxy(port: number, slow?: string) {
     client.on('data', (chunk: Buffer) => {
       // a kept-alive connection carries one request after another: count from the latest request line
       const head = chunk.toString('latin1', 0, 64)
-      if (/^(GET|POST|PUT|DELETE|HEAD) \//.test(head)) (pair.first = head), (pair.sent = 0)
+      if (/^(GET|POST|PUT|DELETE|HEAD) \//.test(head)) ((pair.first = head), (pair.sent = 0))
       if (slow && pair.first.startsWith(slow)) trickle(chunk)
       else forward(chunk)
     })
@@ -61,14 +63,19 @@ function startProxy(port: number, slow?: string) {
     upstream.on('error', end).on('close', end)
   })
   return {
-    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`))),
+    listen: () =>
+      new Promise<string>((resolve) =>
+        server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)),
+      ),
     /** cuts the connections whose request starts so, once more than minBytes went up them */
     cut: (prefix: string, minBytes = 0) => {
       let cut = 0
-      for (const p of pairs) if (p.first.startsWith(prefix) && p.sent > minBytes) (p.client.destroy(), p.upstream.destroy(), cut++)
+      for (const p of pairs)
+        if (p.first.startsWith(prefix) && p.sent > minBytes) (p.client.destroy(), p.upstream.destroy(), cut++)
       return cut
     },
-    uploaded: (prefix: string) => Math.max(0, ...[...pairs].filter((p) => p.first.startsWith(prefix)).map((p) => p.sent)),
+    uploaded: (prefix: string) =>
+      Math.max(0, ...[...pairs].filter((p) => p.first.startsWith(prefix)).map((p) => p.sent)),
     close: () => (server.close(), [...pairs].forEach((p) => (p.client.destroy(), p.upstream.destroy()))),
   }
 }
@@ -93,13 +100,20 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
   let pi: { key: string }
   let userKey: string
   const names = async (folder: string) => {
-    const res = await fetch(`${server.url}/api/v1/resources${folder}`, { headers: { authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64') } })
+    const res = await fetch(`${server.url}/api/v1/resources${folder}`, {
+      headers: { authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64') },
+    })
     return ((await res.json()) as { name: string }[]).map((e) => e.name)
   }
 
   before(async () => {
     server = await startTestServer('sqlite', { config: { 'upload-limit': UPLOAD_LIMIT } })
-    const f = await fixture(server.core, { org: 'acme', fullNames: { acme: 'Acme Greenhouses' }, users: { ann: { admin: true } }, controllers: ['/acme/greenhouse/pi-1'] })
+    const f = await fixture(server.core, {
+      org: 'acme',
+      fullNames: { acme: 'Acme Greenhouses' },
+      users: { ann: { admin: true } },
+      controllers: ['/acme/greenhouse/pi-1'],
+    })
     userKey = f.users.ann.key
     pi = f.controllers['/acme/greenhouse/pi-1']
     proxy = startProxy(Number(new URL(server.url).port), 'POST /api/v1/resources')
@@ -118,8 +132,14 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
     await signIn(page, base, 'ann@example.com', PASSWORD, '/acme/greenhouse')
     await tile(page, 'pi-1').waitFor()
     await dropFile(page, 'too-big.bin', UPLOAD_LIMIT + 512 * 1024)
-    await page.getByRole('list', { name: 'Uploads' }).getByRole('alert').filter({ hasText: 'Too large: too-big.bin is 2.5 MB; the limit is 2.0 MB' }).waitFor({ timeout: 10_000 })
-      .catch(async (err) => assert.fail(`${err}: the page says ${await page.getByRole('list', { name: 'Uploads' }).innerText()}`))
+    await page
+      .getByRole('list', { name: 'Uploads' })
+      .getByRole('alert')
+      .filter({ hasText: 'Too large: too-big.bin is 2.5 MB; the limit is 2.0 MB' })
+      .waitFor({ timeout: 10_000 })
+      .catch(async (err) =>
+        assert.fail(`${err}: the page says ${await page.getByRole('list', { name: 'Uploads' }).innerText()}`),
+      )
     assert.ok(!(await names('/acme/greenhouse')).includes('too-big.bin'), 'nothing half-made')
     await page.context().close()
   })
@@ -135,8 +155,14 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
     // the network stays down: Chromium resends a request cut on a reused connection, and that goes too
     let cuts = 0
     const cutting = setInterval(() => (cuts += proxy.cut('POST /api/v1/resources', 64 * 1024)), 10)
-    await page.getByRole('list', { name: 'Uploads' }).getByRole('alert').filter({ hasText: 'the connection was lost' }).waitFor({ timeout: 10_000 })
-      .catch(async (err) => assert.fail(`${err}: the page says ${await page.getByRole('list', { name: 'Uploads' }).innerText()}`))
+    await page
+      .getByRole('list', { name: 'Uploads' })
+      .getByRole('alert')
+      .filter({ hasText: 'the connection was lost' })
+      .waitFor({ timeout: 10_000 })
+      .catch(async (err) =>
+        assert.fail(`${err}: the page says ${await page.getByRole('list', { name: 'Uploads' }).innerText()}`),
+      )
       .finally(() => clearInterval(cutting))
     assert.ok(cuts >= 1, 'the upload cut')
     assert.ok(!(await names('/acme/greenhouse')).includes('half.bin'), 'nothing half-made')
@@ -148,14 +174,19 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
     const tokens: string[] = []
     // (the body is read after the event: the page may close first, which must not fail the run)
     page.on('response', (res) => {
-      if (res.url().endsWith('/api/v1/mqtt-info') && res.ok()) res.json().then((body: { token: string }) => tokens.push(body.token), () => {})
+      if (res.url().endsWith('/api/v1/mqtt-info') && res.ok())
+        res.json().then(
+          (body: { token: string }) => tokens.push(body.token),
+          () => {},
+        )
     })
     await signIn(page, base, 'ann@example.com', PASSWORD, '/acme/greenhouse/pi-1')
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor()
     assert.ok(proxy.cut('GET /mqtt') >= 1, 'the live connection cut')
     await page.getByRole('status').filter({ hasText: 'Offline, retrying' }).waitFor()
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 5000 })
-    for (const end = Date.now() + 2000; tokens.length < 2 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20))
+    for (const end = Date.now() + 2000; tokens.length < 2 && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 20))
     assert.equal(tokens.length, 2)
     assert.notEqual(tokens[0], tokens[1], 'a fresh token for the reconnect')
     const controller = await connect(server.mqttUrl, pi.key)
@@ -183,7 +214,9 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
       for (let i = 0; i < 40; i++) {
         await page.keyboard.press('Tab')
         if (await wanted.evaluate((el) => el === document.activeElement).catch(() => false)) {
-          const outline = await wanted.evaluate((el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth)
+          const outline = await wanted.evaluate(
+            (el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth,
+          )
           assert.match(outline, /^solid [2-9]/, 'focus is visible')
           return
         }
@@ -216,16 +249,35 @@ describe('web UI: bad input, lost connections, keyboard and phones', () => {
   })
 
   test('every page: nothing scrolls sideways at 320 px, touch targets are 24 px at 375 px, no serious axe finding', async () => {
-    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+      'base64',
+    )
     await fetch(`${server.url}/api/v1/resources`, {
       method: 'POST',
-      headers: { authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'), 'content-type': 'application/json' },
-      body: JSON.stringify({ path: '/acme/greenhouse', name: 'a picture with a long name that has to wrap somewhere.png', type: 20, data: png.toString('base64') }),
+      headers: {
+        authorization: 'Basic ' + Buffer.from(`x:${userKey}`).toString('base64'),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        path: '/acme/greenhouse',
+        name: 'a picture with a long name that has to wrap somewhere.png',
+        type: 20,
+        data: png.toString('base64'),
+      }),
     })
     const pages: [string, (page: Page) => Promise<unknown>][] = [
       ['/', (p) => p.getByRole('heading', { name: 'Organizations' }).waitFor()],
       ['/acme/greenhouse', (p) => tile(p, 'pi-1').waitFor()],
-      ['/acme/greenhouse/pi-1', (p) => p.getByRole('list', { name: 'Log, newest first' }).or(p.getByRole('region', { name: 'Controller status' })).first().waitFor()],
+      [
+        '/acme/greenhouse/pi-1',
+        (p) =>
+          p
+            .getByRole('list', { name: 'Log, newest first' })
+            .or(p.getByRole('region', { name: 'Controller status' }))
+            .first()
+            .waitFor(),
+      ],
       ['/acme/greenhouse/pi-1?tab=messages', (p) => p.getByRole('form', { name: 'Send a message' }).waitFor()],
       ['/activity', (p) => p.getByRole('heading', { name: 'Activity' }).waitFor()],
       ['/acme/no-such-folder', (p) => p.getByRole('heading', { name: 'Not found' }).waitFor()],
@@ -264,6 +316,9 @@ function tooSmall(page: Page): Promise<string[]> {
       .filter((el) => el.offsetParent !== null || getComputedStyle(el).position === 'fixed')
       .map((el) => ({ el, box: el.getBoundingClientRect() }))
       .filter(({ box }) => box.right > 0 && box.left < innerWidth && (box.width < 24 || box.height < 24))
-      .map(({ el, box }) => `${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`),
+      .map(
+        ({ el, box }) =>
+          `${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`,
+      ),
   )
 }

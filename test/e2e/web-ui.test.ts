@@ -12,13 +12,14 @@ import { connect, endAll } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchBrowser, newContext, scrollsSideways, signIn } from './browser.ts'
 
-
 /** A tile of the folder page, by the name it shows. */
 const tile = (page: Page, name: string) => page.locator(`li.tile[data-name="${name}"]`)
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze()
-  return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 describe('web UI in Chromium', () => {
@@ -38,8 +39,18 @@ describe('web UI in Chromium', () => {
     // a numeric sequence beside the controllers, with units
     const res = await fetch(`${server.url}/api/v1/resources`, {
       method: 'POST',
-      headers: { authorization: 'Basic ' + Buffer.from(`x:${pi.key}`).toString('base64'), 'content-type': 'application/json' },
-      body: JSON.stringify({ path: '/acme/greenhouse', name: 'temperature', type: 21, data_type: 1, units: '°C', decimal_places: 1 }),
+      headers: {
+        authorization: 'Basic ' + Buffer.from(`x:${pi.key}`).toString('base64'),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        path: '/acme/greenhouse',
+        name: 'temperature',
+        type: 21,
+        data_type: 1,
+        units: '°C',
+        decimal_places: 1,
+      }),
     })
     assert.equal(res.status, 200, await res.text())
     browser = await launchBrowser()
@@ -70,7 +81,11 @@ describe('web UI in Chromium', () => {
     const page = await (await newContext(browser)).newPage()
     // ten failures for this account (the limit), then the page's attempt is refused with 429
     for (let i = 0; i < 10; i++) {
-      await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email_address: 'gus@example.com', password: 'wrong' }) })
+      await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email_address: 'gus@example.com', password: 'wrong' }),
+      })
     }
     await page.goto(`${server.url}/sign-in?next=${encodeURIComponent('//evil.example/x')}`)
     await page.getByLabel('Email address').fill('gus@example.com')
@@ -86,7 +101,11 @@ describe('web UI in Chromium', () => {
     const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Acme Greenhouses' }) })
     await card.getByText('0 online').waitFor()
     await card.getByText('2 offline').waitFor()
-    assert.equal(await page.getByRole('heading', { name: 'globex' }).count(), 0, 'only the organizations the person belongs to')
+    assert.equal(
+      await page.getByRole('heading', { name: 'globex' }).count(),
+      0,
+      'only the organizations the person belongs to',
+    )
     assert.deepEqual(await seriousViolations(page), [])
     await card.getByRole('link', { name: 'Acme Greenhouses' }).click()
     await page.getByRole('link', { name: 'greenhouse' }).click()
@@ -107,7 +126,9 @@ describe('web UI in Chromium', () => {
 
     let started = Date.now()
     const controller = await connect(server.mqttUrl, pi.key)
-    await tile(page, 'pi-1').getByText('Online', { exact: true }).waitFor({ timeout: 1000 + (Date.now() - started) })
+    await tile(page, 'pi-1')
+      .getByText('Online', { exact: true })
+      .waitFor({ timeout: 1000 + (Date.now() - started) })
     const onlineMs = Date.now() - started
 
     started = Date.now()
@@ -117,7 +138,9 @@ describe('web UI in Chromium', () => {
     console.log(`# controller online on its tile after ${onlineMs} ms; a value after ${valueMs} ms`)
 
     controller.end(true)
-    await tile(page, 'pi-1').getByText(/Offline · last seen/).waitFor({ timeout: 1500 })
+    await tile(page, 'pi-1')
+      .getByText(/Offline · last seen/)
+      .waitFor({ timeout: 1500 })
     await page.context().close()
   })
 
@@ -133,14 +156,19 @@ describe('web UI in Chromium', () => {
       transfer.items.add(new File([bytes], 'readings.bin', { type: 'application/octet-stream' }))
       document.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }))
       document.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }))
-      return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('')
+      return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))]
+        .map((b) => b.toString(16).padStart(2, '0'))
+        .join('')
     })
     await page.getByRole('progressbar', { name: 'Upload of readings.bin' }).waitFor()
     await page.getByRole('list', { name: 'Uploads' }).getByText('Uploaded').waitFor({ timeout: 20_000 })
     await tile(page, 'readings.bin').getByText('20 MB').waitFor()
 
     await tile(page, 'readings.bin').getByRole('link', { name: 'readings.bin' }).click()
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download', exact: true }).first().click()])
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download', exact: true }).first().click(),
+    ])
     const downloaded = readFileSync((await download.path())!)
     assert.equal(downloaded.length, 20 * 1024 * 1024)
     assert.equal(createHash('sha256').update(downloaded).digest('hex'), digest)
@@ -148,7 +176,10 @@ describe('web UI in Chromium', () => {
     await page.goBack()
     await tile(page, 'readings.bin').getByRole('checkbox', { name: 'Select readings.bin' }).check()
     await tile(page, 'temperature').getByRole('checkbox', { name: 'Select temperature' }).check()
-    const [zip] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download 2 as zip' }).click()])
+    const [zip] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download 2 as zip' }).click(),
+    ])
     const bytes = readFileSync((await zip.path())!)
     assert.equal(bytes.subarray(0, 2).toString(), 'PK')
     assert.ok(bytes.includes(Buffer.from('readings.bin')))
@@ -175,11 +206,13 @@ describe('web UI in Chromium', () => {
     await page.context().close()
   })
 
-  test("the Messages tab sends a message an MQTT subscriber receives, and shows messages arriving live", async () => {
+  test('the Messages tab sends a message an MQTT subscriber receives, and shows messages arriving live', async () => {
     const page = await (await newContext(browser)).newPage()
     const subscriber = await connect(server.mqttUrl, pi.key)
     await subscriber.subscribeAsync('acme/greenhouse/pi-1')
-    const received = new Promise<string>((resolve) => subscriber.on('message', (_t, payload) => resolve(payload.toString())))
+    const received = new Promise<string>((resolve) =>
+      subscriber.on('message', (_t, payload) => resolve(payload.toString())),
+    )
     await signIn(page, server.url, 'ann@example.com', PASSWORD, '/acme/greenhouse/pi-1')
     await page.getByRole('link', { name: 'Messages' }).click()
     assert.equal(new URL(page.url()).search, '?tab=messages')

@@ -21,7 +21,8 @@ export interface TestDatabase {
 /** A fresh, empty database: a SQLite file in a private temp dir, or a new database on the shared PostgreSQL. */
 export async function freshDatabase(provider: Provider): Promise<TestDatabase> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tendril-test-'))
-  const url = provider === 'sqlite' ? `file:${join(dataDir, 'tendril.db')}` : await (await sharedPostgres()).createDatabase()
+  const url =
+    provider === 'sqlite' ? `file:${join(dataDir, 'tendril.db')}` : await (await sharedPostgres()).createDatabase()
   const database = loadConfig({ flags: { db: url }, env: {} }).database
   return { database, url, dataDir, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) }
 }
@@ -32,9 +33,16 @@ export interface TestCore extends Core {
 
 /** bcrypt's minimum cost keeps the suite fast; the cost itself is tested separately. The core logs
  *  nothing unless given a logger (e.g. one writing to a buffer a test reads). */
-export async function openTestCore(provider: Provider, overrides: Record<string, unknown> = {}, logger?: Logger): Promise<TestCore> {
+export async function openTestCore(
+  provider: Provider,
+  overrides: Record<string, unknown> = {},
+  logger?: Logger,
+): Promise<TestCore> {
   const fresh = await freshDatabase(provider)
-  const config: Config = loadConfig({ flags: { db: fresh.url, 'data-dir': fresh.dataDir, 'bcrypt-cost': 4, ...overrides }, env: {} })
+  const config: Config = loadConfig({
+    flags: { db: fresh.url, 'data-dir': fresh.dataDir, 'bcrypt-cost': 4, ...overrides },
+    env: {},
+  })
   const core = await openCore(config, logger ?? createLogger({ logLevel: 'silent', logFormat: 'json' }))
   return {
     ...core,

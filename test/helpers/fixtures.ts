@@ -46,10 +46,7 @@ export async function fixture<
   const O extends string = never,
   const U extends string = never,
   const C extends string = never,
->(
-  core: CoreContext,
-  spec: FixtureSpec<O, U, C>,
-): Promise<Fixture<O, U, C>> {
+>(core: CoreContext, spec: FixtureSpec<O, U, C>): Promise<Fixture<O, U, C>> {
   const made = { orgs: {}, users: {}, controllers: {} } as Fixture<O, U, C>
   const orgs: O[] = spec.orgs ?? (spec.org ? [spec.org] : [])
   for (const name of orgs) made.orgs[name] = await createOrg(core, name, spec.fullNames?.[name])

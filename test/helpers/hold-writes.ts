@@ -15,7 +15,8 @@ export async function holdValueWrites(core: Core): Promise<() => Promise<void>> 
   const held = new Promise<void>((resolve) => (holding = resolve))
   const transaction = core.db.$transaction(
     async (tx) => {
-      if (core.config.database.provider === 'postgresql') await tx.$executeRawUnsafe('LOCK TABLE "ResourceRevision" IN EXCLUSIVE MODE')
+      if (core.config.database.provider === 'postgresql')
+        await tx.$executeRawUnsafe('LOCK TABLE "ResourceRevision" IN EXCLUSIVE MODE')
       holding()
       await released
     },

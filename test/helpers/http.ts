@@ -7,7 +7,7 @@ export function basicAuth(key: string, clientVersion = 'test-client'): string {
 
 /** Polls check until it holds or ms pass; returns whether it held. */
 export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline;) {
     if (await check()) return true
     await new Promise((r) => setTimeout(r, 25))
   }

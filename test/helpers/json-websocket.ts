@@ -21,9 +21,15 @@ const sockets: WebSocket[] = []
  * Opens the websocket as rhizo's client does: HTTP Basic with the client version as user name and
  * the key as password; `protocols: ['http-only']` as its ws4py client asks.
  */
-export function openSocket(url: string, key?: string, options: { protocols?: string[]; clientVersion?: string } = {}): Promise<JsonSocket> {
+export function openSocket(
+  url: string,
+  key?: string,
+  options: { protocols?: string[]; clientVersion?: string } = {},
+): Promise<JsonSocket> {
   const headers = key ? { authorization: basicAuth(key, options.clientVersion ?? '0.3.7') } : {}
-  const ws = new WebSocket(url.replace('http', 'ws') + '/api/v1/websocket', options.protocols ?? [], { headers }) as JsonSocket
+  const ws = new WebSocket(url.replace('http', 'ws') + '/api/v1/websocket', options.protocols ?? [], {
+    headers,
+  }) as JsonSocket
   sockets.push(ws)
   ws.frames = []
   const waiters: (() => void)[] = []
@@ -40,7 +46,9 @@ export function openSocket(url: string, key?: string, options: { protocols?: str
   }
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws))
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error('refused'), { status: res.statusCode })))
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error('refused'), { status: res.statusCode })),
+    )
     ws.once('error', reject)
   })
 }
@@ -55,7 +63,8 @@ export const sendRhizo = (ws: WebSocket, frame: Record<string, unknown>) => ws.s
 export async function settled(ws: JsonSocket, ms = 5000) {
   ws.send(JSON.stringify({ parameters: { marker: true } }))
   const deadline = Date.now() + ms
-  const marker = () => ws.frames.findIndex((f) => f.type === 'error' && /needs a string "type"/.test(String(f.parameters.message)))
+  const marker = () =>
+    ws.frames.findIndex((f) => f.type === 'error' && /needs a string "type"/.test(String(f.parameters.message)))
   while (marker() === -1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   if (marker() === -1) throw new Error('the websocket did not answer')
   ws.frames.splice(marker(), 1)

@@ -57,7 +57,15 @@ export async function killDuringIngestion(options: KillIngestOptions): Promise<K
   let server: RunningServer = await startServer(args)
   const writers: Writer[] = []
   let running = true
-  const result: KillIngestResult = { acknowledged: 0, stored: 0, lost: [], doubled: [], unknown: [], walAtKill: [], restartMs: [] }
+  const result: KillIngestResult = {
+    acknowledged: 0,
+    stored: 0,
+    lost: [],
+    doubled: [],
+    unknown: [],
+    walAtKill: [],
+    restartMs: [],
+  }
   try {
     for (let i = 0; i < keys.length; i++) writers.push({ client: connect(mqttPort, keys[i]!, i), acked: [], sent: 0 })
     const loops = writers.map((w, i) => publishLoop(w, `acme/c-${i}/level`, () => running))
@@ -103,7 +111,13 @@ async function provision(core: Awaited<ReturnType<typeof openTestCore>>, control
 
 /** MQTT.js reconnects by itself and sends its unacknowledged QoS 1 publishes again. */
 function connect(port: number, key: string, i: number): MqttClient {
-  return mqtt.connect(`mqtt://127.0.0.1:${port}`, { username: 'key', password: key, clientId: `c-${i}`, reconnectPeriod: 100, connectTimeout: 5000 })
+  return mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    username: 'key',
+    password: key,
+    clientId: `c-${i}`,
+    reconnectPeriod: 100,
+    connectTimeout: 5000,
+  })
 }
 
 /** One value in flight per controller, numbered 1, 2, …; a value counts once publishAsync resolved (PUBACK). */
@@ -124,14 +138,22 @@ async function untilAllPublishing(writers: Writer[]): Promise<void> {
   if (!ok) throw new Error('controllers did not publish again within 30 s')
 }
 
-async function check(server: RunningServer, keys: string[], writers: Writer[], result: KillIngestResult): Promise<void> {
+async function check(
+  server: RunningServer,
+  keys: string[],
+  writers: Writer[],
+  result: KillIngestResult,
+): Promise<void> {
   for (let i = 0; i < writers.length; i++) {
     const path = `acme/c-${i}/level`
-    const res = await fetch(`${server.url}/api/v1/resources/${path}?count=100000`, { headers: { authorization: basicAuth(keys[i]!) } })
+    const res = await fetch(`${server.url}/api/v1/resources/${path}?count=100000`, {
+      headers: { authorization: basicAuth(keys[i]!) },
+    })
     const text = await res.text()
     if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`)
     const counts = new Map<number, number>()
-    for (const v of (JSON.parse(text) as { values: unknown[] }).values) counts.set(Number(v), (counts.get(Number(v)) ?? 0) + 1)
+    for (const v of (JSON.parse(text) as { values: unknown[] }).values)
+      counts.set(Number(v), (counts.get(Number(v)) ?? 0) + 1)
     const w = writers[i]!
     result.acknowledged += w.acked.length
     for (const [value, count] of counts) {

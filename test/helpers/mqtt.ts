@@ -7,7 +7,13 @@ const clients: MqttClient[] = []
 
 export function connect(url: string, key: string, options: IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, ...options })
+    const client = mqtt.connect(url, {
+      username: 'key',
+      password: key,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...options,
+    })
     clients.push(client)
     client.once('connect', () => resolve(client))
     client.once('error', (err) => reject(err))
@@ -26,7 +32,11 @@ export async function refusalCode(url: string, key: string, options: IClientOpti
 }
 
 /** Sends one CONNECT packet over TCP and returns the CONNACK return code. */
-export function rawConnackCode(url: string, key: string, connect: { clientId: string; clean: boolean }): Promise<number> {
+export function rawConnackCode(
+  url: string,
+  key: string,
+  connect: { clientId: string; clean: boolean },
+): Promise<number> {
   const { hostname, port } = new URL(url)
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname)
@@ -39,7 +49,16 @@ export function rawConnackCode(url: string, key: string, connect: { clientId: st
     socket.on('data', (data) => parser.parse(data))
     socket.on('error', reject)
     // mqtt-packet refuses to encode an empty id without a clean session, so the flag is set by hand
-    const bytes = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive: 30, username: 'key', password: Buffer.from(key), clientId: connect.clientId, clean: true })
+    const bytes = mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      keepalive: 30,
+      username: 'key',
+      password: Buffer.from(key),
+      clientId: connect.clientId,
+      clean: true,
+    })
     let flags = 1
     while (bytes[flags]! & 0x80) flags++ // skip the remaining-length varint
     flags += 1 + 6 + 1 // its last byte, protocol name "MQTT" with its length, protocol level
@@ -92,7 +111,13 @@ export function collect(client: MqttClient, ms: number): Promise<{ topic: string
  * answers when the last one arrived (ms since the epoch; the start if none did). Throws if the
  * probes still arrive after deadlineMs.
  */
-export async function deliveryStops(subscriber: MqttClient, publisher: MqttClient, topic: string, deadlineMs = 6000, quietMs = 700): Promise<number> {
+export async function deliveryStops(
+  subscriber: MqttClient,
+  publisher: MqttClient,
+  topic: string,
+  deadlineMs = 6000,
+  quietMs = 700,
+): Promise<number> {
   const started = Date.now()
   let last = started
   const onMessage = (received: string) => {
@@ -153,8 +178,18 @@ export async function rawSession(url: string, key: string, clientId: string, kee
   }
   const send = (packet: mqttPacket.Packet) => socket.write(mqttPacket.generate(packet))
   /** in one write, so that the broker reads them in one chunk (Aedes handles a chunk's packets concurrently) */
-  const sendTogether = (...packets: mqttPacket.Packet[]) => socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p))))
-  send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, keepalive, clean: false, clientId, username: 'key', password: Buffer.from(key) })
+  const sendTogether = (...packets: mqttPacket.Packet[]) =>
+    socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p))))
+  send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    keepalive,
+    clean: false,
+    clientId,
+    username: 'key',
+    password: Buffer.from(key),
+  })
   await next('connack')
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
   return { send, sendTogether, next, close: () => socket.destroy(), closed: () => closed }

@@ -8,5 +8,11 @@ export function failOnProcessFaults(): void {
   const faults: unknown[] = []
   process.on('uncaughtException', (err) => faults.push(err))
   process.on('unhandledRejection', (err) => faults.push(err))
-  afterEach(() => assert.deepEqual(faults.splice(0), [], 'no uncaught exception or unhandled rejection, either of which would end the server'))
+  afterEach(() =>
+    assert.deepEqual(
+      faults.splice(0),
+      [],
+      'no uncaught exception or unhandled rejection, either of which would end the server',
+    ),
+  )
 }

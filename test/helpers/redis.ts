@@ -14,7 +14,8 @@ export async function freshRedisDatabase(): Promise<string> {
 /** One command over RESP, in the URL's database; the reply's first line. */
 export function redisCommand(url: string, command: string[]): Promise<string> {
   const { hostname, port, pathname } = new URL(url)
-  const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
+  const encode = (parts: string[]) =>
+    `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
   const commands = pathname.length > 1 ? [['SELECT', pathname.slice(1)], command] : [command]
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname)

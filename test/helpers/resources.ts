@@ -7,7 +7,12 @@ export interface ResourceClient {
   get(path: string, query?: Record<string, string | number>): Promise<Response>
   json<T = unknown>(path: string, query?: Record<string, string | number>): Promise<T>
   send(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: Body, as?: 'form' | 'json'): Promise<Response>
-  upload(method: 'POST' | 'PUT', path: string, fields: Record<string, string>, file: { name: string; bytes: Buffer }): Promise<Response>
+  upload(
+    method: 'POST' | 'PUT',
+    path: string,
+    fields: Record<string, string>,
+    file: { name: string; bytes: Buffer },
+  ): Promise<Response>
 }
 
 export function resourceClient(baseUrl: string, key?: string): ResourceClient {
@@ -29,7 +34,11 @@ export function resourceClient(baseUrl: string, key?: string): ResourceClient {
       const encoded = form
         ? new URLSearchParams(Object.entries(body).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
         : JSON.stringify(body)
-      return fetch(url(path), { method, headers: { ...auth, 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' }, body: encoded })
+      return fetch(url(path), {
+        method,
+        headers: { ...auth, 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+        body: encoded,
+      })
     },
     upload(method, path, fields, file) {
       const form = new FormData()

@@ -41,7 +41,12 @@ export interface RhizoClient {
   /** the key it sends; "x" until it has one, as FileClient does */
   secretKey: string
   /** accept: 'application/octet-stream' where the client reads bytes (retrieve_resource_data) */
-  send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Record<string, RhizoParam>, accept?: string): Promise<RhizoAnswer>
+  send(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    params?: Record<string, RhizoParam>,
+    accept?: string,
+  ): Promise<RhizoAnswer>
 }
 
 export function rhizoClient(baseUrl: string, secretKey = 'x', userName = '0.0.6.unknown'): RhizoClient {

@@ -27,18 +27,24 @@ export interface TestServerOptions {
 }
 
 export async function startTestServer(provider: Provider, options: TestServerOptions = {}): Promise<TestServer> {
-  const core = await openTestCore(provider, { ...options.config, ...(options.databaseUrl ? { db: options.databaseUrl } : {}) }, options.logger)
+  const core = await openTestCore(
+    provider,
+    { ...options.config, ...(options.databaseUrl ? { db: options.databaseUrl } : {}) },
+    options.logger,
+  )
   // on a failure (Redis unreachable, a port taken meanwhile) what was opened is closed, so the test
   // fails instead of hanging on open connections
   const tendril = await createTendril(core).catch(async (err: unknown) => {
     await core.cleanup()
     throw err
   })
-  const { port, mqttPort, metricsPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() }).catch(async (err: unknown) => {
-    await tendril.close()
-    await core.cleanup()
-    throw err
-  })
+  const { port, mqttPort, metricsPort } = await tendril
+    .listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+    .catch(async (err: unknown) => {
+      await tendril.close()
+      await core.cleanup()
+      throw err
+    })
   return {
     core,
     databaseUrl: core.config.database.url,

@@ -36,14 +36,20 @@ for (const provider of providers) {
       await assert.rejects(createUser(core, { email: 'short@example.com', password: 'abc' }), /at least 10 characters/)
       await assert.rejects(createUser(core, { email: 'not-an-email', password: 'long enough pw' }), /not a valid email/)
       await createUser(core, { email: 'dup@example.com', password: 'long enough pw' })
-      await assert.rejects(createUser(core, { email: 'DUP@example.com', password: 'long enough pw' }), (e: Error & { code?: string }) => e.code === 'conflict')
+      await assert.rejects(
+        createUser(core, { email: 'DUP@example.com', password: 'long enough pw' }),
+        (e: Error & { code?: string }) => e.code === 'conflict',
+      )
     })
 
     test('an organization is a root folder whose members and controllers may write', async () => {
       const [org] = (await findPath(core.db, '/acme'))!
       assert.equal(org!.type, 11)
       assert.equal(org!.organizationId, org!.id)
-      assert.deepEqual(org!.permissions, [[110, org!.id, 20], [120, org!.id, 20]])
+      assert.deepEqual(org!.permissions, [
+        [110, org!.id, 20],
+        [120, org!.id, 20],
+      ])
       await assert.rejects(createOrg(core, 'acme'), /already exists/)
     })
 
@@ -51,18 +57,30 @@ for (const provider of providers) {
       const created = await createController(core, 'acme/greenhouse/pi-1')
       assert.equal(created.path, '/acme/greenhouse/pi-1')
       assert.match(created.key, new RegExp(`^${KEY_PREFIX}[A-Z0-9]{50}$`))
-      for (const path of ['/acme/greenhouse', '/acme/greenhouse/pi-1/log', '/acme/greenhouse/pi-1/status/free_disk_space', '/acme/greenhouse/pi-1/status/processor_usage']) {
+      for (const path of [
+        '/acme/greenhouse',
+        '/acme/greenhouse/pi-1/log',
+        '/acme/greenhouse/pi-1/status/free_disk_space',
+        '/acme/greenhouse/pi-1/status/processor_usage',
+      ]) {
         assert.ok(await findPath(core.db, path), path)
       }
       const log = (await findPath(core.db, '/acme/greenhouse/pi-1/log'))!.at(-1)!
       assert.deepEqual(log.systemAttributes, { data_type: 2, max_history: 10000 })
       const principal = await authenticateKey(core, created.key)
-      assert.deepEqual(principal, { kind: 'controller', controllerId: created.id, organizationId: (await findPath(core.db, '/acme'))![0]!.id, keyId: principal!.kind === 'controller' ? principal!.keyId : -1 })
+      assert.deepEqual(principal, {
+        kind: 'controller',
+        controllerId: created.id,
+        organizationId: (await findPath(core.db, '/acme'))![0]!.id,
+        keyId: principal!.kind === 'controller' ? principal!.keyId : -1,
+      })
     })
 
     test('only a keyed hash and key_part are stored, never the key', async () => {
       const { key, id } = await createController(core, 'acme/pi-hash')
-      const row = await core.db.key.findUniqueOrThrow({ where: { id: (await core.db.key.findFirstOrThrow({ where: { accessAsControllerId: id } })).id } })
+      const row = await core.db.key.findUniqueOrThrow({
+        where: { id: (await core.db.key.findFirstOrThrow({ where: { accessAsControllerId: id } })).id },
+      })
       assert.equal(row.keyPart, keyPartOf(key))
       assert.equal(row.keyPart.length, 6)
       assert.match(row.keyHash, /^[0-9a-f]{64}$/)
@@ -91,7 +109,11 @@ for (const provider of providers) {
       const principal = (await authenticateKey(core, key))!
       const acmeFolder = (await findPath(core.db, '/acme/greenhouse'))!.at(-1)!
       assert.equal(await resolveAccess(core.db, principal, acmeFolder.id), AccessLevel.write)
-      assert.equal(await resolveAccess(core.db, principal, beta.id), AccessLevel.none, 'an acme key must not reach beta')
+      assert.equal(
+        await resolveAccess(core.db, principal, beta.id),
+        AccessLevel.none,
+        'an acme key must not reach beta',
+      )
     })
 
     test('a user key cannot be made for an organization the user is not in', async () => {
@@ -115,7 +137,11 @@ for (const provider of providers) {
       const log = (await findPath(core.db, '/acme/greenhouse/pi-1/log'))!.at(-1)!
       assert.equal(await resolveAccess(core.db, { kind: 'anonymous' }, log.id), AccessLevel.read)
       const member = (await authenticateKey(core, (await createKeyForUser(core, 'both@example.com', 'acme')).key))!
-      assert.equal(await resolveAccess(core.db, member, log.id), AccessLevel.read, 'the nearer list replaces the organization default')
+      assert.equal(
+        await resolveAccess(core.db, member, log.id),
+        AccessLevel.read,
+        'the nearer list replaces the organization default',
+      )
       await grant(core, '/acme/greenhouse', null)
       assert.equal(await resolveAccess(core.db, member, log.id), AccessLevel.write)
     })

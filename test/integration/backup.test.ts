@@ -23,7 +23,11 @@ const BLOB_EVERY = 4 // every 4th value is a text larger than the inline limit, 
 /** pg_dump/pg_restore of the PostgreSQL the tests run (the harness's own choice of bin directory). */
 function pgBinArgs(provider: Provider): string[] {
   if (provider === 'sqlite') return []
-  const dir = process.env.TENDRIL_PG_BIN ?? readdirSync('/usr/lib/postgresql').sort((a, b) => parseFloat(b) - parseFloat(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)[0]!
+  const dir =
+    process.env.TENDRIL_PG_BIN ??
+    readdirSync('/usr/lib/postgresql')
+      .sort((a, b) => parseFloat(b) - parseFloat(a))
+      .map((v) => `/usr/lib/postgresql/${v}/bin`)[0]!
   return ['--pg-bin', dir]
 }
 
@@ -68,7 +72,9 @@ function startWriters(clients: MqttClient[]) {
 }
 
 async function history(server: RunningServer, key: string, path: string): Promise<Set<string>> {
-  const res = await fetch(`${server.url}/api/v1/resources/${path}?count=100000`, { headers: { authorization: basicAuth(key) } })
+  const res = await fetch(`${server.url}/api/v1/resources/${path}?count=100000`, {
+    headers: { authorization: basicAuth(key) },
+  })
   const text = await res.text()
   assert.equal(res.status, 200, `${path}: ${text}`)
   const body = JSON.parse(text) as { values: unknown[] }
@@ -92,20 +98,38 @@ for (const provider of providers) {
       const work = mkdtempSync(join(tmpdir(), 'tendril-backup-test-'))
       const file = join(work, 'tendril.tar.gz')
       const restoredDir = join(work, 'restored')
-      const restoredUrl = provider === 'sqlite' ? `file:${join(restoredDir, 'tendril.db')}` : await (await sharedPostgres()).createDatabase()
+      const restoredUrl =
+        provider === 'sqlite'
+          ? `file:${join(restoredDir, 'tendril.db')}`
+          : await (await sharedPostgres()).createDatabase()
       const target = ['--db', restoredUrl, '--data-dir', restoredDir]
       let restored: RunningServer | undefined
       try {
-        const clients = await Promise.all(keys.map((key, i) => connect(`mqtt://127.0.0.1:${server.mqttPort}`, key, { clientId: `c-${i}` })))
+        const clients = await Promise.all(
+          keys.map((key, i) => connect(`mqtt://127.0.0.1:${server.mqttPort}`, key, { clientId: `c-${i}` })),
+        )
         const writers = startWriters(clients)
-        assert.ok(await eventually(() => writers.acked.filter((w) => w.sequence === 'note').length >= 40, 20_000), 'writers got going')
+        assert.ok(
+          await eventually(() => writers.acked.filter((w) => w.sequence === 'note').length >= 40, 20_000),
+          'writers got going',
+        )
         const before = writers.acked.slice()
-        const backup = await runJson<{ blobs: number; blobsIncluded: boolean }>(['backup', file, ...source, ...pgBinArgs(provider)])
+        const backup = await runJson<{ blobs: number; blobsIncluded: boolean }>([
+          'backup',
+          file,
+          ...source,
+          ...pgBinArgs(provider),
+        ])
         const duringBackup = writers.acked.length - before.length
         await writers.stop()
         assert.ok(duringBackup > 0, 'the controllers kept writing while the backup ran')
-        assert.ok(backup.blobsIncluded && backup.blobs >= before.filter((w) => w.sequence === 'note').length, `blobs in the backup: ${backup.blobs}`)
-        console.log(`${provider}: ${before.length} values acknowledged before the backup, ${duringBackup} during it, ${backup.blobs} blobs in it`)
+        assert.ok(
+          backup.blobsIncluded && backup.blobs >= before.filter((w) => w.sequence === 'note').length,
+          `blobs in the backup: ${backup.blobs}`,
+        )
+        console.log(
+          `${provider}: ${before.length} values acknowledged before the backup, ${duringBackup} during it, ${backup.blobs} blobs in it`,
+        )
 
         const restoring = await runCli(['restore', file, ...target, ...pgBinArgs(provider), '--json'])
         assert.equal(restoring.code, 0, restoring.stderr)
@@ -115,8 +139,14 @@ for (const provider of providers) {
         for (let controller = 0; controller < CONTROLLERS; controller++) {
           for (const sequence of ['level', 'note'] as const) {
             const stored = await history(restored, keys[controller]!, `acme/c-${controller}/${sequence}`)
-            const missing = before.filter((w) => w.controller === controller && w.sequence === sequence && !stored.has(w.value))
-            assert.deepEqual(missing, [], `acknowledged values of acme/c-${controller}/${sequence} missing after the restore`)
+            const missing = before.filter(
+              (w) => w.controller === controller && w.sequence === sequence && !stored.has(w.value),
+            )
+            assert.deepEqual(
+              missing,
+              [],
+              `acknowledged values of acme/c-${controller}/${sequence} missing after the restore`,
+            )
           }
         }
         await restored.stop()
@@ -130,7 +160,10 @@ for (const provider of providers) {
         const dirty = await runCli(['check', ...target, '--json'])
         assert.equal(dirty.code, 1, dirty.stdout + dirty.stderr)
         const report = JSON.parse(dirty.stdout) as { checked: number; problems: { hash: string; problem: string }[] }
-        assert.deepEqual(report.problems.map((p) => [p.hash, p.problem]), [[rotted.split('/').at(-1), 'corrupt']])
+        assert.deepEqual(
+          report.problems.map((p) => [p.hash, p.problem]),
+          [[rotted.split('/').at(-1), 'corrupt']],
+        )
         assert.match(dirty.stderr, /1 of \d+ referenced blobs are missing or corrupt/)
       } finally {
         endAll()
@@ -147,18 +180,49 @@ for (const provider of providers) {
       const file = join(work, 'tendril.tar.gz')
       try {
         await createOrg(core, 'acme')
-        await runJson(['backup', file, '--db', core.config.database.url, '--data-dir', core.config.dataDir, ...pgBinArgs(provider)])
+        await runJson([
+          'backup',
+          file,
+          '--db',
+          core.config.database.url,
+          '--data-dir',
+          core.config.dataDir,
+          ...pgBinArgs(provider),
+        ])
         // the source itself is not empty
-        const over = await runCli(['restore', file, '--db', core.config.database.url, '--data-dir', core.config.dataDir, ...pgBinArgs(provider)])
+        const over = await runCli([
+          'restore',
+          file,
+          '--db',
+          core.config.database.url,
+          '--data-dir',
+          core.config.dataDir,
+          ...pgBinArgs(provider),
+        ])
         assert.equal(over.code, 1)
         assert.match(over.stderr, /is not empty: a backup is restored into an empty one/)
         if (provider === 'postgresql') {
-          const withoutPgDump = await runCli(['backup', join(work, 'other.tar.gz'), '--db', core.config.database.url, '--pg-bin', work])
+          const withoutPgDump = await runCli([
+            'backup',
+            join(work, 'other.tar.gz'),
+            '--db',
+            core.config.database.url,
+            '--pg-bin',
+            work,
+          ])
           assert.equal(withoutPgDump.code, 1)
           assert.match(withoutPgDump.stderr, /pg_dump not found in .*see "Backups" in docs\/operations.md/)
           assert.deepEqual(readdirSync(work).sort(), ['tendril.tar.gz'], 'nothing half-written')
           const emptyDir = join(work, 'empty')
-          const intoUsed = await runCli(['restore', file, '--db', core.config.database.url, '--data-dir', emptyDir, ...pgBinArgs(provider)])
+          const intoUsed = await runCli([
+            'restore',
+            file,
+            '--db',
+            core.config.database.url,
+            '--data-dir',
+            emptyDir,
+            ...pgBinArgs(provider),
+          ])
           assert.equal(intoUsed.code, 1)
           assert.match(intoUsed.stderr, /the PostgreSQL database is not empty/)
           assert.equal(existsSync(emptyDir), false, 'nothing was made')

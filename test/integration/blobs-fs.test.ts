@@ -18,13 +18,17 @@ const hasCode = (code: string) => (err: Error & { code?: string }) => err.code =
 
 /** Deterministic bytes made on the fly, so neither the test nor the store needs them all at once. */
 function* chunks(totalBytes: number, chunkBytes = 64 * 1024): Generator<Buffer> {
-  for (let i = 0; i * chunkBytes < totalBytes; i++) yield Buffer.alloc(Math.min(chunkBytes, totalBytes - i * chunkBytes), i % 251)
+  for (let i = 0; i * chunkBytes < totalBytes; i++)
+    yield Buffer.alloc(Math.min(chunkBytes, totalBytes - i * chunkBytes), i % 251)
 }
 
 /** Every file under dir, relative to it. */
 async function filesIn(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort()
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort()
 }
 const blobFiles = async (store: FsBlobStore) => (await filesIn(store.root)).filter((f) => !f.startsWith('tmp'))
 
@@ -105,7 +109,10 @@ describe('fs blob store', () => {
   test('a blob changed on disk fails the read instead of returning wrong bytes', async () => {
     const { hash } = await store.put(Buffer.from('calibration table'))
     await writeFile(store.pathOf(hash), 'calibration tablE')
-    await assert.rejects(text(await store.get(hash)), (err) => err instanceof BlobIntegrityError && err.expected === hash)
+    await assert.rejects(
+      text(await store.get(hash)),
+      (err) => err instanceof BlobIntegrityError && err.expected === hash,
+    )
     await writeFile(store.pathOf(hash), 'calibration')
     await assert.rejects(text(await store.get(hash)), BlobIntegrityError)
   })

@@ -23,7 +23,11 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 const hasCode = (code: string) => (err: Error & { code?: string }) => err.code === code
 
 // s3rver's fixed credentials, read by the AWS default provider chain like real ones would be.
-Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' })
+Object.assign(process.env, {
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+})
 
 /** The child exits when its stdin closes, so even a crashed test run leaves no server behind. */
 const SERVER_SCRIPT = `
@@ -35,15 +39,21 @@ process.stdin.on('end', () => server.close().finally(() => process.exit(0))).res
 
 async function startS3Server(dir: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const s3rver = createRequire(import.meta.url).resolve('s3rver')
-  const child = spawn(process.execPath, ['-e', SERVER_SCRIPT, s3rver, dir, BUCKET], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['-e', SERVER_SCRIPT, s3rver, dir, BUCKET], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
   const stop = async (server: ChildProcess = child) => {
     if (server.exitCode !== null || server.signalCode !== null) return
     server.kill('SIGTERM')
     await once(server, 'exit')
   }
   const firstLine = once(createInterface({ input: child.stdout! }), 'line')
-  const exited = once(child, 'exit').then(([code]) => Promise.reject(new Error(`s3rver exited (${code}) before listening`)))
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('s3rver did not start in 15 s')), 15_000).unref())
+  const exited = once(child, 'exit').then(([code]) =>
+    Promise.reject(new Error(`s3rver exited (${code}) before listening`)),
+  )
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('s3rver did not start in 15 s')), 15_000).unref(),
+  )
   try {
     const [line] = (await Promise.race([firstLine, exited, timeout])) as [string]
     return { endpoint: `http://127.0.0.1:${JSON.parse(line).port}`, stop }
@@ -77,7 +87,8 @@ async function peakRssGrowthMiB(work: () => Promise<void>): Promise<number> {
 }
 
 function* chunks(totalBytes: number, chunkBytes = 64 * 1024): Generator<Buffer> {
-  for (let i = 0; i * chunkBytes < totalBytes; i++) yield Buffer.alloc(Math.min(chunkBytes, totalBytes - i * chunkBytes), i % 251)
+  for (let i = 0; i * chunkBytes < totalBytes; i++)
+    yield Buffer.alloc(Math.min(chunkBytes, totalBytes - i * chunkBytes), i % 251)
 }
 
 describe('s3 blob store', () => {

@@ -37,12 +37,24 @@ for (const provider of providers) {
       const query = bucketQuery(providerOf(core.db), sequenceId, bucketBounds(new Date(start), new Date(end), 300))
       const plan =
         provider === 'sqlite'
-          ? (await core.db.$queryRawUnsafe<{ detail: string }[]>(`EXPLAIN QUERY PLAN ${query.sql}`, ...query.values)).map((r) => r.detail).join('\n')
-          : (await core.db.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${query.text}`, ...query.values)).map((r) => r['QUERY PLAN']).join('\n')
-      if (provider === 'sqlite') assert.match(plan, /USING COVERING INDEX "?ResourceRevision_resourceId_timestamp_numericValue_idx/, plan)
+          ? (await core.db.$queryRawUnsafe<{ detail: string }[]>(`EXPLAIN QUERY PLAN ${query.sql}`, ...query.values))
+              .map((r) => r.detail)
+              .join('\n')
+          : (await core.db.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${query.text}`, ...query.values))
+              .map((r) => r['QUERY PLAN'])
+              .join('\n')
+      if (provider === 'sqlite')
+        assert.match(plan, /USING COVERING INDEX "?ResourceRevision_resourceId_timestamp_numericValue_idx/, plan)
       else assert.match(plan, /Index Only Scan using "?ResourceRevision_resourceId_timestamp_numericValue_idx/, plan)
-      const buckets = await downsampleHistory(core.db, sequenceId, { start: new Date(start), end: new Date(end), buckets: 300 })
-      assert.equal(buckets.reduce((n, b) => n + b.count, 0), 300_000)
+      const buckets = await downsampleHistory(core.db, sequenceId, {
+        start: new Date(start),
+        end: new Date(end),
+        buckets: 300,
+      })
+      assert.equal(
+        buckets.reduce((n, b) => n + b.count, 0),
+        300_000,
+      )
       assert.equal(Math.max(...buckets.map((b) => b.max ?? 0)), 999.5)
     })
   })

@@ -15,7 +15,10 @@ import { freshDatabase, providers, type TestDatabase } from '../helpers/core.ts'
 const FAST = ['--bcrypt-cost', '4']
 
 async function withCore<T>(url: string, fn: (core: Awaited<ReturnType<typeof openCore>>) => Promise<T>) {
-  const core = await openCore(loadConfig({ flags: { db: url }, env: {} }), createLogger({ logLevel: 'silent', logFormat: 'json' }))
+  const core = await openCore(
+    loadConfig({ flags: { db: url }, env: {} }),
+    createLogger({ logLevel: 'silent', logFormat: 'json' }),
+  )
   try {
     return await fn(core)
   } finally {
@@ -41,12 +44,23 @@ for (const provider of providers) {
       const acme = await runJson(['create-org', 'acme', '--full-name', 'Acme Labs', ...args])
       const beta = await runJson(['create-org', 'beta', ...args])
       assert.notEqual(acme.id, beta.id)
-      const controller = await runJson<{ id: number; path: string; key: string }>(['create-controller', 'acme/greenhouse/pi-1', ...args])
+      const controller = await runJson<{ id: number; path: string; key: string }>([
+        'create-controller',
+        'acme/greenhouse/pi-1',
+        ...args,
+      ])
       assert.deepEqual(Object.keys(controller).sort(), ['id', 'key', 'path'])
       assert.equal(controller.path, '/acme/greenhouse/pi-1')
       const user = await runJson(['create-user', 'bob@example.com:bobs password', '--org', 'acme', '--admin', ...args])
       assert.equal(user.admin, true)
-      const key = await runJson<{ id: number; key: string }>(['create-key', '--user', 'bob@example.com', '--org', 'acme', ...args])
+      const key = await runJson<{ id: number; key: string }>([
+        'create-key',
+        '--user',
+        'bob@example.com',
+        '--org',
+        'acme',
+        ...args,
+      ])
       assert.deepEqual(Object.keys(key).sort(), ['id', 'key'])
 
       await withCore(db.url, async (core) => {
@@ -61,7 +75,12 @@ for (const provider of providers) {
 
     test('a failing command exits 1 with one clear line and changes nothing', async () => {
       const args = ['--db', db.url, ...FAST]
-      const counts = () => withCore(db.url, async (core) => [await core.db.resource.count(), await core.db.user.count(), await core.db.key.count()])
+      const counts = () =>
+        withCore(db.url, async (core) => [
+          await core.db.resource.count(),
+          await core.db.user.count(),
+          await core.db.key.count(),
+        ])
       const before = await counts()
       for (const [cmd, message] of [
         [['create-controller', 'nowhere/pi'], /organization "nowhere" not found/],
@@ -83,7 +102,9 @@ for (const provider of providers) {
     test("a server stopped right after a key was used exits 0 at once, with the key's use recorded", async () => {
       const { key } = await runJson<{ key: string }>(['create-controller', 'acme/greenhouse/pi-stop', '--db', db.url])
       const server = await startServer(['--db', db.url, '--data-dir', db.dataDir])
-      const res = await fetch(`${server.url}/api/v1/resources/acme/greenhouse/pi-stop`, { headers: { authorization: basicAuth(key) } })
+      const res = await fetch(`${server.url}/api/v1/resources/acme/greenhouse/pi-stop`, {
+        headers: { authorization: basicAuth(key) },
+      })
       assert.equal(res.status, 200)
       // the use is written a moment later, in a batch; the shutdown must write it, not leave it to reopen the database
       const { code, ms } = await server.stop()
@@ -117,7 +138,10 @@ describe('tendril CLI usage errors', () => {
   })
 
   test('`tendril config` prints the effective settings with secrets redacted', async () => {
-    const result = await runCli(['config', '--db', 'postgresql://tendril:hunter22@db.local:5432/t'], { TENDRIL_SECRET: 'z'.repeat(40), TENDRIL_PORT: '9000' })
+    const result = await runCli(['config', '--db', 'postgresql://tendril:hunter22@db.local:5432/t'], {
+      TENDRIL_SECRET: 'z'.repeat(40),
+      TENDRIL_PORT: '9000',
+    })
     assert.equal(result.code, 0, result.stderr)
     const config = JSON.parse(result.stdout)
     assert.equal(config.port, 9000)
@@ -142,7 +166,9 @@ describe('tendril serve', () => {
       assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'not_found')
       // several admin commands at once, while the server holds the database open
       await runJson(['create-org', 'live', '--data-dir', db.dataDir])
-      const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => runJson(['create-controller', `live/pi-${n}`, '--data-dir', db.dataDir])))
+      const results = await Promise.all(
+        [1, 2, 3, 4, 5, 6].map((n) => runJson(['create-controller', `live/pi-${n}`, '--data-dir', db.dataDir])),
+      )
       assert.equal(new Set(results.map((r) => r.id)).size, 6)
     } finally {
       const { code, ms } = await server.stop()
@@ -159,7 +185,9 @@ describe('tendril serve', () => {
       request(`${server.url}/health`, { agent }, (res) => {
         res.resume()
         res.on('end', resolve)
-      }).on('error', reject).end()
+      })
+        .on('error', reject)
+        .end()
     })
     const { code, ms } = await server.stop()
     agent.destroy()
@@ -188,7 +216,9 @@ describe('tendril serve', () => {
     const secret = 'S3cr3t'.repeat(8)
     const withPassword = pg.url.replace('postgresql://postgres@', 'postgresql://postgres:hunter22@') // trust auth ignores it
     const server = await startServer(['--db', withPassword, '--log-level', 'trace'], { TENDRIL_SECRET: secret })
-    await fetch(`${server.url}/health`, { headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') } })
+    await fetch(`${server.url}/health`, {
+      headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') },
+    })
     await server.stop()
     pg.cleanup()
     assert.doesNotMatch(server.output(), /S3cr3tS3cr3t|hunter22/)

@@ -25,7 +25,11 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   let pi1: string
   let pi2: string
   const MAX_QUEUED = 4
-  const instance = (brokerId: string, databaseUrl?: string) => startTestServer('postgresql', { config: { redis, 'broker-id': brokerId, 'mqtt-max-queued': MAX_QUEUED }, databaseUrl })
+  const instance = (brokerId: string, databaseUrl?: string) =>
+    startTestServer('postgresql', {
+      config: { redis, 'broker-id': brokerId, 'mqtt-max-queued': MAX_QUEUED },
+      databaseUrl,
+    })
 
   before(async () => {
     redis = await freshRedisDatabase() // no skip: without Redis this fails, as a broken cluster would
@@ -67,7 +71,10 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const pi = await openSocket(a!.url, pi1, { protocols: ['http-only'] })
     sendRhizo(pi, { type: 'update_sequence', parameters: { sequence: 'log', value: 'from instance a' } })
     const update = await watcher.next(5000, 'sequence_update')
-    assert.deepEqual([update?.parameters.name, update?.parameters.value], ['/acme/greenhouse/pi-1/log', 'from instance a'])
+    assert.deepEqual(
+      [update?.parameters.name, update?.parameters.value],
+      ['/acme/greenhouse/pi-1/log', 'from instance a'],
+    )
   })
 
   test("the controllers SDK's entries, sent to both instances at once, are stored once (the replay mark is locked in the values' transaction)", async () => {
@@ -77,11 +84,25 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const [onA, onB] = await Promise.all([open(a!.mqttUrl, key), open(b!.mqttUrl, key)])
     const t0 = Date.parse('2026-12-04T00:00:00Z')
     // 40 publishes of 10 entries each, every one sent to both instances at the same moment
-    const payload = (n: number) => [`e,raceprod1,${n * 10 + 1},1`, ...Array.from({ length: 10 }, (_, i) => `s,race,${new Date(t0 + (n * 10 + i) * 1000).toISOString()},${n * 10 + i}`)].join('\n')
-    await Promise.all(Array.from({ length: 40 }, (_, n) => [onA, onB].map((c) => publish(c.client, 'acme/pi-race', payload(n), { qos: 1 }))).flat())
+    const payload = (n: number) =>
+      [
+        `e,raceprod1,${n * 10 + 1},1`,
+        ...Array.from(
+          { length: 10 },
+          (_, i) => `s,race,${new Date(t0 + (n * 10 + i) * 1000).toISOString()},${n * 10 + i}`,
+        ),
+      ].join('\n')
+    await Promise.all(
+      Array.from({ length: 40 }, (_, n) =>
+        [onA, onB].map((c) => publish(c.client, 'acme/pi-race', payload(n), { qos: 1 })),
+      ).flat(),
+    )
     const { values } = await sequenceHistory(a!.core.db, sequence.id)
     assert.equal(values.length - new Set(values).size, 0, 'values stored twice')
-    assert.deepEqual(values, Array.from({ length: 400 }, (_, i) => String(i)))
+    assert.deepEqual(
+      values,
+      Array.from({ length: 400 }, (_, i) => String(i)),
+    )
   })
 
   test('a persistent session left on one instance resumes on the other with the QoS 1 messages sent meanwhile', async () => {
@@ -96,14 +117,20 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
 
     const resumed = await open(b!.mqttUrl, pi1, session)
     assert.equal(resumed.sessionPresent, true)
-    assert.deepEqual((await resumed.take(2)).map(({ topic, payload, qos }) => ({ topic, payload, qos })), [
-      { topic: 'acme/greenhouse/pi-1/commands/led', payload: 'on', qos: 1 },
-      { topic: 'acme/greenhouse/pi-1/commands/fan', payload: 'off', qos: 1 },
-    ])
+    assert.deepEqual(
+      (await resumed.take(2)).map(({ topic, payload, qos }) => ({ topic, payload, qos })),
+      [
+        { topic: 'acme/greenhouse/pi-1/commands/led', payload: 'on', qos: 1 },
+        { topic: 'acme/greenhouse/pi-1/commands/fan', payload: 'off', qos: 1 },
+      ],
+    )
     // the subscription moved with the session: the first instance's publishers still reach it
     const other = await open(a!.mqttUrl, pi2)
     await publish(other.client, 'acme/greenhouse/pi-1/commands/led', 'off', { qos: 1 })
-    assert.deepEqual((await resumed.take(1)).map((m) => m.payload), ['off'])
+    assert.deepEqual(
+      (await resumed.take(1)).map((m) => m.payload),
+      ['off'],
+    )
 
     // acknowledged messages are not delivered again on the next reconnect
     await disconnect(resumed.client)
@@ -114,7 +141,8 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
 
   test('a controller with a session on the other instance stays shown connected when its session here ends', async () => {
     const pi = await createController(a!.core, 'acme/greenhouse/pi-roaming')
-    const shown = async () => (await a!.core.db.controllerStatus.findUnique({ where: { controllerId: pi.id } }))?.connected
+    const shown = async () =>
+      (await a!.core.db.controllerStatus.findUnique({ where: { controllerId: pi.id } }))?.connected
     const onA = await open(a!.mqttUrl, pi.key)
     await open(b!.mqttUrl, pi.key) // e.g. reconnected through the load balancer before the old session timed out
     assert.ok(await eventually(async () => (await shown()) === true))
@@ -151,7 +179,14 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   test('a QoS 1 value resent through the other instance after a lost PUBACK is stored once', async () => {
     const pi = (await findPath(a!.core.db, '/acme/greenhouse/pi-1'))!.at(-1)!
     await createSequence(a!.core.db, pi, 'level', { dataType: SequenceDataType.numeric })
-    const publish = { cmd: 'publish', topic: 'acme/greenhouse/pi-1', payload: Buffer.from('s,level,2026-02-01T00:00:00Z,5'), qos: 1, messageId: 21, retain: false } as const
+    const publish = {
+      cmd: 'publish',
+      topic: 'acme/greenhouse/pi-1',
+      payload: Buffer.from('s,level,2026-02-01T00:00:00Z,5'),
+      qos: 1,
+      messageId: 21,
+      retain: false,
+    } as const
     const first = await rawSession(a!.mqttUrl, pi1, 'pi-1-roams')
     first.send({ ...publish, dup: false })
     await first.next('puback')
@@ -175,14 +210,20 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   })
 
   test('a permission change made through one instance cuts forwarding on the other within about a second', async () => {
-    const more = await fixture(a!.core, { users: { watcher: { org: 'acme' } }, controllers: ['acme/greenhouse/pi-guarded'] })
+    const more = await fixture(a!.core, {
+      users: { watcher: { org: 'acme' } },
+      controllers: ['acme/greenhouse/pi-guarded'],
+    })
     const guarded = more.controllers['acme/greenhouse/pi-guarded']
     const watcherKey = more.users.watcher.key
     const watcher = await open(b!.mqttUrl, watcherKey)
     assert.equal(await subscribe(watcher.client, 'acme/greenhouse/pi-guarded/#', 0), 0)
     const publisher = await open(a!.mqttUrl, guarded.key)
     await publish(publisher.client, 'acme/greenhouse/pi-guarded/reading', 'before', { qos: 1 })
-    assert.deepEqual((await watcher.take(1)).map((m) => m.payload), ['before'])
+    assert.deepEqual(
+      (await watcher.take(1)).map((m) => m.payload),
+      ['before'],
+    )
 
     await grant(a!.core, '/acme/greenhouse/pi-guarded', [{ to: { controller: guarded.id }, level: 'write' }]) // only the controller itself
     const changed = Date.now()
@@ -199,13 +240,30 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     const stalled = net.connect(Number(new URL(b!.mqttUrl).port), '127.0.0.1')
     t.after(() => stalled.destroy())
     stalled.on('error', () => {})
-    stalled.write(mqttPacket.generate({ cmd: 'connect', clientId: 'stalled-reader', protocolVersion: 4, clean: true, keepalive: 0, username: 'key', password: Buffer.from(pi1) }))
-    stalled.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'acme/greenhouse/pi-1/raw', qos: 0 }] }))
+    stalled.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        clientId: 'stalled-reader',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 0,
+        username: 'key',
+        password: Buffer.from(pi1),
+      }),
+    )
+    stalled.write(
+      mqttPacket.generate({
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [{ topic: 'acme/greenhouse/pi-1/raw', qos: 0 }],
+      }),
+    )
     await new Promise((r) => setTimeout(r, 300))
     stalled.pause() // reads nothing more: the broker's writes to it back up
     const publishers = await Promise.all(Array.from({ length: 7 }, () => open(b!.mqttUrl, pi2)))
     const payload = Buffer.alloc(200, 'x')
-    for (const { client } of publishers) for (let i = 0; i < 3900; i++) client.publish('acme/greenhouse/pi-1/raw', payload, { qos: 0 })
+    for (const { client } of publishers)
+      for (let i = 0; i < 3900; i++) client.publish('acme/greenhouse/pi-1/raw', payload, { qos: 0 })
     // a QoS 1 message after each burst: its PUBACK means the broker has taken the whole burst
     await Promise.all(publishers.map(({ client }) => publish(client, 'acme/greenhouse/pi-1/raw', 'end', { qos: 1 })))
     await new Promise((r) => setTimeout(r, 1000))
@@ -215,7 +273,10 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     assert.equal(await subscribe(after.client, 'acme/greenhouse/pi-1/raw', 0), 0)
     const publisher = await open(b!.mqttUrl, pi2)
     await publish(publisher.client, 'acme/greenhouse/pi-1/raw', 'still here', { qos: 1 })
-    assert.deepEqual((await after.take(1)).map((m) => m.payload), ['still here'])
+    assert.deepEqual(
+      (await after.take(1)).map((m) => m.payload),
+      ['still here'],
+    )
   })
 
   test('a retained message set on one instance is delivered to a new subscriber on the other, and cleared from either', async () => {
@@ -223,7 +284,9 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     await publish(publisher.client, 'acme/greenhouse/pi-1/config', '{"interval":5}', { qos: 1, retain: true })
     const subscriber = await open(b!.mqttUrl, pi1)
     assert.equal(await subscribe(subscriber.client, 'acme/greenhouse/pi-1/config', 0), 0)
-    assert.deepEqual(await subscriber.take(1), [{ topic: 'acme/greenhouse/pi-1/config', payload: '{"interval":5}', qos: 0, retain: true }])
+    assert.deepEqual(await subscriber.take(1), [
+      { topic: 'acme/greenhouse/pi-1/config', payload: '{"interval":5}', qos: 0, retain: true },
+    ])
 
     const other = await open(b!.mqttUrl, pi2)
     await publish(other.client, 'acme/greenhouse/pi-1/config', '', { qos: 1, retain: true }) // [MQTT-3.3.1-10]
@@ -235,7 +298,10 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   test('failed sign-ins count on every instance together: guesses spread over both are refused at the limit', async () => {
     await createOrgUser(a!.core, 'ann@example.com', 'long enough pw', 'acme', false)
     const signIn = (server: TestServer, password: string) =>
-      fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'ann@example.com', password }) }).then((r) => r.status)
+      fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email_address: 'ann@example.com', password }),
+      }).then((r) => r.status)
     for (let i = 0; i < 10; i++) assert.equal(await signIn(i % 2 ? b! : a!, `guess ${i}`), 401)
     assert.equal(await signIn(a!, 'long enough pw'), 429, 'five guesses on each instance are ten for the account')
     assert.equal(await signIn(b!, 'long enough pw'), 429)
@@ -254,7 +320,10 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     const back = await open(b!.mqttUrl, pi1, session)
-    assert.deepEqual((await back.take(MAX_QUEUED + 1, 1000)).map((m) => m.payload), ['order 0', 'order 1', 'order 2', 'order 3'])
+    assert.deepEqual(
+      (await back.take(MAX_QUEUED + 1, 1000)).map((m) => m.payload),
+      ['order 0', 'order 1', 'order 2', 'order 3'],
+    )
   })
 
   test('a session whose client is online on the other instance is never cut: what it has not acknowledged comes again', async (t) => {
@@ -269,12 +338,17 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
       await publish(publisher.client, 'acme/greenhouse/pi-1/slow', payload, { qos: 1 })
       await new Promise((resolve) => setTimeout(resolve, 30))
     }
-    for (const payload of sent) assert.equal(String(((await slow.next('publish')) as { payload: Buffer }).payload), payload)
+    for (const payload of sent)
+      assert.equal(String(((await slow.next('publish')) as { payload: Buffer }).payload), payload)
     slow.close()
     await slow.closed()
 
     const resumed = await open(a!.mqttUrl, pi1, { clientId: 'pi-1-slow', clean: false })
-    assert.deepEqual((await resumed.take(sent.length)).map((m) => m.payload), sent, 'QoS 1: every unacknowledged message is delivered again')
+    assert.deepEqual(
+      (await resumed.take(sent.length)).map((m) => m.payload),
+      sent,
+      'QoS 1: every unacknowledged message is delivered again',
+    )
   })
 
   test('messages queued for an offline session survive restarts of the instance that queued them', async () => {
@@ -294,7 +368,10 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
     }
 
     const back = await open(a!.mqttUrl, pi1, session)
-    assert.deepEqual((await back.take(2)).map((m) => m.payload), ['queued before a restart', 'queued after it'])
+    assert.deepEqual(
+      (await back.take(2)).map((m) => m.payload),
+      ['queued before a restart', 'queued after it'],
+    )
   })
 })
 
@@ -305,7 +382,10 @@ describe('sessions per key on two instances', () => {
   before(async () => {
     const redis = await freshRedisDatabase()
     a = await startTestServer('postgresql', { config: { redis, 'broker-id': 'a', 'mqtt-connections-per-key': LIMIT } })
-    b = await startTestServer('postgresql', { config: { redis, 'broker-id': 'b', 'mqtt-connections-per-key': LIMIT }, databaseUrl: a.databaseUrl })
+    b = await startTestServer('postgresql', {
+      config: { redis, 'broker-id': 'b', 'mqtt-connections-per-key': LIMIT },
+      databaseUrl: a.databaseUrl,
+    })
     await createOrg(a.core, 'acme')
   })
   after(async () => {
@@ -322,7 +402,15 @@ describe('sessions per key on two instances', () => {
     await assert.rejects(open(a!.mqttUrl, key), refused)
     await assert.rejects(open(b!.mqttUrl, key), refused)
     onA.client.end(true)
-    assert.ok(await eventually(() => open(b!.mqttUrl, key).then(() => true, () => false)), 'the session that ended makes room')
+    assert.ok(
+      await eventually(() =>
+        open(b!.mqttUrl, key).then(
+          () => true,
+          () => false,
+        ),
+      ),
+      'the session that ended makes room',
+    )
   })
 
   test('of a burst of CONNECTs with one key over both instances, only the limit get in', async () => {
@@ -358,7 +446,13 @@ function endAll(): void {
 function open(url: string, key: string, options: IClientOptions = {}): Promise<Connection> {
   const inbox: Delivery[] = []
   const waiters = new Set<() => void>()
-  const client = mqtt.connect(url, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, ...options })
+  const client = mqtt.connect(url, {
+    username: 'key',
+    password: key,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...options,
+  })
   opened.push(client)
   client.on('message', (topic, payload, packet) => {
     inbox.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain })
@@ -383,11 +477,15 @@ function open(url: string, key: string, options: IClientOptions = {}): Promise<C
 }
 
 function subscribe(client: MqttClient, filter: string, qos: 0 | 1): Promise<number> {
-  return new Promise((resolve, reject) => client.subscribe(filter, { qos }, (err, granted) => (err ? reject(err) : resolve(granted![0]!.qos))))
+  return new Promise((resolve, reject) =>
+    client.subscribe(filter, { qos }, (err, granted) => (err ? reject(err) : resolve(granted![0]!.qos))),
+  )
 }
 
 function publish(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
-  return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())))
+  return new Promise((resolve, reject) =>
+    client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())),
+  )
 }
 
 /** Resolves true once the broker has closed the client's connection (false after 3 s). */
@@ -412,4 +510,3 @@ function disconnect(client: MqttClient): Promise<void> {
  * in database 0 hands them out. Broker state lives in the database, and the broker's pub/sub
  * channels are named after it, so test files on one Redis server do not hear each other.
  */
-

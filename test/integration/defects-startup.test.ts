@@ -27,7 +27,11 @@ interface Outcome {
 /** Runs `tendril serve …` and kills it (SIGKILL) if it has not exited within HUNG_MS. */
 function serveUntilExit(args: string[]): Promise<Outcome> {
   // the backstop exit of a failed start comes at --shutdown-timeout + 1 s, after HUNG_MS
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, tendrilBin, 'serve', '--host', '127.0.0.1', '--shutdown-timeout', '60000', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    [...SERVER_NODE_FLAGS, tendrilBin, 'serve', '--host', '127.0.0.1', '--shutdown-timeout', '60000', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let stderr = ''
   let failedAt = Infinity
   child.stdout.on('data', (d) => (stderr += d))
@@ -53,7 +57,11 @@ async function assertFree(port: number) {
 
 function holdPort(): Promise<net.Server & { port: number }> {
   const server = net.createServer((socket) => socket.destroy())
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(Object.assign(server, { port: (server.address() as net.AddressInfo).port }))))
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(Object.assign(server, { port: (server.address() as net.AddressInfo).port })),
+    ),
+  )
 }
 
 function assertFailedFast(result: Outcome, reason: RegExp, code = 1) {
@@ -73,8 +81,20 @@ for (const provider of providers) {
       const first = await startServer(['--db', db.url, '--data-dir', db.dataDir])
       try {
         const mqttPort = await freePort()
-        const second = await serveUntilExit(['--db', db.url, '--data-dir', db.dataDir, '--port', String(first.port), '--mqtt-port', String(mqttPort)])
-        assertFailedFast(second, new RegExp(`tendril: cannot listen for HTTP on 127\\.0\\.0\\.1:${first.port}: the port is in use`))
+        const second = await serveUntilExit([
+          '--db',
+          db.url,
+          '--data-dir',
+          db.dataDir,
+          '--port',
+          String(first.port),
+          '--mqtt-port',
+          String(mqttPort),
+        ])
+        assertFailedFast(
+          second,
+          new RegExp(`tendril: cannot listen for HTTP on 127\\.0\\.0\\.1:${first.port}: the port is in use`),
+        )
         await assertFree(mqttPort)
         assert.equal((await fetch(`${first.url}/health`)).status, 200)
       } finally {
@@ -86,8 +106,20 @@ for (const provider of providers) {
       const busy = await holdPort()
       try {
         const httpPort = await freePort()
-        const result = await serveUntilExit(['--db', db.url, '--data-dir', db.dataDir, '--port', String(httpPort), '--mqtt-port', String(busy.port)])
-        assertFailedFast(result, new RegExp(`tendril: cannot listen for MQTT on 127\\.0\\.0\\.1:${busy.port}: the port is in use`))
+        const result = await serveUntilExit([
+          '--db',
+          db.url,
+          '--data-dir',
+          db.dataDir,
+          '--port',
+          String(httpPort),
+          '--mqtt-port',
+          String(busy.port),
+        ])
+        assertFailedFast(
+          result,
+          new RegExp(`tendril: cannot listen for MQTT on 127\\.0\\.0\\.1:${busy.port}: the port is in use`),
+        )
         await assertFree(httpPort)
       } finally {
         busy.close()
@@ -97,7 +129,18 @@ for (const provider of providers) {
     test('an unreachable Redis exits 1 naming it, after closing the database', async () => {
       const httpPort = await freePort()
       const redis = `redis://127.0.0.1:${await freePort()}`
-      const result = await serveUntilExit(['--db', db.url, '--data-dir', db.dataDir, '--port', String(httpPort), '--mqtt-port', '0', '--redis', redis])
+      const result = await serveUntilExit([
+        '--db',
+        db.url,
+        '--data-dir',
+        db.dataDir,
+        '--port',
+        String(httpPort),
+        '--mqtt-port',
+        '0',
+        '--redis',
+        redis,
+      ])
       assertFailedFast(result, /tendril: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/)
       await assertFree(httpPort)
     })
@@ -106,15 +149,36 @@ for (const provider of providers) {
 
 describe('tendril serve that cannot reach its database or read its TLS files', () => {
   test('an unreachable PostgreSQL URL (a port nobody listens on) exits 1 naming it, password redacted', async () => {
-    const result = await serveUntilExit(['--db', `postgresql://tendril:secret@127.0.0.1:${await freePort()}/tendril`, '--port', '0', '--mqtt-port', '0'])
-    assertFailedFast(result, /tendril: cannot reach PostgreSQL at postgresql:\/\/tendril:\*\*\*\*\*@127\.0\.0\.1:\d+\/tendril/)
+    const result = await serveUntilExit([
+      '--db',
+      `postgresql://tendril:secret@127.0.0.1:${await freePort()}/tendril`,
+      '--port',
+      '0',
+      '--mqtt-port',
+      '0',
+    ])
+    assertFailedFast(
+      result,
+      /tendril: cannot reach PostgreSQL at postgresql:\/\/tendril:\*\*\*\*\*@127\.0\.0\.1:\d+\/tendril/,
+    )
     assert.doesNotMatch(result.stderr, /secret/)
   })
 
   test('a missing TLS file exits 2 naming the file', async () => {
     const db = await freshDatabase('sqlite')
     try {
-      const result = await serveUntilExit(['--data-dir', db.dataDir, '--port', '0', '--mqtt-port', '0', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'])
+      const result = await serveUntilExit([
+        '--data-dir',
+        db.dataDir,
+        '--port',
+        '0',
+        '--mqtt-port',
+        '0',
+        '--tls-cert',
+        '/nonexistent/cert.pem',
+        '--tls-key',
+        '/nonexistent/key.pem',
+      ])
       assertFailedFast(result, /cannot read the TLS certificate \/nonexistent\/cert\.pem/, 2)
     } finally {
       db.cleanup()

@@ -38,22 +38,46 @@ describe('the systemd unit (deploy/tendril.service)', () => {
   test('it starts node with the server flags, and sets only settings that exist', () => {
     const [execStart] = unitValues('ExecStart')
     for (const flag of SERVER_NODE_FLAGS) assert.ok(execStart!.includes(flag), flag)
-    const variables = unitValues('Environment').flatMap((line) => line.split(/\s+/)).map((pair) => pair.split('=')[0]!)
+    const variables = unitValues('Environment')
+      .flatMap((line) => line.split(/\s+/))
+      .map((pair) => pair.split('=')[0]!)
     for (const name of variables.filter((v) => v.startsWith('TENDRIL_'))) assert.ok(settingVariables.has(name), name)
   })
 })
 
 describe('the scaled-out compose file (deploy/compose.yaml)', () => {
   const compose = parseYaml(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as {
-    services: Record<string, { environment?: Record<string, string>; image?: string; ports?: string[]; networks?: { default?: { ipv4_address?: string } } }>
+    services: Record<
+      string,
+      {
+        environment?: Record<string, string>
+        image?: string
+        ports?: string[]
+        networks?: { default?: { ipv4_address?: string } }
+      }
+    >
   }
   const services = compose.services
   /** compose's ${VAR:?message} with a value, as `docker compose` would fill it in from .env */
-  const filled = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string) => `${name.toLowerCase()}-value`)]))
+  const filled = (env: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [
+        k,
+        String(v).replace(/\$\{(\w+)(:[?-][^}]*)?\}/g, (_, name: string) => `${name.toLowerCase()}-value`),
+      ]),
+    )
   const tendrils = ['tendril-1', 'tendril-2'].map((name) => ({ name, env: filled(services[name]!.environment!) }))
 
   test('it runs two Tendrils, PostgreSQL, Redis, an S3 store and a load balancer, nothing else', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['balancer', 'minio', 'minio-bucket', 'postgres', 'redis', 'tendril-1', 'tendril-2'])
+    assert.deepEqual(Object.keys(services).sort(), [
+      'balancer',
+      'minio',
+      'minio-bucket',
+      'postgres',
+      'redis',
+      'tendril-1',
+      'tendril-2',
+    ])
     assert.match(services.postgres!.image!, /^postgres:/)
     assert.match(services.redis!.image!, /^redis:/)
     assert.match(services.minio!.image!, /^minio\/minio/)
@@ -62,7 +86,8 @@ describe('the scaled-out compose file (deploy/compose.yaml)', () => {
 
   test('both instances share the database, Redis and the blob store, each with a broker id of its own, with settings Tendril accepts', () => {
     const configs = tendrils.map(({ env }) => {
-      for (const name of Object.keys(env).filter((k) => k.startsWith('TENDRIL_'))) assert.ok(settingVariables.has(name), name)
+      for (const name of Object.keys(env).filter((k) => k.startsWith('TENDRIL_')))
+        assert.ok(settingVariables.has(name), name)
       return loadConfig({ env, cwd: '/app' })
     })
     const [a, b] = configs as [ReturnType<typeof loadConfig>, ReturnType<typeof loadConfig>]
@@ -72,7 +97,10 @@ describe('the scaled-out compose file (deploy/compose.yaml)', () => {
     assert.equal(a.redis, b.redis)
     assert.equal(a.blobstore, b.blobstore)
     assert.equal(parseS3Url(a.blobstore).forcePathStyle, true)
-    assert.ok(tendrils.every(({ env }) => env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY), 'S3 credentials in the AWS variables')
+    assert.ok(
+      tendrils.every(({ env }) => env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY),
+      'S3 credentials in the AWS variables',
+    )
     assert.notEqual(a.brokerId, undefined)
     assert.notEqual(a.brokerId, b.brokerId)
     // the balancer, and only it, speaks for the clients
@@ -91,6 +119,9 @@ describe('the scaled-out compose file (deploy/compose.yaml)', () => {
   test('haproxy -c finds the balancer configuration valid (the instances resolve only inside compose)', async () => {
     const { stderr } = await run('haproxy', ['-c', '-f', deploy('haproxy.cfg').pathname])
     const warnings = stderr.split('\n').filter((line) => line.includes('[WARNING]'))
-    assert.deepEqual(warnings.filter((line) => !/could not resolve address 'tendril-[12]'/.test(line)), [])
+    assert.deepEqual(
+      warnings.filter((line) => !/could not resolve address 'tendril-[12]'/.test(line)),
+      [],
+    )
   })
 })

@@ -10,10 +10,22 @@ import { killDuringIngestion, type KillIngestResult } from '../helpers/kill-inge
 for (const provider of providers) {
   describe(`kill -9 during ingestion on ${provider}`, () => {
     let r: KillIngestResult
-    before(async () => {
-      r = await killDuringIngestion({ provider, controllers: 5, kills: 2, minUpMs: 300, maxUpMs: 1500, log: (line) => console.log(`${provider}: ${line}`) })
-      console.log(`${provider}: ${r.acknowledged} acknowledged, ${r.stored} stored, lost ${r.lost.length}, doubled ${r.doubled.length} ${r.doubled.join(' ')}`)
-    }, { timeout: 60_000 })
+    before(
+      async () => {
+        r = await killDuringIngestion({
+          provider,
+          controllers: 5,
+          kills: 2,
+          minUpMs: 300,
+          maxUpMs: 1500,
+          log: (line) => console.log(`${provider}: ${line}`),
+        })
+        console.log(
+          `${provider}: ${r.acknowledged} acknowledged, ${r.stored} stored, lost ${r.lost.length}, doubled ${r.doubled.length} ${r.doubled.join(' ')}`,
+        )
+      },
+      { timeout: 60_000 },
+    )
 
     test('every acknowledged value is stored after two SIGKILLs and restarts, and nothing unsent', () => {
       assert.ok(r.acknowledged > 0)

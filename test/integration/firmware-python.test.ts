@@ -37,8 +37,24 @@ for (const provider of providers) {
     }
     const example = (transport: string[], value: number) => {
       const started = Date.now()
-      return run(PYTHON, [EXAMPLE, ...transport, '--key', key, '--folder', 'acme/greenhouse/pi-1', '--count', '2', '--interval', '0.1', '--value', String(value)], { timeout: 30_000 })
-        .then((r) => ({ ...r, started }))
+      return run(
+        PYTHON,
+        [
+          EXAMPLE,
+          ...transport,
+          '--key',
+          key,
+          '--folder',
+          'acme/greenhouse/pi-1',
+          '--count',
+          '2',
+          '--interval',
+          '0.1',
+          '--value',
+          String(value),
+        ],
+        { timeout: 30_000 },
+      ).then((r) => ({ ...r, started }))
     }
 
     test('over TCP: the CSV values and the JSON updates are stored with the timestamps the program sent', async () => {
@@ -47,7 +63,11 @@ for (const provider of providers) {
       assert.match(stdout, /sent 2 round\(s\) to acme\/greenhouse\/pi-1/)
       const t = await history('temperature')
       assert.deepEqual(t.values, ['21.25', '21.25'])
-      for (const at of t.timestamps) assert.ok(at.getTime() >= started - 1000 && at.getTime() <= Date.now(), `timestamp ${at.toISOString()} is the program's`)
+      for (const at of t.timestamps)
+        assert.ok(
+          at.getTime() >= started - 1000 && at.getTime() <= Date.now(),
+          `timestamp ${at.toISOString()} is the program's`,
+        )
       assert.equal((await history('humidity')).values.length, 2)
     })
 
@@ -61,7 +81,11 @@ for (const provider of providers) {
     test('a wrong key ends the program with the refusal, and nothing is stored', async () => {
       const { port } = new URL(server.mqttUrl)
       const before = (await history('temperature')).values.length
-      const failed = await run(PYTHON, [EXAMPLE, '--host', '127.0.0.1', '--port', port, '--key', 'tdl_WRONG', '--folder', 'acme/greenhouse/pi-1'], { timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e)
+      const failed = await run(
+        PYTHON,
+        [EXAMPLE, '--host', '127.0.0.1', '--port', port, '--key', 'tdl_WRONG', '--folder', 'acme/greenhouse/pi-1'],
+        { timeout: 30_000 },
+      ).catch((e: { code: number; stderr: string }) => e)
       assert.equal((failed as { code: number }).code, 1)
       assert.match((failed as { stderr: string }).stderr, /connection refused/i)
       assert.equal((await history('temperature')).values.length, before)

@@ -31,10 +31,22 @@ for (const provider of providers) {
       await createOrg(server.core, 'acme')
       key = (await createController(server.core, PI.slice(1))).key
       const pi = (await findPath(server.core.db, PI))!.at(-1)!
-      await createSequence(server.core.db, pi, 'cpu_temperature', { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
-      writeFileSync(join(dir, 'tendril.json'), JSON.stringify({ server: server.url, key, controllerPath: PI }), { mode: 0o600 })
+      await createSequence(server.core.db, pi, 'cpu_temperature', {
+        dataType: SequenceDataType.numeric,
+        decimalPlaces: 1,
+      })
+      writeFileSync(join(dir, 'tendril.json'), JSON.stringify({ server: server.url, key, controllerPath: PI }), {
+        mode: 0o600,
+      })
       child = spawn(process.execPath, ['--import', 'tsx', PROGRAM], {
-        env: { ...process.env, TENDRIL_SERVER: server.url, TENDRIL_MQTT_URL: server.mqttUrl, TENDRIL_CONFIG: join(dir, 'tendril.json'), TENDRIL_QUEUE_DIR: join(dir, 'queue'), TENDRIL_INTERVAL: '1' },
+        env: {
+          ...process.env,
+          TENDRIL_SERVER: server.url,
+          TENDRIL_MQTT_URL: server.mqttUrl,
+          TENDRIL_CONFIG: join(dir, 'tendril.json'),
+          TENDRIL_QUEUE_DIR: join(dir, 'queue'),
+          TENDRIL_INTERVAL: '1',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       })
     })
@@ -65,7 +77,9 @@ for (const provider of providers) {
       const sender = await mqttConnect(server.mqttUrl, key)
       sender.publish('acme/greenhouse/pi-1', JSON.stringify({ set_interval: { seconds: 0 } }), { qos: 1 })
       sender.publish('acme/greenhouse/pi-1', JSON.stringify({ set_interval: { seconds: 30 } }), { qos: 1 })
-      assert.ok(await eventually(async () => (await history(`${PI}/log`)).values.includes('interval set to 30 s'), 5000))
+      assert.ok(
+        await eventually(async () => (await history(`${PI}/log`)).values.includes('interval set to 30 s'), 5000),
+      )
       assert.ok((await history(`${PI}/log`)).values.some((l) => l.startsWith('set_interval ignored')))
       // no more readings at the old 1 s pace
       const count = (await history(`${PI}/cpu_temperature`)).values.length

@@ -59,13 +59,22 @@ for (const provider of providers) {
       server = await startTestServer(provider) // the default --upload-limit
       annKey = (await fixture(server.core, { org: 'acme', users: { ann: {} } })).users.ann.key
       ann = resourceClient(server.url, annKey)
-      assert.equal((await ann.send('POST', '', { path: '/acme/files', name: 'target.txt', type: '20', data: b64('original') })).status, 200)
+      assert.equal(
+        (await ann.send('POST', '', { path: '/acme/files', name: 'target.txt', type: '20', data: b64('original') }))
+          .status,
+        200,
+      )
     })
     after(() => server.close())
 
     test('a bad key is refused with 401 before any of a large body is read, and the connection closes', async () => {
       const badKey = { authorization: basicAuth('tdl_' + 'X'.repeat(50)) }
-      for (const [method, url, type] of [['PUT', resources('/acme/files/target.txt'), json], ['POST', resources(), form], ['PUT', resources('/acme/files/target.txt'), multipart], ['POST', `${server.url}/api/v1/keys`, json]] as const) {
+      for (const [method, url, type] of [
+        ['PUT', resources('/acme/files/target.txt'), json],
+        ['POST', resources(), form],
+        ['PUT', resources('/acme/files/target.txt'), multipart],
+        ['POST', `${server.url}/api/v1/keys`, json],
+      ] as const) {
         const answer = await declareBody(url, method, { ...badKey, ...type }, 80 * MiB)
         assert.equal(answer.status, 401, `${method} ${url} ${type['content-type']}`)
         assert.equal(answer.body.error.code, 'unauthorized')
@@ -75,19 +84,41 @@ for (const provider of providers) {
     })
 
     test('without credentials only a small body is taken: a larger one is refused with 401 unread, a small one still works', async () => {
-      for (const [method, url, type] of [['PUT', resources('/acme/files/target.txt'), json], ['POST', resources(), multipart], ['POST', `${server.url}/sign-in`, form], ['POST', `${server.url}/api/v1/pins`, json]] as const) {
+      for (const [method, url, type] of [
+        ['PUT', resources('/acme/files/target.txt'), json],
+        ['POST', resources(), multipart],
+        ['POST', `${server.url}/sign-in`, form],
+        ['POST', `${server.url}/api/v1/pins`, json],
+      ] as const) {
         const answer = await declareBody(url, method, type, 80 * MiB)
         assert.equal(answer.status, 401, `${method} ${url}`)
         assert.match(answer.body.message, /needs a key or a session/)
       }
       // just over the anonymous limit is refused as well; a sign-in form is far below it
       assert.equal((await declareBody(`${server.url}/sign-in`, 'POST', form, 64 * 1024 + 1)).status, 401)
-      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: form, body: new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }) })
+      const signIn = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: form,
+        body: new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }),
+      })
       assert.equal(signIn.status, 200)
       // a folder open to the public for writing takes a small anonymous write
       assert.equal((await ann.send('POST', '', { path: '/acme', name: 'guestbook', type: '10' })).status, 200)
-      assert.equal((await ann.send('PUT', '/acme/guestbook', { permissions: JSON.stringify([[100, null, 20]]) })).status, 200)
-      assert.equal((await resourceClient(server.url).send('POST', '', { path: '/acme/guestbook', name: 'hello.txt', type: '20', data: b64('hi') })).status, 200)
+      assert.equal(
+        (await ann.send('PUT', '/acme/guestbook', { permissions: JSON.stringify([[100, null, 20]]) })).status,
+        200,
+      )
+      assert.equal(
+        (
+          await resourceClient(server.url).send('POST', '', {
+            path: '/acme/guestbook',
+            name: 'hello.txt',
+            type: '20',
+            data: b64('hi'),
+          })
+        ).status,
+        200,
+      )
       assert.equal(await (await ann.get('/acme/guestbook/hello.txt')).text(), 'hi')
     })
 
@@ -95,30 +126,65 @@ for (const provider of providers) {
       const auth = { authorization: basicAuth(annKey) }
       const base64Of64MiB = Math.ceil(DEFAULT_UPLOAD_LIMIT / 3) * 4
       for (const type of [json, form]) {
-        const over = await declareBody(resources('/acme/files/target.txt'), 'PUT', { ...auth, ...type }, base64Of64MiB + 64 * 1024 + 1)
+        const over = await declareBody(
+          resources('/acme/files/target.txt'),
+          'PUT',
+          { ...auth, ...type },
+          base64Of64MiB + 64 * 1024 + 1,
+        )
         assert.equal(over.status, 413)
         assert.equal(over.body.error.code, 'too_large')
         assert.equal(over.connection, 'close')
       }
       assert.equal((await declareBody(`${server.url}/api/v1/keys`, 'POST', { ...auth, ...json }, MiB + 1)).status, 413)
-      assert.equal((await declareBody(`${server.url}/api/v1/messages`, 'POST', { ...auth, ...form }, MiB + 1)).status, 413)
+      assert.equal(
+        (await declareBody(`${server.url}/api/v1/messages`, 'POST', { ...auth, ...form }, MiB + 1)).status,
+        413,
+      )
       // a multipart upload declaring more than 64 MiB (plus room for its framing) is refused unread too
-      assert.equal((await declareBody(resources('/acme/files/target.txt'), 'PUT', { ...auth, ...multipart }, DEFAULT_UPLOAD_LIMIT + 65 * 1024)).status, 413)
+      assert.equal(
+        (
+          await declareBody(
+            resources('/acme/files/target.txt'),
+            'PUT',
+            { ...auth, ...multipart },
+            DEFAULT_UPLOAD_LIMIT + 65 * 1024,
+          )
+        ).status,
+        413,
+      )
       assert.equal(await (await ann.get('/acme/files/target.txt')).text(), 'original')
     })
 
     test('the default upload limit is 64 MiB: a file of exactly 64 MiB is stored, one byte more is refused with 413', async () => {
       const exactly = randomBytes(DEFAULT_UPLOAD_LIMIT)
-      assert.equal((await ann.upload('PUT', '/acme/files/target.txt', {}, { name: 'big.bin', bytes: exactly })).status, 200)
+      assert.equal(
+        (await ann.upload('PUT', '/acme/files/target.txt', {}, { name: 'big.bin', bytes: exactly })).status,
+        200,
+      )
       const back = await ann.get('/acme/files/target.txt')
       assert.equal(back.headers.get('content-length'), String(DEFAULT_UPLOAD_LIMIT))
       assert.ok(Buffer.from(await back.arrayBuffer()).equals(exactly))
-      const more = await ann.upload('PUT', '/acme/files/target.txt', {}, { name: 'big.bin', bytes: Buffer.concat([exactly, Buffer.from([0])]) }).catch((err: unknown) => err)
+      const more = await ann
+        .upload(
+          'PUT',
+          '/acme/files/target.txt',
+          {},
+          { name: 'big.bin', bytes: Buffer.concat([exactly, Buffer.from([0])]) },
+        )
+        .catch((err: unknown) => err)
       // the server answers 413 as soon as the limit is passed; the client may see that or the closed connection
       if (more instanceof Response) assert.equal(more.status, 413)
       else assert.ok(more instanceof Error)
-      const revisions = await server.core.db.resourceRevision.findMany({ where: { resource: { name: 'target.txt' } }, select: { size: true } })
-      assert.deepEqual(revisions.map((r) => r.size), [8, DEFAULT_UPLOAD_LIMIT], 'the larger upload left no revision')
+      const revisions = await server.core.db.resourceRevision.findMany({
+        where: { resource: { name: 'target.txt' } },
+        select: { size: true },
+      })
+      assert.deepEqual(
+        revisions.map((r) => r.size),
+        [8, DEFAULT_UPLOAD_LIMIT],
+        'the larger upload left no revision',
+      )
     })
   })
 }

@@ -52,7 +52,9 @@ for (const provider of providers) {
       // noise, so the image is well over a megabyte as a JPEG: not something to send to every subscriber
       const raw = Buffer.alloc(1200 * 1000 * 3)
       for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24
-      const jpeg = await sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } }).jpeg({ quality: 95 }).toBuffer()
+      const jpeg = await sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } })
+        .jpeg({ quality: 95 })
+        .toBuffer()
       assert.ok(jpeg.length > 1_000_000)
       const announced = nextOn(watcher, 'acme/lab/pi-1')
       const at = '2026-12-07T09:00:00.250Z'
@@ -66,33 +68,60 @@ for (const provider of providers) {
       assert.ok(payload, 'announced')
       assert.ok(payload.length < 300, `a short message, not the image (${payload.length} bytes)`)
       const update = JSON.parse(payload) as ImageUpdate
-      const revision = await server.core.db.resourceRevision.findFirstOrThrow({ where: { resourceId: cameraId }, orderBy: { id: 'desc' } })
-      assert.deepEqual(update, { type: 'sequence_update', parameters: { id: cameraId, name: '/acme/lab/pi-1/camera', timestamp: at, revision_id: revision.id, size: jpeg.length } })
+      const revision = await server.core.db.resourceRevision.findFirstOrThrow({
+        where: { resourceId: cameraId },
+        orderBy: { id: 'desc' },
+      })
+      assert.deepEqual(update, {
+        type: 'sequence_update',
+        parameters: {
+          id: cameraId,
+          name: '/acme/lab/pi-1/camera',
+          timestamp: at,
+          revision_id: revision.id,
+          size: jpeg.length,
+        },
+      })
       // the revision named is the image, for those who want it
-      const image = await fetch(`${server.url}/api/v1/resources/acme/lab/pi-1/camera?rev=${update.parameters.revision_id}`, { headers: { authorization: basicAuth(userKey) } })
+      const image = await fetch(
+        `${server.url}/api/v1/resources/acme/lab/pi-1/camera?rev=${update.parameters.revision_id}`,
+        { headers: { authorization: basicAuth(userKey) } },
+      )
       assert.ok(Buffer.from(await image.arrayBuffer()).equals(jpeg))
       // and once: the thumbnail stored meanwhile is not announced as a second image
       assert.deepEqual(await collect(watcher, 500), [])
       watcher.end(true)
     })
 
-    test('an image published over MQTT is announced the same way, and rhizo websocket subscribers get rhizo\'s sequence_update', async () => {
+    test("an image published over MQTT is announced the same way, and rhizo websocket subscribers get rhizo's sequence_update", async () => {
       const watcher = await connect(server.mqttUrl, userKey)
       await granted(watcher, 'acme/lab/pi-1')
       const socket = await openSocket(server.url, userKey)
-      sendRhizo(socket, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab/pi-1', message_type: 'sequence_update' }] } })
+      sendRhizo(socket, {
+        type: 'subscribe',
+        parameters: { subscriptions: [{ folder: '/acme/lab/pi-1', message_type: 'sequence_update' }] },
+      })
       await settled(socket)
-      const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#e33' } }).jpeg().toBuffer()
+      const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#e33' } })
+        .jpeg()
+        .toBuffer()
       const announced = nextOn(watcher, 'acme/lab/pi-1')
       const pi = await connect(server.mqttUrl, piKey)
       // (as text: base64 of the bytes, as rhizo's client sends an image value)
       await pi.publishAsync('acme/lab/pi-1/camera', jpeg.toString('base64'), { qos: 1 })
       const update = JSON.parse((await announced)!) as ImageUpdate
-      const revision = await server.core.db.resourceRevision.findFirstOrThrow({ where: { resourceId: cameraId }, orderBy: { id: 'desc' } })
+      const revision = await server.core.db.resourceRevision.findFirstOrThrow({
+        where: { resourceId: cameraId },
+        orderBy: { id: 'desc' },
+      })
       assert.equal(update.parameters.revision_id, revision.id)
       assert.equal(update.parameters.size, jpeg.length)
       const frame = await socket.next(5000, 'sequence_update')
-      assert.deepEqual(frame?.parameters, update.parameters, 'the websocket gets it as rhizo sent it: id, name (the path), timestamp, revision_id')
+      assert.deepEqual(
+        frame?.parameters,
+        update.parameters,
+        'the websocket gets it as rhizo sent it: id, name (the path), timestamp, revision_id',
+      )
       pi.end(true)
       watcher.end(true)
     })

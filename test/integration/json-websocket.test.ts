@@ -24,7 +24,10 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider)
-      const f = await fixture(server.core, { orgs: ['acme', 'beta'], controllers: ['acme/lab/pi-1', 'acme/lab/pi-2', 'beta/pi-b'] })
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        controllers: ['acme/lab/pi-1', 'acme/lab/pi-2', 'beta/pi-b'],
+      })
       piKey = f.controllers['acme/lab/pi-1'].key
       piId = f.controllers['acme/lab/pi-1'].id
       otherKey = f.controllers['acme/lab/pi-2'].key
@@ -38,7 +41,10 @@ for (const provider of providers) {
 
     test('a connection without a valid key or session is refused with 401', async () => {
       await assert.rejects(openSocket(server.url), (e: { status?: number }) => e.status === 401)
-      await assert.rejects(openSocket(server.url, 'tdl_' + 'Q'.repeat(50)), (e: { status?: number }) => e.status === 401)
+      await assert.rejects(
+        openSocket(server.url, 'tdl_' + 'Q'.repeat(50)),
+        (e: { status?: number }) => e.status === 401,
+      )
     })
 
     test('a controller subscribed to "self" receives messages sent to its folder over MQTT', async () => {
@@ -57,17 +63,28 @@ for (const provider of providers) {
       const mqtt = await connect(server.mqttUrl, otherKey)
       await granted(mqtt, 'acme/lab')
       // (the controller's connecting is announced on its folder too, as a presence message)
-      const received = new Promise<string>((resolve) => mqtt.on('message', (_topic, payload) => !payload.toString().includes('"presence"') && resolve(payload.toString())))
+      const received = new Promise<string>((resolve) =>
+        mqtt.on(
+          'message',
+          (_topic, payload) => !payload.toString().includes('"presence"') && resolve(payload.toString()),
+        ),
+      )
       const ws = await openSocket(server.url, piKey)
       send(ws, { type: 'experiment_started', folder: '/acme/lab', parameters: { run: 7 } })
       assert.deepEqual(JSON.parse(await received), { experiment_started: { run: 7 } })
       const lab = (await findPath(server.core.db, '/acme/lab'))!.at(-1)!
-      assert.deepEqual((await folderMessages(server.core, lab.id)).map((m) => [m.type, m.parameters]), [['experiment_started', { run: 7 }]])
+      assert.deepEqual(
+        (await folderMessages(server.core, lab.id)).map((m) => [m.type, m.parameters]),
+        [['experiment_started', { run: 7 }]],
+      )
     })
 
     test('subscriptions can include child folders and filter by message type; the sender gets no echo', async () => {
       const watcher = await openSocket(server.url, otherKey)
-      send(watcher, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab', include_children: true, message_type: 'alarm' }] } })
+      send(watcher, {
+        type: 'subscribe',
+        parameters: { subscriptions: [{ folder: '/acme/lab', include_children: true, message_type: 'alarm' }] },
+      })
       await settled(watcher)
       const sender = await openSocket(server.url, piKey)
       send(sender, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab/pi-1' }] } })
@@ -80,9 +97,12 @@ for (const provider of providers) {
       assert.equal(await sender.next(300), null, 'no echo to the sender')
     })
 
-    test('another organization\'s folders can be neither subscribed to nor written', async () => {
+    test("another organization's folders can be neither subscribed to nor written", async () => {
       const outsider = await openSocket(server.url, betaKey)
-      send(outsider, { type: 'subscribe', parameters: { subscriptions: [{ folder: '/acme/lab', include_children: true }] } })
+      send(outsider, {
+        type: 'subscribe',
+        parameters: { subscriptions: [{ folder: '/acme/lab', include_children: true }] },
+      })
       // no hint that the folder exists: the same answer as for a folder that does not
       assert.deepEqual((await outsider.next())?.parameters, { message: 'folder not found: /acme/lab' })
       send(outsider, { type: 'intrusion', folder: '/acme/lab', parameters: {} })
@@ -96,7 +116,10 @@ for (const provider of providers) {
       const ws = await openSocket(server.url, key)
       const other = await openSocket(server.url, otherKey)
       const closedWith = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
-      await revokeKey(server.core.db, (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: id } })).id)
+      await revokeKey(
+        server.core.db,
+        (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: id } })).id,
+      )
       const code = await Promise.race([closedWith, new Promise<null>((r) => setTimeout(() => r(null), 2500))])
       assert.equal(code, 4001, 'closed with the credentials code')
       assert.equal(other.readyState, WebSocket.OPEN, 'other connections stay open')

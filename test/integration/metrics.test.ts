@@ -33,7 +33,11 @@ async function scrape(url: string, token = TOKEN) {
 }
 
 async function signIn(url: string, email: string) {
-  const res = await fetch(`${url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email_address: email, password: PASSWORD }) })
+  const res = await fetch(`${url}/sign-in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email_address: email, password: PASSWORD }),
+  })
   assert.equal(res.status, 200, `sign-in of ${email}`)
   return res.headers.get('set-cookie')!.split(';')[0]!
 }
@@ -73,7 +77,10 @@ for (const provider of providers) {
       assert.match(((await wrong.json()) as { message: string }).message, /metrics-token/)
       // an API key is no scrape token
       assert.equal((await fetch(`${server.url}/metrics`, { headers: { authorization: basicAuth(piKey) } })).status, 401)
-      assert.equal((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200)
+      assert.equal(
+        (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status,
+        200,
+      )
     })
 
     test('MQTT and HTTP traffic move the counters, by transport, reason and route pattern', async () => {
@@ -89,9 +96,18 @@ for (const provider of providers) {
       const outsider = await connect(server.mqttUrl, outsiderKey)
       outsider.publish('acme/greenhouse/pi-1', 'intrusion')
       assert.equal(await closed(outsider), true)
-      const meta = await fetch(`${server.url}/api/v1/resources/acme/greenhouse/pi-1?meta=1`, { headers: { authorization: basicAuth(piKey) } })
+      const meta = await fetch(`${server.url}/api/v1/resources/acme/greenhouse/pi-1?meta=1`, {
+        headers: { authorization: basicAuth(piKey) },
+      })
       assert.equal(meta.status, 200)
-      assert.equal((await fetch(`${server.url}/api/v1/resources/acme/greenhouse/nothing-here`, { headers: { authorization: basicAuth(piKey) } })).status, 404)
+      assert.equal(
+        (
+          await fetch(`${server.url}/api/v1/resources/acme/greenhouse/nothing-here`, {
+            headers: { authorization: basicAuth(piKey) },
+          })
+        ).status,
+        404,
+      )
 
       const now = await scrape(`${server.url}/metrics`)
       const moved = (name: string, labels?: Record<string, string>) => now.sum(name, labels) - before.sum(name, labels)
@@ -110,16 +126,28 @@ for (const provider of providers) {
       const route = { route: '/api/v1/resources/*path', method: 'GET' }
       assert.ok(moved('tendril_http_request_duration_seconds_count', { ...route, status: '200' }) >= 1)
       assert.ok(moved('tendril_http_request_duration_seconds_count', { ...route, status: '404' }) >= 1)
-      assert.ok(!now.series.some((line) => /route="[^"]*(pi-1|nothing-here)/.test(line)), 'routes are patterns, never raw paths')
+      assert.ok(
+        !now.series.some((line) => /route="[^"]*(pi-1|nothing-here)/.test(line)),
+        'routes are patterns, never raw paths',
+      )
       assert.ok(moved('tendril_db_query_duration_seconds_count') > 0, 'database latency')
       assert.ok(now.sum('tendril_nodejs_eventloop_lag_p99_seconds') > 0, 'event-loop delay')
-      for (const queue of ['ingest', 'history', 'thumbnails']) assert.ok(now.series.some((line) => line.startsWith('tendril_queue_length{') && line.includes(`queue="${queue}"`)), queue)
-      assert.ok(now.series.every((line) => line.includes('broker_id="')), 'every series names its instance')
+      for (const queue of ['ingest', 'history', 'thumbnails'])
+        assert.ok(
+          now.series.some((line) => line.startsWith('tendril_queue_length{') && line.includes(`queue="${queue}"`)),
+          queue,
+        )
+      assert.ok(
+        now.series.every((line) => line.includes('broker_id="')),
+        'every series names its instance',
+      )
     })
 
     test('every metric the Grafana dashboard in docs/ queries is served', async () => {
       const dashboard = readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8')
-      const queried = new Set([...dashboard.matchAll(/\b(tendril_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, '')))
+      const queried = new Set(
+        [...dashboard.matchAll(/\b(tendril_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, '')),
+      )
       const { text } = await scrape(`${server.url}/metrics`)
       const served = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]))
       assert.ok(queried.size >= 15)
@@ -135,9 +163,13 @@ for (const provider of providers) {
       const connected = seen.filter((m) => m.topic === '$SYS/broker/clients/connected')
       assert.ok(connected.length > 0, 'the retained figure at once, then its updates')
       // the retained figure may predate the admin's own connection; the next update counts it
-      assert.ok(connected.some((m) => Number(m.payload) >= 1), `the admin itself is connected: ${connected.map((m) => m.payload).join(', ')}`)
+      assert.ok(
+        connected.some((m) => Number(m.payload) >= 1),
+        `the admin itself is connected: ${connected.map((m) => m.payload).join(', ')}`,
+      )
       const topics = new Set(seen.map((m) => m.topic))
-      for (const t of ['version', 'uptime', 'messages/received', 'messages/sent']) assert.ok(topics.has(`$SYS/broker/${t}`), t)
+      for (const t of ['version', 'uptime', 'messages/received', 'messages/sent'])
+        assert.ok(topics.has(`$SYS/broker/${t}`), t)
       assert.match(seen.find((m) => m.topic === '$SYS/broker/uptime')!.payload, /^\d+ seconds$/)
     })
 
@@ -147,14 +179,20 @@ for (const provider of providers) {
       const rootKey = (await createKeyForUser(server.core, 'root@example.com', 'acme')).key
       const key = await connect(server.mqttUrl, rootKey)
       // the token a key gets keeps the key's scope
-      const keyInfo = (await (await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { authorization: basicAuth(rootKey) } })).json()) as { token: string; clientId: string }
+      const keyInfo = (await (
+        await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { authorization: basicAuth(rootKey) } })
+      ).json()) as { token: string; clientId: string }
       const keyToken = await connect(server.wsUrl, keyInfo.token, { username: 'token', clientId: keyInfo.clientId })
       for (const client of [orgAdmin, key, keyToken]) {
-        for (const filter of ['$SYS/broker/clients/connected', '$SYS/#', '$SYS/broker/+']) assert.equal(await granted(client, filter), 128, filter)
+        for (const filter of ['$SYS/broker/clients/connected', '$SYS/#', '$SYS/broker/+'])
+          assert.equal(await granted(client, filter), 128, filter)
         assert.equal(await granted(client, '#'), 128, 'nor everything')
       }
       const heard = await collect(orgAdmin, 1500)
-      assert.deepEqual(heard.filter((m) => m.topic.startsWith('$')), [])
+      assert.deepEqual(
+        heard.filter((m) => m.topic.startsWith('$')),
+        [],
+      )
     })
   })
 }
@@ -196,7 +234,10 @@ describe('$SYS topics of several instances (--redis)', () => {
   before(async () => {
     const redis = await freshRedisDatabase()
     a = await startTestServer('postgresql', { config: { redis, 'broker-id': 'a', 'sys-interval': 1 } })
-    b = await startTestServer('postgresql', { config: { redis, 'broker-id': 'b', 'sys-interval': 1 }, databaseUrl: a.databaseUrl })
+    b = await startTestServer('postgresql', {
+      config: { redis, 'broker-id': 'b', 'sys-interval': 1 },
+      databaseUrl: a.databaseUrl,
+    })
     await createAdmin(a.core, 'root@example.com', PASSWORD)
   })
   after(async () => {
@@ -205,13 +246,18 @@ describe('$SYS topics of several instances (--redis)', () => {
     await a?.close()
   })
 
-  test("each instance publishes its own figures under $SYS/brokers/<broker-id>/, seen from either", async () => {
+  test('each instance publishes its own figures under $SYS/brokers/<broker-id>/, seen from either', async () => {
     const info = await mqttInfo(a.url, await signIn(a.url, 'root@example.com'))
     const admin = await connect(b.wsUrl, info.token, { username: 'token', clientId: info.clientId })
     const figures = collect(admin, 2500)
     assert.equal(await granted(admin, '$SYS/#'), 0)
-    const connected = new Map((await figures).filter((m) => m.topic.endsWith('/clients/connected')).map((m) => [m.topic, Number(m.payload)]))
-    assert.deepEqual([...connected.keys()].sort(), ['$SYS/brokers/a/clients/connected', '$SYS/brokers/b/clients/connected'])
+    const connected = new Map(
+      (await figures).filter((m) => m.topic.endsWith('/clients/connected')).map((m) => [m.topic, Number(m.payload)]),
+    )
+    assert.deepEqual([...connected.keys()].sort(), [
+      '$SYS/brokers/a/clients/connected',
+      '$SYS/brokers/b/clients/connected',
+    ])
     assert.equal(connected.get('$SYS/brokers/b/clients/connected'), 1, 'the admin, on b')
     assert.equal(connected.get('$SYS/brokers/a/clients/connected'), 0)
   })

@@ -48,7 +48,12 @@ ALTER TABLE "User" ADD COLUMN "nickname" TEXT;
 `,
 }
 
-const countRows = async (db: Db) => [await db.resource.count(), await db.user.count(), await db.session.count(), await db.key.count()]
+const countRows = async (db: Db) => [
+  await db.resource.count(),
+  await db.user.count(),
+  await db.session.count(),
+  await db.key.count(),
+]
 
 const databases: TestDatabase[] = []
 after(() => databases.forEach((db) => db.cleanup()))
@@ -64,7 +69,10 @@ for (const provider of providers) {
     test('the checked-in migrations produce exactly schema.prisma', async () => {
       const db = await fresh(provider)
       const result = await migrate(db.database)
-      assert.deepEqual(result.applied, readMigrations(provider).map((m) => m.name))
+      assert.deepEqual(
+        result.applied,
+        readMigrations(provider).map((m) => m.name),
+      )
       assert.equal(await diffDatabaseToSchema(provider, db.url), '')
     })
 
@@ -115,7 +123,10 @@ for (const provider of providers) {
       const root = mkdtempSync(join(tmpdir(), 'tendril-migrations-'))
       cpSync(migrationsRoot, root, { recursive: true })
       mkdirSync(join(root, provider, '20270101000000_broken'))
-      writeFileSync(join(root, provider, '20270101000000_broken', 'migration.sql'), 'CREATE TABLE "Half" ("id" INTEGER);\nTHIS IS NOT SQL;\n')
+      writeFileSync(
+        join(root, provider, '20270101000000_broken', 'migration.sql'),
+        'CREATE TABLE "Half" ("id" INTEGER);\nTHIS IS NOT SQL;\n',
+      )
       try {
         await assert.rejects(migrate(db.database, root))
       } finally {
@@ -123,8 +134,13 @@ for (const provider of providers) {
       }
       const client = openDatabase(db.database)
       try {
-        const recorded = (await client.$queryRawUnsafe(`SELECT migration_name FROM "_prisma_migrations"`)) as { migration_name: string }[]
-        assert.deepEqual(recorded.map((r) => r.migration_name), readMigrations(provider).map((m) => m.name))
+        const recorded = (await client.$queryRawUnsafe(`SELECT migration_name FROM "_prisma_migrations"`)) as {
+          migration_name: string
+        }[]
+        assert.deepEqual(
+          recorded.map((r) => r.migration_name),
+          readMigrations(provider).map((m) => m.name),
+        )
         await assert.rejects(client.$queryRawUnsafe(`SELECT * FROM "Half"`))
       } finally {
         await client.$disconnect()

@@ -13,7 +13,9 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const disconnect = (client: MqttClient) => new Promise<void>((resolve) => client.end(false, {}, () => resolve()))
 const publishQos1 = (client: MqttClient, topic: string, payload: string) =>
-  new Promise<void>((resolve, reject) => client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+  new Promise<void>((resolve, reject) =>
+    client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+  )
 
 for (const provider of providers) {
   describe(`MQTT forwarding follows access on ${provider}`, () => {
@@ -31,14 +33,18 @@ for (const provider of providers) {
     })
 
     /** Only the controller itself may still reach its folder. */
-    const closeToAllButItself = (controller: { id: number; path: string }) => grant(server.core, controller.path, [{ to: { controller: controller.id }, level: 'write' }])
+    const closeToAllButItself = (controller: { id: number; path: string }) =>
+      grant(server.core, controller.path, [{ to: { controller: controller.id }, level: 'write' }])
 
     test('a wildcard subscriber gets nothing on a sub-topic it never saw once that folder was closed to it, and keeps the rest', async () => {
       const closing = await createController(server.core, 'acme/wild/pi-closing')
       const open = await createController(server.core, 'acme/wild/pi-open')
       const member = await connect(server.mqttUrl, memberKey)
       assert.equal(await granted(member, 'acme/wild/#'), 0)
-      const [closingPublisher, openPublisher] = await Promise.all([connect(server.mqttUrl, closing.key), connect(server.mqttUrl, open.key)])
+      const [closingPublisher, openPublisher] = await Promise.all([
+        connect(server.mqttUrl, closing.key),
+        connect(server.mqttUrl, open.key),
+      ])
       const first = nextMessage(member)
       closingPublisher.publish('acme/wild/pi-closing', 'before')
       assert.equal((await first)?.payload, 'before')
@@ -60,13 +66,17 @@ for (const provider of providers) {
       assert.equal(await granted(away, 'acme/away/pi-closing/#', 1), 1)
       assert.equal(await granted(away, 'acme/away/pi-kept/#', 1), 1)
       await disconnect(away)
-      const [closingPublisher, keptPublisher] = await Promise.all([connect(server.mqttUrl, closing.key), connect(server.mqttUrl, kept.key)])
+      const [closingPublisher, keptPublisher] = await Promise.all([
+        connect(server.mqttUrl, closing.key),
+        connect(server.mqttUrl, kept.key),
+      ])
       await publishQos1(closingPublisher, 'acme/away/pi-closing/alarm', 'queued before the change')
 
       await closeToAllButItself(closing)
       const watcher = await connect(server.mqttUrl, memberKey)
       // granted while the change is not yet seen, refused once it is (on a busy machine it may be already): wait for that
-      if ((await granted(watcher, 'acme/away/pi-closing/probe')) === 0) await deliveryStops(watcher, closingPublisher, 'acme/away/pi-closing/probe')
+      if ((await granted(watcher, 'acme/away/pi-closing/probe')) === 0)
+        await deliveryStops(watcher, closingPublisher, 'acme/away/pi-closing/probe')
       await publishQos1(closingPublisher, 'acme/away/pi-closing/alarm', 'queued after the change')
       await publishQos1(keptPublisher, 'acme/away/pi-kept/alarm', 'still yours')
 
@@ -103,7 +113,11 @@ for (const provider of providers) {
       counts.fill(0)
       for (let i = 0; i < SESSIONS; i++) for (const topic of topicsOf(i)) publisher.publish(topic, 'after')
       await new Promise((resolve) => setTimeout(resolve, 1000))
-      assert.equal(counts.reduce((a, b) => a + b, 0), 0, 'no session receives anything 2.5 s after the change')
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        0,
+        'no session receives anything 2.5 s after the change',
+      )
       for (const client of sessions) client.end(true)
     })
   })
@@ -114,7 +128,10 @@ function subscribeAll(client: MqttClient, topics: string[]) {
   return new Promise<void>((resolve, reject) =>
     client.subscribe(topics, { qos: 0 }, (err, grants) => {
       if (err) return reject(err)
-      assert.deepEqual(grants!.map((g) => g.qos), topics.map(() => 0))
+      assert.deepEqual(
+        grants!.map((g) => g.qos),
+        topics.map(() => 0),
+      )
       resolve()
     }),
   )

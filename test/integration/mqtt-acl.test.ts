@@ -33,16 +33,27 @@ for (const provider of providers) {
       const f = await fixture(server.core, {
         orgs: ['acme', 'beta'],
         users: { ann: {} },
-        controllers: ['acme/greenhouse/pi-1', 'acme/greenhouse/pi-2', 'beta/pi-b', 'acme/private/pi-p', 'acme/notices/pi-n'],
+        controllers: [
+          'acme/greenhouse/pi-1',
+          'acme/greenhouse/pi-2',
+          'beta/pi-b',
+          'acme/private/pi-p',
+          'acme/notices/pi-n',
+        ],
       })
       pi1 = f.controllers['acme/greenhouse/pi-1'].key
       pi2 = f.controllers['acme/greenhouse/pi-2'].key
       betaPi = f.controllers['beta/pi-b'].key
       memberKey = f.users.ann.key
       // a folder only its own controller may see
-      await grant(server.core, '/acme/private', [{ to: { controller: f.controllers['acme/private/pi-p'].id }, level: 'write' }])
+      await grant(server.core, '/acme/private', [
+        { to: { controller: f.controllers['acme/private/pi-p'].id }, level: 'write' },
+      ])
       // a notice board: the organization's users read it, its controllers write it
-      await grant(server.core, '/acme/notices', [{ to: 'members', level: 'read' }, { to: 'controllers', level: 'write' }])
+      await grant(server.core, '/acme/notices', [
+        { to: 'members', level: 'read' },
+        { to: 'controllers', level: 'write' },
+      ])
     })
     after(async () => {
       endAll()
@@ -71,7 +82,7 @@ for (const provider of providers) {
       assert.deepEqual(await received, { topic: 'acme/greenhouse/pi-1', payload: '{"set_interval":{"seconds":5}}' })
     })
 
-    test('a sub-topic below a folder is reachable with the folder\'s access', async () => {
+    test("a sub-topic below a folder is reachable with the folder's access", async () => {
       const subscriber = await connect(server.mqttUrl, pi1)
       assert.equal(await granted(subscriber, 'acme/greenhouse/pi-1/commands/led'), 0)
       const publisher = await connect(server.mqttUrl, pi2)
@@ -116,7 +127,24 @@ for (const provider of providers) {
       assert.equal(await closed(reader), true)
       // mosquitto_pub at QoS 1 never gets its PUBACK: the connection closes and the command fails
       const { hostname, port } = new URL(server.mqttUrl)
-      await assert.rejects(run('mosquitto_pub', ['-h', hostname, '-p', port, '-u', 'key', '-P', memberKey, '-t', 'acme/notices/board', '-m', 'more graffiti', '-q', '1']))
+      await assert.rejects(
+        run('mosquitto_pub', [
+          '-h',
+          hostname,
+          '-p',
+          port,
+          '-u',
+          'key',
+          '-P',
+          memberKey,
+          '-t',
+          'acme/notices/board',
+          '-m',
+          'more graffiti',
+          '-q',
+          '1',
+        ]),
+      )
       assert.deepEqual(await received, [])
     })
 
@@ -124,7 +152,21 @@ for (const provider of providers) {
       const admin = await createAdmin(server.core, 'root-hash@example.com', 'long enough pw')
       const token = issueToken(server.core, admin.id)
       const { hostname, port } = new URL(server.mqttUrl)
-      const everything = spawn('mosquitto_sub', ['-h', hostname, '-p', port, '-u', 'token', '-P', token, '-t', '#', '-v', '-W', '3'])
+      const everything = spawn('mosquitto_sub', [
+        '-h',
+        hostname,
+        '-p',
+        port,
+        '-u',
+        'token',
+        '-P',
+        token,
+        '-t',
+        '#',
+        '-v',
+        '-W',
+        '3',
+      ])
       t.after(() => everything.kill())
       let lines = ''
       everything.stdout.on('data', (d) => (lines += d))
@@ -137,14 +179,24 @@ for (const provider of providers) {
       const timer = setInterval(() => publisher.publish('acme/greenhouse/pi-1/hello', 'hi'), 200)
       await exited
       clearInterval(timer)
-      const topics = lines.trim().split('\n').map((line) => line.split(' ')[0]!)
-      assert.ok(topics.includes('acme/greenhouse/pi-1/hello'), 'it receives the organizations\' topics')
-      assert.deepEqual(topics.filter((t) => t.startsWith('$')), [])
-      assert.ok((await announced).some((m) => m.topic.startsWith('$SYS/')), 'there was $SYS traffic to withhold')
+      const topics = lines
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' ')[0]!)
+      assert.ok(topics.includes('acme/greenhouse/pi-1/hello'), "it receives the organizations' topics")
+      assert.deepEqual(
+        topics.filter((t) => t.startsWith('$')),
+        [],
+      )
+      assert.ok(
+        (await announced).some((m) => m.topic.startsWith('$SYS/')),
+        'there was $SYS traffic to withhold',
+      )
     })
 
     test('a SUBSCRIBE deeper than the 32-level limit is refused by closing the connection', async () => {
-      const levels = (n: number) => ['acme', 'greenhouse', 'pi-1', ...Array.from({ length: n - 3 }, (_, i) => `l${i}`)].join('/')
+      const levels = (n: number) =>
+        ['acme', 'greenhouse', 'pi-1', ...Array.from({ length: n - 3 }, (_, i) => `l${i}`)].join('/')
       const client = await connect(server.mqttUrl, pi1)
       assert.equal(await granted(client, levels(32)), 0, '32 levels are allowed')
       client.subscribe(levels(33))
@@ -157,7 +209,7 @@ for (const provider of providers) {
       assert.equal(await closed(client), true)
     })
 
-    test("a client id in use by another principal cannot be taken over: ids are per principal", async () => {
+    test('a client id in use by another principal cannot be taken over: ids are per principal', async () => {
       const owner = await connect(server.mqttUrl, pi1, { clientId: 'greenhouse-pi-1' })
       const other = await connect(server.mqttUrl, pi2, { clientId: 'greenhouse-pi-1' })
       assert.equal(owner.connected && other.connected, true, 'each has a session of its own')
@@ -177,9 +229,14 @@ for (const provider of providers) {
       // a system admin's key needs no membership of the organization it is for
       await createAdmin(server.core, 'root-key@example.com', 'long enough pw')
       const adminKey = (await createKeyForUser(server.core, 'root-key@example.com', 'acme')).key
-      const clients = await Promise.all([revoked.key, deleted.key, leaverKey, goneKey, pi1, adminKey].map((key) => connect(server.mqttUrl, key)))
+      const clients = await Promise.all(
+        [revoked.key, deleted.key, leaverKey, goneKey, pi1, adminKey].map((key) => connect(server.mqttUrl, key)),
+      )
       const started = Date.now()
-      await revokeKey(server.core.db, (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: revoked.id } })).id)
+      await revokeKey(
+        server.core.db,
+        (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: revoked.id } })).id,
+      )
       // no core function deletes a controller or removes a member yet: these edits do what they will,
       // including moving the credentials version
       await server.core.db.resource.update({ where: { id: deleted.id }, data: { deleted: true, liveKey: null } })
@@ -203,17 +260,28 @@ for (const provider of providers) {
       // a folder only its own controller may read: no key passes its list (security-escalation.test.ts)
       const secret = await createController(server.core, 'acme/greenhouse/pi-secret')
       await grant(server.core, '/acme/greenhouse/pi-secret', [{ to: { controller: secret.id }, level: 'write' }])
-      const [asMember, asOutsider] = await Promise.all([memberKey, outsiderKey].map((key) => connect(server.mqttUrl, key)))
+      const [asMember, asOutsider] = await Promise.all(
+        [memberKey, outsiderKey].map((key) => connect(server.mqttUrl, key)),
+      )
       for (const client of [asMember!, asOutsider!]) {
         assert.equal(await granted(client, 'acme/greenhouse/pi-secret'), 0x80)
         assert.equal(await granted(client, 'acme/greenhouse/pi-1'), 0)
       }
       // no core function changes a role: a direct edit, as an operator would make, and the marker it should move
-      await server.core.db.user.updateMany({ where: { id: { in: [member.id, outsider.id] } }, data: { role: Role.standard } })
+      await server.core.db.user.updateMany({
+        where: { id: { in: [member.id, outsider.id] } },
+        data: { role: Role.standard },
+      })
       await bumpCredentialsVersion(server.core.db)
       assert.equal(await closed(asOutsider!, 2500), true)
-      assert.equal(await refusalCode(server.mqttUrl, outsiderKey), 4, 'no longer an admin and not a member: the key grants nothing')
-      const rest = await fetch(`${server.url}/api/v1/users/current`, { headers: { authorization: basicAuth(outsiderKey) } })
+      assert.equal(
+        await refusalCode(server.mqttUrl, outsiderKey),
+        4,
+        'no longer an admin and not a member: the key grants nothing',
+      )
+      const rest = await fetch(`${server.url}/api/v1/users/current`, {
+        headers: { authorization: basicAuth(outsiderKey) },
+      })
       assert.equal(rest.status, 401, 'nor over REST')
       assert.equal(asMember!.connected, true, 'a member keeps what the membership gives')
       assert.equal(await granted(asMember!, 'acme/greenhouse/pi-1'), 0)
@@ -225,7 +293,11 @@ for (const provider of providers) {
       const leaver = await createOrgUser(server.core, 'token-leaver@example.com', 'long enough pw', 'acme', false)
       const deleted = await createOrgUser(server.core, 'token-deleted@example.com', 'long enough pw', 'acme', false)
       const stayer = await createOrgUser(server.core, 'token-stayer@example.com', 'long enough pw', 'acme', false)
-      const [a, b, c] = await Promise.all([leaver, deleted, stayer].map((u) => connect(server.mqttUrl, issueToken(server.core, u.id), { username: 'token' })))
+      const [a, b, c] = await Promise.all(
+        [leaver, deleted, stayer].map((u) =>
+          connect(server.mqttUrl, issueToken(server.core, u.id), { username: 'token' }),
+        ),
+      )
       assert.equal(await granted(a!, 'acme/greenhouse/pi-1'), 0, 'a member reads the organization')
       await removeMemberAs(server.core, asAdmin, 'acme', leaver.id)
       await deleteUserAs(server.core, asAdmin, deleted.id)

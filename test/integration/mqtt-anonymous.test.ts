@@ -36,10 +36,17 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider, { config: { 'mqtt-connections-per-key': PER_ADDRESS } })
-      const f = await fixture(server.core, { org: 'acme', users: { teacher: { admin: true } }, controllers: ['acme/lab/pi', 'acme/office/pi'] })
+      const f = await fixture(server.core, {
+        org: 'acme',
+        users: { teacher: { admin: true } },
+        controllers: ['acme/lab/pi', 'acme/office/pi'],
+      })
       admin = resourceClient(server.url, f.users.teacher.key)
       piKey = f.controllers['acme/lab/pi'].key
-      const org: Grant[] = [{ to: 'members', level: 'write' }, { to: 'controllers', level: 'write' }]
+      const org: Grant[] = [
+        { to: 'members', level: 'write' },
+        { to: 'controllers', level: 'write' },
+      ]
       await grant(server.core, '/acme/lab', [{ to: 'public', level: 'read' }, ...org])
       // public write: REST lets an anonymous caller write there (rhizo), MQTT viewers still may not
       assert.equal((await admin.send('POST', '', { path: 'acme', name: 'wall', type: 10 })).status, 200)
@@ -62,7 +69,9 @@ for (const provider of providers) {
     })
 
     test('a cookie of a session that ended gets a 401, so the page signs in again, not a viewer token', async () => {
-      const res = await fetch(`${server.url}/api/v1/mqtt-info`, { headers: { cookie: 'tendril_session=ended-long-ago' } })
+      const res = await fetch(`${server.url}/api/v1/mqtt-info`, {
+        headers: { cookie: 'tendril_session=ended-long-ago' },
+      })
       assert.equal(res.status, 401)
     })
 
@@ -79,7 +88,20 @@ for (const provider of providers) {
 
     test('a viewer subscribes to nothing that is not public, wildcards and $SYS included', async () => {
       const client = await viewer()
-      for (const filter of ['acme/office/pi', 'acme/office/#', 'acme/#', 'acme', '#', '+', '+/lab/pi', '+/+/+', '+/office/#', '$SYS/#', '$SYS/+/clients', 'beta/#']) {
+      for (const filter of [
+        'acme/office/pi',
+        'acme/office/#',
+        'acme/#',
+        'acme',
+        '#',
+        '+',
+        '+/lab/pi',
+        '+/+/+',
+        '+/office/#',
+        '$SYS/#',
+        '$SYS/+/clients',
+        'beta/#',
+      ]) {
         assert.equal(await granted(client, filter), 128, filter)
       }
       // and nothing of acme/office reaches it through any of the refused filters
@@ -103,21 +125,34 @@ for (const provider of providers) {
       const watcher = await connect(server.mqttUrl, piKey)
       assert.equal(await granted(watcher, 'acme/wall'), 0)
       const info = await anonymousInfo()
-      const client = await connect(server.wsUrl, info.token, { username: 'token', clientId: info.clientId, will: { topic: 'acme/wall', payload: Buffer.from('{"planted":{}}'), qos: 0, retain: false } })
+      const client = await connect(server.wsUrl, info.token, {
+        username: 'token',
+        clientId: info.clientId,
+        will: { topic: 'acme/wall', payload: Buffer.from('{"planted":{}}'), qos: 0, retain: false },
+      })
       const seen = collect(watcher, 1000)
       ;(client as unknown as { stream: { destroy(): void } }).stream.destroy() // an unclean end sends the will
-      assert.deepEqual((await seen).filter((m) => m.payload.includes('planted')), [])
+      assert.deepEqual(
+        (await seen).filter((m) => m.payload.includes('planted')),
+        [],
+      )
       watcher.end(true)
     })
 
     test('a token is good only for its own client id, a clean session and unaltered claims', async () => {
       const info = await anonymousInfo()
       assert.equal(await refusalCode(server.wsUrl, info.token, { username: 'token', clientId: 'someone-else' }), 2)
-      assert.equal(await refusalCode(server.wsUrl, info.token, { username: 'token', clientId: info.clientId, clean: false }), 2)
+      assert.equal(
+        await refusalCode(server.wsUrl, info.token, { username: 'token', clientId: info.clientId, clean: false }),
+        2,
+      )
       const [body, signature] = info.token.split('.') as [string, string]
       const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>
       const forged = Buffer.from(JSON.stringify({ ...claims, u: 1 })).toString('base64url')
-      assert.equal(await refusalCode(server.wsUrl, `${forged}.${signature}`, { username: 'token', clientId: info.clientId }), 4)
+      assert.equal(
+        await refusalCode(server.wsUrl, `${forged}.${signature}`, { username: 'token', clientId: info.clientId }),
+        4,
+      )
       // nor does it pass as an API key
       assert.equal(await refusalCode(server.wsUrl, info.token, { username: 'key', clientId: info.clientId }), 4)
     })
@@ -139,7 +174,17 @@ for (const provider of providers) {
       const client = await viewer()
       assert.equal(await granted(client, 'acme/lab/pi'), 0)
       const acme = (await admin.json<{ id: number }>('/acme', { meta: 1 })).id
-      assert.equal((await admin.send('PUT', '/acme/lab', { permissions: JSON.stringify([[110, acme, 20], [120, acme, 20]]) })).status, 200)
+      assert.equal(
+        (
+          await admin.send('PUT', '/acme/lab', {
+            permissions: JSON.stringify([
+              [110, acme, 20],
+              [120, acme, 20],
+            ]),
+          })
+        ).status,
+        200,
+      )
       const deadline = Date.now() + 5000
       for (;;) {
         const seen = collect(client, 300)

@@ -49,7 +49,9 @@ for (const provider of providers) {
       memberKey = f.users.ann.key
       // a folder only its own controller may reach
       privateKey = f.controllers['acme/private/pi-p'].key
-      await grant(server.core, '/acme/private', [{ to: { controller: f.controllers['acme/private/pi-p'].id }, level: 'write' }])
+      await grant(server.core, '/acme/private', [
+        { to: { controller: f.controllers['acme/private/pi-p'].id }, level: 'write' },
+      ])
     })
     after(async () => {
       endAll()
@@ -68,7 +70,8 @@ for (const provider of providers) {
 
     test('`acme/lab/` reaches subscribers of `acme/lab/`, `acme/lab/#` and `acme/+/`; `acme//#` gets `acme//x` and `acme/`; `acme/+/` is checked like `acme/+`', async () => {
       const subscriber = await connect(server.mqttUrl, memberKey)
-      for (const filter of ['acme/lab/', 'acme/lab/#', 'acme//#']) assert.equal(await granted(subscriber, filter), 0, filter)
+      for (const filter of ['acme/lab/', 'acme/lab/#', 'acme//#'])
+        assert.equal(await granted(subscriber, filter), 0, filter)
       // `acme/+/` matches `acme/private/` too, so only who may read acme/private may have it
       assert.equal(await granted(subscriber, 'acme/+/'), 128)
       const everywhere = await connect(server.mqttUrl, privateKey)
@@ -95,7 +98,11 @@ for (const provider of providers) {
       await publish(publisher, 'acme/lab/pi-1//log', 'relayed only')
       await publish(publisher, 'acme/lab/pi-1/log', 'stored') // PUBACK once stored: the ones before were decided first
       assert.equal((await received)?.payload, 'relayed only')
-      const { values } = await sequenceHistory(server.core.db, (await findPath(server.core.db, '/acme/lab/pi-1/log'))!.at(-1)!.id, { count: 100 })
+      const { values } = await sequenceHistory(
+        server.core.db,
+        (await findPath(server.core.db, '/acme/lab/pi-1/log'))!.at(-1)!.id,
+        { count: 100 },
+      )
       assert.deepEqual(values, ['stored'])
     })
 
@@ -119,7 +126,8 @@ for (const provider of providers) {
 
     test('an empty first level names no organization: `/acme/x` and `//x` are refused to everyone', async () => {
       const member = await connect(server.mqttUrl, memberKey)
-      for (const filter of ['/acme/x', '/acme/#', '//x', '/#', '/+/x']) assert.equal(await granted(member, filter), 128, filter)
+      for (const filter of ['/acme/x', '/acme/#', '//x', '/#', '/+/x'])
+        assert.equal(await granted(member, filter), 128, filter)
       for (const topic of ['/acme/x', '//acme/x', '/']) {
         const client = await connect(server.mqttUrl, pi1)
         client.publish(topic, 'escape')
@@ -129,7 +137,8 @@ for (const provider of providers) {
 
     test('an empty level does not open a closed folder: `acme/private/` follows acme/private, `acme//private` follows acme', async () => {
       const member = await connect(server.mqttUrl, memberKey)
-      for (const filter of ['acme/private/', 'acme/private//x', 'acme/private//#', 'acme/private/pi-p/']) assert.equal(await granted(member, filter), 128, filter)
+      for (const filter of ['acme/private/', 'acme/private//x', 'acme/private//#', 'acme/private/pi-p/'])
+        assert.equal(await granted(member, filter), 128, filter)
       assert.equal(await granted(member, 'acme//private'), 0)
       for (const topic of ['acme/private/', 'acme/private//x']) {
         const client = await connect(server.mqttUrl, memberKey)
@@ -145,22 +154,50 @@ for (const provider of providers) {
     test('mosquitto_pub and mosquitto_sub use `acme//x` and `acme/lab/`; another organization is refused', async (t) => {
       const { hostname, port } = new URL(server.mqttUrl)
       // -d prints "received SUBACK" once it has subscribed (line-buffered: a pipe would hold it until the exit)
-      const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', hostname, '-p', port, '-u', 'key', '-P', memberKey, '-t', 'acme//x', '-t', 'acme/lab/', '-v', '-d', '-C', '2', '-W', '10'])
+      const sub = spawn('stdbuf', [
+        '-oL',
+        'mosquitto_sub',
+        '-h',
+        hostname,
+        '-p',
+        port,
+        '-u',
+        'key',
+        '-P',
+        memberKey,
+        '-t',
+        'acme//x',
+        '-t',
+        'acme/lab/',
+        '-v',
+        '-d',
+        '-C',
+        '2',
+        '-W',
+        '10',
+      ])
       t.after(() => sub.kill())
       let output = ''
-      const subscribed = new Promise<void>((resolve) => sub.stdout.on('data', (d) => (output += d).includes('received SUBACK') && resolve()))
+      const subscribed = new Promise<void>((resolve) =>
+        sub.stdout.on('data', (d) => (output += d).includes('received SUBACK') && resolve()),
+      )
       const exited = new Promise<number | null>((resolve) => sub.on('close', resolve))
       await Promise.race([subscribed, exited])
       const pubArgs = ['-h', hostname, '-p', port, '-u', 'key', '-P', pi1, '-q', '1']
       await run('mosquitto_pub', [...pubArgs, '-t', 'acme//x', '-m', 'one'])
       await run('mosquitto_pub', [...pubArgs, '-t', 'acme/lab/', '-m', 'two'])
       assert.equal(await exited, 0, output)
-      assert.deepEqual(output.split('\n').filter((line) => line.startsWith('acme/')), ['acme//x one', 'acme/lab/ two'])
+      assert.deepEqual(
+        output.split('\n').filter((line) => line.startsWith('acme/')),
+        ['acme//x one', 'acme/lab/ two'],
+      )
 
       const betaArgs = ['-h', hostname, '-p', port, '-u', 'key', '-P', betaPi]
       // QoS 1 never gets its PUBACK: the connection closes and the command fails
       await assert.rejects(run('mosquitto_pub', [...betaArgs, '-q', '1', '-t', 'acme//x', '-m', 'intrusion']))
-      const refused = await run('mosquitto_sub', [...betaArgs, '-t', 'acme//x', '-W', '3']).catch((err: { stderr: string }) => err)
+      const refused = await run('mosquitto_sub', [...betaArgs, '-t', 'acme//x', '-W', '3']).catch(
+        (err: { stderr: string }) => err,
+      )
       assert.match(refused.stderr, /All subscription requests were denied/)
     })
   })

@@ -39,11 +39,14 @@ describe('mqtt-info', () => {
   /** GET /api/v1/mqtt-info with these headers (Host among them, which fetch would not let us set) */
   const info = (headers: Record<string, string>) =>
     new Promise<{ status: number; body: MqttInfo & { message?: string } }>((resolve, reject) => {
-      const req = request({ host: '::1', port, path: '/api/v1/mqtt-info', headers: { authorization: basicAuth(key), ...headers } }, (res) => {
-        let text = ''
-        res.on('data', (c: Buffer) => (text += c))
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as MqttInfo }))
-      })
+      const req = request(
+        { host: '::1', port, path: '/api/v1/mqtt-info', headers: { authorization: basicAuth(key), ...headers } },
+        (res) => {
+          let text = ''
+          res.on('data', (c: Buffer) => (text += c))
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as MqttInfo }))
+        },
+      )
       req.on('error', reject)
       req.end()
     })
@@ -54,7 +57,16 @@ describe('mqtt-info', () => {
     assert.deepEqual([body.host, body.port, body.protocol, body.path], ['[::1]', port, 'ws', '/mqtt'])
     // the answer is MQTT.js's connect options as they are (its URL form drops an IPv6 address's brackets)
     const { protocol, host, port: answeredPort, path, token, clientId } = body
-    const client = mqtt.connect({ protocol: protocol as 'ws', host, port: answeredPort, path, username: 'token', password: token, clientId, reconnectPeriod: 0 })
+    const client = mqtt.connect({
+      protocol: protocol as 'ws',
+      host,
+      port: answeredPort,
+      path,
+      username: 'token',
+      password: token,
+      clientId,
+      reconnectPeriod: 0,
+    })
     try {
       await new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject))
       assert.equal(client.connected, true)
@@ -64,7 +76,11 @@ describe('mqtt-info', () => {
   })
 
   test('host names with and without a port; no port means the scheme’s default', async () => {
-    assert.deepEqual(pick((await info({ host: 'greenhouse.example.com:8080' })).body), ['greenhouse.example.com', 8080, 'ws'])
+    assert.deepEqual(pick((await info({ host: 'greenhouse.example.com:8080' })).body), [
+      'greenhouse.example.com',
+      8080,
+      'ws',
+    ])
     assert.deepEqual(pick((await info({ host: 'greenhouse.example.com' })).body), ['greenhouse.example.com', 80, 'ws'])
     assert.deepEqual(pick((await info({ host: '[2001:db8::7]' })).body), ['[2001:db8::7]', 80, 'ws'])
   })
@@ -72,7 +88,11 @@ describe('mqtt-info', () => {
   test('behind a local reverse proxy that terminates TLS, the forwarded host and scheme are used', async () => {
     const forwarded = { host: `[::1]:${port}`, 'x-forwarded-host': 'tendril.example.com', 'x-forwarded-proto': 'https' }
     assert.deepEqual(pick((await info(forwarded)).body), ['tendril.example.com', 443, 'wss'])
-    assert.deepEqual(pick((await info({ ...forwarded, 'x-forwarded-host': '[2001:db8::7]:8443' })).body), ['[2001:db8::7]', 8443, 'wss'])
+    assert.deepEqual(pick((await info({ ...forwarded, 'x-forwarded-host': '[2001:db8::7]:8443' })).body), [
+      '[2001:db8::7]',
+      8443,
+      'wss',
+    ])
   })
 
   test('a Host header that is no host is a 400, not a wrong answer', async () => {

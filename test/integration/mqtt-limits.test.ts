@@ -102,7 +102,9 @@ for (const provider of providers) {
     test('a burst of CONNECTs with one key lets only the configured number in', async () => {
       endAll()
       await new Promise((r) => setTimeout(r, 100))
-      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => connect(url, key, { clientId: `burst-${i}` })))
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => connect(url, key, { clientId: `burst-${i}` })),
+      )
       assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 2)
       assert.deepEqual(
         outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as { code?: number }).code] : [])),
@@ -170,7 +172,18 @@ describe('MQTT defaults and a subscriber that stops reading', () => {
     const topic = 'acme/pi-2/stream'
     const stalled = net.connect(Number(new URL(server.mqttUrl).port), '127.0.0.1')
     stalled.on('error', () => {})
-    stalled.write(mqttPacket.generate({ cmd: 'connect', clientId: 'stalled', protocolVersion: 4, protocolId: 'MQTT', clean: true, keepalive: 0, username: 'key', password: Buffer.from(other) }))
+    stalled.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        clientId: 'stalled',
+        protocolVersion: 4,
+        protocolId: 'MQTT',
+        clean: true,
+        keepalive: 0,
+        username: 'key',
+        password: Buffer.from(other),
+      }),
+    )
     stalled.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] }))
     await new Promise((r) => setTimeout(r, 300)) // subscribed
     // it reads nothing (no 'data' listener): what the broker writes to it backs up
@@ -187,7 +200,11 @@ describe('MQTT defaults and a subscriber that stops reading', () => {
       publisher.publish(topic, payload, { qos: 0 })
     }
     for (let i = 0; i < 200 && payloads.length < COUNT; i++) await new Promise((r) => setTimeout(r, 50))
-    assert.deepEqual(payloads, Array.from({ length: COUNT }, (_, i) => i), 'the others are not held up')
+    assert.deepEqual(
+      payloads,
+      Array.from({ length: COUNT }, (_, i) => i),
+      'the others are not held up',
+    )
     // well past the drain timeout (the former fixed 10 s would not have passed yet)
     await new Promise((r) => setTimeout(r, 10 * DRAIN_TIMEOUT_MS))
     // reading again, it gets what was already on its way, then the end of the connection the broker closed
@@ -232,7 +249,10 @@ describe('MQTT queue of a persistent session whose client is away', () => {
       client.once('connect', () => resolve({ client, payloads }))
       client.once('error', reject)
     })
-  const subscribed = (client: MqttClient) => new Promise<void>((resolve, reject) => client.subscribe('acme/pi-1/commands', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+  const subscribed = (client: MqttClient) =>
+    new Promise<void>((resolve, reject) =>
+      client.subscribe('acme/pi-1/commands', { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+    )
   const away = (client: MqttClient) => new Promise<void>((resolve) => client.end(false, {}, () => resolve()))
   const sendAll = async (publisher: MqttClient, payloads: string[]) => {
     for (const p of payloads) await publisher.publishAsync('acme/pi-1/commands', p, { qos: 1 })

@@ -36,12 +36,30 @@ for (const provider of providers) {
     })
 
     const mosquittoPub = (topic: string, message: string, qos: number, extra: string[] = []) =>
-      run('mosquitto_pub', ['-h', host, '-p', port, '-u', 'key', '-P', key, '-t', topic, '-m', message, '-q', String(qos), ...extra])
+      run('mosquitto_pub', [
+        '-h',
+        host,
+        '-p',
+        port,
+        '-u',
+        'key',
+        '-P',
+        key,
+        '-t',
+        topic,
+        '-m',
+        message,
+        '-q',
+        String(qos),
+        ...extra,
+      ])
 
     for (const qos of [0, 1, 2]) {
       test(`mosquitto_pub at QoS ${qos} reaches an MQTT.js subscriber`, async () => {
         const sub = await connect(server.mqttUrl, other)
-        await new Promise<void>((resolve, reject) => sub.subscribe('acme/lab/pi-1/out', { qos: 2 }, (err) => (err ? reject(err) : resolve())))
+        await new Promise<void>((resolve, reject) =>
+          sub.subscribe('acme/lab/pi-1/out', { qos: 2 }, (err) => (err ? reject(err) : resolve())),
+        )
         const received = nextMessage(sub)
         await mosquittoPub('acme/lab/pi-1/out', `hello qos ${qos}`, qos)
         assert.equal((await received)?.payload, `hello qos ${qos}`)
@@ -50,7 +68,9 @@ for (const provider of providers) {
 
     test('a QoS 2 message to a folder reaches a QoS 2 subscriber once, at QoS 2, and is kept once', async () => {
       const sub = await connect(server.mqttUrl, other)
-      const granted2 = await new Promise<number>((resolve, reject) => sub.subscribe('acme/lab/pi-1', { qos: 2 }, (err, g) => (err ? reject(err) : resolve(g![0]!.qos))))
+      const granted2 = await new Promise<number>((resolve, reject) =>
+        sub.subscribe('acme/lab/pi-1', { qos: 2 }, (err, g) => (err ? reject(err) : resolve(g![0]!.qos))),
+      )
       assert.equal(granted2, 2)
       const received: { payload: string; qos: number }[] = []
       sub.on('message', (_t, payload, packet) => received.push({ payload: payload.toString(), qos: packet.qos }))
@@ -64,7 +84,22 @@ for (const provider of providers) {
     })
 
     test('mosquitto_sub receives what an MQTT.js client publishes, and a wrong key is refused', async () => {
-      const sub = spawn('mosquitto_sub', ['-h', host, '-p', port, '-u', 'key', '-P', other, '-t', 'acme/lab/pi-2/in', '-C', '1', '-W', '10'])
+      const sub = spawn('mosquitto_sub', [
+        '-h',
+        host,
+        '-p',
+        port,
+        '-u',
+        'key',
+        '-P',
+        other,
+        '-t',
+        'acme/lab/pi-2/in',
+        '-C',
+        '1',
+        '-W',
+        '10',
+      ])
       let out = ''
       sub.stdout.on('data', (d) => (out += d))
       const done = new Promise<number | null>((resolve) => sub.on('close', resolve))
@@ -75,13 +110,17 @@ for (const provider of providers) {
       clearInterval(timer)
       assert.equal(code, 0)
       assert.equal(out.trim(), 'from mqtt.js')
-      await assert.rejects(run('mosquitto_pub', ['-h', host, '-p', port, '-u', 'key', '-P', 'wrong', '-t', 'acme/lab', '-m', 'x']))
+      await assert.rejects(
+        run('mosquitto_pub', ['-h', host, '-p', port, '-u', 'key', '-P', 'wrong', '-t', 'acme/lab', '-m', 'x']),
+      )
     })
 
     test('a retained message is delivered to later subscribers with the retain flag', async () => {
       await mosquittoPub('acme/lab/pi-1/state', 'open', 1, ['-r'])
       const late = await connect(server.mqttUrl, other)
-      const received = new Promise<{ payload: string; retain: boolean }>((resolve) => late.once('message', (_t, p, packet) => resolve({ payload: p.toString(), retain: packet.retain })))
+      const received = new Promise<{ payload: string; retain: boolean }>((resolve) =>
+        late.once('message', (_t, p, packet) => resolve({ payload: p.toString(), retain: packet.retain })),
+      )
       await granted(late, 'acme/lab/pi-1/state')
       assert.deepEqual(await received, { payload: 'open', retain: true })
     })
@@ -89,7 +128,9 @@ for (const provider of providers) {
     test('a persistent session gets the QoS 1 messages published while it was offline', async () => {
       const options = { clientId: 'offline-tester', clean: false }
       const first = await connect(server.mqttUrl, other, options)
-      await new Promise<void>((resolve, reject) => first.subscribe('acme/lab/pi-2/queue', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      await new Promise<void>((resolve, reject) =>
+        first.subscribe('acme/lab/pi-2/queue', { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+      )
       await new Promise<void>((resolve) => first.end(false, {}, () => resolve()))
       for (const n of [1, 2, 3]) await mosquittoPub('acme/lab/pi-2/queue', `queued ${n}`, 1)
       // listen before the CONNACK: queued messages follow it at once
@@ -118,14 +159,19 @@ for (const provider of providers) {
         const pub = await connect(url, key)
         for (let i = 0; i < 3000; i++) pub.publish(`acme/lab/pi-1/burst-${transport}`, String(i), { qos: 0 })
         await Promise.race([all, new Promise((r) => setTimeout(r, 20_000))])
-        assert.deepEqual(received, Array.from({ length: 3000 }, (_, i) => i))
+        assert.deepEqual(
+          received,
+          Array.from({ length: 3000 }, (_, i) => i),
+        )
       })
     }
 
     test('after unsubscribing, nothing more arrives', async () => {
       const sub = await connect(server.mqttUrl, other)
       await granted(sub, 'acme/lab/pi-1/un')
-      await new Promise<void>((resolve, reject) => sub.unsubscribe('acme/lab/pi-1/un', (err?: Error) => (err ? reject(err) : resolve())))
+      await new Promise<void>((resolve, reject) =>
+        sub.unsubscribe('acme/lab/pi-1/un', (err?: Error) => (err ? reject(err) : resolve())),
+      )
       const received = nextMessage(sub, 500)
       await mosquittoPub('acme/lab/pi-1/un', 'gone', 1)
       assert.equal(await received, null)

@@ -42,7 +42,15 @@ async function storedValues(core: TestCore): Promise<number> {
  */
 async function sendValues(url: string, key: string, hold: () => Promise<void>): Promise<void> {
   const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString()
-  const value = (i: number) => ({ cmd: 'publish', topic: 'acme/pi-1', payload: Buffer.from(`s,level,${at(i)},1`), qos: 1, retain: false, dup: false }) as const
+  const value = (i: number) =>
+    ({
+      cmd: 'publish',
+      topic: 'acme/pi-1',
+      payload: Buffer.from(`s,level,${at(i)},1`),
+      qos: 1,
+      retain: false,
+      dup: false,
+    }) as const
   const watcher = await connect(url, key)
   await granted(watcher, 'acme/pi-1')
   let relayed = 0
@@ -85,7 +93,14 @@ for (const provider of providers) {
     test('`tendril serve` stores every value accepted over MQTT before it exits on SIGTERM', async () => {
       const core = await openTestCore(provider)
       const key = await setUp(core)
-      const server = await startServer(['--db', core.config.database.url, '--data-dir', core.config.dataDir, '--mqtt-port', String(await freePort())])
+      const server = await startServer([
+        '--db',
+        core.config.database.url,
+        '--data-dir',
+        core.config.dataDir,
+        '--mqtt-port',
+        String(await freePort()),
+      ])
       try {
         // the test's own connection holds PostgreSQL's value table; a SQLite file it could only lock
         // by blocking the server's event loop, so there the shutdown meets what is still queued

@@ -47,7 +47,13 @@ for (const provider of providers) {
     test('twenty simultaneous requests of one user send exactly 10 emails; the rest are refused with 429', async () => {
       const key = await newUserKey()
       const before = smtp.mails.length
-      const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => post(a, key, 'send_email', { emailAddresses: 'rush@example.com', subject: `r${i}`, body: '' }).then((r) => r.status)))
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          post(a, key, 'send_email', { emailAddresses: 'rush@example.com', subject: `r${i}`, body: '' }).then(
+            (r) => r.status,
+          ),
+        ),
+      )
       assert.deepEqual(
         statuses.toSorted((x, y) => x - y),
         [...Array<number>(10).fill(200), ...Array<number>(10).fill(429)],
@@ -59,7 +65,11 @@ for (const provider of providers) {
       const key = await newUserKey()
       const before = webhook.received.length
       const statuses = await Promise.all(
-        Array.from({ length: 24 }, (_, i) => post(i % 2 ? a : b, key, 'send_text_message', { phoneNumbers: '+15551110000', message: `t${i}` }).then((r) => r.status)),
+        Array.from({ length: 24 }, (_, i) =>
+          post(i % 2 ? a : b, key, 'send_text_message', { phoneNumbers: '+15551110000', message: `t${i}` }).then(
+            (r) => r.status,
+          ),
+        ),
       )
       assert.equal(statuses.filter((s) => s === 200).length, 10)
       assert.equal(statuses.filter((s) => s === 429).length, 14)
@@ -70,10 +80,16 @@ for (const provider of providers) {
       const db = a.core.db
       const hour = THROTTLE.windowMs
       const t0 = Date.UTC(2026, 0, 1, 12)
-      for (let i = 0; i < 10; i++) assert.equal(await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + i), true)
-      assert.equal(await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + 60_000), false, 'the 11th within the hour')
+      for (let i = 0; i < 10; i++)
+        assert.equal(await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + i), true)
+      assert.equal(
+        await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + 60_000),
+        false,
+        'the 11th within the hour',
+      )
       // ten more tries half an hour later, all refused ...
-      for (let i = 0; i < 10; i++) assert.equal(await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + hour / 2 + i), false)
+      for (let i = 0; i < 10; i++)
+        assert.equal(await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + hour / 2 + i), false)
       // ... so an hour after the first ten, the tries of the past hour still fill the limit
       assert.equal(await attemptOutgoing(db, 'email', 'controller:keeps-trying', t0 + hour + 60_000), false)
       // after a quiet hour it may send again

@@ -28,7 +28,11 @@ for (const provider of providers) {
     before(async () => {
       smtp = await startSmtp()
       webhook = await startWebhook()
-      core = await openTestCore(provider, { 'smtp-url': smtp.url, 'sms-webhook': webhook.url, 'email-from': 'lab@example.com' })
+      core = await openTestCore(provider, {
+        'smtp-url': smtp.url,
+        'sms-webhook': webhook.url,
+        'email-from': 'lab@example.com',
+      })
       tendril = await createTendril(core)
       const ports = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
       url = `http://127.0.0.1:${ports.port}`
@@ -61,7 +65,12 @@ for (const provider of providers) {
 
     test('send_email published by a controller over MQTT is delivered by SMTP and logged', async () => {
       const client = await connect(mqttUrl, piKey)
-      client.publish('acme/greenhouse/pi-1', JSON.stringify({ send_email: { email_address: 'keeper@example.com', subject: 'Too hot', body: 'Greenhouse at 41 C' } }))
+      client.publish(
+        'acme/greenhouse/pi-1',
+        JSON.stringify({
+          send_email: { email_address: 'keeper@example.com', subject: 'Too hot', body: 'Greenhouse at 41 C' },
+        }),
+      )
       assert.ok(await eventually(() => smtp.mails.length === 1))
       assert.deepEqual(smtp.mails[0]!.to, ['keeper@example.com'])
       assert.match(smtp.mails[0]!.data, /Subject: Too hot/)
@@ -77,11 +86,21 @@ for (const provider of providers) {
       const c = await newController()
       const before = smtp.mails.length
       // rhizo/messages.py send_email(email_addresses, subject, body) over MQTT
-      c.client.publish(c.topic, JSON.stringify({ send_email: { emailAddresses: 'keeper@example.com, night@example.com', subject: 'Door', body: 'Door open' } }))
+      c.client.publish(
+        c.topic,
+        JSON.stringify({
+          send_email: { emailAddresses: 'keeper@example.com, night@example.com', subject: 'Door', body: 'Door open' },
+        }),
+      )
       assert.ok(await eventually(() => smtp.mails.length === before + 1))
       assert.deepEqual(smtp.mails.at(-1)!.to, ['keeper@example.com', 'night@example.com'])
       // and rhizo-server's snake_case name, with a list
-      c.client.publish(c.topic, JSON.stringify({ send_email: { email_addresses: ['a@example.com', 'b@example.com'], subject: 'Door', body: 'Closed' } }))
+      c.client.publish(
+        c.topic,
+        JSON.stringify({
+          send_email: { email_addresses: ['a@example.com', 'b@example.com'], subject: 'Door', body: 'Closed' },
+        }),
+      )
       assert.ok(await eventually(() => smtp.mails.length === before + 2))
       assert.deepEqual(smtp.mails.at(-1)!.to, ['a@example.com', 'b@example.com'])
     })
@@ -90,7 +109,10 @@ for (const provider of providers) {
       const c = await newController()
       const before = webhook.received.length
       // rhizo/messages.py send_sms(phone_numbers, message) sends type send_text_message with phoneNumbers
-      c.client.publish(c.topic, JSON.stringify({ send_text_message: { phoneNumbers: '+15551230001,+15551230002', message: 'Frost warning' } }))
+      c.client.publish(
+        c.topic,
+        JSON.stringify({ send_text_message: { phoneNumbers: '+15551230001,+15551230002', message: 'Frost warning' } }),
+      )
       assert.ok(await eventually(() => webhook.received.length === before + 2))
       assert.deepEqual(webhook.received.slice(before), [
         { to: '+15551230001', message: 'Frost warning' },
@@ -99,7 +121,10 @@ for (const provider of providers) {
       // logged once the webhook has answered, just after it saw the request
       const logged = () => core.db.outgoingMessage.findMany({ where: { kind: 'sms', senderControllerId: c.id } })
       assert.ok(await eventually(async () => (await logged()).length === 1))
-      assert.deepEqual((await logged()).map((m) => [m.recipients, m.body]), [['+15551230001,+15551230002', 'Frost warning']])
+      assert.deepEqual(
+        (await logged()).map((m) => [m.recipients, m.body]),
+        [['+15551230001,+15551230002', 'Frost warning']],
+      )
     })
 
     test('send_sms over MQTT is the same as send_text_message', async () => {
@@ -131,13 +156,20 @@ for (const provider of providers) {
       const res = await postMessage('send_email', { emailAddresses: six, subject: 's', body: 'b' }, key)
       assert.equal(res.status, 400)
       assert.match(((await res.json()) as { message: string }).message, /1 to 5 email addresses/)
-      assert.equal((await postMessage('send_email', { emailAddresses: six.slice(0, 5), subject: 's', body: 'b' }, key)).status, 200)
+      assert.equal(
+        (await postMessage('send_email', { emailAddresses: six.slice(0, 5), subject: 's', body: 'b' }, key)).status,
+        200,
+      )
       assert.equal(smtp.mails.length, before + 1)
     })
 
     test('a sender gets at most 10 emails an hour; the 11th is refused with 429', async () => {
       const before = smtp.mails.length
-      for (let i = 0; i < 10; i++) assert.equal((await postMessage('send_email', { email_address: 'a@example.com', subject: `n${i}`, body: '' })).status, 200)
+      for (let i = 0; i < 10; i++)
+        assert.equal(
+          (await postMessage('send_email', { email_address: 'a@example.com', subject: `n${i}`, body: '' })).status,
+          200,
+        )
       const eleventh = await postMessage('send_email', { email_address: 'a@example.com', subject: 'n10', body: '' })
       assert.equal(eleventh.status, 429)
       assert.equal(smtp.mails.length, before + 10)
@@ -147,19 +179,37 @@ for (const provider of providers) {
       await createOrgUser(core, 'sms@example.com', 'long enough pw', 'acme', false)
       const key = (await createKeyForUser(core, 'sms@example.com', 'acme')).key
       const before = webhook.received.length
-      for (let i = 0; i < 10; i++) assert.equal((await postMessage('send_sms', { phone_number: '+15550000000', message: `n${i}` }, key)).status, 200)
-      assert.equal((await postMessage('send_text_message', { phone_number: '+15550000000', message: 'n10' }, key)).status, 429, 'send_sms and send_text_message share the limit')
+      for (let i = 0; i < 10; i++)
+        assert.equal(
+          (await postMessage('send_sms', { phone_number: '+15550000000', message: `n${i}` }, key)).status,
+          200,
+        )
+      assert.equal(
+        (await postMessage('send_text_message', { phone_number: '+15550000000', message: 'n10' }, key)).status,
+        429,
+        'send_sms and send_text_message share the limit',
+      )
       assert.equal(webhook.received.length, before + 10)
       // emails are counted apart
-      assert.equal((await postMessage('send_email', { email_address: 'a@example.com', subject: 'still', body: '' }, key)).status, 200)
+      assert.equal(
+        (await postMessage('send_email', { email_address: 'a@example.com', subject: 'still', body: '' }, key)).status,
+        200,
+      )
     })
 
     test('over MQTT the throttle holds too: of 12 emails a controller publishes, 10 go out', async () => {
       const c = await newController()
       const before = smtp.mails.length
-      for (let i = 0; i < 12; i++) c.client.publish(c.topic, JSON.stringify({ send_email: { emailAddresses: 'flood@example.com', subject: `m${i}`, body: '' } }))
+      for (let i = 0; i < 12; i++)
+        c.client.publish(
+          c.topic,
+          JSON.stringify({ send_email: { emailAddresses: 'flood@example.com', subject: `m${i}`, body: '' } }),
+        )
       // the broker sends them one after another: once a later text message is out, all 12 were handled
-      c.client.publish(c.topic, JSON.stringify({ send_sms: { phoneNumbers: '+15559999999', message: 'after the emails' } }))
+      c.client.publish(
+        c.topic,
+        JSON.stringify({ send_sms: { phoneNumbers: '+15559999999', message: 'after the emails' } }),
+      )
       assert.ok(await eventually(() => webhook.received.some((m) => m.message === 'after the emails'), 10_000))
       const subjects = smtp.mails.slice(before).map((m) => /Subject: (m\d+)/.exec(m.data)?.[1])
       assert.deepEqual(subjects, ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9'])
@@ -177,7 +227,11 @@ describe('outgoing messages without configuration', () => {
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/messages`, {
         method: 'POST',
         headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
-        body: JSON.stringify({ folder_path: '/acme', type: 'send_email', parameters: { email_address: 'a@example.com', subject: 's', body: 'b' } }),
+        body: JSON.stringify({
+          folder_path: '/acme',
+          type: 'send_email',
+          parameters: { email_address: 'a@example.com', subject: 's', body: 'b' },
+        }),
       })
       assert.equal(res.status, 400)
       assert.match(((await res.json()) as { message: string }).message, /email is not configured/)

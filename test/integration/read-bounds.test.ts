@@ -46,15 +46,31 @@ for (const provider of providers) {
       assert.deepEqual(kept, [7, 8, 9])
       const two = await get('/api/v1/messages?folder_path=/acme/pi&count=2&type=big')
       assert.equal(two.headers.get('tendril-truncated'), null)
-      assert.deepEqual(((await two.json()) as { parameters: { i: number } }[]).map((m) => m.parameters.i), [8, 9])
+      assert.deepEqual(
+        ((await two.json()) as { parameters: { i: number } }[]).map((m) => m.parameters.i),
+        [8, 9],
+      )
     })
 
     test(`a file with more than ${MAX_REVISIONS_LISTED} revisions: revisions=1 is a 413 with a message, not a list cut short`, async () => {
       const pi = (await findPath(server.core.db, '/acme/pi'))!.at(-1)!
-      const file = await createResource(server.core.db, { parentId: pi.id, organizationId: pi.organizationId, name: 'notes.txt', type: ResourceType.file })
+      const file = await createResource(server.core.db, {
+        parentId: pi.id,
+        organizationId: pi.organizationId,
+        name: 'notes.txt',
+        type: ResourceType.file,
+      })
       const t0 = Date.parse('2026-12-01T00:00:00Z')
-      const revision = (i: number) => ({ resourceId: file.id, timestamp: new Date(t0 + i * 1000), content: { data: new Uint8Array(Buffer.from(`v${i}`)), blobHash: null, size: 2 }, numericValue: null })
-      await insertRevisionRows(server.core.db, Array.from({ length: MAX_REVISIONS_LISTED }, (_, i) => revision(i)))
+      const revision = (i: number) => ({
+        resourceId: file.id,
+        timestamp: new Date(t0 + i * 1000),
+        content: { data: new Uint8Array(Buffer.from(`v${i}`)), blobHash: null, size: 2 },
+        numericValue: null,
+      })
+      await insertRevisionRows(
+        server.core.db,
+        Array.from({ length: MAX_REVISIONS_LISTED }, (_, i) => revision(i)),
+      )
       const full = await get('/api/v1/resources/acme/pi/notes.txt?revisions=1')
       assert.equal(full.status, 200)
       assert.equal(((await full.json()) as unknown[]).length, MAX_REVISIONS_LISTED)

@@ -19,13 +19,20 @@ async function failMarkWrites(server: TestServer, provider: Provider): Promise<(
   const db = server.core.db
   const records = `NEW."ranges" <> '[]' OR NEW."through" <> 0`
   if (provider === 'sqlite') {
-    for (const op of ['INSERT', 'UPDATE']) await db.$executeRawUnsafe(`CREATE TRIGGER fail_mark_${op} BEFORE ${op} ON "ReplayMark" WHEN ${records} BEGIN SELECT RAISE(ABORT, '${FAIL}'); END`)
+    for (const op of ['INSERT', 'UPDATE'])
+      await db.$executeRawUnsafe(
+        `CREATE TRIGGER fail_mark_${op} BEFORE ${op} ON "ReplayMark" WHEN ${records} BEGIN SELECT RAISE(ABORT, '${FAIL}'); END`,
+      )
     return async () => {
       for (const op of ['INSERT', 'UPDATE']) await db.$executeRawUnsafe(`DROP TRIGGER fail_mark_${op}`)
     }
   }
-  await db.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION fail_mark() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION '${FAIL}'; END $$ LANGUAGE plpgsql`)
-  await db.$executeRawUnsafe(`CREATE TRIGGER fail_mark BEFORE INSERT OR UPDATE ON "ReplayMark" FOR EACH ROW WHEN (${records}) EXECUTE FUNCTION fail_mark()`)
+  await db.$executeRawUnsafe(
+    `CREATE OR REPLACE FUNCTION fail_mark() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION '${FAIL}'; END $$ LANGUAGE plpgsql`,
+  )
+  await db.$executeRawUnsafe(
+    `CREATE TRIGGER fail_mark BEFORE INSERT OR UPDATE ON "ReplayMark" FOR EACH ROW WHEN (${records}) EXECUTE FUNCTION fail_mark()`,
+  )
   return async () => void (await db.$executeRawUnsafe(`DROP TRIGGER fail_mark ON "ReplayMark"`))
 }
 
@@ -43,7 +50,14 @@ for (const provider of providers) {
       const pi = (await findPath(server.core.db, '/acme/pi'))!.at(-1)!
       controllerId = pi.id
       for (const name of ['mqtt', 'busy', 'large']) {
-        ids.set(name, (await createSequence(server.core.db, pi, name, { dataType: name === 'large' ? SequenceDataType.text : SequenceDataType.numeric })).id)
+        ids.set(
+          name,
+          (
+            await createSequence(server.core.db, pi, name, {
+              dataType: name === 'large' ? SequenceDataType.text : SequenceDataType.numeric,
+            })
+          ).id,
+        )
       }
     })
     after(async () => {
@@ -51,14 +65,18 @@ for (const provider of providers) {
       await server.close()
     })
 
-    const values = async (name: string) => (await sequenceHistory(server.core.db, ids.get(name)!, { blobs: server.core.blobs })).values
+    const values = async (name: string) =>
+      (await sequenceHistory(server.core.db, ids.get(name)!, { blobs: server.core.blobs })).values
 
     test('over MQTT: the mark write fails, nothing is stored; the entries sent again are stored once', async () => {
       const payload = 'e,prodmqtt1,1,1\ns,mqtt,2026-12-05T00:00:01.000Z,1\ns,mqtt,2026-12-05T00:00:02.000Z,2'
       const restore = await failMarkWrites(server, provider)
       try {
         const failing = await connect(server.mqttUrl, key)
-        const acked = failing.publishAsync('acme/pi', payload, { qos: 1 }).then(() => true, () => false)
+        const acked = failing.publishAsync('acme/pi', payload, { qos: 1 }).then(
+          () => true,
+          () => false,
+        )
         // the store failed: no PUBACK, the connection is closed (or, at worst, nothing comes back)
         const answer = await Promise.race([acked, closed(failing, 5000).then(() => false)])
         failing.end(true)
@@ -94,7 +112,10 @@ for (const provider of providers) {
       })
       try {
         await busy
-        const storing = storeSequenceValues(server.core, server.core.blobs, [input('busy', '1', 1, 'prodbusy1'), input('busy', '2', 2, 'prodbusy1')])
+        const storing = storeSequenceValues(server.core, server.core.blobs, [
+          input('busy', '1', 1, 'prodbusy1'),
+          input('busy', '2', 2, 'prodbusy1'),
+        ])
         release()
         await holder
         await assert.rejects(storing, new RegExp(FAIL))
@@ -112,13 +133,25 @@ for (const provider of providers) {
       const big = 'x'.repeat(server.core.config.inlineBytes + 10)
       const restore = await failMarkWrites(server, provider)
       try {
-        await assert.rejects(storeSequenceValues(server.core, server.core.blobs, [input('large', big, 1, 'prodlarge1')]), new RegExp(FAIL))
+        await assert.rejects(
+          storeSequenceValues(server.core, server.core.blobs, [input('large', big, 1, 'prodlarge1')]),
+          new RegExp(FAIL),
+        )
         assert.deepEqual(await values('large'), [])
       } finally {
         await restore()
       }
-      assert.equal((await storeSequenceValues(server.core, server.core.blobs, [input('large', big, 1, 'prodlarge1')])).stored.length, 1)
-      assert.equal((await storeSequenceValues(server.core, server.core.blobs, [input('large', big, 1, 'prodlarge1')])).stored.length, 0, 'a replay')
+      assert.equal(
+        (await storeSequenceValues(server.core, server.core.blobs, [input('large', big, 1, 'prodlarge1')])).stored
+          .length,
+        1,
+      )
+      assert.equal(
+        (await storeSequenceValues(server.core, server.core.blobs, [input('large', big, 1, 'prodlarge1')])).stored
+          .length,
+        0,
+        'a replay',
+      )
       assert.deepEqual(await values('large'), [big])
     })
   })

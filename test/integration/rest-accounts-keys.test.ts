@@ -13,7 +13,15 @@ interface Answer {
   status: number
   body: Record<string, unknown>
 }
-type KeyView = { id: number; key_part: string; access_as_user_id: number | null; access_as_controller_id: number | null; organization_id: number; revoked: boolean; controller_path?: string }
+type KeyView = {
+  id: number
+  key_part: string
+  access_as_user_id: number | null
+  access_as_controller_id: number | null
+  organization_id: number
+  revoked: boolean
+  controller_path?: string
+}
 
 for (const provider of providers) {
   describe(`REST keys on ${provider}`, () => {
@@ -25,7 +33,11 @@ for (const provider of providers) {
       const headers: Record<string, string> = {}
       if (key !== undefined) headers.authorization = basicAuth(key)
       if (body) headers['content-type'] = 'application/x-www-form-urlencoded'
-      const res = await fetch(server.url + path, { method, headers, body: body ? new URLSearchParams(body) : undefined })
+      const res = await fetch(server.url + path, {
+        method,
+        headers,
+        body: body ? new URLSearchParams(body) : undefined,
+      })
       return { status: res.status, body: (await res.json()) as Record<string, unknown> }
     }
     const listed = async (key: string, query = '') => {
@@ -43,7 +55,12 @@ for (const provider of providers) {
         controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/readonly/pi-r'],
       })
       await grant(server.core, '/acme/readonly', [{ to: 'members', level: 'read' }])
-      Object.assign(keys, { admin: f.users.root.key, annAcmeAdmin: f.users.ann.key, bob: f.users.bob.key, bea: f.users.bea.key })
+      Object.assign(keys, {
+        admin: f.users.root.key,
+        annAcmeAdmin: f.users.ann.key,
+        bob: f.users.bob.key,
+        bea: f.users.bea.key,
+      })
       keys.pi = f.controllers['acme/lab/pi-1'].key
       keys.piB = f.controllers['beta/pi-b'].key
       ids.pi = f.controllers['acme/lab/pi-1'].id
@@ -63,7 +80,7 @@ for (const provider of providers) {
       assert.equal((await call('DELETE', '/api/v1/keys/1', keys.pi)).status, 403)
     })
 
-    test('an organization admin lists its organization\'s keys, never the secret or hash, and nothing of other organizations', async () => {
+    test("an organization admin lists its organization's keys, never the secret or hash, and nothing of other organizations", async () => {
       const list = await listed(keys.annAcmeAdmin)
       const acme = await idOf('/acme')
       assert.ok(list.length >= 4)
@@ -75,7 +92,10 @@ for (const provider of providers) {
       assert.ok(list.every((k) => /^[A-Z0-9]{6}$/.test(k.key_part)))
       // and answers rhizo's {id: key} shape
       const raw = await call('GET', '/api/v1/keys', keys.annAcmeAdmin)
-      assert.deepEqual(Object.keys(raw.body), list.map((k) => String(k.id)))
+      assert.deepEqual(
+        Object.keys(raw.body),
+        list.map((k) => String(k.id)),
+      )
     })
 
     test('a member sees only their own keys; a system admin sees all', async () => {
@@ -84,15 +104,25 @@ for (const provider of providers) {
       assert.ok(mine.length >= 1)
       assert.ok(mine.every((k) => k.access_as_user_id === bobId))
       // a system admin signed in sees every organization's keys; their key, scoped to acme like any user key, sees acme's
-      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }) })
+      const signIn = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }),
+      })
       const cookie = signIn.headers.getSetCookie()[0]!.split(';')[0]!
-      const all = Object.values((await (await fetch(`${server.url}/api/v1/keys`, { headers: { cookie } })).json()) as object) as KeyView[]
-      assert.ok(all.some((k) => k.access_as_controller_id === ids.piB) && all.some((k) => k.access_as_controller_id === ids.pi))
+      const all = Object.values(
+        (await (await fetch(`${server.url}/api/v1/keys`, { headers: { cookie } })).json()) as object,
+      ) as KeyView[]
+      assert.ok(
+        all.some((k) => k.access_as_controller_id === ids.piB) && all.some((k) => k.access_as_controller_id === ids.pi),
+      )
       const scoped = await listed(keys.admin)
-      assert.ok(scoped.some((k) => k.access_as_controller_id === ids.pi) && !scoped.some((k) => k.access_as_controller_id === ids.piB))
+      assert.ok(
+        scoped.some((k) => k.access_as_controller_id === ids.pi) &&
+          !scoped.some((k) => k.access_as_controller_id === ids.piB),
+      )
     })
 
-    test('keys of one controller are listed to whoever can write it (rhizo\'s access_as_controller_id)', async () => {
+    test("keys of one controller are listed to whoever can write it (rhizo's access_as_controller_id)", async () => {
       const list = await listed(keys.bob, `?access_as_controller_id=${ids.pi}`)
       assert.ok(list.length >= 1 && list.every((k) => k.access_as_controller_id === ids.pi))
       assert.equal((await call('GET', `/api/v1/keys?access_as_controller_id=${ids.readonly}`, keys.bob)).status, 403)
@@ -106,18 +136,34 @@ for (const provider of providers) {
       assert.equal(created.body.status, 'ok')
       const secret = created.body.secret_key as string
       assert.match(secret, /^tdl_[A-Z0-9]{50}$/)
-      assert.equal((await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab/pi-1`, { headers: { authorization: basicAuth(secret) } })).status, 200)
+      assert.equal(
+        (
+          await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab/pi-1`, {
+            headers: { authorization: basicAuth(secret) },
+          })
+        ).status,
+        200,
+      )
       const listedAfter = await listed(keys.annAcmeAdmin)
       assert.ok(listedAfter.some((k) => k.id === created.body.id))
       assert.ok(!JSON.stringify(listedAfter).includes(secret.slice(4)))
       // rhizo's form by id
-      assert.equal((await call('POST', '/api/v1/keys', keys.bob, { access_as_controller_id: String(ids.pi) })).status, 200)
+      assert.equal(
+        (await call('POST', '/api/v1/keys', keys.bob, { access_as_controller_id: String(ids.pi) })).status,
+        200,
+      )
     })
 
     test('creating a key needs write access to the controller; other organizations look absent', async () => {
-      assert.equal((await call('POST', '/api/v1/keys', keys.bob, { controller_path: '/acme/readonly/pi-r' })).status, 403)
+      assert.equal(
+        (await call('POST', '/api/v1/keys', keys.bob, { controller_path: '/acme/readonly/pi-r' })).status,
+        403,
+      )
       assert.equal((await call('POST', '/api/v1/keys', keys.bob, { controller_path: '/beta/pi-b' })).status, 404)
-      assert.equal((await call('POST', '/api/v1/keys', keys.bob, { access_as_controller_id: String(ids.piB) })).status, 404)
+      assert.equal(
+        (await call('POST', '/api/v1/keys', keys.bob, { access_as_controller_id: String(ids.piB) })).status,
+        404,
+      )
       assert.equal((await call('POST', '/api/v1/keys', keys.bob, { controller_path: '/acme/lab' })).status, 400)
       assert.equal((await call('POST', '/api/v1/keys', keys.bob, { access_as_controller_id: 'x' })).status, 400)
     })
@@ -130,16 +176,45 @@ for (const provider of providers) {
       const own = await call('POST', '/api/v1/keys', keys.bob, {})
       assert.equal(own.status, 200)
       assert.equal((await call('GET', '/api/v1/organizations', own.body.secret_key as string)).status, 200)
-      assert.equal((await call('POST', '/api/v1/keys', keys.bob, { access_as_user_id: String(annId), organization_id: acme })).status, 403)
-      assert.equal((await call('POST', '/api/v1/keys', keys.annAcmeAdmin, { access_as_user_id: String(bobId), organization_id: acme })).status, 200)
-      assert.equal((await call('POST', '/api/v1/keys', keys.bea, { access_as_user_id: String(bobId), organization_id: acme })).status, 404)
-      assert.equal((await call('POST', '/api/v1/keys', keys.annAcmeAdmin, { access_as_user_id: String(annId), organization_id: beta })).status, 404)
+      assert.equal(
+        (await call('POST', '/api/v1/keys', keys.bob, { access_as_user_id: String(annId), organization_id: acme }))
+          .status,
+        403,
+      )
+      assert.equal(
+        (
+          await call('POST', '/api/v1/keys', keys.annAcmeAdmin, {
+            access_as_user_id: String(bobId),
+            organization_id: acme,
+          })
+        ).status,
+        200,
+      )
+      assert.equal(
+        (await call('POST', '/api/v1/keys', keys.bea, { access_as_user_id: String(bobId), organization_id: acme }))
+          .status,
+        404,
+      )
+      assert.equal(
+        (
+          await call('POST', '/api/v1/keys', keys.annAcmeAdmin, {
+            access_as_user_id: String(annId),
+            organization_id: beta,
+          })
+        ).status,
+        404,
+      )
     })
 
-    test('an admin of one organization cannot revoke another organization\'s keys (404), nor can a member revoke others\' keys', async () => {
+    test("an admin of one organization cannot revoke another organization's keys (404), nor can a member revoke others' keys", async () => {
       const piBKey = (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: ids.piB } })).id
       assert.equal((await call('DELETE', `/api/v1/keys/${piBKey}`, keys.annAcmeAdmin)).status, 404)
-      const annKey = (await listed(keys.annAcmeAdmin)).find((k) => k.access_as_user_id !== null && k.access_as_controller_id === null && k.key_part === keys.annAcmeAdmin.slice(4, 7) + keys.annAcmeAdmin.slice(-3))!
+      const annKey = (await listed(keys.annAcmeAdmin)).find(
+        (k) =>
+          k.access_as_user_id !== null &&
+          k.access_as_controller_id === null &&
+          k.key_part === keys.annAcmeAdmin.slice(4, 7) + keys.annAcmeAdmin.slice(-3),
+      )!
       assert.equal((await call('DELETE', `/api/v1/keys/${annKey.id}`, keys.bob)).status, 404)
       assert.equal((await call('DELETE', '/api/v1/keys/999999', keys.annAcmeAdmin)).status, 404)
       assert.equal((await call('DELETE', '/api/v1/keys/abc', keys.annAcmeAdmin)).status, 400)
@@ -155,11 +230,21 @@ for (const provider of providers) {
       assert.equal(revoked.status, 200)
       assert.equal(revoked.body.status, 'ok')
       assert.equal((revoked.body.key as KeyView).revoked, true)
-      assert.equal((await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab/pi-1`, { headers: { authorization: basicAuth(secret) } })).status, 401)
+      assert.equal(
+        (
+          await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab/pi-1`, {
+            headers: { authorization: basicAuth(secret) },
+          })
+        ).status,
+        401,
+      )
       assert.equal(await closed(client, 2500), true)
       assert.equal(await refusalCode(server.mqttUrl, secret), 4)
       const row = await server.core.db.key.findUniqueOrThrow({ where: { id: created.body.id as number } })
-      assert.equal(row.revokedById, (await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })).id)
+      assert.equal(
+        row.revokedById,
+        (await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })).id,
+      )
       // revoking twice is harmless
       assert.equal((await call('DELETE', `/api/v1/keys/${created.body.id}`, keys.annAcmeAdmin)).status, 200)
     })

@@ -36,18 +36,30 @@ for (const provider of providers) {
       return { status: res.status, body: (await res.json()) as Record<string, unknown> }
     }
     const signIn = async (email: string, password = PASSWORD): Promise<Auth> => {
-      const res = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: email, password }) })
+      const res = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email_address: email, password }),
+      })
       assert.equal(res.status, 200)
-      return { cookie: res.headers.getSetCookie()[0]!.split(';')[0]!, csrf: ((await res.json()) as { csrf_token: string }).csrf_token }
+      return {
+        cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
+        csrf: ((await res.json()) as { csrf_token: string }).csrf_token,
+      }
     }
     const userId = async (email: string) => (await server.core.db.user.findFirstOrThrow({ where: { email } })).id
-    const canReadAcmeLab = async (auth: Auth) => (await call('GET', '/api/v1/messages?folder_path=/acme/lab', auth)).status === 200
+    const canReadAcmeLab = async (auth: Auth) =>
+      (await call('GET', '/api/v1/messages?folder_path=/acme/lab', auth)).status === 200
 
     before(async () => {
       server = await startTestServer(provider)
       const f = await fixture(server.core, {
         orgs: ['acme', 'beta'],
-        users: { root: { systemAdmin: true, key: false }, ann: { admin: true, key: false }, bob: { key: false }, bea: { org: 'beta', admin: true, key: false } },
+        users: {
+          root: { systemAdmin: true, key: false },
+          ann: { admin: true, key: false },
+          bob: { key: false },
+          bea: { org: 'beta', admin: true, key: false },
+        },
         controllers: ['acme/lab/pi-1'],
       })
       acmeId = f.orgs.acme.id
@@ -87,17 +99,27 @@ for (const provider of providers) {
         assert.equal((await call('GET', '/api/v1/organizations/acme/users', bea)).status, 404)
       })
 
-      test('only a system admin creates organizations, with rhizo\'s folder_name and full_name', async () => {
-        assert.equal((await call('POST', '/api/v1/organizations', ann, { folder_name: 'gamma', full_name: 'Gamma Labs' })).status, 403)
+      test("only a system admin creates organizations, with rhizo's folder_name and full_name", async () => {
+        assert.equal(
+          (await call('POST', '/api/v1/organizations', ann, { folder_name: 'gamma', full_name: 'Gamma Labs' })).status,
+          403,
+        )
         assert.equal((await call('POST', '/api/v1/organizations', undefined, { folder_name: 'gamma' })).status, 401)
-        const created = await call('POST', '/api/v1/organizations', root, { folder_name: 'gamma', full_name: 'Gamma Labs' })
+        const created = await call('POST', '/api/v1/organizations', root, {
+          folder_name: 'gamma',
+          full_name: 'Gamma Labs',
+        })
         assert.equal(created.status, 200)
         assert.equal(created.body.status, 'ok')
         const gamma = await call('GET', `/api/v1/organizations/${created.body.organization_id}`, root)
         assert.equal((gamma.body as { full_name: string }).full_name, 'Gamma Labs')
         assert.equal((await call('POST', '/api/v1/organizations', root, { folder_name: 'gamma' })).status, 409)
-        for (const folder_name of ['a/b', '..', 'x'.repeat(101), '']) assert.equal((await call('POST', '/api/v1/organizations', root, { folder_name })).status, 400, folder_name)
-        assert.equal(await server.core.db.resource.count({ where: { parentId: null, name: { not: 'gamma' }, type: 11 } }), 2)
+        for (const folder_name of ['a/b', '..', 'x'.repeat(101), ''])
+          assert.equal((await call('POST', '/api/v1/organizations', root, { folder_name })).status, 400, folder_name)
+        assert.equal(
+          await server.core.db.resource.count({ where: { parentId: null, name: { not: 'gamma' }, type: 11 } }),
+          2,
+        )
       })
 
       test('an organization admin renames its full name; members may not (403)', async () => {
@@ -115,27 +137,57 @@ for (const provider of providers) {
         const members = await call('GET', '/api/v1/organizations/acme/users', ann)
         assert.equal(members.status, 200)
         const list = Object.values(members.body) as { user_id: number; is_admin: boolean; email_address: string }[]
-        assert.deepEqual(list.map((m) => [m.email_address, m.is_admin]), [['ann@example.com', true], ['bob@example.com', false]])
+        assert.deepEqual(
+          list.map((m) => [m.email_address, m.is_admin]),
+          [
+            ['ann@example.com', true],
+            ['bob@example.com', false],
+          ],
+        )
         assert.equal((await call('GET', '/api/v1/organizations/acme/users', bob)).status, 403)
       })
 
       test('adding by email: admin only, unknown email 404, twice 409, bad input 400; an admin of B cannot add to A', async () => {
-        assert.equal((await call('POST', '/api/v1/organizations/acme/users', bob, { email_address: 'dan@example.com' })).status, 403)
-        assert.equal((await call('POST', '/api/v1/organizations/acme/users', bea, { email_address: 'dan@example.com' })).status, 404)
-        assert.equal((await call('POST', '/api/v1/organizations/acme/users', ann, { email_address: 'nobody@example.com' })).status, 404)
+        assert.equal(
+          (await call('POST', '/api/v1/organizations/acme/users', bob, { email_address: 'dan@example.com' })).status,
+          403,
+        )
+        assert.equal(
+          (await call('POST', '/api/v1/organizations/acme/users', bea, { email_address: 'dan@example.com' })).status,
+          404,
+        )
+        assert.equal(
+          (await call('POST', '/api/v1/organizations/acme/users', ann, { email_address: 'nobody@example.com' })).status,
+          404,
+        )
         assert.equal((await call('POST', '/api/v1/organizations/acme/users', ann, {})).status, 400)
-        assert.equal((await call('POST', '/api/v1/organizations/acme/users', ann, { email_address: 'dan@example.com', is_admin: 'maybe' })).status, 400)
+        assert.equal(
+          (
+            await call('POST', '/api/v1/organizations/acme/users', ann, {
+              email_address: 'dan@example.com',
+              is_admin: 'maybe',
+            })
+          ).status,
+          400,
+        )
         const dan = await signIn('dan@example.com')
         assert.equal(await canReadAcmeLab(dan), false)
         const added = await call('POST', '/api/v1/organizations/acme/users', ann, { email_address: 'dan@example.com' })
         assert.equal(added.status, 200)
         assert.equal(await canReadAcmeLab(dan), true)
-        assert.equal((await call('POST', '/api/v1/organizations/acme/users', ann, { user_id: await userId('dan@example.com') })).status, 409)
+        assert.equal(
+          (await call('POST', '/api/v1/organizations/acme/users', ann, { user_id: await userId('dan@example.com') }))
+            .status,
+          409,
+        )
       })
 
       test('removing a member cuts their session access at once and closes their MQTT key session', async () => {
         const carolId = await userId('carol@example.com')
-        assert.equal((await call('POST', '/api/v1/organizations/acme/users', ann, { user_id: carolId, is_admin: 0 })).status, 200)
+        assert.equal(
+          (await call('POST', '/api/v1/organizations/acme/users', ann, { user_id: carolId, is_admin: 0 })).status,
+          200,
+        )
         const carol = await signIn('carol@example.com')
         const carolKey = (await createKeyForUser(server.core, 'carol@example.com', 'acme')).key
         assert.equal(await canReadAcmeLab(carol), true)
@@ -155,67 +207,124 @@ for (const provider of providers) {
       test('making a member admin lets them manage; the last admin cannot leave or be demoted (409)', async () => {
         const annId = await userId('ann@example.com')
         const bobId = await userId('bob@example.com')
-        assert.equal((await call('PUT', `/api/v1/organizations/acme/users/${annId}`, ann, { is_admin: false })).status, 409)
+        assert.equal(
+          (await call('PUT', `/api/v1/organizations/acme/users/${annId}`, ann, { is_admin: false })).status,
+          409,
+        )
         assert.equal((await call('DELETE', `/api/v1/organizations/acme/users/${annId}`, ann)).status, 409)
-        assert.equal((await call('PUT', `/api/v1/organizations/acme/users/${bobId}`, ann, { is_admin: 'x' })).status, 400)
-        assert.equal((await call('PUT', `/api/v1/organizations/acme/users/${bobId}`, ann, { is_admin: '1' })).status, 200)
+        assert.equal(
+          (await call('PUT', `/api/v1/organizations/acme/users/${bobId}`, ann, { is_admin: 'x' })).status,
+          400,
+        )
+        assert.equal(
+          (await call('PUT', `/api/v1/organizations/acme/users/${bobId}`, ann, { is_admin: '1' })).status,
+          200,
+        )
         assert.equal((await call('GET', '/api/v1/organizations/acme/users', bob)).status, 200)
-        assert.equal((await call('PUT', `/api/v1/organizations/acme/users/${bobId}`, ann, { is_admin: false })).status, 200)
+        assert.equal(
+          (await call('PUT', `/api/v1/organizations/acme/users/${bobId}`, ann, { is_admin: false })).status,
+          200,
+        )
         assert.equal((await call('GET', '/api/v1/organizations/acme/users', bob)).status, 403)
       })
     })
 
     describe('users', () => {
-      test('a user reads their own account; others\' are 403; a system admin reads and lists all', async () => {
+      test("a user reads their own account; others' are 403; a system admin reads and lists all", async () => {
         const me = await call('GET', '/api/v1/users/current', bob)
         assert.equal(me.status, 200)
         assert.equal(me.body.email_address, 'bob@example.com')
         assert.ok(!JSON.stringify(me.body).includes('$2'), 'no password hash')
         assert.equal((await call('GET', `/api/v1/users/${await userId('bob@example.com')}`, bob)).status, 200)
         assert.equal((await call('GET', `/api/v1/users/${await userId('ann@example.com')}`, bob)).status, 403)
-        assert.equal((await call('GET', `/api/v1/users/${await userId('ann@example.com')}`, root)).body.email_address, 'ann@example.com')
+        assert.equal(
+          (await call('GET', `/api/v1/users/${await userId('ann@example.com')}`, root)).body.email_address,
+          'ann@example.com',
+        )
         assert.equal((await call('GET', '/api/v1/users/999999', root)).status, 404)
         assert.equal((await call('GET', '/api/v1/users', bob)).status, 403)
         assert.equal((await call('GET', '/api/v1/users/current')).status, 401)
         const all = await call('GET', '/api/v1/users', root)
-        assert.ok((Object.values(all.body) as { email_address: string }[]).some((u) => u.email_address === 'bea@example.com'))
+        assert.ok(
+          (Object.values(all.body) as { email_address: string }[]).some((u) => u.email_address === 'bea@example.com'),
+        )
         assert.ok(!JSON.stringify(all.body).includes('$2'))
       })
 
       test('a system admin creates users; anyone else is 403; bad input 400; duplicates 409', async () => {
-        assert.equal((await call('POST', '/api/v1/users', ann, { email_address: 'eve@example.com', password: PASSWORD })).status, 403)
-        const created = await call('POST', '/api/v1/users', root, { email_address: 'Eve@Example.com', password: PASSWORD, full_name: 'Eve' })
+        assert.equal(
+          (await call('POST', '/api/v1/users', ann, { email_address: 'eve@example.com', password: PASSWORD })).status,
+          403,
+        )
+        const created = await call('POST', '/api/v1/users', root, {
+          email_address: 'Eve@Example.com',
+          password: PASSWORD,
+          full_name: 'Eve',
+        })
         assert.equal(created.status, 200)
         assert.equal((created.body.user as { email_address: string }).email_address, 'eve@example.com')
         await signIn('eve@example.com')
-        assert.equal((await call('POST', '/api/v1/users', root, { email_address: 'eve@example.com', password: PASSWORD })).status, 409)
-        assert.equal((await call('POST', '/api/v1/users', root, { email_address: 'not an email', password: PASSWORD })).status, 400)
-        assert.equal((await call('POST', '/api/v1/users', root, { email_address: 'short@example.com', password: 'x' })).status, 400)
+        assert.equal(
+          (await call('POST', '/api/v1/users', root, { email_address: 'eve@example.com', password: PASSWORD })).status,
+          409,
+        )
+        assert.equal(
+          (await call('POST', '/api/v1/users', root, { email_address: 'not an email', password: PASSWORD })).status,
+          400,
+        )
+        assert.equal(
+          (await call('POST', '/api/v1/users', root, { email_address: 'short@example.com', password: 'x' })).status,
+          400,
+        )
         assert.equal(await server.core.db.user.count({ where: { email: 'short@example.com' } }), 0)
       })
 
-      test('changing one\'s password needs the old one and signs out other sessions, keeping this one', async () => {
+      test("changing one's password needs the old one and signs out other sessions, keeping this one", async () => {
         await createUser(server.core, { email: 'fay@example.com', password: PASSWORD })
         const here = await signIn('fay@example.com')
         const elsewhere = await signIn('fay@example.com')
-        assert.equal((await call('PUT', '/api/v1/users/current', here, { password: 'a new long password' })).status, 400)
-        assert.equal((await call('PUT', '/api/v1/users/current', here, { password: 'a new long password', old_password: 'wrong one!' })).status, 403)
+        assert.equal(
+          (await call('PUT', '/api/v1/users/current', here, { password: 'a new long password' })).status,
+          400,
+        )
+        assert.equal(
+          (
+            await call('PUT', '/api/v1/users/current', here, {
+              password: 'a new long password',
+              old_password: 'wrong one!',
+            })
+          ).status,
+          403,
+        )
         assert.equal((await call('PUT', '/api/v1/users/current', here, { full_name: 'Fay F' })).body.status, 'ok')
-        const changed = await call('PUT', '/api/v1/users/current', here, { password: 'a new long password', old_password: PASSWORD })
+        const changed = await call('PUT', '/api/v1/users/current', here, {
+          password: 'a new long password',
+          old_password: PASSWORD,
+        })
         assert.equal(changed.status, 200)
         assert.equal((await call('GET', '/api/v1/users/current', here)).body.full_name, 'Fay F')
         assert.equal((await call('GET', '/api/v1/users/current', elsewhere)).status, 401)
         await signIn('fay@example.com', 'a new long password')
-        const old = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'fay@example.com', password: PASSWORD }) })
+        const old = await fetch(`${server.url}/sign-in`, {
+          method: 'POST',
+          body: new URLSearchParams({ email_address: 'fay@example.com', password: PASSWORD }),
+        })
         assert.equal(old.status, 401)
-        assert.equal((await call('PUT', `/api/v1/users/${await userId('bob@example.com')}`, here, { full_name: 'Not Bob' })).status, 403)
+        assert.equal(
+          (await call('PUT', `/api/v1/users/${await userId('bob@example.com')}`, here, { full_name: 'Not Bob' }))
+            .status,
+          403,
+        )
       })
 
-      test('guessing one\'s old password is limited: after 10 wrong ones the right one is refused with 429', async () => {
+      test("guessing one's old password is limited: after 10 wrong ones the right one is refused with 429", async () => {
         await createUser(server.core, { email: 'gus@example.com', password: PASSWORD })
         const here = await signIn('gus@example.com')
-        const change = (old: string) => call('PUT', '/api/v1/users/current', here, { password: 'a new long password', old_password: old })
-        const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => change(`wrong guess ${i}`).then((r) => r.status)))
+        const change = (old: string) =>
+          call('PUT', '/api/v1/users/current', here, { password: 'a new long password', old_password: old })
+        const statuses = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => change(`wrong guess ${i}`).then((r) => r.status)),
+        )
         assert.deepEqual(statuses.sort(), [...Array(10).fill(403), 429, 429], 'parallel guesses: ten are checked')
         assert.equal((await change(PASSWORD)).status, 429)
       })
@@ -234,7 +343,10 @@ for (const provider of providers) {
         assert.equal(await closed(client, 2500), true)
         const row = await server.core.db.user.findUniqueOrThrow({ where: { id: gilId } })
         assert.equal(row.deleted, true)
-        const signInAgain = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'gil@example.com', password: PASSWORD }) })
+        const signInAgain = await fetch(`${server.url}/sign-in`, {
+          method: 'POST',
+          body: new URLSearchParams({ email_address: 'gil@example.com', password: PASSWORD }),
+        })
         assert.equal(signInAgain.status, 401)
         assert.equal((await call('DELETE', `/api/v1/users/${gilId}`, root)).status, 404)
       })
@@ -249,12 +361,25 @@ for (const provider of providers) {
         assert.equal(stats.body.organization_count, 3)
         assert.equal(stats.body.controller_count, 1)
         assert.equal(stats.body.connected_controller_count, 0)
-        for (const name of ['resource_count', 'thumbnail_count', 'resource_revision_count', 'message_count', 'revision_bytes', 'bulk_bytes', 'active_key_count']) {
+        for (const name of [
+          'resource_count',
+          'thumbnail_count',
+          'resource_revision_count',
+          'message_count',
+          'revision_bytes',
+          'bulk_bytes',
+          'active_key_count',
+        ]) {
           assert.equal(typeof stats.body[name], 'number', name)
         }
         const pi = await connect(server.mqttUrl, piKey)
         assert.ok(pi.connected)
-        assert.equal(await eventually(async () => (await call('GET', '/api/v1/system/stats', root)).body.connected_controller_count === 1), true)
+        assert.equal(
+          await eventually(
+            async () => (await call('GET', '/api/v1/system/stats', root)).body.connected_controller_count === 1,
+          ),
+          true,
+        )
         assert.equal((await call('GET', '/api/v1/system/stats', ann)).status, 403)
         assert.equal((await call('GET', '/api/v1/system/stats', { key: piKey })).status, 403)
         assert.equal((await call('GET', '/api/v1/system/stats')).status, 401)

@@ -43,9 +43,13 @@ for (const provider of providers) {
     let annKey: string
     let piKey: string
     const idAt = async (path: string) => (await findPath(server.core.db, path))!.at(-1)!.id
-    const healthy = async () => (await fetch(`${server.url}/health`)).status === 200 && (await ann.get('/acme/small.txt')).status === 200
+    const healthy = async () =>
+      (await fetch(`${server.url}/health`)).status === 200 && (await ann.get('/acme/small.txt')).status === 200
     const corrupt = async (path: string) => {
-      const row = (await server.core.db.resourceRevision.findFirst({ where: { resourceId: await idAt(path) }, orderBy: { id: 'desc' } }))!
+      const row = (await server.core.db.resourceRevision.findFirst({
+        where: { resourceId: await idAt(path) },
+        orderBy: { id: 'desc' },
+      }))!
       assert.ok(row.blobHash, `${path} is in the blob store`)
       writeFileSync((server.core.blobs as FsBlobStore).pathOf(row.blobHash), randomBytes(row.size))
     }
@@ -56,14 +60,30 @@ for (const provider of providers) {
       annKey = f.users.ann.key
       ann = resourceClient(server.url, annKey)
       piKey = f.controllers['acme/pi-1'].key
-      assert.equal((await ann.send('POST', '', { path: '/acme', name: 'small.txt', type: '20', data: b64('still here') })).status, 200)
+      assert.equal(
+        (await ann.send('POST', '', { path: '/acme', name: 'small.txt', type: '20', data: b64('still here') })).status,
+        200,
+      )
     })
     after(() => server.close())
 
     test('a client that hangs up during a zip of a folder with a large file leaves the server answering, and the zip can be fetched whole again', async () => {
       const big = randomBytes(8 * 1024 * 1024) // random bytes do not compress: the zip is as large
-      assert.equal((await ann.upload('POST', '', { path: '/acme/photos' }, { name: 'big.bin', bytes: big })).status, 200)
-      assert.equal((await ann.upload('POST', '', { path: '/acme/photos' }, { name: 'after.bin', bytes: randomBytes(2 * 1024 * 1024) })).status, 200)
+      assert.equal(
+        (await ann.upload('POST', '', { path: '/acme/photos' }, { name: 'big.bin', bytes: big })).status,
+        200,
+      )
+      assert.equal(
+        (
+          await ann.upload(
+            'POST',
+            '',
+            { path: '/acme/photos' },
+            { name: 'after.bin', bytes: randomBytes(2 * 1024 * 1024) },
+          )
+        ).status,
+        200,
+      )
       const ids = `${await idAt('/acme/photos/big.bin')},${await idAt('/acme/photos/after.bin')}`
       const url = `${server.url}/api/v1/resources/acme/photos?download=1&ids=${ids}`
       for (let i = 0; i < 3; i++) {
@@ -77,23 +97,59 @@ for (const provider of providers) {
     })
 
     test('a corrupt blob inside a zip aborts that response, and the server goes on answering', async () => {
-      assert.equal((await ann.upload('POST', '', { path: '/acme/rotten' }, { name: 'first.bin', bytes: randomBytes(300_000) })).status, 200)
-      assert.equal((await ann.upload('POST', '', { path: '/acme/rotten' }, { name: 'bad.bin', bytes: randomBytes(300_000) })).status, 200)
-      assert.equal((await ann.upload('POST', '', { path: '/acme/rotten' }, { name: 'last.bin', bytes: randomBytes(300_000) })).status, 200)
+      assert.equal(
+        (await ann.upload('POST', '', { path: '/acme/rotten' }, { name: 'first.bin', bytes: randomBytes(300_000) }))
+          .status,
+        200,
+      )
+      assert.equal(
+        (await ann.upload('POST', '', { path: '/acme/rotten' }, { name: 'bad.bin', bytes: randomBytes(300_000) }))
+          .status,
+        200,
+      )
+      assert.equal(
+        (await ann.upload('POST', '', { path: '/acme/rotten' }, { name: 'last.bin', bytes: randomBytes(300_000) }))
+          .status,
+        200,
+      )
       await corrupt('/acme/rotten/bad.bin')
-      const ids = [await idAt('/acme/rotten/first.bin'), await idAt('/acme/rotten/bad.bin'), await idAt('/acme/rotten/last.bin')].join(',')
+      const ids = [
+        await idAt('/acme/rotten/first.bin'),
+        await idAt('/acme/rotten/bad.bin'),
+        await idAt('/acme/rotten/last.bin'),
+      ].join(',')
       const res = await ann.get('/acme/rotten', { download: 1, ids })
       assert.equal(res.status, 200, 'the headers went before the blob was read')
       await assert.rejects(res.arrayBuffer(), 'the body ends in an error, not in a complete-looking zip')
       assert.ok(await healthy())
       // a missing blob (deleted behind the server's back) fails the same way
-      await server.core.blobs.delete((await server.core.db.resourceRevision.findFirstOrThrow({ where: { resourceId: await idAt('/acme/rotten/last.bin') } })).blobHash!)
-      await assert.rejects(ann.get('/acme/rotten', { download: 1, ids: String(await idAt('/acme/rotten/last.bin')) }).then((r) => r.arrayBuffer()))
+      await server.core.blobs.delete(
+        (
+          await server.core.db.resourceRevision.findFirstOrThrow({
+            where: { resourceId: await idAt('/acme/rotten/last.bin') },
+          })
+        ).blobHash!,
+      )
+      await assert.rejects(
+        ann
+          .get('/acme/rotten', { download: 1, ids: String(await idAt('/acme/rotten/last.bin')) })
+          .then((r) => r.arrayBuffer()),
+      )
       assert.ok(await healthy())
     })
 
     test('a client that hangs up during a large file download leaves the server answering', async () => {
-      assert.equal((await ann.upload('POST', '', { path: '/acme/files' }, { name: 'big.bin', bytes: randomBytes(8 * 1024 * 1024) })).status, 200)
+      assert.equal(
+        (
+          await ann.upload(
+            'POST',
+            '',
+            { path: '/acme/files' },
+            { name: 'big.bin', bytes: randomBytes(8 * 1024 * 1024) },
+          )
+        ).status,
+        200,
+      )
       for (let i = 0; i < 3; i++) {
         const cut = await readSomeThenHangUp(`${server.url}/api/v1/resources/acme/files/big.bin`, annKey, 64 * 1024)
         assert.equal(cut.status, 200)
@@ -103,31 +159,48 @@ for (const provider of providers) {
 
     test('a corrupt image value in the blob store is cut off, never served whole; hanging up on one leaves the server answering', async () => {
       const put = (path: string, value: Buffer) =>
-        fetch(`${server.url}/api/v1/resources${path}`, { method: 'PUT', headers: { authorization: basicAuth(piKey), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ data: value.toString('base64') }) })
-      assert.equal((await ann.send('POST', '', { path: '/acme/pi-1', name: 'camera', type: '21', data_type: '3' })).status, 200)
+        fetch(`${server.url}/api/v1/resources${path}`, {
+          method: 'PUT',
+          headers: { authorization: basicAuth(piKey), 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ data: value.toString('base64') }),
+        })
+      assert.equal(
+        (await ann.send('POST', '', { path: '/acme/pi-1', name: 'camera', type: '21', data_type: '3' })).status,
+        200,
+      )
       const image = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(2 * 1024 * 1024)])
       assert.equal((await put('/acme/pi-1/camera', image)).status, 200)
       const cut = await readSomeThenHangUp(`${server.url}/api/v1/resources/acme/pi-1/camera`, piKey, 64 * 1024)
       assert.equal(cut.status, 200)
       assert.ok(await healthy())
       await corrupt('/acme/pi-1/camera')
-      const res = await fetch(`${server.url}/api/v1/resources/acme/pi-1/camera`, { headers: { authorization: basicAuth(piKey) } })
+      const res = await fetch(`${server.url}/api/v1/resources/acme/pi-1/camera`, {
+        headers: { authorization: basicAuth(piKey) },
+      })
       assert.equal(res.status, 200)
       await assert.rejects(res.arrayBuffer(), 'the body ends in an error, not in complete-looking bytes')
       assert.ok(await healthy())
     })
 
     test('a client that hangs up during a long CSV export leaves the server answering', async () => {
-      assert.equal((await ann.send('POST', '', { path: '/acme/pi-1', name: 'temperature', type: '21', data_type: '2' })).status, 200)
+      assert.equal(
+        (await ann.send('POST', '', { path: '/acme/pi-1', name: 'temperature', type: '21', data_type: '2' })).status,
+        200,
+      )
       const sequenceId = await idAt('/acme/pi-1/temperature')
       const start = Date.UTC(2024, 0, 1)
       const rows = Array.from({ length: 20_000 }, (_, i) => {
         const data = new Uint8Array(Buffer.from(`value number ${i} `.repeat(4)))
         return { resourceId: sequenceId, timestamp: new Date(start + i * 1000), data, size: data.length }
       })
-      for (let i = 0; i < rows.length; i += 1000) await server.core.db.resourceRevision.createMany({ data: rows.slice(i, i + 1000) })
+      for (let i = 0; i < rows.length; i += 1000)
+        await server.core.db.resourceRevision.createMany({ data: rows.slice(i, i + 1000) })
       for (let i = 0; i < 3; i++) {
-        const cut = await readSomeThenHangUp(`${server.url}/api/v1/resources/acme/pi-1/temperature?download=1`, piKey, 16 * 1024)
+        const cut = await readSomeThenHangUp(
+          `${server.url}/api/v1/resources/acme/pi-1/temperature?download=1`,
+          piKey,
+          16 * 1024,
+        )
         assert.equal(cut.status, 200)
         assert.ok(await healthy())
       }

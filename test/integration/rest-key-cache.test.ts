@@ -30,7 +30,9 @@ function revokeElsewhere(server: TestServer, keyId: number): Promise<void> {
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`revoking in another process failed (${code}): ${stderr}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`revoking in another process failed (${code}): ${stderr}`)),
+    )
   })
 }
 
@@ -44,7 +46,8 @@ for (const provider of providers) {
     })
     after(() => server.close())
 
-    const read = (key: string, path: string) => fetch(`${server.url}/api/v1/resources/${path}?meta=1`, { headers: { authorization: basicAuth(key) } })
+    const read = (key: string, path: string) =>
+      fetch(`${server.url}/api/v1/resources/${path}?meta=1`, { headers: { authorization: basicAuth(key) } })
 
     test('a key revoked by another process is refused within about a second, though this instance had just verified it', async () => {
       const { key, id } = await createController(server.core, 'acme/pi-elsewhere')

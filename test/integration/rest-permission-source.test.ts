@@ -33,15 +33,29 @@ for (const provider of providers) {
     after(async () => server?.close())
 
     test('a writer sees the inherited list, then the folder own list once set; a reader sees neither', async () => {
-      const created = await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { authorization: basicAuth(annKey), 'content-type': 'application/json' }, body: JSON.stringify({ path: '/acme/lab', name: 'screen', type: 10 }) })
+      const created = await fetch(`${server.url}/api/v1/resources`, {
+        method: 'POST',
+        headers: { authorization: basicAuth(annKey), 'content-type': 'application/json' },
+        body: JSON.stringify({ path: '/acme/lab', name: 'screen', type: 10 }),
+      })
       assert.equal(created.status, 200, await created.text())
       const inherited = await call(annKey, '/acme/lab/screen?meta=1')
       assert.equal(inherited.body.permission_source, '/acme')
-      assert.deepEqual(inherited.body.effective_permissions, [[110, acme, 20], [120, acme, 20]])
+      assert.deepEqual(inherited.body.effective_permissions, [
+        [110, acme, 20],
+        [120, acme, 20],
+      ])
       assert.deepEqual(inherited.body.permissions, [], 'rhizo field unchanged: no own list')
 
-      const own = [[100, null, 10], [110, acme, 20], [130, 999, 0]]
-      assert.equal((await call(annKey, '/acme/lab', { method: 'PUT', body: { permissions: JSON.stringify(own) } })).status, 200)
+      const own = [
+        [100, null, 10],
+        [110, acme, 20],
+        [130, 999, 0],
+      ]
+      assert.equal(
+        (await call(annKey, '/acme/lab', { method: 'PUT', body: { permissions: JSON.stringify(own) } })).status,
+        200,
+      )
       for (const path of ['/acme/lab', '/acme/lab/screen']) {
         const meta = await call(annKey, `${path}?meta=1`)
         assert.equal(meta.body.permission_source, '/acme/lab', path)
@@ -56,7 +70,10 @@ for (const provider of providers) {
       assert.equal('effective_permissions' in anonymous.body, false)
 
       // a child's own list decides for it; null goes back to inheriting
-      assert.equal((await call(annKey, '/acme/lab/screen', { method: 'PUT', body: { permissions: [[110, acme, 20]] } })).status, 200)
+      assert.equal(
+        (await call(annKey, '/acme/lab/screen', { method: 'PUT', body: { permissions: [[110, acme, 20]] } })).status,
+        200,
+      )
       assert.equal((await call(annKey, '/acme/lab/screen?meta=1')).body.permission_source, '/acme/lab/screen')
       assert.equal((await call(annKey, '/acme/lab', { method: 'PUT', body: { permissions: null } })).status, 200)
       assert.equal((await call(annKey, '/acme/lab?meta=1')).body.permission_source, '/acme', 'back to inheriting')

@@ -27,13 +27,23 @@ for (const provider of providers) {
       if (auth && 'key' in auth) headers.authorization = basicAuth(auth.key)
       if (auth && 'cookie' in auth) Object.assign(headers, { cookie: auth.cookie, 'x-csrf-token': auth.csrf })
       if (body) headers['content-type'] = 'application/x-www-form-urlencoded'
-      const res = await fetch(server.url + path, { method, headers, body: body ? new URLSearchParams(body) : undefined })
+      const res = await fetch(server.url + path, {
+        method,
+        headers,
+        body: body ? new URLSearchParams(body) : undefined,
+      })
       return { status: res.status, body: (await res.json()) as Record<string, unknown> }
     }
     const signIn = async (email: string): Promise<Auth> => {
-      const res = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: email, password: 'long enough pw' }) })
+      const res = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email_address: email, password: 'long enough pw' }),
+      })
       assert.equal(res.status, 200)
-      return { cookie: res.headers.getSetCookie()[0]!.split(';')[0]!, csrf: ((await res.json()) as { csrf_token: string }).csrf_token }
+      return {
+        cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
+        csrf: ((await res.json()) as { csrf_token: string }).csrf_token,
+      }
     }
     const requestPin = async () => {
       const answer = await call('POST', '/api/v1/pins')
@@ -42,7 +52,10 @@ for (const provider of providers) {
     }
     const poll = (pin: number, code: string) => call('GET', `/api/v1/pins/${pin}?pin_code=${encodeURIComponent(code)}`)
     const backdate = async (pin: number, minutes: number) => {
-      await server.core.db.pin.updateMany({ where: { pin }, data: { createdAt: new Date(Date.now() - minutes * 60_000) } })
+      await server.core.db.pin.updateMany({
+        where: { pin },
+        data: { createdAt: new Date(Date.now() - minutes * 60_000) },
+      })
     }
 
     before(async () => {
@@ -78,7 +91,10 @@ for (const provider of providers) {
 
     test('end to end: a user enters the PIN, the controller receives its path and a working key once', async () => {
       const { pin, pin_code } = await requestPin()
-      assert.deepEqual(await call('PUT', `/api/v1/pins/${pin}`, ann, { controller: '/acme/lab/pi-2' }), { status: 200, body: { status: 'ok' } })
+      assert.deepEqual(await call('PUT', `/api/v1/pins/${pin}`, ann, { controller: '/acme/lab/pi-2' }), {
+        status: 200,
+        body: { status: 'ok' },
+      })
       const first = await poll(pin, pin_code)
       assert.equal(first.status, 200)
       assert.equal(first.body.status, 'ok')
@@ -86,11 +102,19 @@ for (const provider of providers) {
       const key = first.body.secret_key as string
       assert.match(key, /^tdl_[A-Z0-9]{50}$/)
       // the key acts as that controller
-      const messages = await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab/pi-2`, { headers: { authorization: basicAuth(key) } })
+      const messages = await fetch(`${server.url}/api/v1/messages?folder_path=/acme/lab/pi-2`, {
+        headers: { authorization: basicAuth(key) },
+      })
       assert.equal(messages.status, 200)
       const controller = (await findPath(server.core.db, '/acme/lab/pi-2'))!.at(-1)!
-      const row = await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: controller.id }, orderBy: { id: 'desc' } })
-      assert.equal(row.createdById, (await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })).id)
+      const row = await server.core.db.key.findFirstOrThrow({
+        where: { accessAsControllerId: controller.id },
+        orderBy: { id: 'desc' },
+      })
+      assert.equal(
+        row.createdById,
+        (await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })).id,
+      )
       // and never again
       assert.deepEqual(await poll(pin, pin_code), { status: 200, body: { status: 'ok' } })
     })
@@ -101,7 +125,10 @@ for (const provider of providers) {
       const controller = (await findPath(server.core.db, '/acme/lab/pi-3'))!.at(-1)!
       const before = await server.core.db.key.count({ where: { accessAsControllerId: controller.id } })
       const answers = await Promise.all(Array.from({ length: 6 }, () => poll(pin, pin_code)))
-      assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200])
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [200, 200, 200, 200, 200, 200],
+      )
       assert.equal(answers.filter((a) => 'secret_key' in a.body).length, 1)
       assert.equal(await server.core.db.key.count({ where: { accessAsControllerId: controller.id } }), before + 1)
     })
@@ -127,7 +154,11 @@ for (const provider of providers) {
       assert.equal((await call('PUT', path, ann, { controller: '/acme/lab' })).status, 400) // a folder, not a controller
       assert.equal((await call('PUT', path, ann, {})).status, 400)
       // a session request without its CSRF token is refused
-      const noCsrf = await fetch(server.url + path, { method: 'PUT', headers: { cookie: (ann as { cookie: string }).cookie }, body: new URLSearchParams({ controller: '/acme/lab/pi-1' }) })
+      const noCsrf = await fetch(server.url + path, {
+        method: 'PUT',
+        headers: { cookie: (ann as { cookie: string }).cookie },
+        body: new URLSearchParams({ controller: '/acme/lab/pi-1' }),
+      })
       assert.equal(noCsrf.status, 403)
       // none of that entered the PIN
       assert.deepEqual(await poll(pin, pin_code), { status: 200, body: { status: 'ok' } })
@@ -142,7 +173,7 @@ for (const provider of providers) {
       assert.equal(again.body.message, 'PIN has already been entered.')
     })
 
-    test('after 30 minutes a PIN has expired: 410 with rhizo\'s message for polls and entries', async () => {
+    test("after 30 minutes a PIN has expired: 410 with rhizo's message for polls and entries", async () => {
       const { pin, pin_code } = await requestPin()
       await backdate(pin, 31)
       assert.deepEqual(await poll(pin, pin_code), {
@@ -162,7 +193,8 @@ for (const provider of providers) {
     test('guessing PINs is throttled per user (429)', async () => {
       const gus = await signIn('gus@example.com')
       const statuses = []
-      for (let i = 0; i <= PIN_LIMITS.failedEntriesPerUser.max; i++) statuses.push((await call('PUT', `/api/v1/pins/${10 + i}`, gus, { controller: '/acme/lab/pi-1' })).status)
+      for (let i = 0; i <= PIN_LIMITS.failedEntriesPerUser.max; i++)
+        statuses.push((await call('PUT', `/api/v1/pins/${10 + i}`, gus, { controller: '/acme/lab/pi-1' })).status)
       assert.deepEqual(statuses, [...Array(PIN_LIMITS.failedEntriesPerUser.max).fill(404), 429])
       // other users are not affected
       assert.equal((await call('PUT', '/api/v1/pins/10', ann, { controller: '/acme/lab/pi-1' })).status, 404)
@@ -170,7 +202,8 @@ for (const provider of providers) {
 
     test('PIN requests are limited per address (429)', async () => {
       let last = 0
-      for (let i = 0; i <= PIN_LIMITS.requestsPerAddress.max && last !== 429; i++) last = (await call('POST', '/api/v1/pins')).status
+      for (let i = 0; i <= PIN_LIMITS.requestsPerAddress.max && last !== 429; i++)
+        last = (await call('POST', '/api/v1/pins')).status
       assert.equal(last, 429)
       const refused = await call('POST', '/api/v1/pins')
       assert.equal(refused.status, 429)

@@ -81,13 +81,43 @@ const iso = (n: number) => new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString
 
 const actions: Action[] = [
   // reading
-  { name: 'read the folder', need: 'read', call: (f) => ({ method: 'GET', url: `${resources}${f.folder}?meta=1` }), notFound: (f) => missing(f.folder) },
-  { name: 'read a file inside', need: 'read', call: (f) => ({ method: 'GET', url: `${resources}${f.folder}/inner.txt` }), notFound: (f) => missing(`${f.folder}/inner.txt`) },
-  { name: 'list the folder', need: 'read', call: (f) => ({ method: 'GET', url: `${resources}${f.folder}?recursive=1` }), notFound: (f) => missing(f.folder) },
-  { name: "read a sequence's latest value", need: 'read', call: (f) => ({ method: 'GET', url: `${resources}${f.folder}/sub/level` }), notFound: (f) => missing(`${f.folder}/sub/level`) },
-  { name: "read the folder's messages", need: 'read', call: (f) => ({ method: 'GET', url: `/api/v1/messages?folder_path=${f.folder}` }), notFound: (f) => `folder not found: ${f.folder}` },
+  {
+    name: 'read the folder',
+    need: 'read',
+    call: (f) => ({ method: 'GET', url: `${resources}${f.folder}?meta=1` }),
+    notFound: (f) => missing(f.folder),
+  },
+  {
+    name: 'read a file inside',
+    need: 'read',
+    call: (f) => ({ method: 'GET', url: `${resources}${f.folder}/inner.txt` }),
+    notFound: (f) => missing(`${f.folder}/inner.txt`),
+  },
+  {
+    name: 'list the folder',
+    need: 'read',
+    call: (f) => ({ method: 'GET', url: `${resources}${f.folder}?recursive=1` }),
+    notFound: (f) => missing(f.folder),
+  },
+  {
+    name: "read a sequence's latest value",
+    need: 'read',
+    call: (f) => ({ method: 'GET', url: `${resources}${f.folder}/sub/level` }),
+    notFound: (f) => missing(`${f.folder}/sub/level`),
+  },
+  {
+    name: "read the folder's messages",
+    need: 'read',
+    call: (f) => ({ method: 'GET', url: `/api/v1/messages?folder_path=${f.folder}` }),
+    notFound: (f) => `folder not found: ${f.folder}`,
+  },
   // changing the tree
-  { name: 'write a file', need: 'write', call: (f) => ({ method: 'PUT', url: `${resources}${f.folder}/inner.txt`, fields: { contents: f.caller } }), notFound: (f) => missing(`${f.folder}/inner.txt`) },
+  {
+    name: 'write a file',
+    need: 'write',
+    call: (f) => ({ method: 'PUT', url: `${resources}${f.folder}/inner.txt`, fields: { contents: f.caller } }),
+    notFound: (f) => missing(`${f.folder}/inner.txt`),
+  },
   {
     name: 'create in the folder',
     need: 'write',
@@ -98,14 +128,22 @@ const actions: Action[] = [
   {
     name: 'rename',
     need: 'write',
-    call: (f) => ({ method: 'PUT', url: `${resources}${f.folder}/ren-${f.caller}`, fields: { name: `renamed-${f.caller}` } }),
+    call: (f) => ({
+      method: 'PUT',
+      url: `${resources}${f.folder}/ren-${f.caller}`,
+      fields: { name: `renamed-${f.caller}` },
+    }),
     notFound: (f) => missing(`${f.folder}/ren-${f.caller}`),
     took: (f, t) => exists(t, `${f.folder}/renamed-${f.caller}`),
   },
   {
     name: 'move into a subfolder',
     need: 'write',
-    call: (f) => ({ method: 'PUT', url: `${resources}${f.folder}/mv-${f.caller}`, fields: { parent: `${f.folder}/sub` } }),
+    call: (f) => ({
+      method: 'PUT',
+      url: `${resources}${f.folder}/mv-${f.caller}`,
+      fields: { parent: `${f.folder}/sub` },
+    }),
     notFound: (f) => missing(`${f.folder}/mv-${f.caller}`),
     took: (f, t) => exists(t, `${f.folder}/sub/mv-${f.caller}`),
   },
@@ -117,24 +155,39 @@ const actions: Action[] = [
     took: async (f, t) => !(await exists(t, `${f.folder}/del-${f.caller}`)),
   },
   // sequence values: a key's PUT of a value alone is answered by the value lane; the legacy POST by the app's route
-  ...(['PUT', 'POST'] as const).map(
-    (method): Action => ({
-      name: `store a sequence value (${method === 'PUT' ? 'PUT: the value lane' : "legacy POST: the app's route"})`,
-      need: 'write',
-      call: (f) => ({ method, url: `${resources}${f.folder}/sub/level`, fields: { value: String(f.n), timestamp: iso(f.n) } }),
-      notFound: (f) => missing(`${f.folder}/sub/level`),
-      took: async (f, t) => (await t.core.db.resourceRevision.count({ where: { resourceId: await idAt(t, `${f.folder}/sub/level`), numericValue: f.n } })) === 1,
+  ...(['PUT', 'POST'] as const).map((method): Action => ({
+    name: `store a sequence value (${method === 'PUT' ? 'PUT: the value lane' : "legacy POST: the app's route"})`,
+    need: 'write',
+    call: (f) => ({
+      method,
+      url: `${resources}${f.folder}/sub/level`,
+      fields: { value: String(f.n), timestamp: iso(f.n) },
     }),
-  ),
+    notFound: (f) => missing(`${f.folder}/sub/level`),
+    took: async (f, t) =>
+      (await t.core.db.resourceRevision.count({
+        where: { resourceId: await idAt(t, `${f.folder}/sub/level`), numericValue: f.n },
+      })) === 1,
+  })),
   {
     name: 'send a message to the folder',
     need: 'write',
-    call: (f) => ({ method: 'POST', url: '/api/v1/messages', fields: { folder_path: f.folder, type: `note_${f.n}`, parameters: '{}' } }),
+    call: (f) => ({
+      method: 'POST',
+      url: '/api/v1/messages',
+      fields: { folder_path: f.folder, type: `note_${f.n}`, parameters: '{}' },
+    }),
     notFound: (f) => `folder not found: ${f.folder}`,
     took: async (f, t) => (await t.core.db.message.count({ where: { type: `note_${f.n}` } })) === 1,
   },
   // keys of a controller inside the folder: for whoever may write it
-  { name: "list a controller's keys", need: 'write', peopleOnly: true, call: (f) => ({ method: 'GET', url: `/api/v1/keys?controller_path=${f.folder}/ctl` }), notFound: () => 'controller not found' },
+  {
+    name: "list a controller's keys",
+    need: 'write',
+    peopleOnly: true,
+    call: (f) => ({ method: 'GET', url: `/api/v1/keys?controller_path=${f.folder}/ctl` }),
+    notFound: () => 'controller not found',
+  },
   {
     name: 'make a controller key',
     need: 'write',
@@ -144,7 +197,9 @@ const actions: Action[] = [
     took: async (f, t, body) => {
       const id = (JSON.parse(body) as { id?: number }).id
       const made = id === undefined ? null : await t.core.db.key.findUnique({ where: { id } })
-      return made !== null && made.accessAsControllerId === (await idAt(t, `${f.folder}/ctl`)) && made.revokedAt === null
+      return (
+        made !== null && made.accessAsControllerId === (await idAt(t, `${f.folder}/ctl`)) && made.revokedAt === null
+      )
     },
   },
   {
@@ -199,8 +254,14 @@ for (const provider of providers) {
       as.pi = key(pi.key)
       as.pi2 = key(f.controllers['acme/devices/pi-2'].key)
       // a system admin signed in; their key is scoped to one organization and holds no admin power (security-escalation.test.ts)
-      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }) })
-      as.admin = { cookie: signIn.headers.getSetCookie()[0]!.split(';')[0]!, 'x-csrf-token': ((await signIn.json()) as { csrf_token: string }).csrf_token }
+      const signIn = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }),
+      })
+      as.admin = {
+        cookie: signIn.headers.getSetCookie()[0]!.split(';')[0]!,
+        'x-csrf-token': ((await signIn.json()) as { csrf_token: string }).csrf_token,
+      }
       adminKey = key(f.users.root.key)
       betaController = key(f.controllers['beta/pi-b'].key)
       betaUser = key(f.users.bea.key)
@@ -208,20 +269,39 @@ for (const provider of providers) {
     after(() => server.close())
 
     /** The folder, with what every caller's actions need inside it, made by who (the admin); then its permission list. */
-    async function prepare(who: Credentials, folder: string, permissions: [number, number | null, number][]): Promise<Record<Caller, number>> {
+    async function prepare(
+      who: Credentials,
+      folder: string,
+      permissions: [number, number | null, number][],
+    ): Promise<Record<Caller, number>> {
       const ok = async (call: Call) => {
         const res = await send(who, call)
         assert.equal(res.status, 200, `preparing ${folder}: ${call.method} ${call.url}`)
         return res.json() as Promise<{ id: number }>
       }
-      await ok({ method: 'POST', url: resources, fields: { path: folder, name: 'inner.txt', type: '20', data: b64('x') } })
-      await ok({ method: 'POST', url: resources, fields: { path: `${folder}/sub`, name: 'level', type: '21', data_type: '1' } })
+      await ok({
+        method: 'POST',
+        url: resources,
+        fields: { path: folder, name: 'inner.txt', type: '20', data: b64('x') },
+      })
+      await ok({
+        method: 'POST',
+        url: resources,
+        fields: { path: `${folder}/sub`, name: 'level', type: '21', data_type: '1' },
+      })
       await ok({ method: 'PUT', url: `${resources}${folder}/sub/level`, fields: { value: '0.5', timestamp: iso(0) } })
       await ok({ method: 'POST', url: resources, fields: { path: folder, name: 'ctl', type: '12' } })
       const keyToRevoke = {} as Record<Caller, number>
       for (const caller of callers) {
-        for (const prefix of ['ren', 'mv', 'del']) await ok({ method: 'POST', url: resources, fields: { path: folder, name: `${prefix}-${caller}`, type: '10' } })
-        keyToRevoke[caller] = (await ok({ method: 'POST', url: '/api/v1/keys', fields: { controller_path: `${folder}/ctl` } })).id
+        for (const prefix of ['ren', 'mv', 'del'])
+          await ok({
+            method: 'POST',
+            url: resources,
+            fields: { path: folder, name: `${prefix}-${caller}`, type: '10' },
+          })
+        keyToRevoke[caller] = (
+          await ok({ method: 'POST', url: '/api/v1/keys', fields: { controller_path: `${folder}/ctl` } })
+        ).id
       }
       await ok({ method: 'PUT', url: `${resources}${folder}`, fields: { permissions: JSON.stringify(permissions) } })
       return keyToRevoke
@@ -241,10 +321,21 @@ for (const provider of providers) {
               const what = `${caller} (${has}): ${action.name}`
               const body = await res.text()
               assert.equal(res.status, want, `${what}: ${body.slice(0, 200)}`)
-              if (want === 404) assert.equal((JSON.parse(body) as { message: string }).message, action.notFound(fixture), `${what}: no hint that it exists`)
-              if (action.took) assert.equal(await action.took(fixture, server, body), want === 200, `${what}: took effect iff allowed`)
+              if (want === 404)
+                assert.equal(
+                  (JSON.parse(body) as { message: string }).message,
+                  action.notFound(fixture),
+                  `${what}: no hint that it exists`,
+                )
+              if (action.took)
+                assert.equal(await action.took(fixture, server, body), want === 200, `${what}: took effect iff allowed`)
               // meta=1 tells the page what the caller may do, so it offers only that
-              if (action.name === 'read the folder' && want === 200) assert.equal((JSON.parse(body) as { access: string }).access, has === 'write' ? 'write' : 'read', `${what}: access`)
+              if (action.name === 'read the folder' && want === 200)
+                assert.equal(
+                  (JSON.parse(body) as { access: string }).access,
+                  has === 'write' ? 'write' : 'read',
+                  `${what}: access`,
+                )
             }
           }
         })
@@ -252,9 +343,16 @@ for (const provider of providers) {
     }
 
     test('a system admin session (no organization scope) reads and writes everywhere, also where no list grants anyone anything', async () => {
-      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }) })
+      const signIn = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }),
+      })
       assert.equal(signIn.status, 200)
-      const session: Credentials = { cookie: signIn.headers.get('set-cookie')!.split(';')[0]!, 'x-csrf-token': ((await signIn.json()) as { csrf_token: string }).csrf_token }
+      const session: Credentials = {
+        cookie: signIn.headers.get('set-cookie')!.split(';')[0]!,
+        'x-csrf-token': ((await signIn.json()) as { csrf_token: string }).csrf_token,
+      }
       for (const folder of ['/acme/closed', '/beta/closed']) {
         const keyToRevoke = await prepare(session, folder, [[100, null, 0]])
         for (const action of actions) {
@@ -273,17 +371,41 @@ for (const provider of providers) {
     test('a child with its own list is hidden from listings and downloads of callers it refuses, and protects its folder from their deletes', async () => {
       const asAnn = (call: Call) => send(as.ann, call)
       const asBob = (call: Call) => send(as.bob, call)
-      await send(as.admin, { method: 'POST', url: resources, fields: { path: '/acme/mixed', name: 'open.txt', type: '20', data: b64('o') } })
-      await send(as.admin, { method: 'POST', url: resources, fields: { path: '/acme/mixed/private', name: 'secret.txt', type: '20', data: b64('s') } })
-      await send(as.admin, { method: 'PUT', url: `${resources}/acme/mixed/private`, fields: { permissions: JSON.stringify([[130, ids.ann, 20]]) } })
+      await send(as.admin, {
+        method: 'POST',
+        url: resources,
+        fields: { path: '/acme/mixed', name: 'open.txt', type: '20', data: b64('o') },
+      })
+      await send(as.admin, {
+        method: 'POST',
+        url: resources,
+        fields: { path: '/acme/mixed/private', name: 'secret.txt', type: '20', data: b64('s') },
+      })
+      await send(as.admin, {
+        method: 'PUT',
+        url: `${resources}/acme/mixed/private`,
+        fields: { permissions: JSON.stringify([[130, ids.ann, 20]]) },
+      })
       const names = async (res: Response) => ((await res.json()) as { name: string }[]).map((i) => i.name)
-      assert.deepEqual(await names(await asBob({ method: 'GET', url: `${resources}/acme/mixed?recursive=1` })), ['open.txt'])
-      assert.deepEqual(await names(await asAnn({ method: 'GET', url: `${resources}/acme/mixed?recursive=1` })), ['open.txt', 'private', 'secret.txt'])
-      const zip = await asBob({ method: 'GET', url: `${resources}/acme/mixed?download=1&ids=${await idAt(server, '/acme/mixed/private')}` })
+      assert.deepEqual(await names(await asBob({ method: 'GET', url: `${resources}/acme/mixed?recursive=1` })), [
+        'open.txt',
+      ])
+      assert.deepEqual(await names(await asAnn({ method: 'GET', url: `${resources}/acme/mixed?recursive=1` })), [
+        'open.txt',
+        'private',
+        'secret.txt',
+      ])
+      const zip = await asBob({
+        method: 'GET',
+        url: `${resources}/acme/mixed?download=1&ids=${await idAt(server, '/acme/mixed/private')}`,
+      })
       assert.equal(zip.status, 404)
       // deleting the folder would delete what bob may not touch: refused, and nothing goes
       assert.equal((await asBob({ method: 'DELETE', url: `${resources}/acme/mixed` })).status, 403)
-      assert.equal(await (await asAnn({ method: 'GET', url: `${resources}/acme/mixed/private/secret.txt` })).text(), 's')
+      assert.equal(
+        await (await asAnn({ method: 'GET', url: `${resources}/acme/mixed/private/secret.txt` })).text(),
+        's',
+      )
       assert.equal(await (await asBob({ method: 'GET', url: `${resources}/acme/mixed/open.txt` })).text(), 'o')
       assert.equal((await asAnn({ method: 'DELETE', url: `${resources}/acme/mixed` })).status, 200)
       assert.equal((await asAnn({ method: 'GET', url: `${resources}/acme/mixed/private/secret.txt` })).status, 404)
@@ -299,24 +421,53 @@ for (const provider of providers) {
         keys: await server.core.db.key.count({ where: { revokedAt: null } }),
       })
       const before = await counts()
-      for (const [name, intruder] of [['a beta controller', betaController], ['a beta user', betaUser]] as const) {
+      for (const [name, intruder] of [
+        ['a beta controller', betaController],
+        ['a beta user', betaUser],
+      ] as const) {
         for (const action of actions) {
           if (action.peopleOnly && intruder === betaController) continue // refused as a controller before any path is looked at
           const real: Fixture = { folder, caller: 'ann', n: ++counter, keyToRevoke: keyToRevoke.ann }
-          const absent: Fixture = { folder: '/acme/no-such-folder', caller: 'ann', n: ++counter, keyToRevoke: 2 ** 31 - 1 }
-          const [shown, nothing] = await Promise.all([send(intruder, action.call(real)), send(intruder, action.call(absent))])
+          const absent: Fixture = {
+            folder: '/acme/no-such-folder',
+            caller: 'ann',
+            n: ++counter,
+            keyToRevoke: 2 ** 31 - 1,
+          }
+          const [shown, nothing] = await Promise.all([
+            send(intruder, action.call(real)),
+            send(intruder, action.call(absent)),
+          ])
           assert.equal(shown.status, 404, `${name}: ${action.name}`)
-          const [shownBody, nothingBody] = [(await shown.json()) as { message: string }, (await nothing.json()) as { message: string }]
+          const [shownBody, nothingBody] = [
+            (await shown.json()) as { message: string },
+            (await nothing.json()) as { message: string },
+          ]
           assert.equal(nothing.status, 404)
-          assert.equal(shownBody.message, action.notFound(real), `${name}: ${action.name}: the answer for a path that does not exist`)
+          assert.equal(
+            shownBody.message,
+            action.notFound(real),
+            `${name}: ${action.name}: the answer for a path that does not exist`,
+          )
           assert.equal(nothingBody.message, action.notFound(absent))
         }
         // nor can one move one's own resource into another organization
         const own = `mine-${intruder === betaController ? 'c' : 'u'}`
-        assert.equal((await send(intruder, { method: 'POST', url: resources, fields: { path: '/beta', name: own, type: '10' } })).status, 200)
-        assert.equal((await send(intruder, { method: 'PUT', url: `${resources}/beta/${own}`, fields: { parent: folder } })).status, 400)
+        assert.equal(
+          (await send(intruder, { method: 'POST', url: resources, fields: { path: '/beta', name: own, type: '10' } }))
+            .status,
+          200,
+        )
+        assert.equal(
+          (await send(intruder, { method: 'PUT', url: `${resources}/beta/${own}`, fields: { parent: folder } })).status,
+          400,
+        )
       }
-      assert.deepEqual(await counts(), { ...before, resources: before.resources + 2 }, 'only the two folders made in beta')
+      assert.deepEqual(
+        await counts(),
+        { ...before, resources: before.resources + 2 },
+        'only the two folders made in beta',
+      )
       assert.equal((await send(as.ann, { method: 'GET', url: `${resources}/beta?meta=1` })).status, 404)
     })
   })

@@ -19,7 +19,9 @@ const LIMIT = 64 * 1024
 /** Every file under dir, recursively (blobs and temp files alike). */
 function filesUnder(dir: string): string[] {
   try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name))
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name))
   } catch {
     return []
   }
@@ -37,9 +39,16 @@ interface RawAnswer {
  * A PUT whose body is written chunk by chunk as the server accepts it; stops at the first answer.
  * declaredLength sends that Content-Length up front (and no body unless the server asks for it).
  */
-function rawUpload(url: string, key: string, path: string, opts: { declaredLength?: number; chunks: number; chunkSize: number }): Promise<RawAnswer> {
+function rawUpload(
+  url: string,
+  key: string,
+  path: string,
+  opts: { declaredLength?: number; chunks: number; chunkSize: number },
+): Promise<RawAnswer> {
   const boundary = 'tendril-test-boundary'
-  const head = Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`)
+  const head = Buffer.from(
+    `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+  )
   return new Promise((resolve) => {
     let sentBytes = 0
     let settled = false
@@ -54,7 +63,10 @@ function rawUpload(url: string, key: string, path: string, opts: { declaredLengt
       done({})
       req.destroy()
     }, 10_000)
-    const headers: Record<string, string> = { authorization: basicAuth(key), 'content-type': `multipart/form-data; boundary=${boundary}` }
+    const headers: Record<string, string> = {
+      authorization: basicAuth(key),
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+    }
     if (opts.declaredLength !== undefined) headers['content-length'] = String(opts.declaredLength)
     const req = request(`${url}/api/v1/resources${path}`, { method: 'PUT', headers }, (res) => {
       let body = ''
@@ -93,24 +105,47 @@ for (const provider of providers) {
       server = await startTestServer(provider, { config: { 'upload-limit': LIMIT } })
       annKey = (await fixture(server.core, { org: 'acme', users: { ann: {} } })).users.ann.key
       ann = resourceClient(server.url, annKey)
-      assert.equal((await ann.send('POST', '', { path: '/acme/files', name: 'target.bin', type: '20', data: b64('original') })).status, 200)
+      assert.equal(
+        (await ann.send('POST', '', { path: '/acme/files', name: 'target.bin', type: '20', data: b64('original') }))
+          .status,
+        200,
+      )
     })
     after(() => server.close())
 
-    const counts = async () => ({ resources: await server.core.db.resource.count(), revisions: await server.core.db.resourceRevision.count() })
+    const counts = async () => ({
+      resources: await server.core.db.resource.count(),
+      revisions: await server.core.db.resourceRevision.count(),
+    })
     const blobDir = () => join(server.core.config.dataDir, 'blobs')
-    const healthy = async () => (await fetch(`${server.url}/health`)).status === 200 && (await ann.get('/acme/files/target.bin')).status === 200
+    const healthy = async () =>
+      (await fetch(`${server.url}/health`)).status === 200 && (await ann.get('/acme/files/target.bin')).status === 200
 
     test('names with "/", "..", control characters or over 100 characters are refused with 400', async () => {
       const before = await counts()
-      for (const name of ['a/b', '..', '.', 'bad\u0001name', 'tab\tname', 'x'.repeat(101), '', ' padded ', 'wild+card', '$SYS']) {
+      for (const name of [
+        'a/b',
+        '..',
+        '.',
+        'bad\u0001name',
+        'tab\tname',
+        'x'.repeat(101),
+        '',
+        ' padded ',
+        'wild+card',
+        '$SYS',
+      ]) {
         const res = await ann.send('POST', '', { path: '/acme/files', name, type: '10' })
         assert.equal(res.status, 400, JSON.stringify(name))
         const body = (await res.json()) as { status: string; message: string; error: { code: string } }
         assert.equal(body.status, 'error')
         assert.equal(body.error.code, 'invalid')
       }
-      assert.equal((await ann.send('POST', '', { path: '/acme/files', name: 'x'.repeat(100), type: '10' })).status, 200, '100 characters is fine')
+      assert.equal(
+        (await ann.send('POST', '', { path: '/acme/files', name: 'x'.repeat(100), type: '10' })).status,
+        200,
+        '100 characters is fine',
+      )
       assert.equal((await ann.send('PUT', '/acme/files/target.bin', { name: 'a\u007fb' })).status, 400)
       assert.equal((await ann.get('/acme/fi%01les')).status, 400)
       const after = await counts()
@@ -119,10 +154,18 @@ for (const provider of providers) {
 
     test('malformed bodies and bad fields are 400s that store nothing', async () => {
       const before = await counts()
-      const badJson = await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { authorization: basicAuth(annKey), 'content-type': 'application/json' }, body: '{"path": "/acme/files", "name": ' })
+      const badJson = await fetch(`${server.url}/api/v1/resources`, {
+        method: 'POST',
+        headers: { authorization: basicAuth(annKey), 'content-type': 'application/json' },
+        body: '{"path": "/acme/files", "name": ',
+      })
       assert.equal(badJson.status, 400)
       assert.equal(((await badJson.json()) as { status: string }).status, 'error')
-      const badMultipart = await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { authorization: basicAuth(annKey), 'content-type': 'multipart/form-data' }, body: 'no boundary' })
+      const badMultipart = await fetch(`${server.url}/api/v1/resources`, {
+        method: 'POST',
+        headers: { authorization: basicAuth(annKey), 'content-type': 'multipart/form-data' },
+        body: 'no boundary',
+      })
       assert.equal(badMultipart.status, 400)
       const bad: Record<string, unknown>[] = [
         { path: '/acme/files', name: 'f', type: 'spaceship' },
@@ -145,18 +188,35 @@ for (const provider of providers) {
         const res = await ann.send('POST', '', body)
         assert.ok(res.status === 400 || res.status === 409, `${JSON.stringify(body)} answered ${res.status}`)
       }
-      for (const body of [{ data: 'not base64!' }, { permissions: '{"no": "list"}' }, { user_attributes: 'null' }, { system_attributes: '"text"' }, { status: '{}' }]) {
+      for (const body of [
+        { data: 'not base64!' },
+        { permissions: '{"no": "list"}' },
+        { user_attributes: 'null' },
+        { system_attributes: '"text"' },
+        { status: '{}' },
+      ]) {
         assert.equal((await ann.send('PUT', '/acme/files/target.bin', body)).status, 400, JSON.stringify(body))
       }
-      const badQueries: [string, Record<string, string>][] = [['/acme/files/target.bin', { rev: 'abc' }], ['/acme/files/target.bin', { rev: '-1' }], ['/acme/files/target.bin', { rev: '99999999999' }], ['/acme/files', { download: '1', ids: '99999999999' }], ['/acme/files', { type: 'nonsense' }]]
-      for (const [path, query] of badQueries) assert.equal((await ann.get(path, query)).status, 400, JSON.stringify(query))
+      const badQueries: [string, Record<string, string>][] = [
+        ['/acme/files/target.bin', { rev: 'abc' }],
+        ['/acme/files/target.bin', { rev: '-1' }],
+        ['/acme/files/target.bin', { rev: '99999999999' }],
+        ['/acme/files', { download: '1', ids: '99999999999' }],
+        ['/acme/files', { type: 'nonsense' }],
+      ]
+      for (const [path, query] of badQueries)
+        assert.equal((await ann.get(path, query)).status, 400, JSON.stringify(query))
       assert.deepEqual(await counts(), before)
       assert.equal(await (await ann.get('/acme/files/target.bin')).text(), 'original')
     })
 
     test('an upload declaring more than the limit is refused with 413 before any of it is read', async () => {
       const before = await counts()
-      const answer = await rawUpload(server.url, annKey, '/acme/files/target.bin', { declaredLength: 50 * 1024 * 1024, chunks: 0, chunkSize: 0 })
+      const answer = await rawUpload(server.url, annKey, '/acme/files/target.bin', {
+        declaredLength: 50 * 1024 * 1024,
+        chunks: 0,
+        chunkSize: 0,
+      })
       assert.equal(answer.status, 413)
       assert.equal(answer.sentBytes, 0)
       assert.equal((JSON.parse(answer.body!) as { error: { code: string } }).error.code, 'too_large')
@@ -167,10 +227,16 @@ for (const provider of providers) {
     test('a streamed upload that passes the limit is cut off (413) and leaves no revision, blob or temp file', async () => {
       const before = await counts()
       const blobsBefore = filesUnder(blobDir()).length
-      const answer = await rawUpload(server.url, annKey, '/acme/files/target.bin', { chunks: 400, chunkSize: 16 * 1024 })
+      const answer = await rawUpload(server.url, annKey, '/acme/files/target.bin', {
+        chunks: 400,
+        chunkSize: 16 * 1024,
+      })
       assert.ok(answer.status === 413 || answer.reset, `413 or a closed connection, got ${JSON.stringify(answer)}`)
       if (answer.status) assert.equal((JSON.parse(answer.body!) as { error: { code: string } }).error.code, 'too_large')
-      assert.ok(answer.sentBytes < 400 * 16 * 1024, `the server stopped the upload early (client sent ${answer.sentBytes} bytes)`)
+      assert.ok(
+        answer.sentBytes < 400 * 16 * 1024,
+        `the server stopped the upload early (client sent ${answer.sentBytes} bytes)`,
+      )
       assert.ok(await healthy())
       assert.deepEqual(await counts(), before)
       assert.equal(filesUnder(blobDir()).length, blobsBefore, 'nothing was kept in the blob store')
@@ -186,7 +252,11 @@ for (const provider of providers) {
       const boundary = 'gone-midway'
       const req = request(`${server.url}/api/v1/resources/acme/files/target.bin`, {
         method: 'PUT',
-        headers: { authorization: basicAuth(annKey), 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(LIMIT - 100) },
+        headers: {
+          authorization: basicAuth(annKey),
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(LIMIT - 100),
+        },
       })
       req.on('error', () => {})
       req.write(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="x.bin"\r\n\r\n`)
@@ -201,10 +271,15 @@ for (const provider of providers) {
     test('a multipart upload refused at its file part (no write access, named by the fields before it) is a 403, and the server stays up', async () => {
       await ann.send('POST', '', { path: '/acme', name: 'locked', type: '10' })
       const org = (await findPath(server.core.db, '/acme'))!.at(-1)!
-      assert.equal((await ann.send('PUT', '/acme/locked', { permissions: JSON.stringify([[110, org.id, 10]]) })).status, 200)
+      assert.equal(
+        (await ann.send('PUT', '/acme/locked', { permissions: JSON.stringify([[110, org.id, 10]]) })).status,
+        200,
+      )
       const before = await counts()
       for (let i = 0; i < 3; i++) {
-        const res = await ann.upload('POST', '', { path: '/acme/locked' }, { name: 'big.bin', bytes: randomBytes(LIMIT - 1024) }).catch((err: unknown) => err)
+        const res = await ann
+          .upload('POST', '', { path: '/acme/locked' }, { name: 'big.bin', bytes: randomBytes(LIMIT - 1024) })
+          .catch((err: unknown) => err)
         // the answer comes while the file is still being sent: the client sees the 403 or the closed connection
         if (res instanceof Response) assert.equal(res.status, 403)
         assert.ok(await healthy(), `the server answers after refusal ${i + 1}`)
@@ -219,8 +294,16 @@ for (const provider of providers) {
       const huge = await ann.send('PUT', '/acme/files/target.bin', { data: 'A'.repeat(LIMIT * 2) }, 'json')
       assert.equal(huge.status, 413)
       assert.deepEqual(await counts(), before)
-      for (const name of ['a.bin', 'b.bin']) assert.equal((await ann.send('POST', '', { path: '/acme/zip', name, type: '20', data: b64(randomBytes(40 * 1024)) })).status, 200)
-      const ids = [(await findPath(server.core.db, '/acme/zip/a.bin'))!.at(-1)!.id, (await findPath(server.core.db, '/acme/zip/b.bin'))!.at(-1)!.id]
+      for (const name of ['a.bin', 'b.bin'])
+        assert.equal(
+          (await ann.send('POST', '', { path: '/acme/zip', name, type: '20', data: b64(randomBytes(40 * 1024)) }))
+            .status,
+          200,
+        )
+      const ids = [
+        (await findPath(server.core.db, '/acme/zip/a.bin'))!.at(-1)!.id,
+        (await findPath(server.core.db, '/acme/zip/b.bin'))!.at(-1)!.id,
+      ]
       const zip = await ann.get('/acme/zip', { download: 1, ids: ids.join(',') })
       assert.equal(zip.status, 413)
       assert.equal((await ann.get('/acme/zip', { download: 1, ids: String(ids[0]) })).status, 200)

@@ -32,13 +32,19 @@ for (const provider of providers) {
         headers: { authorization: basicAuth(key), 'content-type': 'application/x-www-form-urlencoded' },
         body: method === 'GET' ? undefined : new URLSearchParams(body),
       })
-    const latest = async (path: string) => (await fetch(`${server.url}/api/v1/resources${path}`, { headers: { authorization: basicAuth(annKey) } })).text()
+    const latest = async (path: string) =>
+      (await fetch(`${server.url}/api/v1/resources${path}`, { headers: { authorization: basicAuth(annKey) } })).text()
     /** a numeric sequence with one decimal place, written to a few times so every cache holds it */
     const warmSequence = async (folder = '/acme/lab/pi-1') => {
       const name = `s${++counter}`
-      assert.equal((await send('POST', annKey, '', { path: folder, name, type: '21', data_type: '1', decimal_places: '1' })).status, 200)
+      assert.equal(
+        (await send('POST', annKey, '', { path: folder, name, type: '21', data_type: '1', decimal_places: '1' }))
+          .status,
+        200,
+      )
       const path = `${folder}/${name}`
-      for (const v of ['1.01', '2.02', '3.03']) assert.equal((await send('PUT', piKey, path, { data: b64(v) })).status, 200)
+      for (const v of ['1.01', '2.02', '3.03'])
+        assert.equal((await send('PUT', piKey, path, { data: b64(v) })).status, 200)
       assert.equal(await latest(path), '3')
       return path
     }
@@ -59,7 +65,7 @@ for (const provider of providers) {
 
     test('a deleted sequence refuses the very next value (404) and stores nothing', async () => {
       const path = await warmSequence()
-      const id = (await (await send('GET', annKey, `${path}?meta=1`)).json() as { id: number }).id
+      const id = ((await (await send('GET', annKey, `${path}?meta=1`)).json()) as { id: number }).id
       assert.equal((await send('DELETE', annKey, path)).status, 200)
       assert.equal((await send('PUT', piKey, path, { data: b64('9') })).status, 404)
       assert.equal(await server.core.db.resourceRevision.count({ where: { resourceId: id } }), 3)
@@ -77,8 +83,11 @@ for (const provider of providers) {
       await createController(server.core, 'acme/shut/pi-2')
       const path = await warmSequence('/acme/shut')
       assert.equal((await send('PUT', piKey, path, { data: b64('8') })).status, 200)
-      const orgId = (await (await send('GET', annKey, '/acme?meta=1')).json() as { id: number }).id
-      assert.equal((await send('PUT', annKey, '/acme/shut', { permissions: JSON.stringify([[110, orgId, 20]]) })).status, 200)
+      const orgId = ((await (await send('GET', annKey, '/acme?meta=1')).json()) as { id: number }).id
+      assert.equal(
+        (await send('PUT', annKey, '/acme/shut', { permissions: JSON.stringify([[110, orgId, 20]]) })).status,
+        200,
+      )
       assert.equal((await send('PUT', piKey, path, { data: b64('9') })).status, 404)
       assert.equal(await latest(path), '8')
     })

@@ -9,7 +9,13 @@ import { createController, createOrg } from '../../core/admin.ts'
 import { inTransaction } from '../../core/db/index.ts'
 import { drainThumbnails } from '../../core/images/queue.ts'
 import { makeFileThumbnail, THUMBNAIL_SEQUENCE_NAME } from '../../core/images/thumbnails.ts'
-import { holdBlobReferences, insertRevisionRows, latestValue, placeRevisionBytes, readRevisionBytes } from '../../core/resources/revisions.ts'
+import {
+  holdBlobReferences,
+  insertRevisionRows,
+  latestValue,
+  placeRevisionBytes,
+  readRevisionBytes,
+} from '../../core/resources/revisions.ts'
 import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'
@@ -22,7 +28,9 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 async function photo(width: number, height: number): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3)
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 7919 + (i >> 5) * 104729) & 0xff
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer()
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer()
 }
 
 failOnProcessFaults()
@@ -54,7 +62,9 @@ for (const provider of providers) {
         body: new URLSearchParams(body),
       })
     const thumbnailsOf = async (sequenceId: number) => {
-      const child = await server.core.db.resource.findFirst({ where: { parentId: sequenceId, name: THUMBNAIL_SEQUENCE_NAME, deleted: false } })
+      const child = await server.core.db.resource.findFirst({
+        where: { parentId: sequenceId, name: THUMBNAIL_SEQUENCE_NAME, deleted: false },
+      })
       if (!child) return []
       return server.core.db.resourceRevision.findMany({ where: { resourceId: child.id }, orderBy: { id: 'asc' } })
     }
@@ -66,7 +76,9 @@ for (const provider of providers) {
       const at = '2024-05-01T12:00:00.250Z'
       const res = await put(seq.path, { data: jpeg.toString('base64'), timestamp: at })
       assert.equal(res.status, 200)
-      const back = await fetch(`${server.url}/api/v1/resources${seq.path}`, { headers: { authorization: basicAuth(piKey) } })
+      const back = await fetch(`${server.url}/api/v1/resources${seq.path}`, {
+        headers: { authorization: basicAuth(piKey) },
+      })
       assert.equal(back.headers.get('content-type'), 'image/jpeg')
       assert.ok(Buffer.from(await back.arrayBuffer()).equals(jpeg), 'the same bytes')
       assert.ok(await eventually(async () => (await thumbnailsOf(seq.id)).length === 1), 'a thumbnail is made')
@@ -75,12 +87,20 @@ for (const provider of providers) {
       const meta = await sharp(await readRevisionBytes(server.core.blobs, thumb!)).metadata()
       assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 240, 160])
       // the thumbnail sequence is an image sequence readable at its own path
-      const viaRest = await fetch(`${server.url}/api/v1/resources${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, { headers: { authorization: basicAuth(piKey) } })
+      const viaRest = await fetch(`${server.url}/api/v1/resources${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, {
+        headers: { authorization: basicAuth(piKey) },
+      })
       assert.equal(viaRest.headers.get('content-type'), 'image/jpeg')
       assert.equal((await sharp(Buffer.from(await viaRest.arrayBuffer())).metadata()).width, 240)
       // a value written to the thumbnail sequence itself gets no thumbnail of its own
-      const child = await server.core.db.resource.findFirstOrThrow({ where: { parentId: seq.id, name: THUMBNAIL_SEQUENCE_NAME } })
-      assert.equal((await put(`${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, { data: (await photo(100, 100)).toString('base64') })).status, 200)
+      const child = await server.core.db.resource.findFirstOrThrow({
+        where: { parentId: seq.id, name: THUMBNAIL_SEQUENCE_NAME },
+      })
+      assert.equal(
+        (await put(`${seq.path}/${THUMBNAIL_SEQUENCE_NAME}`, { data: (await photo(100, 100)).toString('base64') }))
+          .status,
+        200,
+      )
       await drainThumbnails(server.core)
       assert.equal(await server.core.db.resource.count({ where: { parentId: child.id } }), 0)
     })
@@ -91,9 +111,18 @@ for (const provider of providers) {
         const form = new FormData()
         if (timestamp) form.append('timestamp', timestamp)
         form.append(part, new Blob([new Uint8Array(jpeg)], { type: 'image/jpeg' }), 'frame.jpg')
-        return fetch(`${server.url}/api/v1/resources${seq.path}`, { method, headers: { authorization: basicAuth(piKey) }, body: form })
+        return fetch(`${server.url}/api/v1/resources${seq.path}`, {
+          method,
+          headers: { authorization: basicAuth(piKey) },
+          body: form,
+        })
       }
-      const latest = async () => Buffer.from(await (await fetch(`${server.url}/api/v1/resources${seq.path}`, { headers: { authorization: basicAuth(piKey) } })).arrayBuffer())
+      const latest = async () =>
+        Buffer.from(
+          await (
+            await fetch(`${server.url}/api/v1/resources${seq.path}`, { headers: { authorization: basicAuth(piKey) } })
+          ).arrayBuffer(),
+        )
       const large = await photo(1200, 800) // into the blob store
       const res = await multipart('PUT', 'file', large, '2024-05-02T08:00:00.000Z')
       assert.equal(res.status, 200, await res.clone().text())
@@ -103,12 +132,18 @@ for (const provider of providers) {
       assert.equal((await multipart('POST', 'data', small, '2024-05-02T08:01:00.000Z')).status, 200)
       assert.ok((await latest()).equals(small))
       assert.equal((await multipart('PUT', 'value', large, '2024-05-02T08:02:00.000Z')).status, 200)
-      const rows = await server.core.db.resourceRevision.findMany({ where: { resourceId: seq.id }, orderBy: { timestamp: 'asc' } })
-      assert.deepEqual(rows.map((r) => [r.timestamp.toISOString(), r.size]), [
-        ['2024-05-02T08:00:00.000Z', large.length],
-        ['2024-05-02T08:01:00.000Z', small.length],
-        ['2024-05-02T08:02:00.000Z', large.length],
-      ])
+      const rows = await server.core.db.resourceRevision.findMany({
+        where: { resourceId: seq.id },
+        orderBy: { timestamp: 'asc' },
+      })
+      assert.deepEqual(
+        rows.map((r) => [r.timestamp.toISOString(), r.size]),
+        [
+          ['2024-05-02T08:00:00.000Z', large.length],
+          ['2024-05-02T08:01:00.000Z', small.length],
+          ['2024-05-02T08:02:00.000Z', large.length],
+        ],
+      )
       await drainThumbnails(server.core)
       assert.equal((await thumbnailsOf(seq.id)).length, 3, 'each value got its thumbnail')
       // a part of another name is not a value; nothing is stored
@@ -129,7 +164,9 @@ for (const provider of providers) {
       assert.equal(res.status, 200)
       await drainThumbnails(server.core)
       const thumbs = await thumbnailsOf(seq.id)
-      const sizes = await Promise.all(thumbs.map(async (t) => (await sharp(await readRevisionBytes(server.core.blobs, t)).metadata()).height))
+      const sizes = await Promise.all(
+        thumbs.map(async (t) => (await sharp(await readRevisionBytes(server.core.blobs, t)).metadata()).height),
+      )
       assert.deepEqual(sizes, [180, 240])
       assert.equal(await server.core.db.resource.count({ where: { parentId: seq.id } }), 1)
     })
@@ -139,12 +176,18 @@ for (const provider of providers) {
       const jpeg = await photo(640, 480)
       const client = await connect(server.mqttUrl, piKey)
       try {
-        const message = JSON.stringify({ update_sequence: { sequence: seq.path.split('/').at(-1), value: jpeg.toString('base64'), encoded: true } })
-        await new Promise<void>((resolve, reject) => client.publish('acme/lab/cam-1', message, { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+        const message = JSON.stringify({
+          update_sequence: { sequence: seq.path.split('/').at(-1), value: jpeg.toString('base64'), encoded: true },
+        })
+        await new Promise<void>((resolve, reject) =>
+          client.publish('acme/lab/cam-1', message, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+        )
       } finally {
         client.end()
       }
-      const back = await fetch(`${server.url}/api/v1/resources${seq.path}`, { headers: { authorization: basicAuth(piKey) } })
+      const back = await fetch(`${server.url}/api/v1/resources${seq.path}`, {
+        headers: { authorization: basicAuth(piKey) },
+      })
       assert.ok(Buffer.from(await back.arrayBuffer()).equals(jpeg), 'the same bytes')
       assert.ok(await eventually(async () => (await thumbnailsOf(seq.id)).length === 1), 'a thumbnail is made')
       const [thumb] = await thumbnailsOf(seq.id)
@@ -165,11 +208,22 @@ for (const provider of providers) {
     test('makeFileThumbnail stores a 120 px JPEG of a png or jpg file revision, inline or from the blob store', async () => {
       const folder = (await findPath(server.core.db, '/acme/lab'))!.at(-1)!
       const cases = [
-        { name: 'small.png', bytes: await sharp({ create: { width: 300, height: 150, channels: 3, background: '#3366cc' } }).png().toBuffer(), size: [120, 60] },
+        {
+          name: 'small.png',
+          bytes: await sharp({ create: { width: 300, height: 150, channels: 3, background: '#3366cc' } })
+            .png()
+            .toBuffer(),
+          size: [120, 60],
+        },
         { name: 'large.jpg', bytes: await photo(1600, 1200), size: [120, 90] },
       ]
       for (const c of cases) {
-        const file = await createResource(server.core.db, { parentId: folder.id, organizationId: folder.organizationId, name: c.name, type: ResourceType.file })
+        const file = await createResource(server.core.db, {
+          parentId: folder.id,
+          organizationId: folder.organizationId,
+          name: c.name,
+          type: ResourceType.file,
+        })
         const content = await placeRevisionBytes(server.core, server.core.blobs, c.bytes)
         assert.equal(content.blobHash === null, c.bytes.length <= server.core.config.inlineBytes)
         const [revisionId] = await inTransaction(server.core.db, async (tx) => {
@@ -187,14 +241,26 @@ for (const provider of providers) {
     })
 
     test('a png file uploaded over REST gets a 120 px thumbnail, served with thumbnail=1; a text file gets none', async () => {
-      const png = await sharp({ create: { width: 600, height: 300, channels: 3, background: '#3a7' } }).png().toBuffer()
+      const png = await sharp({ create: { width: 600, height: 300, channels: 3, background: '#3a7' } })
+        .png()
+        .toBuffer()
       const form = new FormData()
       form.set('path', '/acme/lab/cam-1')
       form.set('file', new Blob([png], { type: 'image/png' }), 'plot.png')
-      const created = await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { authorization: basicAuth(piKey) }, body: form })
+      const created = await fetch(`${server.url}/api/v1/resources`, {
+        method: 'POST',
+        headers: { authorization: basicAuth(piKey) },
+        body: form,
+      })
       assert.equal(created.status, 200)
-      const thumbnail = () => fetch(`${server.url}/api/v1/resources/acme/lab/cam-1/plot.png?thumbnail=1`, { headers: { authorization: basicAuth(piKey) } })
-      assert.ok(await eventually(async () => (await thumbnail()).status === 200), 'the thumbnail is made after the upload')
+      const thumbnail = () =>
+        fetch(`${server.url}/api/v1/resources/acme/lab/cam-1/plot.png?thumbnail=1`, {
+          headers: { authorization: basicAuth(piKey) },
+        })
+      assert.ok(
+        await eventually(async () => (await thumbnail()).status === 200),
+        'the thumbnail is made after the upload',
+      )
       const res = await thumbnail()
       assert.equal(res.headers.get('content-type'), 'image/jpeg')
       const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata()
@@ -202,9 +268,20 @@ for (const provider of providers) {
       const notes = new FormData()
       notes.set('path', '/acme/lab/cam-1')
       notes.set('file', new Blob(['hello']), 'notes.txt')
-      assert.equal((await fetch(`${server.url}/api/v1/resources`, { method: 'POST', headers: { authorization: basicAuth(piKey) }, body: notes })).status, 200)
+      assert.equal(
+        (
+          await fetch(`${server.url}/api/v1/resources`, {
+            method: 'POST',
+            headers: { authorization: basicAuth(piKey) },
+            body: notes,
+          })
+        ).status,
+        200,
+      )
       await drainThumbnails(server.core)
-      const none = await fetch(`${server.url}/api/v1/resources/acme/lab/cam-1/notes.txt?thumbnail=1`, { headers: { authorization: basicAuth(piKey) } })
+      const none = await fetch(`${server.url}/api/v1/resources/acme/lab/cam-1/notes.txt?thumbnail=1`, {
+        headers: { authorization: basicAuth(piKey) },
+      })
       assert.equal(none.status, 404)
     })
   })

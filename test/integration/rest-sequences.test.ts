@@ -32,7 +32,11 @@ for (const provider of providers) {
 
     before(async () => {
       server = await startTestServer(provider, { config: { 'retention-interval': RETENTION_INTERVAL_MS } })
-      const f = await fixture(server.core, { orgs: ['acme', 'beta'], users: { ann: {} }, controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/readonly/pi-r'] })
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { ann: {} },
+        controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/readonly/pi-r'],
+      })
       piKey = f.controllers['acme/lab/pi-1'].key
       betaKey = f.controllers['beta/pi-b'].key
       userKey = f.users.ann.key
@@ -55,25 +59,41 @@ for (const provider of providers) {
     const send = (method: string, key: string, path: string, body: Record<string, string>, json = false) =>
       fetch(url(path), {
         method,
-        headers: { authorization: basicAuth(key), 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: basicAuth(key),
+          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+        },
         body: json ? JSON.stringify(body) : new URLSearchParams(body),
       })
-    const get = (key: string | null, path: string, query = '') => fetch(url(path, query), { headers: key ? { authorization: basicAuth(key) } : {} })
+    const get = (key: string | null, path: string, query = '') =>
+      fetch(url(path, query), { headers: key ? { authorization: basicAuth(key) } : {} })
     const putMany = (key: string, body: Record<string, unknown>, json = false) =>
       fetch(`${server.url}/api/v1/resources`, {
         method: 'PUT',
-        headers: { authorization: basicAuth(key), 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: basicAuth(key),
+          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+        },
         body: json ? JSON.stringify(body) : new URLSearchParams(body as Record<string, string>),
       })
     const revisionCount = (id: number) => server.core.db.resourceRevision.count({ where: { resourceId: id } })
     const store = (id: number, values: [number, string][]) =>
-      storeSequenceValues(server.core, server.core.blobs, values.map(([s, value]) => ({ sequenceId: id, value, timestamp: new Date(T0 + s * 1000) })))
+      storeSequenceValues(
+        server.core,
+        server.core.blobs,
+        values.map(([s, value]) => ({ sequenceId: id, value, timestamp: new Date(T0 + s * 1000) })),
+      )
     type HistoryBody = { name: string; path: string; units: string | null; timestamps: string[]; values: string[] }
 
-    test('a multipart body stores a value too: its fields as a form\'s (data base64, value text), or a file part as the value', async () => {
+    test("a multipart body stores a value too: its fields as a form's (data base64, value text), or a file part as the value", async () => {
       const seq = await sequence({ dataType: numeric, decimalPlaces: 1 })
       const log = await sequence({ dataType: text })
-      const multipart = (method: string, path: string, fields: Record<string, string>, file?: { part: string; bytes: Buffer }) => {
+      const multipart = (
+        method: string,
+        path: string,
+        fields: Record<string, string>,
+        file?: { part: string; bytes: Buffer },
+      ) => {
         const form = new FormData()
         for (const [k, v] of Object.entries(fields)) form.append(k, v)
         if (file) form.append(file.part, new Blob([new Uint8Array(file.bytes)]), 'value.txt')
@@ -81,9 +101,28 @@ for (const provider of providers) {
       }
       assert.equal((await multipart('PUT', seq.path, { value: '21.46', timestamp: iso(0) })).status, 200)
       assert.equal((await multipart('POST', seq.path, { data: b64('22.04'), timestamp: iso(60) })).status, 200)
-      assert.equal((await multipart('PUT', log.path, { timestamp: iso(0) }, { part: 'file', bytes: Buffer.from('pump started\n') })).status, 200)
-      const history = (await (await get(piKey, seq.path, 'count=10')).json()) as { timestamps: string[]; values: string[] }
-      assert.deepEqual(history, { name: seq.name, path: seq.path, units: null, timestamps: [iso(0), iso(60)], values: ['21.5', '22'] })
+      assert.equal(
+        (
+          await multipart(
+            'PUT',
+            log.path,
+            { timestamp: iso(0) },
+            { part: 'file', bytes: Buffer.from('pump started\n') },
+          )
+        ).status,
+        200,
+      )
+      const history = (await (await get(piKey, seq.path, 'count=10')).json()) as {
+        timestamps: string[]
+        values: string[]
+      }
+      assert.deepEqual(history, {
+        name: seq.name,
+        path: seq.path,
+        units: null,
+        timestamps: [iso(0), iso(60)],
+        values: ['21.5', '22'],
+      })
       assert.equal(await (await get(piKey, log.path)).text(), 'pump started\n')
       const bad = await multipart('PUT', seq.path, {}, { part: 'file', bytes: Buffer.from('not a number') })
       assert.equal(bad.status, 400)
@@ -91,7 +130,7 @@ for (const provider of providers) {
       assert.equal(await revisionCount(seq.id), 2)
     })
 
-    test('a value PUT as rhizo\'s client sends it (base64 data) is rounded, stored, read back as text and announced on MQTT', async () => {
+    test("a value PUT as rhizo's client sends it (base64 data) is rounded, stored, read back as text and announced on MQTT", async () => {
       const seq = await sequence({ dataType: numeric, decimalPlaces: 1, units: 'degrees C' })
       const watcher = await connect(server.mqttUrl, userKey)
       await granted(watcher, 'acme/lab/pi-1')
@@ -108,19 +147,34 @@ for (const provider of providers) {
       assert.match(message.payload, new RegExp(`^d,${seq.name},\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z,21\\.5$`))
     })
 
-    test('POST with a plain value and a timestamp stores it at that time; history returns rhizo\'s keys with ISO timestamps', async () => {
+    test("POST with a plain value and a timestamp stores it at that time; history returns rhizo's keys with ISO timestamps", async () => {
       const seq = await sequence({ dataType: numeric, units: 'percent' })
-      for (const [s, v] of [[0, '10'], [60, '11.5'], [120, '-2']] as const) {
+      for (const [s, v] of [
+        [0, '10'],
+        [60, '11.5'],
+        [120, '-2'],
+      ] as const) {
         assert.equal((await send('POST', userKey, seq.path, { value: v, timestamp: iso(s) }, true)).status, 200)
       }
       const res = await get(userKey, seq.path, 'count=2')
       assert.equal(res.status, 200)
-      assert.deepEqual(await res.json(), { name: seq.name, path: seq.path, units: 'percent', timestamps: [iso(60), iso(120)], values: ['11.5', '-2'] })
-      const ranged = (await (await get(userKey, seq.path, `start_timestamp=${iso(0)}&end_timestamp=${iso(60)}`)).json()) as HistoryBody
+      assert.deepEqual(await res.json(), {
+        name: seq.name,
+        path: seq.path,
+        units: 'percent',
+        timestamps: [iso(60), iso(120)],
+        values: ['11.5', '-2'],
+      })
+      const ranged = (await (
+        await get(userKey, seq.path, `start_timestamp=${iso(0)}&end_timestamp=${iso(60)}`)
+      ).json()) as HistoryBody
       assert.deepEqual(ranged.values, ['10', '11.5'])
       // rhizo's own timestamp form ("… Z" with microseconds) works in queries too
       const rhizoForm = encodeURIComponent(new Date(T0 + 60_000).toISOString().replace('Z', '000 Z'))
-      assert.deepEqual(((await (await get(userKey, seq.path, `start_timestamp=${rhizoForm}`)).json()) as HistoryBody).values, ['11.5', '-2'])
+      assert.deepEqual(
+        ((await (await get(userKey, seq.path, `start_timestamp=${rhizoForm}`)).json()) as HistoryBody).values,
+        ['11.5', '-2'],
+      )
     })
 
     test('a text value is kept as is, and an empty sequence answers an empty 200', async () => {
@@ -134,7 +188,10 @@ for (const provider of providers) {
     test('rev= reads one stored value; a revision of another sequence is 404 and a malformed one 400', async () => {
       const seq = await sequence({ dataType: text })
       const other = await sequence({ dataType: text })
-      const { stored } = await store(seq.id, [[0, 'first'], [1, 'second']])
+      const { stored } = await store(seq.id, [
+        [0, 'first'],
+        [1, 'second'],
+      ])
       const [otherRev] = (await store(other.id, [[0, 'x']])).stored
       assert.equal(await (await get(piKey, seq.path, `rev=${stored[0]!.revisionId}`)).text(), 'first')
       assert.equal((await get(piKey, seq.path, `rev=${otherRev!.revisionId}`)).status, 404)
@@ -143,9 +200,15 @@ for (const provider of providers) {
 
     test('min_storage_interval: a value too soon after the last is answered ok but not stored', async () => {
       const seq = await sequence({ dataType: numeric, minStorageInterval: 60 })
-      const first = (await (await send('PUT', piKey, seq.path, { value: '1', timestamp: iso(0) }, true)).json()) as { stored: boolean }
-      const second = (await (await send('PUT', piKey, seq.path, { value: '2', timestamp: iso(30) }, true)).json()) as { stored: boolean }
-      const third = (await (await send('PUT', piKey, seq.path, { value: '3', timestamp: iso(61) }, true)).json()) as { stored: boolean }
+      const first = (await (await send('PUT', piKey, seq.path, { value: '1', timestamp: iso(0) }, true)).json()) as {
+        stored: boolean
+      }
+      const second = (await (await send('PUT', piKey, seq.path, { value: '2', timestamp: iso(30) }, true)).json()) as {
+        stored: boolean
+      }
+      const third = (await (await send('PUT', piKey, seq.path, { value: '3', timestamp: iso(61) }, true)).json()) as {
+        stored: boolean
+      }
       assert.deepEqual([first.stored, second.stored, third.stored], [true, false, true])
       assert.equal(await revisionCount(seq.id), 2)
     })
@@ -167,8 +230,21 @@ for (const provider of providers) {
         assert.equal(((await res.json()) as { status: string }).status, 'error')
       }
       assert.equal(await revisionCount(seq.id), 0)
-      await store(seq.id, [[0, '1'], [1, '2']])
-      for (const query of ['count=abc', 'count=0', 'count=1.5', 'count=-3', 'count=100001', 'start_timestamp=nope', 'end_timestamp=2024-13-01T00:00:00Z', 'buckets=0', 'buckets=x']) {
+      await store(seq.id, [
+        [0, '1'],
+        [1, '2'],
+      ])
+      for (const query of [
+        'count=abc',
+        'count=0',
+        'count=1.5',
+        'count=-3',
+        'count=100001',
+        'start_timestamp=nope',
+        'end_timestamp=2024-13-01T00:00:00Z',
+        'buckets=0',
+        'buckets=x',
+      ]) {
         assert.equal((await get(piKey, seq.path, query)).status, 400, query)
       }
     })
@@ -187,24 +263,42 @@ for (const provider of providers) {
       assert.equal(lines[0], 'utc_timestamp,value')
       assert.equal(lines[1], `${iso(0)},0`)
       assert.equal(lines[n], `${iso(n - 1)},${n - 1}`)
-      assert.ok(lines.slice(1).every((line, i) => line === `${iso(i)},${i}`), 'every line, in order')
+      assert.ok(
+        lines.slice(1).every((line, i) => line === `${iso(i)},${i}`),
+        'every line, in order',
+      )
       const last = (await (await get(userKey, seq.path, 'download=1&count=3')).text()).trimEnd().split('\n')
-      assert.deepEqual(last, ['utc_timestamp,value', `${iso(n - 3)},${n - 3}`, `${iso(n - 2)},${n - 2}`, `${iso(n - 1)},${n - 1}`])
+      assert.deepEqual(last, [
+        'utc_timestamp,value',
+        `${iso(n - 3)},${n - 3}`,
+        `${iso(n - 2)},${n - 2}`,
+        `${iso(n - 1)},${n - 1}`,
+      ])
     })
 
     test('CSV quotes text values holding commas, quotes or line breaks', async () => {
       const seq = await sequence({ dataType: text })
-      await store(seq.id, [[0, 'plain'], [1, 'a, b'], [2, 'say "hi"\nbye']])
+      await store(seq.id, [
+        [0, 'plain'],
+        [1, 'a, b'],
+        [2, 'say "hi"\nbye'],
+      ])
       const csv = await (await get(userKey, seq.path, 'download=1')).text()
       assert.equal(csv, `utc_timestamp,value\n${iso(0)},plain\n${iso(1)},"a, b"\n${iso(2)},"say ""hi""\nbye"\n`)
     })
 
     test('buckets=N gives min, mean and max per time slice of a numeric sequence', async () => {
       const seq = await sequence({ dataType: numeric, units: 'C' })
-      await store(seq.id, Array.from({ length: 100 }, (_, i) => [i, String(i)] as [number, string]))
+      await store(
+        seq.id,
+        Array.from({ length: 100 }, (_, i) => [i, String(i)] as [number, string]),
+      )
       const res = await get(userKey, seq.path, `buckets=4&start_timestamp=${iso(0)}&end_timestamp=${iso(100)}`)
       assert.equal(res.status, 200)
-      const body = (await res.json()) as { units: string; buckets: { start: string; count: number; min: number; mean: number; max: number }[] }
+      const body = (await res.json()) as {
+        units: string
+        buckets: { start: string; count: number; min: number; mean: number; max: number }[]
+      }
       assert.equal(body.units, 'C')
       assert.deepEqual(body.buckets, [
         { start: iso(0), count: 25, min: 0, mean: 12, max: 24 },
@@ -214,23 +308,41 @@ for (const provider of providers) {
       ])
       // without bounds the buckets span the first to the last value
       const whole = (await (await get(userKey, seq.path, 'buckets=2')).json()) as { buckets: { count: number }[] }
-      assert.deepEqual(whole.buckets.map((b) => b.count), [50, 50])
+      assert.deepEqual(
+        whole.buckets.map((b) => b.count),
+        [50, 50],
+      )
       // a sequence with one value has one bucket; an empty one none
       const single = await sequence({ dataType: numeric })
       await store(single.id, [[5, '42']])
-      assert.deepEqual(((await (await get(userKey, single.path, 'buckets=10')).json()) as { buckets: unknown[] }).buckets, [{ start: iso(5), count: 1, min: 42, mean: 42, max: 42 }])
+      assert.deepEqual(
+        ((await (await get(userKey, single.path, 'buckets=10')).json()) as { buckets: unknown[] }).buckets,
+        [{ start: iso(5), count: 1, min: 42, mean: 42, max: 42 }],
+      )
       const empty = await sequence({ dataType: numeric })
-      assert.deepEqual(((await (await get(userKey, empty.path, 'buckets=10')).json()) as { buckets: unknown[] }).buckets, [])
-      assert.equal((await get(userKey, single.path, `buckets=2&start_timestamp=${iso(9)}&end_timestamp=${iso(1)}`)).status, 400)
+      assert.deepEqual(
+        ((await (await get(userKey, empty.path, 'buckets=10')).json()) as { buckets: unknown[] }).buckets,
+        [],
+      )
+      assert.equal(
+        (await get(userKey, single.path, `buckets=2&start_timestamp=${iso(9)}&end_timestamp=${iso(1)}`)).status,
+        400,
+      )
       const textSeq = await sequence({ dataType: text })
-      await store(textSeq.id, [[0, 'a'], [1, 'b']])
+      await store(textSeq.id, [
+        [0, 'a'],
+        [1, 'b'],
+      ])
       assert.equal((await get(userKey, textSeq.path, 'buckets=2')).status, 400)
     })
 
     test('PUT /api/v1/resources stores several sequences at once; a path is absolute with or without its leading slash (rhizo)', async () => {
       const a = await sequence({ dataType: numeric, decimalPlaces: 2 })
       const b = await sequence({ dataType: text })
-      const res = await putMany(piKey, { values: JSON.stringify({ [a.path]: '3.14159', [b.path.slice(1)]: 'ok' }), timestamp: new Date().toISOString().replace('Z', ' Z') })
+      const res = await putMany(piKey, {
+        values: JSON.stringify({ [a.path]: '3.14159', [b.path.slice(1)]: 'ok' }),
+        timestamp: new Date().toISOString().replace('Z', ' Z'),
+      })
       assert.equal(res.status, 200)
       assert.equal(((await res.json()) as { stored: number }).stored, 2)
       assert.equal(await (await get(piKey, a.path)).text(), '3.14')
@@ -246,7 +358,12 @@ for (const provider of providers) {
     test('PUT /api/v1/resources is all or nothing: a bad value, unknown path or refused path stores nothing', async () => {
       const a = await sequence({ dataType: numeric })
       const b = await sequence({ dataType: numeric })
-      const readOnly = await createSequence(server.core.db, (await findPath(server.core.db, '/acme/readonly/pi-r'))!.at(-1)!, 'ro', { dataType: numeric })
+      const readOnly = await createSequence(
+        server.core.db,
+        (await findPath(server.core.db, '/acme/readonly/pi-r'))!.at(-1)!,
+        'ro',
+        { dataType: numeric },
+      )
       const cases: [Record<string, unknown>, number, string][] = [
         [{ [a.path]: '1', [b.path]: 'warm' }, 400, 'a non-numeric value'],
         [{ [a.path]: '1', '/acme/lab/pi-1/no-such-sequence': '2' }, 404, 'an unknown path'],
@@ -254,20 +371,33 @@ for (const provider of providers) {
         [{ [a.path]: '1', '/acme/readonly/pi-r/ro': '2' }, 403, 'a read-only sequence'],
         [{ [a.path]: { nested: 1 } }, 400, 'a value that is an object'],
       ]
-      for (const [values, status, what] of cases) assert.equal((await putMany(userKey, { values }, true)).status, status, what)
+      for (const [values, status, what] of cases)
+        assert.equal((await putMany(userKey, { values }, true)).status, status, what)
       assert.equal((await putMany(userKey, { values: '{not json' })).status, 400)
-      assert.equal((await putMany(userKey, { values: JSON.stringify({ [a.path]: '1' }), timestamp: 'soon' })).status, 400)
+      assert.equal(
+        (await putMany(userKey, { values: JSON.stringify({ [a.path]: '1' }), timestamp: 'soon' })).status,
+        400,
+      )
       assert.equal((await putMany(userKey, {})).status, 400)
-      assert.deepEqual([await revisionCount(a.id), await revisionCount(b.id), await revisionCount(readOnly.id)], [0, 0, 0])
+      assert.deepEqual(
+        [await revisionCount(a.id), await revisionCount(b.id), await revisionCount(readOnly.id)],
+        [0, 0, 0],
+      )
     })
 
-    test('a controller whose clock is off has its timestamps corrected; a user key\'s timestamp is kept', async () => {
+    test("a controller whose clock is off has its timestamps corrected; a user key's timestamp is kept", async () => {
       const seq = await sequence({ dataType: numeric })
       const twoHoursAgo = new Date(Date.now() - 2 * 3600_000)
-      const res = await putMany(piKey, { values: JSON.stringify({ [seq.path]: '1' }), timestamp: twoHoursAgo.toISOString() })
+      const res = await putMany(piKey, {
+        values: JSON.stringify({ [seq.path]: '1' }),
+        timestamp: twoHoursAgo.toISOString(),
+      })
       assert.equal(res.status, 200)
       const landed = new Date(((await res.json()) as { timestamp: string }).timestamp)
-      assert.ok(Math.abs(landed.getTime() - Date.now()) < 10_000, `corrected to the server clock, got ${landed.toISOString()}`)
+      assert.ok(
+        Math.abs(landed.getTime() - Date.now()) < 10_000,
+        `corrected to the server clock, got ${landed.toISOString()}`,
+      )
       // the correction is remembered: the same skew next time lands near the server clock as well
       const status = await server.core.db.controllerStatus.findUnique({ where: { controllerId: pi.id } })
       assert.ok(Math.abs((status!.attributes as { timestamp_correction: number }).timestamp_correction - 7200) < 10)
@@ -296,9 +426,13 @@ for (const provider of providers) {
 
     test('max_history: the running server trims a sequence to its newest values', async () => {
       const seq = await sequence({ dataType: numeric, maxHistory: 3 })
-      for (let s = 0; s < 6; s++) assert.equal((await send('PUT', piKey, seq.path, { value: String(s), timestamp: iso(s) }, true)).status, 200)
+      for (let s = 0; s < 6; s++)
+        assert.equal((await send('PUT', piKey, seq.path, { value: String(s), timestamp: iso(s) }, true)).status, 200)
       // the server's own retention job, every RETENTION_INTERVAL_MS here (a minute by default)
-      assert.ok(await eventually(async () => (await revisionCount(seq.id)) === 3, 10_000), `${await revisionCount(seq.id)} values kept`)
+      assert.ok(
+        await eventually(async () => (await revisionCount(seq.id)) === 3, 10_000),
+        `${await revisionCount(seq.id)} values kept`,
+      )
       const history = (await (await get(piKey, seq.path, 'count=100')).json()) as HistoryBody
       assert.deepEqual(history.values, ['3', '4', '5'])
       assert.equal(await (await get(piKey, seq.path)).text(), '5')

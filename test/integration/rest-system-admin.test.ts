@@ -42,9 +42,15 @@ for (const provider of providers) {
       return { status: res.status, body: (await res.json()) as Record<string, unknown> }
     }
     const signIn = async (email: string): Promise<Auth> => {
-      const res = await fetch(`${server.url}/sign-in`, { method: 'POST', body: new URLSearchParams({ email_address: email, password: PASSWORD }) })
+      const res = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        body: new URLSearchParams({ email_address: email, password: PASSWORD }),
+      })
       assert.equal(res.status, 200)
-      return { cookie: res.headers.getSetCookie()[0]!.split(';')[0]!, csrf: ((await res.json()) as { csrf_token: string }).csrf_token }
+      return {
+        cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
+        csrf: ((await res.json()) as { csrf_token: string }).csrf_token,
+      }
     }
     const role = async (id: number) => (await server.core.db.user.findUniqueOrThrow({ where: { id } })).role
 
@@ -57,7 +63,14 @@ for (const provider of providers) {
       root = await signIn('root@example.com')
       ann = await signIn('ann@example.com')
       const rootId = (await server.core.db.user.findFirstOrThrow({ where: { email: 'root@example.com' } })).id
-      await server.core.db.organizationUser.create({ data: { organizationId: (await server.core.db.resource.findFirstOrThrow({ where: { name: 'acme', parentId: null } })).id, userId: rootId, isAdmin: true } })
+      await server.core.db.organizationUser.create({
+        data: {
+          organizationId: (await server.core.db.resource.findFirstOrThrow({ where: { name: 'acme', parentId: null } }))
+            .id,
+          userId: rootId,
+          isAdmin: true,
+        },
+      })
       rootKey = (await createKeyForUser(server.core, 'root@example.com', 'acme')).key
     })
     after(async () => {
@@ -71,19 +84,30 @@ for (const provider of providers) {
       assert.equal(made.status, 200)
       assert.equal((made.body.user as { system_admin: boolean }).system_admin, true)
       const bobSession = await signIn('bob@example.com')
-      assert.equal((await call('GET', '/api/v1/system/stats', bobSession)).status, 200, 'the new admin has the rights at once')
-      const listed = Object.values((await call('GET', '/api/v1/users', root)).body) as { id: number; system_admin: boolean }[]
+      assert.equal(
+        (await call('GET', '/api/v1/system/stats', bobSession)).status,
+        200,
+        'the new admin has the rights at once',
+      )
+      const listed = Object.values((await call('GET', '/api/v1/users', root)).body) as {
+        id: number
+        system_admin: boolean
+      }[]
       assert.equal(listed.find((u) => u.id === bob.id)?.system_admin, true)
 
       const unmade = await call('PUT', `/api/v1/users/${bob.id}`, root, { system_admin: false })
       assert.equal(unmade.status, 200)
       assert.equal(await role(bob.id), 0)
-      assert.equal((await call('GET', '/api/v1/users/current', bobSession)).status, 401, 'the session that had admin rights ended')
+      assert.equal(
+        (await call('GET', '/api/v1/users/current', bobSession)).status,
+        401,
+        'the session that had admin rights ended',
+      )
       const again = await signIn('bob@example.com')
       assert.equal((await call('GET', '/api/v1/system/stats', again)).status, 403)
     })
 
-    test('nobody else changes a role: not a member about themselves, an org admin, a system admin\'s key, or oneself', async () => {
+    test("nobody else changes a role: not a member about themselves, an org admin, a system admin's key, or oneself", async () => {
       const cy = await createOrgUser(server.core, 'cy@example.com', PASSWORD, 'acme', false)
       const cySession = await signIn('cy@example.com')
       const annId = (await server.core.db.user.findFirstOrThrow({ where: { email: 'ann@example.com' } })).id
@@ -104,7 +128,8 @@ for (const provider of providers) {
       const other = await createController(server.core, 'beta/pi-b')
       await createController(server.core, 'beta/gone')
       assert.equal((await call('DELETE', '/api/v1/resources/beta/gone', root)).status, 200)
-      const list = async () => Object.values((await call('GET', '/api/v1/system/controllers', root)).body) as ListedController[]
+      const list = async () =>
+        Object.values((await call('GET', '/api/v1/system/controllers', root)).body) as ListedController[]
       const before = await list()
       assert.deepEqual(before.map((c) => c.path).sort(), ['/acme/lab/pi-1', '/beta/pi-b'], 'deleted ones left out')
       assert.equal(before.find((c) => c.id === other.id)?.connected, false)
@@ -121,7 +146,11 @@ for (const provider of providers) {
       assert.equal(await closed(client, 1000), true)
 
       assert.equal((await call('GET', '/api/v1/system/controllers', ann)).status, 403)
-      assert.equal((await call('GET', '/api/v1/system/controllers', { key: rootKey })).status, 403, "a system admin's key is no system admin")
+      assert.equal(
+        (await call('GET', '/api/v1/system/controllers', { key: rootKey })).status,
+        403,
+        "a system admin's key is no system admin",
+      )
       assert.equal((await call('GET', '/api/v1/system/controllers', { key: pi.key })).status, 403)
       assert.equal((await call('GET', '/api/v1/system/controllers')).status, 401)
     })

@@ -35,10 +35,18 @@ for (const provider of providers) {
     })
     after(() => server.close())
 
-    const put = (path: string, body: string, options: { key?: string; type?: string; viaApp?: boolean; headers?: Record<string, string> } = {}) =>
+    const put = (
+      path: string,
+      body: string,
+      options: { key?: string; type?: string; viaApp?: boolean; headers?: Record<string, string> } = {},
+    ) =>
       fetch(`${server.url}/api/v1/resources${path}${options.viaApp ? '?via=app' : ''}`, {
         method: 'PUT',
-        headers: { ...(options.key === '' ? {} : { authorization: basicAuth(options.key ?? piKey) }), 'content-type': options.type ?? FORM, ...options.headers },
+        headers: {
+          ...(options.key === '' ? {} : { authorization: basicAuth(options.key ?? piKey) }),
+          'content-type': options.type ?? FORM,
+          ...options.headers,
+        },
         body,
       })
     const sequence = async (dataType = '1') => {
@@ -46,7 +54,13 @@ for (const provider of providers) {
       const res = await fetch(`${server.url}/api/v1/resources`, {
         method: 'POST',
         headers: { authorization: basicAuth(piKey), 'content-type': FORM },
-        body: new URLSearchParams({ path: '/acme/lab/pi-1', name, type: '21', data_type: dataType, decimal_places: '1' }),
+        body: new URLSearchParams({
+          path: '/acme/lab/pi-1',
+          name,
+          type: '21',
+          data_type: dataType,
+          decimal_places: '1',
+        }),
       })
       assert.equal(res.status, 200)
       return { path: `/acme/lab/pi-1/${name}`, id: ((await res.json()) as { id: number }).id }
@@ -73,7 +87,9 @@ for (const provider of providers) {
       assert.deepEqual(lane.body, { status: 'ok', id, stored: true })
       assert.equal(lane.headers['x-content-type-options'], 'nosniff')
       assert.ok(lane.headers['content-security-policy'])
-      const json = await answer(await put(path, JSON.stringify({ value: 22, timestamp: '2030-01-01T00:00:00Z' }), { type: 'application/json' }))
+      const json = await answer(
+        await put(path, JSON.stringify({ value: 22, timestamp: '2030-01-01T00:00:00Z' }), { type: 'application/json' }),
+      )
       assert.deepEqual(json, lane)
       assert.equal(await stored(id), 3)
     })
@@ -119,9 +135,16 @@ for (const provider of providers) {
       const row = await server.core.db.resource.findUniqueOrThrow({ where: { id } })
       assert.equal(row.name, `renamed-${counter}`)
       assert.equal(await stored(id), 1)
-      const signIn = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': FORM }, body: 'email_address=ann%40example.com&password=long+enough+pw' })
+      const signIn = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': FORM },
+        body: 'email_address=ann%40example.com&password=long+enough+pw',
+      })
       assert.equal(signIn.status, 200)
-      const cookie = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+      const cookie = signIn.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ')
       const withCookie = await put(`/acme/lab/pi-1/renamed-${counter}`, 'value=6', { key: '', headers: { cookie } })
       assert.equal(withCookie.status, 403)
       assert.equal(await stored(id), 1)

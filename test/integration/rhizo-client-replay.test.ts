@@ -44,11 +44,17 @@ for (const provider of providers) {
       assert.deepEqual(waiting.json(), { status: 'ok' })
       const entered = await fetch(`${server.url}/api/v1/pins/${pin}`, {
         method: 'PUT',
-        headers: { authorization: 'Basic ' + Buffer.from(`web:${annKey}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: 'Basic ' + Buffer.from(`web:${annKey}`).toString('base64'),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ controller: '/acme/lab/pi-1' }),
       })
       assert.equal(entered.status, 200)
-      const granted = (await controller.send('GET', `/api/v1/pins/${pin}`, { pin_code })).json<{ controller_path: string; secret_key: string }>()
+      const granted = (await controller.send('GET', `/api/v1/pins/${pin}`, { pin_code })).json<{
+        controller_path: string
+        secret_key: string
+      }>()
       assert.equal(granted.controller_path, '/acme/lab/pi-1')
       controller.secretKey = granted.secret_key // FileClient._secret_key = secret_key
     })
@@ -63,10 +69,26 @@ for (const provider of providers) {
     test('sequences.create: a 404 from file_exists, then POST with data_type, min_storage_interval, decimal_places and units', async () => {
       const full = `${pathOnServer}/temperature`
       assert.equal((await controller.send('GET', '/api/v1/resources' + full, { meta: 1 })).status, 404)
-      const created = await controller.send('POST', '/api/v1/resources', { path: pathOnServer, name: 'temperature', type: 21, data_type: 1, min_storage_interval: 20, decimal_places: 1, units: 'degrees C' })
+      const created = await controller.send('POST', '/api/v1/resources', {
+        path: pathOnServer,
+        name: 'temperature',
+        type: 21,
+        data_type: 1,
+        min_storage_interval: 20,
+        decimal_places: 1,
+        units: 'degrees C',
+      })
       assert.equal(created.status, 200, created.text)
-      const meta = (await controller.send('GET', '/api/v1/resources' + full, { meta: 1 })).json<{ system_attributes: Record<string, unknown> }>()
-      assert.deepEqual(meta.system_attributes, { max_history: 10000, data_type: 1, min_storage_interval: 20, decimal_places: 1, units: 'degrees C' })
+      const meta = (await controller.send('GET', '/api/v1/resources' + full, { meta: 1 })).json<{
+        system_attributes: Record<string, unknown>
+      }>()
+      assert.deepEqual(meta.system_attributes, {
+        max_history: 10000,
+        data_type: 1,
+        min_storage_interval: 20,
+        decimal_places: 1,
+        units: 'degrees C',
+      })
     })
 
     test('sequences.update without the websocket: FileClient.write does GET then PUT with base64 data, then reads the value back', async () => {
@@ -78,15 +100,28 @@ for (const provider of providers) {
       const put = await controller.send('PUT', '/api/v1/resources' + full, { data: b64(value) })
       assert.equal(put.status, 200, put.text)
       const read = await controller.send('GET', '/api/v1/resources' + full)
-      assert.equal(read.text, value, 'read_file(...).decode() == value ends the client\'s retry loop')
+      assert.equal(read.text, value, "read_file(...).decode() == value ends the client's retry loop")
     })
 
     test('sequences.update without the websocket ends after one write on sequences with decimal_places (it looped on "60.50")', async () => {
       // str(value) of what a Python program passes: 60.5, 21.25, 60.0 (a float), 60 and 7 (ints)
-      const cases = [['60.5', 2], ['21.25', 2], ['60.0', 2], ['60', 0], ['7', 1]] as const
+      const cases = [
+        ['60.5', 2],
+        ['21.25', 2],
+        ['60.0', 2],
+        ['60', 0],
+        ['7', 1],
+      ] as const
       for (const [i, [value, places]] of cases.entries()) {
         const name = `reading_${i}` // one sequence each: the client's min_storage_interval of 20 s would skip a second value
-        const created = await controller.send('POST', '/api/v1/resources', { path: pathOnServer, name, type: 21, data_type: 1, min_storage_interval: 20, decimal_places: places })
+        const created = await controller.send('POST', '/api/v1/resources', {
+          path: pathOnServer,
+          name,
+          type: 21,
+          data_type: 1,
+          min_storage_interval: 20,
+          decimal_places: places,
+        })
         assert.equal(created.status, 200, created.text)
         const outcome = await rhizoUpdateOverRest(controller, `${pathOnServer}/${name}`, value)
         assert.deepEqual(outcome, { writes: 1, read: [value] }, `${value} with ${places} decimal places`)
@@ -97,11 +132,17 @@ for (const provider of providers) {
       const at = new Date(Date.now() - 1000)
       const statusFolder = `${pathOnServer}/status`
       const values = { [`${statusFolder}/processor_usage`]: '12.5', [`${statusFolder}/disk_usage`]: '40.2' }
-      const res = await controller.send('PUT', '/api/v1/resources', { values: JSON.stringify(values), timestamp: rhizoTimestamp(at) })
+      const res = await controller.send('PUT', '/api/v1/resources', {
+        values: JSON.stringify(values),
+        timestamp: rhizoTimestamp(at),
+      })
       assert.equal(res.status, 200, res.text)
       assert.equal(res.json<{ stored: number }>().stored, 2)
       for (const [path, value] of Object.entries(values)) {
-        const history = (await controller.send('GET', '/api/v1/resources' + path, { count: 10 })).json<{ values: string[]; timestamps: string[] }>()
+        const history = (await controller.send('GET', '/api/v1/resources' + path, { count: 10 })).json<{
+          values: string[]
+          timestamps: string[]
+        }>()
         assert.deepEqual(history.values, [value])
         assert.equal(history.timestamps[0], at.toISOString(), 'the timestamp as sent, to the millisecond')
       }
@@ -111,32 +152,59 @@ for (const provider of providers) {
       const path = `${pathOnServer}/status/messages_sent`
       const t0 = Date.now() - 20_000 // within the 30 s a controller's clock may be off without correction
       for (const [i, value] of ['1', '2', '3'].entries()) {
-        const res = await controller.send('PUT', '/api/v1/resources', { values: JSON.stringify({ [path]: value }), timestamp: rhizoTimestamp(new Date(t0 + i * 5_000)) })
+        const res = await controller.send('PUT', '/api/v1/resources', {
+          values: JSON.stringify({ [path]: value }),
+          timestamp: rhizoTimestamp(new Date(t0 + i * 5_000)),
+        })
         assert.equal(res.status, 200, res.text)
       }
-      const ranged = await controller.send('GET', '/api/v1/resources' + path, { count: 10, start_timestamp: rhizoTimestamp(new Date(t0 + 2_500)) })
+      const ranged = await controller.send('GET', '/api/v1/resources' + path, {
+        count: 10,
+        start_timestamp: rhizoTimestamp(new Date(t0 + 2_500)),
+      })
       assert.equal(ranged.status, 200, ranged.text)
       assert.deepEqual(ranged.json<{ values: string[] }>().values, ['2', '3'])
       const csv = await controller.send('GET', '/api/v1/resources' + path, { count: 2, download: 1 })
-      assert.deepEqual(csv.text.trim().split('\n').slice(1).map((line) => line.split(',')[1]), ['2', '3'])
+      assert.deepEqual(
+        csv.text
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((line) => line.split(',')[1]),
+        ['2', '3'],
+      )
     })
 
     test('files.write of a new file: GET 404, then POST type 20 with creationTimestamp; a second write is a PUT', async () => {
       const path = `${pathOnServer}/config.txt`
       const created = new Date(Date.UTC(2026, 11, 3, 17, 0, 0, 123))
-      const first = { data: b64('interval: 30'), creationTimestamp: rhizoTimestamp(created), modificationTimestamp: rhizoTimestamp(created) }
+      const first = {
+        data: b64('interval: 30'),
+        creationTimestamp: rhizoTimestamp(created),
+        modificationTimestamp: rhizoTimestamp(created),
+      }
       assert.equal((await controller.send('GET', '/api/v1/resources' + path, first)).status, 404)
-      const posted = await controller.send('POST', '/api/v1/resources', { ...first, path: pathOnServer, name: 'config.txt', type: 20 })
+      const posted = await controller.send('POST', '/api/v1/resources', {
+        ...first,
+        path: pathOnServer,
+        name: 'config.txt',
+        type: 20,
+      })
       assert.equal(posted.status, 200, posted.text)
-      const again = { data: b64('interval: 60'), modificationTimestamp: rhizoTimestamp(new Date(created.getTime() + 60_000)) }
+      const again = {
+        data: b64('interval: 60'),
+        modificationTimestamp: rhizoTimestamp(new Date(created.getTime() + 60_000)),
+      }
       assert.equal((await controller.send('GET', '/api/v1/resources' + path, again)).status, 200)
       assert.equal((await controller.send('PUT', '/api/v1/resources' + path, again)).status, 200)
       assert.equal((await controller.send('GET', '/api/v1/resources' + path)).text, 'interval: 60')
-      const meta = (await controller.send('GET', '/api/v1/resources' + path, { meta: 1 })).json<{ creation_timestamp: string }>()
+      const meta = (await controller.send('GET', '/api/v1/resources' + path, { meta: 1 })).json<{
+        creation_timestamp: string
+      }>()
       assert.equal(meta.creation_timestamp, created.toISOString())
     })
 
-    test('files.list recursive with extended=0 in the form body names each entry\'s path (and fullPath)', async () => {
+    test("files.list recursive with extended=0 in the form body names each entry's path (and fullPath)", async () => {
       const listed = await controller.send('GET', '/api/v1/resources' + pathOnServer, { extended: 0, recursive: true })
       assert.equal(listed.status, 200, listed.text)
       const items = listed.json<{ name: string; path: string; fullPath: string }[]>()
@@ -146,27 +214,52 @@ for (const provider of providers) {
       assert.ok(items.some((i) => i.path === `${pathOnServer}/status/serial_errors`))
     })
 
-    test('list_files(folder, type=\'controller_folder\') sends extended=0 and reads each controller\'s last_watchdog_timestamp and status', async () => {
+    test("list_files(folder, type='controller_folder') sends extended=0 and reads each controller's last_watchdog_timestamp and status", async () => {
       // FileClient.list: params = {'extended': int(extended)}, then type; rhizo-server took any extended as on
-      const listed = await controller.send('GET', '/api/v1/resources/acme/lab', { extended: 0, type: 'controller_folder' })
+      const listed = await controller.send('GET', '/api/v1/resources/acme/lab', {
+        extended: 0,
+        type: 'controller_folder',
+      })
       assert.equal(listed.status, 200, listed.text)
       const controllers = listed.json<Record<string, unknown>[]>()
-      assert.deepEqual(controllers.map((c) => c.name), ['pi-1'])
-      for (const key of ['last_watchdog_timestamp', 'status']) assert.ok(key in controllers[0]!, `a controller entry has ${key} (a KeyError in the client otherwise)`)
+      assert.deepEqual(
+        controllers.map((c) => c.name),
+        ['pi-1'],
+      )
+      for (const key of ['last_watchdog_timestamp', 'status'])
+        assert.ok(key in controllers[0]!, `a controller entry has ${key} (a KeyError in the client otherwise)`)
     })
 
     test('send_message: POST /api/v1/messages with folder_path, type and JSON parameters', async () => {
-      const sent = await controller.send('POST', '/api/v1/messages', { folder_path: pathOnServer, type: 'hello', parameters: JSON.stringify({ n: 1 }) })
+      const sent = await controller.send('POST', '/api/v1/messages', {
+        folder_path: pathOnServer,
+        type: 'hello',
+        parameters: JSON.stringify({ n: 1 }),
+      })
       assert.equal(sent.status, 200, sent.text)
       const history = await controller.send('GET', '/api/v1/messages', { folder_path: pathOnServer, type: 'hello' })
-      assert.deepEqual(history.json<{ parameters: unknown }[]>().map((m) => m.parameters), [{ n: 1 }])
+      assert.deepEqual(
+        history.json<{ parameters: unknown }[]>().map((m) => m.parameters),
+        [{ n: 1 }],
+      )
     })
 
     test('a key the server does not know is still refused (401) wherever credentials are needed', async () => {
       const stranger = rhizoClient(server.url) // "x"
       assert.equal((await stranger.send('GET', '/api/v1/resources/self', { meta: 1, include_path: 1 })).status, 401)
-      assert.equal((await stranger.send('PUT', '/api/v1/resources', { values: JSON.stringify({ [`${pathOnServer}/temperature`]: '1' }) })).status, 401)
-      assert.equal((await stranger.send('POST', '/api/v1/messages', { folder_path: pathOnServer, type: 'x', parameters: '{}' })).status, 401)
+      assert.equal(
+        (
+          await stranger.send('PUT', '/api/v1/resources', {
+            values: JSON.stringify({ [`${pathOnServer}/temperature`]: '1' }),
+          })
+        ).status,
+        401,
+      )
+      assert.equal(
+        (await stranger.send('POST', '/api/v1/messages', { folder_path: pathOnServer, type: 'x', parameters: '{}' }))
+          .status,
+        401,
+      )
     })
   })
 }

@@ -34,7 +34,8 @@ for (const provider of providers) {
       await createOrg(server.core, 'acme')
       key = (await createController(server.core, 'acme/pi')).key
       const pi = (await findPath(server.core.db, PI))!.at(-1)!
-      for (const name of ['closing', 'drain', 'wire']) ids.set(name, (await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.numeric })).id)
+      for (const name of ['closing', 'drain', 'wire'])
+        ids.set(name, (await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.numeric })).id)
     })
     after(async () => {
       endAll()
@@ -61,13 +62,20 @@ for (const provider of providers) {
       const queue = await DiskQueue.open(queueDir)
       const left = queue.after(0, 1000).map((e) => (e.kind === 'value' ? e.value : ''))
       await queue.close()
-      assert.deepEqual(left.filter((v) => stored.includes(v)), [], `queued again though stored (${stored.length} stored, ${left.length} left)`)
+      assert.deepEqual(
+        left.filter((v) => stored.includes(v)),
+        [],
+        `queued again though stored (${stored.length} stored, ${left.length} left)`,
+      )
       const rerun = await connect(options)
       await rerun.flush(20_000)
       await rerun.close()
       const h = await history('closing')
       assert.equal(h.values.length, 300)
-      assert.deepEqual(h.values, Array.from({ length: 300 }, (_, i) => String(i)))
+      assert.deepEqual(
+        h.values,
+        Array.from({ length: 300 }, (_, i) => String(i)),
+      )
     })
 
     test('over MQTT, entries are stored once whatever order their publishes arrive in; payloads without entry ids are stored every time', async () => {
@@ -88,24 +96,52 @@ for (const provider of providers) {
     test('a drain of 10,000 queued values with the SDK process SIGKILLed at five random points stores each value once, in order, with its timestamp', async () => {
       const queueDir = join(dir, 'drain')
       const start = '2026-12-02T00:00:00.000Z'
-      const args = (mode: string) => [writer, server.url, server.mqttUrl, key, PI, queueDir, mode, 'drain', '10000', start]
+      const args = (mode: string) => [
+        writer,
+        server.url,
+        server.mqttUrl,
+        key,
+        PI,
+        queueDir,
+        mode,
+        'drain',
+        '10000',
+        start,
+      ]
       let left = 10_000
       for (let run = 0; run < 5; run++) {
-        const child = spawn(process.execPath, ['--import', 'tsx', ...args(run === 0 ? 'fill' : 'resume')], { stdio: ['ignore', 'pipe', 'inherit'] })
+        const child = spawn(process.execPath, ['--import', 'tsx', ...args(run === 0 ? 'fill' : 'resume')], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        })
         // killed once a random part of what is left has been sent: mid-drain, with publishes in flight
         const target = Math.floor(left * (0.2 + Math.random() * 0.6))
         left = await killWhenLeft(child, target)
       }
-      const last = spawn(process.execPath, ['--import', 'tsx', ...args('finish')], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const last = spawn(process.execPath, ['--import', 'tsx', ...args('finish')], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
       assert.match(await output(last), /done/)
       const h = await history('drain')
       assert.equal(h.values.length, 10_000, `${h.values.length - new Set(h.values).size} stored twice`)
-      assert.deepEqual(h.values, Array.from({ length: 10_000 }, (_, i) => String(i)))
+      assert.deepEqual(
+        h.values,
+        Array.from({ length: 10_000 }, (_, i) => String(i)),
+      )
       const t0 = Date.parse(start)
-      assert.deepEqual(h.timestamps.map((t) => t.getTime() - t0), Array.from({ length: 10_000 }, (_, i) => i))
+      assert.deepEqual(
+        h.timestamps.map((t) => t.getTime() - t0),
+        Array.from({ length: 10_000 }, (_, i) => i),
+      )
       // and stored in the order they were queued
-      const rows = await server.core.db.resourceRevision.findMany({ where: { resourceId: ids.get('drain')! }, orderBy: { id: 'asc' }, select: { timestamp: true } })
-      assert.ok(rows.every((r, i) => i === 0 || r.timestamp > rows[i - 1]!.timestamp), 'revision ids follow the queue order')
+      const rows = await server.core.db.resourceRevision.findMany({
+        where: { resourceId: ids.get('drain')! },
+        orderBy: { id: 'asc' },
+        select: { timestamp: true },
+      })
+      assert.ok(
+        rows.every((r, i) => i === 0 || r.timestamp > rows[i - 1]!.timestamp),
+        'revision ids follow the queue order',
+      )
     })
   })
 }
@@ -122,7 +158,9 @@ function killWhenLeft(child: ChildProcess, target: number): Promise<number> {
       for (const line of lines) if (line.startsWith('left ')) left = Number(line.slice(5))
       if (left <= target && child.exitCode === null && !child.killed) child.kill('SIGKILL')
     })
-    child.once('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(left) : reject(new Error(`writer exited with ${code} before being killed`))))
+    child.once('exit', (code, signal) =>
+      signal === 'SIGKILL' ? resolve(left) : reject(new Error(`writer exited with ${code} before being killed`)),
+    )
   })
 }
 
@@ -130,7 +168,9 @@ function output(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = ''
     child.stdout!.on('data', (d: Buffer) => (text += d.toString()))
-    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`writer exited with ${code}: ${text}`))))
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`writer exited with ${code}: ${text}`)),
+    )
   })
 }
 

@@ -31,18 +31,34 @@ describe('the packed controllers SDK in a fresh project', () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'tendril-sdk-package-'))
     project = join(work, 'app')
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: sdkDir, env: userEnv, maxBuffer: 16 << 20 })
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], {
+      cwd: sdkDir,
+      env: userEnv,
+      maxBuffer: 16 << 20,
+    })
     const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[]
     packed = info!.files.map((f) => f.path)
     await run('mkdir', ['-p', project])
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
     // MQTT.js comes from npm's cache when this machine installed the repository (else from the registry)
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', join(work, info!.filename)], { cwd: project, env: userEnv })
+    await run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', join(work, info!.filename)],
+      { cwd: project, env: userEnv },
+    )
   })
   after(() => rmSync(work, { recursive: true, force: true }))
 
   test('the tarball holds compiled ESM with type declarations, not the TypeScript source', () => {
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/browser.js', 'dist/browser.d.ts', 'dist/queue/disk.js', 'package.json', 'README.md']) {
+    for (const file of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/browser.js',
+      'dist/browser.d.ts',
+      'dist/queue/disk.js',
+      'package.json',
+      'README.md',
+    ]) {
       assert.ok(packed.includes(file), `${file} in ${packed.join(', ')}`)
     }
     assert.ok(!packed.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'no .ts source')
@@ -63,7 +79,11 @@ describe('the packed controllers SDK in a fresh project', () => {
         await client.flush(10000)
         await client.close()
         console.log('stored')`
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', program, server.url, server.mqttUrl, key, join(work, 'queue')], { cwd: project, env: userEnv })
+      const { stdout } = await run(
+        process.execPath,
+        ['--input-type=module', '-e', program, server.url, server.mqttUrl, key, join(work, 'queue')],
+        { cwd: project, env: userEnv },
+      )
       assert.equal(stdout.trim(), 'stored')
       const h = await sequenceHistory(server.core.db, sequence.id)
       assert.deepEqual(h.values, ['21.5'])
@@ -84,7 +104,23 @@ export const size: number = client.queue.size
 export const wrong: string = client.queue.size
 `,
     )
-    const args = [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', typeRoots, file]
+    const args = [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      typeRoots,
+      file,
+    ]
     const result = await run(process.execPath, args, { cwd: project, env: userEnv }).then(
       () => '',
       (err: { stdout: string }) => err.stdout,
@@ -96,11 +132,24 @@ export const wrong: string = client.queue.size
 
   test('esbuild bundles it for the browser from the browser entry, without Node built-ins or the disk queue', async () => {
     const stdin = { contents: "export { connect } from '@tendril/controllers-sdk'", resolveDir: project }
-    const result = await build({ stdin, bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent' })
+    const result = await build({
+      stdin,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    })
     assert.deepEqual(result.errors, [])
     const inputs = Object.keys(result.metafile.inputs)
-    assert.ok(inputs.some((i) => i.endsWith('@tendril/controllers-sdk/dist/browser.js')), inputs.join('\n'))
-    assert.ok(!inputs.some((i) => /controllers-sdk\/dist\/(queue\/disk|provision|index)\.js$/.test(i) || i.startsWith('node:')))
+    assert.ok(
+      inputs.some((i) => i.endsWith('@tendril/controllers-sdk/dist/browser.js')),
+      inputs.join('\n'),
+    )
+    assert.ok(
+      !inputs.some((i) => /controllers-sdk\/dist\/(queue\/disk|provision|index)\.js$/.test(i) || i.startsWith('node:')),
+    )
     assert.doesNotMatch(result.outputFiles[0]!.text, /from ["']node:/)
     assert.match(readFileSync(join(project, 'node_modules/@tendril/controllers-sdk/package.json'), 'utf8'), /"browser"/)
   })

@@ -6,7 +6,13 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { DiskQueue, type QueueItem } from '@tendril/controllers-sdk'
 
-const value = (i: number): QueueItem => ({ kind: 'value', folder: null, name: 'temp', value: String(i), t: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() })
+const value = (i: number): QueueItem => ({
+  kind: 'value',
+  folder: null,
+  name: 'temp',
+  value: String(i),
+  t: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+})
 const values = (n: number, from = 0) => Array.from({ length: n }, (_, i) => value(from + i))
 
 describe('SDK disk queue', () => {
@@ -22,7 +28,10 @@ describe('SDK disk queue', () => {
     q.ack(q.after(0, 4).map((e) => e.id))
     await q.close()
     const again = await DiskQueue.open(d)
-    assert.deepEqual(again.after(0, 100).map((e) => (e.kind === 'value' ? e.value : '')), ['4', '5', '6', '7', '8', '9'])
+    assert.deepEqual(
+      again.after(0, 100).map((e) => (e.kind === 'value' ? e.value : '')),
+      ['4', '5', '6', '7', '8', '9'],
+    )
     assert.equal(again.size, 6)
     await again.append(values(1, 10))
     assert.equal(again.after(0, 100).at(-1)!.id, 11, 'ids keep increasing after a reopen')
@@ -56,7 +65,7 @@ describe('SDK disk queue', () => {
     for (const line of lines) JSON.parse(line)
   })
 
-  test('a second process cannot open a queue in use; a dead owner\'s lock is taken over', async () => {
+  test("a second process cannot open a queue in use; a dead owner's lock is taken over", async () => {
     const d = dir()
     const q = await DiskQueue.open(d)
     await assert.rejects(DiskQueue.open(d), /in use by process/)
@@ -77,7 +86,10 @@ describe('SDK disk queue', () => {
     assert.equal(reported, 7)
     await q.close()
     const again = await DiskQueue.open(d, { maxEntries: 5 })
-    assert.deepEqual(again.after(0, 100).map((e) => (e.kind === 'value' ? e.value : '')), ['7', '8', '9', '10', '11'])
+    assert.deepEqual(
+      again.after(0, 100).map((e) => (e.kind === 'value' ? e.value : '')),
+      ['7', '8', '9', '10', '11'],
+    )
     await again.close()
   })
 
@@ -86,7 +98,10 @@ describe('SDK disk queue', () => {
     await q.append(values(3))
     q.protectThrough(2) // ids 1 and 2 were handed to the connection
     await q.append(values(2, 3))
-    assert.deepEqual(q.after(0, 100).map((e) => e.id), [1, 2, 5])
+    assert.deepEqual(
+      q.after(0, 100).map((e) => e.id),
+      [1, 2, 5],
+    )
     await q.close()
   })
 

@@ -26,7 +26,11 @@ for (const provider of providers) {
     before(async () => {
       server = await startTestServer(provider)
       dir = mkdtempSync(join(tmpdir(), 'tendril-sdk-rest-'))
-      const f = await fixture(server.core, { orgs: ['acme', 'beta'], users: { ann: {} }, controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/lab/pi-new'] })
+      const f = await fixture(server.core, {
+        orgs: ['acme', 'beta'],
+        users: { ann: {} },
+        controllers: ['acme/lab/pi-1', 'beta/pi-b', 'acme/lab/pi-new'],
+      })
       piKey = f.controllers['acme/lab/pi-1'].key
       userKey = f.users.ann.key
     })
@@ -38,7 +42,14 @@ for (const provider of providers) {
 
     let n = 0
     const open = async (options: { key?: string; controllerPath?: string } = {}) => {
-      const client = await connect({ server: server.url, mqttUrl: server.mqttUrl, key: piKey, queueDir: join(dir, `q-${n++}`), controllerPath: PI, ...options })
+      const client = await connect({
+        server: server.url,
+        mqttUrl: server.mqttUrl,
+        key: piKey,
+        queueDir: join(dir, `q-${n++}`),
+        controllerPath: PI,
+        ...options,
+      })
       clients.push(client)
       return client
     }
@@ -95,9 +106,17 @@ for (const provider of providers) {
       assert.equal(config.controllerPath, '/acme/lab/pi-new')
       assert.match(config.key, /^tdl_/)
       assert.equal(statSync(configFile).mode & 0o777, 0o600)
-      assert.deepEqual(JSON.parse(readFileSync(configFile, 'utf8')), { server: server.url, key: config.key, controllerPath: '/acme/lab/pi-new' })
+      assert.deepEqual(JSON.parse(readFileSync(configFile, 'utf8')), {
+        server: server.url,
+        key: config.key,
+        controllerPath: '/acme/lab/pi-new',
+      })
       // a second run finds the key and asks for no PIN
-      const again = await provision({ server: server.url, configFile, onPin: () => assert.fail('asked for a PIN again') })
+      const again = await provision({
+        server: server.url,
+        configFile,
+        onPin: () => assert.fail('asked for a PIN again'),
+      })
       assert.equal(again.key, config.key)
       const client = await open({ key: config.key, controllerPath: config.controllerPath })
       assert.equal(client.isConnected, true)

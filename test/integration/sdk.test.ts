@@ -6,7 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { AuthError, connect, ConnectionError, PermissionError, ValidationError, type Message, type TendrilClient } from '@tendril/controllers-sdk'
+import {
+  AuthError,
+  connect,
+  ConnectionError,
+  PermissionError,
+  ValidationError,
+  type Message,
+  type TendrilClient,
+} from '@tendril/controllers-sdk'
 import { sequenceHistory } from '../../core/resources/sequences.ts'
 import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
@@ -35,7 +43,12 @@ for (const provider of providers) {
         await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.numeric })
       }
       await createSequence(server.core.db, pi, 'note', { dataType: SequenceDataType.text })
-      await createResource(server.core.db, { parentId: pi.id, organizationId: pi.organizationId, name: 'bench', type: ResourceType.basicFolder })
+      await createResource(server.core.db, {
+        parentId: pi.id,
+        organizationId: pi.organizationId,
+        name: 'bench',
+        type: ResourceType.basicFolder,
+      })
     })
     after(async () => {
       for (const c of clients) await c.close().catch(() => {})
@@ -78,7 +91,10 @@ for (const provider of providers) {
 
     test('updateMany stores several sequences with one timestamp; absolute paths work too', async () => {
       const client = await open()
-      await client.sequences.updateMany({ temperature: 19, [`${PI}/humidity`]: 55.5 }, { timestamp: '2026-11-20T09:00:00Z' })
+      await client.sequences.updateMany(
+        { temperature: 19, [`${PI}/humidity`]: 55.5 },
+        { timestamp: '2026-11-20T09:00:00Z' },
+      )
       await client.flush()
       assert.equal((await history(`${PI}/temperature`)).values.at(-1), '19')
       const h = await history(`${PI}/humidity`)
@@ -151,7 +167,10 @@ for (const provider of providers) {
 
     test("subscribing to another organization's folder fails with PermissionError", async () => {
       const client = await open()
-      await assert.rejects(client.subscribe('/beta/pi-b', {}, () => {}), PermissionError)
+      await assert.rejects(
+        client.subscribe('/beta/pi-b', {}, () => {}),
+        PermissionError,
+      )
     })
 
     test('a message to a folder the key cannot write is dropped with a PermissionError; later values still go', async () => {
@@ -161,7 +180,10 @@ for (const provider of providers) {
       await client.messages.send('hello', {}, { folder: '/beta/pi-b' })
       await client.sequences.update('humidity', 77, { timestamp: '2026-11-22T00:00:00Z' })
       await client.flush(10_000)
-      assert.ok(errors.some((e) => e instanceof PermissionError), String(errors))
+      assert.ok(
+        errors.some((e) => e instanceof PermissionError),
+        String(errors),
+      )
       assert.equal((await history(`${PI}/humidity`)).values.at(-1), '77')
       assert.equal(client.queue.size, 0)
     })
@@ -179,7 +201,11 @@ for (const provider of providers) {
       await server.core.db.controllerStatus.update({ where: { controllerId: pi.id }, data: { lastWatchdogAt: null } })
       await open({ watchdogSeconds: 1 })
       assert.ok(
-        await eventually(async () => (await server.core.db.controllerStatus.findUnique({ where: { controllerId: pi.id } }))?.lastWatchdogAt != null),
+        await eventually(
+          async () =>
+            (await server.core.db.controllerStatus.findUnique({ where: { controllerId: pi.id } }))?.lastWatchdogAt !=
+            null,
+        ),
       )
     })
 
@@ -188,20 +214,32 @@ for (const provider of providers) {
       await server.stop()
       assert.ok(await eventually(() => !client.isConnected))
       const t0 = Date.parse('2026-11-22T12:00:00Z')
-      await Promise.all(Array.from({ length: 1000 }, (_, i) => client.sequences.update('offline', i, { timestamp: new Date(t0 + i * 1000) })))
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, i) =>
+          client.sequences.update('offline', i, { timestamp: new Date(t0 + i * 1000) }),
+        ),
+      )
       assert.equal(client.queue.size, 1000)
       await server.start()
       await client.flush(20_000)
       const h = await history(`${PI}/offline`)
       assert.equal(h.values.length, 1000)
-      assert.deepEqual(h.values, Array.from({ length: 1000 }, (_, i) => String(i)))
-      assert.deepEqual(h.timestamps.map((t) => t.getTime()), Array.from({ length: 1000 }, (_, i) => t0 + i * 1000))
+      assert.deepEqual(
+        h.values,
+        Array.from({ length: 1000 }, (_, i) => String(i)),
+      )
+      assert.deepEqual(
+        h.timestamps.map((t) => t.getTime()),
+        Array.from({ length: 1000 }, (_, i) => t0 + i * 1000),
+      )
     })
 
     test('a server restart in the middle of sending loses no value (delivery is at least once)', async () => {
       const client = await open({ maxInFlight: 2 })
       const t0 = Date.parse('2026-11-22T14:00:00Z')
-      const writes = Array.from({ length: 5000 }, (_, i) => client.sequences.update('midway', i, { timestamp: new Date(t0 + i * 1000) }))
+      const writes = Array.from({ length: 5000 }, (_, i) =>
+        client.sequences.update('midway', i, { timestamp: new Date(t0 + i * 1000) }),
+      )
       await Promise.all(writes)
       const unsent = client.queue.size
       await server.stop()
@@ -211,16 +249,35 @@ for (const provider of providers) {
       const h = await history(`${PI}/midway`)
       const distinct = new Set(h.values)
       assert.equal(distinct.size, 5000, 'every value stored')
-      assert.ok(h.values.length < 5000 + 1000, `at most the publishes in flight at the restart stored twice (${h.values.length - 5000})`)
+      assert.ok(
+        h.values.length < 5000 + 1000,
+        `at most the publishes in flight at the restart stored twice (${h.values.length - 5000})`,
+      )
     })
 
     test('connect resolves offline, and a queue survives the SDK process being killed', async () => {
       await server.stop()
       const queueDir = join(dir, 'restart-queue')
       const start = '2026-11-22T13:00:00.000Z'
-      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sdk-fixtures/queue-writer.ts'), server.url, server.mqttUrl, piKey, PI, queueDir, 'restart', '1000', start], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, 'sdk-fixtures/queue-writer.ts'),
+          server.url,
+          server.mqttUrl,
+          piKey,
+          PI,
+          queueDir,
+          'restart',
+          '1000',
+          start,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      )
       const said = await new Promise<string>((resolve, reject) => {
         let out = ''
         child.stdout.on('data', (d: Buffer) => {
@@ -238,7 +295,10 @@ for (const provider of providers) {
       await client.flush(20_000)
       const h = await history(`${PI}/restart`)
       assert.equal(h.values.length, 1000)
-      assert.deepEqual(h.values, Array.from({ length: 1000 }, (_, i) => String(i)))
+      assert.deepEqual(
+        h.values,
+        Array.from({ length: 1000 }, (_, i) => String(i)),
+      )
       assert.equal(h.timestamps[999]!.getTime(), Date.parse(start) + 999)
       await client.close()
       // and a third run sends nothing again
@@ -254,13 +314,17 @@ for (const provider of providers) {
       assert.equal(client.isConnected, false)
       let reported = 0
       client.on('drop', (count) => (reported += count))
-      for (let i = 0; i < 25; i++) await client.sequences.update('bounded', i, { timestamp: new Date(Date.UTC(2026, 10, 23, 0, 0, i)) })
+      for (let i = 0; i < 25; i++)
+        await client.sequences.update('bounded', i, { timestamp: new Date(Date.UTC(2026, 10, 23, 0, 0, i)) })
       assert.equal(client.queue.size, 10)
       assert.equal(client.queue.dropped, 15)
       assert.equal(reported, 15)
       await server.start()
       await client.flush(10_000)
-      assert.deepEqual((await history(`${PI}/bounded`)).values, Array.from({ length: 10 }, (_, i) => String(15 + i)))
+      assert.deepEqual(
+        (await history(`${PI}/bounded`)).values,
+        Array.from({ length: 10 }, (_, i) => String(15 + i)),
+      )
     })
   })
 }

@@ -73,7 +73,15 @@ for (const provider of providers) {
     before(async () => {
       smtp = await startSmtp()
       server = await startTestServer(provider, {
-        config: { 'mqtt-publish-rate': PUBLISH_RATE, 'mqtt-drain-timeout': DRAIN_TIMEOUT_MS, 'mqtt-retained-per-org': RETAINED_LIMIT, 'text-value-limit': TEXT_LIMIT, 'history-response-limit': HISTORY_LIMIT, 'inline-bytes': INLINE_BYTES, 'smtp-url': smtp.url },
+        config: {
+          'mqtt-publish-rate': PUBLISH_RATE,
+          'mqtt-drain-timeout': DRAIN_TIMEOUT_MS,
+          'mqtt-retained-per-org': RETAINED_LIMIT,
+          'text-value-limit': TEXT_LIMIT,
+          'history-response-limit': HISTORY_LIMIT,
+          'inline-bytes': INLINE_BYTES,
+          'smtp-url': smtp.url,
+        },
       })
       const f = await fixture(server.core, { org: 'acme', users: { ann: {} }, controllers: ['acme/pi-1'] })
       piKey = f.controllers['acme/pi-1'].key
@@ -89,8 +97,13 @@ for (const provider of providers) {
 
     const url = (path: string, query = '') => `${server.url}/api/v1/resources${path}${query ? '?' + query : ''}`
     const send = (method: string, key: string, path: string, body: Record<string, unknown>) =>
-      fetch(url(path), { method, headers: { authorization: basicAuth(key), 'content-type': 'application/json' }, body: JSON.stringify(body) })
-    const get = (key: string, path: string, query = '') => fetch(url(path, query), { headers: { authorization: basicAuth(key) } })
+      fetch(url(path), {
+        method,
+        headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const get = (key: string, path: string, query = '') =>
+      fetch(url(path, query), { headers: { authorization: basicAuth(key) } })
     const textSequence = async () => {
       const name = `text-${++counter}`
       const { id } = await createSequence(server.core.db, pi, name, { dataType: SequenceDataType.text })
@@ -99,14 +112,21 @@ for (const provider of providers) {
     /** n copies of one value (deduplicated in the blob store, so cheap to keep), a second apart */
     const fill = async (id: number, n: number, value: string) => {
       for (let i = 0; i < n; i += 500) {
-        const batch = Array.from({ length: Math.min(500, n - i) }, (_, j) => ({ sequenceId: id, value, timestamp: new Date(T0 + (i + j) * 1000) }))
+        const batch = Array.from({ length: Math.min(500, n - i) }, (_, j) => ({
+          sequenceId: id,
+          value,
+          timestamp: new Date(T0 + (i + j) * 1000),
+        }))
         await storeSequenceValues(server.core, server.core.blobs, batch)
       }
     }
 
     // ---- 6a: history reads are held to --history-response-limit ----
 
-    for (const [where, size] of [['kept in the database', 1000], ['in the blob store', 2000]] as const) {
+    for (const [where, size] of [
+      ['kept in the database', 1000],
+      ['in the blob store', 2000],
+    ] as const) {
       test(`a history read of many large text values (${where}) returns at most the byte limit, newest first, and says truncated`, async () => {
         const { id, path } = await textSequence()
         await fill(id, 300, 'x'.repeat(size))
@@ -119,7 +139,11 @@ for (const provider of providers) {
         assert.ok(text.length < HISTORY_LIMIT + 20_000, `answer of ${text.length} bytes`)
         assert.equal(body.truncated, true)
         assert.equal(body.timestamps.at(-1), new Date(T0 + 299_000).toISOString(), 'the newest value is kept')
-        assert.equal(body.timestamps[0], new Date(T0 + (300 - fits) * 1000).toISOString(), 'oldest first, as rhizo sent them')
+        assert.equal(
+          body.timestamps[0],
+          new Date(T0 + (300 - fits) * 1000).toISOString(),
+          'oldest first, as rhizo sent them',
+        )
         const small = (await (await get(userKey, path, 'count=5')).json()) as { values: string[]; truncated?: boolean }
         assert.equal(small.values.length, 5)
         assert.equal(small.truncated, undefined, 'an answer within the limit is as before')
@@ -150,7 +174,11 @@ for (const provider of providers) {
       const res = await send('PUT', piKey, path, { value: tooBig })
       assert.equal(res.status, 413)
       assert.match(((await res.json()) as { message: string }).message, /at most 4096 bytes/)
-      assert.equal((await send('PUT', piKey, path, { value: 'z'.repeat(TEXT_LIMIT) })).status, 200, 'at the limit is fine')
+      assert.equal(
+        (await send('PUT', piKey, path, { value: 'z'.repeat(TEXT_LIMIT) })).status,
+        200,
+        'at the limit is fine',
+      )
       const multi = await fetch(`${server.url}/api/v1/resources`, {
         method: 'PUT',
         headers: { authorization: basicAuth(piKey), 'content-type': 'application/json' },
@@ -182,7 +210,10 @@ for (const provider of providers) {
       await granted(live, 'acme/pi-1/retained/beyond')
       const received = collect(live, 500)
       await publishRetained(server.mqttUrl, piKey, ['acme/pi-1/retained/beyond'])
-      assert.deepEqual((await received).map((m) => m.topic), ['acme/pi-1/retained/beyond'])
+      assert.deepEqual(
+        (await received).map((m) => m.topic),
+        ['acme/pi-1/retained/beyond'],
+      )
     })
 
     // ---- 6d: the JSON websocket has MQTT's publish rate and drain timeout ----
@@ -192,7 +223,10 @@ for (const provider of providers) {
       const closed = closeCode(ws, 5000)
       for (let i = 0; i < PUBLISH_RATE * 6; i++) sendRhizo(ws, { type: 'flood', parameters: { i } })
       assert.equal(await closed, 1008, 'policy violation')
-      assert.ok(ws.frames.some((f) => f.type === 'error' && /rate exceeded/.test(String(f.parameters.message))), 'an error frame says why')
+      assert.ok(
+        ws.frames.some((f) => f.type === 'error' && /rate exceeded/.test(String(f.parameters.message))),
+        'an error frame says why',
+      )
     })
 
     test('a JSON websocket subscriber that stops reading is closed after the drain timeout, not buffered without bound', async () => {
@@ -216,9 +250,16 @@ for (const provider of providers) {
 
     test("a controller's key cannot set watchdog_* attributes on its own folder or a new one", async () => {
       const many = Array.from({ length: 2000 }, (_, i) => `victim${i}@example.com`).join(',')
-      const own = await send('PUT', piKey, '/acme/pi-1', { system_attributes: { watchdog_recipients: many, watchdog_minutes: 0.01 } })
+      const own = await send('PUT', piKey, '/acme/pi-1', {
+        system_attributes: { watchdog_recipients: many, watchdog_minutes: 0.01 },
+      })
       assert.equal(own.status, 403)
-      const child = await send('POST', piKey, '', { path: '/acme/pi-1', name: 'relay', type: 12, system_attributes: JSON.stringify({ watchdog_recipients: 'a@example.com', watchdog_minutes: 5 }) })
+      const child = await send('POST', piKey, '', {
+        path: '/acme/pi-1',
+        name: 'relay',
+        type: 12,
+        system_attributes: JSON.stringify({ watchdog_recipients: 'a@example.com', watchdog_minutes: 5 }),
+      })
       assert.equal(child.status, 403)
       const stored = await server.core.db.resource.findUnique({ where: { id: pi.id } })
       assert.equal((stored!.systemAttributes as Record<string, unknown> | null)?.watchdog_recipients, undefined)
@@ -226,17 +267,43 @@ for (const provider of providers) {
 
     test('a user may set watchdog recipients only up to 10 valid addresses and at least 1 minute', async () => {
       const eleven = Array.from({ length: 11 }, (_, i) => `ops${i}@example.com`).join(',')
-      assert.equal((await send('PUT', userKey, '/acme/pi-1', { system_attributes: { watchdog_recipients: eleven, watchdog_minutes: 5 } })).status, 400)
-      assert.equal((await send('PUT', userKey, '/acme/pi-1', { system_attributes: { watchdog_recipients: 'not an address', watchdog_minutes: 5 } })).status, 400)
-      assert.equal((await send('PUT', userKey, '/acme/pi-1', { system_attributes: { watchdog_recipients: 'ops@example.com', watchdog_minutes: 0.05 } })).status, 400)
-      const ok = await send('PUT', userKey, '/acme/pi-1', { system_attributes: { watchdog_recipients: 'ops@example.com, +41 79 000 00 00', watchdog_minutes: 1 } })
+      assert.equal(
+        (
+          await send('PUT', userKey, '/acme/pi-1', {
+            system_attributes: { watchdog_recipients: eleven, watchdog_minutes: 5 },
+          })
+        ).status,
+        400,
+      )
+      assert.equal(
+        (
+          await send('PUT', userKey, '/acme/pi-1', {
+            system_attributes: { watchdog_recipients: 'not an address', watchdog_minutes: 5 },
+          })
+        ).status,
+        400,
+      )
+      assert.equal(
+        (
+          await send('PUT', userKey, '/acme/pi-1', {
+            system_attributes: { watchdog_recipients: 'ops@example.com', watchdog_minutes: 0.05 },
+          })
+        ).status,
+        400,
+      )
+      const ok = await send('PUT', userKey, '/acme/pi-1', {
+        system_attributes: { watchdog_recipients: 'ops@example.com, +41 79 000 00 00', watchdog_minutes: 1 },
+      })
       assert.equal(ok.status, 200, await ok.text())
     })
 
     test('a flapping controller gets at most 10 watchdog notices an hour, and stored recipients are capped', async () => {
       const { id } = await createController(server.core, 'acme/flappy')
       const stored = Array.from({ length: 50 }, (_, i) => `old${i}@example.com`).join(',') // set before the check existed
-      await server.core.db.resource.update({ where: { id }, data: { systemAttributes: { watchdog_minutes: 1, watchdog_recipients: stored } } })
+      await server.core.db.resource.update({
+        where: { id },
+        data: { systemAttributes: { watchdog_minutes: 1, watchdog_recipients: stored } },
+      })
       const before = smtp.mails.length
       for (let outage = 0; outage < 15; outage++) {
         await recordWatchdog(server.core.db, id, new Date(Date.now() - 5 * 60_000 + outage))
@@ -245,7 +312,11 @@ for (const provider of providers) {
       const notices = smtp.mails.slice(before)
       assert.ok(notices.length <= 10 * 10, `${notices.length} mails`)
       assert.equal(new Set(notices.flatMap((m) => m.to)).size, 10, 'the first 10 recipients only')
-      assert.equal(notices.filter((m) => m.to.includes('old0@example.com')).length, 10, '10 notices to one recipient within the hour')
+      assert.equal(
+        notices.filter((m) => m.to.includes('old0@example.com')).length,
+        10,
+        '10 notices to one recipient within the hour',
+      )
     })
   })
 }
@@ -270,11 +341,17 @@ describe('retained messages per organization on two instances sharing Redis', ()
   })
 
   test('the limit holds for both instances together', async () => {
-    await publishRetained(a!.mqttUrl, key, Array.from({ length: 4 }, (_, i) => `acme/pi-1/a/${i}`))
-    await publishRetained(b!.mqttUrl, key, Array.from({ length: 4 }, (_, i) => `acme/pi-1/b/${i}`))
+    await publishRetained(
+      a!.mqttUrl,
+      key,
+      Array.from({ length: 4 }, (_, i) => `acme/pi-1/a/${i}`),
+    )
+    await publishRetained(
+      b!.mqttUrl,
+      key,
+      Array.from({ length: 4 }, (_, i) => `acme/pi-1/b/${i}`),
+    )
     assert.equal((await retainedUnder(a!.mqttUrl, key, 'acme/pi-1/#')).length, RETAINED_LIMIT)
     assert.equal((await retainedUnder(b!.mqttUrl, key, 'acme/pi-1/#')).length, RETAINED_LIMIT)
   })
 })
-
-

@@ -20,13 +20,19 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 const PASSWORD = 'a long enough password'
 
 /** What alpha's watcher saw, less the presence notices of alpha's own controller connecting. */
-const attemptsSeen = (messages: { topic: string; payload: string }[]) => messages.filter((m) => !m.payload.includes('"type":"presence"'))
+const attemptsSeen = (messages: { topic: string; payload: string }[]) =>
+  messages.filter((m) => !m.payload.includes('"type":"presence"'))
 
 /** How a request authenticates: nothing, a session cookie with its CSRF token, or a key over Basic. */
-type Credential = { kind: 'anonymous' } | { kind: 'session'; cookie: string; csrf: string } | { kind: 'key'; key: string }
+type Credential =
+  { kind: 'anonymous' } | { kind: 'session'; cookie: string; csrf: string } | { kind: 'key'; key: string }
 
 async function signIn(url: string, email: string): Promise<Credential> {
-  const res = await fetch(`${url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email_address: email, password: PASSWORD }) })
+  const res = await fetch(`${url}/sign-in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email_address: email, password: PASSWORD }),
+  })
   assert.equal(res.status, 200, `sign-in of ${email}`)
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!
   const { csrf_token } = (await res.json()) as { csrf_token: string }
@@ -79,76 +85,213 @@ for (const provider of providers) {
       keys.betaPi = (await createController(core, 'beta/pi-b')).key
 
       const admin = resourceClient(server.url, (await createKeyForUser(core, 'alpha-admin@example.com', 'alpha')).key)
-      assert.equal((await admin.send('POST', '', { path: 'alpha/lab/pi-a', name: 'temp', type: 21, data_type: 1 })).status, 200)
+      assert.equal(
+        (await admin.send('POST', '', { path: 'alpha/lab/pi-a', name: 'temp', type: 21, data_type: 1 })).status,
+        200,
+      )
       assert.equal((await admin.send('PUT', '/alpha/lab/pi-a/temp', { data: b64('21.5') })).status, 200)
-      assert.equal((await admin.send('POST', '', { path: 'alpha/lab', name: 'notes.txt', type: 20, data: b64('secret notes') })).status, 200)
+      assert.equal(
+        (await admin.send('POST', '', { path: 'alpha/lab', name: 'notes.txt', type: 20, data: b64('secret notes') }))
+          .status,
+        200,
+      )
       const notes = (await admin.json<{ id: number }>('/alpha/lab/notes.txt', { meta: 1 })).id
       ids.notes = notes
 
       who.anonymous = { kind: 'anonymous' }
       who['beta member session'] = await signIn(server.url, 'beta-member@example.com')
       who['beta admin session'] = await signIn(server.url, 'beta-admin@example.com')
-      who['beta member key'] = { kind: 'key', key: (await createKeyForUser(core, 'beta-member@example.com', 'beta')).key }
+      who['beta member key'] = {
+        kind: 'key',
+        key: (await createKeyForUser(core, 'beta-member@example.com', 'beta')).key,
+      }
       who['beta admin key'] = { kind: 'key', key: (await createKeyForUser(core, 'beta-admin@example.com', 'beta')).key }
       who['beta controller key'] = { kind: 'key', key: keys.betaPi }
-      who['key scoped to beta of an alpha admin'] = { kind: 'key', key: (await createKeyForUser(core, 'both@example.com', 'beta')).key }
+      who['key scoped to beta of an alpha admin'] = {
+        kind: 'key',
+        key: (await createKeyForUser(core, 'both@example.com', 'beta')).key,
+      }
 
       const folder = 'alpha/lab/pi-a'
       attempts = [
         { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha/lab' },
         { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha/lab/pi-a/temp' },
         { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha/lab/pi-a/temp?count=10' },
-        { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha/lab/pi-a/temp?download=1' },
+        {
+          route: 'GET /api/v1/resources/*path',
+          method: 'GET',
+          url: '/api/v1/resources/alpha/lab/pi-a/temp?download=1',
+        },
         { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha/lab/notes.txt' },
         { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha/lab/notes.txt?meta=1' },
-        { route: 'GET /api/v1/resources/*path', method: 'GET', url: `/api/v1/resources/alpha/lab?download=1&ids=${notes}` },
+        {
+          route: 'GET /api/v1/resources/*path',
+          method: 'GET',
+          url: `/api/v1/resources/alpha/lab?download=1&ids=${notes}`,
+        },
         { route: 'GET /api/v1/resources/*path', method: 'GET', url: '/api/v1/resources/alpha?recursive=1&extended=1' },
-        { route: 'POST /api/v1/resources', method: 'POST', url: '/api/v1/resources', body: { path: 'alpha/lab', name: 'planted', type: 10 } },
-        { route: 'POST /api/v1/resources', method: 'POST', url: '/api/v1/resources', body: { path: 'alpha/lab', name: 'pi-planted', type: 12 } },
-        { route: 'POST /api/v1/resources/*path', method: 'POST', url: '/api/v1/resources/alpha/lab/pi-a/temp', body: { data: b64('99') } },
-        { route: 'PUT /api/v1/resources/*path', method: 'PUT', url: '/api/v1/resources/alpha/lab/pi-a/temp', body: { data: b64('99') } },
-        { route: 'PUT /api/v1/resources/*path', method: 'PUT', url: '/api/v1/resources/alpha/lab/notes.txt', body: { name: 'renamed.txt' } },
-        { route: 'PUT /api/v1/resources/*path', method: 'PUT', url: '/api/v1/resources/alpha/lab/pi-a', body: { system_attributes: JSON.stringify({ watchdog_recipients: 'x@example.com' }) } },
-        { route: 'PUT /api/v1/resources', method: 'PUT', url: '/api/v1/resources', body: { values: JSON.stringify({ '/alpha/lab/pi-a/temp': 99 }) } },
+        {
+          route: 'POST /api/v1/resources',
+          method: 'POST',
+          url: '/api/v1/resources',
+          body: { path: 'alpha/lab', name: 'planted', type: 10 },
+        },
+        {
+          route: 'POST /api/v1/resources',
+          method: 'POST',
+          url: '/api/v1/resources',
+          body: { path: 'alpha/lab', name: 'pi-planted', type: 12 },
+        },
+        {
+          route: 'POST /api/v1/resources/*path',
+          method: 'POST',
+          url: '/api/v1/resources/alpha/lab/pi-a/temp',
+          body: { data: b64('99') },
+        },
+        {
+          route: 'PUT /api/v1/resources/*path',
+          method: 'PUT',
+          url: '/api/v1/resources/alpha/lab/pi-a/temp',
+          body: { data: b64('99') },
+        },
+        {
+          route: 'PUT /api/v1/resources/*path',
+          method: 'PUT',
+          url: '/api/v1/resources/alpha/lab/notes.txt',
+          body: { name: 'renamed.txt' },
+        },
+        {
+          route: 'PUT /api/v1/resources/*path',
+          method: 'PUT',
+          url: '/api/v1/resources/alpha/lab/pi-a',
+          body: { system_attributes: JSON.stringify({ watchdog_recipients: 'x@example.com' }) },
+        },
+        {
+          route: 'PUT /api/v1/resources',
+          method: 'PUT',
+          url: '/api/v1/resources',
+          body: { values: JSON.stringify({ '/alpha/lab/pi-a/temp': 99 }) },
+        },
         { route: 'DELETE /api/v1/resources/*path', method: 'DELETE', url: '/api/v1/resources/alpha/lab/notes.txt' },
-        { route: 'DELETE /api/v1/resources/*path', method: 'DELETE', url: '/api/v1/resources/alpha/lab/pi-a/temp?data_only=1' },
+        {
+          route: 'DELETE /api/v1/resources/*path',
+          method: 'DELETE',
+          url: '/api/v1/resources/alpha/lab/pi-a/temp?data_only=1',
+        },
         { route: 'GET /api/v1/messages', method: 'GET', url: `/api/v1/messages?folder_path=${folder}` },
-        { route: 'POST /api/v1/messages', method: 'POST', url: '/api/v1/messages', body: { folder_path: folder, type: 'reboot', parameters: {} } },
+        {
+          route: 'POST /api/v1/messages',
+          method: 'POST',
+          url: '/api/v1/messages',
+          body: { folder_path: folder, type: 'reboot', parameters: {} },
+        },
         { route: 'GET /api/v1/keys', method: 'GET', url: `/api/v1/keys?controller_path=${folder}` },
         { route: 'GET /api/v1/keys', method: 'GET', url: `/api/v1/keys?access_as_controller_id=${alphaPi.id}` },
         { route: 'POST /api/v1/keys', method: 'POST', url: '/api/v1/keys', body: { controller_path: folder } },
-        { route: 'POST /api/v1/keys', method: 'POST', url: '/api/v1/keys', body: { access_as_user_id: ids.alphaAdmin, organization_id: alpha.id } },
+        {
+          route: 'POST /api/v1/keys',
+          method: 'POST',
+          url: '/api/v1/keys',
+          body: { access_as_user_id: ids.alphaAdmin, organization_id: alpha.id },
+        },
         // escalation: a key for the system admin, or for an alpha admin, scoped to the attacker's own organization
-        { route: 'POST /api/v1/keys', method: 'POST', url: '/api/v1/keys', body: { access_as_user_id: ids.root, organization_id: beta.id } },
-        { route: 'POST /api/v1/keys', method: 'POST', url: '/api/v1/keys', body: { access_as_user_id: ids.both, organization_id: alpha.id } },
+        {
+          route: 'POST /api/v1/keys',
+          method: 'POST',
+          url: '/api/v1/keys',
+          body: { access_as_user_id: ids.root, organization_id: beta.id },
+        },
+        {
+          route: 'POST /api/v1/keys',
+          method: 'POST',
+          url: '/api/v1/keys',
+          body: { access_as_user_id: ids.both, organization_id: alpha.id },
+        },
         { route: 'DELETE /api/v1/keys/:id', method: 'DELETE', url: `/api/v1/keys/${ids.alphaPiKey}` },
         { route: 'GET /api/v1/organizations/:org', method: 'GET', url: '/api/v1/organizations/alpha' },
-        { route: 'PUT /api/v1/organizations/:org', method: 'PUT', url: '/api/v1/organizations/alpha', body: { full_name: 'Owned' } },
+        {
+          route: 'PUT /api/v1/organizations/:org',
+          method: 'PUT',
+          url: '/api/v1/organizations/alpha',
+          body: { full_name: 'Owned' },
+        },
         { route: 'GET /api/v1/organizations/:org/users', method: 'GET', url: '/api/v1/organizations/alpha/users' },
-        { route: 'POST /api/v1/organizations/:org/users', method: 'POST', url: '/api/v1/organizations/alpha/users', body: { email_address: 'beta-member@example.com', is_admin: 1 } },
-        { route: 'PUT /api/v1/organizations/:org/users/:user', method: 'PUT', url: `/api/v1/organizations/alpha/users/${ids.both}`, body: { is_admin: 0 } },
-        { route: 'DELETE /api/v1/organizations/:org/users/:user', method: 'DELETE', url: `/api/v1/organizations/alpha/users/${ids.alphaAdmin}` },
-        { route: 'POST /api/v1/organizations', method: 'POST', url: '/api/v1/organizations', body: { name: 'planted-org' } },
+        {
+          route: 'POST /api/v1/organizations/:org/users',
+          method: 'POST',
+          url: '/api/v1/organizations/alpha/users',
+          body: { email_address: 'beta-member@example.com', is_admin: 1 },
+        },
+        {
+          route: 'PUT /api/v1/organizations/:org/users/:user',
+          method: 'PUT',
+          url: `/api/v1/organizations/alpha/users/${ids.both}`,
+          body: { is_admin: 0 },
+        },
+        {
+          route: 'DELETE /api/v1/organizations/:org/users/:user',
+          method: 'DELETE',
+          url: `/api/v1/organizations/alpha/users/${ids.alphaAdmin}`,
+        },
+        {
+          route: 'POST /api/v1/organizations',
+          method: 'POST',
+          url: '/api/v1/organizations',
+          body: { name: 'planted-org' },
+        },
         { route: 'GET /api/v1/users/:user', method: 'GET', url: `/api/v1/users/${ids.alphaAdmin}` },
-        { route: 'PUT /api/v1/users/:user', method: 'PUT', url: `/api/v1/users/${ids.alphaAdmin}`, body: { password: 'taken over password' } },
-        { route: 'PUT /api/v1/users/:user', method: 'PUT', url: `/api/v1/users/${ids.root}`, body: { password: 'taken over password' } },
+        {
+          route: 'PUT /api/v1/users/:user',
+          method: 'PUT',
+          url: `/api/v1/users/${ids.alphaAdmin}`,
+          body: { password: 'taken over password' },
+        },
+        {
+          route: 'PUT /api/v1/users/:user',
+          method: 'PUT',
+          url: `/api/v1/users/${ids.root}`,
+          body: { password: 'taken over password' },
+        },
         { route: 'DELETE /api/v1/users/:user', method: 'DELETE', url: `/api/v1/users/${ids.alphaAdmin}` },
-        { route: 'POST /api/v1/users', method: 'POST', url: '/api/v1/users', body: { email_address: 'planted@example.com', password: PASSWORD, system_admin: 1 } },
+        {
+          route: 'POST /api/v1/users',
+          method: 'POST',
+          url: '/api/v1/users',
+          body: { email_address: 'planted@example.com', password: PASSWORD, system_admin: 1 },
+        },
         { route: 'GET /api/v1/system/stats', method: 'GET', url: '/api/v1/system/stats' },
         { route: 'GET /api/v1/system/controllers', method: 'GET', url: '/api/v1/system/controllers' },
         // escalation: making oneself, or alpha's admin, a system admin
         { route: 'PUT /api/v1/users/:user', method: 'PUT', url: '/api/v1/users/current', body: { system_admin: 1 } },
-        { route: 'PUT /api/v1/users/:user', method: 'PUT', url: `/api/v1/users/${ids.alphaAdmin}`, body: { system_admin: 1 } },
+        {
+          route: 'PUT /api/v1/users/:user',
+          method: 'PUT',
+          url: `/api/v1/users/${ids.alphaAdmin}`,
+          body: { system_admin: 1 },
+        },
         { route: 'PUT /api/v1/pins/:pin', method: 'PUT', url: '/api/v1/pins/1234', body: { controller: folder } },
       ]
 
       // what the attempts must not change: alpha's tree, values, keys, members, and the users
       snapshot = async () => ({
-        resources: await core.db.resource.findMany({ where: { organizationId: alpha.id }, orderBy: { id: 'asc' }, select: { id: true, name: true, parentId: true, deleted: true, systemAttributes: true, lastRevisionId: true } }),
+        resources: await core.db.resource.findMany({
+          where: { organizationId: alpha.id },
+          orderBy: { id: 'asc' },
+          select: { id: true, name: true, parentId: true, deleted: true, systemAttributes: true, lastRevisionId: true },
+        }),
         organizations: await core.db.resource.count({ where: { parentId: null } }),
-        keys: await core.db.key.findMany({ orderBy: { id: 'asc' }, select: { id: true, organizationId: true, accessAsUserId: true, revokedAt: true } }),
-        members: await core.db.organizationUser.findMany({ where: { organizationId: alpha.id }, orderBy: { userId: 'asc' } }),
-        users: await core.db.user.findMany({ orderBy: { id: 'asc' }, select: { id: true, role: true, passwordHash: true, deleted: true } }),
+        keys: await core.db.key.findMany({
+          orderBy: { id: 'asc' },
+          select: { id: true, organizationId: true, accessAsUserId: true, revokedAt: true },
+        }),
+        members: await core.db.organizationUser.findMany({
+          where: { organizationId: alpha.id },
+          orderBy: { userId: 'asc' },
+        }),
+        users: await core.db.user.findMany({
+          orderBy: { id: 'asc' },
+          select: { id: true, role: true, passwordHash: true, deleted: true },
+        }),
         alphaName: (await core.db.resource.findUnique({ where: { id: alpha.id } }))?.systemAttributes,
       })
     })
@@ -160,17 +303,32 @@ for (const provider of providers) {
     test('every route of the app has at least one attempt in the matrix', () => {
       const app = createApp(server.core, { bus: { deliver: () => {} } as never })
       const registered = new Set<string>()
-      const walk = (stack: { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }[]) => {
+      const walk = (
+        stack: { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }[],
+      ) => {
         for (const layer of stack) {
-          if (layer.route) for (const m of Object.keys(layer.route.methods)) registered.add(`${m.toUpperCase()} ${layer.route.path}`)
+          if (layer.route)
+            for (const m of Object.keys(layer.route.methods)) registered.add(`${m.toUpperCase()} ${layer.route.path}`)
           else if (layer.handle?.stack) walk(layer.handle.stack as never)
         }
       }
       walk((app as unknown as { router: { stack: never[] } }).router.stack)
       // routes that take no credentials by design, or that only concern the caller itself
-      const own = new Set(['GET /health', 'POST /sign-in', 'POST /sign-out', 'GET /api/v1/mqtt-info', 'POST /api/v1/pins', 'GET /api/v1/pins/:pin', 'GET /api/v1/organizations', 'GET /api/v1/users', 'GET /api/v1/session'])
+      const own = new Set([
+        'GET /health',
+        'POST /sign-in',
+        'POST /sign-out',
+        'GET /api/v1/mqtt-info',
+        'POST /api/v1/pins',
+        'GET /api/v1/pins/:pin',
+        'GET /api/v1/organizations',
+        'GET /api/v1/users',
+        'GET /api/v1/session',
+      ])
       const covered = new Set(attempts.map((a) => a.route))
-      const missing = [...registered].filter((r) => !own.has(r) && !covered.has(r) && !r.startsWith('GET /api/v1/openapi'))
+      const missing = [...registered].filter(
+        (r) => !own.has(r) && !covered.has(r) && !r.startsWith('GET /api/v1/openapi'),
+      )
       assert.ok(registered.size > 20, `walked the router: ${[...registered].join(', ')}`)
       assert.deepEqual(missing, [], 'routes without an attempt in the matrix')
     })
@@ -187,8 +345,10 @@ for (const provider of providers) {
           })
           const text = await res.text()
           // 400 only where the request names something the caller may not use (e.g. a key for a non-member)
-          if (![400, 401, 403, 404, 410].includes(res.status)) let_through.push(`${name}: ${attempt.method} ${attempt.url} → ${res.status} ${text.slice(0, 120)}`)
-          else if (/secret notes|21\.5/.test(text)) let_through.push(`${name}: ${attempt.method} ${attempt.url} leaked alpha's data in its error`)
+          if (![400, 401, 403, 404, 410].includes(res.status))
+            let_through.push(`${name}: ${attempt.method} ${attempt.url} → ${res.status} ${text.slice(0, 120)}`)
+          else if (/secret notes|21\.5/.test(text))
+            let_through.push(`${name}: ${attempt.method} ${attempt.url} leaked alpha's data in its error`)
         }
       }
       assert.deepEqual(let_through, [])
@@ -197,18 +357,29 @@ for (const provider of providers) {
 
     test('listings open to every user show nothing of alpha to beta', async () => {
       for (const [name, credential] of Object.entries(who)) {
-        for (const url of ['/api/v1/organizations', '/api/v1/keys', '/api/v1/users', '/api/v1/resources/beta?recursive=1']) {
+        for (const url of [
+          '/api/v1/organizations',
+          '/api/v1/keys',
+          '/api/v1/users',
+          '/api/v1/resources/beta?recursive=1',
+        ]) {
           const res = await fetch(server.url + url, { headers: headersOf(credential) })
           if (res.status !== 200) continue
           const text = await res.text()
           assert.doesNotMatch(text, /alpha/, `${name}: ${url} mentions alpha`)
-          assert.doesNotMatch(text, /alpha-admin@example\.com|root@example\.com/, `${name}: ${url} lists users outside beta`)
+          assert.doesNotMatch(
+            text,
+            /alpha-admin@example\.com|root@example\.com/,
+            `${name}: ${url} lists users outside beta`,
+          )
         }
       }
     })
 
     test('no key of beta subscribes to alpha or publishes there, over TCP and WebSocket', async () => {
-      const mqttKeys = Object.entries(who).filter((e): e is [string, { kind: 'key'; key: string }] => e[1].kind === 'key')
+      const mqttKeys = Object.entries(who).filter(
+        (e): e is [string, { kind: 'key'; key: string }] => e[1].kind === 'key',
+      )
       const watcher = await connect(server.mqttUrl, keys.alphaPi)
       assert.equal(await granted(watcher, 'alpha/#'), 0)
       const seen = collect(watcher, 1500)
@@ -229,9 +400,12 @@ for (const provider of providers) {
 
     test('an MQTT token from a beta session reaches nothing of alpha', async () => {
       for (const name of ['beta admin session', 'beta member session']) {
-        const info = (await (await fetch(`${server.url}/api/v1/mqtt-info`, { headers: headersOf(who[name]!) })).json()) as { token: string }
+        const info = (await (
+          await fetch(`${server.url}/api/v1/mqtt-info`, { headers: headersOf(who[name]!) })
+        ).json()) as { token: string }
         const client = await connect(server.wsUrl, info.token, { username: 'token' })
-        for (const filter of ['alpha/#', '#', 'alpha/lab/pi-a']) assert.equal(await granted(client, filter), 128, `${name}: ${filter}`)
+        for (const filter of ['alpha/#', '#', 'alpha/lab/pi-a'])
+          assert.equal(await granted(client, filter), 128, `${name}: ${filter}`)
         const gone = closed(client)
         client.publish('alpha/lab/pi-a', 'x')
         assert.ok(await gone)
@@ -242,7 +416,8 @@ for (const provider of providers) {
       const info = (await (await fetch(`${server.url}/api/v1/mqtt-info`)).json()) as { token: string; clientId: string }
       for (const url of [server.wsUrl, server.mqttUrl]) {
         const client = await connect(url, info.token, { username: 'token', clientId: info.clientId })
-        for (const filter of ['alpha/lab/pi-a', 'alpha/#', 'alpha/+/pi-a', '+/lab/#', '#', '+', '$SYS/#']) assert.equal(await granted(client, filter), 128, `${url}: ${filter}`)
+        for (const filter of ['alpha/lab/pi-a', 'alpha/#', 'alpha/+/pi-a', '+/lab/#', '#', '+', '$SYS/#'])
+          assert.equal(await granted(client, filter), 128, `${url}: ${filter}`)
         const gone = closed(client)
         client.publish('alpha/lab/pi-a', JSON.stringify({ reboot: {} }))
         assert.ok(await gone, `${url}: a publish closes the connection`)
@@ -256,28 +431,38 @@ for (const provider of providers) {
       const seen = collect(watcher, 1500)
       for (const { key } of mqttKeys) {
         const ws = await openSocket(server.url, key)
-        sendRhizo(ws, { type: 'subscribe', parameters: { subscriptions: [{ folder: 'alpha/lab/pi-a', include_children: true }] } })
+        sendRhizo(ws, {
+          type: 'subscribe',
+          parameters: { subscriptions: [{ folder: 'alpha/lab/pi-a', include_children: true }] },
+        })
         sendRhizo(ws, { type: 'reboot', folder: 'alpha/lab/pi-a', parameters: {} })
         sendRhizo(ws, { type: 'update_sequence', parameters: { sequence: '/alpha/lab/pi-a/temp', value: '99' } })
         await ws.next(1000, 'error')
         ws.close()
       }
       assert.deepEqual(attemptsSeen(await seen), [])
-      const value = await fetch(`${server.url}/api/v1/resources/alpha/lab/pi-a/temp`, { headers: { authorization: basicAuth(keys.alphaPi) } })
+      const value = await fetch(`${server.url}/api/v1/resources/alpha/lab/pi-a/temp`, {
+        headers: { authorization: basicAuth(keys.alphaPi) },
+      })
       assert.equal(await value.text(), '21.5')
     })
 
     test('a cookie session cannot open the JSON websocket from another site', async () => {
       const session = who['beta member session'] as { cookie: string }
       await assert.rejects(
-        () => new Promise((resolve, reject) => {
-          void import('ws').then(({ default: WebSocket }) => {
-            const ws = new WebSocket(server.url.replace('http', 'ws') + '/api/v1/websocket', { headers: { cookie: session.cookie, origin: 'http://evil.example' } })
-            ws.once('open', () => (ws.close(), resolve(undefined)))
-            ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error('refused'), { status: res.statusCode })))
-            ws.once('error', reject)
-          })
-        }),
+        () =>
+          new Promise((resolve, reject) => {
+            void import('ws').then(({ default: WebSocket }) => {
+              const ws = new WebSocket(server.url.replace('http', 'ws') + '/api/v1/websocket', {
+                headers: { cookie: session.cookie, origin: 'http://evil.example' },
+              })
+              ws.once('open', () => (ws.close(), resolve(undefined)))
+              ws.once('unexpected-response', (_req, res) =>
+                reject(Object.assign(new Error('refused'), { status: res.statusCode })),
+              )
+              ws.once('error', reject)
+            })
+          }),
         (err: { status?: number }) => err.status === 403 || err.status === 401,
       )
     })

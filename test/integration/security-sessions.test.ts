@@ -16,7 +16,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const PASSWORD = 'long enough pw'
 /** what a test sent, without the presence notices the server publishes to controller folders */
-const payloads = (messages: { payload: string }[]) => messages.map((m) => m.payload).filter((p) => !p.includes('"presence"'))
+const payloads = (messages: { payload: string }[]) =>
+  messages.map((m) => m.payload).filter((p) => !p.includes('"presence"'))
 const CONNECTIONS_PER_KEY = 2
 
 for (const provider of providers) {
@@ -41,7 +42,11 @@ for (const provider of providers) {
     })
 
     async function signIn(email = 'ann@example.com', password = PASSWORD) {
-      const res = await fetch(`${server.url}/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email_address: email, password }) })
+      const res = await fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email_address: email, password }),
+      })
       assert.equal(res.status, 200)
       const { csrf_token: csrf } = (await res.json()) as { csrf_token: string }
       return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf }
@@ -51,10 +56,12 @@ for (const provider of providers) {
       assert.equal(res.status, 200)
       return (await res.json()) as { token: string; clientId: string }
     }
-    const tokenClient = (token: string, clientId?: string) => connect(server.wsUrl, token, { username: 'token', ...(clientId ? { clientId } : {}) })
-    const keyIdOf = async (controllerId: number) => (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: controllerId } })).id
+    const tokenClient = (token: string, clientId?: string) =>
+      connect(server.wsUrl, token, { username: 'token', ...(clientId ? { clientId } : {}) })
+    const keyIdOf = async (controllerId: number) =>
+      (await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: controllerId } })).id
 
-    test("a token got with a key scoped to one organization reads and writes only that organization, like the key", async () => {
+    test('a token got with a key scoped to one organization reads and writes only that organization, like the key', async () => {
       const betaPi = await createController(server.core, 'beta/pi-scope')
       const { token } = await mqttInfo({ authorization: basicAuth(annKey) })
       const client = await tokenClient(token)
@@ -92,13 +99,21 @@ for (const provider of providers) {
       const dropped = await createController(server.core, 'acme/will/pi-dropped')
       const watcher = await connect(server.mqttUrl, annKey)
       assert.equal(await granted(watcher, 'acme/will/#'), 0)
-      const will = (path: string) => ({ will: { topic: `${path}/status`, payload: Buffer.from('gone'), qos: 0 as const, retain: false } })
-      const [a, b] = await Promise.all([connect(server.mqttUrl, revoked.key, will('acme/will/pi-revoked')), connect(server.mqttUrl, dropped.key, will('acme/will/pi-dropped'))])
+      const will = (path: string) => ({
+        will: { topic: `${path}/status`, payload: Buffer.from('gone'), qos: 0 as const, retain: false },
+      })
+      const [a, b] = await Promise.all([
+        connect(server.mqttUrl, revoked.key, will('acme/will/pi-revoked')),
+        connect(server.mqttUrl, dropped.key, will('acme/will/pi-dropped')),
+      ])
       const heard = collect(watcher, 2500)
       b!.stream.destroy() // no DISCONNECT: the will is due [MQTT-3.1.2-8]
       await revokeKey(server.core.db, await keyIdOf(revoked.id))
       assert.equal(await closed(a!, 2500), true)
-      assert.deepEqual((await heard).filter((m) => m.payload === 'gone').map((m) => m.topic), ['acme/will/pi-dropped/status'])
+      assert.deepEqual(
+        (await heard).filter((m) => m.payload === 'gone').map((m) => m.topic),
+        ['acme/will/pi-dropped/status'],
+      )
     })
 
     test('a client whose key was revoked and that drops its own connection before revalidation runs leaves no will; a plain drop still does', async () => {
@@ -106,14 +121,22 @@ for (const provider of providers) {
       const dropped = await createController(server.core, 'acme/will-first/pi-dropped')
       const watcher = await connect(server.mqttUrl, annKey)
       assert.equal(await granted(watcher, 'acme/will-first/#'), 0)
-      const will = (path: string) => ({ will: { topic: `${path}/status`, payload: Buffer.from('gone'), qos: 0 as const, retain: false } })
-      const [a, b] = await Promise.all([connect(server.mqttUrl, revoked.key, will('acme/will-first/pi-revoked')), connect(server.mqttUrl, dropped.key, will('acme/will-first/pi-dropped'))])
+      const will = (path: string) => ({
+        will: { topic: `${path}/status`, payload: Buffer.from('gone'), qos: 0 as const, retain: false },
+      })
+      const [a, b] = await Promise.all([
+        connect(server.mqttUrl, revoked.key, will('acme/will-first/pi-revoked')),
+        connect(server.mqttUrl, dropped.key, will('acme/will-first/pi-dropped')),
+      ])
       const heard = collect(watcher, 2500)
       await revokeKey(server.core.db, await keyIdOf(revoked.id))
       // at once, no DISCONNECT: revalidation's next tick is up to a second away
       a!.stream.destroy()
       b!.stream.destroy()
-      assert.deepEqual((await heard).filter((m) => m.payload === 'gone').map((m) => m.topic), ['acme/will-first/pi-dropped/status'])
+      assert.deepEqual(
+        (await heard).filter((m) => m.payload === 'gone').map((m) => m.topic),
+        ['acme/will-first/pi-dropped/status'],
+      )
       await watcher.endAsync() // annKey's sessions count against its limit
     })
 
@@ -130,12 +153,18 @@ for (const provider of providers) {
       assert.equal(await granted(owner, 'acme/ids/pi-1/command', 1), 1)
       await new Promise<void>((resolve) => owner.end(false, {}, () => resolve()))
       const sender = await connect(server.mqttUrl, annKey)
-      await new Promise<void>((resolve, reject) => sender.publish('acme/ids/pi-1/command', 'for pi-1', { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+      await new Promise<void>((resolve, reject) =>
+        sender.publish('acme/ids/pi-1/command', 'for pi-1', { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+      )
       // the squatter with the same id resumes its own session, not the controller's queue
       const again = await connect(server.mqttUrl, squatter.key, { clientId: id, clean: false })
       const back = await connect(server.mqttUrl, pi.key, { clientId: id, clean: false })
       assert.deepEqual(payloads(await collect(back, 700)), ['for pi-1'])
-      assert.deepEqual(payloads(await collect(again, 300)), [], 'the controller’s queued message does not reach the squatter')
+      assert.deepEqual(
+        payloads(await collect(again, 300)),
+        [],
+        'the controller’s queued message does not reach the squatter',
+      )
       assert.equal(again.connected, true, 'neither session closes the other')
     })
 
@@ -145,17 +174,29 @@ for (const provider of providers) {
       const { token } = await mqttInfo({ cookie })
       const held: MqttClient[] = []
       for (let i = 0; i < CONNECTIONS_PER_KEY; i++) held.push(await tokenClient(token))
-      assert.equal(await refusalCode(server.wsUrl, token, { username: 'token' }), 5, 'one browser session, one more than the limit')
+      assert.equal(
+        await refusalCode(server.wsUrl, token, { username: 'token' }),
+        5,
+        'one browser session, one more than the limit',
+      )
       const { key } = await createKeyForUser(server.core, 'cat@example.com', 'acme')
       for (let i = 0; i < CONNECTIONS_PER_KEY; i++) held.push(await connect(server.mqttUrl, key))
-      assert.equal(await refusalCode(server.wsUrl, (await mqttInfo({ authorization: basicAuth(key) })).token, { username: 'token' }), 5, 'the key’s token shares the key’s count')
+      assert.equal(
+        await refusalCode(server.wsUrl, (await mqttInfo({ authorization: basicAuth(key) })).token, {
+          username: 'token',
+        }),
+        5,
+        'the key’s token shares the key’s count',
+      )
     })
 
     test('JSON websockets count against --mqtt-connections-per-key with the MQTT sessions of the same key', async () => {
       const { key } = await createKeyForUser(server.core, 'ann@example.com', 'acme')
       const open = (): Promise<number> =>
         new Promise((resolve, reject) => {
-          const ws = new WebSocket(`${server.url.replace('http', 'ws')}/api/v1/websocket`, { headers: { authorization: basicAuth(key) } })
+          const ws = new WebSocket(`${server.url.replace('http', 'ws')}/api/v1/websocket`, {
+            headers: { authorization: basicAuth(key) },
+          })
           ws.once('open', () => resolve(101))
           ws.once('unexpected-response', (_req, res) => resolve(res.statusCode!))
           ws.once('error', reject)
@@ -167,7 +208,7 @@ for (const provider of providers) {
       mqtt.end(true)
       // the MQTT session's room is given back when it closes
       let status = 0
-      for (const deadline = Date.now() + 3000; status !== 101 && Date.now() < deadline; ) status = await open()
+      for (const deadline = Date.now() + 3000; status !== 101 && Date.now() < deadline;) status = await open()
       assert.equal(status, 101)
     })
 
@@ -175,11 +216,18 @@ for (const provider of providers) {
       await createOrgUser(server.core, 'dan@example.com', PASSWORD, 'acme', false)
       // many connected keys: the slow sweep would reach keyless sessions only after a full round
       const first = await createController(server.core, 'acme/crowd/pi-0') // the folder first: parallel creations would race for it
-      const controllers = [first, ...(await Promise.all(Array.from({ length: 59 }, (_, i) => createController(server.core, `acme/crowd/pi-${i + 1}`))))]
+      const controllers = [
+        first,
+        ...(await Promise.all(
+          Array.from({ length: 59 }, (_, i) => createController(server.core, `acme/crowd/pi-${i + 1}`)),
+        )),
+      ]
       await Promise.all(controllers.map((c) => connect(server.mqttUrl, c.key)))
       const other = await signIn('dan@example.com')
       const mqttClient = await tokenClient((await mqttInfo({ cookie: other.cookie })).token)
-      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v1/websocket`, { headers: { cookie: other.cookie } })
+      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v1/websocket`, {
+        headers: { cookie: other.cookie },
+      })
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
       const wsClosed = new Promise<boolean>((resolve) => {
         ws.once('close', () => resolve(true))

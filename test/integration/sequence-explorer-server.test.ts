@@ -34,21 +34,50 @@ for (const provider of providers) {
       const seq = await createSequence(server.core.db, folder, 'temp', { dataType: SequenceDataType.numeric })
       const empty = (await (await get('/acme/pi/temp', 'buckets=10')).json()) as Record<string, unknown>
       assert.deepEqual([empty.start_timestamp, empty.end_timestamp, empty.buckets], [null, null, []])
-      await storeSequenceValues(server.core, server.core.blobs, [5, 50, 95].map((s) => ({ sequenceId: seq.id, value: String(s), timestamp: new Date(T0 + s * 1000) })))
-      const whole = (await (await get('/acme/pi/temp', 'buckets=3')).json()) as { start_timestamp: string; end_timestamp: string; buckets: { count: number }[] }
+      await storeSequenceValues(
+        server.core,
+        server.core.blobs,
+        [5, 50, 95].map((s) => ({ sequenceId: seq.id, value: String(s), timestamp: new Date(T0 + s * 1000) })),
+      )
+      const whole = (await (await get('/acme/pi/temp', 'buckets=3')).json()) as {
+        start_timestamp: string
+        end_timestamp: string
+        buckets: { count: number }[]
+      }
       assert.equal(whole.start_timestamp, iso(5))
       assert.equal(whole.end_timestamp, iso(95))
-      assert.deepEqual(whole.buckets.map((b) => b.count), [1, 1, 1])
-      const given = (await (await get('/acme/pi/temp', `buckets=2&start_timestamp=${iso(0)}&end_timestamp=${iso(100)}`)).json()) as Record<string, unknown>
+      assert.deepEqual(
+        whole.buckets.map((b) => b.count),
+        [1, 1, 1],
+      )
+      const given = (await (
+        await get('/acme/pi/temp', `buckets=2&start_timestamp=${iso(0)}&end_timestamp=${iso(100)}`)
+      ).json()) as Record<string, unknown>
       assert.deepEqual([given.start_timestamp, given.end_timestamp], [iso(0), iso(100)])
     })
 
     test('buckets count the values that are not numbers (text stored before the sequence was numeric) and leave them out of the figures', async () => {
       const seq = await createSequence(server.core.db, folder, 'mixed', { dataType: SequenceDataType.text })
-      await storeSequenceValues(server.core, server.core.blobs, [{ sequenceId: seq.id, value: 'sensor error', timestamp: new Date(T0 + 10_000) }])
-      await server.core.db.resource.update({ where: { id: seq.id }, data: { systemAttributes: { data_type: SequenceDataType.numeric } } })
-      await storeSequenceValues(server.core, server.core.blobs, [1, 3].map((v, i) => ({ sequenceId: seq.id, value: String(v), timestamp: new Date(T0 + (i ? 20_000 : 5_000)), known: { systemAttributes: { data_type: SequenceDataType.numeric } } })))
-      const answer = (await (await get('/acme/pi/mixed', `buckets=3&start_timestamp=${iso(0)}&end_timestamp=${iso(30)}`)).json()) as { not_numeric?: number; buckets: unknown[] }
+      await storeSequenceValues(server.core, server.core.blobs, [
+        { sequenceId: seq.id, value: 'sensor error', timestamp: new Date(T0 + 10_000) },
+      ])
+      await server.core.db.resource.update({
+        where: { id: seq.id },
+        data: { systemAttributes: { data_type: SequenceDataType.numeric } },
+      })
+      await storeSequenceValues(
+        server.core,
+        server.core.blobs,
+        [1, 3].map((v, i) => ({
+          sequenceId: seq.id,
+          value: String(v),
+          timestamp: new Date(T0 + (i ? 20_000 : 5_000)),
+          known: { systemAttributes: { data_type: SequenceDataType.numeric } },
+        })),
+      )
+      const answer = (await (
+        await get('/acme/pi/mixed', `buckets=3&start_timestamp=${iso(0)}&end_timestamp=${iso(30)}`)
+      ).json()) as { not_numeric?: number; buckets: unknown[] }
       assert.equal(answer.not_numeric, 1)
       assert.deepEqual(answer.buckets, [
         { start: iso(0), count: 1, min: 1, mean: 1, max: 1 },
@@ -61,23 +90,51 @@ for (const provider of providers) {
 
     test('revisions=1 on an image sequence lists the newest count revisions (id, timestamp, size) in a range, oldest first', async () => {
       const cam = await createSequence(server.core.db, folder, 'cam', { dataType: SequenceDataType.image })
-      const images = [1, 2, 3, 4].map((i) => ({ sequenceId: cam.id, value: Buffer.alloc(10 * i, i), timestamp: new Date(T0 + i * 1000) }))
+      const images = [1, 2, 3, 4].map((i) => ({
+        sequenceId: cam.id,
+        value: Buffer.alloc(10 * i, i),
+        timestamp: new Date(T0 + i * 1000),
+      }))
       await storeSequenceValues(server.core, server.core.blobs, images)
-      const listed = (await (await get('/acme/pi/cam', 'revisions=1&count=2')).json()) as { id: number; timestamp: string; size: number }[]
-      assert.deepEqual(listed.map((r) => [r.timestamp, r.size]), [[iso(3), 30], [iso(4), 40]])
-      const older = (await (await get('/acme/pi/cam', `revisions=1&count=10&end_timestamp=${iso(2)}`)).json()) as { size: number }[]
-      assert.deepEqual(older.map((r) => r.size), [10, 20])
+      const listed = (await (await get('/acme/pi/cam', 'revisions=1&count=2')).json()) as {
+        id: number
+        timestamp: string
+        size: number
+      }[]
+      assert.deepEqual(
+        listed.map((r) => [r.timestamp, r.size]),
+        [
+          [iso(3), 30],
+          [iso(4), 40],
+        ],
+      )
+      const older = (await (await get('/acme/pi/cam', `revisions=1&count=10&end_timestamp=${iso(2)}`)).json()) as {
+        size: number
+      }[]
+      assert.deepEqual(
+        older.map((r) => r.size),
+        [10, 20],
+      )
       const image = await get('/acme/pi/cam', `rev=${listed[0]!.id}`)
       assert.deepEqual(Buffer.from(await image.arrayBuffer()), Buffer.alloc(30, 3))
     })
 
     test('a file saved with an if_revision that is no longer the latest is refused with 409 and nothing is overwritten', async () => {
       const put = (body: Record<string, string>) =>
-        fetch(url('/acme/pi/notes.txt'), { method: 'PUT', headers: { authorization: basicAuth(key), 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        fetch(url('/acme/pi/notes.txt'), {
+          method: 'PUT',
+          headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
       const created = await fetch(url(''), {
         method: 'POST',
         headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
-        body: JSON.stringify({ path: '/acme/pi', name: 'notes.txt', type: 20, data: Buffer.from('first').toString('base64') }),
+        body: JSON.stringify({
+          path: '/acme/pi',
+          name: 'notes.txt',
+          type: 20,
+          data: Buffer.from('first').toString('base64'),
+        }),
       })
       assert.equal(created.status, 200, await created.text())
       const [loaded] = (await (await get('/acme/pi/notes.txt', 'revisions=1')).json()) as { id: number }[]

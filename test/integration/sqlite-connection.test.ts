@@ -25,7 +25,12 @@ describe('the shared SQLite connection', () => {
   before(async () => {
     core = await openTestCore('sqlite')
     const org = await createOrg(core, 'acme')
-    folder = await createResource(core.db, { parentId: org.id, organizationId: org.id, name: 'greenhouse', type: ResourceType.basicFolder })
+    folder = await createResource(core.db, {
+      parentId: org.id,
+      organizationId: org.id,
+      name: 'greenhouse',
+      type: ResourceType.basicFolder,
+    })
   })
   after(() => core.cleanup())
 
@@ -48,11 +53,17 @@ describe('the shared SQLite connection', () => {
   }
 
   test('a write made while another transaction is open is kept when that transaction rolls back', async () => {
-    const tx = failingTransaction((t) => t.message.create({ data: { folderId: folder.id, type: 'rolled-back', parameters: {}, timestamp: new Date() } }))
+    const tx = failingTransaction((t) =>
+      t.message.create({ data: { folderId: folder.id, type: 'rolled-back', parameters: {}, timestamp: new Date() } }),
+    )
     await tx.open
     // a plain write and a write through the hot path, both from outside the transaction
-    const plain = core.db.message.create({ data: { folderId: folder.id, type: 'plain', parameters: {}, timestamp: new Date() } })
-    const recorded = recordMessages(core.db, [{ folderId: folder.id, type: 'recorded', parameters: { n: 1 }, timestamp: new Date() }])
+    const plain = core.db.message.create({
+      data: { folderId: folder.id, type: 'plain', parameters: {}, timestamp: new Date() },
+    })
+    const recorded = recordMessages(core.db, [
+      { folderId: folder.id, type: 'recorded', parameters: { n: 1 }, timestamp: new Date() },
+    ])
     tx.release()
     await Promise.all([tx.done, plain, recorded])
     const types = (await folderMessages(core, folder.id, { count: 10 })).map((m) => m.type).sort()
@@ -60,7 +71,9 @@ describe('the shared SQLite connection', () => {
   })
 
   test('a read made while another transaction is open does not see what it has not committed', async () => {
-    const tx = failingTransaction((t) => t.message.create({ data: { folderId: folder.id, type: 'uncommitted', parameters: {}, timestamp: new Date() } }))
+    const tx = failingTransaction((t) =>
+      t.message.create({ data: { folderId: folder.id, type: 'uncommitted', parameters: {}, timestamp: new Date() } }),
+    )
     await tx.open
     const read = core.db.message.findMany({ where: { type: 'uncommitted' } })
     tx.release()
@@ -69,13 +82,28 @@ describe('the shared SQLite connection', () => {
   })
 
   test('a single sequence value sent while a transaction holds the connection waits for it and is stored once', async () => {
-    const sequence = await createSequence(core.db, folder, 'temperature', { dataType: SequenceDataType.numeric, decimalPlaces: 1 })
-    const tx = failingTransaction((t) => t.resource.update({ where: { id: sequence.id }, data: { name: 'renamed-then-rolled-back' } }))
+    const sequence = await createSequence(core.db, folder, 'temperature', {
+      dataType: SequenceDataType.numeric,
+      decimalPlaces: 1,
+    })
+    const tx = failingTransaction((t) =>
+      t.resource.update({ where: { id: sequence.id }, data: { name: 'renamed-then-rolled-back' } }),
+    )
     await tx.open
-    const storing = storeSequenceValues(core, core.blobs, [{ sequenceId: sequence.id, value: '21.46', timestamp: new Date(Date.UTC(2024, 0, 1)), known: { systemAttributes: sequence.systemAttributes } }])
+    const storing = storeSequenceValues(core, core.blobs, [
+      {
+        sequenceId: sequence.id,
+        value: '21.46',
+        timestamp: new Date(Date.UTC(2024, 0, 1)),
+        known: { systemAttributes: sequence.systemAttributes },
+      },
+    ])
     tx.release()
     const [, result] = await Promise.all([tx.done, storing])
-    assert.deepEqual(result.stored.map((s) => s.value), ['21.5'])
+    assert.deepEqual(
+      result.stored.map((s) => s.value),
+      ['21.5'],
+    )
     const rows = await core.db.resourceRevision.findMany({ where: { resourceId: sequence.id } })
     assert.equal(rows.length, 1)
     const row = await core.db.resource.findUniqueOrThrow({ where: { id: sequence.id } })
@@ -84,9 +112,19 @@ describe('the shared SQLite connection', () => {
   })
 
   test('committedToDisk flushes the WAL once for every write made before it, and not when nothing is new', async () => {
-    const sequences = await Promise.all(Array.from({ length: 40 }, (_, i) => createSequence(core.db, folder, `flushed-${i}`, { dataType: SequenceDataType.numeric })))
+    const sequences = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        createSequence(core.db, folder, `flushed-${i}`, { dataType: SequenceDataType.numeric }),
+      ),
+    )
     const write = (db: TestCore) =>
-      Promise.all(sequences.map((q) => storeSequenceValues(db, db.blobs, [{ sequenceId: q.id, value: '1', timestamp: new Date(), known: { systemAttributes: q.systemAttributes } }])))
+      Promise.all(
+        sequences.map((q) =>
+          storeSequenceValues(db, db.blobs, [
+            { sequenceId: q.id, value: '1', timestamp: new Date(), known: { systemAttributes: q.systemAttributes } },
+          ]),
+        ),
+      )
     await committedToDisk(core.db)
     const before = sqliteWalFlushes(core.db)
     // 40 concurrent writers, each waiting for the disk as a transport does before it acknowledges
@@ -119,11 +157,17 @@ describe('the shared SQLite connection', () => {
     // ~12 MB of history: until a checkpoint copies them, its pages are only in the WAL
     const parameters = { text: 'x'.repeat(2000) }
     for (let batch = 0; batch < 20; batch++) {
-      await recordMessages(core.db, Array.from({ length: 300 }, () => ({ folderId: folder.id, type: 'bulk', parameters, timestamp: new Date() })))
+      await recordMessages(
+        core.db,
+        Array.from({ length: 300 }, () => ({ folderId: folder.id, type: 'bulk', parameters, timestamp: new Date() })),
+      )
     }
     const since = Date.now()
     while (statSync(file).size < before + 10_000_000 && Date.now() - since < 5000) await sleep(50)
-    assert.ok(statSync(file).size >= before + 10_000_000, `the database file holds ${statSync(file).size - before} bytes more`)
+    assert.ok(
+      statSync(file).size >= before + 10_000_000,
+      `the database file holds ${statSync(file).size - before} bytes more`,
+    )
     assert.equal(await core.db.message.count({ where: { type: 'bulk' } }), 6000)
   })
 
@@ -143,7 +187,10 @@ describe('the shared SQLite connection', () => {
       const sizes: number[] = []
       // ~48 MB of parameters (over 100 MB of WAL frames without restarts)
       for (; written < 24_000; written += 50) {
-        await recordMessages(db, Array.from({ length: 50 }, () => ({ folderId: org.id, type: 'bulk', parameters, timestamp: new Date() })))
+        await recordMessages(
+          db,
+          Array.from({ length: 50 }, () => ({ folderId: org.id, type: 'bulk', parameters, timestamp: new Date() })),
+        )
         sizes.push(statSync(`${file}-wal`).size)
         await new Promise(setImmediate) // as a server does between requests: the thread's messages get through
       }
@@ -159,6 +206,9 @@ describe('the shared SQLite connection', () => {
       await db.$disconnect()
       fresh.cleanup()
     }
-    assert.ok(WAL_LIMIT_BYTES >= 16 * 1024 * 1024, 'the server starts its WAL over rarely: each time holds the event loop')
+    assert.ok(
+      WAL_LIMIT_BYTES >= 16 * 1024 * 1024,
+      'the server starts its WAL over rarely: each time holds the event loop',
+    )
   })
 })

@@ -31,7 +31,10 @@ describe('rate limits shared through Redis', () => {
     const rule = { max: 3, windowMs: 60_000 }
     const a = redisThrottles(connect(), log).limit('together', rule)
     const b = redisThrottles(connect(), log).limit('together', rule)
-    assert.deepEqual([await a.attempt('ann'), await b.attempt('ann'), await a.attempt('ann'), await b.attempt('ann')], [true, true, true, false])
+    assert.deepEqual(
+      [await a.attempt('ann'), await b.attempt('ann'), await a.attempt('ann'), await b.attempt('ann')],
+      [true, true, true, false],
+    )
     assert.equal(await a.attempt('bob'), true)
     await b.reset('ann')
     assert.equal(await a.attempt('ann'), true, 'a reset on one instance clears the count for both')
@@ -64,8 +67,14 @@ describe('rate limits shared through Redis', () => {
       })
     })
     const warnings: string[] = []
-    const recording = createLogger({ logLevel: 'warn', logFormat: 'json' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) })
-    const throttle = redisThrottles(connect(`redis://127.0.0.1:${closedPort}`), recording).limit('outage', { max: 2, windowMs: 60_000 })
+    const recording = createLogger(
+      { logLevel: 'warn', logFormat: 'json' },
+      { write: (line: string) => void warnings.push(JSON.parse(line).msg) },
+    )
+    const throttle = redisThrottles(connect(`redis://127.0.0.1:${closedPort}`), recording).limit('outage', {
+      max: 2,
+      windowMs: 60_000,
+    })
     const started = Date.now()
     assert.equal(await throttle.attempt('eve'), true)
     const waited = Date.now() - started

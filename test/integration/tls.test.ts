@@ -18,8 +18,29 @@ import { runCli, runJson, startServer, type RunningServer } from '../helpers/cli
 function makeCertificate(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`)
   const key = join(dir, `${name}.key`)
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  )
   return { cert, key }
 }
 
@@ -53,7 +74,15 @@ describe('TLS on both listeners', () => {
     await runJson(['create-org', 'acme', ...db])
     key = (await runJson<{ key: string }>(['create-controller', 'acme/greenhouse/pi-1', ...db])).key
     await runJson(['create-user', 'ann@example.com:long enough pw', '--org', 'acme', ...db])
-    server = await startServer([...db, '--mqtt-port', String(await freePort()), '--tls-cert', join(dir, 'served.crt'), '--tls-key', join(dir, 'served.key')])
+    server = await startServer([
+      ...db,
+      '--mqtt-port',
+      String(await freePort()),
+      '--tls-cert',
+      join(dir, 'served.crt'),
+      '--tls-key',
+      join(dir, 'served.key'),
+    ])
   })
   after(async () => {
     for (const client of opened) client.end(true)
@@ -63,7 +92,15 @@ describe('TLS on both listeners', () => {
 
   const connect = (url: string, options: mqtt.IClientOptions = {}) =>
     new Promise<MqttClient>((resolve, reject) => {
-      const client = mqtt.connect(url, { username: 'key', password: key, ca, servername: 'localhost', reconnectPeriod: 0, connectTimeout: 5000, ...options })
+      const client = mqtt.connect(url, {
+        username: 'key',
+        password: key,
+        ca,
+        servername: 'localhost',
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        ...options,
+      })
       opened.push(client)
       client.once('connect', () => resolve(client))
       client.once('error', reject)
@@ -72,27 +109,43 @@ describe('TLS on both listeners', () => {
 
   test('REST answers over HTTPS', async () => {
     const body = await new Promise<string>((resolve, reject) => {
-      https.get(`https://127.0.0.1:${server.port}/health`, { ca, servername: 'localhost' }, (res) => {
-        let text = ''
-        res.on('data', (chunk) => (text += chunk))
-        res.on('end', () => resolve(text))
-      }).on('error', reject)
+      https
+        .get(`https://127.0.0.1:${server.port}/health`, { ca, servername: 'localhost' }, (res) => {
+          let text = ''
+          res.on('data', (chunk) => (text += chunk))
+          res.on('end', () => resolve(text))
+        })
+        .on('error', reject)
     })
     assert.equal(JSON.parse(body).status, 'ok')
   })
 
   test('over HTTPS the session cookie is Secure, HttpOnly and SameSite, and the session works', async () => {
     const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-        const req = https.request(`https://127.0.0.1:${server.port}${path}`, { method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
-          let text = ''
-          res.on('data', (chunk) => (text += chunk))
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
-        })
-        req.on('error', reject)
-        req.end(body)
-      })
-    const signIn = await post('/sign-in', new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }).toString())
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+        (resolve, reject) => {
+          const req = https.request(
+            `https://127.0.0.1:${server.port}${path}`,
+            {
+              method: 'POST',
+              ca,
+              servername: 'localhost',
+              headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+            },
+            (res) => {
+              let text = ''
+              res.on('data', (chunk) => (text += chunk))
+              res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
+            },
+          )
+          req.on('error', reject)
+          req.end(body)
+        },
+      )
+    const signIn = await post(
+      '/sign-in',
+      new URLSearchParams({ email_address: 'ann@example.com', password: 'long enough pw' }).toString(),
+    )
     assert.equal(signIn.status, 200, signIn.body)
     const cookie = signIn.headers['set-cookie']![0]!
     assert.match(cookie, /^tendril_session=[^;]+;/)
@@ -107,7 +160,9 @@ describe('TLS on both listeners', () => {
   test('MQTT over TLS and over wss:// carry messages both ways; plain MQTT on the TLS port is refused', async () => {
     const subscriber = await connect(`mqtts://127.0.0.1:${server.mqttPort}`)
     await subscriber.subscribeAsync('acme/greenhouse/pi-1/commands', { qos: 1 })
-    const received = new Promise<string>((resolve) => subscriber.once('message', (_topic, payload) => resolve(payload.toString())))
+    const received = new Promise<string>((resolve) =>
+      subscriber.once('message', (_topic, payload) => resolve(payload.toString())),
+    )
     const publisher = await connect(`wss://127.0.0.1:${server.port}/mqtt`)
     await publisher.publishAsync('acme/greenhouse/pi-1/commands', 'fan on', { qos: 1 })
     assert.equal(await received, 'fan on')
@@ -116,7 +171,20 @@ describe('TLS on both listeners', () => {
   })
 
   test("Mosquitto's clients publish and subscribe over TLS with the CA file", async () => {
-    const common = ['-h', 'localhost', '-p', String(server.mqttPort), '--cafile', first.cert, '-u', 'key', '-P', key, '-t', 'acme/greenhouse/pi-1/readings']
+    const common = [
+      '-h',
+      'localhost',
+      '-p',
+      String(server.mqttPort),
+      '--cafile',
+      first.cert,
+      '-u',
+      'key',
+      '-P',
+      key,
+      '-t',
+      'acme/greenhouse/pi-1/readings',
+    ]
     const sub = spawn('mosquitto_sub', [...common, '-C', '1', '-W', '10'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     sub.stdout.on('data', (d) => (out += d))
@@ -137,7 +205,8 @@ describe('TLS on both listeners', () => {
     assert.notEqual(await servedFingerprint(server.mqttPort!, ca), expected, 'before the signal: the first certificate')
 
     server.child.kill('SIGHUP')
-    for (let i = 0; i < 50 && !server.output().includes('tls certificate reloaded'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    for (let i = 0; i < 50 && !server.output().includes('tls certificate reloaded'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50))
     assert.equal(await servedFingerprint(server.mqttPort!, renewedCa), expected, 'MQTT over TLS')
     assert.equal(await servedFingerprint(server.port, renewedCa), expected, 'HTTPS')
     assert.equal(open.connected, true)
@@ -146,7 +215,8 @@ describe('TLS on both listeners', () => {
   test('a certificate file that cannot be used is refused at reload, and the previous one stays', async () => {
     writeFileSync(join(dir, 'served.key'), 'not a key')
     server.child.kill('SIGHUP')
-    for (let i = 0; i < 50 && !server.output().includes('tls certificate not reloaded'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    for (let i = 0; i < 50 && !server.output().includes('tls certificate not reloaded'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50))
     assert.match(server.output(), /tls certificate not reloaded/)
     assert.equal(server.child.exitCode, null)
   })
@@ -166,7 +236,16 @@ describe('TLS settings that cannot work', () => {
       [['--tls-cert', a.cert, '--tls-key', b.key], /cannot be used together/],
     ]
     for (const [args, message] of cases) {
-      const result = await runCli(['serve', '--data-dir', join(dir, 'data'), '--port', '0', '--mqtt-port', '0', ...args])
+      const result = await runCli([
+        'serve',
+        '--data-dir',
+        join(dir, 'data'),
+        '--port',
+        '0',
+        '--mqtt-port',
+        '0',
+        ...args,
+      ])
       assert.equal(result.code, 2, result.stderr)
       assert.match(result.stderr, message)
     }

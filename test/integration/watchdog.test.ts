@@ -41,7 +41,10 @@ for (const provider of providers) {
     const staleController = async (recipients: string) => {
       const path = `acme/greenhouse/pi-${++controllers}`
       const { id } = await createController(core, path)
-      await core.db.resource.update({ where: { id }, data: { systemAttributes: { watchdog_minutes: 5, watchdog_recipients: recipients } } })
+      await core.db.resource.update({
+        where: { id },
+        data: { systemAttributes: { watchdog_minutes: 5, watchdog_recipients: recipients } },
+      })
       await recordWatchdog(core.db, id, tenMinutesAgo())
       return { id, path }
     }
@@ -53,7 +56,10 @@ for (const provider of providers) {
       assert.equal(await notifyStaleWatchdogs(core), 1)
       assert.equal(await notifyStaleWatchdogs(core), 0, 'one notice per outage')
       assert.equal(mailsTo('night@example.com').length, 1)
-      assert.ok(mailsTo('night@example.com')[0]!.data.includes(`Subject: /${path} is offline`), 'rhizo\'s subject: the path and "is offline"')
+      assert.ok(
+        mailsTo('night@example.com')[0]!.data.includes(`Subject: /${path} is offline`),
+        'rhizo\'s subject: the path and "is offline"',
+      )
       await recordWatchdog(core.db, id) // back alive
       assert.equal(await notifyStaleWatchdogs(core), 0, 'fresh watchdog: nothing to say')
       await recordWatchdog(core.db, id, tenMinutesAgo()) // and gone again
@@ -63,8 +69,15 @@ for (const provider of providers) {
 
     test('a controller that never sent a watchdog message is not reported (rhizo: it is being set up)', async () => {
       const { id } = await createController(core, `acme/greenhouse/new-${++controllers}`)
-      await core.db.resource.update({ where: { id }, data: { systemAttributes: { watchdog_minutes: 5, watchdog_recipients: 'setup@example.com' } } })
-      await core.db.controllerStatus.upsert({ where: { controllerId: id }, create: { controllerId: id, connected: true }, update: { connected: true } })
+      await core.db.resource.update({
+        where: { id },
+        data: { systemAttributes: { watchdog_minutes: 5, watchdog_recipients: 'setup@example.com' } },
+      })
+      await core.db.controllerStatus.upsert({
+        where: { controllerId: id },
+        create: { controllerId: id, connected: true },
+        update: { connected: true },
+      })
       assert.equal(await notifyStaleWatchdogs(core), 0)
       assert.equal(mailsTo('setup@example.com').length, 0)
     })
@@ -90,16 +103,32 @@ for (const provider of providers) {
       assert.equal(mailsTo('both@example.com').length, 1, 'no second email')
       assert.equal(textsTo('+15557770001').length, 1)
       assert.ok(textsTo('+15557770001')[0]!.message.startsWith(`/${path} is offline`))
-      const logged = await core.db.outgoingMessage.findMany({ where: { kind: 'watchdog', recipients: { in: ['both@example.com', '+15557770001'] } } })
+      const logged = await core.db.outgoingMessage.findMany({
+        where: { kind: 'watchdog', recipients: { in: ['both@example.com', '+15557770001'] } },
+      })
       assert.equal(logged.length, 2)
     })
 
     test('two instances checking at the same moment send one notice', async () => {
       await staleController('once@example.com')
-      const other = await openCore(loadConfig({ flags: { db: core.config.database.url, 'data-dir': core.config.dataDir, 'smtp-url': smtp.url }, env: {} }), createLogger({ logLevel: 'silent', logFormat: 'json' }))
+      const other = await openCore(
+        loadConfig({
+          flags: { db: core.config.database.url, 'data-dir': core.config.dataDir, 'smtp-url': smtp.url },
+          env: {},
+        }),
+        createLogger({ logLevel: 'silent', logFormat: 'json' }),
+      )
       try {
-        const counts = await Promise.all([notifyStaleWatchdogs(core), notifyStaleWatchdogs(other), notifyStaleWatchdogs(core), notifyStaleWatchdogs(other)])
-        assert.equal(counts.reduce((a, b) => a + b), 1)
+        const counts = await Promise.all([
+          notifyStaleWatchdogs(core),
+          notifyStaleWatchdogs(other),
+          notifyStaleWatchdogs(core),
+          notifyStaleWatchdogs(other),
+        ])
+        assert.equal(
+          counts.reduce((a, b) => a + b),
+          1,
+        )
         assert.equal(mailsTo('once@example.com').length, 1)
       } finally {
         await other.close()
@@ -110,15 +139,42 @@ for (const provider of providers) {
       const path = `acme/greenhouse/served-${++controllers}`
       const { id, key } = await createController(core, path)
       // 0.02 minutes: stale 1.2 s after the last watchdog message
-      await core.db.resource.update({ where: { id }, data: { systemAttributes: { watchdog_minutes: 0.02, watchdog_recipients: 'served@example.com,+15557770002' } } })
-      const server = await startServer(['--db', core.config.database.url, '--data-dir', core.config.dataDir, '--smtp-url', smtp.url, '--sms-webhook', webhook.url, '--watchdog-interval', '200'])
+      await core.db.resource.update({
+        where: { id },
+        data: { systemAttributes: { watchdog_minutes: 0.02, watchdog_recipients: 'served@example.com,+15557770002' } },
+      })
+      const server = await startServer([
+        '--db',
+        core.config.database.url,
+        '--data-dir',
+        core.config.dataDir,
+        '--smtp-url',
+        smtp.url,
+        '--sms-webhook',
+        webhook.url,
+        '--watchdog-interval',
+        '200',
+      ])
       try {
         const client = await connect(`ws://127.0.0.1:${server.port}/mqtt`, key)
         client.publish(path, JSON.stringify({ watchdog: {} }))
-        assert.ok(await eventually(() => mailsTo('served@example.com').length === 1 && textsTo('+15557770002').length === 1, 20_000), server.output())
+        assert.ok(
+          await eventually(
+            () => mailsTo('served@example.com').length === 1 && textsTo('+15557770002').length === 1,
+            20_000,
+          ),
+          server.output(),
+        )
         // alive again, then quiet again: a second outage, a second notice
         client.publish(path, JSON.stringify({ watchdog: {} }))
-        assert.ok(await eventually(async () => (await core.db.controllerStatus.findUnique({ where: { controllerId: id } }))?.watchdogNotificationSent === false, 10_000))
+        assert.ok(
+          await eventually(
+            async () =>
+              (await core.db.controllerStatus.findUnique({ where: { controllerId: id } }))?.watchdogNotificationSent ===
+              false,
+            10_000,
+          ),
+        )
         assert.ok(await eventually(() => mailsTo('served@example.com').length === 2, 20_000), server.output())
         // and no more while it stays quiet
         await new Promise((r) => setTimeout(r, 1000))

@@ -18,13 +18,28 @@ describe('blob store specs', () => {
   })
 
   test('an s3:// URL gives the bucket, a prefix and the client options', async () => {
-    const store = createBlobStore('s3://tendril-blobs/prod/eu?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=true', dataDir)
+    const store = createBlobStore(
+      's3://tendril-blobs/prod/eu?endpoint=http://127.0.0.1:9000&region=eu-west-1&forcePathStyle=true',
+      dataDir,
+    )
     assert.ok(store instanceof S3BlobStore)
-    assert.deepEqual(store.location, { bucket: 'tendril-blobs', prefix: 'prod/eu/', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true })
+    assert.deepEqual(store.location, {
+      bucket: 'tendril-blobs',
+      prefix: 'prod/eu/',
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'eu-west-1',
+      forcePathStyle: true,
+    })
     assert.equal(store.keyOf('ab'.repeat(32)), `prod/eu/ab/ab/${'ab'.repeat(32)}`)
     await store.close()
     const bare = createBlobStore('s3://tendril-blobs', dataDir) as S3BlobStore
-    assert.deepEqual(bare.location, { bucket: 'tendril-blobs', prefix: '', endpoint: undefined, region: undefined, forcePathStyle: false })
+    assert.deepEqual(bare.location, {
+      bucket: 'tendril-blobs',
+      prefix: '',
+      endpoint: undefined,
+      region: undefined,
+      forcePathStyle: false,
+    })
     await bare.close()
   })
 
@@ -51,6 +66,7 @@ describe('blob store specs', () => {
       ['mirror:fs,mirror:fs,memory:', /exactly two|nest/],
       ['mirror:fs,nonsense', /exactly two|unknown/],
     ]
-    for (const [spec, message] of cases) assert.throws(() => createBlobStore(spec, dataDir), message, JSON.stringify(spec))
+    for (const [spec, message] of cases)
+      assert.throws(() => createBlobStore(spec, dataDir), message, JSON.stringify(spec))
   })
 })

@@ -38,9 +38,11 @@ describe('blob store contract (memory backend)', () => {
   test('an endless upload is cut off at maxBytes: too_large, nothing stored, source no longer read', async () => {
     const store = new MemoryBlobStore()
     let pulled = 0
-    const endless = Readable.from((function* () {
-      for (;;) yield (pulled++, Buffer.alloc(1024))
-    })())
+    const endless = Readable.from(
+      (function* () {
+        for (;;) yield (pulled++, Buffer.alloc(1024))
+      })(),
+    )
     await assert.rejects(store.put(endless, { maxBytes: 10_000 }), hasCode('too_large'))
     assert.equal(store.count, 0)
     assert.ok(endless.destroyed)
@@ -54,7 +56,16 @@ describe('blob store contract (memory backend)', () => {
     assert.equal(checkHash(good), good)
     assert.equal(checkHash(good.toUpperCase()), good)
     const store = new MemoryBlobStore()
-    for (const bad of ['', 'abc', good.slice(1), `${good}0`, `${good}\n`, `../../${good.slice(6)}`, 'g'.repeat(64), `${good.slice(2)}/.`]) {
+    for (const bad of [
+      '',
+      'abc',
+      good.slice(1),
+      `${good}0`,
+      `${good}\n`,
+      `../../${good.slice(6)}`,
+      'g'.repeat(64),
+      `${good.slice(2)}/.`,
+    ]) {
       assert.throws(() => checkHash(bad), hasCode('invalid'), JSON.stringify(bad))
       await assert.rejects(store.get(bad), hasCode('invalid'))
       await assert.rejects(store.has(bad), hasCode('invalid'))

@@ -44,7 +44,12 @@ describe('CSV lines on a folder topic', () => {
 
   test("rhizo's store line at a whole second (isoformat() drops the fraction) is accepted", () => {
     const [record] = decodeFolderPayload('s,temperature,2024-05-01T12:00:00 Z,21.5')
-    assert.deepEqual(record, { kind: 'store', sequence: 'temperature', timestamp: new Date('2024-05-01T12:00:00Z'), value: '21.5' })
+    assert.deepEqual(record, {
+      kind: 'store',
+      sequence: 'temperature',
+      timestamp: new Date('2024-05-01T12:00:00Z'),
+      value: '21.5',
+    })
   })
 
   test('a comma in the value is kept: the value is everything after the third comma', () => {
@@ -96,7 +101,10 @@ describe('CSV lines on a folder topic', () => {
   })
 
   test('a record with missing fields is refused', () => {
-    assertInvalid(() => decodeFolderPayload('s,temperature,2024-05-01T12:00:00Z'), /line 1: expected s,<sequence>,<timestamp>,<value>/)
+    assertInvalid(
+      () => decodeFolderPayload('s,temperature,2024-05-01T12:00:00Z'),
+      /line 1: expected s,<sequence>,<timestamp>,<value>/,
+    )
     assertInvalid(() => decodeFolderPayload('s,temperature'), /line 1: expected s,/)
     assertInvalid(() => decodeFolderPayload('d,'), /line 1: expected d,/)
   })
@@ -119,7 +127,10 @@ describe('CSV lines on a folder topic', () => {
   test(`at most ${MAX_CSV_RECORDS} records per payload`, () => {
     const lines = (n: number) => Array.from({ length: n }, (_, i) => `s,seq${i},,${i}`).join('\n')
     assert.equal(decodeFolderPayload(lines(MAX_CSV_RECORDS)).length, MAX_CSV_RECORDS)
-    assertInvalid(() => decodeFolderPayload(lines(MAX_CSV_RECORDS + 1)), new RegExp(`at most ${MAX_CSV_RECORDS} records`))
+    assertInvalid(
+      () => decodeFolderPayload(lines(MAX_CSV_RECORDS + 1)),
+      new RegExp(`at most ${MAX_CSV_RECORDS} records`),
+    )
   })
 
   test('bytes that are not UTF-8 are refused', () => {
@@ -133,7 +144,7 @@ describe('CSV lines on a folder topic', () => {
 })
 
 describe('JSON messages on a folder topic', () => {
-  test("rhizo's MQTT form {\"<type>\": params} is a message of that type", () => {
+  test('rhizo\'s MQTT form {"<type>": params} is a message of that type', () => {
     // rhizo-client messages.py send(): json.dumps({message_type: parameters})
     assert.deepEqual(decodeFolderPayload('{"watchdog": {}}'), [{ kind: 'message', type: 'watchdog', parameters: {} }])
     const email = { emailAddresses: 'a@example.com', subject: 'alert', body: 'too hot' }
@@ -156,7 +167,10 @@ describe('JSON messages on a folder topic', () => {
   })
 
   test('a "folder" key is refused on MQTT, where the topic names the folder', () => {
-    assertInvalid(() => decodeFolderPayload('{"type": "x", "parameters": {}, "folder": "/other/org"}'), /topic names the folder/)
+    assertInvalid(
+      () => decodeFolderPayload('{"type": "x", "parameters": {}, "folder": "/other/org"}'),
+      /topic names the folder/,
+    )
   })
 
   test('missing or null parameters are an empty object, as rhizo-server stored them', () => {
@@ -185,7 +199,10 @@ describe('JSON messages on a folder topic', () => {
 
   test('an update with a bad "$t" or a bad value is refused when decoded, not later', () => {
     assertInvalid(() => decodeFolderPayload('{"update": {"$t": "noon", "a": "1"}}'), /invalid timestamp "noon"/)
-    assertInvalid(() => decodeFolderPayload('{"update": {"a": {"nested": 1}}}'), /value of "a" must be a string or number/)
+    assertInvalid(
+      () => decodeFolderPayload('{"update": {"a": {"nested": 1}}}'),
+      /value of "a" must be a string or number/,
+    )
   })
 
   test('update_sequence becomes a store of the given path and value; numbers become text', () => {
@@ -193,20 +210,39 @@ describe('JSON messages on a folder topic', () => {
     assert.deepEqual(decodeFolderPayload('{"update_sequence": {"sequence": "testFloatSeq", "value": 50.5}}'), [
       { kind: 'store', sequence: 'testFloatSeq', value: '50.5' },
     ])
-    assert.deepEqual(decodeFolderPayload('{"type": "update_sequence", "parameters": {"sequence": "/acme/pi/folder/testSub", "value": "bar"}}'), [
-      { kind: 'store', sequence: '/acme/pi/folder/testSub', value: 'bar' },
-    ])
+    assert.deepEqual(
+      decodeFolderPayload(
+        '{"type": "update_sequence", "parameters": {"sequence": "/acme/pi/folder/testSub", "value": "bar"}}',
+      ),
+      [{ kind: 'store', sequence: '/acme/pi/folder/testSub', value: 'bar' }],
+    )
   })
 
   test('update_sequence honours a timestamp, and an empty one means now', () => {
-    const withTime = decodeMessage('update_sequence', { sequence: 't', value: '1', timestamp: '2024-05-01T12:00:00.123Z' })
+    const withTime = decodeMessage('update_sequence', {
+      sequence: 't',
+      value: '1',
+      timestamp: '2024-05-01T12:00:00.123Z',
+    })
     assert.deepEqual(withTime, { kind: 'store', sequence: 't', value: '1', timestamp: NOON })
-    assert.deepEqual(decodeMessage('update_sequence', { sequence: 't', value: '1', timestamp: '' }), { kind: 'store', sequence: 't', value: '1' })
+    assert.deepEqual(decodeMessage('update_sequence', { sequence: 't', value: '1', timestamp: '' }), {
+      kind: 'store',
+      sequence: 't',
+      value: '1',
+    })
   })
 
-  test("rhizo-server's legacy spellings updateSequence and setNode (\"node\") store too", () => {
-    assert.deepEqual(decodeMessage('updateSequence', { sequence: 't', value: 2 }), { kind: 'store', sequence: 't', value: '2' })
-    assert.deepEqual(decodeMessage('setNode', { node: 't', value: 'on' }), { kind: 'store', sequence: 't', value: 'on' })
+  test('rhizo-server\'s legacy spellings updateSequence and setNode ("node") store too', () => {
+    assert.deepEqual(decodeMessage('updateSequence', { sequence: 't', value: 2 }), {
+      kind: 'store',
+      sequence: 't',
+      value: '2',
+    })
+    assert.deepEqual(decodeMessage('setNode', { node: 't', value: 'on' }), {
+      kind: 'store',
+      sequence: 't',
+      value: 'on',
+    })
   })
 
   test('update_sequence without a sequence or a value is refused', () => {
@@ -222,13 +258,27 @@ describe('JSON messages on a folder topic', () => {
       value: 'aGVsbG8=',
       encoding: 'base64',
     })
-    assertInvalid(() => decodeMessage('update_sequence', { sequence: 'image', value: 'not base64!', encoded: 1 }), /not base64/)
+    assertInvalid(
+      () => decodeMessage('update_sequence', { sequence: 'image', value: 'not base64!', encoded: 1 }),
+      /not base64/,
+    )
   })
 
   test("write_resource (rhizo's socket_receiver.py) stores data at a path, adding the leading slash it may lack", () => {
-    assert.deepEqual(decodeMessage('write_resource', { path: 'acme/pi/note', data: 'hello' }), { kind: 'store', sequence: '/acme/pi/note', value: 'hello' })
-    assert.deepEqual(decodeMessage('write_resource', { path: '/acme/pi/t', data: 21.5 }), { kind: 'store', sequence: '/acme/pi/t', value: '21.5' })
-    assertInvalid(() => decodeMessage('write_resource', { data: 'x' }), /expected data and path parameters for write_resource message/)
+    assert.deepEqual(decodeMessage('write_resource', { path: 'acme/pi/note', data: 'hello' }), {
+      kind: 'store',
+      sequence: '/acme/pi/note',
+      value: 'hello',
+    })
+    assert.deepEqual(decodeMessage('write_resource', { path: '/acme/pi/t', data: 21.5 }), {
+      kind: 'store',
+      sequence: '/acme/pi/t',
+      value: '21.5',
+    })
+    assertInvalid(
+      () => decodeMessage('write_resource', { data: 'x' }),
+      /expected data and path parameters for write_resource message/,
+    )
     assertInvalid(() => decodeMessage('write_resource', { path: '/acme/pi/t' }), /expected data and path parameters/)
   })
 
@@ -239,7 +289,9 @@ describe('JSON messages on a folder topic', () => {
 
   test(`a message type longer than ${MAX_MESSAGE_TYPE_LENGTH} characters is refused`, () => {
     const longest = 't'.repeat(MAX_MESSAGE_TYPE_LENGTH)
-    assert.deepEqual(decodeFolderPayload(JSON.stringify({ [longest]: {} })), [{ kind: 'message', type: longest, parameters: {} }])
+    assert.deepEqual(decodeFolderPayload(JSON.stringify({ [longest]: {} })), [
+      { kind: 'message', type: longest, parameters: {} },
+    ])
     assertInvalid(() => decodeFolderPayload(JSON.stringify({ [longest + 't']: {} })), /longer than 40 characters/)
     assertInvalid(() => decodeFolderPayload(JSON.stringify({ type: longest + 't', parameters: {} })), /longer than 40/)
   })
@@ -265,7 +317,12 @@ describe('payloads whose messages are only kept (their decoding waits until they
   const unlessKept = (text: string) => decodeFolderPayloadUnlessKept(Buffer.from(text), SERVER_HANDLED_TYPES)
 
   test('a JSON object of other types stays text, and decodes when kept to what decodeFolderPayload gives', () => {
-    for (const text of ['{"temp": {"v": 21.5, "unit": "C"}}', '{"a": {}, "b": {"x": [1, {"y": null}]}, "c": null}', '{}', '{"say": {"text": "update is due"}}']) {
+    for (const text of [
+      '{"temp": {"v": 21.5, "unit": "C"}}',
+      '{"a": {}, "b": {"x": [1, {"y": null}]}, "c": null}',
+      '{}',
+      '{"say": {"text": "update is due"}}',
+    ]) {
       const [kept, ...rest] = unlessKept(text)
       assert.deepEqual([kept, rest], [{ kind: 'kept', text }, []], text)
       assert.deepEqual(decodeKept(kept as { kind: 'kept'; text: string }), decodeFolderPayload(text), text)
@@ -274,28 +331,54 @@ describe('payloads whose messages are only kept (their decoding waits until they
 
   test('anything the server acts on is decoded at once: every server-handled type, sequence values, the {"type"} form, CSV', () => {
     for (const type of SERVER_HANDLED_TYPES) {
-      const text = JSON.stringify({ note: {}, [type]: type === 'update' ? { a: 1 } : type === 'setNode' ? { node: 'a', value: 1 } : type.startsWith('update') ? { sequence: 'a', value: 1 } : {} })
+      const text = JSON.stringify({
+        note: {},
+        [type]:
+          type === 'update'
+            ? { a: 1 }
+            : type === 'setNode'
+              ? { node: 'a', value: 1 }
+              : type.startsWith('update')
+                ? { sequence: 'a', value: 1 }
+                : {},
+      })
       assert.deepEqual(unlessKept(text), decodeFolderPayload(text), type)
     }
-    for (const text of ['{"write_resource": {"path": "acme/pi/t", "data": "1"}}', '{"type": "note", "parameters": {}}', 's,temp,,21.5', '{"note": {"type": "kept but decoded now"}}']) {
+    for (const text of [
+      '{"write_resource": {"path": "acme/pi/t", "data": "1"}}',
+      '{"type": "note", "parameters": {}}',
+      's,temp,,21.5',
+      '{"note": {"type": "kept but decoded now"}}',
+    ]) {
       assert.deepEqual(unlessKept(text), decodeFolderPayload(text), text)
     }
   })
 
   test('escaped keys cannot hide an acted-on type: a backslash anywhere means decoding at once', () => {
-    assert.deepEqual(unlessKept('{"upd\\u0061te": {"a": 1}}'), [{ kind: 'message', type: 'update', parameters: { a: 1 } }])
-    assert.deepEqual(unlessKept('{"note": {"text": "a \\"quote\\""}}'), [{ kind: 'message', type: 'note', parameters: { text: 'a "quote"' } }])
+    assert.deepEqual(unlessKept('{"upd\\u0061te": {"a": 1}}'), [
+      { kind: 'message', type: 'update', parameters: { a: 1 } },
+    ])
+    assert.deepEqual(unlessKept('{"note": {"text": "a \\"quote\\""}}'), [
+      { kind: 'message', type: 'note', parameters: { text: 'a "quote"' } },
+    ])
   })
 
   test('bad JSON in a kept payload is refused when kept, as decodeFolderPayload refuses it', () => {
-    for (const [text, reason] of [['{"note": 5}', /parameters of "note" must be an object/], ['{"note": {}', /not valid JSON/], [`{"${'t'.repeat(41)}": {}}`, /longer than 40/]] as const) {
+    for (const [text, reason] of [
+      ['{"note": 5}', /parameters of "note" must be an object/],
+      ['{"note": {}', /not valid JSON/],
+      [`{"${'t'.repeat(41)}": {}}`, /longer than 40/],
+    ] as const) {
       const [kept] = unlessKept(text)
       assert.equal(kept!.kind, 'kept', text)
       assertInvalid(() => decodeKept(kept as { kind: 'kept'; text: string }), reason, text)
       assertInvalid(() => decodeFolderPayload(text), reason, text)
     }
     assertInvalid(() => unlessKept(''), /empty payload/)
-    assertInvalid(() => decodeFolderPayloadUnlessKept(Buffer.from([0x7b, 0xff]), SERVER_HANDLED_TYPES), /not valid UTF-8/)
+    assertInvalid(
+      () => decodeFolderPayloadUnlessKept(Buffer.from([0x7b, 0xff]), SERVER_HANDLED_TYPES),
+      /not valid UTF-8/,
+    )
   })
 })
 
@@ -349,13 +432,19 @@ describe('a raw value published to a sequence topic', () => {
 describe("rhizo's JSON websocket frames", () => {
   test("rhizo-client's frame (compact JSON plus newline) with a folder decodes to folder and message", () => {
     const frame = JSON.stringify({ type: 'custom', parameters: { a: 1 }, folder: '/acme/pi' }) + '\n'
-    assert.deepEqual(decodeWebSocketMessage(frame), { folder: '/acme/pi', message: { kind: 'message', type: 'custom', parameters: { a: 1 } } })
+    assert.deepEqual(decodeWebSocketMessage(frame), {
+      folder: '/acme/pi',
+      message: { kind: 'message', type: 'custom', parameters: { a: 1 } },
+    })
   })
 
   test('update_sequence over the websocket is a store', () => {
-    assert.deepEqual(decodeWebSocketMessage('{"type":"update_sequence","parameters":{"sequence":"log","value":"hi"}}'), {
-      message: { kind: 'store', sequence: 'log', value: 'hi' },
-    })
+    assert.deepEqual(
+      decodeWebSocketMessage('{"type":"update_sequence","parameters":{"sequence":"log","value":"hi"}}'),
+      {
+        message: { kind: 'store', sequence: 'log', value: 'hi' },
+      },
+    )
   })
 
   test('a frame without a string type, or with a folder that is not a path, is refused', () => {
@@ -371,7 +460,9 @@ describe('announcing stored values', () => {
 
   test('an announced line decodes back to the same display value, commas and line breaks included', () => {
     const value = 'WARNING: 3,4\nsecond line'
-    assert.deepEqual(decodeFolderPayload(encodeDisplay('log', NOON, value)), [{ kind: 'display', sequence: 'log', timestamp: NOON, value }])
+    assert.deepEqual(decodeFolderPayload(encodeDisplay('log', NOON, value)), [
+      { kind: 'display', sequence: 'log', timestamp: NOON, value },
+    ])
   })
 
   test('a path that would break the line format is refused', () => {
@@ -405,11 +496,34 @@ describe('timestamps', () => {
 
   test('anything else is refused as invalid', () => {
     const bad: unknown[] = [
-      '', 'yesterday', '2024-05-01', '1714564800', '2024-05-01T12:00Z', '2024-13-01T00:00:00Z', '2023-02-29T00:00:00Z',
-      '2024-05-01T24:00:00Z', '2024-05-01T12:00:60Z', '2024-05-01T12:00:00+00:00 Z', '2024-05-01T12:00:00+25:00',
-      ' 2024-05-01T12:00:00Z', '1969-12-31T23:59:59Z', '0099-01-01T00:00:00Z', '1900-02-29T00:00:00Z', '2024-04-31T00:00:00Z', -1, 1e15, Number.NaN, Infinity, null, undefined, true, {}, [],
+      '',
+      'yesterday',
+      '2024-05-01',
+      '1714564800',
+      '2024-05-01T12:00Z',
+      '2024-13-01T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2024-05-01T24:00:00Z',
+      '2024-05-01T12:00:60Z',
+      '2024-05-01T12:00:00+00:00 Z',
+      '2024-05-01T12:00:00+25:00',
+      ' 2024-05-01T12:00:00Z',
+      '1969-12-31T23:59:59Z',
+      '0099-01-01T00:00:00Z',
+      '1900-02-29T00:00:00Z',
+      '2024-04-31T00:00:00Z',
+      -1,
+      1e15,
+      Number.NaN,
+      Infinity,
+      null,
+      undefined,
+      true,
+      {},
+      [],
     ]
-    for (const input of bad) assertInvalid(() => parseTimestamp(input), /timestamp|range|numeric/, JSON.stringify(input) ?? String(input))
+    for (const input of bad)
+      assertInvalid(() => parseTimestamp(input), /timestamp|range|numeric/, JSON.stringify(input) ?? String(input))
   })
 
   test('formatTimestamp writes ISO 8601 UTC with a trailing Z, and parses back unchanged', () => {

@@ -18,7 +18,11 @@ describe('configuration', () => {
     const config = loadConfig({ env: {}, cwd: '/srv/app' })
     assert.equal(config.port, 8080)
     assert.equal(config.dataDir, '/srv/app/data')
-    assert.deepEqual(config.database, { provider: 'sqlite', url: 'file:/srv/app/data/tendril.db', file: '/srv/app/data/tendril.db' })
+    assert.deepEqual(config.database, {
+      provider: 'sqlite',
+      url: 'file:/srv/app/data/tendril.db',
+      file: '/srv/app/data/tendril.db',
+    })
     assert.equal(config.bcryptCost, 12)
     assert.equal(config.uploadLimit, 64 * 1024 * 1024, 'uploads up to 64 MiB')
     assert.equal(config.retentionIntervalMs, 60_000, 'max_history trimmed every minute')
@@ -35,13 +39,19 @@ describe('configuration', () => {
   })
 
   test('JSON config files are read too', () => {
-    const config = loadConfig({ env: {}, configFile: file('c.json', '{"db": "postgresql://u:p@db.local:5432/tendril", "bcrypt-cost": 10}') })
+    const config = loadConfig({
+      env: {},
+      configFile: file('c.json', '{"db": "postgresql://u:p@db.local:5432/tendril", "bcrypt-cost": 10}'),
+    })
     assert.equal(config.database.provider, 'postgresql')
     assert.equal(config.bcryptCost, 10)
   })
 
   test('a bad port is refused, naming the setting and where it came from', () => {
-    assert.throws(() => loadConfig({ flags: { port: '70000' }, env: {} }), (e: Error) => e instanceof ConfigError && /--port/.test(e.message))
+    assert.throws(
+      () => loadConfig({ flags: { port: '70000' }, env: {} }),
+      (e: Error) => e instanceof ConfigError && /--port/.test(e.message),
+    )
     assert.throws(() => loadConfig({ env: { TENDRIL_PORT: 'eighty' } }), /TENDRIL_PORT/)
   })
 
@@ -53,12 +63,19 @@ describe('configuration', () => {
     assert.equal(trust('false'), false)
     // "true" would believe any client about its own address, and so about the sign-in limit
     for (const bad of ['300.1.1.1', 'true', 'proxy.example.com', '10.0.0.0/40', ',']) {
-      assert.throws(() => trust(bad), (e: Error) => e instanceof ConfigError && /--trust-proxy/.test(e.message), bad)
+      assert.throws(
+        () => trust(bad),
+        (e: Error) => e instanceof ConfigError && /--trust-proxy/.test(e.message),
+        bad,
+      )
     }
   })
 
   test('a malformed database URL is refused with what would be right', () => {
-    assert.throws(() => loadConfig({ flags: { db: 'mysql://x/y' }, env: {} }), /--db: must start with file: .* or postgresql:\/\//)
+    assert.throws(
+      () => loadConfig({ flags: { db: 'mysql://x/y' }, env: {} }),
+      /--db: must start with file: .* or postgresql:\/\//,
+    )
     assert.throws(() => loadConfig({ env: { TENDRIL_DB: 'postgresql://host-only' } }), /TENDRIL_DB: .*database name/)
   })
 
@@ -78,7 +95,12 @@ describe('configuration', () => {
 
   test('describeConfig redacts the database password and the secret', () => {
     const config = loadConfig({
-      flags: { db: 'postgresql://tendril:hunter22@db:5432/t', secret: 's'.repeat(40), 'smtp-url': 'smtp://mailer:mailpass9@mail:587', redis: 'redis://:redispass7@cache:6379' },
+      flags: {
+        db: 'postgresql://tendril:hunter22@db:5432/t',
+        secret: 's'.repeat(40),
+        'smtp-url': 'smtp://mailer:mailpass9@mail:587',
+        redis: 'redis://:redispass7@cache:6379',
+      },
       env: {},
     })
     const text = JSON.stringify(describeConfig(config))
@@ -89,7 +111,10 @@ describe('configuration', () => {
 
   test("docs/operations.md's settings table lists every setting, and no setting that does not exist", () => {
     const readme = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
-    const table = readme.slice(readme.indexOf('| flag | default | meaning |'), readme.indexOf('Notes on some settings:'))
+    const table = readme.slice(
+      readme.indexOf('| flag | default | meaning |'),
+      readme.indexOf('Notes on some settings:'),
+    )
     const documented = [...table.matchAll(/^\| `--([a-z-]+)` \|/gm)].map((m) => m[1])
     assert.deepEqual([...documented].sort(), [...settingNames].sort())
   })

@@ -5,7 +5,12 @@ import { describe, test } from 'node:test'
 import { admits, SessionGrants, type ReadGrant } from '../../broker/grants.ts'
 import { AccessLevel as L } from '../../core/resources/types.ts'
 
-const grant = (prefix: string, level: number, below: ReadGrant['below'] = [], exact = false): ReadGrant => ({ prefix, exact, level, below })
+const grant = (prefix: string, level: number, below: ReadGrant['below'] = [], exact = false): ReadGrant => ({
+  prefix,
+  exact,
+  level,
+  below,
+})
 const holding = (...grants: [string, ReadGrant][]) => {
   const held = new SessionGrants()
   for (const [filter, g] of grants) held.set(filter, g)
@@ -47,7 +52,10 @@ describe('forwarding from subscription grants', () => {
   })
 
   test('after an unsubscribe its grant covers nothing', () => {
-    const grants = holding(['acme/pi-1', grant('acme/pi-1', L.read, [], true)], ['acme/wild/#', grant('acme/wild', L.read)])
+    const grants = holding(
+      ['acme/pi-1', grant('acme/pi-1', L.read, [], true)],
+      ['acme/wild/#', grant('acme/wild', L.read)],
+    )
     grants.delete('acme/pi-1')
     grants.delete('acme/wild/#')
     assert.equal(mayForward(grants, 'acme/pi-1'), false)

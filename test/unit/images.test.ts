@@ -7,7 +7,14 @@ import sharp from 'sharp'
 import { makeThumbnail } from '../../core/images/thumbnails.ts'
 
 const image = (width: number, height: number, format: 'jpeg' | 'png', alpha = false) =>
-  sharp({ create: { width, height, channels: alpha ? 4 : 3, background: alpha ? { r: 200, g: 30, b: 30, alpha: 0.5 } : { r: 20, g: 120, b: 200 } } })
+  sharp({
+    create: {
+      width,
+      height,
+      channels: alpha ? 4 : 3,
+      background: alpha ? { r: 200, g: 30, b: 30, alpha: 0.5 } : { r: 20, g: 120, b: 200 },
+    },
+  })
     [format]()
     .toBuffer()
 
@@ -40,7 +47,9 @@ describe('makeThumbnail', () => {
 
   test('a stream in small chunks gives the same result as bytes', async () => {
     const bytes = await image(1000, 500, 'jpeg')
-    const chunks = Array.from({ length: Math.ceil(bytes.length / 100) }, (_, i) => bytes.subarray(i * 100, (i + 1) * 100))
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 100) }, (_, i) =>
+      bytes.subarray(i * 100, (i + 1) * 100),
+    )
     const thumb = await makeThumbnail(Readable.from(chunks), 240)
     assert.deepEqual([thumb.width, thumb.height], [240, 120])
   })

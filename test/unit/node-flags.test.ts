@@ -9,7 +9,9 @@ import { tendrilBin } from '../helpers/cli.ts'
 
 describe('server node flags', () => {
   test('npm start and the tendril command pass them', () => {
-    const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
+    const start = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+    ).scripts.start
     assert.equal(start, `node ${SERVER_NODE_FLAGS.join(' ')} bin/tendril.js serve`)
     const shebang = readFileSync(tendrilBin, 'utf8').split('\n')[0]
     assert.equal(shebang, `#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`)
@@ -18,8 +20,11 @@ describe('server node flags', () => {
   test('the tendril command runs as an executable with them', () => {
     // a node that refused the flags (or an env without -S) would fail here
     const probe = `--eval=process.stdout.write(JSON.stringify(process.execArgv))`
-    const execArgv = JSON.parse(execFileSync('/usr/bin/env', ['-S', `node ${SERVER_NODE_FLAGS.join(' ')} ${probe}`], { encoding: 'utf8' })) as string[]
-    for (const flag of SERVER_NODE_FLAGS) assert.ok(execArgv.includes(flag), `${flag} missing from ${execArgv.join(' ')}`)
+    const execArgv = JSON.parse(
+      execFileSync('/usr/bin/env', ['-S', `node ${SERVER_NODE_FLAGS.join(' ')} ${probe}`], { encoding: 'utf8' }),
+    ) as string[]
+    for (const flag of SERVER_NODE_FLAGS)
+      assert.ok(execArgv.includes(flag), `${flag} missing from ${execArgv.join(' ')}`)
     assert.match(execFileSync(tendrilBin, ['--version'], { encoding: 'utf8' }), /^\d+\.\d+\.\d+/)
   })
 })

@@ -4,7 +4,8 @@ import { checkName, splitPath } from '../../core/resources/paths.ts'
 
 describe('resource names and paths', () => {
   test('ordinary names pass, including spaces, dots and unicode', () => {
-    for (const name of ['pi-1', 'Greenhouse A', 'temp.c', 'théâtre', 'x'.repeat(100)]) assert.equal(checkName(name), name)
+    for (const name of ['pi-1', 'Greenhouse A', 'temp.c', 'théâtre', 'x'.repeat(100)])
+      assert.equal(checkName(name), name)
   })
 
   test('names that would make paths or MQTT topics ambiguous are refused with a reason', () => {

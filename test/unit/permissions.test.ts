@@ -13,7 +13,10 @@ const controller: Principal = { kind: 'controller', controllerId: 42, organizati
 const foreignController: Principal = { kind: 'controller', controllerId: 43, organizationId: OTHER_ORG, keyId: 2 }
 const anonymous: Principal = { kind: 'anonymous' }
 
-const orgDefaults = [[P.orgUsers, ORG, L.write], [P.orgControllers, ORG, L.write]]
+const orgDefaults = [
+  [P.orgUsers, ORG, L.write],
+  [P.orgControllers, ORG, L.write],
+]
 const link = (permissions: unknown) => ({ organizationId: ORG, permissions })
 
 describe('permission resolution', () => {
@@ -39,7 +42,13 @@ describe('permission resolution', () => {
   })
 
   test('the level is the maximum over all matching entries', () => {
-    const chain = [link([[P.public, null, L.read], [P.user, 7, L.write], [P.orgUsers, ORG, L.none]])]
+    const chain = [
+      link([
+        [P.public, null, L.read],
+        [P.user, 7, L.write],
+        [P.orgUsers, ORG, L.none],
+      ]),
+    ]
     assert.equal(effectiveLevel(member, chain), L.write)
     assert.equal(effectiveLevel(outsider, chain), L.read)
   })
@@ -51,7 +60,12 @@ describe('permission resolution', () => {
   })
 
   test('user and controller entries match only that user or controller', () => {
-    const chain = [link([[P.user, 8, L.write], [P.controller, 43, L.read]])]
+    const chain = [
+      link([
+        [P.user, 8, L.write],
+        [P.controller, 43, L.read],
+      ]),
+    ]
     assert.equal(effectiveLevel(outsider, chain), L.write)
     assert.equal(effectiveLevel(member, chain), L.none)
     assert.equal(effectiveLevel(foreignController, chain), L.read)

@@ -29,14 +29,31 @@ export function Sparkline({ path, changed }: { path: string; changed: string | n
     fetchedAt.current = Date.now()
     const end = new Date()
     const start = new Date(end.getTime() - HOURS * 3600_000)
-    api<Buckets>(resourceUrl(path, `buckets=${BUCKETS}&start_timestamp=${start.toISOString()}&end_timestamp=${end.toISOString()}`))
+    api<Buckets>(
+      resourceUrl(path, `buckets=${BUCKETS}&start_timestamp=${start.toISOString()}&end_timestamp=${end.toISOString()}`),
+    )
       .then(({ buckets }) => (points.value = polyline(buckets.map((b) => (b.count > 0 ? b.mean : null)))))
       .catch(() => (points.value = ''))
   }, [visible.value, changed, path])
 
   return (
-    <svg ref={ref} class="sparkline" viewBox="0 0 100 24" preserveAspectRatio="none" aria-hidden="true" focusable="false">
-      {points.value && <polyline points={points.value} fill="none" stroke="currentColor" stroke-width="1.5" vector-effect="non-scaling-stroke" />}
+    <svg
+      ref={ref}
+      class="sparkline"
+      viewBox="0 0 100 24"
+      preserveAspectRatio="none"
+      aria-hidden="true"
+      focusable="false"
+    >
+      {points.value && (
+        <polyline
+          points={points.value}
+          fill="none"
+          stroke="currentColor"
+          stroke-width="1.5"
+          vector-effect="non-scaling-stroke"
+        />
+      )}
     </svg>
   )
 }
@@ -48,7 +65,9 @@ function polyline(means: (number | null)[]): string {
   const min = Math.min(...known)
   const span = Math.max(...known) - min || 1
   return means
-    .map((m, i) => (m === null ? null : `${((i / (means.length - 1)) * 100).toFixed(1)},${(22 - ((m - min) / span) * 20).toFixed(1)}`))
+    .map((m, i) =>
+      m === null ? null : `${((i / (means.length - 1)) * 100).toFixed(1)},${(22 - ((m - min) / span) * 20).toFixed(1)}`,
+    )
     .filter(Boolean)
     .join(' ')
 }

@@ -34,7 +34,11 @@ export class DiskQueue extends MemoryQueue {
   private writes: Promise<void> = Promise.resolve()
   /** writes of the committed file, one after another */
   private commits: Promise<void> = Promise.resolve()
-  private batch: { lines: string[]; entries: QueueEntry[]; waiters: { resolve: () => void; reject: (e: Error) => void }[] } | null = null
+  private batch: {
+    lines: string[]
+    entries: QueueEntry[]
+    waiters: { resolve: () => void; reject: (e: Error) => void }[]
+  } | null = null
   private commitScheduled = false
   private lastCommitted = 0
   private closed = false
@@ -190,7 +194,7 @@ export class DiskQueue extends MemoryQueue {
     let good = 0 // bytes of whole, parseable lines
     let maxId = committed
     const entries: QueueEntry[] = []
-    for (let start = 0; start < bytes.length; ) {
+    for (let start = 0; start < bytes.length;) {
       const end = bytes.indexOf(0x0a, start)
       if (end < 0) break // torn last line: never acknowledged to anyone, so cut it off
       let entry: QueueEntry
@@ -214,7 +218,8 @@ export class DiskQueue extends MemoryQueue {
 
   private lock(): void {
     const path = join(this.dir, 'lock')
-    if (openHere.has(resolve(this.dir))) throw new ValidationError(`the queue directory ${this.dir} is in use by process ${process.pid}`)
+    if (openHere.has(resolve(this.dir)))
+      throw new ValidationError(`the queue directory ${this.dir} is in use by process ${process.pid}`)
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(path, 'wx', 0o600)

@@ -30,7 +30,13 @@ export const contentTypeOf = (name: string) => CONTENT_TYPES[extname(name).toLow
 
 const attachment = (name: string) => `attachment; filename*=UTF-8''${encodeURIComponent(name)}`
 
-export async function sendFileRevision(core: Core, res: Response, file: Resource, revision: (RevisionContent & { id: number }) | null, download: boolean) {
+export async function sendFileRevision(
+  core: Core,
+  res: Response,
+  file: Resource,
+  revision: (RevisionContent & { id: number }) | null,
+  download: boolean,
+) {
   res.set('content-type', contentTypeOf(file.name))
   // a user's file must never run as a page of this origin
   res.set('content-security-policy', "sandbox; default-src 'none'")
@@ -50,7 +56,13 @@ export async function sendFileRevision(core: Core, res: Response, file: Resource
  * connection closed, so the client sees a cut-off body, never a complete-looking one, and the
  * route's error handling (which can no longer answer) never sees it.
  */
-export async function streamBody(core: Core, res: Response, body: Readable, context: Record<string, unknown>, what: string): Promise<void> {
+export async function streamBody(
+  core: Core,
+  res: Response,
+  body: Readable,
+  context: Record<string, unknown>,
+  what: string,
+): Promise<void> {
   try {
     await pipeline(body, holdLastChunk(), res)
   } catch (err) {
@@ -62,7 +74,8 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'
 
 function cutOff(core: Core, res: Response, err: unknown, context: Record<string, unknown>, what: string): void {
   // a client that hangs up is routine; anything else is the server's own failure
-  if (CLIENT_GONE.has((err as { code?: string })?.code ?? '')) core.log.info(context, `${what} ended early: the client went away`)
+  if (CLIENT_GONE.has((err as { code?: string })?.code ?? ''))
+    core.log.info(context, `${what} ended early: the client went away`)
   else core.log.warn({ err, ...context }, `${what} aborted`)
   res.destroy()
 }
@@ -108,7 +121,10 @@ export async function sendZip(core: Core, res: Response, folder: Resource, entri
   const filled = (async () => {
     for (const entry of entries) {
       // one file open at a time: the next is read only when the archive has taken the previous
-      const revision = entry.revisionId === null ? null : await core.db.resourceRevision.findUnique({ where: { id: entry.revisionId } })
+      const revision =
+        entry.revisionId === null
+          ? null
+          : await core.db.resourceRevision.findUnique({ where: { id: entry.revisionId } })
       stop.signal.throwIfAborted()
       const body = revision ? await readRevision(core, core.blobs, revision) : Buffer.alloc(0)
       if (!Buffer.isBuffer(body)) {

@@ -20,7 +20,8 @@ export interface Multipart {
   file?: { filename: string; content?: RevisionContent; held?: Buffer }
 }
 
-export const isMultipart = (req: Request) => (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')
+export const isMultipart = (req: Request) =>
+  (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')
 
 /** Refuses a body whose declared length is over the limit before reading any of it. */
 export function checkDeclaredLength(req: Request, res: Response, maxBytes: number): void {
@@ -41,12 +42,23 @@ export const HELD_FILE_BYTES = 64 * 1024
  * as it arrives; false, those fields cannot tell yet, and the file is held (up to HELD_FILE_BYTES) for
  * the route to check and store once every field is in. Nothing is stored before access is known.
  */
-export async function readMultipart(core: Core, req: Request, res: Response, maxBytes: number, checkAccess?: (fields: Record<string, string>) => Promise<boolean>): Promise<Multipart> {
+export async function readMultipart(
+  core: Core,
+  req: Request,
+  res: Response,
+  maxBytes: number,
+  checkAccess?: (fields: Record<string, string>) => Promise<boolean>,
+): Promise<Multipart> {
   const parsed = await parseMultipart(req, res, maxBytes, {
     async receive(stream, part, fields) {
       const filename = part.filename ?? part.name
       if (checkAccess && !(await checkAccess({ ...fields }))) {
-        return { filename, held: await bytesOf(stream, HELD_FILE_BYTES, () => invalid(`send the path field before a file larger than ${HELD_FILE_BYTES} bytes`)) }
+        return {
+          filename,
+          held: await bytesOf(stream, HELD_FILE_BYTES, () =>
+            invalid(`send the path field before a file larger than ${HELD_FILE_BYTES} bytes`),
+          ),
+        }
       }
       return { filename, content: await receiveContent(core, core.blobs, stream, maxBytes) }
     },
@@ -103,7 +115,12 @@ interface FileReceiver<T> {
   discard(received: T): Promise<void>
 }
 
-async function parseMultipart<T>(req: Request, res: Response, maxBytes: number, receiver: FileReceiver<T>): Promise<{ fields: Record<string, string>; file?: T }> {
+async function parseMultipart<T>(
+  req: Request,
+  res: Response,
+  maxBytes: number,
+  receiver: FileReceiver<T>,
+): Promise<{ fields: Record<string, string>; file?: T }> {
   checkDeclaredLength(req, res, maxBytes)
   const fields: Record<string, string> = {}
   let parser: busboy.Busboy
@@ -145,7 +162,8 @@ async function parseMultipart<T>(req: Request, res: Response, maxBytes: number, 
     if (!res.headersSent) res.set('connection', 'close') // (a body refused midway was answered already: http/auth.ts)
     // a file part cut off midway would otherwise wait forever for its end; one that was refused
     // before being read has no reader to take the error, which would otherwise be thrown
-    if (fileStream && !fileStream.readableEnded) fileStream.on('error', () => {}).destroy(invalid('the upload was abandoned'))
+    if (fileStream && !fileStream.readableEnded)
+      fileStream.on('error', () => {}).destroy(invalid('the upload was abandoned'))
     const received = await file?.catch((fileErr: unknown) => {
       throw fileErr // the file's own failure (e.g. too_large) is the better answer
     })

@@ -4,10 +4,21 @@
 import { connect } from '@tendril/controllers-sdk'
 
 const [server, mqttUrl, key, controllerPath, queueDir, mode, sequence, count, start] = process.argv.slice(2)
-const client = await connect({ server: server!, mqttUrl, key: key!, controllerPath, queueDir, reconnect: { minMs: 50, maxMs: 200 } })
+const client = await connect({
+  server: server!,
+  mqttUrl,
+  key: key!,
+  controllerPath,
+  queueDir,
+  reconnect: { minMs: 50, maxMs: 200 },
+})
 if (mode === 'fill') {
   const t0 = Date.parse(start!)
-  await Promise.all(Array.from({ length: Number(count) }, (_, i) => client.sequences.update(sequence!, i, { timestamp: new Date(t0 + i) })))
+  await Promise.all(
+    Array.from({ length: Number(count) }, (_, i) =>
+      client.sequences.update(sequence!, i, { timestamp: new Date(t0 + i) }),
+    ),
+  )
   process.stdout.write('queued\n')
 }
 if (mode === 'finish') {

@@ -56,7 +56,9 @@ export function Activity() {
     })
   }, [org])
 
-  const shown = arrivals.value.filter((a) => (!folder || a.folder.startsWith(folder)) && (!type || a.type.includes(type)))
+  const shown = arrivals.value.filter(
+    (a) => (!folder || a.folder.startsWith(folder)) && (!type || a.type.includes(type)),
+  )
   return (
     <>
       <h1>Activity</h1>
@@ -72,10 +74,17 @@ export function Activity() {
           </select>
         </label>
         <label>
-          Folder starts with <input type="search" value={folder} placeholder={`/${org}/…`} onInput={(e) => setQuery({ folder: e.currentTarget.value || null })} />
+          Folder starts with{' '}
+          <input
+            type="search"
+            value={folder}
+            placeholder={`/${org}/…`}
+            onInput={(e) => setQuery({ folder: e.currentTarget.value || null })}
+          />
         </label>
         <label>
-          Type contains <input type="search" value={type} onInput={(e) => setQuery({ type: e.currentTarget.value || null })} />
+          Type contains{' '}
+          <input type="search" value={type} onInput={(e) => setQuery({ type: e.currentTarget.value || null })} />
         </label>
         {paused ? (
           <button type="button" onClick={() => ((held.value = 0), setQuery({ paused: null }))}>
@@ -87,7 +96,9 @@ export function Activity() {
           </button>
         )}
       </div>
-      {shown.length === 0 && <p class="empty">Nothing has arrived{folder || type ? ' that matches' : ''} since this page opened.</p>}
+      {shown.length === 0 && (
+        <p class="empty">Nothing has arrived{folder || type ? ' that matches' : ''} since this page opened.</p>
+      )}
       <ol class="messages" aria-label="Activity, newest first">
         {shown.map((a) => (
           <li key={a.key} class="card message">

@@ -19,7 +19,10 @@ function NotAllowed() {
   return (
     <div class="account">
       <h1>Not allowed</h1>
-      <p role="alert">These pages are for system administrators. Your account is not one; ask an administrator if you need something done here.</p>
+      <p role="alert">
+        These pages are for system administrators. Your account is not one; ask an administrator if you need something
+        done here.
+      </p>
       <p>
         <a href="/">Back to your organizations</a>
       </p>

@@ -67,8 +67,15 @@ export function Controllers() {
   const presence = query.get('presence') ?? 'all'
   const sort = query.get('sort') ?? 'name'
   const descending = query.get('dir') === 'desc'
-  const shown = controllers.value ? sorted(controllers.value.filter((c) => matches(c, text.trim().toLowerCase(), presence)), sort, descending) : undefined
-  const sortBy = (id: string) => setQuery({ sort: id === 'name' ? null : id, dir: id === sort && !descending ? 'desc' : null })
+  const shown = controllers.value
+    ? sorted(
+        controllers.value.filter((c) => matches(c, text.trim().toLowerCase(), presence)),
+        sort,
+        descending,
+      )
+    : undefined
+  const sortBy = (id: string) =>
+    setQuery({ sort: id === 'name' ? null : id, dir: id === sort && !descending ? 'desc' : null })
   const online = controllers.value?.filter((c) => c.connected).length ?? 0
 
   return (
@@ -77,18 +84,38 @@ export function Controllers() {
       <div class="filters-bar" role="search">
         <div>
           <label for="controller-filter">Filter by name, path or version</label>
-          <input id="controller-filter" type="search" value={text} onInput={(e) => setQuery({ q: (e.currentTarget as HTMLInputElement).value || null })} />
+          <input
+            id="controller-filter"
+            type="search"
+            value={text}
+            onInput={(e) => setQuery({ q: (e.currentTarget as HTMLInputElement).value || null })}
+          />
         </div>
         <div>
           <label for="controller-presence">Presence</label>
-          <select id="controller-presence" value={presence} onChange={(e) => setQuery({ presence: (e.currentTarget as HTMLSelectElement).value === 'all' ? null : (e.currentTarget as HTMLSelectElement).value })}>
+          <select
+            id="controller-presence"
+            value={presence}
+            onChange={(e) =>
+              setQuery({
+                presence:
+                  (e.currentTarget as HTMLSelectElement).value === 'all'
+                    ? null
+                    : (e.currentTarget as HTMLSelectElement).value,
+              })
+            }
+          >
             <option value="all">All</option>
             <option value="online">Online</option>
             <option value="offline">Offline</option>
           </select>
         </div>
       </div>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {shown === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {shown && (
         <p class="hint" role="status">
@@ -100,7 +127,10 @@ export function Controllers() {
           <thead>
             <tr>
               {COLUMNS.map((column) => (
-                <th key={column.id} aria-sort={column.id === sort ? (descending ? 'descending' : 'ascending') : undefined}>
+                <th
+                  key={column.id}
+                  aria-sort={column.id === sort ? (descending ? 'descending' : 'ascending') : undefined}
+                >
                   <button type="button" onClick={() => sortBy(column.id)}>
                     {column.title}
                     {column.id === sort ? (descending ? ' ▼' : ' ▲') : ''}
@@ -122,10 +152,16 @@ export function Controllers() {
                     {c.connected ? 'Online' : 'Offline'}
                   </span>
                 </td>
-                <td data-label="Last connect" title={c.last_connect_timestamp ? localTime(c.last_connect_timestamp) : undefined}>
+                <td
+                  data-label="Last connect"
+                  title={c.last_connect_timestamp ? localTime(c.last_connect_timestamp) : undefined}
+                >
                   {timeAgo(c.last_connect_timestamp)}
                 </td>
-                <td data-label="Last watchdog" title={c.last_watchdog_timestamp ? localTime(c.last_watchdog_timestamp) : undefined}>
+                <td
+                  data-label="Last watchdog"
+                  title={c.last_watchdog_timestamp ? localTime(c.last_watchdog_timestamp) : undefined}
+                >
                   {timeAgo(c.last_watchdog_timestamp)}
                 </td>
                 <td data-label="Client version">{c.client_version || '—'}</td>

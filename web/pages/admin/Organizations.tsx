@@ -11,7 +11,9 @@ export function Organizations() {
   const renaming = useSignal<Organization | null>(null)
   const done = useSignal('')
   const load = () =>
-    api<Record<string, Organization>>('/api/v1/organizations?extended=1').then((all) => (orgs.value = Object.values(all).sort((a, b) => a.name.localeCompare(b.name))))
+    api<Record<string, Organization>>('/api/v1/organizations?extended=1').then(
+      (all) => (orgs.value = Object.values(all).sort((a, b) => a.name.localeCompare(b.name))),
+    )
   const { busy, error, run } = useAction(load)
   const renameAction = useAction(load)
   useEffect(() => {
@@ -25,7 +27,12 @@ export function Organizations() {
     const data = new FormData(form)
     const name = String(data.get('folder_name') ?? '').trim()
     const fullName = String(data.get('full_name') ?? '').trim()
-    void run(() => api('/api/v1/organizations', { method: 'POST', body: { folder_name: name, ...(fullName ? { full_name: fullName } : {}) } })).then((ok) => {
+    void run(() =>
+      api('/api/v1/organizations', {
+        method: 'POST',
+        body: { folder_name: name, ...(fullName ? { full_name: fullName } : {}) },
+      }),
+    ).then((ok) => {
       if (!ok) return
       form.reset()
       done.value = `Created /${name}.`
@@ -35,12 +42,14 @@ export function Organizations() {
     event.preventDefault()
     const org = renaming.value!
     const fullName = String(new FormData(event.currentTarget as HTMLFormElement).get('full_name') ?? '').trim()
-    void renameAction.run(() => api(`/api/v1/organizations/${org.id}`, { method: 'PUT', body: { full_name: fullName } })).then((ok) => {
-      if (!ok) return
-      renaming.value = null
-      done.value = `/${org.name} is now called ${fullName}.`
-      void loadSession() // the header and home page show organizations' full names
-    })
+    void renameAction
+      .run(() => api(`/api/v1/organizations/${org.id}`, { method: 'PUT', body: { full_name: fullName } }))
+      .then((ok) => {
+        if (!ok) return
+        renaming.value = null
+        done.value = `/${org.name} is now called ${fullName}.`
+        void loadSession() // the header and home page show organizations' full names
+      })
   }
 
   return (
@@ -49,20 +58,34 @@ export function Organizations() {
       <form class="card" onSubmit={create} aria-labelledby="new-org-heading">
         <h3 id="new-org-heading">New organization</h3>
         <label for="org-name">Folder name</label>
-        <input id="org-name" name="folder_name" required maxLength={100} autoComplete="off" aria-describedby="org-name-hint" />
+        <input
+          id="org-name"
+          name="folder_name"
+          required
+          maxLength={100}
+          autoComplete="off"
+          aria-describedby="org-name-hint"
+        />
         <p id="org-name-hint" class="hint">
-          The first part of its pages' addresses (/name/…). Names the site uses itself, such as admin or settings, are not available.
+          The first part of its pages' addresses (/name/…). Names the site uses itself, such as admin or settings, are
+          not available.
         </p>
         <label for="org-full-name">Full name</label>
         <input id="org-full-name" name="full_name" maxLength={200} autoComplete="off" />
-        {error.value && <p class="error" role="alert">{error.value}</p>}
+        {error.value && (
+          <p class="error" role="alert">
+            {error.value}
+          </p>
+        )}
         <div class="buttons">
           <button type="submit" class="primary" disabled={busy.value}>
             Create organization
           </button>
         </div>
       </form>
-      <p class="ok" role="status">{done.value}</p>
+      <p class="ok" role="status">
+        {done.value}
+      </p>
       {orgs.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {orgs.value && (
         <table class="rows" aria-label="Organizations">
@@ -81,10 +104,16 @@ export function Organizations() {
                   <a href={encodePath('/' + org.name)}>/{org.name}</a>
                 </td>
                 <td data-label="Full name">{org.full_name}</td>
-                <td data-label="Controllers">{org.controllers ? `${org.controllers.online} online, ${org.controllers.offline} offline` : '—'}</td>
+                <td data-label="Controllers">
+                  {org.controllers ? `${org.controllers.online} online, ${org.controllers.offline} offline` : '—'}
+                </td>
                 <td>
                   <div class="row-actions">
-                    <button type="button" onClick={() => ((renameAction.error.value = ''), (renaming.value = org))} aria-label={`Rename ${org.name}`}>
+                    <button
+                      type="button"
+                      onClick={() => ((renameAction.error.value = ''), (renaming.value = org))}
+                      aria-label={`Rename ${org.name}`}
+                    >
                       Rename…
                     </button>
                   </div>
@@ -94,13 +123,27 @@ export function Organizations() {
           </tbody>
         </table>
       )}
-      <Dialog title={`Rename /${renaming.value?.name ?? ''}`} open={renaming.value !== null} onClose={() => (renaming.value = null)}>
+      <Dialog
+        title={`Rename /${renaming.value?.name ?? ''}`}
+        open={renaming.value !== null}
+        onClose={() => (renaming.value = null)}
+      >
         {renaming.value && (
           <form class="account-dialog" onSubmit={rename}>
             <label for="rename-full-name">Full name</label>
-            <input id="rename-full-name" name="full_name" required maxLength={200} defaultValue={renaming.value.full_name} />
+            <input
+              id="rename-full-name"
+              name="full_name"
+              required
+              maxLength={200}
+              defaultValue={renaming.value.full_name}
+            />
             <p class="hint">The folder name (the addresses of its pages) stays as it is.</p>
-            {renameAction.error.value && <p class="error" role="alert">{renameAction.error.value}</p>}
+            {renameAction.error.value && (
+              <p class="error" role="alert">
+                {renameAction.error.value}
+              </p>
+            )}
             <div class="buttons">
               <button type="button" onClick={() => (renaming.value = null)}>
                 Cancel

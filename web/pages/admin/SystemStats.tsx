@@ -52,7 +52,11 @@ export function SystemStats() {
   return (
     <section aria-labelledby="system-heading">
       <h2 id="system-heading">System</h2>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {stats.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {stats.value && (
         <>

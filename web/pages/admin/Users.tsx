@@ -27,7 +27,8 @@ const QUESTION = {
 const EXPLANATION = {
   promote: 'A system admin sees and changes everything in this installation: every organization, user and controller.',
   demote: 'They are signed out everywhere at once, and keep only what their organizations grant them.',
-  delete: 'They are signed out everywhere, their keys are revoked (their programs stop at once) and they can no longer sign in.',
+  delete:
+    'They are signed out everywhere, their keys are revoked (their programs stop at once) and they can no longer sign in.',
 }
 const ACTION = { promote: 'Make system admin', demote: 'Remove system admin', delete: 'Delete user' }
 
@@ -36,7 +37,10 @@ export function Users() {
   const creating = useSignal(false)
   const confirm = useSignal<Confirm | null>(null)
   const done = useSignal('')
-  const load = () => api<Record<string, User>>('/api/v1/users').then((all) => (users.value = Object.values(all).filter((u) => !u.deleted)))
+  const load = () =>
+    api<Record<string, User>>('/api/v1/users').then(
+      (all) => (users.value = Object.values(all).filter((u) => !u.deleted)),
+    )
   const { busy, error, run } = useAction(load)
   useEffect(() => {
     document.title = 'Users · Administration · Tendril'
@@ -48,7 +52,12 @@ export function Users() {
     event.preventDefault()
     const data = new FormData(event.currentTarget as HTMLFormElement)
     const email = String(data.get('email_address') ?? '').trim()
-    const body = { email_address: email, full_name: String(data.get('full_name') ?? '').trim(), password: String(data.get('password') ?? ''), system_admin: data.get('system_admin') === 'on' }
+    const body = {
+      email_address: email,
+      full_name: String(data.get('full_name') ?? '').trim(),
+      password: String(data.get('password') ?? ''),
+      system_admin: data.get('system_admin') === 'on',
+    }
     void run(() => api('/api/v1/users', { method: 'POST', body })).then((ok) => {
       if (!ok) return
       creating.value = false
@@ -57,11 +66,17 @@ export function Users() {
   }
   const apply = () => {
     const { user, change } = confirm.value!
-    const work = change === 'delete' ? api(`/api/v1/users/${user.id}`, { method: 'DELETE' }) : api(`/api/v1/users/${user.id}`, { method: 'PUT', body: { system_admin: change === 'promote' } })
+    const work =
+      change === 'delete'
+        ? api(`/api/v1/users/${user.id}`, { method: 'DELETE' })
+        : api(`/api/v1/users/${user.id}`, { method: 'PUT', body: { system_admin: change === 'promote' } })
     void run(() => work).then((ok) => {
       if (!ok) return
       confirm.value = null
-      done.value = change === 'delete' ? `Deleted ${user.email_address}.` : `${user.email_address} is ${change === 'promote' ? 'now' : 'no longer'} a system admin.`
+      done.value =
+        change === 'delete'
+          ? `Deleted ${user.email_address}.`
+          : `${user.email_address} is ${change === 'promote' ? 'now' : 'no longer'} a system admin.`
     })
   }
   const ask = (user: User, change: Confirm['change']) => {
@@ -78,8 +93,14 @@ export function Users() {
           New user…
         </button>
       </div>
-      <p class="ok" role="status">{done.value}</p>
-      {error.value && !dialogOpen && <p class="error" role="alert">{error.value}</p>}
+      <p class="ok" role="status">
+        {done.value}
+      </p>
+      {error.value && !dialogOpen && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {users.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {users.value && (
         <table class="rows" aria-label="Users">
@@ -98,17 +119,28 @@ export function Users() {
                 <td data-label="Email">{user.email_address}</td>
                 <td data-label="Name">{user.full_name || '—'}</td>
                 <td data-label="Role">{user.system_admin ? 'System admin' : 'User'}</td>
-                <td data-label="Created" title={localTime(user.creation_timestamp)}>{timeAgo(user.creation_timestamp)}</td>
+                <td data-label="Created" title={localTime(user.creation_timestamp)}>
+                  {timeAgo(user.creation_timestamp)}
+                </td>
                 <td>
                   <div class="row-actions">
                     {user.id === me ? (
                       <span class="muted">You</span>
                     ) : (
                       <>
-                        <button type="button" onClick={() => ask(user, user.system_admin ? 'demote' : 'promote')} aria-label={`${user.system_admin ? 'Remove system admin' : 'Make system admin'}: ${user.email_address}`}>
+                        <button
+                          type="button"
+                          onClick={() => ask(user, user.system_admin ? 'demote' : 'promote')}
+                          aria-label={`${user.system_admin ? 'Remove system admin' : 'Make system admin'}: ${user.email_address}`}
+                        >
                           {user.system_admin ? 'Remove system admin…' : 'Make system admin…'}
                         </button>
-                        <button type="button" class="danger" onClick={() => ask(user, 'delete')} aria-label={`Delete ${user.email_address}`}>
+                        <button
+                          type="button"
+                          class="danger"
+                          onClick={() => ask(user, 'delete')}
+                          aria-label={`Delete ${user.email_address}`}
+                        >
                           Delete…
                         </button>
                       </>
@@ -131,7 +163,11 @@ export function Users() {
             <input type="checkbox" name="system_admin" /> System admin
           </label>
           <p class="hint">To add the user to an organization, open the organization's members page.</p>
-          {error.value && <p class="error" role="alert">{error.value}</p>}
+          {error.value && (
+            <p class="error" role="alert">
+              {error.value}
+            </p>
+          )}
           <div class="buttons">
             <button type="button" onClick={() => (creating.value = false)}>
               Cancel
@@ -142,16 +178,29 @@ export function Users() {
           </div>
         </form>
       </Dialog>
-      <Dialog title={confirm.value ? QUESTION[confirm.value.change](confirm.value.user) : ''} open={confirm.value !== null} onClose={() => (confirm.value = null)}>
+      <Dialog
+        title={confirm.value ? QUESTION[confirm.value.change](confirm.value.user) : ''}
+        open={confirm.value !== null}
+        onClose={() => (confirm.value = null)}
+      >
         {confirm.value && (
           <div class="account-dialog">
             <p>{EXPLANATION[confirm.value.change]}</p>
-            {error.value && <p class="error" role="alert">{error.value}</p>}
+            {error.value && (
+              <p class="error" role="alert">
+                {error.value}
+              </p>
+            )}
             <div class="buttons">
               <button type="button" onClick={() => (confirm.value = null)}>
                 Cancel
               </button>
-              <button type="button" class={confirm.value.change === 'promote' ? 'primary' : 'danger'} onClick={apply} disabled={busy.value}>
+              <button
+                type="button"
+                class={confirm.value.change === 'promote' ? 'primary' : 'danger'}
+                onClick={apply}
+                disabled={busy.value}
+              >
                 {ACTION[confirm.value.change]}
               </button>
             </div>

@@ -19,7 +19,6 @@ const LOG_LINES = 50
 
 const shown = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value))
 
-
 export function ControllerStatus({ path, meta, entry }: { path: string; meta: Described; entry: Entry }) {
   const watchdog = useSignal(meta.last_watchdog_timestamp ?? null)
   const connectedAt = useSignal(meta.last_connect_timestamp ?? null)
@@ -116,7 +115,13 @@ function LogTail({ path }: { path: string }) {
         const loaded = values.map((value, i) => ({ key: nextKey++, timestamp: timestamps[i]!, value })).reverse()
         lines.value = [...(lines.value ?? []), ...loaded].slice(0, LOG_LINES) // live lines that came meanwhile first
       })
-      .catch((err: unknown) => current && (err instanceof ApiError && err.status === 404 ? (lines.value = null) : (error.value = (err as Error).message)))
+      .catch(
+        (err: unknown) =>
+          current &&
+          (err instanceof ApiError && err.status === 404
+            ? (lines.value = null)
+            : (error.value = (err as Error).message)),
+      )
     const stop = follow([path.slice(1)], (_topic, payload) => {
       const arrived = displayLines(payload).filter((l) => l.name === 'log')
       if (arrived.length === 0) return
@@ -132,19 +137,23 @@ function LogTail({ path }: { path: string }) {
   return (
     <section class="log" aria-labelledby="log-title">
       <h2 id="log-title">Log</h2>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {lines.value?.length === 0 && <p class="empty">Nothing logged yet.</p>}
       {!!lines.value?.length && (
-      <ol class="log-lines card" aria-label="Log, newest first">
-        {lines.value?.map((l) => (
-          <li key={l.key}>
-            <time dateTime={l.timestamp} title={localTime(l.timestamp)}>
-              {new Date(l.timestamp).toLocaleTimeString()}
-            </time>{' '}
-            <span class="log-value">{l.value}</span>
-          </li>
-        ))}
-      </ol>
+        <ol class="log-lines card" aria-label="Log, newest first">
+          {lines.value?.map((l) => (
+            <li key={l.key}>
+              <time dateTime={l.timestamp} title={localTime(l.timestamp)}>
+                {new Date(l.timestamp).toLocaleTimeString()}
+              </time>{' '}
+              <span class="log-value">{l.value}</span>
+            </li>
+          ))}
+        </ol>
       )}
     </section>
   )

@@ -14,7 +14,11 @@ let nextRow = 1
 
 /** Text values stay text; anything else (a number, a list) is shown as JSON and read back as JSON while it still parses. */
 const rowsOf = (attributes: Record<string, unknown>): Row[] =>
-  Object.entries(attributes).map(([name, value]) => ({ id: nextRow++, name, value: typeof value === 'string' ? value : JSON.stringify(value) }))
+  Object.entries(attributes).map(([name, value]) => ({
+    id: nextRow++,
+    name,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+  }))
 
 function valueOf(text: string, before: unknown): unknown {
   if (typeof before === 'string' || before === undefined) return text
@@ -45,7 +49,15 @@ function useSaver() {
 
 function Result({ result }: { result: { ok: boolean; text: string } | null }) {
   if (!result) return <p role="status" />
-  return result.ok ? <p role="status" class="ok">{result.text}</p> : <p role="alert" class="error">{result.text}</p>
+  return result.ok ? (
+    <p role="status" class="ok">
+      {result.text}
+    </p>
+  ) : (
+    <p role="alert" class="error">
+      {result.text}
+    </p>
+  )
 }
 
 /** Read afresh on each visit: the page's own meta was read when it opened, before any save here. */
@@ -57,12 +69,20 @@ export function ControllerSettings({ path }: { path: string }) {
       .then((m) => (meta.value = m))
       .catch((err: Error) => (error.value = err.message))
   }, [path])
-  if (error.value) return <p class="error" role="alert">{error.value}</p>
+  if (error.value)
+    return (
+      <p class="error" role="alert">
+        {error.value}
+      </p>
+    )
   if (!meta.value) return <p aria-busy="true">Loading…</p>
   return (
     <div class="controller-admin">
       <WatchdogForm path={path} attributes={meta.value.system_attributes ?? {}} />
-      <AttributesForm path={path} attributes={(meta.value as { user_attributes?: Record<string, unknown> }).user_attributes ?? {}} />
+      <AttributesForm
+        path={path}
+        attributes={(meta.value as { user_attributes?: Record<string, unknown> }).user_attributes ?? {}}
+      />
     </div>
   )
 }
@@ -74,19 +94,42 @@ function WatchdogForm({ path, attributes }: { path: string; attributes: Record<s
     const form = new FormData(event.currentTarget as HTMLFormElement)
     const minutes = Number(form.get('minutes') || 0)
     const recipients = String(form.get('recipients') ?? '').trim()
-    const system_attributes = { watchdog_minutes: minutes > 0 ? minutes : null, watchdog_recipients: recipients || null }
-    void save(() => api(resourceUrl(path), { method: 'PUT', body: { system_attributes } }), minutes > 0 ? 'Watchdog saved.' : 'Watchdog saved: it is off.')
+    const system_attributes = {
+      watchdog_minutes: minutes > 0 ? minutes : null,
+      watchdog_recipients: recipients || null,
+    }
+    void save(
+      () => api(resourceUrl(path), { method: 'PUT', body: { system_attributes } }),
+      minutes > 0 ? 'Watchdog saved.' : 'Watchdog saved: it is off.',
+    )
   }
   return (
     <section class="card" aria-labelledby="watchdog-title">
       <h2 id="watchdog-title">Watchdog</h2>
-      <p class="hint">When the controller sends no watchdog message for this long, the recipients are told once that it is offline.</p>
+      <p class="hint">
+        When the controller sends no watchdog message for this long, the recipients are told once that it is offline.
+      </p>
       <form onSubmit={submit}>
         <label for="watchdog-minutes">Minutes without a watchdog message (0: off)</label>
-        <input id="watchdog-minutes" name="minutes" type="number" min={0} step={1} inputMode="numeric" defaultValue={String(attributes.watchdog_minutes ?? 0)} />
+        <input
+          id="watchdog-minutes"
+          name="minutes"
+          type="number"
+          min={0}
+          step={1}
+          inputMode="numeric"
+          defaultValue={String(attributes.watchdog_minutes ?? 0)}
+        />
         <label for="watchdog-recipients">Recipients</label>
-        <input id="watchdog-recipients" name="recipients" defaultValue={String(attributes.watchdog_recipients ?? '')} aria-describedby="watchdog-recipients-hint" />
-        <p id="watchdog-recipients-hint" class="hint">Email addresses or phone numbers (text messages), separated by commas; at most 10.</p>
+        <input
+          id="watchdog-recipients"
+          name="recipients"
+          defaultValue={String(attributes.watchdog_recipients ?? '')}
+          aria-describedby="watchdog-recipients-hint"
+        />
+        <p id="watchdog-recipients-hint" class="hint">
+          Email addresses or phone numbers (text messages), separated by commas; at most 10.
+        </p>
         <div class="buttons">
           <button type="submit" class="primary" disabled={busy.value}>
             Save watchdog
@@ -102,7 +145,8 @@ function AttributesForm({ path, attributes }: { path: string; attributes: Record
   const rows = useSignal<Row[]>(rowsOf(attributes))
   const saved = useSignal(attributes)
   const { busy, result, save } = useSaver()
-  const edit = (id: number, change: Partial<Row>) => (rows.value = rows.value.map((r) => (r.id === id ? { ...r, ...change } : r)))
+  const edit = (id: number, change: Partial<Row>) =>
+    (rows.value = rows.value.map((r) => (r.id === id ? { ...r, ...change } : r)))
   const submit = (event: Event) => {
     event.preventDefault()
     const named = rows.value.filter((r) => r.name.trim())
@@ -115,17 +159,32 @@ function AttributesForm({ path, attributes }: { path: string; attributes: Record
   return (
     <section class="card" aria-labelledby="attributes-title">
       <h2 id="attributes-title">Attributes</h2>
-      <p class="hint">Your own notes about this controller (room, owner, …), as names and values. A row without a name is removed.</p>
+      <p class="hint">
+        Your own notes about this controller (room, owner, …), as names and values. A row without a name is removed.
+      </p>
       <form onSubmit={submit}>
         {rows.value.length === 0 && <p class="empty">No attributes yet.</p>}
         <ul class="attribute-rows">
           {rows.value.map((r, i) => (
             <li key={r.id}>
               <label for={`attr-name-${r.id}`}>Name {i + 1}</label>
-              <input id={`attr-name-${r.id}`} value={r.name} maxLength={100} onInput={(e) => edit(r.id, { name: e.currentTarget.value })} />
+              <input
+                id={`attr-name-${r.id}`}
+                value={r.name}
+                maxLength={100}
+                onInput={(e) => edit(r.id, { name: e.currentTarget.value })}
+              />
               <label for={`attr-value-${r.id}`}>Value {i + 1}</label>
-              <input id={`attr-value-${r.id}`} value={r.value} onInput={(e) => edit(r.id, { value: e.currentTarget.value })} />
-              <button type="button" onClick={() => (rows.value = rows.value.filter((x) => x.id !== r.id))} aria-label={`Remove attribute ${r.name || i + 1}`}>
+              <input
+                id={`attr-value-${r.id}`}
+                value={r.value}
+                onInput={(e) => edit(r.id, { value: e.currentTarget.value })}
+              />
+              <button
+                type="button"
+                onClick={() => (rows.value = rows.value.filter((x) => x.id !== r.id))}
+                aria-label={`Remove attribute ${r.name || i + 1}`}
+              >
                 Remove
               </button>
             </li>

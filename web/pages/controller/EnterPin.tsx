@@ -32,7 +32,10 @@ export function EnterPin({ path }: { path: string }) {
     message.value = null
     try {
       await api(`/api/v1/pins/${encodeURIComponent(pin)}`, { method: 'PUT', body: { controller: path } })
-      message.value = { ok: true, text: `PIN ${pin} accepted: the device receives its key for ${path.split('/').pop()} on its next check, within a few seconds.` }
+      message.value = {
+        ok: true,
+        text: `PIN ${pin} accepted: the device receives its key for ${path.split('/').pop()} on its next check, within a few seconds.`,
+      }
       if (input.current) input.current.value = ''
     } catch (err) {
       message.value = { ok: false, text: whyRefused(err) }
@@ -44,7 +47,10 @@ export function EnterPin({ path }: { path: string }) {
   return (
     <section class="card enter-pin" aria-labelledby="enter-pin-title">
       <h2 id="enter-pin-title">Connect a device by PIN</h2>
-      <p class="hint">A device without a key shows a 6-digit PIN. Type it here to give the device this controller and a key of its own.</p>
+      <p class="hint">
+        A device without a key shows a 6-digit PIN. Type it here to give the device this controller and a key of its
+        own.
+      </p>
       <form onSubmit={submit}>
         <label for="device-pin">PIN shown by the device</label>
         <div class="inline-form">

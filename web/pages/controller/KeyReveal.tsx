@@ -13,7 +13,10 @@ export interface Revealed {
 
 /** POST /api/v1/keys for a controller: the new key, in clear text this once. */
 export async function createControllerKey(controllerPath: string): Promise<Revealed> {
-  const created = await api<{ id: number; secret_key: string }>('/api/v1/keys', { method: 'POST', body: { controller_path: controllerPath } })
+  const created = await api<{ id: number; secret_key: string }>('/api/v1/keys', {
+    method: 'POST',
+    body: { controller_path: controllerPath },
+  })
   return { controllerPath, key: created.secret_key }
 }
 
@@ -24,7 +27,8 @@ export function KeyReveal({ revealed, onClose }: { revealed: Revealed | null; on
       {revealed && (
         <div class="key-reveal">
           <p class="warning" role="note">
-            <strong>This key is shown only now.</strong> Copy it, or the settings below, before you close this window: it cannot be shown again. If it is lost, make a new key and revoke this one.
+            <strong>This key is shown only now.</strong> Copy it, or the settings below, before you close this window:
+            it cannot be shown again. If it is lost, make a new key and revoke this one.
           </p>
           <p class="secret-line">
             <code class="secret" data-testid="secret-key" aria-label="The new key">

@@ -21,7 +21,6 @@ interface KeyRow {
 
 const shownPart = (part: string) => `${part.slice(0, 3)}…${part.slice(3)}`
 
-
 export function ControllerKeys({ path }: { path: string }) {
   const keys = useSignal<KeyRow[] | undefined>(undefined)
   const error = useSignal('')
@@ -63,12 +62,21 @@ export function ControllerKeys({ path }: { path: string }) {
       <EnterPin path={path} />
       <section class="card" aria-labelledby="keys-title">
         <h2 id="keys-title">Keys</h2>
-        <p class="hint">Each device should have its own key. A key is shown only when it is made; here you see its first and last three characters.</p>
+        <p class="hint">
+          Each device should have its own key. A key is shown only when it is made; here you see its first and last
+          three characters.
+        </p>
         <button type="button" onClick={() => void newKey()} disabled={busy.value}>
           New key…
         </button>
-        {error.value && <p class="error" role="alert">{error.value}</p>}
-        <p role="status" class="ok">{notice.value}</p>
+        {error.value && (
+          <p class="error" role="alert">
+            {error.value}
+          </p>
+        )}
+        <p role="status" class="ok">
+          {notice.value}
+        </p>
         {keys.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
         {keys.value?.length === 0 && <p class="empty">This controller has no keys yet.</p>}
         {!!keys.value?.length && (
@@ -80,19 +88,40 @@ export function ControllerKeys({ path }: { path: string }) {
                 <th scope="col">Created</th>
                 <th scope="col">Last used</th>
                 <th scope="col">State</th>
-                <th scope="col"><span class="sr-only">Actions</span></th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {keys.value.map((k) => (
                 <tr key={k.id} data-key-part={k.key_part}>
-                  <td data-label="Key"><code>{shownPart(k.key_part)}</code></td>
-                  <td data-label="Created"><When at={k.creation_timestamp} never="" /></td>
-                  <td data-label="Last used"><When at={k.last_used_timestamp} never="never" /></td>
-                  <td data-label="State">{k.revoked ? <>Revoked <When at={k.revocation_timestamp} never="" /></> : 'Active'}</td>
+                  <td data-label="Key">
+                    <code>{shownPart(k.key_part)}</code>
+                  </td>
+                  <td data-label="Created">
+                    <When at={k.creation_timestamp} never="" />
+                  </td>
+                  <td data-label="Last used">
+                    <When at={k.last_used_timestamp} never="never" />
+                  </td>
+                  <td data-label="State">
+                    {k.revoked ? (
+                      <>
+                        Revoked <When at={k.revocation_timestamp} never="" />
+                      </>
+                    ) : (
+                      'Active'
+                    )}
+                  </td>
                   <td>
                     {!k.revoked && (
-                      <button type="button" class="danger" onClick={() => (revoking.value = k)} aria-label={`Revoke key ${shownPart(k.key_part)}`}>
+                      <button
+                        type="button"
+                        class="danger"
+                        onClick={() => (revoking.value = k)}
+                        aria-label={`Revoke key ${shownPart(k.key_part)}`}
+                      >
                         Revoke…
                       </button>
                     )}
@@ -103,8 +132,15 @@ export function ControllerKeys({ path }: { path: string }) {
           </table>
         )}
       </section>
-      <Dialog title={`Revoke key ${revoking.value ? shownPart(revoking.value.key_part) : ''}?`} open={revoking.value !== null} onClose={() => (revoking.value = null)}>
-        <p>Devices using this key are disconnected within about a second and cannot connect with it again. This cannot be undone.</p>
+      <Dialog
+        title={`Revoke key ${revoking.value ? shownPart(revoking.value.key_part) : ''}?`}
+        open={revoking.value !== null}
+        onClose={() => (revoking.value = null)}
+      >
+        <p>
+          Devices using this key are disconnected within about a second and cannot connect with it again. This cannot be
+          undone.
+        </p>
         <form
           onSubmit={(e) => {
             e.preventDefault()

@@ -24,15 +24,26 @@ const cssVar = (name: string) => getComputedStyle(document.documentElement).getP
 
 function chartOptions(width: number, label: string): uPlot.Options {
   // (a fresh object per axis: uPlot fills its defaults into the options it is given)
-  const axis = () => ({ stroke: cssVar('--muted'), grid: { stroke: cssVar('--border'), width: 1 }, ticks: { stroke: cssVar('--border'), width: 1 }, font: '11px system-ui, sans-serif' })
+  const axis = () => ({
+    stroke: cssVar('--muted'),
+    grid: { stroke: cssVar('--border'), width: 1 },
+    ticks: { stroke: cssVar('--border'), width: 1 },
+    font: '11px system-ui, sans-serif',
+  })
   return {
     width,
     height: HEIGHT,
     legend: { show: false },
     cursor: { show: false },
     scales: { x: { time: true } },
-    axes: [{ ...axis(), size: 26, space: 50, values: '{H}:{mm}' }, { ...axis(), size: 44, space: 18 }],
-    series: [{}, { label, stroke: cssVar('--accent'), width: 2, spanGaps: true, points: { size: 5, fill: cssVar('--accent') } }],
+    axes: [
+      { ...axis(), size: 26, space: 50, values: '{H}:{mm}' },
+      { ...axis(), size: 44, space: 18 },
+    ],
+    series: [
+      {},
+      { label, stroke: cssVar('--accent'), width: 2, spanGaps: true, points: { size: 5, fill: cssVar('--accent') } },
+    ],
   }
 }
 
@@ -53,14 +64,21 @@ export function StatusChart({ path, item }: { path: string; item: Listed }) {
       const known = ys.filter((y): y is number => y !== null)
       const shown = (n: number) => `${formatValue(String(n), settings)}${units ? ` ${units}` : ''}`
       empty.value = known.length === 0
-      summary.value = known.length ? `${item.name}: from ${shown(Math.min(...known))} to ${shown(Math.max(...known))} over the last ${HOURS} hours` : `${item.name}: no values in the last ${HOURS} hours`
+      summary.value = known.length
+        ? `${item.name}: from ${shown(Math.min(...known))} to ${shown(Math.max(...known))} over the last ${HOURS} hours`
+        : `${item.name}: no values in the last ${HOURS} hours`
       chart?.setData([xs, ys])
     }
     const end = new Date()
     const start = new Date(end.getTime() - HOURS * 3600_000)
     const loading = Promise.all([
       import('uplot'),
-      api<Buckets>(resourceUrl(path, `buckets=${BUCKETS}&start_timestamp=${start.toISOString()}&end_timestamp=${end.toISOString()}`)),
+      api<Buckets>(
+        resourceUrl(
+          path,
+          `buckets=${BUCKETS}&start_timestamp=${start.toISOString()}&end_timestamp=${end.toISOString()}`,
+        ),
+      ),
     ]).then(([{ default: UPlot }, { buckets }]) => {
       if (gone || !box.current) return
       for (const b of buckets) {
@@ -71,7 +89,9 @@ export function StatusChart({ path, item }: { path: string; item: Listed }) {
       redraw()
     })
     loading.catch(() => (summary.value = `${item.name}: the chart could not be loaded`))
-    const resize = new ResizeObserver(() => chart && box.current && chart.setSize({ width: box.current.clientWidth, height: HEIGHT }))
+    const resize = new ResizeObserver(
+      () => chart && box.current && chart.setSize({ width: box.current.clientWidth, height: HEIGHT }),
+    )
     if (box.current) resize.observe(box.current)
     const topic = path.slice(1, path.lastIndexOf('/'))
     const stop = follow([topic], (_topic, payload) => {
@@ -83,7 +103,7 @@ export function StatusChart({ path, item }: { path: string; item: Listed }) {
         if (!Number.isFinite(y) || !Number.isFinite(x) || (xs.length && x < xs[xs.length - 1]!)) continue
         xs.push(x)
         ys.push(y)
-        if (xs.length > MAX_POINTS) xs.splice(0, xs.length - MAX_POINTS), ys.splice(0, ys.length - MAX_POINTS)
+        if (xs.length > MAX_POINTS) (xs.splice(0, xs.length - MAX_POINTS), ys.splice(0, ys.length - MAX_POINTS))
         redraw()
       }
     })
@@ -111,7 +131,12 @@ export function StatusChart({ path, item }: { path: string; item: Listed }) {
         )}
       </figcaption>
       {empty.value && <p class="muted no-values">No values in the last {HOURS} hours</p>}
-      <div ref={box} class={empty.value ? 'chart empty' : 'chart'} role="img" aria-label={summary.value || `${item.name}, loading`} />
+      <div
+        ref={box}
+        class={empty.value ? 'chart empty' : 'chart'}
+        role="img"
+        aria-label={summary.value || `${item.name}, loading`}
+      />
     </figure>
   )
 }

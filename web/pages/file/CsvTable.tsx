@@ -47,7 +47,11 @@ export function CsvTable({ text }: { text: string }) {
           </tbody>
         </table>
       </div>
-      {body.length > SHOWN && <p class="muted small">Showing the first {SHOWN} of {body.length} rows; the figures cover them all.</p>}
+      {body.length > SHOWN && (
+        <p class="muted small">
+          Showing the first {SHOWN} of {body.length} rows; the figures cover them all.
+        </p>
+      )}
     </div>
   )
 }

@@ -55,7 +55,10 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
       try {
         JSON.parse(draft.value)
       } catch (err) {
-        return void (notice.value = { ok: false, text: `Not saved: this is not valid JSON (${(err as Error).message}).` })
+        return void (notice.value = {
+          ok: false,
+          text: `Not saved: this is not valid JSON (${(err as Error).message}).`,
+        })
       }
     }
     await put({ contents: draft.value, if_revision: latest.id }, 'Saved as a new revision.')
@@ -68,7 +71,10 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
     const data = new Uint8Array(await res.arrayBuffer())
     let binary = ''
     for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000))
-    await put({ data: btoa(binary), if_revision: latest.id }, `Restored the revision of ${formatTime(Date.parse(revision.timestamp), false)} as a new revision.`)
+    await put(
+      { data: btoa(binary), if_revision: latest.id },
+      `Restored the revision of ${formatTime(Date.parse(revision.timestamp), false)} as a new revision.`,
+    )
     if (notice.value?.ok) navigate(encodePath(path))
   }
 
@@ -107,7 +113,10 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
             Download
           </a>
           {isTextKind(kind) && text.value !== null && !editing.value && !old && (
-            <button type="button" onClick={() => ((draft.value = text.value!), (editing.value = true), (notice.value = null))}>
+            <button
+              type="button"
+              onClick={() => ((draft.value = text.value!), (editing.value = true), (notice.value = null))}
+            >
               Edit
             </button>
           )}
@@ -137,7 +146,12 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
         <section class="card editor">
           <label>
             Contents of {meta.name}
-            <textarea rows={18} value={draft.value} onInput={(e) => (draft.value = e.currentTarget.value)} spellcheck={false} />
+            <textarea
+              rows={18}
+              value={draft.value}
+              onInput={(e) => (draft.value = e.currentTarget.value)}
+              spellcheck={false}
+            />
           </label>
           <div class="buttons">
             <button type="button" class="primary" onClick={() => void save()}>
@@ -152,10 +166,16 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
         shown && (
           <section class="card file-view" aria-label="Contents">
             {kind === 'image' && <img class="file-image" src={url} alt={meta.name} />}
-            {isTextKind(kind) && shown.size > INLINE_LIMIT && <p>This file is too large to show here ({bytes(shown.size)}); download it.</p>}
+            {isTextKind(kind) && shown.size > INLINE_LIMIT && (
+              <p>This file is too large to show here ({bytes(shown.size)}); download it.</p>
+            )}
             {text.value !== null && kind === 'markdown' && <Markdown text={text.value} />}
             {text.value !== null && kind === 'csv' && <CsvTable text={text.value} />}
-            {text.value !== null && (kind === 'text' || kind === 'json') && <pre class="file-text" data-testid="file-text">{text.value}</pre>}
+            {text.value !== null && (kind === 'text' || kind === 'json') && (
+              <pre class="file-text" data-testid="file-text">
+                {text.value}
+              </pre>
+            )}
             {kind === 'other' && <p>This kind of file is not shown in the browser; download it to open it.</p>}
           </section>
         )
@@ -181,7 +201,10 @@ export function FilePage({ path, meta }: { path: string; meta: Described }) {
                     </td>
                     <td>{bytes(r.size)}</td>
                     <td class="row-actions">
-                      <a href={`${encodePath(path)}?rev=${r.id}`}>View</a> <a href={resourceUrl(path, `rev=${r.id}&download=1`)} download>Download</a>
+                      <a href={`${encodePath(path)}?rev=${r.id}`}>View</a>{' '}
+                      <a href={resourceUrl(path, `rev=${r.id}&download=1`)} download>
+                        Download
+                      </a>
                       {r.id !== latest?.id && (
                         <button type="button" onClick={() => void restore(r)}>
                           Restore

@@ -2,7 +2,8 @@
 export type FileKind = 'image' | 'markdown' | 'csv' | 'json' | 'text' | 'other'
 
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg|avif)$/i
-const TEXT = /\.(txt|log|py|js|mjs|ts|tsx|jsx|ya?ml|ini|cfg|conf|toml|xml|html?|css|sh|c|h|cpp|rs|go|java|rb|sql|env|tsv)$/i
+const TEXT =
+  /\.(txt|log|py|js|mjs|ts|tsx|jsx|ya?ml|ini|cfg|conf|toml|xml|html?|css|sh|c|h|cpp|rs|go|java|rb|sql|env|tsv)$/i
 
 export function kindOf(name: string): FileKind {
   if (IMAGE.test(name)) return 'image'
@@ -13,7 +14,8 @@ export function kindOf(name: string): FileKind {
   return 'other'
 }
 
-export const isTextKind = (kind: FileKind) => kind === 'markdown' || kind === 'csv' || kind === 'json' || kind === 'text'
+export const isTextKind = (kind: FileKind) =>
+  kind === 'markdown' || kind === 'csv' || kind === 'json' || kind === 'text'
 
 /** Files up to this size are shown (and editable) in the page; larger ones are downloaded. */
 export const INLINE_LIMIT = 2 * 1024 * 1024
@@ -27,11 +29,11 @@ export function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++
+      if (c === '"' && text[i + 1] === '"') ((field += '"'), i++)
       else if (c === '"') quoted = false
       else field += c
     } else if (c === '"') quoted = true
-    else if (c === ',') row.push(field), (field = '')
+    else if (c === ',') (row.push(field), (field = ''))
     else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++
       row.push(field)
@@ -40,7 +42,7 @@ export function parseCsv(text: string): string[][] {
       field = ''
     } else field += c
   }
-  if (field !== '' || row.length > 0) row.push(field), rows.push(row)
+  if (field !== '' || row.length > 0) (row.push(field), rows.push(row))
   return rows
 }
 
@@ -54,7 +56,12 @@ export interface ColumnStats {
 /** min, max and mean of each column's numeric cells (the header row excluded). */
 export function columnStats(rows: string[][]): ColumnStats[] {
   const width = Math.max(0, ...rows.map((r) => r.length))
-  const stats = Array.from({ length: width }, () => ({ numbers: 0, min: null as number | null, max: null as number | null, sum: 0 }))
+  const stats = Array.from({ length: width }, () => ({
+    numbers: 0,
+    min: null as number | null,
+    max: null as number | null,
+    sum: 0,
+  }))
   for (const row of rows.slice(1)) {
     row.forEach((cell, i) => {
       const n = cell.trim() === '' ? NaN : Number(cell)

@@ -36,7 +36,8 @@ interface Names {
 function nameOf([type, id]: Entry, names: Names): string {
   if (type === T.public) return 'Public (anyone, without signing in)'
   if (type === T.orgUsers) return id === names.orgId ? `Members of ${names.orgName}` : `Members of organization #${id}`
-  if (type === T.orgControllers) return id === names.orgId ? `Controllers of ${names.orgName}` : `Controllers of organization #${id}`
+  if (type === T.orgControllers)
+    return id === names.orgId ? `Controllers of ${names.orgName}` : `Controllers of organization #${id}`
   if (type === T.user) return names.members?.find((m) => m.user_id === id)?.email_address ?? `User #${id}`
   if (type === T.controller) return `Controller ${names.controllers.find((c) => c.id === id)?.path ?? `#${id}`}`
   return `Entry type ${type}`
@@ -46,7 +47,10 @@ function nameOf([type, id]: Entry, names: Names): string {
 function levelFor(entries: Entry[], userId: number, organizationIds: number[]): number {
   let level = 0
   for (const [type, id, l] of entries) {
-    const matches = type === T.public || (type === T.orgUsers && organizationIds.includes(id as number)) || (type === T.user && id === userId)
+    const matches =
+      type === T.public ||
+      (type === T.orgUsers && organizationIds.includes(id as number)) ||
+      (type === T.user && id === userId)
     if (matches && l > level) level = l
   }
   return level
@@ -83,7 +87,10 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
     error.value = ''
     notice.value = ''
     try {
-      await api(resourceUrl(path), { method: 'PUT', body: { permissions: list === null ? 'null' : JSON.stringify(list) } })
+      await api(resourceUrl(path), {
+        method: 'PUT',
+        body: { permissions: list === null ? 'null' : JSON.stringify(list) },
+      })
       meta.value = await api<AccessMeta>(resourceUrl(path, 'meta=1'))
       draft.value = null
       confirming.value = null
@@ -98,7 +105,14 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
 
   const n = names.value
   const m = meta.value
-  if (!n) return error.value ? <p class="error" role="alert">{error.value}</p> : <p aria-busy="true">Loading…</p>
+  if (!n)
+    return error.value ? (
+      <p class="error" role="alert">
+        {error.value}
+      </p>
+    ) : (
+      <p aria-busy="true">Loading…</p>
+    )
   const effective = m.effective_permissions ?? []
   const source = m.permission_source ?? null
   const own = source === path
@@ -115,7 +129,8 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
             'This folder has its own permissions.'
           ) : source ? (
             <>
-              Inherited from <a href={encodePath(source)}>{source}</a>: change them there, or give this folder its own below.
+              Inherited from <a href={encodePath(source)}>{source}</a>: change them there, or give this folder its own
+              below.
             </>
           ) : (
             'No permissions are set here or above: only system administrators have access.'
@@ -148,7 +163,10 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
         <h2 id="public-link">Public read-only link</h2>
         {publicLevel >= 10 ? (
           <>
-            <p>Anyone with this link can view the folder{publicLevel >= 20 ? ' and change it' : ''} without signing in, e.g. on a classroom screen.</p>
+            <p>
+              Anyone with this link can view the folder{publicLevel >= 20 ? ' and change it' : ''} without signing in,
+              e.g. on a classroom screen.
+            </p>
             <div class="link-row">
               <label class="sr-only" for="kiosk-link">
                 Public link
@@ -164,9 +182,21 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
           </>
         ) : (
           <>
-            <p class="hint">For a screen in a classroom: anyone with the link can view this folder and what is in it, but not change it.</p>
-            {!own && source && <p class="hint">This gives the folder its own permissions: what it inherits from {source}, plus public read.</p>}
-            <button type="button" class="primary" disabled={busy.value} onClick={() => void save(withPublicRead(), 'The folder is public (read-only): share its link.')}>
+            <p class="hint">
+              For a screen in a classroom: anyone with the link can view this folder and what is in it, but not change
+              it.
+            </p>
+            {!own && source && (
+              <p class="hint">
+                This gives the folder its own permissions: what it inherits from {source}, plus public read.
+              </p>
+            )}
+            <button
+              type="button"
+              class="primary"
+              disabled={busy.value}
+              onClick={() => void save(withPublicRead(), 'The folder is public (read-only): share its link.')}
+            >
               Make public (read-only) and show the link
             </button>
           </>
@@ -196,14 +226,42 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
             )}
           </div>
         ) : (
-          <Editor draft={draft.value} names={n} busy={busy.value} onChange={(next) => (draft.value = next)} onSave={() => void save(draft.value, 'The permissions were saved.')} onCancel={() => (draft.value = null)} />
+          <Editor
+            draft={draft.value}
+            names={n}
+            busy={busy.value}
+            onChange={(next) => (draft.value = next)}
+            onSave={() => void save(draft.value, 'The permissions were saved.')}
+            onCancel={() => (draft.value = null)}
+          />
         )}
       </section>
 
-      <Confirm title="Inherit the parent's permissions?" open={confirming.value === 'inherit'} busy={busy.value} error="" label="Inherit" onConfirm={() => void save(null, 'The folder inherits its permissions again.')} onClose={() => (confirming.value = null)}>
+      <Confirm
+        title="Inherit the parent's permissions?"
+        open={confirming.value === 'inherit'}
+        busy={busy.value}
+        error=""
+        label="Inherit"
+        onConfirm={() => void save(null, 'The folder inherits its permissions again.')}
+        onClose={() => (confirming.value = null)}
+      >
         <p>This folder's own list is removed; the nearest folder above with a list decides again.</p>
       </Confirm>
-      <Confirm title="Stop public access?" open={confirming.value === 'unpublish'} busy={busy.value} error="" label="Stop public access" onConfirm={() => void save(effective.filter((e) => e[0] !== T.public), 'The folder is no longer public.')} onClose={() => (confirming.value = null)}>
+      <Confirm
+        title="Stop public access?"
+        open={confirming.value === 'unpublish'}
+        busy={busy.value}
+        error=""
+        label="Stop public access"
+        onConfirm={() =>
+          void save(
+            effective.filter((e) => e[0] !== T.public),
+            'The folder is no longer public.',
+          )
+        }
+        onClose={() => (confirming.value = null)}
+      >
         <p>The public link stops working at once; screens showing it lose the folder.</p>
       </Confirm>
     </div>
@@ -222,7 +280,14 @@ interface EditorProps {
 /** The list being edited: each entry's level, remove one, add one; nothing is sent until Save. */
 function Editor({ draft, names, busy, onChange, onSave, onCancel }: EditorProps) {
   const me = session.value
-  const mine = me && !me.user.system_admin ? levelFor(draft, me.user.id, me.organizations.map((o) => o.id)) : 20
+  const mine =
+    me && !me.user.system_admin
+      ? levelFor(
+          draft,
+          me.user.id,
+          me.organizations.map((o) => o.id),
+        )
+      : 20
   const candidates: [string, string][] = [
     [`${T.public}:`, nameOf([T.public, null, 0], names)],
     ...(names.orgId === null
@@ -255,14 +320,24 @@ function Editor({ draft, names, busy, onChange, onSave, onCancel }: EditorProps)
             <label class="who-is" for={`level-${i}`}>
               {nameOf(e, names)}
             </label>
-            <select id={`level-${i}`} value={e[2]} onChange={(ev) => onChange(draft.map((d, j) => (j === i ? ([d[0], d[1], Number(ev.currentTarget.value)] as Entry) : d)))}>
+            <select
+              id={`level-${i}`}
+              value={e[2]}
+              onChange={(ev) =>
+                onChange(draft.map((d, j) => (j === i ? ([d[0], d[1], Number(ev.currentTarget.value)] as Entry) : d)))
+              }
+            >
               {LEVELS.map(([l, word]) => (
                 <option key={l} value={l}>
                   {word}
                 </option>
               ))}
             </select>
-            <button type="button" onClick={() => onChange(draft.filter((_, j) => j !== i))} aria-label={`Remove ${nameOf(e, names)}`}>
+            <button
+              type="button"
+              onClick={() => onChange(draft.filter((_, j) => j !== i))}
+              aria-label={`Remove ${nameOf(e, names)}`}
+            >
               Remove
             </button>
           </li>

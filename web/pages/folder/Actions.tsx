@@ -148,7 +148,14 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
         <button type="button" onClick={() => chooser.current?.click()}>
           Upload files
         </button>
-        <input ref={chooser} type="file" multiple hidden aria-label="Files to upload" onChange={(e) => e.currentTarget.files && startUploads(e.currentTarget.files)} />
+        <input
+          ref={chooser}
+          type="file"
+          multiple
+          hidden
+          aria-label="Files to upload"
+          onChange={(e) => e.currentTarget.files && startUploads(e.currentTarget.files)}
+        />
         {chosen.length === 1 && (
           <>
             <button type="button" onClick={() => (open.value = 'rename')}>
@@ -171,7 +178,11 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
         )}
       </div>
       <p class="hint">Drop files anywhere on this page to upload them here.</p>
-      {keyProblem.value && <p class="error" role="alert">{keyProblem.value}</p>}
+      {keyProblem.value && (
+        <p class="error" role="alert">
+          {keyProblem.value}
+        </p>
+      )}
       <KeyReveal revealed={revealed.value} onClose={() => (revealed.value = null)} />
       {dragging.value && (
         <div class="drop-overlay" aria-hidden="true">
@@ -184,7 +195,11 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
             <li key={u.id} class={`upload ${u.state.value}`}>
               <label>
                 <span class="name">{u.name}</span>
-                <progress max={u.size || 1} value={u.state.value === 'done' ? u.size || 1 : u.sent.value} aria-label={`Upload of ${u.name}`} />
+                <progress
+                  max={u.size || 1}
+                  value={u.state.value === 'done' ? u.size || 1 : u.sent.value}
+                  aria-label={`Upload of ${u.name}`}
+                />
               </label>
               <span role={u.state.value === 'failed' ? 'alert' : 'status'}>
                 {u.state.value === 'sending' ? `${bytes(u.sent.value)} of ${bytes(u.size)}` : u.message.value}
@@ -208,14 +223,22 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
           <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Create controller" />
         </form>
       </Dialog>
-      <Dialog title={`Rename “${chosen[0]?.item.name ?? ''}”`} open={open.value === 'rename' && chosen.length === 1} onClose={close}>
+      <Dialog
+        title={`Rename “${chosen[0]?.item.name ?? ''}”`}
+        open={open.value === 'rename' && chosen.length === 1}
+        onClose={close}
+      >
         <form onSubmit={(e) => change(e, 'name')}>
           <label for="new-name">New name</label>
           <input id="new-name" name="name" required autoFocus defaultValue={chosen[0]?.item.name} />
           <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Rename" />
         </form>
       </Dialog>
-      <Dialog title={`Move “${chosen[0]?.item.name ?? ''}”`} open={open.value === 'move' && chosen.length === 1} onClose={close}>
+      <Dialog
+        title={`Move “${chosen[0]?.item.name ?? ''}”`}
+        open={open.value === 'move' && chosen.length === 1}
+        onClose={close}
+      >
         <form onSubmit={(e) => change(e, 'parent')}>
           <label for="move-to">To the folder (its path)</label>
           <input id="move-to" name="parent" required autoFocus defaultValue={path} />
@@ -239,7 +262,11 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
           <DialogButtons busy={busy.value} error={error.value} onCancel={close} label="Create sequence" />
         </form>
       </Dialog>
-      <Dialog title={`Delete ${chosen.length === 1 ? `“${chosen[0]!.item.name}”` : `${chosen.length} items`}?`} open={open.value === 'delete'} onClose={close}>
+      <Dialog
+        title={`Delete ${chosen.length === 1 ? `“${chosen[0]!.item.name}”` : `${chosen.length} items`}?`}
+        open={open.value === 'delete'}
+        onClose={close}
+      >
         <p>
           {chosen.some((e) => e.item.type < 20) ? 'Folders are deleted with everything in them. ' : ''}
           This cannot be undone from the web page.
@@ -262,7 +289,19 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
   )
 }
 
-function DialogButtons({ busy, error, onCancel, label, danger }: { busy: boolean; error: string; onCancel: () => void; label: string; danger?: boolean }) {
+function DialogButtons({
+  busy,
+  error,
+  onCancel,
+  label,
+  danger,
+}: {
+  busy: boolean
+  error: string
+  onCancel: () => void
+  label: string
+  danger?: boolean
+}) {
   return (
     <>
       {error && (

@@ -1,7 +1,18 @@
 // /<org>/<path…>: a folder's contents, live; or, for a sequence or a file, a short description of it.
 import { useComputed, useSignal, useSignalEffect } from '@preact/signals'
 import { useEffect, useMemo } from 'preact/hooks'
-import { ApiError, api, encodePath, isFolderType, resourceUrl, ResourceType, session, signInUrl, type Described, type Listed } from '../../api.ts'
+import {
+  ApiError,
+  api,
+  encodePath,
+  isFolderType,
+  resourceUrl,
+  ResourceType,
+  session,
+  signInUrl,
+  type Described,
+  type Listed,
+} from '../../api.ts'
 import { Breadcrumb } from '../../components/Breadcrumb.tsx'
 import { bytes, formatValue, localTime, timeAgo } from '../../format.ts'
 import { follow } from '../../live.ts'
@@ -14,7 +25,16 @@ import { FilePage } from '../file/File.tsx'
 import { SequencePage } from '../sequence/Sequence.tsx'
 import { Actions, ReaderActions } from './Actions.tsx'
 import { Messages } from './Messages.tsx'
-import { applyLive, saveView, savedView, sortEntries, toEntry, type Entry, type SortKey, type ViewMode } from './model.ts'
+import {
+  applyLive,
+  saveView,
+  savedView,
+  sortEntries,
+  toEntry,
+  type Entry,
+  type SortKey,
+  type ViewMode,
+} from './model.ts'
 import { Tile } from './Tile.tsx'
 import { useReloadOnReconnect } from '../../reconnect.ts'
 
@@ -29,12 +49,18 @@ export function FolderPage({ path }: { path: string }) {
       .then((described) => (meta.value = described))
       .catch((err: unknown) => {
         // not public (or not there): someone signed out may see it after signing in
-        if (err instanceof ApiError && err.status === 404 && session.peek() === null) navigate(signInUrl(), { replace: true })
+        if (err instanceof ApiError && err.status === 404 && session.peek() === null)
+          navigate(signInUrl(), { replace: true })
         else if (err instanceof ApiError && err.status === 404) meta.value = null
         else error.value = (err as Error).message
       })
   }, [path])
-  if (error.value) return <p class="error" role="alert">{error.value}</p>
+  if (error.value)
+    return (
+      <p class="error" role="alert">
+        {error.value}
+      </p>
+    )
   if (meta.value === null) return <NotFound />
   if (meta.value === undefined) return <p aria-busy="true">Loading…</p>
   if (isFolderType(meta.value.type)) return <FolderView path={path} meta={meta.value} />
@@ -114,44 +140,83 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
         <OwnerTabLinks path={path} meta={meta} current={tab} />
         <AdminTabLinks path={path} meta={meta} current={tab} />
       </nav>
-      {tab === 'messages' ? <Messages path={path} canSend={meta.access === 'write'} /> : ownerTab ? <OwnerTabView path={path} tab={ownerTab} /> : adminTab ? <AdminTabView path={path} meta={meta} tab={adminTab} /> : contents()}
+      {tab === 'messages' ? (
+        <Messages path={path} canSend={meta.access === 'write'} />
+      ) : ownerTab ? (
+        <OwnerTabView path={path} tab={ownerTab} />
+      ) : adminTab ? (
+        <AdminTabView path={path} meta={meta} tab={adminTab} />
+      ) : (
+        contents()
+      )}
     </>
   )
 
   // (called, not rendered as a component: a component defined here would be new on each render, and remount)
   function contents() {
     return (
-    <>
-      {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
-      {session.value !== null && meta.access === 'write' && <Actions path={path} entries={entries.value ?? []} selected={selected.value} onChanged={() => reloads.value++} onClearSelection={() => (selected.value = new Set())} />}
-      {(session.value === null || meta.access !== 'write') && <ReaderActions path={path} entries={entries.value ?? []} selected={selected.value} />}
-      <div class="view-controls" role="group" aria-label="View">
-        <label>
-          Sort by{' '}
-          <select value={view.value.sort} onChange={(e) => setView({ ...view.value, sort: e.currentTarget.value as SortKey })}>
-            <option value="name">Name</option>
-            <option value="type">Type</option>
-            <option value="date">Date</option>
-          </select>
-        </label>
-        <span class="toggle" role="group" aria-label="Layout">
-          <button type="button" aria-pressed={view.value.mode === 'tiles'} onClick={() => setView({ ...view.value, mode: 'tiles' })}>
-            Tiles
-          </button>
-          <button type="button" aria-pressed={view.value.mode === 'list'} onClick={() => setView({ ...view.value, mode: 'list' })}>
-            List
-          </button>
-        </span>
-      </div>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
-      {entries.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
-      {entries.value?.length === 0 && <p class="empty">This folder is empty.</p>}
-      <ul class={`entries ${view.value.mode}`} aria-label={`Contents of ${meta.name}`}>
-        {sorted.value.map((entry) => (
-          <Tile key={entry.item.id} entry={entry} folderPath={path} selected={selected.value.has(entry.item.id)} onSelect={(on) => select(entry.item.id, on)} />
-        ))}
-      </ul>
-    </>
+      <>
+        {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
+        {session.value !== null && meta.access === 'write' && (
+          <Actions
+            path={path}
+            entries={entries.value ?? []}
+            selected={selected.value}
+            onChanged={() => reloads.value++}
+            onClearSelection={() => (selected.value = new Set())}
+          />
+        )}
+        {(session.value === null || meta.access !== 'write') && (
+          <ReaderActions path={path} entries={entries.value ?? []} selected={selected.value} />
+        )}
+        <div class="view-controls" role="group" aria-label="View">
+          <label>
+            Sort by{' '}
+            <select
+              value={view.value.sort}
+              onChange={(e) => setView({ ...view.value, sort: e.currentTarget.value as SortKey })}
+            >
+              <option value="name">Name</option>
+              <option value="type">Type</option>
+              <option value="date">Date</option>
+            </select>
+          </label>
+          <span class="toggle" role="group" aria-label="Layout">
+            <button
+              type="button"
+              aria-pressed={view.value.mode === 'tiles'}
+              onClick={() => setView({ ...view.value, mode: 'tiles' })}
+            >
+              Tiles
+            </button>
+            <button
+              type="button"
+              aria-pressed={view.value.mode === 'list'}
+              onClick={() => setView({ ...view.value, mode: 'list' })}
+            >
+              List
+            </button>
+          </span>
+        </div>
+        {error.value && (
+          <p class="error" role="alert">
+            {error.value}
+          </p>
+        )}
+        {entries.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
+        {entries.value?.length === 0 && <p class="empty">This folder is empty.</p>}
+        <ul class={`entries ${view.value.mode}`} aria-label={`Contents of ${meta.name}`}>
+          {sorted.value.map((entry) => (
+            <Tile
+              key={entry.item.id}
+              entry={entry}
+              folderPath={path}
+              selected={selected.value.has(entry.item.id)}
+              onSelect={(on) => select(entry.item.id, on)}
+            />
+          ))}
+        </ul>
+      </>
     )
   }
 }
@@ -174,14 +239,18 @@ function ResourceView({ path, meta }: { path: string; meta: Described }) {
       <section class="card">
         {meta.type === ResourceType.sequence ? (
           <p>
-            Latest value: <strong data-testid="value">{formatValue(value.value, settings)}</strong> {typeof settings.units === 'string' ? settings.units : ''}
+            Latest value: <strong data-testid="value">{formatValue(value.value, settings)}</strong>{' '}
+            {typeof settings.units === 'string' ? settings.units : ''}
           </p>
         ) : (
           <p>Size: {bytes(meta.size)}</p>
         )}
         {modified && (
           <p>
-            Modified <time dateTime={modified} title={localTime(modified)}>{timeAgo(modified)}</time>
+            Modified{' '}
+            <time dateTime={modified} title={localTime(modified)}>
+              {timeAgo(modified)}
+            </time>
           </p>
         )}
         <p>
@@ -196,4 +265,3 @@ function ResourceView({ path, meta }: { path: string; meta: Described }) {
     </>
   )
 }
-

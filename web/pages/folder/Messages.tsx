@@ -43,8 +43,15 @@ export function Messages({ path, canSend }: { path: string; canSend: boolean }) 
   pausedRef.current = paused
 
   useEffect(() => {
-    api<{ id: number; type: string; timestamp: string; parameters: unknown }[]>(`/api/v1/messages?folder_path=${encodeURIComponent(path)}&count=100`)
-      .then((history) => (messages.value = history.reverse().map((m) => ({ key: nextKey++, type: m.type, timestamp: m.timestamp, parameters: m.parameters }))))
+    api<{ id: number; type: string; timestamp: string; parameters: unknown }[]>(
+      `/api/v1/messages?folder_path=${encodeURIComponent(path)}&count=100`,
+    )
+      .then(
+        (history) =>
+          (messages.value = history
+            .reverse()
+            .map((m) => ({ key: nextKey++, type: m.type, timestamp: m.timestamp, parameters: m.parameters }))),
+      )
       .catch((err: Error) => (error.value = err.message))
     return follow([path.slice(1)], (_topic, payload) => {
       const decoded = decodeMessage(payload)
@@ -80,7 +87,11 @@ export function Messages({ path, canSend }: { path: string; canSend: boolean }) 
           </button>
         )}
       </div>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {shown.length === 0 && !error.value && <p class="empty">No messages{filter ? ' of that type' : ''} yet.</p>}
       <ol class="messages" aria-label="Messages, newest first" aria-live={paused ? 'off' : 'polite'}>
         {shown.map((m) => (

@@ -26,14 +26,22 @@ export function toEntry(item: Listed): Entry {
 export type SortKey = 'name' | 'type' | 'date'
 export type ViewMode = 'tiles' | 'list'
 
-const TYPE_ORDER: Record<number, number> = { [ResourceType.folder]: 0, [ResourceType.remote]: 0, [ResourceType.controller]: 1, [ResourceType.sequence]: 2, [ResourceType.file]: 3, [ResourceType.app]: 4 }
+const TYPE_ORDER: Record<number, number> = {
+  [ResourceType.folder]: 0,
+  [ResourceType.remote]: 0,
+  [ResourceType.controller]: 1,
+  [ResourceType.sequence]: 2,
+  [ResourceType.file]: 3,
+  [ResourceType.app]: 4,
+}
 const byName = (a: Entry, b: Entry) => a.item.name.localeCompare(b.item.name, undefined, { numeric: true })
 const modified = (e: Entry) => Date.parse(e.value.value.timestamp ?? e.item.modification_timestamp ?? '') || 0
 
 export function sortEntries(entries: Entry[], key: SortKey): Entry[] {
   const sorted = [...entries]
   if (key === 'name') sorted.sort(byName)
-  if (key === 'type') sorted.sort((a, b) => (TYPE_ORDER[a.item.type] ?? 9) - (TYPE_ORDER[b.item.type] ?? 9) || byName(a, b))
+  if (key === 'type')
+    sorted.sort((a, b) => (TYPE_ORDER[a.item.type] ?? 9) - (TYPE_ORDER[b.item.type] ?? 9) || byName(a, b))
   if (key === 'date') sorted.sort((a, b) => modified(b) - modified(a) || byName(a, b))
   return sorted
 }
@@ -44,7 +52,10 @@ const VIEW_KEY = 'tendril.folder-view'
 export function savedView(): { mode: ViewMode; sort: SortKey } {
   try {
     const saved = JSON.parse(localStorage.getItem(VIEW_KEY) ?? '{}') as { mode?: string; sort?: string }
-    return { mode: saved.mode === 'list' ? 'list' : 'tiles', sort: saved.sort === 'type' || saved.sort === 'date' ? saved.sort : 'name' }
+    return {
+      mode: saved.mode === 'list' ? 'list' : 'tiles',
+      sort: saved.sort === 'type' || saved.sort === 'date' ? saved.sort : 'name',
+    }
   } catch {
     return { mode: 'tiles', sort: 'name' }
   }
@@ -80,10 +91,18 @@ export function applyLive(entries: Map<string, Entry>, payload: string): void {
 
 export function presenceOf(payload: string): { controller: string; connected: boolean; timestamp: string } | null {
   try {
-    const message = JSON.parse(payload) as { type?: string; parameters?: { controller?: unknown; connected?: unknown; timestamp?: unknown } }
+    const message = JSON.parse(payload) as {
+      type?: string
+      parameters?: { controller?: unknown; connected?: unknown; timestamp?: unknown }
+    }
     const p = message.parameters
-    if (message.type !== 'presence' || typeof p?.controller !== 'string' || typeof p.connected !== 'boolean') return null
-    return { controller: p.controller, connected: p.connected, timestamp: typeof p.timestamp === 'string' ? p.timestamp : new Date().toISOString() }
+    if (message.type !== 'presence' || typeof p?.controller !== 'string' || typeof p.connected !== 'boolean')
+      return null
+    return {
+      controller: p.controller,
+      connected: p.connected,
+      timestamp: typeof p.timestamp === 'string' ? p.timestamp : new Date().toISOString(),
+    }
   } catch {
     return null // not JSON after all: a message for the folder, not about a controller
   }

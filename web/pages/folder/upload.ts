@@ -16,7 +16,14 @@ export interface Upload {
 let nextId = 1
 
 export function uploadFile(folderPath: string, file: File, onDone: () => void): Upload {
-  const upload: Upload = { id: nextId++, name: file.name, size: file.size, sent: signal(0), state: signal('sending'), message: signal('') }
+  const upload: Upload = {
+    id: nextId++,
+    name: file.name,
+    size: file.size,
+    sent: signal(0),
+    state: signal('sending'),
+    message: signal(''),
+  }
   // refused here rather than by a 413 mid-upload, which browsers often never see (they keep sending)
   const limit = session.value?.upload_limit
   if (limit !== undefined && file.size > limit) {

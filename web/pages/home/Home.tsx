@@ -20,9 +20,15 @@ export function Home() {
   return (
     <>
       <h1>Organizations</h1>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {orgs.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
-      {orgs.value?.length === 0 && <p>You are not a member of any organization yet. Ask an administrator to add you to one.</p>}
+      {orgs.value?.length === 0 && (
+        <p>You are not a member of any organization yet. Ask an administrator to add you to one.</p>
+      )}
       <ul class="cards">
         {orgs.value?.map((org) => (
           <li key={org.id} class="card org">

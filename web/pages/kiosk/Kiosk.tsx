@@ -3,7 +3,17 @@
 // missed meanwhile is loaded again, and each chart keeps at most MAX_POINTS values (memory stays flat).
 import { signal, useSignal, useSignalEffect, type Signal } from '@preact/signals'
 import { useEffect, useMemo } from 'preact/hooks'
-import { ApiError, api, encodePath, resourceUrl, ResourceType, session, signInUrl, type Described, type Listed } from '../../api.ts'
+import {
+  ApiError,
+  api,
+  encodePath,
+  resourceUrl,
+  ResourceType,
+  session,
+  signInUrl,
+  type Described,
+  type Listed,
+} from '../../api.ts'
 import { LiveStatus } from '../../components/Layout.tsx'
 import { formatValue } from '../../format.ts'
 import { follow } from '../../live.ts'
@@ -45,8 +55,18 @@ export function KioskPage({ path }: { path: string }) {
       })
   }, [path])
   useWakeLock()
-  if (error.value) return <p class="error" role="alert">{error.value}</p>
-  if (meta.value === null) return <main class="kiosk"><h1>Nothing to show at {path}</h1></main>
+  if (error.value)
+    return (
+      <p class="error" role="alert">
+        {error.value}
+      </p>
+    )
+  if (meta.value === null)
+    return (
+      <main class="kiosk">
+        <h1>Nothing to show at {path}</h1>
+      </main>
+    )
   if (meta.value === undefined) return <p aria-busy="true">Loading…</p>
   return <KioskView path={path} meta={meta.value} />
 }
@@ -94,7 +114,9 @@ function KioskView({ path, meta }: { path: string; meta: Described }) {
       {list === undefined && <p aria-busy="true">Loading…</p>}
       {list?.length === 0 && <p class="empty">Nothing live to show in this folder.</p>}
       <ul class="kiosk-tiles" aria-label={`Live values of ${meta.name}`}>
-        {list?.map((entry) => <KioskTile key={entry.item.id} entry={entry} path={`${path}/${entry.item.name}`} reloads={reloads.value} />)}
+        {list?.map((entry) => (
+          <KioskTile key={entry.item.id} entry={entry} path={`${path}/${entry.item.name}`} reloads={reloads.value} />
+        ))}
       </ul>
     </main>
   )
@@ -107,7 +129,8 @@ function merged(old: KioskEntry[] | undefined, items: Listed[]): KioskEntry[] {
     const entry = known.get(item.id)
     if (!entry) return { ...toEntry(item), points: signal<Point[]>([]) }
     const latest = item.last_value_timestamp ?? null
-    if (latest && latest !== entry.value.peek().timestamp) entry.value.value = { value: item.last_value ?? null, timestamp: latest }
+    if (latest && latest !== entry.value.peek().timestamp)
+      entry.value.value = { value: item.last_value ?? null, timestamp: latest }
     entry.presence.value = { connected: !!item.connected, at: lastSeen(item) }
     return entry
   })
@@ -126,7 +149,9 @@ function KioskTile({ entry, path, reloads }: { entry: KioskEntry; path: string; 
     api<{ timestamps: string[]; values: string[] }>(resourceUrl(path, `count=${MAX_POINTS}`))
       .then(({ timestamps, values }) => {
         if (!current) return
-        const loaded = values.map((v, i) => ({ t: Date.parse(timestamps[i]!), v: Number(v) })).filter((p) => Number.isFinite(p.v) && Number.isFinite(p.t))
+        const loaded = values
+          .map((v, i) => ({ t: Date.parse(timestamps[i]!), v: Number(v) }))
+          .filter((p) => Number.isFinite(p.v) && Number.isFinite(p.t))
         const newer = entry.points.peek().filter((p) => p.t > (loaded.at(-1)?.t ?? 0))
         entry.points.value = [...loaded, ...newer].slice(-MAX_POINTS)
       })
@@ -161,7 +186,13 @@ function KioskValue({ entry, path }: { entry: KioskEntry; path: string }) {
   return (
     <>
       {image ? (
-        timestamp && <img class="kiosk-image" src={resourceUrl(path, `t=${encodeURIComponent(timestamp)}`)} alt={`${entry.item.name}, the latest image`} />
+        timestamp && (
+          <img
+            class="kiosk-image"
+            src={resourceUrl(path, `t=${encodeURIComponent(timestamp)}`)}
+            alt={`${entry.item.name}, the latest image`}
+          />
+        )
       ) : (
         <span class={settings.data_type === 2 ? 'kiosk-value text' : 'kiosk-value'} data-testid="value">
           {formatValue(value, settings)}
@@ -184,23 +215,35 @@ function Chart({ points, name }: { points: Point[]; name: string }) {
   const min = Math.min(...values)
   const max = Math.max(...values)
   const vSpan = max - min || 1
-  const line = points.map((p) => `${(((p.t - t0) / tSpan) * 100).toFixed(2)},${(38 - ((p.v - min) / vSpan) * 36).toFixed(2)}`).join(' ')
+  const line = points
+    .map((p) => `${(((p.t - t0) / tSpan) * 100).toFixed(2)},${(38 - ((p.v - min) / vSpan) * 36).toFixed(2)}`)
+    .join(' ')
   return (
-    <svg class="kiosk-chart" viewBox="0 0 100 40" preserveAspectRatio="none" role="img" aria-label={`${name}: the last ${points.length} values, from ${min} to ${max}`}>
+    <svg
+      class="kiosk-chart"
+      viewBox="0 0 100 40"
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={`${name}: the last ${points.length} values, from ${min} to ${max}`}
+    >
       <polyline points={line} fill="none" stroke="currentColor" stroke-width="2.5" vector-effect="non-scaling-stroke" />
     </svg>
   )
 }
 
-
 /** Keeps the screen on while the page is shown, where the browser offers a wake lock. */
 function useWakeLock(): void {
   useEffect(() => {
-    const wakeLock = (navigator as { wakeLock?: { request(type: 'screen'): Promise<{ release(): Promise<void> }> } }).wakeLock
+    const wakeLock = (navigator as { wakeLock?: { request(type: 'screen'): Promise<{ release(): Promise<void> }> } })
+      .wakeLock
     if (!wakeLock) return
     let held: { release(): Promise<void> } | undefined
     const take = () => {
-      if (document.visibilityState === 'visible') wakeLock.request('screen').then((lock) => (held = lock), () => {})
+      if (document.visibilityState === 'visible')
+        wakeLock.request('screen').then(
+          (lock) => (held = lock),
+          () => {},
+        )
     }
     take()
     document.addEventListener('visibilitychange', take) // the lock is released whenever the page is hidden

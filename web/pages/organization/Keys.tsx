@@ -14,7 +14,6 @@ function owner(key: KeyRecord, members: Member[]) {
   return <>{member ? member.email_address : `user #${key.access_as_user_id ?? '?'} (no longer a member)`}</>
 }
 
-
 export function Keys({ org }: { org: Described }) {
   const keys = useSignal<KeyRecord[] | undefined>(undefined)
   const members = useSignal<Member[]>([])
@@ -59,8 +58,8 @@ export function Keys({ org }: { org: Described }) {
   return (
     <div class="admin-page">
       <p class="hint">
-        Keys let controllers and scripts act without a password. A key is shown once, when it is made; here you see whose it is and
-        revoke it.
+        Keys let controllers and scripts act without a password. A key is shown once, when it is made; here you see
+        whose it is and revoke it.
       </p>
       {error.value && (
         <p class="error" role="alert">
@@ -71,7 +70,12 @@ export function Keys({ org }: { org: Described }) {
         {notice.value}
       </p>
       <h2 id="key-list">
-        Keys of {org.name} {keys.value && <span class="muted">({active} active of {keys.value.length})</span>}
+        Keys of {org.name}{' '}
+        {keys.value && (
+          <span class="muted">
+            ({active} active of {keys.value.length})
+          </span>
+        )}
       </h2>
       {keys.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {keys.value?.length === 0 && <p class="empty">This organization has no keys.</p>}
@@ -86,14 +90,28 @@ export function Keys({ org }: { org: Described }) {
               </dd>
               <dt>Key</dt>
               <dd>
-                <code>{k.key_part.slice(0, 3)}…{k.key_part.slice(3)}</code>
+                <code>
+                  {k.key_part.slice(0, 3)}…{k.key_part.slice(3)}
+                </code>
               </dd>
               <dt>Created</dt>
-              <dd><When at={k.creation_timestamp} never="never" /></dd>
+              <dd>
+                <When at={k.creation_timestamp} never="never" />
+              </dd>
               <dt>Last used</dt>
-              <dd><When at={k.last_used_timestamp} never="never" /></dd>
+              <dd>
+                <When at={k.last_used_timestamp} never="never" />
+              </dd>
               <dt>State</dt>
-              <dd>{k.revoked ? <>Revoked <When at={k.revocation_timestamp} never="never" /></> : 'Active'}</dd>
+              <dd>
+                {k.revoked ? (
+                  <>
+                    Revoked <When at={k.revocation_timestamp} never="never" />
+                  </>
+                ) : (
+                  'Active'
+                )}
+              </dd>
             </dl>
             {!k.revoked && (
               <span class="org-row-actions">
@@ -105,10 +123,19 @@ export function Keys({ org }: { org: Described }) {
           </li>
         ))}
       </ul>
-      <Confirm title="Revoke this key?" open={revoking.value !== null} busy={busy.value} error={dialogError.value} label="Revoke key" onConfirm={() => void revoke()} onClose={close}>
+      <Confirm
+        title="Revoke this key?"
+        open={revoking.value !== null}
+        busy={busy.value}
+        error={dialogError.value}
+        label="Revoke key"
+        onConfirm={() => void revoke()}
+        onClose={close}
+      >
         <p>
-          The key {revoking.value?.key_part.slice(0, 3)}…{revoking.value?.key_part.slice(3)} of {revoking.value?.controller_path ?? 'a user'} stops working at once, and
-          connections made with it are closed. This cannot be undone: whoever used it needs a new key.
+          The key {revoking.value?.key_part.slice(0, 3)}…{revoking.value?.key_part.slice(3)} of{' '}
+          {revoking.value?.controller_path ?? 'a user'} stops working at once, and connections made with it are closed.
+          This cannot be undone: whoever used it needs a new key.
         </p>
       </Confirm>
     </div>

@@ -51,12 +51,19 @@ export function Members({ org }: { org: Described }) {
     const data = new FormData(form)
     const email = String(data.get('email_address') ?? '').trim()
     void act(async () => {
-      await api(orgUrl(org.id, '/users'), { method: 'POST', body: { email_address: email, is_admin: data.get('is_admin') ? 1 : 0 } })
+      await api(orgUrl(org.id, '/users'), {
+        method: 'POST',
+        body: { email_address: email, is_admin: data.get('is_admin') ? 1 : 0 },
+      })
       form.reset()
     }, `${email} was added.`)
   }
   const setAdmin = (member: Member, isAdmin: boolean) =>
-    act(() => api(orgUrl(org.id, `/users/${member.user_id}`), { method: 'PUT', body: { is_admin: isAdmin ? 1 : 0 } }), `${member.email_address} ${isAdmin ? 'is now an administrator' : 'is no longer an administrator'}.`, member)
+    act(
+      () => api(orgUrl(org.id, `/users/${member.user_id}`), { method: 'PUT', body: { is_admin: isAdmin ? 1 : 0 } }),
+      `${member.email_address} ${isAdmin ? 'is now an administrator' : 'is no longer an administrator'}.`,
+      member,
+    )
   const remove = async () => {
     const member = removing.value!
     busy.value = true
@@ -126,7 +133,15 @@ export function Members({ org }: { org: Described }) {
           ))}
         </ul>
       </section>
-      <Confirm title={`Remove ${removing.value?.email_address ?? ''}?`} open={removing.value !== null} busy={busy.value} error={dialogError.value} label="Remove member" onConfirm={() => void remove()} onClose={close}>
+      <Confirm
+        title={`Remove ${removing.value?.email_address ?? ''}?`}
+        open={removing.value !== null}
+        busy={busy.value}
+        error={dialogError.value}
+        label="Remove member"
+        onConfirm={() => void remove()}
+        onClose={close}
+      >
         <p>
           {removing.value?.user_id === me ? 'You will no longer see this organization. ' : ''}
           Their access to {org.name} ends at once, and their keys for it are revoked.
@@ -151,12 +166,21 @@ function FullName({ org }: { org: Described }) {
     message.value = ''
     error.value = ''
     try {
-      const saved = await api<{ organization: { full_name: string } }>(orgUrl(org.id), { method: 'PUT', body: { full_name: value } })
+      const saved = await api<{ organization: { full_name: string } }>(orgUrl(org.id), {
+        method: 'PUT',
+        body: { full_name: value },
+      })
       fullName.value = saved.organization.full_name
       message.value = 'Saved.'
       // the home page's cards read the session's copy
       const current = session.value
-      if (current) session.value = { ...current, organizations: current.organizations.map((o) => (o.id === org.id ? { ...o, full_name: saved.organization.full_name } : o)) }
+      if (current)
+        session.value = {
+          ...current,
+          organizations: current.organizations.map((o) =>
+            o.id === org.id ? { ...o, full_name: saved.organization.full_name } : o,
+          ),
+        }
     } catch (err) {
       error.value = (err as Error).message
     }

@@ -30,7 +30,8 @@ export function administers(meta: Described): boolean {
   return current.user.system_admin || current.organizations.some((o) => o.id === meta.id && o.is_admin)
 }
 
-export const orgUrl = (org: number | string, rest = '') => `/api/v1/organizations/${typeof org === 'number' ? org : encodeURIComponent(org)}${rest}`
+export const orgUrl = (org: number | string, rest = '') =>
+  `/api/v1/organizations/${typeof org === 'number' ? org : encodeURIComponent(org)}${rest}`
 
 /** rhizo's lists are {id: record} objects; the pages want arrays. */
 export const listOf = <T>(byId: Record<string, T>): T[] => Object.values(byId)

@@ -41,7 +41,9 @@ export function Chart(props: ChartProps) {
       plot.current.over.addEventListener('dblclick', () => latest.current.onZoomOut())
       box.current.dataset.drawn = String(Date.now())
     })
-    const resize = new ResizeObserver(() => plot.current && box.current && plot.current.setSize({ width: box.current.clientWidth, height: HEIGHT }))
+    const resize = new ResizeObserver(
+      () => plot.current && box.current && plot.current.setSize({ width: box.current.clientWidth, height: HEIGHT }),
+    )
     if (box.current) resize.observe(box.current)
     return () => {
       gone = true
@@ -70,16 +72,35 @@ export function Chart(props: ChartProps) {
       height: HEIGHT,
       legend: { show: false },
       tzDate: latest.current.utc ? (ts) => U.tzDate(new Date(ts * 1000), 'Etc/UTC') : (ts) => new Date(ts * 1000),
-      scales: { x: { time: true, auto: false, range: () => [latest.current.series.start / 1000, latest.current.series.end / 1000] } },
+      scales: {
+        x: {
+          time: true,
+          auto: false,
+          range: () => [latest.current.series.start / 1000, latest.current.series.end / 1000],
+        },
+      },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 8 } },
       series: [
         {},
         { label: 'min', stroke: accent, width: 1, alpha: 0.6, spanGaps: false },
-        { label: 'mean', stroke: accent, width: 2, spanGaps: false, points: { show: (u) => latest.current.series.mode === 'raw' && u.data[0].length < 300 } },
+        {
+          label: 'mean',
+          stroke: accent,
+          width: 2,
+          spanGaps: false,
+          points: { show: (u) => latest.current.series.mode === 'raw' && u.data[0].length < 300 },
+        },
         { label: 'max', stroke: accent, width: 1, alpha: 0.6, spanGaps: false },
       ],
       bands: [{ series: [3, 1], fill: `color-mix(in srgb, ${accent} 22%, transparent)` }],
-      axes: [axis, { ...axis, size: (_u, values) => 16 + 8 * Math.max(4, ...(values ?? []).map((v) => String(v).length)), values: (_u, ticks) => ticks.map((t) => latest.current.format(t)) }],
+      axes: [
+        axis,
+        {
+          ...axis,
+          size: (_u, values) => 16 + 8 * Math.max(4, ...(values ?? []).map((v) => String(v).length)),
+          values: (_u, ticks) => ticks.map((t) => latest.current.format(t)),
+        },
+      ],
       hooks: {
         setSelect: [
           (u) => {
@@ -112,7 +133,11 @@ export function Chart(props: ChartProps) {
       if (!from || e.pointerType === 'mouse') return
       const x = e.clientX - over.getBoundingClientRect().left
       if (!dragging && Math.abs(x - from.x) > 10) dragging = true
-      if (dragging) u.setSelect({ left: Math.min(from.x, x), width: Math.abs(x - from.x), top: 0, height: over.clientHeight }, false)
+      if (dragging)
+        u.setSelect(
+          { left: Math.min(from.x, x), width: Math.abs(x - from.x), top: 0, height: over.clientHeight },
+          false,
+        )
     })
     over.addEventListener('pointerup', (e) => {
       if (!from || e.pointerType === 'mouse') return

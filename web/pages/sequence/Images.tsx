@@ -20,13 +20,18 @@ function imageUpdateOf(payload: string, sequenceId: number): Revision | null {
   if (!payload.startsWith('{')) return null
   try {
     const { type, parameters: p } = JSON.parse(payload) as { type?: string; parameters?: Record<string, unknown> }
-    if (type !== 'sequence_update' || p?.id !== sequenceId || typeof p.revision_id !== 'number' || typeof p.timestamp !== 'string') return null
+    if (
+      type !== 'sequence_update' ||
+      p?.id !== sequenceId ||
+      typeof p.revision_id !== 'number' ||
+      typeof p.timestamp !== 'string'
+    )
+      return null
     return { id: p.revision_id, timestamp: p.timestamp, size: Number(p.size ?? 0) }
   } catch {
     return null
   }
 }
-
 
 export function Images({ path, meta }: { path: string; meta: Described }) {
   const revisions = useSignal<Revision[] | undefined>(undefined)
@@ -38,7 +43,9 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
 
   useEffect(() => {
     const list = api<Revision[]>(resourceUrl(path, `revisions=1&count=${COUNT}`))
-    const thumbList = api<Revision[]>(resourceUrl(`${path}/thumbnail-240-x`, `revisions=1&count=${COUNT + 10}`)).catch(() => [] as Revision[])
+    const thumbList = api<Revision[]>(resourceUrl(`${path}/thumbnail-240-x`, `revisions=1&count=${COUNT + 10}`)).catch(
+      () => [] as Revision[],
+    )
     Promise.all([list, thumbList])
       .then(([r, t]) => {
         const wasLatest = chosen.value === null || chosen.value === revisions.value?.at(-1)?.id
@@ -79,13 +86,23 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
   const current = index >= 0 ? list[index]! : null
   return (
     <section class="card images" aria-label="Images" onKeyDown={onKey}>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {revisions.value?.length === 0 && <p class="empty-range">No images yet.</p>}
       {current && (
         <figure class="full-image">
-          <img src={resourceUrl(path, `rev=${current.id}`)} alt={`${meta.name} at ${formatTime(Date.parse(current.timestamp), false)}`} data-testid="full-image" data-revision={current.id} />
+          <img
+            src={resourceUrl(path, `rev=${current.id}`)}
+            alt={`${meta.name} at ${formatTime(Date.parse(current.timestamp), false)}`}
+            data-testid="full-image"
+            data-revision={current.id}
+          />
           <figcaption>
-            Image {index + 1} of {list.length}, <time dateTime={current.timestamp}>{formatTime(Date.parse(current.timestamp), false)}</time> ·{' '}
+            Image {index + 1} of {list.length},{' '}
+            <time dateTime={current.timestamp}>{formatTime(Date.parse(current.timestamp), false)}</time> ·{' '}
             <a href={resourceUrl(path, `rev=${current.id}`)} download={`${meta.name}-${current.id}.jpg`}>
               Download
             </a>
@@ -100,8 +117,22 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
               const thumb = thumbs.value.get(r.timestamp)
               return (
                 <li key={r.id}>
-                  <button type="button" data-id={r.id} aria-pressed={r.id === chosen.value} onClick={() => (chosen.value = r.id)} aria-label={`Image at ${formatTime(Date.parse(r.timestamp), false)}`}>
-                    <img src={thumb ? resourceUrl(`${path}/thumbnail-240-x`, `rev=${thumb}`) : resourceUrl(path, `rev=${r.id}`)} alt="" loading="lazy" />
+                  <button
+                    type="button"
+                    data-id={r.id}
+                    aria-pressed={r.id === chosen.value}
+                    onClick={() => (chosen.value = r.id)}
+                    aria-label={`Image at ${formatTime(Date.parse(r.timestamp), false)}`}
+                  >
+                    <img
+                      src={
+                        thumb
+                          ? resourceUrl(`${path}/thumbnail-240-x`, `rev=${thumb}`)
+                          : resourceUrl(path, `rev=${r.id}`)
+                      }
+                      alt=""
+                      loading="lazy"
+                    />
                   </button>
                 </li>
               )

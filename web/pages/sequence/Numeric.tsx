@@ -9,12 +9,25 @@ import { here, navigate, setQuery } from '../../router.ts'
 import { Chart } from './Chart.tsx'
 import { appendValue, loadSeries, statsOf, type Series } from './data.ts'
 import { PointsTable } from './PointsTable.tsx'
-import { checkRange, fixedQuery, formatTime, fromInput, inputValue, liveQuery, PRESETS, readRange, type Range } from './range.ts'
+import {
+  checkRange,
+  fixedQuery,
+  formatTime,
+  fromInput,
+  inputValue,
+  liveQuery,
+  PRESETS,
+  readRange,
+  type Range,
+} from './range.ts'
 
 /** the live values of a folder topic's message: lines of "d,<name>,<timestamp>,<value>" */
 export function parseValueLines(payload: string): { name: string; at: number; value: string }[] {
   if (!payload.startsWith('d,')) return []
-  return payload.split('\n').map(parseValueMessage).filter((m) => m !== null)
+  return payload
+    .split('\n')
+    .map(parseValueMessage)
+    .filter((m) => m !== null)
 }
 
 function parseValueMessage(payload: string): { name: string; at: number; value: string } | null {
@@ -49,12 +62,17 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
   useEffect(() => {
     // (count=1 alone answers the bare latest value; with a range it is history, with its time)
     api(`count=1&end_timestamp=${new Date(Date.now() + 365 * 86400_000).toISOString()}`)
-      .then((h: { timestamps: string[]; values: string[] }) => (latest.value = h.values.length ? { at: Date.parse(h.timestamps[0]!), value: h.values[0]! } : null))
+      .then(
+        (h: { timestamps: string[]; values: string[] }) =>
+          (latest.value = h.values.length ? { at: Date.parse(h.timestamps[0]!), value: h.values[0]! } : null),
+      )
       .catch(() => (latest.value = null))
   }, [path])
 
   function api(q: string) {
-    return fetch(resourceUrl(path, q), { credentials: 'same-origin', headers: { accept: 'application/json' } }).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+    return fetch(resourceUrl(path, q), { credentials: 'same-origin', headers: { accept: 'application/json' } }).then(
+      (r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))),
+    )
   }
 
   // the range's data: fetched again when the range (the address) changes
@@ -76,7 +94,10 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
       })
       .catch((err: unknown) => {
         if ((err as Error).name === 'AbortError') return
-        error.value = err instanceof ApiError ? `The server refused this range: ${err.message}` : `Could not load the values: ${(err as Error).message}`
+        error.value =
+          err instanceof ApiError
+            ? `The server refused this range: ${err.message}`
+            : `Could not load the values: ${(err as Error).message}`
       })
       .finally(() => (loading.value = false))
     return () => abort.abort()
@@ -98,7 +119,8 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
       const s = series.value
       const n = Number(message.value)
       if (!following || !s || !Number.isFinite(n) || message.value.trim() === '') return
-      const windowStart = range.kind === 'live' && range.span !== null ? Math.max(Date.now(), message.at) - range.span : null
+      const windowStart =
+        range.kind === 'live' && range.span !== null ? Math.max(Date.now(), message.at) - range.span : null
       appendValue(s, message.at, n, windowStart)
       s.end = Math.max(s.end, Date.now())
       version.value++
@@ -133,7 +155,8 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
   const stats = s ? statsOf(s) : null
   const csvQuery = (() => {
     if (!s) return 'download=1'
-    const start = range.kind === 'live' && range.span === null ? '' : `&start_timestamp=${new Date(s.start).toISOString()}`
+    const start =
+      range.kind === 'live' && range.span === null ? '' : `&start_timestamp=${new Date(s.start).toISOString()}`
     return `download=1${start}&end_timestamp=${new Date(range.kind === 'live' ? Date.now() : s.end).toISOString()}`
   })()
   const summary = s && stats ? summaryText(meta.name, s, stats, format, units, utc) : ''
@@ -151,7 +174,15 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
             ) : (
               <>
                 <span class="paused">Paused: showing a fixed range</span>
-                <button type="button" class="primary" onClick={() => navigate(`${location.pathname}?${liveQuery(query, (PRESETS.find((p) => p[0] === query.get('range')) ?? PRESETS[2])[0])}`)}>
+                <button
+                  type="button"
+                  class="primary"
+                  onClick={() =>
+                    navigate(
+                      `${location.pathname}?${liveQuery(query, (PRESETS.find((p) => p[0] === query.get('range')) ?? PRESETS[2])[0])}`,
+                    )
+                  }
+                >
                   Live
                 </button>
               </>
@@ -161,7 +192,11 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
                 Zoom out
               </button>
             )}
-            {loading.value && <span class="muted" aria-busy="true">Loading…</span>}
+            {loading.value && (
+              <span class="muted" aria-busy="true">
+                Loading…
+              </span>
+            )}
           </div>
           {range.kind === 'bad' && (
             <p class="error" role="alert">
@@ -175,15 +210,29 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
           )}
           {s && stats && stats.count === 0 && (
             <p class="empty-range" role="status">
-              {latest.value === null ? 'This sequence has no values yet.' : 'No values in this range. Choose a longer range, or All.'}
+              {latest.value === null
+                ? 'This sequence has no values yet.'
+                : 'No values in this range. Choose a longer range, or All.'}
             </p>
           )}
           {s && s.notNumbers > 0 && (
             <p class="warning" role="status">
-              {s.notNumbers} {s.notNumbers === 1 ? 'value is' : 'values are'} not a number{s.example !== undefined && ` (for example “${s.example.slice(0, 40)}”)`} and {s.notNumbers === 1 ? 'is' : 'are'} not drawn.
+              {s.notNumbers} {s.notNumbers === 1 ? 'value is' : 'values are'} not a number
+              {s.example !== undefined && ` (for example “${s.example.slice(0, 40)}”)`} and{' '}
+              {s.notNumbers === 1 ? 'is' : 'are'} not drawn.
             </p>
           )}
-          {s && range.kind !== 'bad' && <Chart name={meta.name} series={s} version={version.value} utc={utc} format={format} onZoom={zoomTo} onZoomOut={zoomOut} />}
+          {s && range.kind !== 'bad' && (
+            <Chart
+              name={meta.name}
+              series={s}
+              version={version.value}
+              utc={utc}
+              format={format}
+              onZoom={zoomTo}
+              onZoomOut={zoomOut}
+            />
+          )}
           {summary && (
             <p class="chart-summary" data-testid="chart-summary">
               {summary}
@@ -196,7 +245,9 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
             {latest.value ? (
               <>
                 <p class="big" data-testid="latest-value">
-                  {Number.isFinite(Number(latest.value.value)) ? format(Number(latest.value.value)) : latest.value.value}
+                  {Number.isFinite(Number(latest.value.value))
+                    ? format(Number(latest.value.value))
+                    : latest.value.value}
                   {units && <span class="units"> {units}</span>}
                 </p>
                 <p class="muted">
@@ -219,7 +270,9 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
               <dt>Maximum</dt>
               <dd data-testid="stat-max">{stats?.max != null ? `${format(stats.max)} ${units}` : '—'}</dd>
             </dl>
-            <p class="muted small">{s ? (s.mode === 'raw' ? 'Every value drawn.' : 'Each column: min–max band and mean of its values.') : ''}</p>
+            <p class="muted small">
+              {s ? (s.mode === 'raw' ? 'Every value drawn.' : 'Each column: min–max band and mean of its values.') : ''}
+            </p>
             <a class="button" href={resourceUrl(path, csvQuery)} download>
               Download CSV of this range
             </a>
@@ -227,9 +280,18 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
           <section class="card">
             <h2>Time zone</h2>
             <label class="inline">
-              <input type="checkbox" checked={utc} onChange={(e) => setQuery({ tz: e.currentTarget.checked ? 'utc' : null })} /> Show times in UTC
+              <input
+                type="checkbox"
+                checked={utc}
+                onChange={(e) => setQuery({ tz: e.currentTarget.checked ? 'utc' : null })}
+              />{' '}
+              Show times in UTC
             </label>
-            <p class="muted small">{utc ? 'Times are UTC.' : `Times are in your time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`}</p>
+            <p class="muted small">
+              {utc
+                ? 'Times are UTC.'
+                : `Times are in your time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`}
+            </p>
           </section>
         </aside>
       </div>
@@ -238,7 +300,14 @@ export function NumericView({ path, meta }: { path: string; meta: Described }) {
   )
 }
 
-function summaryText(name: string, s: Series, stats: ReturnType<typeof statsOf>, format: (n: number) => string, units: string, utc: boolean): string {
+function summaryText(
+  name: string,
+  s: Series,
+  stats: ReturnType<typeof statsOf>,
+  format: (n: number) => string,
+  units: string,
+  utc: boolean,
+): string {
   const span = `${formatTime(s.start, utc)} to ${formatTime(s.end, utc)}`
   if (stats.count === 0) return `${name}, ${span}: no values.`
   const peak = stats.maxAt !== null ? ` at ${formatTime(stats.maxAt, utc)}` : ''
@@ -253,7 +322,8 @@ function RangePicker({ range, query, utc }: { range: Range; query: URLSearchPara
     e.preventDefault()
     const start = fromInput(from.value, utc)
     const end = fromInput(to.value, utc)
-    if (Number.isNaN(start) || Number.isNaN(end)) return void (problem.value = 'Enter both a start and an end date and time.')
+    if (Number.isNaN(start) || Number.isNaN(end))
+      return void (problem.value = 'Enter both a start and an end date and time.')
     const bad = checkRange(start, end)
     if (bad) return void (problem.value = bad)
     problem.value = ''
@@ -263,7 +333,12 @@ function RangePicker({ range, query, utc }: { range: Range; query: URLSearchPara
     <div class="range-picker">
       <div class="toggle" role="group" aria-label="Range">
         {PRESETS.map(([id, label]) => (
-          <button key={id} type="button" aria-pressed={range.kind === 'live' && range.preset === id} onClick={() => navigate(`${location.pathname}?${liveQuery(query, id)}`)}>
+          <button
+            key={id}
+            type="button"
+            aria-pressed={range.kind === 'live' && range.preset === id}
+            onClick={() => navigate(`${location.pathname}?${liveQuery(query, id)}`)}
+          >
             {label}
           </button>
         ))}

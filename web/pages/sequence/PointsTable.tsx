@@ -5,7 +5,19 @@ import { formatTime } from './range.ts'
 
 const PAGE = 25
 
-export function PointsTable({ series, version, utc, format, units }: { series: Series; version: number; utc: boolean; format: (n: number) => string; units: string }) {
+export function PointsTable({
+  series,
+  version,
+  utc,
+  format,
+  units,
+}: {
+  series: Series
+  version: number
+  utc: boolean
+  format: (n: number) => string
+  units: string
+}) {
   const page = useSignal(0)
   void version
   const rows: number[] = []

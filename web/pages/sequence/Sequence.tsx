@@ -18,7 +18,13 @@ export function SequencePage({ path, meta }: { path: string; meta: Described }) 
       <h1>
         {meta.name} <span class="kind-note">{KIND[dataType] ?? 'Sequence'}</span>
       </h1>
-      {dataType === 2 ? <TextLog path={path} meta={meta} /> : dataType === 3 ? <Images path={path} meta={meta} /> : <NumericView path={path} meta={meta} />}
+      {dataType === 2 ? (
+        <TextLog path={path} meta={meta} />
+      ) : dataType === 3 ? (
+        <Images path={path} meta={meta} />
+      ) : (
+        <NumericView path={path} meta={meta} />
+      )}
       <Settings path={path} meta={meta} />
       <p>
         <a href={encodePath(path.slice(0, path.lastIndexOf('/')))}>Back to the folder</a>

@@ -23,7 +23,11 @@ function ReadOnlySettings({ meta }: { meta: Described }) {
         {FIELDS.map(([key, label, , unset]) => (
           <Fragment key={key}>
             <dt>{label}</dt>
-            <dd>{attrs[key] === undefined || attrs[key] === null || attrs[key] === '' ? unset.replace(/^e\.g\. .*/, 'none') : String(attrs[key])}</dd>
+            <dd>
+              {attrs[key] === undefined || attrs[key] === null || attrs[key] === ''
+                ? unset.replace(/^e\.g\. .*/, 'none')
+                : String(attrs[key])}
+            </dd>
           </Fragment>
         ))}
       </dl>
@@ -38,7 +42,9 @@ export function Settings({ path, meta }: { path: string; meta: Described }) {
 
 function SettingsForm({ path, meta }: { path: string; meta: Described }) {
   const attrs = meta.system_attributes ?? {}
-  const values = useSignal<Record<string, string>>(Object.fromEntries(FIELDS.map(([k]) => [k, attrs[k] === undefined || attrs[k] === null ? '' : String(attrs[k])])))
+  const values = useSignal<Record<string, string>>(
+    Object.fromEntries(FIELDS.map(([k]) => [k, attrs[k] === undefined || attrs[k] === null ? '' : String(attrs[k])])),
+  )
   const status = useSignal<{ ok: boolean; text: string } | null>(null)
   const deleting = useSignal(false)
   const typed = useSignal('')
@@ -52,7 +58,8 @@ function SettingsForm({ path, meta }: { path: string; meta: Described }) {
       if (v === '') delete next[key]
       else if (type === 'number') {
         const n = Number(v)
-        if (!Number.isFinite(n) || n < 0) return void (status.value = { ok: false, text: `${key.replace(/_/g, ' ')} must be a number of 0 or more.` })
+        if (!Number.isFinite(n) || n < 0)
+          return void (status.value = { ok: false, text: `${key.replace(/_/g, ' ')} must be a number of 0 or more.` })
         next[key] = n
       } else next[key] = v
     }
@@ -62,7 +69,13 @@ function SettingsForm({ path, meta }: { path: string; meta: Described }) {
       Object.assign(attrs, next)
       status.value = { ok: true, text: 'Settings saved.' }
     } catch (err) {
-      status.value = { ok: false, text: (err as { status?: number }).status === 403 ? 'You can read this sequence but not change it.' : `Not saved: ${(err as Error).message}` }
+      status.value = {
+        ok: false,
+        text:
+          (err as { status?: number }).status === 403
+            ? 'You can read this sequence but not change it.'
+            : `Not saved: ${(err as Error).message}`,
+      }
     } finally {
       saving.value = false
     }
@@ -110,7 +123,11 @@ function SettingsForm({ path, meta }: { path: string; meta: Described }) {
           </p>
         )}
       </form>
-      <Dialog title={`Delete every value of ${meta.name}?`} open={deleting.value} onClose={() => (deleting.value = false)}>
+      <Dialog
+        title={`Delete every value of ${meta.name}?`}
+        open={deleting.value}
+        onClose={() => (deleting.value = false)}
+      >
         <p>The sequence stays; all its stored values go, and cannot be brought back.</p>
         <label>
           Type <strong>{meta.name}</strong> to confirm

@@ -30,7 +30,12 @@ export function TextLog({ path, meta }: { path: string; meta: Described }) {
   async function load(before?: number) {
     try {
       const end = before === undefined ? '' : `&end_timestamp=${new Date(before - 1).toISOString()}`
-      const h = await api<{ timestamps: string[]; values: string[] }>(resourceUrl(path, `count=${PAGE}${end}${before === undefined ? `&end_timestamp=${new Date(Date.now() + 86400_000).toISOString()}` : ''}`))
+      const h = await api<{ timestamps: string[]; values: string[] }>(
+        resourceUrl(
+          path,
+          `count=${PAGE}${end}${before === undefined ? `&end_timestamp=${new Date(Date.now() + 86400_000).toISOString()}` : ''}`,
+        ),
+      )
       const older = h.values.map((text, i) => ({ at: Date.parse(h.timestamps[i]!), text, key: ++keys })).reverse()
       lines.value = before === undefined ? older : [...lines.value, ...older]
       more.value = h.values.length === PAGE
@@ -69,16 +74,32 @@ export function TextLog({ path, meta }: { path: string; meta: Described }) {
           <span class="dot" aria-hidden="true" /> Tailing live, newest first
         </span>
         <label class="inline">
-          <input type="checkbox" checked={utc} onChange={(e) => setQuery({ tz: e.currentTarget.checked ? 'utc' : null })} /> UTC
+          <input
+            type="checkbox"
+            checked={utc}
+            onChange={(e) => setQuery({ tz: e.currentTarget.checked ? 'utc' : null })}
+          />{' '}
+          UTC
         </label>
       </div>
-      {error.value && <p class="error" role="alert">{error.value}</p>}
-      {loaded.value && lines.value.length === 0 && !error.value && <p class="empty-range">This log has no lines yet.</p>}
-      {needle && <p class="muted small" role="status">{shown.length} of {lines.value.length} loaded lines match.</p>}
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
+      {loaded.value && lines.value.length === 0 && !error.value && (
+        <p class="empty-range">This log has no lines yet.</p>
+      )}
+      {needle && (
+        <p class="muted small" role="status">
+          {shown.length} of {lines.value.length} loaded lines match.
+        </p>
+      )}
       <ol class="log-lines" aria-label={`Lines of ${meta.name}`}>
         {shown.map((l) => (
           <li key={l.key}>
-            <time dateTime={new Date(l.at).toISOString()}>{formatTime(l.at, utc)}</time> <span class="line">{l.text}</span>
+            <time dateTime={new Date(l.at).toISOString()}>{formatTime(l.at, utc)}</time>{' '}
+            <span class="line">{l.text}</span>
           </li>
         ))}
       </ol>

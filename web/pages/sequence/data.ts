@@ -42,14 +42,21 @@ interface HistoryAnswer {
   truncated?: boolean
 }
 
-const bounds = (start: number | null, end: number) => `${start === null ? '' : `&start_timestamp=${new Date(start).toISOString()}`}&end_timestamp=${new Date(end).toISOString()}`
+const bounds = (start: number | null, end: number) =>
+  `${start === null ? '' : `&start_timestamp=${new Date(start).toISOString()}`}&end_timestamp=${new Date(end).toISOString()}`
 
 /**
  * The range [start, end] (start null: from the first value) at `width` columns. Both answers are
  * asked for at once; when the raw one holds the whole range the buckets are abandoned (on
  * PostgreSQL 900 buckets cost ~170 ms even over a day's few thousand values).
  */
-export async function loadSeries(path: string, start: number | null, end: number, width: number, signal?: AbortSignal): Promise<Series> {
+export async function loadSeries(
+  path: string,
+  start: number | null,
+  end: number,
+  width: number,
+  signal?: AbortSignal,
+): Promise<Series> {
   const columns = Math.max(10, Math.min(4000, Math.round(width)))
   const rawLimit = columns * 2
   const bucketsAbort = new AbortController()
@@ -64,7 +71,11 @@ export async function loadSeries(path: string, start: number | null, end: number
     return rawSeries(raw, start ?? Math.min(first, end - 1000), end)
   }
   const answer = await buckets
-  return bucketSeries(answer, start ?? (answer.start_timestamp ? Date.parse(answer.start_timestamp) : end - 3600_000), end)
+  return bucketSeries(
+    answer,
+    start ?? (answer.start_timestamp ? Date.parse(answer.start_timestamp) : end - 3600_000),
+    end,
+  )
 }
 
 function rawSeries(raw: HistoryAnswer, start: number, end: number): Series {
@@ -87,7 +98,17 @@ function rawSeries(raw: HistoryAnswer, start: number, end: number): Series {
 
 function bucketSeries(answer: BucketAnswer, start: number, end: number): Series {
   const width = (end - start) / Math.max(1, answer.buckets.length)
-  const series: Series = { mode: 'buckets', start, end, x: [], min: [], mean: [], max: [], counts: [], notNumbers: answer.not_numeric ?? 0 }
+  const series: Series = {
+    mode: 'buckets',
+    start,
+    end,
+    x: [],
+    min: [],
+    mean: [],
+    max: [],
+    counts: [],
+    notNumbers: answer.not_numeric ?? 0,
+  }
   for (const b of answer.buckets) {
     series.x.push((Date.parse(b.start) + width / 2) / 1000)
     series.min.push(b.min)

@@ -26,7 +26,8 @@ export function readRange(query: URLSearchParams): Range {
   if (start !== null || end !== null) {
     const s = Date.parse(start ?? '')
     const e = Date.parse(end ?? '')
-    if (Number.isNaN(s) || Number.isNaN(e)) return { kind: 'bad', message: 'The range in the address is not a pair of valid dates.' }
+    if (Number.isNaN(s) || Number.isNaN(e))
+      return { kind: 'bad', message: 'The range in the address is not a pair of valid dates.' }
     const bad = checkRange(s, e)
     if (bad) return { kind: 'bad', message: bad }
     return { kind: 'fixed', start: s, end: e, zoom: Number(query.get('zoom') ?? 0) || 0 }
@@ -37,7 +38,8 @@ export function readRange(query: URLSearchParams): Range {
 
 /** Why a custom range cannot be shown, or '' when it can. */
 export function checkRange(start: number, end: number): string {
-  if (start < MIN_TIME || end > MAX_TIME || start > MAX_TIME || end < MIN_TIME) return 'Dates must lie between 1970 and 9999.'
+  if (start < MIN_TIME || end > MAX_TIME || start > MAX_TIME || end < MIN_TIME)
+    return 'Dates must lie between 1970 and 9999.'
   if (end <= start) return 'The end of the range is before (or at) its start: choose an end after the start.'
   return ''
 }
@@ -62,8 +64,20 @@ export function liveQuery(query: URLSearchParams, preset: Preset): string {
 
 /** A time as the viewer reads it: their own zone, or UTC when they chose so. */
 export function formatTime(ms: number, utc: boolean): string {
-  if (utc) return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace('Z', ' UTC')
-  return new Date(ms).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  if (utc)
+    return new Date(ms)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC')
+      .replace('Z', ' UTC')
+  return new Date(ms).toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  })
 }
 
 /** "2024-05-01T12:00" for a datetime-local input, in the viewer's zone or UTC. */

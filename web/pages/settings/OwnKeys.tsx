@@ -50,7 +50,10 @@ export function OwnKeys() {
     event.preventDefault()
     const organizationId = Number(new FormData(event.currentTarget as HTMLFormElement).get('organization_id'))
     void run(async () => {
-      const created = await api<{ secret_key: string }>('/api/v1/keys', { method: 'POST', body: { organization_id: organizationId } })
+      const created = await api<{ secret_key: string }>('/api/v1/keys', {
+        method: 'POST',
+        body: { organization_id: organizationId },
+      })
       secret.value = created.secret_key
     })
   }
@@ -63,8 +66,15 @@ export function OwnKeys() {
   return (
     <section class="card" aria-labelledby="keys-heading">
       <h2 id="keys-heading">Your keys</h2>
-      <p class="hint">A key lets a script or program act as you in one organization (REST with HTTP Basic, or MQTT). Revoking one stops it at once.</p>
-      {error.value && revoking.value === null && <p class="error" role="alert">{error.value}</p>}
+      <p class="hint">
+        A key lets a script or program act as you in one organization (REST with HTTP Basic, or MQTT). Revoking one
+        stops it at once.
+      </p>
+      {error.value && revoking.value === null && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
       {keys.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {keys.value?.length === 0 && <p>You have no keys.</p>}
       {keys.value && keys.value.length > 0 && (
@@ -82,17 +92,26 @@ export function OwnKeys() {
             {keys.value.map((key) => (
               <tr key={key.id} class={key.revoked ? 'revoked' : ''} data-key-part={key.key_part}>
                 <td data-label="Key">
-                  <code>{key.key_part.slice(0, 3)}…{key.key_part.slice(3)}</code>
+                  <code>
+                    {key.key_part.slice(0, 3)}…{key.key_part.slice(3)}
+                  </code>
                 </td>
                 <td data-label="Organization">{orgName(key.organization_id)}</td>
-                <td data-label="Created" title={localTime(key.creation_timestamp)}>{timeAgo(key.creation_timestamp)}</td>
+                <td data-label="Created" title={localTime(key.creation_timestamp)}>
+                  {timeAgo(key.creation_timestamp)}
+                </td>
                 <td data-label="Last used">{timeAgo(key.last_used_timestamp || null)}</td>
                 <td>
                   <div class="row-actions">
                     {key.revoked ? (
                       <span>Revoked {timeAgo(key.revocation_timestamp)}</span>
                     ) : (
-                      <button type="button" class="danger" onClick={() => (revoking.value = key)} aria-label={`Revoke key ${key.key_part.slice(0, 3)}…${key.key_part.slice(3)}`}>
+                      <button
+                        type="button"
+                        class="danger"
+                        onClick={() => (revoking.value = key)}
+                        aria-label={`Revoke key ${key.key_part.slice(0, 3)}…${key.key_part.slice(3)}`}
+                      >
                         Revoke…
                       </button>
                     )}
@@ -131,7 +150,8 @@ export function OwnKeys() {
       <Dialog title="Your new key" open={secret.value !== null} onClose={() => (secret.value = null)}>
         <div class="account-dialog">
           <p class="warning" role="note">
-            <strong>This key is shown only now.</strong> Copy it before you close this window; if it is lost, make a new one and revoke this one.
+            <strong>This key is shown only now.</strong> Copy it before you close this window; if it is lost, make a new
+            one and revoke this one.
           </p>
           <p class="secret-row">
             <code class="secret" data-testid="secret-key" aria-label="The new key">
@@ -149,9 +169,17 @@ export function OwnKeys() {
       <Dialog title="Revoke this key?" open={revoking.value !== null} onClose={() => (revoking.value = null)}>
         <div class="account-dialog">
           <p>
-            Programs using the key <code>{revoking.value?.key_part.slice(0, 3)}…{revoking.value?.key_part.slice(3)}</code> stop working at once, and its MQTT connections close. This cannot be undone.
+            Programs using the key{' '}
+            <code>
+              {revoking.value?.key_part.slice(0, 3)}…{revoking.value?.key_part.slice(3)}
+            </code>{' '}
+            stop working at once, and its MQTT connections close. This cannot be undone.
           </p>
-          {error.value && <p class="error" role="alert">{error.value}</p>}
+          {error.value && (
+            <p class="error" role="alert">
+              {error.value}
+            </p>
+          )}
           <div class="buttons">
             <button type="button" onClick={() => (revoking.value = null)}>
               Cancel

@@ -30,8 +30,14 @@ function useSubmit() {
 function Outcome({ error, done }: { error: string; done: string }) {
   return (
     <>
-      {error && <p class="error" role="alert">{error}</p>}
-      <p class="ok" role="status">{done}</p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <p class="ok" role="status">
+        {done}
+      </p>
     </>
   )
 }
@@ -52,7 +58,14 @@ function FullName() {
       <h2 id="name-heading">Your name</h2>
       <form onSubmit={onSubmit}>
         <label for="full-name">Full name</label>
-        <input id="full-name" name="full_name" required maxLength={200} defaultValue={session.value?.user.full_name ?? ''} autoComplete="name" />
+        <input
+          id="full-name"
+          name="full_name"
+          required
+          maxLength={200}
+          defaultValue={session.value?.user.full_name ?? ''}
+          autoComplete="name"
+        />
         <div class="buttons">
           <button type="submit" class="primary" disabled={busy.value}>
             Save name
@@ -73,7 +86,10 @@ function Password() {
     const password = String(data.get('password') ?? '')
     if (password !== String(data.get('confirm') ?? '')) return void (error.value = 'The two new passwords differ.')
     void submit(async () => {
-      await api('/api/v1/users/current', { method: 'PUT', body: { password, old_password: String(data.get('old_password') ?? '') } })
+      await api('/api/v1/users/current', {
+        method: 'PUT',
+        body: { password, old_password: String(data.get('old_password') ?? '') },
+      })
       form.reset()
       return 'Your password is changed. You were signed out everywhere else.'
     })

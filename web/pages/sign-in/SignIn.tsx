@@ -7,7 +7,8 @@ import { here, navigate, safeNext } from '../../router.ts'
 function whyRefused(err: unknown): string {
   if (!(err instanceof ApiError)) return 'The server did not answer. Check your connection and try again.'
   if (err.status === 401) return 'Wrong email address or password.'
-  if (err.status === 429) return 'Too many failed sign-ins from here or for this account. Wait a few minutes, then try again.'
+  if (err.status === 429)
+    return 'Too many failed sign-ins from here or for this account. Wait a few minutes, then try again.'
   return err.message
 }
 
@@ -24,7 +25,11 @@ export function SignIn() {
     busy.value = true
     error.value = ''
     try {
-      await api('/sign-in', { method: 'POST', body: { email_address: form.get('email'), password: form.get('password') }, quiet401: true })
+      await api('/sign-in', {
+        method: 'POST',
+        body: { email_address: form.get('email'), password: form.get('password') },
+        quiet401: true,
+      })
       await loadSession()
       navigate(safeNext(here.value.query.get('next')), { replace: true })
     } catch (err) {
