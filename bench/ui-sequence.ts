@@ -139,7 +139,7 @@ export async function benchSequencePage(): Promise<void> {
       })
       await createSequence(server.core.db, folder, 'live', { dataType: SequenceDataType.numeric, decimalPlaces: 2 })
       const now = Date.now()
-      let t = performance.now()
+      const t = performance.now()
       const seeded = await seedValues(server.core, year.id, {
         count: 1_000_000,
         start: now - 365 * DAY,

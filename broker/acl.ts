@@ -234,7 +234,9 @@ export function createAclHooks(core: Core, resolver: PathResolver): Acl {
         let names: string[] | null = null
         try {
           names = accessNames(topic)
-        } catch {} // (no one may reach it: it stays at none)
+        } catch {
+          // no one may reach it: it stays at none
+        }
         work.push({ session, topic, entry, key: names && need(names, false) })
       }
       for (const [filter, grant] of session.grants.entries()) {

@@ -197,7 +197,7 @@ async function connectAll(connections: RedisConnection[], where: string): Promis
   try {
     await Promise.all(connections.map((connection) => connection.connect()))
   } catch (err) {
-    throw new Error(`cannot reach Redis at ${where}: ${(reason ?? (err as Error)).message}`)
+    throw new Error(`cannot reach Redis at ${where}: ${(reason ?? (err as Error)).message}`, { cause: err })
   } finally {
     for (const connection of connections) connection.off('error', remember)
   }

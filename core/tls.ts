@@ -18,6 +18,7 @@ export function readTlsFiles(files: TlsFiles): SecureContextOptions {
     } catch (err) {
       throw new Error(
         `cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
       )
     }
   }
@@ -27,6 +28,7 @@ export function readTlsFiles(files: TlsFiles): SecureContextOptions {
   } catch (err) {
     throw new Error(
       `the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used together: ${(err as Error).message}`,
+      { cause: err },
     )
   }
   return options

@@ -568,11 +568,11 @@ function stamp(timestamp: Date | string | undefined): string {
 }
 
 function checkMessageType(type: string): void {
-  // eslint-disable-next-line no-control-regex
   if (
     typeof type !== 'string' ||
     type === '' ||
     type.length > MAX_MESSAGE_TYPE_LENGTH ||
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for
     /[\u0000-\u001f\u007f]/.test(type)
   ) {
     throw new ValidationError(

@@ -37,7 +37,7 @@ export function createBlobStore(spec: string, dataDir: string): BlobStore {
     try {
       return new S3BlobStore(parseS3Url(spec))
     } catch (err) {
-      throw new Error(`blob store: ${(err as Error).message}`)
+      throw new Error(`blob store: ${(err as Error).message}`, { cause: err })
     }
   }
   throw new Error(`unknown blob store "${spec}": use ${FORMS}`)

@@ -148,7 +148,7 @@ async function migratePostgres(url: string, migrations: Migration[]): Promise<Mi
         await client.query('COMMIT')
       } catch (err) {
         await client.query('ROLLBACK')
-        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`)
+        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err })
       }
     }
     return { applied: pending.map((m) => m.name), unknown }

@@ -31,7 +31,6 @@ const fromPage = (page: Page, method: string, url: string, body?: unknown) =>
 describe('sequence settings for readers, in Chromium', () => {
   let server: TestServer
   let browser: Browser
-  let bob: { id: number }
   let ann: { id: number }
   let orgId: number
 
@@ -39,7 +38,7 @@ describe('sequence settings for readers, in Chromium', () => {
     server = await startTestServer('sqlite')
     orgId = (await createOrg(server.core, 'acme')).id
     ann = await createOrgUser(server.core, 'ann@example.com', PASSWORD, 'acme', true)
-    bob = await createOrgUser(server.core, 'bob@example.com', PASSWORD, 'acme', false)
+    await createOrgUser(server.core, 'bob@example.com', PASSWORD, 'acme', false)
     await createController(server.core, '/acme/lab/pi')
     const folder = (await findPath(server.core.db, '/acme/lab/pi'))!.at(-1)!
     const temp = await createSequence(server.core.db, folder, 'temp', {

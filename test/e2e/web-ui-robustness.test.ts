@@ -37,7 +37,10 @@ function startProxy(port: number, slow?: string) {
     pairs.add(pair)
     const forward = (chunk: Buffer) => {
       pair.sent += chunk.length
-      if (!upstream.write(chunk)) (client.pause(), upstream.once('drain', () => client.resume()))
+      if (!upstream.write(chunk)) {
+        client.pause()
+        upstream.once('drain', () => client.resume())
+      }
     }
     const trickle = (chunk: Buffer) => {
       client.pause()
@@ -53,7 +56,10 @@ function startProxy(port: number, slow?: string) {
     client.on('data', (chunk: Buffer) => {
       // a kept-alive connection carries one request after another: count from the latest request line
       const head = chunk.toString('latin1', 0, 64)
-      if (/^(GET|POST|PUT|DELETE|HEAD) \//.test(head)) ((pair.first = head), (pair.sent = 0))
+      if (/^(GET|POST|PUT|DELETE|HEAD) \//.test(head)) {
+        pair.first = head
+        pair.sent = 0
+      }
       if (slow && pair.first.startsWith(slow)) trickle(chunk)
       else forward(chunk)
     })
@@ -70,8 +76,12 @@ function startProxy(port: number, slow?: string) {
     /** cuts the connections whose request starts so, once more than minBytes went up them */
     cut: (prefix: string, minBytes = 0) => {
       let cut = 0
-      for (const p of pairs)
-        if (p.first.startsWith(prefix) && p.sent > minBytes) (p.client.destroy(), p.upstream.destroy(), cut++)
+      for (const p of pairs) {
+        if (!p.first.startsWith(prefix) || p.sent <= minBytes) continue
+        p.client.destroy()
+        p.upstream.destroy()
+        cut++
+      }
       return cut
     },
     uploaded: (prefix: string) =>

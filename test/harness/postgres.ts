@@ -206,7 +206,7 @@ async function launchPostgres(): Promise<Launched> {
         await terminate(child, 'SIGKILL')
         const log = fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : ''
         if (attempt < 5 && /already in use/i.test(log)) continue // lost the free-port race
-        throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log.slice(-2000)}`)
+        throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log.slice(-2000)}`, { cause: err })
       }
     }
   } catch (err) {

@@ -73,7 +73,10 @@ describe('fs blob store', () => {
     const read = createHash('sha256')
     let readBytes = 0
     const getGrowth = await peakRssGrowthMiB(async () => {
-      for await (const chunk of await store.get(stored.hash)) (read.update(chunk), (readBytes += chunk.length))
+      for await (const chunk of await store.get(stored.hash)) {
+        read.update(chunk)
+        readBytes += chunk.length
+      }
     })
     assert.equal(readBytes, 50 * MiB)
     assert.equal(read.digest('hex'), stored.hash)

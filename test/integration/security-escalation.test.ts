@@ -314,7 +314,7 @@ for (const provider of providers) {
       })
 
       test('a member who may only read the organization cannot make a controller that writes all of it', async () => {
-        const gamma = await createOrg(server.core, 'gamma')
+        await createOrg(server.core, 'gamma')
         await createOrgUser(server.core, 'gil@example.com', PASSWORD, 'gamma', false)
         await createOrgUser(server.core, 'gia@example.com', PASSWORD, 'gamma', true)
         const gil = await signIn('gil@example.com')

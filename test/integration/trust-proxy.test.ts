@@ -3,7 +3,7 @@
 // client that no trusted proxy speaks for must not choose its address or scheme by sending headers.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createTendril, type Tendril } from '../../server.ts'
+import { createTendril } from '../../server.ts'
 import { openTestCore } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 

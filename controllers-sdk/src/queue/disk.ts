@@ -16,7 +16,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync
 import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ValidationError } from '../errors.ts'
-import { MemoryQueue, newProducerId } from './memory.ts'
+import { MemoryQueue } from './memory.ts'
 import type { QueueEntry, QueueItem, QueueLimits } from './types.ts'
 
 /** Queue directories open in this process (a lock file with our own pid does not say whether). */

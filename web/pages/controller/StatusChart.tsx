@@ -103,7 +103,10 @@ export function StatusChart({ path, item }: { path: string; item: Listed }) {
         if (!Number.isFinite(y) || !Number.isFinite(x) || (xs.length && x < xs[xs.length - 1]!)) continue
         xs.push(x)
         ys.push(y)
-        if (xs.length > MAX_POINTS) (xs.splice(0, xs.length - MAX_POINTS), ys.splice(0, ys.length - MAX_POINTS))
+        if (xs.length > MAX_POINTS) {
+          xs.splice(0, xs.length - MAX_POINTS)
+          ys.splice(0, ys.length - MAX_POINTS)
+        }
         redraw()
       }
     })
