@@ -25,7 +25,17 @@ export interface Tendril {
   reloadTls(): boolean
 }
 
-export async function createTendril(core: Core): Promise<Tendril> {
+/**
+ * The upkeep every serving instance runs (watchdog notices, message history, max_history): each is
+ * safe on several instances at once. Returns a function that stops it, waiting for runs in progress.
+ */
+export function startUpkeep(core: Core): () => Promise<void> {
+  const stops = [startJobs(core), startRetentionJob(core, core.blobs, core.config.retentionIntervalMs)]
+  return async () => void (await Promise.all(stops.map((stop) => stop())))
+}
+
+/** `upkeep: false`: a worker of `tendril serve --workers`, whose primary runs the upkeep once for all */
+export async function createTendril(core: Core, { upkeep = true } = {}): Promise<Tendril> {
   // with --redis, broker state is shared with the other instances on the same Redis
   const cluster = core.config.redis ? await createClusterParts(core.config.redis, brokerName(core.config), core.log) : undefined
   const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id, queueLengths: cluster.queueLengths, presence: cluster.presence, storedIds: cluster.storedIds, keySessions: cluster.keySessions, retainedTopics: cluster.retainedTopics }).catch(async (err: unknown) => {
@@ -37,8 +47,6 @@ export async function createTendril(core: Core): Promise<Tendril> {
   core.metrics.registry.setDefaultLabels({ broker_id: brokerName(core.config) })
   const metricsServer = core.config.metrics.port === undefined ? undefined : createMetricsServer(core)
   if (core.config.metrics.enabled && !metricsServer && !core.config.metrics.token) core.log.warn('/metrics is served to anyone who reaches --port: set --metrics-token, or serve it on --metrics-port')
-  // the upkeep every serving instance runs (watchdog notices, message history, max_history): each
-  // is safe on several instances at once
   let stopUpkeep: (() => Promise<void>) | undefined
   return {
     async listen({ port, host, mqttPort }) {
@@ -46,10 +54,7 @@ export async function createTendril(core: Core): Promise<Tendril> {
       const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
       const metricsPort = core.config.metrics.port
       const boundMetrics = metricsServer && metricsPort !== undefined ? await metricsServer.listen(metricsPort, host).catch(cannotListen('metrics', host, metricsPort)) : undefined
-      if (!stopUpkeep) {
-        const stops = [startJobs(core), startRetentionJob(core, core.blobs, core.config.retentionIntervalMs)]
-        stopUpkeep = async () => void (await Promise.all(stops.map((stop) => stop())))
-      }
+      if (!stopUpkeep && upkeep) stopUpkeep = startUpkeep(core)
       return { port: boundPort, mqttPort: boundMqtt, ...(boundMetrics === undefined ? {} : { metricsPort: boundMetrics }) }
     },
     reloadTls() {

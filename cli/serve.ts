@@ -1,20 +1,33 @@
 // `tendril serve`: open the core, listen, reload the TLS certificate on SIGHUP, and shut down
 // cleanly on SIGTERM/SIGINT.
+import cluster from 'node:cluster'
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../core/config.ts'
 import { openCore, type Core } from '../core/index.ts'
 import { createLogger, type Logger } from '../core/log.ts'
 import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
 import { createTendril, type Tendril } from '../server.ts'
+import { runWorkers, workerSettings } from './workers.ts'
 
 export async function serve(config: Config): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) return runWorkers(config)
+  // a worker ends its channel to the primary, which would keep it alive, when it stops or fails
+  if (cluster.isWorker) return serveOne(config).finally(() => cluster.worker?.disconnect())
+  return serveOne(config)
+}
+
+async function serveOne(given: Config): Promise<void> {
   const started = performance.now()
-  const log = createLogger(config)
-  const core = await openCore(config, log).catch((err: unknown) => {
+  const worker = cluster.isWorker ? workerSettings(given) : undefined
+  const config = worker?.config ?? given
+  const log = worker ? createLogger(config).child({ worker: worker.index }) : createLogger(config)
+  const core = await openCore(config, log, { worker: !!worker }).catch((err: unknown) => {
     throw reportFailedStart(log, err) // openCore has released what it opened
   })
-  const { server, port, mqttPort, metricsPort } = await startListening(core)
-  log.info({ port, mqttPort, metricsPort, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, 'tendril listening')
+  const { server, port, mqttPort, metricsPort } = await startListening(core, !worker)
+  const bound = { port, mqttPort, metricsPort }
+  log.info({ ...bound, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, worker ? 'worker listening' : 'tendril listening')
+  if (worker) process.send!({ listening: bound }) // the primary says "tendril listening" once all are
   // a renewed certificate (certbot's deploy hook: systemctl reload tendril) without dropping anyone
   const reloadTls = () => {
     try {
@@ -24,9 +37,9 @@ export async function serve(config: Config): Promise<void> {
     }
   }
   if (config.tls) process.on('SIGHUP', reloadTls)
-  if (config.dev) await announceDevLogin(core, port)
+  if (config.dev && !worker) await announceDevLogin(core, port)
   // --dev rebuilds the web UI on every change (esbuild watching web/); a reload shows it
-  const webWatch = config.dev ? await (await import('../scripts/build-web.mjs')).watchWeb({ info: (m) => log.info(m) }) : undefined
+  const webWatch = config.dev && !worker ? await (await import('../scripts/build-web.mjs')).watchWeb({ info: (m) => log.info(m) }) : undefined
 
   await new Promise<void>((resolve) => {
     let stopping = false
@@ -47,12 +60,14 @@ export async function serve(config: Config): Promise<void> {
       resolve()
     }
     process.once('SIGTERM', () => void stop('SIGTERM'))
-    process.once('SIGINT', () => void stop('SIGINT'))
+    // a worker hears Ctrl-C with its whole process group, and stops when its primary says so
+    if (worker) process.on('SIGINT', () => {})
+    else process.once('SIGINT', () => void stop('SIGINT'))
   })
 }
 
-async function startListening(core: Core) {
-  const server = await createTendril(core).catch((err: unknown) => giveUp(core, undefined, err))
+async function startListening(core: Core, upkeep: boolean) {
+  const server = await createTendril(core, { upkeep }).catch((err: unknown) => giveUp(core, undefined, err))
   const bound = await server.listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort }).catch((err: unknown) => giveUp(core, server, err))
   return { server, ...bound }
 }
@@ -75,7 +90,7 @@ function reportFailedStart(log: Logger, err: unknown): unknown {
   return err
 }
 
-async function announceDevLogin(core: Core, port: number) {
+export async function announceDevLogin(core: Core, port: number) {
   const password = randomBytes(12).toString('base64url')
   const email = await ensureDevAdmin(core, password)
   // printed on purpose: --dev exists to hand a developer a working login

@@ -36,6 +36,7 @@ export const settingsSchema = z.object({
   'email-from': z.string().min(3).default('tendril@localhost').describe('sender address of the emails Tendril sends'),
   'sms-webhook': z.url({ protocol: /^https?$/ }).optional().describe('URL that receives POST {"to", "message"} for send_sms/send_text_message'),
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional().describe('Redis URL: shared broker state and messages across instances (default: in-memory, one instance)'),
+  workers: z.coerce.number().int().min(1).max(256).default(1).describe('processes that serve together on the same ports, one per core at most (more than one needs --redis)'),
   'broker-id': z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional().describe('stable id of this instance among several (default: the host name and port)'),
   blobstore: z.string().min(1).default('fs').describe('bulk storage for large revisions: fs[:DIR], s3://bucket[/prefix]?endpoint=…&region=…, memory:, mirror:A,B'),
   'sqlite-synchronous': z.enum(['full', 'normal']).default('full').describe('SQLite commit durability: full answers a write once it is on disk (flushed off the event loop, one flush shared by concurrent writes); normal answers at once, and a power cut or OS crash may lose the last ~200 ms of writes'),
@@ -81,6 +82,8 @@ export interface Config {
   autoCreateSequences: boolean
   outgoing: { smtpUrl?: string; emailFrom: string; smsWebhook?: string }
   redis?: string
+  /** `tendril serve` processes sharing the ports (cli/workers.ts) */
+  workers: number
   brokerId?: string
   blobstore: string
   inlineBytes: number
@@ -235,6 +238,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     throw new ConfigError(`invalid setting ${origin[name] ?? name}: ${issue.message}`)
   }
   const s = result.data
+  // the workers share subscriptions, sessions and retained messages through Redis only (cli/workers.ts)
+  if (s.workers > 1 && !s.redis) throw new ConfigError(`invalid setting ${origin.workers}: more than one worker needs --redis (the broker state the workers share); without it run one`)
   const dataDir = isAbsolute(s['data-dir']) ? s['data-dir'] : resolve(cwd, s['data-dir'])
   let database: DatabaseConfig
   try {
@@ -264,6 +269,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     autoCreateSequences: s['auto-create-sequences'],
     outgoing: { smtpUrl: s['smtp-url'], emailFrom: s['email-from'], smsWebhook: s['sms-webhook'] },
     redis: s.redis,
+    workers: s.workers,
     brokerId: s['broker-id'],
     blobstore: s.blobstore,
     inlineBytes: s['inline-bytes'],
@@ -322,6 +328,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     'email-from': config.outgoing.emailFrom,
     'sms-webhook': config.outgoing.smsWebhook ? redactUrl(config.outgoing.smsWebhook) : '(none: text messages are not sent)',
     redis: config.redis ? redactUrl(config.redis) : '(none: in-memory broker state)',
+    workers: config.workers,
     'broker-id': config.brokerId ?? '(default)',
     blobstore: redactUrl(config.blobstore),
     'inline-bytes': config.inlineBytes,

@@ -20,10 +20,13 @@ export interface Core extends CoreContext {
   close(): Promise<void>
 }
 
-export async function openCore(config: Config, log: Logger): Promise<Core> {
-  const { applied, unknown } = await migrate(config.database)
-  if (applied.length) log.info({ migrations: applied }, 'applied database migrations')
-  if (unknown.length) log.warn({ migrations: unknown }, 'the database has migrations this version does not know; was it used by a newer Tendril?')
+/** `worker`: one of several `tendril serve --workers` processes; their primary migrates and checkpoints SQLite */
+export async function openCore(config: Config, log: Logger, { worker = false } = {}): Promise<Core> {
+  if (!worker) {
+    const { applied, unknown } = await migrate(config.database)
+    if (applied.length) log.info({ migrations: applied }, 'applied database migrations')
+    if (unknown.length) log.warn({ migrations: unknown }, 'the database has migrations this version does not know; was it used by a newer Tendril?')
+  }
   const metrics = createMetrics()
   // timed only when someone reads the times: the default path stays as it was
   const timing = config.metrics.enabled
@@ -39,7 +42,8 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
       syncSqliteCommits(db, config.sqliteSynchronous === 'full')
       await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL')
     }
-    checkpointer = config.database.provider === 'sqlite' ? await startCheckpointer(db, config.database.file, log) : undefined
+    if (config.database.provider === 'sqlite' && worker) await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0') // the primary's thread checkpoints
+    else if (config.database.provider === 'sqlite') checkpointer = await startCheckpointer(db, config.database.file, log)
     const secret = await loadServerSecret(db, config.secret)
     const store = createBlobStore(config.blobstore, config.dataDir)
     const blobs = timing ? timedBlobStore(store, metrics.observeBlob) : store

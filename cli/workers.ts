@@ -1,0 +1,104 @@
+// `tendril serve --workers N`: a primary process and N workers (node:cluster) that share the ports,
+// each a whole Tendril instance on the same Redis (broker/cluster.ts), so they behave as one server.
+// The primary serves nothing: it migrates the database, runs the SQLite checkpointer and the upkeep
+// jobs once for the machine, restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
+import cluster, { type Worker } from 'node:cluster'
+import type { Config } from '../core/config.ts'
+import { openCore } from '../core/index.ts'
+import { createLogger, type Logger } from '../core/log.ts'
+import { brokerName } from '../broker/cluster.ts'
+import { startUpkeep, type Listening } from '../server.ts'
+import { announceDevLogin } from './serve.ts'
+
+const INDEX_VARIABLE = 'TENDRIL_WORKER_INDEX'
+/** a worker that dies sooner than this after its start is restarted after a pause, not at once */
+const QUICK_DEATH_MS = 5000
+
+/** In a worker: its number, and the settings it runs with (its own broker name among the workers). */
+export function workerSettings(config: Config): { index: number; config: Config } {
+  const index = Number(process.env[INDEX_VARIABLE] ?? cluster.worker?.id ?? 1)
+  return { index, config: { ...config, brokerId: `${brokerName(config)}.w${index}` } }
+}
+
+export async function runWorkers(config: Config): Promise<void> {
+  const log = createLogger(config).child({ role: 'primary' })
+  const core = await openCore(config, log).catch((err: unknown) => {
+    log.error({ reason: (err as Error)?.message ?? String(err) }, 'tendril did not start')
+    throw err
+  })
+  const stopUpkeep = startUpkeep(core)
+  const workers = new Map<number, Worker>()
+  let stopping = false
+  const stopAll = async () => {
+    stopping = true
+    await stopWorkers([...workers.values()], config.shutdownTimeoutMs + 2000, log)
+    await stopUpkeep()
+    await core.close()
+  }
+  try {
+    const bound = await Promise.all(Array.from({ length: config.workers }, (_, i) => startWorker(i + 1)))
+    log.info({ ...bound[0], workers: config.workers, host: config.host, tls: !!config.tls, db: config.database.provider }, 'tendril listening')
+    if (config.dev) await announceDevLogin(core, bound[0]!.port)
+  } catch (err) {
+    log.error({ reason: (err as Error).message }, 'tendril did not start')
+    await stopAll()
+    throw err
+  }
+  await untilStopSignal(log, workers, stopAll, !!config.tls)
+
+  /** Forks worker `index`; resolves once it listens, rejects if it dies first. */
+  function startWorker(index: number): Promise<Listening> {
+    const worker = cluster.fork({ [INDEX_VARIABLE]: String(index) })
+    const startedAt = Date.now()
+    workers.set(index, worker)
+    return new Promise((resolve, reject) => {
+      let listening = false
+      worker.on('message', (message: { listening?: Listening }) => {
+        if (!message.listening) return
+        listening = true
+        resolve(message.listening)
+      })
+      worker.once('exit', (code, signal) => {
+        if (workers.get(index) === worker) workers.delete(index)
+        if (!listening) reject(new Error(`worker ${index} exited (${signal ?? code}) before listening`))
+        if (stopping || !listening) return
+        const lived = Date.now() - startedAt
+        log.error({ worker: index, pid: worker.process.pid, code, signal }, 'worker stopped unexpectedly; starting another')
+        setTimeout(() => !stopping && startWorker(index).catch((err: Error) => log.error({ worker: index, reason: err.message }, 'the replacement worker did not start')), lived < QUICK_DEATH_MS ? 1000 : 0).unref()
+      })
+    })
+  }
+}
+
+/** SIGTERM or SIGINT stops every worker, then the primary; SIGHUP is passed on (TLS reload). */
+function untilStopSignal(log: Logger, workers: Map<number, Worker>, stopAll: () => Promise<void>, tls: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) process.exit(1) // a second signal means "now"
+      stopping = true
+      log.info({ signal }, 'shutting down')
+      void stopAll().then(() => {
+        log.info('stopped')
+        resolve()
+      })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+    if (tls) process.on('SIGHUP', () => workers.forEach((w) => w.process.kill('SIGHUP')))
+  })
+}
+
+/** SIGTERM to each worker (each drains as a lone server does); SIGKILL to any still running at the deadline. */
+async function stopWorkers(workers: Worker[], deadlineMs: number, log: Logger): Promise<void> {
+  const exits = workers.filter((w) => w.process.exitCode === null && w.process.signalCode === null).map((w) => new Promise<void>((resolve) => {
+    w.once('exit', () => resolve())
+    w.process.kill('SIGTERM')
+  }))
+  const timer = setTimeout(() => {
+    log.error('workers took too long to stop; killing them')
+    for (const w of workers) if (w.process.exitCode === null) w.process.kill('SIGKILL')
+  }, deadlineMs)
+  await Promise.all(exits)
+  clearTimeout(timer)
+}

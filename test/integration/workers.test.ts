@@ -1,0 +1,192 @@
+// `tendril serve --workers 2`: a real primary and two worker processes on shared ports behave as one
+// server. Which worker a connection lands on is the cluster module's choice (round robin); the
+// tests read where each MQTT client landed from Redis' record of connected clients.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { execFileSync } from 'node:child_process'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { openCore } from '../../core/index.ts'
+import { loadConfig } from '../../core/config.ts'
+import { createLogger } from '../../core/log.ts'
+import { createSequence, findPath } from '../../core/resources/tree.ts'
+import { SequenceDataType } from '../../core/resources/types.ts'
+import { freePort } from '../harness/ports.ts'
+import { runCli, startServer, type RunningServer } from '../helpers/cli.ts'
+import { freshDatabase, providers, type TestDatabase } from '../helpers/core.ts'
+import { fixture } from '../helpers/fixtures.ts'
+import { basicAuth, eventually } from '../helpers/http.ts'
+import { endAll, nextMessage, refusalCode } from '../helpers/mqtt.ts'
+import { freshRedisDatabase, redisCommand } from '../helpers/redis.ts'
+
+const PER_KEY = 3
+
+// the worker number in the broker id of the instance holding a client ("<name>.w2.<start>"), 0 if none
+const WORKER_OF = `for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(k, -#ARGV[1]) == ARGV[1] then return tonumber(string.match(redis.call('HGET', KEYS[1], k), '%.w(%d+)%.')) end
+end
+return 0`
+
+for (const provider of providers) {
+  describe(`tendril serve --workers 2 with --redis (${provider})`, () => {
+    let db: TestDatabase
+    let redis: string
+    let server: RunningServer
+    let mqttUrl: string
+    const keys: Record<string, string> = {}
+    let ids = 0
+
+    before(async () => {
+      db = await freshDatabase(provider)
+      redis = await freshRedisDatabase()
+      const config = loadConfig({ flags: { db: db.url, 'data-dir': db.dataDir, 'bcrypt-cost': 4 }, env: {} })
+      const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
+      const f = await fixture(core, { org: 'acme', controllers: ['acme/pi-1', 'acme/pi-2', 'acme/pi-3', 'acme/pi-limit'] })
+      await createSequence(core.db, (await findPath(core.db, '/acme/pi-1'))!.at(-1)!, 'level', { dataType: SequenceDataType.numeric })
+      for (const [path, c] of Object.entries(f.controllers)) keys[path] = c.key
+      await core.close() // the server's processes are the only ones using the database, as in production
+      const mqttPort = await freePort()
+      mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
+      server = await startServer(['--workers', '2', '--redis', redis, '--db', db.url, '--data-dir', db.dataDir, '--mqtt-port', String(mqttPort), '--mqtt-connections-per-key', String(PER_KEY)])
+    })
+    const open: MqttClient[] = []
+    /** `onMessage` listens from the start: a persistent session's queue may arrive with the CONNACK */
+    const connect = (key: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void) =>
+      new Promise<MqttClient>((resolve, reject) => {
+        const client = mqtt.connect(mqttUrl, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, clientId: `t${++ids}`, ...options })
+        open.push(client)
+        if (onMessage) client.on('message', onMessage)
+        client.once('connect', () => resolve(client))
+        client.once('error', reject)
+      })
+    after(async () => {
+      endAll()
+      for (const client of open) client.end(true)
+      await server?.stop('SIGKILL')
+      db?.cleanup()
+    })
+
+    const landed = new WeakMap<MqttClient, number>()
+    const workerOf = async (client: MqttClient): Promise<number> => {
+      if (landed.has(client)) return landed.get(client)!
+      let worker = 0
+      const id = `/${client.options.clientId}`
+      await eventually(async () => (worker = Number(await redisCommand(redis, ['EVAL', WORKER_OF, '1', 'tendril:mqtt:connected', id]))) > 0)
+      landed.set(client, worker)
+      return worker
+    }
+    /** a connection that landed on `worker` (connections alternate between the workers) */
+    const connectOn = async (worker: number, key: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> => {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const client = await connect(key, options, onMessage)
+        if ((await workerOf(client)) === worker) return client
+        await client.endAsync()
+      }
+      throw new Error(`no connection landed on worker ${worker}`)
+    }
+
+    test('a message published on one worker reaches a subscriber on the other, on a folder topic and below it', async () => {
+      const subscriber = await connectOn(1, keys['acme/pi-1']!)
+      await subscriber.subscribeAsync(['acme/pi-1', 'acme/pi-1/commands/#'], { qos: 1 })
+      const publisher = await connectOn(2, keys['acme/pi-2']!)
+      const got: string[] = []
+      subscriber.on('message', (topic, payload) => got.push(`${topic} ${payload}`))
+      await publisher.publishAsync('acme/pi-1', JSON.stringify({ hello: { from: 'worker 2' } }), { qos: 1 })
+      await publisher.publishAsync('acme/pi-1/commands/led', 'on', { qos: 1 })
+      assert.ok(await eventually(() => got.length >= 2, 5000), `received: ${got.join('; ')}`)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.deepEqual(got.sort(), ['acme/pi-1 {"hello":{"from":"worker 2"}}', 'acme/pi-1/commands/led on'], 'each message arrives once')
+    })
+
+    test('a retained message reaches a client on either worker', async () => {
+      const publisher = await connectOn(1, keys['acme/pi-2']!)
+      await publisher.publishAsync('acme/pi-1/commands/mode', 'auto', { qos: 1, retain: true })
+      for (const worker of [1, 2, 1, 2]) {
+        const client = await connectOn(worker, keys['acme/pi-1']!)
+        const retained = nextMessage(client, 3000)
+        await client.subscribeAsync('acme/pi-1/commands/mode', { qos: 1 })
+        assert.deepEqual(await retained, { topic: 'acme/pi-1/commands/mode', payload: 'auto' }, `on worker ${worker}`)
+        await client.endAsync()
+      }
+    })
+
+    test('a persistent QoS 1 session follows its client from worker to worker, with what was queued while away', async () => {
+      const session = { clientId: 'pi-1-persistent', clean: false }
+      const first = await connectOn(1, keys['acme/pi-1']!, session)
+      await first.subscribeAsync('acme/pi-1/inbox', { qos: 1 })
+      await first.endAsync()
+      const publisher = await connect(keys['acme/pi-2']!)
+      const received: string[] = []
+      const deliveredOn = new Set<number>()
+      for (const [n, worker] of [2, 1, 2, 1].entries()) {
+        await publisher.publishAsync('acme/pi-1/inbox', `while away ${n}`, { qos: 1 })
+        // an attempt that lands on the other worker resumes the session there: the message counts wherever it arrives
+        let receiver: MqttClient | undefined
+        const client = await connectOn(worker, keys['acme/pi-1']!, session, function (this: MqttClient, _topic, payload) {
+          received.push(payload.toString())
+          receiver = this
+        })
+        assert.ok(await eventually(() => received.includes(`while away ${n}`), 5000), `message ${n} arrived`)
+        deliveredOn.add(await workerOf(receiver!))
+        await client.endAsync()
+      }
+      await publisher.endAsync()
+      assert.deepEqual(received, [0, 1, 2, 3].map((n) => `while away ${n}`), 'each once, in order')
+      assert.deepEqual([...deliveredOn].sort(), [1, 2], 'the session was resumed on both workers')
+    })
+
+    test('a key holds at most --mqtt-connections-per-key sessions on both workers together', async () => {
+      const key = keys['acme/pi-limit']!
+      const held = [await connectOn(1, key), await connectOn(2, key), await connectOn(1, key)]
+      assert.notEqual(await refusalCode(mqttUrl, key, { clientId: `t${++ids}` }), 0)
+      assert.notEqual(await refusalCode(mqttUrl, key, { clientId: `t${++ids}` }), 0, 'refused on the other worker too')
+      await held[1]!.endAsync()
+      assert.ok(await eventually(async () => (await refusalCode(mqttUrl, key, { clientId: `t${++ids}` })) === 0, 5000), 'the session that ended makes room')
+    })
+
+    test('REST answers through both workers, and values written through both are all stored', async () => {
+      const auth = { authorization: basicAuth(keys['acme/pi-1']!), connection: 'close' } // a new connection, so a new worker each time
+      const writes = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+        fetch(`${server.url}/api/v1/resources/acme/pi-1/level`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ data: Buffer.from(String(i)).toString('base64') }) })))
+      assert.deepEqual(writes.map((r) => r.status), Array(20).fill(200))
+      const history = await fetch(`${server.url}/api/v1/resources/acme/pi-1/level?count=100`, { headers: auth })
+      assert.equal(history.status, 200)
+      assert.deepEqual(((await history.json()) as { values: number[] }).values.map(Number).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i))
+    })
+
+    test('a worker that dies is replaced, with a log line, and the server keeps serving', async () => {
+      const before = workerPids(server)
+      process.kill(before[0]!, 'SIGKILL')
+      assert.ok(await eventually(() => /"msg":"worker stopped unexpectedly; starting another"/.test(server.output()), 5000))
+      assert.ok(await eventually(() => workerPids(server).length === 2 && !workerPids(server).includes(before[0]!), 15_000), 'a new worker runs')
+      assert.ok(await eventually(() => (server.output().match(/"msg":"worker listening"/g) ?? []).length === 3, 15_000))
+      for (const worker of [1, 2]) await (await connectOn(worker, keys['acme/pi-3']!)).endAsync()
+    })
+
+    test('SIGTERM stops the primary and every worker cleanly', async () => {
+      const pids = workerPids(server)
+      assert.equal(pids.length, 2)
+      for (const client of open) client.end(true)
+      const { code } = await server.stop('SIGTERM')
+      assert.equal(code, 0)
+      for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'the worker has exited')
+      assert.equal((server.output().match(/"msg":"stopped"/g) ?? []).length, 3, 'the workers and the primary each stopped')
+    })
+  })
+}
+
+test('more than one worker without --redis is refused with the reason', async () => {
+  const db = await freshDatabase('sqlite')
+  try {
+    const result = await runCli(['serve', '--workers', '2', '--data-dir', db.dataDir, '--port', '0', '--mqtt-port', '0'])
+    assert.equal(result.code, 2)
+    assert.match(result.stderr, /--workers: more than one worker needs --redis/)
+  } finally {
+    db.cleanup()
+  }
+})
+
+/** the primary's live worker processes */
+function workerPids(server: RunningServer): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(server.child.pid)], { encoding: 'utf8' })
+  return out.split('\n').filter((line) => /\bnode\b/.test(line)).map((line) => Number(line.trim().split(/\s+/)[0]))
+}
