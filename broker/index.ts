@@ -12,6 +12,7 @@ import { TendrilError } from '../core/errors.ts'
 import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
 import { createAclHooks } from './acl.ts'
+import { logClosings, logUnexpectedPackets } from './closing-log.ts'
 import { countedAs, createConnectHooks } from './auth.ts'
 import { sessionOf } from './clients.ts'
 import { createIngest } from './ingest.ts'
@@ -83,8 +84,11 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const keepRetained = limitRetained(limits.retainedPerOrg, core.log, retainedTopics)
   const figures = core.metrics.figures
   const connections = createConnectionMetrics(core.metrics, aedes)
-  const handle = (stream: Duplex) =>
-    limitPacketSize(aedes.handle(stream), limits.maxPacketSize, core.log, () => figures.refused.tooLarge++)
+  const handle = (stream: Duplex) => {
+    const client = aedes.handle(stream)
+    limitPacketSize(client, limits.maxPacketSize, core.log, () => figures.refused.tooLarge++)
+    logUnexpectedPackets(client, core.log)
+  }
   const handleTcp = (socket: Duplex) => {
     connections.track(socket, 'tcp')
     handle(batchWrites(socket))
@@ -201,12 +205,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
   const stopSysTopics = startSysTopics(core, aedes, connections, sysPrefix(core, brokerName(core.config)))
   // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
-  aedes.on('clientError', (client, err) =>
-    core.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'),
-  )
-  aedes.on('connectionError', (client, err) =>
-    core.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'),
-  )
+  logClosings(aedes, core.log)
 
   const wss = new WebSocketServer({
     noServer: true,
