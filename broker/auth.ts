@@ -23,8 +23,10 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 const NOT_AUTHORIZED = 5
 /** keys per batched lookup: well inside SQLite's bound-parameter limit */
 const MAX_KEYS_PER_LOOKUP = 200
-/** how long the first CONNECT of a burst waits for others to join its key lookup */
+/** how long a CONNECT waits for others to join its key lookup */
 const GATHER_MS = 5
+/** key lookups running at once: a slow one must not hold up the CONNECTs behind it (PostgreSQL's pool has 10 connections) */
+const LOOKUPS_AT_ONCE = 4
 
 export function createConnectHooks(
   core: Core,
@@ -32,31 +34,38 @@ export function createConnectHooks(
   sessionsPerKey: SessionsPerKey,
   resolver: PathResolver,
 ): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
-  // Key lookups are batched like a group commit: the first CONNECT waits GATHER_MS for others, and
-  // while one lookup runs (and GATHER_MS after it), the CONNECTs that arrive wait and are then looked
-  // up together — one query for a burst of controllers instead of one each.
+  // Key lookups are batched: the CONNECTs that arrive within GATHER_MS of the first waiting one are
+  // looked up together (one query for a burst, not one each), full batches at once, and up to
+  // LOOKUPS_AT_ONCE batches run side by side, so a slow round trip delays only its own batch.
   const waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
-  let lookingUp = false
-  const lookUpWaiting = () => {
+  let running = 0
+  let gathering: NodeJS.Timeout | undefined
+  let due = false // the waiting CONNECTs have gathered long enough: they go with the next free lookup
+  const lookUp = () => {
     const batch = waiting.splice(0, MAX_KEYS_PER_LOOKUP)
-    if (batch.length === 0) return
-    lookingUp = true
+    running++
     authenticateKeysWithOwner(core, batch.map((w) => w.key))
       .then(
         (matches) => batch.forEach((w, i) => w.resolve(matches[i] ?? null)),
         (err: Error) => batch.forEach((w) => w.reject(err)),
       )
       .finally(() => {
-        lookingUp = false
-        // a short lookup (a PostgreSQL round trip) gathers few: wait for more, each batch is a statement
-        if (waiting.length >= MAX_KEYS_PER_LOOKUP) lookUpWaiting()
-        else if (waiting.length > 0) setTimeout(() => lookingUp || lookUpWaiting(), GATHER_MS)
+        running--
+        startLookups()
       })
+  }
+  const startLookups = () => {
+    while (running < LOOKUPS_AT_ONCE && (waiting.length >= MAX_KEYS_PER_LOOKUP || (due && waiting.length > 0))) {
+      due = false
+      lookUp()
+    }
+    if (waiting.length === 0) due = false
+    else if (!due && !gathering) gathering = setTimeout(() => ((gathering = undefined), (due = true), startLookups()), GATHER_MS)
   }
   const findKey = (key: string) =>
     new Promise<KeyOwnerMatch | null>((resolve, reject) => {
       waiting.push({ key, resolve, reject })
-      if (!lookingUp && waiting.length === 1) setTimeout(() => lookingUp || lookUpWaiting(), GATHER_MS)
+      startLookups()
     })
 
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
