@@ -17,6 +17,9 @@ export function requestValues(req: Request): Values {
   return merged
 }
 
+/** An id of a database row (a key, a user, a resource): ids are 32-bit in the database, and PostgreSQL refuses a larger number in a query. */
+export const databaseId = z.coerce.number().int().positive().max(2 ** 31 - 1)
+
 const OFF = ['', '0', 'false', 'no', 'off']
 const ON = ['1', 'true', 'yes', 'on']
 const word = (value: unknown) => String(value).trim().toLowerCase()

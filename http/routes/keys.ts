@@ -6,11 +6,11 @@ import { z } from 'zod'
 import { createControllerKeyAs, createUserKeyAs, listKeys, revokeKeyAs, type ControllerRef } from '../../core/accounts/key-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
-import { requestValues } from '../request-values.ts'
+import { databaseId, requestValues } from '../request-values.ts'
 
-const id = z.coerce.number().int().positive()
-const keyQuery = z.object({ access_as_controller_id: id.optional(), controller_path: z.string().min(1).max(4000).optional() })
-const createBody = keyQuery.extend({ access_as_user_id: id.optional(), organization_id: id.optional() })
+export const id = databaseId
+export const keyQuery = z.object({ access_as_controller_id: id.optional(), controller_path: z.string().min(1).max(4000).optional() })
+export const createKeyBody = keyQuery.extend({ access_as_user_id: id.optional(), organization_id: id.optional() })
 
 function controllerRef(input: { access_as_controller_id?: number; controller_path?: string }): ControllerRef | undefined {
   if (input.access_as_controller_id !== undefined) return { id: input.access_as_controller_id }
@@ -29,7 +29,7 @@ export function keyRoutes(core: Core): Router {
   })
 
   router.post('/api/v1/keys', async (req, res) => {
-    const body = createBody.safeParse(requestValues(req))
+    const body = createKeyBody.safeParse(requestValues(req))
     if (!body.success) throw invalid('expected access_as_controller_id or controller_path, or access_as_user_id and organization_id')
     const controller = controllerRef(body.data)
     const created = controller

@@ -13,12 +13,12 @@ import { folderFor, sendFolderMessageAtomically } from '../../core/messages/send
 import type { MessageBus } from '../../core/messages/types.ts'
 import { requestValues } from '../request-values.ts'
 
-const readQuery = z.object({
+export const readQuery = z.object({
   folder_path: z.string().min(1),
   count: z.coerce.number().int().min(1).max(1000).default(100),
   type: z.string().min(1).max(40).optional(),
 })
-const sendBody = z.object({ folder_path: z.string().min(1), type: z.string(), parameters: z.unknown().optional() })
+export const sendBody = z.object({ folder_path: z.string().min(1), type: z.string(), parameters: z.unknown().optional() })
 
 /** The request's fields, folderPath standing for folder_path when that is not given. */
 function fieldsOf(req: Request) {

@@ -5,14 +5,14 @@ import { z } from 'zod'
 import { addMemberAs, controllerCounts, createOrganizationAs, listMembers, listOrganizations, organizationFor, describeOrganization, removeMemberAs, setMemberAdminAs, updateOrganizationAs, type OrganizationRef } from '../../core/accounts/memberships.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
-import { requestValues, strictFlag } from '../request-values.ts'
+import { databaseId, requestValues, strictFlag } from '../request-values.ts'
 
-const id = z.coerce.number().int().positive()
+export const id = databaseId
 const fullName = z.string().trim().min(1).max(200)
-const createBody = z.object({ folder_name: z.string().min(1).max(100).optional(), name: z.string().min(1).max(100).optional(), full_name: fullName.optional() })
-const updateBody = z.object({ full_name: fullName.optional() })
-const addBody = z.object({ email_address: z.string().min(1).max(320).optional(), user_id: id.optional(), is_admin: strictFlag.default(false) })
-const memberBody = z.object({ is_admin: strictFlag })
+export const createBody = z.object({ folder_name: z.string().min(1).max(100).optional(), name: z.string().min(1).max(100).optional(), full_name: fullName.optional() })
+export const updateBody = z.object({ full_name: fullName.optional() })
+export const addBody = z.object({ email_address: z.string().min(1).max(320).optional(), user_id: id.optional(), is_admin: strictFlag.default(false) })
+export const memberBody = z.object({ is_admin: strictFlag })
 
 const bodyOf = (req: Request) => requestValues(req)
 const orgRef = (raw: unknown): OrganizationRef => (typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : String(raw))

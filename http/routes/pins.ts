@@ -23,9 +23,9 @@ export const PIN_LIMITS = {
   failedEntriesPerUser: { max: 10, windowMs: 15 * 60_000 },
 }
 
-const pinParam = z.coerce.number().int().min(0).max(99_999_999)
-const pollQuery = z.object({ pin_code: z.string().min(1).max(200) })
-const enterBody = z.object({ controller: z.string().min(1).max(4000) })
+export const pinParam = z.coerce.number().int().min(0).max(99_999_999)
+export const pollQuery = z.object({ pin_code: z.string().min(1).max(200) })
+export const enterBody = z.object({ controller: z.string().min(1).max(4000) })
 
 const expired = (res: Response) => res.status(410).json(errorBody('expired', 'PIN has expired.'))
 

@@ -325,7 +325,8 @@ async function updateOf(
   }
   if (values.name !== undefined) update.name = text(values.name, 'name')
   if (values.parent !== undefined) {
-    const parentPath = text(values.parent, 'parent')!
+    const parentPath = text(values.parent, 'parent')
+    if (parentPath === undefined) throw invalid('parent must be a folder path')
     // rhizo answered 400 for a missing parent; one the caller cannot read is just as missing
     update.parent = (
       await resourceFor(core.db, res.locals.principal, parentPath, 'write').catch((err: unknown) => {

@@ -50,7 +50,7 @@ const timestamp = (name: string) =>
     }
   })
 
-const readQuery = z.object({
+export const readQuery = z.object({
   count: wholeNumber('count', Number.MAX_SAFE_INTEGER).optional(),
   start_timestamp: timestamp('start_timestamp').optional(),
   end_timestamp: timestamp('end_timestamp').optional(),
@@ -224,7 +224,7 @@ export async function writeSequenceValue(core: Core, bus: MessageBus, principal:
 
 const MAX_VALUES_PER_PUT = 1000
 
-const multiBody = z.object({
+export const multiBody = z.object({
   values: z.union([z.string(), z.record(z.string(), z.unknown())]),
   timestamp: z.union([z.string(), z.number()]).optional(),
 })

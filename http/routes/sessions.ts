@@ -11,7 +11,7 @@ import { forbidden, invalid, rateLimited, unauthorized } from '../../core/errors
 import { SESSION_COOKIE } from '../auth.ts'
 import { fromThisSite } from '../origin.ts'
 
-const signInBody = z.object({ email_address: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
+export const signInBody = z.object({ email_address: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
 
 export function signInRoutes(core: Core, throttles: Throttles): Router {
   const router = Router()

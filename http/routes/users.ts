@@ -8,15 +8,15 @@ import type { Throttles } from '../../core/accounts/throttle.ts'
 import { createUserAs, deleteUserAs, getUserAs, listUsersAs, updateUserAs, WrongPassword, type UserRef } from '../../core/accounts/user-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited } from '../../core/errors.ts'
-import { strictFlag } from '../request-values.ts'
+import { databaseId, strictFlag } from '../request-values.ts'
 
-const createBody = z.object({
+export const createBody = z.object({
   email_address: z.string().min(1).max(320),
   password: z.string().min(1).max(1024),
   full_name: z.string().trim().max(200).optional(),
   system_admin: strictFlag.optional(),
 })
-const updateBody = z.object({
+export const updateBody = z.object({
   full_name: z.string().trim().min(1).max(200).optional(),
   password: z.string().min(1).max(1024).optional(),
   old_password: z.string().max(1024).optional(),
@@ -29,11 +29,13 @@ const updateBody = z.object({
 /** wrong old passwords per user, like failed sign-ins */
 const OLD_PASSWORD_LIMIT = { max: 10, windowMs: 15 * 60_000 }
 
+/** The :user of a URL: "current" (or "self") or a numeric id. */
+export const userParam = z.union([z.enum(['current', 'self']).transform(() => 'current' as const), databaseId])
+
 function userRef(raw: unknown): UserRef {
-  if (raw === 'current' || raw === 'self') return 'current'
-  const id = z.coerce.number().int().positive().safeParse(raw)
-  if (!id.success) throw invalid('a user is "current" or a numeric id')
-  return id.data
+  const ref = userParam.safeParse(raw)
+  if (!ref.success) throw invalid('a user is "current" or a numeric id')
+  return ref.data
 }
 
 export function userRoutes(core: Core, throttles: Throttles): Router {
