@@ -1,0 +1,89 @@
+// A bounded run of the OpenAPI fuzzer (test/helpers/openapi-fuzz.ts; the long run is
+// bench/faults/openapi-fuzz.ts): requests generated from /api/v1/openapi.json, valid and broken, with
+// no credentials, sessions, a user key and a controller key. No 5xx, every answer as documented, and
+// no uncaught exception or unhandled rejection in the server (failOnProcessFaults).
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createAdmin, createController, createKeyForUser, createOrg } from '../../core/admin.ts'
+import { providers } from '../helpers/core.ts'
+import { basicAuth } from '../helpers/http.ts'
+import { fuzzOpenApi, type OpenApiDocument } from '../helpers/openapi-fuzz.ts'
+import { failOnProcessFaults } from '../helpers/process-faults.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+failOnProcessFaults()
+const ADMIN = { email: 'root@example.com', password: 'a long enough password' }
+const SECONDS = Number(process.env.TENDRIL_FUZZ_SECONDS ?? 20)
+
+for (const provider of providers) {
+  describe(`OpenAPI fuzzing on ${provider}`, () => {
+    let server: TestServer
+    before(async () => {
+      server = await startTestServer(provider)
+      await createAdmin(server.core, ADMIN.email, ADMIN.password)
+      await createOrg(server.core, 'acme')
+    })
+    after(async () => {
+      await server?.close()
+    })
+
+    // found by the fuzzer: PostgreSQL refused the number in the query (a 500)
+    test('an id beyond 32 bits is a 400, not a database error', async () => {
+      const key = basicAuth((await createKeyForUser(server.core, ADMIN.email, 'acme')).key)
+      const big = 3308341537719491
+      const attempts: [string, string, unknown?][] = [
+        ['GET', `/api/v1/keys?access_as_controller_id=${big}`],
+        ['POST', '/api/v1/keys', { access_as_controller_id: big }],
+        ['DELETE', `/api/v1/keys/${big}`],
+        ['GET', `/api/v1/users/${big}`],
+        ['PUT', `/api/v1/organizations/acme/users/${big}`, { is_admin: 0 }],
+        ['POST', '/api/v1/organizations/acme/users', { user_id: big }],
+      ]
+      for (const [method, path, body] of attempts) {
+        const res = await fetch(server.url + path, {
+          method,
+          headers: { authorization: key, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+        assert.equal(res.status, 400, `${method} ${path}: ${await res.text()}`)
+      }
+    })
+
+    // found by the fuzzer: a JSON null parent reached the path lookup (a 500)
+    test('a PUT with parent null is a 400', async () => {
+      const { key } = await createController(server.core, 'acme/pi-parent')
+      const res = await fetch(`${server.url}/api/v1/resources/acme/pi-parent/log`, {
+        method: 'PUT',
+        headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
+        body: JSON.stringify({ value: '1', parent: null }),
+      })
+      assert.equal(res.status, 400, await res.text())
+    })
+
+    test(
+      `${SECONDS} s of generated requests: no 5xx, nothing undocumented`,
+      { timeout: (SECONDS + 30) * 1000 },
+      async () => {
+        const document = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as OpenApiDocument
+        const seed = Number(process.env.TENDRIL_FUZZ_SEED ?? Date.now() % 1_000_000)
+        const result = await fuzzOpenApi({
+          url: server.url,
+          document,
+          admin: ADMIN,
+          org: 'acme',
+          seed,
+          ms: SECONDS * 1000,
+          alive: () => true,
+        })
+        const statuses = new Set([...result.statuses.keys()].map((k) => k.split(' ').at(-1)))
+        assert.ok(result.requests > 200, `only ${result.requests} requests`)
+        assert.ok(
+          statuses.has('200') && statuses.has('400') && statuses.has('401') && statuses.has('404'),
+          `statuses seen: ${[...statuses].join(', ')}`,
+        )
+        assert.deepEqual(result.failures, [], `seed ${seed}`)
+        assert.equal((await fetch(`${server.url}/health`)).status, 200)
+      },
+    )
+  })
+}
