@@ -21,7 +21,7 @@ import type { PathResolver } from '../core/resources/resolver.ts'
 import { sessionOf } from './clients.ts'
 import { hasEmptyLevel, pathToTopic, topicToPath } from './topics.ts'
 import { markReply } from './replies.ts'
-import { storeOnce, type SharedStoredIds } from './retransmissions.ts'
+import { storeOnce, withSentPacket, type SharedStoredIds } from './retransmissions.ts'
 
 const BATCH_MAX = 500
 /**
@@ -262,7 +262,7 @@ export function createIngest(
   }
   const store = async (client: Client, packet: PublishPacket) => {
     const item = await decode(client, packet)
-    if (item) await enqueue(item, client)
+    if (item) await enqueue(withSentPacket(item, client, packet), client)
   }
 
   return {

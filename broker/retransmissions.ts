@@ -5,10 +5,15 @@
 //   acknowledgement waits for the first copy's store;
 // - once stored, the id and a hash of the content are remembered for a while, by owner and client
 //   id, and shared through Redis with --redis; only a copy with DUP set counts as a resend then, as
-//   a client may reuse an acknowledged id for a new message with the same content.
+//   a client may reuse an acknowledged id for a new message with the same content;
+// - sequence values are also marked in their own transaction (withSentPacket, core/messages/packet-marks.ts),
+//   which survives a kill -9 and catches MQTT.js's resends without DUP; the memory and Redis copies
+//   remain for what is not a value (kept messages), without that guarantee.
 import { createHash } from 'node:crypto'
 import type { Client, PublishPacket } from 'aedes'
 import type { Redis } from 'ioredis'
+import { packetHash } from '../core/messages/packet-marks.ts'
+import type { InboundItem, SentPacket } from '../core/messages/types.ts'
 import { principalKey } from '../core/resources/permissions.ts'
 import { within } from './bounded-wait.ts'
 import { sessionOf } from './clients.ts'
@@ -126,4 +131,27 @@ export function redisStoredIds(redis: Redis): SharedStoredIds {
       return (recording ??= record())
     },
   }
+}
+
+// per connection: whether it has carried a publish that was not a resend (packet-marks.ts)
+const connections = new WeakMap<Client, { fresh: boolean }>()
+
+/**
+ * The item with the QoS 1/2 packet it came in, so its values are stored once even when the copy
+ * comes without DUP after a crash, or through another instance (core/messages/packet-marks.ts).
+ */
+export function withSentPacket(item: InboundItem, client: Client, packet: PublishPacket): InboundItem {
+  const principal = sessionOf(client)?.principal
+  if (!principal || packet.qos === 0 || packet.messageId === undefined) return item
+  let connection = connections.get(client)
+  if (!connection) connections.set(client, (connection = { fresh: false }))
+  const sent: SentPacket = {
+    sender: principalKey(principal),
+    clientId: client.id,
+    packetId: packet.messageId,
+    hash: packetHash(packet.topic, packet.payload as Buffer),
+    dup: packet.dup,
+    connection,
+  }
+  return { ...item, packet: sent }
 }

@@ -3,6 +3,7 @@
 // each job is safe to run concurrently (claims, idempotent deletes).
 import type { CoreContext } from './context.ts'
 import { trimHistory } from './messages/history.ts'
+import { forgetOldPacketMarks } from './messages/packet-marks.ts'
 import { notifyStaleWatchdogs } from './resources/watchdog.ts'
 
 interface Job {
@@ -14,6 +15,12 @@ interface Job {
 export function standardJobs(ctx: CoreContext): Job[] {
   return [
     { name: 'watchdog notices', everyMs: ctx.config.watchdogIntervalMs, run: notifyStaleWatchdogs },
+    // a client that stored nothing for a while has no resend to catch: its row goes
+    {
+      name: 'packet marks',
+      everyMs: ctx.config.messageHistory.trimIntervalMs,
+      run: () => forgetOldPacketMarks(ctx.db),
+    },
     {
       name: 'message history',
       everyMs: ctx.config.messageHistory.trimIntervalMs,

@@ -57,6 +57,24 @@ export interface InboundItem {
   receivedAt: Date
   /** nobody waits to hear it was stored (MQTT QoS 0), so its history row may be held back (history.ts) */
   fireAndForget?: boolean
+  /** the MQTT QoS 1/2 PUBLISH it came in: its values are stored once (packet-marks.ts) */
+  packet?: SentPacket
+}
+
+/** An MQTT QoS 1/2 PUBLISH, as packet-marks.ts tells a resend from a new message with the same id. */
+export interface SentPacket {
+  /** principalKey of the sender */
+  sender: string
+  clientId: string
+  packetId: number
+  /** of its topic and payload (packet-marks.ts packetHash) */
+  hash: string
+  /** DUP set: the client says it may have sent it before */
+  dup: boolean
+  /** its connection; fresh once it carried a publish that was not a resend */
+  connection: { fresh: boolean }
+  /** decided once, so values stored again one by one (values.ts) keep it */
+  verdict?: 'fresh' | 'resend'
 }
 
 /** An email or text message a message asked for; the caller decides whether to wait for it. */

@@ -171,6 +171,7 @@ function valueFor(sequence: Resource, value: string | Buffer): string | Buffer {
 const toInput = (a: Accepted): SequenceValueInput => {
   const input: SequenceValueInput = { sequenceId: a.sequence.id, value: a.value, timestamp: a.request.timestamp }
   if (a.request.entry) input.entry = { sender: principalKey(a.request.principal), ...a.request.entry }
+  if (a.request.origin?.packet) input.packet = a.request.origin.packet
   return input
 }
 

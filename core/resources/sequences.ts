@@ -9,7 +9,9 @@ import type { CoreContext } from '../context.ts'
 import { inTransaction, Prisma, type Db, type DbClient } from '../db/index.ts'
 import { inDirectSqliteTransaction, readDirectSqlite, type DirectSqlite } from '../db/sqlite-connection.ts'
 import { invalid, notFound, TendrilError, tooLarge } from '../errors.ts'
+import { dropResends, dropResendsDirect, hasPackets } from '../messages/packet-marks.ts'
 import { dropReplays, dropReplaysDirect, hasEntries, type ValueEntry } from '../messages/replays.ts'
+import type { SentPacket } from '../messages/types.ts'
 import { parseTimestamp } from '../messages/timestamps.ts'
 import {
   ensureBlobsKept,
@@ -38,6 +40,8 @@ export interface SequenceValueInput {
   known?: { systemAttributes: unknown }
   /** the SDK queue entry the value is: stored once, its mark written in the values' transaction (replays.ts) */
   entry?: ValueEntry
+  /** the MQTT QoS 1/2 packet it came in: a resend is not stored again (packet-marks.ts, same transaction) */
+  packet?: SentPacket
 }
 
 /** What the broker needs to announce a stored value ("d,<path>,<timestamp>,<value>"). */
@@ -69,6 +73,7 @@ interface Candidate {
   encoded: EncodedValue
   content?: RevisionContent
   entry?: ValueEntry
+  packet?: SentPacket
 }
 
 interface LoadedSequence {
@@ -83,7 +88,7 @@ export async function storeSequenceValues(
   batch: SequenceValueInput[],
 ): Promise<StoreResult> {
   if (batch.length === 0) return { stored: [], skipped: [] }
-  if (batch.length === 1 && batch[0]!.known && !batch[0]!.entry) {
+  if (batch.length === 1 && batch[0]!.known && !batch[0]!.entry && !batch[0]!.packet) {
     const stored = await storeKnownValue(ctx, batch[0]!, batch[0]!.known)
     if (stored) return { stored: [stored], skipped: [] }
   }
@@ -107,16 +112,17 @@ export async function storeSequenceValues(
   )
   const written = await placeBytes(ctx, blobs, keep)
   const stored = await inTransaction(ctx.db, async (tx) => {
-    if (!hasEntries(candidates)) return insertRevisions(tx, keep, written.size > 0)
-    // the replays are known only now, with their marks locked: their bytes were placed for nothing
-    const replays = await dropReplays(tx, candidates)
-    const fresh = new Set(replays.fresh)
+    if (!hasEntries(candidates) && !hasPackets(candidates)) return insertRevisions(tx, keep, written.size > 0)
+    // the replays and resends are known only now, with their marks locked: their bytes were placed for nothing
+    const unsent = hasPackets(candidates) ? await dropResends(tx, candidates) : candidates
+    const replays = hasEntries(unsent) ? await dropReplays(tx, unsent) : undefined
+    const fresh = new Set(replays?.fresh ?? unsent)
     const values = await insertRevisions(
       tx,
       keep.filter((c) => fresh.has(c)),
       written.size > 0,
     )
-    await replays.record()
+    await replays?.record()
     return values
   })
   await ensureBlobsKept(blobs, written)
@@ -137,8 +143,9 @@ async function storeInline(
   tx: Prisma.TransactionClient,
   input: SequenceValueInput[],
 ): Promise<StoreResult> {
-  const replays = hasEntries(input) ? await dropReplays(tx, input) : undefined
-  const result = await storeInlineValues(ctx, tx, replays?.fresh ?? input)
+  const unsent = hasPackets(input) ? await dropResends(tx, input) : input
+  const replays = hasEntries(unsent) ? await dropReplays(tx, unsent) : undefined
+  const result = await storeInlineValues(ctx, tx, replays?.fresh ?? unsent)
   await replays?.record()
   return result
 }
@@ -193,8 +200,9 @@ const SQLITE_MOVE_LAST = `UPDATE "Resource" SET "lastRevisionId" = coalesce(?, "
 function storeInlineDirect(ctx: CoreContext, input: SequenceValueInput[]): StoreResult | undefined {
   if (providerOf(ctx.db) !== 'sqlite') return undefined
   const direct = inDirectSqliteTransaction(ctx.db, (sqlite): StoreResult => {
-    const replays = hasEntries(input) ? dropReplaysDirect(sqlite, input) : undefined
-    const result = storeInlineOnConnection(ctx, sqlite, replays?.fresh ?? input)
+    const unsent = hasPackets(input) ? dropResendsDirect(sqlite, input) : input
+    const replays = hasEntries(unsent) ? dropReplaysDirect(sqlite, unsent) : undefined
+    const result = storeInlineOnConnection(ctx, sqlite, replays?.fresh ?? unsent)
     replays?.record()
     return result
   })
@@ -430,6 +438,7 @@ function encodeBatch(
         )
       const candidate: Candidate = { sequenceId: input.sequenceId, timestamp, encoded }
       if (input.entry) candidate.entry = input.entry
+      if (input.packet) candidate.packet = input.packet
       return candidate
     } catch (err) {
       if (!(err instanceof TendrilError)) throw err
