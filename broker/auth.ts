@@ -44,7 +44,10 @@ export function createConnectHooks(
   const lookUp = () => {
     const batch = waiting.splice(0, MAX_KEYS_PER_LOOKUP)
     running++
-    authenticateKeysWithOwner(core, batch.map((w) => w.key))
+    authenticateKeysWithOwner(
+      core,
+      batch.map((w) => w.key),
+    )
       .then(
         (matches) => batch.forEach((w, i) => w.resolve(matches[i] ?? null)),
         (err: Error) => batch.forEach((w) => w.reject(err)),
@@ -60,7 +63,8 @@ export function createConnectHooks(
       lookUp()
     }
     if (waiting.length === 0) due = false
-    else if (!due && !gathering) gathering = setTimeout(() => ((gathering = undefined), (due = true), startLookups()), GATHER_MS)
+    else if (!due && !gathering)
+      gathering = setTimeout(() => ((gathering = undefined), (due = true), startLookups()), GATHER_MS)
   }
   const findKey = (key: string) =>
     new Promise<KeyOwnerMatch | null>((resolve, reject) => {
@@ -86,30 +90,43 @@ export function createConnectHooks(
     }
     if (emptyIdPersistent.has(client)) return refuse(IDENTIFIER_REJECTED, 'an empty client id needs a clean session')
     if ((username !== 'key' && username !== 'token') || !password) {
-      return refuse(BAD_USERNAME_OR_PASSWORD, 'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info')
+      return refuse(
+        BAD_USERNAME_OR_PASSWORD,
+        'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info',
+      )
     }
     const credential = password.toString('utf8')
     // an anonymous viewer's token: one client id, a clean session, counted by the address it was issued to
     const viewer = username === 'token' ? readAnonymousToken(core, credential) : null
-    if (viewer && viewer.clientId !== client.id) return refuse(IDENTIFIER_REJECTED, 'an anonymous token is good for the client id it was issued with')
-    if (viewer && persistent.has(client)) return refuse(IDENTIFIER_REJECTED, 'an anonymous viewer needs a clean session')
+    if (viewer && viewer.clientId !== client.id)
+      return refuse(IDENTIFIER_REJECTED, 'an anonymous token is good for the client id it was issued with')
+    if (viewer && persistent.has(client))
+      return refuse(IDENTIFIER_REJECTED, 'an anonymous viewer needs a clean session')
     // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
     const withOwner = async () => {
       const found = await findKey(credential)
       if (found?.controller) resolver.remember(found.controller)
       return found?.principal ?? null
     }
-    const principalOf = async () => (viewer ? anonymous : username === 'key' ? withOwner() : authenticateToken(core, credential))
+    const principalOf = async () =>
+      viewer ? anonymous : username === 'key' ? withOwner() : authenticateToken(core, credential)
     principalOf()
       .then(async (principal) => {
-        if (!principal) return refuse(BAD_USERNAME_OR_PASSWORD, username === 'key' ? 'unknown or revoked key' : 'invalid or expired token')
+        if (!principal)
+          return refuse(
+            BAD_USERNAME_OR_PASSWORD,
+            username === 'key' ? 'unknown or revoked key' : 'invalid or expired token',
+          )
         client.id = `${principalKey(principal)}/${client.id}`
         const holder = sessionOf(clientsById(aedes)[client.id])
         const counted = viewer ? `address:${viewer.address}` : countedAs(principal)
         // a reconnection with the same credential and id closes the old session: it takes no room of its own
         const replacing = holder !== undefined && countedAs(holder.principal) === counted
         if (counted !== undefined && !(await sessionsPerKey.admit(client, counted, replacing))) {
-          return refuse(NOT_AUTHORIZED, `the key (or browser session, or address of anonymous viewers) already holds ${core.config.mqtt.connectionsPerKey} sessions`)
+          return refuse(
+            NOT_AUTHORIZED,
+            `the key (or browser session, or address of anonymous viewers) already holds ${core.config.mqtt.connectionsPerKey} sessions`,
+          )
         }
         attach(client, principal)
         callback(null, true)
@@ -127,7 +144,11 @@ export function createConnectHooks(
 export function countedAs(principal: Principal): string | undefined {
   if (principal.kind === 'anonymous') return undefined
   if (principal.keyId !== undefined) return `key:${principal.keyId}`
-  return principal.kind === 'user' ? (principal.sessionId !== undefined ? `session:${principal.sessionId}` : `user:${principal.userId}`) : undefined
+  return principal.kind === 'user'
+    ? principal.sessionId !== undefined
+      ? `session:${principal.sessionId}`
+      : `user:${principal.userId}`
+    : undefined
 }
 
 function remoteOf(conn: Connection | undefined): string | undefined {

@@ -63,7 +63,10 @@ for (const provider of providers) {
       const first = connect(url, keys['acme/pi-1']!).then((client) => ((firstConnected = true), client))
       await slow.held
       // the second controller's lookup starts while the first one's still waits for its answer
-      const second = await Promise.race([connect(url, keys['acme/pi-2']!), new Promise<null>((resolve) => setTimeout(() => resolve(null), 3000))])
+      const second = await Promise.race([
+        connect(url, keys['acme/pi-2']!),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 3000)),
+      ])
       assert.ok(second, 'the second CONNECT was answered while the first lookup was held')
       assert.equal(firstConnected, false)
       // every key is still checked: one with a known key part but a wrong secret is refused meanwhile
