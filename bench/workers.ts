@@ -1,0 +1,169 @@
+// `tendril serve --workers 2` against one process: QoS 0 relay through real `tendril serve` processes
+// (SQLite defaults), measured as messages relayed per second of the server's CPU. Cases: one process
+// without Redis (the default), one process with --redis, and --workers 2 --redis. One subscriber and
+// several publishers on a controller's folder topic (stored in its history) and on a sub-topic
+// (relayed only); with two workers the cluster module spreads the connections over both, so some
+// publishers' messages cross workers (the table says how many landed where, read from Redis).
+//   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP]
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { Redis } from 'ioredis'
+import { loadConfig } from '../core/config.ts'
+import { openCore } from '../core/index.ts'
+import { createLogger } from '../core/log.ts'
+import { startRedis } from '../test/harness/redis.ts'
+import { freePort } from '../test/harness/ports.ts'
+import { startServer, type RunningServer } from '../test/helpers/cli.ts'
+import { seedControllers } from './lib/seed.ts'
+import { fmt, machine, median, printTable, sleep } from './lib/stats.ts'
+import type { ThroughputJob, ThroughputResult } from './lib/throughput-worker.ts'
+import { startWorker } from './lib/worker.ts'
+
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, messages: { type: 'string', default: '40000' }, publishers: { type: 'string', default: '4' }, only: { type: 'string' } } })
+const ROUNDS = Number(args.rounds)
+const MESSAGES = Number(args.messages)
+const PUBLISHERS = Number(args.publishers)
+const PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse-north-0001' } }) // 64 bytes
+const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
+
+interface Setup {
+  name: string
+  workers: number
+  redisDb?: number
+  server?: RunningServer
+  url?: string
+  auth?: ThroughputJob['auth']
+  topic?: string
+  dataDir?: string
+}
+
+interface Run {
+  setup: string
+  topic: 'folder' | 'sub-topic'
+  result: ThroughputResult
+  /** % of one core: the server's processes (primary and workers), and Redis */
+  serverCpu: number
+  redisCpu: number
+  /** connections per worker, e.g. "w1:3 w2:2" */
+  landed: string
+  load: number
+}
+
+/** CPU seconds used so far by pid and its child processes (the workers), from /proc */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      ticks += Number(fields[11]) + Number(fields[12]) // utime, stime
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / TICKS_PER_S
+}
+
+function serverPids(server: RunningServer): number[] {
+  let children = ''
+  try {
+    children = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(server.child.pid)], { encoding: 'utf8' })
+  } catch {
+    // none: ps exits 1
+  }
+  return [server.child.pid!, ...children.split('\n').filter((l) => /\bnode\b/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]))]
+}
+
+const redisServer = await startRedis()
+const worker = startWorker<ThroughputJob, ThroughputResult>(new URL('./lib/throughput-worker.ts', import.meta.url))
+const setups: Setup[] = [
+  { name: '1 process', workers: 1 },
+  { name: '1 process + Redis', workers: 1, redisDb: 1 },
+  { name: '2 workers + Redis', workers: 2, redisDb: 2 },
+].filter((s) => s.name === '1 process' || !args.only || s.name.includes(args.only))
+const runs: Run[] = []
+try {
+  for (const s of setups) {
+    s.dataDir = mkdtempSync(join(tmpdir(), 'tendril-bench-workers-'))
+    const config = loadConfig({ flags: { 'data-dir': s.dataDir }, env: {} })
+    const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
+    const [pi] = await seedControllers(core, 1)
+    await core.close()
+    const mqttPort = await freePort()
+    const redis = s.redisDb === undefined ? [] : ['--redis', `${redisServer.url}/${s.redisDb}`]
+    s.server = await startServer(['--data-dir', s.dataDir, '--mqtt-port', String(mqttPort), '--mqtt-publish-rate', '0', '--mqtt-connections-per-key', '100', '--workers', String(s.workers), ...redis])
+    s.url = `mqtt://127.0.0.1:${mqttPort}`
+    s.auth = { username: 'key', password: pi!.key }
+    s.topic = pi!.topic
+  }
+  const watcher = new Redis(`${redisServer.url}/2`, { keyPrefix: 'tendril:mqtt:' })
+  const redisPid = redisServer.pid
+  const job = (s: Setup, topic: string, messages: number): ThroughputJob => ({ url: s.url!, topic, auth: s.auth, publishers: PUBLISHERS, messages, payload: PAYLOAD, maxMs: 15_000, idleMs: 5_000 })
+
+  console.log(machine())
+  console.log(`warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber, per case`)
+  for (const s of setups) await worker.run(job(s, s.topic!, 5000), 120_000)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const i of setups.keys()) {
+      const s = setups[(i + round) % setups.length]!
+      for (const [kind, topic] of [['folder', s.topic!], ['sub-topic', `${s.topic}/raw`]] as const) {
+        const pids = serverPids(s.server!)
+        const load = loadavg()[0]!
+        const [cpu0, redis0, t0] = [cpuSeconds(pids), cpuSeconds([redisPid]), performance.now()]
+        // where the load generator's connections landed: Redis' record of connected clients (worker in the broker id)
+        const landed = new Map<string, string>()
+        const sample = setInterval(() => void watcher.hgetall('connected').then((all) => {
+          for (const [client, broker] of Object.entries(all)) if (client.includes('/bench-')) landed.set(client, /\.(w\d+)\./.exec(broker)?.[1] ?? '?')
+        }), 100)
+        const result = await worker.run(job(s, topic, MESSAGES), 180_000)
+        clearInterval(sample)
+        const seconds = (performance.now() - t0) / 1000
+        const counts = new Map<string, number>()
+        for (const w of landed.values()) counts.set(w, (counts.get(w) ?? 0) + 1)
+        runs.push({ setup: s.name, topic: kind, result, serverCpu: ((cpuSeconds(pids) - cpu0) / seconds) * 100, redisCpu: s.redisDb === undefined ? 0 : ((cpuSeconds([redisPid]) - redis0) / seconds) * 100, landed: s.workers > 1 ? [...counts].sort().map(([w, n]) => `${w}:${n}`).join(' ') : '-', load })
+        await sleep(300)
+      }
+    }
+    process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`)
+  }
+  watcher.disconnect()
+
+  const rows: string[][] = []
+  const perCpu = (r: Run, withRedis: boolean) => r.result.perSecond / ((r.serverCpu + (withRedis ? r.redisCpu : 0)) / 100)
+  const base = (topic: string) => runs.filter((r) => r.setup === '1 process' && r.topic === topic)
+  for (const s of setups) {
+    for (const topic of ['folder', 'sub-topic'] as const) {
+      const these = runs.filter((r) => r.setup === s.name && r.topic === topic)
+      const sent = these.reduce((n, r) => n + r.result.sent, 0)
+      const received = these.reduce((n, r) => n + r.result.received, 0)
+      const efficiency = median(these.map((r) => perCpu(r, true)))
+      rows.push([
+        s.name,
+        topic,
+        fmt(median(these.map((r) => r.result.perSecond))),
+        fmt(median(these.map((r) => r.serverCpu)), 0) + '%',
+        s.redisDb === undefined ? '-' : fmt(median(these.map((r) => r.redisCpu)), 0) + '%',
+        fmt(median(these.map((r) => r.result.clientCpu)), 0) + '%',
+        fmt(median(these.map((r) => perCpu(r, false)))),
+        fmt(efficiency),
+        (efficiency / median(base(topic).map((r) => perCpu(r, true)))).toFixed(2) + '×',
+        `${received}/${sent}`,
+        these.map((r) => r.landed).join(', '),
+        these.map((r) => r.load.toFixed(1)).join(' '),
+      ])
+    }
+  }
+  console.log()
+  printTable(['setup', 'topic', 'msg/s', 'server CPU', 'Redis CPU', 'load gen CPU', 'msg/CPU-s (server)', 'msg/CPU-s (+Redis)', 'vs 1 process', 'received/sent', 'connections landed', 'load avg (1 min)'], rows)
+  console.log(`\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU ("vs 1 process", Redis included). CPU: % of one core over the run (server = primary + workers, all threads); medians of ${ROUNDS} rounds. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`)
+} finally {
+  await worker.stop()
+  for (const s of setups) {
+    await s.server?.stop('SIGTERM')
+    if (s.dataDir) rmSync(s.dataDir, { recursive: true, force: true })
+  }
+  await redisServer.stop()
+}
