@@ -2,20 +2,46 @@
 // organization's id, as in rhizo's URLs, or its folder name. Lists are rhizo's {id: record} objects.
 import { Router, type Request } from 'express'
 import { z } from 'zod'
-import { addMemberAs, controllerCounts, createOrganizationAs, listMembers, listOrganizations, organizationFor, describeOrganization, removeMemberAs, setMemberAdminAs, updateOrganizationAs, type OrganizationRef } from '../../core/accounts/memberships.ts'
+import {
+  addMemberAs,
+  controllerCounts,
+  createOrganizationAs,
+  listMembers,
+  listOrganizations,
+  organizationFor,
+  describeOrganization,
+  removeMemberAs,
+  setMemberAdminAs,
+  updateOrganizationAs,
+  type OrganizationRef,
+} from '../../core/accounts/memberships.ts'
 import type { Core } from '../../core/index.ts'
-import { invalid } from '../../core/errors.ts'
+import { invalid, notFound } from '../../core/errors.ts'
 import { databaseId, requestValues, strictFlag } from '../request-values.ts'
 
 export const id = databaseId
 const fullName = z.string().trim().min(1).max(200)
-export const createBody = z.object({ folder_name: z.string().min(1).max(100).optional(), name: z.string().min(1).max(100).optional(), full_name: fullName.optional() })
+export const createBody = z.object({
+  folder_name: z.string().min(1).max(100).optional(),
+  name: z.string().min(1).max(100).optional(),
+  full_name: fullName.optional(),
+})
 export const updateBody = z.object({ full_name: fullName.optional() })
-export const addBody = z.object({ email_address: z.string().min(1).max(320).optional(), user_id: id.optional(), is_admin: strictFlag.default(false) })
+export const addBody = z.object({
+  email_address: z.string().min(1).max(320).optional(),
+  user_id: id.optional(),
+  is_admin: strictFlag.default(false),
+})
 export const memberBody = z.object({ is_admin: strictFlag })
 
 const bodyOf = (req: Request) => requestValues(req)
-const orgRef = (raw: unknown): OrganizationRef => (typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : String(raw))
+/** An id (digits) or a folder name; an id past 32 bits names nothing (the database would refuse it in a query). */
+function orgRef(raw: unknown): OrganizationRef {
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) return String(raw)
+  const parsed = id.safeParse(raw)
+  if (!parsed.success) throw notFound('organization not found')
+  return parsed.data
+}
 function userIdParam(raw: unknown): number {
   const parsed = id.safeParse(raw)
   if (!parsed.success) throw invalid('a user id is a number')
@@ -29,7 +55,10 @@ export function organizationRoutes(core: Core): Router {
     const orgs = await listOrganizations(core.db, res.locals.principal)
     // extended=1 (the web UI's home page): each organization's controllers online and offline
     if (strictFlag.safeParse(req.query.extended ?? 0).data) {
-      const counts = await controllerCounts(core.db, orgs.map((o) => o.id))
+      const counts = await controllerCounts(
+        core.db,
+        orgs.map((o) => o.id),
+      )
       return void res.json(Object.fromEntries(orgs.map((o) => [o.id, { ...o, controllers: counts.get(o.id) }])))
     }
     res.json(Object.fromEntries(orgs.map((o) => [o.id, o])))
@@ -50,7 +79,9 @@ export function organizationRoutes(core: Core): Router {
   router.put('/api/v1/organizations/:org', async (req, res) => {
     const body = updateBody.safeParse(bodyOf(req))
     if (!body.success) throw invalid('full_name must be 1 to 200 characters')
-    const org = await updateOrganizationAs(core, res.locals.principal, orgRef(req.params.org), { fullName: body.data.full_name })
+    const org = await updateOrganizationAs(core, res.locals.principal, orgRef(req.params.org), {
+      fullName: body.data.full_name,
+    })
     res.json({ status: 'ok', organization: org })
   })
 
@@ -64,7 +95,13 @@ export function organizationRoutes(core: Core): Router {
     if (!body.success || (body.data.email_address === undefined) === (body.data.user_id === undefined)) {
       throw invalid('expected email_address or user_id, and optionally is_admin (0 or 1)')
     }
-    const member = await addMemberAs(core, res.locals.principal, orgRef(req.params.org), { email: body.data.email_address, userId: body.data.user_id }, body.data.is_admin)
+    const member = await addMemberAs(
+      core,
+      res.locals.principal,
+      orgRef(req.params.org),
+      { email: body.data.email_address, userId: body.data.user_id },
+      body.data.is_admin,
+    )
     res.json({ status: 'ok', organization_user: member })
   })
 
@@ -72,7 +109,13 @@ export function organizationRoutes(core: Core): Router {
     const userId = userIdParam(req.params.user)
     const body = memberBody.safeParse(bodyOf(req))
     if (!body.success) throw invalid('expected is_admin (0 or 1)')
-    const member = await setMemberAdminAs(core, res.locals.principal, orgRef(req.params.org), userId, body.data.is_admin)
+    const member = await setMemberAdminAs(
+      core,
+      res.locals.principal,
+      orgRef(req.params.org),
+      userId,
+      body.data.is_admin,
+    )
     res.json({ status: 'ok', organization_user: member })
   })
 

@@ -244,6 +244,7 @@ class Fixtures {
       if (status !== 200 && status !== 409)
         throw new Error(`fixture ${JSON.stringify(body)}: ${status} ${JSON.stringify(json)}`)
     }
+    await this.call('POST', '/api/v1/organizations', admin, { folder_name: org }) // again when a system admin's request deleted it (409 otherwise)
     await create({ path: org, name: 'lab', type: 10 })
     await create({ path: `${org}/lab`, name: 'pi', type: 12 })
     await create({ path: `${org}/lab/pi`, name: 'temp', type: 21, data_type: 1, decimal_places: 2 })

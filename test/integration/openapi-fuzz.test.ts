@@ -39,6 +39,10 @@ for (const provider of providers) {
         ['PUT', `/api/v1/organizations/acme/users/${big}`, { is_admin: 0 }],
         ['POST', '/api/v1/organizations/acme/users', { user_id: big }],
       ]
+      const orgs = await fetch(`${server.url}/api/v1/organizations/999999999999999999999999999999/users`, {
+        headers: { authorization: key },
+      })
+      assert.equal(orgs.status, 404, 'an organization id past 32 bits names none')
       for (const [method, path, body] of attempts) {
         const res = await fetch(server.url + path, {
           method,
