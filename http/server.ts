@@ -11,6 +11,8 @@ import { withValueLane } from './value-lane.ts'
 
 /** A TLS handshake that has not finished by then is dropped (node's default waits two minutes). */
 const HANDSHAKE_TIMEOUT_MS = 10_000
+/** Headers not complete by then get a 408 and the connection closed (slowloris); node waits 60 s, checked every 30 s. */
+const TIMEOUTS = { headersTimeout: 10_000, connectionsCheckingInterval: 1000 }
 
 /** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
@@ -32,10 +34,10 @@ export function createHttpServer(core: Core, deps: AppDependencies, upgrades: Up
   // https.Server is an http.Server that speaks TLS first; its types do not say so
   const http = tls
     ? (createHttpsServer(
-        { ...readTlsFiles(tls), handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
+        { ...readTlsFiles(tls), ...TIMEOUTS, handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
         handler,
       ) as unknown as Server)
-    : createServer(handler)
+    : createServer(TIMEOUTS, handler)
   http.keepAliveTimeout = 65_000 // longer than common load balancers' idle timeout, so they close first
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy())
