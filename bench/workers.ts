@@ -23,7 +23,14 @@ import { fmt, machine, median, printTable, sleep } from './lib/stats.ts'
 import type { ThroughputJob, ThroughputResult } from './lib/throughput-worker.ts'
 import { startWorker } from './lib/worker.ts'
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, messages: { type: 'string', default: '40000' }, publishers: { type: 'string', default: '4' }, only: { type: 'string' } } })
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    messages: { type: 'string', default: '40000' },
+    publishers: { type: 'string', default: '4' },
+    only: { type: 'string' },
+  },
+})
 const ROUNDS = Number(args.rounds)
 const MESSAGES = Number(args.messages)
 const PUBLISHERS = Number(args.publishers)
@@ -74,7 +81,13 @@ function serverPids(server: RunningServer): number[] {
   } catch {
     // none: ps exits 1
   }
-  return [server.child.pid!, ...children.split('\n').filter((l) => /\bnode\b/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]))]
+  return [
+    server.child.pid!,
+    ...children
+      .split('\n')
+      .filter((l) => /\bnode\b/.test(l))
+      .map((l) => Number(l.trim().split(/\s+/)[0])),
+  ]
 }
 
 const redisServer = await startRedis()
@@ -94,36 +107,81 @@ try {
     await core.close()
     const mqttPort = await freePort()
     const redis = s.redisDb === undefined ? [] : ['--redis', `${redisServer.url}/${s.redisDb}`]
-    s.server = await startServer(['--data-dir', s.dataDir, '--mqtt-port', String(mqttPort), '--mqtt-publish-rate', '0', '--mqtt-connections-per-key', '100', '--workers', String(s.workers), ...redis])
+    s.server = await startServer([
+      '--data-dir',
+      s.dataDir,
+      '--mqtt-port',
+      String(mqttPort),
+      '--mqtt-publish-rate',
+      '0',
+      '--mqtt-connections-per-key',
+      '100',
+      '--workers',
+      String(s.workers),
+      ...redis,
+    ])
     s.url = `mqtt://127.0.0.1:${mqttPort}`
     s.auth = { username: 'key', password: pi!.key }
     s.topic = pi!.topic
   }
   const watcher = new Redis(`${redisServer.url}/2`, { keyPrefix: 'tendril:mqtt:' })
   const redisPid = redisServer.pid
-  const job = (s: Setup, topic: string, messages: number): ThroughputJob => ({ url: s.url!, topic, auth: s.auth, publishers: PUBLISHERS, messages, payload: PAYLOAD, maxMs: 15_000, idleMs: 5_000 })
+  const job = (s: Setup, topic: string, messages: number): ThroughputJob => ({
+    url: s.url!,
+    topic,
+    auth: s.auth,
+    publishers: PUBLISHERS,
+    messages,
+    payload: PAYLOAD,
+    maxMs: 15_000,
+    idleMs: 5_000,
+  })
 
   console.log(machine())
-  console.log(`warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber, per case`)
+  console.log(
+    `warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber, per case`,
+  )
   for (const s of setups) await worker.run(job(s, s.topic!, 5000), 120_000)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of setups.keys()) {
       const s = setups[(i + round) % setups.length]!
-      for (const [kind, topic] of [['folder', s.topic!], ['sub-topic', `${s.topic}/raw`]] as const) {
+      for (const [kind, topic] of [
+        ['folder', s.topic!],
+        ['sub-topic', `${s.topic}/raw`],
+      ] as const) {
         const pids = serverPids(s.server!)
         const load = loadavg()[0]!
         const [cpu0, redis0, t0] = [cpuSeconds(pids), cpuSeconds([redisPid]), performance.now()]
         // where the load generator's connections landed: Redis' record of connected clients (worker in the broker id)
         const landed = new Map<string, string>()
-        const sample = setInterval(() => void watcher.hgetall('connected').then((all) => {
-          for (const [client, broker] of Object.entries(all)) if (client.includes('/bench-')) landed.set(client, /\.(w\d+)\./.exec(broker)?.[1] ?? '?')
-        }), 100)
+        const sample = setInterval(
+          () =>
+            void watcher.hgetall('connected').then((all) => {
+              for (const [client, broker] of Object.entries(all))
+                if (client.includes('/bench-')) landed.set(client, /\.(w\d+)\./.exec(broker)?.[1] ?? '?')
+            }),
+          100,
+        )
         const result = await worker.run(job(s, topic, MESSAGES), 180_000)
         clearInterval(sample)
         const seconds = (performance.now() - t0) / 1000
         const counts = new Map<string, number>()
         for (const w of landed.values()) counts.set(w, (counts.get(w) ?? 0) + 1)
-        runs.push({ setup: s.name, topic: kind, result, serverCpu: ((cpuSeconds(pids) - cpu0) / seconds) * 100, redisCpu: s.redisDb === undefined ? 0 : ((cpuSeconds([redisPid]) - redis0) / seconds) * 100, landed: s.workers > 1 ? [...counts].sort().map(([w, n]) => `${w}:${n}`).join(' ') : '-', load })
+        runs.push({
+          setup: s.name,
+          topic: kind,
+          result,
+          serverCpu: ((cpuSeconds(pids) - cpu0) / seconds) * 100,
+          redisCpu: s.redisDb === undefined ? 0 : ((cpuSeconds([redisPid]) - redis0) / seconds) * 100,
+          landed:
+            s.workers > 1
+              ? [...counts]
+                  .sort()
+                  .map(([w, n]) => `${w}:${n}`)
+                  .join(' ')
+              : '-',
+          load,
+        })
         await sleep(300)
       }
     }
@@ -132,7 +190,8 @@ try {
   watcher.disconnect()
 
   const rows: string[][] = []
-  const perCpu = (r: Run, withRedis: boolean) => r.result.perSecond / ((r.serverCpu + (withRedis ? r.redisCpu : 0)) / 100)
+  const perCpu = (r: Run, withRedis: boolean) =>
+    r.result.perSecond / ((r.serverCpu + (withRedis ? r.redisCpu : 0)) / 100)
   const base = (topic: string) => runs.filter((r) => r.setup === '1 process' && r.topic === topic)
   for (const s of setups) {
     for (const topic of ['folder', 'sub-topic'] as const) {
@@ -157,8 +216,26 @@ try {
     }
   }
   console.log()
-  printTable(['setup', 'topic', 'msg/s', 'server CPU', 'Redis CPU', 'load gen CPU', 'msg/CPU-s (server)', 'msg/CPU-s (+Redis)', 'vs 1 process', 'received/sent', 'connections landed', 'load avg (1 min)'], rows)
-  console.log(`\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU ("vs 1 process", Redis included). CPU: % of one core over the run (server = primary + workers, all threads); medians of ${ROUNDS} rounds. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`)
+  printTable(
+    [
+      'setup',
+      'topic',
+      'msg/s',
+      'server CPU',
+      'Redis CPU',
+      'load gen CPU',
+      'msg/CPU-s (server)',
+      'msg/CPU-s (+Redis)',
+      'vs 1 process',
+      'received/sent',
+      'connections landed',
+      'load avg (1 min)',
+    ],
+    rows,
+  )
+  console.log(
+    `\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU ("vs 1 process", Redis included). CPU: % of one core over the run (server = primary + workers, all threads); medians of ${ROUNDS} rounds. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`,
+  )
 } finally {
   await worker.stop()
   for (const s of setups) {

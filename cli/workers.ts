@@ -37,7 +37,10 @@ export async function runWorkers(config: Config): Promise<void> {
   }
   try {
     const bound = await Promise.all(Array.from({ length: config.workers }, (_, i) => startWorker(i + 1)))
-    log.info({ ...bound[0], workers: config.workers, host: config.host, tls: !!config.tls, db: config.database.provider }, 'tendril listening')
+    log.info(
+      { ...bound[0], workers: config.workers, host: config.host, tls: !!config.tls, db: config.database.provider },
+      'tendril listening',
+    )
     if (config.dev) await announceDevLogin(core, bound[0]!.port)
   } catch (err) {
     log.error({ reason: (err as Error).message }, 'tendril did not start')
@@ -63,15 +66,30 @@ export async function runWorkers(config: Config): Promise<void> {
         if (!listening) reject(new Error(`worker ${index} exited (${signal ?? code}) before listening`))
         if (stopping || !listening) return
         const lived = Date.now() - startedAt
-        log.error({ worker: index, pid: worker.process.pid, code, signal }, 'worker stopped unexpectedly; starting another')
-        setTimeout(() => !stopping && startWorker(index).catch((err: Error) => log.error({ worker: index, reason: err.message }, 'the replacement worker did not start')), lived < QUICK_DEATH_MS ? 1000 : 0).unref()
+        log.error(
+          { worker: index, pid: worker.process.pid, code, signal },
+          'worker stopped unexpectedly; starting another',
+        )
+        setTimeout(
+          () =>
+            !stopping &&
+            startWorker(index).catch((err: Error) =>
+              log.error({ worker: index, reason: err.message }, 'the replacement worker did not start'),
+            ),
+          lived < QUICK_DEATH_MS ? 1000 : 0,
+        ).unref()
       })
     })
   }
 }
 
 /** SIGTERM or SIGINT stops every worker, then the primary; SIGHUP is passed on (TLS reload). */
-function untilStopSignal(log: Logger, workers: Map<number, Worker>, stopAll: () => Promise<void>, tls: boolean): Promise<void> {
+function untilStopSignal(
+  log: Logger,
+  workers: Map<number, Worker>,
+  stopAll: () => Promise<void>,
+  tls: boolean,
+): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
@@ -91,10 +109,15 @@ function untilStopSignal(log: Logger, workers: Map<number, Worker>, stopAll: () 
 
 /** SIGTERM to each worker (each drains as a lone server does); SIGKILL to any still running at the deadline. */
 async function stopWorkers(workers: Worker[], deadlineMs: number, log: Logger): Promise<void> {
-  const exits = workers.filter((w) => w.process.exitCode === null && w.process.signalCode === null).map((w) => new Promise<void>((resolve) => {
-    w.once('exit', () => resolve())
-    w.process.kill('SIGTERM')
-  }))
+  const exits = workers
+    .filter((w) => w.process.exitCode === null && w.process.signalCode === null)
+    .map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.once('exit', () => resolve())
+          w.process.kill('SIGTERM')
+        }),
+    )
   const timer = setTimeout(() => {
     log.error('workers took too long to stop; killing them')
     for (const w of workers) if (w.process.exitCode === null) w.process.kill('SIGKILL')

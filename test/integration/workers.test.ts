@@ -19,6 +19,7 @@ import { endAll, nextMessage, refusalCode } from '../helpers/mqtt.ts'
 import { freshRedisDatabase, redisCommand } from '../helpers/redis.ts'
 
 const PER_KEY = 3
+type OnMessage = (payload: Buffer, client: MqttClient) => void
 
 // the worker number in the broker id of the instance holding a client ("<name>.w2.<start>"), 0 if none
 const WORKER_OF = `for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
@@ -40,21 +41,46 @@ for (const provider of providers) {
       redis = await freshRedisDatabase()
       const config = loadConfig({ flags: { db: db.url, 'data-dir': db.dataDir, 'bcrypt-cost': 4 }, env: {} })
       const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
-      const f = await fixture(core, { org: 'acme', controllers: ['acme/pi-1', 'acme/pi-2', 'acme/pi-3', 'acme/pi-limit'] })
-      await createSequence(core.db, (await findPath(core.db, '/acme/pi-1'))!.at(-1)!, 'level', { dataType: SequenceDataType.numeric })
+      const f = await fixture(core, {
+        org: 'acme',
+        controllers: ['acme/pi-1', 'acme/pi-2', 'acme/pi-3', 'acme/pi-limit'],
+      })
+      await createSequence(core.db, (await findPath(core.db, '/acme/pi-1'))!.at(-1)!, 'level', {
+        dataType: SequenceDataType.numeric,
+      })
       for (const [path, c] of Object.entries(f.controllers)) keys[path] = c.key
       await core.close() // the server's processes are the only ones using the database, as in production
       const mqttPort = await freePort()
       mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
-      server = await startServer(['--workers', '2', '--redis', redis, '--db', db.url, '--data-dir', db.dataDir, '--mqtt-port', String(mqttPort), '--mqtt-connections-per-key', String(PER_KEY)])
+      server = await startServer([
+        '--workers',
+        '2',
+        '--redis',
+        redis,
+        '--db',
+        db.url,
+        '--data-dir',
+        db.dataDir,
+        '--mqtt-port',
+        String(mqttPort),
+        '--mqtt-connections-per-key',
+        String(PER_KEY),
+      ])
     })
     const open: MqttClient[] = []
     /** `onMessage` listens from the start: a persistent session's queue may arrive with the CONNACK */
-    const connect = (key: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void) =>
+    const connect = (key: string, options: IClientOptions = {}, onMessage?: OnMessage) =>
       new Promise<MqttClient>((resolve, reject) => {
-        const client = mqtt.connect(mqttUrl, { username: 'key', password: key, reconnectPeriod: 0, connectTimeout: 5000, clientId: `t${++ids}`, ...options })
+        const client = mqtt.connect(mqttUrl, {
+          username: 'key',
+          password: key,
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+          clientId: `t${++ids}`,
+          ...options,
+        })
         open.push(client)
-        if (onMessage) client.on('message', onMessage)
+        if (onMessage) client.on('message', (topic, payload) => onMessage(payload, client))
         client.once('connect', () => resolve(client))
         client.once('error', reject)
       })
@@ -70,12 +96,20 @@ for (const provider of providers) {
       if (landed.has(client)) return landed.get(client)!
       let worker = 0
       const id = `/${client.options.clientId}`
-      await eventually(async () => (worker = Number(await redisCommand(redis, ['EVAL', WORKER_OF, '1', 'tendril:mqtt:connected', id]))) > 0)
+      await eventually(
+        async () =>
+          (worker = Number(await redisCommand(redis, ['EVAL', WORKER_OF, '1', 'tendril:mqtt:connected', id]))) > 0,
+      )
       landed.set(client, worker)
       return worker
     }
     /** a connection that landed on `worker` (connections alternate between the workers) */
-    const connectOn = async (worker: number, key: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> => {
+    const connectOn = async (
+      worker: number,
+      key: string,
+      options: IClientOptions = {},
+      onMessage?: OnMessage,
+    ): Promise<MqttClient> => {
       for (let attempt = 0; attempt < 10; attempt++) {
         const client = await connect(key, options, onMessage)
         if ((await workerOf(client)) === worker) return client
@@ -94,7 +128,11 @@ for (const provider of providers) {
       await publisher.publishAsync('acme/pi-1/commands/led', 'on', { qos: 1 })
       assert.ok(await eventually(() => got.length >= 2, 5000), `received: ${got.join('; ')}`)
       await new Promise((resolve) => setTimeout(resolve, 300))
-      assert.deepEqual(got.sort(), ['acme/pi-1 {"hello":{"from":"worker 2"}}', 'acme/pi-1/commands/led on'], 'each message arrives once')
+      assert.deepEqual(
+        got.sort(),
+        ['acme/pi-1 {"hello":{"from":"worker 2"}}', 'acme/pi-1/commands/led on'],
+        'each message arrives once',
+      )
     })
 
     test('a retained message reaches a client on either worker', async () => {
@@ -121,16 +159,20 @@ for (const provider of providers) {
         await publisher.publishAsync('acme/pi-1/inbox', `while away ${n}`, { qos: 1 })
         // an attempt that lands on the other worker resumes the session there: the message counts wherever it arrives
         let receiver: MqttClient | undefined
-        const client = await connectOn(worker, keys['acme/pi-1']!, session, function (this: MqttClient, _topic, payload) {
+        const client = await connectOn(worker, keys['acme/pi-1']!, session, (payload, client) => {
           received.push(payload.toString())
-          receiver = this
+          receiver = client
         })
         assert.ok(await eventually(() => received.includes(`while away ${n}`), 5000), `message ${n} arrived`)
         deliveredOn.add(await workerOf(receiver!))
         await client.endAsync()
       }
       await publisher.endAsync()
-      assert.deepEqual(received, [0, 1, 2, 3].map((n) => `while away ${n}`), 'each once, in order')
+      assert.deepEqual(
+        received,
+        [0, 1, 2, 3].map((n) => `while away ${n}`),
+        'each once, in order',
+      )
       assert.deepEqual([...deliveredOn].sort(), [1, 2], 'the session was resumed on both workers')
     })
 
@@ -140,24 +182,45 @@ for (const provider of providers) {
       assert.notEqual(await refusalCode(mqttUrl, key, { clientId: `t${++ids}` }), 0)
       assert.notEqual(await refusalCode(mqttUrl, key, { clientId: `t${++ids}` }), 0, 'refused on the other worker too')
       await held[1]!.endAsync()
-      assert.ok(await eventually(async () => (await refusalCode(mqttUrl, key, { clientId: `t${++ids}` })) === 0, 5000), 'the session that ended makes room')
+      assert.ok(
+        await eventually(async () => (await refusalCode(mqttUrl, key, { clientId: `t${++ids}` })) === 0, 5000),
+        'the session that ended makes room',
+      )
     })
 
     test('REST answers through both workers, and values written through both are all stored', async () => {
       const auth = { authorization: basicAuth(keys['acme/pi-1']!), connection: 'close' } // a new connection, so a new worker each time
-      const writes = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-        fetch(`${server.url}/api/v1/resources/acme/pi-1/level`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ data: Buffer.from(String(i)).toString('base64') }) })))
-      assert.deepEqual(writes.map((r) => r.status), Array(20).fill(200))
+      const writes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          fetch(`${server.url}/api/v1/resources/acme/pi-1/level`, {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ data: Buffer.from(String(i)).toString('base64') }),
+          }),
+        ),
+      )
+      assert.deepEqual(
+        writes.map((r) => r.status),
+        Array(20).fill(200),
+      )
       const history = await fetch(`${server.url}/api/v1/resources/acme/pi-1/level?count=100`, { headers: auth })
       assert.equal(history.status, 200)
-      assert.deepEqual(((await history.json()) as { values: number[] }).values.map(Number).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i))
+      assert.deepEqual(
+        ((await history.json()) as { values: number[] }).values.map(Number).sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i),
+      )
     })
 
     test('a worker that dies is replaced, with a log line, and the server keeps serving', async () => {
       const before = workerPids(server)
       process.kill(before[0]!, 'SIGKILL')
-      assert.ok(await eventually(() => /"msg":"worker stopped unexpectedly; starting another"/.test(server.output()), 5000))
-      assert.ok(await eventually(() => workerPids(server).length === 2 && !workerPids(server).includes(before[0]!), 15_000), 'a new worker runs')
+      assert.ok(
+        await eventually(() => /"msg":"worker stopped unexpectedly; starting another"/.test(server.output()), 5000),
+      )
+      assert.ok(
+        await eventually(() => workerPids(server).length === 2 && !workerPids(server).includes(before[0]!), 15_000),
+        'a new worker runs',
+      )
       assert.ok(await eventually(() => (server.output().match(/"msg":"worker listening"/g) ?? []).length === 3, 15_000))
       for (const worker of [1, 2]) await (await connectOn(worker, keys['acme/pi-3']!)).endAsync()
     })
@@ -169,7 +232,11 @@ for (const provider of providers) {
       const { code } = await server.stop('SIGTERM')
       assert.equal(code, 0)
       for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'the worker has exited')
-      assert.equal((server.output().match(/"msg":"stopped"/g) ?? []).length, 3, 'the workers and the primary each stopped')
+      assert.equal(
+        (server.output().match(/"msg":"stopped"/g) ?? []).length,
+        3,
+        'the workers and the primary each stopped',
+      )
     })
   })
 }
@@ -177,7 +244,17 @@ for (const provider of providers) {
 test('more than one worker without --redis is refused with the reason', async () => {
   const db = await freshDatabase('sqlite')
   try {
-    const result = await runCli(['serve', '--workers', '2', '--data-dir', db.dataDir, '--port', '0', '--mqtt-port', '0'])
+    const result = await runCli([
+      'serve',
+      '--workers',
+      '2',
+      '--data-dir',
+      db.dataDir,
+      '--port',
+      '0',
+      '--mqtt-port',
+      '0',
+    ])
     assert.equal(result.code, 2)
     assert.match(result.stderr, /--workers: more than one worker needs --redis/)
   } finally {
@@ -188,5 +265,8 @@ test('more than one worker without --redis is refused with the reason', async ()
 /** the primary's live worker processes */
 function workerPids(server: RunningServer): number[] {
   const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(server.child.pid)], { encoding: 'utf8' })
-  return out.split('\n').filter((line) => /\bnode\b/.test(line)).map((line) => Number(line.trim().split(/\s+/)[0]))
+  return out
+    .split('\n')
+    .filter((line) => /\bnode\b/.test(line))
+    .map((line) => Number(line.trim().split(/\s+/)[0]))
 }
