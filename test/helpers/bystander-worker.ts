@@ -57,3 +57,4 @@ process.on('message', async () => {
   await Promise.all([sub.endAsync(), pub.endAsync()])
   send({ stopped: true })
 })
+process.on('disconnect', () => process.exit(0)) // the scenario ended without stopping it

@@ -39,6 +39,7 @@ export async function serveProvisioned(
     String(await freePort()),
     ...args,
   ])
+  process.once('exit', () => server.child.kill('SIGKILL')) // also when the scenario itself crashes
   return { server, keys, bystanderKey, dataDir }
 }
 

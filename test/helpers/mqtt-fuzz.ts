@@ -224,7 +224,7 @@ function mutate(rng: Rng, buf: Buffer): Buffer {
         out.subarray(1 + varintLength(out)),
       ])
     case 4: // a string length field (the first one after the fixed header)
-      if (out.length > 4) out.writeUInt16BE(rng.int(65536), 1 + varintLength(out))
+      if (out.length >= 3 + varintLength(out)) out.writeUInt16BE(rng.int(65536), 1 + varintLength(out))
       return out
     case 5: // truncated
       return out.subarray(0, rng.int(out.length))
