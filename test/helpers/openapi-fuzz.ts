@@ -9,6 +9,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { basicAuth } from './http.ts'
 
 type Schema = Record<string, unknown>
+/** field name → values that name existing things (paths, ids, addresses) */
+type Hints = Record<string, fc.Arbitrary<unknown>>
 interface Parameter {
   name: string
   in: 'path' | 'query'
@@ -94,7 +96,7 @@ export async function fuzzOpenApi(options: FuzzOptions): Promise<FuzzResult> {
       })
       for (const request of requests) {
         const failure = await send(options.url, request, fixtures.credential(request.credential), checker, result)
-        suspect ||= method !== 'get' || result.lastStatus === 401
+        suspect ||= mayHaveEnded(request, result.lastStatus)
         if (failure) {
           result.failures.push(failure)
           log(`FAIL ${failure}`)
@@ -109,6 +111,11 @@ export async function fuzzOpenApi(options: FuzzOptions): Promise<FuzzResult> {
   }
   return result
 }
+
+/** A credential refused, or a change that may have ended one or a fixture (a sign-out, a deletion, a move, a user changed). */
+const mayHaveEnded = (r: Request, status?: number) =>
+  (status === 401 && r.credential !== 'anonymous') ||
+  (status === 200 && r.method !== 'get' && (r.method === 'delete' || r.method === 'put' || r.route === '/sign-out'))
 
 const describe = (r: Request) =>
   `${r.method.toUpperCase()} ${r.path}${r.query.length ? '?' + new URLSearchParams(r.query) : ''} as ${r.credential} (${r.valid ? 'valid' : 'invalid'})${r.body ? ` ${r.body.type} ${r.body.text.slice(0, 200)}` : ''}`
@@ -198,8 +205,57 @@ class Fixtures {
   private credentials = new Map<string, Credential>()
   private generation = 0
   private member = { email: '', password: '' }
-  readonly samples: { paths: string[]; ids: number[] } = { paths: [], ids: [] }
+  readonly samples: { paths: string[]; ids: number[]; names: string[]; emails: string[] } = {
+    paths: [],
+    ids: [],
+    names: [],
+    emails: [],
+  }
   constructor(private readonly options: FuzzOptions) {}
+
+  hints(): Hints {
+    const { paths, ids, emails } = this.samples
+    const path = fc.constantFrom(...paths.filter((p) => !p.startsWith('self')))
+    const id = fc.constantFrom(...ids)
+    return {
+      folder_path: path,
+      controller_path: path,
+      controller: path,
+      path,
+      parent: path,
+      access_as_controller_id: id,
+      access_as_user_id: id,
+      organization_id: id,
+      user_id: id,
+      rev: id,
+      if_revision: id,
+      email_address: fc.oneof(fc.constantFrom(...emails), fc.emailAddress()),
+      password: fc.constantFrom('a long enough password', 'another long password'),
+      type: fc.constantFrom(
+        'reboot',
+        'update',
+        'update_sequence',
+        'watchdog',
+        '10',
+        '12',
+        '20',
+        '21',
+        'folder',
+        'sequence',
+      ),
+      parameters: fc.constantFrom(
+        {},
+        { sequence: `${this.options.org}/lab/pi/temp`, value: '1.5' },
+        { temp: 1, $t: 'x' },
+      ),
+      data_type: fc.constantFrom(1, 2, 3),
+      values: fc.constantFrom(
+        { [`${this.options.org}/lab/pi/temp`]: 2.5 },
+        { [`/${this.options.org}/lab/pi/note`]: 'hi' },
+      ),
+      data: fc.base64String({ maxLength: 40 }),
+    }
+  }
 
   credential(name: string): Credential {
     return this.credentials.get(name)!
@@ -290,6 +346,8 @@ class Fixtures {
       'self/temp',
       'other-org/x',
     ]
+    this.samples.names = [org]
+    this.samples.emails = [email, this.options.admin.email]
     this.samples.ids = [
       Number(orgInfo.json.id) || 1,
       userId,
@@ -357,8 +415,8 @@ const junk = fc.oneof(
 )
 
 /** An arbitrary of values that a JSON schema (as z.toJSONSchema writes them) accepts, more or less: the server is the judge. */
-export function valueOf(schema: Schema): fc.Arbitrary<unknown> {
-  if (Array.isArray(schema.anyOf)) return fc.oneof(...(schema.anyOf as Schema[]).map(valueOf))
+export function valueOf(schema: Schema, hints: Hints = {}): fc.Arbitrary<unknown> {
+  if (Array.isArray(schema.anyOf)) return fc.oneof(...(schema.anyOf as Schema[]).map((s) => valueOf(s, hints)))
   if ('const' in schema) return fc.constant(schema.const)
   if (Array.isArray(schema.enum)) return fc.constantFrom(...(schema.enum as unknown[]))
   switch (schema.type) {
@@ -391,7 +449,12 @@ export function valueOf(schema: Schema): fc.Arbitrary<unknown> {
       if (Object.keys(properties).length === 0)
         return fc.dictionary(fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })
       const record: Record<string, fc.Arbitrary<unknown>> = {}
-      for (const [name, property] of Object.entries(properties)) record[name] = valueOf(property)
+      for (const [name, property] of Object.entries(properties)) {
+        // a field that names something: often a thing that exists, so the request gets past the lookup
+        record[name] = hints[name]
+          ? fc.oneof({ weight: 2, arbitrary: hints[name] }, { weight: 1, arbitrary: valueOf(property) })
+          : valueOf(property)
+      }
       return fc.record(record, { requiredKeys: (schema.required as string[]) ?? [] })
     }
     default:
@@ -400,9 +463,9 @@ export function valueOf(schema: Schema): fc.Arbitrary<unknown> {
 }
 
 /** An object that breaks its schema: a field of the wrong kind, a required one left out, or fields nobody asked for. */
-function brokenObject(schema: Schema): fc.Arbitrary<Record<string, unknown>> {
+function brokenObject(schema: Schema, hints: Hints): fc.Arbitrary<Record<string, unknown>> {
   const names = Object.keys((schema.properties ?? {}) as object)
-  const valid = valueOf(schema) as fc.Arbitrary<Record<string, unknown>>
+  const valid = valueOf(schema, hints) as fc.Arbitrary<Record<string, unknown>>
   const wrongField = names.length
     ? fc.tuple(valid, fc.constantFrom(...names), junk).map(([v, name, bad]) => ({ ...v, [name]: bad }))
     : junk.map((bad) => ({ x: bad }))
@@ -435,7 +498,7 @@ function pathValue(name: string, schema: Schema, fixtures: Fixtures, valid: bool
       ? fc.oneof({ weight: 4, arbitrary: known }, { weight: 1, arbitrary: under })
       : fc.oneof(known, random, under)
   }
-  const known = fc.constantFrom(...fixtures.samples.ids.map(String), 'current', 'self')
+  const known = fc.constantFrom(...fixtures.samples.ids.map(String), ...fixtures.samples.names, 'current', 'self')
   // an empty segment would name another route ("/api/v1/organizations/" is the list)
   return (valid ? fc.oneof(known, valueOf(schema).map(asText)) : fc.oneof(known, junk.map(asText))).filter(
     (v) => v !== '',
@@ -467,8 +530,17 @@ function requestOf(route: string, method: string, op: OperationDoc, fixtures: Fi
       const params = fc.tuple(
         ...pathParams.map((p) => pathValue(p.name, p.schema, fixtures, valid).map((v) => [p.name, v] as const)),
       )
-      const query = queryParams.length ? (valid ? valueOf(querySchema) : brokenObject(querySchema)) : fc.constant({})
-      const body = bodySchema ? (valid ? valueOf(bodySchema) : brokenObject(bodySchema)) : fc.constant(undefined)
+      const hints = fixtures.hints()
+      const query = queryParams.length
+        ? valid
+          ? valueOf(querySchema, hints)
+          : brokenObject(querySchema, hints)
+        : fc.constant({})
+      const body = bodySchema
+        ? valid
+          ? valueOf(bodySchema, hints)
+          : brokenObject(bodySchema, hints)
+        : fc.constant(undefined)
       return fc.record({ params, query, body }).map(({ params, query, body }): Request => {
         let path = route
         for (const [name, value] of params) path = path.replace(`{${name}}`, encodePath(value, name))

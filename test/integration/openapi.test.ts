@@ -3,13 +3,14 @@
 // @redocly/cli's recommended rules (redocly.yaml).
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { createApp } from '../../http/app.ts'
 import { openApiDocument, openApiPath } from '../../http/openapi.ts'
+import { SEQUENCE_SETTINGS } from '../../core/resources/attributes.ts'
 import { CHANGE_FIELDS, updateResourceBody } from '../../http/routes/resources/params.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -64,6 +65,43 @@ describe('the OpenAPI document', () => {
     const documented = Object.keys(updateResourceBody.shape)
     assert.deepEqual(
       CHANGE_FIELDS.filter((field) => !documented.includes(field)),
+      [],
+    )
+  })
+
+  test('documents every field the resources routes read by hand (values.x, timestamp(values, …), sequence settings)', () => {
+    const read = new Set<string>(SEQUENCE_SETTINGS)
+    for (const file of ['resources.ts', 'sequences.ts']) {
+      const source = readFileSync(new URL(`../../http/routes/${file}`, import.meta.url), 'utf8')
+      for (const [, name] of source.matchAll(/\b(?:values|body)\.([a-z][A-Za-z_]*)\b(?!\()/g))
+        if (name !== 'ts' && name !== 'success') read.add(name!)
+      for (const [, names] of source.matchAll(/timestamp\(values, ([^)]*)\)/g))
+        for (const [, name] of names!.matchAll(/'([^']+)'/g)) read.add(name!)
+    }
+    const document = openApiDocument(server.core) as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: { name: string }[]
+            requestBody?: { content: Record<string, { schema: { properties: object } }> }
+          }
+        >
+      >
+    }
+    const documented = new Set<string>()
+    for (const [path, methods] of Object.entries(document.paths)) {
+      if (!path.startsWith('/api/v1/resources')) continue
+      for (const op of Object.values(methods)) {
+        for (const p of op.parameters ?? []) documented.add(p.name)
+        for (const name of Object.keys(op.requestBody?.content['application/json']?.schema.properties ?? {}))
+          documented.add(name)
+      }
+    }
+    assert.ok(read.size > 20, [...read].join(', '))
+    assert.deepEqual(
+      [...read].filter((name) => !documented.has(name)),
       [],
     )
   })

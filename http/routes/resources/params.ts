@@ -106,6 +106,7 @@ export const createResourceBody = z.object({
   data: z.string().optional().describe('base64 content'),
   contents: z.string().optional().describe('base64 content'),
   creation_timestamp: textOrNumber.optional(),
+  creationTimestamp: textOrNumber.optional().describe('rhizo’s other name for creation_timestamp'),
   ...sequenceSettings,
 })
 
@@ -115,7 +116,12 @@ export const writeResourceBody = z.object({
   contents: z.string().optional(),
   value: textOrNumber.optional(),
   timestamp: textOrNumber.optional(),
-  modification_timestamp: textOrNumber.optional(),
+  modification_timestamp: textOrNumber
+    .optional()
+    .describe('the new revision’s time (creation_timestamp too, on the legacy POST)'),
+  modificationTimestamp: textOrNumber.optional().describe('rhizo’s other name for modification_timestamp'),
+  creation_timestamp: textOrNumber.optional(),
+  creationTimestamp: textOrNumber.optional(),
 })
 
 /** PUT /api/v1/resources/<path>: change the resource, give a file new content, or a sequence a value. */
