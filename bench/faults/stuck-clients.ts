@@ -31,6 +31,7 @@ try {
     silentWs: Number(args.silent),
     idle,
     timeoutMs: Number(args.timeout),
+    afterMs: 15_000,
     log: (line) => console.log(`  ${line}`),
   })
   const row = (name: string, c: Closings) =>
@@ -46,7 +47,7 @@ try {
   // the bound: 100 MB plus 50 KB per connection held, over the RSS before
   const bound = r.rssMb.before + 100 + (idle + Number(args.slowloris) + 2 * Number(args.silent)) * 0.05
   console.log(
-    `  rss: ${r.rssMb.before.toFixed(0)} MB before, ${r.rssMb.during.toFixed(0)} MB during (peak ${r.rssMb.peak.toFixed(0)}), ${r.rssMb.after.toFixed(0)} MB after; bound ${bound.toFixed(0)} MB`,
+    `  rss: ${r.rssMb.before.toFixed(0)} MB before, ${r.rssMb.during.toFixed(0)} MB during (peak ${r.rssMb.peak.toFixed(0)}), ${r.rssMb.after.toFixed(0)} MB 15 s after closing them all; bound ${bound.toFixed(0)} MB`,
   )
   console.log(`  bystander before: ${fmtLatency(r.bystander.before)}`)
   console.log(`  bystander during: ${fmtLatency(r.bystander.during)}`)

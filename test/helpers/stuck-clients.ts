@@ -18,6 +18,8 @@ export interface StuckOptions {
   idle: number
   /** --mqtt-connect-timeout and --mqtt-drain-timeout of the server */
   timeoutMs: number
+  /** how long after closing everything the RSS "after" is read (default 3 s) */
+  afterMs?: number
   log?: (line: string) => void
 }
 
@@ -220,7 +222,7 @@ export async function stuckClients(options: StuckOptions): Promise<StuckResult> 
       idle: { connected: idle.length, closedByServer: lists.idle.filter((t) => t.closedAt !== undefined).length },
     }
     for (const t of [...stuckOnes, ...lists.idle]) t.socket.destroy()
-    await sleep(3000)
+    await sleep(options.afterMs ?? 3000)
     rss.after = serverExited ? NaN : rssMb(server)
     return {
       ...result,
