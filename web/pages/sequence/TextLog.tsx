@@ -5,7 +5,7 @@ import { useEffect } from 'preact/hooks'
 import { api, resourceUrl, type Described } from '../../api.ts'
 import { follow } from '../../live.ts'
 import { here, setQuery } from '../../router.ts'
-import { parseValueLines } from './Numeric.tsx'
+import { parseValueLines } from './values.ts'
 import { formatTime } from './range.ts'
 
 const PAGE = 200
