@@ -14,9 +14,15 @@ import type { Principal } from '../../core/principal.ts'
 import { writeSequenceValuesOrRefuse } from '../../core/messages/values.ts'
 import { correctControllerTimestamp } from '../../core/resources/clock-drift.ts'
 import { revisionBody, latestValue, type RevisionBody } from '../../core/resources/revisions.ts'
-import { historyPages, sequenceRevisions, sequenceTimeRange } from '../../core/resources/sequence-export.ts'
+import { downsampleHistory } from '../../core/resources/sequence-downsample.ts'
+import {
+  historyPages,
+  MAX_HISTORY_VALUES,
+  sequenceHistoryText,
+  sequenceRevisions,
+  sequenceTimeRange,
+} from '../../core/resources/sequence-history.ts'
 import { sequenceRules } from '../../core/resources/sequence-values.ts'
-import { downsampleHistory, MAX_HISTORY_VALUES, sequenceHistoryText } from '../../core/resources/sequences.ts'
 import { joinPath, splitPath } from '../../core/resources/paths.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { flag, requestValues, type Values } from '../request-values.ts'
@@ -73,12 +79,28 @@ function parseValues<T extends z.ZodType>(schema: T, values: Values): z.infer<T>
 export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
   const query = parseValues(readQuery, requestValues(req))
   const rules = sequenceRules(target.sequence.systemAttributes)
-  if (query.rev !== undefined) return sendValue(core, res, target, rules.dataType, await revisionBody(core, core.blobs, target.sequence.id, query.rev), 'no such revision of this sequence')
-  if (query.revisions) return void res.json(await sequenceRevisions(core.db, target.sequence.id, { count: Math.min(query.count ?? 100, 1000), start: query.start_timestamp, end: query.end_timestamp }))
+  if (query.rev !== undefined)
+    return sendValue(
+      core,
+      res,
+      target,
+      rules.dataType,
+      await revisionBody(core, core.blobs, target.sequence.id, query.rev),
+      'no such revision of this sequence',
+    )
+  if (query.revisions)
+    return void res.json(
+      await sequenceRevisions(core.db, target.sequence.id, {
+        count: Math.min(query.count ?? 100, 1000),
+        start: query.start_timestamp,
+        end: query.end_timestamp,
+      }),
+    )
   if (query.buckets !== undefined) return sendBuckets(core, res, target, query)
   if (query.download) return sendCsv(core, res, target, query)
   // rhizo: a range or a count above 1 asks for history; otherwise the latest value
-  if (query.start_timestamp || query.end_timestamp || (query.count ?? 1) > 1) return sendHistory(core, res, target, query)
+  if (query.start_timestamp || query.end_timestamp || (query.count ?? 1) > 1)
+    return sendHistory(core, res, target, query)
   const latest = await latestValue(core, core.blobs, target.sequence.id)
   // no value yet: an empty 200, not 404. rhizo's client writes a value as GET, then PUT if the GET
   // succeeded, else POST to create a file (rhizo/resources.py FileClient.write), which a sequence
@@ -87,9 +109,17 @@ export async function getSequence(core: Core, req: Request, res: Response, targe
   return sendValue(core, res, target, rules.dataType, latest, 'the sequence has no value yet')
 }
 
-const contentType = (dataType: number) => (dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8')
+const contentType = (dataType: number) =>
+  dataType === SequenceDataType.image ? 'image/jpeg' : 'text/plain; charset=utf-8'
 
-async function sendValue(core: Core, res: Response, target: SequenceTarget, dataType: number, value: RevisionBody | null, missing: string): Promise<void> {
+async function sendValue(
+  core: Core,
+  res: Response,
+  target: SequenceTarget,
+  dataType: number,
+  value: RevisionBody | null,
+  missing: string,
+): Promise<void> {
   if (!value) throw notFound(missing)
   res.type(contentType(dataType))
   res.set('Last-Modified', value.timestamp.toUTCString())
@@ -98,14 +128,27 @@ async function sendValue(core: Core, res: Response, target: SequenceTarget, data
     return
   }
   res.set('Content-Length', String(value.size))
-  await streamBody(core, res, value.body, { sequenceId: target.sequence.id, revisionId: value.revisionId }, 'sequence value download')
+  await streamBody(
+    core,
+    res,
+    value.body,
+    { sequenceId: target.sequence.id, revisionId: value.revisionId },
+    'sequence value download',
+  )
 }
 
 async function sendHistory(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
   const count = query.count ?? MAX_HISTORY_VALUES
-  if (count > MAX_HISTORY_VALUES) throw invalid(`count must be from 1 to ${MAX_HISTORY_VALUES} (download=1 streams any length as CSV)`)
+  if (count > MAX_HISTORY_VALUES)
+    throw invalid(`count must be from 1 to ${MAX_HISTORY_VALUES} (download=1 streams any length as CSV)`)
   const maxBytes = core.config.historyResponseLimit
-  const history = await sequenceHistoryText(core.db, target.sequence.id, { count, start: query.start_timestamp, end: query.end_timestamp, blobs: core.blobs, maxBytes })
+  const history = await sequenceHistoryText(core.db, target.sequence.id, {
+    count,
+    start: query.start_timestamp,
+    end: query.end_timestamp,
+    blobs: core.blobs,
+    maxBytes,
+  })
   // rhizo's keys; values stay the text stored (as rhizo returned them), timestamps are ISO 8601 UTC.
   // Over --history-response-limit the newest values that fit are sent, and truncated says so
   // (download=1 streams them all).
@@ -142,7 +185,13 @@ async function sendBuckets(core: Core, res: Response, target: SequenceTarget, qu
     start_timestamp: formatTimestamp(start),
     end_timestamp: formatTimestamp(end),
     ...(notNumeric > 0 ? { not_numeric: notNumeric } : {}),
-    buckets: slices.map((b) => ({ start: formatTimestamp(b.start), count: b.count, min: b.min, mean: b.mean, max: b.max })),
+    buckets: slices.map((b) => ({
+      start: formatTimestamp(b.start),
+      count: b.count,
+      min: b.min,
+      mean: b.mean,
+      max: b.max,
+    })),
   })
 }
 
@@ -150,7 +199,11 @@ async function sendBuckets(core: Core, res: Response, target: SequenceTarget, qu
 const csvField = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text)
 
 async function sendCsv(core: Core, res: Response, target: SequenceTarget, query: ReadQuery): Promise<void> {
-  const pages = historyPages(core.db, core.blobs, target.sequence.id, { start: query.start_timestamp, end: query.end_timestamp, count: query.count })
+  const pages = historyPages(core.db, core.blobs, target.sequence.id, {
+    start: query.start_timestamp,
+    end: query.end_timestamp,
+    count: query.count,
+  })
   // the first page is read before the headers go, so a refusal (an image sequence) is still a clean 400
   const first = await pages.next()
   res.type('text/csv; charset=utf-8')
@@ -189,7 +242,13 @@ function valueFrom(body: Record<string, unknown>): string | Buffer {
  * whose file part (named file, data or value) is the value itself, byte for byte (an image from a
  * camera, without base64).
  */
-export async function writeSequence(core: Core, bus: MessageBus, req: Request, res: Response, target: SequenceTarget): Promise<void> {
+export async function writeSequence(
+  core: Core,
+  bus: MessageBus,
+  req: Request,
+  res: Response,
+  target: SequenceTarget,
+): Promise<void> {
   let body: Record<string, unknown> = requestValues(req)
   if (isMultipart(req)) {
     const { fields, bytes } = await readMultipartValue(req, res, core.config.uploadLimit)
@@ -211,7 +270,13 @@ const valueRequest = (principal: Principal, path: string, value: string | Buffer
  * The value of a request body (data, value or contents, and timestamp) written through the core's one
  * use case for values, and answered; shared with http/value-lane.ts. A refusal is thrown by its kind.
  */
-export async function writeSequenceValue(core: Core, bus: MessageBus, principal: Principal, target: SequenceTarget, body: Record<string, unknown>) {
+export async function writeSequenceValue(
+  core: Core,
+  bus: MessageBus,
+  principal: Principal,
+  target: SequenceTarget,
+  body: Record<string, unknown>,
+) {
   const value = valueFrom(body)
   const at = body.timestamp === undefined || body.timestamp === '' ? undefined : parseTimestamp(body.timestamp)
   const request = valueRequest(principal, target.path, value, at)
@@ -238,7 +303,8 @@ function valuesOf(raw: string | Record<string, unknown>): Record<string, unknown
       throw invalid('values must be a JSON object of {path: value}')
     }
   }
-  if (!values || typeof values !== 'object' || Array.isArray(values)) throw invalid('values must be a JSON object of {path: value}')
+  if (!values || typeof values !== 'object' || Array.isArray(values))
+    throw invalid('values must be a JSON object of {path: value}')
   const entries = Object.keys(values)
   if (entries.length > MAX_VALUES_PER_PUT) throw invalid(`at most ${MAX_VALUES_PER_PUT} values per request`)
   return values as Record<string, unknown>
@@ -253,14 +319,18 @@ export function sequenceValueRoutes(core: Core, bus: MessageBus): Router {
     if (!body.success) throw invalid('expected values (a JSON object of {path: value}) and optionally timestamp')
     const principal = res.locals.principal
     const values = valuesOf(body.data.values)
-    const given = body.data.timestamp === undefined || body.data.timestamp === '' ? new Date() : parseTimestamp(body.data.timestamp)
+    const given =
+      body.data.timestamp === undefined || body.data.timestamp === '' ? new Date() : parseTimestamp(body.data.timestamp)
     for (const [path, raw] of Object.entries(values)) {
-      if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) throw invalid(`${joinPath(splitPath(path))}: a value must be a string or a number; nothing was stored`)
+      if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw)))
+        throw invalid(`${joinPath(splitPath(path))}: a value must be a string or a number; nothing was stored`)
     }
     const timestamp = await correctControllerTimestamp(core.db, principal, given)
     // every path is absolute, with or without its leading slash (rhizo's find_resource stripped slashes);
     // every one is found, checked and encoded before anything is stored
-    const requests = Object.entries(values).map(([path, raw]) => valueRequest(principal, joinPath(splitPath(path)), String(raw), timestamp))
+    const requests = Object.entries(values).map(([path, raw]) =>
+      valueRequest(principal, joinPath(splitPath(path)), String(raw), timestamp),
+    )
     const { stored, skipped } = await writeSequenceValuesOrRefuse(core, bus, requests, { createMissing: false })
     res.json({ status: 'ok', stored: stored.length, skipped: skipped.length, timestamp: formatTimestamp(timestamp) })
   })

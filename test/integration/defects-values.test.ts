@@ -19,7 +19,7 @@ import {
   type TendrilSdkError,
 } from '@tendril/controllers-sdk'
 import { createController, createOrg } from '../../core/admin.ts'
-import { sequenceHistory } from '../../core/resources/sequences.ts'
+import { sequenceHistory } from '../../core/resources/sequence-history.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'

@@ -9,7 +9,7 @@ import { connect, endAll, granted, nextMessage } from '../helpers/mqtt.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { basicAuth } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
-import { sequenceHistory } from '../../core/resources/sequences.ts'
+import { sequenceHistory } from '../../core/resources/sequence-history.ts'
 
 for (const provider of providers) {
   describe(`REST messages on ${provider}`, () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { sequenceHistory } from '../../core/resources/sequences.ts'
+import { sequenceHistory } from '../../core/resources/sequence-history.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { sqliteCommits } from '../../core/db/sqlite-connection.ts'

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { createController, createOrg } from '../../core/admin.ts'
-import { sequenceHistory } from '../../core/resources/sequences.ts'
+import { sequenceHistory } from '../../core/resources/sequence-history.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { createTendril } from '../../server.ts'

@@ -15,7 +15,7 @@ import {
   type Message,
   type TendrilClient,
 } from '@tendril/controllers-sdk'
-import { sequenceHistory } from '../../core/resources/sequences.ts'
+import { sequenceHistory } from '../../core/resources/sequence-history.ts'
 import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'

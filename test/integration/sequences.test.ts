@@ -9,12 +9,9 @@ import { MemoryBlobStore, type BlobStore } from '../../core/blobs/index.ts'
 import { TendrilError } from '../../core/errors.ts'
 import { enforceRetention, startRetentionJob } from '../../core/resources/retention.ts'
 import { latestValue, readRevision } from '../../core/resources/revisions.ts'
-import {
-  downsampleHistory,
-  sequenceHistory,
-  sequenceHistoryText,
-  storeSequenceValues,
-} from '../../core/resources/sequences.ts'
+import { downsampleHistory } from '../../core/resources/sequence-downsample.ts'
+import { sequenceHistory, sequenceHistoryText } from '../../core/resources/sequence-history.ts'
+import { storeSequenceValues } from '../../core/resources/sequences.ts'
 import { createResource, createSequence, type SequenceSettings } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
