@@ -25,6 +25,8 @@ const NOT_AUTHORIZED = 5
 const MAX_KEYS_PER_LOOKUP = 200
 /** how long a CONNECT waits for others to join its key lookup */
 const GATHER_MS = 5
+/** how long a batch waits for a running lookup to end (gathering more meanwhile) before it runs beside it */
+const PATIENCE_MS = 20
 /** key lookups running at once: a slow one must not hold up the CONNECTs behind it (PostgreSQL's pool has 10 connections) */
 const LOOKUPS_AT_ONCE = 4
 
@@ -34,13 +36,13 @@ export function createConnectHooks(
   sessionsPerKey: SessionsPerKey,
   resolver: PathResolver,
 ): { preConnect: PreConnectHandler; authenticate: AuthenticateHandler } {
-  // Key lookups are batched: the CONNECTs that arrive within GATHER_MS of the first waiting one are
-  // looked up together (one query for a burst, not one each), full batches at once, and up to
-  // LOOKUPS_AT_ONCE batches run side by side, so a slow round trip delays only its own batch.
+  // Key lookups are batched (a lookup costs ~0.35 ms of CPU plus ~0.015 ms per key on PostgreSQL): a
+  // batch gathers the CONNECTs of GATHER_MS, and while another lookup runs it gathers on until that
+  // one ends, but at most PATIENCE_MS: then it runs beside it, so a slow round trip holds up only its own batch.
   const waiting: { key: string; resolve(match: KeyOwnerMatch | null): void; reject(err: Error): void }[] = []
   let running = 0
-  let gathering: NodeJS.Timeout | undefined
-  let due = false // the waiting CONNECTs have gathered long enough: they go with the next free lookup
+  let since = 0 // when the first of the waiting CONNECTs arrived
+  let timer: NodeJS.Timeout | undefined
   const lookUp = () => {
     const batch = waiting.splice(0, MAX_KEYS_PER_LOOKUP)
     running++
@@ -58,18 +60,22 @@ export function createConnectHooks(
       })
   }
   const startLookups = () => {
-    while (running < LOOKUPS_AT_ONCE && (waiting.length >= MAX_KEYS_PER_LOOKUP || (due && waiting.length > 0))) {
-      due = false
+    const now = performance.now()
+    while (waiting.length > 0 && running < LOOKUPS_AT_ONCE) {
+      const waited = now - since
+      if (waiting.length < MAX_KEYS_PER_LOOKUP && (waited < GATHER_MS || (running > 0 && waited < PATIENCE_MS))) break
       lookUp()
+      since = now
     }
-    if (waiting.length === 0) due = false
-    else if (!due && !gathering)
-      gathering = setTimeout(() => ((gathering = undefined), (due = true), startLookups()), GATHER_MS)
+    clearTimeout(timer)
+    timer = undefined
+    if (waiting.length > 0 && running < LOOKUPS_AT_ONCE)
+      timer = setTimeout(startLookups, (running === 0 ? GATHER_MS : PATIENCE_MS) - (now - since))
   }
   const findKey = (key: string) =>
     new Promise<KeyOwnerMatch | null>((resolve, reject) => {
-      waiting.push({ key, resolve, reject })
-      startLookups()
+      if (waiting.push({ key, resolve, reject }) === 1) since = performance.now()
+      if (timer === undefined || waiting.length >= MAX_KEYS_PER_LOOKUP) startLookups()
     })
 
   // Aedes assigns an id to an empty client id whatever the session flag; a persistent session needs
