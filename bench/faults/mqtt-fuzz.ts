@@ -22,7 +22,7 @@ const seed = args.seed !== undefined ? Number(args.seed) : Math.floor(Math.rando
 console.log(machine())
 console.log(`seed ${seed} (rerun with --seed ${seed})`)
 const pg = args.pg ? await startBenchPostgres() : undefined
-let failed = false
+let failed: boolean
 try {
   const provider = args.pg ? 'postgresql' : 'sqlite'
   const r = await fuzzMqtt({

@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
 })
 console.log(machine())
 const pg = args.pg ? await startBenchPostgres() : undefined
-let failed = false
+let failed: boolean
 try {
   const idle = Number(args.idle)
   const r = await stuckClients({
