@@ -4,24 +4,23 @@
 import { useSignal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import type uPlot from 'uplot'
-import type { Series } from './data.ts'
-import { formatTime } from './range.ts'
+import {
+  attachTouch,
+  chartOptions,
+  cursorMove,
+  dataOf,
+  describePoint,
+  HEIGHT,
+  loadUplot,
+  type PlotInputs,
+} from './chart-plot.ts'
 
-export interface ChartProps {
+export interface ChartProps extends PlotInputs {
   name: string
-  series: Series
   /** bumped when live values were appended in place */
   version: number
-  utc: boolean
-  format: (n: number) => string
-  onZoom: (start: number, end: number) => void
   onZoomOut: () => void
 }
-
-let loading: Promise<typeof uPlot> | undefined
-const loadUplot = () => (loading ??= import('uplot').then((m) => m.default))
-
-const HEIGHT = 320
 
 export function Chart(props: ChartProps) {
   const box = useRef<HTMLDivElement>(null)
@@ -31,13 +30,15 @@ export function Chart(props: ChartProps) {
   const cursor = useRef(-1)
   const announced = useSignal('')
   const readout = useSignal('')
+  const describe = (i: number) => describePoint(latest.current.series, i, latest.current.format, latest.current.utc)
 
   useEffect(() => {
     let gone = false
     void loadUplot().then((U) => {
       if (gone || !box.current) return
-      plot.current = new U(options(U, box.current.clientWidth), dataOf(latest.current.series), box.current)
-      attachTouch(plot.current)
+      const options = chartOptions(U, box.current.clientWidth, latest, (i) => (readout.value = describe(i)))
+      plot.current = new U(options, dataOf(latest.current.series), box.current)
+      attachTouch(plot.current, (start, end) => latest.current.onZoom(start, end))
       plot.current.over.addEventListener('dblclick', () => latest.current.onZoomOut())
       box.current.dataset.drawn = String(Date.now())
     })
@@ -62,117 +63,12 @@ export function Chart(props: ChartProps) {
     if (box.current) box.current.dataset.drawn = String(Date.now())
   }, [props.series, props.version])
 
-  function options(U: typeof uPlot, width: number): uPlot.Options {
-    const accent = getComputedStyle(document.documentElement).getPropertyValue('--accent').trim() || '#0b6bcb'
-    const muted = getComputedStyle(document.documentElement).getPropertyValue('--muted').trim() || '#57606a'
-    const border = getComputedStyle(document.documentElement).getPropertyValue('--border').trim() || '#d0d7de'
-    const axis = { stroke: muted, grid: { stroke: border, width: 1 }, ticks: { stroke: border, width: 1 } }
-    return {
-      width: Math.max(200, width),
-      height: HEIGHT,
-      legend: { show: false },
-      tzDate: latest.current.utc ? (ts) => U.tzDate(new Date(ts * 1000), 'Etc/UTC') : (ts) => new Date(ts * 1000),
-      scales: {
-        x: {
-          time: true,
-          auto: false,
-          range: () => [latest.current.series.start / 1000, latest.current.series.end / 1000],
-        },
-      },
-      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 8 } },
-      series: [
-        {},
-        { label: 'min', stroke: accent, width: 1, alpha: 0.6, spanGaps: false },
-        {
-          label: 'mean',
-          stroke: accent,
-          width: 2,
-          spanGaps: false,
-          points: { show: (u) => latest.current.series.mode === 'raw' && u.data[0].length < 300 },
-        },
-        { label: 'max', stroke: accent, width: 1, alpha: 0.6, spanGaps: false },
-      ],
-      bands: [{ series: [3, 1], fill: `color-mix(in srgb, ${accent} 22%, transparent)` }],
-      axes: [
-        axis,
-        {
-          ...axis,
-          size: (_u, values) => 16 + 8 * Math.max(4, ...(values ?? []).map((v) => String(v).length)),
-          values: (_u, ticks) => ticks.map((t) => latest.current.format(t)),
-        },
-      ],
-      hooks: {
-        setSelect: [
-          (u) => {
-            const { left, width: w } = u.select
-            if (w < 4) return
-            const a = u.posToVal(left, 'x') * 1000
-            const b = u.posToVal(left + w, 'x') * 1000
-            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
-            latest.current.onZoom(a, b)
-          },
-        ],
-        // the last value pointed at stays shown when the pointer (or finger) leaves: a tap keeps its value
-        setCursor: [(u) => void (u.cursor.idx != null && (readout.value = describe(u.cursor.idx)))],
-      },
-    }
-  }
-
-  /** a finger dragging sideways zooms; a vertical swipe scrolls the page (touch-action: pan-y); a tap shows the value */
-  function attachTouch(u: uPlot) {
-    let from: { x: number; y: number } | null = null
-    let dragging = false
-    const over = u.over
-    over.addEventListener('pointerdown', (e) => {
-      if (e.pointerType === 'mouse') return
-      const r = over.getBoundingClientRect()
-      from = { x: e.clientX - r.left, y: e.clientY - r.top }
-      dragging = false
-    })
-    over.addEventListener('pointermove', (e) => {
-      if (!from || e.pointerType === 'mouse') return
-      const x = e.clientX - over.getBoundingClientRect().left
-      if (!dragging && Math.abs(x - from.x) > 10) dragging = true
-      if (dragging)
-        u.setSelect(
-          { left: Math.min(from.x, x), width: Math.abs(x - from.x), top: 0, height: over.clientHeight },
-          false,
-        )
-    })
-    over.addEventListener('pointerup', (e) => {
-      if (!from || e.pointerType === 'mouse') return
-      const x = e.clientX - over.getBoundingClientRect().left
-      if (dragging) {
-        u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
-        latest.current.onZoom(u.posToVal(Math.min(from.x, x), 'x') * 1000, u.posToVal(Math.max(from.x, x), 'x') * 1000)
-      } else u.setCursor({ left: from.x, top: from.y })
-      from = null
-    })
-  }
-
-  function describe(i: number): string {
-    const s = latest.current.series
-    if (i < 0 || i >= s.x.length || s.mean[i] === null) return ''
-    const f = latest.current.format
-    const at = formatTime(s.x[i]! * 1000, latest.current.utc)
-    if (s.mode === 'raw' || s.counts[i] === 1) return `${at}: ${f(s.mean[i]!)}`
-    return `${at}: mean ${f(s.mean[i]!)}, min ${f(s.min[i]!)}, max ${f(s.max[i]!)} (${s.counts[i]} values)`
-  }
-
   function onKey(e: KeyboardEvent) {
     const u = plot.current
     const s = latest.current.series
     if (!u || s.x.length === 0) return
-    const filled = (i: number, step: number) => {
-      while (i >= 0 && i < s.x.length && s.mean[i] === null) i += step
-      return i >= 0 && i < s.x.length ? i : cursor.current
-    }
-    let i = cursor.current
-    if (e.key === 'ArrowRight') i = filled(i < 0 ? 0 : i + (e.shiftKey ? 10 : 1), 1)
-    else if (e.key === 'ArrowLeft') i = filled(i < 0 ? s.x.length - 1 : i - (e.shiftKey ? 10 : 1), -1)
-    else if (e.key === 'Home') i = filled(0, 1)
-    else if (e.key === 'End') i = filled(s.x.length - 1, -1)
-    else return
+    const i = cursorMove(s, cursor.current, e.key, e.shiftKey)
+    if (i === undefined) return
     e.preventDefault()
     cursor.current = i
     if (i < 0) return
@@ -203,8 +99,4 @@ export function Chart(props: ChartProps) {
       </p>
     </div>
   )
-}
-
-function dataOf(s: Series): uPlot.AlignedData {
-  return [s.x, s.min, s.mean, s.max] as uPlot.AlignedData
 }
