@@ -28,6 +28,7 @@ export async function runWorkers(config: Config): Promise<void> {
   })
   const stopUpkeep = startUpkeep(core)
   const workers = new Map<number, Worker>()
+  const retiring = new Set<Worker>() // replaced by a rolling restart: their exit is expected
   let stopping = false
   const stopAll = async () => {
     stopping = true
@@ -47,7 +48,39 @@ export async function runWorkers(config: Config): Promise<void> {
     await stopAll()
     throw err
   }
+  let restarting = false
+  process.on('SIGUSR2', () => {
+    if (restarting || stopping) return
+    restarting = true
+    void rollingRestart().finally(() => (restarting = false))
+  })
   await untilStopSignal(log, workers, stopAll, !!config.tls)
+
+  /**
+   * SIGUSR2: each worker in turn is replaced by a new process (which loads the code anew); the old one
+   * stops once the new one listens, finishing its HTTP requests and closing its MQTT clients, which
+   * reconnect to the others and resume their sessions there.
+   */
+  async function rollingRestart(): Promise<void> {
+    log.info({ workers: workers.size }, 'rolling restart')
+    for (const [index, old] of [...workers]) {
+      if (stopping) return
+      retiring.add(old)
+      try {
+        await startWorker(index)
+      } catch (err) {
+        retiring.delete(old)
+        workers.set(index, old)
+        log.error(
+          { worker: index, reason: (err as Error).message },
+          'rolling restart stopped: a new worker did not start',
+        )
+        return
+      }
+      await stopWorkers([old], config.shutdownTimeoutMs + 2000, log)
+    }
+    log.info('rolling restart done')
+  }
 
   /** Forks worker `index`; resolves once it listens, rejects if it dies first. */
   function startWorker(index: number): Promise<Listening> {
@@ -64,7 +97,7 @@ export async function runWorkers(config: Config): Promise<void> {
       worker.once('exit', (code, signal) => {
         if (workers.get(index) === worker) workers.delete(index)
         if (!listening) reject(new Error(`worker ${index} exited (${signal ?? code}) before listening`))
-        if (stopping || !listening) return
+        if (stopping || !listening || retiring.delete(worker)) return
         const lived = Date.now() - startedAt
         log.error(
           { worker: index, pid: worker.process.pid, code, signal },

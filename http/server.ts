@@ -1,7 +1,7 @@
 // Listening and graceful shutdown: stop accepting, let requests in flight finish, then close.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { Server as NetServer, type AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Core } from '../core/index.ts'
 import { readTlsFiles, type SecureServer } from '../core/tls.ts'
@@ -12,6 +12,8 @@ import { withValueLane } from './value-lane.ts'
 /** A TLS handshake that has not finished by then is dropped (node's default waits two minutes). */
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Headers not complete by then get a 408 and the connection closed (slowloris); node waits 60 s, checked every 30 s. */
+/** How long a draining server still answers keep-alive connections (with Connection: close) before closing idle ones. */
+const IDLE_GRACE_MS = 500
 const TIMEOUTS = { headersTimeout: 10_000, connectionsCheckingInterval: 1000 }
 
 /** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
@@ -62,11 +64,17 @@ export function createHttpServer(core: Core, deps: AppDependencies, upgrades: Up
         // leave a second of the shutdown budget for closing the database after the drain
         const force = setTimeout(() => http.closeAllConnections(), Math.max(100, core.config.shutdownTimeoutMs - 1000))
         force.unref()
-        http.close(() => {
+        // stops accepting; http.Server's own close would also close idle keep-alive connections at
+        // once, while their clients may be sending a request (a rolling restart's would see resets).
+        // Instead each is told to go with its next answer, and those still idle are closed a moment later.
+        NetServer.prototype.close.call(http, () => {
           clearTimeout(force)
           resolve()
         })
-        http.closeIdleConnections()
+        http.on('request', (_req: unknown, res: { headersSent: boolean; shouldKeepAlive: boolean }) => {
+          if (!res.headersSent) res.shouldKeepAlive = false
+        })
+        setTimeout(() => http.closeIdleConnections(), IDLE_GRACE_MS).unref()
       })
     },
   }
