@@ -39,7 +39,7 @@ export async function dropResends<T extends Marked>(tx: Prisma.TransactionClient
   return fresh
 }
 
-/** dropResends on SQLite's connection, inside its BEGIN IMMEDIATE (sequences.ts storeInlineDirect). */
+/** dropResends on SQLite's connection, inside its BEGIN IMMEDIATE (sequence-store/sqlite.ts storeInlineDirect). */
 export function dropResendsDirect<T extends Marked>(sqlite: DirectSqlite, inputs: T[]): T[] {
   const clients = clientsOf(inputs)
   if (mayHoldResends(inputs)) {

@@ -3,7 +3,7 @@
 // The same refusal is written at most once a minute per controller, so a device that keeps sending
 // the same bad value does not fill its log.
 import type { CoreContext } from '../context.ts'
-import { storeSequenceValues } from '../resources/sequences.ts'
+import { storeSequenceValues } from '../resources/sequence-store/store.ts'
 import { findPath, pathOf } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
 import type { ValueRefusal } from './types.ts'

@@ -2,7 +2,7 @@
 // entry id (codecs.ts EntryMark), and a ReplayMark row per sender and producer says which ids are
 // stored, so an entry sent again (a lost PUBACK, a restart, another instance) is stored once.
 // The marks are read (locked) and written inside the transaction that stores the values
-// (core/resources/sequences.ts), so a crash or a racing instance cannot store an entry twice.
+// (core/resources/sequence-store/), so a crash or a racing instance cannot store an entry twice.
 // Values without an entry (rhizo's) cost nothing: no statement runs for them.
 import { Prisma } from '../db/index.ts'
 import { providerOf, sqlTimestamp, type Provider } from '../resources/revisions.ts'
@@ -53,7 +53,7 @@ export async function dropReplays<T extends Marked>(tx: Prisma.TransactionClient
   }
 }
 
-/** dropReplays on SQLite's connection, inside its BEGIN IMMEDIATE (sequences.ts storeInlineDirect). */
+/** dropReplays on SQLite's connection, inside its BEGIN IMMEDIATE (sequence-store/sqlite.ts storeInlineDirect). */
 export function dropReplaysDirect<T extends Marked>(sqlite: DirectSqlite, inputs: T[]): Replays<T> {
   const producers = producersOf(inputs)
   const lock = lockStatement('sqlite', producers)

@@ -12,12 +12,8 @@ import { createOnFirstValue } from '../resources/auto-create.ts'
 import { currentPathResolver, type PathResolver } from '../resources/resolver.ts'
 import { canRead, canWrite, principalKey } from '../resources/permissions.ts'
 import { encodeSequenceValue, imageValueBytes, sequenceRules } from '../resources/sequence-values.ts'
-import {
-  storeSequenceValues,
-  type SequenceValueInput,
-  type SkippedValue,
-  type StoredValue,
-} from '../resources/sequences.ts'
+import type { SequenceValueInput, SkippedValue, StoredValue } from '../resources/sequence-store/rules.ts'
+import { storeSequenceValues } from '../resources/sequence-store/store.ts'
 import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay, encodeImageUpdate } from './codecs.ts'
 import { recordRefusals } from './refusal-log.ts'

@@ -7,7 +7,7 @@ import { Prisma, type Db, type DbClient } from '../db/index.ts'
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { invalid } from '../errors.ts'
 import { providerOf, readRevisionBytes, sqlTimestamp, type Provider, type RevisionContent } from './revisions.ts'
-import { sequenceNotFound } from './sequences.ts'
+import { sequenceNotFound } from './sequence-store/rules.ts'
 import { sequenceRules, type SequenceRules } from './sequence-values.ts'
 import { ResourceType, SequenceDataType } from './types.ts'
 

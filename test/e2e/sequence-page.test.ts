@@ -7,7 +7,7 @@ import { AxeBuilder } from '@axe-core/playwright'
 import sharp from 'sharp'
 import type { Browser, Page } from 'playwright-core'
 import { createController, createOrg, createOrgUser } from '../../core/admin.ts'
-import { storeSequenceValues } from '../../core/resources/sequences.ts'
+import { storeSequenceValues } from '../../core/resources/sequence-store/store.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
@@ -27,14 +27,12 @@ async function seriousViolations(page: Page) {
 
 /** the chart's range and the drawing time it last finished */
 const chartState = (page: Page) =>
-  page
-    .getByTestId('chart')
-    .evaluate((el: HTMLElement) => ({
-      start: Number(el.dataset.start),
-      end: Number(el.dataset.end),
-      drawn: Number(el.dataset.drawn ?? 0),
-      mode: el.dataset.mode,
-    }))
+  page.getByTestId('chart').evaluate((el: HTMLElement) => ({
+    start: Number(el.dataset.start),
+    end: Number(el.dataset.end),
+    drawn: Number(el.dataset.drawn ?? 0),
+    mode: el.dataset.mode,
+  }))
 
 /** drags across the plot from one instant to another, as a person with a mouse does */
 async function dragZoom(page: Page, from: number, to: number) {

@@ -3,7 +3,7 @@
 // several sequences in one PUT with clock-drift correction, permissions, bad input and max_history.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { storeSequenceValues } from '../../core/resources/sequences.ts'
+import { storeSequenceValues } from '../../core/resources/sequence-store/store.ts'
 import { createSequence, findPath, type SequenceSettings } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'

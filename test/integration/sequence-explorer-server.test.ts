@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createOrg } from '../../core/admin.ts'
-import { storeSequenceValues } from '../../core/resources/sequences.ts'
+import { storeSequenceValues } from '../../core/resources/sequence-store/store.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { providers } from '../helpers/core.ts'

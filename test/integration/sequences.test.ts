@@ -11,7 +11,7 @@ import { enforceRetention, startRetentionJob } from '../../core/resources/retent
 import { latestValue, readRevision } from '../../core/resources/revisions.ts'
 import { downsampleHistory } from '../../core/resources/sequence-downsample.ts'
 import { sequenceHistory, sequenceHistoryText } from '../../core/resources/sequence-history.ts'
-import { storeSequenceValues } from '../../core/resources/sequences.ts'
+import { storeSequenceValues } from '../../core/resources/sequence-store/store.ts'
 import { createResource, createSequence, type SequenceSettings } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
