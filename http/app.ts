@@ -10,6 +10,7 @@ import { metricsHandler } from './metrics.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
 import { answerOnceOnDisk } from './on-disk.ts'
 import { openApiRoutes } from './openapi.ts'
+import { refuseNul } from './request-values.ts'
 import { keyRoutes } from './routes/keys.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { mqttInfoRoutes } from './routes/mqtt-info.ts'
@@ -104,6 +105,7 @@ export function createApp(core: Core, deps: AppDependencies, parts = appParts(co
   // every route but the resources API keeps small bodies; a body parsed once is not parsed again
   app.use('/api/v1/resources', ...withCredentials(parts.resourceBodyParsers))
   app.use(express.urlencoded({ extended: false, limit: SMALL_BODY_LIMIT }), express.json({ limit: SMALL_BODY_LIMIT }))
+  app.use(refuseNul)
   // signing in needs no CSRF token of a session the browser may still hold (it checks the origin instead)
   app.use(signInRoutes(core, throttles))
   app.use(requireCsrf)

@@ -3,7 +3,8 @@
 // parameters as an application/x-www-form-urlencoded body on every request, GET included
 // (rhizo/resources.py send_request). So a GET's form body counts like its query string; a field
 // given in both is taken from the body. JSON bodies merge the same way.
-import type { Request } from 'express'
+import type { Request, RequestHandler } from 'express'
+import { invalid } from '../core/errors.ts'
 import { z } from 'zod'
 
 export type Values = Record<string, unknown>
@@ -18,7 +19,11 @@ export function requestValues(req: Request): Values {
 }
 
 /** An id of a database row (a key, a user, a resource): ids are 32-bit in the database, and PostgreSQL refuses a larger number in a query. */
-export const databaseId = z.coerce.number().int().positive().max(2 ** 31 - 1)
+export const databaseId = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 31 - 1)
 
 const OFF = ['', '0', 'false', 'no', 'off']
 const ON = ['1', 'true', 'yes', 'on']
@@ -48,3 +53,26 @@ export const strictFlag = z.unknown().transform((value, ctx) => {
   ctx.addIssue({ code: 'custom', message: 'expected 1 or 0 (true or false)' })
   return z.NEVER
 })
+
+/** A sequence value's own text (value, contents; values of PUT /api/v1/resources): stored as bytes, so it may hold any character. */
+const VALUE_FIELDS = new Set(['value', 'contents', 'values'])
+
+/**
+ * PostgreSQL stores no NUL character in text or JSON (it failed mid-query: a 500), so no field of a
+ * query string or a parsed body may hold one, on either database alike; a sequence value may.
+ */
+export const refuseNul: RequestHandler = (req, _res, next) => {
+  if (hasNul(req.query) || hasNul(req.body, VALUE_FIELDS))
+    throw invalid('text must not contain a NUL character (\\u0000)')
+  next()
+}
+
+function hasNul(value: unknown, skip?: Set<string>, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000')
+  if (!value || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 64) return false
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes('\u0000')) return true
+    if (!skip?.has(key) && hasNul(item, undefined, depth + 1)) return true
+  }
+  return false
+}

@@ -143,6 +143,11 @@ export async function createUserKeyAs(
   if (organizationId === undefined)
     throw invalid('organization_id is required when you belong to several organizations')
   if (!canSeeOrganization(caller, organizationId)) throw notFound('organization not found')
+  // a system admin sees every id, so it must name a live organization (not a folder, not nothing)
+  const organization = await ctx.db.resource.findFirst({
+    where: { id: organizationId, type: ResourceType.organizationFolder, deleted: false },
+  })
+  if (!organization) throw notFound('organization not found')
   if (userId !== caller.userId) {
     if (!(await isOrganizationAdmin(ctx.db, caller, organizationId)))
       throw forbidden('only an organization administrator may create keys for other users')

@@ -6,7 +6,7 @@ import type { CoreContext } from '../context.ts'
 import { inTransaction, type DbClient, type Resource } from '../db/index.ts'
 import { conflict, forbidden, notFound } from '../errors.ts'
 import { bumpAccessVersion } from '../resources/access-version.ts'
-import { checkName } from '../resources/paths.ts'
+import { checkName, checkPathName } from '../resources/paths.ts'
 import { actsAsSystemAdmin, type Principal } from '../resources/permissions.ts'
 import { liveKey } from '../resources/tree.ts'
 import { ResourceType } from '../resources/types.ts'
@@ -34,9 +34,19 @@ export function describeOrganization(org: Resource) {
   }
 }
 
+const isPathName = (name: string) => {
+  try {
+    return checkPathName(name) === name
+  } catch {
+    return false
+  }
+}
+
 /** The organization, if the caller may see it; otherwise 404 whether or not it exists. */
 export async function organizationFor(db: DbClient, principal: Principal, ref: OrganizationRef) {
   const user = asUser(principal)
+  // a name no organization can have (a NUL, which PostgreSQL refuses in a query) names none
+  if (typeof ref === 'string' && !isPathName(ref)) throw notFound('organization not found')
   const where = typeof ref === 'number' ? { id: ref } : { liveKey: liveKey(null, ref) }
   const org = await db.resource.findFirst({
     where: { ...where, type: ResourceType.organizationFolder, deleted: false },
