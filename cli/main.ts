@@ -3,10 +3,11 @@ import { Command, CommanderError } from 'commander'
 import { ConfigError, describeConfig } from '../core/config.ts'
 import { TendrilError } from '../core/errors.ts'
 import { version } from '../core/version.ts'
-import { configFor, UsageError, withAllOptions } from './options.ts'
+import { configFor, UsageError, withAllOptions, withStorageOptions } from './options.ts'
 import { registerAdminCommands } from './admin.ts'
 import { registerBackupCommands } from './backup.ts'
 import { serve } from './serve.ts'
+import { requestRestart } from './workers.ts'
 
 function buildProgram(): Command {
   const program = new Command('tendril')
@@ -19,6 +20,12 @@ function buildProgram(): Command {
   withAllOptions(
     program.command('serve').description('run the server: HTTP (REST, /mqtt, /api/v1/websocket) and MQTT over TCP'),
   ).action(async (_opts, cmd: Command) => serve(configFor(cmd)))
+
+  withStorageOptions(
+    program
+      .command('restart')
+      .description('replace the workers of the running `tendril serve --workers` one at a time'),
+  ).action((_opts, cmd: Command) => void process.stdout.write(requestRestart(configFor(cmd)) + '\n'))
 
   withAllOptions(program.command('config').description('print the effective settings, secrets redacted')).action(
     (_opts, cmd: Command) => {

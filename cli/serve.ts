@@ -26,7 +26,16 @@ async function serveOne(given: Config): Promise<void> {
   })
   const { server, port, mqttPort, metricsPort } = await startListening(core, !worker)
   const bound = { port, mqttPort, metricsPort }
-  log.info({ ...bound, host: config.host, tls: !!config.tls, db: config.database.provider, startupMs: Math.round(performance.now() - started) }, worker ? 'worker listening' : 'tendril listening')
+  log.info(
+    {
+      ...bound,
+      host: config.host,
+      tls: !!config.tls,
+      db: config.database.provider,
+      startupMs: Math.round(performance.now() - started),
+    },
+    worker ? 'worker listening' : 'tendril listening',
+  )
   if (worker) process.send!({ listening: bound }) // the primary says "tendril listening" once all are
   // a renewed certificate (certbot's deploy hook: systemctl reload tendril) without dropping anyone
   const reloadTls = () => {
@@ -37,9 +46,14 @@ async function serveOne(given: Config): Promise<void> {
     }
   }
   if (config.tls) process.on('SIGHUP', reloadTls)
+  // its default action would end the server (a worker may hear it with its process group; its primary acts on it)
+  process.on('SIGUSR2', () => !worker && log.warn('SIGUSR2 ignored: rolling restarts need --workers 2 or more'))
   if (config.dev && !worker) await announceDevLogin(core, port)
   // --dev rebuilds the web UI on every change (esbuild watching web/); a reload shows it
-  const webWatch = config.dev && !worker ? await (await import('../scripts/build-web.mjs')).watchWeb({ info: (m) => log.info(m) }) : undefined
+  const webWatch =
+    config.dev && !worker
+      ? await (await import('../scripts/build-web.mjs')).watchWeb({ info: (m) => log.info(m) })
+      : undefined
 
   await new Promise<void>((resolve) => {
     let stopping = false
@@ -68,7 +82,9 @@ async function serveOne(given: Config): Promise<void> {
 
 async function startListening(core: Core, upkeep: boolean) {
   const server = await createTendril(core, { upkeep }).catch((err: unknown) => giveUp(core, undefined, err))
-  const bound = await server.listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort }).catch((err: unknown) => giveUp(core, server, err))
+  const bound = await server
+    .listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort })
+    .catch((err: unknown) => giveUp(core, server, err))
   return { server, ...bound }
 }
 
@@ -94,5 +110,7 @@ export async function announceDevLogin(core: Core, port: number) {
   const password = randomBytes(12).toString('base64url')
   const email = await ensureDevAdmin(core, password)
   // printed on purpose: --dev exists to hand a developer a working login
-  process.stderr.write(`\nTendril dev mode: http://localhost:${port}/\n  admin login: ${email}\n  password:    ${password}\n\n`)
+  process.stderr.write(
+    `\nTendril dev mode: http://localhost:${port}/\n  admin login: ${email}\n  password:    ${password}\n\n`,
+  )
 }

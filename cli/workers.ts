@@ -3,6 +3,8 @@
 // The primary serves nothing: it migrates the database, runs the SQLite checkpointer and the upkeep
 // jobs once for the machine, restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
 import cluster, { type Worker } from 'node:cluster'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import { openCore } from '../core/index.ts'
 import { createLogger, type Logger } from '../core/log.ts'
@@ -13,6 +15,25 @@ import { announceDevLogin } from './serve.ts'
 const INDEX_VARIABLE = 'TENDRIL_WORKER_INDEX'
 /** a worker that dies sooner than this after its start is restarted after a pause, not at once */
 const QUICK_DEATH_MS = 5000
+
+/** Where the primary notes its pid, for `tendril restart`. */
+const pidFile = (config: Config) => join(config.dataDir, 'tendril.pid')
+
+/** `tendril restart`: asks the running primary of this data dir for a rolling restart. */
+export function requestRestart(config: Config): string {
+  let pid: number
+  try {
+    pid = Number(readFileSync(pidFile(config), 'utf8').trim())
+  } catch {
+    throw new Error(`no tendril serve --workers runs on ${config.dataDir} (no ${pidFile(config)})`)
+  }
+  try {
+    process.kill(pid, 'SIGUSR2')
+  } catch {
+    throw new Error(`no tendril serve --workers runs on ${config.dataDir} (process ${pid} is gone)`)
+  }
+  return `rolling restart requested from process ${pid}; its log says when it is done`
+}
 
 /** In a worker: its number, and the settings it runs with (its own broker name among the workers). */
 export function workerSettings(config: Config): { index: number; config: Config } {
@@ -32,6 +53,7 @@ export async function runWorkers(config: Config): Promise<void> {
   let stopping = false
   const stopAll = async () => {
     stopping = true
+    rmSync(pidFile(config), { force: true })
     await stopWorkers([...workers.values()], config.shutdownTimeoutMs + 2000, log)
     await stopUpkeep()
     await core.close()
@@ -42,6 +64,7 @@ export async function runWorkers(config: Config): Promise<void> {
       { ...bound[0], workers: config.workers, host: config.host, tls: !!config.tls, db: config.database.provider },
       'tendril listening',
     )
+    writeFileSync(pidFile(config), `${process.pid}\n`)
     if (config.dev) await announceDevLogin(core, bound[0]!.port)
   } catch (err) {
     log.error({ reason: (err as Error).message }, 'tendril did not start')

@@ -262,7 +262,8 @@ for (const provider of providers) {
         }
       })()
       assert.ok(await eventually(() => writers.every((w) => w.acked.length > 2), 10_000), 'the controllers are writing')
-      process.kill(server.child.pid!, 'SIGUSR2')
+      const restart = await runCli(['restart', '--data-dir', db.dataDir])
+      assert.equal(restart.code, 0, restart.stderr)
       assert.ok(
         await eventually(() => /"msg":"rolling restart done"/.test(server.output()), 60_000),
         'the restart finished',
