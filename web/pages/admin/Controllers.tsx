@@ -47,7 +47,8 @@ function matches(c: Controller, text: string, presence: string): boolean {
   return !text || c.path.toLowerCase().includes(text) || c.client_version.toLowerCase().includes(text)
 }
 
-export function Controllers() {
+/** every controller, listed again every REFRESH_MS and when a presence notice arrives */
+function useAllControllers() {
   const controllers = useSignal<Controller[] | undefined>(undefined)
   const error = useSignal('')
   const load = () =>
@@ -61,7 +62,11 @@ export function Controllers() {
     return () => clearInterval(timer)
   }, [])
   useReloadOnPresence(controllers.value?.map(organizationOf) ?? [], load)
+  return { controllers, error }
+}
 
+export function Controllers() {
+  const { controllers, error } = useAllControllers()
   const query = here.value.query
   const text = query.get('q') ?? ''
   const presence = query.get('presence') ?? 'all'
@@ -74,43 +79,12 @@ export function Controllers() {
         descending,
       )
     : undefined
-  const sortBy = (id: string) =>
-    setQuery({ sort: id === 'name' ? null : id, dir: id === sort && !descending ? 'desc' : null })
   const online = controllers.value?.filter((c) => c.connected).length ?? 0
 
   return (
     <section aria-labelledby="controllers-heading">
       <h2 id="controllers-heading">Controllers</h2>
-      <div class="filters-bar" role="search">
-        <div>
-          <label for="controller-filter">Filter by name, path or version</label>
-          <input
-            id="controller-filter"
-            type="search"
-            value={text}
-            onInput={(e) => setQuery({ q: (e.currentTarget as HTMLInputElement).value || null })}
-          />
-        </div>
-        <div>
-          <label for="controller-presence">Presence</label>
-          <select
-            id="controller-presence"
-            value={presence}
-            onChange={(e) =>
-              setQuery({
-                presence:
-                  (e.currentTarget as HTMLSelectElement).value === 'all'
-                    ? null
-                    : (e.currentTarget as HTMLSelectElement).value,
-              })
-            }
-          >
-            <option value="all">All</option>
-            <option value="online">Online</option>
-            <option value="offline">Offline</option>
-          </select>
-        </div>
-      </div>
+      <Filters text={text} presence={presence} />
       {error.value && (
         <p class="error" role="alert">
           {error.value}
@@ -122,54 +96,96 @@ export function Controllers() {
           {shown.length} of {controllers.value!.length} controllers shown · {online} online
         </p>
       )}
-      {shown && (
-        <table class="rows sortable" aria-label="Controllers">
-          <thead>
-            <tr>
-              {COLUMNS.map((column) => (
-                <th
-                  key={column.id}
-                  aria-sort={column.id === sort ? (descending ? 'descending' : 'ascending') : undefined}
-                >
-                  <button type="button" onClick={() => sortBy(column.id)}>
-                    {column.title}
-                    {column.id === sort ? (descending ? ' ▼' : ' ▲') : ''}
-                  </button>
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((c) => (
-              <tr key={c.id} data-path={c.path}>
-                <td data-label="Controller">
-                  <a href={encodePath(c.path)}>{c.path.split('/').slice(2).join('/')}</a>
-                </td>
-                <td data-label="Organization">{organizationOf(c)}</td>
-                <td data-label="Presence">
-                  <span class={`status ${c.connected ? 'online' : 'offline'}`}>
-                    <span class="dot" aria-hidden="true" />
-                    {c.connected ? 'Online' : 'Offline'}
-                  </span>
-                </td>
-                <td
-                  data-label="Last connect"
-                  title={c.last_connect_timestamp ? localTime(c.last_connect_timestamp) : undefined}
-                >
-                  {timeAgo(c.last_connect_timestamp)}
-                </td>
-                <td
-                  data-label="Last watchdog"
-                  title={c.last_watchdog_timestamp ? localTime(c.last_watchdog_timestamp) : undefined}
-                >
-                  {timeAgo(c.last_watchdog_timestamp)}
-                </td>
-                <td data-label="Client version">{c.client_version || '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {shown && <ControllerTable shown={shown} sort={sort} descending={descending} />}
     </section>
+  )
+}
+
+/** the filters live in the address (?q=, ?presence=), so a filtered list can be bookmarked or shared */
+function Filters({ text, presence }: { text: string; presence: string }) {
+  return (
+    <div class="filters-bar" role="search">
+      <div>
+        <label for="controller-filter">Filter by name, path or version</label>
+        <input
+          id="controller-filter"
+          type="search"
+          value={text}
+          onInput={(e) => setQuery({ q: (e.currentTarget as HTMLInputElement).value || null })}
+        />
+      </div>
+      <div>
+        <label for="controller-presence">Presence</label>
+        <select
+          id="controller-presence"
+          value={presence}
+          onChange={(e) =>
+            setQuery({
+              presence:
+                (e.currentTarget as HTMLSelectElement).value === 'all'
+                  ? null
+                  : (e.currentTarget as HTMLSelectElement).value,
+            })
+          }
+        >
+          <option value="all">All</option>
+          <option value="online">Online</option>
+          <option value="offline">Offline</option>
+        </select>
+      </div>
+    </div>
+  )
+}
+
+function ControllerTable({ shown, sort, descending }: { shown: Controller[]; sort: string; descending: boolean }) {
+  const sortBy = (id: string) =>
+    setQuery({ sort: id === 'name' ? null : id, dir: id === sort && !descending ? 'desc' : null })
+  return (
+    <table class="rows sortable" aria-label="Controllers">
+      <thead>
+        <tr>
+          {COLUMNS.map((column) => (
+            <th key={column.id} aria-sort={column.id === sort ? (descending ? 'descending' : 'ascending') : undefined}>
+              <button type="button" onClick={() => sortBy(column.id)}>
+                {column.title}
+                {column.id === sort ? (descending ? ' ▼' : ' ▲') : ''}
+              </button>
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {shown.map((c) => (
+          <ControllerRow key={c.id} c={c} />
+        ))}
+      </tbody>
+    </table>
+  )
+}
+
+function ControllerRow({ c }: { c: Controller }) {
+  return (
+    <tr data-path={c.path}>
+      <td data-label="Controller">
+        <a href={encodePath(c.path)}>{c.path.split('/').slice(2).join('/')}</a>
+      </td>
+      <td data-label="Organization">{organizationOf(c)}</td>
+      <td data-label="Presence">
+        <span class={`status ${c.connected ? 'online' : 'offline'}`}>
+          <span class="dot" aria-hidden="true" />
+          {c.connected ? 'Online' : 'Offline'}
+        </span>
+      </td>
+      <td data-label="Last connect" title={c.last_connect_timestamp ? localTime(c.last_connect_timestamp) : undefined}>
+        {timeAgo(c.last_connect_timestamp)}
+      </td>
+      <td
+        data-label="Last watchdog"
+        title={c.last_watchdog_timestamp ? localTime(c.last_watchdog_timestamp) : undefined}
+      >
+        {timeAgo(c.last_watchdog_timestamp)}
+      </td>
+      <td data-label="Client version">{c.client_version || '—'}</td>
+    </tr>
   )
 }
