@@ -144,7 +144,7 @@ async function runOnce(t: Target, concurrency: number): Promise<Round> {
   const storm = { loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 }
   await profiler?.(`${t.name.replace(/\W+/g, '-')}-${concurrency}-${Date.now()}.cpuprofile`)
   const counted = statements.read()
-  if (args.statements && t.prepare) console.log(`  ${t.name} statements:\n${statements.summary()}`)
+  if (args.statements && counted > 0) console.log(`  ${t.name} statements:\n${statements.summary()}`)
   // then holding the sessions, all silent: what N idle sessions cost
   loop.reset()
   loop.enable()
