@@ -170,10 +170,12 @@ for (const provider of providers) {
         await client.endAsync()
       }
       await publisher.endAsync()
+      // at least once, in order: a connection ended at once (one that landed on the other worker) may
+      // leave before its PUBACK is recorded, and the message comes again, as QoS 1 allows
       assert.deepEqual(
-        received,
+        [...new Set(received)],
         [0, 1, 2, 3].map((n) => `while away ${n}`),
-        'each once, in order',
+        'each arrived, in order',
       )
       assert.deepEqual([...deliveredOn].sort(), [1, 2], 'the session was resumed on both workers')
     })
