@@ -1,5 +1,5 @@
 // /<org>/<path…>: a folder's contents, live; or, for a sequence or a file, a short description of it.
-import { useComputed, useSignal, useSignalEffect } from '@preact/signals'
+import { useComputed, useSignal, useSignalEffect, type Signal } from '@preact/signals'
 import { useEffect, useMemo } from 'preact/hooks'
 import {
   ApiError,
@@ -69,20 +69,13 @@ export function FolderPage({ path }: { path: string }) {
   return <ResourceView path={path} meta={meta.value} />
 }
 
-function FolderView({ path, meta }: { path: string; meta: Described }) {
+/** the folder's entries (listed again on reload and after a reconnect), the selection, and live values and presence */
+function useFolderEntries(path: string, meta: Described, self: Entry) {
   const entries = useSignal<Entry[] | undefined>(undefined)
   const error = useSignal('')
-  const view = useSignal(savedView())
   const selected = useSignal<ReadonlySet<number>>(new Set())
   const reloads = useSignal(0)
-  const self = useMemo(() => toEntry(meta), [meta])
   const topic = path.slice(1)
-  const requested = here.value.query.get('tab')
-  const ownerTab = ownerTabOf(meta, requested)
-  const adminTab = adminTabOf(meta, requested)
-  // the message history needs a session (a public folder's visitor gets its contents)
-  const signedIn = session.value !== null
-  const tab = requested === 'messages' && signedIn ? 'messages' : (ownerTab ?? adminTab ?? 'contents')
 
   useEffect(() => {
     let current = true
@@ -110,18 +103,21 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
       else if (t === parent) applyLive(new Map([[meta.name, self]]), payload)
     })
   })
+  return { entries, error, selected, reloads }
+}
 
-  const sorted = useComputed(() => (entries.value ? sortEntries(entries.value, view.value.sort) : []))
-  const setView = (next: { mode: ViewMode; sort: SortKey }) => {
-    view.value = next
-    saveView(next)
-  }
-  const select = (id: number, on: boolean) => {
-    const next = new Set(selected.value)
-    if (on) next.add(id)
-    else next.delete(id)
-    selected.value = next
-  }
+type Folder = ReturnType<typeof useFolderEntries>
+
+function FolderView({ path, meta }: { path: string; meta: Described }) {
+  const self = useMemo(() => toEntry(meta), [meta])
+  const folder = useFolderEntries(path, meta, self)
+  const view = useSignal(savedView()) // kept while the tabs change
+  const requested = here.value.query.get('tab')
+  const ownerTab = ownerTabOf(meta, requested)
+  const adminTab = adminTabOf(meta, requested)
+  // the message history needs a session (a public folder's visitor gets its contents)
+  const signedIn = session.value !== null
+  const tab = requested === 'messages' && signedIn ? 'messages' : (ownerTab ?? adminTab ?? 'contents')
 
   return (
     <>
@@ -147,78 +143,93 @@ function FolderView({ path, meta }: { path: string; meta: Described }) {
       ) : adminTab ? (
         <AdminTabView path={path} meta={meta} tab={adminTab} />
       ) : (
-        contents()
+        <Contents path={path} meta={meta} folder={folder} view={view} />
       )}
     </>
   )
+}
 
-  // (called, not rendered as a component: a component defined here would be new on each render, and remount)
-  function contents() {
-    return (
-      <>
-        {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
-        {session.value !== null && meta.access === 'write' && (
-          <Actions
-            path={path}
-            entries={entries.value ?? []}
-            selected={selected.value}
-            onChanged={() => reloads.value++}
-            onClearSelection={() => (selected.value = new Set())}
-          />
-        )}
-        {(session.value === null || meta.access !== 'write') && (
-          <ReaderActions path={path} entries={entries.value ?? []} selected={selected.value} />
-        )}
-        <div class="view-controls" role="group" aria-label="View">
-          <label>
-            Sort by{' '}
-            <select
-              value={view.value.sort}
-              onChange={(e) => setView({ ...view.value, sort: e.currentTarget.value as SortKey })}
-            >
-              <option value="name">Name</option>
-              <option value="type">Type</option>
-              <option value="date">Date</option>
-            </select>
-          </label>
-          <span class="toggle" role="group" aria-label="Layout">
-            <button
-              type="button"
-              aria-pressed={view.value.mode === 'tiles'}
-              onClick={() => setView({ ...view.value, mode: 'tiles' })}
-            >
-              Tiles
-            </button>
-            <button
-              type="button"
-              aria-pressed={view.value.mode === 'list'}
-              onClick={() => setView({ ...view.value, mode: 'list' })}
-            >
-              List
-            </button>
-          </span>
-        </div>
-        {error.value && (
-          <p class="error" role="alert">
-            {error.value}
-          </p>
-        )}
-        {entries.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
-        {entries.value?.length === 0 && <p class="empty">This folder is empty.</p>}
-        <ul class={`entries ${view.value.mode}`} aria-label={`Contents of ${meta.name}`}>
-          {sorted.value.map((entry) => (
-            <Tile
-              key={entry.item.id}
-              entry={entry}
-              folderPath={path}
-              selected={selected.value.has(entry.item.id)}
-              onSelect={(on) => select(entry.item.id, on)}
-            />
-          ))}
-        </ul>
-      </>
-    )
+type View = { mode: ViewMode; sort: SortKey }
+
+interface ContentsProps {
+  path: string
+  meta: Described
+  folder: Folder
+  view: Signal<View>
+}
+
+function Contents({ path, meta, folder, view }: ContentsProps) {
+  const { entries, error, selected, reloads } = folder
+  const sorted = useComputed(() => (entries.value ? sortEntries(entries.value, view.value.sort) : []))
+  const setView = (next: View) => {
+    view.value = next
+    saveView(next)
   }
+  const select = (id: number, on: boolean) => {
+    const next = new Set(selected.value)
+    if (on) next.add(id)
+    else next.delete(id)
+    selected.value = next
+  }
+  return (
+    <>
+      {meta.type === ResourceType.controller && <ControllerPanels path={path} />}
+      {session.value !== null && meta.access === 'write' && (
+        <Actions
+          path={path}
+          entries={entries.value ?? []}
+          selected={selected.value}
+          onChanged={() => reloads.value++}
+          onClearSelection={() => (selected.value = new Set())}
+        />
+      )}
+      {(session.value === null || meta.access !== 'write') && (
+        <ReaderActions path={path} entries={entries.value ?? []} selected={selected.value} />
+      )}
+      <ViewControls view={view.value} onChange={setView} />
+      {error.value && (
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      )}
+      {entries.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
+      {entries.value?.length === 0 && <p class="empty">This folder is empty.</p>}
+      <ul class={`entries ${view.value.mode}`} aria-label={`Contents of ${meta.name}`}>
+        {sorted.value.map((entry) => (
+          <Tile
+            key={entry.item.id}
+            entry={entry}
+            folderPath={path}
+            selected={selected.value.has(entry.item.id)}
+            onSelect={(on) => select(entry.item.id, on)}
+          />
+        ))}
+      </ul>
+    </>
+  )
+}
+
+function ViewControls({ view, onChange }: { view: View; onChange: (next: View) => void }) {
+  return (
+    <div class="view-controls" role="group" aria-label="View">
+      <label>
+        Sort by{' '}
+        <select value={view.sort} onChange={(e) => onChange({ ...view, sort: e.currentTarget.value as SortKey })}>
+          <option value="name">Name</option>
+          <option value="type">Type</option>
+          <option value="date">Date</option>
+        </select>
+      </label>
+      <span class="toggle" role="group" aria-label="Layout">
+        <button type="button" aria-pressed={view.mode === 'tiles'} onClick={() => onChange({ ...view, mode: 'tiles' })}>
+          Tiles
+        </button>
+        <button type="button" aria-pressed={view.mode === 'list'} onClick={() => onChange({ ...view, mode: 'list' })}>
+          List
+        </button>
+      </span>
+    </div>
+  )
 }
 
 function ResourceView({ path, meta }: { path: string; meta: Described }) {
