@@ -687,7 +687,7 @@ function requestBody(op: Operation) {
 const operationId = (op: Operation) =>
   op.method +
   op.route
-    .split(/[/.\-]/)
+    .split(/[/.-]/)
     .filter(Boolean)
     .map((part) => (part.startsWith(':') || part.startsWith('*') ? `By${cap(part.slice(1))}` : cap(part)))
     .join('')
