@@ -71,7 +71,7 @@ export function createHttpServer(core: Core, deps: AppDependencies, upgrades: Up
           clearTimeout(force)
           resolve()
         })
-        http.on('request', (_req: unknown, res: { headersSent: boolean; shouldKeepAlive: boolean }) => {
+        http.prependListener('request', (_req: unknown, res: { headersSent: boolean; shouldKeepAlive: boolean }) => {
           if (!res.headersSent) res.shouldKeepAlive = false
         })
         setTimeout(() => http.closeIdleConnections(), IDLE_GRACE_MS).unref()

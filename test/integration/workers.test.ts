@@ -19,7 +19,7 @@ import { endAll, nextMessage, refusalCode } from '../helpers/mqtt.ts'
 import { freshRedisDatabase, redisCommand } from '../helpers/redis.ts'
 
 const PER_KEY = 3
-const WRITERS = Array.from({ length: 10 }, (_, i) => `acme/c-${i}`)
+const WRITERS = Array.from({ length: 50 }, (_, i) => `acme/c-${i}`)
 type OnMessage = (payload: Buffer, client: MqttClient) => void
 
 // the worker number in the broker id of the instance holding a client ("<name>.w2.<start>"), 0 if none
@@ -229,7 +229,7 @@ for (const provider of providers) {
       for (const worker of [1, 2]) await (await connectOn(worker, keys['acme/pi-3']!)).endAsync()
     })
 
-    test('SIGUSR2 replaces every worker in turn while controllers write at QoS 1 and HTTP reads: nothing acknowledged is lost, no request fails', async () => {
+    test('SIGUSR2 replaces every worker in turn while 50 controllers write at QoS 1 and HTTP reads: nothing acknowledged is lost, no request fails', async () => {
       const before = workerPids(server)
       let running = true
       const writers = WRITERS.map((path, i) => ({
@@ -252,17 +252,18 @@ for (const provider of providers) {
       })
       const failures: string[] = []
       let answered = 0
-      const reading = (async () => {
+      const readLoop = async (path: string) => {
         while (running) {
-          const reply = await fetch(`${server.url}/api/v1/resources/acme/c-0/level`, {
-            headers: { authorization: basicAuth(keys['acme/c-0']!) },
+          const reply = await fetch(`${server.url}/api/v1/resources/${path}/level`, {
+            headers: { authorization: basicAuth(keys[path]!) },
           }).catch((err: Error) => err)
           if (reply instanceof Error || (reply.status !== 200 && reply.status !== 404))
             failures.push(reply instanceof Error ? `${reply.message} ${String(reply.cause)}` : String(reply.status))
           else answered++
           if (!(reply instanceof Error)) await reply.arrayBuffer()
         }
-      })()
+      }
+      const reading = Promise.all(WRITERS.slice(0, 4).map(readLoop)) // four HTTP clients, keep-alive
       assert.ok(await eventually(() => writers.every((w) => w.acked.length > 2), 10_000), 'the controllers are writing')
       const restart = await runCli(['restart', '--data-dir', db.dataDir])
       assert.equal(restart.code, 0, restart.stderr)
