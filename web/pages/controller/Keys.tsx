@@ -1,7 +1,7 @@
 // A controller's keys tab (for those who may write it): the PIN form, its keys with when each was made
 // and last used, a new key (shown once) and revocation after a confirmation. The server closes the
 // revoked key's MQTT and websocket sessions within about a second (docs/mqtt.md).
-import { useSignal } from '@preact/signals'
+import { useSignal, type Signal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
@@ -21,12 +21,11 @@ interface KeyRow {
 
 const shownPart = (part: string) => `${part.slice(0, 3)}…${part.slice(3)}`
 
-export function ControllerKeys({ path }: { path: string }) {
+/** the controller's keys, newest first, and a change (busy meanwhile, the API's message on failure) then listing again */
+function useKeys(path: string) {
   const keys = useSignal<KeyRow[] | undefined>(undefined)
   const error = useSignal('')
   const notice = useSignal('')
-  const revealed = useSignal<Revealed | null>(null)
-  const revoking = useSignal<KeyRow | null>(null)
   const busy = useSignal(false)
   const reloads = useSignal(0)
 
@@ -49,6 +48,13 @@ export function ControllerKeys({ path }: { path: string }) {
       reloads.value++
     }
   }
+  return { keys, error, notice, busy, act }
+}
+
+export function ControllerKeys({ path }: { path: string }) {
+  const { keys, error, notice, busy, act } = useKeys(path)
+  const revealed = useSignal<Revealed | null>(null)
+  const revoking = useSignal<KeyRow | null>(null)
   const newKey = () => act(async () => void (revealed.value = await createControllerKey(path)))
   const revoke = (key: KeyRow) =>
     act(async () => {
@@ -80,84 +86,96 @@ export function ControllerKeys({ path }: { path: string }) {
         {keys.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
         {keys.value?.length === 0 && <p class="empty">This controller has no keys yet.</p>}
         {!!keys.value?.length && (
-          <table class="keys">
-            <caption class="sr-only">Keys of {path.split('/').pop()}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.value.map((k) => (
-                <tr key={k.id} data-key-part={k.key_part}>
-                  <td data-label="Key">
-                    <code>{shownPart(k.key_part)}</code>
-                  </td>
-                  <td data-label="Created">
-                    <When at={k.creation_timestamp} never="" />
-                  </td>
-                  <td data-label="Last used">
-                    <When at={k.last_used_timestamp} never="never" />
-                  </td>
-                  <td data-label="State">
-                    {k.revoked ? (
-                      <>
-                        Revoked <When at={k.revocation_timestamp} never="" />
-                      </>
-                    ) : (
-                      'Active'
-                    )}
-                  </td>
-                  <td>
-                    {!k.revoked && (
-                      <button
-                        type="button"
-                        class="danger"
-                        onClick={() => (revoking.value = k)}
-                        aria-label={`Revoke key ${shownPart(k.key_part)}`}
-                      >
-                        Revoke…
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <KeyTable name={path.split('/').pop()!} keys={keys.value} onRevoke={(k) => (revoking.value = k)} />
         )}
       </section>
-      <Dialog
-        title={`Revoke key ${revoking.value ? shownPart(revoking.value.key_part) : ''}?`}
-        open={revoking.value !== null}
-        onClose={() => (revoking.value = null)}
-      >
-        <p>
-          Devices using this key are disconnected within about a second and cannot connect with it again. This cannot be
-          undone.
-        </p>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault()
-            if (revoking.value) void revoke(revoking.value)
-          }}
-        >
-          <div class="buttons">
-            <button type="button" onClick={() => (revoking.value = null)}>
-              Cancel
-            </button>
-            <button type="submit" class="danger">
-              Revoke
-            </button>
-          </div>
-        </form>
-      </Dialog>
+      <RevokeDialog revoking={revoking} onRevoke={revoke} />
       <KeyReveal revealed={revealed.value} onClose={() => (revealed.value = null)} />
     </div>
+  )
+}
+
+function KeyTable({ name, keys, onRevoke }: { name: string; keys: KeyRow[]; onRevoke: (key: KeyRow) => void }) {
+  return (
+    <table class="keys">
+      <caption class="sr-only">Keys of {name}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Key</th>
+          <th scope="col">Created</th>
+          <th scope="col">Last used</th>
+          <th scope="col">State</th>
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {keys.map((k) => (
+          <tr key={k.id} data-key-part={k.key_part}>
+            <td data-label="Key">
+              <code>{shownPart(k.key_part)}</code>
+            </td>
+            <td data-label="Created">
+              <When at={k.creation_timestamp} never="" />
+            </td>
+            <td data-label="Last used">
+              <When at={k.last_used_timestamp} never="never" />
+            </td>
+            <td data-label="State">
+              {k.revoked ? (
+                <>
+                  Revoked <When at={k.revocation_timestamp} never="" />
+                </>
+              ) : (
+                'Active'
+              )}
+            </td>
+            <td>
+              {!k.revoked && (
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => onRevoke(k)}
+                  aria-label={`Revoke key ${shownPart(k.key_part)}`}
+                >
+                  Revoke…
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}
+
+function RevokeDialog({ revoking, onRevoke }: { revoking: Signal<KeyRow | null>; onRevoke: (key: KeyRow) => void }) {
+  return (
+    <Dialog
+      title={`Revoke key ${revoking.value ? shownPart(revoking.value.key_part) : ''}?`}
+      open={revoking.value !== null}
+      onClose={() => (revoking.value = null)}
+    >
+      <p>
+        Devices using this key are disconnected within about a second and cannot connect with it again. This cannot be
+        undone.
+      </p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault()
+          if (revoking.value) void onRevoke(revoking.value)
+        }}
+      >
+        <div class="buttons">
+          <button type="button" onClick={() => (revoking.value = null)}>
+            Cancel
+          </button>
+          <button type="submit" class="danger">
+            Revoke
+          </button>
+        </div>
+      </form>
+    </Dialog>
   )
 }
