@@ -1,6 +1,7 @@
 // An image sequence: a filmstrip of its 240 px thumbnails (the "thumbnail-240-x" child), the full
 // image of the chosen revision, new images shown as they arrive, Left/Right to step.
-import { useSignal } from '@preact/signals'
+import { useSignal, type Signal } from '@preact/signals'
+import type { RefObject } from 'preact'
 import { useEffect, useRef } from 'preact/hooks'
 import { api, resourceUrl, type Described } from '../../api.ts'
 import { follow } from '../../live.ts'
@@ -33,13 +34,13 @@ function imageUpdateOf(payload: string, sequenceId: number): Revision | null {
   }
 }
 
-export function Images({ path, meta }: { path: string; meta: Described }) {
+/** the latest COUNT images and their thumbnails, new ones joining live; chosen follows the latest unless moved */
+function useImages(path: string, sequenceId: number) {
   const revisions = useSignal<Revision[] | undefined>(undefined)
   const thumbs = useSignal<Map<string, number>>(new Map())
   const chosen = useSignal<number | null>(null)
   const error = useSignal('')
   const reload = useSignal(0)
-  const strip = useRef<HTMLOListElement>(null)
 
   useEffect(() => {
     const list = api<Revision[]>(resourceUrl(path, `revisions=1&count=${COUNT}`))
@@ -61,7 +62,7 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
   useEffect(() => {
     const folder = path.slice(1, path.lastIndexOf('/'))
     return follow([folder], (_t, payload) => {
-      const update = imageUpdateOf(payload, meta.id)
+      const update = imageUpdateOf(payload, sequenceId)
       if (!update || revisions.value?.some((r) => r.id === update.id)) return
       const wasLatest = chosen.value === null || chosen.value === revisions.value?.at(-1)?.id
       revisions.value = [...(revisions.value ?? []), update].slice(-COUNT)
@@ -69,7 +70,12 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
     })
   }, [path])
   useReloadOnReconnect(() => reload.value++)
+  return { revisions, thumbs, chosen, error }
+}
 
+export function Images({ path, meta }: { path: string; meta: Described }) {
+  const { revisions, thumbs, chosen, error } = useImages(path, meta.id)
+  const strip = useRef<HTMLOListElement>(null)
   const list = revisions.value ?? []
   const index = list.findIndex((r) => r.id === chosen.value)
   const step = (by: number) => {
@@ -112,34 +118,45 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
       {list.length > 0 && (
         <>
           <p class="muted small">Left and right arrow keys step through the images.</p>
-          <ol class="filmstrip" ref={strip} aria-label="Filmstrip">
-            {list.map((r) => {
-              const thumb = thumbs.value.get(r.timestamp)
-              return (
-                <li key={r.id}>
-                  <button
-                    type="button"
-                    data-id={r.id}
-                    aria-pressed={r.id === chosen.value}
-                    onClick={() => (chosen.value = r.id)}
-                    aria-label={`Image at ${formatTime(Date.parse(r.timestamp), false)}`}
-                  >
-                    <img
-                      src={
-                        thumb
-                          ? resourceUrl(`${path}/thumbnail-240-x`, `rev=${thumb}`)
-                          : resourceUrl(path, `rev=${r.id}`)
-                      }
-                      alt=""
-                      loading="lazy"
-                    />
-                  </button>
-                </li>
-              )
-            })}
-          </ol>
+          <Filmstrip path={path} list={list} thumbs={thumbs.value} chosen={chosen} strip={strip} />
         </>
       )}
     </section>
+  )
+}
+
+interface FilmstripProps {
+  path: string
+  list: Revision[]
+  /** thumbnail revision by the image's timestamp */
+  thumbs: Map<string, number>
+  chosen: Signal<number | null>
+  strip: RefObject<HTMLOListElement | null>
+}
+
+function Filmstrip({ path, list, thumbs, chosen, strip }: FilmstripProps) {
+  return (
+    <ol class="filmstrip" ref={strip} aria-label="Filmstrip">
+      {list.map((r) => {
+        const thumb = thumbs.get(r.timestamp)
+        return (
+          <li key={r.id}>
+            <button
+              type="button"
+              data-id={r.id}
+              aria-pressed={r.id === chosen.value}
+              onClick={() => (chosen.value = r.id)}
+              aria-label={`Image at ${formatTime(Date.parse(r.timestamp), false)}`}
+            >
+              <img
+                src={thumb ? resourceUrl(`${path}/thumbnail-240-x`, `rev=${thumb}`) : resourceUrl(path, `rev=${r.id}`)}
+                alt=""
+                loading="lazy"
+              />
+            </button>
+          </li>
+        )
+      })}
+    </ol>
   )
 }
