@@ -1,7 +1,7 @@
 // A sequence's settings (units, decimal places, max history, min storage interval), saved with PUT;
 // "delete data" removes every value, after the person types the sequence's name. Readers see the
 // settings as text: the API would refuse their changes anyway (403).
-import { useSignal } from '@preact/signals'
+import { useSignal, type Signal } from '@preact/signals'
 import { Fragment } from 'preact'
 import { api, resourceUrl, type Described } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
@@ -40,29 +40,40 @@ export function Settings({ path, meta }: { path: string; meta: Described }) {
   return meta.access === 'write' ? <SettingsForm path={path} meta={meta} /> : <ReadOnlySettings meta={meta} />
 }
 
+/** the attributes to save: the form's fields over the others; a string says which field is wrong */
+function attributesFrom(
+  values: Record<string, string>,
+  attrs: Record<string, unknown>,
+): Record<string, unknown> | string {
+  const next: Record<string, unknown> = { ...attrs }
+  for (const [key, , type] of FIELDS) {
+    const v = values[key]!.trim()
+    if (v === '') delete next[key]
+    else if (type === 'number') {
+      const n = Number(v)
+      if (!Number.isFinite(n) || n < 0) return `${key.replace(/_/g, ' ')} must be a number of 0 or more.`
+      next[key] = n
+    } else next[key] = v
+  }
+  return next
+}
+
+type Status = { ok: boolean; text: string } | null
+
 function SettingsForm({ path, meta }: { path: string; meta: Described }) {
   const attrs = meta.system_attributes ?? {}
   const values = useSignal<Record<string, string>>(
     Object.fromEntries(FIELDS.map(([k]) => [k, attrs[k] === undefined || attrs[k] === null ? '' : String(attrs[k])])),
   )
-  const status = useSignal<{ ok: boolean; text: string } | null>(null)
+  const status = useSignal<Status>(null)
   const deleting = useSignal(false)
   const typed = useSignal('')
   const saving = useSignal(false)
 
   async function save(e: Event) {
     e.preventDefault()
-    const next: Record<string, unknown> = { ...attrs }
-    for (const [key, , type] of FIELDS) {
-      const v = values.value[key]!.trim()
-      if (v === '') delete next[key]
-      else if (type === 'number') {
-        const n = Number(v)
-        if (!Number.isFinite(n) || n < 0)
-          return void (status.value = { ok: false, text: `${key.replace(/_/g, ' ')} must be a number of 0 or more.` })
-        next[key] = n
-      } else next[key] = v
-    }
+    const next = attributesFrom(values.value, attrs)
+    if (typeof next === 'string') return void (status.value = { ok: false, text: next })
     saving.value = true
     try {
       await api(resourceUrl(path), { method: 'PUT', body: { system_attributes: next } })
@@ -78,17 +89,6 @@ function SettingsForm({ path, meta }: { path: string; meta: Described }) {
       }
     } finally {
       saving.value = false
-    }
-  }
-
-  async function deleteData() {
-    try {
-      await api(resourceUrl(path, 'data_only=1'), { method: 'DELETE' })
-      deleting.value = false
-      location.reload()
-    } catch (err) {
-      deleting.value = false
-      status.value = { ok: false, text: `Not deleted: ${(err as Error).message}` }
     }
   }
 
@@ -123,25 +123,47 @@ function SettingsForm({ path, meta }: { path: string; meta: Described }) {
           </p>
         )}
       </form>
-      <Dialog
-        title={`Delete every value of ${meta.name}?`}
-        open={deleting.value}
-        onClose={() => (deleting.value = false)}
-      >
-        <p>The sequence stays; all its stored values go, and cannot be brought back.</p>
-        <label>
-          Type <strong>{meta.name}</strong> to confirm
-          <input value={typed.value} onInput={(e) => (typed.value = e.currentTarget.value)} autocomplete="off" />
-        </label>
-        <div class="buttons">
-          <button type="button" onClick={() => (deleting.value = false)}>
-            Cancel
-          </button>
-          <button type="button" class="danger" disabled={typed.value !== meta.name} onClick={() => void deleteData()}>
-            Delete all values
-          </button>
-        </div>
-      </Dialog>
+      <DeleteData path={path} name={meta.name} deleting={deleting} typed={typed} status={status} />
     </details>
+  )
+}
+
+interface DeleteProps {
+  path: string
+  name: string
+  deleting: Signal<boolean>
+  /** what the person typed to confirm, emptied each time the dialog opens */
+  typed: Signal<string>
+  status: Signal<Status>
+}
+
+/** every value goes, once the person has typed the sequence's name */
+function DeleteData({ path, name, deleting, typed, status }: DeleteProps) {
+  async function deleteData() {
+    try {
+      await api(resourceUrl(path, 'data_only=1'), { method: 'DELETE' })
+      deleting.value = false
+      location.reload()
+    } catch (err) {
+      deleting.value = false
+      status.value = { ok: false, text: `Not deleted: ${(err as Error).message}` }
+    }
+  }
+  return (
+    <Dialog title={`Delete every value of ${name}?`} open={deleting.value} onClose={() => (deleting.value = false)}>
+      <p>The sequence stays; all its stored values go, and cannot be brought back.</p>
+      <label>
+        Type <strong>{name}</strong> to confirm
+        <input value={typed.value} onInput={(e) => (typed.value = e.currentTarget.value)} autocomplete="off" />
+      </label>
+      <div class="buttons">
+        <button type="button" onClick={() => (deleting.value = false)}>
+          Cancel
+        </button>
+        <button type="button" class="danger" disabled={typed.value !== name} onClick={() => void deleteData()}>
+          Delete all values
+        </button>
+      </div>
+    </Dialog>
   )
 }
