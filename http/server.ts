@@ -12,8 +12,11 @@ import { withValueLane } from './value-lane.ts'
 /** A TLS handshake that has not finished by then is dropped (node's default waits two minutes). */
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Headers not complete by then get a 408 and the connection closed (slowloris); node waits 60 s, checked every 30 s. */
-/** How long a draining server still answers keep-alive connections (with Connection: close) before closing idle ones. */
-const IDLE_GRACE_MS = 500
+/**
+ * How long a draining server still answers keep-alive connections (with Connection: close) before
+ * closing idle ones; longer for a worker of --workers, whose clients the other workers serve meanwhile.
+ */
+const IDLE_GRACE_MS = { alone: 500, worker: 2000 }
 const TIMEOUTS = { headersTimeout: 10_000, connectionsCheckingInterval: 1000 }
 
 /** Claims an upgrade request (WebSocket) for its path, or returns false to let the next one try. */
@@ -74,7 +77,8 @@ export function createHttpServer(core: Core, deps: AppDependencies, upgrades: Up
         http.prependListener('request', (_req: unknown, res: { headersSent: boolean; shouldKeepAlive: boolean }) => {
           if (!res.headersSent) res.shouldKeepAlive = false
         })
-        setTimeout(() => http.closeIdleConnections(), IDLE_GRACE_MS).unref()
+        const grace = core.config.workers > 1 ? IDLE_GRACE_MS.worker : IDLE_GRACE_MS.alone
+        setTimeout(() => http.closeIdleConnections(), Math.min(grace, core.config.shutdownTimeoutMs / 2)).unref()
       })
     },
   }
