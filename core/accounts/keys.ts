@@ -2,6 +2,7 @@
 // only a keyed hash plus key_part (first and last 3 characters of the random part) to find the row.
 import type { CoreContext } from '../context.ts'
 import { Prisma, type DbClient, type Key, type Resource } from '../db/index.ts'
+import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { invalid, notFound } from '../errors.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { ResourceType } from '../resources/types.ts'
@@ -86,13 +87,18 @@ export async function authenticateKeysWithOwner(ctx: CoreContext, keys: string[]
   const wellFormed = keys.map((key) => keyBody(key).length === KEY_BODY_LENGTH)
   const parts = [...new Set(keys.filter((_, i) => wellFormed[i]).map(keyPartOf))]
   if (parts.length === 0) return keys.map(() => null)
-  const candidates = await keysWithControllers(ctx.db, parts)
+  const candidates = new Map<string, KeyWithController[]>()
+  for (const row of await keysWithControllers(ctx.db, parts)) {
+    const same = candidates.get(row.keyPart)
+    if (same) same.push(row)
+    else candidates.set(row.keyPart, [row])
+  }
   return Promise.all(
     keys.map(async (key, i) => {
       if (!wellFormed[i]) return null
       const hash = keyedHash(ctx.secret, keyBody(key))
       const part = keyPartOf(key)
-      const row = candidates.find((c) => c.keyPart === part && hashesEqual(c.keyHash, hash))
+      const row = candidates.get(part)?.find((c) => hashesEqual(c.keyHash, hash))
       if (!row) return null
       const principal = await principalForKey(ctx.db, row)
       if (!principal) return null
@@ -133,15 +139,66 @@ type KeyWithController = Pick<
  * storm Prisma's findMany with include (two statements, rows mapped one by one) cost more than the rest of the lookup.
  */
 async function keysWithControllers(db: DbClient, parts: string[]): Promise<KeyWithController[]> {
+  const direct = readDirectSqlite(db, (sqlite) =>
+    (sqlite.statement(DIRECT_KEYS_SQL).all(JSON.stringify(parts)) as Record<string, unknown>[]).map((row) =>
+      keyRow(row, fromSqlite),
+    ),
+  )
+  if (direct) return direct.result
   const rows = await db.$queryRaw<Record<string, unknown>[]>`
     SELECT k.id, k."organizationId", k."accessAsUserId", k."accessAsControllerId", k."keyPart", k."keyHash", k."lastUsedAt", ${CONTROLLER_SELECT}
     FROM "Key" AS k LEFT JOIN "Resource" AS c ON c.id = k."accessAsControllerId"
     WHERE k."keyPart" IN (${Prisma.join(parts)}) AND k."revokedAt" IS NULL`
-  return rows.map((row) => {
-    const controller =
-      row.c_id === null ? null : (Object.fromEntries(RESOURCE_COLUMNS.map((c) => [c, row[`c_${c}`]])) as Resource)
-    return { ...(row as Omit<KeyWithController, 'accessAsController'>), accessAsController: controller }
-  })
+  return rows.map((row) => keyRow(row, (value) => value as never))
+}
+
+/** keysWithControllers' statement on SQLite's own connection: one prepared statement for any number of parts */
+const DIRECT_KEYS_SQL = `SELECT k.id, k."organizationId", k."accessAsUserId", k."accessAsControllerId", k."keyPart", k."keyHash",
+    k."lastUsedAt", ${CONTROLLER_SELECT.sql}
+  FROM "Key" AS k LEFT JOIN "Resource" AS c ON c.id = k."accessAsControllerId"
+  WHERE k."keyPart" IN (SELECT value FROM json_each(?)) AND k."revokedAt" IS NULL`
+
+type Column = 'int' | 'json' | 'date' | 'boolean'
+/** better-sqlite3 gives integers as BigInt, booleans as 0/1, JSON and dates as text: converted as Prisma's adapter does */
+function fromSqlite(value: unknown, type: Column): never {
+  if (value === null) return null as never
+  if (type === 'int') return Number(value) as never
+  if (type === 'boolean') return (Number(value) !== 0) as never
+  if (type === 'json') return JSON.parse(value as string) as never
+  if (typeof value !== 'string') return new Date(Number(value)) as never
+  // ISO 8601 as Prisma writes it, or SQLite's own CURRENT_TIMESTAMP (UTC, no zone)
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.replace(' ', 'T')}Z`) as never
+}
+
+/** A row of keysWithControllers' statement, each column through read (objects built whole: a storm maps thousands) */
+function keyRow(row: Record<string, unknown>, read: (value: unknown, type: Column) => never): KeyWithController {
+  return {
+    id: read(row.id, 'int'),
+    organizationId: read(row.organizationId, 'int'),
+    accessAsUserId: read(row.accessAsUserId, 'int'),
+    accessAsControllerId: read(row.accessAsControllerId, 'int'),
+    keyPart: row.keyPart as string,
+    keyHash: row.keyHash as string,
+    lastUsedAt: read(row.lastUsedAt, 'date'),
+    accessAsController:
+      row.c_id === null
+        ? null
+        : {
+            id: read(row.c_id, 'int'),
+            parentId: read(row.c_parentId, 'int'),
+            name: row.c_name as string,
+            type: read(row.c_type, 'int'),
+            organizationId: read(row.c_organizationId, 'int'),
+            liveKey: row.c_liveKey as string | null,
+            permissions: read(row.c_permissions, 'json'),
+            systemAttributes: read(row.c_systemAttributes, 'json'),
+            userAttributes: read(row.c_userAttributes, 'json'),
+            lastRevisionId: read(row.c_lastRevisionId, 'int'),
+            createdAt: read(row.c_createdAt, 'date'),
+            modifiedAt: read(row.c_modifiedAt, 'date'),
+            deleted: read(row.c_deleted, 'boolean'),
+          },
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // Controller presence: connect, disconnect and watchdog keep ControllerStatus current; and the
 // status attributes a controller reports, beside Tendril's own (timestamp_correction).
 import { Prisma, type DbClient } from '../db/index.ts'
-import { readDirectSqlite } from '../db/sqlite-connection.ts'
+import { inDirectSqliteTransaction, readDirectSqlite } from '../db/sqlite-connection.ts'
 import { mergeObject } from './attributes.ts'
 import { providerOf } from './revisions.ts'
 
@@ -27,12 +27,22 @@ const UPSERT_CHUNK = 1000
  */
 export async function markManyConnected(db: DbClient, controllerIds: number[], at = new Date()) {
   const ids = [...new Set(controllerIds)].sort((a, b) => a - b)
+  if (ids.length === 0) return
+  // on SQLite one prepared statement on the connection (a storm's thousands of rows cost Prisma milliseconds to bind)
+  const iso = at.toISOString().replace('Z', '+00:00') // as Prisma's adapter writes dates
+  if (inDirectSqliteTransaction(db, (sqlite) => sqlite.statement(DIRECT_UPSERT_SQL).run(iso, JSON.stringify(ids))))
+    return
   for (let i = 0; i < ids.length; i += UPSERT_CHUNK) {
     const rows = ids.slice(i, i + UPSERT_CHUNK).map((id) => Prisma.sql`(${id}, true, ${at})`)
     await db.$executeRaw`INSERT INTO "ControllerStatus" ("controllerId", "connected", "lastConnectAt") VALUES ${Prisma.join(rows)}
       ON CONFLICT ("controllerId") DO UPDATE SET "connected" = true, "lastConnectAt" = excluded."lastConnectAt"`
   }
 }
+
+// (WHERE true: SQLite's upsert after a SELECT needs it)
+const DIRECT_UPSERT_SQL = `INSERT INTO "ControllerStatus" ("controllerId", "connected", "lastConnectAt")
+  SELECT value, 1, ? FROM json_each(?) WHERE true
+  ON CONFLICT ("controllerId") DO UPDATE SET "connected" = 1, "lastConnectAt" = excluded."lastConnectAt"`
 
 export async function markManyDisconnected(db: DbClient, controllerIds: number[]) {
   if (controllerIds.length === 0) return

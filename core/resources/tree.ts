@@ -2,6 +2,7 @@
 // A live resource's liveKey is "<parentId or 0>/<name>"; its unique index is what makes names
 // unique per parent (and lets a deleted resource's name be reused, since deleted rows hold null).
 import { isUniqueViolation, Prisma, type DbClient, type Resource } from '../db/index.ts'
+import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { conflict, invalid, notFound } from '../errors.ts'
 import { checkName, joinPath, splitPath } from './paths.ts'
 import { isFolderType, ResourceType, SequenceDataType } from './types.ts'
@@ -162,14 +163,31 @@ export async function pathOf(db: DbClient, resourceId: number): Promise<string> 
 }
 
 /** The paths of many resources, one query per level of depth (pathOf for each would be one per resource and level). */
+/** pathsOf's read on SQLite's own connection (a presence announcement of a storm names thousands) */
+function readLinksDirectly(
+  db: DbClient,
+  ids: number[],
+): { id: number; name: string; parentId: number | null }[] | undefined {
+  const sql = 'SELECT id, name, "parentId" FROM "Resource" WHERE id IN (SELECT value FROM json_each(?))'
+  const rows = readDirectSqlite(db, (sqlite) => sqlite.statement(sql).all(JSON.stringify(ids)))?.result as
+    { id: bigint; name: string; parentId: bigint | null }[] | undefined
+  return rows?.map((r) => ({
+    id: Number(r.id),
+    name: r.name,
+    parentId: r.parentId === null ? null : Number(r.parentId),
+  }))
+}
+
 export async function pathsOf(db: DbClient, resourceIds: number[]): Promise<Map<number, string>> {
   const links = new Map<number, { name: string; parentId: number | null }>()
   let wanted = [...new Set(resourceIds)]
   while (wanted.length > 0) {
-    const rows = await db.resource.findMany({
-      where: { id: { in: wanted } },
-      select: { id: true, name: true, parentId: true },
-    })
+    const rows =
+      readLinksDirectly(db, wanted) ??
+      (await db.resource.findMany({
+        where: { id: { in: wanted } },
+        select: { id: true, name: true, parentId: true },
+      }))
     for (const row of rows) links.set(row.id, row)
     wanted = [...new Set(rows.map((r) => r.parentId).filter((id): id is number => id !== null && !links.has(id)))]
   }
