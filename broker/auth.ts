@@ -89,14 +89,38 @@ export function createConnectHooks(
     callback(null, true)
   }
 
+  // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
+  async function keyPrincipal(credential: string): Promise<Principal | null> {
+    const found = await findKey(credential)
+    if (found?.controller) resolver.remember(found.controller)
+    return found?.principal ?? null
+  }
+
+  // (functions of their own, not closures made per CONNECT: tsx names every one it makes, at a cost)
+  async function admit(
+    client: Client,
+    principal: Principal,
+    viewer: { address: string } | null,
+  ): Promise<string | null> {
+    client.id = `${principalKey(principal)}/${client.id}`
+    const holder = sessionOf(clientsById(aedes)[client.id])
+    const counted = viewer ? `address:${viewer.address}` : countedAs(principal)
+    // a reconnection with the same credential and id closes the old session: it takes no room of its own
+    const replacing = holder !== undefined && countedAs(holder.principal) === counted
+    if (counted !== undefined && !(await sessionsPerKey.admit(client, counted, replacing)))
+      return `the key (or browser session, or address of anonymous viewers) already holds ${core.config.mqtt.connectionsPerKey} sessions`
+    attach(client, principal)
+    return null
+  }
+
   const authenticate: AuthenticateHandler = (client, username, password, callback) => {
-    const refuse = (code: number, reason: string) => {
-      core.log.info({ clientId: client.id, remote: remoteOf(client.conn), reason }, 'mqtt connection refused')
-      callback(refusal(code, reason), false)
-    }
-    if (emptyIdPersistent.has(client)) return refuse(IDENTIFIER_REJECTED, 'an empty client id needs a clean session')
+    if (emptyIdPersistent.has(client))
+      return refuse(core, client, callback, IDENTIFIER_REJECTED, 'an empty client id needs a clean session')
     if ((username !== 'key' && username !== 'token') || !password) {
       return refuse(
+        core,
+        client,
+        callback,
         BAD_USERNAME_OR_PASSWORD,
         'expected username "key" with an API key, or "token" with a token from /api/v1/mqtt-info',
       )
@@ -105,36 +129,32 @@ export function createConnectHooks(
     // an anonymous viewer's token: one client id, a clean session, counted by the address it was issued to
     const viewer = username === 'token' ? readAnonymousToken(core, credential) : null
     if (viewer && viewer.clientId !== client.id)
-      return refuse(IDENTIFIER_REJECTED, 'an anonymous token is good for the client id it was issued with')
+      return refuse(
+        core,
+        client,
+        callback,
+        IDENTIFIER_REJECTED,
+        'an anonymous token is good for the client id it was issued with',
+      )
     if (viewer && persistent.has(client))
-      return refuse(IDENTIFIER_REJECTED, 'an anonymous viewer needs a clean session')
-    // a controller's folder row comes with its key: kept, its own folder's access check reads nothing
-    const withOwner = async () => {
-      const found = await findKey(credential)
-      if (found?.controller) resolver.remember(found.controller)
-      return found?.principal ?? null
-    }
-    const principalOf = async () =>
-      viewer ? anonymous : username === 'key' ? withOwner() : authenticateToken(core, credential)
-    principalOf()
+      return refuse(core, client, callback, IDENTIFIER_REJECTED, 'an anonymous viewer needs a clean session')
+    const principal = viewer
+      ? Promise.resolve(anonymous)
+      : username === 'key'
+        ? keyPrincipal(credential)
+        : authenticateToken(core, credential)
+    principal
       .then(async (principal) => {
         if (!principal)
           return refuse(
+            core,
+            client,
+            callback,
             BAD_USERNAME_OR_PASSWORD,
             username === 'key' ? 'unknown or revoked key' : 'invalid or expired token',
           )
-        client.id = `${principalKey(principal)}/${client.id}`
-        const holder = sessionOf(clientsById(aedes)[client.id])
-        const counted = viewer ? `address:${viewer.address}` : countedAs(principal)
-        // a reconnection with the same credential and id closes the old session: it takes no room of its own
-        const replacing = holder !== undefined && countedAs(holder.principal) === counted
-        if (counted !== undefined && !(await sessionsPerKey.admit(client, counted, replacing))) {
-          return refuse(
-            NOT_AUTHORIZED,
-            `the key (or browser session, or address of anonymous viewers) already holds ${core.config.mqtt.connectionsPerKey} sessions`,
-          )
-        }
-        attach(client, principal)
+        const refused = await admit(client, principal, viewer)
+        if (refused) return refuse(core, client, callback, NOT_AUTHORIZED, refused)
         callback(null, true)
       })
       .catch((err: Error) => {
@@ -155,6 +175,17 @@ export function countedAs(principal: Principal): string | undefined {
       ? `session:${principal.sessionId}`
       : `user:${principal.userId}`
     : undefined
+}
+
+function refuse(
+  core: Core,
+  client: Client,
+  callback: Parameters<AuthenticateHandler>[3],
+  code: number,
+  reason: string,
+) {
+  core.log.info({ clientId: client.id, remote: remoteOf(client.conn), reason }, 'mqtt connection refused')
+  callback(refusal(code, reason), false)
 }
 
 function remoteOf(conn: Connection | undefined): string | undefined {
