@@ -5,24 +5,33 @@
 // one write: one system call, and over WebSocket one frame. A message waits at most that one turn.
 import type { Duplex } from 'node:stream'
 
+const ownCork = Symbol('cork')
+type Batched = Duplex & { [ownCork]: () => void }
+/** connections holding the turn's cork; one setImmediate releases them all (not one per connection and turn) */
+const held = new Set<Batched>()
+
+function releaseHeld() {
+  const streams = [...held]
+  held.clear()
+  // end() uncorks whatever is held; the late release is then a no-op
+  for (const stream of streams) stream.uncork()
+}
+
+// one function for every connection, not closures made per CONNECT
+function batchedCork(this: Batched) {
+  if (!held.has(this) && !this.destroyed) {
+    held.add(this)
+    this[ownCork]()
+    if (held.size === 1) setImmediate(releaseHeld)
+  }
+  this[ownCork]()
+}
+
 /** The connection, its writes batched per turn of the event loop. */
 export function batchWrites<T extends Duplex>(stream: T): T {
-  const cork = stream.cork.bind(stream)
-  const uncork = stream.uncork.bind(stream)
-  let held = false
-  const release = () => {
-    held = false
-    uncork()
-  }
-  // end() uncorks whatever is held; the late release is then a no-op
-  stream.cork = () => {
-    if (!held && !stream.destroyed) {
-      held = true
-      cork()
-      setImmediate(release)
-    }
-    cork()
-  }
+  const batched = stream as T & Batched
+  batched[ownCork] = stream.cork
+  batched.cork = batchedCork
   return stream
 }
 
