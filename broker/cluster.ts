@@ -1,6 +1,6 @@
 // Broker state shared by several Tendril instances through one Redis (docs/architecture.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
-// and retained messages; redis-emitter.ts carries each publish to the other instances. The instances
+// and retained messages; mqemitter-redis carries every publish to every instance. The instances
 // also keep there the MQTT sessions of each key (instances.ts), the QoS 1/2 message ids stored
 // lately (retransmissions.ts) and rate-limit counts (core/accounts/throttle-redis.ts).
 import { randomBytes } from 'node:crypto'
@@ -19,7 +19,6 @@ import type { SharedPresence } from './presence.ts'
 import type { SharedKeySessions } from './limits.ts'
 import { redisStoredIds, type SharedStoredIds } from './retransmissions.ts'
 import { redisRetainedTopics, type RetainedTopics } from './retained.ts'
-import { redisEmitter } from './redis-emitter.ts'
 
 /** Every key the broker writes starts with this, so Redis can hold other state beside it. */
 export const KEY_PREFIX = 'tendril:mqtt:'
@@ -32,6 +31,13 @@ const CONNECT_TIMEOUT_MS = 10_000
 
 /** How long closing waits for Redis to answer before it drops the connections. */
 const CLOSE_WAIT_MS = 1000
+
+/**
+ * No queue, as for the in-memory emitter (index.ts): mqemitter's bounded queue drains itself
+ * recursively once its messages lose their subscriber, which overflowed the stack when a subscriber
+ * stopped reading under load. With 0 every message arriving from Redis is delivered at once.
+ */
+const EMITTER_CONCURRENCY = 0
 
 type Message = { topic: string } & Record<string, unknown>
 type Listener = (message: Message, done: () => void) => void
@@ -81,6 +87,7 @@ async function redisLibraries() {
       conn: RedisConnection
     }) => RedisPersistence,
     Redis: createRequire(requireHere.resolve('aedes-persistence-redis'))('ioredis') as typeof RedisConnection,
+    MQEmitterRedis: (await import('mqemitter-redis')).default,
   }
 }
 
@@ -106,11 +113,11 @@ function brokerIdForThisStart(name: string): string {
 }
 
 export async function createClusterParts(redisUrl: string, name: string, log: Logger): Promise<ClusterParts> {
-  const { createRedisPersistence, Redis } = await redisLibraries()
+  const { createRedisPersistence, Redis, MQEmitterRedis } = await redisLibraries()
   const where = redactUrl(redisUrl)
   const options = { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS }
   const data = new Redis(redisUrl, { ...options, keyPrefix: KEY_PREFIX })
-  const pub = new Redis(redisUrl, { ...options, enableAutoPipelining: true }) // one write for the publishes of a tick
+  const pub = new Redis(redisUrl, { ...options, enableAutoPipelining: true }) // what mqemitter-redis sets for its own
   const sub = new Redis(redisUrl, options)
   const limits = new Redis(redisUrl, { ...options, keyPrefix: THROTTLE_KEY_PREFIX })
   const connections = [data, pub, sub, limits]
@@ -128,12 +135,21 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
   ] as const)
     reportOutages(connection, role, where, log)
 
-  const mq = redisEmitter(pub, sub, `${KEY_PREFIX}${data.options.db ?? 0}/`, (done) => {
-    // QUIT's reply never comes while Redis is away: then Aedes' close would wait forever, so the
-    // connections are dropped instead
+  const redisMq = MQEmitterRedis({
+    pubConn: pub,
+    subConn: sub,
+    concurrency: EMITTER_CONCURRENCY,
+    matchEmptyLevels: true,
+  })
+  // mqemitter-redis re-emits connection errors here, and an 'error' without a listener would throw;
+  // reportOutages already logs them
+  ;(redisMq as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
+  const mq = onChannelsUnder(`${KEY_PREFIX}${data.options.db ?? 0}/`, redisMq as unknown as ClusterEmitter, (done) => {
+    // mqemitter-redis closes with QUIT, whose reply never comes while Redis is away: then Aedes'
+    // close would wait forever, so the connections are dropped instead
     const quit =
       pub.status === 'ready' && sub.status === 'ready'
-        ? Promise.all([pub.quit(), sub.quit()]).catch(() => undefined)
+        ? new Promise<void>((resolve) => redisMq.close(resolve))
         : undefined
     void within(CLOSE_WAIT_MS, quit).then(() => {
       for (const connection of [pub, sub]) if (connection.status !== 'end') connection.disconnect()
@@ -198,4 +214,37 @@ function reportOutages(connection: RedisConnection, role: string, where: string,
     if (down) log.info({ redis: where, connection: role }, 'redis connection restored')
     down = false
   })
+}
+
+/**
+ * Redis pub/sub channels ignore the logical database, so two deployments (or test runs) on one
+ * Redis server would hear each other's messages; every channel is put under `prefix`, which names
+ * the database. The prefix ends with '/' so that a filter's leading '+' or '#' stays a level of its
+ * own. (mqemitter-redis' MQEmitterRedisPrefix does the same, but keeps one wrapper per listener
+ * function, and Tendril subscribes one function to several filters: json-websocket.ts.)
+ */
+function onChannelsUnder(prefix: string, mq: ClusterEmitter, close: ClusterEmitter['close']): ClusterEmitter {
+  const wrappers = new Map<Listener, Map<string, Listener[]>>()
+  return {
+    on(topic, listener, done) {
+      const wrapper: Listener = (message, callback) =>
+        listener({ ...message, topic: message.topic.slice(prefix.length) }, callback)
+      const byTopic = wrappers.get(listener) ?? new Map<string, Listener[]>()
+      wrappers.set(listener, byTopic)
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), wrapper])
+      return mq.on(prefix + topic, wrapper, done)
+    },
+    removeListener(topic, listener, done) {
+      const byTopic = wrappers.get(listener)
+      const wrapper = byTopic?.get(topic)?.pop()
+      if (!byTopic || !wrapper) return done?.()
+      if (byTopic.get(topic)!.length === 0) byTopic.delete(topic)
+      if (byTopic.size === 0) wrappers.delete(listener)
+      return mq.removeListener(prefix + topic, wrapper, done)
+    },
+    emit(message, done) {
+      mq.emit({ ...message, topic: prefix + message.topic }, done)
+    },
+    close,
+  }
 }
