@@ -5,6 +5,7 @@
 // given in both is taken from the body. JSON bodies merge the same way.
 import type { Request, RequestHandler } from 'express'
 import { invalid } from '../core/errors.ts'
+import { hasNul } from '../core/text.ts'
 import { z } from 'zod'
 
 export type Values = Record<string, unknown>
@@ -58,21 +59,11 @@ export const strictFlag = z.unknown().transform((value, ctx) => {
 const VALUE_FIELDS = new Set(['value', 'contents', 'values'])
 
 /**
- * PostgreSQL stores no NUL character in text or JSON (it failed mid-query: a 500), so no field of a
- * query string or a parsed body may hold one, on either database alike; a sequence value may.
+ * No field of a query string or a parsed body may hold a NUL character (core/text.ts), on either
+ * database alike (on PostgreSQL it failed mid-query: a 500); a sequence value may.
  */
 export const refuseNul: RequestHandler = (req, _res, next) => {
   if (hasNul(req.query) || hasNul(req.body, VALUE_FIELDS))
     throw invalid('text must not contain a NUL character (\\u0000)')
   next()
-}
-
-function hasNul(value: unknown, skip?: Set<string>, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000')
-  if (!value || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 64) return false
-  for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\u0000')) return true
-    if (!skip?.has(key) && hasNul(item, undefined, depth + 1)) return true
-  }
-  return false
 }

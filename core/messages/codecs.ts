@@ -12,6 +12,7 @@
 //   process_incoming_message and main/messages/socket_receiver.py).
 import { compactBase64 } from '../base64.ts'
 import { invalid } from '../errors.ts'
+import { hasNul } from '../text.ts'
 import { parseTimestamp, formatTimestamp } from './timestamps.ts'
 
 export { parseTimestamp, formatTimestamp, TIMESTAMP_RANGE } from './timestamps.ts'
@@ -131,6 +132,8 @@ export function decodeMessage(type: unknown, parameters: unknown): InboundMessag
   if (SEQUENCE_UPDATE_TYPES.has(checkedType)) return storeFromUpdateSequence(checkedType, params)
   if (checkedType === 'write_resource') return storeFromWriteResource(params)
   if (checkedType === 'update') expandUpdate(params)
+  // a kept message's parameters are stored as JSON (a sequence value above may hold any character)
+  if (hasNul(params)) throw invalid(`parameters of "${checkedType}" must not contain a NUL character (\\u0000)`)
   return { kind: 'message', type: checkedType, parameters: params }
 }
 
