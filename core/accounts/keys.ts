@@ -5,6 +5,7 @@ import { Prisma, type DbClient, type Key, type Resource } from '../db/index.ts'
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { invalid, notFound } from '../errors.ts'
 import type { Principal } from '../resources/permissions.ts'
+import { providerOf } from '../resources/revisions.ts'
 import { ResourceType } from '../resources/types.ts'
 import { bumpCredentialsVersion } from './credentials-version.ts'
 import { hashesEqual, keyedHash, randomAlphanumeric } from './hashing.ts'
@@ -145,10 +146,13 @@ async function keysWithControllers(db: DbClient, parts: string[]): Promise<KeyWi
     ),
   )
   if (direct) return direct.result
+  // on PostgreSQL one array parameter, not one per key
+  const partsIn =
+    providerOf(db) === 'postgresql' ? Prisma.sql`= ANY(${parts}::text[])` : Prisma.sql`IN (${Prisma.join(parts)})`
   const rows = await db.$queryRaw<Record<string, unknown>[]>`
     SELECT k.id, k."organizationId", k."accessAsUserId", k."accessAsControllerId", k."keyPart", k."keyHash", k."lastUsedAt", ${CONTROLLER_SELECT}
     FROM "Key" AS k LEFT JOIN "Resource" AS c ON c.id = k."accessAsControllerId"
-    WHERE k."keyPart" IN (${Prisma.join(parts)}) AND k."revokedAt" IS NULL`
+    WHERE k."keyPart" ${partsIn} AND k."revokedAt" IS NULL`
   return rows.map((row) => keyRow(row, (value) => value as never))
 }
 

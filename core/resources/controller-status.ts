@@ -32,6 +32,13 @@ export async function markManyConnected(db: DbClient, controllerIds: number[], a
   const iso = at.toISOString().replace('Z', '+00:00') // as Prisma's adapter writes dates
   if (inDirectSqliteTransaction(db, (sqlite) => sqlite.statement(DIRECT_UPSERT_SQL).run(iso, JSON.stringify(ids))))
     return
+  // on PostgreSQL one array parameter, not three per row
+  if (providerOf(db) === 'postgresql') {
+    await db.$executeRaw`INSERT INTO "ControllerStatus" ("controllerId", "connected", "lastConnectAt")
+      SELECT id, true, ${at} FROM unnest(${ids}::int[]) AS id ORDER BY id
+      ON CONFLICT ("controllerId") DO UPDATE SET "connected" = true, "lastConnectAt" = excluded."lastConnectAt"`
+    return
+  }
   for (let i = 0; i < ids.length; i += UPSERT_CHUNK) {
     const rows = ids.slice(i, i + UPSERT_CHUNK).map((id) => Prisma.sql`(${id}, true, ${at})`)
     await db.$executeRaw`INSERT INTO "ControllerStatus" ("controllerId", "connected", "lastConnectAt") VALUES ${Prisma.join(rows)}

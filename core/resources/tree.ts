@@ -5,6 +5,7 @@ import { isUniqueViolation, Prisma, type DbClient, type Resource } from '../db/i
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { conflict, invalid, notFound } from '../errors.ts'
 import { checkName, joinPath, splitPath } from './paths.ts'
+import { providerOf } from './revisions.ts'
 import { isFolderType, ResourceType, SequenceDataType } from './types.ts'
 
 export const liveKey = (parentId: number | null, name: string) => `${parentId ?? 0}/${name}`
@@ -162,32 +163,30 @@ export async function pathOf(db: DbClient, resourceId: number): Promise<string> 
   return joinPath(names)
 }
 
-/** The paths of many resources, one query per level of depth (pathOf for each would be one per resource and level). */
-/** pathsOf's read on SQLite's own connection (a presence announcement of a storm names thousands) */
-function readLinksDirectly(
-  db: DbClient,
-  ids: number[],
-): { id: number; name: string; parentId: number | null }[] | undefined {
+type Link = { id: number; name: string; parentId: number | null }
+
+/** pathsOf's read without Prisma's query interpretation (a presence announcement of a storm names thousands) */
+async function readLinks(db: DbClient, ids: number[]): Promise<Link[]> {
   const sql = 'SELECT id, name, "parentId" FROM "Resource" WHERE id IN (SELECT value FROM json_each(?))'
-  const rows = readDirectSqlite(db, (sqlite) => sqlite.statement(sql).all(JSON.stringify(ids)))?.result as
+  const direct = readDirectSqlite(db, (sqlite) => sqlite.statement(sql).all(JSON.stringify(ids)))?.result as
     { id: bigint; name: string; parentId: bigint | null }[] | undefined
-  return rows?.map((r) => ({
-    id: Number(r.id),
-    name: r.name,
-    parentId: r.parentId === null ? null : Number(r.parentId),
-  }))
+  if (direct)
+    return direct.map((r) => ({
+      id: Number(r.id),
+      name: r.name,
+      parentId: r.parentId === null ? null : Number(r.parentId),
+    }))
+  if (providerOf(db) === 'postgresql')
+    return db.$queryRaw<Link[]>`SELECT id, name, "parentId" FROM "Resource" WHERE id = ANY(${ids}::int[])`
+  return db.resource.findMany({ where: { id: { in: ids } }, select: { id: true, name: true, parentId: true } })
 }
 
+/** The paths of many resources, one query per level of depth (pathOf for each would be one per resource and level). */
 export async function pathsOf(db: DbClient, resourceIds: number[]): Promise<Map<number, string>> {
   const links = new Map<number, { name: string; parentId: number | null }>()
   let wanted = [...new Set(resourceIds)]
   while (wanted.length > 0) {
-    const rows =
-      readLinksDirectly(db, wanted) ??
-      (await db.resource.findMany({
-        where: { id: { in: wanted } },
-        select: { id: true, name: true, parentId: true },
-      }))
+    const rows = await readLinks(db, wanted)
     for (const row of rows) links.set(row.id, row)
     wanted = [...new Set(rows.map((r) => r.parentId).filter((id): id is number => id !== null && !links.has(id)))]
   }
