@@ -11,7 +11,7 @@ export interface ClientSession {
   grants: SessionGrants
   /** closed because its credentials lost their power: it publishes nothing more, its will included */
   revoked?: boolean
-  /** its will was checked against the database (index.ts authorizePublish) */
+  /** its will was checked against the database (publish.ts checkWill) */
   willChecked?: boolean
 }
 
@@ -27,7 +27,7 @@ export function sessionOf(client: Client | null | undefined): ClientSession | un
   return client ? sessions.get(client) : undefined
 }
 
-/** Closes a session whose credentials lost their power; its will is not published (index.ts authorizePublish). */
+/** Closes a session whose credentials lost their power; its will is not published (publish.ts refuseRevokedSession). */
 export function closeRevoked(client: Client): void {
   const session = sessions.get(client)
   if (session) session.revoked = true

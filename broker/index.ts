@@ -9,27 +9,34 @@ import { Aedes, type AedesOptions, type Client } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Core } from '../core/index.ts'
 import { TendrilError } from '../core/errors.ts'
+import type { Principal } from '../core/resources/permissions.ts'
 import { readTlsFiles, type SecureServer } from '../core/tls.ts'
 import { MAX_PATH_DEPTH } from '../core/resources/paths.ts'
-import { createAclHooks } from './acl.ts'
+import { authorizeSubscribe, createAcl, unsubscribed } from './acl.ts'
 import { logClosings, logUnexpectedPackets } from './closing-log.ts'
 import { countedAs, createConnectHooks } from './auth.ts'
-import { sessionOf } from './clients.ts'
-import { createIngest } from './ingest.ts'
+import { createIngest, type Ingest } from './ingest.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
 import type { FolderPublisher, MessageBus } from '../core/messages/types.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
-import { trackPresence, type SharedPresence } from './presence.ts'
-import { createPublishRateLimit, limitPacketSize, limitSessionsPerKey, type SharedKeySessions } from './limits.ts'
+import { trackPresence, type Presence, type SharedPresence } from './presence.ts'
+import {
+  createPublishRateLimit,
+  limitPacketSize,
+  limitSessionsPerKey,
+  type SessionsPerKey,
+  type SharedKeySessions,
+} from './limits.ts'
 import { limitRetained, memoryRetainedTopics, type RetainedTopics } from './retained.ts'
 import type { SharedStoredIds } from './retransmissions.ts'
-import { startRevalidation, stillValid, type LiveSessions } from './revalidate.ts'
+import { startRevalidation, type LiveSessions } from './revalidate.ts'
+import { publishHooks, type PublishContext } from './publish.ts'
 import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 import { thumbnailsWaiting } from '../core/images/queue.ts'
 import { brokerName } from './cluster.ts'
-import { createConnectionMetrics } from './metrics.ts'
+import { createConnectionMetrics, type ConnectionMetrics } from './metrics.ts'
 import { startSysTopics, sysPrefix } from './sys-topics.ts'
 
 export interface TendrilBroker {
@@ -62,132 +69,25 @@ export interface BrokerParts {
 
 export async function createBroker(core: Core, parts: BrokerParts = {}): Promise<TendrilBroker> {
   const limits = core.config.mqtt
+  // what is left of parts after these is Aedes' own (persistence, mq, id)
   const {
     queueLengths,
     presence: sharedPresence,
-    storedIds,
-    keySessions,
-    retainedTopics = memoryRetainedTopics(),
+    storedIds: _ids,
+    keySessions: _keys,
+    retainedTopics: _retained,
     ...shared
   } = parts
-  const aedes = new Aedes({
-    // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
-    // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
-    concurrency: 0,
-    ...shared,
-    // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
-    drainTimeout: limits.drainTimeoutMs,
-    connectTimeout: limits.connectTimeoutMs,
-    maxTopicLevels: MAX_PATH_DEPTH,
-  })
-  const withinRate = createPublishRateLimit(limits)
-  const keepRetained = limitRetained(limits.retainedPerOrg, core.log, retainedTopics)
+  const aedes = newAedes(core, shared)
   const figures = core.metrics.figures
   const connections = createConnectionMetrics(core.metrics, aedes)
-  const handle = (stream: Duplex) => {
-    const client = aedes.handle(stream)
-    limitPacketSize(client, limits.maxPacketSize, core.log, () => figures.refused.tooLarge++)
-    logUnexpectedPackets(client, core.log)
-  }
+  const handle = (stream: Duplex) => handleStream(core, aedes, stream)
   const handleTcp = (socket: Duplex) => {
     connections.track(socket, 'tcp')
     handle(batchWrites(socket))
   }
-  const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
-  const publisher: FolderPublisher = {
-    publishToFolder(path, payload, origin) {
-      const packet = {
-        cmd: 'publish',
-        topic: pathToTopic(path),
-        payload,
-        qos: 0,
-        retain: false,
-        dup: false,
-        ...(origin ? { clientId: origin } : {}),
-      }
-      aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
-    },
-  }
-  const ingest = createIngest(core, resolver, publisher, storedIds)
-  core.metrics.gauge(
-    'tendril_queue_length',
-    'work waiting: messages for the next ingest batch, history rows held back, thumbnails to make',
-    'queue',
-    {
-      ingest: () => ingest.waiting,
-      history: () => core.history.held,
-      thumbnails: () => thumbnailsWaiting(core),
-    },
-  )
-  // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
-  const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
-  const acl = createAclHooks(core, resolver)
-  // MQTT sessions and JSON websockets of one key (or browser session) count against one limit
-  const sessionsPerKey = limitSessionsPerKey(limits.connectionsPerKey, core.log, keySessions)
-  // counted as they pass: an increment per message, nothing more
-  const authorizeForward: AedesOptions['authorizeForward'] = (client, packet) => {
-    const forwarded = acl.authorizeForward(client, packet)
-    if (forwarded) {
-      figures.publishSent++
-      figures.publishBytesSent += forwarded.payload.length
-    }
-    return forwarded
-  }
-  Object.assign(
-    aedes,
-    createConnectHooks(core, aedes, sessionsPerKey, resolver),
-    { authorizeSubscribe: acl.authorizeSubscribe, authorizeForward },
-    {
-      // authorized first, then stored, then acknowledged and relayed by Aedes
-      authorizePublish: ((client, packet, callback) => {
-        if (client) {
-          figures.publishReceived++
-          figures.publishBytesReceived += packet.payload.length
-        }
-        // Aedes publishes a will through here too: a session closed for its credentials leaves none
-        const session = sessionOf(client)
-        if (session?.revoked) {
-          figures.refused.revoked++
-          return callback(new Error('the session was closed: its credentials lost their power'))
-        }
-        // nor one that dropped after a revocation but before revalidation's next tick: a will waits for a check
-        if (session && !session.willChecked && packet === (client as { will?: unknown }).will) {
-          session.willChecked = true
-          return void stillValid(core, client!.id, session.principal).then((valid) => {
-            if (valid) return aedes.authorizePublish(client, packet, callback)
-            core.log.info({ clientId: client!.id }, 'mqtt will not published: its credentials lost their power')
-            callback(new Error('the will was not published: its credentials lost their power'))
-          }, callback)
-        }
-        if (client && !withinRate(client)) {
-          core.log.info(
-            { clientId: client.id, limit: limits.publishRate },
-            'mqtt connection closed: publish rate exceeded',
-          )
-          figures.refused.rate++
-          return callback(new Error('publish rate exceeded'))
-        }
-        const store = () => {
-          const storing = ingest.accept(client!, packet)
-          if (!storing) return callback(null)
-          storing.then(
-            () => callback(null),
-            (err: Error) => {
-              figures.refused.storeFailed++
-              callback(err)
-            },
-          )
-        }
-        acl.authorizePublish(client, packet, (err) => {
-          if (err) figures.refused.access++
-          if (err || !client) return callback(err)
-          if (packet.retain) return void keepRetained(client, packet).then(store)
-          store()
-        })
-      }) satisfies AedesOptions['authorizePublish'],
-    },
-  )
-  aedes.on('unsubscribe', (filters, client) => acl.unsubscribed(client, filters))
+  const { resolver, ingest, bus, acl, sessionsPerKey } = wireHooks(core, aedes, parts)
+  aedes.on('unsubscribe', (filters, client) => unsubscribed(client, filters))
   const presence = trackPresence(core, aedes, sharedPresence)
   const jsonSessions: LiveSessions = new Set()
   const stopRevalidation = await startRevalidation(
@@ -213,6 +113,7 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
   })
   const jsonWss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPacketSize })
+  const jsonDoor: JsonDoor = { core, aedes, bus, presence, jsonSessions, sessionsPerKey, connections, wss: jsonWss }
   let tcp: Server | undefined
 
   return {
@@ -230,61 +131,12 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
         return true
       }
       if (path !== '/api/v1/websocket') return false
-      principalOfUpgrade(core, req)
-        .then((caller) => {
-          if (!caller) {
-            core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
-            return refuseUpgrade(socket, 401)
-          }
-          const counted = countedAs(caller.principal)
-          // admit() counts until the socket closes; it takes a connection as Aedes has one
-          const connection = {
-            get closed() {
-              return socket.destroyed
-            },
-            conn: socket,
-          } as unknown as Client
-          const admitted =
-            counted === undefined ? Promise.resolve(true) : sessionsPerKey.admit(connection, counted, false)
-          return admitted.then((ok) => {
-            if (!ok) {
-              core.log.info(
-                { limit: limits.connectionsPerKey },
-                'json websocket refused: the key (or browser session) holds its limit of sessions',
-              )
-              return refuseUpgrade(socket, 429)
-            }
-            jsonWss.handleUpgrade(req, socket, head, (ws) => {
-              connections.track(socket, 'json-ws')
-              serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion)
-            })
-          })
-        })
-        .catch((err: Error) => {
-          if (err instanceof TendrilError) {
-            core.log.info(
-              { remote: req.socket.remoteAddress, origin: req.headers.origin, reason: err.message },
-              'json websocket refused',
-            )
-            return refuseUpgrade(socket, err.status)
-          }
-          core.log.error({ err }, 'json websocket upgrade failed')
-          socket.destroy()
-        })
+      upgradeJsonWebSocket(jsonDoor, req, socket, head)
       return true
     },
     listenTcp(port, host) {
-      const tls = core.config.tls
-      // a handshake that never finishes is closed like a CONNECT that never comes
-      tcp = tls
-        ? createTlsServer({ ...readTlsFiles(tls), handshakeTimeout: limits.connectTimeoutMs }, handleTcp)
-        : createServer(handleTcp)
-      if (tls)
-        tcp.on('tlsClientError', (err: Error) => core.log.debug({ err: err.message }, 'mqtt tls handshake failed'))
-      return new Promise((resolve, reject) => {
-        tcp!.once('error', reject)
-        tcp!.listen(port, host, () => resolve((tcp!.address() as AddressInfo).port))
-      })
+      tcp = tcpServer(core, handleTcp)
+      return listen(tcp, port, host)
     },
     secureServer() {
       return core.config.tls ? (tcp as SecureServer | undefined) : undefined
@@ -299,6 +151,165 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
       await presence.close()
     },
   }
+}
+
+/** Aedes' hooks: CONNECT (auth.ts), PUBLISH and its forwarding (publish.ts), SUBSCRIBE (acl.ts). */
+function wireHooks(core: Core, aedes: Aedes, parts: BrokerParts) {
+  const limits = core.config.mqtt
+  const resolver = pathResolverFor(core) // shared with REST (core/resources/lookup.ts)
+  const publisher = folderPublisher(core, aedes)
+  const ingest = createIngest(core, resolver, publisher, parts.storedIds)
+  gaugeQueues(core, ingest)
+  // REST and the JSON websocket store through MQTT's batches, so every door stores and announces alike
+  const bus: MessageBus = { ...publisher, accept: (item) => ingest.submit(item) }
+  const acl = createAcl(core, resolver)
+  // MQTT sessions and JSON websockets of one key (or browser session) count against one limit
+  const sessionsPerKey = limitSessionsPerKey(limits.connectionsPerKey, core.log, parts.keySessions)
+  const publishing: PublishContext = {
+    core,
+    figures: core.metrics.figures,
+    acl,
+    ingest,
+    withinRate: createPublishRateLimit(limits),
+    keepRetained: limitRetained(limits.retainedPerOrg, core.log, parts.retainedTopics ?? memoryRetainedTopics()),
+  }
+  Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), publishHooks(publishing), {
+    authorizeSubscribe: ((client, subscription, callback) =>
+      authorizeSubscribe(acl, client, subscription, callback)) satisfies AedesOptions['authorizeSubscribe'],
+  })
+  return { resolver, ingest, bus, acl, sessionsPerKey }
+}
+
+function newAedes(core: Core, shared: Pick<BrokerParts, 'persistence' | 'mq' | 'id'>): Aedes {
+  const limits = core.config.mqtt
+  return new Aedes({
+    // mqemitter's bounded queue drains itself recursively when its messages lose their subscriber,
+    // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
+    concurrency: 0,
+    ...shared,
+    // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
+    drainTimeout: limits.drainTimeoutMs,
+    connectTimeout: limits.connectTimeoutMs,
+    maxTopicLevels: MAX_PATH_DEPTH,
+  })
+}
+
+/** A connection's stream, over TCP or WebSocket, handed to Aedes with the packet-size limit. */
+function handleStream(core: Core, aedes: Aedes, stream: Duplex): void {
+  const client = aedes.handle(stream)
+  limitPacketSize(client, core.config.mqtt.maxPacketSize, core.log, () => core.metrics.figures.refused.tooLarge++)
+  logUnexpectedPackets(client, core.log)
+}
+
+/** MQTT over TCP, or over TLS with --tls-cert. */
+function tcpServer(core: Core, handleTcp: (socket: Duplex) => void): Server {
+  const tls = core.config.tls
+  if (!tls) return createServer(handleTcp)
+  // a handshake that never finishes is closed like a CONNECT that never comes
+  const options = { ...readTlsFiles(tls), handshakeTimeout: core.config.mqtt.connectTimeoutMs }
+  const server = createTlsServer(options, handleTcp)
+  server.on('tlsClientError', (err: Error) => core.log.debug({ err: err.message }, 'mqtt tls handshake failed'))
+  return server
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port))
+  })
+}
+
+/** What an upgrade to rhizo's JSON websocket needs. */
+interface JsonDoor {
+  core: Core
+  aedes: Aedes
+  bus: MessageBus
+  presence: Presence
+  jsonSessions: LiveSessions
+  sessionsPerKey: SessionsPerKey
+  connections: ConnectionMetrics
+  wss: WebSocketServer
+}
+
+/** Upgrades /api/v1/websocket for a valid key or browser session within its key's limit of sessions. */
+function upgradeJsonWebSocket(door: JsonDoor, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const { core } = door
+  principalOfUpgrade(core, req)
+    .then((caller) => {
+      if (!caller) {
+        core.log.info({ remote: req.socket.remoteAddress }, 'json websocket refused: no valid key or session')
+        return refuseUpgrade(socket, 401)
+      }
+      return admitJsonSession(door, caller.principal, socket).then((ok) => {
+        if (!ok) {
+          core.log.info(
+            { limit: core.config.mqtt.connectionsPerKey },
+            'json websocket refused: the key (or browser session) holds its limit of sessions',
+          )
+          return refuseUpgrade(socket, 429)
+        }
+        door.wss.handleUpgrade(req, socket, head, (ws) => {
+          door.connections.track(socket, 'json-ws')
+          const { aedes, bus, presence, jsonSessions } = door
+          serveJsonWebSocket(core, aedes, bus, presence, jsonSessions, ws, caller.principal, caller.clientVersion)
+        })
+      })
+    })
+    .catch((err: Error) => {
+      if (err instanceof TendrilError) {
+        core.log.info(
+          { remote: req.socket.remoteAddress, origin: req.headers.origin, reason: err.message },
+          'json websocket refused',
+        )
+        return refuseUpgrade(socket, err.status)
+      }
+      core.log.error({ err }, 'json websocket upgrade failed')
+      socket.destroy()
+    })
+}
+
+/** Counts the socket against its key's sessions until it closes; admit() takes a connection as Aedes has one. */
+function admitJsonSession(door: JsonDoor, principal: Principal, socket: Duplex): Promise<boolean> {
+  const counted = countedAs(principal)
+  if (counted === undefined) return Promise.resolve(true)
+  const connection = {
+    get closed() {
+      return socket.destroyed
+    },
+    conn: socket,
+  } as unknown as Client
+  return door.sessionsPerKey.admit(connection, counted, false)
+}
+
+/** Publishes the server's own messages (announced values, relayed REST messages) on a folder's topic. */
+function folderPublisher(core: Core, aedes: Aedes): FolderPublisher {
+  return {
+    publishToFolder(path, payload, origin) {
+      const packet = {
+        cmd: 'publish',
+        topic: pathToTopic(path),
+        payload,
+        qos: 0,
+        retain: false,
+        dup: false,
+        ...(origin ? { clientId: origin } : {}),
+      }
+      aedes.publish(packet as never, (err) => err && core.log.error({ err }, 'publishing to a folder failed'))
+    },
+  }
+}
+
+function gaugeQueues(core: Core, ingest: Ingest): void {
+  core.metrics.gauge(
+    'tendril_queue_length',
+    'work waiting: messages for the next ingest batch, history rows held back, thumbnails to make',
+    'queue',
+    {
+      ingest: () => ingest.waiting,
+      history: () => core.history.held,
+      thumbnails: () => thumbnailsWaiting(core),
+    },
+  )
 }
 
 /** Answers an upgrade request that is refused, and closes its connection. */

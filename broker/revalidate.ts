@@ -22,7 +22,7 @@ import { stillValidKeys } from '../core/accounts/keys.ts'
 import { liveSessionIds } from '../core/accounts/sessions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { markerReaderFor } from '../core/change-markers.ts'
-import { ACCESS_TTL_MS, type Acl } from './acl.ts'
+import { ACCESS_TTL_MS, recheck, type Acl } from './acl.ts'
 import { clientsById, closeRevoked, sessionOf } from './clients.ts'
 
 export const REVALIDATE_INTERVAL_MS = 1000
@@ -74,7 +74,8 @@ export async function startRevalidation(
         const version = accessWanted
         if (version !== accessSeen) onAccessChange()
         lastRecheck = Date.now()
-        await acl.recheck(
+        await recheck(
+          acl,
           connectedClients(aedes)
             .map(sessionOf)
             .filter((s) => s !== undefined),

@@ -48,3 +48,11 @@ export function filterShape(filter: string): FilterShape {
     system: filter.startsWith('$'),
   }
 }
+
+/** A topic may be 64 KB long: a log line keeps its first characters and its size (as closing-log.ts caps reasons). */
+export const MAX_LOGGED_TOPIC = 200
+
+export function loggedTopic(topic: string): string {
+  if (topic.length <= MAX_LOGGED_TOPIC) return topic
+  return `${topic.slice(0, MAX_LOGGED_TOPIC)}…(${Buffer.byteLength(topic)} bytes)`
+}

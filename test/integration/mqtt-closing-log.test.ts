@@ -15,6 +15,9 @@ interface Line {
   level: number
   msg: string
   reason?: string
+  topic?: string
+  /** the line as written */
+  raw: string
 }
 
 for (const provider of providers) {
@@ -24,7 +27,7 @@ for (const provider of providers) {
     const lines: Line[] = []
     const logger = createLogger(
       { logLevel: 'info', logFormat: 'json' },
-      { write: (s: string) => void lines.push(JSON.parse(s) as Line) },
+      { write: (s: string) => void lines.push({ ...(JSON.parse(s) as Line), raw: s }) },
     )
     const port = () => Number(new URL(server.mqttUrl).port)
     const connectPacket = () =>
@@ -104,6 +107,24 @@ for (const provider of providers) {
       )
       await closed
       assert.ok(await loggedWith('# is not allowed in PUBLISH'))
+    })
+
+    test('a PUBLISH refused for its 64 KB topic logs a line of a bounded length', async () => {
+      const topic = 'elsewhere/' + 'x'.repeat(64_000)
+      const publish = mqttPacket.generate({
+        cmd: 'publish',
+        topic,
+        payload: Buffer.from('1'),
+        qos: 0,
+        retain: false,
+        dup: false,
+      })
+      await closedAfter([connectPacket(), publish])
+      const isRefusal = (l: Line) => l.msg === 'mqtt publish refused: no write access'
+      assert.ok(await eventually(() => lines.some(isRefusal)))
+      const refused = lines.find(isRefusal)!
+      assert.ok(refused.raw.length < 1000, `a line of ${refused.raw.length} characters`)
+      assert.equal(refused.topic, 'elsewhere/' + 'x'.repeat(190) + '…(64010 bytes)')
     })
   })
 }
