@@ -1,11 +1,10 @@
 // `tendril serve`: open the core, listen, reload the TLS certificate on SIGHUP, and shut down
 // cleanly on SIGTERM/SIGINT.
 import cluster from 'node:cluster'
-import { randomBytes } from 'node:crypto'
 import type { Config } from '../core/config.ts'
 import { openCore, type Core } from '../core/index.ts'
 import { createLogger, type Logger } from '../core/log.ts'
-import { ensureDevAdmin } from '../core/accounts/dev-admin.ts'
+import { announceDevLogin } from './dev-login.ts'
 import { createTendril, type Tendril } from '../server.ts'
 import { runWorkers, workerSettings } from './workers.ts'
 
@@ -104,13 +103,4 @@ async function giveUp(core: Core, server: Tendril | undefined, err: unknown): Pr
 function reportFailedStart(log: Logger, err: unknown): unknown {
   log.error({ reason: (err as Error)?.message ?? String(err) }, 'tendril did not start')
   return err
-}
-
-export async function announceDevLogin(core: Core, port: number) {
-  const password = randomBytes(12).toString('base64url')
-  const email = await ensureDevAdmin(core, password)
-  // printed on purpose: --dev exists to hand a developer a working login
-  process.stderr.write(
-    `\nTendril dev mode: http://localhost:${port}/\n  admin login: ${email}\n  password:    ${password}\n\n`,
-  )
 }

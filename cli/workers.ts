@@ -10,7 +10,7 @@ import { openCore } from '../core/index.ts'
 import { createLogger, type Logger } from '../core/log.ts'
 import { brokerName } from '../broker/cluster.ts'
 import { startUpkeep, type Listening } from '../server.ts'
-import { announceDevLogin } from './serve.ts'
+import { announceDevLogin } from './dev-login.ts'
 
 const INDEX_VARIABLE = 'TENDRIL_WORKER_INDEX'
 /** a worker that dies sooner than this after its start is restarted after a pause, not at once */
