@@ -21,7 +21,10 @@ export interface Listening {
 export interface Tendril {
   listen(options: { port: number; host: string; mqttPort: number }): Promise<Listening>
   close(): Promise<void>
-  /** reads --tls-cert/--tls-key again and serves them to new connections; false without TLS (throws on unusable files, keeping the old ones) */
+  /**
+   * reads --tls-cert/--tls-key again and serves them to new connections; false without TLS (throws on unusable files,
+   * keeping the old ones)
+   */
   reloadTls(): boolean
 }
 
@@ -37,8 +40,22 @@ export function startUpkeep(core: Core): () => Promise<void> {
 /** `upkeep: false`: a worker of `tendril serve --workers`, whose primary runs the upkeep once for all */
 export async function createTendril(core: Core, { upkeep = true } = {}): Promise<Tendril> {
   // with --redis, broker state is shared with the other instances on the same Redis
-  const cluster = core.config.redis ? await createClusterParts(core.config.redis, brokerName(core.config), core.log) : undefined
-  const broker = await createBroker(core, cluster && { persistence: cluster.persistence, mq: cluster.mq, id: cluster.id, queueLengths: cluster.queueLengths, presence: cluster.presence, storedIds: cluster.storedIds, keySessions: cluster.keySessions, retainedTopics: cluster.retainedTopics }).catch(async (err: unknown) => {
+  const cluster = core.config.redis
+    ? await createClusterParts(core.config.redis, brokerName(core.config), core.log)
+    : undefined
+  const broker = await createBroker(
+    core,
+    cluster && {
+      persistence: cluster.persistence,
+      mq: cluster.mq,
+      id: cluster.id,
+      queueLengths: cluster.queueLengths,
+      presence: cluster.presence,
+      storedIds: cluster.storedIds,
+      keySessions: cluster.keySessions,
+      retainedTopics: cluster.retainedTopics,
+    },
+  ).catch(async (err: unknown) => {
     await cluster?.close()
     throw err
   })
@@ -46,16 +63,25 @@ export async function createTendril(core: Core, { upkeep = true } = {}): Promise
   // every series says which instance it came from (Prometheus' own `instance` label is the scrape address)
   core.metrics.registry.setDefaultLabels({ broker_id: brokerName(core.config) })
   const metricsServer = core.config.metrics.port === undefined ? undefined : createMetricsServer(core)
-  if (core.config.metrics.enabled && !metricsServer && !core.config.metrics.token) core.log.warn('/metrics is served to anyone who reaches --port: set --metrics-token, or serve it on --metrics-port')
+  if (core.config.metrics.enabled && !metricsServer && !core.config.metrics.token)
+    core.log.warn('/metrics is served to anyone who reaches --port: set --metrics-token, or serve it on --metrics-port')
   let stopUpkeep: (() => Promise<void>) | undefined
   return {
     async listen({ port, host, mqttPort }) {
       const boundPort = await http.listen(port, host).catch(cannotListen('HTTP', host, port))
-      const boundMqtt = mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
+      const boundMqtt =
+        mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
       const metricsPort = core.config.metrics.port
-      const boundMetrics = metricsServer && metricsPort !== undefined ? await metricsServer.listen(metricsPort, host).catch(cannotListen('metrics', host, metricsPort)) : undefined
+      const boundMetrics =
+        metricsServer && metricsPort !== undefined
+          ? await metricsServer.listen(metricsPort, host).catch(cannotListen('metrics', host, metricsPort))
+          : undefined
       if (!stopUpkeep && upkeep) stopUpkeep = startUpkeep(core)
-      return { port: boundPort, mqttPort: boundMqtt, ...(boundMetrics === undefined ? {} : { metricsPort: boundMetrics }) }
+      return {
+        port: boundPort,
+        mqttPort: boundMqtt,
+        ...(boundMetrics === undefined ? {} : { metricsPort: boundMetrics }),
+      }
     },
     reloadTls() {
       if (!core.config.tls) return false
@@ -78,7 +104,8 @@ export async function createTendril(core: Core, { upkeep = true } = {}): Promise
 /** "cannot listen for MQTT on 127.0.0.1:1883: the port is in use" rather than node's bare listen error */
 function cannotListen(what: string, host: string, port: number) {
   return (err: NodeJS.ErrnoException): never => {
-    const reason = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied' : err.message
+    const reason =
+      err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied' : err.message
     throw new Error(`cannot listen for ${what} on ${host}:${port}: ${reason}`)
   }
 }

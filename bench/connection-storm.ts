@@ -5,7 +5,8 @@
 // Tendril round the instance is restarted over the same database and lastUsedAt cleared: the storm
 // after a restart that follows an outage. Then IDLE_MS with every session open and silent. Rounds
 // are interleaved; medians are reported.
-//   node --import tsx bench/connection-storm.ts [--controllers 10000] [--rounds 2] [--concurrency 200,500] [--pg] [--only postgresql] [--lean]
+//   node --import tsx bench/connection-storm.ts [--controllers 10000] [--rounds 2] [--concurrency 200,500] [--pg]
+//   [--only postgresql] [--lean]
 import './lib/as-served.ts'
 import { execSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -51,7 +52,16 @@ const host = '127.0.0.1'
 const IDLE_MS = 3000
 const load = () => os.loadavg()[0]!
 
-type Round = StormResult & { cpuPerConnect: number; loopP99: number; loopMax: number; cpu: number; statements: number; load: number; idleCpu: number; idleLoopMax: number }
+type Round = StormResult & {
+  cpuPerConnect: number
+  loopP99: number
+  loopMax: number
+  cpu: number
+  statements: number
+  load: number
+  idleCpu: number
+  idleLoopMax: number
+}
 
 interface Target {
   name: string
@@ -66,7 +76,10 @@ interface Target {
 }
 
 const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/sh' }).toString().trim())
-if (fdLimit < CONTROLLERS + 1000) console.warn(`warning: ulimit -n is ${fdLimit}; ${CONTROLLERS} connections need more (raise it with ulimit -n before running)`)
+if (fdLimit < CONTROLLERS + 1000)
+  console.warn(
+    `warning: ulimit -n is ${fdLimit}; ${CONTROLLERS} connections need more (raise it with ulimit -n before running)`,
+  )
 
 const statements = countStatements()
 const started: { stop?(): Promise<void> }[] = []
@@ -96,9 +109,13 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
   const t0 = performance.now()
   const controllers = args.lean
     ? await seedControllers(core, CONTROLLERS, { lean: true, batch: 500 })
-    : await provisionControllers(core, `http://${host}:${port}`, CONTROLLERS, { concurrency: Number(args['provision-concurrency']) })
+    : await provisionControllers(core, `http://${host}:${port}`, CONTROLLERS, {
+        concurrency: Number(args['provision-concurrency']),
+      })
   const seconds = (performance.now() - t0) / 1000
-  console.log(`${name}: ${CONTROLLERS} controllers ${args.lean ? 'seeded lean (folder + key)' : 'provisioned through the API'} in ${fmt(seconds, 1)} s (${fmt(CONTROLLERS / seconds)}/s), load average ${fmt(load(), 1)}`)
+  console.log(
+    `${name}: ${CONTROLLERS} controllers ${args.lean ? 'seeded lean (folder + key)' : 'provisioned through the API'} in ${fmt(seconds, 1)} s (${fmt(CONTROLLERS / seconds)}/s), load average ${fmt(load(), 1)}`,
+  )
   const stop = async () => {
     await tendril.close()
     await core.close()
@@ -116,7 +133,8 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
       await tendril.listen({ port: 0, host, mqttPort })
     },
     // every disconnect is written to the controller's status; done when none is left connected
-    settled: () => until(async () => (await core.db.controllerStatus.count({ where: { connected: true } })) === 0, 60_000),
+    settled: () =>
+      until(async () => (await core.db.controllerStatus.count({ where: { connected: true } })) === 0, 60_000),
     async stop() {
       await stop()
       if (provider === 'sqlite') rmSync(config.dataDir, { recursive: true, force: true })
@@ -154,7 +172,16 @@ async function runOnce(t: Target, concurrency: number): Promise<Round> {
   loop.disable()
   await worker.run({ close: true }, 60_000)
   if (!(await t.settled())) console.warn(`  ${t.name}: disconnects not settled after 60 s`)
-  return { ...result, cpuPerConnect: (cpu.user + cpu.system) / 1000 / result.ok, ...storm, cpu: ((cpu.user + cpu.system) / 1000 / wall) * 100, statements: counted, load: load0, idleCpu: ((idle.user + idle.system) / 1000 / IDLE_MS) * 100, idleLoopMax: loop.max / 1e6 }
+  return {
+    ...result,
+    cpuPerConnect: (cpu.user + cpu.system) / 1000 / result.ok,
+    ...storm,
+    cpu: ((cpu.user + cpu.system) / 1000 / wall) * 100,
+    statements: counted,
+    load: load0,
+    idleCpu: ((idle.user + idle.system) / 1000 / IDLE_MS) * 100,
+    idleLoopMax: loop.max / 1e6,
+  }
 }
 
 /** Starts V8's profiler; the function returned writes the profile to --profile-dir. */
@@ -181,7 +208,10 @@ try {
     {
       name: 'bare Aedes',
       port: Number(new URL(aedes.tcpUrl).port),
-      clients: Array.from({ length: CONTROLLERS }, (_, i) => ({ clientId: `acme-pi-${i + 1}`, topic: `acme/pi-${i + 1}` })),
+      clients: Array.from({ length: CONTROLLERS }, (_, i) => ({
+        clientId: `acme-pi-${i + 1}`,
+        topic: `acme/pi-${i + 1}`,
+      })),
       settled: () => until(() => aedes.aedes.connectedClients === 0, 60_000),
       rounds: new Map(),
     },
@@ -194,7 +224,9 @@ try {
   }
 
   console.log(machine())
-  console.log(`ulimit -n ${fdLimit}; per concurrency a warm-up, then ${ROUNDS} rounds of ${CONTROLLERS} connections per target, the order rotating`)
+  console.log(
+    `ulimit -n ${fdLimit}; per concurrency a warm-up, then ${ROUNDS} rounds of ${CONTROLLERS} connections per target, the order rotating`,
+  )
   for (const concurrency of CONCURRENCIES) {
     for (const t of targets) await runOnce(t, concurrency)
     for (let round = 0; round < ROUNDS; round++) {
@@ -202,7 +234,9 @@ try {
         const r = await runOnce(t, concurrency)
         t.rounds.set(concurrency, [...(t.rounds.get(concurrency) ?? []), r])
         const failed = r.failed ? `, failed ${r.failed}: ${JSON.stringify(r.failures)}` : ''
-        console.log(`  ${concurrency} in flight, round ${round + 1} ${t.name}: ${fmt(rate(r))} conn/s (${fmt(r.ms / 1000, 2)} s), ${fmt(r.statements / r.ok, 2)} statements/CONNECT, ${fmt(r.cpuPerConnect, 2)} CPU ms/CONNECT, loop p99 ${fmt(r.loopP99)} ms, load ${fmt(r.load, 1)}${failed}`)
+        console.log(
+          `  ${concurrency} in flight, round ${round + 1} ${t.name}: ${fmt(rate(r))} conn/s (${fmt(r.ms / 1000, 2)} s), ${fmt(r.statements / r.ok, 2)} statements/CONNECT, ${fmt(r.cpuPerConnect, 2)} CPU ms/CONNECT, loop p99 ${fmt(r.loopP99)} ms, load ${fmt(r.load, 1)}${failed}`,
+        )
       }
     }
   }
@@ -211,7 +245,23 @@ try {
     const reference = median(targets[0]!.rounds.get(concurrency)!.map(rate))
     console.log(`\n${concurrency} in flight, ${CONTROLLERS} controllers`)
     printTable(
-      ['broker', 'conn/s (median)', 'min', 'max', 'vs bare Aedes', 'storm s', 'conn→SUBACK p50/p99 ms', 'statements/CONNECT', 'loop delay p99/max ms', 'broker CPU', 'CPU ms/CONNECT', 'failed', 'idle: CPU', 'idle: loop max ms', 'load avg'],
+      [
+        'broker',
+        'conn/s (median)',
+        'min',
+        'max',
+        'vs bare Aedes',
+        'storm s',
+        'conn→SUBACK p50/p99 ms',
+        'statements/CONNECT',
+        'loop delay p99/max ms',
+        'broker CPU',
+        'CPU ms/CONNECT',
+        'failed',
+        'idle: CPU',
+        'idle: loop max ms',
+        'load avg',
+      ],
       targets.map((t) => {
         const rounds = t.rounds.get(concurrency)!
         const rates = rounds.map(rate)
@@ -224,19 +274,33 @@ try {
           ratio(median(rates), reference),
           fmt(m((r) => r.ms) / 1000, 2),
           `${fmt(m((r) => r.p50))} / ${fmt(m((r) => r.p99))}`,
-          fmt(m((r) => r.statements / r.ok), 2),
+          fmt(
+            m((r) => r.statements / r.ok),
+            2,
+          ),
           `${fmt(m((r) => r.loopP99))} / ${fmt(m((r) => r.loopMax))}`,
-          fmt(m((r) => r.cpu), 0) + '%',
-          fmt(m((r) => r.cpuPerConnect), 2),
+          fmt(
+            m((r) => r.cpu),
+            0,
+          ) + '%',
+          fmt(
+            m((r) => r.cpuPerConnect),
+            2,
+          ),
           String(rounds.reduce((n, r) => n + r.failed, 0)),
-          fmt(m((r) => r.idleCpu), 0) + '%',
+          fmt(
+            m((r) => r.idleCpu),
+            0,
+          ) + '%',
           fmt(m((r) => r.idleLoopMax)),
           rounds.map((r) => fmt(r.load, 1)).join(' '),
         ]
       }),
     )
   }
-  console.log(`\ntarget: Tendril ≥ 0.80× bare Aedes at 500 in flight; a storm of 10,000 under 5 s. Each connection: TCP connect, CONNECT (Tendril: username "key" + the controller's key), SUBSCRIBE (QoS 1) to its own folder; all kept open until the last SUBACK.\n"statements/CONNECT": SQL statements sent during the storm (BEGIN/COMMIT included) per connection; "broker CPU": this process during the storm, % of one core, and per connection ("CPU ms/CONNECT", the figure a busy machine moves least); "idle": the ${IDLE_MS / 1000} s after the storm, every session open and silent; "load avg": the 1-minute load average at the start of each round (the machine is shared).`)
+  console.log(
+    `\ntarget: Tendril ≥ 0.80× bare Aedes at 500 in flight; a storm of 10,000 under 5 s. Each connection: TCP connect, CONNECT (Tendril: username "key" + the controller's key), SUBSCRIBE (QoS 1) to its own folder; all kept open until the last SUBACK.\n"statements/CONNECT": SQL statements sent during the storm (BEGIN/COMMIT included) per connection; "broker CPU": this process during the storm, % of one core, and per connection ("CPU ms/CONNECT", the figure a busy machine moves least); "idle": the ${IDLE_MS / 1000} s after the storm, every session open and silent; "load avg": the 1-minute load average at the start of each round (the machine is shared).`,
+  )
 } finally {
   await worker.stop()
   for (const b of started.reverse()) await b.stop?.().catch((err: Error) => console.error(`stopping: ${err.message}`))

@@ -5,7 +5,8 @@
 // sub-topic, a second child process) idle and while the ingestion runs, and their ratio (issue 4's
 // target: relay under ingestion >= 0.5x idle).
 // --entry-ids: each message numbered as the controllers SDK numbers its entries (stored once: replays.ts).
-//   node --import tsx bench/mqtt-ingest.ts [--rounds 3] [--values 60000] [--controllers 10] [--per-message 10] [--window 8] [--with-relay] [--entry-ids] [--only sqlite|postgresql]
+//   node --import tsx bench/mqtt-ingest.ts [--rounds 3] [--values 60000] [--controllers 10] [--per-message 10]
+//   [--window 8] [--with-relay] [--entry-ids] [--only sqlite|postgresql]
 import './lib/as-served.ts'
 import { parseArgs } from 'node:util'
 import { createController, createOrg } from '../core/admin.ts'
@@ -31,7 +32,8 @@ const { values: args } = parseArgs({
   },
 })
 const WITH_RELAY = args['with-relay']
-const RELAY_PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse-north-0001' } }) // 64 bytes, as mqtt-throughput.ts
+// 64 bytes, as mqtt-throughput.ts
+const RELAY_PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse-north-0001' } })
 const SEQUENCES_PER_CONTROLLER = 10
 
 console.log(machine())

@@ -3,7 +3,8 @@
 // relayed) over TCP and WebSocket, against bare Aedes and Mosquitto, measured in the same run with
 // the rounds interleaved. The client load (MQTT.js) runs in a child process. Each case sends a fixed
 // count, or what it can in 10 s when slower than that.
-//   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT] [--message-history-count N] [--count-queries [--callers]]
+//   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT]
+//   [--message-history-count N] [--count-queries [--callers]]
 // --only keeps the cases whose "name/transport" contains TEXT (the references are always run).
 import './lib/as-served.ts'
 import { performance } from 'node:perf_hooks'

@@ -2,7 +2,8 @@
 // rows are counted, not publishes), against raw MQTT.js sending the same values as the same CSV
 // payloads (500 per publish, 8 in flight) in the same run; and the memory of an SDK process holding
 // 100,000 queued updates (offline). The client runs in a child process; Tendril in this one.
-//   node --import tsx bench/sdk-throughput.ts [--rounds 3] [--values 50000] [--queued 100000] [--provider sqlite|postgresql]
+//   node --import tsx bench/sdk-throughput.ts [--rounds 3] [--values 50000] [--queued 100000] [--provider
+//   sqlite|postgresql]
 import './lib/as-served.ts'
 import { parseArgs } from 'node:util'
 import { createController, createOrg } from '../core/admin.ts'

@@ -34,14 +34,19 @@ import { accessNames, filterShape, hasEmptyLevel, loggedTopic } from './topics.t
  */
 export const ACCESS_TTL_MS = 30_000
 
-/** How long an organization's resources with lists of their own are kept for SUBSCRIBE checks (a re-check drops them). */
+/**
+ * How long an organization's resources with lists of their own are kept for SUBSCRIBE checks (a re-check drops them).
+ */
 const LISTED_TTL_MS = 5000
 /** Answers a re-check sets between two turns of the event loop, so delivery goes on meanwhile. */
 const ANSWERS_PER_TURN = 1000
 
 const NEGATIVE_SUBACK = null // aedes answers a null subscription with SUBACK 0x80
 
-/** What decides a filter's grant: the principal alone (`#`, `+/…`, `$SYS`), a path's facts, or nothing (no valid path: no one may read it). */
+/**
+ * What decides a filter's grant: the principal alone (`#`, `+/…`, `$SYS`), a path's facts, or nothing (no valid path:
+ * no one may read it).
+ */
 type Basis = { principal: true } | { names: string[]; wildcard: boolean } | null
 
 function basisOf(filter: string): Basis {
@@ -68,7 +73,8 @@ function grantFrom(principal: Principal, filter: string, basis: Basis, facts?: P
     below: [],
   }
   if (basis === null) return grant
-  if ('principal' in basis) return { ...grant, level: unscopedAdmin(principal) ? AccessLevel.write : AccessLevel.none } // they match every organization
+  // they match every organization
+  if ('principal' in basis) return { ...grant, level: unscopedAdmin(principal) ? AccessLevel.write : AccessLevel.none }
   if (!facts) return grant
   if (!basis.wildcard) return { ...grant, level: levelAt(principal, facts) }
   const { level, below } = subtreeLevels(principal, facts)

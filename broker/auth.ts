@@ -27,7 +27,10 @@ const MAX_KEYS_PER_LOOKUP = 200
 const GATHER_MS = 5
 /** how long a batch waits for a running lookup to end (gathering more meanwhile) before it runs beside it */
 const PATIENCE_MS = 20
-/** key lookups running at once: a slow one must not hold up the CONNECTs behind it (PostgreSQL's pool has 10 connections) */
+/**
+ * key lookups running at once: a slow one must not hold up the CONNECTs behind it (PostgreSQL's pool has 10
+ * connections)
+ */
 const LOOKUPS_AT_ONCE = 4
 
 export function createConnectHooks(

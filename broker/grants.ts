@@ -7,7 +7,9 @@ import { canRead } from '../core/resources/permissions.ts'
 export interface ReadGrant {
   /** the topic levels before the filter's first wildcard: the grant covers these and everything below */
   prefix: string
-  /** a filter without wildcards covers exactly its topic; '' (`#`, `+/…`) covers every topic but $ ones [MQTT-4.7.2-1] */
+  /**
+   * a filter without wildcards covers exactly its topic; '' (`#`, `+/…`) covers every topic but $ ones [MQTT-4.7.2-1]
+   */
   exact: boolean
   level: number
   /** resources below prefix with a list of their own, deepest first: a topic at or below one gets its level */

@@ -59,7 +59,10 @@ export interface BrokerParts {
   queueLengths?: (aedes: Aedes) => QueueLength
   /** which instance holds which controller (default: this instance alone) */
   presence?: SharedPresence
-  /** the stored QoS 1/2 message ids of every instance, so a resend through another one is stored once (default: this one's) */
+  /**
+   * the stored QoS 1/2 message ids of every instance, so a resend through another one is stored once (default: this
+   * one's)
+   */
   storedIds?: SharedStoredIds
   /** the MQTT sessions of each key on every instance (default: counted here) */
   keySessions?: SharedKeySessions
@@ -101,9 +104,11 @@ export async function createBroker(core: Core, parts: BrokerParts = {}): Promise
     jsonSessions,
   )
   await aedes.listen()
-  limitOfflineQueues(aedes, limits.maxQueued, core.log, queueLengths?.(aedes), () => figures.offlineDropped++) // the persistence exists from listen() on
+  // the persistence exists from listen() on
+  limitOfflineQueues(aedes, limits.maxQueued, core.log, queueLengths?.(aedes), () => figures.offlineDropped++)
   const stopSysTopics = startSysTopics(core, aedes, connections, sysPrefix(core, brokerName(core.config)))
-  // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the process
+  // Aedes emits 'error' for failures of its own (e.g. persistence during a Redis outage); unheard, they would crash the
+  // process
   ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => core.log.error({ err }, 'mqtt broker error'))
   logClosings(aedes, core.log)
 

@@ -41,7 +41,10 @@ const ACCESS_TTL_MS = 1000
 
 type Deliver = (packet: AedesPublishPacket, callback: () => void) => void
 
-/** The principal of an upgrade request: HTTP Basic with a key (username = client version) or a session cookie (403 from another site's page). */
+/**
+ * The principal of an upgrade request: HTTP Basic with a key (username = client version) or a session cookie (403 from
+ * another site's page).
+ */
 export async function principalOfUpgrade(
   core: Core,
   req: IncomingMessage,
@@ -55,7 +58,8 @@ export async function principalOfUpgrade(
   // the browser sends its cookie whatever page opens the socket, and a websocket has no CSRF token
   if (!fromThisSite(req, core.config.trustProxy))
     throw forbidden('a session opens the websocket only from a page of this server')
-  const session = await findSession(core, sessionToken) // its principal names the session, which ends the websocket at sign-out
+  // its principal names the session, which ends the websocket at sign-out
+  const session = await findSession(core, sessionToken)
   return session && { principal: session.principal }
 }
 
@@ -142,7 +146,8 @@ export function serveJsonWebSocket(
       const topic = pathToTopic(path)
       const deliver: Deliver = (packet, callback) => {
         callback() // never hold up the broker for one websocket
-        if ((packet as { clientId?: string }).clientId === connectionId) return // rhizo does not bounce a message back to its sender
+        // rhizo does not bounce a message back to its sender
+        if ((packet as { clientId?: string }).clientId === connectionId) return
         if (!flow.mayDeliver(deliveries)) return // a backlog: dropped, as MQTT drops QoS 0 for a stalled client
         deliveries++
         // one after another, so that a lookup for one packet cannot let the next overtake it

@@ -36,7 +36,9 @@ export function limitPacketSize(client: Client, maxBytes: number, log: Logger, r
   }
 }
 
-/** A token bucket per client (an MQTT client or a JSON websocket): `rate` publishes per second, bursts up to twice that. */
+/**
+ * A token bucket per client (an MQTT client or a JSON websocket): `rate` publishes per second, bursts up to twice that.
+ */
 export function createPublishRateLimit(config: Config['mqtt']) {
   const buckets = new WeakMap<object, { tokens: number; at: number }>()
   const capacity = config.publishRate * 2

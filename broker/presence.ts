@@ -91,7 +91,10 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
     }
   }
 
-  /** Shows these disconnected unless another instance holds them, then rechecks: a session opened there meanwhile may have been written first. */
+  /**
+   * Shows these disconnected unless another instance holds them, then rechecks: a session opened there meanwhile may
+   * have been written first.
+   */
   const showGone = async (ids: number[]) => {
     const elsewhere = new Set(await shared.held(ids))
     const gone = ids.filter((id) => !elsewhere.has(id))

@@ -5,7 +5,10 @@ import type { Client, PublishPacket } from 'aedes'
 import type { Redis } from 'ioredis'
 import type { Logger } from '../core/log.ts'
 
-/** The retained topics of each organization: in memory beside Aedes' own store, or in Redis beside aedes-persistence-redis. */
+/**
+ * The retained topics of each organization: in memory beside Aedes' own store, or in Redis beside
+ * aedes-persistence-redis.
+ */
 export interface RetainedTopics {
   /** counts topic as retained in org unless org holds `limit` other topics; false when it is full */
   add(org: string, topic: string, limit: number): Promise<boolean>

@@ -6,7 +6,10 @@ import type { Core } from '../core/index.ts'
 import { version } from '../core/version.ts'
 import type { ConnectionMetrics } from './metrics.ts'
 
-/** With several instances (--redis) each has its own figures, so each publishes under its id (EMQX's $SYS/brokers/<node>/…). */
+/**
+ * With several instances (--redis) each has its own figures, so each publishes under its id (EMQX's
+ * $SYS/brokers/<node>/…).
+ */
 export function sysPrefix(core: Core, brokerName: string | undefined): string {
   return core.config.redis && brokerName ? `$SYS/brokers/${brokerName}` : '$SYS/broker'
 }

@@ -6,7 +6,9 @@ export function topicToPath(topic: string): string {
   return '/' + topic
 }
 
-/** Whether a topic has an empty level (`acme//x`, `acme/lab/`): valid in MQTT [MQTT-4.7.1-3], but no resource's topic. */
+/**
+ * Whether a topic has an empty level (`acme//x`, `acme/lab/`): valid in MQTT [MQTT-4.7.1-3], but no resource's topic.
+ */
 export function hasEmptyLevel(topic: string): boolean {
   return topic.startsWith('/') || topic.endsWith('/') || topic.includes('//')
 }

@@ -61,7 +61,8 @@ async function serveOne(given: Config): Promise<void> {
       stopping = true
       log.info({ signal }, 'shutting down')
       const deadline = setTimeout(() => {
-        // what still holds the event loop (handle types only: no addresses or secrets), to tell a hung drain from a leak
+        // what still holds the event loop (handle types only: no addresses or secrets), to tell a hung drain from a
+        // leak
         log.error({ stillOpen: process.getActiveResourcesInfo() }, 'shutdown took too long; exiting')
         process.exit(1)
       }, config.shutdownTimeoutMs + 1000)

@@ -25,7 +25,11 @@ export async function openCore(config: Config, log: Logger, { worker = false } =
   if (!worker) {
     const { applied, unknown } = await migrate(config.database)
     if (applied.length) log.info({ migrations: applied }, 'applied database migrations')
-    if (unknown.length) log.warn({ migrations: unknown }, 'the database has migrations this version does not know; was it used by a newer Tendril?')
+    if (unknown.length)
+      log.warn(
+        { migrations: unknown },
+        'the database has migrations this version does not know; was it used by a newer Tendril?',
+      )
   }
   const metrics = createMetrics()
   // timed only when someone reads the times: the default path stays as it was
@@ -42,12 +46,19 @@ export async function openCore(config: Config, log: Logger, { worker = false } =
       syncSqliteCommits(db, config.sqliteSynchronous === 'full')
       await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL')
     }
-    if (config.database.provider === 'sqlite' && worker) await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0') // the primary's thread checkpoints
-    else if (config.database.provider === 'sqlite') checkpointer = await startCheckpointer(db, config.database.file, log)
+    if (config.database.provider === 'sqlite' && worker)
+      await db.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 0') // the primary's thread checkpoints
+    else if (config.database.provider === 'sqlite')
+      checkpointer = await startCheckpointer(db, config.database.file, log)
     const secret = await loadServerSecret(db, config.secret)
     const store = createBlobStore(config.blobstore, config.dataDir)
     const blobs = timing ? timedBlobStore(store, metrics.observeBlob) : store
-    const history = createHistoryWriter(db, log, config.messageHistory.count, (rows) => (metrics.figures.historyRows += rows))
+    const history = createHistoryWriter(
+      db,
+      log,
+      config.messageHistory.count,
+      (rows) => (metrics.figures.historyRows += rows),
+    )
     return {
       config,
       db,

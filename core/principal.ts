@@ -13,7 +13,10 @@ export type Principal =
       /** a system admin's key: administers its scope organization as its admins do, and no more */
       administersScope?: boolean
       keyId?: number
-      /** the browser session it signed in with (a session cookie, or an MQTT token issued for one): its connections end with it */
+      /**
+       * the browser session it signed in with (a session cookie, or an MQTT token issued for one): its connections end
+       * with it
+       */
       sessionId?: number
     }
   | { kind: 'controller'; controllerId: number; organizationId: number; keyId: number }

@@ -19,7 +19,8 @@ export async function listAllControllers(ctx: CoreContext, principal: Principal)
     controllers.map((c) => c.id),
   )
   return controllers.map((c) => {
-    const { status: _reported, ...presence } = statusFields(c.controllerStatus) // reported status stays on the controller's page: it can be large
+    // reported status stays on the controller's page: it can be large
+    const { status: _reported, ...presence } = statusFields(c.controllerStatus)
     return { id: c.id, name: c.name, path: paths.get(c.id) ?? '', organization_id: c.organizationId, ...presence }
   })
 }

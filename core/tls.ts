@@ -24,7 +24,8 @@ export function readTlsFiles(files: TlsFiles): SecureContextOptions {
   }
   const options = { cert: read('certificate', files.certFile), key: read('key', files.keyFile) }
   try {
-    createSecureContext(options) // a key that does not match, or a file that is not PEM, fails here and not at the first handshake
+    // a key that does not match, or a file that is not PEM, fails here and not at the first handshake
+    createSecureContext(options)
   } catch (err) {
     throw new Error(
       `the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used together: ${(err as Error).message}`,

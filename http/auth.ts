@@ -1,8 +1,9 @@
 // Who is calling: HTTP Basic whose password is an API key (the username is the client's version,
 // as rhizo's client sends it, and is ignored), or a session cookie. Both come from the headers, so
 // they are checked before any body is read: a bad key, or a caller without credentials sending more
-// than a small body, is refused unread (http/errors.ts then closes the connection). Session requests that change state must carry the session's
-// CSRF token (a header, or a field of the parsed body); key requests need none (no ambient credential).
+// than a small body, is refused unread (http/errors.ts then closes the connection). Session requests that change state
+// must carry the session's CSRF token (a header, or a field of the parsed body); key requests need none (no ambient
+// credential).
 import type { Request, RequestHandler, Response } from 'express'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'

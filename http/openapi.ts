@@ -16,7 +16,10 @@ import * as sequences from './routes/sequences.ts'
 import * as sessions from './routes/sessions.ts'
 import * as users from './routes/users.ts'
 
-/** Every code an error body may carry: the core's (complete, or this fails to compile), a PIN's expiry, and the server's own failure. */
+/**
+ * Every code an error body may carry: the core's (complete, or this fails to compile), a PIN's expiry, and the server's
+ * own failure.
+ */
 const CORE_CODES: Record<ErrorCode, true> = {
   invalid: true,
   unauthorized: true,
@@ -114,7 +117,10 @@ const mqttInfo = ok.extend({
 
 // ---- operations ----
 
-/** none: reads no credentials; optional: anonymous callers are served too (public folders, viewer tokens); required: a key or a session. */
+/**
+ * none: reads no credentials; optional: anonymous callers are served too (public folders, viewer tokens); required: a
+ * key or a session.
+ */
 type Access = 'none' | 'optional' | 'required'
 type Method = 'get' | 'post' | 'put' | 'delete'
 interface Response {

@@ -19,7 +19,10 @@ export function requestValues(req: Request): Values {
   return merged
 }
 
-/** An id of a database row (a key, a user, a resource): ids are 32-bit in the database, and PostgreSQL refuses a larger number in a query. */
+/**
+ * An id of a database row (a key, a user, a resource): ids are 32-bit in the database, and PostgreSQL refuses a larger
+ * number in a query.
+ */
 export const databaseId = z.coerce
   .number()
   .int()
@@ -30,7 +33,10 @@ const OFF = ['', '0', 'false', 'no', 'off']
 const ON = ['1', 'true', 'yes', 'on']
 const word = (value: unknown) => String(value).trim().toLowerCase()
 
-/** A yes/no option (recursive, meta, download…): absent, "", "0", "false", "no", "off" are off; any other value is on, as rhizo read them. */
+/**
+ * A yes/no option (recursive, meta, download…): absent, "", "0", "false", "no", "off" are off; any other value is on,
+ * as rhizo read them.
+ */
 export function flag(value: unknown): boolean {
   if (value === undefined || value === null || value === false) return false
   return !OFF.includes(word(value))
@@ -44,7 +50,10 @@ export function presenceFlag(value: unknown): boolean {
   return value !== undefined && value !== null && value !== false && value !== ''
 }
 
-/** A yes/no field that grants something (is_admin, system_admin): only the known words and booleans, so a typo grants nothing. */
+/**
+ * A yes/no field that grants something (is_admin, system_admin): only the known words and booleans, so a typo grants
+ * nothing.
+ */
 export const strictFlag = z.unknown().transform((value, ctx) => {
   if (typeof value === 'boolean') return value
   if ((typeof value === 'string' || typeof value === 'number') && value !== '') {
@@ -55,7 +64,10 @@ export const strictFlag = z.unknown().transform((value, ctx) => {
   return z.NEVER
 })
 
-/** A sequence value's own text (value, contents; values of PUT /api/v1/resources): stored as bytes, so it may hold any character. */
+/**
+ * A sequence value's own text (value, contents; values of PUT /api/v1/resources): stored as bytes, so it may hold any
+ * character.
+ */
 const VALUE_FIELDS = new Set(['value', 'contents', 'values'])
 
 /**

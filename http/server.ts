@@ -11,7 +11,9 @@ import { withValueLane } from './value-lane.ts'
 
 /** A TLS handshake that has not finished by then is dropped (node's default waits two minutes). */
 const HANDSHAKE_TIMEOUT_MS = 10_000
-/** Headers not complete by then get a 408 and the connection closed (slowloris); node waits 60 s, checked every 30 s. */
+/**
+ * Headers not complete by then get a 408 and the connection closed (slowloris); node waits 60 s, checked every 30 s.
+ */
 /**
  * How long a draining server still answers keep-alive connections (with Connection: close) before
  * closing idle ones; longer for a worker of --workers, whose clients the other workers serve meanwhile.

@@ -62,7 +62,8 @@ export function withValueLane(core: Core, bus: MessageBus, parts: AppParts, app:
     res.end(json)
   }
   const take = async (req: IncomingMessage, res: ServerResponse, path: string, key: string) => {
-    // the same chain of steps the app runs (the app sets the headers again, to the same values, and skips a parsed body)
+    // the same chain of steps the app runs (the app sets the headers again, to the same values, and skips a parsed
+    // body)
     await run([parts.securityHeaders], req, res)
     // the key before the body, as the app checks it: a bad one is the app's to refuse, unread
     const principal = await authenticateKeyCached(core, key)

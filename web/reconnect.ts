@@ -20,7 +20,9 @@ export function useReloadOnReconnect(reload: () => void): void {
 /** Presence notices close together (a classroom of Pis switched on) make one reload, this long after the last. */
 const PRESENCE_SETTLE_MS = 250
 
-/** Reloads after presence notices on these organizations' topics (the notices go to each controller's parent folder). */
+/**
+ * Reloads after presence notices on these organizations' topics (the notices go to each controller's parent folder).
+ */
 export function useReloadOnPresence(organizations: string[], reload: () => void): void {
   const names = [...new Set(organizations)].sort().join('/')
   useEffect(() => {

@@ -2,7 +2,8 @@
 // real `tendril serve`, SIGKILLed at a random moment K times (default 5) and restarted on the same data;
 // then every acknowledged value must be stored exactly once and SQLite's integrity check be ok.
 // Exit 1 on any loss (or a value stored twice, or a failed integrity check).
-//   node --import tsx bench/faults/kill-ingest.ts [--controllers 20] [--kills 5] [--min-up 2000] [--max-up 6000] [--only sqlite|postgresql]
+//   node --import tsx bench/faults/kill-ingest.ts [--controllers 20] [--kills 5] [--min-up 2000] [--max-up 6000]
+//   [--only sqlite|postgresql]
 import { parseArgs } from 'node:util'
 import { killDuringIngestion } from '../../test/helpers/kill-ingest.ts'
 import { startBenchPostgres } from '../lib/postgres.ts'

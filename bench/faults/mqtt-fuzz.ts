@@ -2,7 +2,8 @@
 // WebSocket, before and after a valid CONNECT, against a real `tendril serve`, while a bystander
 // measures its round trips. Exit 1 if the server exits, the bystander is disturbed (disconnected or
 // stalled), or a connection is left open after a packet the server must refuse.
-//   node --import tsx bench/faults/mqtt-fuzz.ts [--packets 200000] [--seed N] [--concurrency 16] [--floods 0.005] [--pg]
+//   node --import tsx bench/faults/mqtt-fuzz.ts [--packets 200000] [--seed N] [--concurrency 16] [--floods 0.005]
+//   [--pg]
 import { parseArgs } from 'node:util'
 import { fuzzMqtt } from '../../test/helpers/mqtt-fuzz.ts'
 import { closingLines, fmtLatency } from '../../test/helpers/fault-watch.ts'

@@ -3,7 +3,8 @@
 // flooded, and 10,000 idle authenticated MQTT connections; the server's RSS and a bystander's latency
 // before and during. Exit 1 if the server exits, a stuck connection is not closed, the bystander is
 // disturbed, or RSS passes the bound printed.
-//   node --import tsx bench/faults/stuck-clients.ts [--idle 10000] [--slowloris 500] [--silent 500] [--timeout 10000] [--pg]
+//   node --import tsx bench/faults/stuck-clients.ts [--idle 10000] [--slowloris 500] [--silent 500] [--timeout 10000]
+//   [--pg]
 import { parseArgs } from 'node:util'
 import { fmtLatency } from '../../test/helpers/fault-watch.ts'
 import { stuckClients, type Closings } from '../../test/helpers/stuck-clients.ts'

@@ -166,7 +166,10 @@ export class TendrilClient {
         })
       }
     },
-    /** The resources in a folder (default: the controller's own): `{id, name, type}`, type 20 = file, 21 = sequence, 10–13 folders. */
+    /**
+     * The resources in a folder (default: the controller's own): `{id, name, type}`, type 20 = file, 21 = sequence,
+     * 10–13 folders.
+     */
     list: async (folder = ''): Promise<{ id: number; name: string; type: number }[]> => {
       const path = folder === '' ? await this.self() : await this.absolute(folder)
       return json(await request(this.rest, 'GET', resourceUrl(this.rest.base, path)))

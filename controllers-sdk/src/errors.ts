@@ -13,7 +13,9 @@ export class TendrilSdkError extends Error {
 
 /** The key was refused: CONNACK 4/5 on MQTT, 401 on REST. Retrying will not help. */
 export class AuthError extends TendrilSdkError {}
-/** The key is valid but may not do this: 403 on REST, SUBACK 0x80, or a publish the server closed the connection for. */
+/**
+ * The key is valid but may not do this: 403 on REST, SUBACK 0x80, or a publish the server closed the connection for.
+ */
 export class PermissionError extends TendrilSdkError {}
 /** No such resource (404), or one the key cannot see — the server does not say which. */
 export class NotFoundError extends TendrilSdkError {}

@@ -159,7 +159,10 @@ export async function createUserKeyAs(
   return createUserKey(ctx.db, ctx.secret, userId, organizationId, caller.userId)
 }
 
-/** Whether the caller may see (and so manage) a key: its owner, an admin of its organization, or whoever can write its controller. */
+/**
+ * Whether the caller may see (and so manage) a key: its owner, an admin of its organization, or whoever can write its
+ * controller.
+ */
 async function mayManage(db: DbClient, principal: UserPrincipal, key: Key): Promise<boolean> {
   if (key.accessAsControllerId !== null) {
     const controller = await db.resource.findUnique({ where: { id: key.accessAsControllerId } })

@@ -163,7 +163,9 @@ const DIRECT_KEYS_SQL = `SELECT k.id, k."organizationId", k."accessAsUserId", k.
   WHERE k."keyPart" IN (SELECT value FROM json_each(?)) AND k."revokedAt" IS NULL`
 
 type Column = 'int' | 'json' | 'date' | 'boolean'
-/** better-sqlite3 gives integers as BigInt, booleans as 0/1, JSON and dates as text: converted as Prisma's adapter does */
+/**
+ * better-sqlite3 gives integers as BigInt, booleans as 0/1, JSON and dates as text: converted as Prisma's adapter does
+ */
 function fromSqlite(value: unknown, type: Column): never {
   if (value === null) return null as never
   if (type === 'int') return Number(value) as never
@@ -214,7 +216,10 @@ const LAST_USED_MAX_WAIT_MS = 30_000
 /** ids per UPDATE, inside both providers' bound-parameter limits */
 const LAST_USED_CHUNK = 5000
 const lastUsedQueues = new WeakMap<DbClient, { ids: Set<number>; lastTouch: number; write: () => Promise<void> }>()
-/** clients being closed: a write queued after that would open a new connection (Prisma reconnects) and hold the process open */
+/**
+ * clients being closed: a write queued after that would open a new connection (Prisma reconnects) and hold the process
+ * open
+ */
 const closing = new WeakSet<DbClient>()
 
 /** Records the use of a key in the next batch of lastUsedAt writes (a hint: a failed write is only logged). */

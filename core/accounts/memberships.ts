@@ -208,7 +208,10 @@ export async function setMemberAdminAs(
   return describeMember(updated)
 }
 
-/** Removing a member cuts their access at once: sessions re-read memberships per request, MQTT sessions re-check, their keys here are revoked. */
+/**
+ * Removing a member cuts their access at once: sessions re-read memberships per request, MQTT sessions re-check, their
+ * keys here are revoked.
+ */
 export async function removeMemberAs(ctx: CoreContext, principal: Principal, ref: OrganizationRef, userId: number) {
   const org = await adminOrganizationFor(ctx.db, principal, ref)
   await inTransaction(ctx.db, async (tx) => {

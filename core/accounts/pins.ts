@@ -94,7 +94,8 @@ export async function enterPin(
 ): Promise<EnterResult> {
   const user = asUser(principal)
   const controller = await controllerFor(ctx.db, user, { path: controllerPath }, 'write')
-  await requireMayProvisionControllers(ctx.db, user, controller.organizationId!) // the device gets a key of that organization
+  // the device gets a key of that organization
+  await requireMayProvisionControllers(ctx.db, user, controller.organizationId!)
   const rows = await ctx.db.pin.findMany({ where: { pin }, orderBy: { createdAt: 'desc' }, take: 10 })
   const live = rows.find((r) => !isExpired(r, now, ttlMs))
   if (!live) {

@@ -56,7 +56,10 @@ export async function describeSessionUser(ctx: CoreContext, userId: number) {
   }
 }
 
-/** Signs out: the session goes, and the connections it opened (websockets, MQTT) close within a second (broker/revalidate.ts). */
+/**
+ * Signs out: the session goes, and the connections it opened (websockets, MQTT) close within a second
+ * (broker/revalidate.ts).
+ */
 export async function deleteSession(ctx: CoreContext, token: string) {
   const { count } = await ctx.db.session.deleteMany({ where: { tokenHash: keyedHash(ctx.secret, token) } })
   if (count > 0) await bumpMarker(ctx.db, 'credentials')

@@ -91,7 +91,8 @@ export async function updateUserAs(ctx: CoreContext, principal: Principal, ref: 
       if (changes.oldPassword === undefined) throw invalid('old_password is required to change your password')
       if (!(await verifyPassword(changes.oldPassword, user.passwordHash))) throw new WrongPassword()
     }
-    passwordHash = await hashPassword(changes.password, ctx.config.bcryptCost) // outside the transaction: bcrypt is slow
+    // outside the transaction: bcrypt is slow
+    passwordHash = await hashPassword(changes.password, ctx.config.bcryptCost)
   }
   const updated = await inTransaction(ctx.db, async (tx) => {
     const row = await tx.user.update({
@@ -124,7 +125,9 @@ function roleChange(caller: UserPrincipal, user: User, systemAdmin: boolean): nu
   return systemAdmin ? Role.systemAdmin : Role.standard
 }
 
-/** Soft-deletes a user: their sessions end, their keys are revoked (so live MQTT sessions close), access is re-checked. */
+/**
+ * Soft-deletes a user: their sessions end, their keys are revoked (so live MQTT sessions close), access is re-checked.
+ */
 export async function deleteUserAs(ctx: CoreContext, principal: Principal, userId: number) {
   const caller = requireSystemAdmin(principal)
   if (userId === caller.userId) throw invalid('you cannot delete your own account')

@@ -9,7 +9,9 @@ import { shareSqliteConnection } from './sqlite-connection.ts'
 import { timeAdapter, type ObserveQuery } from './timing.ts'
 
 export type Db = SqliteClient
-/** A client or an open interactive transaction: core functions that take part in a caller's transaction accept either. */
+/**
+ * A client or an open interactive transaction: core functions that take part in a caller's transaction accept either.
+ */
 export type DbClient = Db | Prisma.TransactionClient
 export { Prisma }
 export type { Resource, User, Key } from '../../generated/sqlite/client.ts'

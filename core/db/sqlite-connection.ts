@@ -71,7 +71,8 @@ class WalSync {
       }))
   }
   async #run(): Promise<void> {
-    // opened once, lazily: the WAL exists from the first commit on, and keeps its inode (started over, never removed) while the server runs
+    // opened once, lazily: the WAL exists from the first commit on, and keeps its inode (started over, never removed)
+    // while the server runs
     this.#handle ??= open(this.#file, 'r+').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null
       throw err

@@ -186,7 +186,9 @@ export function createHistoryWriter(
   }
 }
 
-/** The newest `count` messages of a folder, oldest first, optionally of one type (writing what is held for it first). */
+/**
+ * The newest `count` messages of a folder, oldest first, optionally of one type (writing what is held for it first).
+ */
 export async function folderMessages(
   ctx: { db: DbClient; history: HistoryWriter },
   folderId: number,
@@ -220,7 +222,10 @@ export async function folderMessagesWithin(
   return { messages: rows.reverse(), truncated }
 }
 
-/** The ids of the newest `count` messages whose parameters, newest first, fit in maxBytes: sizes summed in SQL, no row built. */
+/**
+ * The ids of the newest `count` messages whose parameters, newest first, fit in maxBytes: sizes summed in SQL, no row
+ * built.
+ */
 async function idsWithin(db: DbClient, folderId: number, type: string | undefined, count: number, maxBytes: number) {
   const size =
     providerOf(db) === 'postgresql'

@@ -92,7 +92,10 @@ function clientsOf(inputs: Marked[]): Map<string, Client> {
 const mayBeResend = (p: SentPacket) => p.dup || !p.connection.fresh
 const mayHoldResends = (inputs: Marked[]) => inputs.some((i) => i.packet && !i.packet.verdict && mayBeResend(i.packet))
 
-/** Creates the missing marks and locks them all, answering each as the last committed transaction left it (as replays.ts). */
+/**
+ * Creates the missing marks and locks them all, answering each as the last committed transaction left it (as
+ * replays.ts).
+ */
 function lockStatement(provider: Provider, clients: Map<string, Client>): Prisma.Sql {
   const at = timestamp(provider)
   const rows = [...clients.values()].map((c) => Prisma.sql`(${c.sender}, ${c.clientId}, '', ${at})`)

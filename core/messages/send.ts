@@ -55,7 +55,8 @@ export async function sendFolderMessage(
 
 /**
  * sendFolderMessage for a request that must store all its values or none (REST: a refused value is
- * answered as on every REST door, by its kind, and nothing is stored). Values are stored in a transaction of their own, not MQTT's batches.
+ * answered as on every REST door, by its kind, and nothing is stored). Values are stored in a transaction of their own,
+ * not MQTT's batches.
  */
 export async function sendFolderMessageAtomically(
   ctx: CoreContext,

@@ -48,7 +48,9 @@ export interface WriteOptions {
   atomic?: boolean
   /** the broker's caches; else the core's shared path resolver */
   lookups?: ValueLookups
-  /** a controller's value for a missing sequence in its own folder creates it (messages); REST's resource doors do not */
+  /**
+   * a controller's value for a missing sequence in its own folder creates it (messages); REST's resource doors do not
+   */
   createMissing?: boolean
 }
 
@@ -95,7 +97,10 @@ export function valuesStored(ctx: CoreContext, bus: FolderPublisher, stored: Ann
   queueSequenceThumbnails(ctx, [...new Set(stored.map((v) => v.sequence))], stored)
 }
 
-/** The core's shared path resolver (emptied by renames, moves, deletes and permission changes), as REST's lookups use it. */
+/**
+ * The core's shared path resolver (emptied by renames, moves, deletes and permission changes), as REST's lookups use
+ * it.
+ */
 async function sharedLookups(ctx: CoreContext): Promise<ValueLookups> {
   const resolver = await currentPathResolver(ctx)
   return {

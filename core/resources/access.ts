@@ -76,7 +76,10 @@ export interface PathFacts {
   names: string[]
   /** the live resources along names from the organization down, as far as they exist */
   along: ChainLink[]
-  /** the live resources strictly below the path with a list of their own (empty unless asked for, or when the path does not fully exist) */
+  /**
+   * the live resources strictly below the path with a list of their own (empty unless asked for, or when the path does
+   * not fully exist)
+   */
   listedBelow: ListedResource[]
 }
 

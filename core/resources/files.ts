@@ -104,7 +104,9 @@ export async function addFileRevision(
 
 const THUMBNAILED = /\.(png|jpe?g)$/i
 
-/** Queues the 120 px thumbnail of a png/jpg file's new revision; it is made after the response (core/images/queue.ts). */
+/**
+ * Queues the 120 px thumbnail of a png/jpg file's new revision; it is made after the response (core/images/queue.ts).
+ */
 export async function afterFileRevision(
   ctx: CoreContext,
   blobs: BlobStore,

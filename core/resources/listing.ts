@@ -13,7 +13,9 @@ export const MAX_LISTING = 10_000
 export interface ListOptions {
   recursive?: boolean
   type?: number
-  /** rhizo's name filter: "*" (or SQL's "%") matches any run of characters, "_" any one; case-insensitive like SQL LIKE */
+  /**
+   * rhizo's name filter: "*" (or SQL's "%") matches any run of characters, "_" any one; case-insensitive like SQL LIKE
+   */
   filter?: string
   extended?: boolean
 }
@@ -34,7 +36,8 @@ export async function listFolder(
     for (const child of children) {
       if ((options.type === undefined || child.type === options.type) && matches(child.name)) {
         const item: ResourceSummary & Record<string, unknown> = { id: child.id, name: child.name, type: child.type }
-        // rhizo named the path twice in recursive listings: path, and fullPath (marked for removal there, still read by old clients)
+        // rhizo named the path twice in recursive listings: path, and fullPath (marked for removal there, still read by
+        // old clients)
         if (options.recursive) item.path = item.fullPath = `${parentPath}/${child.name}`
         listed.push(item)
         shown.push(child)

@@ -1,6 +1,6 @@
 // Who may read or write a resource: the one home of the rule (REST, MQTT and the JSON websocket all call it).
-// rhizo's rule: system admins (signed in, not through a key) always write; otherwise the nearest resource (itself or an ancestor)
-// that has a permission list decides, and the level is the maximum over its matching entries.
+// rhizo's rule: system admins (signed in, not through a key) always write; otherwise the nearest resource (itself or an
+// ancestor) that has a permission list decides, and the level is the maximum over its matching entries.
 import { z } from 'zod'
 import { Prisma, type DbClient } from '../db/index.ts'
 import { bumpAccessVersion } from './access-version.ts'

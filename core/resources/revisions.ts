@@ -142,7 +142,9 @@ export async function ensureBlobsKept(blobs: BlobStore, written: Map<string, Buf
   }
 }
 
-/** Deletes those of the hashes no revision refers to any more; call inside a transaction that holds lockBlobCollection. */
+/**
+ * Deletes those of the hashes no revision refers to any more; call inside a transaction that holds lockBlobCollection.
+ */
 export async function collectUnreferencedBlobs(
   ctx: CoreContext,
   tx: DbClient,

@@ -21,7 +21,9 @@ export interface HistoryOptions {
   end?: Date
   /** needed only when a text value was large enough to go to the blob store */
   blobs?: BlobStore
-  /** the newest values whose stored bytes add up to at most this (--history-response-limit); the older ones are left out */
+  /**
+   * the newest values whose stored bytes add up to at most this (--history-response-limit); the older ones are left out
+   */
   maxBytes?: number
 }
 
@@ -138,14 +140,18 @@ async function latestInline(
   }
   const truncated = Number(result?.dropped ?? 0) > 0
   const marked = truncated ? { truncated: true as const } : {}
-  if (!result?.timestamps) return { timestamps: [], values: [], ...marked } // no values in the range (or within the budget)
+  // no values in the range (or within the budget)
+  if (!result?.timestamps) return { timestamps: [], values: [], ...marked }
   if (Number(result.large) > 0) return { inBlobStore: true, truncated }
   const timestamps = result.timestamps.split(',').reverse()
   for (let i = 0; i < timestamps.length; i++) timestamps[i] = isoTimestamp(timestamps[i]!)
   return { timestamps, values: (JSON.parse(result.values!) as string[]).reverse(), ...marked }
 }
 
-/** The rows of latestInline within the byte budget with their blob references, newest first (timestamps as text, as there: a column Prisma knows as a DateTime would come back as a Date). */
+/**
+ * The rows of latestInline within the byte budget with their blob references, newest first (timestamps as text, as
+ * there: a column Prisma knows as a DateTime would come back as a Date).
+ */
 async function latestRows(db: DbClient, range: HistoryRange): Promise<HistoryRow[]> {
   const provider = providerOf(db)
   const query = Prisma.sql`
@@ -337,7 +343,10 @@ export async function sequenceTimeRange(db: DbClient, sequenceId: number): Promi
   return first && last ? { first: first.timestamp, last: last.timestamp } : null
 }
 
-/** The newest `count` revisions of a sequence within [start, end] as {id, timestamp, size}, oldest first: an image sequence's values, listed without their bytes. */
+/**
+ * The newest `count` revisions of a sequence within [start, end] as {id, timestamp, size}, oldest first: an image
+ * sequence's values, listed without their bytes.
+ */
 export async function sequenceRevisions(
   db: DbClient,
   sequenceId: number,

@@ -16,7 +16,10 @@ import type { OutgoingKind } from '../messages/types.ts'
 import type { Principal } from './permissions.ts'
 import { pathOf } from './tree.ts'
 
-/** Longer than a send can take (createOutbox bounds SMTP and webhook waits), so a claim outlives its sender only when that crashed. */
+/**
+ * Longer than a send can take (createOutbox bounds SMTP and webhook waits), so a claim outlives its sender only when
+ * that crashed.
+ */
 const CLAIM_MS = 5 * 60_000
 
 interface WatchdogSettings {
@@ -170,7 +173,10 @@ async function sendNotice(ctx: CoreContext, outage: Outage, now: Date): Promise<
   }
 }
 
-/** The kinds of this notice that are over the throttle (outgoing-throttle.ts); those recipients are skipped, not retried. */
+/**
+ * The kinds of this notice that are over the throttle (outgoing-throttle.ts); those recipients are skipped, not
+ * retried.
+ */
 async function throttledKinds(ctx: CoreContext, outage: Outage, path: string): Promise<Set<OutgoingKind>> {
   const throttled = new Set<OutgoingKind>()
   for (const kind of new Set(outage.settings.recipients.map(kindOf))) {

@@ -3,16 +3,28 @@
 // organization_id, or neither for oneself), and revoke with DELETE /api/v1/keys/<id>.
 import { Router } from 'express'
 import { z } from 'zod'
-import { createControllerKeyAs, createUserKeyAs, listKeys, revokeKeyAs, type ControllerRef } from '../../core/accounts/key-admin.ts'
+import {
+  createControllerKeyAs,
+  createUserKeyAs,
+  listKeys,
+  revokeKeyAs,
+  type ControllerRef,
+} from '../../core/accounts/key-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid } from '../../core/errors.ts'
 import { databaseId, requestValues } from '../request-values.ts'
 
 export const id = databaseId
-export const keyQuery = z.object({ access_as_controller_id: id.optional(), controller_path: z.string().min(1).max(4000).optional() })
+export const keyQuery = z.object({
+  access_as_controller_id: id.optional(),
+  controller_path: z.string().min(1).max(4000).optional(),
+})
 export const createKeyBody = keyQuery.extend({ access_as_user_id: id.optional(), organization_id: id.optional() })
 
-function controllerRef(input: { access_as_controller_id?: number; controller_path?: string }): ControllerRef | undefined {
+function controllerRef(input: {
+  access_as_controller_id?: number
+  controller_path?: string
+}): ControllerRef | undefined {
   if (input.access_as_controller_id !== undefined) return { id: input.access_as_controller_id }
   if (input.controller_path !== undefined) return { path: input.controller_path }
   return undefined
@@ -30,11 +42,15 @@ export function keyRoutes(core: Core): Router {
 
   router.post('/api/v1/keys', async (req, res) => {
     const body = createKeyBody.safeParse(requestValues(req))
-    if (!body.success) throw invalid('expected access_as_controller_id or controller_path, or access_as_user_id and organization_id')
+    if (!body.success)
+      throw invalid('expected access_as_controller_id or controller_path, or access_as_user_id and organization_id')
     const controller = controllerRef(body.data)
     const created = controller
       ? await createControllerKeyAs(core, res.locals.principal, controller)
-      : await createUserKeyAs(core, res.locals.principal, { userId: body.data.access_as_user_id, organizationId: body.data.organization_id })
+      : await createUserKeyAs(core, res.locals.principal, {
+          userId: body.data.access_as_user_id,
+          organizationId: body.data.organization_id,
+        })
     res.json({ status: 'ok', id: created.id, secret_key: created.key })
   })
 

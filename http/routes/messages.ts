@@ -18,7 +18,11 @@ export const readQuery = z.object({
   count: z.coerce.number().int().min(1).max(1000).default(100),
   type: z.string().min(1).max(40).optional(),
 })
-export const sendBody = z.object({ folder_path: z.string().min(1), type: z.string(), parameters: z.unknown().optional() })
+export const sendBody = z.object({
+  folder_path: z.string().min(1),
+  type: z.string(),
+  parameters: z.unknown().optional(),
+})
 
 /** The request's fields, folderPath standing for folder_path when that is not given. */
 function fieldsOf(req: Request) {
@@ -44,7 +48,11 @@ export function messageRoutes(core: Core, bus: MessageBus): Router {
     const query = readQuery.safeParse(fieldsOf(req))
     if (!query.success) throw invalid('expected folder_path, and optionally count (1 to 1000) and type')
     const folder = await folderFor(core, res.locals.principal, query.data.folder_path, 'read')
-    const { messages, truncated } = await folderMessagesWithin(core, folder.id, { count: query.data.count, type: query.data.type, maxBytes: core.config.historyResponseLimit })
+    const { messages, truncated } = await folderMessagesWithin(core, folder.id, {
+      count: query.data.count,
+      type: query.data.type,
+      maxBytes: core.config.historyResponseLimit,
+    })
     // a list, as rhizo sent it: older messages left out over --history-response-limit are told in a header
     if (truncated) res.setHeader('Tendril-Truncated', 'true')
     res.json(

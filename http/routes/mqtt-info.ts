@@ -35,7 +35,8 @@ export function mqttInfoRoutes(core: Core): Router {
       // a cookie of a session that ended is a lapsed sign-in, as before; a viewer sends no credentials
       if (readCredentials(req.headers).sessionToken) throw unauthorized('the session has ended: sign in again')
       const clientId = `kiosk-${randomBytes(9).toString('hex')}`
-      // req.ip: the client's address (from a trusted proxy's header with --trust-proxy), for the per-address session limit
+      // req.ip: the client's address (from a trusted proxy's header with --trust-proxy), for the per-address session
+      // limit
       const token = issueAnonymousToken(core, clientId, req.ip ?? req.socket.remoteAddress ?? 'unknown')
       return void res.json({ status: 'ok', ...where, token, expires_in, clientId, anonymous: true })
     }
@@ -43,7 +44,8 @@ export function mqttInfoRoutes(core: Core): Router {
     res.json({
       status: 'ok',
       ...where,
-      token: issueToken(core, user.userId, { sessionId: user.sessionId, keyId: user.keyId }), // a key's token keeps its scope
+      // a key's token keeps its scope
+      token: issueToken(core, user.userId, { sessionId: user.sessionId, keyId: user.keyId }),
       expires_in,
       clientId: `web-${user.userId}-${randomBytes(6).toString('hex')}`,
     })

@@ -42,13 +42,17 @@ export function pinRequestRoutes(core: Core, throttles: Throttles): Router {
 
   router.post('/api/v1/pins', ...asAnonymous, async (req, res) => {
     const address = req.ip ?? 'unknown'
-    if (!(await requests.attempt(address))) throw rateLimited('too many PIN requests; try again later') // every request counts: each one stores a row
+    // every request counts: each one stores a row
+    if (!(await requests.attempt(address))) throw rateLimited('too many PIN requests; try again later')
     const { pin, pinCode } = await requestPin(core)
     res.json({ status: 'ok', pin, pin_code: pinCode })
   })
 
   // mounted before the app's body parsers (rhizo's client sends pin_code as a form body, even on this GET)
-  const smallBody = [express.urlencoded({ extended: false, limit: ANONYMOUS_BODY_LIMIT }), express.json({ limit: ANONYMOUS_BODY_LIMIT })]
+  const smallBody = [
+    express.urlencoded({ extended: false, limit: ANONYMOUS_BODY_LIMIT }),
+    express.json({ limit: ANONYMOUS_BODY_LIMIT }),
+  ]
   router.get('/api/v1/pins/:pin', ...asAnonymous, ...smallBody, async (req, res) => {
     const pin = parsePin(req.params.pin)
     const query = pollQuery.safeParse(requestValues(req))
@@ -82,8 +86,10 @@ export function pinEntryRoutes(core: Core, throttles: Throttles): Router {
       await failedEntries.refund(entrant)
       res.json({ status: 'ok' })
     } catch (err) {
-      // a wrong PIN, and a controller path that is not there, count against the user; a refusal for a path they can see does not
-      if (!(err instanceof TendrilError && (err.code === 'not_found' || err.code === 'conflict'))) await failedEntries.refund(entrant)
+      // a wrong PIN, and a controller path that is not there, count against the user; a refusal for a path they can see
+      // does not
+      if (!(err instanceof TendrilError && (err.code === 'not_found' || err.code === 'conflict')))
+        await failedEntries.refund(entrant)
       throw err
     }
   })

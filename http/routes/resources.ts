@@ -80,7 +80,10 @@ function encodedContent(values: Values, maxBytes: number, contentsIsText: boolea
   return Buffer.from(contents, 'utf8')
 }
 
-/** The request's values, and a multipart file: stored as it streamed in, or held until checkAccess can tell (uploads.ts). */
+/**
+ * The request's values, and a multipart file: stored as it streamed in, or held until checkAccess can tell
+ * (uploads.ts).
+ */
 async function readBody(core: Core, req: Request, res: Response, checkAccess?: (fields: Values) => Promise<boolean>) {
   if (!isMultipart(req)) return { values: requestValues(req), upload: undefined as Multipart['file'] }
   const multipart = await readMultipart(core, req, res, core.config.uploadLimit, checkAccess)
@@ -174,7 +177,8 @@ export function resourceRoutes(core: Core, bus: MessageBus): Router {
     }
   })
 
-  // rhizo's legacy write: a new revision of the file (or value of the sequence) at the path, creating it and missing folders when needed
+  // rhizo's legacy write: a new revision of the file (or value of the sequence) at the path, creating it and missing
+  // folders when needed
   router.post(`${ROOT}/*path`, async (req, res) => {
     const principal = res.locals.principal
     const { path: target } = await urlPath(core, req, res)

@@ -67,7 +67,10 @@ export const readQuery = z.object({
 })
 type ReadQuery = z.infer<typeof readQuery>
 
-/** The request's values (query string and form body: rhizo's client sends them in the body of its GETs) as text; zod errors become one 400 message. */
+/**
+ * The request's values (query string and form body: rhizo's client sends them in the body of its GETs) as text; zod
+ * errors become one 400 message.
+ */
 function parseValues<T extends z.ZodType>(schema: T, values: Values): z.infer<T> {
   const asText = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]))
   const parsed = schema.safeParse(asText)
@@ -75,7 +78,9 @@ function parseValues<T extends z.ZodType>(schema: T, values: Values): z.infer<T>
   return parsed.data
 }
 
-/** GET /api/v1/resources/<path> on a sequence (read access already checked; meta=1 is answered by the resources router). */
+/**
+ * GET /api/v1/resources/<path> on a sequence (read access already checked; meta=1 is answered by the resources router).
+ */
 export async function getSequence(core: Core, req: Request, res: Response, target: SequenceTarget): Promise<void> {
   const query = parseValues(readQuery, requestValues(req))
   const rules = sequenceRules(target.sequence.systemAttributes)

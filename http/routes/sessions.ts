@@ -48,7 +48,11 @@ export function signInRoutes(core: Core, throttles: Throttles): Router {
       maxAge: SESSION_TTL_MS,
       path: '/',
     })
-    res.json({ status: 'ok', user: { id: user.id, email: user.email, full_name: user.fullName }, csrf_token: session.csrfToken })
+    res.json({
+      status: 'ok',
+      user: { id: user.id, email: user.email, full_name: user.fullName },
+      csrf_token: session.csrfToken,
+    })
   })
 
   return router
@@ -66,7 +70,12 @@ export function signOutRoutes(core: Core): Router {
     // upload_limit: the page refuses a larger file before sending it (a 413 mid-upload reaches few browsers);
     // password_min_length: password forms state the rule before they are submitted
     const limits = { upload_limit: core.config.uploadLimit, password_min_length: core.config.passwordMinLength }
-    res.json({ status: 'ok', ...(await describeSessionUser(core, principal.userId)), csrf_token: session.csrfToken, ...limits })
+    res.json({
+      status: 'ok',
+      ...(await describeSessionUser(core, principal.userId)),
+      csrf_token: session.csrfToken,
+      ...limits,
+    })
   })
 
   router.post('/sign-out', async (_req, res) => {

@@ -5,7 +5,15 @@
 import { Router } from 'express'
 import { z } from 'zod'
 import type { Throttles } from '../../core/accounts/throttle.ts'
-import { createUserAs, deleteUserAs, getUserAs, listUsersAs, updateUserAs, WrongPassword, type UserRef } from '../../core/accounts/user-admin.ts'
+import {
+  createUserAs,
+  deleteUserAs,
+  getUserAs,
+  listUsersAs,
+  updateUserAs,
+  WrongPassword,
+  type UserRef,
+} from '../../core/accounts/user-admin.ts'
 import type { Core } from '../../core/index.ts'
 import { invalid, rateLimited } from '../../core/errors.ts'
 import { databaseId, strictFlag } from '../request-values.ts'
@@ -70,7 +78,8 @@ export function userRoutes(core: Core, throttles: Throttles): Router {
     const caller = res.locals.principal
     const throttleKey = caller.kind === 'user' ? String(caller.userId) : 'anonymous'
     const changingPassword = body.data.password !== undefined
-    if (changingPassword && !(await wrongOldPasswords.attempt(throttleKey))) throw rateLimited('too many wrong passwords; try again later')
+    if (changingPassword && !(await wrongOldPasswords.attempt(throttleKey)))
+      throw rateLimited('too many wrong passwords; try again later')
     try {
       const user = await updateUserAs(core, caller, ref, {
         fullName: body.data.full_name,

@@ -251,7 +251,8 @@ describe('web UI: settings and system admin pages', () => {
     const context = await newContext(browser)
     await context.grantPermissions(['clipboard-read', 'clipboard-write'])
     const page = await context.newPage()
-    await signIn(page, server.url, 'root@example.com', PASSWORD) // an admin sees others' keys in the API; the page shows only theirs
+    // an admin sees others' keys in the API; the page shows only theirs
+    await signIn(page, server.url, 'root@example.com', PASSWORD)
     await server.core.db.organizationUser.create({
       data: {
         organizationId: (await server.core.db.resource.findFirstOrThrow({ where: { name: 'beta', parentId: null } }))

@@ -56,7 +56,10 @@ describe('web UI: controller owner (keys, PIN, settings)', () => {
       system_attributes: Record<string, unknown>
       user_attributes: Record<string, unknown>
     }
-  /** rhizo's client without a key: HTTP Basic with the password "x" (rhizo/resources.py); fetch puts a GET's pin_code in the query */
+  /**
+   * rhizo's client without a key: HTTP Basic with the password "x" (rhizo/resources.py); fetch puts a GET's pin_code in
+   * the query
+   */
   const deviceCall = (method: string, path: string, query?: Record<string, string>) =>
     fetch(`${server.url}${path}${query ? `?${new URLSearchParams(query)}` : ''}`, {
       method,

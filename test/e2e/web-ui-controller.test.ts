@@ -116,7 +116,8 @@ describe('web UI: controller page, live home, names, thumbnails', () => {
     await log.getByRole('listitem').first().getByText('pump on, valve 2').waitFor({ timeout: 1000 })
     assert.equal(await status.getByText('never').count(), 1, 'no watchdog yet')
     await controller.publishAsync('acme/greenhouse/pi-1', JSON.stringify({ watchdog: {} }), { qos: 1 })
-    await status.locator('dd').filter({ hasText: 'just now' }).nth(1).waitFor({ timeout: 1000 }) // last connect and last watchdog
+    // last connect and last watchdog
+    await status.locator('dd').filter({ hasText: 'just now' }).nth(1).waitFor({ timeout: 1000 })
     controller.end(true)
     await status.getByText(/Offline · last seen/).waitFor({ timeout: 1500 })
 

@@ -43,7 +43,10 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>
 }
 
-/** Starts `tendril serve --port 0` (with node's flags as `npm start` has them) and waits for its "listening" log line to learn the port. */
+/**
+ * Starts `tendril serve --port 0` (with node's flags as `npm start` has them) and waits for its "listening" log line to
+ * learn the port.
+ */
 export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
   const child = spawn(
     process.execPath,

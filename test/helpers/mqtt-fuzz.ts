@@ -60,7 +60,9 @@ export function prng(seed: number) {
 }
 type Rng = ReturnType<typeof prng>
 
-/** Bytes that are not UTF-8: a lone continuation, an overlong encoding, a surrogate, a NUL (forbidden in MQTT strings). */
+/**
+ * Bytes that are not UTF-8: a lone continuation, an overlong encoding, a surrogate, a NUL (forbidden in MQTT strings).
+ */
 const BAD_UTF8 = [[0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff], [0x00], [0xf8, 0x88, 0x80, 0x80, 0x80]]
 const MARK = '\u0007\u0007' // replaced by invalid bytes after generation
 

@@ -112,7 +112,10 @@ export async function fuzzOpenApi(options: FuzzOptions): Promise<FuzzResult> {
   return result
 }
 
-/** A credential refused, or a change that may have ended one or a fixture (a sign-out, a deletion, a move, a user changed). */
+/**
+ * A credential refused, or a change that may have ended one or a fixture (a sign-out, a deletion, a move, a user
+ * changed).
+ */
 const mayHaveEnded = (r: Request, status?: number) =>
   (status === 401 && r.credential !== 'anonymous') ||
   (status === 200 && r.method !== 'get' && (r.method === 'delete' || r.method === 'put' || r.route === '/sign-out'))
@@ -156,7 +159,10 @@ async function send(
   return problem ? `${describe(request)}: ${res.status} ${problem}` : undefined
 }
 
-/** Each request looks as if from another client: the per-address limits (sign-in, PINs) stay out of the way, as for a crowd. */
+/**
+ * Each request looks as if from another client: the per-address limits (sign-in, PINs) stay out of the way, as for a
+ * crowd.
+ */
 const randomAddress = () => `10.${rand(256)}.${rand(256)}.${1 + rand(254)}`
 const rand = (n: number) => Math.floor(Math.random() * n)
 
@@ -315,7 +321,9 @@ class Fixtures {
     return { name: '', headers: { cookie: res.headers.get('set-cookie')!.split(';')[0]!, 'x-csrf-token': csrf_token } }
   }
 
-  /** The organization's folders, a controller with sequences and a file; an organization admin; their sessions and keys. */
+  /**
+   * The organization's folders, a controller with sequences and a file; an organization admin; their sessions and keys.
+   */
   async build(): Promise<void> {
     const org = this.options.org
     const admin = {
@@ -327,7 +335,8 @@ class Fixtures {
       if (status !== 200 && status !== 409)
         throw new Error(`fixture ${JSON.stringify(body)}: ${status} ${JSON.stringify(json)}`)
     }
-    await this.call('POST', '/api/v1/organizations', admin, { folder_name: org }) // again when a system admin's request deleted it (409 otherwise)
+    // again when a system admin's request deleted it (409 otherwise)
+    await this.call('POST', '/api/v1/organizations', admin, { folder_name: org })
     await create({ path: org, name: 'lab', type: 10 })
     await create({ path: `${org}/lab`, name: 'pi', type: 12 })
     await create({ path: `${org}/lab/pi`, name: 'temp', type: 21, data_type: 1, decimal_places: 2 })
@@ -450,7 +459,10 @@ const junk = fc.oneof(
   ),
 )
 
-/** An arbitrary of values that a JSON schema (as z.toJSONSchema writes them) accepts, more or less: the server is the judge. */
+/**
+ * An arbitrary of values that a JSON schema (as z.toJSONSchema writes them) accepts, more or less: the server is the
+ * judge.
+ */
 export function valueOf(schema: Schema, hints: Hints = {}): fc.Arbitrary<unknown> {
   if (Array.isArray(schema.anyOf)) return fc.oneof(...(schema.anyOf as Schema[]).map((s) => valueOf(s, hints)))
   if ('const' in schema) return fc.constant(schema.const)

@@ -214,7 +214,8 @@ describe('tendril serve', () => {
   test('secrets given in settings never reach the logs', async () => {
     const pg = await freshDatabase('postgresql')
     const secret = 'S3cr3t'.repeat(8)
-    const withPassword = pg.url.replace('postgresql://postgres@', 'postgresql://postgres:hunter22@') // trust auth ignores it
+    // trust auth ignores it
+    const withPassword = pg.url.replace('postgresql://postgres@', 'postgresql://postgres:hunter22@')
     const server = await startServer(['--db', withPassword, '--log-level', 'trace'], { TENDRIL_SECRET: secret })
     await fetch(`${server.url}/health`, {
       headers: { authorization: 'Basic ' + Buffer.from(`x:${secret}`).toString('base64') },

@@ -155,7 +155,8 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
   test('a client id held on one instance cannot be taken over through the other by another principal', async () => {
     const outsider = (await createController(a!.core, 'acme/greenhouse/pi-outsider')).key
     const owner = await open(a!.mqttUrl, pi1, { clientId: 'held-on-a' })
-    const other = await open(b!.mqttUrl, outsider, { clientId: 'held-on-a' }) // ids are per principal: a session of its own
+    // ids are per principal: a session of its own
+    const other = await open(b!.mqttUrl, outsider, { clientId: 'held-on-a' })
     await new Promise((resolve) => setTimeout(resolve, 300)) // a takeover would have reached instance a by now
     assert.equal(owner.client.connected && other.client.connected, true)
   })
@@ -225,7 +226,8 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
       ['before'],
     )
 
-    await grant(a!.core, '/acme/greenhouse/pi-guarded', [{ to: { controller: guarded.id }, level: 'write' }]) // only the controller itself
+    // only the controller itself
+    await grant(a!.core, '/acme/greenhouse/pi-guarded', [{ to: { controller: guarded.id }, level: 'write' }])
     const changed = Date.now()
     const lastDelivered = await deliveryStops(watcher.client, publisher.client, 'acme/greenhouse/pi-guarded/reading')
     assert.ok(lastDelivered - changed < 2500, `delivered ${lastDelivered - changed} ms after the change`)
@@ -442,7 +444,9 @@ function endAll(): void {
   for (const client of opened.splice(0)) client.end(true)
 }
 
-/** An MQTT.js client that collects its messages from the start: a resumed session's queue may arrive with the CONNACK. */
+/**
+ * An MQTT.js client that collects its messages from the start: a resumed session's queue may arrive with the CONNACK.
+ */
 function open(url: string, key: string, options: IClientOptions = {}): Promise<Connection> {
   const inbox: Delivery[] = []
   const waiters = new Set<() => void>()

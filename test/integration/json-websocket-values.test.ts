@@ -184,7 +184,8 @@ for (const provider of providers) {
       sendRhizo(pi, { type: 'write_resource', parameters: { path: 'acme/lab/pi-1/note', data: 'via write_resource' } })
       await settled(pi)
       assert.equal((await history('/acme/lab/pi-1/note')).values.at(-1), 'via write_resource')
-      // outside its own folder a missing sequence is not created by its first value (inside it is: defects-values.test.ts)
+      // outside its own folder a missing sequence is not created by its first value (inside it is:
+      // defects-values.test.ts)
       sendRhizo(pi, { type: 'write_resource', parameters: { path: '/acme/lab/missing', data: 'x' } })
       assert.match(
         String((await pi.next(5000, 'error'))?.parameters.message),

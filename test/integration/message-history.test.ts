@@ -103,7 +103,8 @@ for (const provider of providers) {
           `row ${i}`,
         )
       })
-      await core.db.message.deleteMany({ where: { id: { in: rows.map((r) => r.id) } } }) // the bounds tests below count what they wrote
+      // the bounds tests below count what they wrote
+      await core.db.message.deleteMany({ where: { id: { in: rows.map((r) => r.id) } } })
     })
 
     test('messages older than the age bound go from every folder, however few it holds', async () => {
@@ -224,7 +225,8 @@ for (const provider of providers) {
         assert.ok(rows.length <= 100, `${rows.length} rows written for 501 messages`)
         for (let i = 0; i < 3; i++)
           client.publish('acme/flooded', JSON.stringify({ note: { n: `late${i}` } }), { qos: 0 })
-        // acknowledged once its batch is stored, so the QoS 0 messages before it (same connection) have reached the history; a watchdog keeps no row
+        // acknowledged once its batch is stored, so the QoS 0 messages before it (same connection) have reached the
+        // history; a watchdog keeps no row
         await client.publishAsync('acme/flooded', JSON.stringify({ watchdog: {} }), { qos: 1 })
         assert.deepEqual(await history(3), ['late0', 'late1', 'late2'])
         // bad JSON found when its row is written: not kept, and the log says which folder sent it and why
@@ -267,7 +269,8 @@ for (const provider of providers) {
         const received = new Promise<string>((resolve) =>
           subscriber.once('message', (_t, payload) => resolve(payload.toString())),
         )
-        await publisher.publishAsync('acme/relay-only', JSON.stringify({ note: { n: 'live' } }), { qos: 1 }) // PUBACK: as stored as it will be
+        // PUBACK: as stored as it will be
+        await publisher.publishAsync('acme/relay-only', JSON.stringify({ note: { n: 'live' } }), { qos: 1 })
         assert.equal(await received, JSON.stringify({ note: { n: 'live' } }))
         const rest = await fetch(`${server.url}/api/v1/messages`, {
           method: 'POST',

@@ -74,7 +74,8 @@ for (const provider of providers) {
 
       await closeToAllButItself(closing)
       const watcher = await connect(server.mqttUrl, memberKey)
-      // granted while the change is not yet seen, refused once it is (on a busy machine it may be already): wait for that
+      // granted while the change is not yet seen, refused once it is (on a busy machine it may be already): wait for
+      // that
       if ((await granted(watcher, 'acme/away/pi-closing/probe')) === 0)
         await deliveryStops(watcher, closingPublisher, 'acme/away/pi-closing/probe')
       await publishQos1(closingPublisher, 'acme/away/pi-closing/alarm', 'queued after the change')
@@ -104,7 +105,8 @@ for (const provider of providers) {
       await eventuallyTrue(() => counts.every((n) => n === TOPICS))
       const doomedSession = await connect(server.mqttUrl, doomed.key)
 
-      await grant(server.core, '/acme/lab', [{ to: { controller: lab.id }, level: 'write' }]) // the lab's own controller only
+      // the lab's own controller only
+      await grant(server.core, '/acme/lab', [{ to: { controller: lab.id }, level: 'write' }])
       const changed = Date.now()
       const keyRow = await server.core.db.key.findFirstOrThrow({ where: { accessAsControllerId: doomed.id } })
       await revokeKey(server.core.db, keyRow.id)

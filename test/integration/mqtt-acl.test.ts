@@ -313,7 +313,8 @@ for (const provider of providers) {
       publisher.publish('acme/greenhouse/pi-2', 'before')
       assert.equal((await first)?.payload, 'before')
       const folder = (await findPath(server.core.db, '/acme/greenhouse/pi-2'))!.at(-1)!
-      await grant(server.core, '/acme/greenhouse/pi-2', [{ to: { controller: folder.id }, level: 'write' }]) // only the controller itself
+      // only the controller itself
+      await grant(server.core, '/acme/greenhouse/pi-2', [{ to: { controller: folder.id }, level: 'write' }])
       await new Promise((r) => setTimeout(r, 1500))
       const after = nextMessage(member, 1000)
       publisher.publish('acme/greenhouse/pi-2', 'after')

@@ -48,7 +48,10 @@ for (const provider of providers) {
     })
     after(() => server.close())
 
-    /** Opens a TCP connection, sends `packets` (the first, if a CONNECT, waits for its CONNACK), and resolves once the server closes it. */
+    /**
+     * Opens a TCP connection, sends `packets` (the first, if a CONNECT, waits for its CONNACK), and resolves once the
+     * server closes it.
+     */
     async function closedAfter(packets: Buffer[]): Promise<void> {
       const socket: Socket = tcpConnect(port(), '127.0.0.1')
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))

@@ -282,7 +282,8 @@ describe('MQTT queue of a persistent session whose client is away', () => {
     await subscribed(online.client)
     const publisher = await connect(url, pi2)
     const sent = Array.from({ length: 4 * LIMIT }, (_, i) => `live ${i}`)
-    await Promise.all(sent.map((p) => publisher.publishAsync('acme/pi-1/commands', p, { qos: 1 }))) // in flight together
+    // in flight together
+    await Promise.all(sent.map((p) => publisher.publishAsync('acme/pi-1/commands', p, { qos: 1 })))
     for (let i = 0; i < 50 && online.payloads.length < sent.length; i++) await settle(20)
     assert.deepEqual(online.payloads, sent)
     assert.equal(online.client.connected, true)

@@ -218,7 +218,8 @@ for (const provider of providers) {
       )
       assert.equal((await received)?.payload, 'x,not,csv')
       assert.equal((await history('/acme/lab/pi-1')).length, before)
-      // JSON found bad only when kept (its decoding waits until then): relayed, and neither kept nor in the way of the good one after it
+      // JSON found bad only when kept (its decoding waits until then): relayed, and neither kept nor in the way of the
+      // good one after it
       const relayed = collect(subscriber, 1500)
       for (const [payload, qos] of [
         ['{"note": 5}', 0],

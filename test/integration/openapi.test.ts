@@ -14,7 +14,10 @@ import { SEQUENCE_SETTINGS } from '../../core/resources/attributes.ts'
 import { CHANGE_FIELDS, updateResourceBody } from '../../http/routes/resources/params.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
-/** Every "METHOD /path" the app registers, in the document's form ("/api/v1/keys/{id}"), walked as the security matrix walks it. */
+/**
+ * Every "METHOD /path" the app registers, in the document's form ("/api/v1/keys/{id}"), walked as the security matrix
+ * walks it.
+ */
 export function registeredRoutes(app: unknown): string[] {
   const registered = new Set<string>()
   const walk = (

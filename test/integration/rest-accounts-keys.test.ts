@@ -103,7 +103,8 @@ for (const provider of providers) {
       const mine = await listed(keys.bob)
       assert.ok(mine.length >= 1)
       assert.ok(mine.every((k) => k.access_as_user_id === bobId))
-      // a system admin signed in sees every organization's keys; their key, scoped to acme like any user key, sees acme's
+      // a system admin signed in sees every organization's keys; their key, scoped to acme like any user key, sees
+      // acme's
       const signIn = await fetch(`${server.url}/sign-in`, {
         method: 'POST',
         body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }),

@@ -151,7 +151,8 @@ for (const provider of providers) {
       // another organization's controller is not found, like one that does not exist
       assert.equal((await call('PUT', path, ann, { controller: '/beta/pi-b' })).status, 404)
       assert.equal((await call('PUT', path, ann, { controller: '/acme/lab/nothing-here' })).status, 404)
-      assert.equal((await call('PUT', path, ann, { controller: '/acme/lab' })).status, 400) // a folder, not a controller
+      // a folder, not a controller
+      assert.equal((await call('PUT', path, ann, { controller: '/acme/lab' })).status, 400)
       assert.equal((await call('PUT', path, ann, {})).status, 400)
       // a session request without its CSRF token is refused
       const noCsrf = await fetch(server.url + path, {

@@ -253,7 +253,8 @@ for (const provider of providers) {
       as.bob = key(f.users.bob.key)
       as.pi = key(pi.key)
       as.pi2 = key(f.controllers['acme/devices/pi-2'].key)
-      // a system admin signed in; their key is scoped to one organization and holds no admin power (security-escalation.test.ts)
+      // a system admin signed in; their key is scoped to one organization and holds no admin power
+      // (security-escalation.test.ts)
       const signIn = await fetch(`${server.url}/sign-in`, {
         method: 'POST',
         body: new URLSearchParams({ email_address: 'root@example.com', password: 'long enough pw' }),
@@ -268,7 +269,9 @@ for (const provider of providers) {
     })
     after(() => server.close())
 
-    /** The folder, with what every caller's actions need inside it, made by who (the admin); then its permission list. */
+    /**
+     * The folder, with what every caller's actions need inside it, made by who (the admin); then its permission list.
+     */
     async function prepare(
       who: Credentials,
       folder: string,
@@ -426,7 +429,8 @@ for (const provider of providers) {
         ['a beta user', betaUser],
       ] as const) {
         for (const action of actions) {
-          if (action.peopleOnly && intruder === betaController) continue // refused as a controller before any path is looked at
+          // refused as a controller before any path is looked at
+          if (action.peopleOnly && intruder === betaController) continue
           const real: Fixture = { folder, caller: 'ann', n: ++counter, keyToRevoke: keyToRevoke.ann }
           const absent: Fixture = {
             folder: '/acme/no-such-folder',

@@ -113,7 +113,8 @@ for (const provider of providers) {
         ['7', 1],
       ] as const
       for (const [i, [value, places]] of cases.entries()) {
-        const name = `reading_${i}` // one sequence each: the client's min_storage_interval of 20 s would skip a second value
+        // one sequence each: the client's min_storage_interval of 20 s would skip a second value
+        const name = `reading_${i}`
         const created = await controller.send('POST', '/api/v1/resources', {
           path: pathOnServer,
           name,

@@ -299,7 +299,8 @@ for (const provider of providers) {
 
     test('a flapping controller gets at most 10 watchdog notices an hour, and stored recipients are capped', async () => {
       const { id } = await createController(server.core, 'acme/flappy')
-      const stored = Array.from({ length: 50 }, (_, i) => `old${i}@example.com`).join(',') // set before the check existed
+      // set before the check existed
+      const stored = Array.from({ length: 50 }, (_, i) => `old${i}@example.com`).join(',')
       await server.core.db.resource.update({
         where: { id },
         data: { systemAttributes: { watchdog_minutes: 1, watchdog_recipients: stored } },

@@ -215,7 +215,8 @@ for (const provider of providers) {
     test("a password change ends the user's other browser sessions' MQTT and websocket connections at once", async () => {
       await createOrgUser(server.core, 'dan@example.com', PASSWORD, 'acme', false)
       // many connected keys: the slow sweep would reach keyless sessions only after a full round
-      const first = await createController(server.core, 'acme/crowd/pi-0') // the folder first: parallel creations would race for it
+      // the folder first: parallel creations would race for it
+      const first = await createController(server.core, 'acme/crowd/pi-0')
       const controllers = [
         first,
         ...(await Promise.all(

@@ -1,6 +1,7 @@
 // What the web UI's sequence explorer and file views ask of the server (issue 18), on SQLite and
 // PostgreSQL: the range a buckets answer covers and its count of values that are not numbers, an
-// image sequence's revisions listed without their bytes, and a file save guarded by the revision the editor loaded (409, nothing overwritten).
+// image sequence's revisions listed without their bytes, and a file save guarded by the revision the editor loaded
+// (409, nothing overwritten).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createOrg } from '../../core/admin.ts'

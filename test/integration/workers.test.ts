@@ -193,7 +193,8 @@ for (const provider of providers) {
     })
 
     test('REST answers through both workers, and values written through both are all stored', async () => {
-      const auth = { authorization: basicAuth(keys['acme/pi-1']!), connection: 'close' } // a new connection, so a new worker each time
+      // a new connection, so a new worker each time
+      const auth = { authorization: basicAuth(keys['acme/pi-1']!), connection: 'close' }
       const writes = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           fetch(`${server.url}/api/v1/resources/acme/pi-1/level`, {

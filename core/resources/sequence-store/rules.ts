@@ -112,7 +112,9 @@ export function sequenceRowOf(row: RawSequenceRow): SequenceRow {
   }
 }
 
-/** The rules and newest value of each sequence read; not_found if one is missing or deleted, invalid if not a sequence. */
+/**
+ * The rules and newest value of each sequence read; not_found if one is missing or deleted, invalid if not a sequence.
+ */
 export function sequencesOf(ids: number[], rows: Map<number, SequenceRow>): Map<number, LoadedSequence> {
   for (const id of ids) if (!rows.has(id)) throw sequenceNotFound(id)
   const sequences = new Map<number, LoadedSequence>()

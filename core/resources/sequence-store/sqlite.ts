@@ -95,7 +95,8 @@ function storeInlineOnConnection(ctx: CoreContext, sqlite: DirectSqlite, batch: 
   return { kind: 'stored', result: { stored, skipped } }
 }
 
-// storeKnownValue: the insert and the lastRevisionId move, each only while the sequence is live with the settings the value was encoded by
+// storeKnownValue: the insert and the lastRevisionId move, each only while the sequence is live with the settings the
+// value was encoded by
 const SEQUENCE_UNCHANGED = `EXISTS (SELECT 1 FROM "Resource" WHERE id = ? AND deleted = 0 AND type = ? AND json("systemAttributes") = json(?))`
 const INSERT_KNOWN = `INSERT INTO "ResourceRevision" ("resourceId", "timestamp", "data", "blobHash", "size", "numericValue")
   SELECT ?, ?, unhex(?), NULL, ?, ? WHERE ${SEQUENCE_UNCHANGED} RETURNING id`

@@ -11,7 +11,9 @@ export type { Values }
 
 export const MAX_ID = 2 ** 31 - 1
 
-/** Fields of a PUT that change the resource itself (see updateOf in resources.ts); a sequence value alone changes none. */
+/**
+ * Fields of a PUT that change the resource itself (see updateOf in resources.ts); a sequence value alone changes none.
+ */
 export const CHANGE_FIELDS = [
   'name',
   'parent',

@@ -12,7 +12,9 @@ interface Row {
 }
 let nextRow = 1
 
-/** Text values stay text; anything else (a number, a list) is shown as JSON and read back as JSON while it still parses. */
+/**
+ * Text values stay text; anything else (a number, a list) is shown as JSON and read back as JSON while it still parses.
+ */
 const rowsOf = (attributes: Record<string, unknown>): Row[] =>
   Object.entries(attributes).map(([name, value]) => ({
     id: nextRow++,

@@ -21,7 +21,9 @@ interface KeyRow {
 
 const shownPart = (part: string) => `${part.slice(0, 3)}…${part.slice(3)}`
 
-/** the controller's keys, newest first, and a change (busy meanwhile, the API's message on failure) then listing again */
+/**
+ * the controller's keys, newest first, and a change (busy meanwhile, the API's message on failure) then listing again
+ */
 function useKeys(path: string) {
   const keys = useSignal<KeyRow[] | undefined>(undefined)
   const error = useSignal('')

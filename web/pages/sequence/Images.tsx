@@ -16,7 +16,10 @@ interface Revision {
 
 const COUNT = 60
 
-/** An image value's announcement (`{"type":"sequence_update","parameters":{id, revision_id, …}}`) for this sequence, else null. */
+/**
+ * An image value's announcement (`{"type":"sequence_update","parameters":{id, revision_id, …}}`) for this sequence,
+ * else null.
+ */
 function imageUpdateOf(payload: string, sequenceId: number): Revision | null {
   if (!payload.startsWith('{')) return null
   try {

@@ -21,7 +21,8 @@ export function PointsTable({
   const page = useSignal(0)
   void version
   const rows: number[] = []
-  for (let i = series.x.length - 1; i >= 0; i--) if (series.counts[i]) rows.push(i) // newest first, empty columns left out
+  // newest first, empty columns left out
+  for (let i = series.x.length - 1; i >= 0; i--) if (series.counts[i]) rows.push(i)
   const pages = Math.max(1, Math.ceil(rows.length / PAGE))
   const current = Math.min(page.value, pages - 1)
   const shown = rows.slice(current * PAGE, current * PAGE + PAGE)
