@@ -7,6 +7,7 @@ import { api, encodePath } from '../../api.ts'
 import { localTime, timeAgo } from '../../format.ts'
 import { useReloadOnPresence } from '../../reconnect.ts'
 import { here, setQuery } from '../../router.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface Controller {
   id: number
@@ -85,11 +86,7 @@ export function Controllers() {
     <section aria-labelledby="controllers-heading">
       <h2 id="controllers-heading">Controllers</h2>
       <Filters text={text} presence={presence} />
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {shown === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {shown && (
         <p class="hint" role="status">

@@ -5,6 +5,7 @@ import { useEffect } from 'preact/hooks'
 import { api, encodePath, loadSession, type Organization } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 import { useAction } from './useAction.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 type Action = ReturnType<typeof useAction>
 
@@ -80,11 +81,7 @@ function NewOrganization({ action, onDone }: { action: Action; onDone: (text: st
       </p>
       <label for="org-full-name">Full name</label>
       <input id="org-full-name" name="full_name" maxLength={200} autoComplete="off" />
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       <div class="buttons">
         <button type="submit" class="primary" disabled={busy.value}>
           Create organization
@@ -166,11 +163,7 @@ function RenameDialog({ renaming, action, onDone }: RenameProps) {
             defaultValue={renaming.value.full_name}
           />
           <p class="hint">The folder name (the addresses of its pages) stays as it is.</p>
-          {action.error.value && (
-            <p class="error" role="alert">
-              {action.error.value}
-            </p>
-          )}
+          <ErrorAlert message={action.error.value} />
           <div class="buttons">
             <button type="button" onClick={() => (renaming.value = null)}>
               Cancel

@@ -4,6 +4,7 @@ import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api } from '../../api.ts'
 import { bytes } from '../../format.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 type Stats = Record<string, number>
 
@@ -52,11 +53,7 @@ export function SystemStats() {
   return (
     <section aria-labelledby="system-heading">
       <h2 id="system-heading">System</h2>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {stats.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {stats.value && (
         <>

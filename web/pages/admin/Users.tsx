@@ -7,6 +7,7 @@ import { Dialog } from '../../components/Dialog.tsx'
 import { localTime, timeAgo } from '../../format.ts'
 import { PasswordField } from '../settings/PasswordField.tsx'
 import { useAction } from './useAction.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface User {
   id: number
@@ -206,11 +207,7 @@ function NewUserDialog({
           <input type="checkbox" name="system_admin" /> System admin
         </label>
         <p class="hint">To add the user to an organization, open the organization's members page.</p>
-        {error.value && (
-          <p class="error" role="alert">
-            {error.value}
-          </p>
-        )}
+        <ErrorAlert message={error.value} />
         <div class="buttons">
           <button type="button" onClick={() => (open.value = false)}>
             Cancel
@@ -244,11 +241,7 @@ function ConfirmDialog({
       {asked && (
         <div class="account-dialog">
           <p>{EXPLANATION[asked.change]}</p>
-          {error.value && (
-            <p class="error" role="alert">
-              {error.value}
-            </p>
-          )}
+          <ErrorAlert message={error.value} />
           <div class="buttons">
             <button type="button" onClick={() => (confirm.value = null)}>
               Cancel

@@ -13,6 +13,7 @@ import type { Entry } from '../folder/model.ts'
 import { displayLines } from './lines.ts'
 import { StatusChart } from './StatusChart.tsx'
 import { When } from '../../components/When.tsx'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 /** Log lines kept on the page: a chatty controller must not grow it without bound. */
 const LOG_LINES = 50
@@ -137,11 +138,7 @@ function LogTail({ path }: { path: string }) {
   return (
     <section class="log" aria-labelledby="log-title">
       <h2 id="log-title">Log</h2>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {lines.value?.length === 0 && <p class="empty">Nothing logged yet.</p>}
       {!!lines.value?.length && (
         <ol class="log-lines card" aria-label="Log, newest first">

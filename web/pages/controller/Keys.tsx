@@ -8,6 +8,7 @@ import { Dialog } from '../../components/Dialog.tsx'
 import { EnterPin } from './EnterPin.tsx'
 import { createControllerKey, KeyReveal, type Revealed } from './KeyReveal.tsx'
 import { When } from '../../components/When.tsx'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 /** A key as GET /api/v1/keys describes it (core/accounts/key-admin.ts describeKey). */
 interface KeyRow {
@@ -77,11 +78,7 @@ export function ControllerKeys({ path }: { path: string }) {
         <button type="button" onClick={() => void newKey()} disabled={busy.value}>
           New key…
         </button>
-        {error.value && (
-          <p class="error" role="alert">
-            {error.value}
-          </p>
-        )}
+        <ErrorAlert message={error.value} />
         <p role="status" class="ok">
           {notice.value}
         </p>

@@ -12,6 +12,7 @@ import { INLINE_LIMIT, isTextKind, kindOf, type FileKind } from './kinds.ts'
 import { Markdown } from './Markdown.tsx'
 import { useFileChanges, useRevisions, useShownText, type Notice, type Revision } from './revisions.ts'
 import '../sequence/sequence.css'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 export function FilePage({ path, meta }: { path: string; meta: Described }) {
   const kind = kindOf(meta.name)
@@ -90,11 +91,7 @@ function Notices({ notice, error }: { notice: Notice; error: string }) {
           {notice.text}
         </p>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
     </>
   )
 }

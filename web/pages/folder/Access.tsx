@@ -20,6 +20,7 @@ import {
   type Names,
 } from './permissions.ts'
 import { useAccess, type AccessState } from './useAccess.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 export function Access({ path, meta: initial }: { path: string; meta: Described }) {
   const access = useAccess(path, initial)
@@ -41,11 +42,7 @@ export function Access({ path, meta: initial }: { path: string; meta: Described 
     <div class="admin-page">
       <WhoHasAccess {...view} />
       <PublicLink {...view} />
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       <p class="notice" role="status">
         {notice.value}
       </p>

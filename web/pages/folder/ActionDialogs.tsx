@@ -4,6 +4,7 @@ import { useSignal, type Signal } from '@preact/signals'
 import { api, resourceUrl, ResourceType } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 import type { Entry } from './model.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 export type Open = null | 'folder' | 'controller' | 'sequence' | 'delete' | 'rename' | 'move'
 
@@ -216,11 +217,7 @@ function DialogButtons({ dialogs, label, danger }: { dialogs: Dialogs; label: st
   const { busy, error, close } = dialogs
   return (
     <>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       <div class="buttons">
         <button type="button" onClick={close}>
           Cancel

@@ -18,6 +18,7 @@ import {
 import type { Entry } from './model.ts'
 import { uploadFile, type Upload } from './upload.ts'
 import { useFileDrop } from './useFileDrop.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface Props {
   path: string
@@ -58,11 +59,7 @@ export function Actions({ path, entries, selected, onChanged, onClearSelection }
     <>
       <Toolbar path={path} chosen={chosen} open={dialogs.open} onFiles={startUploads} />
       <p class="hint">Drop files anywhere on this page to upload them here.</p>
-      {newKey.problem.value && (
-        <p class="error" role="alert">
-          {newKey.problem.value}
-        </p>
-      )}
+      <ErrorAlert message={newKey.problem.value} />
       <KeyReveal revealed={newKey.revealed.value} onClose={() => (newKey.revealed.value = null)} />
       {dragging.value && (
         <div class="drop-overlay" aria-hidden="true">

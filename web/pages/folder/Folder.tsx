@@ -37,6 +37,7 @@ import {
 } from './model.ts'
 import { Tile } from './Tile.tsx'
 import { useReloadOnReconnect } from '../../reconnect.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 export function FolderPage({ path }: { path: string }) {
   const meta = useSignal<Described | null | undefined>(undefined)
@@ -187,11 +188,7 @@ function Contents({ path, meta, folder, view }: ContentsProps) {
         <ReaderActions path={path} entries={entries.value ?? []} selected={selected.value} />
       )}
       <ViewControls view={view.value} onChange={setView} />
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {entries.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {entries.value?.length === 0 && <p class="empty">This folder is empty.</p>}
       <ul class={`entries ${view.value.mode}`} aria-label={`Contents of ${meta.name}`}>

@@ -6,6 +6,7 @@ import { api } from '../../api.ts'
 import { localTime } from '../../format.ts'
 import { follow } from '../../live.ts'
 import { here, setQuery } from '../../router.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface Message {
   key: number
@@ -87,11 +88,7 @@ export function Messages({ path, canSend }: { path: string; canSend: boolean }) 
           </button>
         )}
       </div>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {shown.length === 0 && !error.value && <p class="empty">No messages{filter ? ' of that type' : ''} yet.</p>}
       <ol class="messages" aria-label="Messages, newest first" aria-live={paused ? 'off' : 'polite'}>
         {shown.map((m) => (
@@ -147,11 +144,7 @@ function SendForm({ path }: { path: string }) {
       <input id="message-type" name="type" required maxLength={40} placeholder="set_interval" />
       <label for="message-parameters">Parameters (JSON)</label>
       <textarea id="message-parameters" name="parameters" rows={3} placeholder='{"seconds": 30}' />
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {sent.value && <p role="status">{sent.value}</p>}
       <div class="buttons">
         <button type="submit" class="primary" disabled={busy.value}>

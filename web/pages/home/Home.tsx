@@ -4,6 +4,7 @@ import { useSignal } from '@preact/signals'
 import { useEffect } from 'preact/hooks'
 import { api, encodePath, type Organization } from '../../api.ts'
 import { useReloadOnPresence } from '../../reconnect.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 export function Home() {
   const orgs = useSignal<Organization[] | undefined>(undefined)
@@ -20,11 +21,7 @@ export function Home() {
   return (
     <>
       <h1>Organizations</h1>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {orgs.value === undefined && !error.value && <p aria-busy="true">Loading…</p>}
       {orgs.value?.length === 0 && (
         <p>You are not a member of any organization yet. Ask an administrator to add you to one.</p>

@@ -2,6 +2,7 @@
 // (Enter confirms, Escape or Cancel closes); the API's refusal is shown inside, as an alert.
 import type { ComponentChildren } from 'preact'
 import { Dialog } from '../../components/Dialog.tsx'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface Props {
   title: string
@@ -24,11 +25,7 @@ export function Confirm({ title, open, busy, error, label, onConfirm, onClose, c
           onConfirm()
         }}
       >
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert message={error} />
         <div class="buttons">
           <button type="button" onClick={onClose}>
             Cancel

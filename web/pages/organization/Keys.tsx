@@ -7,6 +7,7 @@ import { Confirm } from './Confirm.tsx'
 import { listOf, loadMembers, type KeyRecord, type Member } from './admin.ts'
 import './organization.css'
 import { When } from '../../components/When.tsx'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 function owner(key: KeyRecord, members: Member[]) {
   if (key.controller_path) return <a href={encodePath(key.controller_path)}>{key.controller_path}</a>
@@ -48,11 +49,7 @@ export function Keys({ org }: { org: Described }) {
         Keys let controllers and scripts act without a password. A key is shown once, when it is made; here you see
         whose it is and revoke it.
       </p>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       <p class="notice" role="status">
         {notice.value}
       </p>

@@ -7,6 +7,7 @@ import { ApiError, api, loadSession, session, type Described } from '../../api.t
 import { Confirm } from './Confirm.tsx'
 import { loadMembers, orgUrl, type Member } from './admin.ts'
 import './organization.css'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 /** A 409 on the last admin, in words a teacher understands; other refusals as the API said them. */
 export function explain(err: unknown, member?: Member): string {
@@ -62,11 +63,7 @@ export function Members({ org }: { org: Described }) {
     <div class="admin-page">
       <FullName org={org} />
       <AddMember org={org} act={act} />
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       <p class="notice" role="status">
         {notice.value}
       </p>
@@ -237,11 +234,7 @@ function FullName({ org }: { org: Described }) {
         </form>
       )}
       <p class="hint">The folder name, {org.name}, stays as it is: it is part of every path and topic.</p>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       <p class="notice" role="status">
         {message.value}
       </p>

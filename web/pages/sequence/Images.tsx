@@ -7,6 +7,7 @@ import { api, resourceUrl, type Described } from '../../api.ts'
 import { follow } from '../../live.ts'
 import { formatTime } from './range.ts'
 import { useReloadOnReconnect } from '../../reconnect.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface Revision {
   id: number
@@ -95,11 +96,7 @@ export function Images({ path, meta }: { path: string; meta: Described }) {
   const current = index >= 0 ? list[index]! : null
   return (
     <section class="card images" aria-label="Images" onKeyDown={onKey}>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {revisions.value?.length === 0 && <p class="empty-range">No images yet.</p>}
       {current && (
         <figure class="full-image">

@@ -21,6 +21,7 @@ import {
 } from './range.ts'
 import { useLatest, useLiveSeries, useRangeSeries, type Latest, type RangeSeries } from './useSeries.ts'
 import { csvQuery, numberStyle, summaryText } from './values.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 export function NumericView({ path, meta }: { path: string; meta: Described }) {
   const { units, format } = numberStyle(meta)
@@ -149,11 +150,7 @@ function RangeNotes({
           {range.message}
         </p>
       )}
-      {data.error.value && (
-        <p class="error" role="alert">
-          {data.error.value}
-        </p>
-      )}
+      <ErrorAlert message={data.error.value} />
       {s && stats && stats.count === 0 && (
         <p class="empty-range" role="status">
           {latest === null
@@ -284,11 +281,7 @@ function RangePicker({ range, query, utc }: { range: Range; query: URLSearchPara
           To <input type="datetime-local" value={to.value} onInput={(e) => (to.value = e.currentTarget.value)} />
         </label>
         <button type="submit">Show range</button>
-        {problem.value && (
-          <p class="error" role="alert">
-            {problem.value}
-          </p>
-        )}
+        <ErrorAlert message={problem.value} />
       </form>
     </div>
   )

@@ -7,6 +7,7 @@ import { follow } from '../../live.ts'
 import { here, setQuery } from '../../router.ts'
 import { parseValueLines } from './values.ts'
 import { formatTime } from './range.ts'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 const PAGE = 200
 const MAX = 5000
@@ -82,11 +83,7 @@ export function TextLog({ path, meta }: { path: string; meta: Described }) {
           UTC
         </label>
       </div>
-      {error.value && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorAlert message={error.value} />
       {loaded.value && lines.value.length === 0 && !error.value && (
         <p class="empty-range">This log has no lines yet.</p>
       )}

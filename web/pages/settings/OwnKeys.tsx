@@ -6,6 +6,7 @@ import { api, session } from '../../api.ts'
 import { Dialog } from '../../components/Dialog.tsx'
 import { localTime, timeAgo } from '../../format.ts'
 import { CopyButton } from '../../components/CopyButton.tsx'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 interface Key {
   id: number
@@ -102,11 +103,7 @@ export function OwnKeys() {
             </code>{' '}
             stop working at once, and its MQTT connections close. This cannot be undone.
           </p>
-          {error.value && (
-            <p class="error" role="alert">
-              {error.value}
-            </p>
-          )}
+          <ErrorAlert message={error.value} />
           <div class="buttons">
             <button type="button" onClick={() => (revoking.value = null)}>
               Cancel

@@ -6,6 +6,7 @@ import { api, session } from '../../api.ts'
 import '../admin/admin.css'
 import { OwnKeys } from './OwnKeys.tsx'
 import { PasswordField } from './PasswordField.tsx'
+import { ErrorAlert } from '../../components/ErrorAlert.tsx'
 
 /** A form's submit: runs the change, then says it worked (role=status) or why not (role=alert, the API's text). */
 function useSubmit() {
@@ -30,11 +31,7 @@ function useSubmit() {
 function Outcome({ error, done }: { error: string; done: string }) {
   return (
     <>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       <p class="ok" role="status">
         {done}
       </p>
