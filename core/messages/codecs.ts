@@ -112,13 +112,14 @@ export function decodeSequencePayload(payload: Buffer | string): { value: string
 
 /** A frame on rhizo's JSON websocket: {"type", "parameters"[, "folder"]}. */
 export function decodeWebSocketMessage(payload: Buffer | string): { folder?: string; message: InboundMessage } {
-  const struct = parseJsonObject(decodeText(payload))
+  const text = decodeText(payload)
+  const struct = parseJsonObject(text)
   if (typeof struct.type !== 'string') throw invalid('a websocket message needs a string "type"')
   const folder = struct.folder
   if (folder !== undefined && (typeof folder !== 'string' || folder === '')) {
     throw invalid('"folder" must be a folder path such as "/acme/greenhouse"')
   }
-  const message = decodeMessage(struct.type, struct.parameters)
+  const message = decodeMessage(struct.type, struct.parameters, mayHoldNul(text))
   return folder === undefined ? { message } : { folder, message }
 }
 
@@ -126,14 +127,15 @@ export function decodeWebSocketMessage(payload: Buffer | string): { folder?: str
  * One message given as type + parameters (either JSON form, REST /api/v1/messages). update_sequence
  * and write_resource become stores; `update` stays a message (it is relayed as-is) but is validated here.
  */
-export function decodeMessage(type: unknown, parameters: unknown): InboundMessage {
+export function decodeMessage(type: unknown, parameters: unknown, checkNul = true): InboundMessage {
   const checkedType = checkMessageType(type)
   const params = checkParameters(checkedType, parameters)
   if (SEQUENCE_UPDATE_TYPES.has(checkedType)) return storeFromUpdateSequence(checkedType, params)
   if (checkedType === 'write_resource') return storeFromWriteResource(params)
   if (checkedType === 'update') expandUpdate(params)
   // a kept message's parameters are stored as JSON (a sequence value above may hold any character)
-  if (hasNul(params)) throw invalid(`parameters of "${checkedType}" must not contain a NUL character (\\u0000)`)
+  if (checkNul && hasNul(params))
+    throw invalid(`parameters of "${checkedType}" must not contain a NUL character (\\u0000)`)
   return { kind: 'message', type: checkedType, parameters: params }
 }
 
@@ -214,20 +216,24 @@ export function encodeImageUpdate(u: ImageUpdate): string {
 
 function decodeJsonPayload(text: string): InboundMessage[] {
   const struct = parseJsonObject(text)
-  if (typeof struct.type === 'string') return [decodeWebSocketForm(struct)]
+  const checkNul = mayHoldNul(text)
+  if (typeof struct.type === 'string') return [decodeWebSocketForm(struct, checkNul)]
   const entries = Object.entries(struct)
   if (entries.length > MAX_MESSAGES_PER_PAYLOAD)
     throw invalid(`at most ${MAX_MESSAGES_PER_PAYLOAD} messages per payload`)
   // {} decodes to nothing: rhizo's browser code could publish it (JSON.stringify({[type]: undefined})).
-  return entries.map(([type, parameters]) => decodeMessage(type, parameters))
+  return entries.map(([type, parameters]) => decodeMessage(type, parameters, checkNul))
 }
 
 // On a folder topic the topic names the folder; "channel" was sent by rhizo-client and ignored by rhizo-server.
-function decodeWebSocketForm(struct: Record<string, unknown>): InboundMessage {
+function decodeWebSocketForm(struct: Record<string, unknown>, checkNul: boolean): InboundMessage {
   if (struct.folder !== undefined)
     throw invalid('"folder" is for the JSON websocket; on MQTT the topic names the folder')
-  return decodeMessage(struct.type, struct.parameters)
+  return decodeMessage(struct.type, struct.parameters, checkNul)
 }
+
+/** JSON holds a NUL only escaped (a raw one is no JSON), so a text without one skips the walk through its parameters. */
+const mayHoldNul = (text: string) => text.includes('\\u0000')
 
 function parseJsonObject(text: string): Record<string, unknown> {
   let parsed: unknown
