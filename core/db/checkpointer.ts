@@ -12,6 +12,7 @@
 // size instead, written over from the start.
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { isDiskFull } from '../disk-full.ts'
 import type { Logger } from '../log.ts'
 import type { Db } from './index.ts'
 
@@ -24,6 +25,22 @@ const AUTOCHECKPOINT_PAGES = 1000
  * restart twice a second; a larger WAL costs readers little (its index grows by 32 KiB per 4,096 frames).
  */
 export const WAL_LIMIT_BYTES = 64 * 1024 * 1024
+
+interface CheckpointMessage {
+  ready?: boolean
+  walOverLimit?: boolean
+  /** a failed checkpoint: the first of a run of failures, then one every 10 s (checkpoint-worker.mjs) */
+  error?: string
+  code?: string
+  /** failures in a row so far, or in all when recovered */
+  failures?: number
+  recovered?: boolean
+}
+
+function reportFailure(log: Logger, { error, code, failures }: CheckpointMessage): void {
+  if (isDiskFull({ code })) log.error({ err: error, failures }, 'WAL checkpoint failed: the disk is full; retrying')
+  else log.warn({ err: error, failures }, 'WAL checkpoint failed; retrying')
+}
 
 export interface Checkpointer {
   stop(): Promise<void>
@@ -40,9 +57,10 @@ export async function startCheckpointer(
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
   let started!: (running: boolean) => void
   const running = new Promise<boolean>((resolve) => (started = resolve))
-  worker.on('message', (message: { ready?: boolean; error?: string; walOverLimit?: boolean }) => {
+  worker.on('message', (message: CheckpointMessage) => {
     if (message.ready) return started(true)
-    if (message.error) log.warn({ err: message.error }, 'WAL checkpoint failed; retrying')
+    if (message.error) reportFailure(log, message)
+    if (message.recovered) log.info({ failures: message.failures }, 'WAL checkpoints work again')
     if (!message.walOverLimit) return
     db.$queryRawUnsafe('PRAGMA wal_checkpoint(RESTART)')
       .catch((err: Error) => log.warn({ err }, 'starting the WAL over failed; retrying'))
