@@ -10,6 +10,7 @@ import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
+import { reportDiskFull } from '../core/disk-full.ts'
 import { decodeFolderPayloadUnlessKept, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { FolderPublisher, InboundItem, ItemOutcome, OutgoingRequest } from '../core/messages/types.ts'
 import { valuesStored } from '../core/messages/values.ts'
@@ -249,7 +250,9 @@ function runBatch(ctx: IngestContext): Promise<void> {
     try {
       await storeBatch(ctx, batch)
     } catch (err) {
-      ctx.core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
+      // no PUBACK: Aedes closes the connection and the client sends the message again
+      if (!reportDiskFull(ctx.core.log, err, 'mqtt', { messages: batch.length }))
+        ctx.core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
       for (const b of batch) b.done(err as Error)
     } finally {
       // the last batch in line hands over to what arrived while it was stored

@@ -10,6 +10,7 @@
 // disconnected by the one it left.
 import type { Aedes } from 'aedes'
 import type { Core } from '../core/index.ts'
+import { reportDiskFull } from '../core/disk-full.ts'
 import {
   connectedControllerIds,
   markConnected,
@@ -51,7 +52,9 @@ type Change = { connected: true; clientVersion?: string } | { connected: false }
 
 export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPresence = alone): Presence {
   const sessions = new Map<number, number>()
-  const fail = (err: unknown) => core.log.error({ err }, 'updating controller status failed')
+  const fail = (err: unknown) => {
+    if (!reportDiskFull(core.log, err, 'presence')) core.log.error({ err }, 'updating controller status failed')
+  }
   // while Redis is away each instance goes by its own sessions (cluster.ts logs the outage)
   const unshared = (err: unknown) => core.log.debug({ err }, 'sharing controller presence through redis failed')
   const shared: SharedPresence = {

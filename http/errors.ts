@@ -2,7 +2,8 @@
 // and add a machine-readable {error: {code, message}}.
 import type { IncomingMessage } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { TendrilError } from '../core/errors.ts'
+import { isDiskFull, reportDiskFull } from '../core/disk-full.ts'
+import { diskFull, TendrilError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 
 export function errorBody(code: string, message: string) {
@@ -32,6 +33,10 @@ const hasBody = (req: IncomingMessage) =>
 
 /** The status and body an error is answered with; an unexpected one is logged (no request body, no credentials). */
 export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & { originalUrl?: string }) {
+  if (isDiskFull(err)) {
+    reportDiskFull(log, err, 'rest', { method: req.method, path: pathOfRequest(req) })
+    err = diskFull()
+  }
   if (err instanceof TendrilError) return { status: err.status, body: errorBody(err.code, err.message) }
   // body-parser and similar middleware mark client errors with a 4xx status
   const marked = (err as { status?: unknown } | null)?.status

@@ -28,6 +28,7 @@ const CORE_CODES: Record<ErrorCode, true> = {
   conflict: true,
   too_large: true,
   rate_limited: true,
+  disk_full: true,
 }
 export const ERROR_CODES = [...Object.keys(CORE_CODES), 'expired', 'internal']
 
@@ -592,7 +593,7 @@ function statusesOf(op: Operation): number[] {
   if (op.access === 'none' && unsafe) statuses.add(401) // a body over the anonymous limit
   if (op.access !== 'none' && unsafe) statuses.add(403) // a session without its CSRF token
   if (unsafe || op.query || op.params) statuses.add(400)
-  if (unsafe) statuses.add(413)
+  if (unsafe) statuses.add(413).add(507) // 507: the disk is full (core/disk-full.ts)
   return [...statuses].sort((a, b) => a - b)
 }
 
@@ -605,6 +606,7 @@ const REASONS: Record<number, string> = {
   410: 'expired',
   413: 'body too large',
   429: 'too many attempts',
+  507: 'the disk is full: nothing was stored; try again later',
   500: 'internal error',
 }
 

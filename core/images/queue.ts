@@ -4,6 +4,7 @@
 // limit. drainThumbnails lets a normal shutdown finish the jobs already queued. Errors are logged,
 // never thrown at the request that queued the job.
 import type { CoreContext } from '../context.ts'
+import { reportDiskFull } from '../disk-full.ts'
 
 const MAX_WAITING = 1000
 
@@ -42,7 +43,8 @@ async function work(ctx: CoreContext, queue: Queue): Promise<void> {
     try {
       await job.run()
     } catch (err) {
-      ctx.log.warn({ err, job: job.what }, 'thumbnail not made')
+      if (!reportDiskFull(ctx.log, err, 'thumbnails', { job: job.what }))
+        ctx.log.warn({ err, job: job.what }, 'thumbnail not made')
     }
   }
   queue.running = null

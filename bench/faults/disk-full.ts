@@ -1,0 +1,92 @@
+// Issue 21, "disk full": a real `tendril serve` on SQLite with --data-dir on a small tmpfs, while
+// controllers publish numbered QoS 1 values, uploaders write file revisions and image values (blobs)
+// over REST and a reader reads; a filler file takes the disk's last byte for --full-ms, then is deleted.
+// Then the server is SIGKILLed, the disk filled again and the server started on it. Needs root (mount).
+// Exit 1 on any loss, a 500 or an answer without an error code, a crash, or no recovery.
+//   node --import tsx bench/faults/disk-full.ts [--size-mb 64] [--controllers 20] [--uploaders 4]
+//   [--file-kb 256] [--full-ms 20000] [--steady-ms 10000]
+import { parseArgs } from 'node:util'
+import { diskFullScenario, type DiskFullResult } from '../../test/helpers/disk-full.ts'
+import { machine } from '../lib/stats.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    'size-mb': { type: 'string', default: '64' },
+    controllers: { type: 'string', default: '20' },
+    uploaders: { type: 'string', default: '4' },
+    'file-kb': { type: 'string', default: '256' },
+    'full-ms': { type: 'string', default: '20000' },
+    'steady-ms': { type: 'string', default: '10000' },
+  },
+})
+
+console.log(machine())
+console.log(
+  `\nsqlite on a ${args['size-mb']} MB tmpfs: ${args.controllers} controllers (QoS 1), ${args.uploaders} uploaders ` +
+    `(${args['file-kb']} KB file revisions and image values), a reader; full for ${args['full-ms']} ms`,
+)
+const started = Date.now()
+const r = await diskFullScenario({
+  sizeMb: Number(args['size-mb']),
+  controllers: Number(args.controllers),
+  uploaders: Number(args.uploaders),
+  fileBytes: Number(args['file-kb']) * 1024,
+  fullMs: Number(args['full-ms']),
+  steadyMs: Number(args['steady-ms']),
+  log: (line) => console.log(`  ${line}`),
+})
+print(r)
+console.log(
+  `  in ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+)
+const failures = problems(r)
+console.log(
+  failures.length
+    ? `\nFAIL:\n  ${failures.join('\n  ')}`
+    : '\nOK: refused while full, nothing acknowledged lost, recovered',
+)
+process.exit(failures.length ? 1 : 0)
+
+function print(r: DiskFullResult): void {
+  console.log(
+    `  MQTT: ${r.mqtt.acknowledged} values acknowledged, lost ${r.mqtt.lost.length} ${r.mqtt.lost.slice(0, 10).join(' ')}`,
+  )
+  console.log(
+    `  REST: ${r.rest.acknowledged} uploads acknowledged, lost ${r.rest.lost.length} ${r.rest.lost.slice(0, 10).join(' ')}`,
+  )
+  console.log(
+    `  REST refusals: ${JSON.stringify(r.rest.refusals)}; bad answers ${r.rest.badAnswers.length} ${r.rest.badAnswers.slice(0, 3).join(' | ')}`,
+  )
+  console.log(`  while full: ${JSON.stringify(r.full)}; "the disk is full" logged for ${r.diskFullDoors.join(', ')}`)
+  console.log(
+    `  log while full: ${r.logLinesPerSecondFull} lines/s, ${r.logBytesPerSecondFull} bytes/s ${JSON.stringify(r.logWhileFull)}`,
+  )
+  for (const line of Object.values(r.logExamples)) console.log(`    ${line}`)
+  console.log(`  restart on a full disk: ${JSON.stringify(r.startupFull)}`)
+  console.log(
+    `  stray files in the data dir: ${r.strayFiles.join(', ') || 'none'}; integrity_check: ${r.integrity}; crashed: ${r.serverCrashed}`,
+  )
+}
+
+function problems(r: DiskFullResult): string[] {
+  const out: string[] = []
+  if (r.mqtt.lost.length) out.push(`${r.mqtt.lost.length} PUBACKed values lost`)
+  if (r.rest.lost.length) out.push(`${r.rest.lost.length} acknowledged uploads lost or unreadable`)
+  if (r.rest.badAnswers.length) out.push(`${r.rest.badAnswers.length} refusals were a 500 or had no error code`)
+  if (!Object.keys(r.rest.refusals).some((k) => k.endsWith('disk_full')))
+    out.push('no REST write was refused as disk_full')
+  if (!r.diskFullDoors.includes('rest') || !r.diskFullDoors.includes('mqtt'))
+    out.push(`"the disk is full" logged only for ${r.diskFullDoors.join(', ') || 'nothing'}`)
+  if (r.full.readsWhileFull.failed || !r.full.readsWhileFull.ok) out.push('reads failed while the disk was full')
+  if (r.full.recoveredAfterMs === null) out.push('writes did not succeed again after space returned')
+  const s = r.startupFull
+  if (!s.started || !s.readOk || !s.writesAfterSpace || !s.writeRefusal.startsWith('507'))
+    out.push(`restart on a full disk: ${JSON.stringify(s)}`)
+  if (r.strayFiles.length) out.push(`files in the data dir: ${r.strayFiles.join(', ')}`)
+  if (r.integrity !== 'ok') out.push(`integrity_check: ${r.integrity}`)
+  if (r.serverCrashed) out.push('the server exited')
+  return out
+}

@@ -1,0 +1,536 @@
+// Fault scenario "disk full" (issue 21), shared by bench/faults/disk-full.ts and its short test: a real
+// `tendril serve` on SQLite with its data dir on a small tmpfs, while controllers publish numbered QoS 1
+// values, uploaders write file revisions and image values (the blob store) over REST and readers read.
+// A filler file takes the disk's last byte, then is deleted; then the server is SIGKILLed, the disk
+// filled again, and the server started on it (WAL recovery and checkpoint on a full disk).
+import { createHash, randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import mqtt, { type MqttClient } from 'mqtt'
+import sharp from 'sharp'
+import { createController, createOrg } from '../../core/admin.ts'
+import { loadConfig } from '../../core/config.ts'
+import { openCore } from '../../core/index.ts'
+import { createLogger } from '../../core/log.ts'
+import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
+import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
+import { freePort } from '../harness/ports.ts'
+import { startServer, type RunningServer } from './cli.ts'
+import { basicAuth, eventually } from './http.ts'
+
+export interface DiskFullOptions {
+  /** size of the tmpfs holding --data-dir */
+  sizeMb: number
+  /** MQTT controllers publishing numbered QoS 1 values, one in flight each */
+  controllers: number
+  /** of them, how many also write file revisions and image values over REST */
+  uploaders: number
+  /** bytes of a file revision (random, so each goes to the blob store once) */
+  fileBytes: number
+  /** how long the disk stays full before the filler is deleted */
+  fullMs: number
+  /** how long everyone writes before the disk fills, and again after space returned */
+  steadyMs: number
+  log?: (line: string) => void
+}
+
+/** What one REST or MQTT door saw. */
+export interface DoorFigures {
+  acknowledged: number
+  /** acknowledged, then missing or unreadable at the end: must be none */
+  lost: string[]
+  /** refusals by status and code, e.g. "507 disk_full" */
+  refusals: Record<string, number>
+  /** answers that are not a JSON error with a code, or a 500: must be none */
+  badAnswers: string[]
+}
+
+export interface PhaseFigures {
+  /** acknowledged writes while the filler held the disk (the WAL may still take a few) */
+  writesAcknowledgedWhileFull: number
+  /** REST answers while full, by status */
+  readsWhileFull: { ok: number; failed: number }
+  /** MQTT connections the server closed (a PUBLISH not stored: no PUBACK) while full */
+  mqttClosedWhileFull: number
+  /** ms from deleting the filler until every writer had a write acknowledged again */
+  recoveredAfterMs: number | null
+}
+
+export interface DiskFullResult {
+  mqtt: DoorFigures
+  rest: DoorFigures
+  full: PhaseFigures
+  /** the restart on a full disk after SIGKILL: listening, reading, refusing, then writing after space returned */
+  startupFull: { started: boolean; readOk: boolean; writeRefusal: string; writesAfterSpace: boolean; walBytes: number }
+  /** log lines at info and above while the disk was full, by message; and all lines per second while full */
+  logWhileFull: Record<string, number>
+  logExamples: Record<string, string>
+  /** the doors ("rest", "mqtt", …) that logged "the disk is full" while it was */
+  diskFullDoors: string[]
+  logLinesPerSecondFull: number
+  logBytesPerSecondFull: number
+  /** files in the data dir other than the database, its WAL/SHM and blobs (a log file would show here) */
+  strayFiles: string[]
+  integrity: string
+  serverCrashed: boolean
+}
+
+interface Writer {
+  client: MqttClient
+  acked: number[]
+  sent: number
+  closed: number
+}
+
+interface Uploader {
+  key: string
+  path: string
+  /** sha256 of every acknowledged file revision and image value, by resource path */
+  acked: Map<string, Set<string>>
+  lastAckAt: number
+}
+
+/** Mounts a tmpfs of sizeMb at a fresh directory; throws (never skips) when mounting is not permitted. */
+export function mountTmpfs(sizeMb: number): { dir: string; unmount(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tendril-disk-full-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    const why = String((err as { stderr?: Buffer }).stderr ?? err).trim()
+    throw new Error(`the disk-full scenario mounts a tmpfs and needs root or CAP_SYS_ADMIN: mount failed: ${why}`, {
+      cause: err,
+    })
+  }
+  return {
+    dir,
+    unmount() {
+      execFileSync('umount', [dir], { stdio: 'pipe' })
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Writes a file until the filesystem refuses another byte; returns its size. */
+export function fillDisk(path: string): number {
+  const fd = openSync(path, 'w')
+  let size = 0
+  try {
+    for (const chunk of [1 << 20, 1 << 16, 1 << 12, 512, 1]) {
+      const buffer = Buffer.alloc(chunk, 0x55)
+      for (;;) {
+        try {
+          size += writeSync(fd, buffer)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break
+          throw err
+        }
+      }
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return size
+}
+
+const freeBytes = (dir: string) => {
+  const s = statfsSync(dir)
+  return s.bavail * s.bsize
+}
+
+export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFullResult> {
+  const log = options.log ?? (() => {})
+  const disk = mountTmpfs(options.sizeMb)
+  let server: RunningServer | undefined
+  const writers: Writer[] = []
+  try {
+    const dataDir = join(disk.dir, 'data')
+    const keys = await provision(dataDir, options.controllers)
+    const mqttPort = await freePort()
+    const args = ['--data-dir', dataDir, '--mqtt-port', String(mqttPort)]
+    server = await startServer(args)
+    const lines = collectLines(server)
+    const uploaders: Uploader[] = keys
+      .slice(0, options.uploaders)
+      .map((key, i) => ({ key, path: `acme/c-${i}`, acked: new Map(), lastAckAt: 0 }))
+    const rest: DoorFigures = { acknowledged: 0, lost: [], refusals: {}, badAnswers: [] }
+    const reads = { ok: 0, failed: 0 }
+    let running = true
+    for (let i = 0; i < keys.length; i++) {
+      const w: Writer = { client: connect(mqttPort, keys[i]!, i), acked: [], sent: 0, closed: 0 }
+      w.client.on('close', () => w.closed++)
+      writers.push(w)
+    }
+    const loops = [
+      ...writers.map((w, i) => publishLoop(w, `acme/c-${i}/level`, () => running)),
+      ...uploaders.map((u) => uploadLoop(server!.url, u, options.fileBytes, rest, () => running)),
+      readLoop(server.url, keys[0]!, reads, () => running),
+    ]
+    await untilAllAcknowledged(writers, uploaders, 30_000)
+    await sleep(options.steadyMs)
+    log(
+      `writing: ${ackedValues(writers)} values and ${rest.acknowledged} uploads acknowledged; free ${mb(freeBytes(disk.dir))}`,
+    )
+
+    // --- the disk fills (a filler takes the last byte); writes must be refused, reads go on ---
+    const filler = join(disk.dir, 'filler')
+    const closed = () => writers.reduce((sum, w) => sum + w.closed, 0)
+    const before = { values: ackedValues(writers), uploads: rest.acknowledged, reads: { ...reads }, closed: closed() }
+    const linesBefore = lines.all.length
+    const fullAt = Date.now()
+    const fillerBytes = fillDisk(filler)
+    log(`disk full: filler of ${mb(fillerBytes)}, free ${freeBytes(disk.dir)} bytes`)
+    await sleep(options.fullMs)
+    const fullFor = (Date.now() - fullAt) / 1000
+    const full: PhaseFigures = {
+      writesAcknowledgedWhileFull: ackedValues(writers) - before.values + rest.acknowledged - before.uploads,
+      readsWhileFull: { ok: reads.ok - before.reads.ok, failed: reads.failed - before.reads.failed },
+      mqttClosedWhileFull: closed() - before.closed,
+      recoveredAfterMs: null,
+    }
+    const whileFull = lines.all.slice(linesBefore)
+    log(
+      `while full (${fullFor.toFixed(1)} s): ${full.writesAcknowledgedWhileFull} writes acknowledged, reads ${JSON.stringify(full.readsWhileFull)}, MQTT connections closed ${full.mqttClosedWhileFull}, ${whileFull.length} log lines`,
+    )
+
+    // --- space returns: writes succeed again without a restart ---
+    rmSync(filler)
+    const spaceAt = Date.now()
+    const mark = writers.map((w) => w.acked.length)
+    const recovered = await eventually(
+      () => writers.every((w, i) => w.acked.length > mark[i]!) && uploaders.every((u) => u.lastAckAt > spaceAt),
+      30_000,
+    )
+    full.recoveredAfterMs = recovered ? Date.now() - spaceAt : null
+    log(
+      `space returned: every writer acknowledged again ${recovered ? `after ${full.recoveredAfterMs} ms` : 'NEVER (30 s)'}`,
+    )
+    await sleep(options.steadyMs)
+    running = false
+    await Promise.all(loops)
+    await Promise.all(writers.map((w) => w.client.endAsync()))
+
+    const mqttFigures = await checkValues(server.url, keys, writers)
+    await checkUploads(server.url, uploaders, rest)
+    const serverCrashed = server.child.exitCode !== null
+
+    // --- killed with a WAL, restarted on a full disk: it must start, read, refuse writes, recover ---
+    const startupFull = await restartOnFullDisk(server, args, dataDir, keys[0]!, filler, log)
+    server = startupFull.server
+    await server.stop()
+    const integrity = integrityCheck(join(dataDir, 'tendril.db'))
+    const seconds = fullFor || 1
+    return {
+      mqtt: mqttFigures,
+      rest,
+      full,
+      startupFull: startupFull.figures,
+      logWhileFull: countByMessage(whileFull),
+      logExamples: examples(whileFull),
+      diskFullDoors: [...new Set(whileFull.filter((l) => l.msg === DISK_FULL_LINE).map((l) => l.door!))].sort(),
+      logLinesPerSecondFull: Math.round(whileFull.length / seconds),
+      logBytesPerSecondFull: Math.round(whileFull.reduce((sum, l) => sum + l.raw.length + 1, 0) / seconds),
+      strayFiles: strayFiles(dataDir),
+      integrity,
+      serverCrashed,
+    }
+  } finally {
+    for (const w of writers) w.client.end(true)
+    await server?.stop('SIGKILL')
+    disk.unmount()
+  }
+}
+
+/** Org acme; controllers acme/c-i, each with a numeric sequence `level`, an image sequence `camera` and a file `upload.bin`. */
+async function provision(dataDir: string, controllers: number): Promise<string[]> {
+  const config = loadConfig({ flags: { 'data-dir': dataDir, 'bcrypt-cost': 4 }, env: {} })
+  const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
+  try {
+    await createOrg(core, 'acme')
+    const keys: string[] = []
+    for (let i = 0; i < controllers; i++) {
+      const { key } = await createController(core, `acme/c-${i}`)
+      const folder = (await findPath(core.db, `/acme/c-${i}`))!.at(-1)!
+      await createSequence(core.db, folder, 'level', { dataType: SequenceDataType.numeric })
+      await createSequence(core.db, folder, 'camera', { dataType: SequenceDataType.image })
+      await createResource(core.db, {
+        parentId: folder.id,
+        organizationId: folder.organizationId,
+        name: 'upload.bin',
+        type: ResourceType.file,
+      })
+      keys.push(key)
+    }
+    return keys
+  } finally {
+    await core.close() // the server process is the only writer
+  }
+}
+
+function connect(port: number, key: string, i: number): MqttClient {
+  return mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    username: 'key',
+    password: key,
+    clientId: `c-${i}`,
+    reconnectPeriod: 100,
+    connectTimeout: 5000,
+  })
+}
+
+/** One value in flight per controller, numbered 1, 2, …; a value counts once publishAsync resolved (PUBACK). */
+async function publishLoop(w: Writer, topic: string, running: () => boolean): Promise<void> {
+  for (let n = 1; running(); n++) {
+    w.sent = n
+    await w.client.publishAsync(topic, String(n), { qos: 1 })
+    w.acked.push(n)
+  }
+}
+
+/** Alternates a file revision (random bytes, JSON base64) and an image value (a noisy JPEG, multipart). */
+async function uploadLoop(
+  url: string,
+  u: Uploader,
+  fileBytes: number,
+  rest: DoorFigures,
+  running: () => boolean,
+): Promise<void> {
+  for (let n = 0; running(); n++) {
+    const image = n % 2 === 1
+    const bytes = image ? await noisyJpeg() : randomBytes(fileBytes)
+    const path = `${u.path}/${image ? 'camera' : 'upload.bin'}`
+    let res: Response
+    if (image) {
+      const form = new FormData()
+      form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'camera.jpg')
+      res = await fetch(`${url}/api/v1/resources/${path}`, {
+        method: 'PUT',
+        headers: { authorization: basicAuth(u.key) },
+        body: form,
+      })
+    } else {
+      res = await fetch(`${url}/api/v1/resources/${path}`, {
+        method: 'PUT',
+        headers: { authorization: basicAuth(u.key), 'content-type': 'application/json' },
+        body: JSON.stringify({ data: bytes.toString('base64') }),
+      })
+    }
+    const text = await res.text()
+    if (res.ok) {
+      rest.acknowledged++
+      u.lastAckAt = Date.now()
+      const set = u.acked.get(path) ?? new Set<string>()
+      set.add(sha256(bytes))
+      u.acked.set(path, set)
+      continue
+    }
+    noteRefusal(rest, res.status, text)
+    await sleep(50) // a refused writer tries again soon, as a controller with a queue would
+  }
+}
+
+function noteRefusal(door: DoorFigures, status: number, text: string): void {
+  let code = '(not JSON)'
+  try {
+    code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '(no code)'
+  } catch {
+    // counted as not JSON below
+  }
+  const key = `${status} ${code}`
+  door.refusals[key] = (door.refusals[key] ?? 0) + 1
+  if (status === 500 || code.startsWith('(')) door.badAnswers.push(`${status} ${text.slice(0, 200)}`)
+}
+
+/** The latest value of a sequence and the latest file revision, read over and over. */
+async function readLoop(
+  url: string,
+  key: string,
+  reads: { ok: number; failed: number },
+  running: () => boolean,
+): Promise<void> {
+  const paths = ['acme/c-0/level', 'acme/c-0/upload.bin', 'acme/c-0?recursive=1']
+  for (let n = 0; running(); n++) {
+    const res = await fetch(`${url}/api/v1/resources/${paths[n % paths.length]}`, {
+      headers: { authorization: basicAuth(key) },
+    }).catch(() => undefined)
+    await res?.arrayBuffer()
+    if (res?.ok) reads.ok++
+    else reads.failed++
+    await sleep(20)
+  }
+}
+
+async function untilAllAcknowledged(writers: Writer[], uploaders: Uploader[], ms: number): Promise<void> {
+  const since = Date.now()
+  const marks = writers.map((w) => w.acked.length)
+  const ok = await eventually(
+    () => writers.every((w, i) => w.acked.length > marks[i]!) && uploaders.every((u) => u.lastAckAt > since),
+    ms,
+  )
+  if (!ok) throw new Error(`not every writer had a write acknowledged within ${ms} ms`)
+}
+
+const ackedValues = (writers: Writer[]) => writers.reduce((sum, w) => sum + w.acked.length, 0)
+
+/** Every PUBACKed value is in its sequence's history once. */
+async function checkValues(url: string, keys: string[], writers: Writer[]): Promise<DoorFigures> {
+  const figures: DoorFigures = { acknowledged: 0, lost: [], refusals: {}, badAnswers: [] }
+  for (let i = 0; i < writers.length; i++) {
+    const res = await fetch(`${url}/api/v1/resources/acme/c-${i}/level?count=100000`, {
+      headers: { authorization: basicAuth(keys[i]!) },
+    })
+    const text = await res.text()
+    if (res.status !== 200) throw new Error(`acme/c-${i}/level: ${res.status} ${text}`)
+    const stored = new Set((JSON.parse(text) as { values: unknown[] }).values.map(Number))
+    figures.acknowledged += writers[i]!.acked.length
+    for (const n of writers[i]!.acked) if (!stored.has(n)) figures.lost.push(`c-${i}:${n}`)
+  }
+  return figures
+}
+
+/** Every acknowledged upload is a revision whose bytes read back whole (a blob store read is verified). */
+async function checkUploads(url: string, uploaders: Uploader[], rest: DoorFigures): Promise<void> {
+  for (const u of uploaders) {
+    for (const [path, acked] of u.acked) {
+      const auth = { authorization: basicAuth(u.key) }
+      const list = path.endsWith('camera') ? '?revisions=1&count=1000' : '?revisions=1'
+      const revisions = (await (await fetch(`${url}/api/v1/resources/${path}${list}`, { headers: auth })).json()) as {
+        id: number
+      }[]
+      const found = new Set<string>()
+      for (const r of revisions) {
+        const res = await fetch(`${url}/api/v1/resources/${path}?rev=${r.id}`, { headers: auth })
+        const bytes = Buffer.from(await res.arrayBuffer().catch(() => new ArrayBuffer(0)))
+        if (res.ok) found.add(sha256(bytes))
+        else rest.lost.push(`${path} rev ${r.id} unreadable: ${res.status}`)
+      }
+      for (const hash of acked) if (!found.has(hash)) rest.lost.push(`${path} ${hash.slice(0, 12)}`)
+    }
+  }
+}
+
+async function restartOnFullDisk(
+  running: RunningServer,
+  args: string[],
+  dataDir: string,
+  key: string,
+  filler: string,
+  log: (line: string) => void,
+): Promise<{ server: RunningServer; figures: DiskFullResult['startupFull'] }> {
+  // a WAL left to replay: values written just before the kill
+  await fetch(`${running.url}/api/v1/resources/acme/c-0/level`, {
+    method: 'PUT',
+    headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
+    body: JSON.stringify({ value: '-1' }),
+  })
+  await running.stop('SIGKILL')
+  const walBytes = fileSize(join(dataDir, 'tendril.db-wal'))
+  fillDisk(filler)
+  const figures = { started: false, readOk: false, writeRefusal: '', writesAfterSpace: false, walBytes }
+  let server: RunningServer
+  try {
+    server = await startServer(args)
+  } catch (err) {
+    log(`restart on a full disk FAILED: ${String(err).slice(0, 600)}`)
+    rmSync(filler)
+    return { server: await startServer(args), figures }
+  }
+  figures.started = true
+  fillDisk(`${filler}-2`) // what opening the database freed (a checkpointed WAL) is taken too
+  const auth = { authorization: basicAuth(key) }
+  const read = await fetch(`${server.url}/api/v1/resources/acme/c-0/level`, { headers: auth })
+  figures.readOk = read.ok && (await read.text()) === '-1'
+  const write = () =>
+    fetch(`${server.url}/api/v1/resources/acme/c-0/upload.bin`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ data: randomBytes(64 * 1024).toString('base64') }),
+    })
+  const refused = await write()
+  figures.writeRefusal = `${refused.status} ${(await refused.text()).slice(0, 160)}`
+  rmSync(filler)
+  rmSync(`${filler}-2`)
+  figures.writesAfterSpace = await eventually(async () => (await write()).ok, 10_000)
+  log(
+    `restarted on a full disk (WAL ${walBytes} bytes): read ${figures.readOk ? 'ok' : 'FAILED'}, write ${figures.writeRefusal}; after space returned: ${figures.writesAfterSpace ? 'writes ok' : 'writes still FAIL'}`,
+  )
+  return { server, figures }
+}
+
+/** The server's log lines (JSON), collected from its stdout and stderr. */
+function collectLines(server: RunningServer): { all: LogLine[] } {
+  const all: LogLine[] = []
+  let partial = ''
+  const onData = (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n')
+    partial = lines.pop()!
+    for (const line of lines) {
+      try {
+        all.push({ ...(JSON.parse(line) as Omit<LogLine, 'raw'>), raw: line })
+      } catch {
+        all.push({ level: 60, msg: `(not JSON) ${line.slice(0, 120)}`, raw: line })
+      }
+    }
+  }
+  server.child.stdout!.on('data', onData)
+  server.child.stderr!.on('data', onData)
+  return { all }
+}
+
+interface LogLine {
+  level: number
+  msg: string
+  door?: string
+  raw: string
+}
+
+export const DISK_FULL_LINE = 'the disk is full: writes are refused'
+
+function countByMessage(lines: LogLine[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const l of lines) if (l.level >= 30) counts[l.msg] = (counts[l.msg] ?? 0) + 1
+  return counts
+}
+
+/** The first line of each message (info and above), cut to 400 characters: what an operator reads. */
+function examples(lines: LogLine[]): Record<string, string> {
+  const first: Record<string, string> = {}
+  for (const l of lines) if (l.level >= 30) first[l.msg] ??= l.raw.slice(0, 400)
+  return first
+}
+
+function strayFiles(dataDir: string): string[] {
+  const expected = /^(tendril\.db(-wal|-shm|-journal)?|blobs)$/
+  return readdirSync(dataDir).filter((name) => !expected.test(name))
+}
+
+function integrityCheck(file: string): string {
+  const db = new Database(file)
+  try {
+    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ')
+  } finally {
+    db.close()
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
+async function noisyJpeg(): Promise<Buffer> {
+  const noise = { type: 'gaussian' as const, mean: 128, sigma: 40 }
+  const background = { r: 0, g: 0, b: 0 }
+  return sharp({ create: { width: 48, height: 48, channels: 3, background, noise } })
+    .jpeg()
+    .toBuffer()
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
