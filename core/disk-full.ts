@@ -1,6 +1,6 @@
 // A full disk, as each layer reports it: better-sqlite3 (SQLITE_FULL), Prisma's SQLite adapter (the
-// driver's code kept in meta.driverAdapterError), PostgreSQL (SQLSTATE 53100) and node's fs (ENOSPC,
-// EDQUOT). Writes are refused while it lasts; the log says so once per interval, not once per write.
+// driver's code as originalCode, in the cause of a DriverAdapterError inside a transaction, in
+// meta.driverAdapterError outside one), PostgreSQL (SQLSTATE 53100) and node's fs (ENOSPC, EDQUOT). Writes are refused while it lasts; the log says so once per interval, not once per write.
 import { TendrilError } from './errors.ts'
 import type { Logger } from './log.ts'
 
@@ -12,7 +12,7 @@ export function isDiskFull(err: unknown): boolean {
   for (let e = err as ErrorShape | undefined, depth = 0; e && depth < 5; e = e.cause as ErrorShape, depth++) {
     if (e instanceof TendrilError) return e.code === 'disk_full'
     const adapter = e.meta?.driverAdapterError?.cause
-    const codes = [e.code, adapter?.originalCode, adapter?.code]
+    const codes = [e.code, e.originalCode, adapter?.originalCode, adapter?.code]
     if (codes.some((c) => typeof c === 'string' && DISK_FULL_CODES.has(c))) return true
   }
   return false
@@ -20,6 +20,7 @@ export function isDiskFull(err: unknown): boolean {
 
 interface ErrorShape {
   code?: unknown
+  originalCode?: unknown
   cause?: unknown
   meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; code?: unknown } } }
 }

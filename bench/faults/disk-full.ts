@@ -65,6 +65,9 @@ function print(r: DiskFullResult): void {
     `  log while full: ${r.logLinesPerSecondFull} lines/s, ${r.logBytesPerSecondFull} bytes/s ${JSON.stringify(r.logWhileFull)}`,
   )
   for (const line of Object.values(r.logExamples)) console.log(`    ${line}`)
+  console.log(
+    `  a full disk logged as something else: ${r.unrecognized.length} ${r.unrecognized.slice(0, 3).join(' | ')}`,
+  )
   console.log(`  restart on a full disk: ${JSON.stringify(r.startupFull)}`)
   console.log(
     `  stray files in the data dir: ${r.strayFiles.join(', ') || 'none'}; integrity_check: ${r.integrity}; crashed: ${r.serverCrashed}`,
@@ -75,6 +78,7 @@ function problems(r: DiskFullResult): string[] {
   const out: string[] = []
   if (r.mqtt.lost.length) out.push(`${r.mqtt.lost.length} PUBACKed values lost`)
   if (r.rest.lost.length) out.push(`${r.rest.lost.length} acknowledged uploads lost or unreadable`)
+  if (r.unrecognized.length) out.push(`${r.unrecognized.length} log lines with a full disk's error not said as such`)
   if (r.rest.badAnswers.length) out.push(`${r.rest.badAnswers.length} refusals were a 500 or had no error code`)
   if (!Object.keys(r.rest.refusals).some((k) => k.endsWith('disk_full')))
     out.push('no REST write was refused as disk_full')

@@ -70,6 +70,8 @@ export interface DiskFullResult {
   logExamples: Record<string, string>
   /** the doors ("rest", "mqtt", …) that logged "the disk is full" while it was */
   diskFullDoors: string[]
+  /** log lines (anywhere in the run) that carry a full disk's error but not as a full disk: must be none */
+  unrecognized: string[]
   logLinesPerSecondFull: number
   logBytesPerSecondFull: number
   /** files in the data dir other than the database, its WAL/SHM and blobs (a log file would show here) */
@@ -230,6 +232,9 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       startupFull: startupFull.figures,
       logWhileFull: countByMessage(whileFull),
       logExamples: examples(whileFull),
+      unrecognized: lines.all
+        .filter((l) => !DISK_FULL_LINES.includes(l.msg) && /disk is full|ENOSPC|SQLITE_FULL/.test(l.raw))
+        .map((l) => l.raw.slice(0, 300)),
       diskFullDoors: [...new Set(whileFull.filter((l) => l.msg === DISK_FULL_LINE).map((l) => l.door!))].sort(),
       logLinesPerSecondFull: Math.round(whileFull.length / seconds),
       logBytesPerSecondFull: Math.round(whileFull.reduce((sum, l) => sum + l.raw.length + 1, 0) / seconds),
@@ -244,7 +249,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
   }
 }
 
-/** Org acme; controllers acme/c-i, each with a numeric sequence `level`, an image sequence `camera` and a file `upload.bin`. */
+/** Org acme; controllers acme/c-i, each with numeric sequences `level` and `rest`, an image sequence `camera`, files. */
 async function provision(dataDir: string, controllers: number): Promise<string[]> {
   const config = loadConfig({ flags: { 'data-dir': dataDir, 'bcrypt-cost': 4 }, env: {} })
   const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
@@ -255,13 +260,15 @@ async function provision(dataDir: string, controllers: number): Promise<string[]
       const { key } = await createController(core, `acme/c-${i}`)
       const folder = (await findPath(core.db, `/acme/c-${i}`))!.at(-1)!
       await createSequence(core.db, folder, 'level', { dataType: SequenceDataType.numeric })
+      await createSequence(core.db, folder, 'rest', { dataType: SequenceDataType.numeric })
       await createSequence(core.db, folder, 'camera', { dataType: SequenceDataType.image })
-      await createResource(core.db, {
-        parentId: folder.id,
-        organizationId: folder.organizationId,
-        name: 'upload.bin',
-        type: ResourceType.file,
-      })
+      for (const name of ['upload.bin', 'notes.txt'])
+        await createResource(core.db, {
+          parentId: folder.id,
+          organizationId: folder.organizationId,
+          name,
+          type: ResourceType.file,
+        })
       keys.push(key)
     }
     return keys
@@ -289,7 +296,10 @@ async function publishLoop(w: Writer, topic: string, running: () => boolean): Pr
   }
 }
 
-/** Alternates a file revision (random bytes, JSON base64) and an image value (a noisy JPEG, multipart). */
+/**
+ * In turn: a large file revision (random bytes, JSON base64), an image value (a noisy JPEG, multipart), a numbered
+ * value, a small file revision (inline).
+ */
 async function uploadLoop(
   url: string,
   u: Uploader,
@@ -298,37 +308,56 @@ async function uploadLoop(
   running: () => boolean,
 ): Promise<void> {
   for (let n = 0; running(); n++) {
-    const image = n % 2 === 1
-    const bytes = image ? await noisyJpeg() : randomBytes(fileBytes)
-    const path = `${u.path}/${image ? 'camera' : 'upload.bin'}`
-    let res: Response
-    if (image) {
-      const form = new FormData()
-      form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'camera.jpg')
-      res = await fetch(`${url}/api/v1/resources/${path}`, {
-        method: 'PUT',
-        headers: { authorization: basicAuth(u.key) },
-        body: form,
-      })
-    } else {
-      res = await fetch(`${url}/api/v1/resources/${path}`, {
-        method: 'PUT',
-        headers: { authorization: basicAuth(u.key), 'content-type': 'application/json' },
-        body: JSON.stringify({ data: bytes.toString('base64') }),
-      })
-    }
-    const text = await res.text()
-    if (res.ok) {
+    const write = await restWrite(url, u, n, fileBytes)
+    const text = await write.res.text()
+    if (write.res.ok) {
       rest.acknowledged++
       u.lastAckAt = Date.now()
-      const set = u.acked.get(path) ?? new Set<string>()
-      set.add(sha256(bytes))
-      u.acked.set(path, set)
+      const set = u.acked.get(write.path) ?? new Set<string>()
+      set.add(write.ackKey)
+      u.acked.set(write.path, set)
       continue
     }
-    noteRefusal(rest, res.status, text)
+    noteRefusal(rest, write.res.status, text)
     await sleep(50) // a refused writer tries again soon, as a controller with a queue would
   }
+}
+
+/** One REST write of kind n % 4; ackKey: what the stored copy must show (a sha256, or the number). */
+async function restWrite(url: string, u: Uploader, n: number, fileBytes: number) {
+  const auth = { authorization: basicAuth(u.key) }
+  const json = { ...auth, 'content-type': 'application/json' }
+  const put = (path: string, headers: Record<string, string>, body: string | FormData) =>
+    fetch(`${url}/api/v1/resources${path}`, { method: 'PUT', headers, body })
+  if (n % 4 === 3) {
+    // inline in its row, through one of Prisma's transactions
+    const contents = randomBytes(300).toString('hex')
+    const path = `${u.path}/notes.txt`
+    return {
+      path,
+      ackKey: sha256(Buffer.from(contents)),
+      res: await put(`/${path}`, json, JSON.stringify({ contents })),
+    }
+  }
+  if (n % 4 === 0) {
+    const bytes = randomBytes(fileBytes)
+    const path = `${u.path}/upload.bin`
+    return {
+      path,
+      ackKey: sha256(bytes),
+      res: await put(`/${path}`, json, JSON.stringify({ data: bytes.toString('base64') })),
+    }
+  }
+  if (n % 4 === 1) {
+    const bytes = await noisyJpeg()
+    const form = new FormData()
+    form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'camera.jpg')
+    const path = `${u.path}/camera`
+    return { path, ackKey: sha256(bytes), res: await put(`/${path}`, auth, form) }
+  }
+  // several sequences at once (PUT /api/v1/resources): a transaction through Prisma
+  const path = `${u.path}/rest`
+  return { path, ackKey: String(n), res: await put('', json, JSON.stringify({ values: { [`/${path}`]: n } })) }
 }
 
 function noteRefusal(door: DoorFigures, status: number, text: string): void {
@@ -390,11 +419,20 @@ async function checkValues(url: string, keys: string[], writers: Writer[]): Prom
   return figures
 }
 
-/** Every acknowledged upload is a revision whose bytes read back whole (a blob store read is verified). */
+/**
+ * Every acknowledged upload is a revision whose bytes read back whole (a blob store read is verified),
+ * every acknowledged value is in the history.
+ */
 async function checkUploads(url: string, uploaders: Uploader[], rest: DoorFigures): Promise<void> {
   for (const u of uploaders) {
     for (const [path, acked] of u.acked) {
       const auth = { authorization: basicAuth(u.key) }
+      if (path.endsWith('/rest')) {
+        const history = await (await fetch(`${url}/api/v1/resources/${path}?count=100000`, { headers: auth })).json()
+        const stored = new Set((history as { values: unknown[] }).values.map(String))
+        for (const n of acked) if (!stored.has(n)) rest.lost.push(`${path} ${n}`)
+        continue
+      }
       const list = path.endsWith('camera') ? '?revisions=1&count=1000' : '?revisions=1'
       const revisions = (await (await fetch(`${url}/api/v1/resources/${path}${list}`, { headers: auth })).json()) as {
         id: number
@@ -487,6 +525,7 @@ interface LogLine {
 }
 
 export const DISK_FULL_LINE = 'the disk is full: writes are refused'
+const DISK_FULL_LINES = [DISK_FULL_LINE, 'WAL checkpoint failed: the disk is full; retrying']
 
 function countByMessage(lines: LogLine[]): Record<string, number> {
   const counts: Record<string, number> = {}

@@ -40,6 +40,7 @@ describe('disk full on SQLite', () => {
 
   test('the log says the disk is full, a few lines, not one per refused write', () => {
     assert.ok(r.diskFullDoors.includes('rest') && r.diskFullDoors.includes('mqtt'), JSON.stringify(r.logWhileFull))
+    assert.deepEqual(r.unrecognized, [], 'a full disk logged as something else')
     assert.ok(r.logLinesPerSecondFull <= 5, `${r.logLinesPerSecondFull} lines/s: ${JSON.stringify(r.logWhileFull)}`)
     assert.deepEqual(r.strayFiles, [], 'nothing but the database and blobs in the data dir')
   })
