@@ -17,6 +17,13 @@ export interface PostgresServer {
   version: string
   /** Creates a fresh, uniquely named database and returns its URL. */
   createDatabase(): Promise<string>
+  /**
+   * Stops the server ("fast" shutdown: open connections are ended) but keeps its data dir, to be
+   * started again by resume() on the same port (fault tests: a database restart under load).
+   */
+  halt(): Promise<void>
+  /** Starts a halted server again on the same port and data dir; resolves once it accepts connections. */
+  resume(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -137,6 +144,45 @@ function killNowSync(pid: number, signal: NodeJS.Signals, dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true })
 }
 
+/** `postgres` on `port` over the data dir, unref'd, its output appended to logPath. */
+function spawnPostgres(
+  bin: string,
+  data: string,
+  dir: string,
+  port: number,
+  logPath: string,
+  owner: Owner,
+): ChildProcess {
+  // cwd=dir: as another user, postgres cannot getcwd() inside e.g. /root.
+  const common = { cwd: dir, env: { ...process.env, LC_ALL: 'C' }, ...owner }
+  const logFd = fs.openSync(logPath, 'a')
+  // fsync & co. off: throwaway data, start-up and DDL get much faster.
+  const child = spawn(
+    path.join(bin, 'postgres'),
+    [
+      '-D',
+      data,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `port=${port}`,
+      '-c',
+      `unix_socket_directories=${dir}`,
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ],
+    { ...common, stdio: ['ignore', logFd, logFd] },
+  )
+  fs.closeSync(logFd)
+  child.on('error', () => {}) // spawn failures surface as pid === undefined / exit below
+  child.unref() // a running server must not keep the test process alive
+  return child
+}
+
 async function launchPostgres(): Promise<Launched> {
   const bin = pgBinDir()
   const owner = unprivilegedOwner()
@@ -158,49 +204,32 @@ async function launchPostgres(): Promise<Launched> {
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort()
-      const logFd = fs.openSync(logPath, 'a')
-      // fsync & co. off: throwaway data, start-up and DDL get much faster.
-      const child = spawn(
-        path.join(bin, 'postgres'),
-        [
-          '-D',
-          data,
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          `port=${port}`,
-          '-c',
-          `unix_socket_directories=${dir}`,
-          '-c',
-          'fsync=off',
-          '-c',
-          'synchronous_commit=off',
-          '-c',
-          'full_page_writes=off',
-        ],
-        { ...common, stdio: ['ignore', logFd, logFd] },
-      )
-      fs.closeSync(logFd)
-      child.on('error', () => {}) // spawn failures surface as pid === undefined / exit below
-      child.unref() // a running server must not keep the test process alive
+      let child = spawnPostgres(bin, data, dir, port, logPath, owner)
       const url = `postgresql://postgres@127.0.0.1:${port}/postgres`
       try {
         if (child.pid === undefined) throw new Error('could not spawn postgres')
-        const pid = child.pid
         const version = await waitReady(url, child)
         let stopping: Promise<void> | undefined
         return {
           url,
           port,
-          pid,
+          get pid() {
+            return child.pid!
+          },
           version,
           createDatabase: () => createDatabaseOn(url),
+          halt: () => terminate(child, 'SIGINT'),
+          async resume() {
+            if (child.exitCode === null && child.signalCode === null) return
+            child = spawnPostgres(bin, data, dir, port, logPath, owner)
+            await waitReady(url, child)
+          },
           // SIGINT = "fast" shutdown, same as pg_ctl stop -m fast.
           stop: () =>
             (stopping ??= terminate(child, 'SIGINT').then(() => fs.rmSync(dir, { recursive: true, force: true }))),
           // Only signal a child Node has not reaped yet: a reaped PID may already belong to someone else.
           killNow: () =>
-            child.exitCode === null && child.signalCode === null ? killNowSync(pid, 'SIGQUIT', dir) : undefined,
+            child.exitCode === null && child.signalCode === null ? killNowSync(child.pid!, 'SIGQUIT', dir) : undefined,
         }
       } catch (err) {
         await terminate(child, 'SIGKILL')

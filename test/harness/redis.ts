@@ -13,6 +13,13 @@ export interface RedisServer {
   pid: number
   /** e.g. "7.0.15" */
   version: string
+  /**
+   * Stops the server, keeping its data (SHUTDOWN SAVE: a snapshot in its dir, as an append-only Redis would keep
+   * it), to be started again by resume() on the same port (fault tests: a Redis restart under load).
+   */
+  halt(): Promise<void>
+  /** Starts a halted server again on the same port and dir, with its data; resolves once it answers PING. */
+  resume(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -89,6 +96,47 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, graceMs = 
   clearTimeout(timer)
 }
 
+/** `redis-server` on `port` without persistence of its own (dump.rdb in dir is loaded if there), unref'd. */
+function spawnRedis(bin: string, port: number, dir: string, logPath: string): ChildProcess {
+  const logFd = fs.openSync(logPath, 'a')
+  const child = spawn(
+    bin,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+    ],
+    { cwd: dir, stdio: ['ignore', logFd, logFd] },
+  )
+  fs.closeSync(logFd)
+  child.on('error', () => {}) // spawn failures surface as pid === undefined / exit below
+  child.unref() // a running server must not keep the test process alive
+  return child
+}
+
+/** SHUTDOWN SAVE, then waits for the exit (SIGKILL after 5 s). */
+async function shutdownSaving(child: ChildProcess, port: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.ref()
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const sock = net.connect({ port, host: '127.0.0.1' })
+  sock.on('error', () => {})
+  sock.on('connect', () => sock.end('SHUTDOWN SAVE\r\n'))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+  sock.destroy()
+}
+
 async function launchRedis(): Promise<Launched> {
   const bin = redisBin()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-redis-'))
@@ -100,38 +148,24 @@ async function launchRedis(): Promise<Launched> {
     const logPath = path.join(dir, 'redis.log')
     for (let attempt = 1; ; attempt++) {
       const port = await freePort()
-      const logFd = fs.openSync(logPath, 'a')
-      const child = spawn(
-        bin,
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          dir,
-          '--daemonize',
-          'no',
-        ],
-        { cwd: dir, stdio: ['ignore', logFd, logFd] },
-      )
-      fs.closeSync(logFd)
-      child.on('error', () => {}) // spawn failures surface as pid === undefined / exit below
-      child.unref() // a running server must not keep the test process alive
+      let child = spawnRedis(bin, port, dir, logPath)
       try {
         if (child.pid === undefined) throw new Error('could not spawn redis-server')
-        const pid = child.pid
         await waitReady(port, child)
         let stopping: Promise<void> | undefined
         return {
           url: `redis://127.0.0.1:${port}`,
           port,
-          pid,
+          get pid() {
+            return child.pid!
+          },
           version: await versionP,
+          halt: () => shutdownSaving(child, port),
+          async resume() {
+            if (child.exitCode === null && child.signalCode === null) return
+            child = spawnRedis(bin, port, dir, logPath)
+            await waitReady(port, child)
+          },
           stop: () =>
             (stopping ??= terminate(child, 'SIGTERM').then(() => fs.rmSync(dir, { recursive: true, force: true }))),
           killNow: () => {
