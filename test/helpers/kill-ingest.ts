@@ -10,6 +10,7 @@ import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { freePort } from '../harness/ports.ts'
 import { startServer, type RunningServer } from './cli.ts'
+import type { Core } from '../../core/index.ts'
 import { openTestCore, type Provider } from './core.ts'
 import { basicAuth, eventually } from './http.ts'
 
@@ -39,7 +40,7 @@ export interface KillIngestResult {
   restartMs: number[]
 }
 
-interface Writer {
+export interface Writer {
   client: MqttClient
   acked: number[]
   sent: number
@@ -97,7 +98,7 @@ export async function killDuringIngestion(options: KillIngestOptions): Promise<K
   }
 }
 
-async function provision(core: Awaited<ReturnType<typeof openTestCore>>, controllers: number): Promise<string[]> {
+export async function provision(core: Core, controllers: number): Promise<string[]> {
   await createOrg(core, 'acme')
   const keys: string[] = []
   for (let i = 0; i < controllers; i++) {
@@ -121,7 +122,7 @@ function connect(port: number, key: string, i: number): MqttClient {
 }
 
 /** One value in flight per controller, numbered 1, 2, …; a value counts once publishAsync resolved (PUBACK). */
-async function publishLoop(w: Writer, topic: string, running: () => boolean): Promise<void> {
+export async function publishLoop(w: Writer, topic: string, running: () => boolean): Promise<void> {
   for (let n = 1; running(); n++) {
     w.sent = n
     await w.client.publishAsync(topic, String(n), { qos: 1 })
@@ -132,39 +133,51 @@ async function publishLoop(w: Writer, topic: string, running: () => boolean): Pr
 const total = (writers: Writer[]) => writers.reduce((sum, w) => sum + w.acked.length, 0)
 
 /** Every controller has had a value acknowledged since now (bounded). */
-async function untilAllPublishing(writers: Writer[]): Promise<void> {
+export async function untilAllPublishing(writers: Writer[]): Promise<void> {
   const before = writers.map((w) => w.acked.length)
   const ok = await eventually(() => writers.every((w, i) => w.acked.length > before[i]!), 30_000)
   if (!ok) throw new Error('controllers did not publish again within 30 s')
 }
 
-async function check(
+export async function check(
   server: RunningServer,
   keys: string[],
   writers: Writer[],
   result: KillIngestResult,
 ): Promise<void> {
-  for (let i = 0; i < writers.length; i++) {
-    const path = `acme/c-${i}/level`
-    const res = await fetch(`${server.url}/api/v1/resources/${path}?count=100000`, {
-      headers: { authorization: basicAuth(keys[i]!) },
-    })
-    const text = await res.text()
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`)
-    const counts = new Map<number, number>()
-    for (const v of (JSON.parse(text) as { values: unknown[] }).values)
-      counts.set(Number(v), (counts.get(Number(v)) ?? 0) + 1)
-    const w = writers[i]!
-    result.acknowledged += w.acked.length
-    for (const [value, count] of counts) {
-      result.stored += count
-      if (!Number.isInteger(value) || value < 1 || value > w.sent) result.unknown.push(`c-${i}:${value}`)
-    }
-    for (const n of w.acked) {
-      const count = counts.get(n) ?? 0
-      if (count === 0) result.lost.push(`c-${i}:${n}`)
-      if (count > 1) result.doubled.push(`c-${i}:${n}×${count}`)
-    }
+  for (let i = 0; i < writers.length; i++)
+    tally(await storedCounts(server, keys[i]!, `acme/c-${i}/level`), writers[i]!, `c-${i}`, result)
+}
+
+/** How many times each value is in a sequence's history, read over REST. */
+export async function storedCounts(server: { url: string }, key: string, path: string): Promise<Map<number, number>> {
+  const res = await fetch(`${server.url}/api/v1/resources/${path}?count=100000`, {
+    headers: { authorization: basicAuth(key) },
+  })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`)
+  const counts = new Map<number, number>()
+  for (const v of (JSON.parse(text) as { values: unknown[] }).values)
+    counts.set(Number(v), (counts.get(Number(v)) ?? 0) + 1)
+  return counts
+}
+
+/** Adds one writer's acknowledged values and what the history holds to the result's counts. */
+export function tally(
+  counts: Map<number, number>,
+  w: Pick<Writer, 'acked' | 'sent'>,
+  name: string,
+  result: Pick<KillIngestResult, 'acknowledged' | 'stored' | 'lost' | 'doubled' | 'unknown'>,
+): void {
+  result.acknowledged += w.acked.length
+  for (const [value, count] of counts) {
+    result.stored += count
+    if (!Number.isInteger(value) || value < 1 || value > w.sent) result.unknown.push(`${name}:${value}`)
+  }
+  for (const n of w.acked) {
+    const count = counts.get(n) ?? 0
+    if (count === 0) result.lost.push(`${name}:${n}`)
+    if (count > 1) result.doubled.push(`${name}:${n}×${count}`)
   }
 }
 
