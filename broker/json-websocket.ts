@@ -11,7 +11,8 @@ import type { WebSocket } from 'ws'
 import { authenticateKeyCached } from '../core/accounts/key-cache.ts'
 import { findSession } from '../core/accounts/sessions.ts'
 import type { Core } from '../core/index.ts'
-import { forbidden, TendrilError } from '../core/errors.ts'
+import { reportDiskFull } from '../core/disk-full.ts'
+import { diskFull, forbidden, TendrilError } from '../core/errors.ts'
 import {
   decodeFolderPayload,
   decodeWebSocketMessage,
@@ -211,6 +212,7 @@ export function serveJsonWebSocket(
 
   // a refusal says why; anything else (the database away) is logged, and the sender told only that it failed
   const answerFailure = (err: Error) => {
+    if (reportDiskFull(core.log, err, 'json websocket', { connection: connectionId })) err = diskFull()
     if (err instanceof TendrilError) return sendError(err.message)
     core.log.error({ err, connection: connectionId }, 'json websocket frame failed')
     sendError('internal error: the message was not handled')

@@ -60,6 +60,7 @@ function print(r: DiskFullResult): void {
   console.log(
     `  REST refusals: ${JSON.stringify(r.rest.refusals)}; bad answers ${r.rest.badAnswers.length} ${r.rest.badAnswers.slice(0, 3).join(' | ')}`,
   )
+  console.log(`  JSON websocket error frames: ${JSON.stringify(r.socketErrors)}`)
   console.log(`  while full: ${JSON.stringify(r.full)}; "the disk is full" logged for ${r.diskFullDoors.join(', ')}`)
   console.log(
     `  log while full: ${r.logLinesPerSecondFull} lines/s, ${r.logBytesPerSecondFull} bytes/s ${JSON.stringify(r.logWhileFull)}`,
@@ -79,6 +80,8 @@ function problems(r: DiskFullResult): string[] {
   if (r.mqtt.lost.length) out.push(`${r.mqtt.lost.length} PUBACKed values lost`)
   if (r.rest.lost.length) out.push(`${r.rest.lost.length} acknowledged uploads lost or unreadable`)
   if (r.unrecognized.length) out.push(`${r.unrecognized.length} log lines with a full disk's error not said as such`)
+  if (Object.keys(r.socketErrors).some((m) => !m.includes('disk is full')))
+    out.push(`JSON websocket refusals: ${JSON.stringify(r.socketErrors)}`)
   if (r.rest.badAnswers.length) out.push(`${r.rest.badAnswers.length} refusals were a 500 or had no error code`)
   if (!Object.keys(r.rest.refusals).some((k) => k.endsWith('disk_full')))
     out.push('no REST write was refused as disk_full')

@@ -20,6 +20,7 @@ import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { freePort } from '../harness/ports.ts'
 import { startServer, type RunningServer } from './cli.ts'
 import { basicAuth, eventually } from './http.ts'
+import { openSocket, sendRhizo } from './json-websocket.ts'
 
 export interface DiskFullOptions {
   /** size of the tmpfs holding --data-dir */
@@ -68,6 +69,8 @@ export interface DiskFullResult {
   /** log lines at info and above while the disk was full, by message; and all lines per second while full */
   logWhileFull: Record<string, number>
   logExamples: Record<string, string>
+  /** error frames the JSON websocket answered values with, by message */
+  socketErrors: Record<string, number>
   /** the doors ("rest", "mqtt", …) that logged "the disk is full" while it was */
   diskFullDoors: string[]
   /** log lines (anywhere in the run) that carry a full disk's error but not as a full disk: must be none */
@@ -160,6 +163,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       .map((key, i) => ({ key, path: `acme/c-${i}`, acked: new Map(), lastAckAt: 0 }))
     const rest: DoorFigures = { acknowledged: 0, lost: [], refusals: {}, badAnswers: [] }
     const reads = { ok: 0, failed: 0 }
+    const socketErrors: Record<string, number> = {}
     let running = true
     for (let i = 0; i < keys.length; i++) {
       const w: Writer = { client: connect(mqttPort, keys[i]!, i), acked: [], sent: 0, closed: 0 }
@@ -170,6 +174,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       ...writers.map((w, i) => publishLoop(w, `acme/c-${i}/level`, () => running)),
       ...uploaders.map((u) => uploadLoop(server!.url, u, options.fileBytes, rest, () => running)),
       readLoop(server.url, keys[0]!, reads, () => running),
+      socketLoop(server.url, keys[0]!, socketErrors, () => running),
     ]
     await untilAllAcknowledged(writers, uploaders, 30_000)
     await sleep(options.steadyMs)
@@ -232,6 +237,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       startupFull: startupFull.figures,
       logWhileFull: countByMessage(whileFull),
       logExamples: examples(whileFull),
+      socketErrors,
       unrecognized: lines.all
         .filter((l) => !DISK_FULL_LINES.includes(l.msg) && /disk is full|ENOSPC|SQLITE_FULL/.test(l.raw))
         .map((l) => l.raw.slice(0, 300)),
@@ -261,6 +267,7 @@ async function provision(dataDir: string, controllers: number): Promise<string[]
       const folder = (await findPath(core.db, `/acme/c-${i}`))!.at(-1)!
       await createSequence(core.db, folder, 'level', { dataType: SequenceDataType.numeric })
       await createSequence(core.db, folder, 'rest', { dataType: SequenceDataType.numeric })
+      await createSequence(core.db, folder, 'socket', { dataType: SequenceDataType.numeric })
       await createSequence(core.db, folder, 'camera', { dataType: SequenceDataType.image })
       for (const name of ['upload.bin', 'notes.txt'])
         await createResource(core.db, {
@@ -389,6 +396,25 @@ async function readLoop(
     else reads.failed++
     await sleep(20)
   }
+}
+
+/** rhizo's JSON websocket: a numbered value every 50 ms; it answers only a refusal (an error frame). */
+async function socketLoop(
+  url: string,
+  key: string,
+  errors: Record<string, number>,
+  running: () => boolean,
+): Promise<void> {
+  const ws = await openSocket(url, key)
+  ws.on('message', (data: Buffer) => {
+    const frame = JSON.parse(data.toString()) as { type: string; parameters: { message?: string } }
+    if (frame.type === 'error') errors[frame.parameters.message!] = (errors[frame.parameters.message!] ?? 0) + 1
+  })
+  for (let n = 1; running() && ws.readyState === ws.OPEN; n++) {
+    sendRhizo(ws, { type: 'update_sequence', parameters: { sequence: 'socket', value: String(n) } })
+    await sleep(50)
+  }
+  ws.close()
 }
 
 async function untilAllAcknowledged(writers: Writer[], uploaders: Uploader[], ms: number): Promise<void> {
