@@ -37,11 +37,17 @@ export function startUpkeep(core: Core): () => Promise<void> {
   return async () => void (await Promise.all(stops.map((stop) => stop())))
 }
 
-/** `upkeep: false`: a worker of `tendril serve --workers`, whose primary runs the upkeep once for all */
-export async function createTendril(core: Core, { upkeep = true } = {}): Promise<Tendril> {
+/**
+ * `upkeep: false`: a worker of `tendril serve --workers`, whose primary runs the upkeep once for all;
+ * `meshSecret`: what the workers of one primary share to relay messages to each other over sockets.
+ */
+export async function createTendril(
+  core: Core,
+  { upkeep = true, meshSecret }: { upkeep?: boolean; meshSecret?: string } = {},
+): Promise<Tendril> {
   // with --redis, broker state is shared with the other instances on the same Redis
   const cluster = core.config.redis
-    ? await createClusterParts(core.config.redis, brokerName(core.config), core.log)
+    ? await createClusterParts(core.config.redis, brokerName(core.config), core.log, meshSecret)
     : undefined
   const broker = await createBroker(
     core,

@@ -1,6 +1,7 @@
 // Broker state shared by several Tendril instances through one Redis (docs/architecture.md, "Scaling
 // out"): aedes-persistence-redis keeps subscriptions, persistent sessions, queued QoS 1/2 messages
-// and retained messages; mqemitter-redis carries every publish to every instance. The instances
+// and retained messages; the mesh (mesh/emitter.ts) carries each publish to the instances that
+// listen to its topic, through Redis or, between the workers of one primary, sockets. The instances
 // also keep there the MQTT sessions of each key (instances.ts), the QoS 1/2 message ids stored
 // lately (retransmissions.ts) and rate-limit counts (core/accounts/throttle-redis.ts).
 import { randomBytes } from 'node:crypto'
@@ -12,7 +13,15 @@ import { redactUrl, type Config } from '../core/config.ts'
 import { redisThrottles } from '../core/accounts/throttle-redis.ts'
 import type { Throttles } from '../core/accounts/throttle.ts'
 import type { Logger } from '../core/log.ts'
-import { awayQueueLengths, sharedKeySessions, sharedPresence, startHeartbeat } from './instances.ts'
+import {
+  awayQueueLengths,
+  isRunning,
+  runningInstances,
+  sharedKeySessions,
+  sharedPresence,
+  startHeartbeat,
+} from './instances.ts'
+import { startMesh, type MeshEmitter } from './mesh/emitter.ts'
 import { within } from './bounded-wait.ts'
 import type { QueueLength } from './offline-queue.ts'
 import type { SharedPresence } from './presence.ts'
@@ -32,23 +41,8 @@ const CONNECT_TIMEOUT_MS = 10_000
 /** How long closing waits for Redis to answer before it drops the connections. */
 const CLOSE_WAIT_MS = 1000
 
-/**
- * No queue, as for the in-memory emitter (index.ts): mqemitter's bounded queue drains itself
- * recursively once its messages lose their subscriber, which overflowed the stack when a subscriber
- * stopped reading under load. With 0 every message arriving from Redis is delivered at once.
- */
-const EMITTER_CONCURRENCY = 0
-
-type Message = { topic: string } & Record<string, unknown>
-type Listener = (message: Message, done: () => void) => void
-
-/** What Aedes calls on its `mq`: the mqemitter interface. */
-export interface ClusterEmitter {
-  on(topic: string, listener: Listener, done?: () => void): unknown
-  removeListener(topic: string, listener: Listener, done?: () => void): unknown
-  emit(message: Message, done?: (err?: Error) => void): void
-  close(done: () => void): void
-}
+/** What Aedes calls on its `mq`. */
+export type ClusterEmitter = MeshEmitter
 
 /** aedes-persistence-redis, as far as Tendril touches it; Aedes drives the rest. */
 interface RedisPersistence {
@@ -80,14 +74,13 @@ export interface ClusterParts {
 // aedes-persistence-redis ships no types. The Redis client both libraries
 // are built on (ioredis) is loaded from where they load it: the connections Tendril opens are the
 // ones they expect.
-async function redisLibraries() {
+function redisLibraries() {
   const requireHere = createRequire(import.meta.url)
   return {
     createRedisPersistence: requireHere('aedes-persistence-redis') as (options: {
       conn: RedisConnection
     }) => RedisPersistence,
     Redis: createRequire(requireHere.resolve('aedes-persistence-redis'))('ioredis') as typeof RedisConnection,
-    MQEmitterRedis: (await import('mqemitter-redis')).default,
   }
 }
 
@@ -112,12 +105,18 @@ function brokerIdForThisStart(name: string): string {
   return `${name}.${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
 }
 
-export async function createClusterParts(redisUrl: string, name: string, log: Logger): Promise<ClusterParts> {
-  const { createRedisPersistence, Redis, MQEmitterRedis } = await redisLibraries()
+/** `meshSecret`: given to the workers of one primary, which then relay messages over sockets. */
+export async function createClusterParts(
+  redisUrl: string,
+  name: string,
+  log: Logger,
+  meshSecret?: string,
+): Promise<ClusterParts> {
+  const { createRedisPersistence, Redis } = redisLibraries()
   const where = redactUrl(redisUrl)
   const options = { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS }
   const data = new Redis(redisUrl, { ...options, keyPrefix: KEY_PREFIX })
-  const pub = new Redis(redisUrl, { ...options, enableAutoPipelining: true }) // what mqemitter-redis sets for its own
+  const pub = new Redis(redisUrl, { ...options, enableAutoPipelining: true })
   const sub = new Redis(redisUrl, options)
   const limits = new Redis(redisUrl, { ...options, keyPrefix: THROTTLE_KEY_PREFIX })
   const connections = [data, pub, sub, limits]
@@ -135,31 +134,30 @@ export async function createClusterParts(redisUrl: string, name: string, log: Lo
   ] as const)
     reportOutages(connection, role, where, log)
 
-  const redisMq = MQEmitterRedis({
-    pubConn: pub,
-    subConn: sub,
-    concurrency: EMITTER_CONCURRENCY,
-    matchEmptyLevels: true,
-  })
-  // mqemitter-redis re-emits connection errors here, and an 'error' without a listener would throw;
-  // reportOutages already logs them
-  ;(redisMq as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
-  const mq = onChannelsUnder(`${KEY_PREFIX}${data.options.db ?? 0}/`, redisMq as unknown as ClusterEmitter, (done) => {
-    // mqemitter-redis closes with QUIT, whose reply never comes while Redis is away: then Aedes'
-    // close would wait forever, so the connections are dropped instead
-    const quit =
-      pub.status === 'ready' && sub.status === 'ready'
-        ? new Promise<void>((resolve) => redisMq.close(resolve))
-        : undefined
-    void within(CLOSE_WAIT_MS, quit).then(() => {
-      for (const connection of [pub, sub]) if (connection.status !== 'end') connection.disconnect()
-      done()
-    })
-  })
   const persistence = createRedisPersistence({ conn: data })
   const id = brokerIdForThisStart(name)
-  log.info({ brokerId: id, redis: where }, 'mqtt broker state shared through redis')
   const heartbeat = startHeartbeat(data, id, log)
+  let mq: MeshEmitter
+  try {
+    mq = await startMesh({
+      id,
+      channelPrefix: `${KEY_PREFIX}${data.options.db ?? 0}/`,
+      pub,
+      sub,
+      secret: meshSecret,
+      log,
+      runningInstances: () => runningInstances(data),
+      isRunning: (other) => isRunning(data, other),
+    })
+  } catch (err) {
+    await within(CLOSE_WAIT_MS, heartbeat.stop())
+    for (const connection of connections) connection.disconnect()
+    throw err
+  }
+  log.info(
+    { brokerId: id, redis: where, peers: mq.peers().length, meshPort: mq.port },
+    'mqtt broker state shared through redis',
+  )
 
   let closing: Promise<void> | undefined
   const close = async () => {
@@ -214,37 +212,4 @@ function reportOutages(connection: RedisConnection, role: string, where: string,
     if (down) log.info({ redis: where, connection: role }, 'redis connection restored')
     down = false
   })
-}
-
-/**
- * Redis pub/sub channels ignore the logical database, so two deployments (or test runs) on one
- * Redis server would hear each other's messages; every channel is put under `prefix`, which names
- * the database. The prefix ends with '/' so that a filter's leading '+' or '#' stays a level of its
- * own. (mqemitter-redis' MQEmitterRedisPrefix does the same, but keeps one wrapper per listener
- * function, and Tendril subscribes one function to several filters: json-websocket.ts.)
- */
-function onChannelsUnder(prefix: string, mq: ClusterEmitter, close: ClusterEmitter['close']): ClusterEmitter {
-  const wrappers = new Map<Listener, Map<string, Listener[]>>()
-  return {
-    on(topic, listener, done) {
-      const wrapper: Listener = (message, callback) =>
-        listener({ ...message, topic: message.topic.slice(prefix.length) }, callback)
-      const byTopic = wrappers.get(listener) ?? new Map<string, Listener[]>()
-      wrappers.set(listener, byTopic)
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), wrapper])
-      return mq.on(prefix + topic, wrapper, done)
-    },
-    removeListener(topic, listener, done) {
-      const byTopic = wrappers.get(listener)
-      const wrapper = byTopic?.get(topic)?.pop()
-      if (!byTopic || !wrapper) return done?.()
-      if (byTopic.get(topic)!.length === 0) byTopic.delete(topic)
-      if (byTopic.size === 0) wrappers.delete(listener)
-      return mq.removeListener(prefix + topic, wrapper, done)
-    },
-    emit(message, done) {
-      mq.emit({ ...message, topic: prefix + message.topic }, done)
-    },
-    close,
-  }
 }

@@ -45,6 +45,21 @@ export function startHeartbeat(redis: Redis, brokerId: string, log: Logger): { s
   }
 }
 
+const RUNNING = `local running = {}
+for _, b in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. 'alive:' .. b) == 1 then table.insert(running, b) end
+end
+return running`
+
+/** The broker ids of the instances running on this Redis now (the mesh waits to hear from each). */
+export async function runningInstances(redis: Redis): Promise<string[]> {
+  return (await redis.eval(RUNNING, 1, 'instances', prefixOf(redis))) as string[]
+}
+
+export async function isRunning(redis: Redis, brokerId: string): Promise<boolean> {
+  return (await redis.exists(`alive:${brokerId}`)) === 1
+}
+
 const RELEASE_CONNECTED =
   "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
 // 0 when a running instance holds the client, else the length of the list aedes-persistence-redis

@@ -23,7 +23,7 @@ async function serveOne(given: Config): Promise<void> {
   const core = await openCore(config, log, { worker: !!worker }).catch((err: unknown) => {
     throw reportFailedStart(log, err) // openCore has released what it opened
   })
-  const { server, port, mqttPort, metricsPort } = await startListening(core, !worker)
+  const { server, port, mqttPort, metricsPort } = await startListening(core, !worker, worker?.meshSecret)
   const bound = { port, mqttPort, metricsPort }
   log.info(
     {
@@ -80,8 +80,8 @@ async function serveOne(given: Config): Promise<void> {
   })
 }
 
-async function startListening(core: Core, upkeep: boolean) {
-  const server = await createTendril(core, { upkeep }).catch((err: unknown) => giveUp(core, undefined, err))
+async function startListening(core: Core, upkeep: boolean, meshSecret?: string) {
+  const server = await createTendril(core, { upkeep, meshSecret }).catch((err: unknown) => giveUp(core, undefined, err))
   const bound = await server
     .listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort })
     .catch((err: unknown) => giveUp(core, server, err))

@@ -1,5 +1,6 @@
 // `tendril serve --workers N`: a primary process and N workers (node:cluster) that share the ports,
-// each a whole Tendril instance on the same Redis (broker/cluster.ts), so they behave as one server.
+// each a whole Tendril instance on the same Redis (broker/cluster.ts), so they behave as one server;
+// they relay messages to each other over loopback sockets, not through Redis (broker/mesh/).
 // The primary serves nothing: it migrates the database, runs the SQLite checkpointer and the upkeep
 // jobs once for the machine, restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
 import cluster, { type Worker } from 'node:cluster'
@@ -9,10 +10,12 @@ import type { Config } from '../core/config.ts'
 import { openCore } from '../core/index.ts'
 import { createLogger, type Logger } from '../core/log.ts'
 import { brokerName } from '../broker/cluster.ts'
+import { newMeshSecret } from '../broker/mesh/emitter.ts'
 import { startUpkeep, type Listening } from '../server.ts'
 import { announceDevLogin } from './dev-login.ts'
 
 const INDEX_VARIABLE = 'TENDRIL_WORKER_INDEX'
+const MESH_SECRET_VARIABLE = 'TENDRIL_MESH_SECRET'
 /** a worker that dies sooner than this after its start is restarted after a pause, not at once */
 const QUICK_DEATH_MS = 5000
 
@@ -35,10 +38,15 @@ export function requestRestart(config: Config): string {
   return `rolling restart requested from process ${pid}; its log says when it is done`
 }
 
-/** In a worker: its number, and the settings it runs with (its own broker name among the workers). */
-export function workerSettings(config: Config): { index: number; config: Config } {
+/**
+ * In a worker: its number, the settings it runs with (its own broker name among the workers), and the
+ * secret by which the workers know each other's relay sockets (broker/mesh/emitter.ts).
+ */
+export function workerSettings(config: Config): { index: number; config: Config; meshSecret?: string } {
   const index = Number(process.env[INDEX_VARIABLE] ?? cluster.worker?.id ?? 1)
-  return { index, config: { ...config, brokerId: `${brokerName(config)}.w${index}` } }
+  const meshSecret = process.env[MESH_SECRET_VARIABLE]
+  delete process.env[MESH_SECRET_VARIABLE] // not for processes a worker may start
+  return { index, config: { ...config, brokerId: `${brokerName(config)}.w${index}` }, meshSecret }
 }
 
 export async function runWorkers(config: Config): Promise<void> {
@@ -48,6 +56,7 @@ export async function runWorkers(config: Config): Promise<void> {
     throw err
   })
   const stopUpkeep = startUpkeep(core)
+  const meshSecret = newMeshSecret()
   const workers = new Map<number, Worker>()
   const retiring = new Set<Worker>() // replaced by a rolling restart: their exit is expected
   let stopping = false
@@ -107,7 +116,7 @@ export async function runWorkers(config: Config): Promise<void> {
 
   /** Forks worker `index`; resolves once it listens, rejects if it dies first. */
   function startWorker(index: number): Promise<Listening> {
-    const worker = cluster.fork({ [INDEX_VARIABLE]: String(index) })
+    const worker = cluster.fork({ [INDEX_VARIABLE]: String(index), [MESH_SECRET_VARIABLE]: meshSecret })
     const startedAt = Date.now()
     workers.set(index, worker)
     return new Promise((resolve, reject) => {

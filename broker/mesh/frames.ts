@@ -1,0 +1,178 @@
+// The frames instances of one Redis exchange in the mesh (emitter.ts): a published packet in a compact
+// binary form (the bulk of the traffic, so no JSON or msgpack on its fields), and small JSON control
+// frames for the handshake and the filters each instance listens to.
+import { deserialize, serialize } from 'node:v8'
+
+export const FrameType = {
+  /** a packet emitted by the sender's broker */
+  Message: 1,
+  /** every filter the sender listens to, replacing what was known (with `answer`: send yours back) */
+  Sync: 2,
+  /** the sender listens to one more filter; answer with Ack once it counts */
+  Add: 3,
+  Ack: 4,
+  /** the sender stopped listening to a filter */
+  Remove: 5,
+  /** first frame on a socket: who connects, with the secret the workers of one primary share */
+  Hello: 7,
+} as const
+
+type Types = typeof FrameType
+
+export type Control =
+  | { type: Types['Sync']; filters: string[]; answer?: boolean }
+  | { type: Types['Add']; filter: string; seq: number }
+  | { type: Types['Ack']; seq: number }
+  | { type: Types['Remove']; filter: string }
+  | { type: Types['Hello']; id: string; secret: string }
+
+export type Packet = { topic: string } & Record<string, unknown>
+
+export function encodeControl(control: Control): Buffer {
+  const { type, ...body } = control
+  const json = JSON.stringify(body)
+  const frame = Buffer.allocUnsafe(1 + Buffer.byteLength(json))
+  frame[0] = type
+  frame.write(json, 1)
+  return frame
+}
+
+export function decodeControl(frame: Buffer): Control {
+  return { type: frame[0], ...JSON.parse(frame.toString('utf8', 1)) } as Control
+}
+
+// Besides the fields every packet has, what an Aedes packet may carry (aedes-packet copies no other):
+// these go in a serialized extra part, rare enough for its cost not to matter.
+const OPTIONAL = ['nl', 'properties', 'messageExpiry'] as const
+const RETAIN = 4
+const DUP = 8
+const EXTRA = 16
+const CLIENT_ID = 32
+
+/** Bytes for one peer, gathered over a turn of the event loop in a slab reused until it is full. */
+export class Outbox {
+  private slab = Buffer.allocUnsafe(SLAB)
+  private start = 0
+  at = 0
+  get empty(): boolean {
+    return this.at === this.start
+  }
+  /** The slab, with room for `bytes` more at `at`; a batch that outgrows it moves to a larger one. */
+  reserve(bytes: number): Buffer {
+    if (this.at + bytes > this.slab.length) {
+      const next = Buffer.allocUnsafe(Math.max(SLAB, (this.at - this.start + bytes) * 2))
+      this.slab.copy(next, 0, this.start, this.at)
+      this.at -= this.start
+      this.start = 0
+      this.slab = next
+    }
+    return this.slab
+  }
+  /** What was gathered since the last take; the bytes stay as they are (the next batch follows them). */
+  take(): Buffer {
+    const batch = this.slab.subarray(this.start, this.at)
+    this.start = this.at
+    return batch
+  }
+  /** A frame after its 4-byte length. */
+  put(frame: Buffer): void {
+    const slab = this.reserve(4 + frame.length)
+    slab.writeUInt32LE(frame.length, this.at)
+    this.at += 4 + frame.copy(slab, this.at + 4)
+  }
+}
+const SLAB = 256 * 1024
+
+/**
+ * Puts a packet in the outbox as a frame after its length: [type][flags][brokerCounter f64][topic
+ * u16+utf8][brokerId u16+utf8][clientId u16+utf8][extra u32+v8][payload…]. The flags hold qos (2 bits),
+ * retain, dup, and whether a clientId and extra fields follow.
+ */
+export function putMessage(outbox: Outbox, packet: Packet): void {
+  let extra: Record<string, unknown> | undefined
+  for (const key of OPTIONAL) if (packet[key] !== undefined) (extra ??= {})[key] = packet[key]
+  if (packet.cmd !== undefined && packet.cmd !== 'publish') (extra ??= {}).cmd = packet.cmd
+  const extraBytes = extra ? serialize(extra) : undefined
+  const payload = toBuffer(packet.payload)
+  const brokerId = typeof packet.brokerId === 'string' ? packet.brokerId : ''
+  const clientId = typeof packet.clientId === 'string' ? packet.clientId : undefined
+  // at most 3 bytes of UTF-8 per UTF-16 unit: room without measuring the strings first
+  const strings = 3 * (packet.topic.length + brokerId.length + (clientId?.length ?? 0))
+  const frame = outbox.reserve(4 + 20 + strings + (extraBytes?.length ?? 0) + payload.length)
+  const begin = outbox.at
+  let at = begin + 4
+  frame[at] = FrameType.Message
+  frame[at + 1] =
+    (Number(packet.qos) & 3) |
+    (packet.retain ? RETAIN : 0) |
+    (packet.dup ? DUP : 0) |
+    (extra ? EXTRA : 0) |
+    (clientId === undefined ? 0 : CLIENT_ID)
+  frame.writeDoubleLE(Number(packet.brokerCounter ?? 0), at + 2)
+  at += 10
+  at = putString(frame, at, packet.topic)
+  at = putString(frame, at, brokerId)
+  at = putString(frame, at, clientId ?? '')
+  frame.writeUInt32LE(extraBytes?.length ?? 0, at)
+  at += 4
+  if (extraBytes) at += extraBytes.copy(frame, at)
+  at += payload.copy(frame, at)
+  frame.writeUInt32LE(at - begin - 4, begin)
+  outbox.at = at
+}
+
+function putString(frame: Buffer, at: number, text: string): number {
+  const length = text.length === 0 ? 0 : frame.write(text, at + 2)
+  frame.writeUInt16LE(length, at)
+  return at + 2 + length
+}
+
+/** The frame of one packet (tests, and peers reached through Redis use the same bytes). */
+export function encodeMessage(packet: Packet): Buffer {
+  const outbox = new Outbox()
+  putMessage(outbox, packet)
+  return Buffer.from(outbox.take().subarray(4))
+}
+
+// The sending broker's id is the same in most frames from a peer: read once, not once per frame.
+let lastBrokerId = { bytes: Buffer.alloc(0), text: '' }
+function brokerIdAt(frame: Buffer, start: number, end: number): string {
+  const { bytes } = lastBrokerId
+  if (bytes.length === end - start && frame.compare(bytes, 0, bytes.length, start, end) === 0) return lastBrokerId.text
+  lastBrokerId = { bytes: Buffer.from(frame.subarray(start, end)), text: frame.toString('utf8', start, end) }
+  return lastBrokerId.text
+}
+
+export function decodeMessage(frame: Buffer): Packet {
+  const flags = frame[1]!
+  let at = 10
+  const topicLength = frame.readUInt16LE(at)
+  const topic = frame.toString('utf8', at + 2, (at += 2 + topicLength))
+  const brokerIdLength = frame.readUInt16LE(at)
+  const brokerId = brokerIdAt(frame, at + 2, (at += 2 + brokerIdLength))
+  const clientIdLength = frame.readUInt16LE(at)
+  const clientId = frame.toString('utf8', at + 2, (at += 2 + clientIdLength))
+  const extraLength = frame.readUInt32LE(at)
+  at += 4
+  const packet: Packet = {
+    cmd: 'publish',
+    brokerId,
+    brokerCounter: frame.readDoubleLE(2),
+    topic,
+    // a copy: the frame's memory is one socket read shared by many packets
+    payload: Buffer.from(frame.subarray(at + extraLength)),
+    qos: flags & 3,
+    retain: (flags & RETAIN) !== 0,
+    dup: (flags & DUP) !== 0,
+  }
+  if (flags & CLIENT_ID) packet.clientId = clientId
+  if (flags & EXTRA) Object.assign(packet, deserialize(frame.subarray(at, at + extraLength)))
+  return packet
+}
+
+function toBuffer(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload
+  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+  if (payload === undefined || payload === null) return Buffer.alloc(0)
+  return Buffer.from(String(payload))
+}

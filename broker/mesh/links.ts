@@ -1,0 +1,114 @@
+// How frames reach one other instance of the mesh: a loopback socket between the workers of one
+// primary, or a Redis channel for any other instance. Both gather the frames of one turn of the event
+// loop into one write (one socket write, one PUBLISH): relaying a burst costs a few calls, not one each.
+import type { Socket } from 'node:net'
+import type { Redis } from 'ioredis'
+import { Outbox, putMessage, type Packet } from './frames.ts'
+
+export interface Link {
+  readonly kind: 'socket' | 'redis'
+  send(frame: Buffer): void
+  sendMessage(packet: Packet): void
+  close(): void
+}
+
+/** Past this many bytes waiting for a peer that does not read, frames to it are dropped (and counted). */
+const MAX_BACKLOG = 64 * 1024 * 1024
+/** A frame larger than this is a broken or hostile peer: MQTT packets stop at 256 MB. */
+const MAX_FRAME = 260 * 1024 * 1024
+
+/**
+ * A link that gathers what is sent during a turn of the event loop, then hands it to `flush` at once.
+ * `begin` writes what goes before each batch (the sender's id on Redis).
+ */
+function batchingLink(
+  kind: Link['kind'],
+  flush: (batch: Buffer) => void,
+  close: () => void,
+  begin?: (outbox: Outbox) => void,
+): Link {
+  const outbox = new Outbox()
+  const run = () => flush(outbox.take())
+  const opening = () => {
+    if (!outbox.empty) return
+    begin?.(outbox)
+    setImmediate(run)
+  }
+  return {
+    kind,
+    send(frame) {
+      opening()
+      outbox.put(frame)
+    },
+    sendMessage(packet) {
+      opening()
+      putMessage(outbox, packet)
+    },
+    close,
+  }
+}
+
+export function socketLink(socket: Socket, onDropped: () => void): Link {
+  return batchingLink(
+    'socket',
+    (batch) => {
+      if (socket.destroyed || socket.writableEnded) return
+      if (socket.writableLength > MAX_BACKLOG) return onDropped()
+      socket.write(batch)
+    },
+    () => socket.end(),
+  )
+}
+
+/**
+ * Splits a socket's bytes into frames. `limit` bounds the first frame, which must be a Hello, so an
+ * unauthenticated local process cannot make the server buffer much; false from onFrame closes it.
+ */
+export function readFrames(socket: Socket, firstLimit: number, onFrame: (frame: Buffer) => boolean): void {
+  let buffered: Buffer = Buffer.alloc(0)
+  let limit = firstLimit
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+    let at = 0
+    while (buffered.length - at >= 4) {
+      const length = buffered.readUInt32LE(at)
+      if (length > limit) return socket.destroy(new Error(`mesh frame of ${length} bytes`))
+      if (buffered.length - at - 4 < length) break
+      const frame = buffered.subarray(at + 4, at + 4 + length)
+      at += 4 + length
+      limit = MAX_FRAME
+      if (!onFrame(frame)) return socket.destroy()
+    }
+    buffered = at === buffered.length ? Buffer.alloc(0) : buffered.subarray(at)
+  })
+}
+
+/** The frames of one Redis message: who sent them, then the frames as on a socket. */
+export function redisLink(pub: Redis, channel: string, from: string): Link {
+  const sender = Buffer.from(from)
+  return batchingLink(
+    'redis',
+    // ioredis keeps commands while Redis is away and sends them when it is back; a failed one was
+    // lost with Redis, which the connection's own log line reports
+    (batch) => void pub.publish(channel, batch).catch(() => undefined),
+    () => undefined,
+    (outbox) => {
+      const slab = outbox.reserve(1 + sender.length)
+      slab[outbox.at] = sender.length
+      outbox.at += 1 + sender.copy(slab, outbox.at + 1)
+    },
+  )
+}
+
+export function splitRedisMessage(message: Buffer): { from: string; frames: Buffer[] } {
+  const senderLength = message[0]!
+  const from = message.toString('utf8', 1, 1 + senderLength)
+  const frames: Buffer[] = []
+  let at = 1 + senderLength
+  while (at + 4 <= message.length) {
+    const length = message.readUInt32LE(at)
+    frames.push(message.subarray(at + 4, at + 4 + length))
+    at += 4 + length
+  }
+  return { from, frames }
+}

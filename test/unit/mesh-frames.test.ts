@@ -1,0 +1,97 @@
+// The bytes Tendril instances exchange for each relayed message (broker/mesh/): whatever an Aedes
+// packet carries arrives as it was sent, and a turn's frames come apart where they were put together.
+import assert from 'node:assert/strict'
+import { PassThrough } from 'node:stream'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { describe, test } from 'node:test'
+import { decodeMessage, encodeMessage, Outbox, putMessage, type Packet } from '../../broker/mesh/frames.ts'
+import { readFrames } from '../../broker/mesh/links.ts'
+
+const packet = (fields: Partial<Packet> = {}): Packet => ({
+  cmd: 'publish',
+  brokerId: 'host-8080.w1.mxdbjk1qa00f1a',
+  brokerCounter: 41,
+  topic: 'acme/greenhouse/pi-1/temperature',
+  payload: Buffer.from('{"v":21.5}'),
+  qos: 0,
+  retain: false,
+  dup: false,
+  ...fields,
+})
+
+describe('mesh frames', () => {
+  test('a packet arrives with every field it was sent with', () => {
+    const cases: Packet[] = [
+      packet(),
+      packet({ clientId: 'acme/greenhouse/pi-1/bench-1', qos: 1, retain: true, dup: true }),
+      packet({ topic: 'école/serre/température/°C', payload: Buffer.from('vingt-et-un ☀') }),
+      packet({ payload: Buffer.alloc(0), clientId: '' }),
+      packet({ brokerId: 'b'.repeat(300), brokerCounter: 2 ** 40 + 7 }), // longer than one length byte holds
+      packet({
+        qos: 2,
+        properties: { correlationData: Buffer.from([1, 2, 3]), userProperties: { site: 'north' }, contentType: 'x' },
+        messageExpiry: 1_796_650_000_000,
+        nl: true,
+      }),
+      packet({ payload: Buffer.alloc(300_000, 7) }), // larger than the outbox's slab
+    ]
+    for (const sent of cases) {
+      const received = decodeMessage(encodeMessage(sent))
+      assert.deepEqual(received, sent)
+      assert.ok(Buffer.isBuffer(received.payload))
+      const properties = received.properties as { correlationData?: unknown } | undefined
+      if (properties) assert.ok(Buffer.isBuffer(properties.correlationData), 'a Buffer inside properties stays one')
+    }
+  })
+
+  test('a payload given as a Uint8Array or a string arrives as the same bytes', () => {
+    assert.deepEqual(
+      decodeMessage(encodeMessage(packet({ payload: new Uint8Array([104, 105]) }))).payload,
+      Buffer.from('hi'),
+    )
+    assert.deepEqual(decodeMessage(encodeMessage(packet({ payload: 'hi' }))).payload, Buffer.from('hi'))
+  })
+
+  test('frames gathered over several turns, in slabs that fill up, are read back whole and in order', async () => {
+    const outbox = new Outbox()
+    const batches: Buffer[] = []
+    const sent: Packet[] = []
+    for (let turn = 0; turn < 40; turn++) {
+      for (let i = 0; i < 50; i++) {
+        const p = packet({ brokerCounter: turn * 50 + i, payload: Buffer.alloc(i * 97, turn) })
+        sent.push(p)
+        putMessage(outbox, p)
+      }
+      batches.push(outbox.take()) // what one socket write carries
+    }
+    const wire = new PassThrough()
+    const received: Packet[] = []
+    readFrames(wire as unknown as Socket, Number.MAX_SAFE_INTEGER, (frame) => {
+      received.push(decodeMessage(frame))
+      return true
+    })
+    // the reader sees the bytes cut anywhere, not where the batches end
+    const all = Buffer.concat(batches)
+    for (let at = 0; at < all.length; at += 7919) wire.write(all.subarray(at, at + 7919))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(received.length, sent.length)
+    assert.deepEqual(received, sent)
+  })
+
+  test('a first frame larger than its limit closes the connection instead of being buffered', async () => {
+    const closed = new Promise<string>((resolve) => {
+      const server = createServer((socket) => {
+        socket.on('error', (err) => resolve(err.message))
+        readFrames(socket, 4096, () => true)
+      }).listen(0, '127.0.0.1', () => {
+        const client = connect((server.address() as AddressInfo).port, '127.0.0.1', () => {
+          const header = Buffer.alloc(4)
+          header.writeUInt32LE(1_000_000)
+          client.write(header)
+        })
+        client.on('close', () => server.close())
+      })
+    })
+    assert.match(await closed, /mesh frame of 1000000 bytes/)
+  })
+})
