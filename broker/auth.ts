@@ -2,6 +2,7 @@
 // Client ids are per principal: Aedes sees "<principal>/<client id>", so a CONNECT can resume or take
 // over only a session of its own principal, and no principal can take, or block, another's id.
 import type { Aedes, AedesOptions, AuthenticateError, Client, Connection } from 'aedes'
+import { reportUnreachable } from '../core/db/availability.ts'
 import { authenticateKeysWithOwner, type KeyOwnerMatch } from '../core/accounts/keys.ts'
 import { authenticateToken, readAnonymousToken } from '../core/accounts/tokens.ts'
 import type { Core } from '../core/index.ts'
@@ -21,6 +22,8 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 }
 
 const NOT_AUTHORIZED = 5
+/** the database does not answer: the client should retry, not doubt its key */
+const SERVER_UNAVAILABLE = 3
 /** keys per batched lookup: well inside SQLite's bound-parameter limit */
 const MAX_KEYS_PER_LOOKUP = 200
 /** how long a CONNECT waits for others to join its key lookup */
@@ -162,6 +165,8 @@ export function createConnectHooks(
       })
       .catch((err: Error) => {
         sessionsPerKey.leave(client)
+        if (reportUnreachable(core.log, err, 'mqtt connect'))
+          return refuse(core, client, callback, SERVER_UNAVAILABLE, 'the database does not answer')
         core.log.error({ err, clientId: client.id }, 'mqtt authentication failed')
         callback(refusal(BAD_USERNAME_OR_PASSWORD, 'authentication failed'), false)
       })

@@ -10,6 +10,8 @@ import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
+import { reportUnreachable } from '../core/db/availability.ts'
+import { unavailable } from '../core/errors.ts'
 import { reportDiskFull } from '../core/disk-full.ts'
 import { decodeFolderPayloadUnlessKept, decodeSequencePayload } from '../core/messages/codecs.ts'
 import type { FolderPublisher, InboundItem, ItemOutcome, OutgoingRequest } from '../core/messages/types.ts'
@@ -251,9 +253,10 @@ function runBatch(ctx: IngestContext): Promise<void> {
       await storeBatch(ctx, batch)
     } catch (err) {
       // no PUBACK: Aedes closes the connection and the client sends the message again
-      if (!reportDiskFull(ctx.core.log, err, 'mqtt', { messages: batch.length }))
+      const away = reportUnreachable(ctx.core.log, err, 'mqtt', { messages: batch.length })
+      if (!away && !reportDiskFull(ctx.core.log, err, 'mqtt', { messages: batch.length }))
         ctx.core.log.error({ err, messages: batch.length }, 'storing mqtt messages failed')
-      for (const b of batch) b.done(err as Error)
+      for (const b of batch) b.done(away ? unavailable('the database does not answer: nothing stored') : (err as Error))
     } finally {
       // the last batch in line hands over to what arrived while it was stored
       if (--ctx.storing === 0 && ctx.pending.length > 0) void runBatch(ctx)

@@ -22,6 +22,7 @@ import { stillValidKeys } from '../core/accounts/keys.ts'
 import { liveSessionIds } from '../core/accounts/sessions.ts'
 import { isSystemAdmin } from '../core/accounts/users.ts'
 import { markerReaderFor } from '../core/change-markers.ts'
+import { reportUnreachable } from '../core/db/availability.ts'
 import { ACCESS_TTL_MS, recheck, type Acl } from './acl.ts'
 import { clientsById, closeRevoked, sessionOf } from './clients.ts'
 
@@ -130,7 +131,9 @@ export async function startRevalidation(
       credentialsSeen = current.credentials
       known = new Set(byKey.keys())
     } catch (err) {
-      core.log.error({ err }, 'revalidating mqtt sessions failed')
+      // the next tick tries again; an unreachable database is logged once per interval, not every second
+      if (!reportUnreachable(core.log, err, 'mqtt revalidation'))
+        core.log.error({ err }, 'revalidating mqtt sessions failed')
     } finally {
       running = false
     }

@@ -1,6 +1,14 @@
 // Typed domain errors. Transports map them to HTTP statuses or MQTT refusals in one place each.
 export type ErrorCode =
-  'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'rate_limited' | 'disk_full'
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_large'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'disk_full'
 
 const statusByCode: Record<ErrorCode, number> = {
   invalid: 400,
@@ -10,6 +18,7 @@ const statusByCode: Record<ErrorCode, number> = {
   conflict: 409,
   too_large: 413,
   rate_limited: 429,
+  unavailable: 503,
   disk_full: 507, // Insufficient Storage (RFC 4918): a retry may succeed once space returns
 }
 
@@ -32,5 +41,7 @@ export const notFound = (message = 'not found') => new TendrilError('not_found',
 export const conflict = (message: string) => new TendrilError('conflict', message)
 export const tooLarge = (message: string) => new TendrilError('too_large', message)
 export const rateLimited = (message = 'too many requests') => new TendrilError('rate_limited', message)
+/** A service the request needs (the database) does not answer: try again shortly. */
+export const unavailable = (message: string) => new TendrilError('unavailable', message)
 export const diskFull = (message = 'the disk is full: nothing was stored; try again later') =>
   new TendrilError('disk_full', message)

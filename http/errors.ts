@@ -3,7 +3,8 @@
 import type { IncomingMessage } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { isDiskFull, reportDiskFull } from '../core/disk-full.ts'
-import { diskFull, TendrilError } from '../core/errors.ts'
+import { reportUnreachable } from '../core/db/availability.ts'
+import { diskFull, TendrilError, unavailable } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 
 export function errorBody(code: string, message: string) {
@@ -37,6 +38,8 @@ export function errorResponse(err: unknown, log: Logger, req: IncomingMessage & 
     reportDiskFull(log, err, 'rest', { method: req.method, path: pathOfRequest(req) })
     err = diskFull()
   }
+  if (reportUnreachable(log, err, 'rest', { method: req.method, path: pathOfRequest(req) }))
+    err = unavailable('the database does not answer; try again shortly')
   if (err instanceof TendrilError) return { status: err.status, body: errorBody(err.code, err.message) }
   // body-parser and similar middleware mark client errors with a 4xx status
   const marked = (err as { status?: unknown } | null)?.status

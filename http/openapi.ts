@@ -28,6 +28,7 @@ const CORE_CODES: Record<ErrorCode, true> = {
   conflict: true,
   too_large: true,
   rate_limited: true,
+  unavailable: true,
   disk_full: true,
 }
 export const ERROR_CODES = [...Object.keys(CORE_CODES), 'expired', 'internal']
@@ -587,7 +588,7 @@ const toSchema = (schema: z.ZodType | Record<string, unknown>, io: 'input' | 'ou
 
 /** The statuses every route of a kind answers: the credentials read from the headers, the body, the server. */
 function statusesOf(op: Operation): number[] {
-  const statuses = new Set([200, ...op.errors, 500])
+  const statuses = new Set([200, ...op.errors, 500, 503])
   const unsafe = op.method !== 'get'
   if (op.access !== 'none') statuses.add(401) // a bad key, or no credentials
   if (op.access === 'none' && unsafe) statuses.add(401) // a body over the anonymous limit
@@ -608,6 +609,7 @@ const REASONS: Record<number, string> = {
   429: 'too many attempts',
   507: 'the disk is full: nothing was stored; try again later',
   500: 'internal error',
+  503: 'the database does not answer (restarting, stopped): try again shortly',
 }
 
 function securityOf(op: Operation): Record<string, string[]>[] {
