@@ -20,6 +20,7 @@ import { canWrite, type Principal } from '../core/resources/permissions.ts'
 import type { PathResolver } from '../core/resources/resolver.ts'
 import { AccessLevel } from '../core/resources/types.ts'
 import { ttlCache, type TtlCache } from '../core/ttl-cache.ts'
+import { reportUnreachable } from '../core/db/availability.ts'
 import { sessionOf, type ClientSession } from './clients.ts'
 import { isReply } from './replies.ts'
 import { admits, type ReadGrant } from './grants.ts'
@@ -219,7 +220,8 @@ export function authorizeSubscribe(
   }
   settle(acl, session, () => grantOf(acl, session.principal, filter), keep)
     .catch((err: Error) => {
-      acl.core.log.error({ err, clientId: client.id, filter: loggedTopic(filter) }, 'mqtt subscription check failed')
+      if (!reportUnreachable(acl.core.log, err, 'mqtt subscribe'))
+        acl.core.log.error({ err, clientId: client.id, filter: loggedTopic(filter) }, 'mqtt subscription check failed')
       return grantFrom(session.principal, filter, null) // reads nothing
     })
     .then((grant) => {

@@ -17,6 +17,8 @@ const LOG_EVERY_MS = 10_000
 interface ErrorShape {
   message?: unknown
   code?: unknown
+  /** a driver adapter error's cause: { kind, … } */
+  kind?: unknown
   cause?: unknown
   meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown; originalCode?: unknown } } }
 }
@@ -27,6 +29,7 @@ export function databaseUnreachable(err: unknown): boolean {
     if (e instanceof TendrilError) return e.code === 'unavailable'
     if (typeof e.code === 'string' && AWAY_PRISMA_CODES.has(e.code)) return true
     if (typeof e.message === 'string' && PG_CONNECTION_LOST.test(e.message)) return true
+    if (typeof e.kind === 'string' && AWAY_KINDS.has(e.kind)) return true
     const adapter = e.meta?.driverAdapterError?.cause
     if (typeof adapter?.kind === 'string' && AWAY_KINDS.has(adapter.kind)) return true
     const sqlState = adapter?.kind === 'postgres' ? (adapter.code ?? adapter.originalCode) : undefined
