@@ -33,6 +33,7 @@ import type { SharedStoredIds } from './retransmissions.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { publishHooks, type PublishContext } from './publish.ts'
 import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
+import { publishFirst } from './publish-first.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 import { thumbnailsWaiting } from '../core/images/queue.ts'
 import { brokerName } from './cluster.ts'
@@ -178,6 +179,7 @@ function wireHooks(core: Core, aedes: Aedes, parts: BrokerParts) {
     withinRate: createPublishRateLimit(limits),
     keepRetained: limitRetained(limits.retainedPerOrg, core.log, parts.retainedTopics ?? memoryRetainedTopics()),
   }
+    publishFirst: publishFirst(aedes),
   Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), publishHooks(publishing), {
     authorizeSubscribe: ((client, subscription, callback) =>
       authorizeSubscribe(acl, client, subscription, callback)) satisfies AedesOptions['authorizeSubscribe'],

@@ -1,6 +1,7 @@
 // The PUBLISH path, as aedes' handlers write theirs: a list of named steps. Aedes parses a PUBLISH
 // and calls authorizePublish, which runs PUBLISH_STEPS; once they pass, Aedes sends the QoS 1 PUBACK
-// and relays the packet, asking authorizeForward for each subscriber. A refusal closes the connection.
+// and relays the packet (already relayed by publishBeforeAck), asking authorizeForward for each subscriber.
+// A refusal closes the connection.
 import type { AedesOptions, Client, PublishPacket } from 'aedes'
 import type { Core } from '../core/index.ts'
 import { authorizeWrite, mayForward, type Acl } from './acl.ts'
@@ -19,6 +20,8 @@ export interface PublishContext {
   withinRate: (client: Client) => boolean
   /** clears the retain flag of a retained PUBLISH past --mqtt-retained-per-org (retained.ts) */
   keepRetained: (client: Client, packet: PublishPacket) => Promise<void>
+  /** Aedes' publish (retained, queued for persistent sessions, relayed), ahead of the PUBACK (publish-first.ts) */
+  publishFirst: (client: Client, packet: PublishPacket) => Promise<void>
 }
 
 type PublishStep = Step<PublishContext, Client | null, PublishPacket>
@@ -32,6 +35,7 @@ export const PUBLISH_STEPS: readonly PublishStep[] = [
   checkWriteAccess,
   keepRetained,
   storeValues,
+  publishBeforeAck,
 ]
 
 /** Aedes' hooks for a PUBLISH and its forwarding, over one context. */
@@ -107,6 +111,12 @@ function storeValues(ctx: PublishContext, client: Client | null, packet: Publish
     ctx.figures.refused.storeFailed++
     return err
   })
+}
+
+// a QoS 1 PUBACK says the message is queued for every persistent session: a kill after it loses nothing
+function publishBeforeAck(ctx: PublishContext, client: Client | null, packet: PublishPacket): Verdict {
+  if (!client || packet.qos !== 1 || packet === (client as { will?: unknown }).will) return undefined
+  return ctx.publishFirst(client, packet).then(undefined, (err: Error) => err)
 }
 
 /** Whether a subscriber gets a packet: what its subscriptions may read (acl.ts), counted as it is sent. */
