@@ -51,6 +51,9 @@ try {
     `  ${r.acknowledged} messages acknowledged, ${r.delivered} delivered to their session (+${r.duplicates} duplicates), in ${((Date.now() - started) / 1000).toFixed(0)} s`,
   )
   console.log(`  lost (acknowledged, never delivered): ${r.lost.length} ${r.lost.slice(0, 20).join(' ')}`)
+  console.log(
+    `  delivered only when every session resumed at the end (queued, but the relay died): ${r.late.length} ${r.late.slice(0, 20).join(' ')}`,
+  )
   console.log(`  delivered but never sent: ${r.unknown.length}`)
   if (r.lost.length || r.unknown.length) failed = true
 } finally {

@@ -47,8 +47,13 @@ export interface InstanceDeathResult {
   delivered: number
   /** deliveries beyond the first (QoS 1 is at least once) */
   duplicates: number
-  /** acknowledged, never delivered: must be none */
+  /** acknowledged, never delivered, not even when every session resumed at the end: must be none */
   lost: string[]
+  /**
+   * acknowledged for a session online at the time, delivered only when it resumed at the end (queued for it,
+   * but the relay to its instance died with the other one)
+   */
+  late: string[]
   /** delivered but never sent: must be none */
   unknown: string[]
   rounds: RoundResult[]
@@ -91,16 +96,40 @@ export async function instanceDeath(options: InstanceDeathOptions): Promise<Inst
     { name: 'a', mqttPort: await freePort() },
     { name: 'b', mqttPort: await freePort() },
   ]
-  const args = (i: Instance) =>
-    ['--db', dbUrl, '--data-dir', dataDir, '--redis', redis, '--broker-id', i.name, '--mqtt-port', String(i.mqttPort)]
+  const args = (i: Instance) => [
+    '--db',
+    dbUrl,
+    '--data-dir',
+    dataDir,
+    '--redis',
+    redis,
+    '--broker-id',
+    i.name,
+    '--mqtt-port',
+    String(i.mqttPort),
+  ]
   const start = async (i: Instance) => (i.server = await startServer(args(i)))
   const sent = new Map<string, string>() // payload → controller it was sent to
   const acked = new Map<string, string>()
-  const result: InstanceDeathResult = { acknowledged: 0, delivered: 0, duplicates: 0, lost: [], unknown: [], rounds: [] }
+  const result: InstanceDeathResult = {
+    acknowledged: 0,
+    delivered: 0,
+    duplicates: 0,
+    lost: [],
+    unknown: [],
+    rounds: [],
+  }
   const ctx: Ctx = { options, log, controllers, publisherKeys, watcherKey, instances, start, sent, acked }
   try {
     await Promise.all(instances.map(start))
     for (let round = 0; round < options.rounds; round++) result.rounds.push(await runRound(ctx, round))
+    const undelivered = [...acked].filter(([payload, name]) => !byName(controllers, name).received.has(payload))
+    // every session resumes once more: what was queued for it and never relayed comes now
+    for (const c of controllers) await connectController(c, instances[0]!, 0)
+    await untilDelivered(ctx, () => true, 5000)
+    result.late = undelivered
+      .filter(([p, name]) => byName(controllers, name).received.has(p))
+      .map(([p, n]) => `${n}:${p}`)
     tally(controllers, sent, acked, result)
     return result
   } finally {
@@ -173,8 +202,7 @@ async function runRound(ctx: Ctx, round: number): Promise<RoundResult> {
   await Promise.all(loops)
   await Promise.all(publishers.map((p) => p.client.endAsync()))
   const acknowledged = publishers.reduce((sum, p) => sum + p.acked, 0)
-  for (const [i, c] of controllers.entries())
-    if (roleOf(i) === 'offline') await connectController(c, survivor, 100)
+  for (const [i, c] of controllers.entries()) if (roleOf(i) === 'offline') await connectController(c, survivor, 100)
   await untilDelivered(ctx, (i) => roleOf(i) !== 'away')
 
   const missing = await missingRetained(survivor, ctx.watcherKey, retained)
@@ -188,7 +216,8 @@ async function runRound(ctx: Ctx, round: number): Promise<RoundResult> {
   const restarted = Date.now()
   await ctx.start(dead)
   const restartMs = Date.now() - restarted
-  const together = (await crossDelivery(ctx.watcherKey, dead, survivor)) && (await crossDelivery(ctx.watcherKey, survivor, dead))
+  const together =
+    (await crossDelivery(ctx.watcherKey, dead, survivor)) && (await crossDelivery(ctx.watcherKey, survivor, dead))
   log(`round ${round + 1}: instance ${dead.name} restarted in ${restartMs} ms; the two together again: ${together}`)
   return {
     killed: dead.name,
@@ -213,7 +242,8 @@ function connect(instance: Instance, key: string, options: mqtt.IClientOptions):
 
 /** A persistent session (fixed client id, clean: false) subscribed at QoS 1 to its commands. */
 async function connectController(c: Controller, instance: Instance, reconnectPeriod: number): Promise<void> {
-  if (c.client?.connected) await c.client.endAsync() // a clean DISCONNECT: the session stays
+  if (c.client?.connected)
+    await c.client.endAsync() // a clean DISCONNECT: the session stays
   else c.client?.end(true)
   const client = connect(instance, c.key, { clientId: c.name, clean: false, reconnectPeriod })
   c.client = client
@@ -237,13 +267,15 @@ async function untilAllPublishing(publishers: { acked: number }[]): Promise<void
 }
 
 /** Waits (bounded) until the chosen controllers have every message acknowledged for them. */
-async function untilDelivered(ctx: Ctx, which: (i: number) => boolean): Promise<void> {
+async function untilDelivered(ctx: Ctx, which: (i: number) => boolean, ms = 20_000): Promise<void> {
   const wanted = new Map(ctx.controllers.filter((_, i) => which(i)).map((c) => [c.name, c]))
   await eventually(() => {
     for (const [payload, name] of ctx.acked) if (wanted.get(name)?.received.has(payload) === false) return false
     return true
-  }, 20_000)
+  }, ms)
 }
+
+const byName = (controllers: Controller[], name: string) => controllers.find((c) => c.name === name)!
 
 /** One retained message per controller, half through each instance; the latest payload per topic. */
 async function publishRetained(ctx: Ctx, round: number, dead: Instance, survivor: Instance) {
