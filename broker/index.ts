@@ -17,6 +17,7 @@ import { logClosings, logUnexpectedPackets } from './closing-log.ts'
 import { countedAs, createConnectHooks } from './auth.ts'
 import { createIngest, type Ingest } from './ingest.ts'
 import { limitOfflineQueues, type QueueLength } from './offline-queue.ts'
+import { boundConnectSteps } from './bounded-persistence.ts'
 import type { FolderPublisher, MessageBus } from '../core/messages/types.ts'
 import { pathToTopic } from './topics.ts'
 import { principalOfUpgrade, serveJsonWebSocket } from './json-websocket.ts'
@@ -32,8 +33,8 @@ import { limitRetained, memoryRetainedTopics, type RetainedTopics } from './reta
 import type { SharedStoredIds } from './retransmissions.ts'
 import { startRevalidation, type LiveSessions } from './revalidate.ts'
 import { publishHooks, type PublishContext } from './publish.ts'
-import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { publishFirst } from './publish-first.ts'
+import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 import { thumbnailsWaiting } from '../core/images/queue.ts'
 import { brokerName } from './cluster.ts'
@@ -178,8 +179,8 @@ function wireHooks(core: Core, aedes: Aedes, parts: BrokerParts) {
     ingest,
     withinRate: createPublishRateLimit(limits),
     keepRetained: limitRetained(limits.retainedPerOrg, core.log, parts.retainedTopics ?? memoryRetainedTopics()),
-  }
     publishFirst: publishFirst(aedes),
+  }
   Object.assign(aedes, createConnectHooks(core, aedes, sessionsPerKey, resolver), publishHooks(publishing), {
     authorizeSubscribe: ((client, subscription, callback) =>
       authorizeSubscribe(acl, client, subscription, callback)) satisfies AedesOptions['authorizeSubscribe'],
@@ -194,6 +195,7 @@ function newAedes(core: Core, shared: Pick<BrokerParts, 'persistence' | 'mq' | '
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
     concurrency: 0,
     ...shared,
+    ...(shared.persistence ? { persistence: boundConnectSteps(shared.persistence, core.log) } : {}),
     // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
     drainTimeout: limits.drainTimeoutMs,
     connectTimeout: limits.connectTimeoutMs,
