@@ -33,3 +33,22 @@ export function redisCommand(url: string, command: string[]): Promise<string> {
     socket.write(commands.map(encode).join(''))
   })
 }
+
+/**
+ * Everything published on the broker's channels of the URL's database (`tendril:mqtt:<db>/…`) from now
+ * on, as raw text: how a test sees which messages went through Redis.
+ */
+export async function watchBrokerChannels(url: string): Promise<{ seen(): string; close(): void }> {
+  const { hostname, port, pathname } = new URL(url)
+  const pattern = `tendril:mqtt:${pathname.slice(1) || '0'}/*`
+  const socket = net.connect(Number(port), hostname)
+  let received = ''
+  socket.on('data', (data) => (received += data.toString('latin1')))
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject)
+    socket.write(`*2\r\n$10\r\nPSUBSCRIBE\r\n$${pattern.length}\r\n${pattern}\r\n`, () => resolve())
+  })
+  const confirmed = Date.now()
+  while (!received.includes('psubscribe') && Date.now() - confirmed < 5000) await new Promise((r) => setTimeout(r, 10))
+  return { seen: () => received, close: () => socket.destroy() }
+}

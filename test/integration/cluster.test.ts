@@ -15,7 +15,7 @@ import { fixture, grant } from '../helpers/fixtures.ts'
 import { eventually } from '../helpers/http.ts'
 import { closeSockets, openSocket, sendRhizo, settled } from '../helpers/json-websocket.ts'
 import { deliveryStops, rawSession } from '../helpers/mqtt.ts'
-import { freshRedisDatabase } from '../helpers/redis.ts'
+import { freshRedisDatabase, watchBrokerChannels } from '../helpers/redis.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 describe('two instances on one Redis and one PostgreSQL database', () => {
@@ -103,6 +103,29 @@ describe('two instances on one Redis and one PostgreSQL database', () => {
       values,
       Array.from({ length: 400 }, (_, i) => String(i)),
     )
+  })
+
+  test('a message goes through Redis only to an instance that listens to its topic', async () => {
+    const channels = await watchBrokerChannels(redis)
+    try {
+      const here = await open(a!.mqttUrl, pi1)
+      assert.equal(await subscribe(here.client, 'acme/greenhouse/pi-1/local-only', 0), 0)
+      const publisher = await open(a!.mqttUrl, pi2)
+      for (let i = 0; i < 50; i++) publisher.client.publish('acme/greenhouse/pi-1/local-only', `alpha${i}`, { qos: 0 })
+      await publish(publisher.client, 'acme/greenhouse/pi-1/local-only', 'last', { qos: 1 })
+      assert.equal((await here.take(51)).length, 51)
+      assert.equal(count(channels.seen(), 'alpha'), 0, 'no instance but a listens: nothing went through Redis')
+
+      const there = await open(b!.mqttUrl, pi1)
+      assert.equal(await subscribe(there.client, 'acme/greenhouse/pi-1/local-only', 0), 0)
+      for (let i = 0; i < 50; i++) publisher.client.publish('acme/greenhouse/pi-1/local-only', `beta${i}`, { qos: 0 })
+      await publish(publisher.client, 'acme/greenhouse/pi-1/local-only', 'last', { qos: 1 })
+      assert.equal((await there.take(51)).length, 51, 'b listens now: it gets every message')
+      assert.equal((await here.take(51)).length, 51)
+      assert.equal(count(channels.seen(), 'beta'), 50, 'each message went to b through Redis once')
+    } finally {
+      channels.close()
+    }
   })
 
   test('a persistent session left on one instance resumes on the other with the QoS 1 messages sent meanwhile', async () => {
@@ -439,6 +462,11 @@ interface Connection {
 }
 
 const opened: MqttClient[] = []
+
+/** How many times `text` occurs in `haystack`. */
+function count(haystack: string, text: string): number {
+  return haystack.split(text).length - 1
+}
 
 function endAll(): void {
   for (const client of opened.splice(0)) client.end(true)

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { execFileSync } from 'node:child_process'
+import { createConnection } from 'node:net'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { openCore } from '../../core/index.ts'
 import { loadConfig } from '../../core/config.ts'
@@ -16,7 +17,7 @@ import { freshDatabase, providers, type TestDatabase } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { endAll, nextMessage, refusalCode } from '../helpers/mqtt.ts'
-import { freshRedisDatabase, redisCommand } from '../helpers/redis.ts'
+import { freshRedisDatabase, redisCommand, watchBrokerChannels } from '../helpers/redis.ts'
 
 const PER_KEY = 3
 const WRITERS = Array.from({ length: 50 }, (_, i) => `acme/c-${i}`)
@@ -135,6 +136,37 @@ for (const provider of providers) {
         ['acme/pi-1 {"hello":{"from":"worker 2"}}', 'acme/pi-1/commands/led on'],
         'each message arrives once',
       )
+    })
+
+    test('messages between the workers go over their own sockets, not through Redis', async () => {
+      const channels = await watchBrokerChannels(redis)
+      try {
+        const subscriber = await connectOn(1, keys['acme/pi-1']!)
+        await subscriber.subscribeAsync('acme/pi-1/commands/#', { qos: 0 })
+        const publisher = await connectOn(2, keys['acme/pi-2']!)
+        const got: string[] = []
+        subscriber.on('message', (_topic, payload) => got.push(payload.toString()))
+        for (let i = 0; i < 100; i++) publisher.publish('acme/pi-1/commands/probe', `gamma${i}`, { qos: 0 })
+        await publisher.publishAsync('acme/pi-1/commands/probe', 'gamma-last', { qos: 1 })
+        assert.ok(await eventually(() => got.length >= 101, 5000), `received ${got.length} of 101`)
+        assert.equal(channels.seen().split('gamma').length - 1, 0, 'no message crossed through Redis')
+        await Promise.all([subscriber.endAsync(), publisher.endAsync()]) // the key's sessions are limited
+      } finally {
+        channels.close()
+      }
+    })
+
+    test("a worker's relay socket closes on a connection that does not know the workers' secret", async () => {
+      const port = Number(/"meshPort":(\d+)/.exec(server.output())?.[1])
+      assert.ok(port > 0, 'the workers log their relay port')
+      const stranger = createConnection(port, '127.0.0.1')
+      const hello = Buffer.from(`\x07${JSON.stringify({ id: 'intruder', secret: 'guess' })}`)
+      const frame = Buffer.alloc(4)
+      frame.writeUInt32LE(hello.length)
+      stranger.write(Buffer.concat([frame, hello]))
+      stranger.on('error', () => undefined)
+      assert.ok(await new Promise((resolve) => stranger.once('close', () => resolve(true))))
+      assert.ok(await eventually(() => server.output().includes('refused a socket'), 3000), 'a log line says so')
     })
 
     test('a retained message reaches a client on either worker', async () => {
