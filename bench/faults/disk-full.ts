@@ -1,22 +1,24 @@
 // Issue 21, "disk full": a real `tendril serve` on SQLite with --data-dir on a small tmpfs, while
 // controllers publish numbered QoS 1 values, uploaders write file revisions and image values (blobs)
-// over REST and a reader reads; a filler file takes the disk's last byte for --full-ms, then is deleted.
+// over REST and a reader reads; a filler file takes the disk's last byte for --full-ms, then it and a
+// ballast file written at the start are deleted (space returns, more than the writers fill meanwhile).
 // Then the server is SIGKILLed, the disk filled again and the server started on it. Needs root (mount).
 // Exit 1 on any loss, a 500 or an answer without an error code, a crash, or no recovery.
-//   node --import tsx bench/faults/disk-full.ts [--size-mb 64] [--controllers 20] [--uploaders 4]
-//   [--file-kb 256] [--full-ms 20000] [--steady-ms 10000]
+//   node --import tsx bench/faults/disk-full.ts [--size-mb 128] [--ballast-mb 48] [--controllers 20] [--uploaders 4]
+//   [--file-kb 128] [--full-ms 20000] [--steady-ms 5000]
 import { parseArgs } from 'node:util'
 import { diskFullScenario, type DiskFullResult } from '../../test/helpers/disk-full.ts'
 import { machine } from '../lib/stats.ts'
 
 const { values: args } = parseArgs({
   options: {
-    'size-mb': { type: 'string', default: '64' },
+    'size-mb': { type: 'string', default: '128' },
     controllers: { type: 'string', default: '20' },
     uploaders: { type: 'string', default: '4' },
-    'file-kb': { type: 'string', default: '256' },
+    'file-kb': { type: 'string', default: '128' },
     'full-ms': { type: 'string', default: '20000' },
-    'steady-ms': { type: 'string', default: '10000' },
+    'steady-ms': { type: 'string', default: '5000' },
+    'ballast-mb': { type: 'string', default: '48' },
   },
 })
 
@@ -33,6 +35,7 @@ const r = await diskFullScenario({
   fileBytes: Number(args['file-kb']) * 1024,
   fullMs: Number(args['full-ms']),
   steadyMs: Number(args['steady-ms']),
+  ballastMb: Number(args['ballast-mb']),
   log: (line) => console.log(`  ${line}`),
 })
 print(r)
@@ -71,7 +74,7 @@ function print(r: DiskFullResult): void {
   )
   console.log(`  restart on a full disk: ${JSON.stringify(r.startupFull)}`)
   console.log(
-    `  stray files in the data dir: ${r.strayFiles.join(', ') || 'none'}; integrity_check: ${r.integrity}; crashed: ${r.serverCrashed}`,
+    `  stray files in the data dir: ${r.strayFiles.join(', ') || 'none'}; integrity_check: ${r.integrity}; blobs ${JSON.stringify(r.blobs)}; crashed: ${r.serverCrashed}`,
   )
 }
 
@@ -93,6 +96,7 @@ function problems(r: DiskFullResult): string[] {
   if (!s.started || !s.readOk || !s.writesAfterSpace || !s.writeRefusal.startsWith('507'))
     out.push(`restart on a full disk: ${JSON.stringify(s)}`)
   if (r.strayFiles.length) out.push(`files in the data dir: ${r.strayFiles.join(', ')}`)
+  if (r.blobs.missing || r.blobs.temp) out.push(`blob store: ${JSON.stringify(r.blobs)}`)
   if (r.integrity !== 'ok') out.push(`integrity_check: ${r.integrity}`)
   if (r.serverCrashed) out.push('the server exited')
   return out

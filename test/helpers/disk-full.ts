@@ -5,7 +5,17 @@
 // filled again, and the server started on it (WAL recovery and checkpoint on a full disk).
 import { createHash, randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -33,8 +43,10 @@ export interface DiskFullOptions {
   fileBytes: number
   /** how long the disk stays full before the filler is deleted */
   fullMs: number
-  /** how long everyone writes before the disk fills, and again after space returned */
+  /** how long everyone writes before the disk fills */
   steadyMs: number
+  /** a file taking this much from the start, deleted with the filler: room for the writes after space returns */
+  ballastMb: number
   log?: (line: string) => void
 }
 
@@ -80,6 +92,8 @@ export interface DiskFullResult {
   /** files in the data dir other than the database, its WAL/SHM and blobs (a log file would show here) */
   strayFiles: string[]
   integrity: string
+  /** blob store after the run: temp files left (a partial blob), referenced blobs missing, blobs nothing refers to */
+  blobs: { temp: number; missing: number; unreferenced: number }
   serverCrashed: boolean
 }
 
@@ -110,9 +124,16 @@ export function mountTmpfs(sizeMb: number): { dir: string; unmount(): void } {
       cause: err,
     })
   }
+  // interrupted (Ctrl-C, a timeout): detached at once, freed once the server is gone
+  const interrupted = () => {
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' })
+    process.exit(130)
+  }
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
   return {
     dir,
     unmount() {
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted)
       execFileSync('umount', [dir], { stdio: 'pipe' })
       rmSync(dir, { recursive: true, force: true })
     },
@@ -146,6 +167,9 @@ const freeBytes = (dir: string) => {
   return s.bavail * s.bsize
 }
 
+/** how long everyone writes on after space returned and every writer was acknowledged again */
+const AFTER_MS = 2000
+
 export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFullResult> {
   const log = options.log ?? (() => {})
   const disk = mountTmpfs(options.sizeMb)
@@ -153,10 +177,14 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
   const writers: Writer[] = []
   try {
     const dataDir = join(disk.dir, 'data')
+    const ballast = join(disk.dir, 'ballast')
+    writeFileSync(ballast, Buffer.alloc(options.ballastMb << 20, 0x55))
     const keys = await provision(dataDir, options.controllers)
     const mqttPort = await freePort()
     const args = ['--data-dir', dataDir, '--mqtt-port', String(mqttPort)]
     server = await startServer(args)
+    const killServer = () => server?.child.kill('SIGKILL') // also when the scenario is interrupted
+    process.once('exit', killServer)
     const lines = collectLines(server)
     const uploaders: Uploader[] = keys
       .slice(0, options.uploaders)
@@ -170,12 +198,14 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       w.client.on('close', () => w.closed++)
       writers.push(w)
     }
-    const loops = [
-      ...writers.map((w, i) => publishLoop(w, `acme/c-${i}/level`, () => running)),
-      ...uploaders.map((u) => uploadLoop(server!.url, u, options.fileBytes, rest, () => running)),
-      readLoop(server.url, keys[0]!, reads, () => running),
-      socketLoop(server.url, keys[0]!, socketErrors, () => running),
-    ]
+    const loops = named({
+      ...Object.fromEntries(writers.map((w, i) => [`mqtt c-${i}`, publishLoop(w, `acme/c-${i}/level`, () => running)])),
+      ...Object.fromEntries(
+        uploaders.map((u) => [`rest ${u.path}`, uploadLoop(server!.url, u, options.fileBytes, rest, () => running)]),
+      ),
+      reader: readLoop(server.url, keys[0]!, reads, () => running),
+      socket: socketLoop(server.url, keys[0]!, socketErrors, () => running),
+    })
     await untilAllAcknowledged(writers, uploaders, 30_000)
     await sleep(options.steadyMs)
     log(
@@ -205,6 +235,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
 
     // --- space returns: writes succeed again without a restart ---
     rmSync(filler)
+    rmSync(ballast)
     const spaceAt = Date.now()
     const mark = writers.map((w) => w.acked.length)
     const recovered = await eventually(
@@ -215,9 +246,19 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     log(
       `space returned: every writer acknowledged again ${recovered ? `after ${full.recoveredAfterMs} ms` : 'NEVER (30 s)'}`,
     )
-    await sleep(options.steadyMs)
+    await sleep(AFTER_MS)
     running = false
-    await Promise.all(loops)
+    const stuck = await loops.settled(15_000)
+    if (stuck.length) {
+      const recent = lines.all
+        .filter((l) => l.level >= 40)
+        .slice(-20)
+        .map((l) => l.raw.slice(0, 400))
+      throw new Error(
+        `writers still waiting for an answer 15 s after the end: ${stuck.join('; ')}\n` +
+          `free ${freeBytes(disk.dir)} bytes; the server's last warnings:\n${recent.join('\n')}`,
+      )
+    }
     await Promise.all(writers.map((w) => w.client.endAsync()))
 
     const mqttFigures = await checkValues(server.url, keys, writers)
@@ -229,6 +270,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     server = startupFull.server
     await server.stop()
     const integrity = integrityCheck(join(dataDir, 'tendril.db'))
+    const blobs = blobCensus(dataDir)
     const seconds = fullFor || 1
     return {
       mqtt: mqttFigures,
@@ -246,6 +288,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       logBytesPerSecondFull: Math.round(whileFull.reduce((sum, l) => sum + l.raw.length + 1, 0) / seconds),
       strayFiles: strayFiles(dataDir),
       integrity,
+      blobs,
       serverCrashed,
     }
   } finally {
@@ -298,6 +341,7 @@ function connect(port: number, key: string, i: number): MqttClient {
 async function publishLoop(w: Writer, topic: string, running: () => boolean): Promise<void> {
   for (let n = 1; running(); n++) {
     w.sent = n
+    waitingFor.set(`mqtt ${w.client.options.clientId}`, `PUBACK of ${n} since ${new Date().toISOString()}`)
     await w.client.publishAsync(topic, String(n), { qos: 1 })
     w.acked.push(n)
   }
@@ -315,6 +359,7 @@ async function uploadLoop(
   running: () => boolean,
 ): Promise<void> {
   for (let n = 0; running(); n++) {
+    waitingFor.set(`rest ${u.path}`, `write ${n} (kind ${n % 4}) since ${new Date().toISOString()}`)
     const write = await restWrite(url, u, n, fileBytes)
     const text = await write.res.text()
     if (write.res.ok) {
@@ -416,6 +461,21 @@ async function socketLoop(
   }
   ws.close()
 }
+
+/** Loops by name; settled(ms) lists those not finished within ms, with what each waits for. */
+function named(loops: Record<string, Promise<void>>) {
+  const pending = new Set(Object.keys(loops))
+  for (const [name, loop] of Object.entries(loops)) void loop.finally(() => pending.delete(name))
+  return {
+    async settled(ms: number): Promise<string[]> {
+      await Promise.race([Promise.allSettled(Object.values(loops)), sleep(ms)])
+      return [...pending].map((name) => `${name} (${waitingFor.get(name) ?? '?'})`)
+    },
+  }
+}
+
+/** What each loop is waiting for now (diagnostics for a stuck one). */
+const waitingFor = new Map<string, string>()
 
 async function untilAllAcknowledged(writers: Writer[], uploaders: Uploader[], ms: number): Promise<void> {
   const since = Date.now()
@@ -569,6 +629,31 @@ function examples(lines: LogLine[]): Record<string, string> {
 function strayFiles(dataDir: string): string[] {
   const expected = /^(tendril\.db(-wal|-shm|-journal)?|blobs)$/
   return readdirSync(dataDir).filter((name) => !expected.test(name))
+}
+
+/** What the fs blob store holds against what the revisions refer to. */
+function blobCensus(dataDir: string): DiskFullResult['blobs'] {
+  const root = join(dataDir, 'blobs')
+  const temp = readdirSync(join(root, 'tmp')).length
+  const stored = new Set(
+    readdirSync(root, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && /^[0-9a-f]{64}$/.test(e.name))
+      .map((e) => e.name),
+  )
+  const db = new Database(join(dataDir, 'tendril.db'), { readonly: true })
+  try {
+    const rows = db
+      .prepare('SELECT DISTINCT "blobHash" AS h FROM "ResourceRevision" WHERE "blobHash" IS NOT NULL')
+      .all()
+    const referenced = new Set((rows as { h: string }[]).map((r) => r.h))
+    return {
+      temp,
+      missing: [...referenced].filter((h) => !stored.has(h)).length,
+      unreferenced: [...stored].filter((h) => !referenced.has(h)).length,
+    }
+  } finally {
+    db.close()
+  }
 }
 
 function integrityCheck(file: string): string {

@@ -1,4 +1,4 @@
-// Issue 21, "disk full", short: a real `tendril serve` on SQLite with its data dir on a 16 MB tmpfs
+// Issue 21, "disk full", short: a real `tendril serve` on SQLite with its data dir on a 32 MB tmpfs
 // while controllers publish QoS 1 values and an uploader writes file revisions and image values; a
 // filler takes the last byte, then is deleted; then the server is killed and started on a full disk.
 // Needs root (or CAP_SYS_ADMIN) to mount the tmpfs: it fails, never skips, without. The long run and
@@ -12,7 +12,8 @@ describe('disk full on SQLite', () => {
   before(
     async () => {
       r = await diskFullScenario({
-        sizeMb: 16,
+        sizeMb: 32,
+        ballastMb: 12,
         controllers: 3,
         uploaders: 1,
         fileBytes: 64 * 1024,
@@ -30,6 +31,8 @@ describe('disk full on SQLite', () => {
     assert.deepEqual(r.mqtt.lost, [], 'PUBACKed values missing')
     assert.deepEqual(r.rest.lost, [], 'acknowledged uploads missing or unreadable')
     assert.equal(r.integrity, 'ok')
+    assert.equal(r.blobs.missing, 0, 'a revision refers to a blob that is not there')
+    assert.equal(r.blobs.temp, 0, 'a partial blob was left in the temp dir')
     assert.equal(r.serverCrashed, false)
   })
 
