@@ -116,6 +116,7 @@ export async function instanceDeath(options: InstanceDeathOptions): Promise<Inst
     delivered: 0,
     duplicates: 0,
     lost: [],
+    late: [],
     unknown: [],
     rounds: [],
   }
@@ -186,10 +187,12 @@ async function runRound(ctx: Ctx, round: number): Promise<RoundResult> {
   await sleep(options.minUpMs + Math.random() * (options.maxUpMs - options.minUpMs))
 
   // the load balancer sends what reconnects to the survivor from now on
-  for (const c of [...controllers.map((c) => c.client), ...publishers.map((p) => p.client)])
-    if (c && c.options.port === dead.mqttPort) c.options.port = survivor.mqttPort
+  const onDead = [...controllers.map((c) => c.client!), ...publishers.map((p) => p.client)].filter(
+    (c) => c.options.port === dead.mqttPort,
+  )
+  for (const c of onDead) c.options.port = survivor.mqttPort
   const ackedBefore = ctx.acked.size
-  await dead.server!.stop('SIGKILL')
+  await killAtNextPuback(dead.server!, onDead)
   const killedAt = Date.now()
   const staleAtKill = (await shownConnected(survivor, ctx.watcherKey, controllers)).filter(
     (shown, i) => shown && home(i) === dead,
@@ -229,6 +232,20 @@ async function runRound(ctx: Ctx, round: number): Promise<RoundResult> {
     restartMs,
     together,
   }
+}
+
+/** SIGKILL the moment a client hears a PUBACK from it: what the instance acknowledged must be safe by then. */
+async function killAtNextPuback(server: RunningServer, clients: MqttClient[]): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onPacket = (packet: { cmd: string }) => {
+      if (packet.cmd !== 'puback') return
+      server.child.kill('SIGKILL')
+      for (const c of clients) c.off('packetreceive', onPacket)
+      resolve()
+    }
+    for (const c of clients) c.on('packetreceive', onPacket)
+  })
+  await server.stop('SIGKILL')
 }
 
 function connect(instance: Instance, key: string, options: mqtt.IClientOptions): MqttClient {
