@@ -58,8 +58,10 @@ const MATCHING = { separator: '/', wildcard_one: '+', wildcard_some: '#', match_
 const ACK_TIMEOUT_MS = 2000
 /** How long start-up waits to hear from every running instance. */
 const JOIN_TIMEOUT_MS = 2000
-/** How often instances reached through Redis are checked for being still alive. */
+/** How often an instance announces itself again, and checks that those reached through Redis still run. */
 const CHECK_EVERY_MS = 10_000
+/** At most one log line this often about subscriptions not acknowledged in time. */
+const REPORT_EVERY_MS = 10_000
 /** The first frame on a socket is a Hello: a small one. */
 const HELLO_LIMIT = 4096
 
@@ -279,11 +281,13 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
 
   /** Tells every peer of a new filter; resolves once all acknowledged it (or left, or the timeout passed). */
   function announce(filter: string): Promise<void> {
+    const asked: [Peer, number][] = []
     const waits = [...peers.values()].map(
       (peer) =>
         new Promise<void>((resolve) => {
           const n = ++seq
           peer.awaiting.set(n, resolve)
+          asked.push([peer, n])
           send(peer, { type: FrameType.Add, filter, seq: n })
         }),
     )
@@ -291,11 +295,24 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        log.warn({ filter }, 'mesh: an instance did not acknowledge a subscription in time')
+        noteUnacknowledged(filter)
+        for (const [peer, n] of asked) peer.awaiting.delete(n) // an answer after this counts for nothing
         resolve()
       }, ACK_TIMEOUT_MS)
     })
     return Promise.race([Promise.all(waits).then(() => undefined), timeout]).finally(() => clearTimeout(timer))
+  }
+
+  let unacknowledged = 0
+  /** One line, then at most one more per REPORT_EVERY_MS with how many followed (Redis away: all of them). */
+  function noteUnacknowledged(filter: string): void {
+    if (unacknowledged++ > 0) return
+    log.warn({ filter }, 'mesh: an instance did not acknowledge a subscription in time')
+    setTimeout(() => {
+      if (unacknowledged > 1)
+        log.warn({ more: unacknowledged - 1 }, 'mesh: more subscriptions not acknowledged in time')
+      unacknowledged = 0
+    }, REPORT_EVERY_MS).unref()
   }
 
   // Redis channels first, so that an instance announcing itself meanwhile is heard
@@ -313,10 +330,17 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
       )
     })
   }
-  await pub.publish(broadcast, JSON.stringify({ hello: { id, group, port } } satisfies Announcement))
+  const hello = JSON.stringify({ hello: { id, group, port } } satisfies Announcement)
+  await pub.publish(broadcast, hello)
   await joined()
 
-  const checker = setInterval(() => void checkRedisPeers(), CHECK_EVERY_MS).unref()
+  // Also said again now and then: an instance that dropped this one (Redis lost their heartbeats for
+  // a while) learns of it again.
+  const checker = setInterval(() => {
+    void pub.publish(broadcast, hello).catch(() => undefined)
+    void checkRedisPeers()
+  }, CHECK_EVERY_MS).unref()
+  const missedBeats = new Map<string, number>()
 
   /** Waits (a bounded time) until every instance running on this Redis is a peer. */
   async function joined(): Promise<void> {
@@ -328,12 +352,18 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     if (missing.length > 0) log.warn({ missing }, 'mesh: running instances did not answer; going on without them')
   }
 
-  /** An instance cut off without a goodbye (a crash) stops being sent to once its heartbeat expires. */
+  /**
+   * An instance gone without a goodbye (a crash) stops being sent to once its heartbeat has expired at
+   * two checks in a row: after a restart of Redis, a running instance's heartbeat is back within one.
+   */
   async function checkRedisPeers(): Promise<void> {
     for (const peer of [...peers.values()]) {
       if (peer.link.kind !== 'redis') continue
       const running = await options.isRunning(peer.id).catch(() => true)
-      if (!running) dropPeer(peer, 'heartbeat expired')
+      const missed = running ? 0 : (missedBeats.get(peer.id) ?? 0) + 1
+      if (missed >= 2) dropPeer(peer, 'heartbeat expired')
+      if (missed === 0 || missed >= 2) missedBeats.delete(peer.id)
+      else missedBeats.set(peer.id, missed)
     }
   }
 
