@@ -72,6 +72,7 @@ function print(r: DiskFullResult): void {
   console.log(
     `  a full disk logged as something else: ${r.unrecognized.length} ${r.unrecognized.slice(0, 3).join(' | ')}`,
   )
+  console.log(`  connected after space returned, shown disconnected: ${r.shownDisconnected.join(' ') || 'none'}`)
   console.log(`  restart on a full disk: ${JSON.stringify(r.startupFull)}`)
   console.log(
     `  stray files in the data dir: ${r.strayFiles.join(', ') || 'none'}; integrity_check: ${r.integrity}; blobs ${JSON.stringify(r.blobs)}; crashed: ${r.serverCrashed}`,
@@ -97,6 +98,7 @@ function problems(r: DiskFullResult): string[] {
     out.push(`restart on a full disk: ${JSON.stringify(s)}`)
   if (r.strayFiles.length) out.push(`files in the data dir: ${r.strayFiles.join(', ')}`)
   if (r.blobs.missing || r.blobs.temp) out.push(`blob store: ${JSON.stringify(r.blobs)}`)
+  if (r.shownDisconnected.length) out.push(`connected controllers shown disconnected: ${r.shownDisconnected.join(' ')}`)
   if (r.integrity !== 'ok') out.push(`integrity_check: ${r.integrity}`)
   if (r.serverCrashed) out.push('the server exited')
   return out

@@ -76,6 +76,8 @@ export interface DiskFullResult {
   mqtt: DoorFigures
   rest: DoorFigures
   full: PhaseFigures
+  /** controllers connected after space returned that their status shows disconnected */
+  shownDisconnected: string[]
   /** the restart on a full disk after SIGKILL: listening, reading, refusing, then writing after space returned */
   startupFull: { started: boolean; readOk: boolean; writeRefusal: string; writesAfterSpace: boolean; walBytes: number }
   /** log lines at info and above while the disk was full, by message; and all lines per second while full */
@@ -247,6 +249,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       `space returned: every writer acknowledged again ${recovered ? `after ${full.recoveredAfterMs} ms` : 'NEVER (30 s)'}`,
     )
     await sleep(AFTER_MS)
+    const shownDisconnected = await presenceShown(server.url, keys)
     running = false
     const stuck = await loops.settled(15_000)
     if (stuck.length) {
@@ -288,6 +291,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       logBytesPerSecondFull: Math.round(whileFull.reduce((sum, l) => sum + l.raw.length + 1, 0) / seconds),
       strayFiles: strayFiles(dataDir),
       integrity,
+      shownDisconnected,
       blobs,
       serverCrashed,
     }
@@ -460,6 +464,19 @@ async function socketLoop(
     await sleep(50)
   }
   ws.close()
+}
+
+/** The controllers whose status (meta=1) says disconnected. */
+async function presenceShown(url: string, keys: string[]): Promise<string[]> {
+  const disconnected: string[] = []
+  for (let i = 0; i < keys.length; i++) {
+    const res = await fetch(`${url}/api/v1/resources/acme/c-${i}?meta=1`, {
+      headers: { authorization: basicAuth(keys[i]!) },
+    })
+    const meta = (await res.json()) as { connected?: boolean }
+    if (meta.connected !== true) disconnected.push(`c-${i}`)
+  }
+  return disconnected
 }
 
 /** Loops by name; settled(ms) lists those not finished within ms, with what each waits for. */

@@ -55,6 +55,7 @@ describe('disk full on SQLite', () => {
     assert.ok(r.full.mqttClosedWhileFull > 0, 'no PUBLISH was refused while full')
     assert.equal(r.full.readsWhileFull.failed, 0)
     assert.notEqual(r.full.recoveredAfterMs, null, 'writes did not succeed again within 30 s')
+    assert.deepEqual(r.shownDisconnected, [], 'connected controllers whose status says disconnected')
   })
 
   test('killed and started on a full disk, it replays its WAL, reads, refuses writes and recovers', () => {
