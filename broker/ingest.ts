@@ -10,7 +10,7 @@ import type { Client, PublishPacket } from 'aedes'
 import type { Resource } from '../core/db/index.ts'
 import type { Core } from '../core/index.ts'
 import { committedToDisk } from '../core/db/sqlite-connection.ts'
-import { reportUnreachable } from '../core/db/availability.ts'
+import { databaseUnreachable, reportUnreachable, unlessUnreachable } from '../core/db/availability.ts'
 import { unavailable } from '../core/errors.ts'
 import { reportDiskFull } from '../core/disk-full.ts'
 import { decodeFolderPayloadUnlessKept, decodeSequencePayload } from '../core/messages/codecs.ts'
@@ -167,7 +167,8 @@ async function decode(ctx: IngestContext, client: Client, packet: PublishPacket)
   const session = sessionOf(client)
   if (!session || packet.topic.startsWith('$')) return null
   const path = topicToPath(packet.topic)
-  const resource = await ctx.resolver.resolve(path).catch(() => null)
+  // QoS 1/2 unresolved while the database is away: refused, not acknowledged unstored; QoS 0 is still relayed
+  const resource = await ctx.resolver.resolve(path).catch(packet.qos > 0 ? unlessUnreachable(null) : () => null)
   if (!resource) return null // sub-topics below a folder and unknown topics are only relayed
   if (isFolderType(resource.type)) return folderItem(ctx, client, session.principal, resource, path, packet)
   if (resource.type !== ResourceType.sequence) return null
@@ -218,6 +219,7 @@ async function sequenceItem(
     const { value } = decodeSequencePayload(packet.payload as Buffer)
     return { principal, folder, folderPath, messages: [{ kind: 'store', sequence: sequence.name, value }], receivedAt }
   } catch (err) {
+    if (packet.qos > 0 && databaseUnreachable(err)) throw err // refused, not acknowledged as a value nobody can store
     notUnderstood(ctx, client, packet, err as Error)
     return null
   }

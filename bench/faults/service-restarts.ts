@@ -53,7 +53,9 @@ function report(r: ServiceRestartResult): boolean {
     `  ${r.acknowledged} values acknowledged (${r.restAcknowledged} over REST, ${r.sdkAcknowledged} by the SDK), ${r.stored} stored`,
   )
   console.log(`  SDK errors: ${r.sdkErrors.length} ${r.sdkErrors.slice(0, 3).join(' | ')}`)
-  console.log(`  c-0 values acknowledged that its persistent QoS 1 subscriber never got: ${r.keeperMissing}`)
+  console.log(
+    `  c-0 values acknowledged that its persistent QoS 1 subscriber never got: ${r.keeperMissing.length} ${r.keeperMissing.slice(0, 20).join(' ')}`,
+  )
   console.log(`  lost (acknowledged, not stored): ${r.lost.length} ${r.lost.slice(0, 20).join(' ')}`)
   console.log(`  doubled (acknowledged, stored twice): ${r.doubled.length} ${r.doubled.slice(0, 20).join(' ')}`)
   console.log(`  stored but never sent: ${r.unknown.length}`)

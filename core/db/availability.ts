@@ -38,6 +38,17 @@ export function databaseUnreachable(err: unknown): boolean {
   return false
 }
 
+/**
+ * For a lookup's catch: `fallback` (no access, nothing found) for what is wrong with the input, but the error itself
+ * when the database does not answer, so that a value is refused, not taken for one nobody may store and acknowledged.
+ */
+export function unlessUnreachable<T>(fallback: T): (err: unknown) => T {
+  return (err) => {
+    if (databaseUnreachable(err)) throw err
+    return fallback
+  }
+}
+
 const lastLine = new WeakMap<Logger, { at: number; refused: number }>()
 
 /**

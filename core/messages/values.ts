@@ -18,6 +18,7 @@ import { ResourceType, SequenceDataType } from '../resources/types.ts'
 import { encodeDisplay, encodeImageUpdate } from './codecs.ts'
 import { recordRefusals } from './refusal-log.ts'
 import type { FolderPublisher, RefusalKind, ValueRefusal, ValueRequest } from './types.ts'
+import { unlessUnreachable } from '../db/availability.ts'
 
 export interface AnnouncedValue extends StoredValue {
   /** the sequence's folder and its name in it: announced as "d,<name>,<timestamp>,<value>" on the folder */
@@ -105,7 +106,9 @@ async function sharedLookups(ctx: CoreContext): Promise<ValueLookups> {
   const resolver = await currentPathResolver(ctx)
   return {
     resolver,
-    access: { level: (principal, path) => accessToPath(ctx.db, principal, path, resolver.findLive).catch(() => 0) },
+    access: {
+      level: (principal, path) => accessToPath(ctx.db, principal, path, resolver.findLive).catch(unlessUnreachable(0)),
+    },
   }
 }
 
@@ -127,7 +130,7 @@ async function checkValueRequests(
   for (const request of requests) {
     const path = absolute(request)
     const { found } = request
-    let sequence = found ? found.resource : await lookups!.resolver.resolve(path).catch(() => null)
+    let sequence = found ? found.resource : await lookups!.resolver.resolve(path).catch(unlessUnreachable(null))
     const level = found ? found.level : await lookups!.access.level(request.principal, path)
     if (!sequence && canWrite(level) && createMissing) {
       const created = await createOnFirstValue(ctx, request.principal, path, request.value)

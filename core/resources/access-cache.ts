@@ -4,6 +4,7 @@ import type { Db } from '../db/index.ts'
 import { ttlCache } from '../ttl-cache.ts'
 import { accessToPath } from './access.ts'
 import { principalKey, type Principal } from './permissions.ts'
+import { unlessUnreachable } from '../db/availability.ts'
 
 export interface AccessCache {
   level(principal: Principal, path: string): Promise<number>
@@ -15,7 +16,9 @@ export function createAccessCache(db: Db, ttlMs = 1000, maxEntries = 100_000): A
   const cache = ttlCache<number>(ttlMs, maxEntries)
   return {
     level: (principal, path) =>
-      cache.get(`${principalKey(principal)}|${path}`, () => accessToPath(db, principal, path).catch(() => 0)),
+      cache.get(`${principalKey(principal)}|${path}`, () =>
+        accessToPath(db, principal, path).catch(unlessUnreachable(0)),
+      ),
     clear: () => cache.clear(),
   }
 }

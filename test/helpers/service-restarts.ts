@@ -53,6 +53,8 @@ export interface OutageReport {
   /** PUBACKs received while the service was down, and of them for c-0 (whose topic a persistent session holds) */
   pubacksWhileDown: number
   keptPubacksWhileDown: number
+  /** c-0's last acknowledged value when the service stopped and when it was started again */
+  keptAt: [number, number]
   /** MQTT connections the server closed, CONNACK refusals by code, while down or recovering */
   closes: number
   refusals: Record<string, number>
@@ -91,13 +93,15 @@ export interface ServiceRestartResult {
   sdkAcknowledged: number
   sdkErrors: string[]
   /** values of c-0 acknowledged that its persistent QoS 1 subscriber never got */
-  keeperMissing: number
+  keeperMissing: number[]
   /** the instances' log lines at warn or above: by message → count, and the first line of each */
   warnings: { counts: Record<string, number>; first: Record<string, string> }
   /** whether every tendril process ran from start to end (no crash, no restart) */
   survived: boolean
 }
 
+/** How long the server keeps a resolved path (core/resources/resolver.ts). */
+const PATH_CACHE_MS = 5000
 /** A REST answer slower than this counts as a hang. */
 const REQUEST_TIMEOUT_MS = 10_000
 const REST_PAUSE_MS = 50
@@ -165,11 +169,16 @@ export async function restartsUnderLoad(options: ServiceRestartOptions): Promise
     const outages: OutageReport[] = []
     for (let n = 1; n <= options.outages; n++) {
       await untilAllPublishing(writers, rest, sdk, relay)
-      await sleep(options.upMs)
+      // the connected clients publish to the probe topic now and again while the service is down: then their
+      // write access is still known, but the topic's path is not (core/resources/resolver.ts keeps it 5 s)
+      const primed = Date.now()
+      await Promise.all(watchers.map((w) => timed(publishProbe(w, prober))))
+      await sleep(Math.max(options.upMs, PATH_CACHE_MS + 1000 - (Date.now() - primed)))
       const report = emptyReport()
       probe.report = report
       probe.upSince = Infinity
       relay.sent = 0
+      report.keptAt[0] = writers[0]!.acked.at(-1) ?? 0
       await service.halt()
       probe.downSince = Date.now()
       probe.phase = 'down'
@@ -179,6 +188,7 @@ export async function restartsUnderLoad(options: ServiceRestartOptions): Promise
       report.relaySent = relay.sent
       probe.phase = 'recovering'
       probe.upSince = Date.now()
+      report.keptAt[1] = writers[0]!.acked.at(-1) ?? 0
       await service.resume()
       const backAt = Date.now()
       report.downMs = backAt - probe.downSince
@@ -204,7 +214,7 @@ export async function restartsUnderLoad(options: ServiceRestartOptions): Promise
       restAcknowledged: rest.acked.length,
       sdkAcknowledged: sdk.acked.length,
       sdkErrors: sdk.errors,
-      keeperMissing: writers[0]!.acked.filter((n) => !keeper.heard.has(n)).length,
+      keeperMissing: writers[0]!.acked.filter((n) => !keeper.heard.has(n)),
       warnings: warnings(servers),
       survived,
     }
@@ -440,15 +450,32 @@ async function probeConnections(
   await sleep(Math.min(500, downMs / 4))
   const probes = servers.flatMap((server, i) => [
     ...[true, false].map((clean) => probeOne(server, i, clean, prober, `probe-${n}-${i}-${clean ? 'clean' : 'kept'}`)),
-    probeSubscribe(watchers[i]!, i, n),
+    probeConnected(watchers[i]!, i, n, prober),
   ])
   return Promise.all(probes)
 }
 
-/** A SUBSCRIBE from a client connected before the outage. */
-async function probeSubscribe(client: MqttClient, instance: number, n: number): Promise<ProbeResult> {
+/**
+ * A client connected before the outage publishes a QoS 1 value to a topic it has not used (no cached lookup: stored or
+ * refused, never acknowledged unstored), then subscribes.
+ */
+async function probeConnected(client: MqttClient, instance: number, n: number, prober: Prober): Promise<ProbeResult> {
   if (!client.connected) return { instance, kind: 'connected', connack: 'not connected' }
-  return { instance, kind: 'connected', connack: 0, suback: await timed(client.subscribeAsync(`acme/c-0/watch-${n}`)) }
+  const result: ProbeResult = { instance, kind: 'connected', connack: 0 }
+  result.puback = await timed(publishProbe(client, prober))
+  result.suback = await timed(client.subscribeAsync(`acme/c-0/watch-${n}`))
+  return result
+}
+
+/** The next numbered value to the probe sequence; acknowledged whenever its PUBACK comes, also after a reconnection. */
+function publishProbe(client: MqttClient, prober: Prober): Promise<unknown> {
+  const value = ++prober.sent
+  const publishing = client.publishAsync(prober.topic, String(value), { qos: 1 })
+  publishing.then(
+    () => prober.acked.push(value),
+    () => {},
+  )
+  return publishing
 }
 
 async function probeOne(server: RunningServer, instance: number, clean: boolean, prober: Prober, clientId: string) {
@@ -471,9 +498,7 @@ async function probeOne(server: RunningServer, instance: number, clean: boolean,
       }),
     )
     if (typeof result.connack === 'string' || !clean) return result
-    const value = ++prober.sent
-    result.puback = await timed(client.publishAsync(prober.topic, String(value), { qos: 1 }))
-    if (typeof result.puback === 'number') prober.acked.push(value)
+    result.puback = await timed(publishProbe(client, prober))
     result.suback = await timed(client.subscribeAsync('acme/c-0/chat', { qos: 0 }))
     return result
   } finally {
@@ -567,6 +592,7 @@ function emptyReport(): OutageReport {
     recoveryMs: 0,
     pubacksWhileDown: 0,
     keptPubacksWhileDown: 0,
+    keptAt: [0, 0],
     closes: 0,
     refusals: {},
     relayedHere: 0,
@@ -604,7 +630,7 @@ export function describeOutage(n: number, service: Service, r: OutageReport): st
     `${JSON.stringify(t.statuses)} max ${t.maxMs} ms${t.badBodies.length ? ` BAD ${t.badBodies.slice(0, 3).join(' | ')}` : ''}`
   return (
     `outage ${n}: ${service} down ${r.downMs} ms, back to full service ${r.recoveryMs} ms later; while down: ` +
-    `PUBACKs ${r.pubacksWhileDown} (${r.keptPubacksWhileDown} on the kept topic), mqtt closes ${r.closes}, CONNACK refusals ${JSON.stringify(r.refusals)}, ` +
+    `PUBACKs ${r.pubacksWhileDown} (${r.keptPubacksWhileDown} on the kept topic, c-0 at ${r.keptAt.join('→')}), mqtt closes ${r.closes}, CONNACK refusals ${JSON.stringify(r.refusals)}, ` +
     `relayed ${r.relayedHere}/${r.relaySent} here, ${r.relayedThere}/${r.relaySent} on another instance; ` +
     `REST reads ${rest(r.reads)}, writes ${rest(r.writes)}; relayed late ${r.relayedLate}; ` +
     'CONNACK/PUBACK/SUBACK ms or what instead: ' +
