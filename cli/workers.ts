@@ -4,7 +4,7 @@
 // The primary serves nothing: it migrates the database, runs the SQLite checkpointer and the upkeep
 // jobs once for the machine, restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
 import cluster, { type Worker } from 'node:cluster'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import { openCore } from '../core/index.ts'
@@ -30,12 +30,33 @@ export function requestRestart(config: Config): string {
   } catch {
     throw new Error(`no tendril serve --workers runs on ${config.dataDir} (no ${pidFile(config)})`)
   }
-  try {
-    process.kill(pid, 'SIGUSR2')
-  } catch {
-    throw new Error(`no tendril serve --workers runs on ${config.dataDir} (process ${pid} is gone)`)
-  }
+  if (!isTendrilServe(pid))
+    throw new Error(
+      `no tendril serve --workers runs on ${config.dataDir} (process ${pid} is gone or is another program)`,
+    )
+  process.kill(pid, 'SIGUSR2')
   return `rolling restart requested from process ${pid}; its log says when it is done`
+}
+
+/**
+ * Whether `pid` is a running `tendril serve`: a pid file left by a primary that was killed may name a
+ * process that took the number since, which SIGUSR2 would kill. Where /proc is missing, running is enough.
+ */
+function isTendrilServe(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  let commandLine: string
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return !existsSync('/proc/self')
+  }
+  const words = commandLine.split('\0')
+  return words.some((word) => /tendril(\.js)?$/.test(word)) && words.includes('serve')
 }
 
 /**

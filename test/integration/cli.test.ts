@@ -1,6 +1,10 @@
 // The `tendril` command as scripts use it: provisioning with --json, exit statuses, and admin
 // commands beside a running server.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { authenticateKey } from '../../core/accounts/keys.ts'
 import { checkCredentials } from '../../core/accounts/users.ts'
@@ -135,6 +139,22 @@ describe('tendril CLI usage errors', () => {
     const creds = await runCli(['create-admin', 'no-colon-here'])
     assert.equal(creds.code, 2)
     assert.match(creds.stderr, /EMAIL:PASSWORD/)
+  })
+
+  test('`tendril restart` refuses a pid file naming a process that is not tendril, and leaves it running', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tendril-restart-'))
+    const bystander = spawn('sleep', ['30'])
+    try {
+      writeFileSync(join(dataDir, 'tendril.pid'), `${bystander.pid}\n`) // a primary killed long ago; its pid reused
+      const refused = await runCli(['restart', '--data-dir', dataDir])
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, /no tendril serve --workers runs on .* is gone or is another program/)
+      assert.equal(bystander.exitCode, null)
+      assert.equal(bystander.signalCode, null, 'the other program got no signal')
+    } finally {
+      bystander.kill('SIGKILL')
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   test('`tendril config` prints the effective settings with secrets redacted', async () => {
