@@ -79,7 +79,15 @@ export interface DiskFullResult {
   /** controllers connected after space returned that their status shows disconnected */
   shownDisconnected: string[]
   /** the restart on a full disk after SIGKILL: listening, reading, refusing, then writing after space returned */
-  startupFull: { started: boolean; readOk: boolean; writeRefusal: string; writesAfterSpace: boolean; walBytes: number }
+  startupFull: {
+    started: boolean
+    readOk: boolean
+    writeRefusal: string
+    writesAfterSpace: boolean
+    walBytes: number
+    /** its log lines (info and above) while the disk was full, by message */
+    log: Record<string, number>
+  }
   /** log lines at info and above while the disk was full, by message; and all lines per second while full */
   logWhileFull: Record<string, number>
   logExamples: Record<string, string>
@@ -560,16 +568,24 @@ async function restartOnFullDisk(
   filler: string,
   log: (line: string) => void,
 ): Promise<{ server: RunningServer; figures: DiskFullResult['startupFull'] }> {
-  // a WAL left to replay: values written just before the kill
-  await fetch(`${running.url}/api/v1/resources/acme/c-0/level`, {
-    method: 'PUT',
-    headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
-    body: JSON.stringify({ value: '-1' }),
-  })
+  // a WAL left to replay, whose checkpoint must grow the database file: rows written just before the kill
+  const put = (path: string, body: Record<string, string>) =>
+    fetch(`${running.url}/api/v1/resources/acme/c-0/${path}`, {
+      method: 'PUT',
+      headers: { authorization: basicAuth(key), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  const inline = () => put('notes.txt', { contents: randomBytes(450).toString('hex') })
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < 30; i++) await inline()
+    }),
+  )
+  await put('level', { value: '-1' })
   await running.stop('SIGKILL')
   const walBytes = fileSize(join(dataDir, 'tendril.db-wal'))
   fillDisk(filler)
-  const figures = { started: false, readOk: false, writeRefusal: '', writesAfterSpace: false, walBytes }
+  const figures = { started: false, readOk: false, writeRefusal: '', writesAfterSpace: false, walBytes, log: {} }
   let server: RunningServer
   try {
     server = await startServer(args)
@@ -591,6 +607,11 @@ async function restartOnFullDisk(
     })
   const refused = await write()
   figures.writeRefusal = `${refused.status} ${(await refused.text()).slice(0, 160)}`
+  const output = server
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+  figures.log = countByMessage(output.map((raw) => ({ ...(JSON.parse(raw) as Omit<LogLine, 'raw'>), raw })))
   rmSync(filler)
   rmSync(`${filler}-2`)
   figures.writesAfterSpace = await eventually(async () => (await write()).ok, 10_000)
