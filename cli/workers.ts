@@ -11,6 +11,7 @@ import { openCore } from '../core/index.ts'
 import { createLogger, type Logger } from '../core/log.ts'
 import { brokerName } from '../broker/cluster.ts'
 import { newMeshSecret } from '../broker/mesh/emitter.ts'
+import { answerMetricsRequests } from '../http/cluster-metrics.ts'
 import { startUpkeep, type Listening } from '../server.ts'
 import { announceDevLogin } from './dev-login.ts'
 
@@ -78,6 +79,7 @@ export async function runWorkers(config: Config): Promise<void> {
   })
   const stopUpkeep = startUpkeep(core)
   const meshSecret = newMeshSecret()
+  answerMetricsRequests()
   const workers = new Map<number, Worker>()
   const retiring = new Set<Worker>() // replaced by a rolling restart: their exit is expected
   let stopping = false

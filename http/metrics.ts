@@ -4,7 +4,10 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import cluster from 'node:cluster'
 import type { Core } from '../core/index.ts'
+import { metricsOfAllWorkers } from './cluster-metrics.ts'
+import { errorBody } from './errors.ts'
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest()
 
@@ -13,6 +16,9 @@ export function metricsHandler(core: Core): (req: IncomingMessage, res: ServerRe
   const { token } = core.config.metrics
   const expected = token ? sha256(`Bearer ${token}`) : undefined
   core.metrics.collectProcessMetrics()
+  const { registry } = core.metrics
+  // a worker of `serve --workers` answers for every worker, whichever one the scrape landed on
+  const collect = cluster.isWorker ? metricsOfAllWorkers(registry) : () => registry.metrics()
   return (req, res) => {
     // hashed first, so the comparison takes the same time whatever the length sent
     if (expected && !timingSafeEqual(sha256(req.headers.authorization ?? ''), expected)) {
@@ -21,22 +27,20 @@ export function metricsHandler(core: Core): (req: IncomingMessage, res: ServerRe
         'www-authenticate': 'Bearer realm="metrics"',
       })
       return void res.end(
-        JSON.stringify({
-          status: 'error',
-          message: '/metrics needs the token of --metrics-token (Authorization: Bearer …)',
-          code: 'unauthorized',
-        }),
+        JSON.stringify(
+          errorBody('unauthorized', '/metrics needs the token of --metrics-token (Authorization: Bearer …)'),
+        ),
       )
     }
-    core.metrics.registry.metrics().then(
+    collect().then(
       (text) => {
-        res.writeHead(200, { 'content-type': core.metrics.registry.contentType })
+        res.writeHead(200, { 'content-type': registry.contentType })
         res.end(text)
       },
       (err: Error) => {
         core.log.error({ err }, 'metrics not collected')
         res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
-        res.end(JSON.stringify({ status: 'error', message: 'metrics not collected', code: 'internal' }))
+        res.end(JSON.stringify(errorBody('internal', 'metrics not collected')))
       },
     )
   }
@@ -79,7 +83,7 @@ export function createMetricsServer(core: Core): {
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && new URL(req.url ?? '/', 'http://x').pathname === '/metrics') return answer(req, res)
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' })
-    res.end(JSON.stringify({ status: 'error', message: 'only /metrics is served here', code: 'not_found' }))
+    res.end(JSON.stringify(errorBody('not_found', 'only /metrics is served here')))
   })
   return {
     listen: (port, host) =>

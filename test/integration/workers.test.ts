@@ -68,6 +68,7 @@ for (const provider of providers) {
         String(mqttPort),
         '--mqtt-connections-per-key',
         String(PER_KEY),
+        '--metrics',
       ])
     })
     const open: MqttClient[] = []
@@ -167,6 +168,16 @@ for (const provider of providers) {
       stranger.on('error', () => undefined)
       assert.ok(await new Promise((resolve) => stranger.once('close', () => resolve(true))))
       assert.ok(await eventually(() => server.output().includes('refused a socket'), 3000), 'a log line says so')
+    })
+
+    test('every scrape of /metrics shows every worker, whichever one answers it', async () => {
+      for (let scrape = 0; scrape < 4; scrape++) {
+        const reply = await fetch(`${server.url}/metrics`)
+        assert.equal(reply.status, 200)
+        const text = await reply.text()
+        for (const worker of ['w1', 'w2'])
+          assert.match(text, new RegExp(`tendril_mqtt_messages_received_total\\{broker_id="[^"]*\\.${worker}"\\} \\d`))
+      }
     })
 
     test('a retained message reaches a client on either worker', async () => {
