@@ -122,7 +122,16 @@ export function putMessage(outbox: Outbox, packet: Packet): void {
 }
 
 function putString(frame: Buffer, at: number, text: string): number {
-  const length = text.length === 0 ? 0 : frame.write(text, at + 2)
+  // topics and ids are short and mostly ASCII: a loop here costs less than a call into C++
+  let length = 0
+  if (text.length <= 64) {
+    for (; length < text.length; length++) {
+      const code = text.charCodeAt(length)
+      if (code > 0x7f) break
+      frame[at + 2 + length] = code
+    }
+  }
+  if (length < text.length) length = frame.write(text, at + 2)
   frame.writeUInt16LE(length, at)
   return at + 2 + length
 }
@@ -134,24 +143,18 @@ export function encodeMessage(packet: Packet): Buffer {
   return Buffer.from(outbox.take().subarray(4))
 }
 
-// The sending broker's id is the same in most frames from a peer: read once, not once per frame.
-let lastBrokerId = { bytes: Buffer.alloc(0), text: '' }
-function brokerIdAt(frame: Buffer, start: number, end: number): string {
-  const { bytes } = lastBrokerId
-  if (bytes.length === end - start && frame.compare(bytes, 0, bytes.length, start, end) === 0) return lastBrokerId.text
-  lastBrokerId = { bytes: Buffer.from(frame.subarray(start, end)), text: frame.toString('utf8', start, end) }
-  return lastBrokerId.text
-}
+type Sliceable = Buffer & { utf8Slice(start: number, end: number): string }
 
 export function decodeMessage(frame: Buffer): Packet {
   const flags = frame[1]!
   let at = 10
   const topicLength = frame.readUInt16LE(at)
-  const topic = frame.toString('utf8', at + 2, (at += 2 + topicLength))
+  // utf8Slice: toString's checks cost more than the decoding of a short string
+  const topic = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + topicLength))
   const brokerIdLength = frame.readUInt16LE(at)
-  const brokerId = brokerIdAt(frame, at + 2, (at += 2 + brokerIdLength))
+  const brokerId = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + brokerIdLength))
   const clientIdLength = frame.readUInt16LE(at)
-  const clientId = frame.toString('utf8', at + 2, (at += 2 + clientIdLength))
+  const clientId = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + clientIdLength))
   const extraLength = frame.readUInt32LE(at)
   at += 4
   const packet: Packet = {
@@ -159,8 +162,7 @@ export function decodeMessage(frame: Buffer): Packet {
     brokerId,
     brokerCounter: frame.readDoubleLE(2),
     topic,
-    // a copy: the frame's memory is one socket read shared by many packets
-    payload: Buffer.from(frame.subarray(at + extraLength)),
+    payload: copyOf(frame, at + extraLength),
     qos: flags & 3,
     retain: (flags & RETAIN) !== 0,
     dup: (flags & DUP) !== 0,
@@ -168,6 +170,13 @@ export function decodeMessage(frame: Buffer): Packet {
   if (flags & CLIENT_ID) packet.clientId = clientId
   if (flags & EXTRA) Object.assign(packet, deserialize(frame.subarray(at, at + extraLength)))
   return packet
+}
+
+/** A copy: the frame's memory is one socket read, shared by many packets, which a payload must not hold. */
+function copyOf(frame: Buffer, start: number): Buffer {
+  const payload = Buffer.allocUnsafe(frame.length - start)
+  frame.copy(payload, 0, start)
+  return payload
 }
 
 function toBuffer(payload: unknown): Buffer {

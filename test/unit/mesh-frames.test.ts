@@ -25,6 +25,8 @@ describe('mesh frames', () => {
       packet(),
       packet({ clientId: 'acme/greenhouse/pi-1/bench-1', qos: 1, retain: true, dup: true }),
       packet({ topic: 'école/serre/température/°C', payload: Buffer.from('vingt-et-un ☀') }),
+      packet({ topic: 'serre/température', clientId: 'capteur-été', brokerId: 'hôte' }), // ASCII, then not
+      packet({ topic: `acme/${'x'.repeat(100)}/é` }), // longer than the ASCII loop takes
       packet({ payload: Buffer.alloc(0), clientId: '' }),
       packet({ brokerId: 'b'.repeat(300), brokerCounter: 2 ** 40 + 7 }), // longer than one length byte holds
       packet({
