@@ -613,11 +613,13 @@ function warnings(servers: RunningServer[]): { counts: Record<string, number>; f
     for (const line of server.output().split('\n')) {
       if (!line.startsWith('{')) continue
       try {
-        const entry = JSON.parse(line) as { level?: number; msg?: string }
+        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { type?: string; message?: string } }
         if ((entry.level ?? 0) < 40) continue
         const msg = entry.msg ?? '?'
         counts[msg] = (counts[msg] ?? 0) + 1
-        first[msg] ??= line.slice(0, 600)
+        const { err, level: _level, msg: _msg, ...rest } = entry
+        const error = err ? `${err.type}: ${err.message?.replace(/\s+/g, ' ').slice(-300)} ` : ''
+        first[msg] ??= `${msg}: ${error}${JSON.stringify(rest).slice(0, 300)}`
       } catch {
         // not a log line
       }
