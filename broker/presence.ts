@@ -27,6 +27,8 @@ import { pathToTopic } from './topics.ts'
 const WRITE_DELAY_MS = 100
 /** How often the shown status is reconciled with the sessions held. */
 const RECONCILE_EVERY_MS = 30_000
+/** How soon after a write refused for a full disk the status is reconciled. */
+const RETRY_MS = 1000
 
 export interface Presence {
   opened(principal: Principal | undefined, clientVersion?: string): void
@@ -52,8 +54,11 @@ type Change = { connected: true; clientVersion?: string } | { connected: false }
 
 export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPresence = alone): Presence {
   const sessions = new Map<number, number>()
+  let retry: NodeJS.Timeout | undefined
   const fail = (err: unknown) => {
-    if (!reportDiskFull(core.log, err, 'presence')) core.log.error({ err }, 'updating controller status failed')
+    if (!reportDiskFull(core.log, err, 'presence')) return core.log.error({ err }, 'updating controller status failed')
+    // a full disk: the status is put right as soon as it can be written, not at the next reconcile
+    retry ??= setTimeout(() => ((retry = undefined), void reconcile()), RETRY_MS).unref()
   }
   // while Redis is away each instance goes by its own sessions (cluster.ts logs the outage)
   const unshared = (err: unknown) => core.log.debug({ err }, 'sharing controller presence through redis failed')
@@ -172,6 +177,7 @@ export function trackPresence(core: Core, aedes: Aedes, sharedPresence: SharedPr
     },
     close() {
       clearInterval(reconciling)
+      clearTimeout(retry)
       if (timer) clearTimeout(timer)
       return write()
     },

@@ -31,8 +31,12 @@ import { freePort } from '../harness/ports.ts'
 import { startServer, type RunningServer } from './cli.ts'
 import { basicAuth, eventually } from './http.ts'
 import { openSocket, sendRhizo } from './json-websocket.ts'
+import { sharedPostgres } from '../harness/postgres.ts'
+import type { Provider } from './core.ts'
 
 export interface DiskFullOptions {
+  /** sqlite: database and blobs on the tmpfs; postgresql: only the blobs (the database elsewhere) */
+  provider: Provider
   /** size of the tmpfs holding --data-dir */
   sizeMb: number
   /** MQTT controllers publishing numbered QoS 1 values, one in flight each */
@@ -76,7 +80,7 @@ export interface DiskFullResult {
   mqtt: DoorFigures
   rest: DoorFigures
   full: PhaseFigures
-  /** controllers connected after space returned that their status shows disconnected */
+  /** controllers connected after space returned (one connected while full) that their status shows disconnected */
   shownDisconnected: string[]
   /** the restart on a full disk after SIGKILL: listening, reading, refusing, then writing after space returned */
   startupFull: {
@@ -101,6 +105,7 @@ export interface DiskFullResult {
   logBytesPerSecondFull: number
   /** files in the data dir other than the database, its WAL/SHM and blobs (a log file would show here) */
   strayFiles: string[]
+  /** SQLite's integrity_check ('' on PostgreSQL) */
   integrity: string
   /** blob store after the run: temp files left (a partial blob), referenced blobs missing, blobs nothing refers to */
   blobs: { temp: number; missing: number; unreferenced: number }
@@ -189,9 +194,12 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     const dataDir = join(disk.dir, 'data')
     const ballast = join(disk.dir, 'ballast')
     writeFileSync(ballast, Buffer.alloc(options.ballastMb << 20, 0x55))
-    const keys = await provision(dataDir, options.controllers)
+    const db = options.provider === 'sqlite' ? [] : ['--db', await (await sharedPostgres()).createDatabase()]
+    // and one more, acme/c-<controllers>, that connects only halfway through the full disk, and stays
+    const all = await provision([...db, '--data-dir', dataDir], options.controllers + 1)
+    const keys = all.slice(0, -1)
     const mqttPort = await freePort()
-    const args = ['--data-dir', dataDir, '--mqtt-port', String(mqttPort)]
+    const args = [...db, '--data-dir', dataDir, '--mqtt-port', String(mqttPort)]
     server = await startServer(args)
     const killServer = () => server?.child.kill('SIGKILL') // also when the scenario is interrupted
     process.once('exit', killServer)
@@ -230,7 +238,9 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     const fullAt = Date.now()
     const fillerBytes = fillDisk(filler)
     log(`disk full: filler of ${mb(fillerBytes)}, free ${freeBytes(disk.dir)} bytes`)
-    await sleep(options.fullMs)
+    await sleep(options.fullMs / 2)
+    const late = connect(mqttPort, all.at(-1)!, keys.length)
+    await sleep(options.fullMs / 2)
     const fullFor = (Date.now() - fullAt) / 1000
     const full: PhaseFigures = {
       writesAcknowledgedWhileFull: ackedValues(writers) - before.values + rest.acknowledged - before.uploads,
@@ -257,7 +267,8 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
       `space returned: every writer acknowledged again ${recovered ? `after ${full.recoveredAfterMs} ms` : 'NEVER (30 s)'}`,
     )
     await sleep(AFTER_MS)
-    const shownDisconnected = await presenceShown(server.url, keys)
+    const shownDisconnected = await presenceShown(server.url, all)
+    late.end(true)
     running = false
     const stuck = await loops.settled(15_000)
     if (stuck.length) {
@@ -280,8 +291,8 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     const startupFull = await restartOnFullDisk(server, args, dataDir, keys[0]!, filler, log)
     server = startupFull.server
     await server.stop()
-    const integrity = integrityCheck(join(dataDir, 'tendril.db'))
-    const blobs = blobCensus(dataDir)
+    const integrity = options.provider === 'sqlite' ? integrityCheck(join(dataDir, 'tendril.db')) : ''
+    const blobs = await blobCensus([...db, '--data-dir', dataDir])
     const seconds = fullFor || 1
     return {
       mqtt: mqttFigures,
@@ -311,9 +322,8 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
 }
 
 /** Org acme; controllers acme/c-i, each with numeric sequences `level` and `rest`, an image sequence `camera`, files. */
-async function provision(dataDir: string, controllers: number): Promise<string[]> {
-  const config = loadConfig({ flags: { 'data-dir': dataDir, 'bcrypt-cost': 4 }, env: {} })
-  const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
+async function provision(args: string[], controllers: number): Promise<string[]> {
+  const core = await openWith(args)
   try {
     await createOrg(core, 'acme')
     const keys: string[] = []
@@ -337,6 +347,13 @@ async function provision(dataDir: string, controllers: number): Promise<string[]
   } finally {
     await core.close() // the server process is the only writer
   }
+}
+
+/** A core on the server's database and data dir, from its --db and --data-dir arguments. */
+function openWith(args: string[]) {
+  const flags: Record<string, unknown> = { 'bcrypt-cost': 4 }
+  for (let i = 0; i < args.length; i += 2) flags[args[i]!.slice(2)] = args[i + 1]
+  return openCore(loadConfig({ flags, env: {} }), createLogger({ logLevel: 'silent', logFormat: 'json' }))
 }
 
 function connect(port: number, key: string, i: number): MqttClient {
@@ -670,27 +687,29 @@ function strayFiles(dataDir: string): string[] {
 }
 
 /** What the fs blob store holds against what the revisions refer to. */
-function blobCensus(dataDir: string): DiskFullResult['blobs'] {
-  const root = join(dataDir, 'blobs')
+async function blobCensus(args: string[]): Promise<DiskFullResult['blobs']> {
+  const root = join(args.at(-1)!, 'blobs')
   const temp = readdirSync(join(root, 'tmp')).length
   const stored = new Set(
     readdirSync(root, { recursive: true, withFileTypes: true })
       .filter((e) => e.isFile() && /^[0-9a-f]{64}$/.test(e.name))
       .map((e) => e.name),
   )
-  const db = new Database(join(dataDir, 'tendril.db'), { readonly: true })
+  const core = await openWith(args)
   try {
-    const rows = db
-      .prepare('SELECT DISTINCT "blobHash" AS h FROM "ResourceRevision" WHERE "blobHash" IS NOT NULL')
-      .all()
-    const referenced = new Set((rows as { h: string }[]).map((r) => r.h))
+    const rows = await core.db.resourceRevision.findMany({
+      where: { blobHash: { not: null } },
+      select: { blobHash: true },
+      distinct: ['blobHash'],
+    })
+    const referenced = new Set(rows.map((r) => r.blobHash!))
     return {
       temp,
       missing: [...referenced].filter((h) => !stored.has(h)).length,
       unreferenced: [...stored].filter((h) => !referenced.has(h)).length,
     }
   } finally {
-    db.close()
+    await core.close()
   }
 }
 
