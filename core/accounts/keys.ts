@@ -4,6 +4,7 @@ import type { CoreContext } from '../context.ts'
 import { Prisma, type DbClient, type Key, type Resource } from '../db/index.ts'
 import { readDirectSqlite } from '../db/sqlite-connection.ts'
 import { invalid, notFound } from '../errors.ts'
+import { reportDiskFull } from '../disk-full.ts'
 import type { Principal } from '../resources/permissions.ts'
 import { providerOf } from '../resources/revisions.ts'
 import { ResourceType } from '../resources/types.ts'
@@ -237,7 +238,10 @@ function touchLastUsed(ctx: CoreContext, keyId: number) {
       for (let i = 0; i < all.length; i += LAST_USED_CHUNK) {
         await ctx.db.key
           .updateMany({ where: { id: { in: all.slice(i, i + LAST_USED_CHUNK) } }, data: { lastUsedAt: now } })
-          .catch((err: Error) => ctx.log.warn({ err }, 'recording key use failed'))
+          .catch(
+            (err: Error) =>
+              reportDiskFull(ctx.log, err, 'key use') || ctx.log.warn({ err }, 'recording key use failed'),
+          )
       }
     }
     // checks once a quiet period: no per-use timer work on the CONNECT path
