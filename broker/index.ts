@@ -26,6 +26,8 @@ import {
   createPublishRateLimit,
   limitPacketSize,
   limitSessionsPerKey,
+  READ_SLICE_BYTES,
+  readInSlices,
   type SessionsPerKey,
   type SharedKeySessions,
 } from './limits.ts'
@@ -207,6 +209,7 @@ function newAedes(core: Core, shared: Pick<BrokerParts, 'persistence' | 'mq' | '
 function handleStream(core: Core, aedes: Aedes, stream: Duplex): void {
   const client = aedes.handle(stream)
   limitPacketSize(client, core.config.mqtt.maxPacketSize, core.log, () => core.metrics.figures.refused.tooLarge++)
+  readInSlices(client, READ_SLICE_BYTES)
   logUnexpectedPackets(client, core.log)
 }
 

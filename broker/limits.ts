@@ -1,5 +1,6 @@
 // Per-connection limits, so a faulty or hostile client affects only its own connection: packet
 // size (checked from the fixed header, before the body is buffered), publish rate, and sessions per key.
+import type { Duplex } from 'node:stream'
 import type { Client } from 'aedes'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
@@ -33,6 +34,40 @@ export function limitPacketSize(client: Client, maxBytes: number, log: Logger, r
       return false
     }
     return complete
+  }
+}
+
+interface ClientInternals {
+  conn: Duplex
+  closed: boolean
+  _paused: boolean
+  _parsingBatch: number
+  _nextBatch(): void
+}
+
+/**
+ * Aedes parses everything a connection has buffered at once, and reads again only once those packets
+ * are handled: a burst of thousands of small PUBLISHes (one socket read) ran ahead of every other
+ * client. Handing it at most `bytes` per read makes a burst wait its turn between slices. The rest
+ * stays buffered; when a slice ends inside a packet (none handled, so Aedes will not ask again), the
+ * next read is asked for here. (Internal API, as limitPacketSize.)
+ */
+export const READ_SLICE_BYTES = 16 * 1024
+
+export function readInSlices(client: Client, bytes: number): void {
+  const internals = client as unknown as ClientInternals
+  const { conn } = internals
+  if (!conn || typeof internals._nextBatch !== 'function' || conn.readableObjectMode) return
+  const read = conn.read.bind(conn)
+  const continueIfIdle = () => {
+    if (internals._parsingBatch === 0 && !internals._paused && !internals.closed && conn.readableLength > 0)
+      internals._nextBatch()
+  }
+  conn.read = (size?: number) => {
+    if (size !== undefined && size !== null) return read(size)
+    const slice = read(Math.min(conn.readableLength, bytes) || undefined)
+    if (conn.readableLength > 0) setImmediate(continueIfIdle)
+    return slice
   }
 }
 
