@@ -41,7 +41,7 @@ try {
   })
   for (const [i, round] of r.rounds.entries()) {
     console.log(
-      `  round ${i + 1} (killed ${round.killed}): ${round.acknowledged} acknowledged; ${round.staleAtKill} of its controllers shown online after the kill; ` +
+      `  round ${i + 1} (killed ${round.killed}): ${round.acknowledged} acknowledged (${round.perSecond}/s); ${round.staleAtKill} of its controllers shown online after the kill; ` +
         `presence ${round.presenceCorrectedMs === undefined ? `NOT corrected: ${round.presenceWrong.join(', ')}` : `corrected in ${(round.presenceCorrectedMs / 1000).toFixed(1)} s`}; ` +
         `retained ${round.retained.expected - round.retained.missing.length}/${round.retained.expected}; restart ${round.restartMs} ms; together again: ${round.together}`,
     )
