@@ -111,7 +111,7 @@ export async function provision(core: Core, controllers: number): Promise<string
 }
 
 /** MQTT.js reconnects by itself and sends its unacknowledged QoS 1 publishes again. */
-function connect(port: number, key: string, i: number): MqttClient {
+export function connect(port: number, key: string, i: number): MqttClient {
   return mqtt.connect(`mqtt://127.0.0.1:${port}`, {
     username: 'key',
     password: key,
@@ -181,7 +181,7 @@ export function tally(
   }
 }
 
-function integrityCheck(file: string): string {
+export function integrityCheck(file: string): string {
   const db = new Database(file)
   try {
     return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ')
