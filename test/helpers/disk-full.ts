@@ -1,26 +1,11 @@
 // Fault scenario "disk full" (issue 21), shared by bench/faults/disk-full.ts and its short test: a real
-// `tendril serve` on SQLite with its data dir on a small tmpfs, while controllers publish numbered QoS 1
-// values, uploaders write file revisions and image values (the blob store) over REST and readers read.
-// A filler file takes the disk's last byte, then is deleted; then the server is SIGKILLed, the disk
-// filled again, and the server started on it (WAL recovery and checkpoint on a full disk).
-import { createHash, randomBytes } from 'node:crypto'
-import { execFileSync } from 'node:child_process'
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statfsSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+// `tendril serve` with its data dir on a small tmpfs (SQLite: database and blobs; PostgreSQL: blobs)
+// while controllers publish numbered QoS 1 values and the writers of disk-full-writers.ts write over REST
+// and the JSON websocket. A filler takes the disk's last byte, then goes with a ballast file; then the
+// server is SIGKILLed, the disk filled again, and the server started on it (WAL replay on a full disk).
+import { randomBytes } from 'node:crypto'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import mqtt, { type MqttClient } from 'mqtt'
-import sharp from 'sharp'
 import { createController, createOrg } from '../../core/admin.ts'
 import { loadConfig } from '../../core/config.ts'
 import { openCore } from '../../core/index.ts'
@@ -28,11 +13,26 @@ import { createLogger } from '../../core/log.ts'
 import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { freePort } from '../harness/ports.ts'
-import { startServer, type RunningServer } from './cli.ts'
-import { basicAuth, eventually } from './http.ts'
-import { openSocket, sendRhizo } from './json-websocket.ts'
 import { sharedPostgres } from '../harness/postgres.ts'
+import { startServer, type RunningServer } from './cli.ts'
 import type { Provider } from './core.ts'
+import {
+  checkUploads,
+  checkValues,
+  presenceShown,
+  readLoop,
+  socketLoop,
+  uploadLoop,
+  waitingFor,
+  type DoorFigures,
+  type Uploader,
+  type Writer,
+} from './disk-full-writers.ts'
+import { basicAuth, eventually } from './http.ts'
+import { connect, integrityCheck, publishLoop } from './kill-ingest.ts'
+import { fileSize, fillDisk, freeBytes, mountTmpfs } from './tmpfs.ts'
+
+export type { DoorFigures }
 
 export interface DiskFullOptions {
   /** sqlite: database and blobs on the tmpfs; postgresql: only the blobs (the database elsewhere) */
@@ -52,17 +52,6 @@ export interface DiskFullOptions {
   /** a file taking this much from the start, deleted with the filler: room for the writes after space returns */
   ballastMb: number
   log?: (line: string) => void
-}
-
-/** What one REST or MQTT door saw. */
-export interface DoorFigures {
-  acknowledged: number
-  /** acknowledged, then missing or unreadable at the end: must be none */
-  lost: string[]
-  /** refusals by status and code, e.g. "507 disk_full" */
-  refusals: Record<string, number>
-  /** answers that are not a JSON error with a code, or a 500: must be none */
-  badAnswers: string[]
 }
 
 export interface PhaseFigures {
@@ -110,76 +99,6 @@ export interface DiskFullResult {
   /** blob store after the run: temp files left (a partial blob), referenced blobs missing, blobs nothing refers to */
   blobs: { temp: number; missing: number; unreferenced: number }
   serverCrashed: boolean
-}
-
-interface Writer {
-  client: MqttClient
-  acked: number[]
-  sent: number
-  closed: number
-}
-
-interface Uploader {
-  key: string
-  path: string
-  /** sha256 of every acknowledged file revision and image value, by resource path */
-  acked: Map<string, Set<string>>
-  lastAckAt: number
-}
-
-/** Mounts a tmpfs of sizeMb at a fresh directory; throws (never skips) when mounting is not permitted. */
-export function mountTmpfs(sizeMb: number): { dir: string; unmount(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'tendril-disk-full-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true })
-    const why = String((err as { stderr?: Buffer }).stderr ?? err).trim()
-    throw new Error(`the disk-full scenario mounts a tmpfs and needs root or CAP_SYS_ADMIN: mount failed: ${why}`, {
-      cause: err,
-    })
-  }
-  // interrupted (Ctrl-C, a timeout): detached at once, freed once the server is gone
-  const interrupted = () => {
-    execFileSync('umount', ['-l', dir], { stdio: 'pipe' })
-    process.exit(130)
-  }
-  process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
-  return {
-    dir,
-    unmount() {
-      process.off('SIGINT', interrupted).off('SIGTERM', interrupted)
-      execFileSync('umount', [dir], { stdio: 'pipe' })
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
-
-/** Writes a file until the filesystem refuses another byte; returns its size. */
-export function fillDisk(path: string): number {
-  const fd = openSync(path, 'w')
-  let size = 0
-  try {
-    for (const chunk of [1 << 20, 1 << 16, 1 << 12, 512, 1]) {
-      const buffer = Buffer.alloc(chunk, 0x55)
-      for (;;) {
-        try {
-          size += writeSync(fd, buffer)
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break
-          throw err
-        }
-      }
-    }
-  } finally {
-    closeSync(fd)
-  }
-  return size
-}
-
-const freeBytes = (dir: string) => {
-  const s = statfsSync(dir)
-  return s.bavail * s.bsize
 }
 
 /** how long everyone writes on after space returned and every writer was acknowledged again */
@@ -270,6 +189,7 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     const shownDisconnected = await presenceShown(server.url, all)
     late.end(true)
     running = false
+    writers.forEach((w, i) => waitingFor.set(`mqtt c-${i}`, `PUBACK of ${w.sent}, connected ${w.client.connected}`))
     const stuck = await loops.settled(15_000)
     if (stuck.length) {
       const recent = lines.all
@@ -356,154 +276,6 @@ function openWith(args: string[]) {
   return openCore(loadConfig({ flags, env: {} }), createLogger({ logLevel: 'silent', logFormat: 'json' }))
 }
 
-function connect(port: number, key: string, i: number): MqttClient {
-  return mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-    username: 'key',
-    password: key,
-    clientId: `c-${i}`,
-    reconnectPeriod: 100,
-    connectTimeout: 5000,
-  })
-}
-
-/** One value in flight per controller, numbered 1, 2, …; a value counts once publishAsync resolved (PUBACK). */
-async function publishLoop(w: Writer, topic: string, running: () => boolean): Promise<void> {
-  for (let n = 1; running(); n++) {
-    w.sent = n
-    waitingFor.set(`mqtt ${w.client.options.clientId}`, `PUBACK of ${n} since ${new Date().toISOString()}`)
-    await w.client.publishAsync(topic, String(n), { qos: 1 })
-    w.acked.push(n)
-  }
-}
-
-/**
- * In turn: a large file revision (random bytes, JSON base64), an image value (a noisy JPEG, multipart), a numbered
- * value, a small file revision (inline).
- */
-async function uploadLoop(
-  url: string,
-  u: Uploader,
-  fileBytes: number,
-  rest: DoorFigures,
-  running: () => boolean,
-): Promise<void> {
-  for (let n = 0; running(); n++) {
-    waitingFor.set(`rest ${u.path}`, `write ${n} (kind ${n % 4}) since ${new Date().toISOString()}`)
-    const write = await restWrite(url, u, n, fileBytes)
-    const text = await write.res.text()
-    if (write.res.ok) {
-      rest.acknowledged++
-      u.lastAckAt = Date.now()
-      const set = u.acked.get(write.path) ?? new Set<string>()
-      set.add(write.ackKey)
-      u.acked.set(write.path, set)
-      continue
-    }
-    noteRefusal(rest, write.res.status, text)
-    await sleep(50) // a refused writer tries again soon, as a controller with a queue would
-  }
-}
-
-/** One REST write of kind n % 4; ackKey: what the stored copy must show (a sha256, or the number). */
-async function restWrite(url: string, u: Uploader, n: number, fileBytes: number) {
-  const auth = { authorization: basicAuth(u.key) }
-  const json = { ...auth, 'content-type': 'application/json' }
-  const put = (path: string, headers: Record<string, string>, body: string | FormData) =>
-    fetch(`${url}/api/v1/resources${path}`, { method: 'PUT', headers, body })
-  if (n % 4 === 3) {
-    // inline in its row, through one of Prisma's transactions
-    const contents = randomBytes(300).toString('hex')
-    const path = `${u.path}/notes.txt`
-    return {
-      path,
-      ackKey: sha256(Buffer.from(contents)),
-      res: await put(`/${path}`, json, JSON.stringify({ contents })),
-    }
-  }
-  if (n % 4 === 0) {
-    const bytes = randomBytes(fileBytes)
-    const path = `${u.path}/upload.bin`
-    return {
-      path,
-      ackKey: sha256(bytes),
-      res: await put(`/${path}`, json, JSON.stringify({ data: bytes.toString('base64') })),
-    }
-  }
-  if (n % 4 === 1) {
-    const bytes = await noisyJpeg()
-    const form = new FormData()
-    form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'camera.jpg')
-    const path = `${u.path}/camera`
-    return { path, ackKey: sha256(bytes), res: await put(`/${path}`, auth, form) }
-  }
-  // several sequences at once (PUT /api/v1/resources): a transaction through Prisma
-  const path = `${u.path}/rest`
-  return { path, ackKey: String(n), res: await put('', json, JSON.stringify({ values: { [`/${path}`]: n } })) }
-}
-
-function noteRefusal(door: DoorFigures, status: number, text: string): void {
-  let code = '(not JSON)'
-  try {
-    code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '(no code)'
-  } catch {
-    // counted as not JSON below
-  }
-  const key = `${status} ${code}`
-  door.refusals[key] = (door.refusals[key] ?? 0) + 1
-  if (status === 500 || code.startsWith('(')) door.badAnswers.push(`${status} ${text.slice(0, 200)}`)
-}
-
-/** The latest value of a sequence and the latest file revision, read over and over. */
-async function readLoop(
-  url: string,
-  key: string,
-  reads: { ok: number; failed: number },
-  running: () => boolean,
-): Promise<void> {
-  const paths = ['acme/c-0/level', 'acme/c-0/upload.bin', 'acme/c-0?recursive=1']
-  for (let n = 0; running(); n++) {
-    const res = await fetch(`${url}/api/v1/resources/${paths[n % paths.length]}`, {
-      headers: { authorization: basicAuth(key) },
-    }).catch(() => undefined)
-    await res?.arrayBuffer()
-    if (res?.ok) reads.ok++
-    else reads.failed++
-    await sleep(20)
-  }
-}
-
-/** rhizo's JSON websocket: a numbered value every 50 ms; it answers only a refusal (an error frame). */
-async function socketLoop(
-  url: string,
-  key: string,
-  errors: Record<string, number>,
-  running: () => boolean,
-): Promise<void> {
-  const ws = await openSocket(url, key)
-  ws.on('message', (data: Buffer) => {
-    const frame = JSON.parse(data.toString()) as { type: string; parameters: { message?: string } }
-    if (frame.type === 'error') errors[frame.parameters.message!] = (errors[frame.parameters.message!] ?? 0) + 1
-  })
-  for (let n = 1; running() && ws.readyState === ws.OPEN; n++) {
-    sendRhizo(ws, { type: 'update_sequence', parameters: { sequence: 'socket', value: String(n) } })
-    await sleep(50)
-  }
-  ws.close()
-}
-
-/** The controllers whose status (meta=1) says disconnected. */
-async function presenceShown(url: string, keys: string[]): Promise<string[]> {
-  const disconnected: string[] = []
-  for (let i = 0; i < keys.length; i++) {
-    const res = await fetch(`${url}/api/v1/resources/acme/c-${i}?meta=1`, {
-      headers: { authorization: basicAuth(keys[i]!) },
-    })
-    const meta = (await res.json()) as { connected?: boolean }
-    if (meta.connected !== true) disconnected.push(`c-${i}`)
-  }
-  return disconnected
-}
-
 /** Loops by name; settled(ms) lists those not finished within ms, with what each waits for. */
 function named(loops: Record<string, Promise<void>>) {
   const pending = new Set(Object.keys(loops))
@@ -516,9 +288,6 @@ function named(loops: Record<string, Promise<void>>) {
   }
 }
 
-/** What each loop is waiting for now (diagnostics for a stuck one). */
-const waitingFor = new Map<string, string>()
-
 async function untilAllAcknowledged(writers: Writer[], uploaders: Uploader[], ms: number): Promise<void> {
   const since = Date.now()
   const marks = writers.map((w) => w.acked.length)
@@ -530,52 +299,6 @@ async function untilAllAcknowledged(writers: Writer[], uploaders: Uploader[], ms
 }
 
 const ackedValues = (writers: Writer[]) => writers.reduce((sum, w) => sum + w.acked.length, 0)
-
-/** Every PUBACKed value is in its sequence's history once. */
-async function checkValues(url: string, keys: string[], writers: Writer[]): Promise<DoorFigures> {
-  const figures: DoorFigures = { acknowledged: 0, lost: [], refusals: {}, badAnswers: [] }
-  for (let i = 0; i < writers.length; i++) {
-    const res = await fetch(`${url}/api/v1/resources/acme/c-${i}/level?count=100000`, {
-      headers: { authorization: basicAuth(keys[i]!) },
-    })
-    const text = await res.text()
-    if (res.status !== 200) throw new Error(`acme/c-${i}/level: ${res.status} ${text}`)
-    const stored = new Set((JSON.parse(text) as { values: unknown[] }).values.map(Number))
-    figures.acknowledged += writers[i]!.acked.length
-    for (const n of writers[i]!.acked) if (!stored.has(n)) figures.lost.push(`c-${i}:${n}`)
-  }
-  return figures
-}
-
-/**
- * Every acknowledged upload is a revision whose bytes read back whole (a blob store read is verified),
- * every acknowledged value is in the history.
- */
-async function checkUploads(url: string, uploaders: Uploader[], rest: DoorFigures): Promise<void> {
-  for (const u of uploaders) {
-    for (const [path, acked] of u.acked) {
-      const auth = { authorization: basicAuth(u.key) }
-      if (path.endsWith('/rest')) {
-        const history = await (await fetch(`${url}/api/v1/resources/${path}?count=100000`, { headers: auth })).json()
-        const stored = new Set((history as { values: unknown[] }).values.map(String))
-        for (const n of acked) if (!stored.has(n)) rest.lost.push(`${path} ${n}`)
-        continue
-      }
-      const list = path.endsWith('camera') ? '?revisions=1&count=1000' : '?revisions=1'
-      const revisions = (await (await fetch(`${url}/api/v1/resources/${path}${list}`, { headers: auth })).json()) as {
-        id: number
-      }[]
-      const found = new Set<string>()
-      for (const r of revisions) {
-        const res = await fetch(`${url}/api/v1/resources/${path}?rev=${r.id}`, { headers: auth })
-        const bytes = Buffer.from(await res.arrayBuffer().catch(() => new ArrayBuffer(0)))
-        if (res.ok) found.add(sha256(bytes))
-        else rest.lost.push(`${path} rev ${r.id} unreadable: ${res.status}`)
-      }
-      for (const hash of acked) if (!found.has(hash)) rest.lost.push(`${path} ${hash.slice(0, 12)}`)
-    }
-  }
-}
 
 async function restartOnFullDisk(
   running: RunningServer,
@@ -713,31 +436,5 @@ async function blobCensus(args: string[]): Promise<DiskFullResult['blobs']> {
   }
 }
 
-function integrityCheck(file: string): string {
-  const db = new Database(file)
-  try {
-    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ')
-  } finally {
-    db.close()
-  }
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
-  }
-}
-
-async function noisyJpeg(): Promise<Buffer> {
-  const noise = { type: 'gaussian' as const, mean: 128, sigma: 40 }
-  const background = { r: 0, g: 0, b: 0 }
-  return sharp({ create: { width: 48, height: 48, channels: 3, background, noise } })
-    .jpeg()
-    .toBuffer()
-}
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
