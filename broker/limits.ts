@@ -39,6 +39,7 @@ export function limitPacketSize(client: Client, maxBytes: number, log: Logger, r
 
 interface ClientInternals {
   conn: Duplex
+  _parser?: { parse(buffer: Buffer): unknown }
   closed: boolean
   _paused: boolean
   _parsingBatch: number
@@ -56,15 +57,31 @@ export const READ_SLICE_BYTES = 16 * 1024
 
 export function readInSlices(client: Client, bytes: number): void {
   const internals = client as unknown as ClientInternals
-  const { conn } = internals
-  if (!conn || typeof internals._nextBatch !== 'function' || conn.readableObjectMode) return
+  const { conn, _parser: parser } = internals
+  if (!conn || !parser || typeof internals._nextBatch !== 'function' || conn.readableObjectMode) return
   const read = conn.read.bind(conn)
+  const parse = parser.parse.bind(parser)
+  // A packet handled at once (nothing to deliver here) asks for the next read while its slice is still
+  // being parsed; a slice parsed then would cut into that one. It waits for the next turn instead.
+  let parsing = false
+  parser.parse = (buffer: Buffer) => {
+    parsing = true
+    try {
+      return parse(buffer)
+    } finally {
+      parsing = false
+    }
+  }
   const continueIfIdle = () => {
     if (internals._parsingBatch === 0 && !internals._paused && !internals.closed && conn.readableLength > 0)
       internals._nextBatch()
   }
   conn.read = (size?: number) => {
     if (size !== undefined && size !== null) return read(size)
+    if (parsing) {
+      setImmediate(continueIfIdle)
+      return null
+    }
     const slice = read(Math.min(conn.readableLength, bytes) || undefined)
     if (conn.readableLength > 0) setImmediate(continueIfIdle)
     return slice

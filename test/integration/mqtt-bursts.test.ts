@@ -80,6 +80,19 @@ for (const provider of providers) {
       }
     })
 
+    test('a burst to a topic nobody reads (each PUBLISH handled at once) is parsed whole, and what follows arrives', async () => {
+      const received = await subscriber(server.mqttUrl, 'acme/pi/after-burst')
+      const burst = Array.from({ length: 20_000 }, (_, i) => publishPacket('acme/pi/nobody', Buffer.from(String(i))))
+      const socket = await writeAtOnce([...burst, publishPacket('acme/pi/after-burst', Buffer.from('end'))])
+      try {
+        assert.ok(await eventually(() => received.length >= 1, 10_000), 'the PUBLISH after the burst arrived')
+        assert.equal(String(received[0]), 'end')
+        assert.equal(socket.destroyed, false, 'the connection was not closed for a packet it did not send')
+      } finally {
+        socket.destroy()
+      }
+    })
+
     test('a PUBLISH several slices long arrives whole, over TCP and WebSocket, and so does the one after it', async () => {
       const large = Buffer.alloc(5 * READ_SLICE_BYTES + 123, 'a')
       const received = await subscriber(server.mqttUrl, 'acme/pi/large')
