@@ -399,8 +399,24 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
       return this
     },
     emit(message, done) {
-      for (const peer of peers.values()) if (peer.filters.matches(message.topic)) peer.link.sendMessage(message)
-      local.emit(message, done)
+      // QoS 1/2: the PUBACK (which waits for this) goes out once the message has also left for the
+      // other instances, so an instance killed right after it has not lost a message it acknowledged
+      if (!done || !(Number(message.qos) > 0)) {
+        for (const peer of peers.values()) if (peer.filters.matches(message.topic)) peer.link.sendMessage(message)
+        return local.emit(message, done)
+      }
+      let pending = 1
+      let failure: Error | undefined
+      const settled = (err?: Error) => {
+        failure ??= err
+        if (--pending === 0) done(failure)
+      }
+      for (const peer of peers.values())
+        if (peer.filters.matches(message.topic)) {
+          pending++
+          peer.link.sendMessage(message, settled)
+        }
+      local.emit(message, settled)
     },
     close(done) {
       if (closed) return void setImmediate(done)

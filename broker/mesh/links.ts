@@ -8,9 +8,13 @@ import { Outbox, putMessage, type Packet } from './frames.ts'
 export interface Link {
   readonly kind: 'socket' | 'redis'
   send(frame: Buffer): void
-  sendMessage(packet: Packet): void
+  /** `sent`: called once the frame has left (handed to the kernel, or taken by Redis), or was dropped */
+  sendMessage(packet: Packet, sent?: () => void): void
   close(): void
 }
+
+/** A Redis that does not take a batch within this long has its senders told "sent" anyway. */
+const REDIS_WAIT_MS = 5000
 
 /** Past this many bytes waiting for a peer that does not read, frames to it are dropped (and counted). */
 const MAX_BACKLOG = 64 * 1024 * 1024
@@ -18,17 +22,23 @@ const MAX_BACKLOG = 64 * 1024 * 1024
 const MAX_FRAME = 260 * 1024 * 1024
 
 /**
- * A link that gathers what is sent during a turn of the event loop, then hands it to `flush` at once.
- * `begin` writes what goes before each batch (the sender's id on Redis).
+ * A link that gathers what is sent during a turn of the event loop, then hands it to `flush` at once,
+ * with what to call once it has left. `begin` writes what goes before each batch (the sender's id on
+ * Redis).
  */
 function batchingLink(
   kind: Link['kind'],
-  flush: (batch: Buffer) => void,
+  flush: (batch: Buffer, sent: () => void) => void,
   close: () => void,
   begin?: (outbox: Outbox) => void,
 ): Link {
   const outbox = new Outbox()
-  const run = () => flush(outbox.take())
+  let waiting: (() => void)[] = []
+  const run = () => {
+    const callbacks = waiting
+    waiting = []
+    flush(outbox.take(), callbacks.length === 0 ? noop : () => callbacks.forEach((sent) => sent()))
+  }
   const opening = () => {
     if (!outbox.empty) return
     begin?.(outbox)
@@ -40,21 +50,27 @@ function batchingLink(
       opening()
       outbox.put(frame)
     },
-    sendMessage(packet) {
+    sendMessage(packet, sent) {
       opening()
       putMessage(outbox, packet)
+      if (sent) waiting.push(sent)
     },
     close,
   }
 }
 
+const noop = () => undefined
+
 export function socketLink(socket: Socket, onDropped: () => void): Link {
   return batchingLink(
     'socket',
-    (batch) => {
-      if (socket.destroyed || socket.writableEnded) return
-      if (socket.writableLength > MAX_BACKLOG) return onDropped()
-      socket.write(batch)
+    (batch, sent) => {
+      if (socket.destroyed || socket.writableEnded) return sent()
+      if (socket.writableLength > MAX_BACKLOG) {
+        onDropped()
+        return sent()
+      }
+      socket.write(batch, () => sent())
     },
     () => socket.end(),
   )
@@ -90,7 +106,19 @@ export function redisLink(pub: Redis, channel: string, from: string): Link {
     'redis',
     // ioredis keeps commands while Redis is away and sends them when it is back; a failed one was
     // lost with Redis, which the connection's own log line reports
-    (batch) => void pub.publish(channel, batch).catch(() => undefined),
+    (batch, sent) => {
+      const published = pub.publish(channel, batch).then(noop, noop)
+      if (sent === noop) return
+      let told = false
+      const tell = () => {
+        if (told) return
+        told = true
+        clearTimeout(timer)
+        sent()
+      }
+      const timer = setTimeout(tell, REDIS_WAIT_MS)
+      void published.then(tell)
+    },
     () => undefined,
     (outbox) => {
       const slab = outbox.reserve(1 + sender.length)
