@@ -6,6 +6,7 @@
 //   node --import tsx bench/mqtt-throughput.ts [--rounds 5] [--messages 40000] [--publishers 4] [--only TEXT]
 //   [--message-history-count N] [--count-queries [--callers]]
 // --only keeps the cases whose "name/transport" contains TEXT (the references are always run).
+// Two workers (`serve --workers 2`) against one process: bench/workers.ts.
 import './lib/as-served.ts'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
