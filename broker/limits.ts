@@ -72,18 +72,26 @@ export function readInSlices(client: Client, bytes: number): void {
       parsing = false
     }
   }
+  let scheduled = false
   const continueIfIdle = () => {
+    scheduled = false
     if (internals._parsingBatch === 0 && !internals._paused && !internals.closed && conn.readableLength > 0)
       internals._nextBatch()
+  }
+  // one pending check per connection, however many packets of a slice asked for a read
+  const continueLater = () => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(continueIfIdle)
   }
   conn.read = (size?: number) => {
     if (size !== undefined && size !== null) return read(size)
     if (parsing) {
-      setImmediate(continueIfIdle)
+      if (conn.readableLength > 0) continueLater()
       return null
     }
     const slice = read(Math.min(conn.readableLength, bytes) || undefined)
-    if (conn.readableLength > 0) setImmediate(continueIfIdle)
+    if (conn.readableLength > 0) continueLater()
     return slice
   }
 }
