@@ -81,21 +81,53 @@ export function socketLink(socket: Socket, onDropped: () => void): Link {
  * unauthenticated local process cannot make the server buffer much; false from onFrame closes it.
  */
 export function readFrames(socket: Socket, firstLimit: number, onFrame: (frame: Buffer) => boolean): void {
-  let buffered: Buffer = Buffer.alloc(0)
+  // A frame cut by the end of a read is kept as pieces and joined once whole: neither the next read
+  // nor a large frame's growing head is copied again at every read.
+  let pieces: Buffer[] = []
+  let have = 0
+  let need = 0 // the whole frame with its length, once the length is known
   let limit = firstLimit
+  const tooLarge = (length: number) => {
+    if (length <= limit) return false
+    socket.destroy(new Error(`mesh frame of ${length} bytes`))
+    return true
+  }
   socket.on('data', (chunk: Buffer) => {
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
     let at = 0
-    while (buffered.length - at >= 4) {
-      const length = buffered.readUInt32LE(at)
-      if (length > limit) return socket.destroy(new Error(`mesh frame of ${length} bytes`))
-      if (buffered.length - at - 4 < length) break
-      const frame = buffered.subarray(at + 4, at + 4 + length)
+    if (have > 0) {
+      if (need === 0) {
+        at = Math.min(4 - have, chunk.length)
+        pieces.push(chunk.subarray(0, at))
+        have += at
+        if (have < 4) return
+        const length = Buffer.concat(pieces, 4).readUInt32LE(0)
+        if (tooLarge(length)) return
+        need = 4 + length
+      }
+      const take = Math.min(need - have, chunk.length - at)
+      pieces.push(chunk.subarray(at, at + take))
+      have += take
+      at += take
+      if (have < need) return
+      const frame = Buffer.concat(pieces, need).subarray(4)
+      pieces = []
+      have = need = 0
+      limit = MAX_FRAME
+      if (!onFrame(frame)) return socket.destroy()
+    }
+    while (chunk.length - at >= 4) {
+      const length = chunk.readUInt32LE(at)
+      if (tooLarge(length)) return
+      if (chunk.length - at - 4 < length) break
+      const frame = chunk.subarray(at + 4, at + 4 + length)
       at += 4 + length
       limit = MAX_FRAME
       if (!onFrame(frame)) return socket.destroy()
     }
-    buffered = at === buffered.length ? Buffer.alloc(0) : buffered.subarray(at)
+    if (at === chunk.length) return
+    pieces = [chunk.subarray(at)]
+    have = chunk.length - at
+    need = have >= 4 ? 4 + chunk.readUInt32LE(at) : 0
   })
 }
 

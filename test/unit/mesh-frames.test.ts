@@ -66,18 +66,25 @@ describe('mesh frames', () => {
       }
       batches.push(outbox.take()) // what one socket write carries
     }
-    const wire = new PassThrough()
-    const received: Packet[] = []
-    readFrames(wire as unknown as Socket, Number.MAX_SAFE_INTEGER, (frame) => {
-      received.push(decodeMessage(frame))
-      return true
-    })
-    // the reader sees the bytes cut anywhere, not where the batches end
+    // the reader sees the bytes cut anywhere, not where the batches end: inside a length too
     const all = Buffer.concat(batches)
-    for (let at = 0; at < all.length; at += 7919) wire.write(all.subarray(at, at + 7919))
-    await new Promise((resolve) => setImmediate(resolve))
-    assert.equal(received.length, sent.length)
-    assert.deepEqual(received, sent)
+    for (const [cut, bytes] of [
+      [7919, all.length],
+      [3, 20_000],
+    ] as const) {
+      const wire = new PassThrough()
+      const received: Packet[] = []
+      readFrames(wire as unknown as Socket, Number.MAX_SAFE_INTEGER, (frame) => {
+        received.push(decodeMessage(frame))
+        return true
+      })
+      const part = all.subarray(0, bytes)
+      for (let at = 0; at < part.length; at += cut) wire.write(part.subarray(at, at + cut))
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.ok(received.length > 0)
+      assert.deepEqual(received, sent.slice(0, received.length), `cut every ${cut} bytes`)
+      if (bytes === all.length) assert.equal(received.length, sent.length)
+    }
   })
 
   test('a first frame larger than its limit closes the connection instead of being buffered', async () => {
