@@ -123,7 +123,12 @@ export function serveJsonWebSocket(
   const readable = async (topic: string) => {
     const hit = access.get(topic)
     if (hit && Date.now() - hit.at < ACCESS_TTL_MS) return canRead(hit.level)
-    const level = await accessToPath(core.db, principal, '/' + topic).catch(() => 0)
+    let level: number
+    try {
+      level = await accessToPath(core.db, principal, '/' + topic)
+    } catch {
+      return false // not kept: a database away for a moment must not hide the topic for ACCESS_TTL_MS
+    }
     access.set(topic, { level, at: Date.now() })
     return canRead(level)
   }
