@@ -41,9 +41,6 @@ const CONNECT_TIMEOUT_MS = 10_000
 /** How long closing waits for Redis to answer before it drops the connections. */
 const CLOSE_WAIT_MS = 1000
 
-/** What Aedes calls on its `mq`. */
-export type ClusterEmitter = MeshEmitter
-
 /** aedes-persistence-redis, as far as Tendril touches it; Aedes drives the rest. */
 interface RedisPersistence {
   destroy(): Promise<void>
@@ -51,7 +48,7 @@ interface RedisPersistence {
 
 export interface ClusterParts {
   persistence: RedisPersistence
-  mq: ClusterEmitter
+  mq: MeshEmitter
   /** the Aedes broker id: this instance's name plus a suffix new at every start (see brokerName) */
   id: string
   /** rate limits (failed sign-ins, PIN guesses) counted together by the instances */

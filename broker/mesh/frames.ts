@@ -136,13 +136,6 @@ function putString(frame: Buffer, at: number, text: string): number {
   return at + 2 + length
 }
 
-/** The frame of one packet (tests, and peers reached through Redis use the same bytes). */
-export function encodeMessage(packet: Packet): Buffer {
-  const outbox = new Outbox()
-  putMessage(outbox, packet)
-  return Buffer.from(outbox.take().subarray(4))
-}
-
 type Sliceable = Buffer & { utf8Slice(start: number, end: number): string }
 
 export function decodeMessage(frame: Buffer): Packet {

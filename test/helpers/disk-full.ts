@@ -6,11 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createController, createOrg } from '../../core/admin.ts'
 import { loadConfig } from '../../core/config.ts'
 import { openCore } from '../../core/index.ts'
 import { createLogger } from '../../core/log.ts'
-import { createResource, createSequence, findPath } from '../../core/resources/tree.ts'
+import { createResource, createSequence } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
 import { freePort } from '../harness/ports.ts'
 import { sharedPostgres } from '../harness/postgres.ts'
@@ -29,7 +28,7 @@ import {
   type Writer,
 } from './disk-full-writers.ts'
 import { basicAuth, eventually } from './http.ts'
-import { connect, integrityCheck, publishLoop } from './kill-ingest.ts'
+import { connect, integrityCheck, provision as provisionControllers, publishLoop } from './kill-ingest.ts'
 import { fileSize, fillDisk, freeBytes, mountTmpfs } from './tmpfs.ts'
 
 export type { DoorFigures }
@@ -241,16 +240,11 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
   }
 }
 
-/** Org acme; controllers acme/c-i, each with numeric sequences `level` and `rest`, an image sequence `camera`, files. */
+/** Org acme; controllers acme/c-i, each with numeric sequences `level`, `rest`, `socket`, an image sequence `camera`, files. */
 async function provision(args: string[], controllers: number): Promise<string[]> {
   const core = await openWith(args)
   try {
-    await createOrg(core, 'acme')
-    const keys: string[] = []
-    for (let i = 0; i < controllers; i++) {
-      const { key } = await createController(core, `acme/c-${i}`)
-      const folder = (await findPath(core.db, `/acme/c-${i}`))!.at(-1)!
-      await createSequence(core.db, folder, 'level', { dataType: SequenceDataType.numeric })
+    return await provisionControllers(core, controllers, async (folder) => {
       await createSequence(core.db, folder, 'rest', { dataType: SequenceDataType.numeric })
       await createSequence(core.db, folder, 'socket', { dataType: SequenceDataType.numeric })
       await createSequence(core.db, folder, 'camera', { dataType: SequenceDataType.image })
@@ -261,9 +255,7 @@ async function provision(args: string[], controllers: number): Promise<string[]>
           name,
           type: ResourceType.file,
         })
-      keys.push(key)
-    }
-    return keys
+    })
   } finally {
     await core.close() // the server process is the only writer
   }

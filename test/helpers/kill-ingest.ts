@@ -11,6 +11,7 @@ import { SequenceDataType } from '../../core/resources/types.ts'
 import { freePort } from '../harness/ports.ts'
 import { startServer, type RunningServer } from './cli.ts'
 import type { Core } from '../../core/index.ts'
+import type { Resource } from '../../core/db/index.ts'
 import { openTestCore, type Provider } from './core.ts'
 import { basicAuth, eventually } from './http.ts'
 
@@ -98,13 +99,19 @@ export async function killDuringIngestion(options: KillIngestOptions): Promise<K
   }
 }
 
-export async function provision(core: Core, controllers: number): Promise<string[]> {
+/** Org acme; controllers acme/c-i, each with a numeric sequence `level` and what `more` adds to its folder. */
+export async function provision(
+  core: Core,
+  controllers: number,
+  more: (folder: Resource) => Promise<unknown> = async () => {},
+): Promise<string[]> {
   await createOrg(core, 'acme')
   const keys: string[] = []
   for (let i = 0; i < controllers; i++) {
     const { key } = await createController(core, `acme/c-${i}`)
     const folder = (await findPath(core.db, `/acme/c-${i}`))!.at(-1)!
     await createSequence(core.db, folder, 'level', { dataType: SequenceDataType.numeric })
+    await more(folder)
     keys.push(key)
   }
   return keys
