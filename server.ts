@@ -19,7 +19,8 @@ export interface Listening {
 }
 
 export interface Tendril {
-  listen(options: { port: number; host: string; mqttPort: number }): Promise<Listening>
+  /** port 0 binds a port the kernel picks; mqttPort null serves no MQTT over TCP */
+  listen(options: { port: number; host: string; mqttPort: number | null }): Promise<Listening>
   close(): Promise<void>
   /**
    * reads --tls-cert/--tls-key again and serves them to new connections; false without TLS (throws on unusable files,
@@ -76,7 +77,7 @@ export async function createTendril(
     async listen({ port, host, mqttPort }) {
       const boundPort = await http.listen(port, host).catch(cannotListen('HTTP', host, port))
       const boundMqtt =
-        mqttPort === 0 ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
+        mqttPort === null ? null : await broker.listenTcp(mqttPort, host).catch(cannotListen('MQTT', host, mqttPort))
       const metricsPort = core.config.metrics.port
       const boundMetrics =
         metricsServer && metricsPort !== undefined

@@ -17,7 +17,6 @@ import { parseArgs } from 'node:util'
 import { openCore, type Core } from '../core/index.ts'
 import { createLogger } from '../core/log.ts'
 import { createTendril, type Tendril } from '../server.ts'
-import { freePort } from '../test/harness/ports.ts'
 import type { PostgresServer } from '../test/harness/postgres.ts'
 import { openTestCore, type Provider } from '../test/helpers/core.ts'
 import { startBareAedes } from './lib/brokers.ts'
@@ -103,8 +102,7 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
   const config = { ...first.config, sqliteSynchronous: 'full' as const }
   let core: Core = first
   let tendril: Tendril = await createTendril(core)
-  const mqttPort = await freePort()
-  const { port } = await tendril.listen({ port: 0, host, mqttPort })
+  const { port, mqttPort } = await tendril.listen({ port: 0, host, mqttPort: 0 })
   const name = `Tendril (${provider})`
   const t0 = performance.now()
   const controllers = args.lean
@@ -122,7 +120,7 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
   }
   const target: Target = {
     name,
-    port: mqttPort,
+    port: mqttPort!,
     clients: controllers.map((c) => ({ clientId: c.topic.replace('/', '-'), password: c.key, topic: c.topic })),
     // a restart, after an outage long enough that every key's lastUsedAt is stale
     prepare: async () => {
@@ -130,7 +128,7 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
       core = await openCore(config, silent)
       await core.db.key.updateMany({ data: { lastUsedAt: null } })
       tendril = await createTendril(core)
-      await tendril.listen({ port: 0, host, mqttPort })
+      await tendril.listen({ port: 0, host, mqttPort: mqttPort! })
     },
     // every disconnect is written to the controller's status; done when none is left connected
     settled: () =>

@@ -83,7 +83,8 @@ async function serveOne(given: Config): Promise<void> {
 async function startListening(core: Core, upkeep: boolean, meshSecret?: string) {
   const server = await createTendril(core, { upkeep, meshSecret }).catch((err: unknown) => giveUp(core, undefined, err))
   const bound = await server
-    .listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort })
+    // --mqtt-port 0 turns MQTT over TCP off: a port nobody knows in advance would serve no device
+    .listen({ port: core.config.port, host: core.config.host, mqttPort: core.config.mqttPort || null })
     .catch((err: unknown) => giveUp(core, server, err))
   return { server, ...bound }
 }

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { SERVER_NODE_FLAGS } from '../../cli/node-flags.ts'
+import { freePort } from '../harness/ports.ts'
 
 export const tendrilBin = fileURLToPath(new URL('../../bin/tendril.js', import.meta.url))
 
@@ -91,4 +92,18 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
       reject(new Error(`server exited with ${code} before listening:\n${output}`))
     })
   })
+}
+
+/**
+ * startServer with MQTT over TCP on a free port. `tendril serve` cannot be told "any port" for MQTT (0 turns it off),
+ * so the port is picked here, and picked again when something else took it before the server bound it.
+ */
+export async function startServerWithMqtt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServer([...args, '--mqtt-port', String(await freePort())], env)
+    } catch (err) {
+      if (attempt === 5 || !/cannot listen for MQTT .* the port is in use/.test(String(err))) throw err
+    }
+  }
 }

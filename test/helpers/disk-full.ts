@@ -11,9 +11,8 @@ import { openCore } from '../../core/index.ts'
 import { createLogger } from '../../core/log.ts'
 import { createResource, createSequence } from '../../core/resources/tree.ts'
 import { ResourceType, SequenceDataType } from '../../core/resources/types.ts'
-import { freePort } from '../harness/ports.ts'
 import { sharedPostgres } from '../harness/postgres.ts'
-import { startServer, type RunningServer } from './cli.ts'
+import { startServer, startServerWithMqtt, type RunningServer } from './cli.ts'
 import type { Provider } from './core.ts'
 import {
   checkUploads,
@@ -116,9 +115,9 @@ export async function diskFullScenario(options: DiskFullOptions): Promise<DiskFu
     // and one more, acme/c-<controllers>, that connects only halfway through the full disk, and stays
     const all = await provision([...db, '--data-dir', dataDir], options.controllers + 1)
     const keys = all.slice(0, -1)
-    const mqttPort = await freePort()
-    const args = [...db, '--data-dir', dataDir, '--mqtt-port', String(mqttPort)]
-    server = await startServer(args)
+    server = await startServerWithMqtt([...db, '--data-dir', dataDir])
+    const mqttPort = server.mqttPort!
+    const args = [...db, '--data-dir', dataDir, '--mqtt-port', String(mqttPort)] // a restart keeps the address
     const killServer = () => server?.child.kill('SIGKILL') // also when the scenario is interrupted
     process.once('exit', killServer)
     const lines = collectLines(server)

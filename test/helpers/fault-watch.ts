@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs'
 import { createOrg, createController } from '../../core/admin.ts'
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '../harness/ports.ts'
-import { startServer, type RunningServer } from './cli.ts'
+import { startServerWithMqtt, type RunningServer } from './cli.ts'
 import { openTestCore, type Provider } from './core.ts'
 
 export interface Provisioned {
@@ -30,15 +29,7 @@ export async function serveProvisioned(
   const bystanderKey = (await createController(core, 'acme/bystander')).key
   const dbUrl = core.config.database.url
   await core.close() // the server process is the only writer
-  const server = await startServer([
-    '--db',
-    dbUrl,
-    '--data-dir',
-    dataDir,
-    '--mqtt-port',
-    String(await freePort()),
-    ...args,
-  ])
+  const server = await startServerWithMqtt(['--db', dbUrl, '--data-dir', dataDir, ...args])
   process.once('exit', () => server.child.kill('SIGKILL')) // also when the scenario itself crashes
   return { server, keys, bystanderKey, dataDir }
 }

@@ -10,10 +10,9 @@ import { connect as connectSdk, type TendrilClient } from '@tendril/controllers-
 import { loadConfig } from '../../core/config.ts'
 import { openCore } from '../../core/index.ts'
 import { createLogger } from '../../core/log.ts'
-import { freePort } from '../harness/ports.ts'
 import { startPostgres, type PostgresServer } from '../harness/postgres.ts'
 import { startRedis, type RedisServer } from '../harness/redis.ts'
-import { startServer, type RunningServer } from './cli.ts'
+import { startServerWithMqtt, type RunningServer } from './cli.ts'
 import { basicAuth, eventually } from './http.ts'
 import { provision, publishLoop, storedCounts, tally, type Writer } from './kill-ingest.ts'
 
@@ -255,9 +254,9 @@ async function startInstance(
 ): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tendril-restarts-'))
   dirs.push(dataDir)
-  const args = ['--db', dbUrl, '--data-dir', dataDir, '--mqtt-port', String(await freePort())]
+  const args = ['--db', dbUrl, '--data-dir', dataDir]
   if (redis) args.push('--redis', redis.url, '--broker-id', `instance-${i}`)
-  const server = await startServer(args)
+  const server = await startServerWithMqtt(args)
   process.once('exit', () => server.child.kill('SIGKILL')) // also when the scenario itself crashes
   return server
 }

@@ -10,9 +10,8 @@ import type { MqttClient } from 'mqtt'
 import { createController, createOrg } from '../../core/admin.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
-import { freePort } from '../harness/ports.ts'
 import { sharedPostgres } from '../harness/postgres.ts'
-import { runCli, runJson, startServer, type RunningServer } from '../helpers/cli.ts'
+import { runCli, runJson, startServer, startServerWithMqtt, type RunningServer } from '../helpers/cli.ts'
 import { openTestCore, providers, type Provider, type TestCore } from '../helpers/core.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
@@ -94,7 +93,7 @@ for (const provider of providers) {
       const core = await openTestCore(provider)
       const keys = await provision(core)
       const source = ['--db', core.config.database.url, '--data-dir', core.config.dataDir]
-      const server = await startServer([...source, '--mqtt-port', String(await freePort())])
+      const server = await startServerWithMqtt(source)
       const work = mkdtempSync(join(tmpdir(), 'tendril-backup-test-'))
       const file = join(work, 'tendril.tar.gz')
       const restoredDir = join(work, 'restored')

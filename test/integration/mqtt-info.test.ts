@@ -28,7 +28,7 @@ describe('mqtt-info', () => {
     core = await openTestCore('sqlite')
     tendril = await createTendril(core)
     // IPv6 loopback, as a browser that typed http://[::1]:PORT/ reaches it
-    port = (await tendril.listen({ port: 0, host: '::1', mqttPort: 0 })).port
+    port = (await tendril.listen({ port: 0, host: '::1', mqttPort: null })).port
     key = (await fixture(core, { org: 'acme', users: { ann: {} } })).users.ann.key
   })
   after(async () => {

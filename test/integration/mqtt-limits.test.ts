@@ -3,7 +3,6 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { createTendril, type Tendril } from '../../server.ts'
-import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -40,7 +39,7 @@ for (const provider of providers) {
         'mqtt-connect-timeout': 300,
       })
       tendril = await createTendril(core)
-      const listening = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+      const listening = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
       mqttPort = listening.mqttPort!
       url = `mqtt://127.0.0.1:${mqttPort}`
       wsUrl = `ws://127.0.0.1:${listening.port}/mqtt`

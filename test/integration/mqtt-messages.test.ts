@@ -6,7 +6,6 @@ import { createController, createOrg } from '../../core/admin.ts'
 import { folderMessages } from '../../core/messages/history.ts'
 import { findPath } from '../../core/resources/tree.ts'
 import { createTendril } from '../../server.ts'
-import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 import { closed, collect, connect, endAll, granted, nextMessage, rawSession } from '../helpers/mqtt.ts'
@@ -137,7 +136,7 @@ for (const provider of providers) {
       }
       const tendril = await createTendril(core)
       try {
-        const { mqttPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+        const { mqttPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
         await connect(`mqtt://127.0.0.1:${mqttPort}`, back.key) // reconnects at once
         const shown = async (id: number) =>
           (await core.db.controllerStatus.findUniqueOrThrow({ where: { controllerId: id } })).connected

@@ -8,8 +8,7 @@ import { sequenceHistory } from '../../core/resources/sequence-history.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { createTendril } from '../../server.ts'
-import { freePort } from '../harness/ports.ts'
-import { startServer } from '../helpers/cli.ts'
+import { startServerWithMqtt } from '../helpers/cli.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
 import { holdValueWrites } from '../helpers/hold-writes.ts'
 import { connect, endAll, granted, rawSession } from '../helpers/mqtt.ts'
@@ -76,7 +75,7 @@ for (const provider of providers) {
       try {
         const key = await setUp(core)
         const tendril = await createTendril(core)
-        const { mqttPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+        const { mqttPort } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
         let release: (() => Promise<void>) | undefined
         await sendValues(`mqtt://127.0.0.1:${mqttPort}`, key, async () => void (release = await holdValueWrites(core)))
         const closing = tendril.close()
@@ -93,14 +92,7 @@ for (const provider of providers) {
     test('`tendril serve` stores every value accepted over MQTT before it exits on SIGTERM', async () => {
       const core = await openTestCore(provider)
       const key = await setUp(core)
-      const server = await startServer([
-        '--db',
-        core.config.database.url,
-        '--data-dir',
-        core.config.dataDir,
-        '--mqtt-port',
-        String(await freePort()),
-      ])
+      const server = await startServerWithMqtt(['--db', core.config.database.url, '--data-dir', core.config.dataDir])
       try {
         // the test's own connection holds PostgreSQL's value table; a SQLite file it could only lock
         // by blocking the server's event loop, so there the shutdown meets what is still queued

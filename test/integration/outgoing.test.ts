@@ -5,7 +5,6 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createController, createKeyForUser, createOrgUser } from '../../core/admin.ts'
 import { createTendril, type Tendril } from '../../server.ts'
-import { freePort } from '../harness/ports.ts'
 import { openTestCore, providers, type TestCore } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 import { connect, endAll } from '../helpers/mqtt.ts'
@@ -34,7 +33,7 @@ for (const provider of providers) {
         'email-from': 'lab@example.com',
       })
       tendril = await createTendril(core)
-      const ports = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: await freePort() })
+      const ports = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
       url = `http://127.0.0.1:${ports.port}`
       mqttUrl = `mqtt://127.0.0.1:${ports.mqttPort}`
       const f = await fixture(core, { org: 'acme', users: { ann: {} }, controllers: ['acme/greenhouse/pi-1'] })
@@ -222,7 +221,7 @@ describe('outgoing messages without configuration', () => {
     const core = await openTestCore('sqlite')
     const tendril = await createTendril(core)
     try {
-      const { port } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
+      const { port } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: null })
       const key = (await fixture(core, { org: 'acme', users: { ann: {} } })).users.ann.key
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/messages`, {
         method: 'POST',

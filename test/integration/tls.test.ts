@@ -11,8 +11,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import { after, before, describe, test } from 'node:test'
 import mqtt, { type MqttClient } from 'mqtt'
-import { freePort } from '../harness/ports.ts'
-import { runCli, runJson, startServer, type RunningServer } from '../helpers/cli.ts'
+import { runCli, runJson, startServerWithMqtt, type RunningServer } from '../helpers/cli.ts'
 
 /** A self-signed certificate for localhost and 127.0.0.1, made with Debian's openssl. */
 function makeCertificate(dir: string, name: string): { cert: string; key: string } {
@@ -74,10 +73,8 @@ describe('TLS on both listeners', () => {
     await runJson(['create-org', 'acme', ...db])
     key = (await runJson<{ key: string }>(['create-controller', 'acme/greenhouse/pi-1', ...db])).key
     await runJson(['create-user', 'ann@example.com:long enough pw', '--org', 'acme', ...db])
-    server = await startServer([
+    server = await startServerWithMqtt([
       ...db,
-      '--mqtt-port',
-      String(await freePort()),
       '--tls-cert',
       join(dir, 'served.crt'),
       '--tls-key',

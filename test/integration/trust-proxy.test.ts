@@ -10,7 +10,7 @@ import { fixture } from '../helpers/fixtures.ts'
 async function serve(trustProxy: string) {
   const core = await openTestCore('sqlite', { 'trust-proxy': trustProxy })
   const tendril = await createTendril(core)
-  const { port } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: 0 })
+  const { port } = await tendril.listen({ port: 0, host: '127.0.0.1', mqttPort: null })
   await fixture(core, { org: 'acme', users: { ann: { key: false } } })
   return { core, tendril, url: `http://127.0.0.1:${port}` }
 }

@@ -11,8 +11,7 @@ import { loadConfig } from '../../core/config.ts'
 import { createLogger } from '../../core/log.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
-import { freePort } from '../harness/ports.ts'
-import { runCli, startServer, type RunningServer } from '../helpers/cli.ts'
+import { runCli, startServerWithMqtt, type RunningServer } from '../helpers/cli.ts'
 import { freshDatabase, providers, type TestDatabase } from '../helpers/core.ts'
 import { fixture } from '../helpers/fixtures.ts'
 import { basicAuth, eventually } from '../helpers/http.ts'
@@ -53,9 +52,7 @@ for (const provider of providers) {
         })
       for (const [path, c] of Object.entries(f.controllers)) keys[path] = c.key
       await core.close() // the server's processes are the only ones using the database, as in production
-      const mqttPort = await freePort()
-      mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
-      server = await startServer([
+      server = await startServerWithMqtt([
         '--workers',
         '2',
         '--redis',
@@ -64,12 +61,11 @@ for (const provider of providers) {
         db.url,
         '--data-dir',
         db.dataDir,
-        '--mqtt-port',
-        String(mqttPort),
         '--mqtt-connections-per-key',
         String(PER_KEY),
         '--metrics',
       ])
+      mqttUrl = `mqtt://127.0.0.1:${server.mqttPort}`
     })
     const open: MqttClient[] = []
     /** `onMessage` listens from the start: a persistent session's queue may arrive with the CONNACK */

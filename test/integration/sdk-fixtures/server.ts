@@ -1,7 +1,6 @@
 // A Tendril that can be stopped and started again on the same ports over the same database, as a
 // controller sees a server restart (for the store-and-forward tests of the controllers SDK).
 import { createTendril, type Tendril } from '../../../server.ts'
-import { freePort } from '../../harness/ports.ts'
 import { openTestCore, type Provider, type TestCore } from '../../helpers/core.ts'
 
 export interface RestartableServer {
@@ -15,12 +14,15 @@ export interface RestartableServer {
 
 export async function startRestartableServer(provider: Provider): Promise<RestartableServer> {
   const core = await openTestCore(provider)
-  const port = await freePort()
-  const mqttPort = await freePort()
+  // the first start takes ports the kernel picks; a restart binds the same ones again
+  let port = 0
+  let mqttPort = 0
   let tendril: Tendril | null = null
   const start = async () => {
     tendril = await createTendril(core)
-    await tendril.listen({ port, host: '127.0.0.1', mqttPort })
+    const bound = await tendril.listen({ port, host: '127.0.0.1', mqttPort })
+    port = bound.port
+    mqttPort = bound.mqttPort!
   }
   const stop = async () => {
     await tendril?.close()
