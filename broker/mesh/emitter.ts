@@ -10,10 +10,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Redis } from 'ioredis'
-import mqemitter from 'mqemitter'
+import mqemitter, { type MQEmitter } from 'mqemitter'
 import type { Logger } from '../../core/log.ts'
 import { decodeControl, decodeMessage, encodeControl, FrameType, type Control, type Packet } from './frames.ts'
-import { readFrames, redisLink, socketLink, splitRedisMessage, type Link } from './links.ts'
+import { deliveryFlow, readFrames, redisLink, socketLink, splitRedisMessage, type Link } from './links.ts'
+
+type Flow = ReturnType<typeof deliveryFlow>
 
 type Listener = (message: Packet, done: () => void) => void
 
@@ -105,6 +107,7 @@ type Announcement = { hello: { id: string; group?: string; port?: number } } | {
 export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   const { id, pub, sub, log } = options
   const local = mqemitter({ concurrency: 0, matchEmptyLevels: true })
+  const listenersOf = rememberMatches(local)
   const peers = new Map<string, Peer>()
   /** filter → listener → how many times it was added */
   const listening = new Map<string, Map<Listener, number>>()
@@ -152,9 +155,11 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     log.info({ peer: peer.id, why }, 'mesh: instance left')
   }
 
-  function onFrame(peer: Peer, frame: Buffer): void {
+  function onFrame(peer: Peer, frame: Buffer, flow?: Flow): void {
     if (frame[0] === FrameType.Message) {
-      local.emit(decodeMessage(frame))
+      if (!flow) return void local.emit(decodeMessage(frame, peer.id))
+      flow.started()
+      local.emit(decodeMessage(frame, peer.id), flow.delivered)
       return
     }
     const control = decodeControl(frame)
@@ -233,14 +238,17 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
 
   /** A socket whose other end is known: its frames go to that peer; its close drops it. */
   function attachSocket(socket: Socket, peerId: string, openedBy: string, knownFrames = true): Peer {
-    const link = socketLink(socket, () => {
+    const link = socketLink(socket, id, () => {
       if (dropped++ === 0) log.warn({ peer: peerId }, 'mesh: a worker does not read; dropping messages to it')
     })
     const peer = addPeer(peerId, link, openedBy)
     socket.once('close', () => {
       if (peer.link === link) dropPeer(peer, 'socket closed')
     })
-    if (knownFrames) readFrames(socket, Number.MAX_SAFE_INTEGER, (frame) => readable(peer, frame))
+    if (knownFrames) {
+      const flow = deliveryFlow(socket)
+      readFrames(socket, Number.MAX_SAFE_INTEGER, (frame) => readable(peer, frame, flow))
+    }
     return peer
   }
 
@@ -249,8 +257,9 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     socket.setNoDelay(true)
     socket.on('error', () => undefined)
     let peer: Peer | undefined
+    const flow = deliveryFlow(socket)
     readFrames(socket, HELLO_LIMIT, (frame) => {
-      if (peer) return readable(peer, frame)
+      if (peer) return readable(peer, frame, flow)
       const control = frame[0] === FrameType.Hello ? decodeControl(frame) : undefined
       if (control?.type !== FrameType.Hello || !sameSecret(control.secret) || control.id === id || closed) {
         log.warn({ remote: socket.remotePort }, 'mesh: refused a socket without the workers’ secret')
@@ -263,9 +272,9 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   }
 
   /** false (the socket closes) for a frame that cannot be read: the peer runs other code, or is broken */
-  function readable(peer: Peer, frame: Buffer): boolean {
+  function readable(peer: Peer, frame: Buffer, flow: Flow): boolean {
     try {
-      onFrame(peer, frame)
+      onFrame(peer, frame, flow)
       return true
     } catch (err) {
       log.warn({ err, peer: peer.id }, 'mesh: a frame from a worker could not be read; closing its socket')
@@ -370,6 +379,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   return {
     on(topic, listener, done) {
       local.on(topic, listener)
+      listenersOf.clear()
       const listeners = listening.get(topic) ?? new Map<Listener, number>()
       const isNew = listeners.size === 0
       listeners.set(listener, (listeners.get(listener) ?? 0) + 1)
@@ -396,14 +406,25 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
         }
       }
       local.removeListener(topic, listener, done)
+      listenersOf.clear()
       return this
     },
     emit(message, done) {
       // QoS 1/2: the PUBACK (which waits for this) goes out once the message has also left for the
       // other instances, so an instance killed right after it has not lost a message it acknowledged
       if (!done || !(Number(message.qos) > 0)) {
-        for (const peer of peers.values()) if (peer.filters.matches(message.topic)) peer.link.sendMessage(message)
-        return local.emit(message, done)
+        let behind: Link[] | undefined
+        for (const peer of peers.values())
+          if (peer.filters.matches(message.topic)) {
+            peer.link.sendMessage(message)
+            if (peer.link.backlogged()) (behind ??= []).push(peer.link)
+          }
+        // a worker busier than this one: the publisher waits for it, as for a slow subscriber here
+        if (!done || !behind) return local.emit(message, done)
+        let waits = 1 + behind.length
+        const settled = () => void (--waits === 0 && done())
+        for (const link of behind) link.whenDrained(settled)
+        return local.emit(message, settled)
       }
       let pending = 1
       let failure: Error | undefined
@@ -434,6 +455,27 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     peers: () => [...peers.values()].map((peer) => ({ id: peer.id, via: peer.link.kind })),
     port,
   }
+}
+
+/**
+ * Makes `emitter` remember which listeners each topic reaches until `clear` (called when listeners
+ * change): a message that crosses workers is matched in both, and topics repeat. mqemitter keeps its
+ * Qlobber as `_matcher` (checked by the mesh tests).
+ */
+function rememberMatches(emitter: MQEmitter): Map<string, unknown[]> {
+  const matcher = (emitter as unknown as { _matcher: { match(topic: string): unknown[] } })._matcher
+  const match = matcher.match.bind(matcher)
+  const remembered = new Map<string, unknown[]>()
+  matcher.match = (topic) => {
+    let listeners = remembered.get(topic)
+    if (listeners === undefined) {
+      if (remembered.size >= REMEMBERED_TOPICS) remembered.clear()
+      listeners = match(topic)
+      remembered.set(topic, listeners)
+    }
+    return listeners
+  }
+  return remembered
 }
 
 /** A secret for the workers of one primary to know each other's sockets by. */

@@ -48,6 +48,8 @@ const RETAIN = 4
 const DUP = 8
 const EXTRA = 16
 const CLIENT_ID = 32
+/** the packet's brokerId is the sender's own (Aedes' for what its clients publish): not written */
+const SENDERS = 64
 
 /** Bytes for one peer, gathered over a turn of the event loop in a slab reused until it is full. */
 export class Outbox {
@@ -86,15 +88,17 @@ const SLAB = 256 * 1024
 /**
  * Puts a packet in the outbox as a frame after its length: [type][flags][brokerCounter f64][topic
  * u16+utf8][brokerId u16+utf8][clientId u16+utf8][extra u32+v8][payload…]. The flags hold qos (2 bits),
- * retain, dup, and whether a clientId and extra fields follow.
+ * retain, dup, whether a clientId and extra fields follow, and whether the brokerId is `sender`
+ * (then written as empty).
  */
-export function putMessage(outbox: Outbox, packet: Packet): void {
+export function putMessage(outbox: Outbox, packet: Packet, sender: string): void {
   let extra: Record<string, unknown> | undefined
   for (const key of OPTIONAL) if (packet[key] !== undefined) (extra ??= {})[key] = packet[key]
   if (packet.cmd !== undefined && packet.cmd !== 'publish') (extra ??= {}).cmd = packet.cmd
   const extraBytes = extra ? serialize(extra) : undefined
   const payload = toBuffer(packet.payload)
-  const brokerId = typeof packet.brokerId === 'string' ? packet.brokerId : ''
+  const senders = packet.brokerId === sender
+  const brokerId = senders || typeof packet.brokerId !== 'string' ? '' : packet.brokerId
   const clientId = typeof packet.clientId === 'string' ? packet.clientId : undefined
   // at most 3 bytes of UTF-8 per UTF-16 unit: room without measuring the strings first
   const strings = 3 * (packet.topic.length + brokerId.length + (clientId?.length ?? 0))
@@ -107,7 +111,8 @@ export function putMessage(outbox: Outbox, packet: Packet): void {
     (packet.retain ? RETAIN : 0) |
     (packet.dup ? DUP : 0) |
     (extra ? EXTRA : 0) |
-    (clientId === undefined ? 0 : CLIENT_ID)
+    (clientId === undefined ? 0 : CLIENT_ID) |
+    (senders ? SENDERS : 0)
   frame.writeDoubleLE(Number(packet.brokerCounter ?? 0), at + 2)
   at += 10
   at = putString(frame, at, packet.topic)
@@ -138,14 +143,16 @@ function putString(frame: Buffer, at: number, text: string): number {
 
 type Sliceable = Buffer & { utf8Slice(start: number, end: number): string }
 
-export function decodeMessage(frame: Buffer): Packet {
+/** `sender`: the id of the instance the frame came from */
+export function decodeMessage(frame: Buffer, sender: string): Packet {
   const flags = frame[1]!
   let at = 10
   const topicLength = frame.readUInt16LE(at)
   // utf8Slice: toString's checks cost more than the decoding of a short string
   const topic = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + topicLength))
   const brokerIdLength = frame.readUInt16LE(at)
-  const brokerId = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + brokerIdLength))
+  const brokerId = flags & SENDERS ? sender : (frame as Sliceable).utf8Slice(at + 2, (at += 2 + brokerIdLength))
+  if (flags & SENDERS) at += 2
   const clientIdLength = frame.readUInt16LE(at)
   const clientId = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + clientIdLength))
   const extraLength = frame.readUInt32LE(at)

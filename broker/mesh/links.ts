@@ -10,6 +10,10 @@ export interface Link {
   send(frame: Buffer): void
   /** `sent`: called once the frame has left (handed to the kernel, or taken by Redis), or was dropped */
   sendMessage(packet: Packet, sent?: () => void): void
+  /** More frames wait to leave than for a peer that keeps up (a socket only). */
+  backlogged(): boolean
+  /** Calls `drained` once the backlog has left (or the link closed). */
+  whenDrained(drained: () => void): void
   close(): void
 }
 
@@ -18,6 +22,8 @@ const REDIS_WAIT_MS = 5000
 
 /** Past this many bytes waiting for a peer that does not read, frames to it are dropped (and counted). */
 const MAX_BACKLOG = 64 * 1024 * 1024
+/** Past this many bytes waiting for a peer, publishers wait for it, as they wait for a slow subscriber. */
+const BACKLOG = 1024 * 1024
 /** A frame larger than this is a broken or hostile peer: MQTT packets stop at 256 MB. */
 const MAX_FRAME = 260 * 1024 * 1024
 
@@ -28,8 +34,11 @@ const MAX_FRAME = 260 * 1024 * 1024
  */
 function batchingLink(
   kind: Link['kind'],
+  self: string,
   flush: (batch: Buffer, sent: () => void) => void,
   close: () => void,
+  backlogged: Link['backlogged'],
+  whenDrained: Link['whenDrained'],
   begin?: (outbox: Outbox) => void,
 ): Link {
   const outbox = new Outbox()
@@ -52,18 +61,30 @@ function batchingLink(
     },
     sendMessage(packet, sent) {
       opening()
-      putMessage(outbox, packet)
+      putMessage(outbox, packet, self)
       if (sent) waiting.push(sent)
     },
+    backlogged,
+    whenDrained,
     close,
   }
 }
 
 const noop = () => undefined
 
-export function socketLink(socket: Socket, onDropped: () => void): Link {
+/** `self`: this instance's id */
+export function socketLink(socket: Socket, self: string, onDropped: () => void): Link {
+  let waiters: (() => void)[] = []
+  const drained = () => {
+    const called = waiters
+    waiters = []
+    for (const waiter of called) waiter()
+  }
+  socket.on('drain', drained)
+  socket.once('close', drained)
   return batchingLink(
     'socket',
+    self,
     (batch, sent) => {
       if (socket.destroyed || socket.writableEnded) return sent()
       if (socket.writableLength > MAX_BACKLOG) {
@@ -73,6 +94,8 @@ export function socketLink(socket: Socket, onDropped: () => void): Link {
       socket.write(batch, () => sent())
     },
     () => socket.end(),
+    () => socket.writableLength > BACKLOG && !socket.destroyed,
+    (waiter) => void waiters.push(waiter),
   )
 }
 
@@ -131,11 +154,31 @@ export function readFrames(socket: Socket, firstLimit: number, onFrame: (frame: 
   })
 }
 
+/**
+ * Past this many messages from one socket still on their way to subscribers, the socket is not read
+ * until half of them arrived: a worker busier than its peer would otherwise queue without bound.
+ */
+const MAX_UNDELIVERED = 2048
+
+/** Counts the messages read from a socket until their subscribers took them, and holds its reading. */
+export function deliveryFlow(socket: Socket): { started(): void; delivered: () => void } {
+  let undelivered = 0
+  return {
+    started() {
+      if (++undelivered === MAX_UNDELIVERED) socket.pause()
+    },
+    delivered: () => {
+      if (--undelivered === MAX_UNDELIVERED / 2) socket.resume()
+    },
+  }
+}
+
 /** The frames of one Redis message: who sent them, then the frames as on a socket. */
 export function redisLink(pub: Redis, channel: string, from: string): Link {
   const sender = Buffer.from(from)
   return batchingLink(
     'redis',
+    from,
     // ioredis keeps commands while Redis is away and sends them when it is back; a failed one was
     // lost with Redis, which the connection's own log line reports
     (batch, sent) => {
@@ -152,6 +195,9 @@ export function redisLink(pub: Redis, channel: string, from: string): Link {
       void published.then(tell)
     },
     () => undefined,
+    // one connection publishes to every peer: holding publishers back for one would hold them for all
+    () => false,
+    (drained) => drained(),
     (outbox) => {
       const slab = outbox.reserve(1 + sender.length)
       slab[outbox.at] = sender.length

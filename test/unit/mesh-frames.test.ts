@@ -7,9 +7,12 @@ import { describe, test } from 'node:test'
 import { decodeMessage, Outbox, putMessage, type Packet } from '../../broker/mesh/frames.ts'
 import { readFrames } from '../../broker/mesh/links.ts'
 
+/** The instance that sends: what its own clients publish carries its id as brokerId. */
+const SENDER = 'host-8080.w1.mxdbjk1qa00f1a'
+
 const packet = (fields: Partial<Packet> = {}): Packet => ({
   cmd: 'publish',
-  brokerId: 'host-8080.w1.mxdbjk1qa00f1a',
+  brokerId: SENDER,
   brokerCounter: 41,
   topic: 'acme/greenhouse/pi-1/temperature',
   payload: Buffer.from('{"v":21.5}'),
@@ -22,8 +25,8 @@ const packet = (fields: Partial<Packet> = {}): Packet => ({
 /** A packet through the bytes a link sends: put in an outbox, taken, read back (its length skipped). */
 function roundTrip(sent: Packet): Packet {
   const outbox = new Outbox()
-  putMessage(outbox, sent)
-  return decodeMessage(outbox.take().subarray(4))
+  putMessage(outbox, sent, SENDER)
+  return decodeMessage(outbox.take().subarray(4), SENDER)
 }
 
 describe('mesh frames', () => {
@@ -36,6 +39,8 @@ describe('mesh frames', () => {
       packet({ topic: `acme/${'x'.repeat(100)}/é` }), // longer than the ASCII loop takes
       packet({ payload: Buffer.alloc(0), clientId: '' }),
       packet({ brokerId: 'b'.repeat(300), brokerCounter: 2 ** 40 + 7 }), // longer than one length byte holds
+      packet({ brokerId: 'host-8080.w2.mxdbjk1qa00f1a' }), // another instance's (a will it publishes for it)
+      packet({ brokerId: '' }),
       packet({
         qos: 2,
         properties: { correlationData: Buffer.from([1, 2, 3]), userProperties: { site: 'north' }, contentType: 'x' },
@@ -66,7 +71,7 @@ describe('mesh frames', () => {
       for (let i = 0; i < 50; i++) {
         const p = packet({ brokerCounter: turn * 50 + i, payload: Buffer.alloc(i * 97, turn) })
         sent.push(p)
-        putMessage(outbox, p)
+        putMessage(outbox, p, SENDER)
       }
       batches.push(outbox.take()) // what one socket write carries
     }
@@ -79,7 +84,7 @@ describe('mesh frames', () => {
       const wire = new PassThrough()
       const received: Packet[] = []
       readFrames(wire as unknown as Socket, Number.MAX_SAFE_INTEGER, (frame) => {
-        received.push(decodeMessage(frame))
+        received.push(decodeMessage(frame, SENDER))
         return true
       })
       const part = all.subarray(0, bytes)
