@@ -3,7 +3,7 @@
 // without Redis (the default), one process with --redis, and --workers 2 --redis. One subscriber and
 // several publishers on a controller's folder topic (stored in its history) and on a sub-topic
 // (relayed only); with two workers the cluster module spreads the connections over both, so some
-// publishers' messages cross workers (the table says how many landed where, read from Redis).
+// publishers' messages cross workers (the table says how many, from where Redis saw them land).
 //   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP]
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -16,8 +16,7 @@ import { loadConfig } from '../core/config.ts'
 import { openCore } from '../core/index.ts'
 import { createLogger } from '../core/log.ts'
 import { startRedis } from '../test/harness/redis.ts'
-import { freePort } from '../test/harness/ports.ts'
-import { startServer, type RunningServer } from '../test/helpers/cli.ts'
+import { startServerWithMqtt, type RunningServer } from '../test/helpers/cli.ts'
 import { seedControllers } from './lib/seed.ts'
 import { fmt, machine, median, printTable, sleep } from './lib/stats.ts'
 import type { ThroughputJob, ThroughputResult } from './lib/throughput-worker.ts'
@@ -55,8 +54,8 @@ interface Run {
   /** % of one core: the server's processes (primary and workers), and Redis */
   serverCpu: number
   redisCpu: number
-  /** connections per worker, e.g. "w1:3 w2:2" */
-  landed: string
+  /** publishers on another worker than the subscriber, e.g. "3/4" */
+  crossing: string
   load: number
 }
 
@@ -105,13 +104,10 @@ try {
     const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
     const [pi] = await seedControllers(core, 1)
     await core.close()
-    const mqttPort = await freePort()
     const redis = s.redisDb === undefined ? [] : ['--redis', `${redisServer.url}/${s.redisDb}`]
-    s.server = await startServer([
+    s.server = await startServerWithMqtt([
       '--data-dir',
       s.dataDir,
-      '--mqtt-port',
-      String(mqttPort),
       '--mqtt-publish-rate',
       '0',
       '--mqtt-connections-per-key',
@@ -120,7 +116,7 @@ try {
       String(s.workers),
       ...redis,
     ])
-    s.url = `mqtt://127.0.0.1:${mqttPort}`
+    s.url = `mqtt://127.0.0.1:${s.server.mqttPort}`
     s.auth = { username: 'key', password: pi!.key }
     s.topic = pi!.topic
   }
@@ -165,21 +161,16 @@ try {
         const result = await worker.run(job(s, topic, MESSAGES), 180_000)
         clearInterval(sample)
         const seconds = (performance.now() - t0) / 1000
-        const counts = new Map<string, number>()
-        for (const w of landed.values()) counts.set(w, (counts.get(w) ?? 0) + 1)
+        const subscriberOn = [...landed].find(([client]) => client.includes('/bench-sub-'))?.[1]
+        const publishersOn = [...landed].filter(([client]) => client.includes('/bench-pub-')).map(([, w]) => w)
         runs.push({
           setup: s.name,
           topic: kind,
           result,
           serverCpu: ((cpuSeconds(pids) - cpu0) / seconds) * 100,
           redisCpu: s.redisDb === undefined ? 0 : ((cpuSeconds([redisPid]) - redis0) / seconds) * 100,
-          landed:
-            s.workers > 1
-              ? [...counts]
-                  .sort()
-                  .map(([w, n]) => `${w}:${n}`)
-                  .join(' ')
-              : '-',
+          crossing:
+            s.workers > 1 ? `${publishersOn.filter((w) => w !== subscriberOn).length}/${publishersOn.length}` : '-',
           load,
         })
         await sleep(300)
@@ -210,7 +201,7 @@ try {
         fmt(efficiency),
         (efficiency / median(base(topic).map((r) => perCpu(r, true)))).toFixed(2) + '×',
         `${received}/${sent}`,
-        these.map((r) => r.landed).join(', '),
+        these.map((r) => r.crossing).join(' '),
         these.map((r) => r.load.toFixed(1)).join(' '),
       ])
     }
@@ -228,7 +219,7 @@ try {
       'msg/CPU-s (+Redis)',
       'vs 1 process',
       'received/sent',
-      'connections landed',
+      'publishers crossing',
       'load avg (1 min)',
     ],
     rows,
