@@ -40,6 +40,7 @@ import { batchWebSocketWrites, batchWrites } from './write-batching.ts'
 import { pathResolverFor } from '../core/resources/resolver.ts'
 import { thumbnailsWaiting } from '../core/images/queue.ts'
 import { brokerName } from './cluster.ts'
+import { rememberingEmitter } from './remembering-emitter.ts'
 import { createConnectionMetrics, type ConnectionMetrics } from './metrics.ts'
 import { startSysTopics, sysPrefix } from './sys-topics.ts'
 
@@ -197,6 +198,7 @@ function newAedes(core: Core, shared: Pick<BrokerParts, 'persistence' | 'mq' | '
     // which overflowed the stack (a crash) when a subscriber stopped reading under load; 0 = no queue
     concurrency: 0,
     ...shared,
+    mq: shared.mq ?? rememberingEmitter(),
     ...(shared.persistence ? { persistence: boundConnectSteps(shared.persistence, core.log) } : {}),
     // a subscriber whose socket has not drained for this long is closed, so it cannot stall delivery to others
     drainTimeout: limits.drainTimeoutMs,

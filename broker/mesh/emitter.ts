@@ -10,8 +10,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Redis } from 'ioredis'
-import mqemitter, { type MQEmitter } from 'mqemitter'
 import type { Logger } from '../../core/log.ts'
+import { rememberingEmitter } from '../remembering-emitter.ts'
 import { decodeControl, decodeMessage, encodeControl, FrameType, type Control, type Packet } from './frames.ts'
 import { deliveryFlow, readFrames, redisLink, socketLink, splitRedisMessage, type Link } from './links.ts'
 
@@ -106,8 +106,7 @@ type Announcement = { hello: { id: string; group?: string; port?: number } } | {
 
 export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   const { id, pub, sub, log } = options
-  const local = mqemitter({ concurrency: 0, matchEmptyLevels: true })
-  const listenersOf = rememberMatches(local)
+  const local = rememberingEmitter()
   const peers = new Map<string, Peer>()
   /** filter → listener → how many times it was added */
   const listening = new Map<string, Map<Listener, number>>()
@@ -379,7 +378,6 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   return {
     on(topic, listener, done) {
       local.on(topic, listener)
-      listenersOf.clear()
       const listeners = listening.get(topic) ?? new Map<Listener, number>()
       const isNew = listeners.size === 0
       listeners.set(listener, (listeners.get(listener) ?? 0) + 1)
@@ -406,7 +404,6 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
         }
       }
       local.removeListener(topic, listener, done)
-      listenersOf.clear()
       return this
     },
     emit(message, done) {
@@ -455,27 +452,6 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     peers: () => [...peers.values()].map((peer) => ({ id: peer.id, via: peer.link.kind })),
     port,
   }
-}
-
-/**
- * Makes `emitter` remember which listeners each topic reaches until `clear` (called when listeners
- * change): a message that crosses workers is matched in both, and topics repeat. mqemitter keeps its
- * Qlobber as `_matcher` (checked by the mesh tests).
- */
-function rememberMatches(emitter: MQEmitter): Map<string, unknown[]> {
-  const matcher = (emitter as unknown as { _matcher: { match(topic: string): unknown[] } })._matcher
-  const match = matcher.match.bind(matcher)
-  const remembered = new Map<string, unknown[]>()
-  matcher.match = (topic) => {
-    let listeners = remembered.get(topic)
-    if (listeners === undefined) {
-      if (remembered.size >= REMEMBERED_TOPICS) remembered.clear()
-      listeners = match(topic)
-      remembered.set(topic, listeners)
-    }
-    return listeners
-  }
-  return remembered
 }
 
 /** A secret for the workers of one primary to know each other's sockets by. */

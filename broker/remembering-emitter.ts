@@ -1,0 +1,44 @@
+// Aedes' emitter (mqemitter), remembering which listeners each topic reaches until its listeners
+// change. Topics repeat (a controller publishes on a few), and a Map lookup costs less than splitting
+// the topic into levels and walking the trie for every message.
+import mqemitter, { type MQEmitter } from 'mqemitter'
+
+/** Topics remembered at most; past this many, the memory starts over. */
+const REMEMBERED_TOPICS = 10_000
+
+/** mqemitter's Qlobber, as far as it is touched here. */
+interface Matcher {
+  match(topic: string): unknown[]
+  add(...args: unknown[]): unknown
+  remove(...args: unknown[]): unknown
+}
+
+export function rememberingEmitter(): MQEmitter {
+  // concurrency 0: no queue (broker/index.ts says why); '+' matches an empty level, as in Aedes
+  const emitter = mqemitter({ concurrency: 0, matchEmptyLevels: true })
+  // mqemitter 7 keeps its Qlobber as `_matcher`, and changes listeners only through its add and
+  // remove (removeListener removes a turn later): forgetting there is never too early
+  const matcher = (emitter as unknown as { _matcher: Matcher })._matcher
+  const { match, add, remove } = { match: matcher.match, add: matcher.add, remove: matcher.remove }
+  const remembered = new Map<string, unknown[]>()
+  matcher.add = (...args) => {
+    const result = add.apply(matcher, args)
+    remembered.clear()
+    return result
+  }
+  matcher.remove = (...args) => {
+    const result = remove.apply(matcher, args)
+    remembered.clear()
+    return result
+  }
+  matcher.match = (topic) => {
+    let listeners = remembered.get(topic)
+    if (listeners === undefined) {
+      if (remembered.size >= REMEMBERED_TOPICS) remembered.clear()
+      listeners = match.call(matcher, topic)
+      remembered.set(topic, listeners)
+    }
+    return listeners
+  }
+  return emitter
+}
