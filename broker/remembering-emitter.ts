@@ -13,7 +13,12 @@ interface Matcher {
   remove(...args: unknown[]): unknown
 }
 
-export function rememberingEmitter(): MQEmitter {
+export type RememberingEmitter = MQEmitter & {
+  /** whether any listener hears `topic` now */
+  reaches(topic: string): boolean
+}
+
+export function rememberingEmitter(): RememberingEmitter {
   // concurrency 0: no queue (broker/index.ts says why); '+' matches an empty level, as in Aedes
   const emitter = mqemitter({ concurrency: 0, matchEmptyLevels: true })
   // mqemitter 7 keeps its Qlobber as `_matcher`, and changes listeners only through its add and
@@ -40,5 +45,5 @@ export function rememberingEmitter(): MQEmitter {
     }
     return listeners
   }
-  return emitter
+  return Object.assign(emitter, { reaches: (topic: string) => matcher.match(topic).length > 0 })
 }

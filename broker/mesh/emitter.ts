@@ -12,7 +12,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../core/log.ts'
 import { rememberingEmitter } from '../remembering-emitter.ts'
-import { decodeControl, decodeMessage, encodeControl, FrameType, type Control, type Packet } from './frames.ts'
+import {
+  decodeControl,
+  decodeMessage,
+  encodeControl,
+  FrameType,
+  RecentStrings,
+  type Control,
+  type Packet,
+} from './frames.ts'
 import { deliveryFlow, readFrames, redisLink, socketLink, splitRedisMessage, type Link } from './links.ts'
 
 type Flow = ReturnType<typeof deliveryFlow>
@@ -100,6 +108,8 @@ interface Peer {
   openedBy?: string
   /** acknowledgements awaited from this peer, by sequence number */
   awaiting: Map<number, () => void>
+  /** the topics and client ids of its last messages */
+  recent: RecentStrings
 }
 
 type Announcement = { hello: { id: string; group?: string; port?: number } } | { bye: string }
@@ -130,7 +140,14 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   function addPeer(peerId: string, link: Link, openedBy?: string): Peer {
     const known = peers.get(peerId)
     if (!known) {
-      const peer: Peer = { id: peerId, link, openedBy, filters: new Filters(), awaiting: new Map() }
+      const peer: Peer = {
+        id: peerId,
+        link,
+        openedBy,
+        filters: new Filters(),
+        awaiting: new Map(),
+        recent: new RecentStrings(),
+      }
       peers.set(peerId, peer)
       log.debug({ peer: peerId, via: link.kind }, 'mesh: instance joined')
       return peer
@@ -156,9 +173,9 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
 
   function onFrame(peer: Peer, frame: Buffer, flow?: Flow): void {
     if (frame[0] === FrameType.Message) {
-      if (!flow) return void local.emit(decodeMessage(frame, peer.id))
+      if (!flow) return void local.emit(decodeMessage(frame, peer.id, peer.recent))
       flow.started()
-      local.emit(decodeMessage(frame, peer.id), flow.delivered)
+      local.emit(decodeMessage(frame, peer.id, peer.recent), flow.delivered)
       return
     }
     const control = decodeControl(frame)
@@ -417,7 +434,11 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
             if (peer.link.backlogged()) (behind ??= []).push(peer.link)
           }
         // a worker busier than this one: the publisher waits for it, as for a slow subscriber here
-        if (!done || !behind) return local.emit(message, done)
+        if (!done || !behind) {
+          // nobody here listens (a message for another worker's client): mqemitter would call back at once
+          if (!local.reaches(message.topic)) return void done?.()
+          return local.emit(message, done)
+        }
         let waits = 1 + behind.length
         const settled = () => void (--waits === 0 && done())
         for (const link of behind) link.whenDrained(settled)

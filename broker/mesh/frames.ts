@@ -143,18 +143,52 @@ function putString(frame: Buffer, at: number, text: string): number {
 
 type Sliceable = Buffer & { utf8Slice(start: number, end: number): string }
 
-/** `sender`: the id of the instance the frame came from */
-export function decodeMessage(frame: Buffer, sender: string): Packet {
+/** How many strings a RecentStrings keeps, and the longest it keeps. */
+const RECENT = 8
+const RECENT_BYTES = 64
+
+/**
+ * The topics and client ids of the last frames from one sender. They repeat (a few publishers, a few
+ * topics each), and comparing a few bytes costs less than making the same string again. It holds
+ * copies of the bytes, never a frame's memory.
+ */
+export class RecentStrings {
+  private bytes: Buffer[] = []
+  private strings: string[] = []
+  private next = 0
+  read(frame: Buffer, start: number, end: number): string {
+    const length = end - start
+    for (let i = 0; i < this.bytes.length; i++) {
+      const known = this.bytes[i]!
+      if (known.length !== length) continue
+      let at = 0
+      while (at < length && known[at] === frame[start + at]) at++
+      if (at === length) return this.strings[i]!
+    }
+    const text = (frame as Sliceable).utf8Slice(start, end)
+    if (length <= RECENT_BYTES) {
+      const copy = Buffer.allocUnsafe(length)
+      frame.copy(copy, 0, start, end)
+      this.bytes[this.next] = copy
+      this.strings[this.next] = text
+      this.next = (this.next + 1) % RECENT
+    }
+    return text
+  }
+}
+
+/** `sender`: the id of the instance the frame came from; `recent`: the strings of its last frames */
+export function decodeMessage(frame: Buffer, sender: string, recent = new RecentStrings()): Packet {
   const flags = frame[1]!
   let at = 10
   const topicLength = frame.readUInt16LE(at)
   // utf8Slice: toString's checks cost more than the decoding of a short string
-  const topic = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + topicLength))
+  const topic = recent.read(frame, at + 2, (at += 2 + topicLength))
   const brokerIdLength = frame.readUInt16LE(at)
   const brokerId = flags & SENDERS ? sender : (frame as Sliceable).utf8Slice(at + 2, (at += 2 + brokerIdLength))
   if (flags & SENDERS) at += 2
   const clientIdLength = frame.readUInt16LE(at)
-  const clientId = (frame as Sliceable).utf8Slice(at + 2, (at += 2 + clientIdLength))
+  const clientId = recent.read(frame, at + 2, (at += 2 + clientIdLength))
   const extraLength = frame.readUInt32LE(at)
   at += 4
   const packet: Packet = {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
-import { decodeMessage, Outbox, putMessage, type Packet } from '../../broker/mesh/frames.ts'
+import { decodeMessage, Outbox, putMessage, RecentStrings, type Packet } from '../../broker/mesh/frames.ts'
 import { readFrames } from '../../broker/mesh/links.ts'
 
 /** The instance that sends: what its own clients publish carries its id as brokerId. */
@@ -56,6 +56,36 @@ describe('mesh frames', () => {
       const properties = received.properties as { correlationData?: unknown } | undefined
       if (properties) assert.ok(Buffer.isBuffer(properties.correlationData), 'a Buffer inside properties stays one')
     }
+  })
+
+  test('topics and client ids read through the strings of earlier frames are always those of this frame', () => {
+    const recent = new RecentStrings()
+    const outbox = new Outbox()
+    const sent: Packet[] = []
+    // same lengths with other bytes, more names than it remembers, non-ASCII, longer than it keeps, empty
+    const topics = [
+      ...Array.from({ length: 12 }, (_, i) => `acme/pi-${i % 10}/level`),
+      'école/serre/température',
+      `acme/${'x'.repeat(80)}`,
+      'acme/pi-1/level',
+    ]
+    for (let i = 0; i < 600; i++)
+      sent.push(
+        packet({
+          topic: topics[(i * 7) % topics.length]!,
+          clientId: i % 5 === 0 ? '' : `pub-${i % 11}`,
+          brokerCounter: i,
+        }),
+      )
+    for (const p of sent) putMessage(outbox, p, SENDER)
+    const bytes = outbox.take()
+    const received: Packet[] = []
+    for (let at = 0; at < bytes.length;) {
+      const length = bytes.readUInt32LE(at)
+      received.push(decodeMessage(bytes.subarray(at + 4, at + 4 + length), SENDER, recent))
+      at += 4 + length
+    }
+    assert.deepEqual(received, sent)
   })
 
   test('a payload given as a Uint8Array or a string arrives as the same bytes', () => {
