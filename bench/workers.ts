@@ -4,7 +4,9 @@
 // several publishers on a controller's folder topic (stored in its history) and on a sub-topic
 // (relayed only); with two workers the cluster module spreads the connections over both, so some
 // publishers' messages cross workers (the table says how many, from where Redis saw them land).
-//   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP]
+//   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP] [--rate N]
+// --rate offers every setup the same load (messages per second in all) instead of as much as each takes:
+// one process at its limit gathers more work per event-loop turn than two workers that are not.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '40000' },
     publishers: { type: 'string', default: '4' },
     only: { type: 'string' },
+    rate: { type: 'string' },
   },
 })
 const ROUNDS = Number(args.rounds)
@@ -131,13 +134,16 @@ try {
     payload: PAYLOAD,
     maxMs: 15_000,
     idleMs: 5_000,
+    ...(args.rate ? { rate: Number(args.rate) } : {}),
   })
 
   console.log(machine())
   console.log(
-    `warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber, per case`,
+    `warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber, per case, ${args.rate ? `offered at ${args.rate}/s` : 'as fast as taken'}`,
   )
-  for (const s of setups) await worker.run(job(s, s.topic!, 5000), 120_000)
+  // long enough for both paths to be compiled in every worker (the first measured round was slower)
+  for (const s of setups)
+    for (const topic of [s.topic!, `${s.topic}/raw`]) await worker.run(job(s, topic, 40_000), 120_000)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of setups.keys()) {
       const s = setups[(i + round) % setups.length]!

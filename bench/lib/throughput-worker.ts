@@ -16,6 +16,8 @@ export interface ThroughputJob {
   payload: string
   /** give up this long after the last message arrived (QoS 0 may be dropped) */
   idleMs: number
+  /** messages per second from all publishers together; absent: as fast as each can */
+  rate?: number
 }
 
 export interface ThroughputResult {
@@ -81,9 +83,13 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
       idle = setInterval(() => performance.now() - (last || start) > job.idleMs && resolve(), 100)
       subscriber.once('close', () => resolve())
     })
+    const msPerMessage = job.rate ? job.publishers / (job.rate / 1000) : 0
     await Promise.all(
       publishers.map(async (p) => {
         for (let i = 0; i < perPublisher && performance.now() - start < job.maxMs; i++) {
+          // paced: ahead of the schedule by more than a millisecond, wait for it
+          const early = start + i * msPerMessage - performance.now()
+          if (early > 1) await new Promise((resolve) => setTimeout(resolve, early))
           await publishOne(p, job.topic, payload)
           sent++
         }
