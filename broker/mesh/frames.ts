@@ -51,7 +51,7 @@ const CLIENT_ID = 32
 /** the packet's brokerId is the sender's own (Aedes' for what its clients publish): not written */
 const SENDERS = 64
 
-/** Bytes for one peer, gathered over a turn of the event loop in a slab reused until it is full. */
+/** Bytes for one peer, gathered over a millisecond in a slab reused until it is full. */
 export class Outbox {
   private slab = Buffer.allocUnsafe(SLAB)
   private start = 0

@@ -1,6 +1,6 @@
 // How frames reach one other instance of the mesh: a loopback socket between the workers of one
-// primary, or a Redis channel for any other instance. Both gather the frames of one turn of the event
-// loop into one write (one socket write, one PUBLISH): relaying a burst costs a few calls, not one each.
+// primary, or a Redis channel for any other instance. Both gather the frames of a millisecond into one
+// write (one socket write, one PUBLISH): relaying a burst costs a few calls, not one each.
 import type { Socket } from 'node:net'
 import type { Redis } from 'ioredis'
 import { Outbox, putMessage, type Packet } from './frames.ts'
@@ -22,13 +22,20 @@ const REDIS_WAIT_MS = 5000
 
 /** Past this many bytes waiting for a peer that does not read, frames to it are dropped (and counted). */
 const MAX_BACKLOG = 64 * 1024 * 1024
+/**
+ * How long frames wait for others to leave with. A write per turn of the event loop cost more than the
+ * relay itself when turns carry few messages (bench/README.md); a millisecond is far below what a
+ * network adds.
+ */
+const GATHER_MS = 1
+
 /** Past this many bytes waiting for a peer, publishers wait for it, as they wait for a slow subscriber. */
 const BACKLOG = 1024 * 1024
 /** A frame larger than this is a broken or hostile peer: MQTT packets stop at 256 MB. */
 const MAX_FRAME = 260 * 1024 * 1024
 
 /**
- * A link that gathers what is sent during a turn of the event loop, then hands it to `flush` at once,
+ * A link that gathers what is sent during GATHER_MS, then hands it to `flush` at once,
  * with what to call once it has left. `begin` writes what goes before each batch (the sender's id on
  * Redis).
  */
@@ -51,7 +58,7 @@ function batchingLink(
   const opening = () => {
     if (!outbox.empty) return
     begin?.(outbox)
-    setImmediate(run)
+    setTimeout(run, GATHER_MS)
   }
   return {
     kind,
