@@ -254,9 +254,14 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
 
   /** A socket whose other end is known: its frames go to that peer; its close drops it. */
   function attachSocket(socket: Socket, peerId: string, openedBy: string, knownFrames = true): Peer {
-    const link = socketLink(socket, id, () => {
-      if (dropped++ === 0) log.warn({ peer: peerId }, 'mesh: a worker does not read; dropping messages to it')
-    })
+    const link = socketLink(
+      socket,
+      id,
+      () => {
+        if (dropped++ === 0) log.warn({ peer: peerId }, 'mesh: a worker does not read; dropping messages to it')
+      },
+      () => log.warn({ peer: peerId }, 'mesh: a worker stopped reading; its publishers no longer wait for it'),
+    )
     const peer = addPeer(peerId, link, openedBy)
     socket.once('close', () => {
       if (peer.link === link) dropPeer(peer, 'socket closed')
@@ -433,12 +438,12 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
             peer.link.sendMessage(message)
             if (peer.link.backlogged()) (behind ??= []).push(peer.link)
           }
-        // a worker busier than this one: the publisher waits for it, as for a slow subscriber here
         if (!done || !behind) {
           // nobody here listens (a message for another worker's client): mqemitter would call back at once
           if (!local.reaches(message.topic)) return void done?.()
           return local.emit(message, done)
         }
+        // a worker busier than this one: the publisher waits for it, as for a slow subscriber here
         let waits = 1 + behind.length
         const settled = () => void (--waits === 0 && done())
         for (const link of behind) link.whenDrained(settled)

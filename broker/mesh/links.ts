@@ -31,6 +31,11 @@ const GATHER_MS = 1
 
 /** Past this many bytes waiting for a peer, publishers wait for it, as they wait for a slow subscriber. */
 const BACKLOG = 1024 * 1024
+/**
+ * A peer that takes nothing for this long (its event loop stuck) holds no publisher any more until it
+ * drains: what is sent to it piles up to MAX_BACKLOG, then is dropped.
+ */
+const STALLED_MS = 5000
 /** A frame larger than this is a broken or hostile peer: MQTT packets stop at 256 MB. */
 const MAX_FRAME = 260 * 1024 * 1024
 
@@ -79,13 +84,21 @@ function batchingLink(
 
 const noop = () => undefined
 
-/** `self`: this instance's id */
-export function socketLink(socket: Socket, self: string, onDropped: () => void): Link {
+/** `self`: this instance's id; `onStalled`: the peer took nothing for STALLED_MS */
+export function socketLink(socket: Socket, self: string, onDropped: () => void, onStalled: () => void): Link {
   let waiters: (() => void)[] = []
-  const drained = () => {
+  let timer: NodeJS.Timeout | undefined
+  let stalled = false
+  const release = () => {
+    clearTimeout(timer)
+    timer = undefined
     const called = waiters
     waiters = []
     for (const waiter of called) waiter()
+  }
+  const drained = () => {
+    stalled = false
+    release()
   }
   socket.on('drain', drained)
   socket.once('close', drained)
@@ -101,8 +114,15 @@ export function socketLink(socket: Socket, self: string, onDropped: () => void):
       socket.write(batch, () => sent())
     },
     () => socket.end(),
-    () => socket.writableLength > BACKLOG && !socket.destroyed,
-    (waiter) => void waiters.push(waiter),
+    () => !stalled && socket.writableLength > BACKLOG && !socket.destroyed,
+    (waiter) => {
+      waiters.push(waiter)
+      timer ??= setTimeout(() => {
+        stalled = true
+        onStalled()
+        release()
+      }, STALLED_MS)
+    },
   )
 }
 

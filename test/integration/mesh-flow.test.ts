@@ -16,11 +16,12 @@ const PAYLOAD = Buffer.alloc(1024, 'x') // 20 MB in all: more than loopback's so
 let redisUrl: string
 const opened: { mesh: MeshEmitter; redis: Redis[] }[] = []
 
-async function startWorkerMesh(id: string, running: string[]): Promise<MeshEmitter> {
+/** `pair`: the meshes of one pair hear each other, not those of other tests */
+async function startWorkerMesh(id: string, running: string[], pair: string): Promise<MeshEmitter> {
   const [pub, sub] = [new Redis(redisUrl), new Redis(redisUrl)]
   const mesh = await startMesh({
     id,
-    channelPrefix: 'tendril:mqtt:test/',
+    channelPrefix: `tendril:mqtt:${pair}/`,
     pub,
     sub,
     secret: SECRET,
@@ -42,15 +43,18 @@ after(async () => {
   }
 })
 
-test('a worker that cannot deliver holds back the publishers of the other, then lets every message through in order', async () => {
-  const sender = await startWorkerMesh('w1', [])
-  const receiver = await startWorkerMesh('w2', ['w1'])
+/**
+ * Two workers' meshes; a subscriber on the second that takes nothing until released (as a client that
+ * stopped reading), and a publisher on the first that sends its next message once the broker is done
+ * with the last, a socket read's worth per turn.
+ */
+async function stuckSubscriber(senderId: string, receiverId: string) {
+  const sender = await startWorkerMesh(senderId, [], senderId)
+  const receiver = await startWorkerMesh(receiverId, [senderId], senderId)
   assert.deepEqual(
     sender.peers().map((peer) => peer.via),
     ['socket'],
   )
-
-  // a subscriber that takes nothing until released, as a client that stopped reading
   const received: number[] = []
   const held: (() => void)[] = []
   let stuck = true
@@ -65,37 +69,61 @@ test('a worker that cannot deliver holds back the publishers of the other, then 
       resolve,
     ),
   )
-
-  // a publisher: its next message once the broker is done with the last, a socket read's worth per turn
   let acknowledged = 0
   const publishing = (async () => {
     for (let n = 1; n <= MESSAGES; n++) {
-      const packet = { cmd: 'publish', topic: 'acme/pi-1/level', payload: PAYLOAD, qos: 0, brokerId: 'w1' }
+      const packet = { cmd: 'publish', topic: 'acme/pi-1/level', payload: PAYLOAD, qos: 0, brokerId: senderId }
       await new Promise<void>((resolve) => sender.emit({ ...packet, brokerCounter: n }, () => resolve()))
       acknowledged = n
       if (n % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
     }
   })()
+  return {
+    received,
+    publishing,
+    acknowledged: () => acknowledged,
+    release() {
+      stuck = false
+      for (const done of held.splice(0)) done()
+    },
+    async allArrivedInOrder() {
+      assert.ok(await eventually(() => received.length === MESSAGES, 20_000), `${received.length} of ${MESSAGES}`)
+      assert.deepEqual(
+        received,
+        Array.from({ length: MESSAGES }, (_, i) => i + 1),
+        'every message once, in order',
+      )
+    },
+  }
+}
 
+const UNDELIVERED_READ = 2048 + 100 // what the receiver reads before it stops, and one read more
+
+test('a worker that cannot deliver holds back the publishers of the other, then lets every message through in order', async () => {
+  const flow = await stuckSubscriber('w1', 'w2')
   // progress stops: the receiver read a bounded number, and the publisher waits
   let last = -1
   await eventually(async () => {
-    const now = acknowledged
+    const now = flow.acknowledged()
     await new Promise((resolve) => setTimeout(resolve, 300))
-    const stalled = now === last && now === acknowledged
+    const stalled = now === last && now === flow.acknowledged()
     last = now
     return stalled
   }, 20_000)
-  assert.ok(acknowledged < MESSAGES, `the publisher went on: ${acknowledged} of ${MESSAGES} acknowledged`)
-  assert.ok(received.length <= 2048 + 100, `the receiver read ${received.length} messages it could not deliver`)
+  assert.ok(flow.acknowledged() < MESSAGES, `the publisher went on: ${flow.acknowledged()} acknowledged`)
+  assert.ok(flow.received.length <= UNDELIVERED_READ, `the receiver read ${flow.received.length} it could not deliver`)
+  flow.release()
+  await flow.publishing
+  await flow.allArrivedInOrder()
+})
 
-  stuck = false
-  for (const done of held.splice(0)) done()
-  await publishing
-  assert.ok(await eventually(() => received.length === MESSAGES, 20_000), `${received.length} of ${MESSAGES}`)
-  assert.deepEqual(
-    received,
-    Array.from({ length: MESSAGES }, (_, i) => i + 1),
-    'every message once, in order',
-  )
+test('a worker that takes nothing for 5 s holds the publishers of the other no longer', async () => {
+  const flow = await stuckSubscriber('w3', 'w4')
+  const started = Date.now()
+  await flow.publishing
+  const waited = Date.now() - started
+  assert.ok(waited >= 4000 && waited < 15_000, `the publisher finished after ${waited} ms`)
+  assert.ok(flow.received.length <= UNDELIVERED_READ, `the receiver read ${flow.received.length} it could not deliver`)
+  flow.release() // what the sender kept for it (20 MB, below what it drops at) still arrives
+  await flow.allArrivedInOrder()
 })
