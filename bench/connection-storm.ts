@@ -102,7 +102,9 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
   const config = { ...first.config, sqliteSynchronous: 'full' as const }
   let core: Core = first
   let tendril: Tendril = await createTendril(core)
-  const { port, mqttPort } = await tendril.listen({ port: 0, host, mqttPort: 0 })
+  const listening = await tendril.listen({ port: 0, host, mqttPort: 0 })
+  const { port } = listening
+  const mqttPort = listening.mqttPort! // kept across the restarts: the clients reconnect to it
   const name = `Tendril (${provider})`
   const t0 = performance.now()
   const controllers = args.lean
@@ -120,7 +122,7 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
   }
   const target: Target = {
     name,
-    port: mqttPort!,
+    port: mqttPort,
     clients: controllers.map((c) => ({ clientId: c.topic.replace('/', '-'), password: c.key, topic: c.topic })),
     // a restart, after an outage long enough that every key's lastUsedAt is stale
     prepare: async () => {
@@ -128,7 +130,7 @@ async function tendrilTarget(provider: Provider): Promise<Target> {
       core = await openCore(config, silent)
       await core.db.key.updateMany({ data: { lastUsedAt: null } })
       tendril = await createTendril(core)
-      await tendril.listen({ port: 0, host, mqttPort: mqttPort! })
+      await tendril.listen({ port: 0, host, mqttPort })
     },
     // every disconnect is written to the controller's status; done when none is left connected
     settled: () =>

@@ -6,6 +6,24 @@ import mqemitter, { type MQEmitter } from 'mqemitter'
 /** Topics remembered at most; past this many, the memory starts over. */
 const REMEMBERED_TOPICS = 10_000
 
+/** What a trie answered for each topic, kept until `clear` (its filters changed). */
+export class TopicAnswers<T> {
+  private answers = new Map<string, T>()
+  /** `answer`: asks the trie, when this topic has no answer kept */
+  get(topic: string, answer: (topic: string) => T): T {
+    let known = this.answers.get(topic)
+    if (known === undefined) {
+      if (this.answers.size >= REMEMBERED_TOPICS) this.answers.clear()
+      known = answer(topic)
+      this.answers.set(topic, known)
+    }
+    return known
+  }
+  clear(): void {
+    this.answers.clear()
+  }
+}
+
 /** mqemitter's Qlobber, as far as it is touched here. */
 interface Matcher {
   match(topic: string): unknown[]
@@ -25,7 +43,8 @@ export function rememberingEmitter(): RememberingEmitter {
   // remove (removeListener removes a turn later): forgetting there is never too early
   const matcher = (emitter as unknown as { _matcher: Matcher })._matcher
   const { match, add, remove } = { match: matcher.match, add: matcher.add, remove: matcher.remove }
-  const remembered = new Map<string, unknown[]>()
+  const matchNow = (topic: string) => match.call(matcher, topic)
+  const remembered = new TopicAnswers<unknown[]>()
   matcher.add = (...args) => {
     const result = add.apply(matcher, args)
     remembered.clear()
@@ -36,14 +55,6 @@ export function rememberingEmitter(): RememberingEmitter {
     remembered.clear()
     return result
   }
-  matcher.match = (topic) => {
-    let listeners = remembered.get(topic)
-    if (listeners === undefined) {
-      if (remembered.size >= REMEMBERED_TOPICS) remembered.clear()
-      listeners = match.call(matcher, topic)
-      remembered.set(topic, listeners)
-    }
-    return listeners
-  }
+  matcher.match = (topic) => remembered.get(topic, matchNow)
   return Object.assign(emitter, { reaches: (topic: string) => matcher.match(topic).length > 0 })
 }

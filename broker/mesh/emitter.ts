@@ -11,7 +11,7 @@ import { createRequire } from 'node:module'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../core/log.ts'
-import { rememberingEmitter } from '../remembering-emitter.ts'
+import { rememberingEmitter, TopicAnswers } from '../remembering-emitter.ts'
 import {
   decodeControl,
   decodeMessage,
@@ -75,12 +75,11 @@ const REPORT_EVERY_MS = 10_000
 /** The first frame on a socket is a Hello: a small one. */
 const HELLO_LIMIT = 4096
 
-/** Topics repeat (a controller sends on a few): a peer remembers its answers until its filters change. */
-const REMEMBERED_TOPICS = 10_000
-
+/** A peer's filters. Topics repeat (a controller sends on a few): answers are kept until they change. */
 class Filters {
   private trie = new QlobberTrue(MATCHING)
-  private answers = new Map<string, boolean>()
+  private answers = new TopicAnswers<boolean>()
+  private test = (topic: string) => this.trie.test(topic)
   add(filter: string): void {
     this.trie.add(filter)
     this.answers.clear()
@@ -90,13 +89,7 @@ class Filters {
     this.answers.clear()
   }
   matches(topic: string): boolean {
-    let answer = this.answers.get(topic)
-    if (answer === undefined) {
-      if (this.answers.size >= REMEMBERED_TOPICS) this.answers.clear()
-      answer = this.trie.test(topic)
-      this.answers.set(topic, answer)
-    }
-    return answer
+    return this.answers.get(topic, this.test)
   }
 }
 
@@ -173,9 +166,10 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
 
   function onFrame(peer: Peer, frame: Buffer, flow?: Flow): void {
     if (frame[0] === FrameType.Message) {
-      if (!flow) return void local.emit(decodeMessage(frame, peer.id, peer.recent))
+      const packet = decodeMessage(frame, peer.id, peer.recent)
+      if (!flow) return void local.emit(packet)
       flow.started()
-      local.emit(decodeMessage(frame, peer.id, peer.recent), flow.delivered)
+      local.emit(packet, flow.delivered)
       return
     }
     const control = decodeControl(frame)

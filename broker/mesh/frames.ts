@@ -178,7 +178,7 @@ export class RecentStrings {
 }
 
 /** `sender`: the id of the instance the frame came from; `recent`: the strings of its last frames */
-export function decodeMessage(frame: Buffer, sender: string, recent = new RecentStrings()): Packet {
+export function decodeMessage(frame: Buffer, sender: string, recent: RecentStrings): Packet {
   const flags = frame[1]!
   let at = 10
   const topicLength = frame.readUInt16LE(at)

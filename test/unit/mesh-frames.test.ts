@@ -26,7 +26,7 @@ const packet = (fields: Partial<Packet> = {}): Packet => ({
 function roundTrip(sent: Packet): Packet {
   const outbox = new Outbox()
   putMessage(outbox, sent, SENDER)
-  return decodeMessage(outbox.take().subarray(4), SENDER)
+  return decodeMessage(outbox.take().subarray(4), SENDER, new RecentStrings())
 }
 
 describe('mesh frames', () => {
@@ -113,8 +113,9 @@ describe('mesh frames', () => {
     ] as const) {
       const wire = new PassThrough()
       const received: Packet[] = []
+      const recent = new RecentStrings() // one per peer, as the mesh keeps it
       readFrames(wire as unknown as Socket, Number.MAX_SAFE_INTEGER, (frame) => {
-        received.push(decodeMessage(frame, SENDER))
+        received.push(decodeMessage(frame, SENDER, recent))
         return true
       })
       const part = all.subarray(0, bytes)
