@@ -1,6 +1,7 @@
 // The frames instances of one Redis exchange in the mesh (emitter.ts): a published packet in a compact
 // binary form (the bulk of the traffic, so no JSON or msgpack on its fields), and small JSON control
 // frames for the handshake and the filters each instance listens to.
+import { createRequire } from 'node:module'
 import { deserialize, serialize } from 'node:v8'
 
 export const FrameType = {
@@ -27,6 +28,9 @@ export type Control =
   | { type: Types['Hello']; id: string; secret: string }
 
 export type Packet = { topic: string } & Record<string, unknown>
+
+// its types declare a namespace; the module is the constructor Aedes makes every packet with
+const AedesPacket = createRequire(import.meta.url)('aedes-packet') as new (fields: Packet) => Packet
 
 export function encodeControl(control: Control): Buffer {
   const { type, ...body } = control
@@ -191,7 +195,7 @@ export function decodeMessage(frame: Buffer, sender: string, recent: RecentStrin
   const clientId = recent.read(frame, at + 2, (at += 2 + clientIdLength))
   const extraLength = frame.readUInt32LE(at)
   at += 4
-  const packet: Packet = {
+  const fields: Packet = {
     cmd: 'publish',
     brokerId,
     brokerCounter: frame.readDoubleLE(2),
@@ -201,8 +205,11 @@ export function decodeMessage(frame: Buffer, sender: string, recent: RecentStrin
     retain: (flags & RETAIN) !== 0,
     dup: (flags & DUP) !== 0,
   }
+  if (flags & EXTRA) Object.assign(fields, deserialize(frame.subarray(at, at + extraLength)))
+  // Aedes' own Packet, clientId set last as Aedes sets it: the code that delivers it then sees one
+  // shape of packet, not two (a second shape cost more than decoding the frame)
+  const packet = new AedesPacket(fields)
   if (flags & CLIENT_ID) packet.clientId = clientId
-  if (flags & EXTRA) Object.assign(packet, deserialize(frame.subarray(at, at + extraLength)))
   return packet
 }
 

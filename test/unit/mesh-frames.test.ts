@@ -1,6 +1,7 @@
 // The bytes Tendril instances exchange for each relayed message (broker/mesh/): whatever an Aedes
 // packet carries arrives as it was sent, and a turn's frames come apart where they were put together.
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import { PassThrough } from 'node:stream'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
@@ -10,17 +11,25 @@ import { readFrames } from '../../broker/mesh/links.ts'
 /** The instance that sends: what its own clients publish carries its id as brokerId. */
 const SENDER = 'host-8080.w1.mxdbjk1qa00f1a'
 
-const packet = (fields: Partial<Packet> = {}): Packet => ({
-  cmd: 'publish',
-  brokerId: SENDER,
-  brokerCounter: 41,
-  topic: 'acme/greenhouse/pi-1/temperature',
-  payload: Buffer.from('{"v":21.5}'),
-  qos: 0,
-  retain: false,
-  dup: false,
-  ...fields,
-})
+const AedesPacket = createRequire(import.meta.url)('aedes-packet') as new (fields: Packet) => Packet
+
+/** A packet as Aedes emits it: made by its Packet constructor, the publisher's clientId set afterwards. */
+function packet(fields: Partial<Packet> = {}): Packet {
+  const { clientId, ...rest } = fields
+  const made = new AedesPacket({
+    cmd: 'publish',
+    brokerId: SENDER,
+    brokerCounter: 41,
+    topic: 'acme/greenhouse/pi-1/temperature',
+    payload: Buffer.from('{"v":21.5}'),
+    qos: 0,
+    retain: false,
+    dup: false,
+    ...rest,
+  })
+  if (clientId !== undefined) made.clientId = clientId
+  return made
+}
 
 /** A packet through the bytes a link sends: put in an outbox, taken, read back (its length skipped). */
 function roundTrip(sent: Packet): Packet {
@@ -52,6 +61,8 @@ describe('mesh frames', () => {
     for (const sent of cases) {
       const received = roundTrip(sent)
       assert.deepEqual(received, sent)
+      // the same constructor as Aedes' own packets, or the code that delivers them sees two shapes
+      assert.ok(received instanceof AedesPacket)
       assert.ok(Buffer.isBuffer(received.payload))
       const properties = received.properties as { correlationData?: unknown } | undefined
       if (properties) assert.ok(Buffer.isBuffer(properties.correlationData), 'a Buffer inside properties stays one')
