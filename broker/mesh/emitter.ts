@@ -17,6 +17,8 @@ import {
   decodeMessage,
   encodeControl,
   FrameType,
+  isMessage,
+  NAMING,
   RecentStrings,
   type Control,
   type Packet,
@@ -124,7 +126,12 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   const secret = options.secret ? Buffer.from(options.secret) : undefined
 
   const send = (peer: Peer, control: Control) => peer.link.send(encodeControl(control))
-  const syncOf = (answer: boolean): Control => ({ type: FrameType.Sync, filters: [...listening.keys()], answer })
+  const syncOf = (answer: boolean): Control => ({
+    type: FrameType.Sync,
+    filters: [...listening.keys()],
+    answer,
+    naming: NAMING,
+  })
 
   /**
    * The peer reached through `link`. A socket replaces a Redis channel; of two sockets between the
@@ -151,6 +158,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
       return known
     }
     known.link.close()
+    link.naming = known.link.naming
     known.link = link
     known.openedBy = openedBy
     return known
@@ -164,9 +172,10 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     log.info({ peer: peer.id, why }, 'mesh: instance left')
   }
 
-  function onFrame(peer: Peer, frame: Buffer, flow?: Flow): void {
-    if (frame[0] === FrameType.Message) {
-      const packet = decodeMessage(frame, peer.id, peer.recent)
+  /** `names`: those of the batch being read, kept per socket (or per Redis message, a batch each) */
+  function onFrame(peer: Peer, frame: Buffer, names: string[], flow?: Flow): void {
+    if (isMessage(frame)) {
+      const packet = decodeMessage(frame, peer.id, peer.recent, names)
       if (!flow) return void local.emit(packet)
       flow.started()
       local.emit(packet, flow.delivered)
@@ -177,6 +186,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
       case FrameType.Sync: {
         peer.filters = new Filters()
         for (const filter of control.filters) peer.filters.add(filter)
+        peer.link.naming = control.naming === NAMING
         if (control.answer) send(peer, syncOf(false))
         return
       }
@@ -206,7 +216,8 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
         peer = addPeer(from, redisLink(pub, `${options.channelPrefix}mesh/${from}`, id))
         if (frames[0]?.[0] !== FrameType.Sync) send(peer, syncOf(true))
       }
-      for (const frame of frames) onFrame(peer, frame)
+      const names: string[] = []
+      for (const frame of frames) onFrame(peer, frame, names)
     } catch (err) {
       log.warn({ err }, 'mesh: a message through redis could not be read')
     }
@@ -262,7 +273,8 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     })
     if (knownFrames) {
       const flow = deliveryFlow(socket)
-      readFrames(socket, Number.MAX_SAFE_INTEGER, (frame) => readable(peer, frame, flow))
+      const names: string[] = []
+      readFrames(socket, Number.MAX_SAFE_INTEGER, (frame) => readable(peer, frame, names, flow))
     }
     return peer
   }
@@ -273,8 +285,9 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
     socket.on('error', () => undefined)
     let peer: Peer | undefined
     const flow = deliveryFlow(socket)
+    const names: string[] = []
     readFrames(socket, HELLO_LIMIT, (frame) => {
-      if (peer) return readable(peer, frame, flow)
+      if (peer) return readable(peer, frame, names, flow)
       const control = frame[0] === FrameType.Hello ? decodeControl(frame) : undefined
       if (control?.type !== FrameType.Hello || !sameSecret(control.secret) || control.id === id || closed) {
         log.warn({ remote: socket.remotePort }, 'mesh: refused a socket without the workers’ secret')
@@ -287,9 +300,9 @@ export async function startMesh(options: MeshOptions): Promise<MeshEmitter> {
   }
 
   /** false (the socket closes) for a frame that cannot be read: the peer runs other code, or is broken */
-  function readable(peer: Peer, frame: Buffer, flow: Flow): boolean {
+  function readable(peer: Peer, frame: Buffer, names: string[], flow: Flow): boolean {
     try {
-      onFrame(peer, frame, flow)
+      onFrame(peer, frame, names, flow)
       return true
     } catch (err) {
       log.warn({ err, peer: peer.id }, 'mesh: a frame from a worker could not be read; closing its socket')

@@ -16,12 +16,28 @@ export const FrameType = {
   Remove: 5,
   /** first frame on a socket: who connects, with the secret the workers of one primary share */
   Hello: 7,
+  /** a Message whose topic and client id may name a string of an earlier frame of its batch */
+  NamingMessage: 8,
+  /** the first NamingMessage of a batch: the strings it can name start over */
+  FirstNamingMessage: 9,
 } as const
+
+export const isMessage = (frame: Buffer): boolean =>
+  frame[0] === FrameType.Message || frame[0] === FrameType.NamingMessage || frame[0] === FrameType.FirstNamingMessage
+
+/**
+ * Sent in Sync by instances that read NamingMessage frames; others are sent Message frames. A string
+ * is named only within its batch, which reaches the peer whole or not at all (a socket write, a
+ * Redis PUBLISH): a dropped batch cannot leave a name pointing at the wrong string.
+ */
+export const NAMING = 1
+/** How many strings (topics, client ids) a batch can name: the first distinct ones. */
+const NAMES = 16
 
 type Types = typeof FrameType
 
 export type Control =
-  | { type: Types['Sync']; filters: string[]; answer?: boolean }
+  | { type: Types['Sync']; filters: string[]; answer?: boolean; naming?: number }
   | { type: Types['Add']; filter: string; seq: number }
   | { type: Types['Ack']; seq: number }
   | { type: Types['Remove']; filter: string }
@@ -89,13 +105,26 @@ export class Outbox {
 }
 const SLAB = 256 * 1024
 
+/** The strings the frames of the batch being gathered can name (a sender's side of NamingMessage). */
+export class BatchNames {
+  list: string[] = []
+  /** no frame of this batch has been put yet */
+  fresh = true
+  /** a new batch */
+  start(): void {
+    this.list.length = 0
+    this.fresh = true
+  }
+}
+
 /**
- * Puts a packet in the outbox as a frame after its length: [type][flags][brokerCounter f64][topic
- * u16+utf8][brokerId u16+utf8][clientId u16+utf8][extra u32+v8][payload…]. The flags hold qos (2 bits),
- * retain, dup, whether a clientId and extra fields follow, and whether the brokerId is `sender`
- * (then written as empty).
+ * Puts a packet in the outbox as a frame after its length: [type][flags][brokerCounter f64][topic]
+ * [brokerId u16+utf8][clientId][extra u32+v8][payload…]. The flags hold qos (2 bits), retain, dup,
+ * whether a clientId and extra fields follow, and whether the brokerId is `sender` (then written as
+ * empty). Without `names`, a topic or client id is u16+utf8; with them, a byte first: 0 for u16+utf8
+ * that follows, k for the batch's kth distinct string.
  */
-export function putMessage(outbox: Outbox, packet: Packet, sender: string): void {
+export function putMessage(outbox: Outbox, packet: Packet, sender: string, names?: BatchNames): void {
   let extra: Record<string, unknown> | undefined
   for (const key of OPTIONAL) if (packet[key] !== undefined) (extra ??= {})[key] = packet[key]
   if (packet.cmd !== undefined && packet.cmd !== 'publish') (extra ??= {}).cmd = packet.cmd
@@ -106,10 +135,11 @@ export function putMessage(outbox: Outbox, packet: Packet, sender: string): void
   const clientId = typeof packet.clientId === 'string' ? packet.clientId : undefined
   // at most 3 bytes of UTF-8 per UTF-16 unit: room without measuring the strings first
   const strings = 3 * (packet.topic.length + brokerId.length + (clientId?.length ?? 0))
-  const frame = outbox.reserve(4 + 20 + strings + (extraBytes?.length ?? 0) + payload.length)
+  const frame = outbox.reserve(4 + 22 + strings + (extraBytes?.length ?? 0) + payload.length)
   const begin = outbox.at
   let at = begin + 4
-  frame[at] = FrameType.Message
+  frame[at] = !names ? FrameType.Message : names.fresh ? FrameType.FirstNamingMessage : FrameType.NamingMessage
+  if (names) names.fresh = false
   frame[at + 1] =
     (Number(packet.qos) & 3) |
     (packet.retain ? RETAIN : 0) |
@@ -119,9 +149,9 @@ export function putMessage(outbox: Outbox, packet: Packet, sender: string): void
     (senders ? SENDERS : 0)
   frame.writeDoubleLE(Number(packet.brokerCounter ?? 0), at + 2)
   at += 10
-  at = putString(frame, at, packet.topic)
+  at = names ? putName(frame, at, packet.topic, names) : putString(frame, at, packet.topic)
   at = putString(frame, at, brokerId)
-  at = putString(frame, at, clientId ?? '')
+  at = names ? putName(frame, at, clientId ?? '', names) : putString(frame, at, clientId ?? '')
   frame.writeUInt32LE(extraBytes?.length ?? 0, at)
   at += 4
   if (extraBytes) at += extraBytes.copy(frame, at)
@@ -144,6 +174,33 @@ function putString(frame: Buffer, at: number, text: string): number {
   frame.writeUInt16LE(length, at)
   return at + 2 + length
 }
+
+function putName(frame: Buffer, at: number, text: string, names: BatchNames): number {
+  const known = names.list.indexOf(text)
+  if (known !== -1) {
+    frame[at] = known + 1
+    return at + 1
+  }
+  frame[at] = 0
+  if (names.list.length < NAMES) names.list.push(text)
+  return putString(frame, at + 1, text)
+}
+
+/** A topic or client id of a NamingMessage; sets nameEnd to where the frame goes on. */
+function readName(frame: Buffer, at: number, names: string[], recent: RecentStrings): string {
+  const tag = frame[at]!
+  if (tag !== 0) {
+    const name = names[tag - 1]
+    if (name === undefined) throw new Error(`mesh frame names string ${tag} of ${names.length}`)
+    nameEnd = at + 1
+    return name
+  }
+  nameEnd = at + 3 + frame.readUInt16LE(at + 1)
+  const name = recent.read(frame, at + 3, nameEnd)
+  if (names.length < NAMES) names.push(name)
+  return name
+}
+let nameEnd = 0
 
 type Sliceable = Buffer & { utf8Slice(start: number, end: number): string }
 
@@ -181,18 +238,34 @@ export class RecentStrings {
   }
 }
 
-/** `sender`: the id of the instance the frame came from; `recent`: the strings of its last frames */
-export function decodeMessage(frame: Buffer, sender: string, recent: RecentStrings): Packet {
+/**
+ * `sender`: the id of the instance the frame came from; `recent`: the strings of its last frames;
+ * `names`: the strings its frames named so far in this batch (one array per socket or Redis message).
+ */
+export function decodeMessage(frame: Buffer, sender: string, recent: RecentStrings, names?: string[]): Packet {
+  const naming = frame[0] !== FrameType.Message
+  if (naming && !names) throw new Error('mesh frame names strings where none can be')
+  if (frame[0] === FrameType.FirstNamingMessage) names!.length = 0
   const flags = frame[1]!
   let at = 10
-  const topicLength = frame.readUInt16LE(at)
-  // utf8Slice: toString's checks cost more than the decoding of a short string
-  const topic = recent.read(frame, at + 2, (at += 2 + topicLength))
+  let topic: string
+  if (naming) {
+    topic = readName(frame, at, names!, recent)
+    at = nameEnd
+  } else {
+    // utf8Slice: toString's checks cost more than the decoding of a short string
+    topic = recent.read(frame, at + 2, (at += 2 + frame.readUInt16LE(at)))
+  }
   const brokerIdLength = frame.readUInt16LE(at)
   const brokerId = flags & SENDERS ? sender : (frame as Sliceable).utf8Slice(at + 2, (at += 2 + brokerIdLength))
   if (flags & SENDERS) at += 2
-  const clientIdLength = frame.readUInt16LE(at)
-  const clientId = recent.read(frame, at + 2, (at += 2 + clientIdLength))
+  let clientId: string
+  if (naming) {
+    clientId = readName(frame, at, names!, recent)
+    at = nameEnd
+  } else {
+    clientId = recent.read(frame, at + 2, (at += 2 + frame.readUInt16LE(at)))
+  }
   const extraLength = frame.readUInt32LE(at)
   at += 4
   const fields: Packet = {

@@ -3,10 +3,12 @@
 // write (one socket write, one PUBLISH): relaying a burst costs a few calls, not one each.
 import type { Socket } from 'node:net'
 import type { Redis } from 'ioredis'
-import { Outbox, putMessage, type Packet } from './frames.ts'
+import { BatchNames, Outbox, putMessage, type Packet } from './frames.ts'
 
 export interface Link {
   readonly kind: 'socket' | 'redis'
+  /** the peer reads NamingMessage frames (it said so in its Sync) */
+  naming: boolean
   send(frame: Buffer): void
   /** `sent`: called once the frame has left (handed to the kernel, or taken by Redis), or was dropped */
   sendMessage(packet: Packet, sent?: () => void): void
@@ -54,6 +56,7 @@ function batchingLink(
   begin?: (outbox: Outbox) => void,
 ): Link {
   const outbox = new Outbox()
+  const names = new BatchNames()
   let waiting: (() => void)[] = []
   const run = () => {
     const callbacks = waiting
@@ -62,24 +65,27 @@ function batchingLink(
   }
   const opening = () => {
     if (!outbox.empty) return
+    names.start()
     begin?.(outbox)
     setTimeout(run, GATHER_MS)
   }
-  return {
+  const link: Link = {
     kind,
+    naming: false,
     send(frame) {
       opening()
       outbox.put(frame)
     },
     sendMessage(packet, sent) {
       opening()
-      putMessage(outbox, packet, self)
+      putMessage(outbox, packet, self, link.naming ? names : undefined)
       if (sent) waiting.push(sent)
     },
     backlogged,
     whenDrained,
     close,
   }
+  return link
 }
 
 const noop = () => undefined

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { PassThrough } from 'node:stream'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
-import { decodeMessage, Outbox, putMessage, RecentStrings, type Packet } from '../../broker/mesh/frames.ts'
+import { BatchNames, decodeMessage, Outbox, putMessage, RecentStrings, type Packet } from '../../broker/mesh/frames.ts'
 import { readFrames } from '../../broker/mesh/links.ts'
 
 /** The instance that sends: what its own clients publish carries its id as brokerId. */
@@ -97,6 +97,61 @@ describe('mesh frames', () => {
       at += 4 + length
     }
     assert.deepEqual(received, sent)
+  })
+
+  test('frames that name the strings of their batch read back as sent, even after a batch was lost', () => {
+    const outbox = new Outbox()
+    const names = new BatchNames()
+    // more distinct topics and client ids than a batch names, some repeated, non-ASCII, empty
+    const topics = [...Array.from({ length: 20 }, (_, i) => `acme/pi-${i}/level`), 'école/serre/température']
+    const batches: { bytes: Buffer; sent: Packet[] }[] = []
+    let counter = 0
+    for (let b = 0; b < 30; b++) {
+      names.start() // as a link does when it opens a batch
+      const sent: Packet[] = []
+      for (let i = 0; i < 40; i++) {
+        const p = packet({
+          topic: topics[(b * 3 + i * 7) % topics.length]!,
+          clientId: i % 9 === 0 ? '' : `pub-${(b + i) % 13}`,
+          brokerCounter: counter++,
+        })
+        sent.push(p)
+        // the first batch starts without names, as before the peer's Sync said it reads them
+        putMessage(outbox, p, SENDER, b === 0 && i < 10 ? undefined : names)
+      }
+      batches.push({ bytes: outbox.take(), sent })
+    }
+    const recent = new RecentStrings()
+    const read: string[] = [] // one list per socket, kept from batch to batch
+    const received: Packet[] = []
+    const expected: Packet[] = []
+    for (const [b, { bytes, sent }] of batches.entries()) {
+      if (b % 4 === 2) continue // dropped: the next batch must not name what this one said
+      expected.push(...sent)
+      for (let at = 0; at < bytes.length;) {
+        const length = bytes.readUInt32LE(at)
+        received.push(decodeMessage(bytes.subarray(at + 4, at + 4 + length), SENDER, recent, read))
+        at += 4 + length
+      }
+    }
+    assert.deepEqual(received, expected)
+
+    const plain = new Outbox()
+    for (const { sent } of batches) for (const p of sent) putMessage(plain, p, SENDER)
+    const named = batches.reduce((n, { bytes }) => n + bytes.length, 0)
+    assert.ok(named < plain.take().length * 0.8, 'names make the frames smaller')
+  })
+
+  test('a frame that names a string its batch never held is refused, not read with another string', () => {
+    const outbox = new Outbox()
+    const names = new BatchNames()
+    putMessage(outbox, packet({ topic: 'acme/pi-1/level' }), SENDER, names)
+    putMessage(outbox, packet({ topic: 'acme/pi-1/level' }), SENDER, names)
+    const bytes = outbox.take()
+    const second = bytes.subarray(4 + bytes.readUInt32LE(0) + 4)
+    // a socket's first frame, say: nothing named yet
+    assert.throws(() => decodeMessage(second, SENDER, new RecentStrings(), []), /names string 1 of 0/)
+    assert.throws(() => decodeMessage(second, SENDER, new RecentStrings()), /names strings where none can be/)
   })
 
   test('a payload given as a Uint8Array or a string arrives as the same bytes', () => {
