@@ -186,8 +186,15 @@ function putName(frame: Buffer, at: number, text: string, names: BatchNames): nu
   return putString(frame, at + 1, text)
 }
 
-/** A topic or client id of a NamingMessage; sets nameEnd to where the frame goes on. */
-function readName(frame: Buffer, at: number, names: string[], recent: RecentStrings): string {
+/**
+ * A topic or client id: u16+utf8, or in a NamingMessage (`names` given) a tag byte first. Sets
+ * nameEnd to where the frame goes on.
+ */
+function readName(frame: Buffer, at: number, recent: RecentStrings, names?: string[]): string {
+  if (!names) {
+    nameEnd = at + 2 + frame.readUInt16LE(at)
+    return recent.read(frame, at + 2, nameEnd)
+  }
   const tag = frame[at]!
   if (tag !== 0) {
     const name = names[tag - 1]
@@ -246,26 +253,16 @@ export function decodeMessage(frame: Buffer, sender: string, recent: RecentStrin
   const naming = frame[0] !== FrameType.Message
   if (naming && !names) throw new Error('mesh frame names strings where none can be')
   if (frame[0] === FrameType.FirstNamingMessage) names!.length = 0
+  const named = naming ? names : undefined
   const flags = frame[1]!
-  let at = 10
-  let topic: string
-  if (naming) {
-    topic = readName(frame, at, names!, recent)
-    at = nameEnd
-  } else {
-    // utf8Slice: toString's checks cost more than the decoding of a short string
-    topic = recent.read(frame, at + 2, (at += 2 + frame.readUInt16LE(at)))
-  }
+  const topic = readName(frame, 10, recent, named)
+  let at = nameEnd
   const brokerIdLength = frame.readUInt16LE(at)
+  // utf8Slice: toString's checks cost more than the decoding of a short string
   const brokerId = flags & SENDERS ? sender : (frame as Sliceable).utf8Slice(at + 2, (at += 2 + brokerIdLength))
   if (flags & SENDERS) at += 2
-  let clientId: string
-  if (naming) {
-    clientId = readName(frame, at, names!, recent)
-    at = nameEnd
-  } else {
-    clientId = recent.read(frame, at + 2, (at += 2 + frame.readUInt16LE(at)))
-  }
+  const clientId = readName(frame, at, recent, named)
+  at = nameEnd
   const extraLength = frame.readUInt32LE(at)
   at += 4
   const fields: Packet = {
