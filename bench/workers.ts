@@ -5,12 +5,16 @@
 // (relayed only); with two workers the cluster module spreads the connections over both, so some
 // publishers' messages cross workers (the table says how many, from where Redis saw them land).
 //   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP] [--rate N]
+//     [--compare CHECKOUT]
 // --rate offers every setup the same load (messages per second in all) instead of as much as each takes:
 // one process at its limit gathers more work per event-loop turn than two workers that are not.
+// --compare adds two workers run from another checkout (a `git worktree` of an earlier commit, with
+// this one's node_modules, generated and web/dist linked in): on a machine whose speed drifts, a
+// change is only seen against its predecessor measured in the same rounds.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
@@ -31,6 +35,7 @@ const { values: args } = parseArgs({
     publishers: { type: 'string', default: '4' },
     only: { type: 'string' },
     rate: { type: 'string' },
+    compare: { type: 'string' },
   },
 })
 const ROUNDS = Number(args.rounds)
@@ -43,6 +48,8 @@ interface Setup {
   name: string
   workers: number
   redisDb?: number
+  /** `bin/tendril.js` of another checkout (--compare) */
+  bin?: string
   server?: RunningServer
   url?: string
   auth?: ThroughputJob['auth']
@@ -99,6 +106,16 @@ const setups: Setup[] = [
   { name: '1 process', workers: 1 },
   { name: '1 process + Redis', workers: 1, redisDb: 1 },
   { name: '2 workers + Redis', workers: 2, redisDb: 2 },
+  ...(args.compare
+    ? [
+        {
+          name: `2 workers + Redis @${basename(resolve(args.compare))}`,
+          workers: 2,
+          redisDb: 3,
+          bin: join(resolve(args.compare), 'bin', 'tendril.js'),
+        },
+      ]
+    : []),
 ].filter((s) => s.name === '1 process' || !args.only || s.name.includes(args.only))
 const runs: Run[] = []
 try {
@@ -109,22 +126,31 @@ try {
     const [pi] = await seedControllers(core, 1)
     await core.close()
     const redis = s.redisDb === undefined ? [] : ['--redis', `${redisServer.url}/${s.redisDb}`]
-    s.server = await startServerWithMqtt([
-      '--data-dir',
-      s.dataDir,
-      '--mqtt-publish-rate',
-      '0',
-      '--mqtt-connections-per-key',
-      '100',
-      '--workers',
-      String(s.workers),
-      ...redis,
-    ])
+    s.server = await startServerWithMqtt(
+      [
+        '--data-dir',
+        s.dataDir,
+        '--mqtt-publish-rate',
+        '0',
+        '--mqtt-connections-per-key',
+        '100',
+        '--workers',
+        String(s.workers),
+        ...redis,
+      ],
+      {},
+      s.bin,
+    )
     s.url = `mqtt://127.0.0.1:${s.server.mqttPort}`
     s.auth = { username: 'key', password: pi!.key }
     s.topic = pi!.topic
   }
-  const watcher = new Redis(`${redisServer.url}/2`, { keyPrefix: 'tendril:mqtt:' })
+  // each setup of two workers has a Redis database of its own
+  const watchers = new Map(
+    setups
+      .filter((s) => s.workers > 1)
+      .map((s) => [s.redisDb!, new Redis(`${redisServer.url}/${s.redisDb}`, { keyPrefix: 'tendril:mqtt:' })]),
+  )
   const redisPid = redisServer.pid
   const job = (s: Setup, topic: string, messages: number): ThroughputJob => ({
     url: s.url!,
@@ -159,10 +185,13 @@ try {
         const landed = new Map<string, string>()
         const sample = setInterval(
           () =>
-            void watcher.hgetall('connected').then((all) => {
-              for (const [client, broker] of Object.entries(all))
-                if (client.includes('/bench-')) landed.set(client, /\.(w\d+)\./.exec(broker)?.[1] ?? '?')
-            }),
+            void watchers
+              .get(s.redisDb ?? -1)
+              ?.hgetall('connected')
+              .then((all) => {
+                for (const [client, broker] of Object.entries(all))
+                  if (client.includes('/bench-')) landed.set(client, /\.(w\d+)\./.exec(broker)?.[1] ?? '?')
+              }),
           100,
         )
         const result = await worker.run(job(s, topic, MESSAGES), 180_000)
@@ -186,7 +215,7 @@ try {
     }
     process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`)
   }
-  watcher.disconnect()
+  for (const watcher of watchers.values()) watcher.disconnect()
 
   const rows: string[][] = []
   const perCpu = (r: Run, withRedis: boolean) =>

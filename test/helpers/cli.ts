@@ -48,10 +48,10 @@ export interface RunningServer {
  * Starts `tendril serve --port 0` (with node's flags as `npm start` has them) and waits for its "listening" log line to
  * learn the port.
  */
-export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+export function startServer(args: string[], env: NodeJS.ProcessEnv = {}, bin = tendrilBin): Promise<RunningServer> {
   const child = spawn(
     process.execPath,
-    [...SERVER_NODE_FLAGS, tendrilBin, 'serve', '--port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', ...args],
+    [...SERVER_NODE_FLAGS, bin, 'serve', '--port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', ...args],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,10 +98,15 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
  * startServer with MQTT over TCP on a free port. `tendril serve` cannot be told "any port" for MQTT (0 turns it off),
  * so the port is picked here, and picked again when something else took it before the server bound it.
  */
-export async function startServerWithMqtt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+/** `bin`: another checkout's bin/tendril.js (bench/workers.ts --compare) */
+export async function startServerWithMqtt(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  bin = tendrilBin,
+): Promise<RunningServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startServer([...args, '--mqtt-port', String(await freePort())], env)
+      return await startServer([...args, '--mqtt-port', String(await freePort())], env, bin)
     } catch (err) {
       if (attempt === 5 || !/cannot listen for MQTT .* the port is in use/.test(String(err))) throw err
     }
