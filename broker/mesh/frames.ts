@@ -149,9 +149,9 @@ export function putMessage(outbox: Outbox, packet: Packet, sender: string, names
     (senders ? SENDERS : 0)
   frame.writeDoubleLE(Number(packet.brokerCounter ?? 0), at + 2)
   at += 10
-  at = names ? putName(frame, at, packet.topic, names) : putString(frame, at, packet.topic)
+  at = putName(frame, at, packet.topic, names)
   at = putString(frame, at, brokerId)
-  at = names ? putName(frame, at, clientId ?? '', names) : putString(frame, at, clientId ?? '')
+  at = putName(frame, at, clientId ?? '', names)
   frame.writeUInt32LE(extraBytes?.length ?? 0, at)
   at += 4
   if (extraBytes) at += extraBytes.copy(frame, at)
@@ -175,7 +175,9 @@ function putString(frame: Buffer, at: number, text: string): number {
   return at + 2 + length
 }
 
-function putName(frame: Buffer, at: number, text: string, names: BatchNames): number {
+/** A topic or client id: u16+utf8, or with `names` (a NamingMessage) a tag byte first, as readName reads it. */
+function putName(frame: Buffer, at: number, text: string, names?: BatchNames): number {
+  if (!names) return putString(frame, at, text)
   const known = names.list.indexOf(text)
   if (known !== -1) {
     frame[at] = known + 1

@@ -11,6 +11,7 @@ import {
   encodeControl,
   FrameType,
   NAMING,
+  Outbox,
   RecentStrings,
   type Control,
 } from '../../broker/mesh/frames.ts'
@@ -42,12 +43,11 @@ after(async () => {
   for (const connection of redis) connection.disconnect()
 })
 
-const lengthPrefixed = (control: Control) => {
-  const frame = encodeControl(control)
-  const out = Buffer.alloc(4 + frame.length)
-  out.writeUInt32LE(frame.length)
-  frame.copy(out, 4)
-  return out
+/** A control frame after its length, as a link writes it. */
+function lengthPrefixed(control: Control): Buffer {
+  const outbox = new Outbox()
+  outbox.put(encodeControl(control))
+  return outbox.take()
 }
 
 /** A worker reached over the mesh's socket, as one of either version would; it listens to acme/#. */
