@@ -3,7 +3,8 @@
 // without Redis (the default), one process with --redis, and --workers 2 --redis. One subscriber and
 // several publishers on a controller's folder topic (stored in its history) and on a sub-topic
 // (relayed only); with two workers the cluster module spreads the connections over both, so some
-// publishers' messages cross workers (the table says how many, from where Redis saw them land).
+// publishers' messages cross workers (each round's line says how many, from where Redis saw them
+// land). The CPU is also split by thread: main threads, other threads (GC, compiler), the primary.
 //   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP] [--rate N]
 //     [--compare CHECKOUT]
 // --rate offers every setup the same load (messages per second in all) instead of as much as each takes:
@@ -42,6 +43,7 @@ const ROUNDS = Number(args.rounds)
 const MESSAGES = Number(args.messages)
 const PUBLISHERS = Number(args.publishers)
 const PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse-north-0001' } }) // 64 bytes
+const SETTLE_MS = 10_000
 const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
 
 interface Setup {
@@ -57,6 +59,12 @@ interface Setup {
   dataDir?: string
 }
 
+interface Threads {
+  main: number
+  others: number
+  primary: number
+}
+
 interface Run {
   setup: string
   topic: 'folder' | 'sub-topic'
@@ -68,20 +76,36 @@ interface Run {
   /** publishers on another worker than the subscriber, e.g. "3/4" */
   crossing: string
   load: number
+  /** µs of CPU per message received */
+  perMessage: Threads
 }
 
-/** CPU seconds used so far by pid and its child processes (the workers), from /proc */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-      ticks += Number(fields[11]) + Number(fields[12]) // utime, stime
-    } catch {
-      // exited meanwhile
-    }
+/** Seconds of CPU in a /proc stat file (utime + stime); 0 for a process that exited meanwhile */
+function statSeconds(path: string): number {
+  try {
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S
+  } catch {
+    return 0
   }
-  return ticks / TICKS_PER_S
+}
+
+/** CPU seconds used so far by these processes, all their threads */
+const cpuSeconds = (pids: number[]) => pids.reduce((sum, pid) => sum + statSeconds(`/proc/${pid}/stat`), 0)
+
+/**
+ * Where the server's CPU went: the main threads of the processes that serve (one process, or the
+ * workers), their other threads (garbage collection, the optimizing compiler, SQLite's flushes), and
+ * the primary of --workers (pids[0] when there are workers).
+ */
+function cpuByThread(pids: number[]): Threads {
+  const serving = pids.length > 1 ? pids.slice(1) : pids
+  const main = serving.reduce((sum, pid) => sum + statSeconds(`/proc/${pid}/task/${pid}/stat`), 0)
+  return {
+    main,
+    others: cpuSeconds(serving) - main,
+    primary: pids.length > 1 ? cpuSeconds([pids[0]!]) : 0,
+  }
 }
 
 function serverPids(server: RunningServer): number[] {
@@ -171,6 +195,9 @@ try {
   // long enough for both paths to be compiled in every worker (the first measured round was slower)
   for (const s of setups)
     for (const topic of [s.topic!, `${s.topic}/raw`]) await worker.run(job(s, topic, 40_000), 120_000)
+  // V8 collects a heap that stopped growing some 8 s later (its memory reducer): the start-up's
+  // collections, in the primary too, would otherwise fall into the first rounds
+  await sleep(SETTLE_MS)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of setups.keys()) {
       const s = setups[(i + round) % setups.length]!
@@ -181,6 +208,7 @@ try {
         const pids = serverPids(s.server!)
         const load = loadavg()[0]!
         const [cpu0, redis0, t0] = [cpuSeconds(pids), cpuSeconds([redisPid]), performance.now()]
+        const threads0 = cpuByThread(pids)
         // where the load generator's connections landed: Redis' record of connected clients (worker in the broker id)
         const landed = new Map<string, string>()
         const sample = setInterval(
@@ -197,6 +225,8 @@ try {
         const result = await worker.run(job(s, topic, MESSAGES), 180_000)
         clearInterval(sample)
         const seconds = (performance.now() - t0) / 1000
+        const threads1 = cpuByThread(pids)
+        const perMessage = (key: keyof Threads) => ((threads1[key] - threads0[key]) / result.received) * 1e6
         const subscriberOn = [...landed].find(([client]) => client.includes('/bench-sub-'))?.[1]
         const publishersOn = [...landed].filter(([client]) => client.includes('/bench-pub-')).map(([, w]) => w)
         runs.push({
@@ -209,6 +239,7 @@ try {
           crossing:
             s.workers > 1 ? `${publishersOn.filter((w) => w !== subscriberOn).length}/${publishersOn.length}` : '-',
           load,
+          perMessage: { main: perMessage('main'), others: perMessage('others'), primary: perMessage('primary') },
         })
         await sleep(300)
       }
@@ -243,7 +274,6 @@ try {
         (efficiency / median(base(topic).map((r) => perCpu(r, true)))).toFixed(2) + '×',
         median(these.map(paired)).toFixed(2) + '×',
         `${received}/${sent}`,
-        these.map((r) => r.crossing).join(' '),
         these.map((r) => r.load.toFixed(1)).join(' '),
       ])
     }
@@ -262,13 +292,32 @@ try {
       'vs 1 process',
       'same round',
       'received/sent',
-      'publishers crossing',
       'load avg (1 min)',
     ],
     rows,
   )
+  console.log('\nµs of CPU per message (medians): where the server spent it')
+  printTable(
+    ['setup', 'topic', 'main threads', 'other threads', 'primary'],
+    setups.flatMap((s) =>
+      (['folder', 'sub-topic'] as const).map((topic) => {
+        const these = runs.filter((r) => r.setup === s.name && r.topic === topic)
+        const of = (key: keyof Threads) => fmt(median(these.map((r) => r.perMessage[key])), 2)
+        return [s.name, topic, of('main'), of('others'), s.workers > 1 ? of('primary') : '-']
+      }),
+    ),
+  )
+  console.log("\neach round's ratio to one process (publishers on another worker than the subscriber)")
+  for (const s of setups.filter((setup) => setup.workers > 1))
+    for (const topic of ['folder', 'sub-topic'] as const)
+      console.log(
+        `${s.name}, ${topic}: ${runs
+          .filter((r) => r.setup === s.name && r.topic === topic)
+          .map((r) => `${paired(r).toFixed(2)} (${r.crossing})`)
+          .join(' ')}`,
+      )
   console.log(
-    `\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU (Redis included), the median of each round's ratio to one process ("same round"; "vs 1 process" divides the medians of all rounds). CPU: % of one core over the run (server = primary + workers, all threads); medians of ${ROUNDS} rounds. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`,
+    `\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU (Redis included), the median of each round's ratio to one process ("same round"; "vs 1 process" divides the medians of all rounds). CPU: % of one core over the run (server = primary + workers, all threads; other threads: garbage collection, the optimizing compiler, SQLite's flushes); medians of ${ROUNDS} rounds. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`,
   )
 } finally {
   await worker.stop()
