@@ -6,12 +6,14 @@
 // publishers' messages cross workers (each round's line says how many, from where Redis saw them
 // land). The CPU is also split by thread: main threads, other threads (GC, compiler), the primary.
 //   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP] [--rate N]
-//     [--compare CHECKOUT]
+//     [--compare CHECKOUT] [--load light]
 // --rate offers every setup the same load (messages per second in all) instead of as much as each takes:
 // one process at its limit gathers more work per event-loop turn than two workers that are not.
 // --compare adds two workers run from another checkout (a `git worktree` of an earlier commit, with
 // this one's node_modules, generated and web/dist linked in): on a machine whose speed drifts, a
 // change is only seen against its predecessor measured in the same rounds.
+// --load light: clients on plain sockets (lib/light-throughput-worker.ts) instead of MQTT.js, which
+// takes most of a core: the brokers then have both cores.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     rate: { type: 'string' },
     compare: { type: 'string' },
+    load: { type: 'string', default: 'mqttjs' },
   },
 })
 const ROUNDS = Number(args.rounds)
@@ -125,7 +128,10 @@ function serverPids(server: RunningServer): number[] {
 }
 
 const redisServer = await startRedis()
-const worker = startWorker<ThroughputJob, ThroughputResult>(new URL('./lib/throughput-worker.ts', import.meta.url))
+if (!['mqttjs', 'light'].includes(args.load!)) throw new Error('--load is mqttjs or light')
+const worker = startWorker<ThroughputJob, ThroughputResult>(
+  new URL(args.load === 'light' ? './lib/light-throughput-worker.ts' : './lib/throughput-worker.ts', import.meta.url),
+)
 const setups: Setup[] = [
   { name: '1 process', workers: 1 },
   { name: '1 process + Redis', workers: 1, redisDb: 1 },
