@@ -17,7 +17,7 @@ const CONNACK = 2
 const SUBACK = 9
 
 /**
- * Calls onPacket(type, first byte's flags, body) for each whole packet in the byte stream; a packet
+ * Calls onPacket(type, body) for each whole packet in the byte stream; a packet
  * cut by the end of a read waits for the rest.
  */
 function packets(socket: Socket, onPacket: (type: number, body: Buffer) => void): void {
