@@ -7,6 +7,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net'
 import mqtt from 'mqtt-packet'
 import type { ThroughputJob, ThroughputResult } from './throughput-worker.ts'
+import { countThroughput } from './throughput-count.ts'
 import { serveJobs } from './worker.ts'
 
 /** Packets per write when publishing as fast as taken: about 5 KB of 80-byte PUBLISHes. */
@@ -114,43 +115,28 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
       dup: false,
     })
     const batch = Buffer.concat(Array.from({ length: PER_WRITE }, () => one))
-    let sent = 0
-    let received = 0
-    let publishing = true
-    let last = 0
-    const start = performance.now()
-    const cpu0 = process.cpuUsage()
-    let allIn = () => {}
-    let idle: NodeJS.Timeout | undefined
-    const arrived = new Promise<void>((resolve) => {
-      allIn = resolve
-      handlers.set(subscriber, (type) => {
-        if (type !== PUBLISH) return
-        last = performance.now()
-        if (++received >= sent && !publishing) resolve()
-      })
-      idle = setInterval(() => performance.now() - (last || start) > job.idleMs && resolve(), 100)
-      subscriber.once('close', () => resolve())
-    })
+    const count = countThroughput(job.idleMs)
+    handlers.set(subscriber, (type) => type === PUBLISH && count.received())
+    subscriber.once('close', () => count.closed())
     // paced (--rate): each publisher sends what is due every millisecond, in one write
     const perMs = job.rate ? job.rate / job.publishers / 1000 : 0
     await Promise.all(
       publishers.map(async (socket) => {
         let mine = 0
-        while (mine < perPublisher && performance.now() - start < job.maxMs && !socket.destroyed) {
-          let count = PER_WRITE
+        while (mine < perPublisher && performance.now() - count.start < job.maxMs && !socket.destroyed) {
+          let inWrite = PER_WRITE
           if (perMs) {
-            const due = Math.floor((performance.now() - start) * perMs) - mine
+            const due = Math.floor((performance.now() - count.start) * perMs) - mine
             if (due <= 0) {
               await new Promise((resolve) => setTimeout(resolve, 1))
               continue
             }
-            count = Math.min(due, PER_WRITE)
+            inWrite = Math.min(due, PER_WRITE)
           }
-          count = Math.min(count, perPublisher - mine)
-          const more = socket.write(count === PER_WRITE ? batch : batch.subarray(0, count * one.length))
-          mine += count
-          sent += count
+          inWrite = Math.min(inWrite, perPublisher - mine)
+          const more = socket.write(inWrite === PER_WRITE ? batch : batch.subarray(0, inWrite * one.length))
+          mine += inWrite
+          count.sent(inWrite)
           if (!more)
             await new Promise<void>((resolve) => {
               const go = () => {
@@ -164,19 +150,7 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
         }
       }),
     )
-    publishing = false
-    if (received >= sent) allIn()
-    await arrived
-    clearInterval(idle)
-    const ms = last - start
-    const cpu = process.cpuUsage(cpu0)
-    return {
-      sent,
-      received,
-      ms,
-      perSecond: ms > 0 ? (received / ms) * 1000 : 0,
-      clientCpu: (cpu.user + cpu.system) / 10 / (performance.now() - start),
-    }
+    return await count.result()
   } finally {
     // publishers first (see throughput-worker.ts), each with a DISCONNECT
     const end = (socket: Socket) =>

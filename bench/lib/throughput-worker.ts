@@ -1,6 +1,7 @@
 // Child process of bench/mqtt-throughput.ts: one subscriber and several publishers (MQTT.js) on one
 // topic. Publishers send QoS 0 as fast as the socket's backpressure allows; the subscriber counts.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { countThroughput } from './throughput-count.ts'
 import { serveJobs } from './worker.ts'
 
 export interface ThroughputJob {
@@ -65,49 +66,22 @@ async function run(job: ThroughputJob): Promise<ThroughputResult> {
     await subscribe(subscriber, job.topic)
     const perPublisher = Math.floor(job.messages / job.publishers)
     const payload = Buffer.from(job.payload)
-    let sent = 0
-    let publishing = true
-    let received = 0
-    let last = 0
-    const start = performance.now()
-    const cpu0 = process.cpuUsage()
-    let idle: NodeJS.Timeout | undefined
-    let allIn = () => {}
-    const arrived = new Promise<void>((resolve) => {
-      allIn = resolve
-      subscriber.on('message', () => {
-        last = performance.now()
-        if (++received >= sent && !publishing) resolve()
-      })
-      // QoS 0 may be dropped: stop once nothing has arrived for idleMs
-      idle = setInterval(() => performance.now() - (last || start) > job.idleMs && resolve(), 100)
-      subscriber.once('close', () => resolve())
-    })
+    const count = countThroughput(job.idleMs)
+    subscriber.on('message', () => count.received())
+    subscriber.once('close', () => count.closed())
     const msPerMessage = job.rate ? job.publishers / (job.rate / 1000) : 0
     await Promise.all(
       publishers.map(async (p) => {
-        for (let i = 0; i < perPublisher && performance.now() - start < job.maxMs; i++) {
+        for (let i = 0; i < perPublisher && performance.now() - count.start < job.maxMs; i++) {
           // paced: ahead of the schedule by more than a millisecond, wait for it
-          const early = start + i * msPerMessage - performance.now()
+          const early = count.start + i * msPerMessage - performance.now()
           if (early > 1) await new Promise((resolve) => setTimeout(resolve, early))
           await publishOne(p, job.topic, payload)
-          sent++
+          count.sent(1)
         }
       }),
     )
-    publishing = false
-    if (received >= sent) allIn()
-    await arrived
-    clearInterval(idle)
-    const ms = last - start
-    const cpu = process.cpuUsage(cpu0)
-    return {
-      sent,
-      received,
-      ms,
-      perSecond: ms > 0 ? (received / ms) * 1000 : 0,
-      clientCpu: (cpu.user + cpu.system) / 10 / (performance.now() - start),
-    }
+    return await count.result()
   } finally {
     // publishers first: a subscriber that leaves while the broker still queues messages for it is what
     // sets off mqemitter's recursive drain (see the report in bench/README.md)
