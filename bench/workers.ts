@@ -111,6 +111,8 @@ function cpuByThread(pids: number[]): Threads {
   }
 }
 
+const total = (threads: Threads) => threads.main + threads.others + threads.primary
+
 function serverPids(server: RunningServer): number[] {
   let children = ''
   try {
@@ -213,8 +215,7 @@ try {
       ] as const) {
         const pids = serverPids(s.server!)
         const load = loadavg()[0]!
-        const [cpu0, redis0, t0] = [cpuSeconds(pids), cpuSeconds([redisPid]), performance.now()]
-        const threads0 = cpuByThread(pids)
+        const [threads0, redis0, t0] = [cpuByThread(pids), cpuSeconds([redisPid]), performance.now()]
         // where the load generator's connections landed: Redis' record of connected clients (worker in the broker id)
         const landed = new Map<string, string>()
         const sample = setInterval(
@@ -240,7 +241,7 @@ try {
           topic: kind,
           round,
           result,
-          serverCpu: ((cpuSeconds(pids) - cpu0) / seconds) * 100,
+          serverCpu: ((total(threads1) - total(threads0)) / seconds) * 100,
           redisCpu: s.redisDb === undefined ? 0 : ((cpuSeconds([redisPid]) - redis0) / seconds) * 100,
           crossing:
             s.workers > 1 ? `${publishersOn.filter((w) => w !== subscriberOn).length}/${publishersOn.length}` : '-',
