@@ -6,3 +6,12 @@
 // objects per message, and with the default young generation the garbage collector took 15-18% of
 // the broker's CPU relaying messages to a folder (bench/mqtt-throughput.ts), 4-5% with 64.
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'] as const
+
+/**
+ * The V8 flags a `--workers` primary adds for its workers. With a worker on every core there is no
+ * spare core for the scavenger's helper threads: they only contend with the workers, which then spent
+ * more CPU per message relayed (bench/README.md).
+ */
+export function workerNodeFlags(workers: number, cores: number): string[] {
+  return workers >= cores ? ['--no-parallel-scavenge'] : []
+}

@@ -5,6 +5,7 @@
 // jobs once for the machine, restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
 import cluster, { type Worker } from 'node:cluster'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import { openCore } from '../core/index.ts'
@@ -14,6 +15,7 @@ import { newMeshSecret } from '../broker/mesh/emitter.ts'
 import { answerMetricsRequests } from '../http/cluster-metrics.ts'
 import { startUpkeep, type Listening } from '../server.ts'
 import { announceDevLogin } from './dev-login.ts'
+import { workerNodeFlags } from './node-flags.ts'
 
 const INDEX_VARIABLE = 'TENDRIL_WORKER_INDEX'
 const MESH_SECRET_VARIABLE = 'TENDRIL_MESH_SECRET'
@@ -80,6 +82,7 @@ export async function runWorkers(config: Config): Promise<void> {
   const stopUpkeep = startUpkeep(core)
   const meshSecret = newMeshSecret()
   answerMetricsRequests()
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...workerNodeFlags(config.workers, availableParallelism())] })
   const workers = new Map<number, Worker>()
   const retiring = new Set<Worker>() // replaced by a rolling restart: their exit is expected
   let stopping = false

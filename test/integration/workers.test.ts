@@ -4,12 +4,15 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
+import { availableParallelism } from 'node:os'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { openCore } from '../../core/index.ts'
 import { loadConfig } from '../../core/config.ts'
 import { createLogger } from '../../core/log.ts'
 import { createSequence, findPath } from '../../core/resources/tree.ts'
+import { workerNodeFlags } from '../../cli/node-flags.ts'
 import { SequenceDataType } from '../../core/resources/types.ts'
 import { runCli, startServerWithMqtt, type RunningServer } from '../helpers/cli.ts'
 import { freshDatabase, providers, type TestDatabase } from '../helpers/core.ts'
@@ -255,6 +258,11 @@ for (const provider of providers) {
       )
     })
 
+    test("the workers run with the node flags for this machine's cores", () => {
+      const expected = workerNodeFlags(2, availableParallelism())
+      for (const pid of workerPids(server)) assert.deepEqual(workerFlags(pid), expected, `worker ${pid}`)
+    })
+
     test('a worker that dies is replaced, with a log line, and the server keeps serving', async () => {
       const before = workerPids(server)
       process.kill(before[0]!, 'SIGKILL')
@@ -321,6 +329,8 @@ for (const provider of providers) {
       assert.deepEqual(failures, [], 'no HTTP request failed')
       assert.ok(answered > 0)
       assert.equal(workerPids(server).filter((pid) => before.includes(pid)).length, 0, 'every worker was replaced')
+      for (const pid of workerPids(server))
+        assert.deepEqual(workerFlags(pid), workerNodeFlags(2, availableParallelism()), 'a new worker has the flags too')
       for (const w of writers) {
         const history = await fetch(`${server.url}/api/v1/resources/${w.path}/level?count=100000`, {
           headers: { authorization: basicAuth(keys[w.path]!) },
@@ -366,6 +376,14 @@ test('more than one worker without --redis is refused with the reason', async ()
     db.cleanup()
   }
 })
+
+/** which of the flags workerNodeFlags may add a worker process was started with */
+function workerFlags(pid: number): string[] {
+  const mayAdd = workerNodeFlags(1, 1)
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((arg) => mayAdd.includes(arg))
+}
 
 /** the primary's live worker processes */
 function workerPids(server: RunningServer): number[] {

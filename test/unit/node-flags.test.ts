@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { SERVER_NODE_FLAGS } from '../../cli/node-flags.ts'
+import { SERVER_NODE_FLAGS, workerNodeFlags } from '../../cli/node-flags.ts'
 import { tendrilBin } from '../helpers/cli.ts'
 
 describe('server node flags', () => {
@@ -26,5 +26,20 @@ describe('server node flags', () => {
     for (const flag of SERVER_NODE_FLAGS)
       assert.ok(execArgv.includes(flag), `${flag} missing from ${execArgv.join(' ')}`)
     assert.match(execFileSync(tendrilBin, ['--version'], { encoding: 'utf8' }), /^\d+\.\d+\.\d+/)
+  })
+
+  test("workers on every core run without the scavenger's helper threads; fewer workers keep them", () => {
+    assert.deepEqual(workerNodeFlags(2, 2), ['--no-parallel-scavenge'])
+    assert.deepEqual(workerNodeFlags(4, 2), ['--no-parallel-scavenge'])
+    assert.deepEqual(workerNodeFlags(2, 8), [])
+  })
+
+  test('node accepts the flags a primary gives its workers', () => {
+    // a flag that a later node renamed would stop every worker at its start
+    const flags = [...SERVER_NODE_FLAGS, ...workerNodeFlags(1, 1)]
+    assert.equal(
+      execFileSync(process.execPath, [...flags, '--eval=process.stdout.write("ok")'], { encoding: 'utf8' }),
+      'ok',
+    )
   })
 })
