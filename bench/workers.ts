@@ -5,6 +5,9 @@
 // (relayed only); with two workers the cluster module spreads the connections over both, so some
 // publishers' messages cross workers (each round's line says how many, from where Redis saw them
 // land). The CPU is also split by thread: main threads, other threads (GC, compiler), the primary.
+// Another case, two separate processes side by side (each with its own subscriber and half the
+// publishers, sharing nothing), is the ceiling of any design of several processes on this machine:
+// what the cores, the caches and the load generators cost when two processes run at once.
 //   node --import tsx bench/workers.ts [--rounds 3] [--messages 40000] [--publishers 4] [--only SETUP] [--rate N]
 //     [--compare CHECKOUT] [--load light]
 // --rate offers every setup the same load (messages per second in all) instead of as much as each takes:
@@ -49,17 +52,24 @@ const PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse
 const SETTLE_MS = 10_000
 const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
 
+/** One `tendril serve` and the controller its load publishes as. */
+interface Served {
+  server: RunningServer
+  url: string
+  auth: ThroughputJob['auth']
+  topic: string
+  dataDir: string
+}
+
 interface Setup {
   name: string
   workers: number
   redisDb?: number
   /** `bin/tendril.js` of another checkout (--compare) */
   bin?: string
-  server?: RunningServer
-  url?: string
-  auth?: ThroughputJob['auth']
-  topic?: string
-  dataDir?: string
+  /** how many separate servers share the load (each its own subscriber); 1 but for the ceiling case */
+  apart?: number
+  served: Served[]
 }
 
 interface Threads {
@@ -96,86 +106,104 @@ function statSeconds(path: string): number {
 /** CPU seconds used so far by these processes, all their threads */
 const cpuSeconds = (pids: number[]) => pids.reduce((sum, pid) => sum + statSeconds(`/proc/${pid}/stat`), 0)
 
+interface Pids {
+  /** the processes that serve: one process, or the workers */
+  serving: number[]
+  /** primaries of --workers */
+  primaries: number[]
+}
+
 /**
- * Where the server's CPU went: the main threads of the processes that serve (one process, or the
- * workers), their other threads (garbage collection, the optimizing compiler, SQLite's flushes), and
- * the primary of --workers (pids[0] when there are workers).
+ * Where the server's CPU went: the main threads of the processes that serve, their other threads
+ * (garbage collection, the optimizing compiler, SQLite's flushes), and the primary of --workers.
  */
-function cpuByThread(pids: number[]): Threads {
-  const serving = pids.length > 1 ? pids.slice(1) : pids
+function cpuByThread({ serving, primaries }: Pids): Threads {
   const main = serving.reduce((sum, pid) => sum + statSeconds(`/proc/${pid}/task/${pid}/stat`), 0)
-  return {
-    main,
-    others: cpuSeconds(serving) - main,
-    primary: pids.length > 1 ? cpuSeconds([pids[0]!]) : 0,
-  }
+  return { main, others: cpuSeconds(serving) - main, primary: cpuSeconds(primaries) }
 }
 
 const total = (threads: Threads) => threads.main + threads.others + threads.primary
 
-function serverPids(server: RunningServer): number[] {
-  let children = ''
-  try {
-    children = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(server.child.pid)], { encoding: 'utf8' })
-  } catch {
-    // none: ps exits 1
+function serverPids(s: Setup): Pids {
+  const pids: Pids = { serving: [], primaries: [] }
+  for (const { server } of s.served) {
+    if (s.workers === 1) {
+      pids.serving.push(server.child.pid!)
+      continue
+    }
+    pids.primaries.push(server.child.pid!)
+    const children = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(server.child.pid)], {
+      encoding: 'utf8',
+    })
+    for (const line of children.split('\n'))
+      if (/\bnode\b/.test(line)) pids.serving.push(Number(line.trim().split(/\s+/)[0]))
   }
-  return [
-    server.child.pid!,
-    ...children
-      .split('\n')
-      .filter((l) => /\bnode\b/.test(l))
-      .map((l) => Number(l.trim().split(/\s+/)[0])),
-  ]
+  return pids
 }
 
 const redisServer = await startRedis()
 if (!['mqttjs', 'light'].includes(args.load!)) throw new Error('--load is mqttjs or light')
-const worker = startWorker<ThroughputJob, ThroughputResult>(
-  new URL(args.load === 'light' ? './lib/light-throughput-worker.ts' : './lib/throughput-worker.ts', import.meta.url),
+const setups: Setup[] = (
+  [
+    { name: '1 process', workers: 1 },
+    { name: '1 process + Redis', workers: 1, redisDb: 1 },
+    { name: '2 processes apart', workers: 1, apart: 2 },
+    { name: '2 workers + Redis', workers: 2, redisDb: 2 },
+    ...(args.compare
+      ? [
+          {
+            name: `2 workers + Redis @${basename(resolve(args.compare))}`,
+            workers: 2,
+            redisDb: 3,
+            bin: join(resolve(args.compare), 'bin', 'tendril.js'),
+          },
+        ]
+      : []),
+  ] satisfies Omit<Setup, 'served'>[]
 )
-const setups: Setup[] = [
-  { name: '1 process', workers: 1 },
-  { name: '1 process + Redis', workers: 1, redisDb: 1 },
-  { name: '2 workers + Redis', workers: 2, redisDb: 2 },
-  ...(args.compare
-    ? [
-        {
-          name: `2 workers + Redis @${basename(resolve(args.compare))}`,
-          workers: 2,
-          redisDb: 3,
-          bin: join(resolve(args.compare), 'bin', 'tendril.js'),
-        },
-      ]
-    : []),
-].filter((s) => s.name === '1 process' || !args.only || s.name.includes(args.only))
+  .filter((s) => s.name === '1 process' || !args.only || s.name.includes(args.only))
+  .map((s) => ({ ...s, served: [] }))
+const parts = Math.max(...setups.map((s) => s.apart ?? 1))
+if (PUBLISHERS % parts !== 0) throw new Error(`--publishers: a multiple of ${parts}, split between the processes apart`)
+// one load generator per server of a setup, so that the servers apart are loaded at once
+const loaders = Array.from({ length: parts }, () =>
+  startWorker<ThroughputJob, ThroughputResult>(
+    new URL(args.load === 'light' ? './lib/light-throughput-worker.ts' : './lib/throughput-worker.ts', import.meta.url),
+  ),
+)
 const runs: Run[] = []
 try {
   for (const s of setups) {
-    s.dataDir = mkdtempSync(join(tmpdir(), 'tendril-bench-workers-'))
-    const config = loadConfig({ flags: { 'data-dir': s.dataDir }, env: {} })
-    const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
-    const [pi] = await seedControllers(core, 1)
-    await core.close()
-    const redis = s.redisDb === undefined ? [] : ['--redis', `${redisServer.url}/${s.redisDb}`]
-    s.server = await startServerWithMqtt(
-      [
-        '--data-dir',
-        s.dataDir,
-        '--mqtt-publish-rate',
-        '0',
-        '--mqtt-connections-per-key',
-        '100',
-        '--workers',
-        String(s.workers),
-        ...redis,
-      ],
-      {},
-      s.bin,
-    )
-    s.url = `mqtt://127.0.0.1:${s.server.mqttPort}`
-    s.auth = { username: 'key', password: pi!.key }
-    s.topic = pi!.topic
+    for (let part = 0; part < (s.apart ?? 1); part++) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'tendril-bench-workers-'))
+      const config = loadConfig({ flags: { 'data-dir': dataDir }, env: {} })
+      const core = await openCore(config, createLogger({ logLevel: 'silent', logFormat: 'json' }))
+      const [pi] = await seedControllers(core, 1)
+      await core.close()
+      const redis = s.redisDb === undefined ? [] : ['--redis', `${redisServer.url}/${s.redisDb}`]
+      const server = await startServerWithMqtt(
+        [
+          '--data-dir',
+          dataDir,
+          '--mqtt-publish-rate',
+          '0',
+          '--mqtt-connections-per-key',
+          '100',
+          '--workers',
+          String(s.workers),
+          ...redis,
+        ],
+        {},
+        s.bin,
+      )
+      s.served.push({
+        server,
+        dataDir,
+        url: `mqtt://127.0.0.1:${server.mqttPort}`,
+        auth: { username: 'key', password: pi!.key },
+        topic: pi!.topic,
+      })
+    }
   }
   // each setup of two workers has a Redis database of its own
   const watchers = new Map(
@@ -184,36 +212,55 @@ try {
       .map((s) => [s.redisDb!, new Redis(`${redisServer.url}/${s.redisDb}`, { keyPrefix: 'tendril:mqtt:' })]),
   )
   const redisPid = redisServer.pid
-  const job = (s: Setup, topic: string, messages: number): ThroughputJob => ({
-    url: s.url!,
-    topic,
-    auth: s.auth,
-    publishers: PUBLISHERS,
-    messages,
-    payload: PAYLOAD,
-    maxMs: 15_000,
-    idleMs: 5_000,
-    ...(args.rate ? { rate: Number(args.rate) } : {}),
-  })
+  const kinds = ['folder', 'sub-topic'] as const
+  const topicOf = (kind: (typeof kinds)[number], served: Served) =>
+    kind === 'folder' ? served.topic : `${served.topic}/raw`
+  /** The job on every server of the setup at once, each with its share of the publishers and messages. */
+  const relay = async (s: Setup, kind: (typeof kinds)[number], messages: number): Promise<ThroughputResult> => {
+    const n = s.served.length
+    const results = await Promise.all(
+      s.served.map((served, i) =>
+        loaders[i]!.run(
+          {
+            url: served.url,
+            topic: topicOf(kind, served),
+            auth: served.auth,
+            publishers: PUBLISHERS / n,
+            messages: messages / n,
+            payload: PAYLOAD,
+            maxMs: 15_000,
+            idleMs: 5_000,
+            ...(args.rate ? { rate: Number(args.rate) / n } : {}),
+          },
+          180_000,
+        ),
+      ),
+    )
+    const sum = (key: 'sent' | 'received' | 'clientCpu') => results.reduce((n, r) => n + r[key], 0)
+    const ms = Math.max(...results.map((r) => r.ms))
+    return {
+      sent: sum('sent'),
+      received: sum('received'),
+      ms,
+      perSecond: ms > 0 ? (sum('received') / ms) * 1000 : 0,
+      clientCpu: sum('clientCpu'),
+    }
+  }
 
   console.log(machine())
   console.log(
-    `warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber, per case, ${args.rate ? `offered at ${args.rate}/s` : 'as fast as taken'}`,
+    `warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber (one each for the processes apart), per case, ${args.rate ? `offered at ${args.rate}/s` : 'as fast as taken'}`,
   )
   // long enough for both paths to be compiled in every worker (the first measured round was slower)
-  for (const s of setups)
-    for (const topic of [s.topic!, `${s.topic}/raw`]) await worker.run(job(s, topic, 40_000), 120_000)
+  for (const s of setups) for (const kind of kinds) await relay(s, kind, 40_000)
   // V8 collects a heap that stopped growing some 8 s later (its memory reducer): the start-up's
   // collections, in the primary too, would otherwise fall into the first rounds
   await sleep(SETTLE_MS)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of setups.keys()) {
       const s = setups[(i + round) % setups.length]!
-      for (const [kind, topic] of [
-        ['folder', s.topic!],
-        ['sub-topic', `${s.topic}/raw`],
-      ] as const) {
-        const pids = serverPids(s.server!)
+      for (const kind of kinds) {
+        const pids = serverPids(s)
         const load = loadavg()[0]!
         const [threads0, redis0, t0] = [cpuByThread(pids), cpuSeconds([redisPid]), performance.now()]
         // where the load generator's connections landed: Redis' record of connected clients (worker in the broker id)
@@ -229,7 +276,7 @@ try {
               }),
           100,
         )
-        const result = await worker.run(job(s, topic, MESSAGES), 180_000)
+        const result = await relay(s, kind, MESSAGES)
         clearInterval(sample)
         const seconds = (performance.now() - t0) / 1000
         const threads1 = cpuByThread(pids)
@@ -315,7 +362,7 @@ try {
     ),
   )
   console.log("\neach round's ratio to one process (publishers on another worker than the subscriber)")
-  for (const s of setups.filter((setup) => setup.workers > 1))
+  for (const s of setups.filter((setup) => setup.workers > 1 || setup.apart))
     for (const topic of ['folder', 'sub-topic'] as const)
       console.log(
         `${s.name}, ${topic}: ${runs
@@ -323,14 +370,29 @@ try {
           .map((r) => `${paired(r).toFixed(2)} (${r.crossing})`)
           .join(' ')}`,
       )
+  const apart = setups.find((setup) => setup.apart)
+  if (apart) {
+    // what two workers cost beyond two processes that share nothing, in the same round
+    const ratios = (s: Setup, topic: string) =>
+      runs
+        .filter((r) => r.setup === s.name && r.topic === topic)
+        .map((r) => {
+          const reference = runs.find((a) => a.setup === apart.name && a.topic === topic && a.round === r.round)!
+          return perCpu(r, true) / perCpu(reference, true)
+        })
+    console.log(`\nsame round, against ${apart.name} (the ceiling on this machine), folder / sub-topic:`)
+    for (const s of setups.filter((setup) => setup.workers > 1))
+      console.log(`${s.name}: ${kinds.map((topic) => median(ratios(s, topic)).toFixed(2) + '×').join(' / ')}`)
+  }
   console.log(
-    `\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU (Redis included), the median of each round's ratio to one process ("same round"; "vs 1 process" divides the medians of all rounds). CPU: % of one core over the run (server = primary + workers, all threads; other threads: garbage collection, the optimizing compiler, SQLite's flushes); medians of ${ROUNDS} rounds. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`,
+    `\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU (Redis included), the median of each round's ratio to one process ("same round"; "vs 1 process" divides the medians of all rounds). CPU: % of one core over the run (server = primary + workers, all threads; other threads: garbage collection, the optimizing compiler, SQLite's flushes); medians of ${ROUNDS} rounds. 2 processes apart: two servers that share nothing, each with half the publishers and its own subscriber, loaded at once. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`,
   )
 } finally {
-  await worker.stop()
-  for (const s of setups) {
-    await s.server?.stop('SIGTERM')
-    if (s.dataDir) rmSync(s.dataDir, { recursive: true, force: true })
-  }
+  for (const loader of loaders) await loader.stop()
+  for (const s of setups)
+    for (const served of s.served) {
+      await served.server.stop('SIGTERM')
+      rmSync(served.dataDir, { recursive: true, force: true })
+    }
   await redisServer.stop()
 }
