@@ -236,7 +236,7 @@ try {
         ),
       ),
     )
-    const sum = (key: 'sent' | 'received' | 'clientCpu') => results.reduce((n, r) => n + r[key], 0)
+    const sum = (key: 'sent' | 'received' | 'clientCpu') => results.reduce((total, r) => total + r[key], 0)
     const ms = Math.max(...results.map((r) => r.ms))
     return {
       sent: sum('sent'),
