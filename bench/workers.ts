@@ -52,6 +52,10 @@ const PAYLOAD = JSON.stringify({ temp: { v: 21.5, unit: 'C', sensor: 'greenhouse
 const SETTLE_MS = 10_000
 const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
 
+/** The controller's folder topic (stored in its history) and a sub-topic below it (relayed only). */
+const KINDS = ['folder', 'sub-topic'] as const
+type Kind = (typeof KINDS)[number]
+
 /** One `tendril serve` and the controller its load publishes as. */
 interface Served {
   server: RunningServer
@@ -80,7 +84,7 @@ interface Threads {
 
 interface Run {
   setup: string
-  topic: 'folder' | 'sub-topic'
+  topic: Kind
   round: number
   result: ThroughputResult
   /** % of one core: the server's processes (primary and workers), and Redis */
@@ -212,11 +216,9 @@ try {
       .map((s) => [s.redisDb!, new Redis(`${redisServer.url}/${s.redisDb}`, { keyPrefix: 'tendril:mqtt:' })]),
   )
   const redisPid = redisServer.pid
-  const kinds = ['folder', 'sub-topic'] as const
-  const topicOf = (kind: (typeof kinds)[number], served: Served) =>
-    kind === 'folder' ? served.topic : `${served.topic}/raw`
+  const topicOf = (kind: Kind, served: Served) => (kind === 'folder' ? served.topic : `${served.topic}/raw`)
   /** The job on every server of the setup at once, each with its share of the publishers and messages. */
-  const relay = async (s: Setup, kind: (typeof kinds)[number], messages: number): Promise<ThroughputResult> => {
+  const relay = async (s: Setup, kind: Kind, messages: number): Promise<ThroughputResult> => {
     const n = s.served.length
     const results = await Promise.all(
       s.served.map((served, i) =>
@@ -252,14 +254,14 @@ try {
     `warm-up, then ${ROUNDS} rounds; ${MESSAGES} messages of ${PAYLOAD.length} bytes from ${PUBLISHERS} publishers to 1 subscriber (one each for the processes apart), per case, ${args.rate ? `offered at ${args.rate}/s` : 'as fast as taken'}`,
   )
   // long enough for both paths to be compiled in every worker (the first measured round was slower)
-  for (const s of setups) for (const kind of kinds) await relay(s, kind, 40_000)
+  for (const s of setups) for (const kind of KINDS) await relay(s, kind, 40_000)
   // V8 collects a heap that stopped growing some 8 s later (its memory reducer): the start-up's
   // collections, in the primary too, would otherwise fall into the first rounds
   await sleep(SETTLE_MS)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of setups.keys()) {
       const s = setups[(i + round) % setups.length]!
-      for (const kind of kinds) {
+      for (const kind of KINDS) {
         const pids = serverPids(s)
         const load = loadavg()[0]!
         const [threads0, redis0, t0] = [cpuByThread(pids), cpuSeconds([redisPid]), performance.now()]
@@ -305,13 +307,15 @@ try {
   const rows: string[][] = []
   const perCpu = (r: Run, withRedis: boolean) =>
     r.result.perSecond / ((r.serverCpu + (withRedis ? r.redisCpu : 0)) / 100)
-  const base = (topic: string) => runs.filter((r) => r.setup === '1 process' && r.topic === topic)
+  const base = (topic: Kind) => runs.filter((r) => r.setup === '1 process' && r.topic === topic)
   // The machine's speed drifts by tens of percent over minutes (a shared VM): a run compared with one
   // process in the same round, seconds apart, cancels that drift; the median of those ratios is the figure.
-  const oneProcessOf = (r: Run) => base(r.topic).find((b) => b.round === r.round)!
-  const paired = (r: Run) => perCpu(r, true) / perCpu(oneProcessOf(r), true)
+  const paired = (r: Run, reference = '1 process') => {
+    const other = runs.find((o) => o.setup === reference && o.topic === r.topic && o.round === r.round)!
+    return perCpu(r, true) / perCpu(other, true)
+  }
   for (const s of setups) {
-    for (const topic of ['folder', 'sub-topic'] as const) {
+    for (const topic of KINDS) {
       const these = runs.filter((r) => r.setup === s.name && r.topic === topic)
       const sent = these.reduce((n, r) => n + r.result.sent, 0)
       const received = these.reduce((n, r) => n + r.result.received, 0)
@@ -326,7 +330,7 @@ try {
         fmt(median(these.map((r) => perCpu(r, false)))),
         fmt(efficiency),
         (efficiency / median(base(topic).map((r) => perCpu(r, true)))).toFixed(2) + '×',
-        median(these.map(paired)).toFixed(2) + '×',
+        median(these.map((r) => paired(r))).toFixed(2) + '×',
         `${received}/${sent}`,
         these.map((r) => r.load.toFixed(1)).join(' '),
       ])
@@ -354,7 +358,7 @@ try {
   printTable(
     ['setup', 'topic', 'main threads', 'other threads', 'primary'],
     setups.flatMap((s) =>
-      (['folder', 'sub-topic'] as const).map((topic) => {
+      KINDS.map((topic) => {
         const these = runs.filter((r) => r.setup === s.name && r.topic === topic)
         const of = (key: keyof Threads) => fmt(median(these.map((r) => r.perMessage[key])), 2)
         return [s.name, topic, of('main'), of('others'), s.workers > 1 ? of('primary') : '-']
@@ -363,7 +367,7 @@ try {
   )
   console.log("\neach round's ratio to one process (publishers on another worker than the subscriber)")
   for (const s of setups.filter((setup) => setup.workers > 1 || setup.apart))
-    for (const topic of ['folder', 'sub-topic'] as const)
+    for (const topic of KINDS)
       console.log(
         `${s.name}, ${topic}: ${runs
           .filter((r) => r.setup === s.name && r.topic === topic)
@@ -373,16 +377,11 @@ try {
   const apart = setups.find((setup) => setup.apart)
   if (apart) {
     // what two workers cost beyond two processes that share nothing, in the same round
-    const ratios = (s: Setup, topic: string) =>
-      runs
-        .filter((r) => r.setup === s.name && r.topic === topic)
-        .map((r) => {
-          const reference = runs.find((a) => a.setup === apart.name && a.topic === topic && a.round === r.round)!
-          return perCpu(r, true) / perCpu(reference, true)
-        })
+    const againstApart = (s: Setup, topic: Kind) =>
+      median(runs.filter((r) => r.setup === s.name && r.topic === topic).map((r) => paired(r, apart.name)))
     console.log(`\nsame round, against ${apart.name} (the ceiling on this machine), folder / sub-topic:`)
     for (const s of setups.filter((setup) => setup.workers > 1))
-      console.log(`${s.name}: ${kinds.map((topic) => median(ratios(s, topic)).toFixed(2) + '×').join(' / ')}`)
+      console.log(`${s.name}: ${KINDS.map((topic) => againstApart(s, topic).toFixed(2) + '×').join(' / ')}`)
   }
   console.log(
     `\ntarget: 2 workers ≥ 0.85× one process in messages per second of CPU (Redis included), the median of each round's ratio to one process ("same round"; "vs 1 process" divides the medians of all rounds). CPU: % of one core over the run (server = primary + workers, all threads; other threads: garbage collection, the optimizing compiler, SQLite's flushes); medians of ${ROUNDS} rounds. 2 processes apart: two servers that share nothing, each with half the publishers and its own subscriber, loaded at once. received/sent over all rounds: more received than sent would be duplicates, fewer are losses (QoS 0).`,
